@@ -1,0 +1,151 @@
+//! Command-line parsing only: no I/O, no logic. Flag names are a contract that scripts and
+//! later commands rely on; change them only with the issue that defines them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zoorepro",
+    version,
+    about = "Verify, with a record anyone can re-check, whether an ImageNet classifier reaches its published accuracy"
+)]
+pub struct Cli {
+    /// Where the prediction store (SQLite) lives [default: the user's cache dir]/zoorepro.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// The folder holding `manifests/` and `models/` [default: $ZOOREPRO_HOME, else the current
+    /// directory or the nearest parent that has `manifests/`].
+    #[arg(long, global = true, value_name = "DIR", env = "ZOOREPRO_HOME")]
+    pub home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Evaluate an ONNX classifier on the ImageNet validation set and compare with its references.
+    Verify(VerifyArgs),
+    /// Write the exact float32 tensor a model would be fed, as a NumPy .npy file.
+    Preprocess(PreprocessArgs),
+    /// List the preprocessing recipe presets.
+    Recipes(ListArgs),
+    /// List every manifest: id, framework, input, recipes, references, ONNX file present or not.
+    Models(ListArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PillowCompatArg {
+    #[value(name = "12")]
+    V12,
+    #[value(name = "13")]
+    V13,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Manifest id (`pytorch/resnet50`), or a bare name that matches exactly one manifest.
+    #[arg(long, value_name = "ID")]
+    pub model: String,
+
+    /// ImageFolder tree, flat folder of ILSVRC2012_val_*.JPEG, or ILSVRC2012_img_val.tar.
+    #[arg(long, value_name = "PATH")]
+    pub val: PathBuf,
+
+    /// One of the manifest's recipes [default: the manifest's default].
+    #[arg(long, value_name = "NAME")]
+    pub recipe: Option<String>,
+
+    /// Which Pillow's resize pass order to reproduce.
+    #[arg(long, value_enum, default_value = "13", value_name = "12|13")]
+    pub pillow_compat: PillowCompatArg,
+
+    /// The ONNX file, when it is not where the manifest says under models/.
+    #[arg(long, value_name = "FILE")]
+    pub onnx: Option<PathBuf>,
+
+    /// Run a file whose sha256 differs from the manifest's; the record says "unverified".
+    #[arg(long)]
+    pub allow_unverified: bool,
+
+    /// Samples per inference call (1: one at a time) [default: the model's fixed batch, else 32].
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
+
+    /// ONNX Runtime intra-op threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub provider: ProviderArg,
+
+    /// Evaluate only the first N images in dataset order.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Neither read nor write the prediction store.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Where run reports go [default: reports/ under the zoorepro home].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Write per-image predictions as JSON Lines here.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
+
+    /// Print the run record as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
+    #[arg(long, value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
+
+    /// Allowed top-1 gap to the expected reference, in percentage points.
+    #[arg(long, default_value_t = 0.1, value_name = "PP")]
+    pub tolerance: f64,
+
+    /// Stop at the first unreadable image instead of counting it as failed.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PreprocessArgs {
+    /// Use this manifest's recipe (its default, or --recipe among its recipes).
+    #[arg(long, value_name = "ID", required_unless_present = "recipe")]
+    pub model: Option<String>,
+
+    /// A preset name, or with --model one of the manifest's recipes.
+    #[arg(long, value_name = "NAME")]
+    pub recipe: Option<String>,
+
+    #[arg(long, value_enum, default_value = "13", value_name = "12|13")]
+    pub pillow_compat: PillowCompatArg,
+
+    /// Images to preprocess, stacked in this order.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+
+    /// Output .npy file (float32, shape [N, ...] in the recipe's layout).
+    #[arg(long, value_name = "FILE.npy")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Print JSON on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

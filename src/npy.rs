@@ -1,0 +1,1 @@
+//! NumPy `.npy` files: float32 tensors out (`preprocess`), prediction caches in (`import-seed`).
