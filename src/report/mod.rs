@@ -1,1 +1,326 @@
-//! TODO
+//! Run records and their exports. One serde struct feeds every format (`--json`, the JSON and
+//! Markdown files under `reports/`), so the formats cannot disagree.
+
+mod json;
+mod markdown;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use json::JsonExporter;
+pub use markdown::MarkdownExporter;
+
+use crate::recipe::Recipe;
+
+/// One export format.
+pub trait Exporter {
+    fn extension(&self) -> &'static str;
+    fn render(&self, record: &RunRecord) -> String;
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub model_id: String,
+    pub onnx: OnnxInfo,
+    pub recipe: RecipeInfo,
+    pub dataset: DatasetInfo,
+    /// Labelled images in the evaluated set (failed ones included: they count as incorrect).
+    pub images: usize,
+    pub evaluated: usize,
+    pub failed: usize,
+    pub top1_correct: usize,
+    pub top5_correct: usize,
+    /// Percent of `images`.
+    pub top1: f64,
+    pub top5: f64,
+    pub references: Vec<ReferenceResult>,
+    pub verdict: Verdict,
+    pub store: Option<StoreInfo>,
+    pub failures: Vec<Failure>,
+    pub provenance: Provenance,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OnnxInfo {
+    pub path: String,
+    pub sha256: String,
+    /// "verified" (matches the manifest), "unverified" (differs, run with --allow-unverified) or
+    /// "unpinned" (the manifest pins no sha256).
+    pub verification: String,
+    pub manifest_sha256: Option<String>,
+    /// The export script's sidecar JSON (`<file>.json`), when there is one.
+    pub sidecar: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecipeInfo {
+    pub name: String,
+    pub pillow_compat: String,
+    pub definition: Recipe,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    pub path: String,
+    pub layout: String,
+    /// Digest of the byte-sorted basenames of the evaluated images (the image-set identity).
+    pub image_set_sha256: String,
+    /// The manifest's name for that set, when a reference uses it.
+    pub image_set_name: Option<String>,
+    pub unlabelled: usize,
+    pub ignored_files: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReferenceResult {
+    pub source: String,
+    pub top1: f64,
+    pub top5: f64,
+    pub delta_top1: f64,
+    pub delta_top5: f64,
+    pub expected: bool,
+    pub recipe: Option<String>,
+    pub note: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerdictStatus {
+    /// Top-1 is within tolerance of the expected reference.
+    Reproduced,
+    /// Top-1 is further than the tolerance from the expected reference.
+    Drift,
+    /// No reference of the manifest was measured on this image set with this recipe.
+    NoReference,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verdict {
+    pub status: VerdictStatus,
+    pub tolerance: f64,
+    pub expected_source: Option<String>,
+    pub summary: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoreInfo {
+    pub database: String,
+    pub run_id: i64,
+    pub key: String,
+    /// Images whose predictions came from the store instead of inference.
+    pub reused: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Failure {
+    pub file: String,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Provenance {
+    pub tool_version: String,
+    pub command_line: Vec<String>,
+    pub ort_version: String,
+    pub ort_library: String,
+    pub provider: String,
+    pub threads: usize,
+    pub batch: usize,
+    pub graph_optimization_level: String,
+    pub deterministic_compute: bool,
+    pub pillow_compat: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub seconds: f64,
+    /// End-to-end images/s over the images this invocation ran inference on.
+    pub images_per_second: f64,
+    pub inferred: usize,
+    pub host: Host,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Host {
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+}
+
+impl Host {
+    pub fn current() -> Host {
+        Host {
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// Writes `reports/<model id>/<stem>.<ext>` for every exporter, each file atomically.
+pub fn write_reports(dir: &Path, record: &RunRecord, stem: &str) -> std::io::Result<Vec<PathBuf>> {
+    let model_dir = dir.join(&record.model_id);
+    std::fs::create_dir_all(&model_dir)?;
+    let exporters: [&dyn Exporter; 2] = [&JsonExporter, &MarkdownExporter];
+    exporters
+        .iter()
+        .map(|exporter| {
+            let path = model_dir.join(format!("{stem}.{}", exporter.extension()));
+            write_atomically(&path, exporter.render(record).as_bytes())?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Write to a temporary sibling, flush it to disk, then rename: readers see the old file or the
+/// whole new one, never a torn one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = parent.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// RFC 3339 UTC timestamp of `time`, without pulling in a date crate for one format.
+pub fn utc_timestamp(time: std::time::SystemTime) -> String {
+    let seconds = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_391_701);
+        assert_eq!(utc_timestamp(t), "2026-11-22T23:55:01Z");
+        assert_eq!(utc_timestamp(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
+        assert_eq!(utc_timestamp(leap), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, b"new contents").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new contents");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left behind"
+        );
+    }
+
+    pub(crate) fn sample_record() -> RunRecord {
+        RunRecord {
+            model_id: "coral/mobilenet_v2_1.0_224_quant".into(),
+            onnx: OnnxInfo {
+                path: "models/m.onnx".into(),
+                sha256: "91a9".into(),
+                verification: "verified".into(),
+                manifest_sha256: Some("91a9".into()),
+                sidecar: None,
+            },
+            recipe: RecipeInfo {
+                name: "torchvision".into(),
+                pillow_compat: "13".into(),
+                definition: crate::recipe::preset("torchvision").unwrap(),
+            },
+            dataset: DatasetInfo {
+                path: "/data/val".into(),
+                layout: "image-folder".into(),
+                image_set_sha256: "abcd".into(),
+                image_set_name: Some("imagenet-sample-100".into()),
+                unlabelled: 0,
+                ignored_files: 1,
+            },
+            images: 100,
+            evaluated: 99,
+            failed: 1,
+            top1_correct: 72,
+            top5_correct: 93,
+            top1: 72.0,
+            top5: 93.0,
+            references: vec![ReferenceResult {
+                source: "oracle".into(),
+                top1: 72.0,
+                top5: 93.0,
+                delta_top1: 0.0,
+                delta_top5: 0.0,
+                expected: true,
+                recipe: Some("torchvision".into()),
+                note: "a | note".into(),
+            }],
+            verdict: Verdict {
+                status: VerdictStatus::Reproduced,
+                tolerance: 0.1,
+                expected_source: Some("oracle".into()),
+                summary: "reproduced".into(),
+            },
+            store: None,
+            failures: vec![Failure {
+                file: "bad.JPEG".into(),
+                error: "truncated".into(),
+            }],
+            provenance: Provenance {
+                tool_version: "0.1.0".into(),
+                command_line: vec!["zoorepro".into(), "verify".into()],
+                ort_version: "1.32.0".into(),
+                ort_library: "/lib/libonnxruntime.so".into(),
+                provider: "cpu".into(),
+                threads: 2,
+                batch: 32,
+                graph_optimization_level: "all".into(),
+                deterministic_compute: true,
+                pillow_compat: "13".into(),
+                started_at: "2026-11-22T00:00:00Z".into(),
+                finished_at: "2026-11-22T00:00:10Z".into(),
+                seconds: 10.0,
+                images_per_second: 10.0,
+                inferred: 100,
+                host: Host::current(),
+            },
+        }
+    }
+}
