@@ -1,11 +1,118 @@
-//! One file per subcommand. `run` maps every outcome to an exit status from `crate::exit`.
+//! One file per subcommand. `run` is the only place that turns outcomes into exit statuses and
+//! error messages: every error becomes one line on stderr and `exit::ERROR`, never a panic.
 
-use crate::cli::{Cli, Command};
+mod models;
+mod preprocess;
+mod recipes;
+mod verify;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::cli::{Cli, Command, PillowCompatArg};
 use crate::exit;
+use crate::manifest::{self, Manifest};
+use crate::resample::PillowCompat;
+
+/// What every command may need from the global flags, resolved lazily so that a command that
+/// does not touch the store never fails on an unwritable cache dir.
+pub struct Context {
+    home: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn home(&self) -> anyhow::Result<PathBuf> {
+        Ok(manifest::find_home(self.home.as_deref())?)
+    }
+
+    pub fn manifests(&self, home: &Path) -> anyhow::Result<Vec<Manifest>> {
+        Ok(manifest::load_all(&home.join("manifests"))?)
+    }
+
+    pub fn cache_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.cache_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => crate::store::default_dir()
+                .context("cannot tell where the user's cache directory is: pass --cache-dir DIR"),
+        }
+    }
+}
 
 pub fn run(cli: Cli) -> i32 {
-    let _ = cli.command;
-    match Command::Recipes(crate::cli::ListArgs { json: false }) {
-        _ => exit::SUCCESS,
+    let context = Context { home: cli.home, cache_dir: cli.cache_dir };
+    let outcome = match &cli.command {
+        Command::Verify(args) => verify::run(&context, args),
+        Command::Preprocess(args) => preprocess::run(&context, args),
+        Command::Recipes(args) => recipes::run(args),
+        Command::Models(args) => models::run(&context, args),
+    };
+    match outcome {
+        Ok(status) => status,
+        Err(error) => {
+            report_error(&error);
+            exit::ERROR
+        }
     }
+}
+
+/// One message: the error and its causes on one line, outermost first.
+fn report_error(error: &anyhow::Error) {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    eprintln!("zoorepro: error: {message}");
+}
+
+pub(crate) fn pillow_compat(arg: PillowCompatArg) -> PillowCompat {
+    match arg {
+        PillowCompatArg::V12 => PillowCompat::V12,
+        PillowCompatArg::V13 => PillowCompat::V13,
+    }
+}
+
+pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer).with_context(|| format!("cannot read {}", path.display()))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A progress bar on stderr with images/s and ETA; a spinner when the total is unknown (a tar).
+/// Hidden when stderr is not a terminal, so logs and CI output stay clean.
+pub(crate) fn progress_bar(total: Option<usize>, label: &str) -> ProgressBar {
+    let bar = match total {
+        Some(total) => ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template(
+                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} images  {per_sec}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template("{prefix} [{elapsed_precise}] {spinner} {pos} images  {per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.set_prefix(label.to_string());
+    bar
 }

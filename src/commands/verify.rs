@@ -1,0 +1,475 @@
+//! `zoorepro verify`: evaluate one ONNX export on the validation set, compare it with the
+//! manifest's references, and leave a record (store rows, report files, `--json`).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context as _, bail};
+
+use super::Context;
+use crate::cli::{ProviderArg, VerifyArgs};
+use crate::dataset::{Dataset, Entry};
+use crate::exit;
+use crate::manifest::{self, Manifest};
+use crate::pipeline::{self, PipelineConfig};
+use crate::recipe::{Layout, Recipe};
+use crate::report::{
+    self, DatasetInfo, Failure, Host, OnnxInfo, Provenance, RecipeInfo, ReferenceResult, RunRecord, StoreInfo,
+    Verdict, VerdictStatus,
+};
+use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
+use crate::store::{Outcome, Prediction, RunKey, Store};
+
+/// Batch size when neither the user nor the graph fixes one.
+const DEFAULT_BATCH: usize = 32;
+/// Failures listed in a record; the count is always complete.
+const MAX_LISTED_FAILURES: usize = 100;
+/// Float noise allowance when comparing a percentage difference with the tolerance.
+const TOLERANCE_EPSILON: f64 = 1e-9;
+
+pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let home = ctx.home()?;
+    let manifests = ctx.manifests(&home)?;
+    let manifest = manifest::resolve(&manifests, &args.model)?;
+    let recipe = manifest.recipe(args.recipe.as_deref())?;
+    let compat = super::pillow_compat(args.pillow_compat);
+
+    let onnx_path = args.onnx.clone().unwrap_or_else(|| manifest.onnx_path(&home));
+    let onnx = inspect_onnx_file(manifest, &onnx_path, args.allow_unverified)?;
+
+    let dataset = Dataset::open(&args.val)?;
+    let runtime = Runtime::load(args.ort_lib.as_deref())?;
+    let provider = match args.provider {
+        ProviderArg::Cpu => Provider::Cpu,
+        ProviderArg::Cuda => Provider::Cuda,
+    };
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let options = SessionOptions { provider, threads, opt_level: OptLevel::All };
+    let mut model = runtime.open(&onnx_path, &options)?;
+    check_model_against_manifest(manifest, &recipe, &model, &onnx_path)?;
+    let batch = resolve_batch(args.batch, model.fixed_batch(), &onnx_path)?;
+
+    let key = RunKey::verify(
+        &manifest.id,
+        &onnx.sha256,
+        &recipe,
+        compat,
+        runtime.version(),
+        provider.name(),
+        options.opt_level.name(),
+        batch,
+    );
+    let mut store = if args.no_cache { None } else { Some(Store::open(&ctx.cache_dir()?)?) };
+    let run_info = match store.as_mut() {
+        Some(store) => Some(store.find_or_create_run(&key, &serde_json::json!({ "framework": manifest.framework }))?),
+        None => None,
+    };
+    let done = match (&store, &run_info) {
+        (Some(store), Some(info)) => store.done_names(info.id)?,
+        _ => Default::default(),
+    };
+
+    // Dataset order, recorded as the stream passes, including images answered from the store.
+    let mut order: Vec<Entry> = Vec::new();
+    let mut fresh: Vec<Prediction> = Vec::new();
+    let to_infer = dataset
+        .entries()
+        .map(|entries| entries.iter().take(args.limit.unwrap_or(usize::MAX)).filter(|e| !done.contains(&e.name)).count());
+    let progress = super::progress_bar(to_infer, "verify");
+    let stats = {
+        let samples = dataset.stream(args.limit, {
+            let done = done.clone();
+            move |entry: &Entry| !done.contains(&entry.name)
+        })?;
+        let order = &mut order;
+        let samples = samples.filter_map(move |sample| match sample {
+            Ok(sample) => {
+                order.push(sample.entry.clone());
+                sample.wanted.then_some(Ok(sample))
+            }
+            Err(error) => Some(Err(error)),
+        });
+        let config = PipelineConfig {
+            recipe: &recipe,
+            compat,
+            batch,
+            fixed_batch: model.fixed_batch(),
+            classes: manifest.output.classes,
+            label_offset: manifest.output.label_offset,
+            strict: args.strict,
+        };
+        let sink = |predictions: &[Prediction]| -> Result<(), String> {
+            for prediction in predictions {
+                if let Outcome::Failed(error) = &prediction.outcome {
+                    progress.suspend(|| eprintln!("zoorepro: warning: {}: {error} (counted as failed)", prediction.file));
+                }
+            }
+            match (store.as_mut(), &run_info) {
+                (Some(store), Some(info)) => store.insert(info.id, predictions).map_err(|e| e.to_string()),
+                _ => {
+                    fresh.extend_from_slice(predictions);
+                    Ok(())
+                }
+            }
+        };
+        pipeline::run(samples, &config, &mut model, sink, |n| progress.inc(n as u64))?
+    };
+    progress.finish_and_clear();
+    if order.is_empty() {
+        bail!("{}: no images to evaluate", args.val.display());
+    }
+
+    let mut predictions: HashMap<String, Prediction> = match (&store, &run_info) {
+        (Some(store), Some(info)) => store.predictions(info.id)?.into_iter().map(|p| (p.name.clone(), p)).collect(),
+        _ => fresh.into_iter().map(|p| (p.name.clone(), p)).collect(),
+    };
+    let ordered: Vec<(Entry, Prediction)> = order
+        .iter()
+        .map(|entry| {
+            let prediction = predictions
+                .remove(&entry.name)
+                .with_context(|| format!("no prediction for {} after the run: the store is inconsistent", entry.file))?;
+            Ok((entry.clone(), prediction))
+        })
+        .collect::<anyhow::Result<_>>()?;
+
+    if let (Some(store), Some(info)) = (store.as_mut(), &run_info)
+        && args.limit.is_none()
+    {
+        store.mark_complete(info.id, ordered.len())?;
+    }
+
+    if let Some(path) = &args.predictions {
+        write_predictions(path, &ordered)?;
+    }
+
+    let score = Score::of(&ordered);
+    let image_set_sha256 = manifest::image_set_digest(
+        ordered.iter().filter(|(entry, _)| entry.label.is_some()).map(|(entry, _)| entry.name.as_str()),
+    );
+    let (references, verdict) = judge(manifest, &recipe, &image_set_sha256, &score, args.tolerance);
+    let seconds = started.elapsed().as_secs_f64();
+    let record = RunRecord {
+        model_id: manifest.id.clone(),
+        onnx,
+        recipe: RecipeInfo { name: recipe.name.clone(), pillow_compat: compat.name().into(), definition: recipe.clone() },
+        dataset: DatasetInfo {
+            path: args.val.display().to_string(),
+            layout: dataset.kind().name().into(),
+            image_set_name: manifest.image_set_name(&image_set_sha256).map(str::to_string),
+            image_set_sha256,
+            unlabelled: ordered.iter().filter(|(entry, _)| entry.label.is_none()).count(),
+            ignored_files: dataset.ignored_files(),
+        },
+        images: score.images,
+        evaluated: score.evaluated,
+        failed: score.failed,
+        top1_correct: score.top1_correct,
+        top5_correct: score.top5_correct,
+        top1: score.top1(),
+        top5: score.top5(),
+        references,
+        verdict,
+        store: match (&store, &run_info) {
+            (Some(store), Some(info)) => Some(StoreInfo {
+                database: store.path().display().to_string(),
+                run_id: info.id,
+                key: key.digest(),
+                reused: ordered.len().saturating_sub(stats.inferred + stats.failed),
+            }),
+            _ => None,
+        },
+        failures: ordered
+            .iter()
+            .filter_map(|(entry, p)| match &p.outcome {
+                Outcome::Failed(error) => Some(Failure { file: entry.file.clone(), error: error.clone() }),
+                Outcome::Ranked { .. } => None,
+            })
+            .take(MAX_LISTED_FAILURES)
+            .collect(),
+        provenance: Provenance {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            command_line: std::env::args().collect(),
+            ort_version: runtime.version().into(),
+            ort_library: runtime.library().display().to_string(),
+            provider: provider.name().into(),
+            threads,
+            batch,
+            graph_optimization_level: options.opt_level.name().into(),
+            deterministic_compute: true,
+            pillow_compat: compat.name().into(),
+            started_at: report::utc_timestamp(started_at),
+            finished_at: report::utc_timestamp(SystemTime::now()),
+            seconds,
+            images_per_second: if stats.wall_time.as_secs_f64() > 0.0 {
+                (stats.inferred + stats.failed) as f64 / stats.wall_time.as_secs_f64()
+            } else {
+                0.0
+            },
+            inferred: stats.inferred,
+            host: Host::current(),
+        },
+    };
+
+    let report_dir = args.report_dir.clone().unwrap_or_else(|| home.join("reports"));
+    let stem = format!(
+        "{}-{}",
+        report::utc_timestamp(started_at).replace([':', '-'], ""),
+        &key.digest()[..12]
+    );
+    let written = report::write_reports(&report_dir, &record, &stem)
+        .with_context(|| format!("cannot write the run report under {} (pass --report-dir DIR)", report_dir.display()))?;
+
+    if args.json {
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, &record)?;
+        writeln!(stdout)?;
+    }
+    eprintln!("{}", summary_line(&record));
+    for path in written {
+        eprintln!("  report: {}", path.display());
+    }
+    Ok(match record.verdict.status {
+        VerdictStatus::Drift => exit::DRIFT,
+        VerdictStatus::Reproduced | VerdictStatus::NoReference => exit::SUCCESS,
+    })
+}
+
+fn summary_line(record: &RunRecord) -> String {
+    format!(
+        "{}: top-1 {:.2}% ({}/{}), top-5 {:.2}% ({}/{}), {} failed; {}",
+        record.model_id,
+        record.top1,
+        record.top1_correct,
+        record.images,
+        record.top5,
+        record.top5_correct,
+        record.images,
+        record.failed,
+        record.verdict.summary
+    )
+}
+
+/// Hashes the file and checks it against the manifest's pin.
+fn inspect_onnx_file(manifest: &Manifest, path: &Path, allow_unverified: bool) -> anyhow::Result<OnnxInfo> {
+    if !path.is_file() {
+        bail!(
+            "ONNX file {} not found: export it (scripts/export_torchvision.py / export_keras.py) or pass --onnx FILE",
+            path.display()
+        );
+    }
+    let sha256 = super::sha256_file(path)?;
+    let verification = match &manifest.sha256 {
+        None => "unpinned",
+        Some(pinned) if pinned.eq_ignore_ascii_case(&sha256) => "verified",
+        Some(pinned) if allow_unverified => {
+            eprintln!(
+                "zoorepro: warning: {} has sha256 {sha256}, not the manifest's {pinned}; the record says \"unverified\"",
+                path.display()
+            );
+            "unverified"
+        }
+        Some(pinned) => bail!(
+            "{} has sha256 {sha256}, but manifest {} pins {pinned}: this is not the file the manifest describes \
+             (pass --allow-unverified to evaluate it anyway; the record will say \"unverified\")",
+            path.display(),
+            manifest.id
+        ),
+    };
+    Ok(OnnxInfo {
+        path: path.display().to_string(),
+        sha256,
+        verification: verification.into(),
+        manifest_sha256: manifest.sha256.clone(),
+        sidecar: read_sidecar(path),
+    })
+}
+
+/// The export scripts write `<file>.json` beside each export; the record carries it as provenance.
+fn read_sidecar(onnx: &Path) -> Option<serde_json::Value> {
+    let mut name = onnx.as_os_str().to_owned();
+    name.push(".json");
+    let text = std::fs::read_to_string(PathBuf::from(name)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The graph must take what the recipe produces and give what the manifest says, or every number
+/// after this would be meaningless.
+fn check_model_against_manifest(manifest: &Manifest, recipe: &Recipe, model: &Model, path: &Path) -> anyhow::Result<()> {
+    let input = model.input();
+    let mismatch = |what: String| {
+        anyhow::anyhow!(
+            "{} does not match manifest {}: {what}; check --onnx, or the manifest's input/recipe",
+            path.display(),
+            manifest.id
+        )
+    };
+    if input.name != manifest.input.name {
+        return Err(mismatch(format!("input is named {:?}, the manifest says {:?}", input.name, manifest.input.name)));
+    }
+    if input.shape.len() != 4 {
+        return Err(mismatch(format!("input has rank {} ({:?}), an image batch has rank 4", input.shape.len(), input.shape)));
+    }
+    let size = recipe.crop_size as u64;
+    let expected: [u64; 3] = match recipe.layout {
+        Layout::Nchw => [3, size, size],
+        Layout::Nhwc => [size, size, 3],
+    };
+    for (axis, (&declared, &wanted)) in input.shape[1..].iter().zip(&expected).enumerate() {
+        if let Some(declared) = declared
+            && declared != wanted
+        {
+            return Err(mismatch(format!(
+                "input dimension {} is {declared}, but recipe {} feeds {} {:?}",
+                axis + 1,
+                recipe.name,
+                recipe.layout.name(),
+                expected
+            )));
+        }
+    }
+    let output = model.output();
+    if let Some(Some(classes)) = output.shape.get(1)
+        && *classes as usize != manifest.output.classes
+    {
+        return Err(mismatch(format!(
+            "output {} has {classes} classes, the manifest says {}",
+            output.name, manifest.output.classes
+        )));
+    }
+    Ok(())
+}
+
+fn resolve_batch(requested: Option<usize>, fixed: Option<usize>, path: &Path) -> anyhow::Result<usize> {
+    match (requested, fixed) {
+        (Some(0), _) => bail!("--batch must be at least 1"),
+        (Some(requested), Some(fixed)) if requested != fixed => bail!(
+            "{} fixes its batch dimension to {fixed}; --batch {requested} conflicts with it (drop --batch or pass --batch {fixed})",
+            path.display()
+        ),
+        (Some(requested), _) => Ok(requested),
+        (None, Some(fixed)) => Ok(fixed),
+        (None, None) => Ok(DEFAULT_BATCH),
+    }
+}
+
+/// Accuracy over the labelled images; failed images count as incorrect.
+#[derive(Clone, Copy, Debug, Default)]
+struct Score {
+    images: usize,
+    evaluated: usize,
+    failed: usize,
+    top1_correct: usize,
+    top5_correct: usize,
+}
+
+impl Score {
+    fn of(ordered: &[(Entry, Prediction)]) -> Score {
+        let mut score = Score::default();
+        for (entry, prediction) in ordered {
+            let Some(label) = entry.label else { continue };
+            score.images += 1;
+            match &prediction.outcome {
+                Outcome::Ranked { top5, .. } => {
+                    score.evaluated += 1;
+                    score.top1_correct += usize::from(top5[0] == label);
+                    score.top5_correct += usize::from(top5.contains(&label));
+                }
+                Outcome::Failed(_) => score.failed += 1,
+            }
+        }
+        score
+    }
+
+    fn percent(count: usize, of: usize) -> f64 {
+        if of == 0 { 0.0 } else { 100.0 * count as f64 / of as f64 }
+    }
+
+    fn top1(&self) -> f64 {
+        Self::percent(self.top1_correct, self.images)
+    }
+
+    fn top5(&self) -> f64 {
+        Self::percent(self.top5_correct, self.images)
+    }
+}
+
+fn judge(
+    manifest: &Manifest,
+    recipe: &Recipe,
+    image_set_sha256: &str,
+    score: &Score,
+    tolerance: f64,
+) -> (Vec<ReferenceResult>, Verdict) {
+    let (top1, top5) = (score.top1(), score.top5());
+    let applicable = manifest.references_for(&recipe.name, image_set_sha256);
+    let results: Vec<ReferenceResult> = applicable
+        .iter()
+        .map(|(reference, expected)| ReferenceResult {
+            source: reference.source.clone(),
+            top1: reference.top1,
+            top5: reference.top5,
+            delta_top1: top1 - reference.top1,
+            delta_top5: top5 - reference.top5,
+            expected: *expected,
+            recipe: reference.recipe.clone(),
+            note: reference.note.clone(),
+        })
+        .collect();
+    let verdict = match results.iter().find(|r| r.expected) {
+        None => Verdict {
+            status: VerdictStatus::NoReference,
+            tolerance,
+            expected_source: None,
+            summary: format!(
+                "no reference of {} was measured with recipe {} on this image set ({} images); nothing to compare",
+                manifest.id, recipe.name, score.images
+            ),
+        },
+        Some(expected) if expected.delta_top1.abs() <= tolerance + TOLERANCE_EPSILON => Verdict {
+            status: VerdictStatus::Reproduced,
+            tolerance,
+            expected_source: Some(expected.source.clone()),
+            summary: format!(
+                "reproduced: top-1 {:.3} vs {:.3} ({}), delta {:+.3} within ±{tolerance}",
+                top1, expected.top1, expected.source, expected.delta_top1
+            ),
+        },
+        Some(expected) => Verdict {
+            status: VerdictStatus::Drift,
+            tolerance,
+            expected_source: Some(expected.source.clone()),
+            summary: format!(
+                "DRIFT: top-1 {:.3} vs {:.3} ({}), delta {:+.3} beyond ±{tolerance}",
+                top1, expected.top1, expected.source, expected.delta_top1
+            ),
+        },
+    };
+    (results, verdict)
+}
+
+/// JSON Lines, one object per image in dataset order, written atomically.
+fn write_predictions(path: &Path, ordered: &[(Entry, Prediction)]) -> anyhow::Result<()> {
+    let mut text = String::with_capacity(ordered.len() * 96);
+    for (entry, prediction) in ordered {
+        let line = match &prediction.outcome {
+            Outcome::Ranked { top5, scores } => serde_json::json!({
+                "file": entry.file, "label": entry.label, "top5": top5, "scores": scores,
+            }),
+            Outcome::Failed(error) => serde_json::json!({
+                "file": entry.file, "label": entry.label, "top5": [], "scores": [], "error": error,
+            }),
+        };
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    report::write_atomically(path, text.as_bytes())
+        .with_context(|| format!("cannot write predictions to {}", path.display()))
+}

@@ -1,0 +1,245 @@
+//! The evaluation pipeline: read -> decode + preprocess (rayon) -> infer -> rank.
+//!
+//! Three stages on three threads joined by bounded queues, so the next batch is decoded while
+//! the current one runs and memory stays flat whatever the size of `--val`: at most
+//! `QUEUE_DEPTH` batches of encoded bytes and `BUFFERS` tensors exist at any time, and the tensor
+//! buffers are recycled rather than allocated per batch.
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use rayon::prelude::*;
+
+use crate::dataset::{DatasetError, Entry, Sample};
+use crate::rank;
+use crate::recipe::Recipe;
+use crate::resample::PillowCompat;
+use crate::runtime::{Model, RuntimeError};
+use crate::store::{Outcome, Prediction};
+
+const QUEUE_DEPTH: usize = 2;
+const BUFFERS: usize = QUEUE_DEPTH + 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{file}: {error} (--strict stops at the first unreadable image; without it the image counts as failed)")]
+    StrictFailure { file: String, error: String },
+    #[error("the model's output has {got} classes, but its manifest declares {expected}")]
+    ClassCount { got: usize, expected: usize },
+    #[error("{0}")]
+    Sink(String),
+}
+
+pub struct PipelineConfig<'a> {
+    pub recipe: &'a Recipe,
+    pub compat: PillowCompat,
+    /// Samples per inference call.
+    pub batch: usize,
+    /// A batch dimension the graph fixes: short batches are zero-padded to it.
+    pub fixed_batch: Option<usize>,
+    /// Output columns per sample, background included.
+    pub classes: usize,
+    /// Leading columns to drop (1 for 1001-class models).
+    pub label_offset: usize,
+    pub strict: bool,
+}
+
+/// What one invocation did, for the run record's throughput figures.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PipelineStats {
+    pub inferred: usize,
+    pub failed: usize,
+    /// Time the preprocessing stage spent working (decode + resample + normalise), summed over batches.
+    pub preprocess_time: Duration,
+    /// Time spent inside the runtime.
+    pub inference_time: Duration,
+    pub wall_time: Duration,
+}
+
+struct RawBatch {
+    samples: Vec<Sample>,
+}
+
+struct ReadyBatch {
+    ok: Vec<Entry>,
+    failed: Vec<(Entry, String)>,
+    tensor: Vec<f32>,
+    elapsed: Duration,
+}
+
+/// Runs every sample through the model and hands each finished batch of predictions to `sink`
+/// in order of completion. `progress` is called with the number of images finished.
+pub fn run(
+    samples: impl Iterator<Item = Result<Sample, DatasetError>> + Send,
+    config: &PipelineConfig,
+    model: &mut Model,
+    mut sink: impl FnMut(&[Prediction]) -> Result<(), String>,
+    mut progress: impl FnMut(usize),
+) -> Result<PipelineStats, PipelineError> {
+    let started = Instant::now();
+    let sample_len = config.recipe.sample_len();
+    let slots = config.fixed_batch.unwrap_or(config.batch).max(config.batch);
+    let (raw_tx, raw_rx) = bounded::<Result<RawBatch, DatasetError>>(QUEUE_DEPTH);
+    let (ready_tx, ready_rx) = bounded::<Result<ReadyBatch, DatasetError>>(QUEUE_DEPTH);
+    let (free_tx, free_rx) = bounded::<Vec<f32>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        let _ = free_tx.send(vec![0.0f32; slots * sample_len]);
+    }
+
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_batches(samples, config.batch, raw_tx));
+        let preparer_free = free_rx.clone();
+        scope.spawn(move || prepare_batches(raw_rx, preparer_free, ready_tx, config));
+        let result = infer_batches(&ready_rx, &free_tx, config, model, &mut sink, &mut progress);
+        // Dropping the receivers makes the other stages' sends fail, so they stop early on error.
+        drop(ready_rx);
+        drop(free_rx);
+        result.map(|mut stats| {
+            stats.wall_time = started.elapsed();
+            stats
+        })
+    })
+}
+
+fn read_batches(
+    samples: impl Iterator<Item = Result<Sample, DatasetError>>,
+    batch: usize,
+    raw_tx: Sender<Result<RawBatch, DatasetError>>,
+) {
+    let mut pending = Vec::with_capacity(batch);
+    for sample in samples {
+        match sample {
+            Ok(sample) => {
+                pending.push(sample);
+                if pending.len() == batch {
+                    let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+                    if raw_tx.send(Ok(RawBatch { samples: full })).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(error) => {
+                let _ = raw_tx.send(Err(error));
+                return;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        let _ = raw_tx.send(Ok(RawBatch { samples: pending }));
+    }
+}
+
+fn prepare_batches(
+    raw_rx: Receiver<Result<RawBatch, DatasetError>>,
+    free_rx: Receiver<Vec<f32>>,
+    ready_tx: Sender<Result<ReadyBatch, DatasetError>>,
+    config: &PipelineConfig,
+) {
+    let sample_len = config.recipe.sample_len();
+    for raw in raw_rx {
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(error) => {
+                let _ = ready_tx.send(Err(error));
+                return;
+            }
+        };
+        let Ok(mut tensor) = free_rx.recv() else { return };
+        let started = Instant::now();
+        let outcomes: Vec<Result<(), String>> = raw
+            .samples
+            .par_iter()
+            .zip(tensor.par_chunks_mut(sample_len))
+            .map(|(sample, slot)| match &sample.bytes {
+                Ok(bytes) => crate::preprocess::preprocess_bytes(bytes, config.recipe, config.compat, slot)
+                    .map_err(|e| e.to_string()),
+                Err(error) => Err(error.clone()),
+            })
+            .collect();
+        // Failed samples leave holes; close them so the tensor holds the good samples contiguously.
+        let mut ok = Vec::with_capacity(raw.samples.len());
+        let mut failed = Vec::new();
+        for (slot, (sample, outcome)) in raw.samples.into_iter().zip(outcomes).enumerate() {
+            match outcome {
+                Ok(()) => {
+                    let target = ok.len();
+                    if target != slot {
+                        tensor.copy_within(slot * sample_len..(slot + 1) * sample_len, target * sample_len);
+                    }
+                    ok.push(sample.entry);
+                }
+                Err(error) => failed.push((sample.entry, error)),
+            }
+        }
+        let elapsed = started.elapsed();
+        if ready_tx.send(Ok(ReadyBatch { ok, failed, tensor, elapsed })).is_err() {
+            return;
+        }
+    }
+}
+
+fn infer_batches(
+    ready_rx: &Receiver<Result<ReadyBatch, DatasetError>>,
+    free_tx: &Sender<Vec<f32>>,
+    config: &PipelineConfig,
+    model: &mut Model,
+    sink: &mut impl FnMut(&[Prediction]) -> Result<(), String>,
+    progress: &mut impl FnMut(usize),
+) -> Result<PipelineStats, PipelineError> {
+    let sample_len = config.recipe.sample_len();
+    let sample_shape = config.recipe.sample_shape();
+    let mut stats = PipelineStats::default();
+    let mut scores = Vec::new();
+    let mut predictions = Vec::new();
+    for ready in ready_rx.iter() {
+        let mut ready = ready?;
+        stats.preprocess_time += ready.elapsed;
+        if config.strict
+            && let Some((entry, error)) = ready.failed.first()
+        {
+            return Err(PipelineError::StrictFailure { file: entry.file.clone(), error: error.clone() });
+        }
+        predictions.clear();
+        if !ready.ok.is_empty() {
+            let count = ready.ok.len();
+            let run_count = config.fixed_batch.unwrap_or(count);
+            if run_count > count {
+                ready.tensor[count * sample_len..run_count * sample_len].fill(0.0);
+            }
+            scores.clear();
+            let started = Instant::now();
+            let classes = model.run(&ready.tensor[..run_count * sample_len], run_count, sample_shape, &mut scores)?;
+            stats.inference_time += started.elapsed();
+            if classes != config.classes {
+                return Err(PipelineError::ClassCount { got: classes, expected: config.classes });
+            }
+            for (entry, row) in ready.ok.drain(..).zip(scores.chunks_exact(classes)) {
+                let ranked = rank::top_k(&row[config.label_offset..]);
+                predictions.push(Prediction {
+                    name: entry.name,
+                    file: entry.file,
+                    label: entry.label,
+                    outcome: Outcome::Ranked { top5: ranked.classes, scores: ranked.scores },
+                });
+            }
+            stats.inferred += count;
+        }
+        stats.failed += ready.failed.len();
+        for (entry, error) in ready.failed.drain(..) {
+            predictions.push(Prediction {
+                name: entry.name,
+                file: entry.file,
+                label: entry.label,
+                outcome: Outcome::Failed(error),
+            });
+        }
+        let _ = free_tx.send(std::mem::take(&mut ready.tensor));
+        sink(&predictions).map_err(PipelineError::Sink)?;
+        progress(predictions.len());
+    }
+    Ok(stats)
+}

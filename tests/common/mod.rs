@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests: they drive the real binary, with the real ONNX
+//! Runtime library (installed by scripts/setup.sh), on the real shared models and images.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared`, or None (the calling test then skips, saying so).
+pub fn shared() -> Option<PathBuf> {
+    let path = repo().join("../shared");
+    if path.join("models/models.json").is_file() {
+        Some(path)
+    } else {
+        eprintln!("skipped: ../shared is not beside the checkout");
+        None
+    }
+}
+
+pub fn zoorepro(cache: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zoorepro"));
+    command.env("ZOOREPRO_HOME", repo()).arg("--cache-dir").arg(cache);
+    command
+}
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+}
+
+pub fn run(command: &mut Command) -> Run {
+    let Output { status, stdout, stderr } = command.output().expect("the zoorepro binary runs");
+    let run = Run {
+        status: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "zoorepro panicked:\n{}",
+        run.stderr
+    );
+    run
+}
+
+/// The shared model file of a manifest id (`coral/x` -> `coral__x.onnx`).
+pub fn shared_model(shared: &Path, id: &str) -> PathBuf {
+    shared.join("models").join(format!("{}.onnx", id.replace('/', "__")))
+}
+
+/// Runs verify with a fresh report dir under `scratch` and the given extra arguments.
+pub fn verify(scratch: &Path, args: &[&str]) -> Run {
+    let mut command = zoorepro(&scratch.join("cache"));
+    command.arg("verify").arg("--report-dir").arg(scratch.join("reports")).args(args);
+    run(&mut command)
+}
