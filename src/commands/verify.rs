@@ -17,7 +17,7 @@ use crate::pipeline::{self, PipelineConfig};
 use crate::recipe::{Layout, Recipe};
 use crate::report::{
     self, DatasetInfo, Failure, Host, OnnxInfo, Provenance, RecipeInfo, ReferenceResult, RunRecord, StoreInfo,
-    Verdict, VerdictStatus,
+    Throughput, Verdict, VerdictStatus,
 };
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::{Outcome, Prediction, RunKey, Store};
@@ -214,6 +214,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                 0.0
             },
             inferred: stats.inferred,
+            throughput: Throughput::from_stages(
+                stats.inferred + stats.failed,
+                stats.preprocess_time.as_secs_f64(),
+                stats.inference_time.as_secs_f64(),
+                stats.wall_time.as_secs_f64(),
+            ),
             host: Host::current(),
         },
     };

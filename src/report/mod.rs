@@ -136,7 +136,33 @@ pub struct Provenance {
     /// End-to-end images/s over the images this invocation ran inference on.
     pub images_per_second: f64,
     pub inferred: usize,
+    pub throughput: Throughput,
     pub host: Host,
+}
+
+/// Where the time went, so that the slower stage is named rather than guessed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Decode + resample + normalise, images per second of that stage's busy time (all cores).
+    pub preprocess_images_per_second: f64,
+    /// Inference alone, on ready tensors.
+    pub inference_images_per_second: f64,
+    pub end_to_end_images_per_second: f64,
+    /// "preprocess" or "inference": the stage with the lower rate.
+    pub bottleneck: String,
+}
+
+impl Throughput {
+    pub fn from_stages(images: usize, preprocess: f64, inference: f64, wall: f64) -> Throughput {
+        let rate = |seconds: f64| if seconds > 0.0 { images as f64 / seconds } else { 0.0 };
+        let (preprocess_rate, inference_rate) = (rate(preprocess), rate(inference));
+        Throughput {
+            preprocess_images_per_second: preprocess_rate,
+            inference_images_per_second: inference_rate,
+            end_to_end_images_per_second: rate(wall),
+            bottleneck: if preprocess_rate < inference_rate { "preprocess" } else { "inference" }.to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -239,6 +265,15 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_slower_stage_is_named_the_bottleneck() {
+        let throughput = Throughput::from_stages(100, 2.0, 5.0, 6.0);
+        assert_eq!(throughput.preprocess_images_per_second, 50.0);
+        assert_eq!(throughput.inference_images_per_second, 20.0);
+        assert_eq!(throughput.bottleneck, "inference");
+        assert_eq!(Throughput::from_stages(0, 0.0, 0.0, 0.0).end_to_end_images_per_second, 0.0);
+    }
+
+    #[test]
     fn atomic_write_replaces_whole_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.json");
@@ -319,6 +354,7 @@ pub(crate) mod tests {
                 seconds: 10.0,
                 images_per_second: 10.0,
                 inferred: 100,
+                throughput: Throughput::from_stages(100, 2.0, 5.0, 10.0),
                 host: Host::current(),
             },
         }

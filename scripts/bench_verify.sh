@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmarks `zoorepro verify` (issue: verify) and prints the figures; it asserts nothing.
+#   1. On ../shared/imagenet-sample (100 JPEGs) with 2 threads, for pypi/efficientnet_lite0 and
+#      coral/mobilenet_v2_1.0_224_quant: end-to-end images/s of `verify --no-cache` (best of 3), the
+#      inference-only and preprocessing-only rates the run record measures for its stages, the
+#      preprocessing rate on ONE core (RAYON_NUM_THREADS=1), and the oracle's Python pipeline doing the same work.
+#   2. Peak resident memory of `verify --no-cache` over a 50,000-entry ImageFolder of symlinks to the sample.
+# Usage: scripts/bench_verify.sh [--skip-memory] [--memory-images N]
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+shared="${ZOOREPRO_SHARED:-$repo/../shared}"
+skip_memory=0; memory_images=50000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --skip-memory) skip_memory=1 ;;
+    --memory-images) memory_images="$2"; shift ;;
+    *) echo "usage: $0 [--skip-memory] [--memory-images N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+cd "$repo"
+bash scripts/setup.sh
+cargo build --release --locked -q
+bin="$repo/target/release/zoorepro"
+py="$repo/.venv/bin/python"
+sample="$shared/imagenet-sample"
+scratch="$(mktemp -d)"; trap 'rm -rf "$scratch"' EXIT
+field() { "$py" -c "import json,sys; r=json.load(sys.stdin); print(eval('r' + sys.argv[1]))" "$1"; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+for model in pypi/efficientnet_lite0 coral/mobilenet_v2_1.0_224_quant; do
+  onnx="$shared/models/${model/\//__}.onnx"
+  common=(verify --model "$model" --onnx "$onnx" --val "$sample" --no-cache --json --threads 2 --report-dir "$scratch/reports")
+  "$bin" "${common[@]}" >/dev/null 2>&1   # warm the page cache
+  best=0; record=""
+  for _ in 1 2 3; do
+    out="$("$bin" "${common[@]}" 2>/dev/null)"
+    rate="$(field "['provenance']['images_per_second']" <<<"$out")"
+    if "$py" -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$rate" "$best"; then
+      best="$rate"; record="$out"
+    fi
+  done
+  one_core="$(RAYON_NUM_THREADS=1 "$bin" "${common[@]}" 2>/dev/null | field "['provenance']['throughput']['preprocess_images_per_second']")"
+  python="$("$py" "$repo/scripts/bench_oracle.py" --shared "$shared" --model "$model" --val "$sample" --threads 2)"
+  python_rate="$(field "['end_to_end_images_per_second']" <<<"$python")"
+  printf '%s\n' "$model (100 images, 2 threads):"
+  printf '  zoorepro end to end          %8.1f images/s (best of 3)\n' "$best"
+  printf '  zoorepro inference only      %8.1f images/s\n' "$(field "['provenance']['throughput']['inference_images_per_second']" <<<"$record")"
+  printf '  zoorepro preprocessing       %8.1f images/s (all cores, while inference runs)\n' "$(field "['provenance']['throughput']['preprocess_images_per_second']" <<<"$record")"
+  printf '  zoorepro preprocessing       %8.1f images/s on one core\n' "$one_core"
+  printf '  Python oracle end to end     %8.1f images/s (preprocess %.1f/s one core, inference %.1f/s)\n' "$python_rate" \
+    "$(field "['preprocess_images_per_second_one_core']" <<<"$python")" "$(field "['inference_images_per_second']" <<<"$python")"
+  printf '  speed-up over Python         %8.2fx\n' "$("$py" -c "import sys; print(float(sys.argv[1]) / float(sys.argv[2]))" "$best" "$python_rate")"
+done
+
+if [ "$skip_memory" -eq 0 ]; then
+  big="$scratch/val-$memory_images"
+  "$py" - "$sample" "$big" "$memory_images" <<'PY'
+import os, sys
+sample, big, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+files = sorted(os.path.join(d, f) for d in os.listdir(sample) if os.path.isdir(os.path.join(sample, d))
+               for f in os.listdir(os.path.join(sample, d)))
+for i in range(n):
+    src = files[i % len(files)]
+    wnid = os.path.dirname(src)
+    os.makedirs(os.path.join(big, wnid), exist_ok=True)
+    # A unique validation-style name per link: the basename is the image identity.
+    os.symlink(os.path.join(sample, src), os.path.join(big, wnid, "ILSVRC2012_val_%08d.JPEG" % (i + 1)))
+PY
+  model=coral/mobilenet_v2_1.0_224_quant
+  start=$(date +%s.%N)
+  "$py" - "$bin" verify --model "$model" --onnx "$shared/models/${model/\//__}.onnx" --val "$big" --no-cache \
+      --threads 2 --report-dir "$scratch/reports" --json <<'PY' > "$scratch/memory.json"
+import json, resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+record = json.loads(out.stdout or b"{}")
+print(json.dumps({"status": out.returncode, "peak_rss_mib": peak_kib / 1024, "images": record.get("images"),
+                  "images_per_second": record.get("provenance", {}).get("images_per_second")}))
+PY
+  printf '%s\n' "memory: verify --no-cache over a $memory_images-entry ImageFolder of symlinks ($model):"
+  printf '  peak RSS %.0f MiB, %s images at %.1f images/s\n' "$(field "['peak_rss_mib']" < "$scratch/memory.json")" \
+    "$(field "['images']" < "$scratch/memory.json")" "$(field "['images_per_second']" < "$scratch/memory.json")"
+fi
