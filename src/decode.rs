@@ -1,15 +1,523 @@
 //! Image decoding, bit for bit like `PIL.Image.open(p).convert('RGB')`.
+//!
+//! JPEG goes through libjpeg-turbo's TurboJPEG API with its default settings (ISLOW DCT, fancy
+//! upsampling), which are Pillow's settings too, so the pixels are the ones Pillow 13 produces
+//! (see ../shared/docs/IMPLEMENTATION_FACTS.md). Everything else goes through the `image` crate
+//! and is converted the way Pillow's `convert('RGB')` converts it (alpha dropped, no compositing).
+//! No EXIF orientation is applied: neither Pillow nor torchvision nor Keras applies it.
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::io::Cursor;
+use std::os::raw::c_int;
+
+use turbojpeg::raw;
 
 use crate::raster::RgbImage;
 
+/// Pillow refuses images above twice `PIL.Image.MAX_IMAGE_PIXELS` (2 * 89,478,485) with a
+/// `DecompressionBombError`; refusing the same ones keeps "what the oracle can read" and "what
+/// zoorepro can read" the same set, and caps memory at about 0.5 GiB per decoded image.
+pub const MAX_PIXELS: u64 = 2 * 89_478_485;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("not a readable image: {0}")]
-    Invalid(String),
+    #[error("the file is empty")]
+    Empty,
+    #[error(
+        "not an image in a supported format (JPEG, PNG, GIF, BMP, TIFF, WebP); check that the file is an image"
+    )]
+    UnsupportedFormat,
+    #[error("unsupported image: {0}")]
+    Unsupported(String),
+    #[error("image file is truncated ({0}); re-download or re-extract it")]
+    Truncated(String),
+    #[error("corrupt image data: {0}")]
+    Corrupt(String),
+    #[error(
+        "image is {width}x{height} pixels, more than the {MAX_PIXELS}-pixel limit that guards against \
+         decompression bombs (Pillow refuses it too)"
+    )]
+    TooLarge { width: u64, height: u64 },
 }
 
-/// Decode JPEG (libjpeg-turbo, Pillow's decoder settings) or another format (the `image` crate) to RGB.
+/// Decode JPEG (libjpeg-turbo, Pillow's decoder settings) or another format (the `image` crate)
+/// to 8-bit RGB. JPEG is recognised by its SOI marker, never by file name.
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
-    let _ = bytes;
-    todo!("pixels helper")
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    // Pillow's JPEG plugin accepts exactly the files that start with FF D8 FF.
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        decode_jpeg(bytes)
+    } else {
+        decode_other(bytes)
+    }
+}
+
+fn check_size(width: u64, height: u64) -> Result<(), DecodeError> {
+    if width.saturating_mul(height) > MAX_PIXELS {
+        return Err(DecodeError::TooLarge { width, height });
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JPEG
+
+/// One TurboJPEG decompressor per thread: creating one allocates libjpeg's state, which is worth
+/// reusing across the thousands of images a worker decodes.
+struct TjDecompressor(raw::tjhandle);
+
+impl TjDecompressor {
+    fn new() -> Result<Self, DecodeError> {
+        // SAFETY: tj3Init has no preconditions; a null return is handled below.
+        let handle = unsafe { raw::tj3Init(raw::TJINIT_TJINIT_DECOMPRESS as c_int) };
+        if handle.is_null() {
+            return Err(DecodeError::Corrupt(
+                "could not initialise libjpeg-turbo (out of memory?)".into(),
+            ));
+        }
+        Ok(Self(handle))
+    }
+
+    fn param(&self, param: raw::TJPARAM) -> c_int {
+        // SAFETY: self.0 is a live handle (see new/drop).
+        unsafe { raw::tj3Get(self.0, param as c_int) }
+    }
+
+    /// The last error's message and whether TurboJPEG classes it as a warning (the decode ran
+    /// to the end) rather than a fatal error.
+    fn last_error(&self) -> (String, bool) {
+        // SAFETY: self.0 is a live handle; tj3GetErrorStr returns a NUL-terminated string owned
+        // by the handle (or a thread-local buffer), copied before any other TurboJPEG call.
+        let message = unsafe { CStr::from_ptr(raw::tj3GetErrorStr(self.0)) }
+            .to_string_lossy()
+            .into_owned();
+        let is_warning = unsafe { raw::tj3GetErrorCode(self.0) } == raw::TJERR_TJERR_WARNING as i32;
+        (message, is_warning)
+    }
+}
+
+impl Drop for TjDecompressor {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from tj3Init and is destroyed exactly once.
+        unsafe { raw::tj3Destroy(self.0) }
+    }
+}
+
+thread_local! {
+    static DECOMPRESSOR: RefCell<Option<TjDecompressor>> = const { RefCell::new(None) };
+}
+
+/// libjpeg's warning texts (jerror.h `JWRN_*`). libjpeg-turbo reports a warning with the same
+/// return code as a fatal error, and a fatal error that follows a warning is still classed as a
+/// warning, so the text is what tells "decoded to the end with a complaint" (Pillow ignores
+/// those) from "gave up half way".
+const LIBJPEG_WARNINGS: [&str; 7] = [
+    "Corrupt JPEG data",
+    "Premature end of JPEG file",
+    "Unknown Adobe color transform code",
+    "Inconsistent progression sequence",
+    "Warning: unknown JFIF revision number",
+    "Invalid SOS parameters for sequential JPEG",
+    "Application transferred too many scanlines",
+];
+const LIBJPEG_EOF_WARNING: &str = "Premature end of JPEG file";
+
+fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(TjDecompressor::new()?);
+        }
+        let tj = slot.as_ref().expect("initialised just above");
+        decode_jpeg_with(tj, bytes)
+    })
+}
+
+fn decode_jpeg_with(tj: &TjDecompressor, bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    // Pillow reads JPEG through a suspending source: when the data ends before libjpeg is done it
+    // raises "image file is truncated". libjpeg-turbo's memory source instead pads with a fake EOI
+    // and warns, and only its first warning's text survives; so look for the EOI marker ourselves.
+    if !reaches_end_marker(bytes) {
+        return Err(DecodeError::Truncated("no JPEG end-of-image marker".into()));
+    }
+    // SAFETY: the handle is live; the pointer and length describe `bytes`.
+    let rc = unsafe { raw::tj3DecompressHeader(tj.0, bytes.as_ptr(), bytes.len() as raw::size_t) };
+    if rc != 0 {
+        let (message, _) = tj.last_error();
+        return Err(classify_fatal(message));
+    }
+    let width = tj.param(raw::TJPARAM_TJPARAM_JPEGWIDTH);
+    let height = tj.param(raw::TJPARAM_TJPARAM_JPEGHEIGHT);
+    let precision = tj.param(raw::TJPARAM_TJPARAM_PRECISION);
+    let colorspace = tj.param(raw::TJPARAM_TJPARAM_COLORSPACE);
+    if width <= 0 || height <= 0 {
+        return Err(DecodeError::Corrupt(format!(
+            "JPEG header gives an empty size {width}x{height}"
+        )));
+    }
+    if precision != 8 {
+        // Pillow: "cannot handle 12-bit layers".
+        return Err(DecodeError::Unsupported(format!(
+            "{precision}-bit JPEG (only 8-bit JPEG is supported, as in Pillow)"
+        )));
+    }
+    let (width, height) = (width as usize, height as usize);
+    check_size(width as u64, height as u64)?;
+
+    // Pillow opens 4-component JPEGs as CMYK with Adobe's inverted polarity ("CMYK;I"); TurboJPEG
+    // will not convert CMYK to RGB, so take the stored bytes and convert like Pillow does.
+    let cmyk = colorspace == raw::TJCS_TJCS_CMYK as i32 || colorspace == raw::TJCS_TJCS_YCCK as i32;
+    let (format, channels) = if cmyk {
+        (raw::TJPF_TJPF_CMYK, 4)
+    } else {
+        // Grayscale comes out replicated into R, G and B, as Pillow's L -> RGB does.
+        (raw::TJPF_TJPF_RGB, 3)
+    };
+    let mut pixels = vec![0u8; width * height * channels];
+    // SAFETY: `pixels` holds width*height*channels bytes, which is what a pitch of 0 (tightly
+    // packed rows) and this pixel format need for the size the header just reported.
+    let rc = unsafe {
+        raw::tj3Decompress8(
+            tj.0,
+            bytes.as_ptr(),
+            bytes.len() as raw::size_t,
+            pixels.as_mut_ptr(),
+            0,
+            format as c_int,
+        )
+    };
+    if rc != 0 {
+        let (message, is_warning) = tj.last_error();
+        let known_warning = LIBJPEG_WARNINGS.iter().any(|w| message.starts_with(w));
+        if !(is_warning && known_warning) {
+            return Err(classify_fatal(message));
+        }
+        if message.starts_with(LIBJPEG_EOF_WARNING) {
+            return Err(DecodeError::Truncated(message));
+        }
+        // Any other warning: libjpeg decoded every row, as Pillow's decoder would have.
+    }
+    if cmyk {
+        pixels = adobe_cmyk_to_rgb(&pixels);
+    }
+    Ok(RgbImage::new(width, height, pixels))
+}
+
+fn classify_fatal(message: String) -> DecodeError {
+    if message.contains(LIBJPEG_EOF_WARNING) {
+        DecodeError::Truncated(message)
+    } else {
+        DecodeError::Corrupt(message)
+    }
+}
+
+/// Walks the marker structure from SOI and says whether an EOI marker is reached, skipping
+/// marker segments by their length and entropy-coded data up to the next real marker.
+fn reaches_end_marker(bytes: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    loop {
+        // Find the next marker: 0xFF, then any fill bytes 0xFF, then the marker code.
+        let Some(offset) = bytes
+            .get(i..)
+            .and_then(|rest| rest.iter().position(|&b| b == 0xFF))
+        else {
+            return false;
+        };
+        let mut j = i + offset + 1;
+        while bytes.get(j) == Some(&0xFF) {
+            j += 1;
+        }
+        let Some(&code) = bytes.get(j) else {
+            return false;
+        };
+        match code {
+            0xD9 => return true,
+            // Stuffed zero, TEM, RSTn and stray SOI carry no length.
+            0x00 | 0x01 | 0xD0..=0xD8 => i = j + 1,
+            _ => {
+                let Some(len) = bytes.get(j + 1..j + 3) else {
+                    return false;
+                };
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                // After SOS comes entropy-coded data, in which a 0xFF is stuffed (FF 00), a
+                // restart marker or the next real marker: the marker search above handles all.
+                i = j + 1 + len;
+                if i > bytes.len() {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// Pillow's `CMYK;I` unpacking then `cmyk2rgb`: with stored bytes c', k' (Adobe polarity),
+/// `R = k' - MULDIV255(255 - c', k')`, likewise G from m' and B from y'.
+fn adobe_cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    fn muldiv255(a: u32, b: u32) -> u32 {
+        let t = a * b + 128;
+        ((t >> 8) + t) >> 8
+    }
+    let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for px in cmyk.chunks_exact(4) {
+        let k = u32::from(px[3]);
+        for &c in &px[..3] {
+            let v = k.saturating_sub(muldiv255(255 - u32::from(c), k));
+            rgb.push(v as u8);
+        }
+    }
+    rgb
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other formats
+
+fn decode_other(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    let reader = || {
+        image::ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| DecodeError::Corrupt(e.to_string()))
+    };
+    let probe = reader()?;
+    if probe.format().is_none() {
+        return Err(DecodeError::UnsupportedFormat);
+    }
+    let (width, height) = probe.into_dimensions().map_err(map_image_error)?;
+    check_size(u64::from(width), u64::from(height))?;
+
+    let mut reader = reader()?;
+    let mut limits = image::Limits::default();
+    // Room for the largest allowed image at 16-bit RGBA, the widest layout the decoders produce.
+    limits.max_alloc = Some(MAX_PIXELS * 8);
+    reader.limits(limits);
+    let image = reader.decode().map_err(map_image_error)?;
+    to_rgb_like_pillow(image)
+}
+
+fn map_image_error(error: image::ImageError) -> DecodeError {
+    use image::ImageError as E;
+    match error {
+        E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Truncated(e.to_string())
+        }
+        E::Unsupported(e) => DecodeError::Unsupported(e.to_string()),
+        E::Limits(e) => DecodeError::Unsupported(e.to_string()),
+        other => {
+            let message = other.to_string();
+            if message.to_ascii_lowercase().contains("eof") {
+                DecodeError::Truncated(message)
+            } else {
+                DecodeError::Corrupt(message)
+            }
+        }
+    }
+}
+
+/// What Pillow's `convert('RGB')` makes of each layout the `image` crate decodes to. Pillow
+/// reads 16-bit RGB(A) and LA PNGs by their high byte (`RGB;16B` etc.), but 16-bit grayscale as
+/// mode `I;16`, whose conversion to RGB clamps at 255 instead.
+fn to_rgb_like_pillow(image: image::DynamicImage) -> Result<RgbImage, DecodeError> {
+    use image::DynamicImage as D;
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let pixels: Vec<u8> = match image {
+        D::ImageRgb8(buf) => buf.into_raw(),
+        D::ImageRgba8(buf) => buf
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        D::ImageLuma8(buf) => buf.iter().flat_map(|&l| [l; 3]).collect(),
+        D::ImageLumaA8(buf) => buf.chunks_exact(2).flat_map(|p| [p[0]; 3]).collect(),
+        D::ImageRgb16(buf) => buf.iter().map(|&v| (v >> 8) as u8).collect(),
+        D::ImageRgba16(buf) => buf
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]].map(|v| (v >> 8) as u8))
+            .collect(),
+        D::ImageLumaA16(buf) => buf
+            .chunks_exact(2)
+            .flat_map(|p| [(p[0] >> 8) as u8; 3])
+            .collect(),
+        D::ImageLuma16(buf) => buf.iter().flat_map(|&l| [l.min(255) as u8; 3]).collect(),
+        other => {
+            return Err(DecodeError::Unsupported(format!(
+                "{:?} pixels (only 8- and 16-bit integer images are supported)",
+                other.color()
+            )));
+        }
+    };
+    Ok(RgbImage::new(width, height, pixels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_jpeg() -> Option<Vec<u8>> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/imagenet-val");
+        std::fs::read(format!("{dir}/ILSVRC2012_val_00000001.JPEG")).ok()
+    }
+
+    fn encode_jpeg(width: usize, height: usize, format: turbojpeg::PixelFormat) -> Vec<u8> {
+        let channels = format.size();
+        let pixels: Vec<u8> = (0..width * height * channels)
+            .map(|i| (i * 37 % 251) as u8)
+            .collect();
+        let image = turbojpeg::Image {
+            pixels: pixels.as_slice(),
+            width,
+            pitch: width * channels,
+            height,
+            format,
+        };
+        let mut compressor = turbojpeg::Compressor::new().unwrap();
+        if format == turbojpeg::PixelFormat::GRAY {
+            compressor.set_subsamp(turbojpeg::Subsamp::Gray).unwrap();
+        }
+        compressor.compress_to_vec(image).unwrap()
+    }
+
+    #[test]
+    fn empty_and_text_input_are_errors_not_panics() {
+        assert!(matches!(decode_rgb(b""), Err(DecodeError::Empty)));
+        assert!(matches!(
+            decode_rgb(b"hello, I am not an image\n"),
+            Err(DecodeError::UnsupportedFormat)
+        ));
+        // A JPEG signature and nothing else.
+        assert!(matches!(
+            decode_rgb(&[0xFF, 0xD8, 0xFF]),
+            Err(DecodeError::Truncated(_))
+        ));
+        // A PNG signature and nothing else.
+        assert!(decode_rgb(b"\x89PNG\r\n\x1a\n").is_err());
+    }
+
+    #[test]
+    fn small_jpeg_decodes_to_its_size() {
+        let jpeg = encode_jpeg(13, 7, turbojpeg::PixelFormat::RGB);
+        let img = decode_rgb(&jpeg).unwrap();
+        assert_eq!(
+            (img.width, img.height, img.pixels.len()),
+            (13, 7, 13 * 7 * 3)
+        );
+    }
+
+    #[test]
+    fn grayscale_jpeg_is_replicated_into_rgb() {
+        let jpeg = encode_jpeg(9, 5, turbojpeg::PixelFormat::GRAY);
+        let img = decode_rgb(&jpeg).unwrap();
+        assert!(
+            img.pixels
+                .chunks_exact(3)
+                .all(|p| p[0] == p[1] && p[1] == p[2])
+        );
+        assert!(img.pixels.iter().any(|&v| v != img.pixels[0]));
+    }
+
+    #[test]
+    fn truncated_jpeg_is_an_error_and_trailing_garbage_is_ignored() {
+        let jpeg = match sample_jpeg() {
+            Some(bytes) => bytes,
+            None => encode_jpeg(64, 48, turbojpeg::PixelFormat::RGB),
+        };
+        let full = decode_rgb(&jpeg).unwrap();
+        for cut in [jpeg.len() / 2, jpeg.len() - 100, jpeg.len() - 2, 200, 4] {
+            let err = decode_rgb(&jpeg[..cut]).unwrap_err();
+            assert!(
+                matches!(err, DecodeError::Truncated(_) | DecodeError::Corrupt(_)),
+                "cut at {cut}: {err:?}"
+            );
+        }
+        assert!(matches!(
+            decode_rgb(&jpeg[..jpeg.len() / 2]),
+            Err(DecodeError::Truncated(_))
+        ));
+        let mut padded = jpeg.clone();
+        padded.extend_from_slice(b"trailing garbage \xFF\xD8\xFF\x00 after EOI");
+        assert_eq!(decode_rgb(&padded).unwrap(), full);
+    }
+
+    #[test]
+    fn corrupt_jpeg_header_is_an_error() {
+        let mut jpeg = encode_jpeg(16, 16, turbojpeg::PixelFormat::RGB);
+        // Overwrite everything after SOI with a bogus marker sequence, keeping an EOI at the end.
+        let n = jpeg.len();
+        for b in &mut jpeg[3..n - 2] {
+            *b = 0x42;
+        }
+        assert!(decode_rgb(&jpeg).is_err());
+    }
+
+    #[test]
+    fn adobe_cmyk_matches_pillow_formula() {
+        // Stored (inverted) bytes: k' = 255 means no black ink, c' = 255 no cyan ink -> white.
+        assert_eq!(adobe_cmyk_to_rgb(&[255, 255, 255, 255]), [255, 255, 255]);
+        // k' = 0: full black whatever the colour.
+        assert_eq!(adobe_cmyk_to_rgb(&[10, 200, 255, 0]), [0, 0, 0]);
+        // c' = 0 (full cyan), no black: red channel 0, others full.
+        assert_eq!(adobe_cmyk_to_rgb(&[0, 255, 255, 255]), [0, 255, 255]);
+        // A mid value, by hand: k'=200, c'=100: MULDIV255(155, 200) = 122 -> 78.
+        assert_eq!(adobe_cmyk_to_rgb(&[100, 100, 100, 200])[0], 78);
+    }
+
+    #[test]
+    fn cmyk_jpeg_decodes_to_rgb() {
+        let jpeg = encode_jpeg(8, 8, turbojpeg::PixelFormat::CMYK);
+        let img = decode_rgb(&jpeg).unwrap();
+        assert_eq!((img.width, img.height), (8, 8));
+    }
+
+    #[test]
+    fn png_layouts_convert_like_pillow() {
+        use image::{DynamicImage, ImageFormat};
+        let encode = |img: DynamicImage| {
+            let mut out = Cursor::new(Vec::new());
+            img.write_to(&mut out, ImageFormat::Png).unwrap();
+            out.into_inner()
+        };
+        let rgba = image::RgbaImage::from_raw(2, 1, vec![1, 2, 3, 0, 4, 5, 6, 255]).unwrap();
+        let img = decode_rgb(&encode(DynamicImage::ImageRgba8(rgba))).unwrap();
+        assert_eq!(img.pixels, [1, 2, 3, 4, 5, 6]);
+
+        let la = image::GrayAlphaImage::from_raw(2, 1, vec![7, 0, 9, 128]).unwrap();
+        let img = decode_rgb(&encode(DynamicImage::ImageLumaA8(la))).unwrap();
+        assert_eq!(img.pixels, [7, 7, 7, 9, 9, 9]);
+
+        let rgb16 =
+            image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(1, 1, vec![0x1234, 0xFF00, 0x00FF])
+                .unwrap();
+        let img = decode_rgb(&encode(DynamicImage::ImageRgb16(rgb16))).unwrap();
+        assert_eq!(img.pixels, [0x12, 0xFF, 0x00]);
+
+        let l16 =
+            image::ImageBuffer::<image::Luma<u16>, _>::from_raw(2, 1, vec![200, 300]).unwrap();
+        let img = decode_rgb(&encode(DynamicImage::ImageLuma16(l16))).unwrap();
+        assert_eq!(img.pixels, [200, 200, 200, 255, 255, 255]);
+
+        let png = encode(DynamicImage::ImageRgb8(image::RgbImage::new(3, 3)));
+        assert!(decode_rgb(&png[..png.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn end_marker_walk() {
+        assert!(reaches_end_marker(&[0xFF, 0xD8, 0xFF, 0xD9]));
+        // A segment whose payload contains FF D9 is skipped by its length.
+        assert!(!reaches_end_marker(&[
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0xFF, 0xD9
+        ]));
+        assert!(reaches_end_marker(&[
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0xFF, 0xD9, 0xFF, 0xD9
+        ]));
+        // Entropy data with stuffed bytes and restart markers before EOI.
+        assert!(reaches_end_marker(&[
+            0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF,
+            0xD9
+        ]));
+        assert!(!reaches_end_marker(&[
+            0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0x00, 0x34
+        ]));
+        // A length running past the end.
+        assert!(!reaches_end_marker(&[0xFF, 0xD8, 0xFF, 0xE0, 0xFF, 0xFF]));
+    }
 }

@@ -1,17 +1,182 @@
 //! Recipe application: decoded RGB image -> the float32 tensor a model is fed.
+//!
+//! Geometry follows torchvision (`Resize` + `CenterCrop`, zero padding included) or Keras
+//! (`load_img` squash); arithmetic follows NumPy float32: `((p / scale) - mean[c]) / std[c]`,
+//! each operation rounded to float32, which is what the Python reference computes.
 
 use crate::decode::DecodeError;
 use crate::raster::RgbImage;
-use crate::recipe::Recipe;
-use crate::resample::PillowCompat;
+use crate::recipe::{ChannelOrder, Layout, Recipe, ResizeMode};
+use crate::resample::{PillowCompat, Window, resize_window};
 
-/// Write one sample, in the recipe's layout, into `out` (`recipe.sample_len()` floats).
-pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, compat: PillowCompat, out: &mut [f32]) {
-    let _ = (img, recipe, compat, out);
-    todo!("pixels helper")
+/// Where the output square lies on the resized image, per axis: the resized image's size, the
+/// first resized pixel the output shows (negative when the crop is larger than the image and
+/// torchvision pads it with zeros first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Axis {
+    resized: usize,
+    offset: i64,
 }
 
-/// Decode then preprocess into `out`.
+/// torchvision `Resize(size)` on an image of `width` x `height`: the short side becomes `size`,
+/// the long side `int(size * long / short)`. Python's `/` on ints is correctly rounded, which
+/// for integers below 2^53 is exactly an f64 division; `int()` truncates.
+pub fn shorter_side_size(width: usize, height: usize, size: usize) -> (usize, usize) {
+    let scaled = |long: usize, short: usize| ((size * long) as f64 / short as f64) as usize;
+    if width <= height {
+        (size, scaled(height, width))
+    } else {
+        (scaled(width, height), size)
+    }
+}
+
+/// torchvision `center_crop` along one axis of length `len` to `crop`: zero-pad by
+/// `(crop - len) // 2` before when the crop is larger, else start at `int(round((len - crop) / 2))`
+/// with Python's round-half-to-even.
+fn center_crop_offset(len: usize, crop: usize) -> i64 {
+    if crop > len {
+        return -(((crop - len) / 2) as i64);
+    }
+    let diff = (len - crop) as i64;
+    let half = diff / 2;
+    // (len - crop) / 2 is k or k + 0.5; k + 0.5 rounds to the even one of k and k + 1.
+    if diff % 2 == 1 && half % 2 == 1 {
+        half + 1
+    } else {
+        half
+    }
+}
+
+fn geometry(img: &RgbImage, recipe: &Recipe) -> (Axis, Axis) {
+    let crop = recipe.crop_size as usize;
+    match recipe.resize_mode {
+        ResizeMode::Squash => (
+            Axis {
+                resized: crop,
+                offset: 0,
+            },
+            Axis {
+                resized: crop,
+                offset: 0,
+            },
+        ),
+        ResizeMode::ShorterSide => {
+            let (w, h) = shorter_side_size(img.width, img.height, recipe.resize_size as usize);
+            (
+                Axis {
+                    resized: w,
+                    offset: center_crop_offset(w, crop),
+                },
+                Axis {
+                    resized: h,
+                    offset: center_crop_offset(h, crop),
+                },
+            )
+        }
+    }
+}
+
+/// The part of `0..crop` (output coordinates) that shows resized pixels, and where it starts on
+/// the resized image.
+fn visible(axis: Axis, crop: usize) -> (std::ops::Range<usize>, usize) {
+    let start = (-axis.offset).max(0) as usize;
+    let end = ((axis.resized as i64 - axis.offset).min(crop as i64)).max(start as i64) as usize;
+    let source = (axis.offset + start as i64) as usize;
+    (start..end, source)
+}
+
+/// The recipe's float32 value of every pixel level, per output channel. Each entry is computed
+/// with exactly the float32 operations NumPy performs per element, so a lookup is bit-identical
+/// to doing the arithmetic per pixel.
+fn level_tables(recipe: &Recipe) -> [[f32; 256]; 3] {
+    let mut tables = [[0f32; 256]; 3];
+    for (c, table) in tables.iter_mut().enumerate() {
+        for (level, value) in table.iter_mut().enumerate() {
+            let x = level as f32 / recipe.scale;
+            *value = (x - recipe.mean[c]) / recipe.std[c];
+        }
+    }
+    tables
+}
+
+/// Write one sample, in the recipe's layout, into `out` (`recipe.sample_len()` floats).
+///
+/// # Panics
+/// If `out` is not `recipe.sample_len()` long (a caller's bug).
+pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, compat: PillowCompat, out: &mut [f32]) {
+    let crop = recipe.crop_size as usize;
+    assert_eq!(
+        out.len(),
+        recipe.sample_len(),
+        "output buffer does not fit recipe {}",
+        recipe.name
+    );
+    let (x_axis, y_axis) = geometry(img, recipe);
+    let (out_columns, src_x) = visible(x_axis, crop);
+    let (out_rows, src_y) = visible(y_axis, crop);
+    let window = Window {
+        x: src_x,
+        y: src_y,
+        width: out_columns.len(),
+        height: out_rows.len(),
+    };
+    let pixels = resize_window(
+        img,
+        x_axis.resized,
+        y_axis.resized,
+        window,
+        recipe.filter,
+        compat,
+    );
+
+    let tables = level_tables(recipe);
+    // Output channel c reads source channel source_channel[c].
+    let source_channel = match recipe.channels {
+        ChannelOrder::Rgb => [0, 1, 2],
+        ChannelOrder::Bgr => [2, 1, 0],
+    };
+    // Padding is black pixels (level 0), normalised like any other pixel.
+    match recipe.layout {
+        Layout::Nchw => {
+            let plane = crop * crop;
+            for (c, out_plane) in out.chunks_exact_mut(plane).enumerate() {
+                let table = &tables[c];
+                out_plane.fill(table[0]);
+                let sc = source_channel[c];
+                for (row, out_row) in pixels
+                    .pixels
+                    .chunks_exact(window.width * 3)
+                    .zip(out_plane.chunks_exact_mut(crop).skip(out_rows.start))
+                {
+                    let out_row = &mut out_row[out_columns.clone()];
+                    for (o, px) in out_row.iter_mut().zip(row.chunks_exact(3)) {
+                        *o = table[usize::from(px[sc])];
+                    }
+                }
+            }
+        }
+        Layout::Nhwc => {
+            let padding = [tables[0][0], tables[1][0], tables[2][0]];
+            for o in out.chunks_exact_mut(3) {
+                o.copy_from_slice(&padding);
+            }
+            for (row, out_row) in pixels
+                .pixels
+                .chunks_exact(window.width * 3)
+                .zip(out.chunks_exact_mut(crop * 3).skip(out_rows.start))
+            {
+                let out_row = &mut out_row[out_columns.start * 3..out_columns.end * 3];
+                for (o, px) in out_row.chunks_exact_mut(3).zip(row.chunks_exact(3)) {
+                    o[0] = tables[0][usize::from(px[source_channel[0]])];
+                    o[1] = tables[1][usize::from(px[source_channel[1]])];
+                    o[2] = tables[2][usize::from(px[source_channel[2]])];
+                }
+            }
+        }
+    }
+}
+
+/// Decode then preprocess into `out`: the hot path, called from worker threads.
 pub fn preprocess_bytes(
     bytes: &[u8],
     recipe: &Recipe,
@@ -21,4 +186,140 @@ pub fn preprocess_bytes(
     let img = crate::decode::decode_rgb(bytes)?;
     preprocess_image(&img, recipe, compat, out);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::{Filter, preset, presets};
+    use crate::resample::resize;
+
+    #[test]
+    fn shorter_side_follows_python_int_of_float_division() {
+        assert_eq!(shorter_side_size(500, 375, 256), (341, 256));
+        assert_eq!(shorter_side_size(375, 500, 256), (256, 341));
+        assert_eq!(shorter_side_size(300, 300, 224), (224, 224));
+        // int(256 * 2112 / 2816) = int(192.0) exactly.
+        assert_eq!(shorter_side_size(2112, 2816, 192), (192, 256));
+        // A case where the quotient is just below an integer in exact arithmetic.
+        assert_eq!(shorter_side_size(3, 10, 3), (3, 10));
+        assert_eq!(shorter_side_size(7, 10, 7), (7, 10));
+    }
+
+    #[test]
+    fn center_crop_offsets_match_torchvision() {
+        assert_eq!(center_crop_offset(256, 224), 16);
+        // (341 - 224) / 2 = 58.5 -> round half to even -> 58.
+        assert_eq!(center_crop_offset(341, 224), 58);
+        // 59.5 -> 60.
+        assert_eq!(center_crop_offset(343, 224), 60);
+        assert_eq!(center_crop_offset(224, 224), 0);
+        // Crop larger than the image: pad (299 - 256) // 2 = 21 before, 22 after.
+        assert_eq!(center_crop_offset(256, 299), -21);
+        assert_eq!(center_crop_offset(257, 299), -21);
+    }
+
+    #[test]
+    fn level_tables_are_numpy_float32_arithmetic() {
+        let r = preset("torchvision").unwrap();
+        let t = level_tables(&r);
+        let expected = ((128f32 / 255f32) - 0.456f32) / 0.224f32;
+        assert_eq!(t[1][128].to_bits(), expected.to_bits());
+        let caffe = preset("keras-caffe").unwrap();
+        let t = level_tables(&caffe);
+        assert_eq!(t[0][0], -103.939f32);
+        let tf = preset("keras-tf").unwrap();
+        assert_eq!(level_tables(&tf)[2][255], 1.0);
+        assert_eq!(level_tables(&tf)[2][0], -1.0);
+    }
+
+    #[test]
+    fn preset_constants_survive_numpys_double_rounding() {
+        // NumPy gets Python floats (f64) and rounds them to float32; Rust literals round the
+        // decimal straight to f32. The two agree for every constant the presets use.
+        for recipe in presets() {
+            for v in recipe.mean.iter().chain(&recipe.std).chain([&recipe.scale]) {
+                let via_f64 = v.to_string().parse::<f64>().unwrap() as f32;
+                assert_eq!(via_f64.to_bits(), v.to_bits(), "{} {v}", recipe.name);
+            }
+        }
+    }
+
+    fn reference(img: &RgbImage, recipe: &Recipe) -> Vec<f32> {
+        // Straightforward implementation: full resize, pad, crop, per-pixel arithmetic.
+        let crop = recipe.crop_size as usize;
+        let (w, h) = match recipe.resize_mode {
+            ResizeMode::Squash => (crop, crop),
+            ResizeMode::ShorterSide => {
+                shorter_side_size(img.width, img.height, recipe.resize_size as usize)
+            }
+        };
+        let resized = resize(img, w, h, recipe.filter, PillowCompat::V13);
+        let (ox, oy) = match recipe.resize_mode {
+            ResizeMode::Squash => (0, 0),
+            ResizeMode::ShorterSide => (center_crop_offset(w, crop), center_crop_offset(h, crop)),
+        };
+        let mut hwc = vec![0f32; crop * crop * 3];
+        for y in 0..crop {
+            for x in 0..crop {
+                let (sx, sy) = (x as i64 + ox, y as i64 + oy);
+                let inside = sx >= 0 && sy >= 0 && (sx as usize) < w && (sy as usize) < h;
+                for c in 0..3 {
+                    let sc = if recipe.channels == ChannelOrder::Bgr {
+                        2 - c
+                    } else {
+                        c
+                    };
+                    let p = if inside {
+                        resized.pixels[(sy as usize * w + sx as usize) * 3 + sc]
+                    } else {
+                        0
+                    };
+                    let v = (f32::from(p) / recipe.scale - recipe.mean[c]) / recipe.std[c];
+                    hwc[(y * crop + x) * 3 + c] = v;
+                }
+            }
+        }
+        match recipe.layout {
+            Layout::Nhwc => hwc,
+            Layout::Nchw => (0..3)
+                .flat_map(|c| (0..crop * crop).map(move |i| (c, i)))
+                .map(|(c, i)| hwc[i * 3 + c])
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn fast_path_equals_the_straightforward_one() {
+        let img = RgbImage::new(
+            61,
+            40,
+            (0..61 * 40 * 3).map(|i| ((i * 131) % 256) as u8).collect(),
+        );
+        let mut recipes = presets();
+        recipes.iter_mut().for_each(|r| {
+            r.crop_size /= 8;
+            r.resize_size /= 8;
+        });
+        let mut padded = preset("torchvision-inception-seed").unwrap();
+        padded.resize_size = 30;
+        padded.crop_size = 37; // larger than the 30-pixel short side: zero padding
+        recipes.push(padded.clone());
+        padded.layout = Layout::Nhwc;
+        padded.channels = ChannelOrder::Bgr;
+        padded.filter = Filter::Lanczos;
+        recipes.push(padded);
+        for recipe in recipes {
+            let mut out = vec![f32::NAN; recipe.sample_len()];
+            preprocess_image(&img, &recipe, PillowCompat::V13, &mut out);
+            let expected = reference(&img, &recipe);
+            assert!(
+                out.iter()
+                    .zip(&expected)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{}",
+                recipe.name
+            );
+        }
+    }
 }

@@ -1,4 +1,12 @@
-//! Pillow's `Image.resize`, ported exactly (see ../shared/docs/IMPLEMENTATION_FACTS.md).
+//! Pillow's `Image.resize`, reproduced exactly (see ../shared/docs/IMPLEMENTATION_FACTS.md).
+//!
+//! BOX, BILINEAR, HAMMING, BICUBIC and LANCZOS follow Pillow's separable convolution: per-axis
+//! coefficient tables computed in double precision, rounded to 22-bit fixed point, two passes
+//! each rounded to 8 bits. Because each pass rounds, the order of the passes is part of the
+//! result, and it changed in Pillow 13 ([`PillowCompat`]). NEAREST follows Pillow's affine
+//! path, whose source coordinates are a running double-precision sum.
+
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +32,34 @@ impl PillowCompat {
     }
 }
 
+/// A rectangle of a resize's output grid, in output pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub x: usize,
+    pub y: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Window {
+    pub fn full(width: usize, height: usize) -> Self {
+        Self {
+            x: 0,
+            y: 0,
+            width,
+            height,
+        }
+    }
+
+    fn columns(&self) -> Range<usize> {
+        self.x..self.x + self.width
+    }
+
+    fn rows(&self) -> Range<usize> {
+        self.y..self.y + self.height
+    }
+}
+
 /// Resize `src` to `width` x `height` exactly as Pillow's `Image.resize((width, height), filter)`.
 pub fn resize(
     src: &RgbImage,
@@ -32,6 +68,622 @@ pub fn resize(
     filter: Filter,
     compat: PillowCompat,
 ) -> RgbImage {
-    let _ = (src, width, height, filter, compat);
-    todo!("pixels helper")
+    resize_window(
+        src,
+        width,
+        height,
+        Window::full(width, height),
+        filter,
+        compat,
+    )
+}
+
+/// The `window` part of `resize(src, width, height, filter, compat)`, computed without the rest:
+/// every output pixel depends only on its own coefficient windows, so a centre crop need not
+/// resize what it throws away. The result is `window.width` x `window.height`.
+///
+/// # Panics
+/// If `window` does not lie inside the `width` x `height` output grid (a caller's bug).
+pub fn resize_window(
+    src: &RgbImage,
+    width: usize,
+    height: usize,
+    window: Window,
+    filter: Filter,
+    compat: PillowCompat,
+) -> RgbImage {
+    assert!(
+        window.x + window.width <= width && window.y + window.height <= height,
+        "{window:?} is outside the {width}x{height} output"
+    );
+    if window.width == 0 || window.height == 0 || src.width == 0 || src.height == 0 {
+        return RgbImage::zeroed(window.width, window.height);
+    }
+    if filter == Filter::Nearest {
+        return nearest(src, width, height, window);
+    }
+
+    let need_horizontal = width != src.width;
+    let need_vertical = height != src.height;
+    let shrink_h = src.height as i64 - height as i64;
+    let shrink_w = src.width as i64 - width as i64;
+    let vertical_first = compat == PillowCompat::V13
+        && need_horizontal
+        && need_vertical
+        && shrink_h > 0
+        && shrink_h > 2 * shrink_w;
+
+    match (need_horizontal, need_vertical) {
+        (false, false) => crop(src, window),
+        (true, false) => {
+            let h = Taps::new(src.width, width, window.columns(), filter);
+            horizontal_pass(src.pixels.as_slice(), src.width, window.rows(), &h, 0)
+        }
+        (false, true) => {
+            let v = Taps::new(src.height, height, window.rows(), filter);
+            vertical_pass(src.pixels.as_slice(), src.width, window.columns(), &v, 0)
+        }
+        (true, true) if vertical_first => {
+            let h = Taps::new(src.width, width, window.columns(), filter);
+            let v = Taps::new(src.height, height, window.rows(), filter);
+            // Only the source columns the horizontal pass will read.
+            let columns = h.source_span();
+            let temp = vertical_pass(src.pixels.as_slice(), src.width, columns.clone(), &v, 0);
+            horizontal_pass(&temp.pixels, temp.width, 0..temp.height, &h, columns.start)
+        }
+        (true, true) => {
+            let h = Taps::new(src.width, width, window.columns(), filter);
+            let v = Taps::new(src.height, height, window.rows(), filter);
+            // Only the source rows the vertical pass will read.
+            let rows = v.source_span();
+            let temp = horizontal_pass(src.pixels.as_slice(), src.width, rows.clone(), &h, 0);
+            vertical_pass(&temp.pixels, temp.width, 0..temp.width, &v, rows.start)
+        }
+    }
+}
+
+/// Copy `window` out of `src`.
+pub fn crop(src: &RgbImage, window: Window) -> RgbImage {
+    assert!(
+        window.x + window.width <= src.width && window.y + window.height <= src.height,
+        "{window:?} is outside the {}x{} image",
+        src.width,
+        src.height
+    );
+    let mut pixels = Vec::with_capacity(window.width * window.height * 3);
+    for y in window.rows() {
+        pixels.extend_from_slice(&src.row(y)[window.x * 3..(window.x + window.width) * 3]);
+    }
+    RgbImage::new(window.width, window.height, pixels)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution filters
+
+/// Fractional bits of the fixed-point weights: 32 bits minus 8 for the pixel and 2 for the
+/// overshoot of filters with negative lobes.
+const PRECISION_BITS: u32 = 22;
+const HALF: i32 = 1 << (PRECISION_BITS - 1);
+
+fn support(filter: Filter) -> f64 {
+    match filter {
+        Filter::Box => 0.5,
+        Filter::Bilinear | Filter::Hamming => 1.0,
+        Filter::Bicubic => 2.0,
+        Filter::Lanczos => 3.0,
+        Filter::Nearest => 0.0,
+    }
+}
+
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        return 1.0;
+    }
+    let x = x * std::f64::consts::PI;
+    x.sin() / x
+}
+
+/// The filter kernels, written operation for operation as Pillow evaluates them in double
+/// precision (including Hamming's float constants), since the weights must round the same way.
+fn kernel(filter: Filter, x: f64) -> f64 {
+    match filter {
+        Filter::Box => {
+            if x > -0.5 && x <= 0.5 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Filter::Bilinear => {
+            let x = x.abs();
+            if x < 1.0 { 1.0 - x } else { 0.0 }
+        }
+        Filter::Hamming => {
+            let x = x.abs();
+            if x == 0.0 {
+                1.0
+            } else if x >= 1.0 {
+                0.0
+            } else {
+                let x = x * std::f64::consts::PI;
+                x.sin() / x * (f64::from(0.54f32) + f64::from(0.46f32) * x.cos())
+            }
+        }
+        Filter::Bicubic => {
+            const A: f64 = -0.5;
+            let x = x.abs();
+            if x < 1.0 {
+                ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+            } else if x < 2.0 {
+                (((x - 5.0) * x + 8.0) * x - 4.0) * A
+            } else {
+                0.0
+            }
+        }
+        Filter::Lanczos => {
+            if (-3.0..3.0).contains(&x) {
+                sinc(x) * sinc(x / 3.0)
+            } else {
+                0.0
+            }
+        }
+        Filter::Nearest => 0.0,
+    }
+}
+
+/// One axis's coefficient table for a range of output positions: for output `i` of the range,
+/// source positions `starts[i] .. starts[i] + lens[i]` weighted by `weights[i * stride ..]`.
+/// Rows are stored with at least one zero weight after the last tap (`stride` is even and
+/// larger than any window) so that vector code can take taps in pairs.
+struct Taps {
+    starts: Vec<usize>,
+    lens: Vec<usize>,
+    stride: usize,
+    weights: Vec<i32>,
+}
+
+impl Taps {
+    /// Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`, for the output
+    /// positions in `outputs` of a resize from `in_size` to `out_size`.
+    fn new(in_size: usize, out_size: usize, outputs: Range<usize>, filter: Filter) -> Self {
+        // Pillow passes the box edges as C floats: (in1 - in0) is a float before widening.
+        let scale = f64::from(in_size as f32) / out_size as f64;
+        let filterscale = scale.max(1.0);
+        let support = support(filter) * filterscale;
+        // Pillow's largest window, plus one zero weight to make pairs.
+        let max_len = support.ceil() as usize * 2 + 1;
+        let stride = max_len + 1;
+        let inverse = 1.0 / filterscale;
+        let fixed_one = f64::from(1u32 << PRECISION_BITS);
+
+        let n = outputs.len();
+        let mut starts = Vec::with_capacity(n);
+        let mut lens = Vec::with_capacity(n);
+        let mut weights = vec![0i32; n * stride];
+        let mut exact = vec![0f64; max_len];
+        for (i, out) in outputs.enumerate() {
+            let center = (out as f64 + 0.5) * scale;
+            // C's (int) truncates toward zero, as `as` does.
+            let min = ((center - support + 0.5) as i64).max(0);
+            let max = ((center + support + 0.5) as i64).min(in_size as i64);
+            let len = (max - min).clamp(0, max_len as i64) as usize;
+            let min = min as usize;
+
+            let mut sum = 0.0;
+            for (x, w) in exact[..len].iter_mut().enumerate() {
+                *w = kernel(filter, ((x + min) as f64 - center + 0.5) * inverse);
+                sum += *w;
+            }
+            let row = &mut weights[i * stride..i * stride + len];
+            for (fixed, &w) in row.iter_mut().zip(&exact[..len]) {
+                let w = if sum != 0.0 { w / sum } else { w };
+                *fixed = if w < 0.0 {
+                    (-0.5 + w * fixed_one) as i32
+                } else {
+                    (0.5 + w * fixed_one) as i32
+                };
+            }
+            starts.push(min);
+            lens.push(len);
+        }
+        Self {
+            starts,
+            lens,
+            stride,
+            weights,
+        }
+    }
+
+    fn weights(&self, i: usize) -> &[i32] {
+        &self.weights[i * self.stride..i * self.stride + self.lens[i]]
+    }
+
+    /// The weights of output `i` followed by a zero when their number is odd.
+    fn weight_pairs(&self, i: usize) -> &[i32] {
+        let len = self.lens[i].next_multiple_of(2);
+        &self.weights[i * self.stride..i * self.stride + len]
+    }
+
+    /// The source positions any output of this table reads.
+    fn source_span(&self) -> Range<usize> {
+        let first = self.starts.iter().copied().min().unwrap_or(0);
+        let last = self
+            .starts
+            .iter()
+            .zip(&self.lens)
+            .map(|(s, l)| s + l)
+            .max()
+            .unwrap_or(first);
+        first..last.max(first)
+    }
+}
+
+#[inline(always)]
+fn clip(sum: i32) -> u8 {
+    (sum >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Horizontal pass over `rows` of a `width`-wide image: one output row per source row, one
+/// output column per entry of `taps` (whose source positions are shifted left by `shift`).
+fn horizontal_pass(
+    src: &[u8],
+    width: usize,
+    rows: Range<usize>,
+    taps: &Taps,
+    shift: usize,
+) -> RgbImage {
+    let out_width = taps.starts.len();
+    let mut out = RgbImage::zeroed(out_width, rows.len());
+    if out_width == 0 {
+        return out;
+    }
+    let pairs = rows.map(|y| &src[y * width * 3..(y + 1) * width * 3]);
+    let out_rows = out.pixels.chunks_exact_mut(out_width * 3);
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { horizontal_rows_avx2(pairs.zip(out_rows), taps, shift) };
+        return out;
+    }
+    horizontal_rows(pairs.zip(out_rows), taps, shift);
+    out
+}
+
+/// One output pixel of the horizontal convolution, in Pillow's per-pixel form: `window` holds
+/// the source pixels (RGB), `k` their weights (extra weights are ignored).
+#[inline(always)]
+fn convolve_pixel(window: &[u8], k: &[i32]) -> [u8; 3] {
+    let mut sums = [HALF; 3];
+    for (p, &w) in window.chunks_exact(3).zip(k) {
+        sums[0] += i32::from(p[0]) * w;
+        sums[1] += i32::from(p[1]) * w;
+        sums[2] += i32::from(p[2]) * w;
+    }
+    sums.map(clip)
+}
+
+/// The horizontal convolution, pixel by pixel.
+fn horizontal_rows<'a>(
+    rows: impl Iterator<Item = (&'a [u8], &'a mut [u8])>,
+    taps: &Taps,
+    shift: usize,
+) {
+    for (in_row, out_row) in rows {
+        for (i, px) in out_row.chunks_exact_mut(3).enumerate() {
+            let start = taps.starts[i] - shift;
+            let window = &in_row[start * 3..(start + taps.lens[i]) * 3];
+            px.copy_from_slice(&convolve_pixel(window, taps.weights(i)));
+        }
+    }
+}
+
+/// The same convolution, two taps per AVX2 instruction: the 8 bytes at a tap hold its pixel and
+/// the next one, spread into lanes (R G B 0 R G B 0) and multiplied by (w w w w w' w' w' w').
+/// An odd window gets a zero-weight partner tap. Sums of integers are exact whatever their
+/// order, so this equals Pillow bit for bit. Windows whose 8-byte reads would leave the row
+/// (at its right end) take the per-pixel loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn horizontal_rows_avx2<'a>(
+    rows: impl Iterator<Item = (&'a [u8], &'a mut [u8])>,
+    taps: &Taps,
+    shift: usize,
+) {
+    use std::arch::x86_64::*;
+    let spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    let pair_lanes = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    for (in_row, out_row) in rows {
+        for (i, px) in out_row.chunks_exact_mut(3).enumerate() {
+            let start = (taps.starts[i] - shift) * 3;
+            let k = taps.weight_pairs(i);
+            // The last pair reads 8 bytes from its first pixel: up to 2 bytes past its second.
+            let Some(from_start) = in_row.get(start..start + k.len() * 3 + 2) else {
+                let window = &in_row[start..start + taps.lens[i] * 3];
+                px.copy_from_slice(&convolve_pixel(window, k));
+                continue;
+            };
+            let mut acc = _mm256_setzero_si256();
+            for (pair, w) in k.chunks_exact(2).enumerate() {
+                let bytes: [u8; 8] = from_start[pair * 6..pair * 6 + 8]
+                    .try_into()
+                    .expect("8 bytes");
+                let pixels = _mm_shuffle_epi8(_mm_cvtsi64_si128(i64::from_le_bytes(bytes)), spread);
+                let w = i64::from(w[0] as u32) | (i64::from(w[1] as u32) << 32);
+                let weights = _mm256_permutevar8x32_epi32(
+                    _mm256_castsi128_si256(_mm_cvtsi64_si128(w)),
+                    pair_lanes,
+                );
+                acc = _mm256_add_epi32(
+                    acc,
+                    _mm256_mullo_epi32(_mm256_cvtepu8_epi32(pixels), weights),
+                );
+            }
+            let folded = _mm_add_epi32(
+                _mm256_castsi256_si128(acc),
+                _mm256_extracti128_si256::<1>(acc),
+            );
+            let sums = [
+                HALF + _mm_extract_epi32::<0>(folded),
+                HALF + _mm_extract_epi32::<1>(folded),
+                HALF + _mm_extract_epi32::<2>(folded),
+            ];
+            px.copy_from_slice(&sums.map(clip));
+        }
+    }
+}
+
+/// Vertical pass over `columns` of a `width`-wide image: one output row per entry of `taps`
+/// (whose source rows are shifted up by `shift`).
+fn vertical_pass(
+    src: &[u8],
+    width: usize,
+    columns: Range<usize>,
+    taps: &Taps,
+    shift: usize,
+) -> RgbImage {
+    let out_height = taps.starts.len();
+    let mut out = RgbImage::zeroed(columns.len(), out_height);
+    if columns.is_empty() {
+        return out;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { vertical_rows_avx2(src, width, columns, taps, shift, &mut out.pixels) };
+        return out;
+    }
+    vertical_rows(src, width, columns, taps, shift, &mut out.pixels);
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn vertical_rows_avx2(
+    src: &[u8],
+    width: usize,
+    columns: Range<usize>,
+    taps: &Taps,
+    shift: usize,
+    out: &mut [u8],
+) {
+    vertical_rows(src, width, columns, taps, shift, out)
+}
+
+/// The vertical convolution proper: whole rows are accumulated at a time, which vectorises;
+/// integer sums do not depend on the order of the additions, so this equals Pillow's
+/// pixel-by-pixel loop.
+#[inline(always)]
+fn vertical_rows(
+    src: &[u8],
+    width: usize,
+    columns: Range<usize>,
+    taps: &Taps,
+    shift: usize,
+    out: &mut [u8],
+) {
+    let row_len = columns.len() * 3;
+    let mut acc = vec![0i32; row_len];
+    for (i, out_row) in out.chunks_exact_mut(row_len).enumerate() {
+        acc.fill(HALF);
+        let first = taps.starts[i] - shift;
+        for (t, &w) in taps.weights(i).iter().enumerate() {
+            let offset = ((first + t) * width + columns.start) * 3;
+            let in_row = &src[offset..offset + row_len];
+            for (a, &p) in acc.iter_mut().zip(in_row) {
+                *a += i32::from(p) * w;
+            }
+        }
+        for (o, &a) in out_row.iter_mut().zip(&acc) {
+            *o = clip(a);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NEAREST
+
+/// Source index per output position, as Pillow's `ImagingScaleAffine` computes it: a running
+/// double sum starting at half a step, truncated; positions outside the source are `None`
+/// (Pillow fills them with zeros; with a plain resize that does not happen in practice).
+fn nearest_indices(in_size: usize, out_size: usize, outputs: Range<usize>) -> Vec<Option<usize>> {
+    let step = f64::from(in_size as f32) / out_size as f64;
+    let mut position = 0.0 + step * 0.5;
+    let mut indices = Vec::with_capacity(outputs.len());
+    for out in 0..outputs.end {
+        if out >= outputs.start {
+            let index = if position < 0.0 { -1 } else { position as i64 };
+            indices.push(
+                (0..in_size as i64)
+                    .contains(&index)
+                    .then_some(index as usize),
+            );
+        }
+        position += step;
+    }
+    indices
+}
+
+fn nearest(src: &RgbImage, width: usize, height: usize, window: Window) -> RgbImage {
+    let columns = nearest_indices(src.width, width, window.columns());
+    let rows = nearest_indices(src.height, height, window.rows());
+    let mut out = RgbImage::zeroed(window.width, window.height);
+    for (out_row, source_row) in out.pixels.chunks_exact_mut(window.width * 3).zip(rows) {
+        let Some(y) = source_row else { continue };
+        let in_row = src.row(y);
+        for (px, source_column) in out_row.chunks_exact_mut(3).zip(&columns) {
+            if let Some(x) = *source_column {
+                px.copy_from_slice(&in_row[x * 3..x * 3 + 3]);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_image(width: usize, height: usize) -> RgbImage {
+        let pixels = (0..width * height * 3)
+            .map(|i| ((i * 7919) % 256) as u8)
+            .collect();
+        RgbImage::new(width, height, pixels)
+    }
+
+    #[test]
+    fn same_size_is_a_copy() {
+        let img = test_image(5, 4);
+        for filter in Filter::ALL {
+            assert_eq!(resize(&img, 5, 4, filter, PillowCompat::V13), img);
+        }
+    }
+
+    #[test]
+    fn constant_image_stays_constant() {
+        let img = RgbImage::new(7, 5, [10u8, 200, 77].repeat(35));
+        for filter in Filter::ALL {
+            for (w, h) in [(3, 2), (11, 9), (7, 2), (2, 5), (1, 1)] {
+                let out = resize(&img, w, h, filter, PillowCompat::V13);
+                assert_eq!((out.width, out.height), (w, h));
+                assert!(
+                    out.pixels.chunks_exact(3).all(|p| p == [10, 200, 77]),
+                    "{filter:?} {w}x{h}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn windows_equal_the_matching_part_of_the_full_resize() {
+        let img = test_image(37, 23);
+        for filter in Filter::ALL {
+            for compat in [PillowCompat::V12, PillowCompat::V13] {
+                for (w, h) in [(20, 11), (50, 30), (37, 10), (15, 23), (30, 20)] {
+                    let full = resize(&img, w, h, filter, compat);
+                    let window = Window {
+                        x: 3,
+                        y: 2,
+                        width: w - 5,
+                        height: h - 4,
+                    };
+                    let part = resize_window(&img, w, h, window, filter, compat);
+                    assert_eq!(part, crop(&full, window), "{filter:?} {compat:?} {w}x{h}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pass_order_is_what_separates_pillow_12_and_13() {
+        // A tall image shrunk mostly vertically: Pillow 13 runs the vertical pass first.
+        let img = test_image(40, 90);
+        let v12 = resize(&img, 31, 20, Filter::Bilinear, PillowCompat::V12);
+        let v13 = resize(&img, 31, 20, Filter::Bilinear, PillowCompat::V13);
+        assert_ne!(
+            v12, v13,
+            "the two pass orders should round differently somewhere"
+        );
+        // Shrinking mostly horizontally: both run horizontal first.
+        let img = test_image(90, 40);
+        assert_eq!(
+            resize(&img, 20, 31, Filter::Bilinear, PillowCompat::V12),
+            resize(&img, 20, 31, Filter::Bilinear, PillowCompat::V13)
+        );
+    }
+
+    #[test]
+    fn bilinear_halving_averages_pixel_pairs() {
+        // 4x1 -> 2x1 with BILINEAR: support 2, weights 1/4 3/4 3/4 1/4 over each pair's
+        // neighbourhood; check against the hand computation for a simple ramp.
+        let img = RgbImage::new(
+            4,
+            1,
+            vec![0, 0, 0, 100, 100, 100, 200, 200, 200, 40, 40, 40],
+        );
+        let out = resize(&img, 2, 1, Filter::Bilinear, PillowCompat::V13);
+        // Output 0: centre 1.0, taps x=0..3 weights (.75, .75, .25)/1.75 -> (0*3+100*3+200)/7.
+        let expected0 = ((0.0 * 3.0 + 100.0 * 3.0 + 200.0) / 7.0f64).round() as u8;
+        assert_eq!(out.pixels[0], expected0);
+    }
+
+    #[test]
+    fn nearest_uses_the_running_sum() {
+        let img = RgbImage::new(3, 1, vec![1, 1, 1, 2, 2, 2, 3, 3, 3]);
+        let out = resize(&img, 2, 1, Filter::Nearest, PillowCompat::V13);
+        // step 1.5: positions 0.75 and 2.25 -> source columns 0 and 2.
+        assert_eq!(out.pixels, [1, 1, 1, 3, 3, 3]);
+        let out = resize(&img, 6, 1, Filter::Nearest, PillowCompat::V13);
+        assert_eq!(
+            out.pixels.chunks(3).map(|p| p[0]).collect::<Vec<_>>(),
+            [1, 1, 2, 2, 3, 3]
+        );
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_horizontal_pass_equals_the_per_pixel_one() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("skipping: no AVX2 on this CPU");
+            return;
+        }
+        for (w, h, out_w) in [
+            (37, 5, 20),
+            (37, 5, 50),
+            (200, 3, 7),
+            (5, 2, 4),
+            (1, 2, 3),
+            (64, 4, 64 - 1),
+        ] {
+            let img = test_image(w, h);
+            for filter in Filter::ALL.into_iter().filter(|&f| f != Filter::Nearest) {
+                let taps = Taps::new(w, out_w, 0..out_w, filter);
+                let run = |vector: bool| {
+                    let mut out = vec![0u8; out_w * h * 3];
+                    let rows = img
+                        .pixels
+                        .chunks_exact(w * 3)
+                        .zip(out.chunks_exact_mut(out_w * 3));
+                    if vector {
+                        // SAFETY: AVX2 support checked above.
+                        unsafe { horizontal_rows_avx2(rows, &taps, 0) }
+                    } else {
+                        horizontal_rows(rows, &taps, 0)
+                    }
+                    out
+                };
+                assert_eq!(run(true), run(false), "{w}x{h} -> {out_w} {filter:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn weights_sum_to_one_in_fixed_point() {
+        for filter in Filter::ALL.into_iter().filter(|&f| f != Filter::Nearest) {
+            let taps = Taps::new(500, 224, 0..224, filter);
+            for i in 0..224 {
+                let sum: i64 = taps.weights(i).iter().map(|&w| i64::from(w)).sum();
+                assert!((sum - (1 << 22)).abs() <= 8, "{filter:?} output {i}: {sum}");
+            }
+        }
+    }
 }
