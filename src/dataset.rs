@@ -1,1 +1,508 @@
-//! TODO
+//! The `--val` sources: an ImageFolder tree, a flat folder of validation files, or the original
+//! `ILSVRC2012_img_val.tar` read as a stream (never extracted, so hostile member paths are never
+//! written anywhere).
+//!
+//! Dataset order is the order published caches and torchvision use: for folders, classes sorted by
+//! wnid then files sorted by name (byte order, like Python's `sorted`); for a tar, archive order.
+//! An image's identity is its basename (`ILSVRC2012_val_00000001.JPEG`), the same in every layout.
+
+use std::fs;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::labels;
+
+/// A member larger than this is not an ImageNet JPEG (the largest is about 15 MB); refusing it
+/// keeps a lying tar header from allocating gigabytes.
+const MAX_IMAGE_BYTES: u64 = 256 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{path}: no such file or directory (pass --val an ImageFolder tree, a flat folder or ILSVRC2012_img_val.tar)")]
+    Missing { path: PathBuf },
+    #[error("{path} is empty: it holds no .JPEG/.jpg/.png images")]
+    Empty { path: PathBuf },
+    #[error("cannot read {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error(
+        "{path}: folder {folder:?} is not an ImageNet 2012 wnid; an ImageFolder tree has one folder per wnid (n01440764, ...)"
+    )]
+    UnknownClassFolder { path: PathBuf, folder: String },
+    #[error("{path}: two images are named {name} ({first} and {second}); the basename identifies an image in the store")]
+    DuplicateName { path: PathBuf, name: String, first: String, second: String },
+    #[error("{path} is not a readable tar archive or is truncated ({reason}){after}; re-download or re-copy it")]
+    BadTar { path: PathBuf, reason: String, after: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    ImageFolder,
+    Flat,
+    Tar,
+}
+
+impl SourceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::ImageFolder => "image-folder",
+            SourceKind::Flat => "flat",
+            SourceKind::Tar => "tar",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Path relative to `--val` ('/'-separated), or the member path inside a tar.
+    pub file: String,
+    /// The basename: the image's identity across layouts and in the store.
+    pub name: String,
+    pub label: Option<u16>,
+}
+
+#[derive(Debug)]
+pub struct Sample {
+    pub entry: Entry,
+    /// False when the caller's `wanted` said no: the bytes were not read (cached already).
+    pub wanted: bool,
+    /// The encoded image, or why it could not be read (the caller counts it as failed).
+    pub bytes: Result<Vec<u8>, String>,
+}
+
+pub struct Dataset {
+    root: PathBuf,
+    kind: SourceKind,
+    /// Folders: every image, in dataset order, with its absolute path. Tars: listed while streaming.
+    listing: Vec<(Entry, PathBuf)>,
+    ignored: Arc<AtomicUsize>,
+}
+
+pub fn is_image_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    !name.starts_with('.') && (lower.ends_with(".jpeg") || lower.ends_with(".jpg") || lower.ends_with(".png"))
+}
+
+fn sorted_dir(path: &Path) -> Result<Vec<(String, PathBuf)>, DatasetError> {
+    let unreadable = |e: std::io::Error| DatasetError::Unreadable { path: path.to_path_buf(), reason: e.to_string() };
+    let mut names: Vec<(String, PathBuf)> = fs::read_dir(path)
+        .map_err(unreadable)?
+        .map(|entry| entry.map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())))
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(names)
+}
+
+impl Dataset {
+    pub fn open(path: &Path) -> Result<Dataset, DatasetError> {
+        // `metadata` follows symlinks; a dangling link or a loop reads as missing/unreadable.
+        let metadata = fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => DatasetError::Missing { path: path.to_path_buf() },
+            _ => DatasetError::Unreadable { path: path.to_path_buf(), reason: e.to_string() },
+        })?;
+        let ignored = Arc::new(AtomicUsize::new(0));
+        if metadata.is_file() {
+            return Ok(Dataset { root: path.to_path_buf(), kind: SourceKind::Tar, listing: Vec::new(), ignored });
+        }
+        let top = sorted_dir(path)?;
+        let is_class_dir = |(name, p): &(String, PathBuf)| labels::class_index(name).is_some() && p.is_dir();
+        let kind = if top.iter().any(is_class_dir) { SourceKind::ImageFolder } else { SourceKind::Flat };
+        let mut listing = Vec::new();
+        let mut skipped = 0;
+        match kind {
+            SourceKind::ImageFolder => {
+                for (folder, folder_path) in &top {
+                    if !folder_path.is_dir() || folder.starts_with('.') {
+                        skipped += 1;
+                        continue;
+                    }
+                    let label = labels::class_index(folder).ok_or_else(|| DatasetError::UnknownClassFolder {
+                        path: path.to_path_buf(),
+                        folder: folder.clone(),
+                    })?;
+                    for (name, file_path) in sorted_dir(folder_path)? {
+                        if is_image_name(&name) && !file_path.is_dir() {
+                            let file = format!("{folder}/{name}");
+                            listing.push((Entry { file, name, label: Some(label) }, file_path));
+                        } else {
+                            skipped += 1;
+                        }
+                    }
+                }
+            }
+            SourceKind::Flat | SourceKind::Tar => {
+                for (name, file_path) in top {
+                    if is_image_name(&name) && !file_path.is_dir() {
+                        let label = labels::val_label(&name);
+                        listing.push((Entry { file: name.clone(), name, label }, file_path));
+                    } else {
+                        skipped += 1;
+                    }
+                }
+            }
+        }
+        if listing.is_empty() {
+            return Err(DatasetError::Empty { path: path.to_path_buf() });
+        }
+        check_unique_names(path, listing.iter().map(|(entry, _)| entry))?;
+        ignored.store(skipped, Ordering::Relaxed);
+        Ok(Dataset { root: path.to_path_buf(), kind, listing, ignored })
+    }
+
+    pub fn kind(&self) -> SourceKind {
+        self.kind
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Entries in dataset order; `None` for a tar, which is only known by streaming it.
+    pub fn entries(&self) -> Option<Vec<&Entry>> {
+        (self.kind != SourceKind::Tar).then(|| self.listing.iter().map(|(entry, _)| entry).collect())
+    }
+
+    /// Non-image files skipped so far (for a tar, complete once it has been streamed).
+    pub fn ignored_files(&self) -> usize {
+        self.ignored.load(Ordering::Relaxed)
+    }
+
+    /// Yields at most `limit` images in dataset order; bytes are read only where `wanted` says so.
+    /// An unreadable folder image is a sample with an `Err` (counted as failed); a broken tar is a
+    /// `DatasetError` and ends the stream, since nothing after the damage can be trusted.
+    pub fn stream<'a>(
+        &'a self,
+        limit: Option<usize>,
+        wanted: impl Fn(&Entry) -> bool + Send + 'a,
+    ) -> Result<Box<dyn Iterator<Item = Result<Sample, DatasetError>> + Send + 'a>, DatasetError> {
+        let limit = limit.unwrap_or(usize::MAX);
+        if self.kind != SourceKind::Tar {
+            return Ok(Box::new(self.listing.iter().take(limit).map(move |(entry, path)| {
+                let wanted = wanted(entry);
+                let bytes = if wanted { read_image(path) } else { Ok(Vec::new()) };
+                Ok(Sample { entry: entry.clone(), wanted, bytes })
+            })));
+        }
+        let file = fs::File::open(&self.root)
+            .map_err(|e| DatasetError::Unreadable { path: self.root.clone(), reason: e.to_string() })?;
+        Ok(Box::new(TarStream {
+            path: self.root.clone(),
+            archive: Box::new(tar::Archive::new(BufReader::with_capacity(1 << 20, file))),
+            entries: None,
+            wanted: Box::new(wanted),
+            remaining: limit,
+            ignored: Arc::clone(&self.ignored),
+            seen: std::collections::HashMap::new(),
+            last_member: None,
+            done: false,
+        }))
+    }
+}
+
+fn read_image(path: &Path) -> Result<Vec<u8>, String> {
+    let metadata = fs::metadata(path).map_err(|e| e.to_string())?;
+    if metadata.len() > MAX_IMAGE_BYTES {
+        return Err(format!("{} bytes is too large for an image", metadata.len()));
+    }
+    fs::read(path).map_err(|e| e.to_string())
+}
+
+fn check_unique_names<'a>(path: &Path, entries: impl Iterator<Item = &'a Entry>) -> Result<(), DatasetError> {
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for entry in entries {
+        if let Some(first) = seen.insert(&entry.name, &entry.file) {
+            return Err(DatasetError::DuplicateName {
+                path: path.to_path_buf(),
+                name: entry.name.clone(),
+                first: first.to_string(),
+                second: entry.file.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Streams a tar's members. `tar::Entries` borrows the archive, so the archive is boxed and the
+/// iterator created lazily from a raw pointer the stream owns for its whole life.
+struct TarStream<'a> {
+    path: PathBuf,
+    archive: Box<tar::Archive<BufReader<fs::File>>>,
+    entries: Option<tar::Entries<'static, BufReader<fs::File>>>,
+    wanted: Box<dyn Fn(&Entry) -> bool + Send + 'a>,
+    remaining: usize,
+    ignored: Arc<AtomicUsize>,
+    seen: std::collections::HashMap<String, String>,
+    last_member: Option<String>,
+    done: bool,
+}
+
+// SAFETY: the `Entries` iterator points into `archive`, a heap allocation owned by this struct
+// that never moves and is dropped after `entries` (field order); both are only used together.
+unsafe impl Send for TarStream<'_> {}
+
+impl Drop for TarStream<'_> {
+    fn drop(&mut self) {
+        // The borrowing iterator must go before the archive it borrows.
+        self.entries = None;
+    }
+}
+
+impl TarStream<'_> {
+    fn fail(&mut self, reason: String) -> DatasetError {
+        self.done = true;
+        let after = match &self.last_member {
+            Some(member) => format!(" after member {member}"),
+            None => " at its first member".to_string(),
+        };
+        DatasetError::BadTar { path: self.path.clone(), reason, after }
+    }
+
+    fn next_sample(&mut self) -> Option<Result<Sample, DatasetError>> {
+        if self.entries.is_none() {
+            let archive: *mut tar::Archive<BufReader<fs::File>> = &mut *self.archive;
+            // SAFETY: see the `Send` impl: the archive outlives the iterator and is not touched otherwise.
+            match unsafe { (*archive).entries() } {
+                Ok(entries) => self.entries = Some(entries),
+                Err(e) => return Some(Err(self.fail(e.to_string()))),
+            }
+        }
+        loop {
+            let next = self.entries.as_mut()?.next()?;
+            let mut member = match next {
+                Ok(member) => member,
+                Err(e) => return Some(Err(self.fail(e.to_string()))),
+            };
+            let member_path = String::from_utf8_lossy(&member.path_bytes()).into_owned();
+            if !member.header().entry_type().is_file() {
+                continue;
+            }
+            let name = member_path.rsplit('/').next().unwrap_or_default().to_string();
+            if !is_image_name(&name) {
+                self.ignored.fetch_add(1, Ordering::Relaxed);
+                self.last_member = Some(member_path);
+                continue;
+            }
+            if self.remaining == 0 {
+                self.done = true;
+                return None;
+            }
+            self.remaining -= 1;
+            if let Some(first) = self.seen.insert(name.clone(), member_path.clone()) {
+                self.done = true;
+                return Some(Err(DatasetError::DuplicateName {
+                    path: self.path.clone(),
+                    name,
+                    first,
+                    second: member_path,
+                }));
+            }
+            let entry = Entry { file: member_path.clone(), label: labels::val_label(&name), name };
+            let wanted = (self.wanted)(&entry);
+            let size = member.header().size().unwrap_or(u64::MAX);
+            let bytes = if !wanted {
+                Ok(Vec::new())
+            } else if size > MAX_IMAGE_BYTES {
+                return Some(Err(self.fail(format!("member {member_path} claims {size} bytes"))));
+            } else {
+                let mut bytes = Vec::with_capacity(size as usize);
+                if let Err(e) = member.read_to_end(&mut bytes) {
+                    return Some(Err(self.fail(format!("member {member_path}: {e}"))));
+                }
+                // A cut inside a member's data is not an error when reading it: only the length tells.
+                if bytes.len() as u64 != size {
+                    return Some(Err(self.fail(format!(
+                        "member {member_path} has {} of its {size} bytes",
+                        bytes.len()
+                    ))));
+                }
+                Ok(bytes)
+            };
+            self.last_member = Some(member_path);
+            return Some(Ok(Sample { entry, wanted, bytes }));
+        }
+    }
+}
+
+impl Iterator for TarStream<'_> {
+    type Item = Result<Sample, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        self.next_sample()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Option<PathBuf> {
+        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
+        path.join("imagenet-sample").is_dir().then_some(path).or_else(|| {
+            eprintln!("skipped: ../shared is absent");
+            None
+        })
+    }
+
+    fn collect(dataset: &Dataset, limit: Option<usize>) -> Result<Vec<Sample>, DatasetError> {
+        dataset.stream(limit, |_| true)?.collect()
+    }
+
+    fn build_tar(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, bytes) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder.append_data(&mut header, name, bytes.as_slice()).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn image_folder_order_and_labels_match_the_oracle() {
+        let Some(shared) = shared() else { return };
+        let dataset = Dataset::open(&shared.join("imagenet-sample")).unwrap();
+        assert_eq!(dataset.kind(), SourceKind::ImageFolder);
+        let entries = dataset.entries().unwrap();
+        assert_eq!(entries.len(), 100);
+        assert_eq!(entries[0].file, "n01534433/ILSVRC2012_val_00000247.JPEG");
+        assert_eq!(entries[0].label, Some(13));
+        assert!(entries.iter().all(|e| e.label == labels::val_label(&e.name)), "folder labels agree with the ground truth");
+        assert_eq!(dataset.ignored_files(), 2, "SOURCES.md and manifest.tsv");
+        let samples = collect(&dataset, Some(3)).unwrap();
+        assert_eq!(samples.len(), 3);
+        assert!(samples[0].bytes.as_ref().unwrap().starts_with(&[0xFF, 0xD8]));
+    }
+
+    #[test]
+    fn flat_folder_is_labelled_by_the_ground_truth() {
+        let Some(shared) = shared() else { return };
+        let dataset = Dataset::open(&shared.join("imagenet-val")).unwrap();
+        assert_eq!(dataset.kind(), SourceKind::Flat);
+        let entries = dataset.entries().unwrap();
+        assert_eq!(entries.len(), 100);
+        assert_eq!(entries[0].name, "ILSVRC2012_val_00000001.JPEG");
+        assert_eq!(entries[0].label, Some(65));
+    }
+
+    #[test]
+    fn unwanted_images_are_not_read() {
+        let Some(shared) = shared() else { return };
+        let dataset = Dataset::open(&shared.join("imagenet-val")).unwrap();
+        let samples: Vec<Sample> = dataset
+            .stream(Some(4), |e| e.name.ends_with("02.JPEG"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(samples.iter().filter(|s| s.wanted).count(), 1);
+        assert!(samples.iter().filter(|s| !s.wanted).all(|s| s.bytes.as_ref().unwrap().is_empty()));
+    }
+
+    #[test]
+    fn tar_streams_like_the_flat_folder_and_ignores_hostile_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+        let tar_bytes = build_tar(&[
+            ("ILSVRC2012_val_00000001.JPEG".into(), jpeg.clone()),
+            ("README.txt".into(), b"hello".to_vec()),
+            ("sub/ILSVRC2012_val_00000002.JPEG".into(), jpeg.clone()),
+        ]);
+        // A member path that climbs out: build the header by hand, as a hostile archive would.
+        let mut hostile = tar_bytes.clone();
+        let end = hostile.len() - 1024;
+        hostile.truncate(end);
+        let mut header = tar::Header::new_old();
+        header.as_old_mut().name[..33].copy_from_slice(b"../../ILSVRC2012_val_00000003.JPE");
+        header.set_size(jpeg.len() as u64);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        hostile.extend_from_slice(header.as_bytes());
+        let mut data = jpeg.clone();
+        data.resize(512, 0);
+        hostile.extend_from_slice(&data);
+        hostile.extend_from_slice(&[0u8; 1024]);
+        let path = dir.path().join("val.tar");
+        fs::write(&path, &hostile).unwrap();
+
+        let dataset = Dataset::open(&path).unwrap();
+        assert_eq!(dataset.kind(), SourceKind::Tar);
+        assert!(dataset.entries().is_none());
+        let samples = collect(&dataset, None).unwrap();
+        let names: Vec<&str> = samples.iter().map(|s| s.entry.name.as_str()).collect();
+        assert_eq!(names, ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]);
+        assert_eq!(samples[1].entry.file, "sub/ILSVRC2012_val_00000002.JPEG");
+        assert_eq!(samples[0].entry.label, Some(65));
+        assert_eq!(samples[0].bytes.as_ref().unwrap(), &jpeg);
+        assert_eq!(dataset.ignored_files(), 2, "README.txt and the .JPE member");
+        assert!(!dir.path().parent().unwrap().join("ILSVRC2012_val_00000003.JPE").exists());
+        assert_eq!(collect(&dataset, Some(1)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn truncated_tars_are_errors_naming_the_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<(String, Vec<u8>)> =
+            (1..=3).map(|i| (labels::val_file_name(i), vec![0xFFu8; 3000])).collect();
+        let whole = build_tar(&files);
+        for (label, cut) in [("inside data", 512 + 1500), ("inside a header", 512 + 3072 + 100)] {
+            let path = dir.path().join(format!("cut-{}.tar", cut));
+            fs::write(&path, &whole[..cut]).unwrap();
+            let dataset = Dataset::open(&path).unwrap();
+            let error = collect(&dataset, None).unwrap_err().to_string();
+            assert!(error.contains(&path.display().to_string()), "{label}: {error}");
+            assert!(error.contains("truncated"), "{label}: {error}");
+        }
+        let not_tar = dir.path().join("notes.tar");
+        fs::write(&not_tar, vec![b'x'; 2048]).unwrap();
+        assert!(collect(&Dataset::open(&not_tar).unwrap(), None).is_err());
+    }
+
+    #[test]
+    fn symlinked_folders_are_followed_and_loops_do_not_hang() {
+        let Some(shared) = shared() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("val");
+        fs::create_dir(&root).unwrap();
+        std::os::unix::fs::symlink(shared.join("imagenet-sample/n01534433"), root.join("n01534433")).unwrap();
+        fs::create_dir(root.join("n01632777")).unwrap();
+        std::os::unix::fs::symlink(
+            shared.join("imagenet-sample/n01632777/ILSVRC2012_val_00000052.JPEG"),
+            root.join("n01632777/ILSVRC2012_val_00000052.JPEG"),
+        )
+        .unwrap();
+        // A loop and a dangling link, both named like images.
+        std::os::unix::fs::symlink(root.join("n01632777/loop.JPEG"), root.join("n01632777/loop.JPEG")).unwrap();
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("n01632777/dangling.jpg")).unwrap();
+        let dataset = Dataset::open(&root).unwrap();
+        let samples = collect(&dataset, None).unwrap();
+        assert_eq!(samples.len(), 4);
+        let failed: Vec<&str> =
+            samples.iter().filter(|s| s.bytes.is_err()).map(|s| s.entry.name.as_str()).collect();
+        assert_eq!(failed, ["dangling.jpg", "loop.JPEG"]);
+    }
+
+    #[test]
+    fn bad_folders_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Dataset::open(&dir.path().join("nope")).err().unwrap().to_string();
+        assert!(missing.contains("nope") && missing.contains("no such file"));
+        let empty = Dataset::open(dir.path()).err().unwrap().to_string();
+        assert!(empty.contains("empty"), "{empty}");
+        fs::create_dir(dir.path().join("n01440764")).unwrap();
+        fs::write(dir.path().join("n01440764/a.JPEG"), b"x").unwrap();
+        fs::create_dir(dir.path().join("cats")).unwrap();
+        let unknown = Dataset::open(dir.path()).err().unwrap().to_string();
+        assert!(unknown.contains("\"cats\"") && unknown.contains("wnid"), "{unknown}");
+        fs::remove_dir(dir.path().join("cats")).unwrap();
+        fs::create_dir(dir.path().join("n01443537")).unwrap();
+        fs::write(dir.path().join("n01443537/a.JPEG"), b"x").unwrap();
+        let duplicate = Dataset::open(dir.path()).err().unwrap().to_string();
+        assert!(duplicate.contains("two images are named a.JPEG"), "{duplicate}");
+    }
+}
