@@ -467,6 +467,21 @@ mod tests {
     }
 
     #[test]
+    fn decompression_bombs_are_refused_before_decoding() {
+        let mut jpeg = encode_jpeg(16, 16, turbojpeg::PixelFormat::RGB);
+        // Claim 60000x60000 in the SOF0 segment: FF C0, length, precision, height, width.
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+        assert!(matches!(
+            decode_rgb(&jpeg),
+            Err(DecodeError::TooLarge {
+                width: 60000,
+                height: 60000
+            })
+        ));
+    }
+
+    #[test]
     fn adobe_cmyk_matches_pillow_formula() {
         // Stored (inverted) bytes: k' = 255 means no black ink, c' = 255 no cyan ink -> white.
         assert_eq!(adobe_cmyk_to_rgb(&[255, 255, 255, 255]), [255, 255, 255]);
