@@ -20,7 +20,9 @@ const MAX_IMAGE_BYTES: u64 = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("{path}: no such file or directory (pass --val an ImageFolder tree, a flat folder or ILSVRC2012_img_val.tar)")]
+    #[error(
+        "{path}: no such file or directory (pass --val an ImageFolder tree, a flat folder or ILSVRC2012_img_val.tar)"
+    )]
     Missing { path: PathBuf },
     #[error("{path} is empty: it holds no .JPEG/.jpg/.png images")]
     Empty { path: PathBuf },
@@ -30,10 +32,23 @@ pub enum DatasetError {
         "{path}: folder {folder:?} is not an ImageNet 2012 wnid; an ImageFolder tree has one folder per wnid (n01440764, ...)"
     )]
     UnknownClassFolder { path: PathBuf, folder: String },
-    #[error("{path}: two images are named {name} ({first} and {second}); the basename identifies an image in the store")]
-    DuplicateName { path: PathBuf, name: String, first: String, second: String },
-    #[error("{path} is not a readable tar archive or is truncated ({reason}){after}; re-download or re-copy it")]
-    BadTar { path: PathBuf, reason: String, after: String },
+    #[error(
+        "{path}: two images are named {name} ({first} and {second}); the basename identifies an image in the store"
+    )]
+    DuplicateName {
+        path: PathBuf,
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "{path} is not a readable tar archive or is truncated ({reason}){after}; re-download or re-copy it"
+    )]
+    BadTar {
+        path: PathBuf,
+        reason: String,
+        after: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,11 +96,15 @@ pub struct Dataset {
 
 pub fn is_image_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    !name.starts_with('.') && (lower.ends_with(".jpeg") || lower.ends_with(".jpg") || lower.ends_with(".png"))
+    !name.starts_with('.')
+        && (lower.ends_with(".jpeg") || lower.ends_with(".jpg") || lower.ends_with(".png"))
 }
 
 fn sorted_dir(path: &Path) -> Result<Vec<(String, PathBuf)>, DatasetError> {
-    let unreadable = |e: std::io::Error| DatasetError::Unreadable { path: path.to_path_buf(), reason: e.to_string() };
+    let unreadable = |e: std::io::Error| DatasetError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
     let mut names: Vec<(String, PathBuf)> = fs::read_dir(path)
         .map_err(unreadable)?
         .map(|entry| entry.map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())))
@@ -99,16 +118,31 @@ impl Dataset {
     pub fn open(path: &Path) -> Result<Dataset, DatasetError> {
         // `metadata` follows symlinks; a dangling link or a loop reads as missing/unreadable.
         let metadata = fs::metadata(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => DatasetError::Missing { path: path.to_path_buf() },
-            _ => DatasetError::Unreadable { path: path.to_path_buf(), reason: e.to_string() },
+            std::io::ErrorKind::NotFound => DatasetError::Missing {
+                path: path.to_path_buf(),
+            },
+            _ => DatasetError::Unreadable {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            },
         })?;
         let ignored = Arc::new(AtomicUsize::new(0));
         if metadata.is_file() {
-            return Ok(Dataset { root: path.to_path_buf(), kind: SourceKind::Tar, listing: Vec::new(), ignored });
+            return Ok(Dataset {
+                root: path.to_path_buf(),
+                kind: SourceKind::Tar,
+                listing: Vec::new(),
+                ignored,
+            });
         }
         let top = sorted_dir(path)?;
-        let is_class_dir = |(name, p): &(String, PathBuf)| labels::class_index(name).is_some() && p.is_dir();
-        let kind = if top.iter().any(is_class_dir) { SourceKind::ImageFolder } else { SourceKind::Flat };
+        let is_class_dir =
+            |(name, p): &(String, PathBuf)| labels::class_index(name).is_some() && p.is_dir();
+        let kind = if top.iter().any(is_class_dir) {
+            SourceKind::ImageFolder
+        } else {
+            SourceKind::Flat
+        };
         let mut listing = Vec::new();
         let mut skipped = 0;
         match kind {
@@ -118,14 +152,23 @@ impl Dataset {
                         skipped += 1;
                         continue;
                     }
-                    let label = labels::class_index(folder).ok_or_else(|| DatasetError::UnknownClassFolder {
-                        path: path.to_path_buf(),
-                        folder: folder.clone(),
+                    let label = labels::class_index(folder).ok_or_else(|| {
+                        DatasetError::UnknownClassFolder {
+                            path: path.to_path_buf(),
+                            folder: folder.clone(),
+                        }
                     })?;
                     for (name, file_path) in sorted_dir(folder_path)? {
                         if is_image_name(&name) && !file_path.is_dir() {
                             let file = format!("{folder}/{name}");
-                            listing.push((Entry { file, name, label: Some(label) }, file_path));
+                            listing.push((
+                                Entry {
+                                    file,
+                                    name,
+                                    label: Some(label),
+                                },
+                                file_path,
+                            ));
                         } else {
                             skipped += 1;
                         }
@@ -136,7 +179,14 @@ impl Dataset {
                 for (name, file_path) in top {
                     if is_image_name(&name) && !file_path.is_dir() {
                         let label = labels::val_label(&name);
-                        listing.push((Entry { file: name.clone(), name, label }, file_path));
+                        listing.push((
+                            Entry {
+                                file: name.clone(),
+                                name,
+                                label,
+                            },
+                            file_path,
+                        ));
                     } else {
                         skipped += 1;
                     }
@@ -144,11 +194,18 @@ impl Dataset {
             }
         }
         if listing.is_empty() {
-            return Err(DatasetError::Empty { path: path.to_path_buf() });
+            return Err(DatasetError::Empty {
+                path: path.to_path_buf(),
+            });
         }
         check_unique_names(path, listing.iter().map(|(entry, _)| entry))?;
         ignored.store(skipped, Ordering::Relaxed);
-        Ok(Dataset { root: path.to_path_buf(), kind, listing, ignored })
+        Ok(Dataset {
+            root: path.to_path_buf(),
+            kind,
+            listing,
+            ignored,
+        })
     }
 
     pub fn kind(&self) -> SourceKind {
@@ -161,7 +218,8 @@ impl Dataset {
 
     /// Entries in dataset order; `None` for a tar, which is only known by streaming it.
     pub fn entries(&self) -> Option<Vec<&Entry>> {
-        (self.kind != SourceKind::Tar).then(|| self.listing.iter().map(|(entry, _)| entry).collect())
+        (self.kind != SourceKind::Tar)
+            .then(|| self.listing.iter().map(|(entry, _)| entry).collect())
     }
 
     /// Non-image files skipped so far (for a tar, complete once it has been streamed).
@@ -176,17 +234,30 @@ impl Dataset {
         &'a self,
         limit: Option<usize>,
         wanted: impl Fn(&Entry) -> bool + Send + 'a,
-    ) -> Result<Box<dyn Iterator<Item = Result<Sample, DatasetError>> + Send + 'a>, DatasetError> {
+    ) -> Result<Box<dyn Iterator<Item = Result<Sample, DatasetError>> + Send + 'a>, DatasetError>
+    {
         let limit = limit.unwrap_or(usize::MAX);
         if self.kind != SourceKind::Tar {
-            return Ok(Box::new(self.listing.iter().take(limit).map(move |(entry, path)| {
-                let wanted = wanted(entry);
-                let bytes = if wanted { read_image(path) } else { Ok(Vec::new()) };
-                Ok(Sample { entry: entry.clone(), wanted, bytes })
-            })));
+            return Ok(Box::new(self.listing.iter().take(limit).map(
+                move |(entry, path)| {
+                    let wanted = wanted(entry);
+                    let bytes = if wanted {
+                        read_image(path)
+                    } else {
+                        Ok(Vec::new())
+                    };
+                    Ok(Sample {
+                        entry: entry.clone(),
+                        wanted,
+                        bytes,
+                    })
+                },
+            )));
         }
-        let file = fs::File::open(&self.root)
-            .map_err(|e| DatasetError::Unreadable { path: self.root.clone(), reason: e.to_string() })?;
+        let file = fs::File::open(&self.root).map_err(|e| DatasetError::Unreadable {
+            path: self.root.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(Box::new(TarStream {
             path: self.root.clone(),
             archive: Box::new(tar::Archive::new(BufReader::with_capacity(1 << 20, file))),
@@ -204,12 +275,18 @@ impl Dataset {
 fn read_image(path: &Path) -> Result<Vec<u8>, String> {
     let metadata = fs::metadata(path).map_err(|e| e.to_string())?;
     if metadata.len() > MAX_IMAGE_BYTES {
-        return Err(format!("{} bytes is too large for an image", metadata.len()));
+        return Err(format!(
+            "{} bytes is too large for an image",
+            metadata.len()
+        ));
     }
     fs::read(path).map_err(|e| e.to_string())
 }
 
-fn check_unique_names<'a>(path: &Path, entries: impl Iterator<Item = &'a Entry>) -> Result<(), DatasetError> {
+fn check_unique_names<'a>(
+    path: &Path,
+    entries: impl Iterator<Item = &'a Entry>,
+) -> Result<(), DatasetError> {
     let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for entry in entries {
         if let Some(first) = seen.insert(&entry.name, &entry.file) {
@@ -256,7 +333,11 @@ impl TarStream<'_> {
             Some(member) => format!(" after member {member}"),
             None => " at its first member".to_string(),
         };
-        DatasetError::BadTar { path: self.path.clone(), reason, after }
+        DatasetError::BadTar {
+            path: self.path.clone(),
+            reason,
+            after,
+        }
     }
 
     fn next_sample(&mut self) -> Option<Result<Sample, DatasetError>> {
@@ -278,7 +359,11 @@ impl TarStream<'_> {
             if !member.header().entry_type().is_file() {
                 continue;
             }
-            let name = member_path.rsplit('/').next().unwrap_or_default().to_string();
+            let name = member_path
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
             if !is_image_name(&name) {
                 self.ignored.fetch_add(1, Ordering::Relaxed);
                 self.last_member = Some(member_path);
@@ -298,13 +383,19 @@ impl TarStream<'_> {
                     second: member_path,
                 }));
             }
-            let entry = Entry { file: member_path.clone(), label: labels::val_label(&name), name };
+            let entry = Entry {
+                file: member_path.clone(),
+                label: labels::val_label(&name),
+                name,
+            };
             let wanted = (self.wanted)(&entry);
             let size = member.header().size().unwrap_or(u64::MAX);
             let bytes = if !wanted {
                 Ok(Vec::new())
             } else if size > MAX_IMAGE_BYTES {
-                return Some(Err(self.fail(format!("member {member_path} claims {size} bytes"))));
+                return Some(Err(
+                    self.fail(format!("member {member_path} claims {size} bytes"))
+                ));
             } else {
                 let mut bytes = Vec::with_capacity(size as usize);
                 if let Err(e) = member.read_to_end(&mut bytes) {
@@ -320,7 +411,11 @@ impl TarStream<'_> {
                 Ok(bytes)
             };
             self.last_member = Some(member_path);
-            return Some(Ok(Sample { entry, wanted, bytes }));
+            return Some(Ok(Sample {
+                entry,
+                wanted,
+                bytes,
+            }));
         }
     }
 }
@@ -342,10 +437,13 @@ mod tests {
 
     fn shared() -> Option<PathBuf> {
         let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-        path.join("imagenet-sample").is_dir().then_some(path).or_else(|| {
-            eprintln!("skipped: ../shared is absent");
-            None
-        })
+        path.join("imagenet-sample")
+            .is_dir()
+            .then_some(path)
+            .or_else(|| {
+                eprintln!("skipped: ../shared is absent");
+                None
+            })
     }
 
     fn collect(dataset: &Dataset, limit: Option<usize>) -> Result<Vec<Sample>, DatasetError> {
@@ -359,7 +457,9 @@ mod tests {
             header.set_size(bytes.len() as u64);
             header.set_mode(0o644);
             header.set_entry_type(tar::EntryType::Regular);
-            builder.append_data(&mut header, name, bytes.as_slice()).unwrap();
+            builder
+                .append_data(&mut header, name, bytes.as_slice())
+                .unwrap();
         }
         builder.into_inner().unwrap()
     }
@@ -373,11 +473,22 @@ mod tests {
         assert_eq!(entries.len(), 100);
         assert_eq!(entries[0].file, "n01534433/ILSVRC2012_val_00000247.JPEG");
         assert_eq!(entries[0].label, Some(13));
-        assert!(entries.iter().all(|e| e.label == labels::val_label(&e.name)), "folder labels agree with the ground truth");
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.label == labels::val_label(&e.name)),
+            "folder labels agree with the ground truth"
+        );
         assert_eq!(dataset.ignored_files(), 2, "SOURCES.md and manifest.tsv");
         let samples = collect(&dataset, Some(3)).unwrap();
         assert_eq!(samples.len(), 3);
-        assert!(samples[0].bytes.as_ref().unwrap().starts_with(&[0xFF, 0xD8]));
+        assert!(
+            samples[0]
+                .bytes
+                .as_ref()
+                .unwrap()
+                .starts_with(&[0xFF, 0xD8])
+        );
     }
 
     #[test]
@@ -401,7 +512,12 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(samples.iter().filter(|s| s.wanted).count(), 1);
-        assert!(samples.iter().filter(|s| !s.wanted).all(|s| s.bytes.as_ref().unwrap().is_empty()));
+        assert!(
+            samples
+                .iter()
+                .filter(|s| !s.wanted)
+                .all(|s| s.bytes.as_ref().unwrap().is_empty())
+        );
     }
 
     #[test]
@@ -435,27 +551,46 @@ mod tests {
         assert!(dataset.entries().is_none());
         let samples = collect(&dataset, None).unwrap();
         let names: Vec<&str> = samples.iter().map(|s| s.entry.name.as_str()).collect();
-        assert_eq!(names, ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]);
+        assert_eq!(
+            names,
+            [
+                "ILSVRC2012_val_00000001.JPEG",
+                "ILSVRC2012_val_00000002.JPEG"
+            ]
+        );
         assert_eq!(samples[1].entry.file, "sub/ILSVRC2012_val_00000002.JPEG");
         assert_eq!(samples[0].entry.label, Some(65));
         assert_eq!(samples[0].bytes.as_ref().unwrap(), &jpeg);
         assert_eq!(dataset.ignored_files(), 2, "README.txt and the .JPE member");
-        assert!(!dir.path().parent().unwrap().join("ILSVRC2012_val_00000003.JPE").exists());
+        assert!(
+            !dir.path()
+                .parent()
+                .unwrap()
+                .join("ILSVRC2012_val_00000003.JPE")
+                .exists()
+        );
         assert_eq!(collect(&dataset, Some(1)).unwrap().len(), 1);
     }
 
     #[test]
     fn truncated_tars_are_errors_naming_the_archive() {
         let dir = tempfile::tempdir().unwrap();
-        let files: Vec<(String, Vec<u8>)> =
-            (1..=3).map(|i| (labels::val_file_name(i), vec![0xFFu8; 3000])).collect();
+        let files: Vec<(String, Vec<u8>)> = (1..=3)
+            .map(|i| (labels::val_file_name(i), vec![0xFFu8; 3000]))
+            .collect();
         let whole = build_tar(&files);
-        for (label, cut) in [("inside data", 512 + 1500), ("inside a header", 512 + 3072 + 100)] {
+        for (label, cut) in [
+            ("inside data", 512 + 1500),
+            ("inside a header", 512 + 3072 + 100),
+        ] {
             let path = dir.path().join(format!("cut-{}.tar", cut));
             fs::write(&path, &whole[..cut]).unwrap();
             let dataset = Dataset::open(&path).unwrap();
             let error = collect(&dataset, None).unwrap_err().to_string();
-            assert!(error.contains(&path.display().to_string()), "{label}: {error}");
+            assert!(
+                error.contains(&path.display().to_string()),
+                "{label}: {error}"
+            );
             assert!(error.contains("truncated"), "{label}: {error}");
         }
         let not_tar = dir.path().join("notes.tar");
@@ -469,7 +604,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("val");
         fs::create_dir(&root).unwrap();
-        std::os::unix::fs::symlink(shared.join("imagenet-sample/n01534433"), root.join("n01534433")).unwrap();
+        std::os::unix::fs::symlink(
+            shared.join("imagenet-sample/n01534433"),
+            root.join("n01534433"),
+        )
+        .unwrap();
         fs::create_dir(root.join("n01632777")).unwrap();
         std::os::unix::fs::symlink(
             shared.join("imagenet-sample/n01632777/ILSVRC2012_val_00000052.JPEG"),
@@ -477,20 +616,31 @@ mod tests {
         )
         .unwrap();
         // A loop and a dangling link, both named like images.
-        std::os::unix::fs::symlink(root.join("n01632777/loop.JPEG"), root.join("n01632777/loop.JPEG")).unwrap();
-        std::os::unix::fs::symlink(root.join("nowhere"), root.join("n01632777/dangling.jpg")).unwrap();
+        std::os::unix::fs::symlink(
+            root.join("n01632777/loop.JPEG"),
+            root.join("n01632777/loop.JPEG"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("n01632777/dangling.jpg"))
+            .unwrap();
         let dataset = Dataset::open(&root).unwrap();
         let samples = collect(&dataset, None).unwrap();
         assert_eq!(samples.len(), 4);
-        let failed: Vec<&str> =
-            samples.iter().filter(|s| s.bytes.is_err()).map(|s| s.entry.name.as_str()).collect();
+        let failed: Vec<&str> = samples
+            .iter()
+            .filter(|s| s.bytes.is_err())
+            .map(|s| s.entry.name.as_str())
+            .collect();
         assert_eq!(failed, ["dangling.jpg", "loop.JPEG"]);
     }
 
     #[test]
     fn bad_folders_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = Dataset::open(&dir.path().join("nope")).err().unwrap().to_string();
+        let missing = Dataset::open(&dir.path().join("nope"))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(missing.contains("nope") && missing.contains("no such file"));
         let empty = Dataset::open(dir.path()).err().unwrap().to_string();
         assert!(empty.contains("empty"), "{empty}");
@@ -498,11 +648,17 @@ mod tests {
         fs::write(dir.path().join("n01440764/a.JPEG"), b"x").unwrap();
         fs::create_dir(dir.path().join("cats")).unwrap();
         let unknown = Dataset::open(dir.path()).err().unwrap().to_string();
-        assert!(unknown.contains("\"cats\"") && unknown.contains("wnid"), "{unknown}");
+        assert!(
+            unknown.contains("\"cats\"") && unknown.contains("wnid"),
+            "{unknown}"
+        );
         fs::remove_dir(dir.path().join("cats")).unwrap();
         fs::create_dir(dir.path().join("n01443537")).unwrap();
         fs::write(dir.path().join("n01443537/a.JPEG"), b"x").unwrap();
         let duplicate = Dataset::open(dir.path()).err().unwrap().to_string();
-        assert!(duplicate.contains("two images are named a.JPEG"), "{duplicate}");
+        assert!(
+            duplicate.contains("two images are named a.JPEG"),
+            "{duplicate}"
+        );
     }
 }

@@ -19,7 +19,11 @@ const LABEL_ERRORS_CSV: &str = include_str!("../data/labels/label_errors.csv");
 #[derive(Debug, thiserror::Error)]
 pub enum LabelsError {
     #[error("{source_name}, line {line}: {message}")]
-    Invalid { source_name: String, line: usize, message: String },
+    Invalid {
+        source_name: String,
+        line: usize,
+        message: String,
+    },
 }
 
 struct Synsets {
@@ -39,8 +43,16 @@ fn synsets() -> &'static Synsets {
             wnids.push(wnid.unwrap_or_default().to_string());
             names.push(name.unwrap_or_default().to_string());
         }
-        let index = wnids.iter().enumerate().map(|(i, w)| (w.clone(), i as u16)).collect();
-        Synsets { wnids, names, index }
+        let index = wnids
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i as u16))
+            .collect();
+        Synsets {
+            wnids,
+            names,
+            index,
+        }
     })
 }
 
@@ -55,11 +67,17 @@ pub fn class_index(wnid: &str) -> Option<u16> {
 
 /// The Keras `decode_predictions` name of a class ("tench"). Names are not unique; use the index.
 pub fn class_name(index: u16) -> &'static str {
-    synsets().names.get(usize::from(index)).map_or("?", String::as_str)
+    synsets()
+        .names
+        .get(usize::from(index))
+        .map_or("?", String::as_str)
 }
 
 pub fn wnid(index: u16) -> &'static str {
-    synsets().wnids.get(usize::from(index)).map_or("?", String::as_str)
+    synsets()
+        .wnids
+        .get(usize::from(index))
+        .map_or("?", String::as_str)
 }
 
 /// Ground-truth classes of the 50,000 validation files, in file order (file number - 1).
@@ -70,14 +88,21 @@ fn ground_truth() -> &'static [u16] {
             .lines()
             .skip(1)
             .filter(|l| !l.is_empty())
-            .map(|line| line.rsplit('\t').next().and_then(|i| i.parse().ok()).unwrap_or(u16::MAX))
+            .map(|line| {
+                line.rsplit('\t')
+                    .next()
+                    .and_then(|i| i.parse().ok())
+                    .unwrap_or(u16::MAX)
+            })
             .collect()
     })
 }
 
 /// The file number of a canonical validation file name (`ILSVRC2012_val_00000001.JPEG` -> 1).
 pub fn val_file_number(file_name: &str) -> Option<usize> {
-    let digits = file_name.strip_prefix("ILSVRC2012_val_")?.strip_suffix(".JPEG")?;
+    let digits = file_name
+        .strip_prefix("ILSVRC2012_val_")?
+        .strip_suffix(".JPEG")?;
     if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -88,7 +113,10 @@ pub fn val_file_number(file_name: &str) -> Option<usize> {
 /// Ground-truth class of a validation file, by its basename.
 pub fn val_label(file_name: &str) -> Option<u16> {
     let number = val_file_number(file_name)?;
-    ground_truth().get(number - 1).copied().filter(|&c| usize::from(c) < NUM_CLASSES)
+    ground_truth()
+        .get(number - 1)
+        .copied()
+        .filter(|&c| usize::from(c) < NUM_CLASSES)
 }
 
 /// The canonical name of validation file `number` (1-based).
@@ -124,12 +152,19 @@ pub struct LabelError {
 /// file against the validation set and every class against the ground truth, so that a bad file
 /// is refused whole rather than silently scoring the wrong images.
 pub fn parse_label_errors(text: &str, source_name: &str) -> Result<Vec<LabelError>, LabelsError> {
-    let invalid = |line: usize, message: String| LabelsError::Invalid { source_name: source_name.to_string(), line, message };
+    let invalid = |line: usize, message: String| LabelsError::Invalid {
+        source_name: source_name.to_string(),
+        line,
+        message,
+    };
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, header)) if header.trim() == "file,original_index,corrected_index,consensus" => {}
         _ => {
-            return Err(invalid(1, "the header must be `file,original_index,corrected_index,consensus`".into()));
+            return Err(invalid(
+                1,
+                "the header must be `file,original_index,corrected_index,consensus`".into(),
+            ));
         }
     }
     let mut errors = Vec::new();
@@ -141,10 +176,17 @@ pub fn parse_label_errors(text: &str, source_name: &str) -> Result<Vec<LabelErro
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let [file, original, corrected, consensus] = fields[..] else {
-            return Err(invalid(line_number, format!("expected 4 comma-separated fields, found {}", fields.len())));
+            return Err(invalid(
+                line_number,
+                format!("expected 4 comma-separated fields, found {}", fields.len()),
+            ));
         };
-        let truth = val_label(file)
-            .ok_or_else(|| invalid(line_number, format!("{file:?} is not an ImageNet 2012 validation file name")))?;
+        let truth = val_label(file).ok_or_else(|| {
+            invalid(
+                line_number,
+                format!("{file:?} is not an ImageNet 2012 validation file name"),
+            )
+        })?;
         if !seen.insert(file.to_string()) {
             return Err(invalid(line_number, format!("{file} is listed twice")));
         }
@@ -152,16 +194,27 @@ pub fn parse_label_errors(text: &str, source_name: &str) -> Result<Vec<LabelErro
             text.parse::<u16>()
                 .ok()
                 .filter(|&c| usize::from(c) < NUM_CLASSES)
-                .ok_or_else(|| invalid(line_number, format!("{what} {text:?} is not a class index in 0..1000")))
+                .ok_or_else(|| {
+                    invalid(
+                        line_number,
+                        format!("{what} {text:?} is not a class index in 0..1000"),
+                    )
+                })
         };
         let original = class(original, "original_index")?;
         if original != truth {
             return Err(invalid(
                 line_number,
-                format!("original_index {original} of {file} is not its ground-truth class {truth}"),
+                format!(
+                    "original_index {original} of {file} is not its ground-truth class {truth}"
+                ),
             ));
         }
-        let corrected = if corrected.is_empty() { None } else { Some(class(corrected, "corrected_index")?) };
+        let corrected = if corrected.is_empty() {
+            None
+        } else {
+            Some(class(corrected, "corrected_index")?)
+        };
         let consensus = match consensus {
             "correctable" => Consensus::Correctable,
             "multi-label" => Consensus::MultiLabel,
@@ -170,14 +223,24 @@ pub fn parse_label_errors(text: &str, source_name: &str) -> Result<Vec<LabelErro
             other => {
                 return Err(invalid(
                     line_number,
-                    format!("consensus {other:?} is not one of correctable, multi-label, neither, non-agreement"),
+                    format!(
+                        "consensus {other:?} is not one of correctable, multi-label, neither, non-agreement"
+                    ),
                 ));
             }
         };
         if (consensus == Consensus::Correctable) != corrected.is_some() {
-            return Err(invalid(line_number, "a corrected_index is given exactly for `correctable` rows".into()));
+            return Err(invalid(
+                line_number,
+                "a corrected_index is given exactly for `correctable` rows".into(),
+            ));
         }
-        errors.push(LabelError { file: file.to_string(), original, corrected, consensus });
+        errors.push(LabelError {
+            file: file.to_string(),
+            original,
+            corrected,
+            consensus,
+        });
     }
     Ok(errors)
 }
@@ -185,7 +248,9 @@ pub fn parse_label_errors(text: &str, source_name: &str) -> Result<Vec<LabelErro
 /// The validated label errors shipped with zoorepro (cleanlab/label-errors, 3-of-5 consensus).
 pub fn shipped_label_errors() -> &'static [LabelError] {
     static ERRORS: OnceLock<Vec<LabelError>> = OnceLock::new();
-    ERRORS.get_or_init(|| parse_label_errors(LABEL_ERRORS_CSV, "data/labels/label_errors.csv").unwrap_or_default())
+    ERRORS.get_or_init(|| {
+        parse_label_errors(LABEL_ERRORS_CSV, "data/labels/label_errors.csv").unwrap_or_default()
+    })
 }
 
 #[cfg(test)]
@@ -226,14 +291,23 @@ mod tests {
     #[test]
     fn real_labels_score_46_837_images() {
         assert_eq!(real_labels().len(), NUM_VAL_IMAGES);
-        assert_eq!(real_labels().iter().filter(|set| !set.is_empty()).count(), 46_837);
+        assert_eq!(
+            real_labels().iter().filter(|set| !set.is_empty()).count(),
+            46_837
+        );
     }
 
     #[test]
     fn shipped_label_errors_are_the_paper_counts() {
         let errors = shipped_label_errors();
         assert_eq!(errors.len(), 2_916);
-        assert_eq!(errors.iter().filter(|e| e.consensus == Consensus::Correctable).count(), 1_428);
+        assert_eq!(
+            errors
+                .iter()
+                .filter(|e| e.consensus == Consensus::Correctable)
+                .count(),
+            1_428
+        );
         assert!(errors.iter().all(|e| e.corrected != Some(e.original)));
     }
 
@@ -241,19 +315,39 @@ mod tests {
     fn bad_label_error_files_are_refused_with_the_line() {
         let header = "file,original_index,corrected_index,consensus\n";
         let cases = [
-            ("ILSVRC2012_val_00000033.JPEG,150,1000,correctable", "0..1000"),
-            ("ILSVRC2012_val_00000033.JPEG,151,360,correctable", "ground-truth"),
-            ("ILSVRC2012_val_99999999.JPEG,150,360,correctable", "validation file"),
+            (
+                "ILSVRC2012_val_00000033.JPEG,150,1000,correctable",
+                "0..1000",
+            ),
+            (
+                "ILSVRC2012_val_00000033.JPEG,151,360,correctable",
+                "ground-truth",
+            ),
+            (
+                "ILSVRC2012_val_99999999.JPEG,150,360,correctable",
+                "validation file",
+            ),
             ("ILSVRC2012_val_00000033.JPEG,150,360,maybe", "consensus"),
-            ("ILSVRC2012_val_00000033.JPEG,150,,correctable", "corrected_index"),
+            (
+                "ILSVRC2012_val_00000033.JPEG,150,,correctable",
+                "corrected_index",
+            ),
             ("ILSVRC2012_val_00000033.JPEG,150", "4 comma-separated"),
         ];
         for (row, needle) in cases {
-            let error = parse_label_errors(&format!("{header}{row}\n"), "mine.csv").unwrap_err().to_string();
-            assert!(error.contains("mine.csv, line 2") && error.contains(needle), "{row}: {error}");
+            let error = parse_label_errors(&format!("{header}{row}\n"), "mine.csv")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("mine.csv, line 2") && error.contains(needle),
+                "{row}: {error}"
+            );
         }
         assert!(parse_label_errors("a,b\n", "x.csv").is_err());
-        let ok = parse_label_errors(&format!("{header}ILSVRC2012_val_00000033.JPEG,150,360,correctable\n"), "ok.csv");
+        let ok = parse_label_errors(
+            &format!("{header}ILSVRC2012_val_00000033.JPEG,150,360,correctable\n"),
+            "ok.csv",
+        );
         assert_eq!(ok.unwrap()[0].corrected, Some(360));
     }
 }

@@ -1,1 +1,541 @@
-//! TODO
+//! Model manifests (`manifests/*.json`, format in `manifests/README.md`): what a model file is,
+//! which recipes feed it, and which published numbers it should reach with which recipe on which
+//! image set.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::recipe::{self, Layout, Recipe};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("manifest {path} is invalid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("manifests {first} and {second} both declare id {id}")]
+    DuplicateId {
+        id: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("no manifest has id or name {query:?} (`zoorepro models` lists them)")]
+    UnknownModel { query: String },
+    #[error("{query:?} matches several manifests: {}; pass the full id", candidates.join(", "))]
+    Ambiguous {
+        query: String,
+        candidates: Vec<String>,
+    },
+    #[error("model {id} has no recipe {name:?}; its recipes: {}", available.join(", "))]
+    UnknownRecipe {
+        id: String,
+        name: String,
+        available: Vec<String>,
+    },
+    #[error(
+        "cannot find the zoorepro home (a folder with manifests/): run from the repository, or pass --home DIR / set ZOOREPRO_HOME"
+    )]
+    NoHome,
+}
+
+/// A dimension of a declared tensor shape: a fixed size, or a symbolic (dynamic) name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Dim {
+    Fixed(u64),
+    Symbolic(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    pub name: String,
+    pub shape: Vec<Dim>,
+    pub layout: Layout,
+    pub dtype: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    pub name: String,
+    pub classes: usize,
+    pub label_offset: usize,
+    /// "logits" or "probabilities": informative, ranking is the same either way.
+    pub kind: String,
+}
+
+/// A recipe by preset name, or declared inline for this model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RecipeRef {
+    Preset(String),
+    Inline(Recipe),
+}
+
+impl RecipeRef {
+    pub fn name(&self) -> &str {
+        match self {
+            RecipeRef::Preset(name) => name,
+            RecipeRef::Inline(recipe) => &recipe.name,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSet {
+    pub name: String,
+    pub images: usize,
+    /// `image_set_digest` of the set's file names.
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    pub source: String,
+    pub top1: f64,
+    pub top5: f64,
+    /// The recipe the number was measured with; `None` when the source does not document it.
+    pub recipe: Option<String>,
+    pub image_set: ImageSet,
+    /// The reference that decides the verdict for its recipe and image set.
+    pub expected: bool,
+    pub note: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub id: String,
+    pub framework: String,
+    pub name: String,
+    pub description: String,
+    /// Relative to `<home>/models/`.
+    pub file: String,
+    /// `None` until an export is pinned.
+    pub sha256: Option<String>,
+    pub input: Input,
+    pub output: Output,
+    pub default_recipe: String,
+    pub recipes: Vec<RecipeRef>,
+    pub references: Vec<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<String>,
+}
+
+/// The identity of an image set, whatever its layout: sha256 of the byte-sorted basenames, each
+/// followed by a newline.
+pub fn image_set_digest<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = names.into_iter().collect();
+    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut hasher = Sha256::new();
+    for name in names {
+        hasher.update(name.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Manifest {
+    /// Resolves a recipe of this manifest by name (its default when `None`).
+    pub fn recipe(&self, name: Option<&str>) -> Result<Recipe, ManifestError> {
+        let wanted = name.unwrap_or(&self.default_recipe);
+        let unknown = || ManifestError::UnknownRecipe {
+            id: self.id.clone(),
+            name: wanted.to_string(),
+            available: self.recipes.iter().map(|r| r.name().to_string()).collect(),
+        };
+        match self
+            .recipes
+            .iter()
+            .find(|r| r.name() == wanted)
+            .ok_or_else(unknown)?
+        {
+            RecipeRef::Preset(name) => recipe::preset(name).ok_or_else(unknown),
+            RecipeRef::Inline(recipe) => Ok(recipe.clone()),
+        }
+    }
+
+    /// The references measured on `image_set_sha256`, each with whether it is the expected one
+    /// for `recipe`. References of other recipes on the same set are kept, as informative.
+    pub fn references_for(&self, recipe: &str, image_set_sha256: &str) -> Vec<(&Reference, bool)> {
+        self.references
+            .iter()
+            .filter(|r| r.image_set.sha256 == image_set_sha256)
+            .map(|r| (r, r.expected && r.recipe.as_deref() == Some(recipe)))
+            .collect()
+    }
+
+    /// The manifest's name for an image set digest, if any reference uses it.
+    pub fn image_set_name(&self, sha256: &str) -> Option<&str> {
+        self.references
+            .iter()
+            .find(|r| r.image_set.sha256 == sha256)
+            .map(|r| r.image_set.name.as_str())
+    }
+
+    pub fn onnx_path(&self, home: &Path) -> PathBuf {
+        home.join("models").join(&self.file)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.format_version != FORMAT_VERSION {
+            return Err(format!(
+                "format_version {} is not {FORMAT_VERSION}",
+                self.format_version
+            ));
+        }
+        if self.id.is_empty() || self.id.starts_with('/') || self.id.contains("..") {
+            return Err(format!(
+                "id {:?} must be a relative name like framework/model",
+                self.id
+            ));
+        }
+        if let Some(sha) = &self.sha256
+            && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(format!("sha256 {sha:?} is not 64 hex digits"));
+        }
+        match (self.output.classes, self.output.label_offset) {
+            (1000, 0) | (1001, 1) => {}
+            (classes, offset) => {
+                return Err(format!(
+                    "output has {classes} classes with label_offset {offset}: use 1000 with 0, or 1001 (background first) with 1"
+                ));
+            }
+        }
+        if self.input.shape.len() != 4 {
+            return Err(format!(
+                "input.shape has {} dimensions; an image batch has 4",
+                self.input.shape.len()
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for recipe_ref in &self.recipes {
+            if !names.insert(recipe_ref.name()) {
+                return Err(format!("recipe {:?} is declared twice", recipe_ref.name()));
+            }
+            let recipe = match recipe_ref {
+                RecipeRef::Preset(name) => recipe::preset(name).ok_or_else(|| {
+                    format!("recipe {name:?} is not a preset (`zoorepro recipes`)")
+                })?,
+                RecipeRef::Inline(recipe) => {
+                    recipe
+                        .validate()
+                        .map_err(|e| format!("recipe {}: {e}", recipe.name))?;
+                    recipe.clone()
+                }
+            };
+            if recipe.layout != self.input.layout {
+                return Err(format!(
+                    "recipe {} produces {} but the input is {}",
+                    recipe.name,
+                    recipe.layout.name(),
+                    self.input.layout.name()
+                ));
+            }
+            let spatial: Vec<&Dim> = match self.input.layout {
+                Layout::Nchw => self.input.shape[2..4].iter().collect(),
+                Layout::Nhwc => self.input.shape[1..3].iter().collect(),
+            };
+            for dim in spatial {
+                if let Dim::Fixed(size) = dim
+                    && *size != u64::from(recipe.crop_size)
+                {
+                    return Err(format!(
+                        "recipe {} makes {}px inputs but the input shape says {size}",
+                        recipe.name, recipe.crop_size
+                    ));
+                }
+            }
+        }
+        if !names.contains(self.default_recipe.as_str()) {
+            return Err(format!(
+                "default_recipe {:?} is not among its recipes",
+                self.default_recipe
+            ));
+        }
+        let mut expected = std::collections::HashSet::new();
+        for reference in &self.references {
+            if let Some(recipe) = &reference.recipe
+                && !names.contains(recipe.as_str())
+            {
+                return Err(format!(
+                    "reference {} names recipe {recipe:?}, which the manifest does not declare",
+                    reference.source
+                ));
+            }
+            if reference.expected {
+                let Some(recipe) = &reference.recipe else {
+                    return Err(format!(
+                        "reference {} is expected but documents no recipe; an undocumented protocol can only be informative",
+                        reference.source
+                    ));
+                };
+                if !expected.insert((recipe.clone(), reference.image_set.sha256.clone())) {
+                    return Err(format!(
+                        "two references are expected for recipe {recipe} on image set {}",
+                        reference.image_set.name
+                    ));
+                }
+            }
+            if !(0.0..=100.0).contains(&reference.top1) || !(0.0..=100.0).contains(&reference.top5)
+            {
+                return Err(format!(
+                    "reference {} has accuracies outside 0..100",
+                    reference.source
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn load_file(path: &Path) -> Result<Manifest, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let invalid = |reason: String| ManifestError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    manifest.validate().map_err(invalid)?;
+    Ok(manifest)
+}
+
+/// Every `*.json` manifest in `dir`, sorted by id.
+pub fn load_all(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
+    let unreadable = |e: std::io::Error| ManifestError::Unreadable {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    paths.sort();
+    let mut manifests: Vec<(Manifest, PathBuf)> = Vec::with_capacity(paths.len());
+    for path in paths {
+        manifests.push((load_file(&path)?, path));
+    }
+    manifests.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    for pair in manifests.windows(2) {
+        if pair[0].0.id == pair[1].0.id {
+            return Err(ManifestError::DuplicateId {
+                id: pair[0].0.id.clone(),
+                first: pair[0].1.clone(),
+                second: pair[1].1.clone(),
+            });
+        }
+    }
+    Ok(manifests.into_iter().map(|(m, _)| m).collect())
+}
+
+/// An exact id, else a bare name that is the last part of exactly one id.
+pub fn resolve<'a>(manifests: &'a [Manifest], query: &str) -> Result<&'a Manifest, ManifestError> {
+    if let Some(manifest) = manifests.iter().find(|m| m.id == query) {
+        return Ok(manifest);
+    }
+    let matches: Vec<&Manifest> = manifests
+        .iter()
+        .filter(|m| m.id.rsplit('/').next() == Some(query))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] => Err(ManifestError::UnknownModel {
+            query: query.to_string(),
+        }),
+        many => Err(ManifestError::Ambiguous {
+            query: query.to_string(),
+            candidates: many.iter().map(|m| m.id.clone()).collect(),
+        }),
+    }
+}
+
+/// The folder holding `manifests/` and `models/`: the explicit one, else the current directory or
+/// its nearest ancestor with `manifests/`, else the nearest ancestor of the executable with one
+/// (so `target/release/zoorepro` finds its checkout).
+pub fn find_home(explicit: Option<&Path>) -> Result<PathBuf, ManifestError> {
+    if let Some(path) = explicit {
+        return Ok(path.to_path_buf());
+    }
+    let has_manifests = |dir: &Path| dir.join("manifests").is_dir();
+    let from_cwd = std::env::current_dir().ok();
+    let from_exe = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    for start in [from_cwd, from_exe].into_iter().flatten() {
+        if let Some(home) = start.ancestors().find(|dir| has_manifests(dir)) {
+            return Ok(home.to_path_buf());
+        }
+    }
+    Err(ManifestError::NoHome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Vec<Manifest> {
+        load_all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests")).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_manifests_load_and_validate() {
+        let manifests = shipped();
+        assert_eq!(manifests.len(), 38);
+        assert_eq!(
+            manifests.iter().filter(|m| m.framework == "keras").count(),
+            13
+        );
+        assert_eq!(
+            manifests
+                .iter()
+                .filter(|m| m.framework == "pytorch")
+                .count(),
+            21
+        );
+        for manifest in &manifests {
+            assert!(manifest.recipe(None).is_ok(), "{}", manifest.id);
+        }
+    }
+
+    #[test]
+    fn bare_names_resolve_when_unique() {
+        let manifests = shipped();
+        assert_eq!(
+            resolve(&manifests, "alexnet").unwrap().id,
+            "pytorch/alexnet"
+        );
+        assert_eq!(
+            resolve(&manifests, "keras/resnet50").unwrap().id,
+            "keras/resnet50"
+        );
+        let ambiguous = resolve(&manifests, "resnet50").unwrap_err().to_string();
+        assert!(
+            ambiguous.contains("keras/resnet50") && ambiguous.contains("pytorch/resnet50"),
+            "{ambiguous}"
+        );
+        assert!(
+            resolve(&manifests, "nope")
+                .unwrap_err()
+                .to_string()
+                .contains("zoorepro models")
+        );
+    }
+
+    #[test]
+    fn every_published_row_is_in_exactly_one_manifest() {
+        let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/reference/published_accuracy.csv");
+        let Ok(text) = std::fs::read_to_string(&csv) else {
+            eprintln!("skipped: ../shared is absent");
+            return;
+        };
+        let manifests = shipped();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split(',').collect();
+            let (framework, model, source) = (fields[0], fields[1], fields[2]);
+            let top1: f64 = fields[3].parse().unwrap();
+            let id = format!("{framework}/{model}");
+            let holders: Vec<_> = manifests
+                .iter()
+                .filter(|m| {
+                    m.references
+                        .iter()
+                        .any(|r| r.source == source && r.top1 == top1 && m.id == id)
+                })
+                .collect();
+            assert_eq!(holders.len(), 1, "{line}");
+        }
+    }
+
+    #[test]
+    fn inception_v3_has_both_protocols_with_one_expected_reference_each() {
+        let manifests = shipped();
+        let inception = resolve(&manifests, "pytorch/inception_v3").unwrap();
+        let full = &inception.references[0].image_set.sha256;
+        let seed = inception.references_for("torchvision-inception-seed", full);
+        let expected: Vec<_> = seed
+            .iter()
+            .filter(|(_, e)| *e)
+            .map(|(r, _)| r.source.as_str())
+            .collect();
+        assert_eq!(expected, ["benchmarking-keras-pytorch"]);
+        let official = inception.references_for("torchvision-inception", full);
+        let expected: Vec<_> = official
+            .iter()
+            .filter(|(_, e)| *e)
+            .map(|(r, _)| r.source.as_str())
+            .collect();
+        assert_eq!(expected, ["torchvision-docs"]);
+        assert_eq!(
+            inception
+                .recipe(Some("torchvision-inception-seed"))
+                .unwrap()
+                .crop_size,
+            299
+        );
+        assert!(
+            inception
+                .recipe(Some("keras-tf"))
+                .unwrap_err()
+                .to_string()
+                .contains("torchvision-inception")
+        );
+    }
+
+    #[test]
+    fn keras_docs_are_never_expected() {
+        for manifest in shipped().iter().filter(|m| m.framework == "keras") {
+            let docs = manifest
+                .references
+                .iter()
+                .find(|r| r.source == "keras-applications-docs")
+                .unwrap();
+            assert!(!docs.expected && docs.recipe.is_none(), "{}", manifest.id);
+        }
+    }
+
+    #[test]
+    fn a_manifest_with_a_missing_field_names_the_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.json");
+        let mut value = serde_json::to_value(&shipped()[0]).unwrap();
+        value.as_object_mut().unwrap().remove("input");
+        std::fs::write(&path, value.to_string()).unwrap();
+        let error = load_file(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("broken.json") && error.contains("input"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn image_set_digests_ignore_order() {
+        assert_eq!(image_set_digest(["b", "a"]), image_set_digest(["a", "b"]));
+        assert_ne!(image_set_digest(["a"]), image_set_digest(["a", "b"]));
+        // sha256("a\nb\n")
+        assert_eq!(
+            image_set_digest(["b", "a"]),
+            "911169ddaaf146aff539f58c26c489af3b892dff0fe283c1c264c65ae5aa59a2"
+        );
+    }
+}

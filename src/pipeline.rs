@@ -26,7 +26,9 @@ pub enum PipelineError {
     Dataset(#[from] DatasetError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error("{file}: {error} (--strict stops at the first unreadable image; without it the image counts as failed)")]
+    #[error(
+        "{file}: {error} (--strict stops at the first unreadable image; without it the image counts as failed)"
+    )]
     StrictFailure { file: String, error: String },
     #[error("the model's output has {got} classes, but its manifest declares {expected}")]
     ClassCount { got: usize, expected: usize },
@@ -148,15 +150,19 @@ fn prepare_batches(
                 return;
             }
         };
-        let Ok(mut tensor) = free_rx.recv() else { return };
+        let Ok(mut tensor) = free_rx.recv() else {
+            return;
+        };
         let started = Instant::now();
         let outcomes: Vec<Result<(), String>> = raw
             .samples
             .par_iter()
             .zip(tensor.par_chunks_mut(sample_len))
             .map(|(sample, slot)| match &sample.bytes {
-                Ok(bytes) => crate::preprocess::preprocess_bytes(bytes, config.recipe, config.compat, slot)
-                    .map_err(|e| e.to_string()),
+                Ok(bytes) => {
+                    crate::preprocess::preprocess_bytes(bytes, config.recipe, config.compat, slot)
+                        .map_err(|e| e.to_string())
+                }
                 Err(error) => Err(error.clone()),
             })
             .collect();
@@ -168,7 +174,10 @@ fn prepare_batches(
                 Ok(()) => {
                     let target = ok.len();
                     if target != slot {
-                        tensor.copy_within(slot * sample_len..(slot + 1) * sample_len, target * sample_len);
+                        tensor.copy_within(
+                            slot * sample_len..(slot + 1) * sample_len,
+                            target * sample_len,
+                        );
                     }
                     ok.push(sample.entry);
                 }
@@ -176,7 +185,15 @@ fn prepare_batches(
             }
         }
         let elapsed = started.elapsed();
-        if ready_tx.send(Ok(ReadyBatch { ok, failed, tensor, elapsed })).is_err() {
+        if ready_tx
+            .send(Ok(ReadyBatch {
+                ok,
+                failed,
+                tensor,
+                elapsed,
+            }))
+            .is_err()
+        {
             return;
         }
     }
@@ -201,7 +218,10 @@ fn infer_batches(
         if config.strict
             && let Some((entry, error)) = ready.failed.first()
         {
-            return Err(PipelineError::StrictFailure { file: entry.file.clone(), error: error.clone() });
+            return Err(PipelineError::StrictFailure {
+                file: entry.file.clone(),
+                error: error.clone(),
+            });
         }
         predictions.clear();
         if !ready.ok.is_empty() {
@@ -212,10 +232,18 @@ fn infer_batches(
             }
             scores.clear();
             let started = Instant::now();
-            let classes = model.run(&ready.tensor[..run_count * sample_len], run_count, sample_shape, &mut scores)?;
+            let classes = model.run(
+                &ready.tensor[..run_count * sample_len],
+                run_count,
+                sample_shape,
+                &mut scores,
+            )?;
             stats.inference_time += started.elapsed();
             if classes != config.classes {
-                return Err(PipelineError::ClassCount { got: classes, expected: config.classes });
+                return Err(PipelineError::ClassCount {
+                    got: classes,
+                    expected: config.classes,
+                });
             }
             for (entry, row) in ready.ok.drain(..).zip(scores.chunks_exact(classes)) {
                 let ranked = rank::top_k(&row[config.label_offset..]);
@@ -223,7 +251,10 @@ fn infer_batches(
                     name: entry.name,
                     file: entry.file,
                     label: entry.label,
-                    outcome: Outcome::Ranked { top5: ranked.classes, scores: ranked.scores },
+                    outcome: Outcome::Ranked {
+                        top5: ranked.classes,
+                        scores: ranked.scores,
+                    },
                 });
             }
             stats.inferred += count;

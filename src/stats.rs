@@ -14,7 +14,12 @@ pub fn mcnemar_exact_p(only_a: u64, only_b: u64) -> f64 {
     let ln_factorial = ln_factorials(n);
     let ln_half_n = n as f64 * std::f64::consts::LN_2;
     let ln_terms: Vec<f64> = (0..=k)
-        .map(|i| ln_factorial[n as usize] - ln_factorial[i as usize] - ln_factorial[(n - i) as usize] - ln_half_n)
+        .map(|i| {
+            ln_factorial[n as usize]
+                - ln_factorial[i as usize]
+                - ln_factorial[(n - i) as usize]
+                - ln_half_n
+        })
         .collect();
     let max = ln_terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let tail = max.exp() * ln_terms.iter().map(|t| (t - max).exp()).sum::<f64>();

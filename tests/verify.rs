@@ -16,7 +16,12 @@ fn path_str(path: &Path) -> &str {
 fn oracle_images(shared: &Path, id: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(shared.join("oracle/results.json")).unwrap();
     let results: Value = serde_json::from_str(&text).unwrap();
-    let model = results["models"].as_array().unwrap().iter().find(|m| m["id"] == id).unwrap();
+    let model = results["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap();
     model["per_image"].as_array().unwrap().clone()
 }
 
@@ -42,7 +47,9 @@ fn sample_counts_and_per_image_top5_equal_the_oracle() {
     let scratch = tempfile::tempdir().unwrap();
     let sample = shared.join("imagenet-sample");
     for (id, top1, top5, status) in SAMPLE_COUNTS {
-        let predictions = scratch.path().join(format!("{}.jsonl", id.replace('/', "_")));
+        let predictions = scratch
+            .path()
+            .join(format!("{}.jsonl", id.replace('/', "_")));
         let run = verify(
             scratch.path(),
             &[
@@ -67,10 +74,28 @@ fn sample_counts_and_per_image_top5_equal_the_oracle() {
         let expected_status = if status == 0 { "reproduced" } else { "drift" };
         assert_eq!(record["verdict"]["status"], expected_status, "{id}");
         assert_eq!(record["verdict"]["tolerance"], 0.1);
-        let reference = record["references"].as_array().unwrap().iter().find(|r| r["expected"] == true).unwrap();
+        let reference = record["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["expected"] == true)
+            .unwrap();
         assert!(reference["delta_top1"].is_number() && reference["delta_top5"].is_number());
-        for key in ["tool_version", "command_line", "ort_version", "provider", "threads", "batch", "graph_optimization_level", "started_at", "images_per_second"] {
-            assert!(!record["provenance"][key].is_null(), "{id}: provenance.{key} missing");
+        for key in [
+            "tool_version",
+            "command_line",
+            "ort_version",
+            "provider",
+            "threads",
+            "batch",
+            "graph_optimization_level",
+            "started_at",
+            "images_per_second",
+        ] {
+            assert!(
+                !record["provenance"][key].is_null(),
+                "{id}: provenance.{key} missing"
+            );
         }
         assert_eq!(record["provenance"]["ort_version"], "1.32.0");
         assert!(record["store"]["key"].as_str().unwrap().len() == 64);
@@ -82,7 +107,11 @@ fn sample_counts_and_per_image_top5_equal_the_oracle() {
             assert_eq!(mine["file"], truth["file"], "{id}: dataset order");
             assert_eq!(mine["label"], truth["gt"], "{id}: {}", truth["file"]);
             assert_eq!(mine["top5"], truth["top5"], "{id}: {} top-5", truth["file"]);
-            assert_eq!(mine["scores"], truth["top5_scores"], "{id}: {} scores", truth["file"]);
+            assert_eq!(
+                mine["scores"], truth["top5_scores"],
+                "{id}: {} scores",
+                truth["file"]
+            );
         }
     }
 }
@@ -96,10 +125,15 @@ fn flat_folder_and_tar_give_the_same_predictions_as_the_image_folder() {
 
     let tar_path = scratch.path().join("ILSVRC2012_img_val.tar");
     let mut builder = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
-    let mut names: Vec<_> = std::fs::read_dir(shared.join("imagenet-val")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(shared.join("imagenet-val"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     names.sort();
     for path in &names {
-        builder.append_path_with_name(path, path.file_name().unwrap()).unwrap();
+        builder
+            .append_path_with_name(path, path.file_name().unwrap())
+            .unwrap();
     }
     builder.finish().unwrap();
     drop(builder);
@@ -113,17 +147,44 @@ fn flat_folder_and_tar_give_the_same_predictions_as_the_image_folder() {
         let predictions = scratch.path().join(format!("{layout}.jsonl"));
         let run = verify(
             scratch.path(),
-            &["--model", id, "--onnx", path_str(&onnx), "--val", path_str(&val), "--no-cache", "--json", "--predictions", path_str(&predictions)],
+            &[
+                "--model",
+                id,
+                "--onnx",
+                path_str(&onnx),
+                "--val",
+                path_str(&val),
+                "--no-cache",
+                "--json",
+                "--predictions",
+                path_str(&predictions),
+            ],
         );
         assert_eq!(run.status, 0, "{layout}: {}", run.stderr);
         let record = run.json();
-        assert_eq!((record["top1_correct"].as_u64(), record["top5_correct"].as_u64()), (Some(58), Some(77)), "{layout}");
-        assert_eq!(record["verdict"]["status"], "reproduced", "{layout}: the same image set in any layout");
+        assert_eq!(
+            (
+                record["top1_correct"].as_u64(),
+                record["top5_correct"].as_u64()
+            ),
+            (Some(58), Some(77)),
+            "{layout}"
+        );
+        assert_eq!(
+            record["verdict"]["status"], "reproduced",
+            "{layout}: the same image set in any layout"
+        );
         assert_eq!(record["dataset"]["layout"], layout);
         let mut rows: Vec<(String, Value, Value)> = read_jsonl(&predictions)
             .into_iter()
             .map(|row| {
-                let name = row["file"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+                let name = row["file"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string();
                 (name, row["top5"].clone(), row["label"].clone())
             })
             .collect();
@@ -141,12 +202,26 @@ fn interrupted_runs_resume_and_repeats_run_no_inference() {
     let id = "coral/mobilenet_v1_0.5_160_quant";
     let onnx = shared_model(&shared, id);
     let sample = shared.join("imagenet-sample");
-    let base = ["--model", id, "--onnx", path_str(&onnx), "--val", path_str(&sample), "--json", "--batch", "8"];
+    let base = [
+        "--model",
+        id,
+        "--onnx",
+        path_str(&onnx),
+        "--val",
+        path_str(&sample),
+        "--json",
+        "--batch",
+        "8",
+    ];
 
     let partial = verify(scratch.path(), &[&base[..], &["--limit", "40"]].concat());
     assert_eq!(partial.status, 0, "{}", partial.stderr);
     assert_eq!(partial.json()["images"], 40);
-    assert_eq!(partial.json()["verdict"]["status"], "no-reference", "40 images are not the reference's set");
+    assert_eq!(
+        partial.json()["verdict"]["status"],
+        "no-reference",
+        "40 images are not the reference's set"
+    );
 
     let resumed = verify(scratch.path(), &base);
     assert_eq!(resumed.status, 0, "{}", resumed.stderr);
@@ -156,13 +231,23 @@ fn interrupted_runs_resume_and_repeats_run_no_inference() {
     assert_eq!(resumed["top1_correct"], 58);
 
     let repeat = verify(scratch.path(), &base).json();
-    assert_eq!(repeat["provenance"]["inferred"], 0, "an unchanged key runs no inference");
+    assert_eq!(
+        repeat["provenance"]["inferred"], 0,
+        "an unchanged key runs no inference"
+    );
     assert_eq!(repeat["store"]["reused"], 100);
-    assert_eq!((repeat["top1"].clone(), repeat["top5"].clone()), (resumed["top1"].clone(), resumed["top5"].clone()));
+    assert_eq!(
+        (repeat["top1"].clone(), repeat["top5"].clone()),
+        (resumed["top1"].clone(), resumed["top5"].clone())
+    );
     assert_eq!(repeat["store"]["key"], resumed["store"]["key"]);
 
     // Another batch size is another key: nothing is reused, and batch 1 gives the same answers.
-    let one_at_a_time = verify(scratch.path(), &[&base[..6], &["--json", "--batch", "1"]].concat()).json();
+    let one_at_a_time = verify(
+        scratch.path(),
+        &[&base[..6], &["--json", "--batch", "1"]].concat(),
+    )
+    .json();
     assert_ne!(one_at_a_time["store"]["key"], resumed["store"]["key"]);
     assert_eq!(one_at_a_time["provenance"]["inferred"], 100);
     assert_eq!(one_at_a_time["top1_correct"], 58);
@@ -170,9 +255,20 @@ fn interrupted_runs_resume_and_repeats_run_no_inference() {
 
     // Reports were written from the same record.
     let report_dir = scratch.path().join("reports").join(id);
-    let reports: Vec<_> = std::fs::read_dir(&report_dir).unwrap().map(|e| e.unwrap().path()).collect();
-    assert!(reports.iter().any(|p| p.extension().is_some_and(|e| e == "md")));
-    assert!(reports.iter().any(|p| p.extension().is_some_and(|e| e == "json")));
+    let reports: Vec<_> = std::fs::read_dir(&report_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        reports
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "md"))
+    );
+    assert!(
+        reports
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "json"))
+    );
 }
 
 #[test]
@@ -180,7 +276,11 @@ fn a_corrupt_jpeg_is_counted_as_failed_and_strict_makes_it_fatal() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
     let val = scratch.path().join("val");
-    for (i, entry) in std::fs::read_dir(shared.join("imagenet-val")).unwrap().enumerate().take(12) {
+    for (i, entry) in std::fs::read_dir(shared.join("imagenet-val"))
+        .unwrap()
+        .enumerate()
+        .take(12)
+    {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::create_dir_all(&val).unwrap();
@@ -194,7 +294,16 @@ fn a_corrupt_jpeg_is_counted_as_failed_and_strict_makes_it_fatal() {
     std::fs::write(val.join("notes.txt"), "not an image").unwrap();
     let id = "coral/mobilenet_v1_0.5_160_quant";
     let onnx = shared_model(&shared, id);
-    let args = ["--model", id, "--onnx", path_str(&onnx), "--val", path_str(&val), "--json", "--no-cache"];
+    let args = [
+        "--model",
+        id,
+        "--onnx",
+        path_str(&onnx),
+        "--val",
+        path_str(&val),
+        "--json",
+        "--no-cache",
+    ];
 
     let run = verify(scratch.path(), &args);
     assert_eq!(run.status, 0, "{}", run.stderr);
@@ -203,19 +312,43 @@ fn a_corrupt_jpeg_is_counted_as_failed_and_strict_makes_it_fatal() {
     assert_eq!(record["evaluated"], 11);
     assert_eq!(record["dataset"]["ignored_files"], 1);
     let failure = &record["failures"][0];
-    assert!(run.stderr.contains(failure["file"].as_str().unwrap()), "the failed file is named on stderr");
+    assert!(
+        run.stderr.contains(failure["file"].as_str().unwrap()),
+        "the failed file is named on stderr"
+    );
 
     let strict = verify(scratch.path(), &[&args[..], &["--strict"]].concat());
     assert_eq!(strict.status, 2);
-    assert!(strict.stderr.contains(failure["file"].as_str().unwrap()), "{}", strict.stderr);
+    assert!(
+        strict.stderr.contains(failure["file"].as_str().unwrap()),
+        "{}",
+        strict.stderr
+    );
 }
 
 fn assert_clear_error(run: &common::Run, needles: &[&str]) {
-    assert_eq!(run.status, 2, "exit status 2 for bad input\nstderr: {}", run.stderr);
-    assert!(run.stderr.starts_with("zoorepro: error: "), "{}", run.stderr);
-    assert_eq!(run.stderr.trim_end().lines().count(), 1, "one message: {}", run.stderr);
+    assert_eq!(
+        run.status, 2,
+        "exit status 2 for bad input\nstderr: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.starts_with("zoorepro: error: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.trim_end().lines().count(),
+        1,
+        "one message: {}",
+        run.stderr
+    );
     for needle in needles {
-        assert!(run.stderr.contains(needle), "message should mention {needle:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "message should mention {needle:?}: {}",
+            run.stderr
+        );
     }
     assert!(run.stdout.is_empty(), "nothing on stdout for an error");
 }
@@ -230,33 +363,86 @@ fn bad_input_gives_one_clear_message_and_status_2() {
 
     let missing = scratch.path().join("no-such-dir");
     assert_clear_error(
-        &verify(scratch.path(), &["--model", v2, "--onnx", path_str(&v2_onnx), "--val", path_str(&missing)]),
+        &verify(
+            scratch.path(),
+            &[
+                "--model",
+                v2,
+                "--onnx",
+                path_str(&v2_onnx),
+                "--val",
+                path_str(&missing),
+            ],
+        ),
         &["no-such-dir"],
     );
 
     let empty = scratch.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert_clear_error(&verify(scratch.path(), &["--model", v2, "--onnx", path_str(&v2_onnx), "--val", path_str(&empty)]), &["empty"]);
+    assert_clear_error(
+        &verify(
+            scratch.path(),
+            &[
+                "--model",
+                v2,
+                "--onnx",
+                path_str(&v2_onnx),
+                "--val",
+                path_str(&empty),
+            ],
+        ),
+        &["empty"],
+    );
 
     assert_clear_error(
-        &verify(scratch.path(), &["--model", "no-such-model", "--val", path_str(&sample)]),
+        &verify(
+            scratch.path(),
+            &["--model", "no-such-model", "--val", path_str(&sample)],
+        ),
         &["no-such-model", "zoorepro models"],
     );
 
     // Ambiguous bare name.
-    assert_clear_error(&verify(scratch.path(), &["--model", "resnet50", "--val", path_str(&sample)]), &["keras/resnet50", "pytorch/resnet50"]);
+    assert_clear_error(
+        &verify(
+            scratch.path(),
+            &["--model", "resnet50", "--val", path_str(&sample)],
+        ),
+        &["keras/resnet50", "pytorch/resnet50"],
+    );
 
     // The broken copy is not the file the intact model's manifest pins.
     let broken = shared_model(&shared, "coral/broken-mobilenet_v2_1.0_224_quant");
     assert_clear_error(
-        &verify(scratch.path(), &["--model", v2, "--onnx", path_str(&broken), "--val", path_str(&sample)]),
+        &verify(
+            scratch.path(),
+            &[
+                "--model",
+                v2,
+                "--onnx",
+                path_str(&broken),
+                "--val",
+                path_str(&sample),
+            ],
+        ),
         &["sha256", "--allow-unverified"],
     );
 
     // A 160x160 NCHW model under a 224x224 NHWC manifest: the input does not match.
     let v1 = shared_model(&shared, "coral/mobilenet_v1_0.5_160_quant");
     assert_clear_error(
-        &verify(scratch.path(), &["--model", v2, "--onnx", path_str(&v1), "--allow-unverified", "--val", path_str(&sample)]),
+        &verify(
+            scratch.path(),
+            &[
+                "--model",
+                v2,
+                "--onnx",
+                path_str(&v1),
+                "--allow-unverified",
+                "--val",
+                path_str(&sample),
+            ],
+        ),
         &["does not match manifest", "input"],
     );
 
@@ -264,27 +450,65 @@ fn bad_input_gives_one_clear_message_and_status_2() {
     let not_onnx = scratch.path().join("model.onnx");
     std::fs::write(&not_onnx, "definitely not protobuf").unwrap();
     assert_clear_error(
-        &verify(scratch.path(), &["--model", v2, "--onnx", path_str(&not_onnx), "--allow-unverified", "--val", path_str(&sample)]),
+        &verify(
+            scratch.path(),
+            &[
+                "--model",
+                v2,
+                "--onnx",
+                path_str(&not_onnx),
+                "--allow-unverified",
+                "--val",
+                path_str(&sample),
+            ],
+        ),
         &["model.onnx"],
     );
 
     // A truncated tar: cut inside the data of a member.
     let tar_path = scratch.path().join("val.tar");
     let mut builder = tar::Builder::new(Vec::new());
-    for entry in std::fs::read_dir(shared.join("imagenet-val")).unwrap().take(3) {
+    for entry in std::fs::read_dir(shared.join("imagenet-val"))
+        .unwrap()
+        .take(3)
+    {
         let path = entry.unwrap().path();
-        builder.append_path_with_name(&path, path.file_name().unwrap()).unwrap();
+        builder
+            .append_path_with_name(&path, path.file_name().unwrap())
+            .unwrap();
     }
     let bytes = builder.into_inner().unwrap();
     std::fs::write(&tar_path, &bytes[..bytes.len() / 2]).unwrap();
     assert_clear_error(
-        &verify(scratch.path(), &["--model", v2, "--onnx", path_str(&v2_onnx), "--val", path_str(&tar_path)]),
+        &verify(
+            scratch.path(),
+            &[
+                "--model",
+                v2,
+                "--onnx",
+                path_str(&v2_onnx),
+                "--val",
+                path_str(&tar_path),
+            ],
+        ),
         &["val.tar"],
     );
 
     // A conflicting --batch for a model whose batch is dynamic is fine; zero is not.
     assert_clear_error(
-        &verify(scratch.path(), &["--model", v2, "--onnx", path_str(&v2_onnx), "--val", path_str(&sample), "--batch", "0"]),
+        &verify(
+            scratch.path(),
+            &[
+                "--model",
+                v2,
+                "--onnx",
+                path_str(&v2_onnx),
+                "--val",
+                path_str(&sample),
+                "--batch",
+                "0",
+            ],
+        ),
         &["--batch"],
     );
 }
@@ -293,10 +517,25 @@ fn bad_input_gives_one_clear_message_and_status_2() {
 fn the_bundled_demo_reproduces_the_oracle_on_its_30_images() {
     let scratch = tempfile::tempdir().unwrap();
     let demo = common::repo().join("demo");
-    let run = verify(scratch.path(), &["--model", "coral/mobilenet_v2_1.0_224_quant", "--val", path_str(&demo), "--json"]);
+    let run = verify(
+        scratch.path(),
+        &[
+            "--model",
+            "coral/mobilenet_v2_1.0_224_quant",
+            "--val",
+            path_str(&demo),
+            "--json",
+        ],
+    );
     assert_eq!(run.status, 0, "{}", run.stderr);
     let record = run.json();
-    assert_eq!((record["top1_correct"].as_u64(), record["top5_correct"].as_u64()), (Some(18), Some(27)));
+    assert_eq!(
+        (
+            record["top1_correct"].as_u64(),
+            record["top5_correct"].as_u64()
+        ),
+        (Some(18), Some(27))
+    );
     assert_eq!(record["verdict"]["status"], "reproduced");
     assert_eq!(record["onnx"]["verification"], "verified");
 }

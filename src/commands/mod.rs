@@ -44,7 +44,10 @@ impl Context {
 }
 
 pub fn run(cli: Cli) -> i32 {
-    let context = Context { home: cli.home, cache_dir: cli.cache_dir };
+    let context = Context {
+        home: cli.home,
+        cache_dir: cli.cache_dir,
+    };
     let outcome = match &cli.command {
         Command::Verify(args) => verify::run(&context, args),
         Command::Preprocess(args) => preprocess::run(&context, args),
@@ -81,11 +84,14 @@ pub(crate) fn pillow_compat(arg: PillowCompatArg) -> PillowCompat {
 }
 
 pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let read = file.read(&mut buffer).with_context(|| format!("cannot read {}", path.display()))?;
+        let read = file
+            .read(&mut buffer)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if read == 0 {
             break;
         }
@@ -102,15 +108,21 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Hidden when stderr is not a terminal, so logs and CI output stay clean.
 pub(crate) fn progress_bar(total: Option<usize>, label: &str) -> ProgressBar {
     let bar = match total {
-        Some(total) => ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr()).with_style(
+        Some(total) => ProgressBar::with_draw_target(
+            Some(total as u64),
+            ProgressDrawTarget::stderr(),
+        )
+        .with_style(
             ProgressStyle::with_template(
                 "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} images  {per_sec}  ETA {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         ),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template("{prefix} [{elapsed_precise}] {spinner} {pos} images  {per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template(
+                "{prefix} [{elapsed_precise}] {spinner} {pos} images  {per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
     bar.set_prefix(label.to_string());

@@ -37,3 +37,40 @@ pub fn write_tensors(
         .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(images.len())
 }
+
+/// `zoorepro preprocess`: resolves the recipe (a manifest's, or a preset) and writes the tensors.
+pub fn run(ctx: &super::Context, args: &crate::cli::PreprocessArgs) -> anyhow::Result<i32> {
+    let recipe = match &args.model {
+        Some(model) => {
+            let home = ctx.home()?;
+            let manifests = ctx.manifests(&home)?;
+            crate::manifest::resolve(&manifests, model)?.recipe(args.recipe.as_deref())?
+        }
+        None => {
+            let name = args.recipe.as_deref().unwrap_or_default();
+            crate::recipe::preset(name).ok_or_else(|| {
+                let names: Vec<String> = crate::recipe::presets()
+                    .into_iter()
+                    .map(|r| r.name)
+                    .collect();
+                anyhow::anyhow!(
+                    "{name:?} is not a recipe preset; presets: {}",
+                    names.join(", ")
+                )
+            })?
+        }
+    };
+    let count = write_tensors(
+        &args.images,
+        &recipe,
+        super::pillow_compat(args.pillow_compat),
+        &args.out,
+    )?;
+    eprintln!(
+        "wrote {count} x {:?} float32 ({}) to {}",
+        recipe.sample_shape(),
+        recipe.name,
+        args.out.display()
+    );
+    Ok(crate::exit::SUCCESS)
+}

@@ -16,8 +16,8 @@ use crate::manifest::{self, Manifest};
 use crate::pipeline::{self, PipelineConfig};
 use crate::recipe::{Layout, Recipe};
 use crate::report::{
-    self, DatasetInfo, Failure, Host, OnnxInfo, Provenance, RecipeInfo, ReferenceResult, RunRecord, StoreInfo,
-    Throughput, Verdict, VerdictStatus,
+    self, DatasetInfo, Failure, Host, OnnxInfo, Provenance, RecipeInfo, ReferenceResult, RunRecord,
+    StoreInfo, Throughput, Verdict, VerdictStatus,
 };
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::{Outcome, Prediction, RunKey, Store};
@@ -38,7 +38,10 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     let recipe = manifest.recipe(args.recipe.as_deref())?;
     let compat = super::pillow_compat(args.pillow_compat);
 
-    let onnx_path = args.onnx.clone().unwrap_or_else(|| manifest.onnx_path(&home));
+    let onnx_path = args
+        .onnx
+        .clone()
+        .unwrap_or_else(|| manifest.onnx_path(&home));
     let onnx = inspect_onnx_file(manifest, &onnx_path, args.allow_unverified)?;
 
     let dataset = Dataset::open(&args.val)?;
@@ -47,11 +50,17 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         ProviderArg::Cpu => Provider::Cpu,
         ProviderArg::Cuda => Provider::Cuda,
     };
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
-    let options = SessionOptions { provider, threads, opt_level: OptLevel::All };
+    let options = SessionOptions {
+        provider,
+        threads,
+        opt_level: OptLevel::All,
+    };
     let mut model = runtime.open(&onnx_path, &options)?;
     check_model_against_manifest(manifest, &recipe, &model, &onnx_path)?;
     let batch = resolve_batch(args.batch, model.fixed_batch(), &onnx_path)?;
@@ -66,9 +75,16 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         options.opt_level.name(),
         batch,
     );
-    let mut store = if args.no_cache { None } else { Some(Store::open(&ctx.cache_dir()?)?) };
+    let mut store = if args.no_cache {
+        None
+    } else {
+        Some(Store::open(&ctx.cache_dir()?)?)
+    };
     let run_info = match store.as_mut() {
-        Some(store) => Some(store.find_or_create_run(&key, &serde_json::json!({ "framework": manifest.framework }))?),
+        Some(store) => Some(store.find_or_create_run(
+            &key,
+            &serde_json::json!({ "framework": manifest.framework }),
+        )?),
         None => None,
     };
     let done = match (&store, &run_info) {
@@ -79,9 +95,13 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     // Dataset order, recorded as the stream passes, including images answered from the store.
     let mut order: Vec<Entry> = Vec::new();
     let mut fresh: Vec<Prediction> = Vec::new();
-    let to_infer = dataset
-        .entries()
-        .map(|entries| entries.iter().take(args.limit.unwrap_or(usize::MAX)).filter(|e| !done.contains(&e.name)).count());
+    let to_infer = dataset.entries().map(|entries| {
+        entries
+            .iter()
+            .take(args.limit.unwrap_or(usize::MAX))
+            .filter(|e| !done.contains(&e.name))
+            .count()
+    });
     let progress = super::progress_bar(to_infer, "verify");
     let stats = {
         let samples = dataset.stream(args.limit, {
@@ -108,18 +128,27 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         let sink = |predictions: &[Prediction]| -> Result<(), String> {
             for prediction in predictions {
                 if let Outcome::Failed(error) = &prediction.outcome {
-                    progress.suspend(|| eprintln!("zoorepro: warning: {}: {error} (counted as failed)", prediction.file));
+                    progress.suspend(|| {
+                        eprintln!(
+                            "zoorepro: warning: {}: {error} (counted as failed)",
+                            prediction.file
+                        )
+                    });
                 }
             }
             match (store.as_mut(), &run_info) {
-                (Some(store), Some(info)) => store.insert(info.id, predictions).map_err(|e| e.to_string()),
+                (Some(store), Some(info)) => store
+                    .insert(info.id, predictions)
+                    .map_err(|e| e.to_string()),
                 _ => {
                     fresh.extend_from_slice(predictions);
                     Ok(())
                 }
             }
         };
-        pipeline::run(samples, &config, &mut model, sink, |n| progress.inc(n as u64))?
+        pipeline::run(samples, &config, &mut model, sink, |n| {
+            progress.inc(n as u64)
+        })?
     };
     progress.finish_and_clear();
     if order.is_empty() {
@@ -127,15 +156,22 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     }
 
     let mut predictions: HashMap<String, Prediction> = match (&store, &run_info) {
-        (Some(store), Some(info)) => store.predictions(info.id)?.into_iter().map(|p| (p.name.clone(), p)).collect(),
+        (Some(store), Some(info)) => store
+            .predictions(info.id)?
+            .into_iter()
+            .map(|p| (p.name.clone(), p))
+            .collect(),
         _ => fresh.into_iter().map(|p| (p.name.clone(), p)).collect(),
     };
     let ordered: Vec<(Entry, Prediction)> = order
         .iter()
         .map(|entry| {
-            let prediction = predictions
-                .remove(&entry.name)
-                .with_context(|| format!("no prediction for {} after the run: the store is inconsistent", entry.file))?;
+            let prediction = predictions.remove(&entry.name).with_context(|| {
+                format!(
+                    "no prediction for {} after the run: the store is inconsistent",
+                    entry.file
+                )
+            })?;
             Ok((entry.clone(), prediction))
         })
         .collect::<anyhow::Result<_>>()?;
@@ -152,20 +188,32 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
 
     let score = Score::of(&ordered);
     let image_set_sha256 = manifest::image_set_digest(
-        ordered.iter().filter(|(entry, _)| entry.label.is_some()).map(|(entry, _)| entry.name.as_str()),
+        ordered
+            .iter()
+            .filter(|(entry, _)| entry.label.is_some())
+            .map(|(entry, _)| entry.name.as_str()),
     );
     let (references, verdict) = judge(manifest, &recipe, &image_set_sha256, &score, args.tolerance);
     let seconds = started.elapsed().as_secs_f64();
     let record = RunRecord {
         model_id: manifest.id.clone(),
         onnx,
-        recipe: RecipeInfo { name: recipe.name.clone(), pillow_compat: compat.name().into(), definition: recipe.clone() },
+        recipe: RecipeInfo {
+            name: recipe.name.clone(),
+            pillow_compat: compat.name().into(),
+            definition: recipe.clone(),
+        },
         dataset: DatasetInfo {
             path: args.val.display().to_string(),
             layout: dataset.kind().name().into(),
-            image_set_name: manifest.image_set_name(&image_set_sha256).map(str::to_string),
+            image_set_name: manifest
+                .image_set_name(&image_set_sha256)
+                .map(str::to_string),
             image_set_sha256,
-            unlabelled: ordered.iter().filter(|(entry, _)| entry.label.is_none()).count(),
+            unlabelled: ordered
+                .iter()
+                .filter(|(entry, _)| entry.label.is_none())
+                .count(),
             ignored_files: dataset.ignored_files(),
         },
         images: score.images,
@@ -189,7 +237,10 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         failures: ordered
             .iter()
             .filter_map(|(entry, p)| match &p.outcome {
-                Outcome::Failed(error) => Some(Failure { file: entry.file.clone(), error: error.clone() }),
+                Outcome::Failed(error) => Some(Failure {
+                    file: entry.file.clone(),
+                    error: error.clone(),
+                }),
                 Outcome::Ranked { .. } => None,
             })
             .take(MAX_LISTED_FAILURES)
@@ -224,14 +275,21 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         },
     };
 
-    let report_dir = args.report_dir.clone().unwrap_or_else(|| home.join("reports"));
+    let report_dir = args
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| home.join("reports"));
     let stem = format!(
         "{}-{}",
         report::utc_timestamp(started_at).replace([':', '-'], ""),
         &key.digest()[..12]
     );
-    let written = report::write_reports(&report_dir, &record, &stem)
-        .with_context(|| format!("cannot write the run report under {} (pass --report-dir DIR)", report_dir.display()))?;
+    let written = report::write_reports(&report_dir, &record, &stem).with_context(|| {
+        format!(
+            "cannot write the run report under {} (pass --report-dir DIR)",
+            report_dir.display()
+        )
+    })?;
 
     if args.json {
         let mut stdout = std::io::stdout().lock();
@@ -264,7 +322,11 @@ fn summary_line(record: &RunRecord) -> String {
 }
 
 /// Hashes the file and checks it against the manifest's pin.
-fn inspect_onnx_file(manifest: &Manifest, path: &Path, allow_unverified: bool) -> anyhow::Result<OnnxInfo> {
+fn inspect_onnx_file(
+    manifest: &Manifest,
+    path: &Path,
+    allow_unverified: bool,
+) -> anyhow::Result<OnnxInfo> {
     if !path.is_file() {
         bail!(
             "ONNX file {} not found: export it (scripts/export_torchvision.py / export_keras.py) or pass --onnx FILE",
@@ -308,7 +370,12 @@ fn read_sidecar(onnx: &Path) -> Option<serde_json::Value> {
 
 /// The graph must take what the recipe produces and give what the manifest says, or every number
 /// after this would be meaningless.
-fn check_model_against_manifest(manifest: &Manifest, recipe: &Recipe, model: &Model, path: &Path) -> anyhow::Result<()> {
+fn check_model_against_manifest(
+    manifest: &Manifest,
+    recipe: &Recipe,
+    model: &Model,
+    path: &Path,
+) -> anyhow::Result<()> {
     let input = model.input();
     let mismatch = |what: String| {
         anyhow::anyhow!(
@@ -318,10 +385,17 @@ fn check_model_against_manifest(manifest: &Manifest, recipe: &Recipe, model: &Mo
         )
     };
     if input.name != manifest.input.name {
-        return Err(mismatch(format!("input is named {:?}, the manifest says {:?}", input.name, manifest.input.name)));
+        return Err(mismatch(format!(
+            "input is named {:?}, the manifest says {:?}",
+            input.name, manifest.input.name
+        )));
     }
     if input.shape.len() != 4 {
-        return Err(mismatch(format!("input has rank {} ({:?}), an image batch has rank 4", input.shape.len(), input.shape)));
+        return Err(mismatch(format!(
+            "input has rank {} ({:?}), an image batch has rank 4",
+            input.shape.len(),
+            input.shape
+        )));
     }
     let size = recipe.crop_size as u64;
     let expected: [u64; 3] = match recipe.layout {
@@ -353,7 +427,11 @@ fn check_model_against_manifest(manifest: &Manifest, recipe: &Recipe, model: &Mo
     Ok(())
 }
 
-fn resolve_batch(requested: Option<usize>, fixed: Option<usize>, path: &Path) -> anyhow::Result<usize> {
+fn resolve_batch(
+    requested: Option<usize>,
+    fixed: Option<usize>,
+    path: &Path,
+) -> anyhow::Result<usize> {
     match (requested, fixed) {
         (Some(0), _) => bail!("--batch must be at least 1"),
         (Some(requested), Some(fixed)) if requested != fixed => bail!(
@@ -395,7 +473,11 @@ impl Score {
     }
 
     fn percent(count: usize, of: usize) -> f64 {
-        if of == 0 { 0.0 } else { 100.0 * count as f64 / of as f64 }
+        if of == 0 {
+            0.0
+        } else {
+            100.0 * count as f64 / of as f64
+        }
     }
 
     fn top1(&self) -> f64 {

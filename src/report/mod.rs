@@ -154,13 +154,24 @@ pub struct Throughput {
 
 impl Throughput {
     pub fn from_stages(images: usize, preprocess: f64, inference: f64, wall: f64) -> Throughput {
-        let rate = |seconds: f64| if seconds > 0.0 { images as f64 / seconds } else { 0.0 };
+        let rate = |seconds: f64| {
+            if seconds > 0.0 {
+                images as f64 / seconds
+            } else {
+                0.0
+            }
+        };
         let (preprocess_rate, inference_rate) = (rate(preprocess), rate(inference));
         Throughput {
             preprocess_images_per_second: preprocess_rate,
             inference_images_per_second: inference_rate,
             end_to_end_images_per_second: rate(wall),
-            bottleneck: if preprocess_rate < inference_rate { "preprocess" } else { "inference" }.to_string(),
+            bottleneck: if preprocess_rate < inference_rate {
+                "preprocess"
+            } else {
+                "inference"
+            }
+            .to_string(),
         }
     }
 }
@@ -270,7 +281,10 @@ pub(crate) mod tests {
         assert_eq!(throughput.preprocess_images_per_second, 50.0);
         assert_eq!(throughput.inference_images_per_second, 20.0);
         assert_eq!(throughput.bottleneck, "inference");
-        assert_eq!(Throughput::from_stages(0, 0.0, 0.0, 0.0).end_to_end_images_per_second, 0.0);
+        assert_eq!(
+            Throughput::from_stages(0, 0.0, 0.0, 0.0).end_to_end_images_per_second,
+            0.0
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub fn shared() -> Option<PathBuf> {
 
 pub fn zoorepro(cache: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_zoorepro"));
-    command.env("ZOOREPRO_HOME", repo()).arg("--cache-dir").arg(cache);
+    command
+        .env("ZOOREPRO_HOME", repo())
+        .arg("--cache-dir")
+        .arg(cache);
     command
 }
 
@@ -34,13 +37,21 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
 pub fn run(command: &mut Command) -> Run {
-    let Output { status, stdout, stderr } = command.output().expect("the zoorepro binary runs");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the zoorepro binary runs");
     let run = Run {
         status: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -56,12 +67,18 @@ pub fn run(command: &mut Command) -> Run {
 
 /// The shared model file of a manifest id (`coral/x` -> `coral__x.onnx`).
 pub fn shared_model(shared: &Path, id: &str) -> PathBuf {
-    shared.join("models").join(format!("{}.onnx", id.replace('/', "__")))
+    shared
+        .join("models")
+        .join(format!("{}.onnx", id.replace('/', "__")))
 }
 
 /// Runs verify with a fresh report dir under `scratch` and the given extra arguments.
 pub fn verify(scratch: &Path, args: &[&str]) -> Run {
     let mut command = zoorepro(&scratch.join("cache"));
-    command.arg("verify").arg("--report-dir").arg(scratch.join("reports")).args(args);
+    command
+        .arg("verify")
+        .arg("--report-dir")
+        .arg(scratch.join("reports"))
+        .args(args);
     run(&mut command)
 }

@@ -1,0 +1,104 @@
+//! `zoorepro models`: every manifest, and whether its ONNX file is present.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::ListArgs;
+use crate::exit;
+use crate::manifest::{Dim, Manifest};
+
+#[derive(Serialize)]
+struct ModelRow<'a> {
+    id: &'a str,
+    framework: &'a str,
+    input: String,
+    recipes: Vec<&'a str>,
+    default_recipe: &'a str,
+    references: Vec<String>,
+    onnx: String,
+    onnx_present: bool,
+    sha256: Option<&'a str>,
+}
+
+fn shape(manifest: &Manifest) -> String {
+    let dims: Vec<String> = manifest
+        .input
+        .shape
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => n.to_string(),
+            Dim::Symbolic(s) => s.clone(),
+        })
+        .collect();
+    format!(
+        "{} [{}] {}",
+        manifest.input.name,
+        dims.join(","),
+        manifest.input.layout.name()
+    )
+}
+
+pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
+    let home = ctx.home()?;
+    let manifests = ctx.manifests(&home)?;
+    let rows: Vec<ModelRow> = manifests
+        .iter()
+        .map(|m| {
+            let path = m.onnx_path(&home);
+            ModelRow {
+                id: &m.id,
+                framework: &m.framework,
+                input: shape(m),
+                recipes: m.recipes.iter().map(|r| r.name()).collect(),
+                default_recipe: &m.default_recipe,
+                references: m
+                    .references
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} {}/{} on {}{}",
+                            r.source,
+                            r.top1,
+                            r.top5,
+                            r.image_set.name,
+                            if r.expected { " (expected)" } else { "" }
+                        )
+                    })
+                    .collect(),
+                onnx_present: path.is_file(),
+                onnx: path.display().to_string(),
+                sha256: m.sha256.as_deref(),
+            }
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+        return Ok(exit::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{:<42} {:<9} {:<34} {:<8} {:<46} references",
+        "id", "framework", "input", "onnx", "recipes"
+    )?;
+    for row in &rows {
+        writeln!(
+            out,
+            "{:<42} {:<9} {:<34} {:<8} {:<46} {}",
+            row.id,
+            row.framework,
+            row.input,
+            if row.onnx_present {
+                "present"
+            } else {
+                "missing"
+            },
+            row.recipes.join(","),
+            row.references.join("; ")
+        )?;
+    }
+    Ok(exit::SUCCESS)
+}

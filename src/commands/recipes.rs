@@ -1,0 +1,45 @@
+//! `zoorepro recipes`: the preprocessing presets.
+
+use std::io::Write;
+
+use crate::cli::ListArgs;
+use crate::exit;
+use crate::recipe::{self, ChannelOrder, ResizeMode};
+
+pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
+    let presets = recipe::presets();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &presets)?;
+        writeln!(out)?;
+        return Ok(exit::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{:<28} {:<20} {:<9} {:>9} {:<28} {:<26} {:<8} description",
+        "name", "resize", "filter", "scale", "mean", "std", "layout"
+    )?;
+    for r in &presets {
+        let resize = match r.resize_mode {
+            ResizeMode::Squash => format!("squash {}", r.crop_size),
+            ResizeMode::ShorterSide => format!("short {} crop {}", r.resize_size, r.crop_size),
+        };
+        let channels = match r.channels {
+            ChannelOrder::Rgb => "rgb",
+            ChannelOrder::Bgr => "bgr",
+        };
+        writeln!(
+            out,
+            "{:<28} {:<20} {:<9} {:>9} {:<28} {:<26} {:<8} {}",
+            r.name,
+            resize,
+            r.filter.name(),
+            r.scale,
+            format!("{:?}", r.mean),
+            format!("{:?}", r.std),
+            format!("{} {channels}", r.layout.name()),
+            r.description
+        )?;
+    }
+    Ok(exit::SUCCESS)
+}
