@@ -35,6 +35,88 @@ pub enum Command {
     Recipes(ListArgs),
     /// List every manifest: id, framework, input, recipes, references, ONNX file present or not.
     Models(ListArgs),
+    /// Import benchmarking-keras-pytorch prediction caches (keras_imagenet/, pytorch_imagenet/) into the store.
+    ImportSeed(ImportSeedArgs),
+    /// Reproduce the accuracy table from the store, against original, ReaL, cleaned or corrected labels.
+    Table(TableArgs),
+    /// Compare two runs image by image: agreement, McNemar's exact test, the images whose top-1 differs.
+    Compare(CompareArgs),
+    /// List the runs in the store, or delete one.
+    Runs(RunsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportSeedArgs {
+    /// A folder laid out like benchmarking-keras-pytorch: keras_imagenet/ and/or pytorch_imagenet/.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LabelsArg {
+    Original,
+    Real,
+    Cleaned,
+    Corrected,
+    All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Markdown,
+    Csv,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunsSelection {
+    Latest,
+    All,
+}
+
+#[derive(Args, Debug)]
+pub struct TableArgs {
+    /// Which labels to score against (`all`: original, ReaL, cleaned and corrected side by side).
+    #[arg(long, value_enum, default_value = "original")]
+    pub labels: LabelsArg,
+    /// Your own label-errors CSV (file,original_index,corrected_index,consensus) for cleaned/corrected.
+    #[arg(long, value_name = "FILE")]
+    pub labels_file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: TableFormat,
+    /// Only these model ids (or bare names), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    pub models: Vec<String>,
+    /// The latest run of each model and recipe, or every run.
+    #[arg(long, value_enum, default_value = "latest")]
+    pub runs: RunsSelection,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// A run id, or a model id (its latest run).
+    #[arg(value_name = "A")]
+    pub a: String,
+    #[arg(value_name = "B")]
+    pub b: String,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: CompareFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    /// Delete this run and its predictions.
+    #[arg(long, value_name = "ID")]
+    pub delete: Option<i64>,
+    /// Print JSON on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

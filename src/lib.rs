@@ -19,5 +19,7 @@ pub mod recipe;
 pub mod report;
 pub mod resample;
 pub mod runtime;
+pub mod scoring;
+pub mod seed;
 pub mod stats;
 pub mod store;

@@ -129,6 +129,8 @@ fn write_atomically(
 #[derive(Clone, Debug, PartialEq)]
 pub struct NpyArray {
     pub shape: Vec<usize>,
+    /// The dtype as stored (`<i8`, `<i4`, `<f4`, `<f2`): provenance for imports.
+    pub descr: &'static str,
     pub data: NpyData,
 }
 
@@ -193,6 +195,15 @@ impl Dtype {
             "<f4" => Some(Dtype::F4),
             "<f2" => Some(Dtype::F2),
             _ => None,
+        }
+    }
+
+    fn descr(self) -> &'static str {
+        match self {
+            Dtype::I8 => "<i8",
+            Dtype::I4 => "<i4",
+            Dtype::F4 => "<f4",
+            Dtype::F2 => "<f2",
         }
     }
 
@@ -319,6 +330,7 @@ pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
     };
     Ok(NpyArray {
         shape: dict.shape,
+        descr: dtype.descr(),
         data,
     })
 }

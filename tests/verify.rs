@@ -332,15 +332,15 @@ fn assert_clear_error(run: &common::Run, needles: &[&str]) {
         "exit status 2 for bad input\nstderr: {}",
         run.stderr
     );
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("zoorepro: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error message: {}", run.stderr);
     assert!(
-        run.stderr.starts_with("zoorepro: error: "),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(
-        run.stderr.trim_end().lines().count(),
-        1,
-        "one message: {}",
+        run.stderr.trim_end().ends_with(errors[0]),
+        "the error is the last word: {}",
         run.stderr
     );
     for needle in needles {

@@ -53,6 +53,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Preprocess(args) => preprocess::run(&context, args),
         Command::Recipes(args) => recipes::run(args),
         Command::Models(args) => models::run(&context, args),
+        Command::ImportSeed(_) | Command::Table(_) | Command::Compare(_) | Command::Runs(_) => {
+            Err(anyhow::anyhow!("not built yet"))
+        }
     };
     match outcome {
         Ok(status) => status,
