@@ -136,18 +136,21 @@ impl RunKey {
 
 /// Top-1 / top-5 against the labels stored with the rows, kept per run so that listing many runs
 /// needs no scan of their rows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub images: usize,
     pub labelled: usize,
     pub failed: usize,
     pub top1_correct: usize,
     pub top5_correct: usize,
+    /// `manifest::image_set_digest` of the labelled images: which references apply.
+    pub image_set_sha256: String,
 }
 
 impl Summary {
     pub fn of<'a>(predictions: impl IntoIterator<Item = &'a Prediction>) -> Summary {
         let mut summary = Summary::default();
+        let mut labelled_names = Vec::new();
         for prediction in predictions {
             summary.images += 1;
             let ranked = match &prediction.outcome {
@@ -159,12 +162,14 @@ impl Summary {
             };
             if let Some(label) = prediction.label {
                 summary.labelled += 1;
+                labelled_names.push(prediction.name.as_str());
                 if let Some(top5) = ranked {
                     summary.top1_correct += usize::from(top5[0] == label);
                     summary.top5_correct += usize::from(top5.contains(&label));
                 }
             }
         }
+        summary.image_set_sha256 = crate::manifest::image_set_digest(labelled_names);
         summary
     }
 }
@@ -514,8 +519,9 @@ impl Store {
                     match (unpack_top5(&top5), unpack_scores(&scores)) {
                         (Some(top5), Some(scores)) => Outcome::Ranked { top5, scores },
                         _ => {
-                            return Err(self
-                                .corrupt(format!("run {run}, image {name}: malformed top-5 blob")));
+                            return Err(self.corrupt(format!(
+                                "run {run}, image {name}: malformed top-5 blob"
+                            )));
                         }
                     }
                 }

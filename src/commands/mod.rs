@@ -1,9 +1,13 @@
 //! One file per subcommand. `run` is the only place that turns outcomes into exit statuses and
 //! error messages: every error becomes one line on stderr and `exit::ERROR`, never a panic.
 
+mod compare;
+mod import_seed;
 mod models;
 mod preprocess;
 mod recipes;
+mod runs;
+mod table;
 mod verify;
 
 use std::io::Read;
@@ -53,17 +57,32 @@ pub fn run(cli: Cli) -> i32 {
         Command::Preprocess(args) => preprocess::run(&context, args),
         Command::Recipes(args) => recipes::run(args),
         Command::Models(args) => models::run(&context, args),
-        Command::ImportSeed(_) | Command::Table(_) | Command::Compare(_) | Command::Runs(_) => {
-            Err(anyhow::anyhow!("not built yet"))
-        }
+        Command::ImportSeed(args) => import_seed::run(&context, args),
+        Command::Table(args) => table::run(&context, args),
+        Command::Compare(args) => compare::run(&context, args),
+        Command::Runs(args) => runs::run(&context, args),
     };
     match outcome {
         Ok(status) => status,
+        // A closed stdout (`zoorepro table | head`) is the reader's choice, not an error.
+        Err(error) if is_broken_pipe(&error) => exit::SUCCESS,
         Err(error) => {
             report_error(&error);
             exit::ERROR
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind())
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// One message: the error and its causes on one line, outermost first.

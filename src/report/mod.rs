@@ -3,6 +3,7 @@
 
 mod json;
 mod markdown;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,263 @@
+//! `zoorepro compare A B`: two runs image by image, on the images both scored.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::{CompareArgs, CompareFormat};
+use crate::exit;
+use crate::labels;
+use crate::manifest;
+use crate::stats::mcnemar_exact_p;
+use crate::store::{Outcome, Prediction, RunInfo, Store};
+
+#[derive(Serialize)]
+struct Side {
+    run: i64,
+    model_id: String,
+    kind: String,
+    recipe: String,
+    provider: String,
+    batch: usize,
+    top1: f64,
+    top5: f64,
+}
+
+#[derive(Serialize)]
+struct Difference {
+    file: String,
+    label: u16,
+    label_name: &'static str,
+    a_top1: u16,
+    a_name: &'static str,
+    b_top1: u16,
+    b_name: &'static str,
+}
+
+#[derive(Serialize)]
+struct Comparison {
+    a: Side,
+    b: Side,
+    images: usize,
+    top1_agreement: usize,
+    top1_agreement_percent: f64,
+    identical_top5_sets: usize,
+    identical_top5_sets_percent: f64,
+    /// B's top-1 minus A's, in points.
+    top1_difference: f64,
+    /// Images A gets right and B wrong (top-1), and the reverse.
+    only_a_correct: usize,
+    only_b_correct: usize,
+    mcnemar_exact_p: f64,
+    top1_differs: Vec<Difference>,
+}
+
+fn percent(count: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        100.0 * count as f64 / of as f64
+    }
+}
+
+/// A run id, or a model id / bare name standing for that model's newest complete run.
+fn resolve_run(
+    ctx: &Context,
+    store: &Store,
+    runs: &[RunInfo],
+    query: &str,
+) -> anyhow::Result<RunInfo> {
+    if let Ok(id) = query.parse::<i64>() {
+        return store.run(id)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no run {id} in the prediction store {} (`zoorepro runs` lists them)",
+                store.path().display()
+            )
+        });
+    }
+    let home = ctx.home()?;
+    let manifests = ctx.manifests(&home)?;
+    let model_id = manifest::resolve(&manifests, query)
+        .map(|m| m.id.clone())
+        .unwrap_or_else(|_| query.to_string());
+    runs.iter()
+        .filter(|r| r.complete && r.model_id == model_id)
+        .max_by(|a, b| (a.updated_at.as_str(), a.id).cmp(&(b.updated_at.as_str(), b.id)))
+        .cloned()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no complete run of {model_id} in the prediction store (`zoorepro runs` lists them)"
+            )
+        })
+}
+
+fn ranked(prediction: &Prediction) -> Option<(&[u16; 5], u16)> {
+    match (&prediction.outcome, prediction.label) {
+        (Outcome::Ranked { top5, .. }, Some(label)) => Some((top5, label)),
+        _ => None,
+    }
+}
+
+pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&ctx.cache_dir()?)?;
+    let runs = store.runs()?;
+    let (a, b) = (
+        resolve_run(ctx, &store, &runs, &args.a)?,
+        resolve_run(ctx, &store, &runs, &args.b)?,
+    );
+    let a_rows = store.predictions(a.id)?;
+    let b_rows: HashMap<String, Prediction> = store
+        .predictions(b.id)?
+        .into_iter()
+        .map(|p| (p.name.clone(), p))
+        .collect();
+
+    let (
+        mut images,
+        mut agree,
+        mut same_sets,
+        mut a_correct,
+        mut b_correct,
+        mut only_a,
+        mut only_b,
+    ) = (0, 0, 0, 0, 0, 0, 0);
+    let (mut a_top5, mut b_top5) = (0, 0);
+    let mut differs = Vec::new();
+    for a_prediction in &a_rows {
+        let Some(b_prediction) = b_rows.get(&a_prediction.name) else {
+            continue;
+        };
+        let (Some((a5, label)), Some((b5, _))) = (ranked(a_prediction), ranked(b_prediction))
+        else {
+            continue;
+        };
+        images += 1;
+        let (a_hit, b_hit) = (a5[0] == label, b5[0] == label);
+        a_correct += usize::from(a_hit);
+        b_correct += usize::from(b_hit);
+        a_top5 += usize::from(a5.contains(&label));
+        b_top5 += usize::from(b5.contains(&label));
+        only_a += usize::from(a_hit && !b_hit);
+        only_b += usize::from(b_hit && !a_hit);
+        let (mut a_set, mut b_set) = (*a5, *b5);
+        a_set.sort_unstable();
+        b_set.sort_unstable();
+        same_sets += usize::from(a_set == b_set);
+        if a5[0] == b5[0] {
+            agree += 1;
+        } else {
+            differs.push(Difference {
+                file: a_prediction.file.clone(),
+                label,
+                label_name: labels::class_name(label),
+                a_top1: a5[0],
+                a_name: labels::class_name(a5[0]),
+                b_top1: b5[0],
+                b_name: labels::class_name(b5[0]),
+            });
+        }
+    }
+    if images == 0 {
+        anyhow::bail!(
+            "runs {} and {} have no scored image in common: nothing to compare",
+            a.id,
+            b.id
+        );
+    }
+    let side = |run: &RunInfo, correct: usize, top5: usize| Side {
+        run: run.id,
+        model_id: run.model_id.clone(),
+        kind: run.key.kind.clone(),
+        recipe: run.key.recipe.clone(),
+        provider: run.key.provider.clone(),
+        batch: run.key.batch,
+        top1: percent(correct, images),
+        top5: percent(top5, images),
+    };
+    let comparison = Comparison {
+        a: side(&a, a_correct, a_top5),
+        b: side(&b, b_correct, b_top5),
+        images,
+        top1_agreement: agree,
+        top1_agreement_percent: percent(agree, images),
+        identical_top5_sets: same_sets,
+        identical_top5_sets_percent: percent(same_sets, images),
+        top1_difference: percent(b_correct, images) - percent(a_correct, images),
+        only_a_correct: only_a,
+        only_b_correct: only_b,
+        mcnemar_exact_p: mcnemar_exact_p(only_a as u64, only_b as u64),
+        top1_differs: differs,
+    };
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        CompareFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &comparison)?;
+            writeln!(out)?;
+        }
+        CompareFormat::Markdown => write_markdown(&mut out, &comparison)?,
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn write_markdown(out: &mut impl Write, c: &Comparison) -> std::io::Result<()> {
+    writeln!(out, "# Run {} vs run {}\n", c.a.run, c.b.run)?;
+    writeln!(out, "| | A | B |\n|---|---|---|")?;
+    writeln!(out, "| run | {} | {} |", c.a.run, c.b.run)?;
+    writeln!(out, "| model | {} | {} |", c.a.model_id, c.b.model_id)?;
+    writeln!(
+        out,
+        "| kind / recipe | {} / {} | {} / {} |",
+        c.a.kind, c.a.recipe, c.b.kind, c.b.recipe
+    )?;
+    writeln!(
+        out,
+        "| provider / batch | {} / {} | {} / {} |",
+        c.a.provider, c.a.batch, c.b.provider, c.b.batch
+    )?;
+    writeln!(out, "| top-1 | {:.3} | {:.3} |", c.a.top1, c.b.top1)?;
+    writeln!(out, "| top-5 | {:.3} | {:.3} |\n", c.a.top5, c.b.top5)?;
+    writeln!(out, "On the {} images both scored:\n", c.images)?;
+    writeln!(
+        out,
+        "- top-1 agreement: {} ({:.3}%)",
+        c.top1_agreement, c.top1_agreement_percent
+    )?;
+    writeln!(
+        out,
+        "- identical top-5 sets: {} ({:.3}%)",
+        c.identical_top5_sets, c.identical_top5_sets_percent
+    )?;
+    writeln!(
+        out,
+        "- top-1 difference B − A: {:+.3} points; only A right: {}, only B right: {}; exact McNemar p = {}",
+        c.top1_difference,
+        c.only_a_correct,
+        c.only_b_correct,
+        if c.mcnemar_exact_p < 1e-4 {
+            format!("{:.2e}", c.mcnemar_exact_p)
+        } else {
+            format!("{:.4}", c.mcnemar_exact_p)
+        }
+    )?;
+    if !c.top1_differs.is_empty() {
+        writeln!(
+            out,
+            "\n## Images whose top-1 differs ({})\n",
+            c.top1_differs.len()
+        )?;
+        writeln!(
+            out,
+            "| file | label | A top-1 | B top-1 |\n|---|---|---|---|"
+        )?;
+        for d in &c.top1_differs {
+            writeln!(
+                out,
+                "| {} | {} {} | {} {} | {} {} |",
+                d.file, d.label, d.label_name, d.a_top1, d.a_name, d.b_top1, d.b_name
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! `zoorepro import-seed DIR`: benchmarking-keras-pytorch's prediction caches into the store, one
+//! run per model, each in one transaction.
+
+use std::time::Instant;
+
+use anyhow::Context as _;
+use sha2::Digest as _;
+
+use super::Context;
+use crate::cli::ImportSeedArgs;
+use crate::exit;
+use crate::manifest;
+use crate::seed;
+use crate::store::{ImportOutcome, RunKey, Store};
+
+pub fn run(ctx: &Context, args: &ImportSeedArgs) -> anyhow::Result<i32> {
+    let started = Instant::now();
+    let home = ctx.home()?;
+    let manifests = ctx.manifests(&home)?;
+    let caches = seed::discover(&args.dir)?;
+    // Check every file name before importing any, so a bad folder imports nothing.
+    let mut plan = Vec::with_capacity(caches.len());
+    for cache in &caches {
+        let id = format!("{}/{}", cache.framework, cache.model);
+        let manifest = manifest::resolve(&manifests, &id).map_err(|_| {
+            anyhow::anyhow!(
+                "{}: {:?} is not one of the 34 benchmarking-keras-pytorch models (no manifest {id})",
+                cache.preds.display(),
+                cache.model
+            )
+        })?;
+        plan.push((cache, manifest));
+    }
+    let mut store = Store::open(&ctx.cache_dir()?)?;
+    let (mut new, mut present) = (0, 0);
+    for (cache, manifest) in plan {
+        let rows = seed::read(cache)?;
+        // The seed's protocol for this model: the recipe its benchmarking-keras-pytorch reference names.
+        let recipe_name = manifest
+            .references
+            .iter()
+            .find(|r| r.source == "benchmarking-keras-pytorch")
+            .and_then(|r| r.recipe.clone())
+            .unwrap_or_else(|| manifest.default_recipe.clone());
+        let recipe = manifest.recipe(Some(&recipe_name))?;
+        let preds_sha = super::sha256_file(&cache.preds)?;
+        let probs_sha = super::sha256_file(&cache.probs)?;
+        let key = RunKey {
+            kind: "import".into(),
+            model_id: manifest.id.clone(),
+            onnx_sha256: String::new(),
+            recipe: recipe.name.clone(),
+            recipe_sha256: String::new(),
+            pillow_compat: String::new(),
+            ort_version: String::new(),
+            provider: format!("{} (benchmarking-keras-pytorch)", cache.framework),
+            opt_level: String::new(),
+            batch: 0,
+            shard: None,
+            source_sha256: Some(super::hex(&sha2::Sha256::digest(format!(
+                "{preds_sha}{probs_sha}"
+            )))),
+        };
+        let meta = serde_json::json!({
+            "framework": manifest.framework,
+            "source": "benchmarking-keras-pytorch",
+            "preds": { "path": cache.preds.display().to_string(), "sha256": preds_sha },
+            "probs": { "path": cache.probs.display().to_string(), "sha256": probs_sha, "dtype": rows.probs_descr },
+        });
+        match store
+            .import_run(&key, &meta, &rows.predictions)
+            .with_context(|| format!("importing {}", cache.preds.display()))?
+        {
+            ImportOutcome::New(id) => {
+                new += 1;
+                eprintln!(
+                    "imported {} as run {id} ({} images)",
+                    manifest.id,
+                    rows.predictions.len()
+                );
+            }
+            ImportOutcome::AlreadyPresent(id) => {
+                present += 1;
+                eprintln!("{} is already run {id}: nothing to do", manifest.id);
+            }
+        }
+    }
+    eprintln!(
+        "{new} imported, {present} already present, in {:.2} s ({})",
+        started.elapsed().as_secs_f64(),
+        store.path().display()
+    );
+    Ok(exit::SUCCESS)
+}

@@ -1,0 +1,98 @@
+//! `zoorepro runs`: what the store holds; `--delete ID` removes a run and its predictions.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::RunsArgs;
+use crate::exit;
+use crate::store::Store;
+
+#[derive(Serialize)]
+struct RunRow {
+    id: i64,
+    model_id: String,
+    kind: String,
+    recipe: String,
+    provider: String,
+    batch: usize,
+    images: usize,
+    complete: bool,
+    top1: Option<f64>,
+    top5: Option<f64>,
+    created_at: String,
+    updated_at: String,
+    key: String,
+}
+
+pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
+    let mut store = Store::open(&ctx.cache_dir()?)?;
+    if let Some(id) = args.delete {
+        if !store.delete_run(id)? {
+            anyhow::bail!(
+                "no run {id} in the prediction store {} (`zoorepro runs` lists them)",
+                store.path().display()
+            );
+        }
+        eprintln!("deleted run {id}");
+        return Ok(exit::SUCCESS);
+    }
+    let rows: Vec<RunRow> = store
+        .runs()?
+        .into_iter()
+        .map(|run| {
+            let percent =
+                |count: usize, of: usize| (of > 0).then(|| 100.0 * count as f64 / of as f64);
+            RunRow {
+                id: run.id,
+                top1: run
+                    .summary
+                    .as_ref()
+                    .and_then(|s| percent(s.top1_correct, s.labelled)),
+                top5: run
+                    .summary
+                    .as_ref()
+                    .and_then(|s| percent(s.top5_correct, s.labelled)),
+                key: run.key.digest(),
+                model_id: run.model_id,
+                kind: run.key.kind,
+                recipe: run.key.recipe,
+                provider: run.key.provider,
+                batch: run.key.batch,
+                images: run.images,
+                complete: run.complete,
+                created_at: run.created_at,
+                updated_at: run.updated_at,
+            }
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+        return Ok(exit::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:>7} {:>8}  {:<10} when",
+        "id", "model", "kind", "recipe", "provider", "batch", "images", "top-1", "state"
+    )?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:>7} {:>8}  {:<10} {}",
+            r.id,
+            r.model_id,
+            r.kind,
+            r.recipe,
+            r.provider,
+            r.batch,
+            r.images,
+            r.top1.map_or("-".to_string(), |t| format!("{t:.2}")),
+            if r.complete { "complete" } else { "partial" },
+            r.updated_at
+        )?;
+    }
+    Ok(exit::SUCCESS)
+}

@@ -1,0 +1,236 @@
+//! `zoorepro table`: the accuracy table reproduced from the store, ranked as the published table
+//! ranks (by top-1, and by top-5), with the delta to every published source of each model.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use anyhow::Context as _;
+
+use super::Context;
+use crate::cli::{LabelsArg, RunsSelection, TableArgs, TableFormat};
+use crate::exit;
+use crate::labels::{self, LabelError};
+use crate::manifest::{self, Manifest};
+use crate::report::table::{
+    Accuracy, CsvTable, JsonTable, MarkdownTable, ReferenceDelta, TableExporter, TableRow,
+};
+use crate::scoring::{LabelSet, Scorer, Tally};
+use crate::store::{RunInfo, Store};
+
+/// Why a float16 seed cache may not give its project's README figures (../shared/reference/README.md).
+const FLOAT16_SEED_NOTE: &str = "this cache stores float16 probabilities: benchmarking-keras-pytorch regenerated \
+     it on 2020-10-08 (commit 8734e0a) with its float16 script, after the README table (2019-02-20) had been \
+     computed from the original float32 cache (commit 22f13a7), which gives exactly the published figures. The two \
+     caches are different inference runs (for resnet152: 76 rows differ in top-1, 634 in the top-5 set, so top-5 \
+     moves too); float16 ties decide at most one image.";
+
+pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
+    let home = ctx.home()?;
+    let manifests = ctx.manifests(&home)?;
+    let store = Store::open(&ctx.cache_dir()?)?;
+    let custom_errors;
+    let errors: &[LabelError] = match &args.labels_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            custom_errors = labels::parse_label_errors(&text, &path.display().to_string())?;
+            &custom_errors
+        }
+        None => labels::shipped_label_errors(),
+    };
+    let wanted: Vec<&Manifest> = args
+        .models
+        .iter()
+        .map(|query| manifest::resolve(&manifests, query))
+        .collect::<Result<_, _>>()?;
+    let runs = select_runs(store.runs()?, &wanted, args.runs);
+    if runs.is_empty() {
+        anyhow::bail!(
+            "the prediction store {} has no complete run{}: run `zoorepro verify` or `zoorepro import-seed DIR` first",
+            store.path().display(),
+            if wanted.is_empty() {
+                String::new()
+            } else {
+                " of those models".to_string()
+            }
+        );
+    }
+    let label_sets: Vec<LabelSet> = match args.labels {
+        LabelsArg::Original => vec![LabelSet::Original],
+        LabelsArg::Real => vec![LabelSet::Real],
+        LabelsArg::Cleaned => vec![LabelSet::Cleaned],
+        LabelsArg::Corrected => vec![LabelSet::Corrected],
+        LabelsArg::All => vec![
+            LabelSet::Original,
+            LabelSet::Real,
+            LabelSet::Cleaned,
+            LabelSet::Corrected,
+        ],
+    };
+    let by_id: HashMap<&str, &Manifest> = manifests.iter().map(|m| (m.id.as_str(), m)).collect();
+    let mut rows = Vec::with_capacity(runs.len());
+    for run in &runs {
+        let tallies = tally(&store, run, &label_sets, errors)?;
+        let (primary_set, primary) = (label_sets[0], tallies[0]);
+        let manifest = by_id.get(run.model_id.as_str());
+        let image_set = run
+            .summary
+            .as_ref()
+            .map(|s| s.image_set_sha256.as_str())
+            .unwrap_or_default();
+        // Published numbers are original-label figures: deltas only make sense against those.
+        let references = match manifest {
+            Some(m) if primary_set == LabelSet::Original => m
+                .references
+                .iter()
+                .filter(|r| r.image_set.sha256 == image_set)
+                .map(|r| ReferenceDelta {
+                    source: r.source.clone(),
+                    top1: r.top1,
+                    top5: r.top5,
+                    delta_top1: primary.top1() - r.top1,
+                    delta_top5: primary.top5() - r.top5,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let float16_seed = run.key.kind == "import" && run.meta["probs"]["dtype"] == "<f2";
+        let drifts_from_seed = references.iter().any(|r| {
+            r.source == "benchmarking-keras-pytorch"
+                && (r.delta_top1.abs() >= 0.005 || r.delta_top5.abs() >= 0.005)
+        });
+        rows.push(TableRow {
+            run: run.id,
+            framework: manifest.map_or_else(
+                || run.model_id.split('/').next().unwrap_or("").to_string(),
+                |m| m.framework.clone(),
+            ),
+            model: manifest.map_or_else(|| run.model_id.clone(), |m| m.name.clone()),
+            model_id: run.model_id.clone(),
+            recipe: run.key.recipe.clone(),
+            kind: run.key.kind.clone(),
+            provider: run.key.provider.clone(),
+            labels: if label_sets.len() > 1 {
+                "all".into()
+            } else {
+                primary_set.name().into()
+            },
+            top1: primary.top1(),
+            top5: primary.top5(),
+            rank1: 0,
+            rank5: 0,
+            images: primary.images,
+            references,
+            by_labels: if label_sets.len() > 1 {
+                label_sets
+                    .iter()
+                    .zip(&tallies)
+                    .map(|(set, t)| {
+                        (
+                            set.name().to_string(),
+                            Accuracy {
+                                top1: t.top1(),
+                                top5: t.top5(),
+                                images: t.images,
+                            },
+                        )
+                    })
+                    .collect()
+            } else {
+                BTreeMap::new()
+            },
+            note: (float16_seed && (drifts_from_seed || primary_set != LabelSet::Original))
+                .then(|| FLOAT16_SEED_NOTE.to_string()),
+        });
+    }
+    rank(&mut rows);
+    let sources: Vec<String> = {
+        let mut sources: Vec<String> = rows
+            .iter()
+            .flat_map(|r| r.references.iter().map(|d| d.source.clone()))
+            .collect();
+        sources.sort();
+        sources.dedup();
+        sources
+    };
+    let exporter: &dyn TableExporter = match args.format {
+        TableFormat::Markdown => &MarkdownTable,
+        TableFormat::Csv => &CsvTable,
+        TableFormat::Json => &JsonTable,
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(exporter.render(&rows, &sources).as_bytes())?;
+    Ok(exit::SUCCESS)
+}
+
+/// Complete runs only (a partial run's numbers are never reported), the newest of each model,
+/// recipe and kind unless every run is asked for.
+fn select_runs(runs: Vec<RunInfo>, wanted: &[&Manifest], selection: RunsSelection) -> Vec<RunInfo> {
+    let mut runs: Vec<RunInfo> = runs
+        .into_iter()
+        .filter(|r| r.complete && (wanted.is_empty() || wanted.iter().any(|m| m.id == r.model_id)))
+        .collect();
+    if selection == RunsSelection::Latest {
+        let mut newest: HashMap<(String, String, String), RunInfo> = HashMap::new();
+        for run in runs {
+            let group = (
+                run.model_id.clone(),
+                run.key.recipe.clone(),
+                run.key.kind.clone(),
+            );
+            match newest.get(&group) {
+                Some(kept)
+                    if (kept.updated_at.as_str(), kept.id) > (run.updated_at.as_str(), run.id) => {}
+                _ => {
+                    newest.insert(group, run);
+                }
+            }
+        }
+        runs = newest.into_values().collect();
+        runs.sort_by_key(|r| r.id);
+    }
+    runs
+}
+
+/// Original labels come from the run's stored summary (no row scan: the table stays fast);
+/// other label sets score the rows.
+fn tally(
+    store: &Store,
+    run: &RunInfo,
+    sets: &[LabelSet],
+    errors: &[LabelError],
+) -> anyhow::Result<Vec<Tally>> {
+    let mut rows = None;
+    sets.iter()
+        .map(|&set| match (set, &run.summary) {
+            (LabelSet::Original, Some(summary)) => Ok(Tally {
+                images: summary.labelled,
+                top1_correct: summary.top1_correct,
+                top5_correct: summary.top5_correct,
+            }),
+            _ => {
+                if rows.is_none() {
+                    rows = Some(store.predictions(run.id)?);
+                }
+                Ok(Scorer::new(set, errors).score(rows.iter().flatten()))
+            }
+        })
+        .collect()
+}
+
+/// Competition ranking (1, 2, 2, 4) by top-1 and by top-5, rows ordered by top-1 rank.
+fn rank(rows: &mut [TableRow]) {
+    let top1: Vec<f64> = rows.iter().map(|r| r.top1).collect();
+    let top5: Vec<f64> = rows.iter().map(|r| r.top5).collect();
+    for row in rows.iter_mut() {
+        row.rank1 = 1 + top1.iter().filter(|&&v| v > row.top1).count();
+        row.rank5 = 1 + top5.iter().filter(|&&v| v > row.top5).count();
+    }
+    rows.sort_by(|a, b| {
+        a.rank1
+            .cmp(&b.rank1)
+            .then(a.rank5.cmp(&b.rank5))
+            .then(a.model_id.cmp(&b.model_id))
+    });
+}

@@ -1,0 +1,348 @@
+//! `import-seed`, `table`, `compare` and `runs` on the four original benchmarking-keras-pytorch
+//! caches of ../shared/reference, and on small `.npy` files the tests write themselves.
+
+mod common;
+
+use std::path::Path;
+
+use common::{run, shared, zoorepro};
+use serde_json::Value;
+
+fn seed_dir(shared: &Path) -> std::path::PathBuf {
+    shared.join("reference/benchmarking-keras-pytorch")
+}
+
+fn table(cache: &Path, args: &[&str]) -> common::Run {
+    run(zoorepro(cache).arg("table").args(args))
+}
+
+fn row<'a>(rows: &'a Value, model: &str) -> &'a Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["model"] == model)
+        .unwrap_or_else(|| panic!("no row {model}"))
+}
+
+fn round2(value: &Value) -> f64 {
+    (value.as_f64().unwrap() * 100.0).round() / 100.0
+}
+
+#[test]
+fn the_shared_caches_reproduce_the_published_table_and_real_labels() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path();
+    let import = run(zoorepro(cache).arg("import-seed").arg(seed_dir(&shared)));
+    assert_eq!(import.status, 0, "{}", import.stderr);
+    assert!(import.stderr.contains("4 imported"), "{}", import.stderr);
+
+    let original = table(cache, &["--format", "json"]);
+    assert_eq!(original.status, 0, "{}", original.stderr);
+    let rows = original.json();
+    for (model, framework, top1, top5) in [
+        ("alexnet", "pytorch", 54.50, 77.64),
+        ("nasnetlarge", "keras", 80.83, 95.27),
+        ("mobilenetV2", "keras", 69.98, 89.49),
+        ("resnet152", "pytorch", 77.61, 93.82),
+    ] {
+        let r = row(&rows, model);
+        assert_eq!(r["framework"], framework);
+        assert_eq!(
+            (round2(&r["top1"]), round2(&r["top5"])),
+            (top1, top5),
+            "{model}"
+        );
+        assert_eq!(r["images"], 50000);
+    }
+    assert_eq!(row(&rows, "nasnetlarge")["rank1"], 1);
+    assert_eq!(row(&rows, "alexnet")["rank1"], 4);
+    let resnet = row(&rows, "resnet152");
+    assert!(
+        resnet["note"].as_str().unwrap().contains("float16"),
+        "the table says why 77.61 is not 77.62"
+    );
+    let seed_delta = resnet["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == "benchmarking-keras-pytorch")
+        .unwrap();
+    assert_eq!(seed_delta["top1"], 77.62);
+
+    let markdown = table(cache, &[]).stdout;
+    assert!(
+        markdown.contains("| 2 | 2 | pytorch | resnet152 | torchvision |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("Notes:") && markdown.contains("commit 22f13a7"));
+
+    let csv = table(cache, &["--format", "csv", "--models", "alexnet"]).stdout;
+    assert_eq!(csv.lines().count(), 2, "header and one row: {csv}");
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .contains(",alexnet,torchvision,")
+    );
+
+    let real = table(cache, &["--labels", "real", "--format", "json"]).json();
+    for (model, top1) in [
+        ("resnet152", 84.07),
+        ("alexnet", 60.79),
+        ("nasnetlarge", 86.09),
+        ("mobilenetV2", 77.03),
+    ] {
+        let r = row(&real, model);
+        assert_eq!(round2(&r["top1"]), top1, "ReaL {model}");
+        assert_eq!(r["images"], 46837);
+    }
+    let cleaned = table(cache, &["--labels", "cleaned", "--format", "json"]).json();
+    assert_eq!(row(&cleaned, "alexnet")["images"], 50000 - 2916);
+    let corrected = table(cache, &["--labels", "corrected", "--format", "json"]).json();
+    assert_eq!(row(&corrected, "alexnet")["images"], 50000 - 2916 + 1428);
+    let all = table(cache, &["--labels", "all", "--format", "json"]).json();
+    let by_labels = &row(&all, "resnet152")["by_labels"];
+    assert_eq!(round2(&by_labels["real"]["top1"]), 84.07);
+    assert_eq!(round2(&by_labels["original"]["top1"]), 77.61);
+
+    // Re-importing the same files changes nothing.
+    let again = run(zoorepro(cache).arg("import-seed").arg(seed_dir(&shared)));
+    assert!(
+        again.stderr.contains("0 imported, 4 already present"),
+        "{}",
+        again.stderr
+    );
+    let runs = run(zoorepro(cache).args(["runs", "--json"])).json();
+    assert_eq!(runs.as_array().unwrap().len(), 4);
+
+    // Comparing two runs image by image.
+    let comparison = run(zoorepro(cache).args([
+        "compare",
+        "pytorch/alexnet",
+        "resnet152",
+        "--format",
+        "json",
+    ]))
+    .json();
+    assert_eq!(comparison["images"], 50000);
+    assert_eq!(round2(&comparison["a"]["top1"]), 54.50);
+    let only_a = comparison["only_a_correct"].as_u64().unwrap();
+    let only_b = comparison["only_b_correct"].as_u64().unwrap();
+    assert_eq!(
+        only_b as i64 - only_a as i64,
+        38803 - 27251,
+        "net top-1 change equals the difference in correct counts"
+    );
+    assert!(comparison["mcnemar_exact_p"].as_f64().unwrap() < 1e-100);
+    let differs = comparison["top1_differs"].as_array().unwrap();
+    assert_eq!(
+        differs.len() as u64,
+        50000 - comparison["top1_agreement"].as_u64().unwrap()
+    );
+    assert_eq!(differs[0]["file"], "n01440764/ILSVRC2012_val_00000293.JPEG");
+    assert_eq!(differs[0]["label_name"], "tench");
+
+    // Deleting a run.
+    let id = runs[0]["id"].as_i64().unwrap().to_string();
+    assert_eq!(
+        run(zoorepro(cache).args(["runs", "--delete", &id])).status,
+        0
+    );
+    assert_eq!(
+        run(zoorepro(cache).args(["runs", "--json"]))
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let missing = run(zoorepro(cache).args(["runs", "--delete", &id]));
+    assert_eq!(missing.status, 2);
+}
+
+fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn assert_refused(cache: &Path, dir: &Path, needles: &[&str]) {
+    let result = run(zoorepro(cache).arg("import-seed").arg(dir));
+    assert_eq!(result.status, 2, "{}", result.stderr);
+    for needle in needles {
+        assert!(
+            result.stderr.contains(needle),
+            "{needle:?} in {}",
+            result.stderr
+        );
+    }
+    let runs = run(zoorepro(cache).args(["runs", "--json"])).json();
+    assert!(
+        runs.as_array().unwrap().is_empty(),
+        "nothing imported after a refusal"
+    );
+}
+
+#[test]
+fn bad_caches_are_refused_whole_with_the_file_named() {
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    let dir = scratch.path().join("seed");
+    let folder = dir.join("pytorch_imagenet");
+    std::fs::create_dir_all(&folder).unwrap();
+    let preds = folder.join("alexnet_pytorch_imagenet_top5preds.npy");
+    let probs = folder.join("alexnet_pytorch_imagenet_top5probs.npy");
+    let good_preds: Vec<u8> = (0..50000 * 5)
+        .flat_map(|i: i64| (i % 1000).to_le_bytes())
+        .collect();
+    let good_probs: Vec<u8> = (0..50000 * 5)
+        .flat_map(|i: i32| (i as f32 / 1e6).to_le_bytes())
+        .collect();
+
+    write_npy(&preds, "<i8", &[50000, 5], &good_preds);
+    assert_refused(
+        &cache,
+        &dir,
+        &[
+            "alexnet_pytorch_imagenet_top5preds.npy",
+            "no probabilities file",
+        ],
+    );
+
+    write_npy(&probs, "<f4", &[40000, 5], &good_probs[..40000 * 5 * 4]);
+    assert_refused(&cache, &dir, &["top5probs.npy", "(50000, 5)"]);
+
+    write_npy(&probs, "<f4", &[50000, 5], &good_probs[..1000]);
+    assert_refused(&cache, &dir, &["top5probs.npy", "truncated"]);
+
+    std::fs::write(&probs, b"").unwrap();
+    assert_refused(&cache, &dir, &["top5probs.npy"]);
+
+    write_npy(&probs, "<f8", &[50000, 5], &vec![0u8; 50000 * 5 * 8]);
+    assert_refused(&cache, &dir, &["top5probs.npy", "dtype"]);
+
+    write_npy(&probs, "<f4", &[50000, 5], &good_probs);
+    let out_of_range: Vec<u8> = (0..50000 * 5)
+        .flat_map(|i: i64| (i % 1000 + 1000 * i64::from(i == 7)).to_le_bytes())
+        .collect();
+    write_npy(&preds, "<i8", &[50000, 5], &out_of_range);
+    assert_refused(&cache, &dir, &["top5preds.npy", "outside 0..1000"]);
+
+    // An unknown model name: nothing is imported, not even the good cache beside it.
+    write_npy(&preds, "<i8", &[50000, 5], &good_preds);
+    let bogus = folder.join("resnet9000_pytorch_imagenet_top5preds.npy");
+    write_npy(&bogus, "<i8", &[50000, 5], &good_preds);
+    write_npy(
+        &folder.join("resnet9000_pytorch_imagenet_top5probs.npy"),
+        "<f4",
+        &[50000, 5],
+        &good_probs,
+    );
+    assert_refused(&cache, &dir, &["resnet9000", "not one of the 34"]);
+    std::fs::remove_file(&bogus).unwrap();
+
+    // int32 predictions are accepted.
+    let int32: Vec<u8> = (0..50000 * 5)
+        .flat_map(|i: i32| (i % 1000).to_le_bytes())
+        .collect();
+    write_npy(&preds, "<i4", &[50000, 5], &int32);
+    let ok = run(zoorepro(&cache).arg("import-seed").arg(&dir));
+    assert_eq!(ok.status, 0, "{}", ok.stderr);
+}
+
+#[test]
+fn a_bad_labels_file_is_refused_with_its_line() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path();
+    assert_eq!(
+        run(zoorepro(cache).arg("import-seed").arg(seed_dir(&shared))).status,
+        0
+    );
+    let header = "file,original_index,corrected_index,consensus\n";
+    for (body, needle) in [
+        (
+            "ILSVRC2012_val_00000033.JPEG,150,1234,correctable\n",
+            "0..1000",
+        ),
+        (
+            "not_a_val_file.JPEG,150,360,correctable\n",
+            "validation file",
+        ),
+    ] {
+        let path = scratch.path().join("errors.csv");
+        std::fs::write(&path, format!("{header}{body}")).unwrap();
+        let result = table(
+            cache,
+            &[
+                "--labels",
+                "cleaned",
+                "--labels-file",
+                path.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(result.status, 2);
+        assert!(
+            result.stderr.contains("errors.csv, line 2") && result.stderr.contains(needle),
+            "{}",
+            result.stderr
+        );
+    }
+    // A user's own file: one correctable error, everything else kept.
+    let path = scratch.path().join("mine.csv");
+    std::fs::write(
+        &path,
+        format!("{header}ILSVRC2012_val_00000033.JPEG,150,360,correctable\n"),
+    )
+    .unwrap();
+    let rows = table(
+        cache,
+        &[
+            "--labels",
+            "corrected",
+            "--labels-file",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    )
+    .json();
+    assert_eq!(row(&rows, "alexnet")["images"], 50000);
+    let rows = table(
+        cache,
+        &[
+            "--labels",
+            "cleaned",
+            "--labels-file",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    )
+    .json();
+    assert_eq!(row(&rows, "alexnet")["images"], 49999);
+}
+
+#[test]
+fn an_empty_store_has_no_table() {
+    let scratch = tempfile::tempdir().unwrap();
+    let result = table(scratch.path(), &[]);
+    assert_eq!(result.status, 2);
+    assert!(
+        result.stderr.contains("no complete run") && result.stderr.contains("import-seed"),
+        "{}",
+        result.stderr
+    );
+}
