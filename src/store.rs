@@ -800,7 +800,8 @@ mod tests {
                 labelled: 1,
                 failed: 1,
                 top1_correct: 0,
-                top5_correct: 0
+                top5_correct: 0,
+                image_set_sha256: crate::manifest::image_set_digest(["a.JPEG"]),
             }
         );
         assert!(store.delete_run(run.id).unwrap());
