@@ -43,6 +43,27 @@ pub enum Command {
     Compare(CompareArgs),
     /// List the runs in the store, or delete one.
     Runs(RunsArgs),
+    /// Combine the shard runs (`verify --shard K/N`) of one key into one complete run in --cache-dir.
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' stores: each a --cache-dir (or its zoorepro.sqlite3); --cache-dir itself is always read.
+    #[arg(value_name = "STORE_OR_DIR")]
+    pub stores: Vec<PathBuf>,
+
+    /// Allowed top-1 gap to the expected reference, in percentage points.
+    #[arg(long, default_value_t = 0.1, value_name = "PP")]
+    pub tolerance: f64,
+
+    /// Where run reports go [default: reports/ under the zoorepro home].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Print the merged run's record as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -201,6 +222,10 @@ pub struct VerifyArgs {
     /// Stop at the first unreadable image instead of counting it as failed.
     #[arg(long)]
     pub strict: bool,
+
+    /// Evaluate only shard K of N (0 <= K < N) of the images: a run of its own, for `merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
 }
 
 #[derive(Args, Debug)]

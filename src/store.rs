@@ -128,6 +128,12 @@ impl RunKey {
         }
     }
 
+    /// The same key for one shard of a partitioned run.
+    pub fn with_shard(mut self, shard: Option<crate::dataset::Shard>) -> RunKey {
+        self.shard = shard.map(|s| (s.index, s.count));
+        self
+    }
+
     /// sha256 of the key's JSON (fields in declaration order): the run's stable identity.
     pub fn digest(&self) -> String {
         sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())

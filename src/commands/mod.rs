@@ -3,6 +3,7 @@
 
 mod compare;
 mod import_seed;
+mod merge;
 mod models;
 mod preprocess;
 mod recipes;
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Table(args) => table::run(&context, args),
         Command::Compare(args) => compare::run(&context, args),
         Command::Runs(args) => runs::run(&context, args),
+        Command::Merge(args) => merge::run(&context, args),
     };
     match outcome {
         Ok(status) => status,

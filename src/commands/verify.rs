@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 
 use super::Context;
 use crate::cli::{ProviderArg, VerifyArgs};
-use crate::dataset::{Dataset, Entry};
+use crate::dataset::{Dataset, Entry, Shard};
 use crate::exit;
 use crate::manifest::{self, Manifest};
 use crate::pipeline::{self, PipelineConfig};
@@ -64,6 +64,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     let mut model = runtime.open(&onnx_path, &options)?;
     check_model_against_manifest(manifest, &recipe, &model, &onnx_path)?;
     let batch = resolve_batch(args.batch, model.fixed_batch(), &onnx_path)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
 
     let key = RunKey::verify(
         &manifest.id,
@@ -74,16 +80,26 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         provider.name(),
         options.opt_level.name(),
         batch,
-    );
+    )
+    .with_shard(shard);
     let mut store = if args.no_cache {
         None
     } else {
         Some(Store::open(&ctx.cache_dir()?)?)
     };
     let run_info = match store.as_mut() {
+        // What `merge` needs to report a run assembled from shards, as this command reports it.
         Some(store) => Some(store.find_or_create_run(
             &key,
-            &serde_json::json!({ "framework": manifest.framework }),
+            &serde_json::json!({
+                "framework": manifest.framework,
+                "onnx": onnx,
+                "recipe": RecipeInfo { name: recipe.name.clone(), pillow_compat: compat.name().into(), definition: recipe.clone() },
+                "dataset": { "path": args.val.display().to_string(), "layout": dataset.kind().name() },
+                "ort_library": runtime.library().display().to_string(),
+                "threads": threads,
+                "tool_version": env!("CARGO_PKG_VERSION"),
+            }),
         )?),
         None => None,
     };
@@ -95,27 +111,34 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     // Dataset order, recorded as the stream passes, including images answered from the store.
     let mut order: Vec<Entry> = Vec::new();
     let mut fresh: Vec<Prediction> = Vec::new();
+    let limit = args.limit.unwrap_or(usize::MAX);
+    let in_shard = move |name: &str| shard.is_none_or(|s| s.contains(name));
     let to_infer = dataset.entries().map(|entries| {
         entries
             .iter()
-            .take(args.limit.unwrap_or(usize::MAX))
+            .filter(|e| in_shard(&e.name))
+            .take(limit)
             .filter(|e| !done.contains(&e.name))
             .count()
     });
     let progress = super::progress_bar(to_infer, "verify");
     let stats = {
-        let samples = dataset.stream(args.limit, {
+        // Images of other shards are neither read nor counted; --limit counts this shard's images.
+        let samples = dataset.stream(None, {
             let done = done.clone();
-            move |entry: &Entry| !done.contains(&entry.name)
+            move |entry: &Entry| in_shard(&entry.name) && !done.contains(&entry.name)
         })?;
         let order = &mut order;
-        let samples = samples.filter_map(move |sample| match sample {
-            Ok(sample) => {
-                order.push(sample.entry.clone());
-                sample.wanted.then_some(Ok(sample))
-            }
-            Err(error) => Some(Err(error)),
-        });
+        let samples = samples
+            .filter(move |sample| sample.as_ref().map_or(true, |s| in_shard(&s.entry.name)))
+            .take(limit)
+            .filter_map(move |sample| match sample {
+                Ok(sample) => {
+                    order.push(sample.entry.clone());
+                    sample.wanted.then_some(Ok(sample))
+                }
+                Err(error) => Some(Err(error)),
+            });
         let config = PipelineConfig {
             recipe: &recipe,
             compat,
@@ -186,14 +209,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         write_predictions(path, &ordered)?;
     }
 
-    let score = Score::of(&ordered);
-    let image_set_sha256 = manifest::image_set_digest(
-        ordered
-            .iter()
-            .filter(|(entry, _)| entry.label.is_some())
-            .map(|(entry, _)| entry.name.as_str()),
-    );
-    let (references, verdict) = judge(manifest, &recipe, &image_set_sha256, &score, args.tolerance);
+    let Assessment {
+        score,
+        image_set_sha256,
+        references,
+        verdict,
+    } = assess(manifest, &recipe.name, &ordered, args.tolerance);
     let seconds = started.elapsed().as_secs_f64();
     let record = RunRecord {
         model_id: manifest.id.clone(),
@@ -234,17 +255,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
             }),
             _ => None,
         },
-        failures: ordered
-            .iter()
-            .filter_map(|(entry, p)| match &p.outcome {
-                Outcome::Failed(error) => Some(Failure {
-                    file: entry.file.clone(),
-                    error: error.clone(),
-                }),
-                Outcome::Ranked { .. } => None,
-            })
-            .take(MAX_LISTED_FAILURES)
-            .collect(),
+        failures: failures(&ordered),
         provenance: Provenance {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             command_line: std::env::args().collect(),
@@ -279,24 +290,42 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         .report_dir
         .clone()
         .unwrap_or_else(|| home.join("reports"));
-    let stem = format!(
+    emit(
+        &record,
+        &report_dir,
+        &report_stem(started_at, &key),
+        args.json,
+    )
+}
+
+pub(crate) fn report_stem(started_at: SystemTime, key: &RunKey) -> String {
+    format!(
         "{}-{}",
         report::utc_timestamp(started_at).replace([':', '-'], ""),
         &key.digest()[..12]
-    );
-    let written = report::write_reports(&report_dir, &record, &stem).with_context(|| {
+    )
+}
+
+/// Writes the report files, prints the record (`--json`) and the summary, and turns the verdict
+/// into the exit status.
+pub(crate) fn emit(
+    record: &RunRecord,
+    report_dir: &Path,
+    stem: &str,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let written = report::write_reports(report_dir, record, stem).with_context(|| {
         format!(
             "cannot write the run report under {} (pass --report-dir DIR)",
             report_dir.display()
         )
     })?;
-
-    if args.json {
+    if json {
         let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, &record)?;
+        serde_json::to_writer_pretty(&mut stdout, record)?;
         writeln!(stdout)?;
     }
-    eprintln!("{}", summary_line(&record));
+    eprintln!("{}", summary_line(record));
     for path in written {
         eprintln!("  report: {}", path.display());
     }
@@ -304,6 +333,50 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         VerdictStatus::Drift => exit::DRIFT,
         VerdictStatus::Reproduced | VerdictStatus::NoReference => exit::SUCCESS,
     })
+}
+
+pub(crate) fn failures(ordered: &[(Entry, Prediction)]) -> Vec<Failure> {
+    ordered
+        .iter()
+        .filter_map(|(entry, p)| match &p.outcome {
+            Outcome::Failed(error) => Some(Failure {
+                file: entry.file.clone(),
+                error: error.clone(),
+            }),
+            Outcome::Ranked { .. } => None,
+        })
+        .take(MAX_LISTED_FAILURES)
+        .collect()
+}
+
+/// The numbers of an evaluated image set and what the manifest's references say of them.
+pub(crate) struct Assessment {
+    pub score: Score,
+    pub image_set_sha256: String,
+    pub references: Vec<ReferenceResult>,
+    pub verdict: Verdict,
+}
+
+pub(crate) fn assess(
+    manifest: &Manifest,
+    recipe: &str,
+    ordered: &[(Entry, Prediction)],
+    tolerance: f64,
+) -> Assessment {
+    let score = Score::of(ordered);
+    let image_set_sha256 = manifest::image_set_digest(
+        ordered
+            .iter()
+            .filter(|(entry, _)| entry.label.is_some())
+            .map(|(entry, _)| entry.name.as_str()),
+    );
+    let (references, verdict) = judge(manifest, recipe, &image_set_sha256, &score, tolerance);
+    Assessment {
+        score,
+        image_set_sha256,
+        references,
+        verdict,
+    }
 }
 
 fn summary_line(record: &RunRecord) -> String {
@@ -446,12 +519,12 @@ fn resolve_batch(
 
 /// Accuracy over the labelled images; failed images count as incorrect.
 #[derive(Clone, Copy, Debug, Default)]
-struct Score {
-    images: usize,
-    evaluated: usize,
-    failed: usize,
-    top1_correct: usize,
-    top5_correct: usize,
+pub(crate) struct Score {
+    pub images: usize,
+    pub evaluated: usize,
+    pub failed: usize,
+    pub top1_correct: usize,
+    pub top5_correct: usize,
 }
 
 impl Score {
@@ -480,24 +553,24 @@ impl Score {
         }
     }
 
-    fn top1(&self) -> f64 {
+    pub fn top1(&self) -> f64 {
         Self::percent(self.top1_correct, self.images)
     }
 
-    fn top5(&self) -> f64 {
+    pub fn top5(&self) -> f64 {
         Self::percent(self.top5_correct, self.images)
     }
 }
 
 fn judge(
     manifest: &Manifest,
-    recipe: &Recipe,
+    recipe: &str,
     image_set_sha256: &str,
     score: &Score,
     tolerance: f64,
 ) -> (Vec<ReferenceResult>, Verdict) {
     let (top1, top5) = (score.top1(), score.top5());
-    let applicable = manifest.references_for(&recipe.name, image_set_sha256);
+    let applicable = manifest.references_for(recipe, image_set_sha256);
     let results: Vec<ReferenceResult> = applicable
         .iter()
         .map(|(reference, expected)| ReferenceResult {
@@ -518,7 +591,7 @@ fn judge(
             expected_source: None,
             summary: format!(
                 "no reference of {} was measured with recipe {} on this image set ({} images); nothing to compare",
-                manifest.id, recipe.name, score.images
+                manifest.id, recipe, score.images
             ),
         },
         Some(expected) if expected.delta_top1.abs() <= tolerance + TOLERANCE_EPSILON => Verdict {

@@ -1,0 +1,313 @@
+//! `zoorepro merge STORE_OR_DIR...`: assemble the shard runs of one key (`verify --shard K/N`,
+//! possibly run on many machines, each with its own store) into one complete run in the
+//! `--cache-dir` store, then report it like any verify run.
+//!
+//! Refused, with nothing written: a shard missing or incomplete, a shard present twice, an image
+//! in two shards or in the wrong one, or shards whose keys differ in anything but the shard (another
+//! ONNX file, recipe, ONNX Runtime version, provider, batch...). Merging twice is a no-op.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context as _, bail};
+
+use super::Context;
+use super::verify::{self, Assessment};
+use crate::cli::MergeArgs;
+use crate::dataset::{Entry, Shard};
+use crate::manifest;
+use crate::report::{
+    DatasetInfo, Host, OnnxInfo, Provenance, RecipeInfo, RunRecord, StoreInfo, Throughput,
+};
+use crate::store::{Prediction, RunInfo, RunKey, Store};
+
+struct ShardRun {
+    store: PathBuf,
+    info: RunInfo,
+}
+
+/// A store argument: a cache dir holding zoorepro.sqlite3, or the database file itself.
+fn open_existing(path: &Path) -> anyhow::Result<Store> {
+    let dir = if path.is_file() {
+        path.parent().unwrap_or(Path::new(".")).to_path_buf()
+    } else {
+        path.to_path_buf()
+    };
+    if !dir.join("zoorepro.sqlite3").is_file() {
+        bail!(
+            "{} holds no prediction store (zoorepro.sqlite3): pass the --cache-dir of each shard",
+            path.display()
+        );
+    }
+    Ok(Store::open(&dir)?)
+}
+
+fn unsharded(key: &RunKey) -> RunKey {
+    RunKey {
+        shard: None,
+        ..key.clone()
+    }
+}
+
+/// The fields in which two keys differ, for the refusal message.
+fn key_differences(a: &RunKey, b: &RunKey) -> Vec<String> {
+    let (a, b) = (
+        serde_json::to_value(unsharded(a)).unwrap_or_default(),
+        serde_json::to_value(unsharded(b)).unwrap_or_default(),
+    );
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return Vec::new();
+    };
+    a.iter()
+        .filter(|(field, value)| b.get(*field) != Some(value))
+        .map(|(field, value)| format!("{field} {value} vs {}", b[field]))
+        .collect()
+}
+
+pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
+    let started_at = SystemTime::now();
+    let target_dir = ctx.cache_dir()?;
+    let mut target = Store::open(&target_dir)?;
+    let mut sources: Vec<PathBuf> = args.stores.clone();
+    if !sources.iter().any(|p| p == &target_dir) {
+        sources.push(target_dir.clone());
+    }
+
+    // Every complete or partial shard run, from every store, grouped by the key without its shard.
+    let mut groups: BTreeMap<String, Vec<ShardRun>> = BTreeMap::new();
+    let mut stores: HashMap<PathBuf, Store> = HashMap::new();
+    for path in &sources {
+        let store = if path == &target_dir {
+            Store::open(&target_dir)?
+        } else {
+            open_existing(path)?
+        };
+        for info in store.runs()?.into_iter().filter(|r| r.key.shard.is_some()) {
+            groups
+                .entry(unsharded(&info.key).digest())
+                .or_default()
+                .push(ShardRun {
+                    store: path.clone(),
+                    info,
+                });
+        }
+        stores.insert(path.clone(), store);
+    }
+    if groups.is_empty() {
+        bail!(
+            "no shard runs (`verify --shard K/N`) in {}",
+            sources
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // Shards of one model under several keys cannot be merged into one answer.
+    let mut by_model: BTreeMap<&str, Vec<&Vec<ShardRun>>> = BTreeMap::new();
+    for group in groups.values() {
+        by_model
+            .entry(group[0].info.model_id.as_str())
+            .or_default()
+            .push(group);
+    }
+    for (model, model_groups) in &by_model {
+        if model_groups.len() > 1 {
+            let differences =
+                key_differences(&model_groups[0][0].info.key, &model_groups[1][0].info.key);
+            bail!(
+                "shards of {model} were run with different keys ({}): they are not parts of one run; merge the shards of one key (delete the others with `zoorepro runs --delete ID`)",
+                differences.join("; ")
+            );
+        }
+    }
+
+    let home = ctx.home()?;
+    let manifests = ctx.manifests(&home)?;
+    let mut status = crate::exit::SUCCESS;
+    for group in groups.values() {
+        let first = &group[0].info;
+        let (_, count) = first.key.shard.unwrap_or((0, 1));
+        let mut by_index: BTreeMap<u32, &ShardRun> = BTreeMap::new();
+        for shard in group {
+            let (index, shard_count) = shard.info.key.shard.unwrap_or((0, 1));
+            if shard_count != count {
+                bail!(
+                    "shards of {} disagree on N: {count} and {shard_count}",
+                    first.model_id
+                );
+            }
+            if let Some(other) = by_index.insert(index, shard) {
+                bail!(
+                    "shard {index}/{count} of {} is in two stores ({} and {}): keep one",
+                    first.model_id,
+                    other.store.display(),
+                    shard.store.display()
+                );
+            }
+            if !shard.info.complete {
+                bail!(
+                    "shard {index}/{count} of {} in {} is incomplete ({} images so far): run `verify --shard {index}/{count}` again to finish it",
+                    first.model_id,
+                    shard.store.display(),
+                    shard.info.images
+                );
+            }
+        }
+        let missing: Vec<String> = (0..count)
+            .filter(|k| !by_index.contains_key(k))
+            .map(|k| format!("{k}/{count}"))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "{}: missing shards {}: run them, then merge again",
+                first.model_id,
+                missing.join(", ")
+            );
+        }
+
+        let mut rows: Vec<Prediction> = Vec::new();
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        for (&index, shard) in &by_index {
+            let store = &stores[&shard.store];
+            for prediction in store.predictions(shard.info.id)? {
+                if Shard::of(&prediction.name, count) != index {
+                    bail!(
+                        "{} is in shard {index}/{count} of {}, but belongs to another shard: the shard runs are not one partition",
+                        prediction.name,
+                        first.model_id
+                    );
+                }
+                if let Some(other) = seen.insert(prediction.name.clone(), index) {
+                    bail!(
+                        "{} appears in shards {other} and {index} of {}",
+                        prediction.name,
+                        first.model_id
+                    );
+                }
+                rows.push(prediction);
+            }
+        }
+
+        let key = unsharded(&first.key);
+        let merged = target.find_or_create_run(&key, &first.meta)?;
+        if merged.complete && merged.images == rows.len() {
+            eprintln!(
+                "{}: already merged as run {} ({} images)",
+                first.model_id,
+                merged.id,
+                rows.len()
+            );
+        } else {
+            target.insert(merged.id, &rows).with_context(|| {
+                format!("writing the merged run into {}", target.path().display())
+            })?;
+            target.mark_complete(merged.id, rows.len())?;
+            eprintln!(
+                "{}: merged {count} shards into run {} ({} images)",
+                first.model_id,
+                merged.id,
+                rows.len()
+            );
+        }
+
+        let manifest = manifest::resolve(&manifests, &first.model_id)?;
+        let recipe: RecipeInfo = serde_json::from_value(first.meta["recipe"].clone()).context(
+            "the shard runs carry no recipe record: they were not made by `zoorepro verify`",
+        )?;
+        let onnx: OnnxInfo = serde_json::from_value(first.meta["onnx"].clone()).context(
+            "the shard runs carry no ONNX record: they were not made by `zoorepro verify`",
+        )?;
+        let mut ordered: Vec<(Entry, Prediction)> = rows
+            .into_iter()
+            .map(|p| {
+                (
+                    Entry {
+                        file: p.file.clone(),
+                        name: p.name.clone(),
+                        label: p.label,
+                    },
+                    p,
+                )
+            })
+            .collect();
+        ordered.sort_by(|a, b| a.0.file.cmp(&b.0.file));
+        let Assessment {
+            score,
+            image_set_sha256,
+            references,
+            verdict,
+        } = verify::assess(manifest, &recipe.name, &ordered, args.tolerance);
+        let record = RunRecord {
+            model_id: manifest.id.clone(),
+            onnx,
+            dataset: DatasetInfo {
+                path: first.meta["dataset"]["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                layout: format!(
+                    "{} ({count} shards merged)",
+                    first.meta["dataset"]["layout"].as_str().unwrap_or("?")
+                ),
+                image_set_name: manifest
+                    .image_set_name(&image_set_sha256)
+                    .map(str::to_string),
+                image_set_sha256,
+                unlabelled: ordered.iter().filter(|(e, _)| e.label.is_none()).count(),
+                ignored_files: 0,
+            },
+            images: score.images,
+            evaluated: score.evaluated,
+            failed: score.failed,
+            top1_correct: score.top1_correct,
+            top5_correct: score.top5_correct,
+            top1: score.top1(),
+            top5: score.top5(),
+            references,
+            verdict,
+            store: Some(StoreInfo {
+                database: target.path().display().to_string(),
+                run_id: merged.id,
+                key: key.digest(),
+                reused: ordered.len(),
+            }),
+            failures: verify::failures(&ordered),
+            provenance: Provenance {
+                tool_version: env!("CARGO_PKG_VERSION").into(),
+                command_line: std::env::args().collect(),
+                ort_version: key.ort_version.clone(),
+                ort_library: first.meta["ort_library"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                provider: key.provider.clone(),
+                threads: first.meta["threads"].as_u64().unwrap_or(0) as usize,
+                batch: key.batch,
+                graph_optimization_level: key.opt_level.clone(),
+                deterministic_compute: true,
+                pillow_compat: recipe.pillow_compat.clone(),
+                started_at: crate::report::utc_timestamp(started_at),
+                finished_at: crate::report::utc_timestamp(SystemTime::now()),
+                seconds: 0.0,
+                images_per_second: 0.0,
+                inferred: 0,
+                throughput: Throughput::from_stages(0, 0.0, 0.0, 0.0),
+                host: Host::current(),
+            },
+            recipe,
+        };
+        let report_dir = args
+            .report_dir
+            .clone()
+            .unwrap_or_else(|| home.join("reports"));
+        status = status.max(verify::emit(
+            &record,
+            &report_dir,
+            &verify::report_stem(started_at, &key),
+            args.json,
+        )?);
+    }
+    Ok(status)
+}
