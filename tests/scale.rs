@@ -229,3 +229,39 @@ fn merges_that_would_lie_are_refused() {
     assert_eq!(bad.status, 2);
     assert!(bad.stderr.contains("K/N"), "{}", bad.stderr);
 }
+
+#[test]
+fn the_slurm_recipe_runs_shards_then_merges() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path().join("run");
+    let repo = common::repo();
+    let output = Command::new("bash")
+        .arg(repo.join("scripts/slurm/verify_array.sh"))
+        .arg(MODEL)
+        .arg(shared.join("imagenet-sample"))
+        .arg("4")
+        .arg(&root)
+        .arg("--onnx")
+        .arg(shared_model(&shared, MODEL))
+        .env("ZOOREPRO", env!("CARGO_BIN_EXE_zoorepro"))
+        .env("ZOOREPRO_HOME", &repo)
+        .env("SBATCH", repo.join("tests/fixtures/fake_sbatch.sh"))
+        .env("FAKE_SBATCH_STATE", scratch.path().join("jobs"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("4 tasks"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let merge_log = std::fs::read_to_string(root.join("logs/merge.out")).unwrap();
+    assert!(
+        merge_log.contains("merged 4 shards") && merge_log.contains("reproduced"),
+        "{merge_log}"
+    );
+    let runs = run(zoorepro(&root.join("merged")).args(["runs", "--json"])).json();
+    assert_eq!(runs[0]["images"], 100);
+    assert_eq!(runs[0]["complete"], true);
+}
