@@ -65,18 +65,7 @@ done
 
 if [ "$skip_memory" -eq 0 ]; then
   big="$scratch/val-$memory_images"
-  "$py" - "$sample" "$big" "$memory_images" <<'PY'
-import os, sys
-sample, big, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-files = sorted(os.path.join(d, f) for d in os.listdir(sample) if os.path.isdir(os.path.join(sample, d))
-               for f in os.listdir(os.path.join(sample, d)))
-for i in range(n):
-    src = files[i % len(files)]
-    wnid = os.path.dirname(src)
-    os.makedirs(os.path.join(big, wnid), exist_ok=True)
-    # A unique validation-style name per link: the basename is the image identity.
-    os.symlink(os.path.join(sample, src), os.path.join(big, wnid, "ILSVRC2012_val_%08d.JPEG" % (i + 1)))
-PY
+  "$py" "$repo/scripts/make_symlink_val.py" "$sample" "$big" "$memory_images" >/dev/null
   model=coral/mobilenet_v2_1.0_224_quant
   start=$(date +%s.%N)
   "$py" - "$bin" verify --model "$model" --onnx "$shared/models/${model/\//__}.onnx" --val "$big" --no-cache \
