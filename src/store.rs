@@ -239,6 +239,33 @@ fn unpack_scores(bytes: &[u8]) -> Option<[f32; TOP_K]> {
     })
 }
 
+/// Every SQLite failure as one message that names the database and says what to do.
+fn sqlite_error(path: &Path, error: rusqlite::Error) -> StoreError {
+    let reason = error.to_string();
+    if reason.contains("file is not a database") {
+        StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        }
+    } else if reason.contains("readonly") || reason.contains("unable to open") {
+        StoreError::Create {
+            dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            reason,
+        }
+    } else if reason.contains("disk") || reason.contains("full") || reason.contains("I/O") {
+        StoreError::Sqlite {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{reason} (is the disk full? free space or pass --cache-dir DIR; committed runs are intact)"
+            ),
+        }
+    } else {
+        StoreError::Sqlite {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
 const RUN_COLUMNS: &str =
     "id, key_json, model_id, created_at, updated_at, complete, images, meta_json, summary_json";
 
@@ -259,22 +286,7 @@ impl Store {
     }
 
     fn sqlite(&self, error: rusqlite::Error) -> StoreError {
-        let reason = error.to_string();
-        if reason.contains("file is not a database") {
-            StoreError::NotADatabase {
-                path: self.path.clone(),
-            }
-        } else if reason.contains("readonly") || reason.contains("unable to open") {
-            StoreError::Create {
-                dir: self.path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-                reason,
-            }
-        } else {
-            StoreError::Sqlite {
-                path: self.path.clone(),
-                reason,
-            }
-        }
+        sqlite_error(&self.path, error)
     }
 
     fn corrupt(&self, reason: String) -> StoreError {
@@ -459,10 +471,7 @@ impl Store {
     /// Adds (or replaces) a batch of rows in one transaction.
     pub fn insert(&mut self, run: RunId, batch: &[Prediction]) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let fail = |e: rusqlite::Error| StoreError::Sqlite {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let fail = |e: rusqlite::Error| sqlite_error(&path, e);
         let transaction = self.connection.transaction().map_err(fail)?;
         {
             let mut statement = transaction
@@ -681,10 +690,7 @@ impl Store {
         let summary = Summary::of(rows);
         let time = now();
         let path = self.path.clone();
-        let fail = |e: rusqlite::Error| StoreError::Sqlite {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let fail = |e: rusqlite::Error| sqlite_error(&path, e);
         let transaction = self.connection.transaction().map_err(fail)?;
         let inserted = transaction
             .execute(
