@@ -351,3 +351,28 @@ fn a_full_disk_fails_cleanly_and_keeps_committed_runs() {
     let table = run(zoorepro(&cache).args(["table", "--format", "json"]));
     assert_eq!(table.status, 0, "{}", table.stderr);
 }
+
+#[test]
+fn cuda_without_a_gpu_build_fails_clearly_instead_of_falling_back() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut command = zoorepro(scratch.path());
+    command
+        .args([
+            "verify",
+            "--model",
+            "coral/mobilenet_v2_1.0_224_quant",
+            "--provider",
+            "cuda",
+            "--no-cache",
+            "--val",
+        ])
+        .arg(common::repo().join("demo"))
+        .arg("--report-dir")
+        .arg(scratch.path().join("reports"));
+    let result = run(&mut command);
+    if result.status == 0 {
+        eprintln!("skipped: this machine's ONNX Runtime has a working CUDA provider");
+        return;
+    }
+    assert_error(&result, &["CUDA", "never falls back"]);
+}
