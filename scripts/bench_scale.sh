@@ -9,8 +9,6 @@
 #   on this 2-core CPU machine, e.g. --images 2000; on a GPU node: --provider cuda --batch 256
 #   (--provider cuda needs the onnxruntime-gpu library: pass it with ORT_DYLIB_PATH).
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-shared="${ZOOREPRO_SHARED:-$repo/../shared}"
 images=50000; provider=cpu; batch=""; threads=""; models="efficientnet_lite0,resnet50-random"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,14 +21,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-cd "$repo"
-bash scripts/setup.sh
-cargo build --release --locked -q
-bin="${CARGO_TARGET_DIR:-$repo/target}/release/zoorepro"
-py="$repo/.venv/bin/python"
-scratch="$(mktemp -d)"; trap 'rm -rf "$scratch"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/bench_env.sh"
 "$py" scripts/make_symlink_val.py "$shared/imagenet-sample" "$scratch/val" "$images" >/dev/null
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem/ {print $2}') GiB"
+machine_line
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | sed 's/^/gpu: /'
 echo "dataset: $images symlinks to the $(find "$shared/imagenet-sample" -name '*.JPEG' | wc -l) sample JPEGs; provider $provider"
 flags=(--provider "$provider" --no-cache --json --report-dir "$scratch/reports")

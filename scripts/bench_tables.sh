@@ -6,14 +6,7 @@
 #   - compare of two 50,000-image runs.
 # Usage: scripts/bench_tables.sh
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-shared="${ZOOREPRO_SHARED:-$repo/../shared}"
-cd "$repo"
-bash scripts/setup.sh
-cargo build --release --locked -q
-bin="${CARGO_TARGET_DIR:-$repo/target}/release/zoorepro"
-py="$repo/.venv/bin/python"
-scratch="$(mktemp -d)"; trap 'rm -rf "$scratch"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/bench_env.sh"
 seed="$scratch/seed"
 mkdir -p "$seed/keras_imagenet" "$seed/pytorch_imagenet"
 cp "$shared"/reference/benchmarking-keras-pytorch/keras_imagenet/*.npy "$seed/keras_imagenet/"

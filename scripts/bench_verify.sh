@@ -7,8 +7,6 @@
 #   2. Peak resident memory of `verify --no-cache` over a 50,000-entry ImageFolder of symlinks to the sample.
 # Usage: scripts/bench_verify.sh [--skip-memory | --memory-only] [--memory-images N]
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-shared="${ZOOREPRO_SHARED:-$repo/../shared}"
 skip_memory=0; skip_speed=0; memory_images=50000
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -19,16 +17,11 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-cd "$repo"
-bash scripts/setup.sh
-cargo build --release --locked -q
-bin="${CARGO_TARGET_DIR:-$repo/target}/release/zoorepro"
-py="$repo/.venv/bin/python"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_env.sh"
 sample="$shared/imagenet-sample"
-scratch="$(mktemp -d)"; trap 'rm -rf "$scratch"' EXIT
 field() { "$py" -c "import json,sys; r=json.load(sys.stdin); print(eval('r' + sys.argv[1]))" "$1"; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+machine_line
 images=()
 while IFS= read -r f; do images+=("$f"); done < <(find "$sample" -name '*.JPEG' | sort)
 [ "$skip_speed" -eq 1 ] || for model in pypi/efficientnet_lite0 coral/mobilenet_v2_1.0_224_quant; do

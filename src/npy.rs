@@ -41,6 +41,16 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> io::Result<()> {
     })
 }
 
+/// Writes an array whose elements are already little-endian bytes of `descr` (`<i8`, `<f2`, ...),
+/// atomically: for caches and fixtures in the dtypes the seed project used.
+pub fn write_raw(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> io::Result<()> {
+    let header = header_bytes(descr, shape);
+    write_atomically(path, |out| {
+        out.write_all(&header)?;
+        out.write_all(data)
+    })
+}
+
 /// Magic, version and header dict, padded so that the data is 64-byte aligned. Version 1.0
 /// unless the header does not fit its 16-bit length (never for real shapes), then 2.0.
 fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {

@@ -188,21 +188,7 @@ mod tests {
     use super::*;
 
     fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
-        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-        let mut header = format!(
-            "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}{}), }}",
-            dims.join(", "),
-            if shape.len() == 1 { "," } else { "" }
-        );
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(data);
-        std::fs::write(path, bytes).unwrap();
+        npy::write_raw(path, descr, shape, data).unwrap();
     }
 
     /// A synthetic cache whose every row predicts its true class with a float16 tie in front of it.

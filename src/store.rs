@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -472,7 +472,12 @@ impl Store {
     pub fn insert(&mut self, run: RunId, batch: &[Prediction]) -> Result<(), StoreError> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| sqlite_error(&path, e);
-        let transaction = self.connection.transaction().map_err(fail)?;
+        // IMMEDIATE takes the write lock up front, so a second process waits on the busy timeout
+        // instead of failing when it would upgrade a read transaction.
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
         {
             let mut statement = transaction
                 .prepare_cached(
@@ -691,7 +696,12 @@ impl Store {
         let time = now();
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| sqlite_error(&path, e);
-        let transaction = self.connection.transaction().map_err(fail)?;
+        // IMMEDIATE takes the write lock up front, so a second process waits on the busy timeout
+        // instead of failing when it would upgrade a read transaction.
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
         let inserted = transaction
             .execute(
                 "INSERT OR IGNORE INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, complete, images, summary_json)

@@ -11,7 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Run, run, shared, shared_model, zoorepro};
+use common::{Run, assert_error, run, shared, shared_model, zoorepro};
 
 const MODEL: &str = "coral/mobilenet_v1_0.5_160_quant";
 
@@ -26,19 +26,6 @@ fn verify(cache: &Path, shared: &Path, val: &Path, extra: &[&str]) -> Run {
         .arg(cache.join("reports"))
         .args(extra);
     run(&mut command)
-}
-
-fn assert_error(run: &Run, needles: &[&str]) {
-    assert_eq!(run.status, 2, "exit status 2\n{}", run.stderr);
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("zoorepro: error: "))
-        .collect();
-    assert_eq!(errors.len(), 1, "one error message: {}", run.stderr);
-    for needle in needles {
-        assert!(errors[0].contains(needle), "{needle:?} in {}", errors[0]);
-    }
 }
 
 fn store_state(cache: &Path) -> serde_json::Value {

@@ -326,33 +326,6 @@ fn a_corrupt_jpeg_is_counted_as_failed_and_strict_makes_it_fatal() {
     );
 }
 
-fn assert_clear_error(run: &common::Run, needles: &[&str]) {
-    assert_eq!(
-        run.status, 2,
-        "exit status 2 for bad input\nstderr: {}",
-        run.stderr
-    );
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("zoorepro: error: "))
-        .collect();
-    assert_eq!(errors.len(), 1, "one error message: {}", run.stderr);
-    assert!(
-        run.stderr.trim_end().ends_with(errors[0]),
-        "the error is the last word: {}",
-        run.stderr
-    );
-    for needle in needles {
-        assert!(
-            run.stderr.contains(needle),
-            "message should mention {needle:?}: {}",
-            run.stderr
-        );
-    }
-    assert!(run.stdout.is_empty(), "nothing on stdout for an error");
-}
-
 #[test]
 fn bad_input_gives_one_clear_message_and_status_2() {
     let Some(shared) = shared() else { return };
@@ -360,110 +333,60 @@ fn bad_input_gives_one_clear_message_and_status_2() {
     let v2 = "coral/mobilenet_v2_1.0_224_quant";
     let v2_onnx = shared_model(&shared, v2);
     let sample = shared.join("imagenet-sample");
-
-    let missing = scratch.path().join("no-such-dir");
-    assert_clear_error(
-        &verify(
-            scratch.path(),
+    // verify of the demo model's manifest with this ONNX file, --val and extra flags.
+    let check = |onnx: &Path, val: &Path, extra: &[&str], needles: &[&str]| {
+        let args = [
             &[
                 "--model",
                 v2,
                 "--onnx",
-                path_str(&v2_onnx),
+                path_str(onnx),
                 "--val",
-                path_str(&missing),
+                path_str(val),
             ],
-        ),
+            extra,
+        ]
+        .concat();
+        common::assert_error(&verify(scratch.path(), &args), needles);
+    };
+
+    check(
+        &v2_onnx,
+        &scratch.path().join("no-such-dir"),
+        &[],
         &["no-such-dir"],
     );
-
     let empty = scratch.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert_clear_error(
-        &verify(
-            scratch.path(),
-            &[
-                "--model",
-                v2,
-                "--onnx",
-                path_str(&v2_onnx),
-                "--val",
-                path_str(&empty),
-            ],
-        ),
-        &["empty"],
+    check(&v2_onnx, &empty, &[], &["empty"]);
+    let unknown = verify(
+        scratch.path(),
+        &["--model", "no-such-model", "--val", path_str(&sample)],
     );
-
-    assert_clear_error(
-        &verify(
-            scratch.path(),
-            &["--model", "no-such-model", "--val", path_str(&sample)],
-        ),
-        &["no-such-model", "zoorepro models"],
+    common::assert_error(&unknown, &["no-such-model", "zoorepro models"]);
+    let ambiguous = verify(
+        scratch.path(),
+        &["--model", "resnet50", "--val", path_str(&sample)],
     );
-
-    // Ambiguous bare name.
-    assert_clear_error(
-        &verify(
-            scratch.path(),
-            &["--model", "resnet50", "--val", path_str(&sample)],
-        ),
-        &["keras/resnet50", "pytorch/resnet50"],
-    );
+    common::assert_error(&ambiguous, &["keras/resnet50", "pytorch/resnet50"]);
 
     // The broken copy is not the file the intact model's manifest pins.
     let broken = shared_model(&shared, "coral/broken-mobilenet_v2_1.0_224_quant");
-    assert_clear_error(
-        &verify(
-            scratch.path(),
-            &[
-                "--model",
-                v2,
-                "--onnx",
-                path_str(&broken),
-                "--val",
-                path_str(&sample),
-            ],
-        ),
-        &["sha256", "--allow-unverified"],
-    );
+    check(&broken, &sample, &[], &["sha256", "--allow-unverified"]);
 
     // A 160x160 NCHW model under a 224x224 NHWC manifest: the input does not match.
     let v1 = shared_model(&shared, "coral/mobilenet_v1_0.5_160_quant");
-    assert_clear_error(
-        &verify(
-            scratch.path(),
-            &[
-                "--model",
-                v2,
-                "--onnx",
-                path_str(&v1),
-                "--allow-unverified",
-                "--val",
-                path_str(&sample),
-            ],
-        ),
+    check(
+        &v1,
+        &sample,
+        &["--allow-unverified"],
         &["does not match manifest", "input"],
     );
 
     // A file that is not ONNX at all.
     let not_onnx = scratch.path().join("model.onnx");
     std::fs::write(&not_onnx, "definitely not protobuf").unwrap();
-    assert_clear_error(
-        &verify(
-            scratch.path(),
-            &[
-                "--model",
-                v2,
-                "--onnx",
-                path_str(&not_onnx),
-                "--allow-unverified",
-                "--val",
-                path_str(&sample),
-            ],
-        ),
-        &["model.onnx"],
-    );
+    check(&not_onnx, &sample, &["--allow-unverified"], &["model.onnx"]);
 
     // A truncated tar: cut inside the data of a member.
     let tar_path = scratch.path().join("val.tar");
@@ -479,38 +402,10 @@ fn bad_input_gives_one_clear_message_and_status_2() {
     }
     let bytes = builder.into_inner().unwrap();
     std::fs::write(&tar_path, &bytes[..bytes.len() / 2]).unwrap();
-    assert_clear_error(
-        &verify(
-            scratch.path(),
-            &[
-                "--model",
-                v2,
-                "--onnx",
-                path_str(&v2_onnx),
-                "--val",
-                path_str(&tar_path),
-            ],
-        ),
-        &["val.tar"],
-    );
+    check(&v2_onnx, &tar_path, &[], &["val.tar"]);
 
-    // A conflicting --batch for a model whose batch is dynamic is fine; zero is not.
-    assert_clear_error(
-        &verify(
-            scratch.path(),
-            &[
-                "--model",
-                v2,
-                "--onnx",
-                path_str(&v2_onnx),
-                "--val",
-                path_str(&sample),
-                "--batch",
-                "0",
-            ],
-        ),
-        &["--batch"],
-    );
+    check(&v2_onnx, &sample, &["--batch", "0"], &["--batch"]);
+    check(&v2_onnx, &sample, &["--threads", "0"], &["--threads"]);
 }
 
 #[test]

@@ -190,13 +190,9 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         mcnemar_exact_p: mcnemar_exact_p(only_a as u64, only_b as u64),
         top1_differs: differs,
     };
-    let mut out = std::io::stdout().lock();
     match args.format {
-        CompareFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &comparison)?;
-            writeln!(out)?;
-        }
-        CompareFormat::Markdown => write_markdown(&mut out, &comparison)?,
+        CompareFormat::Json => super::print_json(&comparison)?,
+        CompareFormat::Markdown => write_markdown(&mut std::io::stdout().lock(), &comparison)?,
     }
     Ok(exit::SUCCESS)
 }

@@ -13,13 +13,11 @@ use std::time::SystemTime;
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use super::verify::{self, Assessment};
+use super::verify::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
 use crate::manifest;
-use crate::report::{
-    DatasetInfo, Host, OnnxInfo, Provenance, RecipeInfo, RunRecord, StoreInfo, Throughput,
-};
+use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
 use crate::store::{Prediction, RunInfo, RunKey, Store};
 
 struct ShardRun {
@@ -233,47 +231,23 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
             })
             .collect();
         ordered.sort_by(|a, b| a.0.file.cmp(&b.0.file));
-        let Assessment {
-            score,
-            image_set_sha256,
-            references,
-            verdict,
-        } = verify::assess(manifest, &recipe.name, &ordered, args.tolerance);
-        let record = RunRecord {
-            model_id: manifest.id.clone(),
+        let parts = RecordParts {
             onnx,
-            dataset: DatasetInfo {
-                path: first.meta["dataset"]["path"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                layout: format!(
-                    "{} ({count} shards merged)",
-                    first.meta["dataset"]["layout"].as_str().unwrap_or("?")
-                ),
-                image_set_name: manifest
-                    .image_set_name(&image_set_sha256)
-                    .map(str::to_string),
-                image_set_sha256,
-                unlabelled: ordered.iter().filter(|(e, _)| e.label.is_none()).count(),
-                ignored_files: 0,
-            },
-            images: score.images,
-            evaluated: score.evaluated,
-            failed: score.failed,
-            top1_correct: score.top1_correct,
-            top5_correct: score.top5_correct,
-            top1: score.top1(),
-            top5: score.top5(),
-            references,
-            verdict,
+            dataset_path: first.meta["dataset"]["path"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            layout: format!(
+                "{} ({count} shards merged)",
+                first.meta["dataset"]["layout"].as_str().unwrap_or("?")
+            ),
+            ignored_files: 0,
             store: Some(StoreInfo {
                 database: target.path().display().to_string(),
                 run_id: merged.id,
                 key: key.digest(),
                 reused: ordered.len(),
             }),
-            failures: verify::failures(&ordered),
             provenance: Provenance {
                 tool_version: env!("CARGO_PKG_VERSION").into(),
                 command_line: std::env::args().collect(),
@@ -298,6 +272,7 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
             },
             recipe,
         };
+        let record = verify::build_record(manifest, &ordered, args.tolerance, parts);
         let report_dir = args
             .report_dir
             .clone()

@@ -73,12 +73,11 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
             }
         })
         .collect();
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        super::print_json(&rows)?;
         return Ok(exit::SUCCESS);
     }
+    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{:<42} {:<9} {:<34} {:<8} {:<46} references",

@@ -8,12 +8,11 @@ use crate::recipe::{self, ChannelOrder, ResizeMode};
 
 pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
     let presets = recipe::presets();
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &presets)?;
-        writeln!(out)?;
+        super::print_json(&presets)?;
         return Ok(exit::SUCCESS);
     }
+    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{:<28} {:<20} {:<9} {:>9} {:<28} {:<26} {:<8} description",

@@ -67,12 +67,11 @@ pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
             }
         })
         .collect();
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        super::print_json(&rows)?;
         return Ok(exit::SUCCESS);
     }
+    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:>7} {:>8}  {:<10} when",

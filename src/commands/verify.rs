@@ -2,7 +2,6 @@
 //! manifest's references, and leave a record (store rows, report files, `--json`).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
@@ -209,43 +208,17 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         write_predictions(path, &ordered)?;
     }
 
-    let Assessment {
-        score,
-        image_set_sha256,
-        references,
-        verdict,
-    } = assess(manifest, &recipe.name, &ordered, args.tolerance);
     let seconds = started.elapsed().as_secs_f64();
-    let record = RunRecord {
-        model_id: manifest.id.clone(),
+    let parts = RecordParts {
         onnx,
         recipe: RecipeInfo {
             name: recipe.name.clone(),
             pillow_compat: compat.name().into(),
             definition: recipe.clone(),
         },
-        dataset: DatasetInfo {
-            path: args.val.display().to_string(),
-            layout: dataset.kind().name().into(),
-            image_set_name: manifest
-                .image_set_name(&image_set_sha256)
-                .map(str::to_string),
-            image_set_sha256,
-            unlabelled: ordered
-                .iter()
-                .filter(|(entry, _)| entry.label.is_none())
-                .count(),
-            ignored_files: dataset.ignored_files(),
-        },
-        images: score.images,
-        evaluated: score.evaluated,
-        failed: score.failed,
-        top1_correct: score.top1_correct,
-        top5_correct: score.top5_correct,
-        top1: score.top1(),
-        top5: score.top5(),
-        references,
-        verdict,
+        dataset_path: args.val.display().to_string(),
+        layout: dataset.kind().name().into(),
+        ignored_files: dataset.ignored_files(),
         store: match (&store, &run_info) {
             (Some(store), Some(info)) => Some(StoreInfo {
                 database: store.path().display().to_string(),
@@ -255,7 +228,6 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
             }),
             _ => None,
         },
-        failures: failures(&ordered),
         provenance: Provenance {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             command_line: std::env::args().collect(),
@@ -285,6 +257,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
             host: Host::current(),
         },
     };
+    let record = build_record(manifest, &ordered, args.tolerance, parts);
 
     let report_dir = args
         .report_dir
@@ -321,9 +294,7 @@ pub(crate) fn emit(
         )
     })?;
     if json {
-        let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, record)?;
-        writeln!(stdout)?;
+        super::print_json(record)?;
     }
     eprintln!("{}", summary_line(record));
     for path in written {
@@ -335,7 +306,7 @@ pub(crate) fn emit(
     })
 }
 
-pub(crate) fn failures(ordered: &[(Entry, Prediction)]) -> Vec<Failure> {
+fn failures(ordered: &[(Entry, Prediction)]) -> Vec<Failure> {
     ordered
         .iter()
         .filter_map(|(entry, p)| match &p.outcome {
@@ -350,14 +321,70 @@ pub(crate) fn failures(ordered: &[(Entry, Prediction)]) -> Vec<Failure> {
 }
 
 /// The numbers of an evaluated image set and what the manifest's references say of them.
-pub(crate) struct Assessment {
+struct Assessment {
     pub score: Score,
     pub image_set_sha256: String,
     pub references: Vec<ReferenceResult>,
     pub verdict: Verdict,
 }
 
-pub(crate) fn assess(
+/// What a record needs beyond the predictions: where they came from and how they were made.
+pub(crate) struct RecordParts {
+    pub onnx: OnnxInfo,
+    pub recipe: RecipeInfo,
+    pub dataset_path: String,
+    pub layout: String,
+    pub ignored_files: usize,
+    pub store: Option<StoreInfo>,
+    pub provenance: Provenance,
+}
+
+/// The run record of an evaluated image set, as `verify` and `merge` both report it.
+pub(crate) fn build_record(
+    manifest: &Manifest,
+    ordered: &[(Entry, Prediction)],
+    tolerance: f64,
+    parts: RecordParts,
+) -> RunRecord {
+    let Assessment {
+        score,
+        image_set_sha256,
+        references,
+        verdict,
+    } = assess(manifest, &parts.recipe.name, ordered, tolerance);
+    RunRecord {
+        model_id: manifest.id.clone(),
+        onnx: parts.onnx,
+        recipe: parts.recipe,
+        dataset: DatasetInfo {
+            path: parts.dataset_path,
+            layout: parts.layout,
+            image_set_name: manifest
+                .image_set_name(&image_set_sha256)
+                .map(str::to_string),
+            image_set_sha256,
+            unlabelled: ordered
+                .iter()
+                .filter(|(entry, _)| entry.label.is_none())
+                .count(),
+            ignored_files: parts.ignored_files,
+        },
+        images: score.images,
+        evaluated: score.evaluated,
+        failed: score.failed,
+        top1_correct: score.top1_correct,
+        top5_correct: score.top5_correct,
+        top1: score.top1(),
+        top5: score.top5(),
+        references,
+        verdict,
+        store: parts.store,
+        failures: failures(ordered),
+        provenance: parts.provenance,
+    }
+}
+
+fn assess(
     manifest: &Manifest,
     recipe: &str,
     ordered: &[(Entry, Prediction)],

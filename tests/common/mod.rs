@@ -82,3 +82,30 @@ pub fn verify(scratch: &Path, args: &[&str]) -> Run {
         .args(args);
     run(&mut command)
 }
+
+/// Exit status 2 and exactly one error line, the last thing printed, containing every needle.
+pub fn assert_error(run: &Run, needles: &[&str]) {
+    assert_eq!(
+        run.status, 2,
+        "exit status 2 for bad input\nstderr: {}",
+        run.stderr
+    );
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("zoorepro: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error message: {}", run.stderr);
+    assert!(
+        run.stderr.trim_end().ends_with(errors[0]),
+        "the error is the last word: {}",
+        run.stderr
+    );
+    for needle in needles {
+        assert!(
+            errors[0].contains(needle),
+            "message should mention {needle:?}: {}",
+            errors[0]
+        );
+    }
+}
