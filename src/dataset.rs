@@ -191,6 +191,17 @@ impl Dataset {
         match kind {
             SourceKind::ImageFolder => {
                 for (folder, folder_path) in &top {
+                    // A class folder that cannot be opened (a dangling or looping link) would make a
+                    // class silently disappear from the evaluated set: refuse it instead.
+                    if labels::class_index(folder).is_some()
+                        && !folder_path.is_dir()
+                        && folder_path.is_symlink()
+                    {
+                        return Err(DatasetError::Unreadable {
+                            path: folder_path.clone(),
+                            reason: "a class folder link that leads nowhere".into(),
+                        });
+                    }
                     if !folder_path.is_dir() || folder.starts_with('.') {
                         skipped += 1;
                         continue;
@@ -310,6 +321,7 @@ impl Dataset {
             ignored: Arc::clone(&self.ignored),
             seen: std::collections::HashMap::new(),
             last_member: None,
+            end_of_members: 0,
             done: false,
         }))
     }
@@ -355,6 +367,8 @@ struct TarStream<'a> {
     ignored: Arc<AtomicUsize>,
     seen: std::collections::HashMap<String, String>,
     last_member: Option<String>,
+    /// Where the last member's data ends (padded to 512 bytes): the end-of-archive marker must follow.
+    end_of_members: u64,
     done: bool,
 }
 
@@ -393,12 +407,15 @@ impl TarStream<'_> {
             }
         }
         loop {
-            let next = self.entries.as_mut()?.next()?;
+            let Some(next) = self.entries.as_mut()?.next() else {
+                return self.check_end_marker().err().map(Err);
+            };
             let mut member = match next {
                 Ok(member) => member,
                 Err(e) => return Some(Err(self.fail(e.to_string()))),
             };
             let member_path = String::from_utf8_lossy(&member.path_bytes()).into_owned();
+            self.end_of_members = member.raw_file_position() + member.size().div_ceil(512) * 512;
             if !member.header().entry_type().is_file() {
                 continue;
             }
@@ -459,6 +476,25 @@ impl TarStream<'_> {
                 wanted,
                 bytes,
             }));
+        }
+    }
+}
+
+impl TarStream<'_> {
+    /// The `tar` crate ends quietly at EOF between members, so an archive cut at a member boundary
+    /// would pass as a smaller dataset. A whole archive ends with two zero blocks: require them.
+    fn check_end_marker(&mut self) -> Result<(), DatasetError> {
+        use std::io::{Seek, SeekFrom};
+        self.done = true;
+        let mut marker = [0u8; 1024];
+        let read = fs::File::open(&self.path).and_then(|mut file| {
+            file.seek(SeekFrom::Start(self.end_of_members))?;
+            file.read_exact(&mut marker)
+        });
+        match read {
+            Ok(()) if marker.iter().all(|&b| b == 0) => Ok(()),
+            Ok(()) => Err(self.fail("no end-of-archive marker after the last member".into())),
+            Err(e) => Err(self.fail(format!("it ends without its end-of-archive marker ({e})"))),
         }
     }
 }
@@ -622,9 +658,11 @@ mod tests {
             .map(|i| (labels::val_file_name(i), vec![0xFFu8; 3000]))
             .collect();
         let whole = build_tar(&files);
+        let boundary = 512 + 3072;
         for (label, cut) in [
             ("inside data", 512 + 1500),
-            ("inside a header", 512 + 3072 + 100),
+            ("inside a header", boundary + 100),
+            ("at a member boundary", boundary),
         ] {
             let path = dir.path().join(format!("cut-{}.tar", cut));
             fs::write(&path, &whole[..cut]).unwrap();
@@ -636,6 +674,15 @@ mod tests {
             );
             assert!(error.contains("truncated"), "{label}: {error}");
         }
+        let whole_path = dir.path().join("whole.tar");
+        fs::write(&whole_path, &whole).unwrap();
+        assert_eq!(
+            collect(&Dataset::open(&whole_path).unwrap(), None)
+                .unwrap()
+                .len(),
+            3,
+            "a whole archive passes"
+        );
         let not_tar = dir.path().join("notes.tar");
         fs::write(&not_tar, vec![b'x'; 2048]).unwrap();
         assert!(collect(&Dataset::open(&not_tar).unwrap(), None).is_err());
@@ -718,6 +765,18 @@ mod tests {
         fs::create_dir(dir.path().join("n01443537")).unwrap();
         fs::write(dir.path().join("n01443537/a.JPEG"), b"x").unwrap();
         let duplicate = Dataset::open(dir.path()).err().unwrap().to_string();
+        assert!(
+            duplicate.contains("two images are named a.JPEG"),
+            "{duplicate}"
+        );
+        fs::remove_dir_all(dir.path().join("n01443537")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("gone"), dir.path().join("n01443537")).unwrap();
+        let dangling = Dataset::open(dir.path()).err().unwrap().to_string();
+        assert!(
+            dangling.contains("n01443537") && dangling.contains("leads nowhere"),
+            "{dangling}"
+        );
+        let _ = duplicate;
         assert!(
             duplicate.contains("two images are named a.JPEG"),
             "{duplicate}"
