@@ -396,9 +396,8 @@ fn ranks(graph: &GraphProto) -> HashMap<&str, usize> {
 
 /// Whether `axes` names axis 0 of a tensor of rank `rank` (negative axes need the rank).
 fn touches_batch_axis(axes: &[i64], rank: Option<usize>) -> bool {
-    axes.iter().any(|&axis| {
-        axis == 0 || rank.is_some_and(|r| i64::try_from(r).is_ok_and(|r| axis == -r))
-    })
+    axes.iter()
+        .any(|&axis| axis == 0 || rank.is_some_and(|r| i64::try_from(r).is_ok_and(|r| axis == -r)))
 }
 
 fn opset_version(model: &ModelProto) -> i64 {
@@ -433,7 +432,10 @@ fn batch_operators(model: &ModelProto, graph: &GraphProto) -> Vec<BatchOperator>
         if !is_default_domain(node) {
             continue;
         }
-        let rank = node.input.first().and_then(|i| ranks.get(i.as_str()).copied());
+        let rank = node
+            .input
+            .first()
+            .and_then(|i| ranks.get(i.as_str()).copied());
         let reason = batch_reason(node, &constants, rank, opset);
         if let Some(reason) = reason {
             found.push(BatchOperator {
@@ -497,9 +499,8 @@ fn batch_reason(
         }
         "MeanVarianceNormalization" => {
             let axes = ints_attribute(node, "axes").unwrap_or_else(|| vec![0, 2, 3]);
-            touches_batch_axis(&axes, rank).then(|| {
-                format!("axes={axes:?}: mean and variance are taken across the batch")
-            })
+            touches_batch_axis(&axes, rank)
+                .then(|| format!("axes={axes:?}: mean and variance are taken across the batch"))
         }
         _ => None,
     }
