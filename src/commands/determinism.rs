@@ -699,7 +699,7 @@ fn compare_all(
         axes.push(row);
     }
     // Session settings: batch-1 outputs against the first value listed, everything else equal.
-    let setting_axes: [(&'static str, fn(&Config) -> String); 3] = [
+    let setting_axes: [(&'static str, SettingOf); 3] = [
         ("threads", |c| c.threads.to_string()),
         ("opt-level", |c| c.opt_level.name().to_string()),
         ("provider", |c| c.provider.name().to_string()),
@@ -734,6 +734,9 @@ fn compare_all(
     }
     axes
 }
+
+/// Reads one session setting of a configuration, as text.
+type SettingOf = fn(&Config) -> String;
 
 fn dedup_strings(values: impl Iterator<Item = String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
