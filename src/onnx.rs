@@ -68,6 +68,9 @@ pub struct ParameterCount {
     pub batchnorm_running_stats: u64,
     /// `total - batchnorm_running_stats`: what PyTorch's `parameters()` would count.
     pub excluding_running_stats: u64,
+    /// Scales and zero points of QuantizeLinear / DequantizeLinear (inputs 1 and 2), included in
+    /// `total`: a quantized export holds them on top of the weights a framework would count.
+    pub quantization_scales_and_zero_points: u64,
     /// Initializer tensors.
     pub initializers: usize,
     /// BatchNormalization nodes: 0 often means the exporter folded them into the convolutions,
@@ -276,8 +279,18 @@ fn count_parameters(graph: &GraphProto) -> ParameterCount {
         .map(|t| (t.name(), elements(t)))
         .collect();
     let mut running: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut quantization: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut batchnorm_nodes = 0;
     for node in &graph.node {
+        if matches!(node.op_type(), "QuantizeLinear" | "DequantizeLinear")
+            && is_default_domain(node)
+        {
+            for name in node.input.iter().skip(1).take(2) {
+                if sizes.contains_key(name.as_str()) {
+                    quantization.insert(name.as_str());
+                }
+            }
+        }
         if node.op_type() == "BatchNormalization" && is_default_domain(node) {
             batchnorm_nodes += 1;
             for name in node.input.iter().skip(3).take(2) {
@@ -293,6 +306,7 @@ fn count_parameters(graph: &GraphProto) -> ParameterCount {
         total,
         batchnorm_running_stats,
         excluding_running_stats: total - batchnorm_running_stats,
+        quantization_scales_and_zero_points: quantization.iter().map(|n| sizes[n]).sum(),
         initializers: graph.initializer.len(),
         batchnorm_nodes,
     }
@@ -649,5 +663,46 @@ mod tests {
         assert!(reason(&node("Dropout", &["x", "", "axes"], vec![]), 13).is_none());
         assert!(reason(&node("Dropout", &["x", "", "dynamic"], vec![]), 13).is_some());
         assert!(reason(&node("Dropout", &["x"], vec![]), 13).is_none());
+    }
+
+    fn float_tensor(name: &str, dims: &[i64]) -> TensorProto {
+        TensorProto {
+            name: Some(name.into()),
+            dims: dims.to_vec(),
+            data_type: Some(proto::tensor_proto::DataType::Float as i32),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn batchnorm_running_statistics_are_counted_apart() {
+        let graph = GraphProto {
+            node: vec![
+                node("Conv", &["x", "w"], vec![]),
+                node(
+                    "BatchNormalization",
+                    &["y", "gamma", "beta", "mean", "var"],
+                    vec![],
+                ),
+                node("DequantizeLinear", &["q", "scale", "zero"], vec![]),
+            ],
+            initializer: vec![
+                float_tensor("w", &[16, 3, 3, 3]),
+                float_tensor("gamma", &[16]),
+                float_tensor("beta", &[16]),
+                float_tensor("mean", &[16]),
+                float_tensor("var", &[16]),
+                float_tensor("scale", &[]),
+                float_tensor("zero", &[]),
+            ],
+            ..Default::default()
+        };
+        let count = count_parameters(&graph);
+        assert_eq!(count.total, 432 + 4 * 16 + 2);
+        assert_eq!(count.batchnorm_running_stats, 32);
+        assert_eq!(count.excluding_running_stats, 432 + 32 + 2);
+        assert_eq!(count.quantization_scales_and_zero_points, 2);
+        assert_eq!(count.batchnorm_nodes, 1);
+        assert_eq!(count.initializers, 7);
     }
 }

@@ -69,8 +69,13 @@ fn text(s: &OnnxSummary) -> String {
     tensors(&mut out, "outputs", &s.outputs);
     let p = &s.parameters;
     out.push_str(&format!(
-        "parameters: {} in {} initializers ({} without BatchNormalization running mean/var, which hold {}; {} BatchNormalization nodes)\n",
-        p.total, p.initializers, p.excluding_running_stats, p.batchnorm_running_stats, p.batchnorm_nodes
+        "parameters: {} in {} initializers ({} without BatchNormalization running mean/var, which hold {}; {} BatchNormalization nodes; {} are quantization scales and zero points)\n",
+        p.total,
+        p.initializers,
+        p.excluding_running_stats,
+        p.batchnorm_running_stats,
+        p.batchnorm_nodes,
+        p.quantization_scales_and_zero_points
     ));
     out.push_str(&format!("operators ({} nodes):\n", s.nodes));
     let mut ops: Vec<(&String, &usize)> = s.operators.iter().collect();
