@@ -45,6 +45,10 @@ pub enum Command {
     Runs(RunsArgs),
     /// Combine the shard runs (`verify --shard K/N`) of one key into one complete run in --cache-dir.
     Merge(MergeArgs),
+    /// Check that predictions do not depend on batching, threads, optimization level or provider.
+    Determinism(DeterminismArgs),
+    /// Summarise an ONNX file: inputs, outputs, opsets, operators, parameters, batch-mixing operators.
+    Inspect(InspectArgs),
 }
 
 #[derive(Args, Debug)]
@@ -146,6 +150,14 @@ pub enum PillowCompatArg {
     V12,
     #[value(name = "13")]
     V13,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptLevelArg {
+    Disable,
+    Basic,
+    Extended,
+    All,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -253,6 +265,91 @@ pub struct PreprocessArgs {
 #[derive(Args, Debug)]
 pub struct ListArgs {
     /// Print JSON on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeterminismArgs {
+    /// Manifest id (`pytorch/resnet50`), or a bare name that matches exactly one manifest.
+    #[arg(long, value_name = "ID")]
+    pub model: String,
+
+    /// ImageFolder tree, flat folder of ILSVRC2012_val_*.JPEG, or ILSVRC2012_img_val.tar.
+    #[arg(long, value_name = "PATH")]
+    pub val: PathBuf,
+
+    /// The ONNX file, when it is not where the manifest says under models/.
+    #[arg(long, value_name = "FILE")]
+    pub onnx: Option<PathBuf>,
+
+    /// Run a file whose sha256 differs from the manifest's.
+    #[arg(long)]
+    pub allow_unverified: bool,
+
+    /// One of the manifest's recipes [default: the manifest's default].
+    #[arg(long, value_name = "NAME")]
+    pub recipe: Option<String>,
+
+    #[arg(long, value_enum, default_value = "13", value_name = "12|13")]
+    pub pillow_compat: PillowCompatArg,
+
+    /// Images to test, chosen reproducibly from --val (the same names whatever the layout).
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub samples: usize,
+
+    /// Batch sizes to compare with running each image alone (batch 1 always runs).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,8,32",
+        value_name = "B,..."
+    )]
+    pub batch_sizes: Vec<usize>,
+
+    /// Times every run is repeated in the same session (at least 2 to test repeatability).
+    #[arg(long, default_value_t = 2, value_name = "R")]
+    pub repeats: usize,
+
+    /// ONNX Runtime intra-op thread counts; the first is the reference [default: all cores].
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub threads: Vec<usize>,
+
+    /// Graph optimization levels; the first is the reference.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "all",
+        value_name = "LEVEL,..."
+    )]
+    pub opt_levels: Vec<OptLevelArg>,
+
+    /// Execution providers; the first is the reference.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "cpu",
+        value_name = "P,..."
+    )]
+    pub providers: Vec<ProviderArg>,
+
+    /// Print the report as JSON on stdout instead of tables.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
+    #[arg(long, value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[arg(value_name = "FILE.onnx")]
+    pub file: PathBuf,
+
+    /// Print JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
 }

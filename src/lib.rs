@@ -11,6 +11,7 @@ pub mod exit;
 pub mod labels;
 pub mod manifest;
 pub mod npy;
+pub mod onnx;
 pub mod pipeline;
 pub mod preprocess;
 pub mod rank;

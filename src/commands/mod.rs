@@ -2,7 +2,9 @@
 //! error messages: every error becomes one line on stderr and `exit::ERROR`, never a panic.
 
 mod compare;
+mod determinism;
 mod import_seed;
+mod inspect;
 mod merge;
 mod models;
 mod preprocess;
@@ -63,6 +65,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Compare(args) => compare::run(&context, args),
         Command::Runs(args) => runs::run(&context, args),
         Command::Merge(args) => merge::run(&context, args),
+        Command::Determinism(args) => determinism::run(&context, args),
+        Command::Inspect(args) => inspect::run(args),
     };
     match outcome {
         Ok(status) => status,

@@ -422,7 +422,7 @@ fn summary_line(record: &RunRecord) -> String {
 }
 
 /// Hashes the file and checks it against the manifest's pin.
-fn inspect_onnx_file(
+pub(super) fn inspect_onnx_file(
     manifest: &Manifest,
     path: &Path,
     allow_unverified: bool,
@@ -470,7 +470,7 @@ fn read_sidecar(onnx: &Path) -> Option<serde_json::Value> {
 
 /// The graph must take what the recipe produces and give what the manifest says, or every number
 /// after this would be meaningless.
-fn check_model_against_manifest(
+pub(super) fn check_model_against_manifest(
     manifest: &Manifest,
     recipe: &Recipe,
     model: &Model,

@@ -1,0 +1,404 @@
+//! `zoorepro determinism` and `zoorepro inspect` end to end, on two tiny real ONNX models written
+//! here with the official schema's prost types: one normalises with the statistics of its batch
+//! (the BatchNorm-in-training-mode failure), one does not. They run on the bundled demo images,
+//! so these tests need only the ONNX Runtime library, not ../shared.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::run;
+use prost::Message as _;
+use zoorepro::onnx::proto::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, tensor_proto, tensor_shape_proto,
+    type_proto,
+};
+
+const CLASSES: usize = 1000;
+
+fn dim_value(v: i64) -> tensor_shape_proto::Dimension {
+    tensor_shape_proto::Dimension {
+        value: Some(tensor_shape_proto::dimension::Value::DimValue(v)),
+        ..Default::default()
+    }
+}
+
+fn dim_param(p: &str) -> tensor_shape_proto::Dimension {
+    tensor_shape_proto::Dimension {
+        value: Some(tensor_shape_proto::dimension::Value::DimParam(p.into())),
+        ..Default::default()
+    }
+}
+
+fn float_value(name: &str, dims: Vec<tensor_shape_proto::Dimension>) -> ValueInfoProto {
+    ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(tensor_proto::DataType::Float as i32),
+                shape: Some(TensorShapeProto { dim: dims }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attribute_proto::AttributeType::Ints as i32),
+        ints: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attribute_proto::AttributeType::Int as i32),
+        i: Some(value),
+        ..Default::default()
+    }
+}
+
+fn node(
+    name: &str,
+    op: &str,
+    inputs: &[&str],
+    output: &str,
+    attrs: Vec<AttributeProto>,
+) -> NodeProto {
+    NodeProto {
+        name: Some(name.into()),
+        op_type: Some(op.into()),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+/// A 224x224 RGB classifier for the `torchvision` recipe: per-channel spatial means (3
+/// features), optionally made batch-dependent by adding each feature's deviation from the batch
+/// mean, then a fixed 3x1000 projection to logits.
+fn classifier(batch_dependent: bool) -> ModelProto {
+    // Fixed, distinct weights so that the 1000 logits rank without ties.
+    let weights: Vec<f32> = (0..3 * CLASSES)
+        .map(|i| ((i as f32) * 0.618_034).sin())
+        .collect();
+    let weights = TensorProto {
+        name: Some("weights".into()),
+        dims: vec![3, CLASSES as i64],
+        data_type: Some(tensor_proto::DataType::Float as i32),
+        raw_data: Some(weights.iter().flat_map(|w| w.to_le_bytes()).collect()),
+        ..Default::default()
+    };
+    let mut nodes = vec![node(
+        "spatial_mean",
+        "ReduceMean",
+        &["input"],
+        "features",
+        vec![ints("axes", &[2, 3]), int("keepdims", 0)],
+    )];
+    let projected_from = if batch_dependent {
+        nodes.extend([
+            node(
+                "batch_mean",
+                "ReduceMean",
+                &["features"],
+                "mean",
+                vec![ints("axes", &[0]), int("keepdims", 1)],
+            ),
+            node("centre", "Sub", &["features", "mean"], "deviation", vec![]),
+            node("mix", "Add", &["features", "deviation"], "mixed", vec![]),
+        ]);
+        "mixed"
+    } else {
+        "features"
+    };
+    nodes.push(node(
+        "project",
+        "MatMul",
+        &[projected_from, "weights"],
+        "logits",
+        vec![],
+    ));
+    ModelProto {
+        ir_version: Some(8),
+        producer_name: Some("zoorepro-tests".into()),
+        producer_version: Some("1".into()),
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(13),
+        }],
+        graph: Some(GraphProto {
+            name: Some(
+                if batch_dependent {
+                    "batch_dependent"
+                } else {
+                    "per_sample"
+                }
+                .into(),
+            ),
+            node: nodes,
+            initializer: vec![weights],
+            input: vec![float_value(
+                "input",
+                vec![dim_param("N"), dim_value(3), dim_value(224), dim_value(224)],
+            )],
+            output: vec![float_value(
+                "logits",
+                vec![dim_param("N"), dim_value(CLASSES as i64)],
+            )],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A zoorepro home with one manifest per fixture model (`test/batch-dependent`,
+/// `test/per-sample`), unpinned, fed by the `torchvision` preset.
+fn fixture_home(dir: &Path) -> PathBuf {
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join("manifests")).unwrap();
+    std::fs::create_dir_all(home.join("models")).unwrap();
+    for (name, batch_dependent) in [("batch-dependent", true), ("per-sample", false)] {
+        let file = format!("test__{name}.onnx");
+        std::fs::write(
+            home.join("models").join(&file),
+            classifier(batch_dependent).encode_to_vec(),
+        )
+        .unwrap();
+        let manifest = serde_json::json!({
+            "format_version": 1,
+            "id": format!("test/{name}"),
+            "framework": "test",
+            "name": name,
+            "description": "tests/determinism.rs fixture",
+            "file": file,
+            "sha256": null,
+            "input": {"name": "input", "shape": ["N", 3, 224, 224], "layout": "nchw", "dtype": "float32"},
+            "output": {"name": "logits", "classes": 1000, "label_offset": 0, "kind": "logits"},
+            "default_recipe": "torchvision",
+            "recipes": ["torchvision"],
+            "references": []
+        });
+        std::fs::write(
+            home.join("manifests").join(format!("test__{name}.json")),
+            serde_json::to_string_pretty(&manifest).unwrap(),
+        )
+        .unwrap();
+    }
+    home
+}
+
+fn zoorepro(home: &Path, scratch: &Path) -> std::process::Command {
+    let mut command = common::zoorepro(&scratch.join("cache"));
+    command.env("ZOOREPRO_HOME", home);
+    command
+}
+
+fn demo() -> PathBuf {
+    common::repo().join("demo")
+}
+
+fn determinism(home: &Path, scratch: &Path, model: &str, extra: &[&str]) -> common::Run {
+    let mut command = zoorepro(home, scratch);
+    command
+        .args(["determinism", "--model", model, "--val"])
+        .arg(demo())
+        .args(["--samples", "8", "--batch-sizes", "1,4", "--json"])
+        .args(extra);
+    run(&mut command)
+}
+
+fn axis_rows<'a>(report: &'a serde_json::Value, axis: &str) -> Vec<&'a serde_json::Value> {
+    report["axes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["axis"] == axis)
+        .collect()
+}
+
+#[test]
+fn batch_statistics_make_a_model_batch_dependent() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = fixture_home(scratch.path());
+    let result = determinism(&home, scratch.path(), "test/batch-dependent", &[]);
+    assert_eq!(result.status, 1, "{}", result.stderr);
+    let report = result.json();
+    assert_eq!(report["verdict"], "batch-dependent", "{}", result.stdout);
+    assert_eq!(report["images"].as_array().unwrap().len(), 8);
+    let batch = axis_rows(&report, "batch");
+    assert_eq!(batch.len(), 2, "two neighbour sets for batch 4");
+    for row in &batch {
+        assert_eq!(row["beyond_rounding"], true);
+        assert!(row["max_rel_diff"].as_f64().unwrap() > 1e-2);
+        assert!(row["top1_changes"].as_u64().unwrap() > 0, "{row}");
+        let worst = row["worst"].as_array().unwrap();
+        assert!(!worst.is_empty());
+        assert!(worst[0]["file"].as_str().unwrap().ends_with(".JPEG"));
+        assert!(worst[0]["top1_reference"].is_u64() && worst[0]["top1_other"].is_u64());
+    }
+    // Running the same batches again gives the same bits: the dependence is on the batch.
+    for row in axis_rows(&report, "repetition") {
+        assert_eq!(row["identical"], row["compared"]);
+    }
+    assert!(
+        result.stderr.contains("batch-dependent"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn a_per_sample_model_is_deterministic() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = fixture_home(scratch.path());
+    let result = determinism(
+        &home,
+        scratch.path(),
+        "test/per-sample",
+        &[
+            "--threads",
+            "1,2",
+            "--opt-levels",
+            "disable,all",
+            "--repeats",
+            "2",
+        ],
+    );
+    assert_eq!(result.status, 0, "{}\n{}", result.stderr, result.stdout);
+    let report = result.json();
+    assert_eq!(report["verdict"], "deterministic");
+    for axis in ["batch", "composition", "repetition", "threads", "opt-level"] {
+        let rows = axis_rows(&report, axis);
+        assert!(!rows.is_empty(), "no {axis} rows");
+        for row in rows {
+            assert_eq!(row["identical"], row["compared"], "{row}");
+            assert_eq!(row["max_abs_diff"], 0.0);
+            assert_eq!(row["top1_changes"], 0);
+        }
+    }
+    assert_eq!(report["configurations"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn human_output_has_a_table_per_axis_and_the_verdict() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = fixture_home(scratch.path());
+    let mut command = zoorepro(&home, scratch.path());
+    command
+        .args(["determinism", "--model", "test/batch-dependent", "--val"])
+        .arg(demo())
+        .args(["--samples", "5", "--batch-sizes", "2", "--repeats", "1"]);
+    let result = run(&mut command);
+    assert_eq!(result.status, 1, "{}", result.stderr);
+    assert!(
+        result.stdout.contains("beyond rounding"),
+        "{}",
+        result.stdout
+    );
+    assert!(result.stdout.contains("worst images"), "{}", result.stdout);
+    assert!(
+        result.stdout.contains("verdict: batch-dependent"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result.stdout.contains("skipped: repetition"),
+        "{}",
+        result.stdout
+    );
+}
+
+#[test]
+fn inspect_names_the_operator_that_reduces_over_the_batch() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = fixture_home(scratch.path());
+    let file = home.join("models/test__batch-dependent.onnx");
+    let mut command = zoorepro(&home, scratch.path());
+    command.arg("inspect").arg(&file).arg("--json");
+    let result = run(&mut command);
+    assert_eq!(result.status, 0, "{}", result.stderr);
+    let summary = result.json();
+    let offenders = summary["batch_operators"].as_array().unwrap();
+    assert_eq!(offenders.len(), 1, "{offenders:?}");
+    assert_eq!(offenders[0]["node"], "batch_mean");
+    assert_eq!(offenders[0]["op_type"], "ReduceMean");
+    assert!(offenders[0]["reason"].as_str().unwrap().contains("[0]"));
+    assert_eq!(summary["operators"]["ReduceMean"], 2);
+    assert_eq!(summary["operators"]["MatMul"], 1);
+    assert_eq!(summary["parameters"]["total"], 3000);
+    assert_eq!(
+        summary["inputs"][0]["shape"],
+        serde_json::json!(["N", 3, 224, 224])
+    );
+    assert_eq!(summary["inputs"][0]["fixed_batch"], serde_json::Value::Null);
+    assert_eq!(summary["opsets"][0]["version"], 13);
+    assert_eq!(summary["producer"], "zoorepro-tests");
+
+    let mut command = zoorepro(&home, scratch.path());
+    command
+        .arg("inspect")
+        .arg(home.join("models/test__per-sample.onnx"));
+    let result = run(&mut command);
+    assert_eq!(result.status, 0, "{}", result.stderr);
+    assert!(
+        result.stdout.contains("batch-mixing operators: none"),
+        "{}",
+        result.stdout
+    );
+}
+
+#[test]
+fn inspect_refuses_a_file_that_is_not_onnx_by_name() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = fixture_home(scratch.path());
+    let bogus = scratch.path().join("notes.onnx");
+    std::fs::write(&bogus, "a text file, not a protobuf model\n").unwrap();
+    let mut command = zoorepro(&home, scratch.path());
+    command.arg("inspect").arg(&bogus);
+    let result = run(&mut command);
+    assert_eq!(result.status, 2);
+    assert!(result.stderr.contains("notes.onnx"), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("not an ONNX model"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn cuda_without_a_gpu_build_fails_clearly() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = fixture_home(scratch.path());
+    let result = determinism(
+        &home,
+        scratch.path(),
+        "test/per-sample",
+        &["--providers", "cpu,cuda"],
+    );
+    assert_eq!(result.status, 2, "{}", result.stderr);
+    assert!(result.stderr.contains("CUDA"), "{}", result.stderr);
+    assert!(result.stderr.contains("cuda"), "{}", result.stderr);
+    assert!(result.stdout.is_empty(), "no report without a conclusion");
+}
+
+#[test]
+fn bad_arguments_are_errors() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = fixture_home(scratch.path());
+    for extra in [
+        ["--samples", "0"],
+        ["--threads", "0"],
+        ["--batch-sizes", "0"],
+    ] {
+        let result = determinism(&home, scratch.path(), "test/per-sample", &extra);
+        assert_eq!(result.status, 2, "{extra:?}: {}", result.stderr);
+        assert!(result.stderr.contains(extra[0]), "{}", result.stderr);
+    }
+}
