@@ -1,6 +1,7 @@
 //! One file per subcommand. `run` is the only place that turns outcomes into exit statuses and
 //! error messages: every error becomes one line on stderr and `exit::ERROR`, never a panic.
 
+mod add_model;
 mod compare;
 mod import_seed;
 mod merge;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Compare(args) => compare::run(&context, args),
         Command::Runs(args) => runs::run(&context, args),
         Command::Merge(args) => merge::run(&context, args),
+        Command::AddModel(args) => add_model::run(&context, args),
     };
     match outcome {
         Ok(status) => status,
