@@ -54,6 +54,8 @@ def build(name, weights):
         # from ImageNet mean/std to [-1, 1]); mirror it so that the random-weight graph is the real one.
         extra = {"transform_input": True, "init_weights": True} if name == "inception_v3" else {}
         model = builder(weights=None, **extra)
+        if name == "inception_v3":
+            rescale_inception(model)
         weights_sha256 = None
     else:
         enum = torchvision.models.get_model_weights(name)[weights]
@@ -63,6 +65,39 @@ def build(name, weights):
         weights_sha256 = sha256_file(cached) if os.path.isfile(cached) else None
     model.eval()
     return model, weights_sha256
+
+
+def rescale_inception(model):
+    """Seeded weights that keep inception_v3's activations in range, so that a --weights none check compares
+    real numbers. Its own init (truncated normal, std 0.1, whatever the fan-in) grows activations by orders of
+    magnitude per block: logits reach 1e11 and the softmax is one-hot, which any export would match. He-normal
+    convolutions keep the scale, BatchNorm gets non-trivial statistics, and the classifier is scaled from the
+    features it receives so that the logits spread over a few units. The other models' torchvision init already
+    gives logits of a few units.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+            elif isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+        model.eval()
+        seen = []
+        hook = model.fc.register_forward_hook(lambda _module, inputs, _output: seen.append(inputs[0]))
+        model(torch.randn(2, 3, 299, 299, generator=generator))
+        hook.remove()
+        rms = float(seen[0].pow(2).mean().sqrt())
+        fan_in = model.fc.weight.shape[1]
+        std = 3.0 / (fan_in ** 0.5 * max(rms, 1e-30))
+        model.fc.weight.copy_(torch.randn(model.fc.weight.shape, generator=generator) * std)
+        model.fc.bias.zero_()
 
 
 def export(name, weights, out_dir):
