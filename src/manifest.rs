@@ -191,7 +191,7 @@ impl Manifest {
         home.join("models").join(&self.file)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), String> {
         if self.format_version != FORMAT_VERSION {
             return Err(format!(
                 "format_version {} is not {FORMAT_VERSION}",

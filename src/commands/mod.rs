@@ -1,6 +1,7 @@
 //! One file per subcommand. `run` is the only place that turns outcomes into exit statuses and
 //! error messages: every error becomes one line on stderr and `exit::ERROR`, never a panic.
 
+mod add_model;
 mod compare;
 mod determinism;
 mod import_seed;
@@ -67,6 +68,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Merge(args) => merge::run(&context, args),
         Command::Determinism(args) => determinism::run(&context, args),
         Command::Inspect(args) => inspect::run(args),
+        Command::AddModel(args) => add_model::run(&context, args),
     };
     match outcome {
         Ok(status) => status,

@@ -470,7 +470,7 @@ fn read_sidecar(onnx: &Path) -> Option<serde_json::Value> {
 
 /// The graph must take what the recipe produces and give what the manifest says, or every number
 /// after this would be meaningless.
-pub(super) fn check_model_against_manifest(
+pub(crate) fn check_model_against_manifest(
     manifest: &Manifest,
     recipe: &Recipe,
     model: &Model,
