@@ -312,8 +312,10 @@ impl Dataset {
             path: self.root.clone(),
             reason: e.to_string(),
         })?;
+        let archive_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
         Ok(Box::new(TarStream {
             path: self.root.clone(),
+            archive_len,
             archive: Box::new(tar::Archive::new(BufReader::with_capacity(1 << 20, file))),
             entries: None,
             wanted: Box::new(wanted),
@@ -360,6 +362,8 @@ fn check_unique_names<'a>(
 /// iterator created lazily from a raw pointer the stream owns for its whole life.
 struct TarStream<'a> {
     path: PathBuf,
+    /// The archive's size: no member can hold more, whatever its header claims.
+    archive_len: u64,
     archive: Box<tar::Archive<BufReader<fs::File>>>,
     entries: Option<tar::Entries<'static, BufReader<fs::File>>>,
     wanted: Box<dyn Fn(&Entry) -> bool + Send + 'a>,
@@ -457,7 +461,9 @@ impl TarStream<'_> {
                     self.fail(format!("member {member_path} claims {size} bytes"))
                 ));
             } else {
-                let mut bytes = Vec::with_capacity(size as usize);
+                // The header's size is only a claim until the data is read: reserve no more
+                // than the archive could hold, so a short file cannot make us allocate 256 MiB.
+                let mut bytes = Vec::with_capacity(size.min(self.archive_len) as usize);
                 if let Err(e) = member.read_to_end(&mut bytes) {
                     return Some(Err(self.fail(format!("member {member_path}: {e}"))));
                 }

@@ -309,11 +309,16 @@ pub fn load_file(path: &Path) -> Result<Manifest, ManifestError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    parse(&text, path)
+}
+
+/// Parse and validate a manifest's JSON text; `path` only names the source in error messages.
+pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
     let invalid = |reason: String| ManifestError::Invalid {
         path: path.to_path_buf(),
         reason,
     };
-    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let manifest: Manifest = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
     manifest.validate().map_err(invalid)?;
     Ok(manifest)
 }

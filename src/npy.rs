@@ -234,8 +234,22 @@ pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
     };
     let file = File::open(path).map_err(io_err)?;
     let file_len = file.metadata().map_err(io_err)?.len();
-    let mut reader = BufReader::new(file);
+    read_from(BufReader::new(file), file_len, path)
+}
 
+/// [`read`] on bytes already in memory; `path` only names the source in error messages. The
+/// fuzz target calls this, so it must stay the very code path `read` takes.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<NpyArray, NpyError> {
+    read_from(io::Cursor::new(bytes), bytes.len() as u64, path)
+}
+
+/// The reader behind [`read`] and [`parse`]: `file_len` is the whole source's length, which
+/// bounds every allocation a lying header could ask for.
+fn read_from(mut reader: impl Read, file_len: u64, path: &Path) -> Result<NpyArray, NpyError> {
+    let io_err = |source| NpyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut prefix = [0u8; 8];
     if let Err(e) = reader.read_exact(&mut prefix) {
         return Err(if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -752,5 +766,23 @@ mod tests {
         bytes.extend_from_slice(&1.5f32.to_le_bytes());
         let p = write_temp(dir.path(), "v2.npy", &bytes);
         assert_eq!(read(&p).unwrap().data, NpyData::F32(vec![1.5]));
+    }
+
+    #[test]
+    fn parse_agrees_with_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = raw_npy(
+            "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
+            &[1, 0, 0, 0, 255, 255, 255, 255],
+        );
+        let p = write_temp(dir.path(), "ok.npy", &ok);
+        assert_eq!(parse(&ok, &p).unwrap(), read(&p).unwrap());
+        assert_eq!(parse(&ok, &p).unwrap().data, NpyData::I64(vec![1, -1]));
+        let cut = &ok[..ok.len() - 1];
+        let p = write_temp(dir.path(), "cut.npy", cut);
+        assert_eq!(
+            parse(cut, &p).unwrap_err().to_string(),
+            read(&p).unwrap_err().to_string()
+        );
     }
 }
