@@ -232,9 +232,8 @@ fn kernel(filter: Filter, x: f64) -> f64 {
 }
 
 /// One axis's coefficient table for a range of output positions: for output `i` of the range,
-/// source positions `starts[i] .. starts[i] + lens[i]` weighted by `weights[i * stride ..]`.
-/// Rows are stored with at least one zero weight after the last tap (`stride` is even and
-/// larger than any window) so that vector code can take taps in pairs.
+/// source positions `starts[i] .. starts[i] + lens[i]` weighted by `weights[i * stride ..]`
+/// (`stride` is the largest window Pillow allows for this scale and filter).
 struct Taps {
     starts: Vec<usize>,
     lens: Vec<usize>,
@@ -250,9 +249,9 @@ impl Taps {
         let scale = f64::from(in_size as f32) / out_size as f64;
         let filterscale = scale.max(1.0);
         let support = support(filter) * filterscale;
-        // Pillow's largest window, plus one zero weight to make pairs.
+        // Pillow's largest window.
         let max_len = support.ceil() as usize * 2 + 1;
-        let stride = max_len + 1;
+        let stride = max_len;
         let inverse = 1.0 / filterscale;
         let fixed_one = f64::from(1u32 << PRECISION_BITS);
 
@@ -296,12 +295,6 @@ impl Taps {
 
     fn weights(&self, i: usize) -> &[i32] {
         &self.weights[i * self.stride..i * self.stride + self.lens[i]]
-    }
-
-    /// The weights of output `i` followed by a zero when their number is odd.
-    fn weight_pairs(&self, i: usize) -> &[i32] {
-        let len = self.lens[i].next_multiple_of(2);
-        &self.weights[i * self.stride..i * self.stride + len]
     }
 
     /// The source positions any output of this table reads.
@@ -377,11 +370,45 @@ fn horizontal_rows<'a>(
     }
 }
 
-/// The same convolution, two taps per AVX2 instruction: the 8 bytes at a tap hold its pixel and
-/// the next one, spread into lanes (R G B 0 R G B 0) and multiplied by (w w w w w' w' w' w').
-/// An odd window gets a zero-weight partner tap. Sums of integers are exact whatever their
-/// order, so this equals Pillow bit for bit. Windows whose 8-byte reads would leave the row
-/// (at its right end) take the per-pixel loop.
+/// Bits of a weight's low part in [`horizontal_rows_avx2`]: a 22-bit weight splits into a signed
+/// high part and an 11-bit low part, both of which fit the 16-bit lanes `vpmaddwd` multiplies.
+#[cfg(target_arch = "x86_64")]
+const LOW_BITS: u32 = 11;
+
+/// Taps per 256-bit group in [`horizontal_rows_avx2`].
+#[cfg(target_arch = "x86_64")]
+const GROUP: usize = 4;
+
+/// One output pixel's weights laid out for [`horizontal_rows_avx2`]: per group of four taps, the
+/// high parts then the low parts, each as 16 lanes `[w0 w1 w0 w1 w0 w1 0 0 w2 w3 w2 w3 w2 w3 0 0]`
+/// (taps past the window are zero).
+#[cfg(target_arch = "x86_64")]
+fn split_weights(taps: &Taps) -> (Vec<i16>, usize) {
+    let groups = taps.stride.div_ceil(GROUP);
+    let per_output = groups * 2 * 16;
+    let mut lanes = vec![0i16; taps.starts.len() * per_output];
+    for (i, out) in lanes.chunks_exact_mut(per_output).enumerate() {
+        for (t, &w) in taps.weights(i).iter().enumerate() {
+            let (group, slot) = (t / GROUP, t % GROUP);
+            let high = (w >> LOW_BITS) as i16;
+            let low = (w & ((1 << LOW_BITS) - 1)) as i16;
+            // Lanes of this tap within its half (8 lanes per pair of taps): channels at 0, 2, 4.
+            let base = (slot / 2) * 8 + slot % 2;
+            for channel in 0..3 {
+                out[group * 32 + base + 2 * channel] = high;
+                out[group * 32 + 16 + base + 2 * channel] = low;
+            }
+        }
+    }
+    (lanes, per_output)
+}
+
+/// The same convolution, four taps per group of AVX2 instructions. Pillow's weights need 22
+/// bits, more than a 16-bit multiply takes, so each is split as `high * 2^11 + low` and the two
+/// parts go through `vpmaddwd` (16-bit products summed in pairs into 32 bits) separately:
+/// `sum(p * w) = sum(p * high) * 2^11 + sum(p * low)`. Integer sums are exact whatever their
+/// order (and wrap identically), so this equals Pillow bit for bit. Windows whose 16-byte reads
+/// would leave the row (at its right end) take the per-pixel loop.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn horizontal_rows_avx2<'a>(
@@ -390,42 +417,44 @@ fn horizontal_rows_avx2<'a>(
     shift: usize,
 ) {
     use std::arch::x86_64::*;
-    let spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    let pair_lanes = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    let (weights, per_output) = split_weights(taps);
+    // 12 bytes = 4 RGB pixels -> per pair of taps [R0 R1 G0 G1 B0 B1 0 0], as 16-bit lanes.
+    let interleave = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 6, 9, 7, 10, 8, 11, -1, -1);
     for (in_row, out_row) in rows {
         for (i, px) in out_row.chunks_exact_mut(3).enumerate() {
             let start = (taps.starts[i] - shift) * 3;
-            let k = taps.weight_pairs(i);
-            // The last pair reads 8 bytes from its first pixel: up to 2 bytes past its second.
-            let Some(from_start) = in_row.get(start..start + k.len() * 3 + 2) else {
+            let groups = taps.lens[i].div_ceil(GROUP);
+            let Some(window) = in_row.get(start..start + groups * GROUP * 3 + 4) else {
                 let window = &in_row[start..start + taps.lens[i] * 3];
-                px.copy_from_slice(&convolve_pixel(window, k));
+                px.copy_from_slice(&convolve_pixel(window, taps.weights(i)));
                 continue;
             };
-            let mut acc = _mm256_setzero_si256();
-            for (pair, w) in k.chunks_exact(2).enumerate() {
-                let bytes: [u8; 8] = from_start[pair * 6..pair * 6 + 8]
-                    .try_into()
-                    .expect("8 bytes");
-                let pixels = _mm_shuffle_epi8(_mm_cvtsi64_si128(i64::from_le_bytes(bytes)), spread);
-                let w = i64::from(w[0] as u32) | (i64::from(w[1] as u32) << 32);
-                let weights = _mm256_permutevar8x32_epi32(
-                    _mm256_castsi128_si256(_mm_cvtsi64_si128(w)),
-                    pair_lanes,
-                );
-                acc = _mm256_add_epi32(
-                    acc,
-                    _mm256_mullo_epi32(_mm256_cvtepu8_epi32(pixels), weights),
-                );
+            let k = &weights[i * per_output..i * per_output + groups * 32];
+            let mut high = _mm256_setzero_si256();
+            let mut low = _mm256_setzero_si256();
+            for (g, k) in k.chunks_exact(32).enumerate() {
+                // SAFETY: `window` holds groups * 12 + 4 bytes, so 16 bytes from 12 * g are
+                // inside it; `k` holds 32 i16 (two 256-bit vectors). Unaligned loads.
+                let (pixels, k_high, k_low) = unsafe {
+                    (
+                        _mm_loadu_si128(window.as_ptr().add(g * 12).cast()),
+                        _mm256_loadu_si256(k.as_ptr().cast()),
+                        _mm256_loadu_si256(k.as_ptr().add(16).cast()),
+                    )
+                };
+                let pixels = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(pixels, interleave));
+                high = _mm256_add_epi32(high, _mm256_madd_epi16(pixels, k_high));
+                low = _mm256_add_epi32(low, _mm256_madd_epi16(pixels, k_low));
             }
+            let sums = _mm256_add_epi32(_mm256_slli_epi32::<{ LOW_BITS as i32 }>(high), low);
             let folded = _mm_add_epi32(
-                _mm256_castsi256_si128(acc),
-                _mm256_extracti128_si256::<1>(acc),
+                _mm256_castsi256_si128(sums),
+                _mm256_extracti128_si256::<1>(sums),
             );
             let sums = [
-                HALF + _mm_extract_epi32::<0>(folded),
-                HALF + _mm_extract_epi32::<1>(folded),
-                HALF + _mm_extract_epi32::<2>(folded),
+                HALF.wrapping_add(_mm_extract_epi32::<0>(folded)),
+                HALF.wrapping_add(_mm_extract_epi32::<1>(folded)),
+                HALF.wrapping_add(_mm_extract_epi32::<2>(folded)),
             ];
             px.copy_from_slice(&sums.map(clip));
         }
@@ -653,9 +682,24 @@ mod tests {
             (5, 2, 4),
             (1, 2, 3),
             (64, 4, 64 - 1),
+            (500, 2, 224),
+            (375, 2, 256),
+            (1000, 2, 97),
         ] {
-            let img = test_image(w, h);
-            for filter in Filter::ALL.into_iter().filter(|&f| f != Filter::Nearest) {
+            // Extremes (0 / 255 stripes) drive negative lobes into clipping.
+            let stripes = RgbImage::new(
+                w,
+                h,
+                (0..w * h * 3)
+                    .map(|i| if (i / 3) % 3 == 0 { 255 } else { 0 })
+                    .collect(),
+            );
+            for (img, filter) in [test_image(w, h), stripes].iter().flat_map(|img| {
+                Filter::ALL
+                    .into_iter()
+                    .filter(|&f| f != Filter::Nearest)
+                    .map(move |f| (img, f))
+            }) {
                 let taps = Taps::new(w, out_w, 0..out_w, filter);
                 let run = |vector: bool| {
                     let mut out = vec![0u8; out_w * h * 3];
