@@ -280,15 +280,12 @@ pub enum ProviderArg {
     Cuda,
 }
 
+/// Which model to run and how to feed it: shared by the commands that evaluate an export.
 #[derive(Args, Debug)]
-pub struct VerifyArgs {
+pub struct ModelArgs {
     /// Manifest id (`pytorch/resnet50`), or a bare name that matches exactly one manifest.
     #[arg(long, value_name = "ID")]
     pub model: String,
-
-    /// ImageFolder tree, flat folder of ILSVRC2012_val_*.JPEG, or ILSVRC2012_img_val.tar.
-    #[arg(long, value_name = "PATH")]
-    pub val: PathBuf,
 
     /// One of the manifest's recipes [default: the manifest's default].
     #[arg(long, value_name = "NAME")]
@@ -305,6 +302,16 @@ pub struct VerifyArgs {
     /// Run a file whose sha256 differs from the manifest's; the record says "unverified".
     #[arg(long)]
     pub allow_unverified: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// ImageFolder tree, flat folder of ILSVRC2012_val_*.JPEG, or ILSVRC2012_img_val.tar.
+    #[arg(long, value_name = "PATH")]
+    pub val: PathBuf,
 
     /// Samples per inference call (1: one at a time) [default: the model's fixed batch, else 32].
     #[arg(long, value_name = "N")]
@@ -385,28 +392,12 @@ pub struct ListArgs {
 
 #[derive(Args, Debug)]
 pub struct DeterminismArgs {
-    /// Manifest id (`pytorch/resnet50`), or a bare name that matches exactly one manifest.
-    #[arg(long, value_name = "ID")]
-    pub model: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
 
     /// ImageFolder tree, flat folder of ILSVRC2012_val_*.JPEG, or ILSVRC2012_img_val.tar.
     #[arg(long, value_name = "PATH")]
     pub val: PathBuf,
-
-    /// The ONNX file, when it is not where the manifest says under models/.
-    #[arg(long, value_name = "FILE")]
-    pub onnx: Option<PathBuf>,
-
-    /// Run a file whose sha256 differs from the manifest's.
-    #[arg(long)]
-    pub allow_unverified: bool,
-
-    /// One of the manifest's recipes [default: the manifest's default].
-    #[arg(long, value_name = "NAME")]
-    pub recipe: Option<String>,
-
-    #[arg(long, value_enum, default_value = "13", value_name = "12|13")]
-    pub pillow_compat: PillowCompatArg,
 
     /// Images to test, chosen reproducibly from --val (the same names whatever the layout).
     #[arg(long, default_value_t = 64, value_name = "N")]

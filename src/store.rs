@@ -501,24 +501,24 @@ impl Store {
     }
 
     pub fn run(&self, id: RunId) -> Result<Option<RunInfo>, StoreError> {
-        let found = self
-            .connection
-            .query_row(
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-                [id],
-                |row| self.run_from_row(row),
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))?;
-        found.transpose()
+        self.run_where("id", &id)
     }
 
     fn run_by_digest(&self, digest: &str) -> Result<Option<RunInfo>, StoreError> {
+        self.run_where("key_digest", &digest)
+    }
+
+    /// The run whose `column` (a unique column of `runs`) equals `value`.
+    fn run_where(
+        &self,
+        column: &str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<Option<RunInfo>, StoreError> {
         let found = self
             .connection
             .query_row(
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE key_digest = ?1"),
-                [digest],
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE {column} = ?1"),
+                [value],
                 |row| self.run_from_row(row),
             )
             .optional()

@@ -29,10 +29,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Context;
+use super::verify::ModelUnderTest;
 use crate::cli::{DeterminismArgs, OptLevelArg, ProviderArg};
 use crate::dataset::{Dataset, Entry};
 use crate::exit;
-use crate::manifest;
 use crate::rank;
 use crate::report::OnnxInfo;
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
@@ -418,16 +418,15 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
     if args.threads.contains(&0) {
         bail!("--threads must all be at least 1");
     }
-    let home = ctx.home()?;
-    let manifests = ctx.manifests(&home)?;
-    let manifest = manifest::resolve(&manifests, &args.model)?;
-    let recipe = manifest.recipe(args.recipe.as_deref())?;
-    let compat = super::pillow_compat(args.pillow_compat);
-    let onnx_path = args
-        .onnx
-        .clone()
-        .unwrap_or_else(|| manifest.onnx_path(&home));
-    let onnx = super::verify::inspect_onnx_file(manifest, &onnx_path, args.allow_unverified)?;
+    let ModelUnderTest {
+        manifest,
+        recipe,
+        compat,
+        onnx_path,
+        onnx,
+        ..
+    } = ModelUnderTest::select(ctx, &args.model)?;
+    let manifest = &manifest;
     let dataset = Dataset::open(&args.val)?;
 
     let threads = if args.threads.is_empty() {

@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use crate::cli::{ProviderArg, VerifyArgs};
+use crate::cli::{ModelArgs, ProviderArg, VerifyArgs};
 use crate::dataset::{Dataset, Entry, Shard};
 use crate::exit;
 use crate::manifest::{self, Manifest};
@@ -18,6 +18,7 @@ use crate::report::{
     self, DatasetInfo, Failure, Host, OnnxInfo, Provenance, RecipeInfo, ReferenceResult, RunRecord,
     StoreInfo, Throughput, Verdict, VerdictStatus,
 };
+use crate::resample::PillowCompat;
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::{Outcome, Prediction, RunKey, Store};
 
@@ -31,17 +32,15 @@ const TOLERANCE_EPSILON: f64 = 1e-9;
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let home = ctx.home()?;
-    let manifests = ctx.manifests(&home)?;
-    let manifest = manifest::resolve(&manifests, &args.model)?;
-    let recipe = manifest.recipe(args.recipe.as_deref())?;
-    let compat = super::pillow_compat(args.pillow_compat);
-
-    let onnx_path = args
-        .onnx
-        .clone()
-        .unwrap_or_else(|| manifest.onnx_path(&home));
-    let onnx = inspect_onnx_file(manifest, &onnx_path, args.allow_unverified)?;
+    let ModelUnderTest {
+        home,
+        manifest,
+        recipe,
+        compat,
+        onnx_path,
+        onnx,
+    } = ModelUnderTest::select(ctx, &args.model)?;
+    let manifest = &manifest;
 
     let dataset = Dataset::open(&args.val)?;
     let runtime = Runtime::load(args.ort_lib.as_deref())?;
@@ -422,6 +421,39 @@ fn summary_line(record: &RunRecord) -> String {
 }
 
 /// Hashes the file and checks it against the manifest's pin.
+/// The model a command evaluates, as its flags select it: the manifest, the recipe, the Pillow
+/// release to match, and the ONNX file with its verification against the manifest.
+pub(super) struct ModelUnderTest {
+    pub home: PathBuf,
+    pub manifest: Manifest,
+    pub recipe: Recipe,
+    pub compat: PillowCompat,
+    pub onnx_path: PathBuf,
+    pub onnx: OnnxInfo,
+}
+
+impl ModelUnderTest {
+    pub fn select(ctx: &Context, args: &ModelArgs) -> anyhow::Result<Self> {
+        let home = ctx.home()?;
+        let manifests = ctx.manifests(&home)?;
+        let manifest = manifest::resolve(&manifests, &args.model)?.clone();
+        let recipe = manifest.recipe(args.recipe.as_deref())?;
+        let onnx_path = args
+            .onnx
+            .clone()
+            .unwrap_or_else(|| manifest.onnx_path(&home));
+        let onnx = inspect_onnx_file(&manifest, &onnx_path, args.allow_unverified)?;
+        Ok(Self {
+            home,
+            manifest,
+            recipe,
+            compat: super::pillow_compat(args.pillow_compat),
+            onnx_path,
+            onnx,
+        })
+    }
+}
+
 pub(super) fn inspect_onnx_file(
     manifest: &Manifest,
     path: &Path,
