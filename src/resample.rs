@@ -420,13 +420,22 @@ fn horizontal_rows_avx2<'a>(
     let (weights, per_output) = split_weights(taps);
     // 12 bytes = 4 RGB pixels -> per pair of taps [R0 R1 G0 G1 B0 B1 0 0], as 16-bit lanes.
     let interleave = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 6, 9, 7, 10, 8, 11, -1, -1);
+    // A row's 32-bit sums (R G B per pixel, one spare lane at the end for the last 4-lane store),
+    // clipped to bytes in one vectorised pass after the row.
+    let mut row_sums = vec![0i32; taps.starts.len() * 3 + 1];
     for (in_row, out_row) in rows {
-        for (i, px) in out_row.chunks_exact_mut(3).enumerate() {
+        for i in 0..taps.starts.len() {
             let start = (taps.starts[i] - shift) * 3;
             let groups = taps.lens[i].div_ceil(GROUP);
             let Some(window) = in_row.get(start..start + groups * GROUP * 3 + 4) else {
                 let window = &in_row[start..start + taps.lens[i] * 3];
-                px.copy_from_slice(&convolve_pixel(window, taps.weights(i)));
+                let mut sums = [HALF; 3];
+                for (p, &w) in window.chunks_exact(3).zip(taps.weights(i)) {
+                    for (sum, &channel) in sums.iter_mut().zip(p) {
+                        *sum += i32::from(channel) * w;
+                    }
+                }
+                row_sums[i * 3..i * 3 + 3].copy_from_slice(&sums);
                 continue;
             };
             let k = &weights[i * per_output..i * per_output + groups * 32];
@@ -451,12 +460,13 @@ fn horizontal_rows_avx2<'a>(
                 _mm256_castsi256_si128(sums),
                 _mm256_extracti128_si256::<1>(sums),
             );
-            let sums = [
-                HALF.wrapping_add(_mm_extract_epi32::<0>(folded)),
-                HALF.wrapping_add(_mm_extract_epi32::<1>(folded)),
-                HALF.wrapping_add(_mm_extract_epi32::<2>(folded)),
-            ];
-            px.copy_from_slice(&sums.map(clip));
+            let sums = _mm_add_epi32(folded, _mm_set1_epi32(HALF));
+            // SAFETY: row_sums has 3 * outputs + 1 lanes, so 4 lanes from 3 * i fit; the fourth
+            // is the next pixel's R, written again when that pixel is done.
+            unsafe { _mm_storeu_si128(row_sums.as_mut_ptr().add(i * 3).cast(), sums) };
+        }
+        for (o, &sum) in out_row.iter_mut().zip(&row_sums) {
+            *o = clip(sum);
         }
     }
 }
