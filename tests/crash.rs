@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{run, shared, shared_model, zoorepro};
 
@@ -43,8 +43,8 @@ fn symlinked_val(shared: &Path, root: &Path) {
     }
 }
 
-/// xorshift64*: a fixed, seeded sequence of kill delays.
-fn delays(seed: u64, count: usize) -> Vec<Duration> {
+/// xorshift64*: a fixed, seeded sequence of fractions in [0, 1) that place the kills.
+fn kill_fractions(seed: u64, count: usize) -> Vec<f64> {
     let mut state = seed;
     (0..count)
         .map(|_| {
@@ -52,8 +52,20 @@ fn delays(seed: u64, count: usize) -> Vec<Duration> {
             state ^= state << 25;
             state ^= state >> 27;
             let r = state.wrapping_mul(0x2545_F491_4F6C_DD1D);
-            Duration::from_millis(150 + r % 1200)
+            (r >> 11) as f64 / (1u64 << 53) as f64
         })
+        .collect()
+}
+
+/// Kill delays scaled to this machine's speed: each restarted `verify` first spends `startup`
+/// (process start, ONNX Runtime session) and then evaluates images, so a delay of `startup` plus a
+/// seeded share of `work / count` lands most kills mid-run however fast the machine is, and the
+/// 20 kills together cover about 80% of the run.
+fn delays(seed: u64, count: usize, startup: Duration, work: Duration) -> Vec<Duration> {
+    let slice = work.mul_f64(1.6 / count as f64);
+    kill_fractions(seed, count)
+        .into_iter()
+        .map(|f| startup + slice.mul_f64(f))
         .collect()
 }
 
@@ -79,15 +91,24 @@ fn sigkill_at_twenty_points_then_resume_equals_an_uninterrupted_run() {
     };
 
     let baseline = scratch.path().join("baseline.jsonl");
+    let started = Instant::now();
     let uninterrupted = run(&mut verify(
         &scratch.path().join("other"),
         &["--no-cache", "--predictions", baseline.to_str().unwrap()],
     ));
+    let full = started.elapsed();
     assert_eq!(uninterrupted.status, 0, "{}", uninterrupted.stderr);
+    let started = Instant::now();
+    let first_batch = run(&mut verify(
+        &scratch.path().join("other"),
+        &["--no-cache", "--limit", "16"],
+    ));
+    let startup = started.elapsed();
+    assert_eq!(first_batch.status, 0, "{}", first_batch.stderr);
 
     let mut stored = 0u64;
     let mut kills = 0;
-    for delay in delays(0x5EED_2026, KILLS) {
+    for delay in delays(0x5EED_2026, KILLS, startup, full.saturating_sub(startup)) {
         let mut child = verify(&cache, &[])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -122,6 +143,7 @@ fn sigkill_at_twenty_points_then_resume_equals_an_uninterrupted_run() {
             );
         }
     }
+    eprintln!("{kills} of {KILLS} kills landed mid-run");
     assert!(
         kills >= KILLS / 2,
         "most kills must land mid-run ({kills} of {KILLS}); the delays are too long"
