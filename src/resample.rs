@@ -346,13 +346,19 @@ fn horizontal_pass(
 /// the source pixels (RGB), `k` their weights (extra weights are ignored).
 #[inline(always)]
 fn convolve_pixel(window: &[u8], k: &[i32]) -> [u8; 3] {
+    convolve_sums(window, k).map(clip)
+}
+
+/// The fixed-point sums behind [`convolve_pixel`], rounding offset included, before clipping.
+#[inline(always)]
+fn convolve_sums(window: &[u8], k: &[i32]) -> [i32; 3] {
     let mut sums = [HALF; 3];
     for (p, &w) in window.chunks_exact(3).zip(k) {
         sums[0] += i32::from(p[0]) * w;
         sums[1] += i32::from(p[1]) * w;
         sums[2] += i32::from(p[2]) * w;
     }
-    sums.map(clip)
+    sums
 }
 
 /// The horizontal convolution, pixel by pixel.
@@ -429,13 +435,7 @@ fn horizontal_rows_avx2<'a>(
             let groups = taps.lens[i].div_ceil(GROUP);
             let Some(window) = in_row.get(start..start + groups * GROUP * 3 + 4) else {
                 let window = &in_row[start..start + taps.lens[i] * 3];
-                let mut sums = [HALF; 3];
-                for (p, &w) in window.chunks_exact(3).zip(taps.weights(i)) {
-                    for (sum, &channel) in sums.iter_mut().zip(p) {
-                        *sum += i32::from(channel) * w;
-                    }
-                }
-                row_sums[i * 3..i * 3 + 3].copy_from_slice(&sums);
+                row_sums[i * 3..i * 3 + 3].copy_from_slice(&convolve_sums(window, taps.weights(i)));
                 continue;
             };
             let k = &weights[i * per_output..i * per_output + groups * 32];

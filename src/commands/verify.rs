@@ -420,7 +420,6 @@ fn summary_line(record: &RunRecord) -> String {
     )
 }
 
-/// Hashes the file and checks it against the manifest's pin.
 /// The model a command evaluates, as its flags select it: the manifest, the recipe, the Pillow
 /// release to match, and the ONNX file with its verification against the manifest.
 pub(super) struct ModelUnderTest {
@@ -454,6 +453,7 @@ impl ModelUnderTest {
     }
 }
 
+/// Hashes the file and checks it against the manifest's pin.
 pub(super) fn inspect_onnx_file(
     manifest: &Manifest,
     path: &Path,
