@@ -3,7 +3,9 @@
 #   1. On ../shared/imagenet-sample (100 JPEGs) with 2 threads, for pypi/efficientnet_lite0 and
 #      coral/mobilenet_v2_1.0_224_quant: end-to-end images/s of `verify --no-cache` (best of 3), the
 #      inference-only and preprocessing-only rates the run record measures for its stages, the
-#      preprocessing rate on ONE core (RAYON_NUM_THREADS=1), and the oracle's Python pipeline doing the same work.
+#      preprocessing rate on ONE core (in process, examples/preprocess_throughput.rs; and through the
+#      `preprocess` command with RAYON_NUM_THREADS=1, which adds process start and writing the .npy), and
+#      the oracle's Python pipeline doing the same work.
 #   2. Peak resident memory of `verify --no-cache` over a 50,000-entry ImageFolder of symlinks to the sample.
 # Usage: scripts/bench_verify.sh [--skip-memory | --memory-only] [--memory-images N]
 set -euo pipefail
@@ -22,6 +24,8 @@ sample="$shared/imagenet-sample"
 field() { "$py" -c "import json,sys; r=json.load(sys.stdin); print(eval('r' + sys.argv[1]))" "$1"; }
 
 machine_line
+cargo build --release --locked -q --example preprocess_throughput
+throughput="${CARGO_TARGET_DIR:-$repo/target}/release/examples/preprocess_throughput"
 images=()
 while IFS= read -r f; do images+=("$f"); done < <(find "$sample" -name '*.JPEG' | sort)
 [ "$skip_speed" -eq 1 ] || for model in pypi/efficientnet_lite0 coral/mobilenet_v2_1.0_224_quant; do
@@ -44,12 +48,17 @@ while IFS= read -r f; do images+=("$f"); done < <(find "$sample" -name '*.JPEG' 
     rate="$("$py" -c "import sys; print(${#images[@]} / (float(sys.argv[2]) - float(sys.argv[1])))" "$start" "$(date +%s.%N)")"
     one_core="$("$py" -c "import sys; print(max(float(sys.argv[1]), float(sys.argv[2])))" "$one_core" "$rate")"
   done
+  # The same on one core in process: the images already in memory, nothing but decode + preprocess timed.
+  in_process="$("$throughput" --rounds 5 --model "$model" "${images[@]}")"
   python="$("$py" "$repo/scripts/bench_oracle.py" --shared "$shared" --model "$model" --val "$sample" --threads 2)"
   python_rate="$(field "['end_to_end_images_per_second']" <<<"$python")"
   printf '%s\n' "$model (100 images, 2 threads):"
   printf '  zoorepro end to end          %8.1f images/s (best of 3)\n' "$best"
   printf '  zoorepro inference only      %8.1f images/s\n' "$(field "['provenance']['throughput']['inference_images_per_second']" <<<"$record")"
   printf '  zoorepro preprocessing       %8.1f images/s (all cores, while inference runs)\n' "$(field "['provenance']['throughput']['preprocess_images_per_second']" <<<"$record")"
+  printf '  zoorepro preprocessing       %8.1f images/s on one core, in process (decode %.2f ms + resample/normalise %.2f ms per image)\n' \
+    "$(field "['images_per_second']" <<<"$in_process")" "$(field "['decode_ms_per_image']" <<<"$in_process")" \
+    "$(field "['resample_normalise_ms_per_image']" <<<"$in_process")"
   printf '  zoorepro preprocessing       %8.1f images/s on one core (preprocess command, best of 3)\n' "$one_core"
   printf '  Python oracle end to end     %8.1f images/s (preprocess %.1f/s one core, inference %.1f/s)\n' "$python_rate" \
     "$(field "['preprocess_images_per_second_one_core']" <<<"$python")" "$(field "['inference_images_per_second']" <<<"$python")"

@@ -1,0 +1,103 @@
+//! Preprocessing throughput on ONE core, in-process: JPEG decode, then resample + crop +
+//! normalise, per recipe, with the images already in memory (so neither the disk, process start
+//! nor writing tensors is measured). Prints one JSON object per recipe on stdout; asserts nothing.
+//! `scripts/bench_verify.sh` runs it.
+//!
+//! Usage: cargo run --release --example preprocess_throughput -- [--rounds N]
+//!        (--recipe PRESET | --model ID)... IMAGE...
+//! `--model` takes a manifest id and uses its default recipe (manifests are found as the CLI
+//! finds them: $ZOOREPRO_HOME, else the current directory or a parent holding `manifests/`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use zoorepro::recipe::Recipe;
+use zoorepro::resample::PillowCompat;
+
+fn main() -> anyhow::Result<()> {
+    let mut rounds = 5usize;
+    let mut recipes: Vec<(String, Recipe)> = Vec::new();
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .context("--rounds needs a number")?
+                    .parse()
+                    .context("--rounds needs a number")?;
+            }
+            "--recipe" => {
+                let name = args.next().context("--recipe needs a preset name")?;
+                let recipe = zoorepro::recipe::preset(&name)
+                    .with_context(|| format!("{name:?} is not a recipe preset"))?;
+                recipes.push((name, recipe));
+            }
+            "--model" => {
+                let id = args.next().context("--model needs a manifest id")?;
+                let home = zoorepro::manifest::find_home(None)?;
+                let manifests = zoorepro::manifest::load_all(&home.join("manifests"))?;
+                let recipe = zoorepro::manifest::resolve(&manifests, &id)?.recipe(None)?;
+                recipes.push((id, recipe));
+            }
+            _ => files.push(PathBuf::from(arg)),
+        }
+    }
+    if recipes.is_empty() || files.is_empty() || rounds == 0 {
+        bail!(
+            "usage: preprocess_throughput [--rounds N] (--recipe PRESET | --model ID)... IMAGE..."
+        );
+    }
+    let images = files
+        .iter()
+        .map(|p| std::fs::read(p).with_context(|| format!("cannot read {}", p.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let per_image = |elapsed: f64| elapsed / (rounds * images.len()) as f64;
+    // One unmeasured pass, so that the first figure is not the one paying for cold caches.
+    for bytes in &images {
+        std::hint::black_box(zoorepro::decode::decode_rgb(bytes)?);
+    }
+
+    let start = Instant::now();
+    for _ in 0..rounds {
+        for bytes in &images {
+            std::hint::black_box(zoorepro::decode::decode_rgb(bytes)?);
+        }
+    }
+    let decode_s = per_image(start.elapsed().as_secs_f64());
+    let decoded = images
+        .iter()
+        .map(|b| zoorepro::decode::decode_rgb(b))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    for (label, recipe) in &recipes {
+        let mut out = vec![0f32; recipe.sample_len()];
+        let start = Instant::now();
+        for _ in 0..rounds {
+            for img in &decoded {
+                zoorepro::preprocess::preprocess_image(img, recipe, PillowCompat::V13, &mut out);
+            }
+        }
+        let resample_s = per_image(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        for _ in 0..rounds {
+            for bytes in &images {
+                zoorepro::preprocess::preprocess_bytes(bytes, recipe, PillowCompat::V13, &mut out)?;
+            }
+        }
+        let total_s = per_image(start.elapsed().as_secs_f64());
+        let line = serde_json::json!({
+            "recipe": label,
+            "images": images.len(),
+            "rounds": rounds,
+            "images_per_second": 1.0 / total_s,
+            "ms_per_image": total_s * 1e3,
+            "decode_ms_per_image": decode_s * 1e3,
+            "resample_normalise_ms_per_image": resample_s * 1e3,
+        });
+        println!("{line}");
+    }
+    Ok(())
+}
