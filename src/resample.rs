@@ -7,6 +7,7 @@
 //! path, whose source coordinates are a running double-precision sum.
 
 use std::ops::Range;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -116,24 +117,24 @@ pub fn resize_window(
     match (need_horizontal, need_vertical) {
         (false, false) => crop(src, window),
         (true, false) => {
-            let h = Taps::new(src.width, width, window.columns(), filter);
+            let h = Taps::cached(src.width, width, window.columns(), filter);
             horizontal_pass(src.pixels.as_slice(), src.width, window.rows(), &h, 0)
         }
         (false, true) => {
-            let v = Taps::new(src.height, height, window.rows(), filter);
+            let v = Taps::cached(src.height, height, window.rows(), filter);
             vertical_pass(src.pixels.as_slice(), src.width, window.columns(), &v, 0)
         }
         (true, true) if vertical_first => {
-            let h = Taps::new(src.width, width, window.columns(), filter);
-            let v = Taps::new(src.height, height, window.rows(), filter);
+            let h = Taps::cached(src.width, width, window.columns(), filter);
+            let v = Taps::cached(src.height, height, window.rows(), filter);
             // Only the source columns the horizontal pass will read.
             let columns = h.source_span();
             let temp = vertical_pass(src.pixels.as_slice(), src.width, columns.clone(), &v, 0);
             horizontal_pass(&temp.pixels, temp.width, 0..temp.height, &h, columns.start)
         }
         (true, true) => {
-            let h = Taps::new(src.width, width, window.columns(), filter);
-            let v = Taps::new(src.height, height, window.rows(), filter);
+            let h = Taps::cached(src.width, width, window.columns(), filter);
+            let v = Taps::cached(src.height, height, window.rows(), filter);
             // Only the source rows the vertical pass will read.
             let rows = v.source_span();
             let temp = horizontal_pass(src.pixels.as_slice(), src.width, rows.clone(), &h, 0);
@@ -239,9 +240,41 @@ struct Taps {
     lens: Vec<usize>,
     stride: usize,
     weights: Vec<i32>,
+    /// The weights as [`horizontal_rows_avx2`] reads them, made on first use.
+    #[cfg(target_arch = "x86_64")]
+    split: std::cell::OnceCell<(Vec<i16>, usize)>,
 }
 
+/// How many coefficient tables each thread keeps. ImageNet's images come in few sizes (most are
+/// 500 pixels on the long side), and LANCZOS tables cost two `sin` per tap to make.
+const TAPS_CACHE: usize = 16;
+
+thread_local! {
+    static RECENT_TAPS: std::cell::RefCell<Vec<(TapsKey, Rc<Taps>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+type TapsKey = (usize, usize, Range<usize>, Filter);
+
 impl Taps {
+    /// [`Taps::new`], from a small per-thread cache of the most recently used tables.
+    fn cached(in_size: usize, out_size: usize, outputs: Range<usize>, filter: Filter) -> Rc<Taps> {
+        let key = (in_size, out_size, outputs, filter);
+        RECENT_TAPS.with(|cell| {
+            let mut recent = cell.borrow_mut();
+            if let Some(at) = recent.iter().position(|(k, _)| *k == key) {
+                let entry = recent.remove(at);
+                let taps = Rc::clone(&entry.1);
+                recent.insert(0, entry);
+                return taps;
+            }
+            let taps = Rc::new(Taps::new(in_size, out_size, key.2.clone(), filter));
+            recent.insert(0, (key, Rc::clone(&taps)));
+            recent.truncate(TAPS_CACHE);
+            taps
+        })
+    }
+
     /// Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`, for the output
     /// positions in `outputs` of a resize from `in_size` to `out_size`.
     fn new(in_size: usize, out_size: usize, outputs: Range<usize>, filter: Filter) -> Self {
@@ -290,6 +323,8 @@ impl Taps {
             lens,
             stride,
             weights,
+            #[cfg(target_arch = "x86_64")]
+            split: std::cell::OnceCell::new(),
         }
     }
 
@@ -335,7 +370,7 @@ fn horizontal_pass(
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { horizontal_rows_avx2(pairs.zip(out_rows), taps, shift) };
+        unsafe { horizontal_rows_avx2(pairs.zip(out_rows), width * 3, taps, shift) };
         return out;
     }
     horizontal_rows(pairs.zip(out_rows), taps, shift);
@@ -381,74 +416,85 @@ fn horizontal_rows<'a>(
 #[cfg(target_arch = "x86_64")]
 const LOW_BITS: u32 = 11;
 
-/// Taps per 256-bit group in [`horizontal_rows_avx2`].
+/// Taps per 256-bit vector in [`horizontal_rows_avx2`].
 #[cfg(target_arch = "x86_64")]
 const GROUP: usize = 4;
 
-/// One output pixel's weights laid out for [`horizontal_rows_avx2`]: per group of four taps, the
-/// high parts then the low parts, each as 16 lanes `[w0 w1 w0 w1 w0 w1 0 0 w2 w3 w2 w3 w2 w3 0 0]`
-/// (taps past the window are zero).
+/// The weights laid out for [`horizontal_rows_avx2`]: per output pixel and group of four taps,
+/// the high parts then the low parts, each as 16 lanes `[w0 w1 w0 w1 w0 w1 0 0 w2 w3 w2 w3 w2 w3 0 0]`
+/// (taps past the window are zero). Returns the lanes and the lane count per output pixel.
 #[cfg(target_arch = "x86_64")]
 fn split_weights(taps: &Taps) -> (Vec<i16>, usize) {
-    let groups = taps.stride.div_ceil(GROUP);
-    let per_output = groups * 2 * 16;
+    let half = GROUP * 4;
+    let per_output = taps.stride.div_ceil(GROUP) * 2 * half;
     let mut lanes = vec![0i16; taps.starts.len() * per_output];
     for (i, out) in lanes.chunks_exact_mut(per_output).enumerate() {
         for (t, &w) in taps.weights(i).iter().enumerate() {
-            let (group, slot) = (t / GROUP, t % GROUP);
+            let (g, slot) = (t / GROUP, t % GROUP);
             let high = (w >> LOW_BITS) as i16;
             let low = (w & ((1 << LOW_BITS) - 1)) as i16;
             // Lanes of this tap within its half (8 lanes per pair of taps): channels at 0, 2, 4.
-            let base = (slot / 2) * 8 + slot % 2;
+            let base = g * 2 * half + (slot / 2) * 8 + slot % 2;
             for channel in 0..3 {
-                out[group * 32 + base + 2 * channel] = high;
-                out[group * 32 + 16 + base + 2 * channel] = low;
+                out[base + 2 * channel] = high;
+                out[base + half + 2 * channel] = low;
             }
         }
     }
     (lanes, per_output)
 }
 
-/// The same convolution, four taps per group of AVX2 instructions. Pillow's weights need 22
-/// bits, more than a 16-bit multiply takes, so each is split as `high * 2^11 + low` and the two
-/// parts go through `vpmaddwd` (16-bit products summed in pairs into 32 bits) separately:
+/// 12 bytes = 4 RGB pixels -> per pair of taps `[R0 R1 G0 G1 B0 B1 0 0]` (bytes, then 16-bit lanes).
+#[cfg(target_arch = "x86_64")]
+const INTERLEAVE: [i8; 16] = [0, 3, 1, 4, 2, 5, -1, -1, 6, 9, 7, 10, 8, 11, -1, -1];
+
+/// The horizontal convolution, four taps per 256-bit vector. Pillow's weights need 22 bits, more
+/// than a 16-bit multiply takes, so each is split as `high * 2^11 + low` and the two parts go
+/// through `vpmaddwd` (16-bit products summed in pairs into 32 bits) separately:
 /// `sum(p * w) = sum(p * high) * 2^11 + sum(p * low)`. Integer sums are exact whatever their
-/// order (and wrap identically), so this equals Pillow bit for bit. Windows whose 16-byte reads
-/// would leave the row (at its right end) take the per-pixel loop.
+/// order (and wrap identically), so this equals Pillow bit for bit.
+///
+/// Every output pixel runs the same number of vectors (the widest window's; the weights past a
+/// window are zero), so the loop has no per-pixel bookkeeping; that, not the arithmetic, is what
+/// bounds this pass (512-bit vectors measured no faster). The pixels whose 16-byte reads would
+/// leave the row (at its right end) take the per-pixel loop.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn horizontal_rows_avx2<'a>(
     rows: impl Iterator<Item = (&'a [u8], &'a mut [u8])>,
+    row_len: usize,
     taps: &Taps,
     shift: usize,
 ) {
     use std::arch::x86_64::*;
-    let (weights, per_output) = split_weights(taps);
-    // 12 bytes = 4 RGB pixels -> per pair of taps [R0 R1 G0 G1 B0 B1 0 0], as 16-bit lanes.
-    let interleave = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 6, 9, 7, 10, 8, 11, -1, -1);
+    let (weights, per_output) = taps.split.get_or_init(|| split_weights(taps));
+    let per_output = *per_output;
+    let groups = per_output / 32;
+    let offsets: Vec<usize> = taps.starts.iter().map(|&s| (s - shift) * 3).collect();
+    // Window starts never move left, so the pixels whose reads fit the row are a prefix.
+    let fast = offsets.partition_point(|&o| o + groups * GROUP * 3 + 4 <= row_len);
+    // SAFETY: INTERLEAVE holds 16 bytes.
+    let interleave = unsafe { _mm_loadu_si128(INTERLEAVE.as_ptr().cast()) };
+    // The rounding offset rides in the first accumulator.
+    let half = _mm256_setr_epi32(HALF, HALF, HALF, 0, 0, 0, 0, 0);
     // A row's 32-bit sums (R G B per pixel, one spare lane at the end for the last 4-lane store),
-    // clipped to bytes in one vectorised pass after the row.
+    // clipped to bytes in one pass after the row.
     let mut row_sums = vec![0i32; taps.starts.len() * 3 + 1];
     for (in_row, out_row) in rows {
-        for i in 0..taps.starts.len() {
-            let start = (taps.starts[i] - shift) * 3;
-            let groups = taps.lens[i].div_ceil(GROUP);
-            let Some(window) = in_row.get(start..start + groups * GROUP * 3 + 4) else {
-                let window = &in_row[start..start + taps.lens[i] * 3];
-                row_sums[i * 3..i * 3 + 3].copy_from_slice(&convolve_sums(window, taps.weights(i)));
-                continue;
-            };
-            let k = &weights[i * per_output..i * per_output + groups * 32];
+        assert_eq!(in_row.len(), row_len);
+        for (i, &offset) in offsets[..fast].iter().enumerate() {
+            let window = in_row[offset..].as_ptr();
+            let k = weights[i * per_output..].as_ptr();
             let mut high = _mm256_setzero_si256();
-            let mut low = _mm256_setzero_si256();
-            for (g, k) in k.chunks_exact(32).enumerate() {
-                // SAFETY: `window` holds groups * 12 + 4 bytes, so 16 bytes from 12 * g are
-                // inside it; `k` holds 32 i16 (two 256-bit vectors). Unaligned loads.
+            let mut low = half;
+            for g in 0..groups {
+                // SAFETY: i < fast, so 16 bytes from 12 * g (g < groups) end inside the row;
+                // each pixel has `groups` * 32 weight lanes. Unaligned loads.
                 let (pixels, k_high, k_low) = unsafe {
                     (
-                        _mm_loadu_si128(window.as_ptr().add(g * 12).cast()),
-                        _mm256_loadu_si256(k.as_ptr().cast()),
-                        _mm256_loadu_si256(k.as_ptr().add(16).cast()),
+                        _mm_loadu_si128(window.add(g * 12).cast()),
+                        _mm256_loadu_si256(k.add(g * 32).cast()),
+                        _mm256_loadu_si256(k.add(g * 32 + 16).cast()),
                     )
                 };
                 let pixels = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(pixels, interleave));
@@ -456,14 +502,17 @@ fn horizontal_rows_avx2<'a>(
                 low = _mm256_add_epi32(low, _mm256_madd_epi16(pixels, k_low));
             }
             let sums = _mm256_add_epi32(_mm256_slli_epi32::<{ LOW_BITS as i32 }>(high), low);
-            let folded = _mm_add_epi32(
+            let sums = _mm_add_epi32(
                 _mm256_castsi256_si128(sums),
                 _mm256_extracti128_si256::<1>(sums),
             );
-            let sums = _mm_add_epi32(folded, _mm_set1_epi32(HALF));
             // SAFETY: row_sums has 3 * outputs + 1 lanes, so 4 lanes from 3 * i fit; the fourth
             // is the next pixel's R, written again when that pixel is done.
             unsafe { _mm_storeu_si128(row_sums.as_mut_ptr().add(i * 3).cast(), sums) };
+        }
+        for i in fast..taps.starts.len() {
+            let window = &in_row[offsets[i]..offsets[i] + taps.lens[i] * 3];
+            row_sums[i * 3..i * 3 + 3].copy_from_slice(&convolve_sums(window, taps.weights(i)));
         }
         for (o, &sum) in out_row.iter_mut().zip(&row_sums) {
             *o = clip(sum);
@@ -695,6 +744,7 @@ mod tests {
             (500, 2, 224),
             (375, 2, 256),
             (1000, 2, 97),
+            (3000, 2, 224),
         ] {
             // Extremes (0 / 255 stripes) drive negative lobes into clipping.
             let stripes = RgbImage::new(
@@ -719,7 +769,7 @@ mod tests {
                         .zip(out.chunks_exact_mut(out_w * 3));
                     if vector {
                         // SAFETY: AVX2 support checked above.
-                        unsafe { horizontal_rows_avx2(rows, &taps, 0) }
+                        unsafe { horizontal_rows_avx2(rows, w * 3, &taps, 0) }
                     } else {
                         horizontal_rows(rows, &taps, 0)
                     }
@@ -728,6 +778,30 @@ mod tests {
                 assert_eq!(run(true), run(false), "{w}x{h} -> {out_w} {filter:?}");
             }
         }
+    }
+
+    #[test]
+    fn cached_tables_are_reused_and_equal_fresh_ones() {
+        let first = Taps::cached(500, 224, 0..224, Filter::Lanczos);
+        let again = Taps::cached(500, 224, 0..224, Filter::Lanczos);
+        assert!(Rc::ptr_eq(&first, &again));
+        let fresh = Taps::new(500, 224, 0..224, Filter::Lanczos);
+        assert_eq!(
+            (&first.starts, &first.weights),
+            (&fresh.starts, &fresh.weights)
+        );
+        // Another window of the same resize is another table.
+        let window = Taps::cached(500, 224, 10..20, Filter::Lanczos);
+        assert_eq!(
+            window.starts,
+            Taps::new(500, 224, 10..20, Filter::Lanczos).starts
+        );
+        // Older tables are dropped once the cache is full.
+        for out in 0..TAPS_CACHE {
+            Taps::cached(300, 100 + out, 0..10, Filter::Bilinear);
+        }
+        let after = Taps::cached(500, 224, 0..224, Filter::Lanczos);
+        assert!(!Rc::ptr_eq(&first, &after));
     }
 
     #[test]
