@@ -6,4 +6,4 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/setup.sh
 cargo build --release --locked
-exec ./target/release/zoorepro verify --model coral/mobilenet_v2_1.0_224_quant --val demo "$@"
+exec "${CARGO_TARGET_DIR:-$repo/target}/release/zoorepro" verify --model coral/mobilenet_v2_1.0_224_quant --val demo "$@"
