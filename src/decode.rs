@@ -13,7 +13,7 @@ use std::os::raw::c_int;
 
 use turbojpeg::raw;
 
-use crate::raster::RgbImage;
+use crate::raster::{Placement, RgbImage, Window};
 
 /// Pillow refuses images above twice `PIL.Image.MAX_IMAGE_PIXELS` (2 * 89,478,485) with a
 /// `DecompressionBombError`; refusing the same ones keeps "what the oracle can read" and "what
@@ -44,14 +44,27 @@ pub enum DecodeError {
 /// Decode JPEG (libjpeg-turbo, Pillow's decoder settings) or another format (the `image` crate)
 /// to 8-bit RGB. JPEG is recognised by its SOI marker, never by file name.
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    decode_rgb_part(bytes, Window::full).map(|(image, _)| image)
+}
+
+/// [`decode_rgb`], decoding only what the caller reads where that saves work: `needed` gets the
+/// picture's width and height and returns the rectangle the caller will read. The image returned
+/// covers at least that rectangle, and the placement says where it lies in the picture. Its
+/// pixels equal the same pixels of a whole decode, bit for bit.
+pub fn decode_rgb_part(
+    bytes: &[u8],
+    needed: impl FnOnce(usize, usize) -> Window,
+) -> Result<(RgbImage, Placement), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
     // Pillow's JPEG plugin accepts exactly the files that start with FF D8 FF.
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        decode_jpeg(bytes)
+        decode_jpeg(bytes, needed)
     } else {
-        decode_other(bytes)
+        let image = decode_other(bytes)?;
+        let placement = Placement::whole(&image);
+        Ok((image, placement))
     }
 }
 
@@ -125,18 +138,64 @@ const LIBJPEG_WARNINGS: [&str; 7] = [
 ];
 const LIBJPEG_EOF_WARNING: &str = "Premature end of JPEG file";
 
-fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+fn decode_jpeg(
+    bytes: &[u8],
+    needed: impl FnOnce(usize, usize) -> Window,
+) -> Result<(RgbImage, Placement), DecodeError> {
     DECOMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             *slot = Some(TjDecompressor::new()?);
         }
         let tj = slot.as_ref().expect("initialised just above");
-        decode_jpeg_with(tj, bytes)
+        decode_jpeg_with(tj, bytes, needed)
     })
 }
 
-fn decode_jpeg_with(tj: &TjDecompressor, bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+/// Pixels kept around a requested rectangle when decoding part of a JPEG. libjpeg-turbo documents
+/// that a partial-width decode may upsample the chroma of the part's left and right edge pixels
+/// as if they were the picture's edges; with this margin (two chroma blocks at 4:2:0) every pixel
+/// the caller reads is an interior one. Rows get the same margin, for the same smoothing across
+/// rows.
+const PART_MARGIN: usize = 16;
+
+/// Width in pixels of an iMCU for TurboJPEG's subsampling codes (its `tjMCUWidth`, which the
+/// bindings cannot link: it is a `static const` array in the header). A partial decode must start
+/// on an iMCU boundary.
+fn imcu_width(subsampling: c_int) -> Option<usize> {
+    const WIDTHS: [usize; 7] = [8, 16, 16, 8, 8, 32, 8];
+    usize::try_from(subsampling)
+        .ok()
+        .and_then(|i| WIDTHS.get(i).copied())
+}
+
+/// The part of a `width` x `height` JPEG to decode for `needed`: `needed` plus the margin, its
+/// left edge moved to an iMCU boundary. None when that is the whole picture or TurboJPEG cannot
+/// decode part of this one (unknown subsampling).
+fn jpeg_part(width: usize, height: usize, needed: Window, subsampling: c_int) -> Option<Window> {
+    let imcu = imcu_width(subsampling)?;
+    let whole = Window::full(width, height);
+    if needed.width == 0 || needed.height == 0 || !whole.contains(&needed) {
+        return None;
+    }
+    let x = needed.x.saturating_sub(PART_MARGIN) / imcu * imcu;
+    let y = needed.y.saturating_sub(PART_MARGIN);
+    let right = (needed.x + needed.width + PART_MARGIN).min(width);
+    let bottom = (needed.y + needed.height + PART_MARGIN).min(height);
+    let part = Window {
+        x,
+        y,
+        width: right - x,
+        height: bottom - y,
+    };
+    (part != whole).then_some(part)
+}
+
+fn decode_jpeg_with(
+    tj: &TjDecompressor,
+    bytes: &[u8],
+    needed: impl FnOnce(usize, usize) -> Window,
+) -> Result<(RgbImage, Placement), DecodeError> {
     // Pillow reads JPEG through a suspending source: when the data ends before libjpeg is done it
     // raises "image file is truncated". libjpeg-turbo's memory source instead pads with a fake EOI
     // and warns, and only its first warning's text survives; so look for the EOI marker ourselves.
@@ -153,6 +212,7 @@ fn decode_jpeg_with(tj: &TjDecompressor, bytes: &[u8]) -> Result<RgbImage, Decod
     let height = tj.param(raw::TJPARAM_TJPARAM_JPEGHEIGHT);
     let precision = tj.param(raw::TJPARAM_TJPARAM_PRECISION);
     let colorspace = tj.param(raw::TJPARAM_TJPARAM_COLORSPACE);
+    let subsampling = tj.param(raw::TJPARAM_TJPARAM_SUBSAMP);
     if width <= 0 || height <= 0 {
         return Err(DecodeError::Corrupt(format!(
             "JPEG header gives an empty size {width}x{height}"
@@ -170,46 +230,115 @@ fn decode_jpeg_with(tj: &TjDecompressor, bytes: &[u8]) -> Result<RgbImage, Decod
     // Pillow opens 4-component JPEGs as CMYK with Adobe's inverted polarity ("CMYK;I"); TurboJPEG
     // will not convert CMYK to RGB, so take the stored bytes and convert like Pillow does.
     let cmyk = colorspace == raw::TJCS_TJCS_CMYK as i32 || colorspace == raw::TJCS_TJCS_YCCK as i32;
-    let (format, channels) = if cmyk {
-        (raw::TJPF_TJPF_CMYK, 4)
+    let format = if cmyk {
+        raw::TJPF_TJPF_CMYK
     } else {
         // Grayscale comes out replicated into R, G and B, as Pillow's L -> RGB does.
-        (raw::TJPF_TJPF_RGB, 3)
+        raw::TJPF_TJPF_RGB
     };
-    // Not zero-filled: TurboJPEG writes every byte of a successful or merely warned decode, and
-    // zeroing half a megabyte per image costs about 2% of decoding.
-    let len = width * height * channels;
-    let mut pixels: Vec<u8> = Vec::with_capacity(len);
-    // SAFETY: `pixels` has room for width*height*channels bytes, which is what a pitch of 0
-    // (tightly packed rows) and this pixel format need for the size the header just reported.
-    let rc = unsafe {
-        raw::tj3Decompress8(
-            tj.0,
-            bytes.as_ptr(),
-            bytes.len() as raw::size_t,
-            pixels.as_mut_ptr(),
-            0,
-            format as c_int,
-        )
-    };
-    if rc != 0 {
-        let (message, is_warning) = tj.last_error();
-        let known_warning = LIBJPEG_WARNINGS.iter().any(|w| message.starts_with(w));
-        if !(is_warning && known_warning) {
-            return Err(classify_fatal(message));
+    let whole = Window::full(width, height);
+    let to_rgb = |pixels: Vec<u8>| {
+        if cmyk {
+            adobe_cmyk_to_rgb(&pixels)
+        } else {
+            pixels
         }
-        if message.starts_with(LIBJPEG_EOF_WARNING) {
-            return Err(DecodeError::Truncated(message));
+    };
+    let placed = |window: Window, pixels: Vec<u8>| {
+        let image = RgbImage::new(window.width, window.height, to_rgb(pixels));
+        let placement = Placement {
+            window,
+            full_width: width,
+            full_height: height,
+        };
+        (image, placement)
+    };
+
+    // A part is trusted only from a clean decode. After any warning or error the whole picture is
+    // decoded, so a damaged file is accepted, refused and pixelled exactly as a whole decode
+    // (the one compared with Pillow) has it.
+    if let Some(part) = jpeg_part(width, height, needed(width, height), subsampling)
+        && let Ok((pixels, None)) = tj.decompress(bytes, part, format)
+    {
+        return Ok(placed(part, pixels));
+    }
+    match tj.decompress(bytes, whole, format) {
+        Ok((pixels, None)) => Ok(placed(whole, pixels)),
+        Ok((_, Some(warning))) if warning.starts_with(LIBJPEG_EOF_WARNING) => {
+            Err(DecodeError::Truncated(warning))
         }
         // Any other warning: libjpeg decoded every row, as Pillow's decoder would have.
+        Ok((pixels, Some(_))) => Ok(placed(whole, pixels)),
+        Err(message) => Err(classify_fatal(message)),
     }
-    // SAFETY: no fatal error, so tj3Decompress8 ran its scanline loop to the last row (warnings
-    // do not stop it: stop-on-warning is off by default) and wrote all `len` bytes.
-    unsafe { pixels.set_len(len) };
-    if cmyk {
-        pixels = adobe_cmyk_to_rgb(&pixels);
+}
+
+impl TjDecompressor {
+    /// Decode the `region` of the JPEG whose header was just read into `format` pixels. Ok with
+    /// the pixels and libjpeg's warning, if it gave one (the decode still ran to the end); Err
+    /// with the message of a fatal error.
+    fn decompress(
+        &self,
+        bytes: &[u8],
+        region: Window,
+        format: raw::TJPF,
+    ) -> Result<(Vec<u8>, Option<String>), String> {
+        let channels = if format == raw::TJPF_TJPF_CMYK { 4 } else { 3 };
+        let full = region.x == 0
+            && region.y == 0
+            && region.width == self.param(raw::TJPARAM_TJPARAM_JPEGWIDTH) as usize
+            && region.height == self.param(raw::TJPARAM_TJPARAM_JPEGHEIGHT) as usize;
+        // All zeros means "no cropping"; the handle keeps its region from one decode to the next.
+        let cropping = if full {
+            raw::tjregion {
+                x: 0,
+                y: 0,
+                w: 0,
+                h: 0,
+            }
+        } else {
+            raw::tjregion {
+                x: region.x as c_int,
+                y: region.y as c_int,
+                w: region.width as c_int,
+                h: region.height as c_int,
+            }
+        };
+        // SAFETY: the handle is live and has read this JPEG's header.
+        if unsafe { raw::tj3SetCroppingRegion(self.0, cropping) } != 0 {
+            return Err(self.last_error().0);
+        }
+        // Not zero-filled: TurboJPEG writes every byte of a successful or merely warned decode,
+        // and zeroing half a megabyte per image costs about 2% of decoding.
+        let len = region.width * region.height * channels;
+        let mut pixels: Vec<u8> = Vec::with_capacity(len);
+        // SAFETY: `pixels` has room for the region's rows in this pixel format, tightly packed
+        // (pitch 0), which is what TurboJPEG writes for the cropping region just set.
+        let rc = unsafe {
+            raw::tj3Decompress8(
+                self.0,
+                bytes.as_ptr(),
+                bytes.len() as raw::size_t,
+                pixels.as_mut_ptr(),
+                0,
+                format as c_int,
+            )
+        };
+        let mut warning = None;
+        if rc != 0 {
+            let (message, is_warning) = self.last_error();
+            let known_warning = LIBJPEG_WARNINGS.iter().any(|w| message.starts_with(w));
+            if !(is_warning && known_warning) {
+                return Err(message);
+            }
+            warning = Some(message);
+        }
+        // SAFETY: no fatal error, so tj3Decompress8 ran its scanline loop to the region's last
+        // row (warnings do not stop it: stop-on-warning is off by default) and wrote all `len`
+        // bytes.
+        unsafe { pixels.set_len(len) };
+        Ok((pixels, warning))
     }
-    Ok(RgbImage::new(width, height, pixels))
 }
 
 fn classify_fatal(message: String) -> DecodeError {
@@ -436,6 +565,127 @@ mod tests {
                 .all(|p| p[0] == p[1] && p[1] == p[2])
         );
         assert!(img.pixels.iter().any(|&v| v != img.pixels[0]));
+    }
+
+    /// A picture whose chroma varies from pixel to pixel, so chroma upsampling matters.
+    fn textured_jpeg(
+        width: usize,
+        height: usize,
+        format: turbojpeg::PixelFormat,
+        subsamp: turbojpeg::Subsamp,
+        progressive: bool,
+    ) -> Vec<u8> {
+        let channels = format.size();
+        let mut state = 0x9E37_79B9_u32;
+        let pixels: Vec<u8> = (0..width * height * channels)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let (x, y) = ((i / channels) % width, i / channels / width);
+                ((x * 3 + y * 2 + (i % channels) * 50) as u32 + state % 64) as u8
+            })
+            .collect();
+        let image = turbojpeg::Image {
+            pixels: pixels.as_slice(),
+            width,
+            pitch: width * channels,
+            height,
+            format,
+        };
+        let mut compressor = turbojpeg::Compressor::new().unwrap();
+        compressor.set_subsamp(subsamp).unwrap();
+        compressor.set_progressive(progressive).unwrap();
+        compressor.compress_to_vec(image).unwrap()
+    }
+
+    fn window(x: usize, y: usize, width: usize, height: usize) -> Window {
+        Window {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+
+    #[test]
+    fn partial_decodes_equal_the_same_pixels_of_a_whole_decode() {
+        use turbojpeg::{PixelFormat as F, Subsamp as S};
+        let cases = [
+            (F::RGB, S::None),
+            (F::RGB, S::Sub2x1),
+            (F::RGB, S::Sub2x2),
+            (F::RGB, S::Sub1x2),
+            (F::RGB, S::Sub4x1),
+            (F::RGB, S::Sub1x4),
+            (F::GRAY, S::Gray),
+            (F::CMYK, S::Sub2x2),
+        ];
+        let mut partial = 0;
+        for (format, subsamp) in cases {
+            for (width, height) in [(203, 157), (64, 301), (500, 375)] {
+                for progressive in [false, true] {
+                    let jpeg = textured_jpeg(width, height, format, subsamp, progressive);
+                    let whole = decode_rgb(&jpeg).unwrap();
+                    let needs = [
+                        window(width / 4, height / 5, width / 2, height / 2),
+                        window(0, 0, width / 3, height / 3),
+                        window(width - 20, height - 9, 20, 9),
+                        window(width / 2 + 1, 0, 1, height),
+                        window(0, height / 2 + 3, width, 1),
+                        window(width / 8, height / 8, width * 3 / 4, height * 3 / 4),
+                        Window::full(width, height),
+                    ];
+                    for need in needs {
+                        let case = format!(
+                            "{format:?} {subsamp:?} {width}x{height} progressive {progressive} {need:?}"
+                        );
+                        let (part, placement) = decode_rgb_part(&jpeg, |w, h| {
+                            assert_eq!((w, h), (width, height));
+                            need
+                        })
+                        .unwrap();
+                        assert_eq!(
+                            (placement.full_width, placement.full_height),
+                            (width, height)
+                        );
+                        assert!(placement.window.contains(&need), "{case}: {placement:?}");
+                        let size = (part.width, part.height);
+                        assert_eq!(size, (placement.window.width, placement.window.height));
+                        let local = Window {
+                            x: need.x - placement.window.x,
+                            y: need.y - placement.window.y,
+                            ..need
+                        };
+                        let got = crate::resample::crop(&part, local);
+                        assert!(got == crate::resample::crop(&whole, need), "{case}");
+                        partial += usize::from(placement.window != Window::full(width, height));
+                    }
+                }
+            }
+        }
+        // The saving is real: most of those requests decoded only part of the picture.
+        assert!(partial >= 8 * 3 * 2 * 5, "only {partial} partial decodes");
+    }
+
+    #[test]
+    fn a_damaged_jpeg_is_decoded_whole_even_when_part_is_asked_for() {
+        let mut jpeg = textured_jpeg(
+            160,
+            120,
+            turbojpeg::PixelFormat::RGB,
+            turbojpeg::Subsamp::Sub2x2,
+            false,
+        );
+        // A stray restart marker in the middle of the entropy-coded data: libjpeg warns ("Corrupt
+        // JPEG data") and decodes the rest as best it can.
+        let middle = jpeg.len() / 2;
+        jpeg[middle..middle + 2].copy_from_slice(&[0xFF, 0xD3]);
+        let whole = decode_rgb(&jpeg).unwrap();
+        let need = window(60, 40, 40, 40);
+        let (part, placement) = decode_rgb_part(&jpeg, |_, _| need).unwrap();
+        assert_eq!(placement, Placement::whole(&whole));
+        assert_eq!(part, whole);
     }
 
     #[test]

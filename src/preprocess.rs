@@ -5,9 +5,9 @@
 //! each operation rounded to float32, which is what the Python reference computes.
 
 use crate::decode::DecodeError;
-use crate::raster::RgbImage;
+use crate::raster::{Placement, RgbImage, Window};
 use crate::recipe::{ChannelOrder, Layout, Recipe, ResizeMode};
-use crate::resample::{PillowCompat, Window, resize_window};
+use crate::resample::{PillowCompat, resize_window, source_window};
 
 /// Where the output square lies on the resized image, per axis: the resized image's size, the
 /// first resized pixel the output shows (negative when the crop is larger than the image and
@@ -47,7 +47,7 @@ fn center_crop_offset(len: usize, crop: usize) -> i64 {
     }
 }
 
-fn geometry(img: &RgbImage, recipe: &Recipe) -> (Axis, Axis) {
+fn geometry(width: usize, height: usize, recipe: &Recipe) -> (Axis, Axis) {
     let crop = recipe.crop_size as usize;
     match recipe.resize_mode {
         ResizeMode::Squash => (
@@ -61,7 +61,7 @@ fn geometry(img: &RgbImage, recipe: &Recipe) -> (Axis, Axis) {
             },
         ),
         ResizeMode::ShorterSide => {
-            let (w, h) = shorter_side_size(img.width, img.height, recipe.resize_size as usize);
+            let (w, h) = shorter_side_size(width, height, recipe.resize_size as usize);
             (
                 Axis {
                     resized: w,
@@ -99,11 +99,67 @@ fn level_tables(recipe: &Recipe) -> [[f32; 256]; 3] {
     tables
 }
 
+/// What a recipe takes from a `width` x `height` picture: the resized size, the window of the
+/// resized image the output shows, and where in the output square that window lands.
+struct Plan {
+    resized: (usize, usize),
+    window: Window,
+    out_columns: std::ops::Range<usize>,
+    out_rows: std::ops::Range<usize>,
+}
+
+impl Plan {
+    fn new(width: usize, height: usize, recipe: &Recipe) -> Self {
+        let crop = recipe.crop_size as usize;
+        let (x_axis, y_axis) = geometry(width, height, recipe);
+        let (out_columns, src_x) = visible(x_axis, crop);
+        let (out_rows, src_y) = visible(y_axis, crop);
+        Self {
+            resized: (x_axis.resized, y_axis.resized),
+            window: Window {
+                x: src_x,
+                y: src_y,
+                width: out_columns.len(),
+                height: out_rows.len(),
+            },
+            out_columns,
+            out_rows,
+        }
+    }
+}
+
+/// The pixels of a `width` x `height` picture that `recipe` reads: a centre crop leaves the
+/// rest unused, so a decoder need not produce it.
+pub fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
+    let plan = Plan::new(width, height, recipe);
+    let (resized_width, resized_height) = plan.resized;
+    source_window(
+        width,
+        height,
+        resized_width,
+        resized_height,
+        plan.window,
+        recipe.filter,
+    )
+}
+
 /// Write one sample, in the recipe's layout, into `out` (`recipe.sample_len()` floats).
 ///
 /// # Panics
 /// If `out` is not `recipe.sample_len()` long (a caller's bug).
 pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, compat: PillowCompat, out: &mut [f32]) {
+    preprocess_part(img, Placement::whole(img), recipe, compat, out)
+}
+
+/// [`preprocess_image`] for an image that holds part of a picture, placed by `placement`; the
+/// part must cover [`source_pixels`].
+fn preprocess_part(
+    img: &RgbImage,
+    placement: Placement,
+    recipe: &Recipe,
+    compat: PillowCompat,
+    out: &mut [f32],
+) {
     let crop = recipe.crop_size as usize;
     assert_eq!(
         out.len(),
@@ -111,19 +167,17 @@ pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, compat: PillowCompat, o
         "output buffer does not fit recipe {}",
         recipe.name
     );
-    let (x_axis, y_axis) = geometry(img, recipe);
-    let (out_columns, src_x) = visible(x_axis, crop);
-    let (out_rows, src_y) = visible(y_axis, crop);
-    let window = Window {
-        x: src_x,
-        y: src_y,
-        width: out_columns.len(),
-        height: out_rows.len(),
-    };
+    let Plan {
+        resized: (resized_width, resized_height),
+        window,
+        out_columns,
+        out_rows,
+    } = Plan::new(placement.full_width, placement.full_height, recipe);
     let pixels = resize_window(
         img,
-        x_axis.resized,
-        y_axis.resized,
+        placement,
+        resized_width,
+        resized_height,
         window,
         recipe.filter,
         compat,
@@ -183,8 +237,10 @@ pub fn preprocess_bytes(
     compat: PillowCompat,
     out: &mut [f32],
 ) -> Result<(), DecodeError> {
-    let img = crate::decode::decode_rgb(bytes)?;
-    preprocess_image(&img, recipe, compat, out);
+    let (img, placement) = crate::decode::decode_rgb_part(bytes, |width, height| {
+        source_pixels(width, height, recipe)
+    })?;
+    preprocess_part(&img, placement, recipe, compat, out);
     Ok(())
 }
 

@@ -36,6 +36,63 @@ impl RgbImage {
     }
 }
 
+/// A rectangle of a pixel grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub x: usize,
+    pub y: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Window {
+    pub fn full(width: usize, height: usize) -> Self {
+        Self {
+            x: 0,
+            y: 0,
+            width,
+            height,
+        }
+    }
+
+    pub fn columns(&self) -> std::ops::Range<usize> {
+        self.x..self.x + self.width
+    }
+
+    pub fn rows(&self) -> std::ops::Range<usize> {
+        self.y..self.y + self.height
+    }
+
+    /// Whether `other` lies inside this rectangle.
+    pub fn contains(&self, other: &Window) -> bool {
+        other.x >= self.x
+            && other.y >= self.y
+            && other.x + other.width <= self.x + self.width
+            && other.y + other.height <= self.y + self.height
+    }
+}
+
+/// Where an image's pixels lie in the full picture they were decoded from: a decoder asked for
+/// part of a picture returns that part, and `window` says which part of the
+/// `full_width` x `full_height` picture it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub window: Window,
+    pub full_width: usize,
+    pub full_height: usize,
+}
+
+impl Placement {
+    /// The image is the whole picture.
+    pub fn whole(image: &RgbImage) -> Self {
+        Self {
+            window: Window::full(image.width, image.height),
+            full_width: image.width,
+            full_height: image.height,
+        }
+    }
+}
+
 impl std::fmt::Debug for RgbImage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "RgbImage({}x{})", self.width, self.height)

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::raster::RgbImage;
+use crate::raster::{Placement, RgbImage, Window};
 use crate::recipe::Filter;
 
 /// Which Pillow release's pass order to reproduce: Pillow 13 may run the vertical pass first,
@@ -33,34 +33,6 @@ impl PillowCompat {
     }
 }
 
-/// A rectangle of a resize's output grid, in output pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub x: usize,
-    pub y: usize,
-    pub width: usize,
-    pub height: usize,
-}
-
-impl Window {
-    pub fn full(width: usize, height: usize) -> Self {
-        Self {
-            x: 0,
-            y: 0,
-            width,
-            height,
-        }
-    }
-
-    fn columns(&self) -> Range<usize> {
-        self.x..self.x + self.width
-    }
-
-    fn rows(&self) -> Range<usize> {
-        self.y..self.y + self.height
-    }
-}
-
 /// Resize `src` to `width` x `height` exactly as Pillow's `Image.resize((width, height), filter)`.
 pub fn resize(
     src: &RgbImage,
@@ -71,6 +43,7 @@ pub fn resize(
 ) -> RgbImage {
     resize_window(
         src,
+        Placement::whole(src),
         width,
         height,
         Window::full(width, height),
@@ -79,14 +52,17 @@ pub fn resize(
     )
 }
 
-/// The `window` part of `resize(src, width, height, filter, compat)`, computed without the rest:
-/// every output pixel depends only on its own coefficient windows, so a centre crop need not
-/// resize what it throws away. The result is `window.width` x `window.height`.
+/// The `window` part of the resize of a picture to `width` x `height`, computed without the
+/// rest: every output pixel depends only on its own coefficient windows, so a centre crop need
+/// not resize what it throws away. `src` holds the part of the picture that `placement` says,
+/// which must cover [`source_window`]. The result is `window.width` x `window.height`.
 ///
 /// # Panics
-/// If `window` does not lie inside the `width` x `height` output grid (a caller's bug).
+/// If `window` does not lie inside the `width` x `height` output grid, or `src` does not cover
+/// the pixels the window needs (a caller's bug).
 pub fn resize_window(
     src: &RgbImage,
+    placement: Placement,
     width: usize,
     height: usize,
     window: Window,
@@ -94,52 +70,102 @@ pub fn resize_window(
     compat: PillowCompat,
 ) -> RgbImage {
     assert!(
-        window.x + window.width <= width && window.y + window.height <= height,
+        Window::full(width, height).contains(&window),
         "{window:?} is outside the {width}x{height} output"
     );
-    if window.width == 0 || window.height == 0 || src.width == 0 || src.height == 0 {
+    let (full_width, full_height) = (placement.full_width, placement.full_height);
+    if window.width == 0 || window.height == 0 || full_width == 0 || full_height == 0 {
         return RgbImage::zeroed(window.width, window.height);
     }
+    let needed = source_window(full_width, full_height, width, height, window, filter);
+    assert!(
+        placement.window.contains(&needed)
+            && (src.width, src.height) == (placement.window.width, placement.window.height),
+        "a {src:?} placed at {placement:?} does not cover the source pixels {needed:?}"
+    );
     if filter == Filter::Nearest {
-        return nearest(src, width, height, window);
+        return nearest(src, placement, width, height, window);
     }
 
-    let need_horizontal = width != src.width;
-    let need_vertical = height != src.height;
-    let shrink_h = src.height as i64 - height as i64;
-    let shrink_w = src.width as i64 - width as i64;
+    let need_horizontal = width != full_width;
+    let need_vertical = height != full_height;
+    let shrink_h = full_height as i64 - height as i64;
+    let shrink_w = full_width as i64 - width as i64;
     let vertical_first = compat == PillowCompat::V13
         && need_horizontal
         && need_vertical
         && shrink_h > 0
         && shrink_h > 2 * shrink_w;
 
+    // Source coordinates of the picture -> indices into `src`.
+    let (x0, y0) = (placement.window.x, placement.window.y);
+    let local = |range: Range<usize>, origin: usize| range.start - origin..range.end - origin;
     match (need_horizontal, need_vertical) {
-        (false, false) => crop(src, window),
+        (false, false) => crop(
+            src,
+            Window {
+                x: window.x - x0,
+                y: window.y - y0,
+                ..window
+            },
+        ),
         (true, false) => {
-            let h = Taps::cached(src.width, width, window.columns(), filter);
-            horizontal_pass(src.pixels.as_slice(), src.width, window.rows(), &h, 0)
+            let h = Taps::cached(full_width, width, window.columns(), filter);
+            horizontal_pass(&src.pixels, src.width, local(window.rows(), y0), &h, x0)
         }
         (false, true) => {
-            let v = Taps::cached(src.height, height, window.rows(), filter);
-            vertical_pass(src.pixels.as_slice(), src.width, window.columns(), &v, 0)
+            let v = Taps::cached(full_height, height, window.rows(), filter);
+            vertical_pass(&src.pixels, src.width, local(window.columns(), x0), &v, y0)
         }
         (true, true) if vertical_first => {
-            let h = Taps::cached(src.width, width, window.columns(), filter);
-            let v = Taps::cached(src.height, height, window.rows(), filter);
+            let h = Taps::cached(full_width, width, window.columns(), filter);
+            let v = Taps::cached(full_height, height, window.rows(), filter);
             // Only the source columns the horizontal pass will read.
             let columns = h.source_span();
-            let temp = vertical_pass(src.pixels.as_slice(), src.width, columns.clone(), &v, 0);
+            let temp = vertical_pass(&src.pixels, src.width, local(columns.clone(), x0), &v, y0);
             horizontal_pass(&temp.pixels, temp.width, 0..temp.height, &h, columns.start)
         }
         (true, true) => {
-            let h = Taps::cached(src.width, width, window.columns(), filter);
-            let v = Taps::cached(src.height, height, window.rows(), filter);
+            let h = Taps::cached(full_width, width, window.columns(), filter);
+            let v = Taps::cached(full_height, height, window.rows(), filter);
             // Only the source rows the vertical pass will read.
             let rows = v.source_span();
-            let temp = horizontal_pass(src.pixels.as_slice(), src.width, rows.clone(), &h, 0);
+            let temp = horizontal_pass(&src.pixels, src.width, local(rows.clone(), y0), &h, x0);
             vertical_pass(&temp.pixels, temp.width, 0..temp.width, &v, rows.start)
         }
+    }
+}
+
+/// The pixels of a `full_width` x `full_height` picture that [`resize_window`] reads to produce
+/// `window` of its resize to `width` x `height`: a decoder need not produce the rest.
+pub fn source_window(
+    full_width: usize,
+    full_height: usize,
+    width: usize,
+    height: usize,
+    window: Window,
+    filter: Filter,
+) -> Window {
+    let everything = Window::full(full_width, full_height);
+    if filter == Filter::Nearest || window.width == 0 || window.height == 0 {
+        // The Keras recipes squash the whole picture with NEAREST: nothing to save there.
+        return everything;
+    }
+    // An axis that is not resized is copied; a resized one reads its coefficient windows.
+    let span = |full: usize, out: usize, outputs: Range<usize>| {
+        if full == out {
+            outputs
+        } else {
+            Taps::cached(full, out, outputs, filter).source_span()
+        }
+    };
+    let columns = span(full_width, width, window.columns());
+    let rows = span(full_height, height, window.rows());
+    Window {
+        x: columns.start,
+        y: rows.start,
+        width: columns.len(),
+        height: rows.len(),
     }
 }
 
@@ -611,15 +637,23 @@ fn nearest_indices(in_size: usize, out_size: usize, outputs: Range<usize>) -> Ve
     indices
 }
 
-fn nearest(src: &RgbImage, width: usize, height: usize, window: Window) -> RgbImage {
-    let columns = nearest_indices(src.width, width, window.columns());
-    let rows = nearest_indices(src.height, height, window.rows());
+fn nearest(
+    src: &RgbImage,
+    placement: Placement,
+    width: usize,
+    height: usize,
+    window: Window,
+) -> RgbImage {
+    let (x0, y0) = (placement.window.x, placement.window.y);
+    let columns = nearest_indices(placement.full_width, width, window.columns());
+    let rows = nearest_indices(placement.full_height, height, window.rows());
     let mut out = RgbImage::zeroed(window.width, window.height);
     for (out_row, source_row) in out.pixels.chunks_exact_mut(window.width * 3).zip(rows) {
         let Some(y) = source_row else { continue };
-        let in_row = src.row(y);
+        let in_row = src.row(y - y0);
         for (px, source_column) in out_row.chunks_exact_mut(3).zip(&columns) {
             if let Some(x) = *source_column {
+                let x = x - x0;
                 px.copy_from_slice(&in_row[x * 3..x * 3 + 3]);
             }
         }
@@ -674,8 +708,50 @@ mod tests {
                         width: w - 5,
                         height: h - 4,
                     };
-                    let part = resize_window(&img, w, h, window, filter, compat);
+                    let part =
+                        resize_window(&img, Placement::whole(&img), w, h, window, filter, compat);
                     assert_eq!(part, crop(&full, window), "{filter:?} {compat:?} {w}x{h}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_part_covering_the_source_window_resizes_like_the_whole_picture() {
+        let img = test_image(61, 47);
+        for filter in Filter::ALL {
+            for compat in [PillowCompat::V12, PillowCompat::V13] {
+                for (w, h) in [(30, 20), (61, 20), (30, 47), (80, 90), (20, 45)] {
+                    let window = Window {
+                        x: w / 5,
+                        y: h / 4,
+                        width: w / 2,
+                        height: h / 2,
+                    };
+                    let whole =
+                        resize_window(&img, Placement::whole(&img), w, h, window, filter, compat);
+                    let needed = source_window(61, 47, w, h, window, filter);
+                    assert!(Window::full(61, 47).contains(&needed));
+                    if filter != Filter::Nearest {
+                        assert!(needed != Window::full(61, 47), "{filter:?} {w}x{h}");
+                    }
+                    // The needed pixels, and the needed pixels with one more on every side.
+                    let grown = Window {
+                        x: needed.x.saturating_sub(1),
+                        y: needed.y.saturating_sub(1),
+                        width: (needed.x + needed.width + 1).min(61) - needed.x.saturating_sub(1),
+                        height: (needed.y + needed.height + 1).min(47) - needed.y.saturating_sub(1),
+                    };
+                    for part_window in [needed, grown] {
+                        let part = crop(&img, part_window);
+                        let placement = Placement {
+                            window: part_window,
+                            full_width: 61,
+                            full_height: 47,
+                        };
+                        let got = resize_window(&part, placement, w, h, window, filter, compat);
+                        assert_eq!(got, whole, "{filter:?} {compat:?} {w}x{h} {part_window:?}");
+                    }
                 }
             }
         }

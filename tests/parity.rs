@@ -5,6 +5,8 @@
 //! - `presets_match_pillow_via_parity_script`: scripts/parity.py over every preset, when a
 //!   Python with Pillow and NumPy is available (`ZOOREPRO_PYTHON`, else `.venv/bin/python`).
 //! - `resize_matches_pillow_on_random_sizes`: the resampler alone, many sizes and all filters.
+//! - `partial_decoding_changes_no_tensor`: decoding only the part of a JPEG a recipe reads gives
+//!   the tensor of a whole decode, on every sample image under every preset.
 //!
 //! Each test skips (with a message) when ../shared or Python is missing.
 
@@ -151,6 +153,52 @@ fn golden_tensors_match_the_oracle() {
         "{} mismatches: {mismatches:#?}",
         mismatches.len()
     );
+}
+
+#[test]
+fn partial_decoding_changes_no_tensor() {
+    let Some(shared) = shared() else { return };
+    let mut files: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(shared.join("imagenet-val")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    for class in std::fs::read_dir(shared.join("imagenet-sample")).unwrap() {
+        let class = class.unwrap().path();
+        if class.is_dir() {
+            files.extend(std::fs::read_dir(class).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    files.retain(|p| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("jpeg"))
+    });
+    assert!(files.len() >= 200, "expected the 2 x 100 sample images");
+    let mut checked = 0;
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        let whole = zoorepro::decode::decode_rgb(&bytes).unwrap();
+        for recipe in zoorepro::recipe::presets() {
+            for compat in [PillowCompat::V12, PillowCompat::V13] {
+                let mut from_part = vec![0f32; recipe.sample_len()];
+                let mut from_whole = vec![0f32; recipe.sample_len()];
+                zoorepro::preprocess::preprocess_bytes(&bytes, &recipe, compat, &mut from_part)
+                    .unwrap();
+                zoorepro::preprocess::preprocess_image(&whole, &recipe, compat, &mut from_whole);
+                let same = from_part
+                    .iter()
+                    .zip(&from_whole)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same,
+                    "{} under {} ({compat:?})",
+                    file.display(),
+                    recipe.name
+                );
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("{checked} tensors from partial decodes equal those from whole decodes");
 }
 
 #[test]
