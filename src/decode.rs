@@ -355,7 +355,7 @@ fn reaches_end_marker(bytes: &[u8]) -> bool {
     let mut i = 2; // after SOI
     loop {
         // Find the next marker: 0xFF, then any fill bytes 0xFF, then the marker code.
-        let Some(offset) = bytes.get(i..).and_then(find_ff) else {
+        let Some(offset) = bytes.get(i..).and_then(|rest| memchr::memchr(0xFF, rest)) else {
             return false;
         };
         let mut j = i + offset + 1;
@@ -383,26 +383,6 @@ fn reaches_end_marker(bytes: &[u8]) -> bool {
             }
         }
     }
-}
-
-/// Index of the first 0xFF byte, eight bytes at a time: the walk above crosses all of the
-/// entropy-coded data, and a byte-by-byte search was a visible share of the decode time.
-fn find_ff(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        // A byte of `x` is zero where the chunk holds 0xFF; this expression is non-zero exactly
-        // when some byte of `x` is zero.
-        let x = !u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            return chunk.iter().position(|&b| b == 0xFF).map(|i| offset + i);
-        }
-        offset += 8;
-    }
-    let rest = chunks.remainder();
-    rest.iter().position(|&b| b == 0xFF).map(|i| offset + i)
 }
 
 /// Pillow's `CMYK;I` unpacking then `cmyk2rgb`: with stored bytes c', k' (Adobe polarity),
@@ -785,24 +765,6 @@ mod tests {
 
         let png = encode(DynamicImage::ImageRgb8(image::RgbImage::new(3, 3)));
         assert!(decode_rgb(&png[..png.len() / 2]).is_err());
-    }
-
-    #[test]
-    fn find_ff_finds_the_first_one() {
-        for len in 0..40 {
-            for at in 0..=len {
-                let mut bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 255) as u8).collect();
-                bytes.iter_mut().for_each(|b| *b = (*b).min(0xFE));
-                if at < len {
-                    bytes[at] = 0xFF;
-                    if at + 3 < len {
-                        bytes[at + 3] = 0xFF;
-                    }
-                }
-                let expected = (at < len).then_some(at);
-                assert_eq!(find_ff(&bytes), expected, "len {len}, 0xFF at {at}");
-            }
-        }
     }
 
     #[test]
