@@ -470,9 +470,14 @@ fn split_weights(taps: &Taps) -> (Vec<i16>, usize) {
     (lanes, per_output)
 }
 
-/// 12 bytes = 4 RGB pixels -> per pair of taps `[R0 R1 G0 G1 B0 B1 0 0]` (bytes, then 16-bit lanes).
+/// 12 bytes = 4 RGB pixels, the same 16 bytes in both 128-bit halves -> per pair of taps the
+/// 16-bit lanes `[R0 R1 G0 G1 B0 B1 0 0]`, zero-extended by the shuffle itself (a -1 control
+/// byte writes 0): taps 0 and 1 in the low half, taps 2 and 3 in the high half.
 #[cfg(target_arch = "x86_64")]
-const INTERLEAVE: [i8; 16] = [0, 3, 1, 4, 2, 5, -1, -1, 6, 9, 7, 10, 8, 11, -1, -1];
+const INTERLEAVE: [i8; 32] = [
+    0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, //
+    6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1,
+];
 
 /// The horizontal convolution, four taps per 256-bit vector. Pillow's weights need 22 bits, more
 /// than a 16-bit multiply takes, so each is split as `high * 2^11 + low` and the two parts go
@@ -492,57 +497,117 @@ fn horizontal_rows_avx2<'a>(
     taps: &Taps,
     shift: usize,
 ) {
-    use std::arch::x86_64::*;
     let (weights, per_output) = taps.split.get_or_init(|| split_weights(taps));
-    let per_output = *per_output;
-    let groups = per_output / 32;
-    let offsets: Vec<usize> = taps.starts.iter().map(|&s| (s - shift) * 3).collect();
+    let kernel = SplitKernel {
+        weights,
+        per_output: *per_output,
+        offsets: taps.starts.iter().map(|&s| (s - shift) * 3).collect(),
+        row_len,
+    };
     // Window starts never move left, so the pixels whose reads fit the row are a prefix.
-    let fast = offsets.partition_point(|&o| o + groups * GROUP * 3 + 4 <= row_len);
-    // SAFETY: INTERLEAVE holds 16 bytes.
-    let interleave = unsafe { _mm_loadu_si128(INTERLEAVE.as_ptr().cast()) };
-    // The rounding offset rides in the first accumulator.
-    let half = _mm256_setr_epi32(HALF, HALF, HALF, 0, 0, 0, 0, 0);
-    // A row's 32-bit sums (R G B per pixel, one spare lane at the end for the last 4-lane store),
-    // clipped to bytes in one pass after the row.
-    let mut row_sums = vec![0i32; taps.starts.len() * 3 + 1];
-    for (in_row, out_row) in rows {
-        assert_eq!(in_row.len(), row_len);
-        for (i, &offset) in offsets[..fast].iter().enumerate() {
-            let window = in_row[offset..].as_ptr();
-            let k = weights[i * per_output..].as_ptr();
-            let mut high = _mm256_setzero_si256();
-            let mut low = half;
+    let groups = kernel.per_output / 32;
+    let fast = kernel
+        .offsets
+        .partition_point(|&o| o + groups * GROUP * 3 + 4 <= row_len);
+    // Per row, its 32-bit sums (R G B per pixel, one spare lane at the end for the last 4-lane
+    // store), clipped to bytes in one pass after the rows.
+    let mut sums = [(); ROWS_AT_ONCE].map(|_| vec![0i32; taps.starts.len() * 3 + 1]);
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        let block: Vec<(&[u8], &mut [u8])> = rows.by_ref().take(ROWS_AT_ONCE).collect();
+        for (in_row, _) in &block {
+            assert_eq!(in_row.len(), row_len);
+        }
+        let ins = |r: usize| block[r.min(block.len() - 1)].0;
+        // A short last block repeats its last row; the repeats' sums are never written out.
+        // SAFETY: the CPU supports AVX2 (this function's own requirement); every row is
+        // `row_len` long, checked above.
+        unsafe { kernel.sums(&std::array::from_fn(ins), fast, &mut sums) };
+        for ((in_row, out_row), row_sums) in block.into_iter().zip(&mut sums) {
+            for i in fast..taps.starts.len() {
+                let offset = kernel.offsets[i];
+                let window = &in_row[offset..offset + taps.lens[i] * 3];
+                row_sums[i * 3..i * 3 + 3].copy_from_slice(&convolve_sums(window, taps.weights(i)));
+            }
+            for (o, &sum) in out_row.iter_mut().zip(row_sums.iter()) {
+                *o = clip(sum);
+            }
+        }
+    }
+}
+
+/// Rows [`horizontal_rows_avx2`] convolves together: each weight vector loaded serves them all,
+/// and their independent sums keep the multipliers busy.
+#[cfg(target_arch = "x86_64")]
+const ROWS_AT_ONCE: usize = 4;
+
+/// The split weights of one coefficient table, and where each output pixel's window starts in a
+/// row of `row_len` bytes.
+#[cfg(target_arch = "x86_64")]
+struct SplitKernel<'a> {
+    weights: &'a [i16],
+    per_output: usize,
+    offsets: Vec<usize>,
+    row_len: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl SplitKernel<'_> {
+    /// The fixed-point sums of output pixels `0..fast` of [`ROWS_AT_ONCE`] rows into `sums`.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2; every row is `row_len` bytes; for every pixel below `fast`, the
+    /// 16-byte reads of its `per_output / 32` groups end inside the row.
+    #[target_feature(enable = "avx2")]
+    unsafe fn sums(
+        &self,
+        rows: &[&[u8]; ROWS_AT_ONCE],
+        fast: usize,
+        sums: &mut [Vec<i32>; ROWS_AT_ONCE],
+    ) {
+        use std::arch::x86_64::*;
+        let groups = self.per_output / 32;
+        // SAFETY: INTERLEAVE holds 32 bytes.
+        let interleave = unsafe { _mm256_loadu_si256(INTERLEAVE.as_ptr().cast()) };
+        // The rounding offset rides in the first accumulator.
+        let half = _mm256_setr_epi32(HALF, HALF, HALF, 0, 0, 0, 0, 0);
+        for (i, &offset) in self.offsets[..fast].iter().enumerate() {
+            let k = self.weights[i * self.per_output..].as_ptr();
+            let mut high = [_mm256_setzero_si256(); ROWS_AT_ONCE];
+            let mut low = [half; ROWS_AT_ONCE];
             for g in 0..groups {
-                // SAFETY: i < fast, so 16 bytes from 12 * g (g < groups) end inside the row;
-                // each pixel has `groups` * 32 weight lanes. Unaligned loads.
-                let (pixels, k_high, k_low) = unsafe {
+                // SAFETY: each pixel has `groups` * 32 weight lanes. Unaligned loads.
+                let (k_high, k_low) = unsafe {
                     (
-                        _mm_loadu_si128(window.add(g * 12).cast()),
                         _mm256_loadu_si256(k.add(g * 32).cast()),
                         _mm256_loadu_si256(k.add(g * 32 + 16).cast()),
                     )
                 };
-                let pixels = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(pixels, interleave));
-                high = _mm256_add_epi32(high, _mm256_madd_epi16(pixels, k_high));
-                low = _mm256_add_epi32(low, _mm256_madd_epi16(pixels, k_low));
+                for r in 0..ROWS_AT_ONCE {
+                    // SAFETY: i < fast, so 16 bytes from offset + 12 * g end inside the row.
+                    let pixels =
+                        unsafe { _mm_loadu_si128(rows[r].as_ptr().add(offset + g * 12).cast()) };
+                    // One in-lane shuffle of a broadcast load zero-extends the bytes into 16-bit
+                    // lanes, without a lane-crossing widening.
+                    let pixels =
+                        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(pixels), interleave);
+                    high[r] = _mm256_add_epi32(high[r], _mm256_madd_epi16(pixels, k_high));
+                    low[r] = _mm256_add_epi32(low[r], _mm256_madd_epi16(pixels, k_low));
+                }
             }
-            let sums = _mm256_add_epi32(_mm256_slli_epi32::<{ LOW_BITS as i32 }>(high), low);
-            let sums = _mm_add_epi32(
-                _mm256_castsi256_si128(sums),
-                _mm256_extracti128_si256::<1>(sums),
-            );
-            // SAFETY: row_sums has 3 * outputs + 1 lanes, so 4 lanes from 3 * i fit; the fourth
-            // is the next pixel's R, written again when that pixel is done.
-            unsafe { _mm_storeu_si128(row_sums.as_mut_ptr().add(i * 3).cast(), sums) };
+            for r in 0..ROWS_AT_ONCE {
+                let total =
+                    _mm256_add_epi32(_mm256_slli_epi32::<{ LOW_BITS as i32 }>(high[r]), low[r]);
+                let total = _mm_add_epi32(
+                    _mm256_castsi256_si128(total),
+                    _mm256_extracti128_si256::<1>(total),
+                );
+                // SAFETY: sums[r] has 3 * outputs + 1 lanes, so 4 lanes from 3 * i fit; the
+                // fourth is the next pixel's R, written again when that pixel is done.
+                unsafe { _mm_storeu_si128(sums[r].as_mut_ptr().add(i * 3).cast(), total) };
+            }
         }
-        for i in fast..taps.starts.len() {
-            let window = &in_row[offsets[i]..offsets[i] + taps.lens[i] * 3];
-            row_sums[i * 3..i * 3 + 3].copy_from_slice(&convolve_sums(window, taps.weights(i)));
-        }
-        for (o, &sum) in out_row.iter_mut().zip(&row_sums) {
-            *o = clip(sum);
-        }
+        debug_assert!(rows.iter().all(|row| row.len() == self.row_len));
     }
 }
 
@@ -812,11 +877,12 @@ mod tests {
         }
         for (w, h, out_w) in [
             (37, 5, 20),
-            (37, 5, 50),
+            (37, 7, 50),
             (200, 3, 7),
             (5, 2, 4),
             (1, 2, 3),
-            (64, 4, 64 - 1),
+            (64, 6, 64 - 1),
+            (64, 9, 31),
             (500, 2, 224),
             (375, 2, 256),
             (1000, 2, 97),
