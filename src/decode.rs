@@ -199,9 +199,30 @@ fn decode_jpeg_with(
     // Pillow reads JPEG through a suspending source: when the data ends before libjpeg is done it
     // raises "image file is truncated". libjpeg-turbo's memory source instead pads with a fake EOI
     // and warns, and only its first warning's text survives; so look for the EOI marker ourselves.
-    if !reaches_end_marker(bytes) {
-        return Err(DecodeError::Truncated("no JPEG end-of-image marker".into()));
+    // A clean decode read the end marker itself (running out of data is a warning), so only a
+    // decode that warned or failed needs the walk.
+    match decode_jpeg_unchecked(tj, bytes, needed) {
+        Ok((image, placement, Clean::Yes)) => Ok((image, placement)),
+        _ if !reaches_end_marker(bytes) => {
+            Err(DecodeError::Truncated("no JPEG end-of-image marker".into()))
+        }
+        outcome => outcome.map(|(image, placement, _)| (image, placement)),
     }
+}
+
+/// Whether libjpeg decoded without a warning.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Clean {
+    Yes,
+    No,
+}
+
+/// [`decode_jpeg_with`] without the check for a missing end marker.
+fn decode_jpeg_unchecked(
+    tj: &TjDecompressor,
+    bytes: &[u8],
+    needed: impl FnOnce(usize, usize) -> Window,
+) -> Result<(RgbImage, Placement, Clean), DecodeError> {
     // SAFETY: the handle is live; the pointer and length describe `bytes`.
     let rc = unsafe { raw::tj3DecompressHeader(tj.0, bytes.as_ptr(), bytes.len() as raw::size_t) };
     if rc != 0 {
@@ -244,14 +265,14 @@ fn decode_jpeg_with(
             pixels
         }
     };
-    let placed = |window: Window, pixels: Vec<u8>| {
+    let placed = |window: Window, pixels: Vec<u8>, clean: Clean| {
         let image = RgbImage::new(window.width, window.height, to_rgb(pixels));
         let placement = Placement {
             window,
             full_width: width,
             full_height: height,
         };
-        (image, placement)
+        (image, placement, clean)
     };
 
     // A part is trusted only from a clean decode. After any warning or error the whole picture is
@@ -260,15 +281,15 @@ fn decode_jpeg_with(
     if let Some(part) = jpeg_part(width, height, needed(width, height), subsampling)
         && let Ok((pixels, None)) = tj.decompress(bytes, part, format)
     {
-        return Ok(placed(part, pixels));
+        return Ok(placed(part, pixels, Clean::Yes));
     }
     match tj.decompress(bytes, whole, format) {
-        Ok((pixels, None)) => Ok(placed(whole, pixels)),
+        Ok((pixels, None)) => Ok(placed(whole, pixels, Clean::Yes)),
         Ok((_, Some(warning))) if warning.starts_with(LIBJPEG_EOF_WARNING) => {
             Err(DecodeError::Truncated(warning))
         }
         // Any other warning: libjpeg decoded every row, as Pillow's decoder would have.
-        Ok((pixels, Some(_))) => Ok(placed(whole, pixels)),
+        Ok((pixels, Some(_))) => Ok(placed(whole, pixels, Clean::No)),
         Err(message) => Err(classify_fatal(message)),
     }
 }
