@@ -452,7 +452,11 @@ const GROUP: usize = 4;
 #[cfg(target_arch = "x86_64")]
 fn split_weights(taps: &Taps) -> (Vec<i16>, usize) {
     let half = GROUP * 4;
-    let per_output = taps.stride.div_ceil(GROUP) * 2 * half;
+    // The widest window this table actually has, which is often a tap narrower than the widest
+    // Pillow allows (`stride`): for bilinear at scales below 2, four taps instead of five, so
+    // one group instead of two.
+    let widest = taps.lens.iter().copied().max().unwrap_or(1).max(1);
+    let per_output = widest.div_ceil(GROUP) * 2 * half;
     let mut lanes = vec![0i16; taps.starts.len() * per_output];
     for (i, out) in lanes.chunks_exact_mut(per_output).enumerate() {
         for (t, &w) in taps.weights(i).iter().enumerate() {
