@@ -189,13 +189,17 @@ fn preprocess_part(
         ChannelOrder::Rgb => [0, 1, 2],
         ChannelOrder::Bgr => [2, 1, 0],
     };
-    // Padding is black pixels (level 0), normalised like any other pixel.
+    // Padding is black pixels (level 0), normalised like any other pixel. Only a crop larger
+    // than the resized image pads; otherwise every value is written below, so skip the fill.
+    let padded = out_columns.len() < crop || out_rows.len() < crop;
     match recipe.layout {
         Layout::Nchw => {
             let plane = crop * crop;
             for (c, out_plane) in out.chunks_exact_mut(plane).enumerate() {
                 let table = &tables[c];
-                out_plane.fill(table[0]);
+                if padded {
+                    out_plane.fill(table[0]);
+                }
                 let sc = source_channel[c];
                 for (row, out_row) in pixels
                     .pixels
@@ -211,8 +215,10 @@ fn preprocess_part(
         }
         Layout::Nhwc => {
             let padding = [tables[0][0], tables[1][0], tables[2][0]];
-            for o in out.chunks_exact_mut(3) {
-                o.copy_from_slice(&padding);
+            if padded {
+                for o in out.chunks_exact_mut(3) {
+                    o.copy_from_slice(&padding);
+                }
             }
             for (row, out_row) in pixels
                 .pixels
