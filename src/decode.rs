@@ -511,23 +511,35 @@ mod tests {
         std::fs::read(format!("{dir}/ILSVRC2012_val_00000001.JPEG")).ok()
     }
 
-    fn encode_jpeg(width: usize, height: usize, format: turbojpeg::PixelFormat) -> Vec<u8> {
-        let channels = format.size();
-        let pixels: Vec<u8> = (0..width * height * channels)
-            .map(|i| (i * 37 % 251) as u8)
-            .collect();
+    /// `pixels` (`width` x `height` in `format`) as a JPEG, with the compressor set up by `setup`.
+    fn compress(
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        format: turbojpeg::PixelFormat,
+        setup: impl FnOnce(&mut turbojpeg::Compressor),
+    ) -> Vec<u8> {
         let image = turbojpeg::Image {
-            pixels: pixels.as_slice(),
+            pixels,
             width,
-            pitch: width * channels,
+            pitch: width * format.size(),
             height,
             format,
         };
         let mut compressor = turbojpeg::Compressor::new().unwrap();
-        if format == turbojpeg::PixelFormat::GRAY {
-            compressor.set_subsamp(turbojpeg::Subsamp::Gray).unwrap();
-        }
+        setup(&mut compressor);
         compressor.compress_to_vec(image).unwrap()
+    }
+
+    fn encode_jpeg(width: usize, height: usize, format: turbojpeg::PixelFormat) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..width * height * format.size())
+            .map(|i| (i * 37 % 251) as u8)
+            .collect();
+        compress(&pixels, width, height, format, |compressor| {
+            if format == turbojpeg::PixelFormat::GRAY {
+                compressor.set_subsamp(turbojpeg::Subsamp::Gray).unwrap();
+            }
+        })
     }
 
     #[test]
@@ -587,17 +599,10 @@ mod tests {
                 ((x * 3 + y * 2 + (i % channels) * 50) as u32 + state % 64) as u8
             })
             .collect();
-        let image = turbojpeg::Image {
-            pixels: pixels.as_slice(),
-            width,
-            pitch: width * channels,
-            height,
-            format,
-        };
-        let mut compressor = turbojpeg::Compressor::new().unwrap();
-        compressor.set_subsamp(subsamp).unwrap();
-        compressor.set_progressive(progressive).unwrap();
-        compressor.compress_to_vec(image).unwrap()
+        compress(&pixels, width, height, format, |compressor| {
+            compressor.set_subsamp(subsamp).unwrap();
+            compressor.set_progressive(progressive).unwrap();
+        })
     }
 
     fn window(x: usize, y: usize, width: usize, height: usize) -> Window {
