@@ -158,21 +158,17 @@ fn golden_tensors_match_the_oracle() {
 #[test]
 fn partial_decoding_changes_no_tensor() {
     let Some(shared) = shared() else { return };
-    let mut files: Vec<PathBuf> = Vec::new();
-    for entry in std::fs::read_dir(shared.join("imagenet-val")).unwrap() {
-        files.push(entry.unwrap().path());
-    }
-    for class in std::fs::read_dir(shared.join("imagenet-sample")).unwrap() {
-        let class = class.unwrap().path();
-        if class.is_dir() {
-            files.extend(std::fs::read_dir(class).unwrap().map(|e| e.unwrap().path()));
-        }
-    }
+    // The flat copy of the sample (the ImageFolder copy holds the same 100 files). Ten of them
+    // use restart markers, which a partial decode must skip through.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(shared.join("imagenet-val"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
     files.retain(|p| {
         p.extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("jpeg"))
     });
-    assert!(files.len() >= 200, "expected the 2 x 100 sample images");
+    assert!(files.len() >= 100, "expected the 100 sample images");
     let mut checked = 0;
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
