@@ -85,7 +85,8 @@ const INLINE_RECIPE_FLAGS: [&str; 8] = [
 
 #[derive(Args, Debug)]
 pub struct AddModelArgs {
-    /// The ONNX file to register (inside <home>/models/ it is recorded relative to it, else absolute).
+    /// The ONNX file to register (inside `models/` of the zoorepro home it is recorded relative to
+    /// that folder, else as an absolute path).
     #[arg(value_name = "FILE.onnx")]
     pub file: PathBuf,
 
