@@ -491,8 +491,9 @@ const INTERLEAVE: [i8; 32] = [
 ///
 /// Every output pixel runs the same number of vectors (the widest window's; the weights past a
 /// window are zero), so the loop has no per-pixel bookkeeping; that, not the arithmetic, is what
-/// bounds this pass (512-bit vectors measured no faster). The pixels whose 16-byte reads would
-/// leave the row (at its right end) take the per-pixel loop.
+/// bounds this pass (512-bit vectors measured no faster). [`ROWS_AT_ONCE`] rows go through
+/// together, sharing each weight vector. The pixels whose 16-byte reads would leave the row (at
+/// its right end) take the per-pixel loop.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn horizontal_rows_avx2<'a>(
