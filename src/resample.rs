@@ -77,31 +77,35 @@ pub fn resize_window(
     if window.width == 0 || window.height == 0 || full_width == 0 || full_height == 0 {
         return RgbImage::zeroed(window.width, window.height);
     }
-    let needed = source_window(full_width, full_height, width, height, window, filter);
+    let axes = (filter != Filter::Nearest)
+        .then(|| AxisTaps::new(full_width, full_height, width, height, window, filter));
+    let needed = match &axes {
+        Some(axes) => axes.source(window),
+        None => Window::full(full_width, full_height),
+    };
+    // The passes below index `src` with these coordinates (some through unchecked vector loads).
     assert!(
         placement.window.contains(&needed)
             && (src.width, src.height) == (placement.window.width, placement.window.height),
         "a {src:?} placed at {placement:?} does not cover the source pixels {needed:?}"
     );
-    if filter == Filter::Nearest {
+    let Some(AxisTaps {
+        horizontal,
+        vertical,
+    }) = axes
+    else {
         return nearest(src, placement, width, height, window);
-    }
+    };
 
-    let need_horizontal = width != full_width;
-    let need_vertical = height != full_height;
     let shrink_h = full_height as i64 - height as i64;
     let shrink_w = full_width as i64 - width as i64;
-    let vertical_first = compat == PillowCompat::V13
-        && need_horizontal
-        && need_vertical
-        && shrink_h > 0
-        && shrink_h > 2 * shrink_w;
+    let vertical_first = compat == PillowCompat::V13 && shrink_h > 0 && shrink_h > 2 * shrink_w;
 
     // Source coordinates of the picture -> indices into `src`.
     let (x0, y0) = (placement.window.x, placement.window.y);
     let local = |range: Range<usize>, origin: usize| range.start - origin..range.end - origin;
-    match (need_horizontal, need_vertical) {
-        (false, false) => crop(
+    match (horizontal, vertical) {
+        (None, None) => crop(
             src,
             Window {
                 x: window.x - x0,
@@ -109,27 +113,21 @@ pub fn resize_window(
                 ..window
             },
         ),
-        (true, false) => {
-            let h = Taps::cached(full_width, width, window.columns(), filter);
+        (Some(h), None) => {
             horizontal_pass(&src.pixels, src.width, local(window.rows(), y0), &h, x0)
         }
-        (false, true) => {
-            let v = Taps::cached(full_height, height, window.rows(), filter);
+        (None, Some(v)) => {
             vertical_pass(&src.pixels, src.width, local(window.columns(), x0), &v, y0)
         }
-        (true, true) if vertical_first => {
-            let h = Taps::cached(full_width, width, window.columns(), filter);
-            let v = Taps::cached(full_height, height, window.rows(), filter);
+        (Some(h), Some(v)) if vertical_first => {
             // Only the source columns the horizontal pass will read.
-            let columns = h.source_span();
+            let columns = needed.columns();
             let temp = vertical_pass(&src.pixels, src.width, local(columns.clone(), x0), &v, y0);
             horizontal_pass(&temp.pixels, temp.width, 0..temp.height, &h, columns.start)
         }
-        (true, true) => {
-            let h = Taps::cached(full_width, width, window.columns(), filter);
-            let v = Taps::cached(full_height, height, window.rows(), filter);
+        (Some(h), Some(v)) => {
             // Only the source rows the vertical pass will read.
-            let rows = v.source_span();
+            let rows = needed.rows();
             let temp = horizontal_pass(&src.pixels, src.width, local(rows.clone(), y0), &h, x0);
             vertical_pass(&temp.pixels, temp.width, 0..temp.width, &v, rows.start)
         }
@@ -146,26 +144,52 @@ pub fn source_window(
     window: Window,
     filter: Filter,
 ) -> Window {
-    let everything = Window::full(full_width, full_height);
     if filter == Filter::Nearest || window.width == 0 || window.height == 0 {
         // The Keras recipes squash the whole picture with NEAREST: nothing to save there.
-        return everything;
+        return Window::full(full_width, full_height);
     }
-    // An axis that is not resized is copied; a resized one reads its coefficient windows.
-    let span = |full: usize, out: usize, outputs: Range<usize>| {
-        if full == out {
-            outputs
-        } else {
-            Taps::cached(full, out, outputs, filter).source_span()
+    AxisTaps::new(full_width, full_height, width, height, window, filter).source(window)
+}
+
+/// The coefficient tables of a convolution resize, per axis; None for an axis that keeps its size
+/// (it is copied, not resampled).
+struct AxisTaps {
+    horizontal: Option<Rc<Taps>>,
+    vertical: Option<Rc<Taps>>,
+}
+
+impl AxisTaps {
+    fn new(
+        full_width: usize,
+        full_height: usize,
+        width: usize,
+        height: usize,
+        window: Window,
+        filter: Filter,
+    ) -> Self {
+        let axis = |full: usize, out: usize, outputs: Range<usize>| {
+            (full != out).then(|| Taps::cached(full, out, outputs, filter))
+        };
+        Self {
+            horizontal: axis(full_width, width, window.columns()),
+            vertical: axis(full_height, height, window.rows()),
         }
-    };
-    let columns = span(full_width, width, window.columns());
-    let rows = span(full_height, height, window.rows());
-    Window {
-        x: columns.start,
-        y: rows.start,
-        width: columns.len(),
-        height: rows.len(),
+    }
+
+    /// The source pixels the resize of `window` reads: a copied axis reads the window's own
+    /// positions, a resampled one its tables' windows.
+    fn source(&self, window: Window) -> Window {
+        let span = |taps: &Option<Rc<Taps>>, outputs: Range<usize>| {
+            taps.as_ref().map_or(outputs, |taps| taps.source_span())
+        };
+        let columns = span(&self.horizontal, window.columns());
+        let rows = span(&self.vertical, window.rows());
+        Window {
+            x: columns.start,
+            y: rows.start,
+            width: columns.len(),
+            height: rows.len(),
+        }
     }
 }
 
