@@ -305,10 +305,11 @@ impl TjDecompressor {
         format: raw::TJPF,
     ) -> Result<(Vec<u8>, Option<String>), String> {
         let channels = if format == raw::TJPF_TJPF_CMYK { 4 } else { 3 };
-        let full = region.x == 0
-            && region.y == 0
-            && region.width == self.param(raw::TJPARAM_TJPARAM_JPEGWIDTH) as usize
-            && region.height == self.param(raw::TJPARAM_TJPARAM_JPEGHEIGHT) as usize;
+        let full = region
+            == Window::full(
+                self.param(raw::TJPARAM_TJPARAM_JPEGWIDTH) as usize,
+                self.param(raw::TJPARAM_TJPARAM_JPEGHEIGHT) as usize,
+            );
         // All zeros means "no cropping"; the handle keeps its region from one decode to the next.
         let cropping = if full {
             raw::tjregion {
