@@ -1,19 +1,19 @@
 //! Image decoding, bit for bit like `PIL.Image.open(p).convert('RGB')`.
 //!
-//! JPEG goes through libjpeg-turbo's TurboJPEG API with its default settings (ISLOW DCT, fancy
-//! upsampling), which are Pillow's settings too, so the pixels are the ones Pillow 13 produces
-//! (see ../shared/docs/IMPLEMENTATION_FACTS.md). Everything else goes through the `image` crate
-//! and is converted the way Pillow's `convert('RGB')` converts it (alpha dropped, no compositing).
+//! JPEG goes through libjpeg-turbo driven as Pillow's own decoder drives it (ISLOW DCT, fancy
+//! upsampling, the same acceptance of damaged and truncated files): see [`jpeg`]. Everything else
+//! goes through the `image` crate and is converted the way Pillow's `convert('RGB')` converts it
+//! (alpha dropped, no compositing).
 //! No EXIF orientation is applied: neither Pillow nor torchvision nor Keras applies it.
 
-use std::cell::RefCell;
-use std::ffi::CStr;
 use std::io::Cursor;
-use std::os::raw::c_int;
-
-use turbojpeg::raw;
 
 use crate::raster::{Placement, RgbImage, Window};
+
+mod jpeg;
+mod pillow_open;
+
+pub use jpeg::MAX_SCANS;
 
 /// Pillow refuses images above twice `PIL.Image.MAX_IMAGE_PIXELS` (2 * 89,478,485) with a
 /// `DecompressionBombError`; refusing the same ones keeps "what the oracle can read" and "what
@@ -32,8 +32,12 @@ pub enum DecodeError {
     Unsupported(String),
     #[error("image file is truncated ({0}); re-download or re-extract it")]
     Truncated(String),
+    #[error("broken data stream when reading image file ({0}); the file is damaged")]
+    Broken(String),
     #[error("corrupt image data: {0}")]
     Corrupt(String),
+    #[error("cannot identify image file ({0}); Pillow refuses it too")]
+    Unidentified(String),
     #[error(
         "image is {width}x{height} pixels, more than the {MAX_PIXELS}-pixel limit that guards against \
          decompression bombs (Pillow refuses it too)"
@@ -60,7 +64,7 @@ pub fn decode_rgb_part(
     }
     // Pillow's JPEG plugin accepts exactly the files that start with FF D8 FF.
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        decode_jpeg(bytes, needed)
+        jpeg::decode(bytes, needed)
     } else {
         let image = decode_other(bytes)?;
         let placement = Placement::whole(&image);
@@ -73,356 +77,6 @@ fn check_size(width: u64, height: u64) -> Result<(), DecodeError> {
         return Err(DecodeError::TooLarge { width, height });
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// JPEG
-
-/// One TurboJPEG decompressor per thread: creating one allocates libjpeg's state, which is worth
-/// reusing across the thousands of images a worker decodes.
-struct TjDecompressor(raw::tjhandle);
-
-impl TjDecompressor {
-    fn new() -> Result<Self, DecodeError> {
-        // SAFETY: tj3Init has no preconditions; a null return is handled below.
-        let handle = unsafe { raw::tj3Init(raw::TJINIT_TJINIT_DECOMPRESS as c_int) };
-        if handle.is_null() {
-            return Err(DecodeError::Corrupt(
-                "could not initialise libjpeg-turbo (out of memory?)".into(),
-            ));
-        }
-        Ok(Self(handle))
-    }
-
-    fn param(&self, param: raw::TJPARAM) -> c_int {
-        // SAFETY: self.0 is a live handle (see new/drop).
-        unsafe { raw::tj3Get(self.0, param as c_int) }
-    }
-
-    /// The last error's message and whether TurboJPEG classes it as a warning (the decode ran
-    /// to the end) rather than a fatal error.
-    fn last_error(&self) -> (String, bool) {
-        // SAFETY: self.0 is a live handle; tj3GetErrorStr returns a NUL-terminated string owned
-        // by the handle (or a thread-local buffer), copied before any other TurboJPEG call.
-        let message = unsafe { CStr::from_ptr(raw::tj3GetErrorStr(self.0)) }
-            .to_string_lossy()
-            .into_owned();
-        let is_warning = unsafe { raw::tj3GetErrorCode(self.0) } == raw::TJERR_TJERR_WARNING as i32;
-        (message, is_warning)
-    }
-}
-
-impl Drop for TjDecompressor {
-    fn drop(&mut self) {
-        // SAFETY: the handle came from tj3Init and is destroyed exactly once.
-        unsafe { raw::tj3Destroy(self.0) }
-    }
-}
-
-thread_local! {
-    static DECOMPRESSOR: RefCell<Option<TjDecompressor>> = const { RefCell::new(None) };
-}
-
-/// libjpeg's warning texts (jerror.h `JWRN_*`). libjpeg-turbo reports a warning with the same
-/// return code as a fatal error, and a fatal error that follows a warning is still classed as a
-/// warning, so the text is what tells "decoded to the end with a complaint" (Pillow ignores
-/// those) from "gave up half way".
-const LIBJPEG_WARNINGS: [&str; 7] = [
-    "Corrupt JPEG data",
-    "Premature end of JPEG file",
-    "Unknown Adobe color transform code",
-    "Inconsistent progression sequence",
-    "Warning: unknown JFIF revision number",
-    "Invalid SOS parameters for sequential JPEG",
-    "Application transferred too many scanlines",
-];
-const LIBJPEG_EOF_WARNING: &str = "Premature end of JPEG file";
-
-fn decode_jpeg(
-    bytes: &[u8],
-    needed: impl FnOnce(usize, usize) -> Window,
-) -> Result<(RgbImage, Placement), DecodeError> {
-    DECOMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(TjDecompressor::new()?);
-        }
-        let tj = slot.as_ref().expect("initialised just above");
-        decode_jpeg_with(tj, bytes, needed)
-    })
-}
-
-/// Pixels kept around a requested rectangle when decoding part of a JPEG. libjpeg-turbo documents
-/// that a partial-width decode may upsample the chroma of the part's left and right edge pixels
-/// as if they were the picture's edges; with this margin (two chroma blocks at 4:2:0) every pixel
-/// the caller reads is an interior one. Rows get the same margin, for the same smoothing across
-/// rows.
-const PART_MARGIN: usize = 16;
-
-/// Width in pixels of an iMCU for TurboJPEG's subsampling codes (its `tjMCUWidth`, which the
-/// bindings cannot link: it is a `static const` array in the header). A partial decode must start
-/// on an iMCU boundary.
-fn imcu_width(subsampling: c_int) -> Option<usize> {
-    const WIDTHS: [usize; 7] = [8, 16, 16, 8, 8, 32, 8];
-    usize::try_from(subsampling)
-        .ok()
-        .and_then(|i| WIDTHS.get(i).copied())
-}
-
-/// The part of a `width` x `height` JPEG to decode for `needed`: `needed` plus the margin, its
-/// left edge moved to an iMCU boundary. None when that is the whole picture or TurboJPEG cannot
-/// decode part of this one (unknown subsampling).
-fn jpeg_part(width: usize, height: usize, needed: Window, subsampling: c_int) -> Option<Window> {
-    let imcu = imcu_width(subsampling)?;
-    let whole = Window::full(width, height);
-    if needed.width == 0 || needed.height == 0 || !whole.contains(&needed) {
-        return None;
-    }
-    let x = needed.x.saturating_sub(PART_MARGIN) / imcu * imcu;
-    let y = needed.y.saturating_sub(PART_MARGIN);
-    let right = (needed.x + needed.width + PART_MARGIN).min(width);
-    let bottom = (needed.y + needed.height + PART_MARGIN).min(height);
-    let part = Window {
-        x,
-        y,
-        width: right - x,
-        height: bottom - y,
-    };
-    (part != whole).then_some(part)
-}
-
-fn decode_jpeg_with(
-    tj: &TjDecompressor,
-    bytes: &[u8],
-    needed: impl FnOnce(usize, usize) -> Window,
-) -> Result<(RgbImage, Placement), DecodeError> {
-    // Pillow reads JPEG through a suspending source: when the data ends before libjpeg is done it
-    // raises "image file is truncated". libjpeg-turbo's memory source instead pads with a fake EOI
-    // and warns, and only its first warning's text survives; so look for the EOI marker ourselves.
-    // A clean decode read the end marker itself (running out of data is a warning), so only a
-    // decode that warned or failed needs the walk.
-    match decode_jpeg_unchecked(tj, bytes, needed) {
-        Ok((image, placement, Clean::Yes)) => Ok((image, placement)),
-        _ if !reaches_end_marker(bytes) => {
-            Err(DecodeError::Truncated("no JPEG end-of-image marker".into()))
-        }
-        outcome => outcome.map(|(image, placement, _)| (image, placement)),
-    }
-}
-
-/// Whether libjpeg decoded without a warning.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Clean {
-    Yes,
-    No,
-}
-
-/// [`decode_jpeg_with`] without the check for a missing end marker.
-fn decode_jpeg_unchecked(
-    tj: &TjDecompressor,
-    bytes: &[u8],
-    needed: impl FnOnce(usize, usize) -> Window,
-) -> Result<(RgbImage, Placement, Clean), DecodeError> {
-    // SAFETY: the handle is live; the pointer and length describe `bytes`.
-    let rc = unsafe { raw::tj3DecompressHeader(tj.0, bytes.as_ptr(), bytes.len() as raw::size_t) };
-    if rc != 0 {
-        let (message, _) = tj.last_error();
-        return Err(classify_fatal(message));
-    }
-    let width = tj.param(raw::TJPARAM_TJPARAM_JPEGWIDTH);
-    let height = tj.param(raw::TJPARAM_TJPARAM_JPEGHEIGHT);
-    let precision = tj.param(raw::TJPARAM_TJPARAM_PRECISION);
-    let colorspace = tj.param(raw::TJPARAM_TJPARAM_COLORSPACE);
-    let subsampling = tj.param(raw::TJPARAM_TJPARAM_SUBSAMP);
-    if width <= 0 || height <= 0 {
-        return Err(DecodeError::Corrupt(format!(
-            "JPEG header gives an empty size {width}x{height}"
-        )));
-    }
-    if precision != 8 {
-        // Pillow: "cannot handle 12-bit layers".
-        return Err(DecodeError::Unsupported(format!(
-            "{precision}-bit JPEG (only 8-bit JPEG is supported, as in Pillow)"
-        )));
-    }
-    let (width, height) = (width as usize, height as usize);
-    check_size(width as u64, height as u64)?;
-
-    // Pillow opens 4-component JPEGs as CMYK with Adobe's inverted polarity ("CMYK;I"); TurboJPEG
-    // will not convert CMYK to RGB, so take the stored bytes and convert like Pillow does.
-    let cmyk = colorspace == raw::TJCS_TJCS_CMYK as i32 || colorspace == raw::TJCS_TJCS_YCCK as i32;
-    let format = if cmyk {
-        raw::TJPF_TJPF_CMYK
-    } else {
-        // Grayscale comes out replicated into R, G and B, as Pillow's L -> RGB does.
-        raw::TJPF_TJPF_RGB
-    };
-    let whole = Window::full(width, height);
-    let to_rgb = |pixels: Vec<u8>| {
-        if cmyk {
-            adobe_cmyk_to_rgb(&pixels)
-        } else {
-            pixels
-        }
-    };
-    let placed = |window: Window, pixels: Vec<u8>, clean: Clean| {
-        let image = RgbImage::new(window.width, window.height, to_rgb(pixels));
-        let placement = Placement {
-            window,
-            full_width: width,
-            full_height: height,
-        };
-        (image, placement, clean)
-    };
-
-    // A part is trusted only from a clean decode. After any warning or error the whole picture is
-    // decoded, so a damaged file is accepted, refused and pixelled exactly as a whole decode
-    // (the one compared with Pillow) has it.
-    if let Some(part) = jpeg_part(width, height, needed(width, height), subsampling)
-        && let Ok((pixels, None)) = tj.decompress(bytes, part, format)
-    {
-        return Ok(placed(part, pixels, Clean::Yes));
-    }
-    match tj.decompress(bytes, whole, format) {
-        Ok((pixels, None)) => Ok(placed(whole, pixels, Clean::Yes)),
-        Ok((_, Some(warning))) if warning.starts_with(LIBJPEG_EOF_WARNING) => {
-            Err(DecodeError::Truncated(warning))
-        }
-        // Any other warning: libjpeg decoded every row, as Pillow's decoder would have.
-        Ok((pixels, Some(_))) => Ok(placed(whole, pixels, Clean::No)),
-        Err(message) => Err(classify_fatal(message)),
-    }
-}
-
-impl TjDecompressor {
-    /// Decode the `region` of the JPEG whose header was just read into `format` pixels. Ok with
-    /// the pixels and libjpeg's warning, if it gave one (the decode still ran to the end); Err
-    /// with the message of a fatal error.
-    fn decompress(
-        &self,
-        bytes: &[u8],
-        region: Window,
-        format: raw::TJPF,
-    ) -> Result<(Vec<u8>, Option<String>), String> {
-        let channels = if format == raw::TJPF_TJPF_CMYK { 4 } else { 3 };
-        let full = region
-            == Window::full(
-                self.param(raw::TJPARAM_TJPARAM_JPEGWIDTH) as usize,
-                self.param(raw::TJPARAM_TJPARAM_JPEGHEIGHT) as usize,
-            );
-        // All zeros means "no cropping"; the handle keeps its region from one decode to the next.
-        let cropping = if full {
-            raw::tjregion {
-                x: 0,
-                y: 0,
-                w: 0,
-                h: 0,
-            }
-        } else {
-            raw::tjregion {
-                x: region.x as c_int,
-                y: region.y as c_int,
-                w: region.width as c_int,
-                h: region.height as c_int,
-            }
-        };
-        // SAFETY: the handle is live and has read this JPEG's header.
-        if unsafe { raw::tj3SetCroppingRegion(self.0, cropping) } != 0 {
-            return Err(self.last_error().0);
-        }
-        // Not zero-filled: TurboJPEG writes every byte of a successful or merely warned decode,
-        // and zeroing half a megabyte per image costs about 2% of decoding.
-        let len = region.width * region.height * channels;
-        let mut pixels: Vec<u8> = Vec::with_capacity(len);
-        // SAFETY: `pixels` has room for the region's rows in this pixel format, tightly packed
-        // (pitch 0), which is what TurboJPEG writes for the cropping region just set.
-        let rc = unsafe {
-            raw::tj3Decompress8(
-                self.0,
-                bytes.as_ptr(),
-                bytes.len() as raw::size_t,
-                pixels.as_mut_ptr(),
-                0,
-                format as c_int,
-            )
-        };
-        let mut warning = None;
-        if rc != 0 {
-            let (message, is_warning) = self.last_error();
-            let known_warning = LIBJPEG_WARNINGS.iter().any(|w| message.starts_with(w));
-            if !(is_warning && known_warning) {
-                return Err(message);
-            }
-            warning = Some(message);
-        }
-        // SAFETY: no fatal error, so tj3Decompress8 ran its scanline loop to the region's last
-        // row (warnings do not stop it: stop-on-warning is off by default) and wrote all `len`
-        // bytes.
-        unsafe { pixels.set_len(len) };
-        Ok((pixels, warning))
-    }
-}
-
-fn classify_fatal(message: String) -> DecodeError {
-    if message.contains(LIBJPEG_EOF_WARNING) {
-        DecodeError::Truncated(message)
-    } else {
-        DecodeError::Corrupt(message)
-    }
-}
-
-/// Walks the marker structure from SOI and says whether an EOI marker is reached, skipping
-/// marker segments by their length and entropy-coded data up to the next real marker.
-fn reaches_end_marker(bytes: &[u8]) -> bool {
-    let mut i = 2; // after SOI
-    loop {
-        // Find the next marker: 0xFF, then any fill bytes 0xFF, then the marker code.
-        let Some(offset) = bytes.get(i..).and_then(|rest| memchr::memchr(0xFF, rest)) else {
-            return false;
-        };
-        let mut j = i + offset + 1;
-        while bytes.get(j) == Some(&0xFF) {
-            j += 1;
-        }
-        let Some(&code) = bytes.get(j) else {
-            return false;
-        };
-        match code {
-            0xD9 => return true,
-            // Stuffed zero, TEM, RSTn and stray SOI carry no length.
-            0x00 | 0x01 | 0xD0..=0xD8 => i = j + 1,
-            _ => {
-                let Some(len) = bytes.get(j + 1..j + 3) else {
-                    return false;
-                };
-                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-                // After SOS comes entropy-coded data, in which a 0xFF is stuffed (FF 00), a
-                // restart marker or the next real marker: the marker search above handles all.
-                i = j + 1 + len;
-                if i > bytes.len() {
-                    return false;
-                }
-            }
-        }
-    }
-}
-
-/// Pillow's `CMYK;I` unpacking then `cmyk2rgb`: with stored bytes c', k' (Adobe polarity),
-/// `R = k' - MULDIV255(255 - c', k')`, likewise G from m' and B from y'.
-fn adobe_cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
-    fn muldiv255(a: u32, b: u32) -> u32 {
-        let t = a * b + 128;
-        ((t >> 8) + t) >> 8
-    }
-    let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);
-    for px in cmyk.chunks_exact(4) {
-        let k = u32::from(px[3]);
-        for &c in &px[..3] {
-            let v = k.saturating_sub(muldiv255(255 - u32::from(c), k));
-            rgb.push(v as u8);
-        }
-    }
-    rgb
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,7 +361,12 @@ mod tests {
         for cut in [jpeg.len() / 2, jpeg.len() - 100, jpeg.len() - 2, 200, 4] {
             let err = decode_rgb(&jpeg[..cut]).unwrap_err();
             assert!(
-                matches!(err, DecodeError::Truncated(_) | DecodeError::Corrupt(_)),
+                matches!(
+                    err,
+                    DecodeError::Truncated(_)
+                        | DecodeError::Broken(_)
+                        | DecodeError::Unidentified(_)
+                ),
                 "cut at {cut}: {err:?}"
             );
         }
@@ -744,18 +403,6 @@ mod tests {
                 height: 60000
             })
         ));
-    }
-
-    #[test]
-    fn adobe_cmyk_matches_pillow_formula() {
-        // Stored (inverted) bytes: k' = 255 means no black ink, c' = 255 no cyan ink -> white.
-        assert_eq!(adobe_cmyk_to_rgb(&[255, 255, 255, 255]), [255, 255, 255]);
-        // k' = 0: full black whatever the colour.
-        assert_eq!(adobe_cmyk_to_rgb(&[10, 200, 255, 0]), [0, 0, 0]);
-        // c' = 0 (full cyan), no black: red channel 0, others full.
-        assert_eq!(adobe_cmyk_to_rgb(&[0, 255, 255, 255]), [0, 255, 255]);
-        // A mid value, by hand: k'=200, c'=100: MULDIV255(155, 200) = 122 -> 78.
-        assert_eq!(adobe_cmyk_to_rgb(&[100, 100, 100, 200])[0], 78);
     }
 
     #[test]
@@ -796,25 +443,178 @@ mod tests {
         assert!(decode_rgb(&png[..png.len() / 2]).is_err());
     }
 
+    /// `jpeg` without its segments of marker `code` (those before the first scan).
+    fn without_segments(jpeg: &[u8], code: u8) -> Vec<u8> {
+        let mut out = jpeg[..2].to_vec();
+        let mut i = 2;
+        while jpeg[i + 1] != 0xDA {
+            let len = usize::from(u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]));
+            if jpeg[i + 1] != code {
+                out.extend(&jpeg[i..i + 2 + len]);
+            }
+            i += 2 + len;
+        }
+        out.extend(&jpeg[i..]);
+        out
+    }
+
+    /// `jpeg` with `bytes` inserted before its first marker `code`.
+    fn inserted_before(jpeg: &[u8], code: u8, bytes: &[u8]) -> Vec<u8> {
+        let at = jpeg.windows(2).position(|w| w == [0xFF, code]).unwrap();
+        [&jpeg[..at], bytes, &jpeg[at..]].concat()
+    }
+
+    fn plain_jpeg(optimize: bool) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..96 * 64 * 3).map(|i| (i * 7 % 253) as u8).collect();
+        compress(&pixels, 96, 64, turbojpeg::PixelFormat::RGB, |c| {
+            c.set_optimize(optimize).unwrap();
+        })
+    }
+
     #[test]
-    fn end_marker_walk() {
-        assert!(reaches_end_marker(&[0xFF, 0xD8, 0xFF, 0xD9]));
-        // A segment whose payload contains FF D9 is skipped by its length.
-        assert!(!reaches_end_marker(&[
-            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0xFF, 0xD9
-        ]));
-        assert!(reaches_end_marker(&[
-            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0xFF, 0xD9, 0xFF, 0xD9
-        ]));
-        // Entropy data with stuffed bytes and restart markers before EOI.
-        assert!(reaches_end_marker(&[
-            0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF,
-            0xD9
-        ]));
-        assert!(!reaches_end_marker(&[
-            0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0x00, 0x34
-        ]));
-        // A length running past the end.
-        assert!(!reaches_end_marker(&[0xFF, 0xD8, 0xFF, 0xE0, 0xFF, 0xFF]));
+    fn every_image_decodes_as_if_it_were_the_first() {
+        // A frame without Huffman tables (MJPEG style) must use the standard tables, which are
+        // the ones this encoder writes unless it optimises them.
+        let standard = plain_jpeg(false);
+        let no_dht = without_segments(&standard, 0xC4);
+        assert_ne!(no_dht.len(), standard.len());
+        let alone = decode_rgb(&no_dht).unwrap();
+        assert_eq!(alone, decode_rgb(&standard).unwrap());
+        // After an image with other tables, in the same thread, nothing is carried over.
+        decode_rgb(&plain_jpeg(true)).unwrap();
+        assert_eq!(decode_rgb(&no_dht).unwrap(), alone);
+        // A frame without quantization tables is refused, before and after another image.
+        let no_dqt = without_segments(&standard, 0xDB);
+        assert!(decode_rgb(&no_dqt).is_err());
+        decode_rgb(&standard).unwrap();
+        assert!(decode_rgb(&no_dqt).is_err());
+    }
+
+    #[test]
+    fn libjpeg_warnings_are_not_errors() {
+        let base = plain_jpeg(false);
+        let expected = decode_rgb(&base).unwrap();
+        let icc = |sequence: u8, count: u8| {
+            let mut payload = b"ICC_PROFILE\0".to_vec();
+            payload.extend([sequence, count, 1, 2, 3, 4]);
+            let mut segment = vec![0xFF, 0xE2];
+            segment.extend(((payload.len() + 2) as u16).to_be_bytes());
+            segment.extend(payload);
+            segment
+        };
+        let cases = [
+            (
+                "extraneous bytes",
+                inserted_before(&base, 0xDB, &[0x00, 0x11, 0x22]),
+            ),
+            ("ICC chunk 0", inserted_before(&base, 0xDB, &icc(0, 1))),
+            (
+                "ICC chunks duplicated",
+                inserted_before(&base, 0xDB, &[icc(1, 2), icc(1, 2)].concat()),
+            ),
+            (
+                "junk in APP1",
+                inserted_before(&base, 0xDB, b"\xFF\xE1\x00\x0AExif\0\0\xFF\xFF"),
+            ),
+        ];
+        for (what, jpeg) in cases {
+            assert_eq!(decode_rgb(&jpeg).unwrap(), expected, "{what}");
+        }
+    }
+
+    /// The outcomes asserted here are Pillow 13.0.0's on the same bytes (`Image.open(p)
+    /// .convert('RGB')`), measured on the shared sample image.
+    #[test]
+    fn the_end_of_the_image_is_judged_as_pillow_judges_it() {
+        let base = sample_jpeg().expect("../shared/imagenet-val is needed");
+        let expected = decode_rgb(&base).unwrap();
+        let body = &base[..base.len() - 2];
+        // Every row decodes: junk instead of the end marker, or another marker there, is fine.
+        for tail in [
+            &b"\x12\x34\x56\x78\x9A"[..],
+            b"\x12\x34\x56\x78\x9A\xFF\xD9",
+            b"\xFF\xC4\x00\x02",
+        ] {
+            let jpeg = [body, tail].concat();
+            assert_eq!(decode_rgb(&jpeg).unwrap(), expected, "{tail:?}");
+        }
+        // A second start-of-image where the end should be: libjpeg fails after the last row.
+        assert!(matches!(
+            decode_rgb(&[body, b"\xFF\xD8"].concat()),
+            Err(DecodeError::Broken(_))
+        ));
+        // No end marker, or a stuffed zero in its place: the entropy decoder's look-ahead runs
+        // out of data before the last row is out.
+        for jpeg in [body.to_vec(), [body, b"\xFF\x00"].concat()] {
+            assert!(matches!(decode_rgb(&jpeg), Err(DecodeError::Truncated(_))));
+        }
+    }
+
+    #[test]
+    fn lossless_grayscale_decodes_to_its_samples() {
+        let samples: Vec<u8> = (0..37 * 23).map(|i| (i * 11 % 256) as u8).collect();
+        let jpeg = compress(&samples, 37, 23, turbojpeg::PixelFormat::GRAY, |c| {
+            c.set_subsamp(turbojpeg::Subsamp::Gray).unwrap();
+            c.set_lossless(true).unwrap();
+        });
+        assert!(
+            jpeg.windows(2).any(|w| w == [0xFF, 0xC3]),
+            "not a SOF3 file"
+        );
+        let image = decode_rgb(&jpeg).unwrap();
+        let replicated: Vec<u8> = samples.iter().flat_map(|&l| [l; 3]).collect();
+        assert_eq!(image.pixels, replicated);
+        // Part of a lossless picture cannot be decoded: the whole one is.
+        let (part, placement) = decode_rgb_part(&jpeg, |_, _| window(4, 4, 8, 8)).unwrap();
+        assert_eq!((part, placement.window), (image, Window::full(37, 23)));
+    }
+
+    #[test]
+    fn acceptance_does_not_depend_on_the_part_asked_for() {
+        let jpeg = textured_jpeg(
+            320,
+            480,
+            turbojpeg::PixelFormat::RGB,
+            turbojpeg::Subsamp::Sub2x2,
+            (false, false),
+        );
+        let top_left = |_: usize, _: usize| window(8, 8, 64, 64);
+        let mut refused = 0;
+        // Cuts in the bottom rows, far below the part asked for.
+        for cut in (jpeg.len() - 2000..jpeg.len()).step_by(97) {
+            let whole = decode_rgb(&jpeg[..cut]).map_err(|e| e.to_string());
+            let part = decode_rgb_part(&jpeg[..cut], top_left).map_err(|e| e.to_string());
+            assert_eq!(whole.is_ok(), part.is_ok(), "cut at {cut}");
+            if let (Err(whole), Err(part)) = (&whole, &part) {
+                assert_eq!(whole, part, "cut at {cut}");
+                refused += 1;
+            }
+        }
+        assert!(refused > 10, "only {refused} cuts refused");
+    }
+
+    #[test]
+    fn scan_bombs_are_refused() {
+        let pixels = vec![128u8; 64 * 64 * 3];
+        let progressive = compress(&pixels, 64, 64, turbojpeg::PixelFormat::RGB, |c| {
+            c.set_progressive(true).unwrap();
+        });
+        let last_scan = progressive
+            .windows(2)
+            .rposition(|w| w == [0xFF, 0xDA])
+            .unwrap();
+        let scan = &progressive[last_scan..progressive.len() - 2];
+        let with_repeats = |n: usize| {
+            let mut out = progressive[..progressive.len() - 2].to_vec();
+            (0..n).for_each(|_| out.extend(scan));
+            out.extend([0xFF, 0xD9]);
+            out
+        };
+        assert!(decode_rgb(&with_repeats(5)).is_ok());
+        let bomb = with_repeats(MAX_SCANS as usize);
+        assert!(matches!(
+            decode_rgb(&bomb),
+            Err(DecodeError::Unsupported(message)) if message.contains("scans")
+        ));
     }
 }
