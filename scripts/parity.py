@@ -85,16 +85,17 @@ def torchvision_center_crop(arr, crop):
     return arr[top:top + crop, left:left + crop]
 
 
-def torchvision_tensor(path, p):
-    img = torchvision_resize(load_rgb(path), p["resize"])
+def torchvision_tensor(img, p):
+    """The torchvision preset `p` applied to an RGB PIL image."""
+    img = torchvision_resize(img, p["resize"])
     arr = torchvision_center_crop(np.asarray(img), p["crop"])
     x = arr.astype(np.float32) / np.float32(255)                      # ToTensor
     x = (x - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
-def keras_tensor(path, p):
-    img = load_rgb(path)
+def keras_tensor(img, p):
+    """The Keras preset `p` applied to an RGB PIL image."""
     size = (p["size"], p["size"])
     if img.size != size:
         img = img.resize(size, Image.NEAREST)
@@ -118,9 +119,14 @@ def keras_tensor(path, p):
     return x
 
 
-def preset_tensor(path, name):
+def preset_tensor_from_rgb(img, name):
+    """Preset `name` applied to an already decoded image (`load_rgb`'s result)."""
     p = PRESETS[name]
-    return torchvision_tensor(path, p) if p["family"] == "torchvision" else keras_tensor(path, p)
+    return torchvision_tensor(img, p) if p["family"] == "torchvision" else keras_tensor(img, p)
+
+
+def preset_tensor(path, name):
+    return preset_tensor_from_rgb(load_rgb(path), name)
 
 
 def oracle_tensor(path, r):

@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""Check that zoorepro accepts, refuses and preprocesses a JPEG corpus exactly as Pillow does.
+
+Issue 18 ("jpeg-fidelity"). For every file and every preset (Pillow compat 13):
+
+  Pillow side    what the oracle does: Image.open(p).convert('RGB') with the default
+                 MAX_IMAGE_PIXELS and LOAD_TRUNCATED_IMAGES = False, then the preset's
+                 resize / crop / normalisation (scripts/parity.py). Accepted -> tensor;
+                 refused -> exception type and message. Each file is decoded once, in a
+                 long-lived worker process that is killed and replaced when a file takes
+                 longer than --pillow-timeout ("Pillow timed out").
+  zoorepro side  one `preprocess --recipe P --pillow-compat 13` call per file and preset:
+                 exit 0 = accepted (the .npy is read back), exit 2 = refused (its message);
+                 any other exit status, or a call past --timeout, fails the check.
+  compare        acceptance equal; when both accept, tensors bit-identical (float32 bit
+                 patterns equal; the max abs diff is reported otherwise).
+
+Then, per preset, ONE `preprocess` call over all files both accepted, in a shuffled order
+(--seed, printed), each row compared with the per-file zoorepro tensor (so nothing may depend
+on which image came before), and one two-image call per file refused by both
+(an accepted file first, then the refused one) per preset, which must still refuse it.
+
+Prints per preset: accepted by both / refused by both / accepted only by Pillow / accepted
+only by zoorepro / tensor mismatches / zoorepro failures, every disagreement, and the refusal
+messages side by side grouped by Pillow's message (informational). --json writes all of it.
+Exit status 0 only when there is no disagreement.
+"""
+import argparse
+import glob
+import hashlib
+import json
+import os
+import random
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parity  # noqa: E402  (scripts/parity.py: the Pillow + NumPy reference of every preset)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DIRS = [os.path.join(REPO, "tests", "jpeg-corpus", "files"),
+                os.path.join(REPO, "tests", "jpeg-corpus", "made")]
+PILLOW_COMPAT = "13"
+
+# Disagreement kinds, in report order.
+KINDS = ["pillow_only", "zoorepro_only", "mismatch", "zoorepro_failed", "pillow_timeout"]
+KIND_TEXT = {
+    "pillow_only": "accepted only by Pillow",
+    "zoorepro_only": "accepted only by zoorepro",
+    "mismatch": "tensor mismatch",
+    "zoorepro_failed": "zoorepro failed (exit status not 0/2, or timed out)",
+    "pillow_timeout": "Pillow timed out (or its worker died)",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pillow worker (runs in a child process: `parity_corpus.py --pillow-worker PRESET,...`)
+
+def pillow_worker(presets):
+    """Read 'PATH<TAB>OUTDIR' lines; decode PATH once, write OUTDIR/<preset>.npy for each
+    preset, answer one JSON line: {"ok": true} or {"ok": false, "type": ..., "message": ...}."""
+    from PIL import Image, ImageFile
+    assert not ImageFile.LOAD_TRUNCATED_IMAGES
+    warnings.simplefilter("ignore")          # warnings (e.g. DecompressionBombWarning) are not errors
+    reply = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)                            # anything else printed goes to stderr
+    for line in sys.stdin:
+        path, outdir = line.rstrip("\n").split("\t")
+        try:
+            img = parity.load_rgb(path)
+            tensors = {name: parity.preset_tensor_from_rgb(img, name) for name in presets}
+        except Exception as e:  # noqa: BLE001  (any refusal is an outcome to compare)
+            answer = {"ok": False, "type": type(e).__name__, "message": str(e)}
+        else:
+            for name, t in tensors.items():
+                np.save(os.path.join(outdir, name + ".npy"), np.ascontiguousarray(t, np.float32))
+            answer = {"ok": True}
+        reply.write(json.dumps(answer) + "\n")
+        reply.flush()
+
+
+class PillowProcess:
+    """A long-lived Pillow worker with a per-file timeout; restarted after a timeout or crash."""
+
+    def __init__(self, python, presets):
+        self.cmd = [python, os.path.abspath(__file__), "--pillow-worker", ",".join(presets)]
+        self.proc = None
+
+    def _start(self):
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def run(self, path, outdir, timeout):
+        if self.proc is None:
+            self._start()
+        try:
+            self.proc.stdin.write(("%s\t%s\n" % (path, outdir)).encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            self.close()
+            return {"ok": False, "type": "WorkerCrash", "message": "Pillow worker died",
+                    "timeout": True}
+        fd, buf, deadline = self.proc.stdout.fileno(), b"", time.monotonic() + timeout
+        while not buf.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            ready = select.select([fd], [], [], max(left, 0))[0] if left > 0 else []
+            if not ready:
+                self.close()
+                return {"ok": False, "type": "Timeout", "message": "Pillow timed out",
+                        "timeout": True}
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                code = self.proc.wait()
+                self.close()
+                return {"ok": False, "type": "WorkerCrash", "timeout": True,
+                        "message": "Pillow worker died (exit status %d)" % code}
+            buf += chunk
+        return json.loads(buf)
+
+
+# ---------------------------------------------------------------------------------------------
+# zoorepro side
+
+def run_zoorepro(binary, preset, out, images, timeout):
+    """One preprocess call. Returns (status, message): status is 'accepted', 'refused' or
+    'failed'; message is the last stderr line (refused) or what went wrong (failed)."""
+    cmd = [binary, "preprocess", "--recipe", preset, "--pillow-compat", PILLOW_COMPAT,
+           "--out", out] + list(images)
+    try:
+        run = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "failed", "timed out after %ds" % timeout
+    err = run.stderr.decode("utf-8", "replace").strip()
+    last = err.splitlines()[-1] if err else ""
+    if run.returncode == 0:
+        return "accepted", ""
+    if run.returncode == 2:
+        return "refused", last
+    return "failed", "exit status %d: %s" % (run.returncode, last[-300:])
+
+
+def tensor_sha(a):
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def compare(got, want):
+    """(identical, max_abs_diff or a shape note) for zoorepro's [1, ...] vs Pillow's [...]."""
+    if got.dtype != np.float32 or got.shape != (1,) + want.shape:
+        return False, "shape/dtype: zoorepro %s %s, Pillow %s float32" % (got.shape, got.dtype,
+                                                                           want.shape)
+    got = got[0]
+    if np.array_equal(got.view(np.uint32), want.view(np.uint32)):
+        return True, 0.0
+    return False, float(np.nanmax(np.abs(got.astype(np.float64) - want.astype(np.float64))))
+
+
+def normalise_message(msg, path=None):
+    """A refusal message without the file's own name and with numbers as N, for grouping."""
+    msg = re.sub(r"^zoorepro: error: ", "", msg)
+    if path:
+        msg = msg.replace(path, "FILE").replace(os.path.basename(path), "FILE")
+    return re.sub(r"\d+", "N", msg)
+
+
+def cause(msg):
+    """Rough class of a refusal message (issue 18 item 6), for the side-by-side table."""
+    m = msg.lower()
+    if "truncated" in m or "premature end" in m:
+        return "truncated"
+    if "broken data stream" in m or "corrupt" in m or "bogus" in m or "invalid" in m:
+        return "broken"
+    if "unsupported" in m or "not supported" in m or "cannot identify" in m \
+            or "unrecognized" in m or "decompression bomb" in m or "exceeds limit" in m:
+        return "unsupported"
+    return "other"
+
+
+# ---------------------------------------------------------------------------------------------
+# the check
+
+def list_files(specs):
+    out = []
+    for spec in specs:
+        if os.path.isdir(spec):
+            out += sorted(os.path.join(spec, f) for f in os.listdir(spec)
+                          if os.path.isfile(os.path.join(spec, f)))
+        elif os.path.isfile(spec):
+            out.append(spec)
+        else:
+            found = sorted(f for f in glob.glob(spec) if os.path.isfile(f))
+            if not found:
+                sys.exit("no file matches %s" % spec)
+            out += found
+    seen, unique = set(), []
+    for f in out:
+        if f not in seen:
+            seen.add(f)
+            unique.append(f)
+    return unique
+
+
+def check_file(path, presets, args, pillow, tmp):
+    """All presets for one file: {'pillow': outcome, 'presets': {name: record}}."""
+    pil = pillow.run(path, tmp, args.pillow_timeout)
+    rec = {"pillow": pil, "presets": {}}
+    for name in presets:
+        out = os.path.join(tmp, "z-%s.npy" % name)
+        status, msg = run_zoorepro(args.bin, name, out, [path], args.timeout)
+        r = {"zoorepro": status, "zoorepro_message": msg}
+        if pil.get("timeout"):
+            r["kind"] = "pillow_timeout"
+        elif status == "failed":
+            r["kind"] = "zoorepro_failed"
+        elif pil["ok"] and status == "refused":
+            r["kind"] = "pillow_only"
+        elif not pil["ok"] and status == "accepted":
+            r["kind"] = "zoorepro_only"
+        elif pil["ok"]:
+            got = np.load(out)
+            want = np.load(os.path.join(tmp, name + ".npy"))
+            same, diff = compare(got, want)
+            r["sha256"] = tensor_sha(got[0]) if got.shape[:1] == (1,) else None
+            if same:
+                r["kind"] = "both_accepted"
+            else:
+                r["kind"] = "mismatch"
+                r["max_abs_diff"] = diff
+        else:
+            r["kind"] = "both_refused"
+        rec["presets"][name] = r
+        for f in (out, os.path.join(tmp, name + ".npy")):
+            if os.path.exists(f):
+                os.remove(f)
+    return rec
+
+
+def per_file_checks(files, presets, args):
+    results = {}
+    lock = threading.Lock()
+    local = threading.local()
+    workers, tmps = [], []
+    done = [0]
+    t0 = time.monotonic()
+
+    def job(path):
+        if not hasattr(local, "pillow"):
+            local.pillow = PillowProcess(args.python, presets)
+            local.tmp = tempfile.mkdtemp(prefix="parity-corpus-")
+            with lock:
+                workers.append(local.pillow)
+                tmps.append(local.tmp)
+        rec = check_file(path, presets, args, local.pillow, local.tmp)
+        with lock:
+            results[path] = rec
+            done[0] += 1
+            if done[0] % 250 == 0 or done[0] == len(files):
+                print("  ... %d/%d files, %.0fs" % (done[0], len(files), time.monotonic() - t0),
+                      file=sys.stderr, flush=True)
+
+    try:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(job, files))
+    finally:
+        for w in workers:
+            w.close()
+        for t in tmps:
+            shutil.rmtree(t, ignore_errors=True)
+    return results
+
+
+def batch_check(name, files, results, args, tmp):
+    """One shuffled call over `files` for preset `name`; rows vs the per-file tensors."""
+    order = list(files)
+    random.Random("%d/%s" % (args.seed, name)).shuffle(order)
+    out = os.path.join(tmp, "batch-%s.npy" % name)
+    status, msg = run_zoorepro(args.bin, name, out, order, args.batch_timeout)
+    rep = {"preset": name, "files": len(order), "status": status, "message": msg,
+           "row_mismatches": []}
+    if status != "accepted":
+        return rep
+    got = np.load(out, mmap_mode="r")
+    if got.shape[0] != len(order):
+        rep["status"] = "failed"
+        rep["message"] = "%d rows for %d files" % (got.shape[0], len(order))
+        return rep
+    for i, path in enumerate(order):
+        if tensor_sha(got[i]) != results[path]["presets"][name]["sha256"]:
+            one = os.path.join(tmp, "one.npy")
+            run_zoorepro(args.bin, name, one, [path], args.timeout)
+            alone = np.load(one)[0]
+            diff = float(np.nanmax(np.abs(np.asarray(got[i], np.float64) - alone)))
+            rep["row_mismatches"].append({"file": path, "row": i, "max_abs_diff": diff,
+                                          "after": order[i - 1] if i else None})
+    del got
+    os.remove(out)
+    return rep
+
+
+def pair_check(name, refused, first_ok, args, tmp):
+    """Each file refused alone must still be refused right after an accepted image."""
+    def one(job):
+        i, path = job
+        out = os.path.join(tmp, "pair-%s-%d.npy" % (name, i))
+        status, msg = run_zoorepro(args.bin, name, out, [first_ok, path], args.timeout)
+        if os.path.exists(out):
+            os.remove(out)
+        if status != "refused":
+            return {"file": path, "preset": name, "after": first_ok, "status": status,
+                    "message": msg}
+        return None
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        return [r for r in pool.map(one, enumerate(refused)) if r]
+
+
+def outcome_text(pil):
+    if pil["ok"]:
+        return "accepted"
+    return "%s: %s" % (pil["type"], pil["message"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pillow-worker", metavar="PRESETS", help=argparse.SUPPRESS)
+    ap.add_argument("--bin", help="the zoorepro binary")
+    ap.add_argument("--files", nargs="+", metavar="GLOB|FILE|DIR",
+                    help="files to check [default: tests/jpeg-corpus/files and made]")
+    ap.add_argument("--presets", help="comma-separated presets [default: all]")
+    ap.add_argument("--jobs", type=int, default=2, help="files checked in parallel [2]")
+    ap.add_argument("--seed", type=int, default=18, help="shuffle seed of the batch calls [18]")
+    ap.add_argument("--timeout", type=int, default=60, help="seconds per zoorepro call [60]")
+    ap.add_argument("--batch-timeout", type=int, default=900,
+                    help="seconds per shuffled batch call [900]")
+    ap.add_argument("--pillow-timeout", type=int, default=120,
+                    help="seconds Pillow may take on one file, all presets [120]")
+    ap.add_argument("--json", metavar="FILE", help="write the full report here")
+    ap.add_argument("--python", default=sys.executable, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.pillow_worker:
+        pillow_worker(args.pillow_worker.split(","))
+        return
+    if not args.bin:
+        ap.error("--bin is required")
+    presets = args.presets.split(",") if args.presets else list(parity.PRESETS)
+    unknown = [p for p in presets if p not in parity.PRESETS]
+    if unknown:
+        ap.error("unknown preset(s): %s" % ", ".join(unknown))
+    files = list_files(args.files or [d for d in DEFAULT_DIRS if os.path.isdir(d)])
+    if not files:
+        sys.exit("no files to check")
+
+    import PIL
+    t0 = time.monotonic()
+    print("Pillow %s, NumPy %s, zoorepro %s, --pillow-compat %s, %d files, %d presets, "
+          "jobs %d, seed %d" % (PIL.__version__, np.__version__, args.bin, PILLOW_COMPAT,
+                                len(files), len(presets), args.jobs, args.seed))
+    if PIL.__version__ != "13.0.0":
+        print("WARNING: the reference is Pillow 13.0.0, this is %s" % PIL.__version__)
+
+    results = per_file_checks(files, presets, args)
+
+    # per-file summary
+    disagreements = []
+    print("\nper file and preset (%d files):" % len(files))
+    print("  %-28s %6s %6s %6s %6s %6s %6s %6s" % ("preset", "both+", "both-", "P only",
+                                                  "Z only", "tensor", "Zfail", "Ptime"))
+    summary = {}
+    for name in presets:
+        c = {k: 0 for k in ["both_accepted", "both_refused"] + KINDS}
+        for path in files:
+            r = results[path]["presets"][name]
+            c[r["kind"]] += 1
+            if r["kind"] in KINDS:
+                disagreements.append({"file": path, "preset": name, "kind": r["kind"],
+                                      "pillow": outcome_text(results[path]["pillow"]),
+                                      "zoorepro": r["zoorepro"], "zoorepro_message":
+                                      r["zoorepro_message"], "max_abs_diff":
+                                      r.get("max_abs_diff")})
+        summary[name] = c
+        print("  %-28s %6d %6d %6d %6d %6d %6d %6d" % (
+            name, c["both_accepted"], c["both_refused"], c["pillow_only"], c["zoorepro_only"],
+            c["mismatch"], c["zoorepro_failed"], c["pillow_timeout"]))
+
+    # shuffled batch calls and refusals after another image
+    batches, pairs = [], []
+    tmp = tempfile.mkdtemp(prefix="parity-corpus-batch-")
+    try:
+        print("\nshuffled batch calls (seed %d):" % args.seed)
+        for name in presets:
+            both = [f for f in files if results[f]["presets"][name]["kind"] == "both_accepted"]
+            if not both:
+                continue
+            rep = batch_check(name, both, results, args, tmp)
+            batches.append(rep)
+            print("  %-28s files=%d %s%s rows differing from the per-file call=%d" % (
+                name, rep["files"], rep["status"],
+                (" (%s)" % rep["message"]) if rep["message"] else "", len(rep["row_mismatches"])))
+        print("two-image calls (an accepted file, then a file refused alone):")
+        for name in presets:
+            both_ok = [f for f in files
+                       if results[f]["presets"][name]["kind"] == "both_accepted"]
+            refused = [f for f in files if results[f]["presets"][name]["kind"] == "both_refused"]
+            if both_ok and refused:
+                bad = pair_check(name, refused, both_ok[0], args, tmp)
+                pairs += bad
+                print("  %-28s %d files, each after %s: not refused %d"
+                      % (name, len(refused), os.path.basename(both_ok[0]), len(bad)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # every disagreement
+    batch_bad = [b for b in batches if b["status"] != "accepted" or b["row_mismatches"]]
+    n_bad = len(disagreements) + len(batch_bad) + len(pairs)
+    if disagreements:
+        print("\ndisagreements (file, preset: Pillow's outcome | zoorepro's outcome):")
+        by_file = {}
+        for d in disagreements:
+            by_file.setdefault(d["file"], []).append(d)
+        for path, ds in by_file.items():
+            pil = outcome_text(results[path]["pillow"])
+            kinds = sorted({d["kind"] for d in ds})
+            names = [d["preset"] for d in ds]
+            zo = sorted({(d["zoorepro"] + (": " + normalise_message(d["zoorepro_message"], path)
+                                           if d["zoorepro_message"] else "")
+                          + ("; max abs diff %s" % d["max_abs_diff"]
+                             if d["max_abs_diff"] is not None else ""))
+                         for d in ds})
+            print("  %s [%s] %s" % (os.path.relpath(path), ",".join(KIND_TEXT[k] for k in kinds),
+                                    "all presets" if len(names) == len(presets)
+                                    else ",".join(names)))
+            print("      Pillow:   %s" % pil)
+            for z in zo:
+                print("      zoorepro: %s" % z)
+    for b in batch_bad:
+        print("\nbatch %s: %s %s" % (b["preset"], b["status"], b["message"]))
+        for m in b["row_mismatches"]:
+            print("  %s (row %d, listed after %s): max abs diff %s vs its own call" % (
+                os.path.relpath(m["file"]), m["row"],
+                os.path.relpath(m["after"]) if m["after"] else "-", m["max_abs_diff"]))
+    if pairs:
+        print("\nrefused alone, but not in a two-image call after an accepted file:")
+        for p in pairs:
+            print("  %s (%s, after %s): %s%s" % (
+                os.path.relpath(p["file"]), p["preset"], os.path.basename(p["after"]),
+                p["status"], (" " + p["message"]) if p["message"] else ""))
+
+    # refusal messages side by side (informational; issue 18 item 6)
+    groups = {}
+    for path in files:
+        pil = results[path]["pillow"]
+        if pil["ok"]:
+            continue
+        key = "%s: %s" % (pil["type"], normalise_message(pil["message"], path))
+        g = groups.setdefault(key, {"files": 0, "zoorepro": {}})
+        g["files"] += 1
+        for name in presets:
+            r = results[path]["presets"][name]
+            z = r["zoorepro"] + (": " + normalise_message(r["zoorepro_message"], path)
+                                 if r["zoorepro_message"] else "")
+            g["zoorepro"][z] = g["zoorepro"].get(z, 0) + 1
+    if groups:
+        print("\nrefusal messages, grouped by Pillow's (count = files; zoorepro's count = "
+              "file x preset calls; [cause Pillow/zoorepro]):")
+        for key, g in sorted(groups.items(), key=lambda kv: -kv[1]["files"]):
+            print("  %5d  Pillow   %s  [%s]" % (g["files"], key, cause(key)))
+            for z, n in sorted(g["zoorepro"].items(), key=lambda kv: -kv[1]):
+                print("  %5d    zoorepro %s  [%s]" % (n, z, cause(z)))
+
+    elapsed = time.monotonic() - t0
+    print("\n%d files, %d presets, %.0fs: %s" % (
+        len(files), len(presets), elapsed,
+        "no disagreement" if n_bad == 0 else
+        "%d disagreements (%d file x preset, %d batch, %d after-another-image)"
+        % (n_bad, len(disagreements), len(batch_bad), len(pairs))))
+
+    if args.json:
+        report = {
+            "pillow": PIL.__version__, "numpy": np.__version__, "bin": args.bin,
+            "pillow_compat": PILLOW_COMPAT, "seed": args.seed, "presets": presets,
+            "files": len(files), "seconds": round(elapsed, 1), "summary": summary,
+            "disagreements": disagreements, "batches": batches, "after_another_image": pairs,
+            "refusal_groups": groups,
+            "results": {os.path.relpath(p): r for p, r in results.items()},
+        }
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    sys.exit(0 if n_bad == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
