@@ -124,16 +124,18 @@ pub fn open_like_pillow(bytes: &[u8]) -> Result<Frame, OpenError> {
             _ => return Err(unidentified("no marker found")),
         }
     }
-    // The markers ended without a start of scan: `load()` says "cannot load this image".
+    // The markers ended without a start of scan. `Image.open` still needs a frame header with a
+    // size; with one, `load()` then says "cannot load this image".
+    finish(frame)?;
     Err(OpenError::Truncated(
         "the file ends before the image data (no start-of-scan marker)".into(),
     ))
 }
 
+/// `ImageFile.__init__`'s check after `_open`: a mode (so a frame header) and a size.
 fn finish(frame: Option<Frame>) -> Result<Frame, OpenError> {
-    let frame = frame.ok_or_else(|| unidentified("a scan without a frame header"))?;
+    let frame = frame.ok_or_else(|| unidentified("no frame header"))?;
     if frame.width == 0 || frame.height == 0 {
-        // `decoder.setimage` refuses an empty tile.
         return Err(OpenError::Unidentified(format!(
             "the frame header gives an empty size {}x{}",
             frame.width, frame.height
@@ -403,6 +405,12 @@ mod tests {
         assert!(matches!(
             open_like_pillow(&no_scan),
             Err(OpenError::Truncated(_))
+        ));
+        // Without a frame header Pillow does not even identify the file.
+        let tables_only = jpeg(&[(0xDB, &[0; 65])]);
+        assert!(matches!(
+            open_like_pillow(&tables_only),
+            Err(OpenError::Unidentified(_))
         ));
         assert!(matches!(
             open_like_pillow(&jpeg(&[(0xDA, SOS)])),
