@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# Sets up everything (scripts/setup.sh) and runs the whole test suite: unit tests, integration
-# tests driving the real binary on ../shared (real JPEGs, real ONNX models, the real ONNX Runtime),
-# the bit-exact parity harness, and the JPEG corpus check against Pillow (scripts/parity_corpus.sh). Tests that need ../shared skip themselves when it is absent.
+# Sets up everything (scripts/setup.sh), checks formatting, lints and the declared rust-version,
+# and runs the whole test suite: unit tests, integration tests driving the real binary on
+# ../shared (real JPEGs, real ONNX models, the real ONNX Runtime), the bit-exact parity harness,
+# and the JPEG corpus check against Pillow (scripts/parity_corpus.sh). Tests that need ../shared
+# skip themselves when it is absent, and fail instead under CI=true.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/setup.sh
 export ZOOREPRO_PYTHON="$repo/.venv/bin/python"
+
+# Style and lints first: a red one fails in seconds, before the long build.
+cargo fmt --check
+cargo clippy --release --locked --all-targets -- -D warnings
+# The declared rust-version must really build (rustup fetches that toolchain once).
+msrv="$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)"
+rustup toolchain install "$msrv" --profile minimal --no-self-update >/dev/null
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}/msrv" cargo "+$msrv" check --locked --all-targets
+
 # Release profile: the integration tests push hundreds of real images through the binary.
 cargo test --release --locked "$@"
 # Issue 18's yardstick: every JPEG of tests/jpeg-corpus accepted, refused and decoded as Pillow 13 does.

@@ -9,15 +9,20 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared`, or None (the calling test then skips, saying so).
+/// `../shared`, or None (the calling test then skips, saying so). Under `CI=true` a missing
+/// `../shared` fails the test instead: CI always has it, so a skip there would hide a broken
+/// checkout behind a green run.
 pub fn shared() -> Option<PathBuf> {
     let path = repo().join("../shared");
     if path.join("models/models.json").is_file() {
-        Some(path)
-    } else {
-        eprintln!("skipped: ../shared is not beside the checkout");
-        None
+        return Some(path);
     }
+    assert!(
+        std::env::var("CI").map_or(true, |ci| ci != "true"),
+        "../shared is not beside the checkout (CI=true: tests that need it fail instead of skipping)"
+    );
+    eprintln!("skipped: ../shared is not beside the checkout");
+    None
 }
 
 pub fn zoorepro(cache: &Path) -> Command {
