@@ -14,7 +14,7 @@ use crate::dataset::{DatasetError, Entry, Sample};
 use crate::rank;
 use crate::recipe::Recipe;
 use crate::resample::PillowCompat;
-use crate::runtime::{Model, RuntimeError};
+use crate::runtime::{Classifier, RuntimeError};
 use crate::store::{Outcome, Prediction};
 
 const QUEUE_DEPTH: usize = 2;
@@ -78,7 +78,7 @@ struct ReadyBatch {
 pub fn run(
     samples: impl Iterator<Item = Result<Sample, DatasetError>> + Send,
     config: &PipelineConfig,
-    model: &mut Model,
+    model: &mut impl Classifier,
     mut sink: impl FnMut(&[Prediction]) -> Result<(), String>,
     mut progress: impl FnMut(usize),
 ) -> Result<PipelineStats, PipelineError> {
@@ -203,7 +203,7 @@ fn infer_batches(
     ready_rx: &Receiver<Result<ReadyBatch, DatasetError>>,
     free_tx: &Sender<Vec<f32>>,
     config: &PipelineConfig,
-    model: &mut Model,
+    model: &mut impl Classifier,
     sink: &mut impl FnMut(&[Prediction]) -> Result<(), String>,
     progress: &mut impl FnMut(usize),
 ) -> Result<PipelineStats, PipelineError> {
@@ -232,7 +232,7 @@ fn infer_batches(
             }
             scores.clear();
             let started = Instant::now();
-            let classes = model.run(
+            let classes = model.classify(
                 &ready.tensor[..run_count * sample_len],
                 run_count,
                 sample_shape,
@@ -273,4 +273,237 @@ fn infer_batches(
         progress(predictions.len());
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::preset;
+
+    const CLASSES: usize = 1000;
+
+    /// Stands in for ONNX Runtime: sample i scores 1.0 on class `first value of the sample + 104`
+    /// (keras-caffe subtracts 103.939 from the blue level, so a grey level v gives class v), and
+    /// remembers the batch sizes and padding rows it saw.
+    #[derive(Default)]
+    struct FakeClassifier {
+        calls: Vec<usize>,
+        padded_rows_all_zero: Vec<bool>,
+        real_rows: Vec<usize>,
+        classes: Option<usize>,
+        fail: bool,
+    }
+
+    impl Classifier for FakeClassifier {
+        fn classify(
+            &mut self,
+            input: &[f32],
+            samples: usize,
+            sample_shape: [usize; 3],
+            scores: &mut Vec<f32>,
+        ) -> Result<usize, RuntimeError> {
+            if self.fail {
+                return Err(RuntimeError::Inference("the fake refuses".into()));
+            }
+            let classes = self.classes.unwrap_or(CLASSES);
+            let sample_len: usize = sample_shape.iter().product();
+            assert_eq!(input.len(), samples * sample_len);
+            self.calls.push(samples);
+            for row in input.chunks_exact(sample_len) {
+                let mut scores_row = vec![0.0f32; classes];
+                let class = (row[0] + 103.939).round() as usize % classes;
+                scores_row[class] = 1.0;
+                scores.extend(scores_row);
+            }
+            let zero_rows = input
+                .chunks_exact(sample_len)
+                .rev()
+                .take_while(|row| row.iter().all(|&v| v == 0.0))
+                .count();
+            self.padded_rows_all_zero.push(zero_rows > 0);
+            self.real_rows.push(samples - zero_rows);
+            Ok(classes)
+        }
+    }
+
+    fn grey_png(level: u8) -> Vec<u8> {
+        let image = image::RgbImage::from_pixel(5, 3, image::Rgb([level; 3]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    fn sample(i: usize, bytes: Result<Vec<u8>, String>) -> Result<Sample, DatasetError> {
+        Ok(Sample {
+            entry: Entry {
+                file: format!("n0/img{i}.png"),
+                name: format!("img{i}.png"),
+                label: Some(i as u16),
+            },
+            wanted: true,
+            bytes,
+        })
+    }
+
+    fn grey_samples(levels: &[u8]) -> Vec<Result<Sample, DatasetError>> {
+        levels
+            .iter()
+            .enumerate()
+            .map(|(i, &level)| sample(i, Ok(grey_png(level))))
+            .collect()
+    }
+
+    struct Outcomes {
+        result: Result<PipelineStats, PipelineError>,
+        predictions: Vec<Prediction>,
+        fake: FakeClassifier,
+    }
+
+    fn run_with(
+        samples: Vec<Result<Sample, DatasetError>>,
+        batch: usize,
+        fixed_batch: Option<usize>,
+        strict: bool,
+        mut fake: FakeClassifier,
+    ) -> Outcomes {
+        let recipe = preset("keras-caffe").unwrap();
+        let config = PipelineConfig {
+            recipe: &recipe,
+            compat: PillowCompat::V13,
+            batch,
+            fixed_batch,
+            classes: CLASSES,
+            label_offset: 0,
+            strict,
+        };
+        let mut predictions = Vec::new();
+        let result = run(
+            samples.into_iter(),
+            &config,
+            &mut fake,
+            |batch| {
+                predictions.extend_from_slice(batch);
+                Ok(())
+            },
+            |_| {},
+        );
+        Outcomes {
+            result,
+            predictions,
+            fake,
+        }
+    }
+
+    fn top1(prediction: &Prediction) -> Option<u16> {
+        match prediction.outcome {
+            Outcome::Ranked { top5, .. } => Some(top5[0]),
+            Outcome::Failed(_) => None,
+        }
+    }
+
+    #[test]
+    fn batches_are_cut_to_size_and_predictions_keep_dataset_order() {
+        let levels: Vec<u8> = (0..10).map(|i| 20 + 7 * i).collect();
+        let out = run_with(
+            grey_samples(&levels),
+            4,
+            None,
+            false,
+            FakeClassifier::default(),
+        );
+        let stats = out.result.unwrap();
+        assert_eq!(out.fake.calls, [4, 4, 2]);
+        assert_eq!((stats.inferred, stats.failed), (10, 0));
+        let got: Vec<Option<u16>> = out.predictions.iter().map(top1).collect();
+        let expected: Vec<Option<u16>> = levels.iter().map(|&l| Some(u16::from(l))).collect();
+        assert_eq!(got, expected);
+        let names: Vec<&str> = out.predictions.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names[..3], ["img0.png", "img1.png", "img2.png"]);
+    }
+
+    #[test]
+    fn a_fixed_batch_dimension_gets_zero_padding() {
+        let levels = [50, 60, 70, 80, 90, 100];
+        let out = run_with(
+            grey_samples(&levels),
+            4,
+            Some(4),
+            false,
+            FakeClassifier::default(),
+        );
+        out.result.unwrap();
+        assert_eq!(out.fake.calls, [4, 4]);
+        // The short second batch is padded with zero rows, which yield no prediction.
+        assert_eq!(out.fake.real_rows, [4, 2]);
+        assert_eq!(out.fake.padded_rows_all_zero, [false, true]);
+        assert_eq!(out.predictions.len(), 6);
+        assert_eq!(top1(&out.predictions[5]), Some(100));
+    }
+
+    #[test]
+    fn unreadable_images_count_as_failed_and_the_rest_goes_on() {
+        let mut samples = grey_samples(&[30, 40, 50]);
+        samples.insert(1, sample(7, Ok(b"not an image".to_vec())));
+        samples.push(sample(8, Err("permission denied".into())));
+        let out = run_with(samples, 8, None, false, FakeClassifier::default());
+        let stats = out.result.unwrap();
+        assert_eq!((stats.inferred, stats.failed), (3, 2));
+        // The good samples were packed together: one call with 3 rows.
+        assert_eq!(out.fake.calls, [3]);
+        let failed: Vec<&str> = out
+            .predictions
+            .iter()
+            .filter(|p| top1(p).is_none())
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(failed, ["img7.png", "img8.png"]);
+        let ranked: Vec<Option<u16>> = out
+            .predictions
+            .iter()
+            .filter_map(|p| top1(p).map(Some))
+            .collect();
+        assert_eq!(ranked, [Some(30), Some(40), Some(50)]);
+    }
+
+    #[test]
+    fn strict_mode_stops_at_the_first_unreadable_image() {
+        let mut samples = grey_samples(&[30, 40]);
+        samples.push(sample(5, Ok(b"broken".to_vec())));
+        let out = run_with(samples, 8, None, true, FakeClassifier::default());
+        match out.result {
+            Err(PipelineError::StrictFailure { file, .. }) => assert_eq!(file, "n0/img5.png"),
+            other => panic!("expected a strict failure, got {other:?}"),
+        }
+        assert!(out.fake.calls.is_empty() && out.predictions.is_empty());
+    }
+
+    #[test]
+    fn runtime_dataset_and_class_count_errors_stop_the_run() {
+        let failing = FakeClassifier {
+            fail: true,
+            ..Default::default()
+        };
+        let out = run_with(grey_samples(&[1, 2]), 2, None, false, failing);
+        assert!(matches!(out.result, Err(PipelineError::Runtime(_))));
+
+        let wrong_classes = FakeClassifier {
+            classes: Some(1001),
+            ..Default::default()
+        };
+        let out = run_with(grey_samples(&[1, 2]), 2, None, false, wrong_classes);
+        assert!(matches!(
+            out.result,
+            Err(PipelineError::ClassCount {
+                got: 1001,
+                expected: 1000
+            })
+        ));
+
+        let mut samples = grey_samples(&[1, 2, 3]);
+        samples.push(Err(DatasetError::Missing {
+            path: "gone.tar".into(),
+        }));
+        let out = run_with(samples, 2, None, false, FakeClassifier::default());
+        assert!(matches!(out.result, Err(PipelineError::Dataset(_))));
+    }
 }

@@ -362,6 +362,33 @@ impl Model {
     }
 }
 
+/// What the evaluation pipeline needs of a model: scores for a batch of stacked samples. ONNX
+/// Runtime's [`Model`] is the real one; the pipeline's tests put a fake in its place, so batching,
+/// padding and strict mode are tested without the library.
+pub trait Classifier {
+    /// Runs `samples` stacked samples of `sample_shape` and appends the rows of scores
+    /// (`samples * classes` floats) to `scores`. Returns the number of classes.
+    fn classify(
+        &mut self,
+        input: &[f32],
+        samples: usize,
+        sample_shape: [usize; 3],
+        scores: &mut Vec<f32>,
+    ) -> Result<usize, RuntimeError>;
+}
+
+impl Classifier for Model {
+    fn classify(
+        &mut self,
+        input: &[f32],
+        samples: usize,
+        sample_shape: [usize; 3],
+        scores: &mut Vec<f32>,
+    ) -> Result<usize, RuntimeError> {
+        self.run(input, samples, sample_shape, scores)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
