@@ -356,6 +356,15 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// A writer's lease as stored in `writers`.
+struct LeaseRow {
+    lease: String,
+    boot_id: Option<String>,
+    pid: i64,
+    pid_start: Option<String>,
+    heartbeat: i64,
+}
+
 fn lease_is_live(boot: Option<&str>, pid: i64, start: Option<&str>, heartbeat: i64) -> bool {
     match (boot, start, boot_id()) {
         (Some(boot), Some(start), Some(current)) if boot == current => {
@@ -1250,35 +1259,40 @@ impl Store {
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let leases: Vec<(String, Option<String>, i64, Option<String>, i64)> = transaction
+        let leases: Vec<LeaseRow> = transaction
             .prepare(
                 "SELECT lease, boot_id, pid, pid_start, heartbeat FROM writers WHERE run_id = ?1",
             )
             .and_then(|mut statement| {
                 statement
                     .query_map([id], |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                        ))
+                        Ok(LeaseRow {
+                            lease: row.get(0)?,
+                            boot_id: row.get(1)?,
+                            pid: row.get(2)?,
+                            pid_start: row.get(3)?,
+                            heartbeat: row.get(4)?,
+                        })
                     })?
                     .collect::<Result<_, _>>()
             })
             .map_err(sql)?;
-        for (lease, boot, pid, start, heartbeat) in leases {
-            if self.leases.iter().any(|(_, own)| *own == lease) {
+        for lease in leases {
+            if self.leases.iter().any(|(_, own)| *own == lease.lease) {
                 continue;
             }
-            if lease_is_live(boot.as_deref(), pid, start.as_deref(), heartbeat) {
+            if lease_is_live(
+                lease.boot_id.as_deref(),
+                lease.pid,
+                lease.pid_start.as_deref(),
+                lease.heartbeat,
+            ) {
                 return Err(StoreError::RunInUse {
                     path,
                     id,
-                    pid,
+                    pid: lease.pid,
                     heartbeat: crate::report::utc_timestamp(
-                        std::time::UNIX_EPOCH + Duration::from_secs(heartbeat.max(0) as u64),
+                        std::time::UNIX_EPOCH + Duration::from_secs(lease.heartbeat.max(0) as u64),
                     ),
                 });
             }
@@ -1883,6 +1897,301 @@ mod tests {
             store.predictions(7).unwrap().is_empty(),
             "the cascade survives the upgrade"
         );
+    }
+
+    /// Version 2 as it was released.
+    const SCHEMA_2: &str = "
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        key_digest TEXT NOT NULL UNIQUE,
+        key_json TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        meta_json TEXT NOT NULL,
+        complete INTEGER NOT NULL DEFAULT 0,
+        images INTEGER NOT NULL DEFAULT 0,
+        summary_json TEXT
+    );
+    CREATE TABLE predictions (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        file TEXT NOT NULL,
+        label INTEGER,
+        top5 BLOB,
+        scores BLOB,
+        error TEXT,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID;
+    -- Columns in the order scoring reads them: a blob past the first is found by walking the
+    -- overflow pages of every blob before it, so the ones `ranked_columns` skips come last.
+    CREATE TABLE packed_predictions (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        names TEXT NOT NULL,
+        labels BLOB NOT NULL,
+        top5 BLOB NOT NULL,
+        scores BLOB NOT NULL,
+        files TEXT NOT NULL
+    );
+    PRAGMA user_version = 2;
+";
+
+    #[test]
+    fn a_version_2_store_is_upgraded_with_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+        old.execute_batch(SCHEMA_2).unwrap();
+        // A complete verified run whose summary carries the old image-set digest, and an import.
+        old.execute(
+            "INSERT INTO runs (id, key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, complete, images, summary_json)
+             VALUES (5, ?1, ?2, 'coral/x', 'verify', 't', 't', '{}', 1, 1, '{\"images\":1,\"labelled\":1,\"failed\":0,\"top1_correct\":1,\"top5_correct\":1,\"image_set_sha256\":\"old\"}')",
+            params![key(8).digest(), serde_json::to_string(&key(8)).unwrap()],
+        )
+        .unwrap();
+        let row = ranked("a.JPEG", Some(7), 7);
+        let (mut top5, mut scores) = (Vec::new(), Vec::new());
+        let Outcome::Ranked {
+            top5: t,
+            scores: sc,
+        } = &row.outcome
+        else {
+            unreachable!()
+        };
+        pack_top5(t, &mut top5);
+        pack_scores(sc, &mut scores);
+        old.execute(
+            "INSERT INTO predictions (run_id, name, file, label, top5, scores) VALUES (5, 'a.JPEG', 'n0/a.JPEG', 7, ?1, ?2)",
+            params![top5, scores],
+        )
+        .unwrap();
+        drop(old);
+
+        let mut store = Store::open(dir.path()).unwrap();
+        let version: i64 = store
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let run = store.run(5).unwrap().unwrap();
+        assert!(run.complete && run.token.len() == 32, "{run:?}");
+        assert_eq!(
+            run.summary.unwrap().image_set_sha256,
+            crate::manifest::image_set_digest(["a.JPEG"]),
+            "the summary is recomputed with the new digest"
+        );
+        assert_eq!(store.predictions(5).unwrap(), vec![row.clone()]);
+        // Rows of version 2 have no content: verify evaluates them again.
+        assert_eq!(
+            store.stored_images(5).unwrap()["a.JPEG"],
+            StoredImage {
+                content: None,
+                failed: false
+            }
+        );
+        let same = store
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        assert_eq!((same.id, &same.token), (5, &run.token));
+        put(&mut store, &same, &[ranked("b.JPEG", None, 1)]).unwrap();
+        // Ids are not reused after the upgrade either.
+        drop(store);
+        let mut store = Store::open(dir.path()).unwrap();
+        assert!(store.delete_run(5).unwrap());
+        assert!(
+            store.predictions(5).unwrap().is_empty(),
+            "the cascade holds"
+        );
+        let next = store
+            .find_or_create_run(&key(1), &serde_json::json!({}))
+            .unwrap();
+        assert!(next.id > 5, "{}", next.id);
+    }
+
+    #[test]
+    fn run_ids_are_never_reused_and_writes_check_the_run_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = Store::open(dir.path()).unwrap();
+        let first = writer
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        put(&mut writer, &first, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+
+        // Another process: deleting a run with a live writer is refused.
+        let mut other = Store::open(dir.path()).unwrap();
+        let error = other.delete_run(first.id).err().unwrap();
+        assert!(matches!(error, StoreError::RunInUse { .. }), "{error}");
+        assert!(
+            error.to_string().contains(&std::process::id().to_string()),
+            "{error}"
+        );
+        assert!(other.run(first.id).unwrap().is_some());
+
+        // The writer's process seen as gone (another start time): its lease is stale.
+        other
+            .connection
+            .execute("UPDATE writers SET pid_start = 'gone', heartbeat = 0", [])
+            .unwrap();
+        assert!(other.delete_run(first.id).unwrap());
+        let second = other
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        assert!(
+            second.id > first.id,
+            "a deleted run's id is never given again"
+        );
+        let error = put(&mut writer, &first, &[ranked("b.JPEG", Some(1), 1)])
+            .err()
+            .unwrap();
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
+
+        // Same id, another token (a run re-created under a reused id): refused as well.
+        let impostor = RunInfo {
+            token: "0".repeat(32),
+            ..second.clone()
+        };
+        let error = put(&mut writer, &impostor, &[ranked("c.JPEG", Some(1), 1)])
+            .err()
+            .unwrap();
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
+        assert!(other.predictions(second.id).unwrap().is_empty());
+
+        // A process's own lease does not stop it deleting; dropping the store ends the lease.
+        drop(writer);
+        let leases: i64 = other
+            .connection
+            .query_row("SELECT count(*) FROM writers", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(leases, 1, "only the second run's lease is left");
+        assert!(other.delete_run(second.id).unwrap());
+    }
+
+    #[test]
+    fn a_complete_run_is_exactly_one_pass_with_its_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let run = store
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        // Another folder ran into the same key earlier: z.JPEG is not in this pass.
+        put(
+            &mut store,
+            &run,
+            &[ranked("a.JPEG", Some(1), 1), ranked("z.JPEG", Some(1), 1)],
+        )
+        .unwrap();
+        complete(&mut store, &run, &["a.JPEG"]).unwrap();
+        let info = store.run(run.id).unwrap().unwrap();
+        assert_eq!((info.images, info.summary.unwrap().images), (1, 1));
+        assert_eq!(store.predictions(run.id).unwrap().len(), 1);
+
+        // A row computed from other bytes than the pass read is not completed.
+        let error = store
+            .mark_complete(&run, &[("a.JPEG", Some(Content::of(b"other bytes")))])
+            .err()
+            .unwrap();
+        assert!(
+            matches!(error, StoreError::ContentChanged { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("a.JPEG"), "{error}");
+    }
+
+    #[test]
+    fn several_imports_are_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut first = key(1);
+        first.kind = "import".into();
+        let mut second = first.clone();
+        second.model_id = "coral/y".into();
+        let rows = vec![ranked("a.JPEG", Some(1), 1)];
+        let result: Result<(), StoreError> = store.import_all(|importer| {
+            importer.import_run(&first, &serde_json::json!({}), &rows)?;
+            importer.import_run(&second, &serde_json::json!({}), &[ranked("", None, 1)])?;
+            Ok(())
+        });
+        assert!(result.is_err());
+        assert!(
+            store.runs().unwrap().is_empty(),
+            "the first import went with the second"
+        );
+    }
+
+    #[test]
+    fn a_deleted_write_ahead_log_gives_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = Store::open(dir.path()).unwrap();
+        let run = writer
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        put(&mut writer, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+        std::fs::remove_file(dir.path().join(format!("{DATABASE_FILE}-wal"))).unwrap();
+        let error = Store::open(dir.path())
+            .and_then(|store| store.runs().map(|_| ()))
+            .err()
+            .unwrap();
+        let message = error.to_string();
+        assert!(
+            matches!(error, StoreError::Io { .. }) && message.contains("-wal"),
+            "{message}"
+        );
+    }
+
+    /// Takes write permission away from `paths` (root ignores modes: the immutable attribute
+    /// stops it); false when neither works here.
+    fn make_unwritable(paths: &[&Path], unwritable: bool) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        paths.iter().all(|path| {
+            if root {
+                std::process::Command::new("chattr")
+                    .arg(if unwritable { "+i" } else { "-i" })
+                    .arg(path)
+                    .status()
+                    .is_ok_and(|s| s.success())
+            } else {
+                let mode = match (path.is_dir(), unwritable) {
+                    (true, true) => 0o555,
+                    (true, false) => 0o755,
+                    (false, true) => 0o444,
+                    (false, false) => 0o644,
+                };
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).is_ok()
+            }
+        })
+    }
+
+    #[test]
+    fn a_store_without_write_permission_can_still_be_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        {
+            let mut store = Store::open(&cache).unwrap();
+            let run = store
+                .find_or_create_run(&key(8), &serde_json::json!({}))
+                .unwrap();
+            put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+            complete(&mut store, &run, &["a.JPEG"]).unwrap();
+        }
+        let file = cache.join(DATABASE_FILE);
+        if !make_unwritable(&[&file, &cache], true) {
+            eprintln!("skipping: cannot take write permission away here");
+            return;
+        }
+        let read = Store::open_for_reading(&cache).and_then(|store| {
+            let runs = store.runs()?;
+            let rows = store.predictions(runs[0].id)?;
+            Ok((runs.len(), rows.len()))
+        });
+        let writing = Store::open(&cache).and_then(|mut store| store.delete_run(1));
+        make_unwritable(&[&cache, &file], false);
+        assert_eq!(read.unwrap(), (1, 1));
+        let error = writing.err().expect("a write still fails");
+        assert!(error.to_string().contains("--cache-dir"), "{error}");
     }
 
     #[test]
