@@ -2190,7 +2190,7 @@ mod tests {
         let writing = Store::open(&cache).and_then(|mut store| store.delete_run(1));
         make_unwritable(&[&cache, &file], false);
         assert_eq!(read.unwrap(), (1, 1));
-        let error = writing.err().expect("a write still fails");
+        let error = writing.expect_err("a write still fails");
         assert!(error.to_string().contains("--cache-dir"), "{error}");
     }
 

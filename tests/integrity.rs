@@ -328,7 +328,7 @@ fn names_with_line_breaks_do_not_pass_for_the_reference_set() {
     let files = sample_files(&shared);
     let mut names: Vec<(String, PathBuf)> = files
         .iter()
-        .map(|(class, path)| {
+        .map(|(_, path)| {
             (
                 path.file_name().unwrap().to_str().unwrap().to_string(),
                 path.clone(),
