@@ -9,6 +9,14 @@
 //! can lose the last commits (never corrupt the database); a killed process loses nothing it
 //! committed. Losing a batch only means inferring it again on resume.
 //!
+//! Run identity: ids come from AUTOINCREMENT and are never given twice; each run carries a random
+//! token that every row write and `mark_complete` check inside their transaction, so a process
+//! whose run was deleted (and perhaps replaced) writes nothing more. A writing process holds a
+//! lease (`writers`) that makes `delete_run` refuse while the process lives.
+//!
+//! Image identity: a row records the size and sha256 of the file it was computed from, and
+//! `mark_complete` keeps exactly the images of one pass with those contents.
+//!
 //! `verify` writes one row per image (`predictions`), batch by batch, so an interrupted run
 //! resumes. Imports arrive whole, so they are stored packed (`packed_predictions`, one row per run
 //! of columnar blobs): 50,000 images are one insert, and reading a run back is one read.

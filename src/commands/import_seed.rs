@@ -1,5 +1,5 @@
 //! `zoorepro import-seed DIR`: benchmarking-keras-pytorch's prediction caches into the store, one
-//! run per model, each in one transaction.
+//! run per model, all in one transaction (a bad file imports nothing).
 
 use std::time::Instant;
 
