@@ -37,9 +37,10 @@ SEED_NOTE = ("benchmarking-keras-pytorch README table (commit 74df938), measured
 
 
 def digest(names):
-    h = hashlib.sha256()
-    for name in sorted(names, key=lambda n: n.encode()):
-        h.update(name.encode() + b"\n")
+    """zoorepro's image_set_digest: a domain tag, then each byte-sorted name length-prefixed."""
+    h = hashlib.sha256(b"zoorepro image set v2\0")
+    for name in sorted((n.encode() for n in names)):
+        h.update(len(name).to_bytes(8, "big") + name)
     return h.hexdigest()
 
 

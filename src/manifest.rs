@@ -132,15 +132,17 @@ pub struct Manifest {
     pub provenance: Option<String>,
 }
 
-/// The identity of an image set, whatever its layout: sha256 of the byte-sorted basenames, each
-/// followed by a newline.
+/// The identity of an image set, whatever its layout: sha256 of a domain tag, then of each
+/// byte-sorted basename as its length (8 bytes, big-endian) and its bytes. Length prefixes make
+/// the encoding unambiguous: no set of names can hash like another set, whatever they contain.
 pub fn image_set_digest<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     let mut names: Vec<&str> = names.into_iter().collect();
     names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     let mut hasher = Sha256::new();
+    hasher.update(IMAGE_SET_DOMAIN);
     for name in names {
+        hasher.update((name.len() as u64).to_be_bytes());
         hasher.update(name.as_bytes());
-        hasher.update(b"\n");
     }
     hasher
         .finalize()
@@ -148,6 +150,18 @@ pub fn image_set_digest<'a>(names: impl IntoIterator<Item = &'a str>) -> String 
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+const IMAGE_SET_DOMAIN: &[u8] = b"zoorepro image set v2\0";
+
+/// `image_set_digest` of the 50,000 ILSVRC2012 validation file names.
+pub const FULL_VAL_SHA256: &str =
+    "7ca142034cbd9ed47f2dc9abc21ee05e2e1cf0819ddbdd136da4f3dc8b512430";
+
+/// The digest of the same 50,000 names under the first encoding (names joined by line breaks),
+/// which manifests written by earlier releases (`add-model`) carry: read as `FULL_VAL_SHA256`.
+/// For these names the two encodings identify the same set, since none holds a line break.
+const LEGACY_FULL_VAL_SHA256: &str =
+    "c212211fc64b53a65e24dea8698efd5a820b32d33bc6065776993462893e114d";
 
 impl Manifest {
     /// Resolves a recipe of this manifest by name (its default when `None`).
@@ -171,19 +185,26 @@ impl Manifest {
 
     /// The references measured on `image_set_sha256`, each with whether it is the expected one
     /// for `recipe`. References of other recipes on the same set are kept, as informative.
-    pub fn references_for(&self, recipe: &str, image_set_sha256: &str) -> Vec<(&Reference, bool)> {
+    /// The references measured on the image set with this digest and number of images (both must
+    /// match: a digest alone could be forged by names that encode another set).
+    pub fn references_for(
+        &self,
+        recipe: &str,
+        image_set_sha256: &str,
+        images: usize,
+    ) -> Vec<(&Reference, bool)> {
         self.references
             .iter()
-            .filter(|r| r.image_set.sha256 == image_set_sha256)
+            .filter(|r| r.image_set.sha256 == image_set_sha256 && r.image_set.images == images)
             .map(|r| (r, r.expected && r.recipe.as_deref() == Some(recipe)))
             .collect()
     }
 
     /// The manifest's name for an image set digest, if any reference uses it.
-    pub fn image_set_name(&self, sha256: &str) -> Option<&str> {
+    pub fn image_set_name(&self, sha256: &str, images: usize) -> Option<&str> {
         self.references
             .iter()
-            .find(|r| r.image_set.sha256 == sha256)
+            .find(|r| r.image_set.sha256 == sha256 && r.image_set.images == images)
             .map(|r| r.image_set.name.as_str())
     }
 
@@ -318,7 +339,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
         path: path.to_path_buf(),
         reason,
     };
-    let manifest: Manifest = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let mut manifest: Manifest = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    for reference in &mut manifest.references {
+        if reference.image_set.sha256 == LEGACY_FULL_VAL_SHA256 {
+            reference.image_set.sha256 = FULL_VAL_SHA256.to_string();
+        }
+    }
     manifest.validate().map_err(invalid)?;
     Ok(manifest)
 }
@@ -477,14 +503,14 @@ mod tests {
         let manifests = shipped();
         let inception = resolve(&manifests, "pytorch/inception_v3").unwrap();
         let full = &inception.references[0].image_set.sha256;
-        let seed = inception.references_for("torchvision-inception-seed", full);
+        let seed = inception.references_for("torchvision-inception-seed", full, 50_000);
         let expected: Vec<_> = seed
             .iter()
             .filter(|(_, e)| *e)
             .map(|(r, _)| r.source.as_str())
             .collect();
         assert_eq!(expected, ["benchmarking-keras-pytorch"]);
-        let official = inception.references_for("torchvision-inception", full);
+        let official = inception.references_for("torchvision-inception", full, 50_000);
         let expected: Vec<_> = official
             .iter()
             .filter(|(_, e)| *e)
@@ -537,10 +563,28 @@ mod tests {
     fn image_set_digests_ignore_order() {
         assert_eq!(image_set_digest(["b", "a"]), image_set_digest(["a", "b"]));
         assert_ne!(image_set_digest(["a"]), image_set_digest(["a", "b"]));
-        // sha256("a\nb\n")
+    }
+
+    #[test]
+    fn names_holding_line_breaks_do_not_hash_like_another_set() {
+        // Under the first encoding (each name followed by a line break) these were one digest.
+        assert_ne!(image_set_digest(["a\nb"]), image_set_digest(["a", "b"]));
+        assert_ne!(
+            image_set_digest(["a\n", "b"]),
+            image_set_digest(["a", "b\n"])
+        );
+        assert_ne!(image_set_digest(["ab"]), image_set_digest(["a", "b"]));
+        assert_ne!(image_set_digest([""]), image_set_digest([]));
+    }
+
+    #[test]
+    fn the_full_validation_set_digest_is_the_labels_names() {
+        let names: Vec<String> = (1..=50_000)
+            .map(|i| format!("ILSVRC2012_val_{i:08}.JPEG"))
+            .collect();
         assert_eq!(
-            image_set_digest(["b", "a"]),
-            "911169ddaaf146aff539f58c26c489af3b892dff0fe283c1c264c65ae5aa59a2"
+            image_set_digest(names.iter().map(String::as_str)),
+            FULL_VAL_SHA256
         );
     }
 }

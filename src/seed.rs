@@ -162,8 +162,7 @@ pub fn read(cache: &SeedCache) -> Result<SeedRows, SeedError> {
             }
             *slot = (class as u16, score);
         }
-        // Stable sort by descending probability: equal probabilities keep their column order.
-        columns.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+        columns.sort_by(|a, b| argmax_order(a.1, b.1));
         rows.push(Prediction {
             name: name.clone(),
             file: format!(
@@ -181,6 +180,19 @@ pub fn read(cache: &SeedCache) -> Result<SeedRows, SeedError> {
         predictions: rows,
         probs_descr: probs.descr,
     })
+}
+
+/// The order NumPy's argmax ranks probabilities in, for a stable sort: NaN first (argmax returns
+/// the first NaN), then descending; equal values (and NaNs among themselves) keep column order.
+/// A plain float comparison would call NaN equal to everything and leave the order to chance.
+fn argmax_order(a: f32, b: f32) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        // Not NaN, so partial_cmp answers; -0.0 and 0.0 are equal, as in NumPy.
+        (false, false) => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+    }
 }
 
 #[cfg(test)]
@@ -264,6 +276,73 @@ mod tests {
                 .filter(|p| matches!(&p.outcome, Outcome::Ranked { top5, .. } if Some(top5[0]) == p.label))
                 .count();
             assert_eq!(top1_correct, 0);
+        }
+    }
+
+    /// Rows of five probabilities with NaNs in every position, and the top-1 column NumPy's
+    /// argmax gives each (the first NaN when there is one).
+    fn nan_rows() -> (Vec<[f32; TOP_K]>, Vec<usize>) {
+        let n = f32::NAN;
+        let rows = vec![
+            [0.1, n, 0.5, n, 0.2],
+            [n, 0.9, 0.0, 0.0, 0.0],
+            [0.3, 0.2, 0.1, 0.0, n],
+            [n, n, n, n, n],
+            [0.2, 0.7, 0.7, n, 0.1],
+            [0.2, 0.7, 0.7, 0.1, -0.0],
+            [0.0, -0.0, 0.0, 0.0, 0.0],
+        ];
+        let argmax = vec![1, 0, 4, 0, 3, 1, 0];
+        (rows, argmax)
+    }
+
+    fn top1(row: &[f32; TOP_K]) -> usize {
+        let mut columns: Vec<(usize, f32)> = row.iter().copied().enumerate().collect();
+        columns.sort_by(|a, b| argmax_order(a.1, b.1));
+        columns[0].0
+    }
+
+    #[test]
+    fn nan_probabilities_rank_like_numpy_argmax() {
+        let (rows, argmax) = nan_rows();
+        let ours: Vec<usize> = rows.iter().map(top1).collect();
+        assert_eq!(ours, argmax);
+        // The same rows through NumPy itself, where the test environment has it.
+        let python = std::env::var("ZOOREPRO_PYTHON")
+            .unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+        let literal: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                let values: Vec<String> = row
+                    .iter()
+                    .map(|v| {
+                        if v.is_nan() {
+                            "nan".into()
+                        } else {
+                            format!("{v:?}")
+                        }
+                    })
+                    .collect();
+                format!("[{}]", values.join(","))
+            })
+            .collect();
+        let script = format!(
+            "import numpy as np\nnan = float('nan')\nprint(','.join(str(i) for i in np.argmax(np.array([{}], dtype=np.float32), axis=1)))",
+            literal.join(",")
+        );
+        match std::process::Command::new(&python)
+            .args(["-c", &script])
+            .output()
+        {
+            Ok(output) if output.status.success() => {
+                let numpy: Vec<usize> = String::from_utf8_lossy(&output.stdout)
+                    .trim()
+                    .split(',')
+                    .map(|i| i.parse().unwrap())
+                    .collect();
+                assert_eq!(ours, numpy, "NumPy's argmax");
+            }
+            _ => eprintln!("skipping the NumPy comparison: no Python with NumPy at {python}"),
         }
     }
 

@@ -9,6 +9,14 @@
 //! can lose the last commits (never corrupt the database); a killed process loses nothing it
 //! committed. Losing a batch only means inferring it again on resume.
 //!
+//! Run identity: ids come from AUTOINCREMENT and are never given twice; each run carries a random
+//! token that every row write and `mark_complete` check inside their transaction, so a process
+//! whose run was deleted (and perhaps replaced) writes nothing more. A writing process holds a
+//! lease (`writers`) that makes `delete_run` refuse while the process lives.
+//!
+//! Image identity: a row records the size and sha256 of the file it was computed from, and
+//! `mark_complete` keeps exactly the images of one pass with those contents.
+//!
 //! `verify` writes one row per image (`predictions`), batch by batch, so an interrupted run
 //! resumes. Imports arrive whole, so they are stored packed (`packed_predictions`, one row per run
 //! of columnar blobs): 50,000 images are one insert, and reading a run back is one read.
@@ -17,7 +25,7 @@
 //! imported run about 3 ms, of a verified run about 16 ms; `predictions` about 9 ms and 22 ms.
 //! `table` with the original labels reads no rows at all: complete runs carry a `Summary`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,8 +39,11 @@ use crate::recipe::Recipe;
 use crate::resample::PillowCompat;
 
 const DATABASE_FILE: &str = "zoorepro.sqlite3";
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+/// A writer's lease whose process cannot be checked (another machine, no /proc) is taken as
+/// abandoned after this long without a committed batch.
+const LEASE_STALE_AFTER_SECS: i64 = 600;
 
 pub fn default_dir() -> Option<PathBuf> {
     dirs::cache_dir().map(|dir| dir.join("zoorepro"))
@@ -73,6 +84,35 @@ pub enum StoreError {
     InvalidImport { path: PathBuf, reason: String },
     #[error("no run {id} in the prediction store {path} (`zoorepro runs` lists them)")]
     NoSuchRun { path: PathBuf, id: RunId },
+    #[error(
+        "run {id} was deleted from the prediction store {path} while this process was writing it (`zoorepro runs --delete`): nothing more was stored; run the command again to start a new run"
+    )]
+    RunGone { path: PathBuf, id: RunId },
+    #[error(
+        "run {id} in the prediction store {path} is being written by process {pid} (last batch {heartbeat}): nothing was deleted; wait for it to finish or stop it, then delete the run"
+    )]
+    RunInUse {
+        path: PathBuf,
+        id: RunId,
+        pid: i64,
+        heartbeat: String,
+    },
+    #[error(
+        "run {id} in the prediction store {path}: image {name} is stored with other content than this process read (another process ran other files into the same run meanwhile?); the run was not marked complete: run the command again"
+    )]
+    ContentChanged {
+        path: PathBuf,
+        id: RunId,
+        name: String,
+    },
+    #[error(
+        "disk I/O error on the prediction store {path} ({reason}): if {path}-wal or {path}-shm was deleted or moved while a zoorepro process had the store open, let that process finish (or stop it) and run again, which rebuilds them; otherwise check the disk, or move the store away (its runs are lost) or pass --cache-dir DIR"
+    )]
+    Io { path: PathBuf, reason: String },
+    #[error(
+        "the prediction store {path} can only be read (no write permission), and its schema version {found} predates this zoorepro's {SCHEMA_VERSION}: run a zoorepro command that may write to it once (as its owner) to upgrade it, or pass --cache-dir DIR"
+    )]
+    ReadOnlyOldSchema { path: PathBuf, found: i64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,6 +122,31 @@ pub enum Outcome {
         scores: [f32; TOP_K],
     },
     Failed(String),
+}
+
+/// What a stored row says of the file it was computed from: its size and sha256. Together with the
+/// name this is the image's identity: a file whose content changed is evaluated again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Content {
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+impl Content {
+    pub fn of(bytes: &[u8]) -> Content {
+        Content {
+            size: bytes.len() as u64,
+            sha256: Sha256::digest(bytes).into(),
+        }
+    }
+}
+
+/// A stored image of a run, as `verify` needs it to decide what to evaluate again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredImage {
+    /// `None` for rows written before version 3 of the store, or for files that could not be read.
+    pub content: Option<Content>,
+    pub failed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -240,6 +305,9 @@ impl RankedColumns {
 #[derive(Clone, Debug)]
 pub struct RunInfo {
     pub id: RunId,
+    /// Random, set when the run is created: a row write checks it, so a process never writes
+    /// into another run that happens to have the same id or key.
+    pub token: String,
     pub key: RunKey,
     pub model_id: String,
     pub created_at: String,
@@ -260,6 +328,58 @@ pub enum ImportOutcome {
 pub struct Store {
     connection: Connection,
     path: PathBuf,
+    /// This process's writer leases (run, lease id), removed when the store is dropped.
+    leases: Vec<(RunId, String)>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        for (_, lease) in &self.leases {
+            let _ = self
+                .connection
+                .execute("DELETE FROM writers WHERE lease = ?1", [lease]);
+        }
+    }
+}
+
+/// Identifies this boot of this machine, so that a lease's process can be checked for liveness.
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.trim().to_string())
+}
+
+/// A process's start time (field 22 of /proc/PID/stat): with the pid, it tells a live writer from
+/// a reused pid.
+fn process_start(pid: i64) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    let (_, after) = stat.rsplit_once(')')?;
+    after.split_whitespace().nth(19).map(str::to_string)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A writer's lease as stored in `writers`.
+struct LeaseRow {
+    lease: String,
+    boot_id: Option<String>,
+    pid: i64,
+    pid_start: Option<String>,
+    heartbeat: i64,
+}
+
+fn lease_is_live(boot: Option<&str>, pid: i64, start: Option<&str>, heartbeat: i64) -> bool {
+    match (boot, start, boot_id()) {
+        (Some(boot), Some(start), Some(current)) if boot == current => {
+            process_start(pid).as_deref() == Some(start)
+        }
+        _ => unix_now() - heartbeat < LEASE_STALE_AFTER_SECS,
+    }
 }
 
 /// Turns a SQLite error into one that says what to do, by SQLite's result code (not its text).
@@ -281,6 +401,11 @@ fn classify(path: &Path, error: rusqlite::Error) -> StoreError {
             path: path.to_path_buf(),
         },
         Some(ErrorCode::DatabaseCorrupt) => StoreError::DamagedFile {
+            path: path.to_path_buf(),
+            reason,
+        },
+        // Among others SQLITE_IOERR_SHORT_READ: the write-ahead log deleted under a live process.
+        Some(ErrorCode::SystemIoFailure) => StoreError::Io {
             path: path.to_path_buf(),
             reason,
         },
@@ -326,8 +451,9 @@ fn unpack_scores(bytes: &[u8]) -> Option<[f32; TOP_K]> {
 }
 
 const CREATE_SCHEMA: &str = "
+    -- AUTOINCREMENT: an id is never given again after its run is deleted.
     CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         key_digest TEXT NOT NULL UNIQUE,
         key_json TEXT NOT NULL,
         model_id TEXT NOT NULL,
@@ -337,8 +463,10 @@ const CREATE_SCHEMA: &str = "
         meta_json TEXT NOT NULL,
         complete INTEGER NOT NULL DEFAULT 0,
         images INTEGER NOT NULL DEFAULT 0,
-        summary_json TEXT
+        summary_json TEXT,
+        token TEXT NOT NULL
     );
+    -- size and sha256: the content each row was computed from.
     CREATE TABLE predictions (
         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
         name TEXT NOT NULL,
@@ -347,6 +475,8 @@ const CREATE_SCHEMA: &str = "
         top5 BLOB,
         scores BLOB,
         error TEXT,
+        size INTEGER,
+        sha256 BLOB,
         PRIMARY KEY (run_id, name)
     ) WITHOUT ROWID;
     -- Columns in the order scoring reads them: a blob past the first is found by walking the
@@ -359,7 +489,15 @@ const CREATE_SCHEMA: &str = "
         scores BLOB NOT NULL,
         files TEXT NOT NULL
     );
-    PRAGMA user_version = 2;
+    CREATE TABLE writers (
+        lease TEXT PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        boot_id TEXT,
+        pid INTEGER NOT NULL,
+        pid_start TEXT,
+        heartbeat INTEGER NOT NULL
+    );
+    PRAGMA user_version = 3;
 ";
 
 /// Version 1 stored `files` second in `packed_predictions`, so scoring an imported run walked
@@ -380,8 +518,44 @@ const UPGRADE_FROM_1: &str = "
     PRAGMA user_version = 2;
 ";
 
-const RUN_COLUMNS: &str =
-    "id, key_json, model_id, created_at, updated_at, complete, images, meta_json, summary_json";
+/// Version 2 reused the id of a deleted run, identified images by name alone and had no writer
+/// leases. Runs on foreign_keys = OFF (the DROP would otherwise cascade to every row).
+const UPGRADE_FROM_2: &str = "
+    CREATE TABLE runs_3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key_digest TEXT NOT NULL UNIQUE,
+        key_json TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        meta_json TEXT NOT NULL,
+        complete INTEGER NOT NULL DEFAULT 0,
+        images INTEGER NOT NULL DEFAULT 0,
+        summary_json TEXT,
+        token TEXT NOT NULL
+    );
+    INSERT INTO runs_3 (id, key_digest, key_json, model_id, kind, created_at, updated_at,
+                        meta_json, complete, images, summary_json, token)
+        SELECT id, key_digest, key_json, model_id, kind, created_at, updated_at, meta_json,
+               complete, images, summary_json, lower(hex(randomblob(16)))
+        FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_3 RENAME TO runs;
+    ALTER TABLE predictions ADD COLUMN size INTEGER;
+    ALTER TABLE predictions ADD COLUMN sha256 BLOB;
+    CREATE TABLE writers (
+        lease TEXT PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        boot_id TEXT,
+        pid INTEGER NOT NULL,
+        pid_start TEXT,
+        heartbeat INTEGER NOT NULL
+    );
+    PRAGMA user_version = 3;
+";
+
+const RUN_COLUMNS: &str = "id, key_json, model_id, created_at, updated_at, complete, images, meta_json, summary_json, token";
 
 impl Store {
     pub fn open(cache_dir: &Path) -> Result<Store, StoreError> {
@@ -401,6 +575,7 @@ impl Store {
             let mut store = Store {
                 connection,
                 path: path.clone(),
+                leases: Vec::new(),
             };
             match store.initialise() {
                 Ok(()) => return Ok(store),
@@ -410,6 +585,64 @@ impl Store {
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// Opens a store to read it: as `open` does, and when the store cannot be written (a file or
+    /// folder without write permission), read-only, so that `runs`, `table` and `compare` still
+    /// read it.
+    pub fn open_for_reading(cache_dir: &Path) -> Result<Store, StoreError> {
+        let error = match Store::open(cache_dir) {
+            Ok(store) => return Ok(store),
+            Err(error @ (StoreError::Create { .. } | StoreError::Sqlite { .. })) => error,
+            Err(error) => return Err(error),
+        };
+        let path = cache_dir.join(DATABASE_FILE);
+        if !path.is_file() {
+            return Err(error);
+        }
+        Store::open_read_only(&path).map_err(|read_only| match read_only {
+            StoreError::ReadOnlyOldSchema { .. } => read_only,
+            _ => error,
+        })
+    }
+
+    fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let readable = |uri: &str| -> Result<Store, StoreError> {
+            let connection =
+                Connection::open_with_flags(uri, flags).map_err(|e| classify(path, e))?;
+            let store = Store {
+                connection,
+                path: path.to_path_buf(),
+                leases: Vec::new(),
+            };
+            store
+                .connection
+                .busy_timeout(BUSY_TIMEOUT)
+                .map_err(|e| store.sqlite(e))?;
+            let found: i64 = store
+                .connection
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .map_err(|e| store.sqlite(e))?;
+            match found.cmp(&SCHEMA_VERSION) {
+                std::cmp::Ordering::Equal => Ok(store),
+                std::cmp::Ordering::Greater => Err(StoreError::NewerSchema {
+                    path: path.to_path_buf(),
+                    found,
+                }),
+                std::cmp::Ordering::Less => Err(StoreError::ReadOnlyOldSchema {
+                    path: path.to_path_buf(),
+                    found,
+                }),
+            }
+        };
+        let uri = format!("file:{}", uri_path(path));
+        // A WAL store in a folder without write permission has no -shm to share: SQLite can then
+        // only read it as immutable, which holds since nobody can write there either.
+        readable(&uri).or_else(|_| readable(&format!("{uri}?immutable=1")))
     }
 
     fn sqlite(&self, error: rusqlite::Error) -> StoreError {
@@ -445,27 +678,65 @@ impl Store {
             });
         }
         if version < SCHEMA_VERSION {
-            // IMMEDIATE: of two processes creating or upgrading the schema at once, the second
-            // waits, then finds the work done.
-            let transaction =
-                Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)
-                    .map_err(|e| self.sqlite(e))?;
-            let version: i64 = transaction
-                .query_row("PRAGMA user_version", [], |row| row.get(0))
+            // Rebuilding `runs` drops it, which must not cascade to the rows; foreign_keys cannot
+            // change inside a transaction.
+            self.connection
+                .execute_batch("PRAGMA foreign_keys = OFF;")
                 .map_err(|e| self.sqlite(e))?;
-            let upgrade = match version {
-                0 => CREATE_SCHEMA,
-                1 => UPGRADE_FROM_1,
-                _ => "",
-            };
-            transaction
-                .execute_batch(upgrade)
-                .and_then(|()| transaction.commit())
+            let upgraded = self.upgrade();
+            self.connection
+                .execute_batch("PRAGMA foreign_keys = ON;")
                 .map_err(|e| self.sqlite(e))?;
+            upgraded?;
         }
         // No mmap: shard stores live on shared filesystems, where an I/O error on a mapped file
         // arrives as SIGBUS instead of an error message.
         Ok(())
+    }
+
+    /// Creates or upgrades the schema to `SCHEMA_VERSION`, in one transaction.
+    fn upgrade(&mut self) -> Result<(), StoreError> {
+        // IMMEDIATE: of two processes creating or upgrading the schema at once, the second
+        // waits, then finds the work done.
+        let transaction =
+            Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)
+                .map_err(|e| self.sqlite(e))?;
+        let mut version: i64 = transaction
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| self.sqlite(e))?;
+        let from = version;
+        while version < SCHEMA_VERSION {
+            let (upgrade, next) = match version {
+                0 => (CREATE_SCHEMA, SCHEMA_VERSION),
+                1 => (UPGRADE_FROM_1, 2),
+                _ => (UPGRADE_FROM_2, 3),
+            };
+            transaction
+                .execute_batch(upgrade)
+                .map_err(|e| self.sqlite(e))?;
+            version = next;
+        }
+        if (1..3).contains(&from) {
+            // Version 3 hashes image sets with another encoding: summaries carry the digest.
+            let complete: Vec<RunId> = transaction
+                .prepare("SELECT id FROM runs WHERE complete = 1")
+                .and_then(|mut statement| {
+                    statement
+                        .query_map([], |row| row.get(0))?
+                        .collect::<Result<_, _>>()
+                })
+                .map_err(|e| self.sqlite(e))?;
+            for id in complete {
+                let summary = Summary::of(&self.predictions(id)?);
+                transaction
+                    .execute(
+                        "UPDATE runs SET summary_json = ?2 WHERE id = ?1",
+                        params![id, serde_json::to_string(&summary).unwrap_or_default()],
+                    )
+                    .map_err(|e| self.sqlite(e))?;
+            }
+        }
+        transaction.commit().map_err(|e| self.sqlite(e))
     }
 
     pub fn path(&self) -> &Path {
@@ -477,9 +748,11 @@ impl Store {
         let key_json: String = row.get(1)?;
         let meta_json: String = row.get(7)?;
         let summary_json: Option<String> = row.get(8)?;
+        let token: String = row.get(9)?;
         let parsed = (|| -> Result<RunInfo, String> {
             Ok(RunInfo {
                 id,
+                token,
                 key: serde_json::from_str(&key_json).map_err(|e| format!("run {id} key: {e}"))?,
                 model_id: row.get(2).map_err(|e| e.to_string())?,
                 created_at: row.get(3).map_err(|e| e.to_string())?,
@@ -550,35 +823,103 @@ impl Store {
         let key_json = serde_json::to_string(key).unwrap_or_default();
         let time = now();
         // INSERT OR IGNORE: two processes creating the same run at once end with one run.
-        self.connection
+        // The run and this process's lease on it in one transaction, so that `runs --delete`
+        // never sees the run without its writer.
+        let transaction =
+            Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)
+                .map_err(|e| self.sqlite(e))?;
+        transaction
             .execute(
-                "INSERT OR IGNORE INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                "INSERT OR IGNORE INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, lower(hex(randomblob(16))))",
                 params![digest, key_json, key.model_id, key.kind, time, meta.to_string()],
             )
             .map_err(|e| self.sqlite(e))?;
-        self.run_by_digest(&digest)?
-            .ok_or_else(|| self.corrupt(format!("run with key {digest} vanished")))
+        let run = self
+            .run_by_digest(&digest)?
+            .ok_or_else(|| self.corrupt(format!("run with key {digest} vanished")))?;
+        let pid = i64::from(std::process::id());
+        let lease: String = transaction
+            .query_row(
+                "INSERT INTO writers (lease, run_id, boot_id, pid, pid_start, heartbeat)
+                 VALUES (lower(hex(randomblob(16))), ?1, ?2, ?3, ?4, ?5) RETURNING lease",
+                params![run.id, boot_id(), pid, process_start(pid), unix_now()],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        transaction.commit().map_err(|e| self.sqlite(e))?;
+        self.leases.push((run.id, lease));
+        Ok(run)
     }
 
-    pub fn done_names(&self, run: RunId) -> Result<HashSet<String>, StoreError> {
+    /// Every stored image of a run by name, with the content its row was computed from.
+    pub fn stored_images(&self, run: RunId) -> Result<HashMap<String, StoredImage>, StoreError> {
         let mut statement = self
             .connection
-            .prepare("SELECT name FROM predictions WHERE run_id = ?1")
+            .prepare(
+                "SELECT name, size, sha256, error IS NOT NULL FROM predictions WHERE run_id = ?1",
+            )
             .map_err(|e| self.sqlite(e))?;
-        let names = statement
-            .query_map([run], |row| row.get::<_, String>(0))
+        let rows = statement
+            .query_map([run], |row| {
+                let size: Option<i64> = row.get(1)?;
+                let sha256: Option<Vec<u8>> = row.get(2)?;
+                Ok((
+                    row.get::<_, String>(0)?,
+                    StoredImage {
+                        content: content_of(size, sha256.as_deref()),
+                        failed: row.get(3)?,
+                    },
+                ))
+            })
             .map_err(|e| self.sqlite(e))?;
-        names.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// The content each row of a run was computed from (rows without one are left out).
+    pub fn contents(&self, run: RunId) -> Result<HashMap<String, Content>, StoreError> {
+        Ok(self
+            .stored_images(run)?
+            .into_iter()
+            .filter_map(|(name, image)| Some((name, image.content?)))
+            .collect())
+    }
+
+    /// Fails unless `run` is still the run this process opened: the same id with the same token.
+    fn check_run(transaction: &Connection, path: &Path, run: &RunInfo) -> Result<(), StoreError> {
+        let exists = transaction
+            .query_row(
+                "SELECT 1 FROM runs WHERE id = ?1 AND token = ?2",
+                params![run.id, run.token],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(|e| classify(path, e))?;
+        match exists {
+            Some(()) => Ok(()),
+            None => Err(StoreError::RunGone {
+                path: path.to_path_buf(),
+                id: run.id,
+            }),
+        }
     }
 
     /// Adds (or replaces) a batch of rows in one transaction: the whole batch or, after a crash,
     /// none of it. An image repeated in the batch keeps its last row. New rows make the run's
     /// summary stale, so the run is incomplete again until the next `mark_complete`.
-    pub fn insert(&mut self, run: RunId, batch: &[Prediction]) -> Result<(), StoreError> {
+    /// `contents[i]` is the content `batch[i]` was computed from (`None`: unknown, or unreadable).
+    /// The write is refused with `RunGone` when `run` was deleted (or replaced) since it was
+    /// opened.
+    pub fn insert(
+        &mut self,
+        run: &RunInfo,
+        batch: &[Prediction],
+        contents: &[Option<Content>],
+    ) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
+        assert_eq!(batch.len(), contents.len(), "one content per row");
         let path = self.path.clone();
         let sql = |e| classify(&path, e);
         // IMMEDIATE takes the write lock at BEGIN, where the busy timeout waits for another
@@ -587,19 +928,23 @@ impl Store {
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let exists = transaction
-            .query_row("SELECT 1 FROM runs WHERE id = ?1", [run], |_| Ok(()))
-            .optional()
-            .map_err(sql)?;
-        if exists.is_none() {
-            return Err(StoreError::NoSuchRun { path, id: run });
+        Store::check_run(&transaction, &path, run)?;
+        let leases = self.leases.iter().filter(|(id, _)| *id == run.id);
+        for (_, lease) in leases {
+            transaction
+                .execute(
+                    "UPDATE writers SET heartbeat = ?2 WHERE lease = ?1",
+                    params![lease, unix_now()],
+                )
+                .map_err(sql)?;
         }
+        let run = run.id;
         let mut new_images: i64 = 0;
         {
             let mut statement = transaction
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO predictions (run_id, name, file, label, top5, scores, error)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO predictions (run_id, name, file, label, top5, scores, error, size, sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(sql)?;
             let mut stored = transaction
@@ -607,7 +952,7 @@ impl Store {
                 .map_err(sql)?;
             let (mut top5_bytes, mut score_bytes) =
                 (Vec::with_capacity(2 * TOP_K), Vec::with_capacity(4 * TOP_K));
-            for prediction in batch {
+            for (prediction, content) in batch.iter().zip(contents) {
                 // Counted here rather than by COUNT(*) afterwards, which grows with the run
                 // (it made inserting a 50,000-image run in batches of 32 about twice as slow).
                 if !stored.exists(params![run, prediction.name]).map_err(sql)? {
@@ -632,7 +977,9 @@ impl Store {
                         prediction.label,
                         ranked.then_some(&top5_bytes),
                         ranked.then_some(&score_bytes),
-                        error
+                        error,
+                        content.map(|c| c.size as i64),
+                        content.as_ref().map(|c| &c.sha256[..]),
                     ])
                     .map_err(sql)?;
             }
@@ -827,47 +1174,165 @@ impl Store {
         }))
     }
 
-    /// Marks a run complete with at least `images` rows and stores its summary; a run is only
-    /// reported as a finished result after this. Reading the rows and storing their summary is
-    /// one transaction, so the summary describes exactly the rows stored.
-    pub fn mark_complete(&mut self, run: RunId, images: usize) -> Result<(), StoreError> {
+    /// Marks a run complete as exactly the images of one pass over a dataset: `images` gives each
+    /// image's name and the content it was read with. In one transaction, rows of other images
+    /// (another folder run into the same key earlier) are removed, every image must have a row
+    /// computed from that content, and the summary is stored; a run is only reported as a finished
+    /// result after this.
+    pub fn mark_complete(
+        &mut self,
+        run: &RunInfo,
+        images: &[(&str, Option<Content>)],
+    ) -> Result<(), StoreError> {
         let sql = |e| classify(&self.path, e);
         let transaction =
             Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)
                 .map_err(sql)?;
-        let summary = Summary::of(&self.predictions(run)?);
-        if summary.images < images {
-            return Err(self.corrupt(format!(
-                "run {run} has {} rows, not the {images} it claims",
-                summary.images
-            )));
+        Store::check_run(&transaction, &self.path, run)?;
+        transaction
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS pass (name TEXT PRIMARY KEY, size INTEGER, sha256 BLOB);
+                 DELETE FROM temp.pass;",
+            )
+            .map_err(sql)?;
+        {
+            let mut statement = transaction
+                .prepare_cached("INSERT OR REPLACE INTO temp.pass VALUES (?1, ?2, ?3)")
+                .map_err(sql)?;
+            for (name, content) in images {
+                statement
+                    .execute(params![
+                        name,
+                        content.map(|c| c.size as i64),
+                        content.as_ref().map(|c| &c.sha256[..])
+                    ])
+                    .map_err(sql)?;
+            }
         }
-        let updated = transaction
+        transaction
             .execute(
-                "UPDATE runs SET complete = 1, summary_json = ?2, updated_at = ?3 WHERE id = ?1",
+                "DELETE FROM predictions WHERE run_id = ?1 AND name NOT IN (SELECT name FROM temp.pass)",
+                [run.id],
+            )
+            .map_err(sql)?;
+        let mismatch: Option<(String, bool)> = transaction
+            .query_row(
+                "SELECT pass.name, predictions.name IS NULL FROM temp.pass
+                 LEFT JOIN predictions ON predictions.run_id = ?1 AND predictions.name = pass.name
+                 WHERE predictions.name IS NULL OR predictions.size IS NOT pass.size
+                    OR predictions.sha256 IS NOT pass.sha256
+                 LIMIT 1",
+                [run.id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        transaction
+            .execute_batch("DELETE FROM temp.pass")
+            .map_err(sql)?;
+        match mismatch {
+            Some((name, true)) => {
+                return Err(self.corrupt(format!("run {} has no row for image {name}", run.id)));
+            }
+            Some((name, false)) => {
+                return Err(StoreError::ContentChanged {
+                    path: self.path.clone(),
+                    id: run.id,
+                    name,
+                });
+            }
+            None => {}
+        }
+        let summary = Summary::of(&self.predictions(run.id)?);
+        transaction
+            .execute(
+                "UPDATE runs SET complete = 1, images = ?2, summary_json = ?3, updated_at = ?4 WHERE id = ?1",
                 params![
-                    run,
+                    run.id,
+                    summary.images as i64,
                     serde_json::to_string(&summary).unwrap_or_default(),
                     now()
                 ],
             )
             .map_err(sql)?;
-        if updated == 0 {
-            return Err(StoreError::NoSuchRun {
-                path: self.path.clone(),
-                id: run,
-            });
-        }
         transaction.commit().map_err(sql)
     }
 
-    /// Deletes a run and its rows; false when there was no such run.
+    /// Deletes a run and its rows; false when there was no such run. A run that another live
+    /// process is writing is refused (`RunInUse`); leases of dead processes are cleared.
     pub fn delete_run(&mut self, id: RunId) -> Result<bool, StoreError> {
-        let deleted = self
+        let path = self.path.clone();
+        let sql = |e| classify(&path, e);
+        let transaction = self
             .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let leases: Vec<LeaseRow> = transaction
+            .prepare(
+                "SELECT lease, boot_id, pid, pid_start, heartbeat FROM writers WHERE run_id = ?1",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([id], |row| {
+                        Ok(LeaseRow {
+                            lease: row.get(0)?,
+                            boot_id: row.get(1)?,
+                            pid: row.get(2)?,
+                            pid_start: row.get(3)?,
+                            heartbeat: row.get(4)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()
+            })
+            .map_err(sql)?;
+        for lease in leases {
+            if self.leases.iter().any(|(_, own)| *own == lease.lease) {
+                continue;
+            }
+            if lease_is_live(
+                lease.boot_id.as_deref(),
+                lease.pid,
+                lease.pid_start.as_deref(),
+                lease.heartbeat,
+            ) {
+                return Err(StoreError::RunInUse {
+                    path,
+                    id,
+                    pid: lease.pid,
+                    heartbeat: crate::report::utc_timestamp(
+                        std::time::UNIX_EPOCH + Duration::from_secs(lease.heartbeat.max(0) as u64),
+                    ),
+                });
+            }
+        }
+        let deleted = transaction
             .execute("DELETE FROM runs WHERE id = ?1", [id])
-            .map_err(|e| self.sqlite(e))?;
+            .map_err(sql)?;
+        transaction.commit().map_err(sql)?;
         Ok(deleted > 0)
+    }
+
+    /// Imports several runs in one transaction: `work` calls `Importer::import_run` for each, and
+    /// nothing is stored unless all of it succeeds (a later bad file leaves no earlier run).
+    pub fn import_all<T, E: From<StoreError>>(
+        &mut self,
+        work: impl FnOnce(&mut Importer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))?;
+        let mut importer = Importer {
+            transaction,
+            path: path.clone(),
+        };
+        let result = work(&mut importer)?;
+        importer
+            .transaction
+            .commit()
+            .map_err(|e| classify(&path, e))?;
+        Ok(result)
     }
 
     /// Stores a whole, complete run in one transaction: all of it, or nothing. A run with the
@@ -878,10 +1343,38 @@ impl Store {
         meta: &serde_json::Value,
         rows: &[Prediction],
     ) -> Result<ImportOutcome, StoreError> {
+        self.import_all(|importer| importer.import_run(key, meta, rows))
+    }
+}
+
+/// Imports runs inside one open transaction (see `Store::import_all`).
+pub struct Importer<'a> {
+    transaction: Transaction<'a>,
+    path: PathBuf,
+}
+
+impl Importer<'_> {
+    pub fn import_run(
+        &mut self,
+        key: &RunKey,
+        meta: &serde_json::Value,
+        rows: &[Prediction],
+    ) -> Result<ImportOutcome, StoreError> {
         let digest = key.digest();
+        let path = self.path.clone();
+        let sql = |e| classify(&path, e);
         // Re-importing is the common case: answer it before packing 50,000 rows.
-        if let Some(existing) = self.run_by_digest(&digest)? {
-            return Ok(ImportOutcome::AlreadyPresent(existing.id));
+        let existing: Option<RunId> = self
+            .transaction
+            .query_row(
+                "SELECT id FROM runs WHERE key_digest = ?1",
+                [&digest],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        if let Some(id) = existing {
+            return Ok(ImportOutcome::AlreadyPresent(id));
         }
         let mut names = String::with_capacity(rows.len() * 30);
         let mut files = String::with_capacity(rows.len() * 40);
@@ -920,28 +1413,11 @@ impl Store {
         }
         let summary = Summary::of(rows);
         let time = now();
-        let path = self.path.clone();
-        let sql = |e| classify(&path, e);
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
-        // Under the write lock: another process may have imported the same files meanwhile.
-        let existing: Option<RunId> = transaction
-            .query_row(
-                "SELECT id FROM runs WHERE key_digest = ?1",
-                [&digest],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(sql)?;
-        if let Some(id) = existing {
-            return Ok(ImportOutcome::AlreadyPresent(id));
-        }
+        let transaction = &self.transaction;
         transaction
             .execute(
-                "INSERT INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, complete, images, summary_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, 1, ?7, ?8)",
+                "INSERT INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, complete, images, summary_json, token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, 1, ?7, ?8, lower(hex(randomblob(16))))",
                 params![
                     digest,
                     serde_json::to_string(key).unwrap_or_default(),
@@ -961,7 +1437,6 @@ impl Store {
                 params![id, names, files, labels, top5_bytes, score_bytes],
             )
             .map_err(sql)?;
-        transaction.commit().map_err(sql)?;
         Ok(ImportOutcome::New(id))
     }
 }
@@ -1020,6 +1495,26 @@ impl PackedRun {
     }
 }
 
+fn content_of(size: Option<i64>, sha256: Option<&[u8]>) -> Option<Content> {
+    Some(Content {
+        size: u64::try_from(size?).ok()?,
+        sha256: sha256?.try_into().ok()?,
+    })
+}
+
+/// A path as the path part of an SQLite `file:` URI.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for byte in path.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'?' | b'#' | b'%' | b'\\' => out.push_str(&format!("%{byte:02X}")),
+            b if b.is_ascii_graphic() || *b == b' ' => out.push(char::from(*b)),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 fn blob(value: ValueRef<'_>) -> Option<&[u8]> {
     match value {
         ValueRef::Blob(bytes) => Some(bytes),
@@ -1042,6 +1537,21 @@ mod tests {
             "all",
             batch,
         )
+    }
+
+    /// A stand-in for the content of the file a row was computed from.
+    fn content(name: &str) -> Option<Content> {
+        Some(Content::of(name.as_bytes()))
+    }
+
+    fn put(store: &mut Store, run: &RunInfo, rows: &[Prediction]) -> Result<(), StoreError> {
+        let contents: Vec<Option<Content>> = rows.iter().map(|r| content(&r.name)).collect();
+        store.insert(run, rows, &contents)
+    }
+
+    fn complete(store: &mut Store, run: &RunInfo, names: &[&str]) -> Result<(), StoreError> {
+        let pass: Vec<(&str, Option<Content>)> = names.iter().map(|n| (*n, content(n))).collect();
+        store.mark_complete(run, &pass)
     }
 
     fn ranked(name: &str, label: Option<u16>, top1: u16) -> Prediction {
@@ -1082,24 +1592,28 @@ mod tests {
             label: None,
             outcome: Outcome::Failed("truncated".into()),
         };
-        store
-            .insert(run.id, &[ranked("a.JPEG", Some(7), 7), failed.clone()])
-            .unwrap();
+        put(
+            &mut store,
+            &run,
+            &[ranked("a.JPEG", Some(7), 7), failed.clone()],
+        )
+        .unwrap();
+        let stored = store.stored_images(run.id).unwrap();
         assert_eq!(
-            store.done_names(run.id).unwrap(),
-            HashSet::from(["a.JPEG".to_string(), "b.JPEG".to_string()])
+            stored.keys().collect::<HashSet<_>>(),
+            HashSet::from([&"a.JPEG".to_string(), &"b.JPEG".to_string()])
         );
+        assert_eq!(stored["a.JPEG"].content, content("a.JPEG"));
+        assert!(stored["b.JPEG"].failed && !stored["a.JPEG"].failed);
         // A resumed batch replaces the rows it repeats.
-        store
-            .insert(run.id, &[ranked("a.JPEG", Some(7), 9)])
-            .unwrap();
+        put(&mut store, &run, &[ranked("a.JPEG", Some(7), 9)]).unwrap();
         let rows = store.predictions(run.id).unwrap();
         assert_eq!(rows, vec![ranked("a.JPEG", Some(7), 9), failed]);
         assert_eq!(store.run(run.id).unwrap().unwrap().images, 2);
         assert!(store.predictions(other.id).unwrap().is_empty());
 
         assert!(!store.run(run.id).unwrap().unwrap().complete);
-        store.mark_complete(run.id, 2).unwrap();
+        complete(&mut store, &run, &["a.JPEG", "b.JPEG"]).unwrap();
         let info = store.run(run.id).unwrap().unwrap();
         assert!(info.complete);
         assert_eq!(
@@ -1205,7 +1719,7 @@ mod tests {
                 .unwrap();
             // Dropped without commit, as a killed process would leave it.
         }
-        assert!(store.done_names(run.id).unwrap().is_empty());
+        assert!(store.stored_images(run.id).unwrap().is_empty());
     }
 
     #[test]
@@ -1224,7 +1738,7 @@ mod tests {
                         let rows: Vec<_> = (0..100)
                             .map(|i| ranked(&format!("{chunk}-{i}.JPEG"), Some(1), 1))
                             .collect();
-                        store.insert(run.id, &rows).unwrap();
+                        put(&mut store, &run, &rows).unwrap();
                     }
                     run.id
                 })
@@ -1260,7 +1774,7 @@ mod tests {
                                 )
                             })
                             .collect();
-                        store.insert(run.id, &rows).unwrap();
+                        put(&mut store, &run, &rows).unwrap();
                     }
                     run.id
                 })
@@ -1269,9 +1783,12 @@ mod tests {
         let ids: Vec<RunId> = writers.into_iter().map(|w| w.join().unwrap()).collect();
         assert_eq!(ids[0], ids[1], "one key, one run");
         let mut store = Store::open(&path).unwrap();
-        assert_eq!(store.done_names(ids[0]).unwrap().len(), 2000);
-        assert_eq!(store.run(ids[0]).unwrap().unwrap().images, 2000);
-        store.mark_complete(ids[0], 2000).unwrap();
+        assert_eq!(store.stored_images(ids[0]).unwrap().len(), 2000);
+        let run = store.run(ids[0]).unwrap().unwrap();
+        assert_eq!(run.images, 2000);
+        let names: Vec<String> = (0..2000).map(|i| format!("{i:05}.JPEG")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        complete(&mut store, &run, &names).unwrap();
         assert_eq!(
             store
                 .run(ids[0])
@@ -1390,6 +1907,301 @@ mod tests {
         );
     }
 
+    /// Version 2 as it was released.
+    const SCHEMA_2: &str = "
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        key_digest TEXT NOT NULL UNIQUE,
+        key_json TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        meta_json TEXT NOT NULL,
+        complete INTEGER NOT NULL DEFAULT 0,
+        images INTEGER NOT NULL DEFAULT 0,
+        summary_json TEXT
+    );
+    CREATE TABLE predictions (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        file TEXT NOT NULL,
+        label INTEGER,
+        top5 BLOB,
+        scores BLOB,
+        error TEXT,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID;
+    -- Columns in the order scoring reads them: a blob past the first is found by walking the
+    -- overflow pages of every blob before it, so the ones `ranked_columns` skips come last.
+    CREATE TABLE packed_predictions (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        names TEXT NOT NULL,
+        labels BLOB NOT NULL,
+        top5 BLOB NOT NULL,
+        scores BLOB NOT NULL,
+        files TEXT NOT NULL
+    );
+    PRAGMA user_version = 2;
+";
+
+    #[test]
+    fn a_version_2_store_is_upgraded_with_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+        old.execute_batch(SCHEMA_2).unwrap();
+        // A complete verified run whose summary carries the old image-set digest, and an import.
+        old.execute(
+            "INSERT INTO runs (id, key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, complete, images, summary_json)
+             VALUES (5, ?1, ?2, 'coral/x', 'verify', 't', 't', '{}', 1, 1, '{\"images\":1,\"labelled\":1,\"failed\":0,\"top1_correct\":1,\"top5_correct\":1,\"image_set_sha256\":\"old\"}')",
+            params![key(8).digest(), serde_json::to_string(&key(8)).unwrap()],
+        )
+        .unwrap();
+        let row = ranked("a.JPEG", Some(7), 7);
+        let (mut top5, mut scores) = (Vec::new(), Vec::new());
+        let Outcome::Ranked {
+            top5: t,
+            scores: sc,
+        } = &row.outcome
+        else {
+            unreachable!()
+        };
+        pack_top5(t, &mut top5);
+        pack_scores(sc, &mut scores);
+        old.execute(
+            "INSERT INTO predictions (run_id, name, file, label, top5, scores) VALUES (5, 'a.JPEG', 'n0/a.JPEG', 7, ?1, ?2)",
+            params![top5, scores],
+        )
+        .unwrap();
+        drop(old);
+
+        let mut store = Store::open(dir.path()).unwrap();
+        let version: i64 = store
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let run = store.run(5).unwrap().unwrap();
+        assert!(run.complete && run.token.len() == 32, "{run:?}");
+        assert_eq!(
+            run.summary.unwrap().image_set_sha256,
+            crate::manifest::image_set_digest(["a.JPEG"]),
+            "the summary is recomputed with the new digest"
+        );
+        assert_eq!(store.predictions(5).unwrap(), vec![row.clone()]);
+        // Rows of version 2 have no content: verify evaluates them again.
+        assert_eq!(
+            store.stored_images(5).unwrap()["a.JPEG"],
+            StoredImage {
+                content: None,
+                failed: false
+            }
+        );
+        let same = store
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        assert_eq!((same.id, &same.token), (5, &run.token));
+        put(&mut store, &same, &[ranked("b.JPEG", None, 1)]).unwrap();
+        // Ids are not reused after the upgrade either.
+        drop(store);
+        let mut store = Store::open(dir.path()).unwrap();
+        assert!(store.delete_run(5).unwrap());
+        assert!(
+            store.predictions(5).unwrap().is_empty(),
+            "the cascade holds"
+        );
+        let next = store
+            .find_or_create_run(&key(1), &serde_json::json!({}))
+            .unwrap();
+        assert!(next.id > 5, "{}", next.id);
+    }
+
+    #[test]
+    fn run_ids_are_never_reused_and_writes_check_the_run_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = Store::open(dir.path()).unwrap();
+        let first = writer
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        put(&mut writer, &first, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+
+        // Another process: deleting a run with a live writer is refused.
+        let mut other = Store::open(dir.path()).unwrap();
+        let error = other.delete_run(first.id).err().unwrap();
+        assert!(matches!(error, StoreError::RunInUse { .. }), "{error}");
+        assert!(
+            error.to_string().contains(&std::process::id().to_string()),
+            "{error}"
+        );
+        assert!(other.run(first.id).unwrap().is_some());
+
+        // The writer's process seen as gone (another start time): its lease is stale.
+        other
+            .connection
+            .execute("UPDATE writers SET pid_start = 'gone', heartbeat = 0", [])
+            .unwrap();
+        assert!(other.delete_run(first.id).unwrap());
+        let second = other
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        assert!(
+            second.id > first.id,
+            "a deleted run's id is never given again"
+        );
+        let error = put(&mut writer, &first, &[ranked("b.JPEG", Some(1), 1)])
+            .err()
+            .unwrap();
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
+
+        // Same id, another token (a run re-created under a reused id): refused as well.
+        let impostor = RunInfo {
+            token: "0".repeat(32),
+            ..second.clone()
+        };
+        let error = put(&mut writer, &impostor, &[ranked("c.JPEG", Some(1), 1)])
+            .err()
+            .unwrap();
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
+        assert!(other.predictions(second.id).unwrap().is_empty());
+
+        // A process's own lease does not stop it deleting; dropping the store ends the lease.
+        drop(writer);
+        let leases: i64 = other
+            .connection
+            .query_row("SELECT count(*) FROM writers", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(leases, 1, "only the second run's lease is left");
+        assert!(other.delete_run(second.id).unwrap());
+    }
+
+    #[test]
+    fn a_complete_run_is_exactly_one_pass_with_its_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let run = store
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        // Another folder ran into the same key earlier: z.JPEG is not in this pass.
+        put(
+            &mut store,
+            &run,
+            &[ranked("a.JPEG", Some(1), 1), ranked("z.JPEG", Some(1), 1)],
+        )
+        .unwrap();
+        complete(&mut store, &run, &["a.JPEG"]).unwrap();
+        let info = store.run(run.id).unwrap().unwrap();
+        assert_eq!((info.images, info.summary.unwrap().images), (1, 1));
+        assert_eq!(store.predictions(run.id).unwrap().len(), 1);
+
+        // A row computed from other bytes than the pass read is not completed.
+        let error = store
+            .mark_complete(&run, &[("a.JPEG", Some(Content::of(b"other bytes")))])
+            .err()
+            .unwrap();
+        assert!(
+            matches!(error, StoreError::ContentChanged { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("a.JPEG"), "{error}");
+    }
+
+    #[test]
+    fn several_imports_are_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut first = key(1);
+        first.kind = "import".into();
+        let mut second = first.clone();
+        second.model_id = "coral/y".into();
+        let rows = vec![ranked("a.JPEG", Some(1), 1)];
+        let result: Result<(), StoreError> = store.import_all(|importer| {
+            importer.import_run(&first, &serde_json::json!({}), &rows)?;
+            importer.import_run(&second, &serde_json::json!({}), &[ranked("", None, 1)])?;
+            Ok(())
+        });
+        assert!(result.is_err());
+        assert!(
+            store.runs().unwrap().is_empty(),
+            "the first import went with the second"
+        );
+    }
+
+    #[test]
+    fn a_deleted_write_ahead_log_gives_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = Store::open(dir.path()).unwrap();
+        let run = writer
+            .find_or_create_run(&key(8), &serde_json::json!({}))
+            .unwrap();
+        put(&mut writer, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+        std::fs::remove_file(dir.path().join(format!("{DATABASE_FILE}-wal"))).unwrap();
+        let error = Store::open(dir.path())
+            .and_then(|store| store.runs().map(|_| ()))
+            .err()
+            .unwrap();
+        let message = error.to_string();
+        assert!(
+            matches!(error, StoreError::Io { .. }) && message.contains("-wal"),
+            "{message}"
+        );
+    }
+
+    /// Takes write permission away from `paths` (root ignores modes: the immutable attribute
+    /// stops it); false when neither works here.
+    fn make_unwritable(paths: &[&Path], unwritable: bool) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        paths.iter().all(|path| {
+            if root {
+                std::process::Command::new("chattr")
+                    .arg(if unwritable { "+i" } else { "-i" })
+                    .arg(path)
+                    .status()
+                    .is_ok_and(|s| s.success())
+            } else {
+                let mode = match (path.is_dir(), unwritable) {
+                    (true, true) => 0o555,
+                    (true, false) => 0o755,
+                    (false, true) => 0o444,
+                    (false, false) => 0o644,
+                };
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).is_ok()
+            }
+        })
+    }
+
+    #[test]
+    fn a_store_without_write_permission_can_still_be_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        {
+            let mut store = Store::open(&cache).unwrap();
+            let run = store
+                .find_or_create_run(&key(8), &serde_json::json!({}))
+                .unwrap();
+            put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+            complete(&mut store, &run, &["a.JPEG"]).unwrap();
+        }
+        let file = cache.join(DATABASE_FILE);
+        if !make_unwritable(&[&file, &cache], true) {
+            eprintln!("skipping: cannot take write permission away here");
+            return;
+        }
+        let read = Store::open_for_reading(&cache).and_then(|store| {
+            let runs = store.runs()?;
+            let rows = store.predictions(runs[0].id)?;
+            Ok((runs.len(), rows.len()))
+        });
+        let writing = Store::open(&cache).and_then(|mut store| store.delete_run(1));
+        make_unwritable(&[&cache, &file], false);
+        assert_eq!(read.unwrap(), (1, 1));
+        let error = writing.expect_err("a write still fails");
+        assert!(error.to_string().contains("--cache-dir"), "{error}");
+    }
+
     #[test]
     fn rows_survive_reopening_the_store() {
         let dir = tempfile::tempdir().unwrap();
@@ -1398,9 +2210,7 @@ mod tests {
             let run = store
                 .find_or_create_run(&key(8), &serde_json::json!({"k": "v"}))
                 .unwrap();
-            store
-                .insert(run.id, &[ranked("a.JPEG", Some(1), 1)])
-                .unwrap();
+            put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
             run.id
         };
         let mut store = Store::open(dir.path()).unwrap();
@@ -1426,38 +2236,34 @@ mod tests {
         let run = store
             .find_or_create_run(&key(8), &serde_json::json!({}))
             .unwrap();
-        store
-            .insert(run.id, &[ranked("a.JPEG", Some(1), 1)])
-            .unwrap();
+        put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
         assert!(
-            store.mark_complete(run.id, 2).is_err(),
+            complete(&mut store, &run, &["a.JPEG", "b.JPEG"]).is_err(),
             "fewer rows than claimed"
         );
         assert!(!store.run(run.id).unwrap().unwrap().complete);
-        store.mark_complete(run.id, 1).unwrap();
-        store.insert(run.id, &[]).unwrap();
+        complete(&mut store, &run, &["a.JPEG"]).unwrap();
+        put(&mut store, &run, &[]).unwrap();
         assert!(store.run(run.id).unwrap().unwrap().complete, "nothing new");
-        store
-            .insert(run.id, &[ranked("b.JPEG", Some(1), 2)])
-            .unwrap();
+        put(&mut store, &run, &[ranked("b.JPEG", Some(1), 2)]).unwrap();
         let info = store.run(run.id).unwrap().unwrap();
         assert!(!info.complete && info.summary.is_none(), "{info:?}");
-        store.mark_complete(run.id, 2).unwrap();
+        complete(&mut store, &run, &["a.JPEG", "b.JPEG"]).unwrap();
         let summary = store.run(run.id).unwrap().unwrap().summary.unwrap();
         assert_eq!((summary.images, summary.top1_correct), (2, 1));
         // An image twice in one batch, and one already stored: one new row, the last one kept.
-        store
-            .insert(
-                run.id,
-                &[
-                    ranked("c.JPEG", Some(1), 5),
-                    ranked("a.JPEG", Some(1), 1),
-                    ranked("c.JPEG", Some(1), 1),
-                ],
-            )
-            .unwrap();
+        put(
+            &mut store,
+            &run,
+            &[
+                ranked("c.JPEG", Some(1), 5),
+                ranked("a.JPEG", Some(1), 1),
+                ranked("c.JPEG", Some(1), 1),
+            ],
+        )
+        .unwrap();
         assert_eq!(store.run(run.id).unwrap().unwrap().images, 3);
-        store.mark_complete(run.id, 3).unwrap();
+        complete(&mut store, &run, &["a.JPEG", "b.JPEG", "c.JPEG"]).unwrap();
         let summary = store.run(run.id).unwrap().unwrap().summary.unwrap();
         assert_eq!((summary.images, summary.top1_correct), (3, 2));
     }
@@ -1471,13 +2277,13 @@ mod tests {
             .unwrap();
         assert!(store.delete_run(run.id).unwrap());
         assert!(!store.delete_run(run.id).unwrap());
-        let error = store
-            .insert(run.id, &[ranked("a.JPEG", None, 1)])
+        let error = put(&mut store, &run, &[ranked("a.JPEG", None, 1)])
             .err()
             .unwrap();
-        assert!(matches!(error, StoreError::NoSuchRun { .. }), "{error}");
-        let error = store.mark_complete(run.id, 0).err().unwrap();
-        assert!(matches!(error, StoreError::NoSuchRun { .. }), "{error}");
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
+        assert!(error.to_string().contains("deleted"), "{error}");
+        let error = complete(&mut store, &run, &[]).err().unwrap();
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
         assert!(store.predictions(run.id).unwrap().is_empty());
     }
 
@@ -1560,16 +2366,16 @@ mod tests {
             outcome: Outcome::Failed("truncated".into()),
             ..ranked("c.JPEG", Some(4), 0)
         };
-        store
-            .insert(
-                verified.id,
-                &[
-                    ranked("b.JPEG", None, 3),
-                    failed,
-                    ranked("a.JPEG", Some(2), 2),
-                ],
-            )
-            .unwrap();
+        put(
+            &mut store,
+            &verified,
+            &[
+                ranked("b.JPEG", None, 3),
+                failed,
+                ranked("a.JPEG", Some(2), 2),
+            ],
+        )
+        .unwrap();
         let mut import_key = key(1);
         import_key.kind = "import".into();
         // Import order is kept (not sorted by name).
@@ -1646,11 +2452,12 @@ mod tests {
             .unwrap();
         let start = Instant::now();
         for batch in rows.chunks(32) {
-            store.insert(run.id, batch).unwrap();
+            put(&mut store, &run, batch).unwrap();
         }
         eprintln!("insert 50,000 rows in batches of 32: {:?}", start.elapsed());
         let start = Instant::now();
-        store.mark_complete(run.id, rows.len()).unwrap();
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        complete(&mut store, &run, &names).unwrap();
         eprintln!("mark_complete: {:?}", start.elapsed());
         let mut import_key = key(1);
         import_key.kind = "import".into();
@@ -1677,8 +2484,8 @@ mod tests {
         time("ranked_columns, per-row run", &|| {
             store.ranked_columns(run.id).unwrap().len()
         });
-        time("done_names, per-row run", &|| {
-            store.done_names(run.id).unwrap().len()
+        time("stored_images, per-row run", &|| {
+            store.stored_images(run.id).unwrap().len()
         });
         time("predictions, imported run", &|| {
             store.predictions(imported).unwrap().len()

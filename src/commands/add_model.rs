@@ -21,7 +21,6 @@ use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 /// published number, and published numbers are measured on all 50,000 images.
 const FULL_VAL_NAME: &str = "ilsvrc2012-val";
 const FULL_VAL_IMAGES: usize = 50_000;
-const FULL_VAL_SHA256: &str = "c212211fc64b53a65e24dea8698efd5a820b32d33bc6065776993462893e114d";
 
 pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
     let home = ctx.home()?;
@@ -431,7 +430,7 @@ fn parse_reference(text: &str, recipe: &str) -> anyhow::Result<Reference> {
         image_set: ImageSet {
             name: FULL_VAL_NAME.into(),
             images: FULL_VAL_IMAGES,
-            sha256: FULL_VAL_SHA256.into(),
+            sha256: crate::manifest::FULL_VAL_SHA256.into(),
         },
         expected: true,
         note: "given to zoorepro add-model --reference; measured on the full validation set".into(),

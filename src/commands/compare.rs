@@ -101,7 +101,7 @@ fn ranked(prediction: &Prediction) -> Option<(&[u16; 5], u16)> {
 }
 
 pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
-    let store = Store::open(&ctx.cache_dir()?)?;
+    let store = Store::open_for_reading(&ctx.cache_dir()?)?;
     let runs = store.runs()?;
     let (a, b) = (
         resolve_run(ctx, &store, &runs, &args.a)?,

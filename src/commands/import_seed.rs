@@ -1,5 +1,5 @@
 //! `zoorepro import-seed DIR`: benchmarking-keras-pytorch's prediction caches into the store, one
-//! run per model, each in one transaction.
+//! run per model, all in one transaction (a bad file imports nothing).
 
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use crate::cli::ImportSeedArgs;
 use crate::exit;
 use crate::manifest;
 use crate::seed;
-use crate::store::{ImportOutcome, RunKey, Store};
+use crate::store::{ImportOutcome, Importer, RunKey, Store};
 
 pub fn run(ctx: &Context, args: &ImportSeedArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
@@ -32,6 +32,25 @@ pub fn run(ctx: &Context, args: &ImportSeedArgs) -> anyhow::Result<i32> {
         plan.push((cache, manifest));
     }
     let mut store = Store::open(&ctx.cache_dir()?)?;
+    // One transaction for every model: a bad file anywhere leaves the store as it was.
+    let (messages, new, present) = store.import_all(|importer| import_caches(importer, plan))?;
+    for message in &messages {
+        eprintln!("{message}");
+    }
+    eprintln!(
+        "{new} imported, {present} already present, in {:.2} s ({})",
+        started.elapsed().as_secs_f64(),
+        store.path().display()
+    );
+    Ok(exit::SUCCESS)
+}
+
+/// Reads and imports every planned cache; the messages wait for the commit.
+fn import_caches(
+    importer: &mut Importer<'_>,
+    plan: Vec<(&seed::SeedCache, &manifest::Manifest)>,
+) -> anyhow::Result<(Vec<String>, usize, usize)> {
+    let mut messages = Vec::new();
     let (mut new, mut present) = (0, 0);
     for (cache, manifest) in plan {
         let rows = seed::read(cache)?;
@@ -67,28 +86,26 @@ pub fn run(ctx: &Context, args: &ImportSeedArgs) -> anyhow::Result<i32> {
             "preds": { "path": cache.preds.display().to_string(), "sha256": preds_sha },
             "probs": { "path": cache.probs.display().to_string(), "sha256": probs_sha, "dtype": rows.probs_descr },
         });
-        match store
+        match importer
             .import_run(&key, &meta, &rows.predictions)
             .with_context(|| format!("importing {}", cache.preds.display()))?
         {
             ImportOutcome::New(id) => {
                 new += 1;
-                eprintln!(
+                messages.push(format!(
                     "imported {} as run {id} ({} images)",
                     manifest.id,
                     rows.predictions.len()
-                );
+                ));
             }
             ImportOutcome::AlreadyPresent(id) => {
                 present += 1;
-                eprintln!("{} is already run {id}: nothing to do", manifest.id);
+                messages.push(format!(
+                    "{} is already run {id}: nothing to do",
+                    manifest.id
+                ));
             }
         }
     }
-    eprintln!(
-        "{new} imported, {present} already present, in {:.2} s ({})",
-        started.elapsed().as_secs_f64(),
-        store.path().display()
-    );
-    Ok(exit::SUCCESS)
+    Ok((messages, new, present))
 }

@@ -18,7 +18,7 @@ use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
 use crate::manifest;
 use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
-use crate::store::{Prediction, RunInfo, RunKey, Store};
+use crate::store::{Content, Prediction, RunInfo, RunKey, Store};
 
 struct ShardRun {
     store: PathBuf,
@@ -38,7 +38,8 @@ fn open_existing(path: &Path) -> anyhow::Result<Store> {
             path.display()
         );
     }
-    Ok(Store::open(&dir)?)
+    // Shard stores are only read: one on a read-only filesystem still merges.
+    Ok(Store::open_for_reading(&dir)?)
 }
 
 fn unsharded(key: &RunKey) -> RunKey {
@@ -166,9 +167,11 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         }
 
         let mut rows: Vec<Prediction> = Vec::new();
+        let mut contents: Vec<Option<Content>> = Vec::new();
         let mut seen: HashMap<String, u32> = HashMap::new();
         for (&index, shard) in &by_index {
             let store = &stores[&shard.store];
+            let shard_contents = store.contents(shard.info.id)?;
             for prediction in store.predictions(shard.info.id)? {
                 if Shard::of(&prediction.name, count) != index {
                     bail!(
@@ -184,6 +187,7 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
                         first.model_id
                     );
                 }
+                contents.push(shard_contents.get(&prediction.name).copied());
                 rows.push(prediction);
             }
         }
@@ -198,10 +202,15 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
                 rows.len()
             );
         } else {
-            target.insert(merged.id, &rows).with_context(|| {
+            target.insert(&merged, &rows, &contents).with_context(|| {
                 format!("writing the merged run into {}", target.path().display())
             })?;
-            target.mark_complete(merged.id, rows.len())?;
+            let pass: Vec<(&str, Option<Content>)> = rows
+                .iter()
+                .zip(&contents)
+                .map(|(row, content)| (row.name.as_str(), *content))
+                .collect();
+            target.mark_complete(&merged, &pass)?;
             eprintln!(
                 "{}: merged {count} shards into run {} ({} images)",
                 first.model_id,

@@ -27,8 +27,9 @@ struct RunRow {
 }
 
 pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
-    let mut store = Store::open(&ctx.cache_dir()?)?;
+    let cache_dir = ctx.cache_dir()?;
     if let Some(id) = args.delete {
+        let mut store = Store::open(&cache_dir)?;
         if !store.delete_run(id)? {
             anyhow::bail!(
                 "no run {id} in the prediction store {} (`zoorepro runs` lists them)",
@@ -38,6 +39,7 @@ pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
         eprintln!("deleted run {id}");
         return Ok(exit::SUCCESS);
     }
+    let store = Store::open_for_reading(&cache_dir)?;
     let rows: Vec<RunRow> = store
         .runs()?
         .into_iter()

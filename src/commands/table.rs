@@ -27,7 +27,7 @@ const FLOAT16_SEED_NOTE: &str = "this cache stores float16 probabilities: benchm
 pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     let home = ctx.home()?;
     let manifests = ctx.manifests(&home)?;
-    let store = Store::open(&ctx.cache_dir()?)?;
+    let store = Store::open_for_reading(&ctx.cache_dir()?)?;
     let custom_errors;
     let errors: &[LabelError] = match &args.labels_file {
         Some(path) => {
@@ -73,17 +73,17 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
         let tallies = tally(&store, run, &label_sets, errors)?;
         let (primary_set, primary) = (label_sets[0], tallies[0]);
         let manifest = by_id.get(run.model_id.as_str());
-        let image_set = run
+        let (image_set, labelled) = run
             .summary
             .as_ref()
-            .map(|s| s.image_set_sha256.as_str())
+            .map(|s| (s.image_set_sha256.as_str(), s.labelled))
             .unwrap_or_default();
         // Published numbers are original-label figures: deltas only make sense against those.
         let references = match manifest {
             Some(m) if primary_set == LabelSet::Original => m
                 .references
                 .iter()
-                .filter(|r| r.image_set.sha256 == image_set)
+                .filter(|r| r.image_set.sha256 == image_set && r.image_set.images == labelled)
                 .map(|r| ReferenceDelta {
                     source: r.source.clone(),
                     top1: r.top1,

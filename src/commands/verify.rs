@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
@@ -20,7 +21,7 @@ use crate::report::{
 };
 use crate::resample::PillowCompat;
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
-use crate::store::{Outcome, Prediction, RunKey, Store};
+use crate::store::{Content, Outcome, Prediction, RunKey, Store};
 
 /// Batch size when neither the user nor the graph fixes one.
 const DEFAULT_BATCH: usize = 32;
@@ -101,14 +102,25 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         )?),
         None => None,
     };
-    let done = match (&store, &run_info) {
-        (Some(store), Some(info)) => store.done_names(info.id)?,
+    // An image is answered from the store only when its stored row was ranked from a file of the
+    // same name, size and sha256: a changed file is evaluated again, and so is a failed one.
+    let stored = match (&store, &run_info) {
+        (Some(store), Some(info)) => store.stored_images(info.id)?,
         _ => Default::default(),
     };
+    let reusable = move |name: &str, content: Option<&Content>| {
+        stored
+            .get(name)
+            .is_some_and(|s| !s.failed && s.content.is_some() && s.content.as_ref() == content)
+    };
 
-    // Dataset order, recorded as the stream passes, including images answered from the store.
-    let mut order: Vec<Entry> = Vec::new();
+    // Dataset order, recorded as the stream passes, with the content each image was read with,
+    // including images answered from the store.
+    let mut order: Vec<(Entry, Option<Content>)> = Vec::new();
     let mut fresh: Vec<Prediction> = Vec::new();
+    // Content of the images in flight, from the reading thread to the store's writes.
+    let in_flight: Arc<Mutex<HashMap<String, Option<Content>>>> = Arc::default();
+    let hash = store.is_some();
     let limit = args.limit.unwrap_or(usize::MAX);
     let in_shard = move |name: &str| shard.is_none_or(|s| s.contains(name));
     let to_infer = dataset.entries().map(|entries| {
@@ -116,24 +128,40 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
             .iter()
             .filter(|e| in_shard(&e.name))
             .take(limit)
-            .filter(|e| !done.contains(&e.name))
             .count()
     });
     let progress = super::progress_bar(to_infer, "verify");
     let stats = {
         // Images of other shards are neither read nor counted; --limit counts this shard's images.
-        let samples = dataset.stream(None, {
-            let done = done.clone();
-            move |entry: &Entry| in_shard(&entry.name) && !done.contains(&entry.name)
-        })?;
+        // Every image of the shard is read, so that its content can be compared with the store's.
+        let samples = dataset.stream(None, move |entry: &Entry| in_shard(&entry.name))?;
         let order = &mut order;
+        let progress = &progress;
+        let reading = Arc::clone(&in_flight);
         let samples = samples
             .filter(move |sample| sample.as_ref().map_or(true, |s| in_shard(&s.entry.name)))
             .take(limit)
             .filter_map(move |sample| match sample {
-                Ok(sample) => {
-                    order.push(sample.entry.clone());
-                    sample.wanted.then_some(Ok(sample))
+                Ok(mut sample) => {
+                    if has_control_character(&sample.entry.name) {
+                        sample.bytes = Err(
+                            "its file name holds a control character (a line break, tab, escape...), which would make the image set ambiguous: rename the file".into(),
+                        );
+                    }
+                    // Hashed here, on the reading thread, from the bytes read for decoding.
+                    let content = match &sample.bytes {
+                        Ok(bytes) if hash => Some(Content::of(bytes)),
+                        _ => None,
+                    };
+                    order.push((sample.entry.clone(), content));
+                    if reusable(&sample.entry.name, content.as_ref()) {
+                        progress.inc(1);
+                        return None;
+                    }
+                    if let Ok(mut in_flight) = reading.lock() {
+                        in_flight.insert(sample.entry.name.clone(), content);
+                    }
+                    Some(Ok(sample))
                 }
                 Err(error) => Some(Err(error)),
             });
@@ -158,9 +186,18 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                 }
             }
             match (store.as_mut(), &run_info) {
-                (Some(store), Some(info)) => store
-                    .insert(info.id, predictions)
-                    .map_err(|e| e.to_string()),
+                (Some(store), Some(info)) => {
+                    let contents: Vec<Option<Content>> = match in_flight.lock() {
+                        Ok(mut in_flight) => predictions
+                            .iter()
+                            .map(|p| in_flight.remove(&p.name).flatten())
+                            .collect(),
+                        Err(_) => vec![None; predictions.len()],
+                    };
+                    store
+                        .insert(info, predictions, &contents)
+                        .map_err(|e| e.to_string())
+                }
                 _ => {
                     fresh.extend_from_slice(predictions);
                     Ok(())
@@ -172,7 +209,8 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         })?
     };
     progress.finish_and_clear();
-    if order.is_empty() {
+    // A shard may get no image of a small set: it is then a complete, empty part of the run.
+    if order.is_empty() && shard.is_none() {
         bail!("{}: no images to evaluate", args.val.display());
     }
 
@@ -186,7 +224,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     };
     let ordered: Vec<(Entry, Prediction)> = order
         .iter()
-        .map(|entry| {
+        .map(|(entry, _)| {
             let prediction = predictions.remove(&entry.name).with_context(|| {
                 format!(
                     "no prediction for {} after the run: the store is inconsistent",
@@ -200,7 +238,11 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     if let (Some(store), Some(info)) = (store.as_mut(), &run_info)
         && args.limit.is_none()
     {
-        store.mark_complete(info.id, ordered.len())?;
+        let pass: Vec<(&str, Option<Content>)> = order
+            .iter()
+            .map(|(entry, content)| (entry.name.as_str(), *content))
+            .collect();
+        store.mark_complete(info, &pass)?;
     }
 
     if let Some(path) = &args.predictions {
@@ -268,6 +310,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         &report_stem(started_at, &key),
         args.json,
     )
+}
+
+/// Control characters in a file name would let one name pass for several (or a line of a report
+/// for another).
+fn has_control_character(name: &str) -> bool {
+    name.chars().any(char::is_control)
 }
 
 pub(crate) fn report_stem(started_at: SystemTime, key: &RunKey) -> String {
@@ -359,7 +407,7 @@ pub(crate) fn build_record(
             path: parts.dataset_path,
             layout: parts.layout,
             image_set_name: manifest
-                .image_set_name(&image_set_sha256)
+                .image_set_name(&image_set_sha256, score.images)
                 .map(str::to_string),
             image_set_sha256,
             unlabelled: ordered
@@ -629,7 +677,7 @@ fn judge(
     tolerance: f64,
 ) -> (Vec<ReferenceResult>, Verdict) {
     let (top1, top5) = (score.top1(), score.top5());
-    let applicable = manifest.references_for(recipe, image_set_sha256);
+    let applicable = manifest.references_for(recipe, image_set_sha256, score.images);
     let results: Vec<ReferenceResult> = applicable
         .iter()
         .map(|(reference, expected)| ReferenceResult {
