@@ -204,10 +204,10 @@ mod tests {
             decode_rgb(b"hello, I am not an image\n"),
             Err(DecodeError::UnsupportedFormat)
         ));
-        // A JPEG signature and nothing else.
+        // A JPEG signature and nothing else: no frame header, so Pillow cannot identify it.
         assert!(matches!(
             decode_rgb(&[0xFF, 0xD8, 0xFF]),
-            Err(DecodeError::Truncated(_))
+            Err(DecodeError::Unidentified(_))
         ));
         // A PNG signature and nothing else.
         assert!(decode_rgb(b"\x89PNG\r\n\x1a\n").is_err());
