@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod dataset;
 pub mod decode;
+pub mod decode_other;
 pub mod exit;
 pub mod labels;
 pub mod manifest;
