@@ -16,7 +16,7 @@ use crate::labels;
 
 /// A member larger than this is not an ImageNet JPEG (the largest is about 15 MB); refusing it
 /// keeps a lying tar header from allocating gigabytes.
-const MAX_IMAGE_BYTES: u64 = 256 << 20;
+pub const MAX_IMAGE_BYTES: u64 = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
@@ -308,11 +308,11 @@ impl Dataset {
                 },
             )));
         }
-        let file = fs::File::open(&self.root).map_err(|e| DatasetError::Unreadable {
-            path: self.root.clone(),
-            reason: e.to_string(),
-        })?;
-        let archive_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let (file, archive_len) =
+            crate::safe_file::open_regular(&self.root).map_err(|e| DatasetError::Unreadable {
+                path: self.root.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(Box::new(TarStream {
             path: self.root.clone(),
             archive_len,
@@ -330,14 +330,9 @@ impl Dataset {
 }
 
 fn read_image(path: &Path) -> Result<Vec<u8>, String> {
-    let metadata = fs::metadata(path).map_err(|e| e.to_string())?;
-    if metadata.len() > MAX_IMAGE_BYTES {
-        return Err(format!(
-            "{} bytes is too large for an image",
-            metadata.len()
-        ));
-    }
-    fs::read(path).map_err(|e| e.to_string())
+    // Devices and FIFOs are refused (they would read without end or block the run).
+    crate::safe_file::read_regular(path, MAX_IMAGE_BYTES, "an image file")
+        .map_err(|e| e.to_string())
 }
 
 fn check_unique_names<'a>(

@@ -89,9 +89,9 @@ fn map_png_error(error: png::DecodingError) -> DecodeError {
         E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             DecodeError::Truncated(e.to_string())
         }
-        E::LimitsExceeded => DecodeError::Unsupported(
-            "the PNG needs more memory than its pixel count allows".into(),
-        ),
+        E::LimitsExceeded => {
+            DecodeError::Unsupported("the PNG needs more memory than its pixel count allows".into())
+        }
         other => {
             let message = other.to_string();
             if message.to_ascii_lowercase().contains("eof") {
@@ -328,7 +328,11 @@ mod tests {
         let rgba16 = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(4, 2, |x, y| {
             image::Rgba([x as u16 * 0x1111, y as u16 * 0x7000 + 0xFF, 0x00FF, 0])
         });
-        let img = decode_rgb(&encode(DynamicImage::ImageRgba16(rgba16), ImageFormat::Tiff)).unwrap();
+        let img = decode_rgb(&encode(
+            DynamicImage::ImageRgba16(rgba16),
+            ImageFormat::Tiff,
+        ))
+        .unwrap();
         let expected: Vec<u8> = (0..2u16)
             .flat_map(|y| (0..4u16).flat_map(move |x| [(x * 0x11) as u8, (y * 0x70) as u8, 0]))
             .collect();
@@ -338,7 +342,9 @@ mod tests {
     #[test]
     fn interlaced_png_rows_land_where_a_whole_decode_puts_them() {
         let (width, height) = (13u32, 11u32);
-        let pixels: Vec<u8> = (0..width * height * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let pixels: Vec<u8> = (0..width * height * 3)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
         let mut out = Vec::new();
         {
             let mut encoder = png::Encoder::new(&mut out, width, height);

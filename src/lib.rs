@@ -21,6 +21,7 @@ pub mod recipe;
 pub mod report;
 pub mod resample;
 pub mod runtime;
+pub mod safe_file;
 pub mod scoring;
 pub mod seed;
 pub mod stats;

@@ -78,7 +78,8 @@ pub fn resize_window(
         return RgbImage::zeroed(window.width, window.height);
     }
     if filter != Filter::Nearest
-        && let Some(parts) = split_for_tables(full_width, full_height, width, height, window, filter)
+        && let Some(parts) =
+            split_for_tables(full_width, full_height, width, height, window, filter)
     {
         return resize_in_parts(src, placement, width, height, window, parts, filter, compat);
     }
@@ -433,7 +434,12 @@ impl Taps {
     }
 
     /// The source positions the outputs in `outputs` read, without computing any weight.
-    fn span(in_size: usize, out_size: usize, outputs: Range<usize>, filter: Filter) -> Range<usize> {
+    fn span(
+        in_size: usize,
+        out_size: usize,
+        outputs: Range<usize>,
+        filter: Filter,
+    ) -> Range<usize> {
         let mut first = usize::MAX;
         let mut last = 0;
         for out in outputs {

@@ -114,8 +114,7 @@ pub(crate) fn pillow_compat(arg: PillowCompatArg) -> PillowCompat {
 }
 
 pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let (mut file, _) = crate::safe_file::open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {

@@ -496,9 +496,22 @@ pub(super) fn inspect_onnx_file(
 fn read_sidecar(onnx: &Path) -> Option<serde_json::Value> {
     let mut name = onnx.as_os_str().to_owned();
     name.push(".json");
-    let text = std::fs::read_to_string(PathBuf::from(name)).ok()?;
-    serde_json::from_str(&text).ok()
+    let path = PathBuf::from(name);
+    if !path.exists() {
+        return None;
+    }
+    // Provenance is a few hundred bytes; a huge or special file must not be copied whole.
+    match crate::safe_file::read_regular(&path, MAX_SIDECAR_BYTES, "an export sidecar") {
+        Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+        Err(error) => {
+            eprintln!("zoorepro: warning: {error}; the record carries no sidecar");
+            Some(serde_json::json!({ "omitted": error.to_string() }))
+        }
+    }
 }
+
+/// The most of `<file>.onnx.json` the record copies.
+const MAX_SIDECAR_BYTES: u64 = 1 << 20;
 
 /// The graph must take what the recipe produces and give what the manifest says, or every number
 /// after this would be meaningless.

@@ -210,28 +210,9 @@ pub fn write_reports(dir: &Path, record: &RunRecord, stem: &str) -> std::io::Res
 }
 
 /// Write to a temporary sibling, flush it to disk, then rename: readers see the old file or the
-/// whole new one, never a torn one.
+/// whole new one, never a torn one (see [`crate::safe_file::write_atomically`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = parent.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
+    crate::safe_file::write_bytes_atomically(path, bytes)
 }
 
 /// RFC 3339 UTC timestamp of `time`, without pulling in a date crate for one format.
