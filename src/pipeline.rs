@@ -18,7 +18,8 @@ use crate::runtime::{Model, RuntimeError};
 use crate::store::{Outcome, Prediction};
 
 const QUEUE_DEPTH: usize = 2;
-const BUFFERS: usize = QUEUE_DEPTH + 2;
+/// Tensors in flight at once; the batch-size memory check counts them.
+pub const BUFFERS: usize = QUEUE_DEPTH + 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {

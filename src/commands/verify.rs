@@ -62,6 +62,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     let mut model = runtime.open(&onnx_path, &options)?;
     check_model_against_manifest(manifest, &recipe, &model, &onnx_path)?;
     let batch = resolve_batch(args.batch, model.fixed_batch(), &onnx_path)?;
+    super::check_batch_memory(
+        "--batch",
+        batch,
+        recipe.sample_len(),
+        crate::pipeline::BUFFERS,
+    )?;
     let shard = args
         .shard
         .as_deref()
