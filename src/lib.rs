@@ -8,6 +8,7 @@ pub mod commands;
 pub mod dataset;
 pub mod decode;
 pub mod decode_other;
+pub mod escape;
 pub mod exit;
 pub mod labels;
 pub mod manifest;

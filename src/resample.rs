@@ -983,6 +983,31 @@ mod tests {
     }
 
     #[test]
+    fn huge_tables_are_built_in_parts_with_the_same_pixels() {
+        // 300,000 columns squashed to 5 with LANCZOS: about 1.1 MB of taps per output column,
+        // so the window is resized in parts; the whole table, built directly, must agree.
+        let (width, out) = (300_000, 5);
+        let pixels: Vec<u8> = (0..width * 2 * 3).map(|i| (i * 37 % 253) as u8).collect();
+        let src = RgbImage::new(width, 2, pixels);
+        assert!(
+            split_for_tables(width, 2, out, 2, Window::full(out, 2), Filter::Lanczos).is_some()
+        );
+        let parts = resize(&src, out, 2, Filter::Lanczos, PillowCompat::V13);
+        let whole = horizontal_pass(
+            &src.pixels,
+            width,
+            0..2,
+            &Taps::new(width, out, 0..out, Filter::Lanczos),
+            0,
+        );
+        assert_eq!(parts.pixels, whole.pixels);
+        assert_eq!(
+            source_window(width, 2, out, 2, Window::full(out, 2), Filter::Lanczos),
+            Window::full(width, 2)
+        );
+    }
+
+    #[test]
     fn same_size_is_a_copy() {
         let img = test_image(5, 4);
         for filter in Filter::ALL {

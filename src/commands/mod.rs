@@ -103,7 +103,7 @@ fn report_error(error: &anyhow::Error) {
             message.push_str(&cause);
         }
     }
-    eprintln!("zoorepro: error: {message}");
+    eprintln!("zoorepro: error: {}", crate::escape::terminal(&message));
 }
 
 pub(crate) fn pillow_compat(arg: PillowCompatArg) -> PillowCompat {

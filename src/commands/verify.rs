@@ -157,8 +157,9 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                 if let Outcome::Failed(error) = &prediction.outcome {
                     progress.suspend(|| {
                         eprintln!(
-                            "zoorepro: warning: {}: {error} (counted as failed)",
-                            prediction.file
+                            "zoorepro: warning: {}: {} (counted as failed)",
+                            crate::escape::terminal(&prediction.file),
+                            crate::escape::terminal(error)
                         )
                     });
                 }
