@@ -500,7 +500,6 @@ impl Parser<'_> {
 mod tests {
     use super::*;
     use std::fs;
-    use std::io::Write;
 
     fn raw_npy(dict: &str, data: &[u8]) -> Vec<u8> {
         let mut header = dict.to_string();

@@ -179,6 +179,22 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         })?
     };
     progress.finish_and_clear();
+    if stats.nan_outputs > 0 {
+        eprintln!(
+            "zoorepro: warning: the model's output held NaN for {} images; they are ranked with NaN \
+             below every number (as NumPy sorts it), and the record counts them (provenance.nan_outputs); \
+             check the export",
+            stats.nan_outputs
+        );
+    }
+    if dataset.skipped_links() > 0 {
+        eprintln!(
+            "zoorepro: warning: {} skipped {} link members (symlinks or hard links; links are never \
+             followed), counted with the ignored files",
+            args.val.display(),
+            dataset.skipped_links()
+        );
+    }
     if order.is_empty() {
         bail!("{}: no images to evaluate", args.val.display());
     }
@@ -254,6 +270,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                 0.0
             },
             inferred: stats.inferred,
+            nan_outputs: stats.nan_outputs,
             throughput: Throughput::from_stages(
                 stats.inferred + stats.failed,
                 stats.preprocess_time.as_secs_f64(),

@@ -153,6 +153,13 @@ impl Exporter for MarkdownExporter {
             "| host | {} {} , {} CPUs |",
             p.host.os, p.host.arch, p.host.cpus
         );
+        if p.nan_outputs > 0 {
+            let _ = writeln!(
+                out,
+                "| model outputs with NaN | {} images (ranked below every number, as NumPy sorts NaN; check the export) |",
+                p.nan_outputs
+            );
+        }
         if let Some(store) = &r.store {
             let _ = writeln!(
                 out,

@@ -137,6 +137,10 @@ pub struct Provenance {
     /// End-to-end images/s over the images this invocation ran inference on.
     pub images_per_second: f64,
     pub inferred: usize,
+    /// Of those, the images whose model output held NaN (ranked below every number, as NumPy
+    /// sorts NaN): a broken export, not a result to trust.
+    #[serde(default)]
+    pub nan_outputs: usize,
     pub throughput: Throughput,
     pub host: Host,
 }
@@ -350,6 +354,7 @@ pub(crate) mod tests {
                 seconds: 10.0,
                 images_per_second: 10.0,
                 inferred: 100,
+                nan_outputs: 0,
                 throughput: Throughput::from_stages(100, 2.0, 5.0, 10.0),
                 host: Host::current(),
             },
