@@ -165,11 +165,9 @@ fn split_for_tables(
         }
     };
     let most = |per: usize, len: usize| {
-        if per == 0 {
-            len
-        } else {
-            (TABLE_BYTES / per).clamp(1, len.max(1))
-        }
+        TABLE_BYTES
+            .checked_div(per)
+            .map_or(len, |fit| fit.clamp(1, len.max(1)))
     };
     let columns = most(per_output(full_width, width), window.width);
     let rows = most(per_output(full_height, height), window.height);

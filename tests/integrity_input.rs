@@ -53,6 +53,8 @@ fn run_measured(mut command: Command, scratch: &Path) -> (i32, String, u64) {
     command
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&err_path).unwrap());
+    // Reaped by wait4 below, which also reports the child's peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = command.spawn().unwrap();
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value to be overwritten.
