@@ -467,6 +467,55 @@ mod tests {
         !crc
     }
 
+    /// Pillow 13 itself writes PNGs in its layouts (palette with and without transparency, 4-bit
+    /// palette, 1-bit, LA, I;16, RGBA) and their `convert('RGB')`; zoorepro must decode each to
+    /// those bytes. Skipped without a Python that has Pillow (`ZOOREPRO_PYTHON`).
+    #[test]
+    fn png_layouts_decode_to_pillows_pixels() {
+        let python = std::env::var("ZOOREPRO_PYTHON").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_string()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let script = r#"
+import sys
+from PIL import Image
+out = sys.argv[1]
+base = Image.linear_gradient("L").resize((37, 23)).convert("RGB")
+base = Image.merge("RGB", (base.getchannel(0), base.getchannel(0).rotate(90), base.getchannel(0).transpose(0)))
+cases = {
+    "p": base.convert("P", palette=Image.Palette.ADAPTIVE, colors=200),
+    "p4": base.convert("P", palette=Image.Palette.ADAPTIVE, colors=16),
+    "one": base.convert("1"),
+    "la": base.convert("LA"),
+    "i16": base.convert("I").point(lambda v: v * 3).convert("I;16"),
+    "rgba": base.convert("RGBA"),
+}
+for name, im in cases.items():
+    kwargs = {"bits": 4} if name == "p4" else {}
+    im.save(f"{out}/{name}.png", **kwargs)
+Image.open(f"{out}/p.png").save(f"{out}/ptrns.png", transparency=3)
+for name in list(cases) + ["ptrns"]:
+    with Image.open(f"{out}/{name}.png") as im:
+        open(f"{out}/{name}.rgb", "wb").write(im.convert("RGB").tobytes())
+"#;
+        let status = std::process::Command::new(&python)
+            .arg("-c")
+            .arg(script)
+            .arg(dir.path())
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!("skipped: no Python with Pillow at {python}");
+            return;
+        }
+        for name in ["p", "p4", "one", "la", "i16", "rgba", "ptrns"] {
+            let png = std::fs::read(dir.path().join(format!("{name}.png"))).unwrap();
+            let expected = std::fs::read(dir.path().join(format!("{name}.rgb"))).unwrap();
+            let decoded = decode_rgb(&png).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((decoded.width, decoded.height), (37, 23), "{name}");
+            assert!(decoded.pixels == expected, "{name}: pixels differ from Pillow's");
+        }
+    }
+
     #[test]
     fn bombs_are_refused_before_any_pixel_buffer() {
         // Pillow: more than 2 * MAX_IMAGE_PIXELS is a DecompressionBombError; exactly that is read.
