@@ -512,7 +512,10 @@ for name in list(cases) + ["ptrns"]:
             let expected = std::fs::read(dir.path().join(format!("{name}.rgb"))).unwrap();
             let decoded = decode_rgb(&png).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!((decoded.width, decoded.height), (37, 23), "{name}");
-            assert!(decoded.pixels == expected, "{name}: pixels differ from Pillow's");
+            assert!(
+                decoded.pixels == expected,
+                "{name}: pixels differ from Pillow's"
+            );
         }
     }
 
