@@ -25,6 +25,72 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The largest `--batch` / `--batch-sizes` value; `verify` and `determinism` also refuse a batch
+/// whose input tensors would exceed [`BATCH_TENSOR_BYTES`].
+pub const MAX_BATCH: usize = 4096;
+
+/// What the input tensors of one batch size may take in all (the pipeline keeps several batches in
+/// flight); a larger batch is refused before any session runs, never aborts on allocation.
+pub const BATCH_TENSOR_BYTES: u64 = 2 << 30;
+
+/// The most intra-op threads a session may be given: 4x the machine's cores, at most 256.
+pub fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_mul(4).min(256)
+}
+
+fn parse_whole(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("'{s}' is not a whole number"))
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    match parse_whole(s)? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
+}
+
+fn parse_batch(s: &str) -> Result<usize, String> {
+    match parse_whole(s)? {
+        n @ 1..=MAX_BATCH => Ok(n),
+        n => Err(format!("{n} is outside 1..={MAX_BATCH}")),
+    }
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    let most = max_threads();
+    match parse_whole(s)? {
+        0 => Err("must be at least 1".into()),
+        n if n > most => Err(format!(
+            "{n} is more than {most} (4x this machine's cores, at most 256)"
+        )),
+        n => Ok(n),
+    }
+}
+
+fn parse_repeats(s: &str) -> Result<usize, String> {
+    match parse_whole(s)? {
+        n @ 1..=1000 => Ok(n),
+        n => Err(format!("{n} is outside 1..=1000")),
+    }
+}
+
+/// A gap in percentage points: NaN would make every comparison false (an exact match reported as
+/// drift), a negative one can never hold, and infinity would pass anything.
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    let value: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if value.is_finite() && (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{s} is not a number of points in 0..=100"))
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Evaluate an ONNX classifier on the ImageNet validation set and compare with its references.
@@ -172,8 +238,8 @@ pub struct MergeArgs {
     #[arg(value_name = "STORE_OR_DIR")]
     pub stores: Vec<PathBuf>,
 
-    /// Allowed top-1 gap to the expected reference, in percentage points.
-    #[arg(long, default_value_t = 0.1, value_name = "PP")]
+    /// Allowed top-1 gap to the expected reference, in percentage points (0 to 100).
+    #[arg(long, default_value_t = 0.1, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
     pub tolerance: f64,
 
     /// Where run reports go [default: reports/ under the zoorepro home].
@@ -315,18 +381,20 @@ pub struct VerifyArgs {
     pub val: PathBuf,
 
     /// Samples per inference call (1: one at a time) [default: the model's fixed batch, else 32].
-    #[arg(long, value_name = "N")]
+    /// At most 4096, and at most what keeps the batch's input tensors within 2 GiB (about 890
+    /// at 224x224, 500 at 299x299).
+    #[arg(long, value_name = "N", value_parser = parse_batch)]
     pub batch: Option<usize>,
 
-    /// ONNX Runtime intra-op threads [default: all cores].
-    #[arg(long, value_name = "N")]
+    /// ONNX Runtime intra-op threads [default: all cores; at most 4x the cores, and 256].
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
 
     #[arg(long, value_enum, default_value = "cpu")]
     pub provider: ProviderArg,
 
-    /// Evaluate only the first N images in dataset order.
-    #[arg(long, value_name = "N")]
+    /// Evaluate only the first N images in dataset order (N >= 1).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub limit: Option<usize>,
 
     /// Neither read nor write the prediction store.
@@ -349,8 +417,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,
 
-    /// Allowed top-1 gap to the expected reference, in percentage points.
-    #[arg(long, default_value_t = 0.1, value_name = "PP")]
+    /// Allowed top-1 gap to the expected reference, in percentage points (0 to 100).
+    #[arg(long, default_value_t = 0.1, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
     pub tolerance: f64,
 
     /// Stop at the first unreadable image instead of counting it as failed.
@@ -401,24 +469,27 @@ pub struct DeterminismArgs {
     pub val: PathBuf,
 
     /// Images to test, chosen reproducibly from --val (the same names whatever the layout).
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = parse_count)]
     pub samples: usize,
 
-    /// Batch sizes to compare with running each image alone (batch 1 always runs).
+    /// Batch sizes to compare with running each image alone (batch 1 always runs); each at most
+    /// 4096 and within 2 GiB of input tensors, as `verify --batch`.
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "1,8,32",
-        value_name = "B,..."
+        value_name = "B,...",
+        value_parser = parse_batch
     )]
     pub batch_sizes: Vec<usize>,
 
-    /// Times every run is repeated in the same session (at least 2 to test repeatability).
-    #[arg(long, default_value_t = 2, value_name = "R")]
+    /// Times every run is repeated in the same session (at least 2 to test repeatability; at most 1000).
+    #[arg(long, default_value_t = 2, value_name = "R", value_parser = parse_repeats)]
     pub repeats: usize,
 
-    /// ONNX Runtime intra-op thread counts; the first is the reference [default: all cores].
-    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    /// ONNX Runtime intra-op thread counts; the first is the reference [default: all cores; each
+    /// at most 4x the cores, and 256].
+    #[arg(long, value_delimiter = ',', value_name = "N,...", value_parser = parse_threads)]
     pub threads: Vec<usize>,
 
     /// Graph optimization levels; the first is the reference.

@@ -16,7 +16,7 @@ use crate::labels;
 
 /// A member larger than this is not an ImageNet JPEG (the largest is about 15 MB); refusing it
 /// keeps a lying tar header from allocating gigabytes.
-const MAX_IMAGE_BYTES: u64 = 256 << 20;
+pub const MAX_IMAGE_BYTES: u64 = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
@@ -135,6 +135,8 @@ pub struct Dataset {
     /// Folders: every image, in dataset order, with its absolute path. Tars: listed while streaming.
     listing: Vec<(Entry, PathBuf)>,
     ignored: Arc<AtomicUsize>,
+    /// Tar link members (symlinks, hard links) skipped so far; also counted in `ignored`.
+    links: Arc<AtomicUsize>,
 }
 
 pub fn is_image_name(name: &str) -> bool {
@@ -176,6 +178,7 @@ impl Dataset {
                 kind: SourceKind::Tar,
                 listing: Vec::new(),
                 ignored,
+                links: Arc::default(),
             });
         }
         let top = sorted_dir(path)?;
@@ -259,6 +262,7 @@ impl Dataset {
             kind,
             listing,
             ignored,
+            links: Arc::default(),
         })
     }
 
@@ -279,6 +283,11 @@ impl Dataset {
     /// Non-image files skipped so far (for a tar, complete once it has been streamed).
     pub fn ignored_files(&self) -> usize {
         self.ignored.load(Ordering::Relaxed)
+    }
+
+    /// Tar members skipped because they are links (never followed); 0 for folders.
+    pub fn skipped_links(&self) -> usize {
+        self.links.load(Ordering::Relaxed)
     }
 
     /// Yields at most `limit` images in dataset order; bytes are read only where `wanted` says so.
@@ -308,11 +317,11 @@ impl Dataset {
                 },
             )));
         }
-        let file = fs::File::open(&self.root).map_err(|e| DatasetError::Unreadable {
-            path: self.root.clone(),
-            reason: e.to_string(),
-        })?;
-        let archive_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let (file, archive_len) =
+            crate::safe_file::open_regular(&self.root).map_err(|e| DatasetError::Unreadable {
+                path: self.root.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(Box::new(TarStream {
             path: self.root.clone(),
             archive_len,
@@ -321,6 +330,7 @@ impl Dataset {
             wanted: Box::new(wanted),
             remaining: limit,
             ignored: Arc::clone(&self.ignored),
+            links: Arc::clone(&self.links),
             seen: std::collections::HashMap::new(),
             last_member: None,
             end_of_members: 0,
@@ -330,14 +340,9 @@ impl Dataset {
 }
 
 fn read_image(path: &Path) -> Result<Vec<u8>, String> {
-    let metadata = fs::metadata(path).map_err(|e| e.to_string())?;
-    if metadata.len() > MAX_IMAGE_BYTES {
-        return Err(format!(
-            "{} bytes is too large for an image",
-            metadata.len()
-        ));
-    }
-    fs::read(path).map_err(|e| e.to_string())
+    // Devices and FIFOs are refused (they would read without end or block the run).
+    crate::safe_file::read_regular(path, MAX_IMAGE_BYTES, "an image file")
+        .map_err(|e| e.to_string())
 }
 
 fn check_unique_names<'a>(
@@ -369,6 +374,7 @@ struct TarStream<'a> {
     wanted: Box<dyn Fn(&Entry) -> bool + Send + 'a>,
     remaining: usize,
     ignored: Arc<AtomicUsize>,
+    links: Arc<AtomicUsize>,
     seen: std::collections::HashMap<String, String>,
     last_member: Option<String>,
     /// Where the last member's data ends (padded to 512 bytes): the end-of-archive marker must follow.
@@ -420,7 +426,16 @@ impl TarStream<'_> {
             };
             let member_path = String::from_utf8_lossy(&member.path_bytes()).into_owned();
             self.end_of_members = member.raw_file_position() + member.size().div_ceil(512) * 512;
-            if !member.header().entry_type().is_file() {
+            let kind = member.header().entry_type();
+            if kind.is_symlink() || kind.is_hard_link() {
+                // Never followed (it could point anywhere), but counted: an image that is a
+                // link would otherwise vanish from the evaluated set without a word.
+                self.ignored.fetch_add(1, Ordering::Relaxed);
+                self.links.fetch_add(1, Ordering::Relaxed);
+                self.last_member = Some(member_path);
+                continue;
+            }
+            if !kind.is_file() {
                 continue;
             }
             let name = member_path
@@ -603,6 +618,41 @@ mod tests {
                 .filter(|s| !s.wanted)
                 .all(|s| s.bytes.as_ref().unwrap().is_empty())
         );
+    }
+
+    #[test]
+    fn tar_link_members_are_skipped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+        let mut header = tar::Header::new_gnu();
+        header.set_size(jpeg.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, "ILSVRC2012_val_00000001.JPEG", &jpeg[..])
+            .unwrap();
+        for (kind, name) in [
+            (tar::EntryType::Symlink, "ILSVRC2012_val_00000002.JPEG"),
+            (tar::EntryType::Link, "ILSVRC2012_val_00000003.JPEG"),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(0);
+            builder
+                .append_link(&mut header, name, "ILSVRC2012_val_00000001.JPEG")
+                .unwrap();
+        }
+        let path = dir.path().join("val.tar");
+        fs::write(&path, builder.into_inner().unwrap()).unwrap();
+        let dataset = Dataset::open(&path).unwrap();
+        let samples: Vec<Sample> = dataset
+            .stream(None, |_| true)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(samples.len(), 1);
+        assert_eq!(dataset.skipped_links(), 2);
+        assert_eq!(dataset.ignored_files(), 2);
     }
 
     #[test]

@@ -4,10 +4,8 @@
 //! `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }` padded with spaces and a newline
 //! so that the data starts on a 64-byte boundary, then the raw array in C order.
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 const ALIGN: usize = 64;
@@ -91,49 +89,9 @@ fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
     }
 }
 
-/// Write through a temporary file in the same directory, fsync it, then rename it over `path`,
-/// so that readers never see a half-written file and a crash leaves the old file intact.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
-) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a file path", path.display()),
-        )
-    })?;
-    let temp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let file = File::options().write(true).create_new(true).open(&temp)?;
-        let mut out = BufWriter::new(&file);
-        write(&mut out)?;
-        out.flush()?;
-        drop(out);
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-        return result;
-    }
-    // Make the rename itself durable; not every platform lets a directory be opened, and the
-    // file is complete either way, so a failure here is not an error.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
+/// Reports, predictions and tensors share one writer: exclusive temporary file, fsync, rename
+/// (or streaming to a device or FIFO); see [`crate::safe_file`].
+use crate::safe_file::write_atomically;
 
 /// An array read from a `.npy` file, widened to the two element types zoorepro works with.
 #[derive(Clone, Debug, PartialEq)]
@@ -232,8 +190,14 @@ pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io_err)?;
-    let file_len = file.metadata().map_err(io_err)?.len();
+    // A FIFO or device would block or read without end: only regular files.
+    let (file, file_len) = crate::safe_file::open_regular(path).map_err(|e| match e {
+        crate::safe_file::SafeFileError::Io { source, .. } => io_err(source),
+        crate::safe_file::SafeFileError::NotRegular { kind, .. } => {
+            io_err(io::Error::other(format!("{kind}, not a regular file")))
+        }
+        other => io_err(io::Error::other(other.to_string())),
+    })?;
     read_from(BufReader::new(file), file_len, path)
 }
 
@@ -535,6 +499,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn raw_npy(dict: &str, data: &[u8]) -> Vec<u8> {
         let mut header = dict.to_string();

@@ -143,7 +143,8 @@ pub fn read_model(path: &Path) -> Result<ModelProto, OnnxError> {
             ),
         });
     }
-    let bytes = std::fs::read(path).map_err(|e| read_error(e.to_string()))?;
+    let bytes = crate::safe_file::read_regular(path, MAX_ONNX_BYTES, "an ONNX file")
+        .map_err(|e| read_error(e.to_string()))?;
     ModelProto::decode(bytes.as_slice()).map_err(|e| OnnxError::NotOnnx {
         path: path.to_path_buf(),
         reason: format!("protobuf decoding failed ({e})"),

@@ -18,7 +18,8 @@ use crate::runtime::{Classifier, RuntimeError};
 use crate::store::{Outcome, Prediction};
 
 const QUEUE_DEPTH: usize = 2;
-const BUFFERS: usize = QUEUE_DEPTH + 2;
+/// Tensors in flight at once; the batch-size memory check counts them.
+pub const BUFFERS: usize = QUEUE_DEPTH + 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -55,6 +56,8 @@ pub struct PipelineConfig<'a> {
 pub struct PipelineStats {
     pub inferred: usize,
     pub failed: usize,
+    /// Images whose model output held NaN: ranked (NaN last, as NumPy sorts), but suspect.
+    pub nan_outputs: usize,
     /// Time the preprocessing stage spent working (decode + resample + normalise), summed over batches.
     pub preprocess_time: Duration,
     /// Time spent inside the runtime.
@@ -246,6 +249,9 @@ fn infer_batches(
                 });
             }
             for (entry, row) in ready.ok.drain(..).zip(scores.chunks_exact(classes)) {
+                if row[config.label_offset..].iter().any(|v| v.is_nan()) {
+                    stats.nan_outputs += 1;
+                }
                 let ranked = rank::top_k(&row[config.label_offset..]);
                 predictions.push(Prediction {
                     name: entry.name,

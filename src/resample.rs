@@ -77,6 +77,12 @@ pub fn resize_window(
     if window.width == 0 || window.height == 0 || full_width == 0 || full_height == 0 {
         return RgbImage::zeroed(window.width, window.height);
     }
+    if filter != Filter::Nearest
+        && let Some(parts) =
+            split_for_tables(full_width, full_height, width, height, window, filter)
+    {
+        return resize_in_parts(src, placement, width, height, window, parts, filter, compat);
+    }
     let axes = (filter != Filter::Nearest)
         .then(|| AxisTaps::new(full_width, full_height, width, height, window, filter));
     let needed = match &axes {
@@ -134,6 +140,72 @@ pub fn resize_window(
     }
 }
 
+/// The largest coefficient table one pass builds at once. A table costs about 4 bytes per tap,
+/// and a strong downscale of a very long axis (a 40,000,000 x 1 picture squashed to 224) has
+/// millions of taps per output pixel: a whole table would be many times the picture itself.
+/// Beyond this, the window is resized in parts whose tables fit (one output column or row at
+/// least); the pixels are the same, since each output pixel depends only on its own taps.
+const TABLE_BYTES: usize = 4 << 20;
+
+/// Where the window must be cut so that no table exceeds [`TABLE_BYTES`]: `Some((columns, rows))`
+/// giving the most output columns and rows per part, or None when the whole window fits.
+fn split_for_tables(
+    full_width: usize,
+    full_height: usize,
+    width: usize,
+    height: usize,
+    window: Window,
+    filter: Filter,
+) -> Option<(usize, usize)> {
+    let per_output = |full: usize, out: usize| {
+        if full == out {
+            0
+        } else {
+            Taps::stride(full, out, filter) * std::mem::size_of::<i32>()
+        }
+    };
+    let most = |per: usize, len: usize| {
+        TABLE_BYTES
+            .checked_div(per)
+            .map_or(len, |fit| fit.clamp(1, len.max(1)))
+    };
+    let columns = most(per_output(full_width, width), window.width);
+    let rows = most(per_output(full_height, height), window.height);
+    (columns < window.width || rows < window.height).then_some((columns, rows))
+}
+
+/// [`resize_window`] part by part (at most `columns` x `rows` output pixels each), assembled.
+#[allow(clippy::too_many_arguments)]
+fn resize_in_parts(
+    src: &RgbImage,
+    placement: Placement,
+    width: usize,
+    height: usize,
+    window: Window,
+    (columns, rows): (usize, usize),
+    filter: Filter,
+    compat: PillowCompat,
+) -> RgbImage {
+    let mut out = RgbImage::zeroed(window.width, window.height);
+    for y in window.rows().step_by(rows) {
+        for x in window.columns().step_by(columns) {
+            let part = Window {
+                x,
+                y,
+                width: columns.min(window.x + window.width - x),
+                height: rows.min(window.y + window.height - y),
+            };
+            let pixels = resize_window(src, placement, width, height, part, filter, compat);
+            let (dx, dy) = (x - window.x, y - window.y);
+            for (r, row) in pixels.pixels.chunks_exact(part.width * 3).enumerate() {
+                let at = ((dy + r) * window.width + dx) * 3;
+                out.pixels[at..at + row.len()].copy_from_slice(row);
+            }
+        }
+    }
+    out
+}
+
 /// The pixels of a `full_width` x `full_height` picture that [`resize_window`] reads to produce
 /// `window` of its resize to `width` x `height`: a decoder need not produce the rest.
 pub fn source_window(
@@ -148,7 +220,22 @@ pub fn source_window(
         // The Keras recipes squash the whole picture with NEAREST: nothing to save there.
         return Window::full(full_width, full_height);
     }
-    AxisTaps::new(full_width, full_height, width, height, window, filter).source(window)
+    // From the windows alone: the tables themselves can be far larger than the picture.
+    let span = |full: usize, out: usize, outputs: Range<usize>| {
+        if full == out {
+            outputs
+        } else {
+            Taps::span(full, out, outputs, filter)
+        }
+    };
+    let columns = span(full_width, width, window.columns());
+    let rows = span(full_height, height, window.rows());
+    Window {
+        x: columns.start,
+        y: rows.start,
+        width: columns.len(),
+        height: rows.len(),
+    }
 }
 
 /// The coefficient tables of a convolution resize, per axis; None for an axis that keeps its size
@@ -299,6 +386,14 @@ struct Taps {
 /// 500 pixels on the long side), and LANCZOS tables cost two `sin` per tap to make.
 const TAPS_CACHE: usize = 16;
 
+/// Tables above this size are not kept in the per-thread cache (ImageNet's are about 13 KiB).
+const CACHED_TABLE_BYTES: usize = 1 << 20;
+
+/// The widest window the AVX2 horizontal pass takes: its weight layout costs 16 bytes per tap
+/// (4x the table), which only pays for ordinary windows.
+#[cfg(target_arch = "x86_64")]
+const AVX2_MAX_TAPS: usize = 4096;
+
 thread_local! {
     static RECENT_TAPS: std::cell::RefCell<Vec<(TapsKey, Rc<Taps>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
@@ -309,6 +404,11 @@ type TapsKey = (usize, usize, Range<usize>, Filter);
 impl Taps {
     /// [`Taps::new`], from a small per-thread cache of the most recently used tables.
     fn cached(in_size: usize, out_size: usize, outputs: Range<usize>, filter: Filter) -> Rc<Taps> {
+        // A large table is a rare picture's (or one part of it): keeping it would hold memory
+        // in every thread for nothing.
+        if outputs.len() * Self::stride(in_size, out_size, filter) * 4 > CACHED_TABLE_BYTES {
+            return Rc::new(Taps::new(in_size, out_size, outputs, filter));
+        }
         let key = (in_size, out_size, outputs, filter);
         RECENT_TAPS.with(|cell| {
             let mut recent = cell.borrow_mut();
@@ -323,6 +423,45 @@ impl Taps {
             recent.truncate(TAPS_CACHE);
             taps
         })
+    }
+
+    /// Pillow's largest window for this scale and filter (the table's row stride).
+    fn stride(in_size: usize, out_size: usize, filter: Filter) -> usize {
+        let scale = f64::from(in_size as f32) / out_size as f64;
+        (support(filter) * scale.max(1.0)).ceil() as usize * 2 + 1
+    }
+
+    /// The source positions the outputs in `outputs` read, without computing any weight.
+    fn span(
+        in_size: usize,
+        out_size: usize,
+        outputs: Range<usize>,
+        filter: Filter,
+    ) -> Range<usize> {
+        let mut first = usize::MAX;
+        let mut last = 0;
+        for out in outputs {
+            let (start, len) = Self::window_of(in_size, out_size, out, filter);
+            first = first.min(start);
+            last = last.max(start + len);
+        }
+        if first == usize::MAX {
+            0..0
+        } else {
+            first..last.max(first)
+        }
+    }
+
+    /// Output `out`'s first source position and tap count, as [`Taps::new`] computes them.
+    fn window_of(in_size: usize, out_size: usize, out: usize, filter: Filter) -> (usize, usize) {
+        let scale = f64::from(in_size as f32) / out_size as f64;
+        let support = support(filter) * scale.max(1.0);
+        let max_len = Self::stride(in_size, out_size, filter);
+        let center = (out as f64 + 0.5) * scale;
+        let min = ((center - support + 0.5) as i64).max(0);
+        let max = ((center + support + 0.5) as i64).min(in_size as i64);
+        let len = (max - min).clamp(0, max_len as i64) as usize;
+        (min as usize, len)
     }
 
     /// Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`, for the output
@@ -418,7 +557,7 @@ fn horizontal_pass(
     let pairs = rows.map(|y| &src[y * width * 3..(y + 1) * width * 3]);
     let out_rows = out.pixels.chunks_exact_mut(out_width * 3);
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
+    if taps.stride <= AVX2_MAX_TAPS && std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
         unsafe { horizontal_rows_avx2(pairs.zip(out_rows), width * 3, taps, shift) };
         return out;
@@ -839,6 +978,31 @@ mod tests {
             .map(|i| ((i * 7919) % 256) as u8)
             .collect();
         RgbImage::new(width, height, pixels)
+    }
+
+    #[test]
+    fn huge_tables_are_built_in_parts_with_the_same_pixels() {
+        // 300,000 columns squashed to 5 with LANCZOS: about 1.1 MB of taps per output column,
+        // so the window is resized in parts; the whole table, built directly, must agree.
+        let (width, out) = (300_000, 5);
+        let pixels: Vec<u8> = (0..width * 2 * 3).map(|i| (i * 37 % 253) as u8).collect();
+        let src = RgbImage::new(width, 2, pixels);
+        assert!(
+            split_for_tables(width, 2, out, 2, Window::full(out, 2), Filter::Lanczos).is_some()
+        );
+        let parts = resize(&src, out, 2, Filter::Lanczos, PillowCompat::V13);
+        let whole = horizontal_pass(
+            &src.pixels,
+            width,
+            0..2,
+            &Taps::new(width, out, 0..out, Filter::Lanczos),
+            0,
+        );
+        assert_eq!(parts.pixels, whole.pixels);
+        assert_eq!(
+            source_window(width, 2, out, 2, Window::full(out, 2), Filter::Lanczos),
+            Window::full(width, 2)
+        );
     }
 
     #[test]

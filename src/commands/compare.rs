@@ -251,7 +251,13 @@ fn write_markdown(out: &mut impl Write, c: &Comparison) -> std::io::Result<()> {
             writeln!(
                 out,
                 "| {} | {} {} | {} {} | {} {} |",
-                d.file, d.label, d.label_name, d.a_top1, d.a_name, d.b_top1, d.b_name
+                crate::escape::markdown_code(&d.file),
+                d.label,
+                d.label_name,
+                d.a_top1,
+                d.a_name,
+                d.b_top1,
+                d.b_name
             )?;
         }
     }

@@ -426,6 +426,9 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
         onnx,
         ..
     } = ModelUnderTest::select(ctx, &args.model)?;
+    for &batch in &args.batch_sizes {
+        super::check_batch_memory("--batch-sizes", batch, recipe.sample_len(), 1)?;
+    }
     let manifest = &manifest;
     let dataset = Dataset::open(&args.val)?;
 

@@ -276,6 +276,7 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
                 seconds: 0.0,
                 images_per_second: 0.0,
                 inferred: 0,
+                nan_outputs: 0,
                 throughput: Throughput::from_stages(0, 0.0, 0.0, 0.0),
                 host: Host::current(),
             },

@@ -103,7 +103,7 @@ fn report_error(error: &anyhow::Error) {
             message.push_str(&cause);
         }
     }
-    eprintln!("zoorepro: error: {message}");
+    eprintln!("zoorepro: error: {}", crate::escape::terminal(&message));
 }
 
 pub(crate) fn pillow_compat(arg: PillowCompatArg) -> PillowCompat {
@@ -114,8 +114,7 @@ pub(crate) fn pillow_compat(arg: PillowCompatArg) -> PillowCompat {
 }
 
 pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let (mut file, _) = crate::safe_file::open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
@@ -128,6 +127,29 @@ pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {
         hasher.update(&buffer[..read]);
     }
     Ok(hex(&hasher.finalize()))
+}
+
+/// Refuses a batch whose input tensors (`copies` of them alive at once) would take more than
+/// [`crate::cli::BATCH_TENSOR_BYTES`]: `--batch 100000` must be a message, not an allocation
+/// failure that aborts the process.
+pub(crate) fn check_batch_memory(
+    flag: &str,
+    batch: usize,
+    sample_len: usize,
+    copies: usize,
+) -> anyhow::Result<()> {
+    let per_batch = 4 * sample_len as u64 * copies as u64;
+    let bytes = per_batch.saturating_mul(batch as u64);
+    if bytes > crate::cli::BATCH_TENSOR_BYTES {
+        let most = (crate::cli::BATCH_TENSOR_BYTES / per_batch.max(1)).max(1);
+        anyhow::bail!(
+            "{flag} {batch} needs {:.1} GiB of input tensors for this model's {sample_len}-value \
+             samples, more than the {} GiB allowed; use a batch of at most {most}",
+            bytes as f64 / f64::from(1u32 << 30),
+            crate::cli::BATCH_TENSOR_BYTES >> 30
+        );
+    }
+    Ok(())
 }
 
 /// Machine-readable output: pretty JSON and a newline on stdout, nothing else there.

@@ -25,8 +25,11 @@ pub fn write_tensors(
     let mut data = vec![0f32; images.len() * sample_len];
     data.par_chunks_mut(sample_len).zip(images).try_for_each(
         |(sample, path)| -> anyhow::Result<()> {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes = crate::safe_file::read_regular(
+                path,
+                crate::dataset::MAX_IMAGE_BYTES,
+                "an image file",
+            )?;
             preprocess_bytes(&bytes, recipe, compat, sample)
                 .with_context(|| format!("cannot preprocess {}", path.display()))
         },

@@ -63,6 +63,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     let mut model = runtime.open(&onnx_path, &options)?;
     check_model_against_manifest(manifest, &recipe, &model, &onnx_path)?;
     let batch = resolve_batch(args.batch, model.fixed_batch(), &onnx_path)?;
+    super::check_batch_memory(
+        "--batch",
+        batch,
+        recipe.sample_len(),
+        crate::pipeline::BUFFERS,
+    )?;
     let shard = args
         .shard
         .as_deref()
@@ -179,8 +185,9 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                 if let Outcome::Failed(error) = &prediction.outcome {
                     progress.suspend(|| {
                         eprintln!(
-                            "zoorepro: warning: {}: {error} (counted as failed)",
-                            prediction.file
+                            "zoorepro: warning: {}: {} (counted as failed)",
+                            crate::escape::terminal(&prediction.file),
+                            crate::escape::terminal(error)
                         )
                     });
                 }
@@ -209,6 +216,22 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         })?
     };
     progress.finish_and_clear();
+    if stats.nan_outputs > 0 {
+        eprintln!(
+            "zoorepro: warning: the model's output held NaN for {} images; they are ranked with NaN \
+             below every number (as NumPy sorts it), and the record counts them (provenance.nan_outputs); \
+             check the export",
+            stats.nan_outputs
+        );
+    }
+    if dataset.skipped_links() > 0 {
+        eprintln!(
+            "zoorepro: warning: {} skipped {} link members (symlinks or hard links; links are never \
+             followed), counted with the ignored files",
+            args.val.display(),
+            dataset.skipped_links()
+        );
+    }
     // A shard may get no image of a small set: it is then a complete, empty part of the run.
     if order.is_empty() && shard.is_none() {
         bail!("{}: no images to evaluate", args.val.display());
@@ -289,6 +312,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                 0.0
             },
             inferred: stats.inferred,
+            nan_outputs: stats.nan_outputs,
             throughput: Throughput::from_stages(
                 stats.inferred + stats.failed,
                 stats.preprocess_time.as_secs_f64(),
@@ -544,9 +568,22 @@ pub(super) fn inspect_onnx_file(
 fn read_sidecar(onnx: &Path) -> Option<serde_json::Value> {
     let mut name = onnx.as_os_str().to_owned();
     name.push(".json");
-    let text = std::fs::read_to_string(PathBuf::from(name)).ok()?;
-    serde_json::from_str(&text).ok()
+    let path = PathBuf::from(name);
+    if !path.exists() {
+        return None;
+    }
+    // Provenance is a few hundred bytes; a huge or special file must not be copied whole.
+    match crate::safe_file::read_regular(&path, MAX_SIDECAR_BYTES, "an export sidecar") {
+        Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+        Err(error) => {
+            eprintln!("zoorepro: warning: {error}; the record carries no sidecar");
+            Some(serde_json::json!({ "omitted": error.to_string() }))
+        }
+    }
 }
+
+/// The most of `<file>.onnx.json` the record copies.
+const MAX_SIDECAR_BYTES: u64 = 1 << 20;
 
 /// The graph must take what the recipe produces and give what the manifest says, or every number
 /// after this would be meaningless.

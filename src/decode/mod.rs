@@ -6,11 +6,10 @@
 //! (alpha dropped, no compositing).
 //! No EXIF orientation is applied: neither Pillow nor torchvision nor Keras applies it.
 
-use std::io::Cursor;
-
 use crate::raster::{Placement, RgbImage, Window};
 
 mod jpeg;
+mod other;
 mod pillow_open;
 
 pub use jpeg::MAX_SCANS;
@@ -66,95 +65,17 @@ pub fn decode_rgb_part(
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         jpeg::decode(bytes, needed)
     } else {
-        let image = decode_other(bytes)?;
+        let image = other::decode_other(bytes)?;
         let placement = Placement::whole(&image);
         Ok((image, placement))
     }
 }
 
-fn check_size(width: u64, height: u64) -> Result<(), DecodeError> {
+pub(crate) fn check_size(width: u64, height: u64) -> Result<(), DecodeError> {
     if width.saturating_mul(height) > MAX_PIXELS {
         return Err(DecodeError::TooLarge { width, height });
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Other formats
-
-fn decode_other(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
-    let reader = || {
-        image::ImageReader::new(Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| DecodeError::Corrupt(e.to_string()))
-    };
-    let probe = reader()?;
-    if probe.format().is_none() {
-        return Err(DecodeError::UnsupportedFormat);
-    }
-    let (width, height) = probe.into_dimensions().map_err(map_image_error)?;
-    check_size(u64::from(width), u64::from(height))?;
-
-    let mut reader = reader()?;
-    let mut limits = image::Limits::default();
-    // Room for the largest allowed image at 16-bit RGBA, the widest layout the decoders produce.
-    limits.max_alloc = Some(MAX_PIXELS * 8);
-    reader.limits(limits);
-    let image = reader.decode().map_err(map_image_error)?;
-    to_rgb_like_pillow(image)
-}
-
-fn map_image_error(error: image::ImageError) -> DecodeError {
-    use image::ImageError as E;
-    match error {
-        E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            DecodeError::Truncated(e.to_string())
-        }
-        E::Unsupported(e) => DecodeError::Unsupported(e.to_string()),
-        E::Limits(e) => DecodeError::Unsupported(e.to_string()),
-        other => {
-            let message = other.to_string();
-            if message.to_ascii_lowercase().contains("eof") {
-                DecodeError::Truncated(message)
-            } else {
-                DecodeError::Corrupt(message)
-            }
-        }
-    }
-}
-
-/// What Pillow's `convert('RGB')` makes of each layout the `image` crate decodes to. Pillow
-/// reads 16-bit RGB(A) and LA PNGs by their high byte (`RGB;16B` etc.), but 16-bit grayscale as
-/// mode `I;16`, whose conversion to RGB clamps at 255 instead.
-fn to_rgb_like_pillow(image: image::DynamicImage) -> Result<RgbImage, DecodeError> {
-    use image::DynamicImage as D;
-    let (width, height) = (image.width() as usize, image.height() as usize);
-    let pixels: Vec<u8> = match image {
-        D::ImageRgb8(buf) => buf.into_raw(),
-        D::ImageRgba8(buf) => buf
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
-        D::ImageLuma8(buf) => buf.iter().flat_map(|&l| [l; 3]).collect(),
-        D::ImageLumaA8(buf) => buf.chunks_exact(2).flat_map(|p| [p[0]; 3]).collect(),
-        D::ImageRgb16(buf) => buf.iter().map(|&v| (v >> 8) as u8).collect(),
-        D::ImageRgba16(buf) => buf
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]].map(|v| (v >> 8) as u8))
-            .collect(),
-        D::ImageLumaA16(buf) => buf
-            .chunks_exact(2)
-            .flat_map(|p| [(p[0] >> 8) as u8; 3])
-            .collect(),
-        D::ImageLuma16(buf) => buf.iter().flat_map(|&l| [l.min(255) as u8; 3]).collect(),
-        other => {
-            return Err(DecodeError::Unsupported(format!(
-                "{:?} pixels (only 8- and 16-bit integer images are supported)",
-                other.color()
-            )));
-        }
-    };
-    Ok(RgbImage::new(width, height, pixels))
 }
 
 #[cfg(test)]
@@ -410,37 +331,6 @@ mod tests {
         let jpeg = encode_jpeg(8, 8, turbojpeg::PixelFormat::CMYK);
         let img = decode_rgb(&jpeg).unwrap();
         assert_eq!((img.width, img.height), (8, 8));
-    }
-
-    #[test]
-    fn png_layouts_convert_like_pillow() {
-        use image::{DynamicImage, ImageFormat};
-        let encode = |img: DynamicImage| {
-            let mut out = Cursor::new(Vec::new());
-            img.write_to(&mut out, ImageFormat::Png).unwrap();
-            out.into_inner()
-        };
-        let rgba = image::RgbaImage::from_raw(2, 1, vec![1, 2, 3, 0, 4, 5, 6, 255]).unwrap();
-        let img = decode_rgb(&encode(DynamicImage::ImageRgba8(rgba))).unwrap();
-        assert_eq!(img.pixels, [1, 2, 3, 4, 5, 6]);
-
-        let la = image::GrayAlphaImage::from_raw(2, 1, vec![7, 0, 9, 128]).unwrap();
-        let img = decode_rgb(&encode(DynamicImage::ImageLumaA8(la))).unwrap();
-        assert_eq!(img.pixels, [7, 7, 7, 9, 9, 9]);
-
-        let rgb16 =
-            image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(1, 1, vec![0x1234, 0xFF00, 0x00FF])
-                .unwrap();
-        let img = decode_rgb(&encode(DynamicImage::ImageRgb16(rgb16))).unwrap();
-        assert_eq!(img.pixels, [0x12, 0xFF, 0x00]);
-
-        let l16 =
-            image::ImageBuffer::<image::Luma<u16>, _>::from_raw(2, 1, vec![200, 300]).unwrap();
-        let img = decode_rgb(&encode(DynamicImage::ImageLuma16(l16))).unwrap();
-        assert_eq!(img.pixels, [200, 200, 200, 255, 255, 255]);
-
-        let png = encode(DynamicImage::ImageRgb8(image::RgbImage::new(3, 3)));
-        assert!(decode_rgb(&png[..png.len() / 2]).is_err());
     }
 
     /// `jpeg` without its segments of marker `code` (those before the first scan).

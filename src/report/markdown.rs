@@ -4,9 +4,14 @@ use super::{Exporter, RunRecord, VerdictStatus};
 
 pub struct MarkdownExporter;
 
-/// Table cells must not break the row: pipes are escaped, newlines flattened.
+/// Table cells must not break the row nor carry markup: see [`crate::escape`].
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    crate::escape::markdown_text(text)
+}
+
+/// A name or path shown literally, in a code span nothing inside can end.
+fn code(text: &str) -> String {
+    crate::escape::markdown_code(text)
 }
 
 fn signed(value: f64) -> String {
@@ -25,8 +30,8 @@ impl Exporter for MarkdownExporter {
             VerdictStatus::Drift => "DRIFT",
             VerdictStatus::NoReference => "NO REFERENCE",
         };
-        let _ = writeln!(out, "# {} — {verdict}\n", r.model_id);
-        let _ = writeln!(out, "{}\n", r.verdict.summary);
+        let _ = writeln!(out, "# {} — {verdict}\n", cell(&r.model_id));
+        let _ = writeln!(out, "{}\n", cell(&r.verdict.summary));
         let _ = writeln!(out, "| | |\n|---|---|");
         let _ = writeln!(
             out,
@@ -45,23 +50,25 @@ impl Exporter for MarkdownExporter {
         );
         let _ = writeln!(
             out,
-            "| recipe | `{}` (Pillow {} resize order) |",
-            r.recipe.name, r.recipe.pillow_compat
+            "| recipe | {} (Pillow {} resize order) |",
+            code(&r.recipe.name),
+            r.recipe.pillow_compat
         );
         let _ = writeln!(
             out,
-            "| ONNX | `{}` sha256 `{}` ({}) |",
-            cell(&r.onnx.path),
+            "| ONNX | {} sha256 `{}` ({}) |",
+            code(&r.onnx.path),
             r.onnx.sha256,
             r.onnx.verification
         );
         let set_name = r.dataset.image_set_name.as_deref().unwrap_or("unnamed");
         let _ = writeln!(
             out,
-            "| image set | {set_name}, sha256 `{}` ({} layout at `{}`) |",
+            "| image set | {}, sha256 `{}` ({} layout at {}) |",
+            cell(set_name),
             r.dataset.image_set_sha256,
             r.dataset.layout,
-            cell(&r.dataset.path)
+            code(&r.dataset.path)
         );
         let _ = writeln!(
             out,
@@ -86,7 +93,7 @@ impl Exporter for MarkdownExporter {
                     out,
                     "| {} | {} | {:.3} | {:.3} | {} | {} | {} | {} |",
                     cell(&reference.source),
-                    reference.recipe.as_deref().unwrap_or("undocumented"),
+                    cell(reference.recipe.as_deref().unwrap_or("undocumented")),
                     reference.top1,
                     reference.top5,
                     signed(reference.delta_top1),
@@ -105,7 +112,7 @@ impl Exporter for MarkdownExporter {
         if !r.failures.is_empty() {
             let _ = writeln!(out, "## Failed images (counted as incorrect)\n");
             for failure in &r.failures {
-                let _ = writeln!(out, "- `{}`: {}", cell(&failure.file), cell(&failure.error));
+                let _ = writeln!(out, "- {}: {}", code(&failure.file), cell(&failure.error));
             }
             out.push('\n');
         }
@@ -114,12 +121,12 @@ impl Exporter for MarkdownExporter {
         let _ = writeln!(out, "## Provenance\n");
         let _ = writeln!(out, "| | |\n|---|---|");
         let _ = writeln!(out, "| zoorepro | {} |", p.tool_version);
-        let _ = writeln!(out, "| command | `{}` |", cell(&p.command_line.join(" ")));
+        let _ = writeln!(out, "| command | {} |", code(&p.command_line.join(" ")));
         let _ = writeln!(
             out,
-            "| ONNX Runtime | {} (`{}`) |",
-            p.ort_version,
-            cell(&p.ort_library)
+            "| ONNX Runtime | {} ({}) |",
+            cell(&p.ort_version),
+            code(&p.ort_library)
         );
         let _ = writeln!(
             out,
@@ -146,12 +153,19 @@ impl Exporter for MarkdownExporter {
             "| host | {} {} , {} CPUs |",
             p.host.os, p.host.arch, p.host.cpus
         );
+        if p.nan_outputs > 0 {
+            let _ = writeln!(
+                out,
+                "| model outputs with NaN | {} images (ranked below every number, as NumPy sorts NaN; check the export) |",
+                p.nan_outputs
+            );
+        }
         if let Some(store) = &r.store {
             let _ = writeln!(
                 out,
-                "| store | run {} in `{}`, key `{}`, {} images reused |",
+                "| store | run {} in {}, key `{}`, {} images reused |",
                 store.run_id,
-                cell(&store.database),
+                code(&store.database),
                 store.key,
                 store.reused
             );
@@ -171,5 +185,14 @@ mod tests {
         assert!(text.contains("| top-1 | 72.000% (72 / 100) |"));
         assert!(text.contains("a \\| note"), "pipes in notes are escaped");
         assert!(text.contains("`bad.JPEG`: truncated"));
+        let mut record = crate::report::tests::sample_record();
+        record.failures[0].file = "n01440764/x`<img src=x onerror=alert(1)>`\r\x1b[2K.JPEG".into();
+        record.failures[0].error = "<b>bold</b>\nforged line".into();
+        let text = MarkdownExporter.render(&record);
+        assert!(
+            text.contains("- ``n01440764/x`<img src=x onerror=alert(1)>`\\r\\x1b[2K.JPEG``: &lt;b&gt;bold&lt;/b&gt;\\nforged line"),
+            "{text}"
+        );
+        assert!(!text.contains('\r') && !text.contains('\x1b'));
     }
 }

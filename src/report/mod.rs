@@ -137,6 +137,10 @@ pub struct Provenance {
     /// End-to-end images/s over the images this invocation ran inference on.
     pub images_per_second: f64,
     pub inferred: usize,
+    /// Of those, the images whose model output held NaN (ranked below every number, as NumPy
+    /// sorts NaN): a broken export, not a result to trust.
+    #[serde(default)]
+    pub nan_outputs: usize,
     pub throughput: Throughput,
     pub host: Host,
 }
@@ -210,28 +214,9 @@ pub fn write_reports(dir: &Path, record: &RunRecord, stem: &str) -> std::io::Res
 }
 
 /// Write to a temporary sibling, flush it to disk, then rename: readers see the old file or the
-/// whole new one, never a torn one.
+/// whole new one, never a torn one (see [`crate::safe_file::write_atomically`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = parent.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
+    crate::safe_file::write_bytes_atomically(path, bytes)
 }
 
 /// RFC 3339 UTC timestamp of `time`, without pulling in a date crate for one format.
@@ -369,6 +354,7 @@ pub(crate) mod tests {
                 seconds: 10.0,
                 images_per_second: 10.0,
                 inferred: 100,
+                nan_outputs: 0,
                 throughput: Throughput::from_stages(100, 2.0, 5.0, 10.0),
                 host: Host::current(),
             },

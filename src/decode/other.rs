@@ -1,0 +1,540 @@
+//! Every format but JPEG (PNG, GIF, BMP, TIFF, WebP), converted the way Pillow 13's
+//! `convert('RGB')` converts it (alpha dropped, no compositing), with memory bounded by the
+//! 8-bit RGB image that comes out.
+//!
+//! A few kilobytes of PNG can describe 178 million pixels at 8 bytes each, so holding the
+//! decoder's native layout before converting would cost up to 11 bytes per pixel. PNG is
+//! therefore decoded row by row straight into the RGB buffer; the other formats decode into one
+//! buffer that is converted to RGB in place. Both refuse what Pillow refuses as a decompression
+//! bomb (more than `2 * MAX_IMAGE_PIXELS` pixels) before allocating anything for the pixels, and
+//! an allocation that fails is an error for that image, never an abort of the process.
+
+use std::io::Cursor;
+
+use super::{DecodeError, MAX_PIXELS, check_size};
+use crate::raster::RgbImage;
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+pub(crate) fn decode_other(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    if bytes.starts_with(PNG_SIGNATURE) {
+        return decode_png(bytes);
+    }
+    decode_with_image_crate(bytes)
+}
+
+/// A zeroed buffer of `len` bytes, or an error when the allocator cannot give it.
+fn try_zeroed(len: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut buffer = Vec::new();
+    buffer.try_reserve_exact(len).map_err(|_| {
+        DecodeError::Unsupported(format!(
+            "cannot allocate {len} bytes for the decoded image (out of memory)"
+        ))
+    })?;
+    buffer.resize(len, 0);
+    Ok(buffer)
+}
+
+fn rgb_len(width: u32, height: u32) -> Result<usize, DecodeError> {
+    check_size(u64::from(width), u64::from(height))?;
+    // At most 3 * MAX_PIXELS, about 0.5 GiB: fits usize on every 64-bit target.
+    Ok(width as usize * height as usize * 3)
+}
+
+// ---------------------------------------------------------------------------------------------
+// PNG, row by row
+
+fn decode_png(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    // The same output layouts the `image` crate produces (and Pillow's raw modes read): palette
+    // and low bit depths expanded to 8 bits, 16 bits kept so the high byte can be taken.
+    decoder.set_transformations(png::Transformations::EXPAND);
+    // One row of the widest allowed image at 16-bit RGBA, plus the decoder's own buffers.
+    decoder.set_limits(png::Limits {
+        bytes: (MAX_PIXELS as usize) * 8 + (64 << 20),
+    });
+    let mut reader = decoder.read_info().map_err(map_png_error)?;
+    let (width, height) = (reader.info().width, reader.info().height);
+    let len = rgb_len(width, height)?;
+    let (color, depth) = reader.output_color_type();
+    let layout = Layout::of_png(color, depth)?;
+    let mut pixels = try_zeroed(len)?;
+    let stride = width as usize * 3;
+    let mut row_rgb = Vec::new();
+    let mut next_row = 0;
+    while let Some(row) = reader.next_interlaced_row().map_err(map_png_error)? {
+        match *row.interlace() {
+            png::InterlaceInfo::Null(_) => {
+                // Rows come in order: the n-th non-interlaced row is image row n.
+                let y = next_row;
+                next_row += 1;
+                let target = &mut pixels[y * stride..(y + 1) * stride];
+                layout.to_rgb(row.data(), target);
+            }
+            png::InterlaceInfo::Adam7(info) => {
+                let samples = row.data().len() / layout.bytes_per_pixel();
+                row_rgb.clear();
+                row_rgb.resize(samples * 3, 0);
+                layout.to_rgb(row.data(), &mut row_rgb);
+                png::expand_interlaced_row(&mut pixels, stride, &row_rgb, &info, 24);
+            }
+        }
+    }
+    Ok(RgbImage::new(width as usize, height as usize, pixels))
+}
+
+fn map_png_error(error: png::DecodingError) -> DecodeError {
+    use png::DecodingError as E;
+    match error {
+        E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Truncated(e.to_string())
+        }
+        E::LimitsExceeded => {
+            DecodeError::Unsupported("the PNG needs more memory than its pixel count allows".into())
+        }
+        other => {
+            let message = other.to_string();
+            if message.to_ascii_lowercase().contains("eof") {
+                DecodeError::Truncated(message)
+            } else {
+                DecodeError::Corrupt(message)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The other formats, converted in place
+
+fn decode_with_image_crate(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    use image::ImageDecoder;
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(DecodeError::UnsupportedFormat);
+    }
+    let decoder = reader.into_decoder().map_err(map_image_error)?;
+    let (width, height) = decoder.dimensions();
+    let len = rgb_len(width, height)?;
+    let layout = Layout::of_image(decoder.color_type())?;
+    let native = decoder.total_bytes();
+    if native != (width as u64) * (height as u64) * layout.bytes_per_pixel() as u64 {
+        return Err(DecodeError::Corrupt(format!(
+            "the decoder reports {native} bytes for {width}x{height} pixels"
+        )));
+    }
+    let mut buffer = try_zeroed(native as usize)?;
+    decoder.read_image(&mut buffer).map_err(map_image_error)?;
+    let pixels = if layout.bytes_per_pixel() >= 3 {
+        // Each RGB pixel lands at or before the native pixel it comes from, so a forward walk
+        // converts in place without a second buffer.
+        let bpp = layout.bytes_per_pixel();
+        let mut rgb = [0u8; 3];
+        for i in 0..width as usize * height as usize {
+            layout.to_rgb(&buffer[i * bpp..(i + 1) * bpp], &mut rgb);
+            buffer[i * 3..i * 3 + 3].copy_from_slice(&rgb);
+        }
+        buffer.truncate(len);
+        buffer.shrink_to_fit();
+        buffer
+    } else {
+        let mut pixels = try_zeroed(len)?;
+        layout.to_rgb(&buffer, &mut pixels);
+        pixels
+    };
+    Ok(RgbImage::new(width as usize, height as usize, pixels))
+}
+
+fn map_image_error(error: image::ImageError) -> DecodeError {
+    use image::ImageError as E;
+    match error {
+        E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Truncated(e.to_string())
+        }
+        E::Unsupported(e) => DecodeError::Unsupported(e.to_string()),
+        E::Limits(e) => DecodeError::Unsupported(e.to_string()),
+        other => {
+            let message = other.to_string();
+            if message.to_ascii_lowercase().contains("eof") {
+                DecodeError::Truncated(message)
+            } else {
+                DecodeError::Corrupt(message)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pixel layouts -> RGB, as Pillow's convert('RGB')
+
+/// What Pillow's `convert('RGB')` makes of each layout the decoders produce. Pillow reads 16-bit
+/// RGB(A) and LA PNGs by their high byte (`RGB;16B` etc.), but 16-bit grayscale as mode `I;16`,
+/// whose conversion to RGB clamps at 255 instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    L8,
+    La8,
+    Rgb8,
+    Rgba8,
+    /// 16-bit samples; `big_endian` is how the decoder hands them over (PNG: big, `image`: native).
+    L16 {
+        big_endian: bool,
+    },
+    La16 {
+        big_endian: bool,
+    },
+    Rgb16 {
+        big_endian: bool,
+    },
+    Rgba16 {
+        big_endian: bool,
+    },
+}
+
+impl Layout {
+    fn of_png(color: png::ColorType, depth: png::BitDepth) -> Result<Self, DecodeError> {
+        use png::{BitDepth as B, ColorType as C};
+        let big_endian = true;
+        Ok(match (color, depth) {
+            (C::Grayscale, B::Eight) => Layout::L8,
+            (C::GrayscaleAlpha, B::Eight) => Layout::La8,
+            (C::Rgb, B::Eight) => Layout::Rgb8,
+            (C::Rgba, B::Eight) => Layout::Rgba8,
+            (C::Grayscale, B::Sixteen) => Layout::L16 { big_endian },
+            (C::GrayscaleAlpha, B::Sixteen) => Layout::La16 { big_endian },
+            (C::Rgb, B::Sixteen) => Layout::Rgb16 { big_endian },
+            (C::Rgba, B::Sixteen) => Layout::Rgba16 { big_endian },
+            (color, depth) => {
+                return Err(DecodeError::Unsupported(format!(
+                    "PNG {color:?} at {depth:?} bits after expansion"
+                )));
+            }
+        })
+    }
+
+    fn of_image(color: image::ColorType) -> Result<Self, DecodeError> {
+        use image::ColorType as C;
+        let big_endian = cfg!(target_endian = "big");
+        Ok(match color {
+            C::L8 => Layout::L8,
+            C::La8 => Layout::La8,
+            C::Rgb8 => Layout::Rgb8,
+            C::Rgba8 => Layout::Rgba8,
+            C::L16 => Layout::L16 { big_endian },
+            C::La16 => Layout::La16 { big_endian },
+            C::Rgb16 => Layout::Rgb16 { big_endian },
+            C::Rgba16 => Layout::Rgba16 { big_endian },
+            other => {
+                return Err(DecodeError::Unsupported(format!(
+                    "{other:?} pixels (only 8- and 16-bit integer images are supported)"
+                )));
+            }
+        })
+    }
+
+    fn bytes_per_pixel(self) -> usize {
+        match self {
+            Layout::L8 => 1,
+            Layout::La8 | Layout::L16 { .. } => 2,
+            Layout::Rgb8 => 3,
+            Layout::Rgba8 | Layout::La16 { .. } => 4,
+            Layout::Rgb16 { .. } => 6,
+            Layout::Rgba16 { .. } => 8,
+        }
+    }
+
+    /// Converts whole pixels of `native` into `rgb` (3 bytes per pixel), as many as `rgb` holds.
+    fn to_rgb(self, native: &[u8], rgb: &mut [u8]) {
+        let bpp = self.bytes_per_pixel();
+        // The high byte of a 16-bit sample, and the whole sample (for `I;16`'s clamp).
+        let high = |s: &[u8], big: bool| if big { s[0] } else { s[1] };
+        let whole = |s: &[u8], big: bool| {
+            if big {
+                u16::from_be_bytes([s[0], s[1]])
+            } else {
+                u16::from_le_bytes([s[0], s[1]])
+            }
+        };
+        for (p, out) in native.chunks_exact(bpp).zip(rgb.chunks_exact_mut(3)) {
+            let value = match self {
+                Layout::L8 | Layout::La8 => [p[0]; 3],
+                Layout::Rgb8 | Layout::Rgba8 => [p[0], p[1], p[2]],
+                Layout::L16 { big_endian } => [whole(p, big_endian).min(255) as u8; 3],
+                Layout::La16 { big_endian } => [high(p, big_endian); 3],
+                Layout::Rgb16 { big_endian } | Layout::Rgba16 { big_endian } => [
+                    high(&p[0..2], big_endian),
+                    high(&p[2..4], big_endian),
+                    high(&p[4..6], big_endian),
+                ],
+            };
+            out.copy_from_slice(&value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_rgb;
+
+    fn encode(img: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn png_layouts_convert_like_pillow() {
+        use image::{DynamicImage, ImageFormat::Png};
+        let rgba = image::RgbaImage::from_raw(2, 1, vec![1, 2, 3, 0, 4, 5, 6, 255]).unwrap();
+        let img = decode_rgb(&encode(DynamicImage::ImageRgba8(rgba), Png)).unwrap();
+        assert_eq!(img.pixels, [1, 2, 3, 4, 5, 6]);
+
+        let la = image::GrayAlphaImage::from_raw(2, 1, vec![7, 0, 9, 128]).unwrap();
+        let img = decode_rgb(&encode(DynamicImage::ImageLumaA8(la), Png)).unwrap();
+        assert_eq!(img.pixels, [7, 7, 7, 9, 9, 9]);
+
+        let rgb16 =
+            image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(1, 1, vec![0x1234, 0xFF00, 0x00FF])
+                .unwrap();
+        let img = decode_rgb(&encode(DynamicImage::ImageRgb16(rgb16), Png)).unwrap();
+        assert_eq!(img.pixels, [0x12, 0xFF, 0x00]);
+
+        let l16 =
+            image::ImageBuffer::<image::Luma<u16>, _>::from_raw(2, 1, vec![200, 300]).unwrap();
+        let img = decode_rgb(&encode(DynamicImage::ImageLuma16(l16), Png)).unwrap();
+        assert_eq!(img.pixels, [200, 200, 200, 255, 255, 255]);
+
+        let png = encode(DynamicImage::ImageRgb8(image::RgbImage::new(3, 3)), Png);
+        assert!(decode_rgb(&png[..png.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn other_formats_convert_in_place_like_a_whole_conversion() {
+        use image::{DynamicImage, ImageFormat};
+        let rgba = image::RgbaImage::from_fn(5, 3, |x, y| {
+            image::Rgba([x as u8 * 40, y as u8 * 70, (x + y) as u8, 255])
+        });
+        let expected: Vec<u8> = rgba
+            .pixels()
+            .flat_map(|p| [p.0[0], p.0[1], p.0[2]])
+            .collect();
+        for format in [ImageFormat::Bmp, ImageFormat::Tiff] {
+            let img = decode_rgb(&encode(DynamicImage::ImageRgba8(rgba.clone()), format)).unwrap();
+            assert_eq!((img.width, img.height), (5, 3), "{format:?}");
+            assert_eq!(img.pixels, expected, "{format:?}");
+        }
+        let rgba16 = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(4, 2, |x, y| {
+            image::Rgba([x as u16 * 0x1111, y as u16 * 0x7000 + 0xFF, 0x00FF, 0])
+        });
+        let img = decode_rgb(&encode(
+            DynamicImage::ImageRgba16(rgba16),
+            ImageFormat::Tiff,
+        ))
+        .unwrap();
+        let expected: Vec<u8> = (0..2u16)
+            .flat_map(|y| (0..4u16).flat_map(move |x| [(x * 0x11) as u8, (y * 0x70) as u8, 0]))
+            .collect();
+        assert_eq!(img.pixels, expected);
+    }
+
+    #[test]
+    fn interlaced_png_rows_land_where_a_whole_decode_puts_them() {
+        let (width, height) = (13u32, 11u32);
+        let pixels: Vec<u8> = (0..width * height * 3)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let mut out = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut out, width, height);
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            let mut writer = encoder.write_header().unwrap();
+            writer.write_image_data(&pixels).unwrap();
+        }
+        assert_eq!(decode_rgb(&out).unwrap().pixels, pixels);
+        // Adam7: the encoder cannot interlace, so the test writes the passes itself.
+        let adam7 = adam7_png(width, height, &pixels);
+        let decoded = decode_rgb(&adam7).unwrap();
+        assert_eq!(decoded.pixels, pixels);
+    }
+
+    /// A minimal interlaced (Adam7) 8-bit RGB PNG, filter type 0 on every line.
+    fn adam7_png(width: u32, height: u32, rgb: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        const PASSES: [(u32, u32, u32, u32); 7] = [
+            (0, 0, 8, 8),
+            (4, 0, 8, 8),
+            (0, 4, 4, 8),
+            (2, 0, 4, 4),
+            (0, 2, 2, 4),
+            (1, 0, 2, 2),
+            (0, 1, 1, 2),
+        ];
+        let mut raw = Vec::new();
+        for (x0, y0, dx, dy) in PASSES {
+            let columns: Vec<u32> = (x0..width).step_by(dx as usize).collect();
+            if columns.is_empty() {
+                continue;
+            }
+            for y in (y0..height).step_by(dy as usize) {
+                raw.push(0);
+                for &x in &columns {
+                    let at = ((y * width + x) * 3) as usize;
+                    raw.extend_from_slice(&rgb[at..at + 3]);
+                }
+            }
+        }
+        let mut zlib = Vec::new();
+        {
+            let mut encoder = flate_stored(&mut zlib);
+            encoder.write_all(&raw).unwrap();
+        }
+        let chunk = |kind: &[u8], data: &[u8]| {
+            let mut c = (data.len() as u32).to_be_bytes().to_vec();
+            c.extend_from_slice(kind);
+            c.extend_from_slice(data);
+            let crc = crc32(&c[4..]);
+            c.extend_from_slice(&crc.to_be_bytes());
+            c
+        };
+        let mut ihdr = width.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 1]);
+        let mut png = PNG_SIGNATURE.to_vec();
+        png.extend(chunk(b"IHDR", &ihdr));
+        png.extend(chunk(b"IDAT", &zlib));
+        png.extend(chunk(b"IEND", b""));
+        png
+    }
+
+    /// zlib with stored (uncompressed) blocks: enough for a test PNG, no compressor needed.
+    fn flate_stored(out: &mut Vec<u8>) -> StoredWriter<'_> {
+        out.extend_from_slice(&[0x78, 0x01]);
+        StoredWriter {
+            out,
+            data: Vec::new(),
+        }
+    }
+
+    struct StoredWriter<'a> {
+        out: &'a mut Vec<u8>,
+        data: Vec<u8>,
+    }
+
+    impl std::io::Write for StoredWriter<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.data.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Drop for StoredWriter<'_> {
+        fn drop(&mut self) {
+            let blocks: Vec<&[u8]> = self.data.chunks(65535).collect();
+            for (i, block) in blocks.iter().enumerate() {
+                self.out.push(u8::from(i + 1 == blocks.len()));
+                let len = block.len() as u16;
+                self.out.extend_from_slice(&len.to_le_bytes());
+                self.out.extend_from_slice(&(!len).to_le_bytes());
+                self.out.extend_from_slice(block);
+            }
+            let (mut a, mut b) = (1u32, 0u32);
+            for &byte in &self.data {
+                a = (a + u32::from(byte)) % 65521;
+                b = (b + a) % 65521;
+            }
+            self.out.extend_from_slice(&((b << 16) | a).to_be_bytes());
+        }
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    /// Pillow 13 itself writes PNGs in its layouts (palette with and without transparency, 4-bit
+    /// palette, 1-bit, LA, I;16, RGBA) and their `convert('RGB')`; zoorepro must decode each to
+    /// those bytes. Skipped without a Python that has Pillow (`ZOOREPRO_PYTHON`).
+    #[test]
+    fn png_layouts_decode_to_pillows_pixels() {
+        let python = std::env::var("ZOOREPRO_PYTHON").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_string()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let script = r#"
+import sys
+from PIL import Image
+out = sys.argv[1]
+base = Image.linear_gradient("L").resize((37, 23)).convert("RGB")
+base = Image.merge("RGB", (base.getchannel(0), base.getchannel(0).rotate(90), base.getchannel(0).transpose(0)))
+cases = {
+    "p": base.convert("P", palette=Image.Palette.ADAPTIVE, colors=200),
+    "p4": base.convert("P", palette=Image.Palette.ADAPTIVE, colors=16),
+    "one": base.convert("1"),
+    "la": base.convert("LA"),
+    "i16": base.convert("I").point(lambda v: v * 3).convert("I;16"),
+    "rgba": base.convert("RGBA"),
+}
+for name, im in cases.items():
+    kwargs = {"bits": 4} if name == "p4" else {}
+    im.save(f"{out}/{name}.png", **kwargs)
+Image.open(f"{out}/p.png").save(f"{out}/ptrns.png", transparency=3)
+for name in list(cases) + ["ptrns"]:
+    with Image.open(f"{out}/{name}.png") as im:
+        open(f"{out}/{name}.rgb", "wb").write(im.convert("RGB").tobytes())
+"#;
+        let status = std::process::Command::new(&python)
+            .arg("-c")
+            .arg(script)
+            .arg(dir.path())
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!("skipped: no Python with Pillow at {python}");
+            return;
+        }
+        for name in ["p", "p4", "one", "la", "i16", "rgba", "ptrns"] {
+            let png = std::fs::read(dir.path().join(format!("{name}.png"))).unwrap();
+            let expected = std::fs::read(dir.path().join(format!("{name}.rgb"))).unwrap();
+            let decoded = decode_rgb(&png).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((decoded.width, decoded.height), (37, 23), "{name}");
+            assert!(
+                decoded.pixels == expected,
+                "{name}: pixels differ from Pillow's"
+            );
+        }
+    }
+
+    #[test]
+    fn bombs_are_refused_before_any_pixel_buffer() {
+        // Pillow: more than 2 * MAX_IMAGE_PIXELS is a DecompressionBombError; exactly that is read.
+        let over = adam7_header_only(MAX_PIXELS as u32 + 1, 1);
+        assert!(matches!(
+            decode_rgb(&over),
+            Err(DecodeError::TooLarge { .. })
+        ));
+    }
+
+    fn adam7_header_only(width: u32, height: u32) -> Vec<u8> {
+        let mut png = adam7_png(1, 1, &[0, 0, 0]);
+        png[16..20].copy_from_slice(&width.to_be_bytes());
+        png[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        png
+    }
+}
