@@ -296,7 +296,7 @@ impl Dataset {
     pub fn stream<'a>(
         &'a self,
         limit: Option<usize>,
-        wanted: impl Fn(&Entry) -> bool + Send + 'a,
+        wanted: impl Fn(&Entry) -> bool + Send + 'static,
     ) -> Result<Box<dyn Iterator<Item = Result<Sample, DatasetError>> + Send + 'a>, DatasetError>
     {
         let limit = limit.unwrap_or(usize::MAX);
@@ -322,11 +322,9 @@ impl Dataset {
                 path: self.root.clone(),
                 reason: e.to_string(),
             })?;
-        Ok(Box::new(TarStream {
+        let reader = TarStream {
             path: self.root.clone(),
             archive_len,
-            archive: Box::new(tar::Archive::new(BufReader::with_capacity(1 << 20, file))),
-            entries: None,
             wanted: Box::new(wanted),
             remaining: limit,
             ignored: Arc::clone(&self.ignored),
@@ -335,9 +333,21 @@ impl Dataset {
             last_member: None,
             end_of_members: 0,
             done: false,
-        }))
+        };
+        let (tx, rx) = crossbeam_channel::bounded(TAR_QUEUE);
+        std::thread::Builder::new()
+            .name("tar-reader".into())
+            .spawn(move || reader.run(file, tx))
+            .map_err(|e| DatasetError::Unreadable {
+                path: self.root.clone(),
+                reason: format!("cannot start its reader thread: {e}"),
+            })?;
+        Ok(Box::new(rx.into_iter()))
     }
 }
+
+/// Members a tar's reader thread may have read ahead of the consumer.
+const TAR_QUEUE: usize = 8;
 
 fn read_image(path: &Path) -> Result<Vec<u8>, String> {
     // Devices and FIFOs are refused (they would read without end or block the run).
@@ -363,15 +373,14 @@ fn check_unique_names<'a>(
     Ok(())
 }
 
-/// Streams a tar's members. `tar::Entries` borrows the archive, so the archive is boxed and the
-/// iterator created lazily from a raw pointer the stream owns for its whole life.
-struct TarStream<'a> {
+/// Streams a tar's members on a thread of its own, which owns the archive (`tar::Entries` borrows
+/// it) and sends each sample over a bounded channel; the consumer iterates the receiver. When the
+/// consumer stops early, the next send fails and the thread ends.
+struct TarStream {
     path: PathBuf,
     /// The archive's size: no member can hold more, whatever its header claims.
     archive_len: u64,
-    archive: Box<tar::Archive<BufReader<fs::File>>>,
-    entries: Option<tar::Entries<'static, BufReader<fs::File>>>,
-    wanted: Box<dyn Fn(&Entry) -> bool + Send + 'a>,
+    wanted: Box<dyn Fn(&Entry) -> bool + Send>,
     remaining: usize,
     ignored: Arc<AtomicUsize>,
     links: Arc<AtomicUsize>,
@@ -382,18 +391,30 @@ struct TarStream<'a> {
     done: bool,
 }
 
-// SAFETY: the `Entries` iterator points into `archive`, a heap allocation owned by this struct
-// that never moves and is dropped after `entries` (field order); both are only used together.
-unsafe impl Send for TarStream<'_> {}
+type TarEntries<'a> = tar::Entries<'a, BufReader<fs::File>>;
 
-impl Drop for TarStream<'_> {
-    fn drop(&mut self) {
-        // The borrowing iterator must go before the archive it borrows.
-        self.entries = None;
+impl TarStream {
+    fn run(mut self, file: fs::File, tx: crossbeam_channel::Sender<Result<Sample, DatasetError>>) {
+        let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
+        let mut entries = match archive.entries() {
+            Ok(entries) => entries,
+            Err(e) => {
+                let _ = tx.send(Err(self.fail(e.to_string())));
+                return;
+            }
+        };
+        while !self.done {
+            let Some(item) = self.next_sample(&mut entries) else {
+                return;
+            };
+            if tx.send(item).is_err() {
+                return;
+            }
+        }
     }
 }
 
-impl TarStream<'_> {
+impl TarStream {
     fn fail(&mut self, reason: String) -> DatasetError {
         self.done = true;
         let after = match &self.last_member {
@@ -407,17 +428,9 @@ impl TarStream<'_> {
         }
     }
 
-    fn next_sample(&mut self) -> Option<Result<Sample, DatasetError>> {
-        if self.entries.is_none() {
-            let archive: *mut tar::Archive<BufReader<fs::File>> = &mut *self.archive;
-            // SAFETY: see the `Send` impl: the archive outlives the iterator and is not touched otherwise.
-            match unsafe { (*archive).entries() } {
-                Ok(entries) => self.entries = Some(entries),
-                Err(e) => return Some(Err(self.fail(e.to_string()))),
-            }
-        }
+    fn next_sample(&mut self, entries: &mut TarEntries) -> Option<Result<Sample, DatasetError>> {
         loop {
-            let Some(next) = self.entries.as_mut()?.next() else {
+            let Some(next) = entries.next() else {
                 return self.check_end_marker().err().map(Err);
             };
             let mut member = match next {
@@ -501,7 +514,7 @@ impl TarStream<'_> {
     }
 }
 
-impl TarStream<'_> {
+impl TarStream {
     /// The `tar` crate ends quietly at EOF between members, so an archive cut at a member boundary
     /// would pass as a smaller dataset. A whole archive ends with two zero blocks: require them.
     fn check_end_marker(&mut self) -> Result<(), DatasetError> {
@@ -517,17 +530,6 @@ impl TarStream<'_> {
             Ok(()) => Err(self.fail("no end-of-archive marker after the last member".into())),
             Err(e) => Err(self.fail(format!("it ends without its end-of-archive marker ({e})"))),
         }
-    }
-}
-
-impl Iterator for TarStream<'_> {
-    type Item = Result<Sample, DatasetError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        self.next_sample()
     }
 }
 
