@@ -227,9 +227,8 @@ pub struct AddModelArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
-    #[arg(long, value_name = "FILE")]
-    pub ort_lib: Option<PathBuf>,
+    #[command(flatten)]
+    pub runtime: OrtLibArg,
 }
 
 #[derive(Args, Debug)]
@@ -246,9 +245,8 @@ pub struct MergeArgs {
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
 
-    /// Print the merged run's record as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonArg,
 }
 
 #[derive(Args, Debug)]
@@ -320,9 +318,8 @@ pub struct RunsArgs {
     /// Delete this run and its predictions.
     #[arg(long, value_name = "ID")]
     pub delete: Option<i64>,
-    /// Print JSON on stdout instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonArg,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -409,13 +406,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub predictions: Option<PathBuf>,
 
-    /// Print the run record as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonArg,
 
-    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
-    #[arg(long, value_name = "FILE")]
-    pub ort_lib: Option<PathBuf>,
+    #[command(flatten)]
+    pub runtime: OrtLibArg,
 
     /// Allowed top-1 gap to the expected reference, in percentage points (0 to 100).
     #[arg(long, default_value_t = 0.1, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
@@ -454,9 +449,8 @@ pub struct PreprocessArgs {
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// Print JSON on stdout instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonArg,
 }
 
 #[derive(Args, Debug)]
@@ -512,13 +506,11 @@ pub struct DeterminismArgs {
     )]
     pub providers: Vec<ProviderArg>,
 
-    /// Print the report as JSON on stdout instead of tables.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonArg,
 
-    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
-    #[arg(long, value_name = "FILE")]
-    pub ort_lib: Option<PathBuf>,
+    #[command(flatten)]
+    pub runtime: OrtLibArg,
 }
 
 #[derive(Args, Debug)]
@@ -526,7 +518,22 @@ pub struct InspectArgs {
     #[arg(value_name = "FILE.onnx")]
     pub file: PathBuf,
 
-    /// Print JSON on stdout instead of text.
+    #[command(flatten)]
+    pub output: JsonArg,
+}
+
+/// `--json`, shared by every command that has machine-readable output.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JsonArg {
+    /// Print the result as JSON on stdout (progress and warnings stay on stderr) instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--ort-lib`, shared by the commands that load ONNX Runtime.
+#[derive(Args, Debug, Clone)]
+pub struct OrtLibArg {
+    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
+    #[arg(long, value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
 }

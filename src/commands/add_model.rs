@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use crate::cli::{AddModelArgs, ChannelsArg, LayoutArg, ResizeModeArg};
+use crate::cli::{AddModelArgs, LayoutArg};
 use crate::exit;
 use crate::manifest::{self, Dim, ImageSet, Input, Manifest, Output, RecipeRef, Reference};
 use crate::recipe::{self, ChannelOrder, Filter, Layout, Recipe, ResizeMode};
@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
     let existing = ctx.manifests(&home)?;
     check_id_is_free(&existing, &id, &target, args.force)?;
 
-    let runtime = Runtime::load(args.ort_lib.as_deref())?;
+    let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
     // One thread and full optimisation: only the graph's declared signature is read here.
     let options = SessionOptions {
         provider: Provider::Cpu,
@@ -203,10 +203,7 @@ fn build_recipe(args: &AddModelArgs, name: &str, layout: Layout) -> anyhow::Resu
             "an inline recipe needs --resize-mode, --size, --filter, --scale, --mean, --std and --channels"
         )
     };
-    let resize_mode = match args.resize_mode.ok_or_else(missing)? {
-        ResizeModeArg::Squash => ResizeMode::Squash,
-        ResizeModeArg::ShorterSide => ResizeMode::ShorterSide,
-    };
+    let resize_mode: ResizeMode = args.resize_mode.ok_or_else(missing)?.into();
     let size = args.size.ok_or_else(missing)?;
     let crop = args.crop.unwrap_or(size);
     let filter_name = args.filter.as_deref().ok_or_else(missing)?;
@@ -227,10 +224,7 @@ fn build_recipe(args: &AddModelArgs, name: &str, layout: Layout) -> anyhow::Resu
             ),
         }
     };
-    let channels = match args.channels.ok_or_else(missing)? {
-        ChannelsArg::Rgb => ChannelOrder::Rgb,
-        ChannelsArg::Bgr => ChannelOrder::Bgr,
-    };
+    let channels: ChannelOrder = args.channels.ok_or_else(missing)?.into();
     let recipe = Recipe {
         name: format!("{}-recipe", name.replace('/', "-")),
         description: "declared with zoorepro add-model".into(),
@@ -269,10 +263,7 @@ fn model_layout(
     }
     let channels_first = shape[1] == Some(3);
     let channels_last = shape[3] == Some(3);
-    let requested = requested.map(|l| match l {
-        LayoutArg::Nchw => Layout::Nchw,
-        LayoutArg::Nhwc => Layout::Nhwc,
-    });
+    let requested = requested.map(Layout::from);
     let layout = match (requested, channels_first, channels_last) {
         (Some(layout), _, _) => layout,
         (None, true, false) => Layout::Nchw,

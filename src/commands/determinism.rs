@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::Context;
 use super::verify::ModelUnderTest;
-use crate::cli::{DeterminismArgs, OptLevelArg, ProviderArg};
+use crate::cli::DeterminismArgs;
 use crate::dataset::{Dataset, Entry};
 use crate::exit;
 use crate::rank;
@@ -439,19 +439,11 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
     };
     let opt_levels: Vec<OptLevel> = dedup(&args.opt_levels)
         .into_iter()
-        .map(|o| match o {
-            OptLevelArg::Disable => OptLevel::Disable,
-            OptLevelArg::Basic => OptLevel::Basic,
-            OptLevelArg::Extended => OptLevel::Extended,
-            OptLevelArg::All => OptLevel::All,
-        })
+        .map(OptLevel::from)
         .collect();
     let providers: Vec<Provider> = dedup(&args.providers)
         .into_iter()
-        .map(|p| match p {
-            ProviderArg::Cpu => Provider::Cpu,
-            ProviderArg::Cuda => Provider::Cuda,
-        })
+        .map(Provider::from)
         .collect();
     let mut configs = Vec::new();
     for &provider in &providers {
@@ -467,7 +459,7 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
     }
 
     // Every session is opened before any work, so that an unusable provider fails at once.
-    let runtime = Runtime::load(args.ort_lib.as_deref())?;
+    let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
     let mut models: Vec<Model> = Vec::with_capacity(configs.len());
     for config in &configs {
         let options = SessionOptions {
@@ -629,7 +621,7 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
         summary,
     };
     let mut stdout = std::io::stdout().lock();
-    if args.json {
+    if args.output.json {
         serde_json::to_writer_pretty(&mut stdout, &report)?;
         writeln!(stdout)?;
     } else {

@@ -10,7 +10,7 @@ use crate::onnx::{self, DimSummary, OnnxSummary, TensorSummary};
 pub fn run(args: &InspectArgs) -> anyhow::Result<i32> {
     let summary = onnx::inspect(&args.file)?;
     let mut stdout = std::io::stdout().lock();
-    if args.json {
+    if args.output.json {
         serde_json::to_writer_pretty(&mut stdout, &summary)?;
         writeln!(stdout)?;
     } else {

@@ -291,7 +291,7 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
             &record,
             &report_dir,
             &verify::report_stem(started_at, &key),
-            args.json,
+            args.output.json,
         )?);
     }
     Ok(status)

@@ -8,6 +8,7 @@ mod import_seed;
 mod inspect;
 mod merge;
 mod models;
+mod options;
 mod preprocess;
 mod recipes;
 mod runs;
@@ -21,10 +22,9 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use crate::cli::{Cli, Command, PillowCompatArg};
+use crate::cli::{Cli, Command};
 use crate::exit;
 use crate::manifest::{self, Manifest};
-use crate::resample::PillowCompat;
 
 /// What every command may need from the global flags, resolved lazily so that a command that
 /// does not touch the store never fails on an unwritable cache dir.
@@ -104,13 +104,6 @@ fn report_error(error: &anyhow::Error) {
         }
     }
     eprintln!("zoorepro: error: {}", crate::escape::terminal(&message));
-}
-
-pub(crate) fn pillow_compat(arg: PillowCompatArg) -> PillowCompat {
-    match arg {
-        PillowCompatArg::V12 => PillowCompat::V12,
-        PillowCompatArg::V13 => PillowCompat::V13,
-    }
 }
 
 pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {

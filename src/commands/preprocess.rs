@@ -63,12 +63,7 @@ pub fn run(ctx: &super::Context, args: &crate::cli::PreprocessArgs) -> anyhow::R
             })?
         }
     };
-    let count = write_tensors(
-        &args.images,
-        &recipe,
-        super::pillow_compat(args.pillow_compat),
-        &args.out,
-    )?;
+    let count = write_tensors(&args.images, &recipe, args.pillow_compat.into(), &args.out)?;
     eprintln!(
         "wrote {count} x {:?} float32 ({}) to {}",
         recipe.sample_shape(),

@@ -8,7 +8,7 @@ use crate::recipe::{self, ChannelOrder, ResizeMode};
 
 pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
     let presets = recipe::presets();
-    if args.json {
+    if args.output.json {
         super::print_json(&presets)?;
         return Ok(exit::SUCCESS);
     }

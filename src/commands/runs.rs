@@ -69,7 +69,7 @@ pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
             }
         })
         .collect();
-    if args.json {
+    if args.output.json {
         super::print_json(&rows)?;
         return Ok(exit::SUCCESS);
     }

@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::Context as _;
 
 use super::Context;
-use crate::cli::{LabelsArg, RunsSelection, TableArgs, TableFormat};
+use crate::cli::{RunsSelection, TableArgs, TableFormat};
 use crate::exit;
 use crate::labels::{self, LabelError};
 use crate::manifest::{self, Manifest};
@@ -55,18 +55,7 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
             }
         );
     }
-    let label_sets: Vec<LabelSet> = match args.labels {
-        LabelsArg::Original => vec![LabelSet::Original],
-        LabelsArg::Real => vec![LabelSet::Real],
-        LabelsArg::Cleaned => vec![LabelSet::Cleaned],
-        LabelsArg::Corrected => vec![LabelSet::Corrected],
-        LabelsArg::All => vec![
-            LabelSet::Original,
-            LabelSet::Real,
-            LabelSet::Cleaned,
-            LabelSet::Corrected,
-        ],
-    };
+    let label_sets: Vec<LabelSet> = super::options::label_sets(args.labels);
     let by_id: HashMap<&str, &Manifest> = manifests.iter().map(|m| (m.id.as_str(), m)).collect();
     let mut rows = Vec::with_capacity(runs.len());
     for run in &runs {

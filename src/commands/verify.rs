@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use crate::cli::{ModelArgs, ProviderArg, VerifyArgs};
+use crate::cli::{ModelArgs, VerifyArgs};
 use crate::dataset::{Dataset, Entry, Shard};
 use crate::exit;
 use crate::manifest::{self, Manifest};
@@ -44,11 +44,8 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     let manifest = &manifest;
 
     let dataset = Dataset::open(&args.val)?;
-    let runtime = Runtime::load(args.ort_lib.as_deref())?;
-    let provider = match args.provider {
-        ProviderArg::Cpu => Provider::Cpu,
-        ProviderArg::Cuda => Provider::Cuda,
-    };
+    let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
+    let provider: Provider = args.provider.into();
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -332,7 +329,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         &record,
         &report_dir,
         &report_stem(started_at, &key),
-        args.json,
+        args.output.json,
     )
 }
 
@@ -518,7 +515,7 @@ impl ModelUnderTest {
             home,
             manifest,
             recipe,
-            compat: super::pillow_compat(args.pillow_compat),
+            compat: args.pillow_compat.into(),
             onnx_path,
             onnx,
         })

@@ -1,0 +1,83 @@
+//! The one place where parsed flags (`cli`'s `*Arg` value enums, which only describe the command
+//! line) become the domain's types. Commands call `.into()`; a new flag value that has no domain
+//! counterpart fails to compile here, not somewhere in a command.
+
+use crate::cli::{
+    ChannelsArg, LabelsArg, LayoutArg, OptLevelArg, PillowCompatArg, ProviderArg, ResizeModeArg,
+};
+use crate::recipe::{ChannelOrder, Layout, ResizeMode};
+use crate::resample::PillowCompat;
+use crate::runtime::{OptLevel, Provider};
+use crate::scoring::LabelSet;
+
+impl From<PillowCompatArg> for PillowCompat {
+    fn from(arg: PillowCompatArg) -> Self {
+        match arg {
+            PillowCompatArg::V12 => PillowCompat::V12,
+            PillowCompatArg::V13 => PillowCompat::V13,
+        }
+    }
+}
+
+impl From<ProviderArg> for Provider {
+    fn from(arg: ProviderArg) -> Self {
+        match arg {
+            ProviderArg::Cpu => Provider::Cpu,
+            ProviderArg::Cuda => Provider::Cuda,
+        }
+    }
+}
+
+impl From<OptLevelArg> for OptLevel {
+    fn from(arg: OptLevelArg) -> Self {
+        match arg {
+            OptLevelArg::Disable => OptLevel::Disable,
+            OptLevelArg::Basic => OptLevel::Basic,
+            OptLevelArg::Extended => OptLevel::Extended,
+            OptLevelArg::All => OptLevel::All,
+        }
+    }
+}
+
+impl From<ResizeModeArg> for ResizeMode {
+    fn from(arg: ResizeModeArg) -> Self {
+        match arg {
+            ResizeModeArg::Squash => ResizeMode::Squash,
+            ResizeModeArg::ShorterSide => ResizeMode::ShorterSide,
+        }
+    }
+}
+
+impl From<ChannelsArg> for ChannelOrder {
+    fn from(arg: ChannelsArg) -> Self {
+        match arg {
+            ChannelsArg::Rgb => ChannelOrder::Rgb,
+            ChannelsArg::Bgr => ChannelOrder::Bgr,
+        }
+    }
+}
+
+impl From<LayoutArg> for Layout {
+    fn from(arg: LayoutArg) -> Self {
+        match arg {
+            LayoutArg::Nchw => Layout::Nchw,
+            LayoutArg::Nhwc => Layout::Nhwc,
+        }
+    }
+}
+
+/// `--labels`: one label set, or all four in the table's column order.
+pub fn label_sets(arg: LabelsArg) -> Vec<LabelSet> {
+    match arg {
+        LabelsArg::Original => vec![LabelSet::Original],
+        LabelsArg::Real => vec![LabelSet::Real],
+        LabelsArg::Cleaned => vec![LabelSet::Cleaned],
+        LabelsArg::Corrected => vec![LabelSet::Corrected],
+        LabelsArg::All => vec![
+            LabelSet::Original,
+            LabelSet::Real,
+            LabelSet::Cleaned,
+            LabelSet::Corrected,
+        ],
+    }
+}
