@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use zoorepro::recipe::Recipe;
-use zoorepro::resample::PillowCompat;
+use zoorepro::image::recipe::Recipe;
+use zoorepro::image::resample::PillowCompat;
 
 fn main() -> anyhow::Result<()> {
     let mut rounds = 5usize;
@@ -36,15 +36,15 @@ fn main() -> anyhow::Result<()> {
             }
             "--recipe" => {
                 let name = args.next().context("--recipe needs a preset name")?;
-                let recipe = zoorepro::recipe::preset(&name)
+                let recipe = zoorepro::image::recipe::preset(&name)
                     .with_context(|| format!("{name:?} is not a recipe preset"))?;
                 recipes.push((name, recipe));
             }
             "--model" => {
                 let id = args.next().context("--model needs a manifest id")?;
-                let home = zoorepro::manifest::find_home(None)?;
-                let manifests = zoorepro::manifest::load_all(&home.join("manifests"))?;
-                let recipe = zoorepro::manifest::resolve(&manifests, &id)?.recipe(None)?;
+                let home = zoorepro::model::manifest::find_home(None)?;
+                let manifests = zoorepro::model::manifest::load_all(&home.join("manifests"))?;
+                let recipe = zoorepro::model::manifest::resolve(&manifests, &id)?.recipe(None)?;
                 recipes.push((id, recipe));
             }
             _ => files.push(PathBuf::from(arg)),
@@ -64,13 +64,13 @@ fn main() -> anyhow::Result<()> {
     // decode-only figure.
     let decoded = images
         .iter()
-        .map(|b| zoorepro::decode::decode_rgb(b))
+        .map(|b| zoorepro::image::decode::decode_rgb(b))
         .collect::<Result<Vec<_>, _>>()?;
 
     let start = Instant::now();
     for _ in 0..rounds {
         for bytes in &images {
-            std::hint::black_box(zoorepro::decode::decode_rgb(bytes)?);
+            std::hint::black_box(zoorepro::image::decode::decode_rgb(bytes)?);
         }
     }
     let decode_s = per_image(start.elapsed().as_secs_f64());
@@ -80,15 +80,20 @@ fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         for _ in 0..rounds {
             for img in &decoded {
-                zoorepro::preprocess::preprocess_image(img, recipe, PillowCompat::V13, &mut out);
+                zoorepro::image::preprocess::preprocess_image(
+                    img,
+                    recipe,
+                    PillowCompat::V13,
+                    &mut out,
+                );
             }
         }
         let resample_s = per_image(start.elapsed().as_secs_f64());
         let start = Instant::now();
         for _ in 0..rounds {
             for bytes in &images {
-                let part = zoorepro::decode::decode_rgb_part(bytes, |width, height| {
-                    zoorepro::preprocess::source_pixels(width, height, recipe)
+                let part = zoorepro::image::decode::decode_rgb_part(bytes, |width, height| {
+                    zoorepro::image::preprocess::source_pixels(width, height, recipe)
                 })?;
                 std::hint::black_box(part);
             }
@@ -97,7 +102,12 @@ fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         for _ in 0..rounds {
             for bytes in &images {
-                zoorepro::preprocess::preprocess_bytes(bytes, recipe, PillowCompat::V13, &mut out)?;
+                zoorepro::image::preprocess::preprocess_bytes(
+                    bytes,
+                    recipe,
+                    PillowCompat::V13,
+                    &mut out,
+                )?;
             }
         }
         let total_s = per_image(start.elapsed().as_secs_f64());

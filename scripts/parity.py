@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare zoorepro's preprocessing with the Python pipelines it reproduces (Pillow + NumPy only).
 
-For every preset recipe (the table below mirrors src/recipe.rs) this computes the reference
+For every preset recipe (the table below mirrors src/image/recipe.rs) this computes the reference
 tensor of each image the way the framework named by the preset does it:
 
   torchvision  Image.open().convert('RGB'); Resize(size) (short side -> size, long side
@@ -42,7 +42,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
-# Mirror of src/recipe.rs presets(): name -> how the framework computes it.
+# Mirror of src/image/recipe.rs presets(): name -> how the framework computes it.
 PRESETS = {
     "torchvision": {"family": "torchvision", "resize": 256, "crop": 224},
     "torchvision-inception-seed": {"family": "torchvision", "resize": 256, "crop": 299},

@@ -8,7 +8,10 @@ fn main() {
             let text = e.to_string();
             let line = text.lines().next().unwrap_or_default();
             let line = line.strip_prefix("error: ").unwrap_or(line);
-            eprintln!("zoorepro: error: {}", zoorepro::escape::terminal(line));
+            eprintln!(
+                "zoorepro: error: {}",
+                zoorepro::util::escape::terminal(line)
+            );
             std::process::exit(2);
         }
         Err(e) => e.exit(),

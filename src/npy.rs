@@ -90,8 +90,8 @@ fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
 }
 
 /// Reports, predictions and tensors share one writer: exclusive temporary file, fsync, rename
-/// (or streaming to a device or FIFO); see [`crate::safe_file`].
-use crate::safe_file::write_atomically;
+/// (or streaming to a device or FIFO); see [`crate::util::safe_file`].
+use crate::util::safe_file::write_atomically;
 
 /// An array read from a `.npy` file, widened to the two element types zoorepro works with.
 #[derive(Clone, Debug, PartialEq)]
@@ -191,9 +191,9 @@ pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
         source,
     };
     // A FIFO or device would block or read without end: only regular files.
-    let (file, file_len) = crate::safe_file::open_regular(path).map_err(|e| match e {
-        crate::safe_file::SafeFileError::Io { source, .. } => io_err(source),
-        crate::safe_file::SafeFileError::NotRegular { kind, .. } => {
+    let (file, file_len) = crate::util::safe_file::open_regular(path).map_err(|e| match e {
+        crate::util::safe_file::SafeFileError::Io { source, .. } => io_err(source),
+        crate::util::safe_file::SafeFileError::NotRegular { kind, .. } => {
             io_err(io::Error::other(format!("{kind}, not a regular file")))
         }
         other => io_err(io::Error::other(other.to_string())),

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::labels::{self, NUM_CLASSES, NUM_VAL_IMAGES};
+use crate::dataset::labels::{self, NUM_CLASSES, NUM_VAL_IMAGES};
+use crate::eval::rank::TOP_K;
 use crate::npy::{self, NpyData};
-use crate::rank::TOP_K;
 use crate::store::{Outcome, Prediction};
 
 #[derive(Debug, thiserror::Error)]

@@ -34,9 +34,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::rank::TOP_K;
-use crate::recipe::Recipe;
-use crate::resample::PillowCompat;
+use crate::eval::rank::TOP_K;
+use crate::image::recipe::Recipe;
+use crate::image::resample::PillowCompat;
 
 const DATABASE_FILE: &str = "zoorepro.sqlite3";
 const SCHEMA_VERSION: i64 = 3;
@@ -260,7 +260,7 @@ impl Summary {
                 }
             }
         }
-        summary.image_set_sha256 = crate::manifest::image_set_digest(labelled_names);
+        summary.image_set_sha256 = crate::model::manifest::image_set_digest(labelled_names);
         summary
     }
 }
@@ -1530,7 +1530,7 @@ mod tests {
         RunKey::verify(
             "coral/x",
             "ab",
-            &crate::recipe::preset("torchvision").unwrap(),
+            &crate::image::recipe::preset("torchvision").unwrap(),
             PillowCompat::V13,
             "1.32.0",
             "cpu",
@@ -1624,7 +1624,7 @@ mod tests {
                 failed: 1,
                 top1_correct: 0,
                 top5_correct: 0,
-                image_set_sha256: crate::manifest::image_set_digest(["a.JPEG"]),
+                image_set_sha256: crate::model::manifest::image_set_digest(["a.JPEG"]),
             }
         );
         assert!(store.delete_run(run.id).unwrap());
@@ -1985,7 +1985,7 @@ mod tests {
         assert!(run.complete && run.token.len() == 32, "{run:?}");
         assert_eq!(
             run.summary.unwrap().image_set_sha256,
-            crate::manifest::image_set_digest(["a.JPEG"]),
+            crate::model::manifest::image_set_digest(["a.JPEG"]),
             "the summary is recomputed with the new digest"
         );
         assert_eq!(store.predictions(5).unwrap(), vec![row.clone()]);

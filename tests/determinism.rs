@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::run;
 use prost::Message as _;
-use zoorepro::onnx::proto::{
+use zoorepro::model::onnx::proto::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
     TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, tensor_proto, tensor_shape_proto,
     type_proto,

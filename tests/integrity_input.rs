@@ -430,7 +430,7 @@ fn an_oversized_sidecar_is_not_copied() {
 /// A classifier whose logit 7 is NaN for every image (its weights column is NaN).
 fn nan_classifier() -> Vec<u8> {
     use prost::Message as _;
-    use zoorepro::onnx::proto::{
+    use zoorepro::model::onnx::proto::{
         AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
         TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, tensor_proto,
         tensor_shape_proto, type_proto,

@@ -15,9 +15,9 @@ use std::process::Command;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use zoorepro::raster::RgbImage;
-use zoorepro::recipe::{ChannelOrder, Filter, Layout, Recipe, ResizeMode};
-use zoorepro::resample::{PillowCompat, resize};
+use zoorepro::image::raster::RgbImage;
+use zoorepro::image::recipe::{ChannelOrder, Filter, Layout, Recipe, ResizeMode};
+use zoorepro::image::resample::{PillowCompat, resize};
 
 fn shared() -> Option<PathBuf> {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
@@ -136,8 +136,13 @@ fn golden_tensors_match_the_oracle() {
         for image in per_image {
             let file = image["file"].as_str().unwrap();
             let bytes = std::fs::read(sample.join(file)).unwrap();
-            zoorepro::preprocess::preprocess_bytes(&bytes, &recipe, PillowCompat::V13, &mut out)
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            zoorepro::image::preprocess::preprocess_bytes(
+                &bytes,
+                &recipe,
+                PillowCompat::V13,
+                &mut out,
+            )
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
             if sha256_hex(&out) == image["input_sha256"].as_str().unwrap() {
                 matched += 1;
             } else {
@@ -172,14 +177,24 @@ fn partial_decoding_changes_no_tensor() {
     let mut checked = 0;
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
-        let whole = zoorepro::decode::decode_rgb(&bytes).unwrap();
-        for recipe in zoorepro::recipe::presets() {
+        let whole = zoorepro::image::decode::decode_rgb(&bytes).unwrap();
+        for recipe in zoorepro::image::recipe::presets() {
             for compat in [PillowCompat::V12, PillowCompat::V13] {
                 let mut from_part = vec![0f32; recipe.sample_len()];
                 let mut from_whole = vec![0f32; recipe.sample_len()];
-                zoorepro::preprocess::preprocess_bytes(&bytes, &recipe, compat, &mut from_part)
-                    .unwrap();
-                zoorepro::preprocess::preprocess_image(&whole, &recipe, compat, &mut from_whole);
+                zoorepro::image::preprocess::preprocess_bytes(
+                    &bytes,
+                    &recipe,
+                    compat,
+                    &mut from_part,
+                )
+                .unwrap();
+                zoorepro::image::preprocess::preprocess_image(
+                    &whole,
+                    &recipe,
+                    compat,
+                    &mut from_whole,
+                );
                 let same = from_part
                     .iter()
                     .zip(&from_whole)
@@ -445,7 +460,7 @@ fn decode_matches_pillow_on_generated_files() {
             parts.next().unwrap(),
         );
         let path = dir.path().join(name);
-        let ours = zoorepro::decode::decode_rgb(&std::fs::read(&path).unwrap());
+        let ours = zoorepro::image::decode::decode_rgb(&std::fs::read(&path).unwrap());
         let verdict = match (status, &ours) {
             ("ok", Ok(img)) => {
                 let expected = std::fs::read(path.with_file_name(format!("{name}.rgb"))).unwrap();

@@ -6,9 +6,9 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use zoorepro::preprocess::preprocess_bytes;
-use zoorepro::recipe::{Recipe, presets};
-use zoorepro::resample::PillowCompat;
+use zoorepro::image::preprocess::preprocess_bytes;
+use zoorepro::image::recipe::{Recipe, presets};
+use zoorepro::image::resample::PillowCompat;
 
 fn recipes() -> &'static [Recipe] {
     static RECIPES: OnceLock<Vec<Recipe>> = OnceLock::new();

@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(manifest) = zoorepro::manifest::parse(text, Path::new("fuzz.json")) else {
+    let Ok(manifest) = zoorepro::model::manifest::parse(text, Path::new("fuzz.json")) else {
         return;
     };
     // Validation promised these succeed for every declared recipe.

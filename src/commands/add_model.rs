@@ -13,8 +13,8 @@ use anyhow::{Context as _, bail};
 use super::Context;
 use crate::cli::{AddModelArgs, LayoutArg};
 use crate::exit;
-use crate::manifest::{self, Dim, ImageSet, Input, Manifest, Output, RecipeRef, Reference};
-use crate::recipe::{self, ChannelOrder, Filter, Layout, Recipe, ResizeMode};
+use crate::image::recipe::{self, ChannelOrder, Filter, Layout, Recipe, ResizeMode};
+use crate::model::manifest::{self, Dim, ImageSet, Input, Manifest, Output, RecipeRef, Reference};
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 
 /// The full ILSVRC2012 validation set, as every shipped manifest names it: a `--reference` is a
@@ -421,7 +421,7 @@ fn parse_reference(text: &str, recipe: &str) -> anyhow::Result<Reference> {
         image_set: ImageSet {
             name: FULL_VAL_NAME.into(),
             images: FULL_VAL_IMAGES,
-            sha256: crate::manifest::FULL_VAL_SHA256.into(),
+            sha256: crate::model::manifest::FULL_VAL_SHA256.into(),
         },
         expected: true,
         note: "given to zoorepro add-model --reference; measured on the full validation set".into(),

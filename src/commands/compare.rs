@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::{CompareArgs, CompareFormat};
+use crate::dataset::labels;
+use crate::eval::stats::mcnemar_exact_p;
 use crate::exit;
-use crate::labels;
-use crate::manifest;
-use crate::stats::mcnemar_exact_p;
+use crate::model::manifest;
 use crate::store::{Outcome, Prediction, RunInfo, Store};
 
 #[derive(Serialize)]
@@ -251,7 +251,7 @@ fn write_markdown(out: &mut impl Write, c: &Comparison) -> std::io::Result<()> {
             writeln!(
                 out,
                 "| {} | {} {} | {} {} | {} {} |",
-                crate::escape::markdown_code(&d.file),
+                crate::util::escape::markdown_code(&d.file),
                 d.label,
                 d.label_name,
                 d.a_top1,

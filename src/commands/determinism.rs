@@ -32,8 +32,8 @@ use super::Context;
 use super::verify::ModelUnderTest;
 use crate::cli::DeterminismArgs;
 use crate::dataset::{Dataset, Entry};
+use crate::eval::rank;
 use crate::exit;
-use crate::rank;
 use crate::report::OnnxInfo;
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 
@@ -514,7 +514,7 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
         .map(|(entry, bytes)| {
             let tensor = bytes.and_then(|bytes| {
                 let mut out = vec![0f32; sample_len];
-                crate::preprocess::preprocess_bytes(&bytes, &recipe, compat, &mut out)
+                crate::image::preprocess::preprocess_bytes(&bytes, &recipe, compat, &mut out)
                     .map(|()| out)
                     .map_err(|e| e.to_string())
             });

@@ -9,7 +9,7 @@ use sha2::Digest as _;
 use super::Context;
 use crate::cli::ImportSeedArgs;
 use crate::exit;
-use crate::manifest;
+use crate::model::manifest;
 use crate::seed;
 use crate::store::{ImportOutcome, Importer, RunKey, Store};
 

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::cli::InspectArgs;
 use crate::exit;
-use crate::onnx::{self, DimSummary, OnnxSummary, TensorSummary};
+use crate::model::onnx::{self, DimSummary, OnnxSummary, TensorSummary};
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<i32> {
     let summary = onnx::inspect(&args.file)?;

@@ -16,7 +16,7 @@ use super::Context;
 use super::verify::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
-use crate::manifest;
+use crate::model::manifest;
 use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
 use crate::store::{Content, Prediction, RunInfo, RunKey, Store};
 

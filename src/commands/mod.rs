@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cli::{Cli, Command};
 use crate::exit;
-use crate::manifest::{self, Manifest};
+use crate::model::manifest::{self, Manifest};
 
 /// What every command may need from the global flags, resolved lazily so that a command that
 /// does not touch the store never fails on an unwritable cache dir.
@@ -103,11 +103,14 @@ fn report_error(error: &anyhow::Error) {
             message.push_str(&cause);
         }
     }
-    eprintln!("zoorepro: error: {}", crate::escape::terminal(&message));
+    eprintln!(
+        "zoorepro: error: {}",
+        crate::util::escape::terminal(&message)
+    );
 }
 
 pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let (mut file, _) = crate::safe_file::open_regular(path)?;
+    let (mut file, _) = crate::util::safe_file::open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::ListArgs;
 use crate::exit;
-use crate::manifest::{Dim, Manifest};
+use crate::model::manifest::{Dim, Manifest};
 
 #[derive(Serialize)]
 struct ModelRow<'a> {

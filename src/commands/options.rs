@@ -5,10 +5,10 @@
 use crate::cli::{
     ChannelsArg, LabelsArg, LayoutArg, OptLevelArg, PillowCompatArg, ProviderArg, ResizeModeArg,
 };
-use crate::recipe::{ChannelOrder, Layout, ResizeMode};
-use crate::resample::PillowCompat;
+use crate::eval::scoring::LabelSet;
+use crate::image::recipe::{ChannelOrder, Layout, ResizeMode};
+use crate::image::resample::PillowCompat;
 use crate::runtime::{OptLevel, Provider};
-use crate::scoring::LabelSet;
 
 impl From<PillowCompatArg> for PillowCompat {
     fn from(arg: PillowCompatArg) -> Self {

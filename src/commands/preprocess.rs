@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rayon::prelude::*;
 
-use crate::preprocess::preprocess_bytes;
-use crate::recipe::Recipe;
-use crate::resample::PillowCompat;
+use crate::image::preprocess::preprocess_bytes;
+use crate::image::recipe::Recipe;
+use crate::image::resample::PillowCompat;
 
 /// Preprocess `images` with `recipe` (decoding in parallel), stack them in argument order into
 /// an `[N, ...sample shape]` float32 array and write it to `out`. Returns N. An unreadable image
@@ -25,7 +25,7 @@ pub fn write_tensors(
     let mut data = vec![0f32; images.len() * sample_len];
     data.par_chunks_mut(sample_len).zip(images).try_for_each(
         |(sample, path)| -> anyhow::Result<()> {
-            let bytes = crate::safe_file::read_regular(
+            let bytes = crate::util::safe_file::read_regular(
                 path,
                 crate::dataset::MAX_IMAGE_BYTES,
                 "an image file",
@@ -47,12 +47,12 @@ pub fn run(ctx: &super::Context, args: &crate::cli::PreprocessArgs) -> anyhow::R
         Some(model) => {
             let home = ctx.home()?;
             let manifests = ctx.manifests(&home)?;
-            crate::manifest::resolve(&manifests, model)?.recipe(args.recipe.as_deref())?
+            crate::model::manifest::resolve(&manifests, model)?.recipe(args.recipe.as_deref())?
         }
         None => {
             let name = args.recipe.as_deref().unwrap_or_default();
-            crate::recipe::preset(name).ok_or_else(|| {
-                let names: Vec<String> = crate::recipe::presets()
+            crate::image::recipe::preset(name).ok_or_else(|| {
+                let names: Vec<String> = crate::image::recipe::presets()
                     .into_iter()
                     .map(|r| r.name)
                     .collect();

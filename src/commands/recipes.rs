@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::cli::ListArgs;
 use crate::exit;
-use crate::recipe::{self, ChannelOrder, ResizeMode};
+use crate::image::recipe::{self, ChannelOrder, ResizeMode};
 
 pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
     let presets = recipe::presets();

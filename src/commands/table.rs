@@ -8,13 +8,13 @@ use anyhow::Context as _;
 
 use super::Context;
 use crate::cli::{RunsSelection, TableArgs, TableFormat};
+use crate::dataset::labels::{self, LabelError};
+use crate::eval::scoring::{LabelSet, Scorer, Tally};
 use crate::exit;
-use crate::labels::{self, LabelError};
-use crate::manifest::{self, Manifest};
+use crate::model::manifest::{self, Manifest};
 use crate::report::table::{
     Accuracy, CsvTable, JsonTable, MarkdownTable, ReferenceDelta, TableExporter, TableRow,
 };
-use crate::scoring::{LabelSet, Scorer, Tally};
 use crate::store::{RunInfo, Store};
 
 /// Why a float16 seed cache may not give its project's README figures (../shared/reference/README.md).

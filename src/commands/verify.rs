@@ -11,15 +11,15 @@ use anyhow::{Context as _, bail};
 use super::Context;
 use crate::cli::{ModelArgs, VerifyArgs};
 use crate::dataset::{Dataset, Entry, Shard};
+use crate::eval::pipeline::{self, PipelineConfig};
 use crate::exit;
-use crate::manifest::{self, Manifest};
-use crate::pipeline::{self, PipelineConfig};
-use crate::recipe::{Layout, Recipe};
+use crate::image::recipe::{Layout, Recipe};
+use crate::image::resample::PillowCompat;
+use crate::model::manifest::{self, Manifest};
 use crate::report::{
     self, DatasetInfo, Failure, Host, OnnxInfo, Provenance, RecipeInfo, ReferenceResult, RunRecord,
     StoreInfo, Throughput, Verdict, VerdictStatus,
 };
-use crate::resample::PillowCompat;
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::{Content, Outcome, Prediction, RunKey, Store};
 
@@ -64,7 +64,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         "--batch",
         batch,
         recipe.sample_len(),
-        crate::pipeline::BUFFERS,
+        crate::eval::pipeline::BUFFERS,
     )?;
     let shard = args
         .shard
@@ -183,8 +183,8 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                     progress.suspend(|| {
                         eprintln!(
                             "zoorepro: warning: {}: {} (counted as failed)",
-                            crate::escape::terminal(&prediction.file),
-                            crate::escape::terminal(error)
+                            crate::util::escape::terminal(&prediction.file),
+                            crate::util::escape::terminal(error)
                         )
                     });
                 }
@@ -570,7 +570,7 @@ fn read_sidecar(onnx: &Path) -> Option<serde_json::Value> {
         return None;
     }
     // Provenance is a few hundred bytes; a huge or special file must not be copied whole.
-    match crate::safe_file::read_regular(&path, MAX_SIDECAR_BYTES, "an export sidecar") {
+    match crate::util::safe_file::read_regular(&path, MAX_SIDECAR_BYTES, "an export sidecar") {
         Ok(bytes) => serde_json::from_slice(&bytes).ok(),
         Err(error) => {
             eprintln!("zoorepro: warning: {error}; the record carries no sidecar");

@@ -4,14 +4,14 @@ use super::{Exporter, RunRecord, VerdictStatus};
 
 pub struct MarkdownExporter;
 
-/// Table cells must not break the row nor carry markup: see [`crate::escape`].
+/// Table cells must not break the row nor carry markup: see [`crate::util::escape`].
 fn cell(text: &str) -> String {
-    crate::escape::markdown_text(text)
+    crate::util::escape::markdown_text(text)
 }
 
 /// A name or path shown literally, in a code span nothing inside can end.
 fn code(text: &str) -> String {
-    crate::escape::markdown_code(text)
+    crate::util::escape::markdown_code(text)
 }
 
 fn signed(value: f64) -> String {

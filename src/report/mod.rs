@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;
 
-use crate::recipe::Recipe;
+use crate::image::recipe::Recipe;
 
 /// One export format.
 pub trait Exporter {
@@ -214,9 +214,9 @@ pub fn write_reports(dir: &Path, record: &RunRecord, stem: &str) -> std::io::Res
 }
 
 /// Write to a temporary sibling, flush it to disk, then rename: readers see the old file or the
-/// whole new one, never a torn one (see [`crate::safe_file::write_atomically`]).
+/// whole new one, never a torn one (see [`crate::util::safe_file::write_atomically`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::safe_file::write_bytes_atomically(path, bytes)
+    crate::util::safe_file::write_bytes_atomically(path, bytes)
 }
 
 /// RFC 3339 UTC timestamp of `time`, without pulling in a date crate for one format.
@@ -300,7 +300,7 @@ pub(crate) mod tests {
             recipe: RecipeInfo {
                 name: "torchvision".into(),
                 pillow_compat: "13".into(),
-                definition: crate::recipe::preset("torchvision").unwrap(),
+                definition: crate::image::recipe::preset("torchvision").unwrap(),
             },
             dataset: DatasetInfo {
                 path: "/data/val".into(),

@@ -14,7 +14,7 @@ use turbojpeg_sys as _;
 
 use super::DecodeError;
 use super::pillow_open::{Frame, OpenError, open_like_pillow};
-use crate::raster::{Placement, RgbImage, Window};
+use crate::image::raster::{Placement, RgbImage, Window};
 
 /// Scans a progressive JPEG may have before it is refused. Pillow sets no limit, so a few
 /// hundred kilobytes of repeated scans keep it busy for many seconds; libjpeg-turbo's own tools

@@ -11,8 +11,8 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::raster::{Placement, RgbImage, Window};
-use crate::recipe::Filter;
+use crate::image::raster::{Placement, RgbImage, Window};
+use crate::image::recipe::Filter;
 
 /// Which Pillow release's pass order to reproduce: Pillow 13 may run the vertical pass first,
 /// Pillow <= 12 always runs the horizontal pass first. The two differ in the last bit of some images.

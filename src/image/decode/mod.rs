@@ -6,7 +6,7 @@
 //! (alpha dropped, no compositing).
 //! No EXIF orientation is applied: neither Pillow nor torchvision nor Keras applies it.
 
-use crate::raster::{Placement, RgbImage, Window};
+use crate::image::raster::{Placement, RgbImage, Window};
 
 mod jpeg;
 mod other;
@@ -241,8 +241,8 @@ mod tests {
                             y: need.y - placement.window.y,
                             ..need
                         };
-                        let got = crate::resample::crop(&part, local);
-                        assert!(got == crate::resample::crop(&whole, need), "{case}");
+                        let got = crate::image::resample::crop(&part, local);
+                        assert!(got == crate::image::resample::crop(&whole, need), "{case}");
                         partial += usize::from(placement.window != Window::full(width, height));
                     }
                 }

@@ -12,7 +12,7 @@
 use std::io::Cursor;
 
 use super::{DecodeError, MAX_PIXELS, check_size};
-use crate::raster::RgbImage;
+use crate::image::raster::RgbImage;
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
@@ -276,7 +276,7 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::decode_rgb;
+    use crate::image::decode::decode_rgb;
 
     fn encode(img: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());

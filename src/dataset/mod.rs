@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::labels;
+pub mod labels;
 
 /// A member larger than this is not an ImageNet JPEG (the largest is about 15 MB); refusing it
 /// keeps a lying tar header from allocating gigabytes.
@@ -318,9 +318,11 @@ impl Dataset {
             )));
         }
         let (file, archive_len) =
-            crate::safe_file::open_regular(&self.root).map_err(|e| DatasetError::Unreadable {
-                path: self.root.clone(),
-                reason: e.to_string(),
+            crate::util::safe_file::open_regular(&self.root).map_err(|e| {
+                DatasetError::Unreadable {
+                    path: self.root.clone(),
+                    reason: e.to_string(),
+                }
             })?;
         let reader = TarStream {
             path: self.root.clone(),
@@ -351,7 +353,7 @@ const TAR_QUEUE: usize = 8;
 
 fn read_image(path: &Path) -> Result<Vec<u8>, String> {
     // Devices and FIFOs are refused (they would read without end or block the run).
-    crate::safe_file::read_regular(path, MAX_IMAGE_BYTES, "an image file")
+    crate::util::safe_file::read_regular(path, MAX_IMAGE_BYTES, "an image file")
         .map_err(|e| e.to_string())
 }
 

@@ -11,10 +11,10 @@ use std::sync::OnceLock;
 pub const NUM_CLASSES: usize = 1000;
 pub const NUM_VAL_IMAGES: usize = 50_000;
 
-const GROUND_TRUTH_TSV: &str = include_str!("../data/labels/val_ground_truth.tsv");
-const SYNSETS_TSV: &str = include_str!("../data/labels/synsets.tsv");
-const REAL_JSON: &str = include_str!("../data/labels/real.json");
-const LABEL_ERRORS_CSV: &str = include_str!("../data/labels/label_errors.csv");
+const GROUND_TRUTH_TSV: &str = include_str!("../../data/labels/val_ground_truth.tsv");
+const SYNSETS_TSV: &str = include_str!("../../data/labels/synsets.tsv");
+const REAL_JSON: &str = include_str!("../../data/labels/real.json");
+const LABEL_ERRORS_CSV: &str = include_str!("../../data/labels/label_errors.csv");
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabelsError {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::labels::{self, Consensus, LabelError};
+use crate::dataset::labels::{self, Consensus, LabelError};
 use crate::store::{Outcome, Prediction};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

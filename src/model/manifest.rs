@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::recipe::{self, Layout, Recipe};
+use crate::image::recipe::{self, Layout, Recipe};
 
 pub const FORMAT_VERSION: u32 = 1;
 

@@ -11,9 +11,9 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use rayon::prelude::*;
 
 use crate::dataset::{DatasetError, Entry, Sample};
-use crate::rank;
-use crate::recipe::Recipe;
-use crate::resample::PillowCompat;
+use crate::eval::rank;
+use crate::image::recipe::Recipe;
+use crate::image::resample::PillowCompat;
 use crate::runtime::{Classifier, RuntimeError};
 use crate::store::{Outcome, Prediction};
 
@@ -162,10 +162,13 @@ fn prepare_batches(
             .par_iter()
             .zip(tensor.par_chunks_mut(sample_len))
             .map(|(sample, slot)| match &sample.bytes {
-                Ok(bytes) => {
-                    crate::preprocess::preprocess_bytes(bytes, config.recipe, config.compat, slot)
-                        .map_err(|e| e.to_string())
-                }
+                Ok(bytes) => crate::image::preprocess::preprocess_bytes(
+                    bytes,
+                    config.recipe,
+                    config.compat,
+                    slot,
+                )
+                .map_err(|e| e.to_string()),
                 Err(error) => Err(error.clone()),
             })
             .collect();
@@ -284,7 +287,7 @@ fn infer_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recipe::preset;
+    use crate::image::recipe::preset;
 
     const CLASSES: usize = 1000;
 

@@ -143,7 +143,7 @@ pub fn read_model(path: &Path) -> Result<ModelProto, OnnxError> {
             ),
         });
     }
-    let bytes = crate::safe_file::read_regular(path, MAX_ONNX_BYTES, "an ONNX file")
+    let bytes = crate::util::safe_file::read_regular(path, MAX_ONNX_BYTES, "an ONNX file")
         .map_err(|e| read_error(e.to_string()))?;
     ModelProto::decode(bytes.as_slice()).map_err(|e| OnnxError::NotOnnx {
         path: path.to_path_buf(),

@@ -4,10 +4,10 @@
 //! (`load_img` squash); arithmetic follows NumPy float32: `((p / scale) - mean[c]) / std[c]`,
 //! each operation rounded to float32, which is what the Python reference computes.
 
-use crate::decode::DecodeError;
-use crate::raster::{Placement, RgbImage, Window};
-use crate::recipe::{ChannelOrder, Layout, Recipe, ResizeMode};
-use crate::resample::{PillowCompat, resize_window, source_window};
+use crate::image::decode::DecodeError;
+use crate::image::raster::{Placement, RgbImage, Window};
+use crate::image::recipe::{ChannelOrder, Layout, Recipe, ResizeMode};
+use crate::image::resample::{PillowCompat, resize_window, source_window};
 
 /// Where the output square lies on the resized image, per axis: the resized image's size, the
 /// first resized pixel the output shows (negative when the crop is larger than the image and
@@ -243,7 +243,7 @@ pub fn preprocess_bytes(
     compat: PillowCompat,
     out: &mut [f32],
 ) -> Result<(), DecodeError> {
-    let (img, placement) = crate::decode::decode_rgb_part(bytes, |width, height| {
+    let (img, placement) = crate::image::decode::decode_rgb_part(bytes, |width, height| {
         source_pixels(width, height, recipe)
     })?;
     preprocess_part(&img, placement, recipe, compat, out);
@@ -253,8 +253,8 @@ pub fn preprocess_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recipe::{Filter, preset, presets};
-    use crate::resample::resize;
+    use crate::image::recipe::{Filter, preset, presets};
+    use crate::image::resample::resize;
 
     #[test]
     fn shorter_side_follows_python_int_of_float_division() {
