@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{run, shared, shared_model, zoorepro};
+use common::{run, sample_files, shared, shared_model, zoorepro};
 
 const MODEL: &str = "coral/mobilenet_v1_0.5_160_quant";
 const IMAGES: usize = 2000;
@@ -16,21 +16,7 @@ const KILLS: usize = 20;
 
 /// 2,000 symlinks to the 100 sample images, ImageFolder layout, validation-style unique names.
 fn symlinked_val(shared: &Path, root: &Path) {
-    let sample = shared.join("imagenet-sample");
-    let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
-    for class in std::fs::read_dir(&sample)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-    {
-        for file in std::fs::read_dir(&class).unwrap() {
-            files.push((
-                class.file_name().unwrap().to_string_lossy().into_owned(),
-                file.unwrap().path(),
-            ));
-        }
-    }
-    files.sort();
+    let files = sample_files(shared);
     for i in 0..IMAGES {
         let (class, target) = &files[i % files.len()];
         let folder = root.join(class);

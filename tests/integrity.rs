@@ -9,29 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_error, run, shared, shared_model, zoorepro};
+use common::{assert_error, run, sample_files, shared, shared_model, zoorepro};
 use serde_json::Value;
 
 const MODEL: &str = "coral/mobilenet_v1_0.5_160_quant";
-
-/// The 100 sample images as (class folder, path), sorted.
-fn sample_files(shared: &Path) -> Vec<(String, PathBuf)> {
-    let mut files = Vec::new();
-    for class in std::fs::read_dir(shared.join("imagenet-sample"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-    {
-        for file in std::fs::read_dir(&class).unwrap() {
-            files.push((
-                class.file_name().unwrap().to_string_lossy().into_owned(),
-                file.unwrap().path(),
-            ));
-        }
-    }
-    files.sort();
-    files
-}
 
 /// A copy (real files, not links) of the sample as an ImageFolder tree.
 fn copied_sample(shared: &Path, root: &Path) -> Vec<PathBuf> {

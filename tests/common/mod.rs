@@ -114,3 +114,22 @@ pub fn assert_error(run: &Run, needles: &[&str]) {
         );
     }
 }
+
+/// The 100 sample images as (class folder, path), sorted.
+pub fn sample_files(shared: &Path) -> Vec<(String, PathBuf)> {
+    let mut files = Vec::new();
+    for class in std::fs::read_dir(shared.join("imagenet-sample"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+    {
+        for file in std::fs::read_dir(&class).unwrap() {
+            files.push((
+                class.file_name().unwrap().to_string_lossy().into_owned(),
+                file.unwrap().path(),
+            ));
+        }
+    }
+    files.sort();
+    files
+}
