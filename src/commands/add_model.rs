@@ -95,7 +95,7 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
         )
     })?;
     // The same check `verify` makes before evaluating, so what passes here passes there.
-    super::verify::check_model_against_manifest(&manifest, &recipe, &model, file)?;
+    super::model_under_test::check_model_against_manifest(&manifest, &recipe, &model, file)?;
 
     let mut text = serde_json::to_string_pretty(&manifest)?;
     text.push('\n');

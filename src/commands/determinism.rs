@@ -29,7 +29,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Context;
-use super::verify::ModelUnderTest;
+use super::model_under_test::ModelUnderTest;
 use crate::cli::DeterminismArgs;
 use crate::dataset::{Dataset, Entry};
 use crate::eval::rank;
@@ -470,7 +470,9 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
         let model = runtime
             .open(&onnx_path, &options)
             .with_context(|| format!("cannot open a session for {}", config.label()))?;
-        super::verify::check_model_against_manifest(manifest, &recipe, &model, &onnx_path)?;
+        super::model_under_test::check_model_against_manifest(
+            manifest, &recipe, &model, &onnx_path,
+        )?;
         models.push(model);
     }
     let fixed_batch = models.first().and_then(|m| m.fixed_batch());

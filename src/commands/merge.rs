@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use super::verify::{self, RecordParts};
+use super::record::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
 use crate::model::manifest;
@@ -282,15 +282,15 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
             },
             recipe,
         };
-        let record = verify::build_record(manifest, &ordered, args.tolerance, parts);
+        let record = record::build_record(manifest, &ordered, args.tolerance, parts);
         let report_dir = args
             .report_dir
             .clone()
             .unwrap_or_else(|| home.join("reports"));
-        status = status.max(verify::emit(
+        status = status.max(record::emit(
             &record,
             &report_dir,
-            &verify::report_stem(started_at, &key),
+            &record::report_stem(started_at, &key),
             args.output.json,
         )?);
     }

@@ -1,0 +1,166 @@
+//! The model a command evaluates (`verify`, `determinism`, `add-model`): the manifest, the recipe,
+//! the ONNX file, and the check that the graph takes what the recipe produces.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+use super::Context;
+use crate::cli::ModelArgs;
+use crate::image::recipe::{Layout, Recipe};
+use crate::image::resample::PillowCompat;
+use crate::model::manifest::{self, Manifest};
+use crate::report::OnnxInfo;
+use crate::runtime::Model;
+
+/// The model a command evaluates, as its flags select it: the manifest, the recipe, the Pillow
+/// release to match, and the ONNX file with its verification against the manifest.
+pub(super) struct ModelUnderTest {
+    pub home: PathBuf,
+    pub manifest: Manifest,
+    pub recipe: Recipe,
+    pub compat: PillowCompat,
+    pub onnx_path: PathBuf,
+    pub onnx: OnnxInfo,
+}
+
+impl ModelUnderTest {
+    pub fn select(ctx: &Context, args: &ModelArgs) -> anyhow::Result<Self> {
+        let home = ctx.home()?;
+        let manifests = ctx.manifests(&home)?;
+        let manifest = manifest::resolve(&manifests, &args.model)?.clone();
+        let recipe = manifest.recipe(args.recipe.as_deref())?;
+        let onnx_path = args
+            .onnx
+            .clone()
+            .unwrap_or_else(|| manifest.onnx_path(&home));
+        let onnx = inspect_onnx_file(&manifest, &onnx_path, args.allow_unverified)?;
+        Ok(Self {
+            home,
+            manifest,
+            recipe,
+            compat: args.pillow_compat.into(),
+            onnx_path,
+            onnx,
+        })
+    }
+}
+
+/// Hashes the file and checks it against the manifest's pin.
+fn inspect_onnx_file(
+    manifest: &Manifest,
+    path: &Path,
+    allow_unverified: bool,
+) -> anyhow::Result<OnnxInfo> {
+    if !path.is_file() {
+        bail!(
+            "ONNX file {} not found: export it (scripts/export_torchvision.py / export_keras.py) or pass --onnx FILE",
+            path.display()
+        );
+    }
+    let sha256 = super::sha256_file(path)?;
+    let verification = match &manifest.sha256 {
+        None => "unpinned",
+        Some(pinned) if pinned.eq_ignore_ascii_case(&sha256) => "verified",
+        Some(pinned) if allow_unverified => {
+            eprintln!(
+                "zoorepro: warning: {} has sha256 {sha256}, not the manifest's {pinned}; the record says \"unverified\"",
+                path.display()
+            );
+            "unverified"
+        }
+        Some(pinned) => bail!(
+            "{} has sha256 {sha256}, but manifest {} pins {pinned}: this is not the file the manifest describes \
+             (pass --allow-unverified to evaluate it anyway; the record will say \"unverified\")",
+            path.display(),
+            manifest.id
+        ),
+    };
+    Ok(OnnxInfo {
+        path: path.display().to_string(),
+        sha256,
+        verification: verification.into(),
+        manifest_sha256: manifest.sha256.clone(),
+        sidecar: read_sidecar(path),
+    })
+}
+
+/// The export scripts write `<file>.json` beside each export; the record carries it as provenance.
+fn read_sidecar(onnx: &Path) -> Option<serde_json::Value> {
+    let mut name = onnx.as_os_str().to_owned();
+    name.push(".json");
+    let path = PathBuf::from(name);
+    if !path.exists() {
+        return None;
+    }
+    // Provenance is a few hundred bytes; a huge or special file must not be copied whole.
+    match crate::util::safe_file::read_regular(&path, MAX_SIDECAR_BYTES, "an export sidecar") {
+        Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+        Err(error) => {
+            eprintln!("zoorepro: warning: {error}; the record carries no sidecar");
+            Some(serde_json::json!({ "omitted": error.to_string() }))
+        }
+    }
+}
+
+/// The most of `<file>.onnx.json` the record copies.
+const MAX_SIDECAR_BYTES: u64 = 1 << 20;
+
+/// The graph must take what the recipe produces and give what the manifest says, or every number
+/// after this would be meaningless.
+pub(super) fn check_model_against_manifest(
+    manifest: &Manifest,
+    recipe: &Recipe,
+    model: &Model,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let input = model.input();
+    let mismatch = |what: String| {
+        anyhow::anyhow!(
+            "{} does not match manifest {}: {what}; check --onnx, or the manifest's input/recipe",
+            path.display(),
+            manifest.id
+        )
+    };
+    if input.name != manifest.input.name {
+        return Err(mismatch(format!(
+            "input is named {:?}, the manifest says {:?}",
+            input.name, manifest.input.name
+        )));
+    }
+    if input.shape.len() != 4 {
+        return Err(mismatch(format!(
+            "input has rank {} ({:?}), an image batch has rank 4",
+            input.shape.len(),
+            input.shape
+        )));
+    }
+    let size = recipe.crop_size as u64;
+    let expected: [u64; 3] = match recipe.layout {
+        Layout::Nchw => [3, size, size],
+        Layout::Nhwc => [size, size, 3],
+    };
+    for (axis, (&declared, &wanted)) in input.shape[1..].iter().zip(&expected).enumerate() {
+        if let Some(declared) = declared
+            && declared != wanted
+        {
+            return Err(mismatch(format!(
+                "input dimension {} is {declared}, but recipe {} feeds {} {:?}",
+                axis + 1,
+                recipe.name,
+                recipe.layout.name(),
+                expected
+            )));
+        }
+    }
+    let output = model.output();
+    if let Some(Some(classes)) = output.shape.get(1)
+        && *classes as usize != manifest.output.classes
+    {
+        return Err(mismatch(format!(
+            "output {} has {classes} classes, the manifest says {}",
+            output.name, manifest.output.classes
+        )));
+    }
+    Ok(())
+}
