@@ -75,29 +75,28 @@ unsafe extern "C" {
     ) -> c_int;
 }
 
-/// The output buffer, sized by the C side once it knows the region. Grayscale and CMYK get
-/// room to be turned into RGB in place.
+/// The output buffer, sized by the C side once it knows the region. Grayscale gets room to be
+/// turned into RGB in place (CMYK shrinks in place, RGB stays).
 struct Output {
     pixels: Vec<u8>,
-    capacity_factor: usize,
-    divisor: usize,
+    components: usize,
 }
 
 extern "C" fn allocate(opaque: *mut c_void, len: usize) -> *mut u8 {
     // SAFETY: `opaque` is the `&mut Output` passed in the request, alive for the whole call.
     let output = unsafe { &mut *opaque.cast::<Output>() };
-    let Some(wanted) = len
-        .checked_mul(output.capacity_factor)
-        .map(|n| n / output.divisor)
-        .map(|n| n.max(len))
-    else {
-        return std::ptr::null_mut();
+    let wanted = if output.components == 1 {
+        len.checked_mul(3)
+    } else {
+        Some(len)
     };
     output.pixels.clear();
-    if output.pixels.try_reserve_exact(wanted).is_err() {
-        return std::ptr::null_mut();
+    match wanted {
+        Some(wanted) if output.pixels.try_reserve_exact(wanted).is_ok() => {
+            output.pixels.as_mut_ptr()
+        }
+        _ => std::ptr::null_mut(),
     }
-    output.pixels.as_mut_ptr()
 }
 
 /// A successful decode: the pixels (in libjpeg's output format) and where they lie.
@@ -113,11 +112,9 @@ fn decode_with_libjpeg(
     region: Option<Window>,
 ) -> Result<Decoded, DecodeError> {
     let components = usize::from(frame.layers);
-    // Room for the RGB image the output becomes: 3 bytes per pixel, whatever libjpeg writes.
     let mut output = Output {
         pixels: Vec::new(),
-        capacity_factor: 3,
-        divisor: components,
+        components,
     };
     let region_window = region.unwrap_or(Window::full(0, 0));
     let request = Request {
