@@ -1,7 +1,7 @@
 //! Preprocessing throughput on ONE core, in-process: JPEG decode, then resample + crop +
 //! normalise, per recipe, with the images already in memory (so neither the disk, process start
 //! nor writing tensors is measured). Prints one JSON object per recipe on stdout; asserts nothing.
-//! `scripts/bench_verify.sh` runs it.
+//! `scripts/bench/bench_verify.sh` runs it.
 //!
 //! Fields: `images_per_second` / `ms_per_image` for the whole preprocessing as verify runs it;
 //! `decode_ms_per_image`, a whole-picture decode; `part_decode_ms_per_image`, the decode of only

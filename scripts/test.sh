@@ -21,4 +21,4 @@ CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}/msrv" cargo "+$msrv" check -
 # Release profile: the integration tests push hundreds of real images through the binary.
 cargo test --release --locked "$@"
 # Issue 18's yardstick: every JPEG of tests/jpeg-corpus accepted, refused and decoded as Pillow 13 does.
-bash scripts/parity_corpus.sh --jobs 2
+bash scripts/parity/parity_corpus.sh --jobs 2

@@ -2,7 +2,7 @@
 //!
 //! - `golden_tensors_match_the_oracle`: every sample image under every shared model's recipe
 //!   hashes to the oracle's `input_sha256` (../shared/oracle/results.json).
-//! - `presets_match_pillow_via_parity_script`: scripts/parity.py over every preset, when a
+//! - `presets_match_pillow_via_parity_script`: scripts/parity/parity.py over every preset, when a
 //!   Python with Pillow and NumPy is available (`ZOOREPRO_PYTHON`, else `.venv/bin/python`).
 //! - `resize_matches_pillow_on_random_sizes`: the resampler alone, many sizes and all filters.
 //! - `partial_decoding_changes_no_tensor`: decoding only the part of a JPEG a recipe reads gives
@@ -216,14 +216,14 @@ fn partial_decoding_changes_no_tensor() {
 fn presets_match_pillow_via_parity_script() {
     let Some(shared) = shared() else { return };
     let Some(python) = python() else { return };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/parity.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/parity/parity.py");
     let output = Command::new(&python)
         .arg(&script)
         .arg("--bin")
         .arg(env!("CARGO_BIN_EXE_zoorepro"))
         .arg(shared.join("imagenet-val"))
         .output()
-        .expect("run scripts/parity.py");
+        .expect("run scripts/parity/parity.py");
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "parity.py found differences");

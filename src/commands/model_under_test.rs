@@ -54,7 +54,7 @@ fn inspect_onnx_file(
 ) -> anyhow::Result<OnnxInfo> {
     if !path.is_file() {
         bail!(
-            "ONNX file {} not found: export it (scripts/export_torchvision.py / export_keras.py) or pass --onnx FILE",
+            "ONNX file {} not found: export it (scripts/export/export_torchvision.py / export_keras.py) or pass --onnx FILE",
             path.display()
         );
     }

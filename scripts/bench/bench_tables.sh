@@ -4,9 +4,9 @@
 #     same shapes and dtypes (int64 preds, float32 probs; written here with NumPy) for the other 30;
 #   - table over the 34 imported runs (original labels, and ReaL), median of 20 runs;
 #   - compare of two 50,000-image runs.
-# Usage: scripts/bench_tables.sh
+# Usage: scripts/bench/bench_tables.sh
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/bench_env.sh"
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench_env.sh"
 seed="$scratch/seed"
 mkdir -p "$seed/keras_imagenet" "$seed/pytorch_imagenet"
 cp "$shared"/reference/benchmarking-keras-pytorch/keras_imagenet/*.npy "$seed/keras_imagenet/"

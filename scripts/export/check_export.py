@@ -16,10 +16,10 @@ For each model (an id whose export lies under models/pytorch or models/keras, wi
 Exit status 0 when every model is within --tolerance (default 1e-4 on probabilities) and agrees on every top-1,
 1 otherwise, 2 on a usage or setup error.
 
-Usage (packages: scripts/requirements-export.txt; build zoorepro first: cargo build --release):
-    scripts/export_torchvision.py --models resnet18,inception_v3 --weights none
-    scripts/export_keras.py --models resnet50,mobilenet,densenet121 --weights none
-    scripts/check_export.py --models pytorch/resnet18,pytorch/inception_v3,keras/resnet50,keras/mobilenet,keras/densenet121
+Usage (packages: scripts/export/requirements-export.txt; build zoorepro first: cargo build --release):
+    scripts/export/export_torchvision.py --models resnet18,inception_v3 --weights none
+    scripts/export/export_keras.py --models resnet50,mobilenet,densenet121 --weights none
+    scripts/export/check_export.py --models pytorch/resnet18,pytorch/inception_v3,keras/resnet50,keras/mobilenet,keras/densenet121
 """
 import argparse
 import json
@@ -31,8 +31,8 @@ import tempfile
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "scripts"))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "scripts", "export"))
 
 
 def fail(message):
@@ -111,7 +111,7 @@ def check(model_id, args, binary, scratch):
     manifest = json.load(open(manifest_path))
     onnx_path = os.path.join(REPO, "models", manifest["file"])
     if not os.path.isfile(onnx_path + ".json"):
-        fail("%s has no sidecar %s.json: export it with scripts/export_%s.py" % (
+        fail("%s has no sidecar %s.json: export it with scripts/export/export_%s.py" % (
             onnx_path, onnx_path, "torchvision" if framework == "pytorch" else "keras"))
     sidecar = json.load(open(onnx_path + ".json"))
     recipe = args.recipe or manifest["default_recipe"]
@@ -183,7 +183,7 @@ def main():
     binary = zoorepro_binary(args.zoorepro)
     ids = [m.strip() for m in args.models.split(",")] if args.models else exported_ids()
     if not ids:
-        fail("no exports under models/pytorch or models/keras: run scripts/export_torchvision.py / export_keras.py")
+        fail("no exports under models/pytorch or models/keras: run scripts/export/export_torchvision.py / export_keras.py")
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         for model_id in ids:

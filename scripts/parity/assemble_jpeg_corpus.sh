@@ -5,8 +5,8 @@
 # repositories needed: what CI runs, as CI cannot reach GitHub).
 #
 # Usage:
-#   scripts/assemble_jpeg_corpus.sh --check
-#   scripts/assemble_jpeg_corpus.sh --mirrors DIR [--out DIR] [--include-large]
+#   scripts/parity/assemble_jpeg_corpus.sh --check
+#   scripts/parity/assemble_jpeg_corpus.sh --mirrors DIR [--out DIR] [--include-large]
 #
 # --mirrors DIR   where the repositories are: for owner/name any of DIR/owner+name/repo,
 #                 DIR/owner+name, DIR/owner/name, DIR/name, DIR/name.git (bare or not; e.g.
@@ -15,7 +15,8 @@
 # --out DIR       write the files here [default: tests/jpeg-corpus/files]
 # --include-large also write the files the manifest lists as not committed (over 1000000 bytes)
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# readlink -f: also right when run through the symlink at the old path (scripts/<name>.sh).
+repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
 corpus="$repo/tests/jpeg-corpus"
 manifest="$corpus/SOURCES.tsv"
 

@@ -32,7 +32,7 @@ import sys
 
 from PIL import Image, ImageCms, ImageDraw
 
-OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                    "tests", "jpeg-corpus", "made")
 
 

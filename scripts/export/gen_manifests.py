@@ -4,7 +4,7 @@
 (../shared/models/models.json, referenced by the oracle's counts on the 100-image sample, and the bundled demo's 30).
 
 Deterministic: re-running it on the same inputs rewrites identical files. Standard library only.
-Usage: python3 scripts/gen_manifests.py [--shared ../shared]
+Usage: python3 scripts/export/gen_manifests.py [--shared ../shared]
 """
 import argparse
 import csv
@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Keras preprocess_input family and input size of each benchmarking-keras-pytorch Keras model.
 KERAS = {
@@ -101,7 +101,7 @@ def torchvision_manifest(name, rows, sets):
     return {
         "format_version": 1, "id": "pytorch/" + name, "framework": "pytorch", "name": name,
         "description": "torchvision.models.%s with IMAGENET1K_V1 weights (pretrained=True in torchvision <= 0.12), "
-                       "exported by scripts/export_torchvision.py" % name,
+                       "exported by scripts/export/export_torchvision.py" % name,
         "file": "pytorch/%s.onnx" % name, "sha256": None,
         "input": {"name": "input", "shape": ["N", 3, size, size], "layout": "nchw", "dtype": "float32"},
         "output": {"name": "logits", "classes": 1000, "label_offset": 0, "kind": "logits"},
@@ -128,7 +128,7 @@ def keras_manifest(name, rows, sets):
     return {
         "format_version": 1, "id": "keras/" + name, "framework": "keras", "name": name,
         "description": "keras.applications.%s(weights='imagenet'), exported with its NHWC input by "
-                       "scripts/export_keras.py" % KERAS_CLASSES[name],
+                       "scripts/export/export_keras.py" % KERAS_CLASSES[name],
         "file": "keras/%s.onnx" % name, "sha256": None,
         "input": {"name": "input", "shape": ["N", size, size, 3], "layout": "nhwc", "dtype": "float32"},
         "output": {"name": "probabilities", "classes": 1000, "label_offset": 0, "kind": "probabilities"},

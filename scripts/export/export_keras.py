@@ -13,9 +13,9 @@ Keras 3 models (TensorFlow >= 2.16 ships Keras 3), so the Keras-maintained path 
 releases; it also patches tf2onnx for NumPy 2. The graph's input and output are then renamed to the manifest's
 names, which changes no computation.
 
-Usage (packages: scripts/requirements-export.txt):
-    scripts/export_keras.py                                   # all 13, weights="imagenet" (Keras downloads them)
-    scripts/export_keras.py --models resnet50,mobilenet --weights none     # random weights, seeded
+Usage (packages: scripts/export/requirements-export.txt):
+    scripts/export/export_keras.py                                   # all 13, weights="imagenet" (Keras downloads them)
+    scripts/export/export_keras.py --models resnet50,mobilenet --weights none     # random weights, seeded
 """
 import argparse
 import datetime
@@ -29,7 +29,7 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # name in the manifests -> (keras.applications class, input size)
 MODELS = {
     "densenet121": ("DenseNet121", 224), "densenet169": ("DenseNet169", 224), "densenet201": ("DenseNet201", 224),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Python baseline for scripts/bench_verify.sh: the oracle's own pipeline (shared/oracle/reference_eval.py:
+"""The Python baseline for scripts/bench/bench_verify.sh: the oracle's own pipeline (shared/oracle/reference_eval.py:
 Pillow decode + resize, NumPy float32 normalisation, onnxruntime CPU) doing the work of `zoorepro verify --no-cache`
 once: preprocess every image, run batched inference, rank. Prints one JSON object with images/s."""
 import argparse

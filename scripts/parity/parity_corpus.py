@@ -5,7 +5,7 @@ Issue 18 ("jpeg-fidelity"). For every file and every preset (Pillow compat 13):
 
   Pillow side    what the oracle does: Image.open(p).convert('RGB') with the default
                  MAX_IMAGE_PIXELS and LOAD_TRUNCATED_IMAGES = False, then the preset's
-                 resize / crop / normalisation (scripts/parity.py). Accepted -> tensor;
+                 resize / crop / normalisation (scripts/parity/parity.py). Accepted -> tensor;
                  refused -> exception type and message. Each file is decoded once, in a
                  long-lived worker process that is killed and replaced when a file takes
                  longer than --pillow-timeout ("Pillow timed out").
@@ -45,9 +45,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import parity  # noqa: E402  (scripts/parity.py: the Pillow + NumPy reference of every preset)
+import parity  # noqa: E402  (scripts/parity/parity.py: the Pillow + NumPy reference of every preset)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_DIRS = [os.path.join(REPO, "tests", "jpeg-corpus", "files"),
                 os.path.join(REPO, "tests", "jpeg-corpus", "made")]
 PILLOW_COMPAT = "13"

@@ -7,7 +7,7 @@
 #      `preprocess` command with RAYON_NUM_THREADS=1, which adds process start and writing the .npy), and
 #      the oracle's Python pipeline doing the same work.
 #   2. Peak resident memory of `verify --no-cache` over a 50,000-entry ImageFolder of symlinks to the sample.
-# Usage: scripts/bench_verify.sh [--skip-memory | --memory-only] [--memory-images N]
+# Usage: scripts/bench/bench_verify.sh [--skip-memory | --memory-only] [--memory-images N]
 set -euo pipefail
 skip_memory=0; skip_speed=0; memory_images=50000
 while [ $# -gt 0 ]; do
@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-source "$(dirname "${BASH_SOURCE[0]}")/bench_env.sh"
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench_env.sh"
 sample="$shared/imagenet-sample"
 field() { "$py" -c "import json,sys; r=json.load(sys.stdin); print(eval('r' + sys.argv[1]))" "$1"; }
 
@@ -50,7 +50,7 @@ while IFS= read -r f; do images+=("$f"); done < <(find "$sample" -name '*.JPEG' 
   done
   # The same on one core in process: the images already in memory, nothing but decode + preprocess timed.
   in_process="$("$throughput" --rounds 5 --model "$model" "${images[@]}")"
-  python="$("$py" "$repo/scripts/bench_oracle.py" --shared "$shared" --model "$model" --val "$sample" --threads 2)"
+  python="$("$py" "$repo/scripts/bench/bench_oracle.py" --shared "$shared" --model "$model" --val "$sample" --threads 2)"
   python_rate="$(field "['end_to_end_images_per_second']" <<<"$python")"
   printf '%s\n' "$model (100 images, 2 threads):"
   printf '  zoorepro end to end          %8.1f images/s (best of 3)\n' "$best"
@@ -67,7 +67,7 @@ done
 
 if [ "$skip_memory" -eq 0 ]; then
   big="$scratch/val-$memory_images"
-  "$py" "$repo/scripts/make_symlink_val.py" "$sample" "$big" "$memory_images" >/dev/null
+  "$py" "$repo/scripts/bench/make_symlink_val.py" "$sample" "$big" "$memory_images" >/dev/null
   model=coral/mobilenet_v2_1.0_224_quant
   start=$(date +%s.%N)
   "$py" - "$bin" verify --model "$model" --onnx "$shared/models/${model/\//__}.onnx" --val "$big" --no-cache \

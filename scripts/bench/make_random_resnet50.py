@@ -67,7 +67,7 @@ def main():
         nodes, "resnet50_random",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 224, 224])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])], inits)
-    model = helper.make_model(graph, producer_name="zoorepro scripts/make_random_resnet50.py",
+    model = helper.make_model(graph, producer_name="zoorepro scripts/bench/make_random_resnet50.py",
                               opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)

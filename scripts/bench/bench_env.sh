@@ -1,7 +1,8 @@
 # Sourced by the bench_*.sh scripts: sets up (scripts/setup.sh), builds the release binary, and defines
 #   repo, shared (../shared or $ZOOREPRO_SHARED), bin (the zoorepro binary), py (the venv's Python),
 #   scratch (a temporary folder removed on exit).
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# readlink -f: also right when run through the symlink at the old path (scripts/<name>.sh).
+repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
 shared="${ZOOREPRO_SHARED:-$repo/../shared}"
 cd "$repo"
 bash scripts/setup.sh

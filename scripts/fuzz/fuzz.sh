@@ -5,7 +5,7 @@
 #   tar_source         the --val tar stream (ILSVRC2012_img_val.tar)
 #   manifest           the manifest JSON parser and validator
 #
-# Usage: scripts/fuzz.sh [--seconds N] [--sanitizer address|none] [TARGET...]
+# Usage: scripts/fuzz/fuzz.sh [--seconds N] [--sanitizer address|none] [TARGET...]
 #   --seconds N    libFuzzer -max_total_time per target (default 600)
 #   --sanitizer S  cargo-fuzz sanitizer (default address)
 #   TARGET...      a subset of the targets above (default: all, one after the other)
@@ -21,7 +21,8 @@
 # this script sets it. Long runs belong under `nice -n 19` on a shared machine; this script
 # renices itself (FUZZ_NICE=0 to opt out).
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# readlink -f: also right when run through the symlink at the old path (scripts/<name>.sh).
+repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
 cd "$repo"
 
 seconds=600

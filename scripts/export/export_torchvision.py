@@ -5,9 +5,9 @@ inception_v3) with a dynamic batch dimension, output "logits" [N,1000]. Each fil
 models/pytorch/<name>.onnx.json (framework and exporter versions, weights and their sha256, opset, the file's
 sha256) that `zoorepro verify` copies into its record.
 
-Usage (packages: scripts/requirements-export.txt):
-    scripts/export_torchvision.py                          # all 21, IMAGENET1K_V1 weights (downloaded by torchvision)
-    scripts/export_torchvision.py --models resnet18,inception_v3 --weights none   # random weights, seeded
+Usage (packages: scripts/export/requirements-export.txt):
+    scripts/export/export_torchvision.py                          # all 21, IMAGENET1K_V1 weights (downloaded by torchvision)
+    scripts/export/export_torchvision.py --models resnet18,inception_v3 --weights none   # random weights, seeded
 
 `--weights none` builds the same architecture with seeded random weights: the graph, names and shapes are the
 real ones, the predictions mean nothing. It exists to test the export path where the weights cannot be fetched.
@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = ["alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "inception_v3",
           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "squeezenet1_0", "squeezenet1_1",
           "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
