@@ -123,7 +123,17 @@ fn an_inline_recipe_registration_verifies_like_the_oracle() {
 
     let listed = zoorepro(home.path(), &["models", "--json"]);
     assert_eq!(listed.status, 0, "{}", listed.stderr);
-    assert!(listed.stdout.contains("user/effnet"));
+    let listed = listed.json();
+    let effnet = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "user/effnet")
+        .expect("the new model is listed");
+    // References are structured fields, not prose.
+    assert_eq!(effnet["references"][0]["top1"], 68.0);
+    assert_eq!(effnet["references"][0]["image_set"]["images"], 50000);
+    assert_eq!(effnet["references"][0]["expected"], true);
 
     let sample = shared.join("imagenet-sample");
     let verified = zoorepro(

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::ListArgs;
 use crate::exit;
-use crate::model::manifest::{Dim, Manifest};
+use crate::model::manifest::{Dim, Manifest, Reference};
 
 #[derive(Serialize)]
 struct ModelRow<'a> {
@@ -16,7 +16,8 @@ struct ModelRow<'a> {
     input: String,
     recipes: Vec<&'a str>,
     default_recipe: &'a str,
-    references: Vec<String>,
+    /// Structured, as the manifest states them (source, top1, top5, recipe, image_set, expected, note).
+    references: &'a [Reference],
     onnx: String,
     onnx_present: bool,
     sha256: Option<&'a str>,
@@ -53,20 +54,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
                 input: shape(m),
                 recipes: m.recipes.iter().map(|r| r.name()).collect(),
                 default_recipe: &m.default_recipe,
-                references: m
-                    .references
-                    .iter()
-                    .map(|r| {
-                        format!(
-                            "{} {}/{} on {}{}",
-                            r.source,
-                            r.top1,
-                            r.top5,
-                            r.image_set.name,
-                            if r.expected { " (expected)" } else { "" }
-                        )
-                    })
-                    .collect(),
+                references: &m.references,
                 onnx_present: path.is_file(),
                 onnx: path.display().to_string(),
                 sha256: m.sha256.as_deref(),
@@ -96,8 +84,26 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
                 "missing"
             },
             row.recipes.join(","),
-            row.references.join("; ")
+            reference_summary(row.references)
         )?;
     }
     Ok(exit::SUCCESS)
+}
+
+/// The references in one cell of the text listing: `source top1/top5 on set (expected)`.
+fn reference_summary(references: &[Reference]) -> String {
+    references
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}/{} on {}{}",
+                r.source,
+                r.top1,
+                r.top5,
+                r.image_set.name,
+                if r.expected { " (expected)" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
