@@ -74,10 +74,38 @@ def published_rows(shared):
     return rows
 
 
-def torchvision_manifest(name, rows, sets):
+def timm_rows(shared):
+    """timm's results for the torchvision weights on the 50,000 validation images (dataset `imagenet`), by
+    torchvision model name. The other datasets of the file (ReaL, ImageNetV2, Sketch, -A, -R) are other image
+    sets or labels and are not referenced yet."""
+    rows = {}
+    with open(os.path.join(shared, "reference", "timm_results_tv_in1k.csv")) as f:
+        for row in csv.DictReader(f):
+            if row["dataset"] == "imagenet":
+                rows[row["torchvision_model"]] = row
+    return rows
+
+
+def timm_reference(row, sets):
+    """timm's validate.py protocol: Resize(int(size / crop_pct)) with the row's interpolation, CenterCrop(size).
+    Bilinear at 224 is the torchvision recipe (informative beside torchvision's own figure); bicubic rows get
+    the timm-bicubic presets and decide the verdict for them."""
+    size, bicubic = int(row["img_size"]), row["interpolation"] == "bicubic"
+    assert float(row["crop_pct"]) == 0.875 and (bicubic or size == 224), row
+    recipe = ("timm-bicubic-299" if size == 299 else "timm-bicubic") if bicubic else "torchvision"
+    note = ("timm %s (%s), its validate.py with img_size %d, crop_pct 0.875 (Resize(%d)), %s interpolation; %s"
+            % (row["timm_model"], "the protocol of the timm-bicubic presets" if bicubic else
+               "informative: the torchvision recipe's protocol, torchvision-docs decides the verdict",
+               size, int(size / 0.875), row["interpolation"], row["source"]))
+    return reference("timm", float(row["top1"]), float(row["top5"]), recipe, sets["full"], bicubic, note)
+
+
+def torchvision_manifest(name, rows, sets, timm=None):
     inception = name == "inception_v3"
     size = 299 if inception else 224
     recipes = ["torchvision-inception", "torchvision-inception-seed"] if inception else ["torchvision"]
+    if timm is not None and timm["interpolation"] == "bicubic":
+        recipes.append("timm-bicubic-299" if inception else "timm-bicubic")
     refs = []
     for row in rows:
         top1, top5 = float(row["top1"]), float(row["top5"])
@@ -98,6 +126,8 @@ def torchvision_manifest(name, rows, sets):
                                       SEED_NOTE.format(stack="PyTorch 1.0")))
         else:
             raise SystemExit("unexpected source %r for pytorch/%s" % (row["source"], name))
+    if timm is not None:
+        refs.append(timm_reference(timm, sets))
     return {
         "format_version": 1, "id": "pytorch/" + name, "framework": "pytorch", "name": name,
         "description": "torchvision.models.%s with IMAGENET1K_V1 weights (pretrained=True in torchvision <= 0.12), "
@@ -198,9 +228,11 @@ def main():
     sets = image_sets(args.shared)
     rows = published_rows(args.shared)
     manifests = [keras_manifest(n, rows[("keras", n)], sets) for n in KERAS]
-    manifests += [torchvision_manifest(n, rows[("pytorch", n)], sets) for n in TORCHVISION]
+    timm = timm_rows(args.shared)
+    manifests += [torchvision_manifest(n, rows[("pytorch", n)], sets, timm.get(n)) for n in TORCHVISION]
     manifests += shared_manifests(args.shared, sets)
-    assert sum(len(v) for v in rows.values()) == sum(
+    # Every published row and every timm row of a seed model is referenced, once.
+    assert sum(len(v) for v in rows.values()) + sum(1 for n in TORCHVISION if n in timm) == sum(
         1 for m in manifests for r in m["references"] if r["image_set"]["name"] == "ilsvrc2012-val")
     out_dir = os.path.join(REPO, "manifests")
     os.makedirs(out_dir, exist_ok=True)

@@ -5,9 +5,9 @@ For every preset recipe (the table below mirrors src/image/recipe.rs) this compu
 tensor of each image the way the framework named by the preset does it:
 
   torchvision  Image.open().convert('RGB'); Resize(size) (short side -> size, long side
-               int(size * long / short), Pillow BILINEAR); CenterCrop(crop), which zero-pads a
-               side smaller than the crop ((c - n) // 2 before, (c - n + 1) // 2 after) and then
-               starts at int(round((n - c) / 2.0)); ToTensor (/255 in float32); Normalize
+               int(size * long / short), Pillow BILINEAR; BICUBIC for the timm-bicubic presets);
+               CenterCrop(crop), which zero-pads a side smaller than the crop ((c - n) // 2
+               before, (c - n + 1) // 2 after) and then starts at int(round((n - c) / 2.0)); ToTensor (/255 in float32); Normalize
                ((x - mean) / std in float32); CHW.
   keras        load_img: convert('RGB'), resize((s, s), NEAREST) when the size differs;
                img_to_array (float32); preprocess_input in 'caffe' (RGB->BGR, minus the BGR
@@ -47,6 +47,8 @@ PRESETS = {
     "torchvision": {"family": "torchvision", "resize": 256, "crop": 224},
     "torchvision-inception-seed": {"family": "torchvision", "resize": 256, "crop": 299},
     "torchvision-inception": {"family": "torchvision", "resize": 342, "crop": 299},
+    "timm-bicubic": {"family": "torchvision", "resize": 256, "crop": 224, "filter": Image.BICUBIC},
+    "timm-bicubic-299": {"family": "torchvision", "resize": 341, "crop": 299, "filter": Image.BICUBIC},
     "keras-caffe": {"family": "keras", "size": 224, "mode": "caffe"},
     "keras-torch": {"family": "keras", "size": 224, "mode": "torch"},
     "keras-tf": {"family": "keras", "size": 299, "mode": "tf"},
@@ -87,7 +89,7 @@ def torchvision_center_crop(arr, crop):
 
 def torchvision_tensor(img, p):
     """The torchvision preset `p` applied to an RGB PIL image."""
-    img = torchvision_resize(img, p["resize"])
+    img = torchvision_resize(img, p["resize"], p.get("filter", Image.BILINEAR))
     arr = torchvision_center_crop(np.asarray(img), p["crop"])
     x = arr.astype(np.float32) / np.float32(255)                      # ToTensor
     x = (x - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)

@@ -184,6 +184,26 @@ pub fn presets() -> Vec<Recipe> {
             342,
             299,
         ),
+        // timm's validate.py for the torchvision weights whose pretrained config says bicubic
+        // (densenet, inception_v3): Resize(floor(size / crop_pct 0.875)), CenterCrop(size).
+        Recipe {
+            filter: Filter::Bicubic,
+            ..torchvision(
+                "timm-bicubic",
+                "timm: Resize(256 = int(224 / 0.875)) bicubic, CenterCrop(224), ToTensor, Normalize, NCHW",
+                256,
+                224,
+            )
+        },
+        Recipe {
+            filter: Filter::Bicubic,
+            ..torchvision(
+                "timm-bicubic-299",
+                "timm: Resize(341 = int(299 / 0.875)) bicubic, CenterCrop(299), ToTensor, Normalize, NCHW",
+                341,
+                299,
+            )
+        },
         Recipe {
             channels: ChannelOrder::Bgr,
             ..keras(
@@ -274,6 +294,8 @@ mod tests {
                 "torchvision",
                 "torchvision-inception-seed",
                 "torchvision-inception",
+                "timm-bicubic",
+                "timm-bicubic-299",
                 "keras-caffe",
                 "keras-torch",
                 "keras-tf",
