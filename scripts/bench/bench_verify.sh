@@ -5,7 +5,10 @@
 #      inference-only and preprocessing-only rates the run record measures for its stages, the
 #      preprocessing rate on ONE core (in process, examples/preprocess_throughput.rs; and through the
 #      `preprocess` command with RAYON_NUM_THREADS=1, which adds process start and writing the .npy), and
-#      the oracle's Python pipeline doing the same work.
+#      the oracle's Python pipeline doing the same work; and the pipeline's ceiling on this machine,
+#      1 / (1/I + 1/(c*P)) with I ONNX Runtime's inference-only rate on tensors in memory (same session
+#      options, examples/inference_throughput.rs), P the one-core preprocessing rate and c the 2 threads,
+#      with verify's end-to-end rate as a fraction of it.
 #   2. Peak resident memory of `verify --no-cache` over a 50,000-entry ImageFolder of symlinks to the sample.
 # Usage: scripts/bench/bench_verify.sh [--skip-memory | --memory-only] [--memory-images N]
 set -euo pipefail
@@ -24,8 +27,9 @@ sample="$shared/imagenet-sample"
 field() { "$py" -c "import json,sys; r=json.load(sys.stdin); print(eval('r' + sys.argv[1]))" "$1"; }
 
 machine_line
-cargo build --release --locked -q --example preprocess_throughput
+cargo build --release --locked -q --example preprocess_throughput --example inference_throughput
 throughput="${CARGO_TARGET_DIR:-$repo/target}/release/examples/preprocess_throughput"
+inference="${CARGO_TARGET_DIR:-$repo/target}/release/examples/inference_throughput"
 images=()
 while IFS= read -r f; do images+=("$f"); done < <(find "$sample" -name '*.JPEG' | sort)
 [ "$skip_speed" -eq 1 ] || for model in pypi/efficientnet_lite0 coral/mobilenet_v2_1.0_224_quant; do
@@ -50,6 +54,8 @@ while IFS= read -r f; do images+=("$f"); done < <(find "$sample" -name '*.JPEG' 
   done
   # The same on one core in process: the images already in memory, nothing but decode + preprocess timed.
   in_process="$("$throughput" --rounds 5 --model "$model" "${images[@]}")"
+  # Inference alone, on the same tensors, with verify's session options (2 threads, batch 32).
+  inference_only="$("$inference" --model "$model" --onnx "$onnx" --threads 2 --batch 32 --rounds 3 "${images[@]}")"
   python="$("$py" "$repo/scripts/bench/bench_oracle.py" --shared "$shared" --model "$model" --val "$sample" --threads 2)"
   python_rate="$(field "['end_to_end_images_per_second']" <<<"$python")"
   printf '%s\n' "$model (100 images, 2 threads):"
@@ -62,6 +68,13 @@ while IFS= read -r f; do images+=("$f"); done < <(find "$sample" -name '*.JPEG' 
   printf '  zoorepro preprocessing       %8.1f images/s on one core (preprocess command, best of 3)\n' "$one_core"
   printf '  Python oracle end to end     %8.1f images/s (preprocess %.1f/s one core, inference %.1f/s)\n' "$python_rate" \
     "$(field "['preprocess_images_per_second_one_core']" <<<"$python")" "$(field "['inference_images_per_second']" <<<"$python")"
+  "$py" - "$best" "$(field "['inference_images_per_second']" <<<"$inference_only")" "$(field "['images_per_second']" <<<"$in_process")" <<'PY'
+import sys
+end_to_end, inference, preprocess_one_core = map(float, sys.argv[1:])
+ceiling = 1 / (1 / inference + 1 / (2 * preprocess_one_core))
+print("  ceiling 1/(1/I + 1/(2P))     %8.1f images/s (I = %.1f inference alone, P = %.1f one core): verify reaches %.0f%%"
+      % (ceiling, inference, preprocess_one_core, 100 * end_to_end / ceiling))
+PY
   printf '  speed-up over Python         %8.2fx\n' "$("$py" -c "import sys; print(float(sys.argv[1]) / float(sys.argv[2]))" "$best" "$python_rate")"
 done
 
