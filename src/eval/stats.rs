@@ -1,4 +1,24 @@
-//! Statistics for comparing two runs on the same images.
+//! Statistics of accuracies: the uncertainty of one measured proportion, and the comparison of two
+//! runs on the same images.
+
+/// The two-sided 95% normal quantile, `Φ⁻¹(0.975)`.
+const Z_95: f64 = 1.959_963_984_540_054;
+
+/// The 95% Wilson score interval of `successes` out of `trials`, as fractions in `[0, 1]`
+/// (`None` for no trials). Unlike the normal approximation it stays inside `[0, 1]` and is
+/// honest at 0/n and n/n, which small samples hit.
+pub fn wilson_interval(successes: u64, trials: u64) -> Option<(f64, f64)> {
+    if trials == 0 || successes > trials {
+        return None;
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z2 = Z_95 * Z_95;
+    let denominator = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denominator;
+    let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
 
 /// Two-sided exact McNemar test: the probability, under "A and B are equally accurate", of a split
 /// of the discordant images at least as uneven as (`only_a`, `only_b`). `only_a` counts images A
@@ -43,6 +63,30 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-9 * b.abs().max(1e-300)
+    }
+
+    #[test]
+    fn wilson_intervals_match_the_closed_form() {
+        // Reference values: the closed form evaluated independently in Python (what statsmodels'
+        // proportion_confint(method="wilson") gives).
+        let cases = [
+            ((58, 100), (0.482_064_867_030_430, 0.672_016_173_256_453)),
+            ((0, 10), (0.0, 0.277_532_799_862_889)),
+            ((10, 10), (0.722_467_200_137_111, 1.0)),
+            (
+                (38_000, 50_000),
+                (0.756_236_636_553_165, 0.763_723_415_344_280),
+            ),
+        ];
+        for ((k, n), (lo, hi)) in cases {
+            let (l, h) = wilson_interval(k, n).unwrap();
+            assert!(
+                (l - lo).abs() < 1e-12 && (h - hi).abs() < 1e-12,
+                "{k}/{n}: {l} {h}"
+            );
+        }
+        assert_eq!(wilson_interval(0, 0), None);
+        assert_eq!(wilson_interval(3, 2), None);
     }
 
     #[test]

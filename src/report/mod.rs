@@ -1,6 +1,7 @@
-//! Run records and their exports. One serde struct feeds every format (`--json`, the JSON and
-//! Markdown files under `reports/`), so the formats cannot disagree.
+//! Run records and their exports. One serde struct feeds every format (`--json`, the JSON,
+//! Markdown and HTML files under `reports/`), so the formats cannot disagree.
 
+mod html;
 mod json;
 mod markdown;
 pub mod table;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use html::HtmlExporter;
 pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;
 
@@ -202,7 +204,7 @@ impl Host {
 pub fn write_reports(dir: &Path, record: &RunRecord, stem: &str) -> std::io::Result<Vec<PathBuf>> {
     let model_dir = dir.join(&record.model_id);
     std::fs::create_dir_all(&model_dir)?;
-    let exporters: [&dyn Exporter; 2] = [&JsonExporter, &MarkdownExporter];
+    let exporters: [&dyn Exporter; 3] = [&JsonExporter, &MarkdownExporter, &HtmlExporter];
     exporters
         .iter()
         .map(|exporter| {

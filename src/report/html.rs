@@ -1,0 +1,362 @@
+//! The run record as one self-contained HTML page: inline CSS and SVG, no scripts, no fonts or
+//! images fetched from anywhere, readable on a laptop and printable.
+//!
+//! Markup is written with `maud`: its templates are checked at compile time and every spliced
+//! value is HTML-escaped, so file names and manifest text (which users control) cannot end an
+//! element or inject markup. The chart is plain SVG laid out here; a plotting crate would bring
+//! fonts, raster backends and far more than one dot plot needs.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::{Exporter, ReferenceResult, RunRecord, VerdictStatus};
+use crate::eval::stats::wilson_interval;
+
+pub struct HtmlExporter;
+
+impl Exporter for HtmlExporter {
+    fn extension(&self) -> &'static str {
+        "html"
+    }
+
+    fn render(&self, record: &RunRecord) -> String {
+        page(record).into_string()
+    }
+}
+
+const STYLE: &str = "
+body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1d1d1f}
+h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:2rem 0 .5rem}
+.verdict{display:inline-block;padding:.15rem .6rem;border-radius:1rem;font-weight:600}
+.reproduced{background:#d9f2de;color:#0b5d1e}.drift{background:#fbdcdc;color:#8a1111}.no-reference{background:#ececec;color:#444}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .75rem .25rem 0;text-align:left;vertical-align:top}
+th{font-weight:600;color:#555}td.num{text-align:right;font-variant-numeric:tabular-nums}
+code{font-size:.85em;word-break:break-all}svg text{font:12px system-ui,sans-serif;fill:#333}
+.muted{color:#666}@media print{body{margin:0;max-width:none}.verdict{border:1px solid #999}}
+";
+
+fn page(record: &RunRecord) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "zoorepro: " (record.model_id) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (header(record))
+                h2 { "Measured against the published numbers" }
+                (accuracy_chart(record))
+                (reference_table(record))
+                (run_details(record))
+                (failures(record))
+                p.muted { "Written by zoorepro " (record.provenance.tool_version) " at " (record.provenance.finished_at)
+                    ". The JSON record beside this page holds every field." }
+            }
+        }
+    }
+}
+
+fn verdict_class(status: VerdictStatus) -> &'static str {
+    match status {
+        VerdictStatus::Reproduced => "reproduced",
+        VerdictStatus::Drift => "drift",
+        VerdictStatus::NoReference => "no-reference",
+    }
+}
+
+fn percent_interval(correct: usize, images: usize) -> String {
+    match wilson_interval(correct as u64, images as u64) {
+        Some((lo, hi)) => format!("{:.2}–{:.2}", 100.0 * lo, 100.0 * hi),
+        None => "–".into(),
+    }
+}
+
+fn header(record: &RunRecord) -> Markup {
+    html! {
+        h1 { (record.model_id) }
+        p {
+            span class=(format!("verdict {}", verdict_class(record.verdict.status))) id="verdict" {
+                (verdict_class(record.verdict.status))
+            }
+            " " (record.verdict.summary)
+        }
+        table {
+            tr { th { "top-1" } td.num { (format!("{:.2}%", record.top1)) }
+                 td.muted { (record.top1_correct) " of " (record.images) ", 95% interval "
+                            (percent_interval(record.top1_correct, record.images)) } }
+            tr { th { "top-5" } td.num { (format!("{:.2}%", record.top5)) }
+                 td.muted { (record.top5_correct) " of " (record.images) ", 95% interval "
+                            (percent_interval(record.top5_correct, record.images)) } }
+            tr { th { "failed" } td.num { (record.failed) } td.muted { "counted as incorrect" } }
+        }
+    }
+}
+
+fn reference_table(record: &RunRecord) -> Markup {
+    html! {
+        @if record.references.is_empty() {
+            p.muted { "No reference of this model was measured on this image set: nothing to compare." }
+        } @else {
+            table.references {
+                tr { th { "source" } th { "recipe" } th { "top-1" } th { "Δ top-1" } th { "top-5" } th { "Δ top-5" } th { "" } }
+                @for r in &record.references {
+                    tr {
+                        td { (r.source) }
+                        td { code { (r.recipe.as_deref().unwrap_or("not documented")) } }
+                        td.num { (format!("{:.3}", r.top1)) }
+                        td.num { (format!("{:+.3}", r.delta_top1)) }
+                        td.num { (format!("{:.3}", r.top5)) }
+                        td.num { (format!("{:+.3}", r.delta_top5)) }
+                        td { @if r.expected { "expected" } @else { span.muted { "informative" } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn run_details(record: &RunRecord) -> Markup {
+    let p = &record.provenance;
+    html! {
+        h2 { "How it was measured" }
+        table {
+            tr { th { "ONNX" } td { code { (record.onnx.path) } br; code { (record.onnx.sha256) } " (" (record.onnx.verification) ")" } }
+            tr { th { "recipe" } td { code { (record.recipe.name) } " — " (record.recipe.definition.description)
+                 " (Pillow " (record.recipe.pillow_compat) " pass order)" } }
+            tr { th { "images" } td { code { (record.dataset.path) } " (" (record.dataset.layout) "), "
+                 (record.dataset.image_set_name.as_deref().unwrap_or("an unnamed image set")) ", "
+                 (record.images) " labelled" br; "image set " code { (record.dataset.image_set_sha256) } } }
+            tr { th { "runtime" } td { "ONNX Runtime " (p.ort_version) ", " (p.provider) ", " (p.threads) " threads, batch "
+                 (p.batch) ", optimization " (p.graph_optimization_level) } }
+            tr { th { "speed" } td { (format!("{:.1}", p.images_per_second)) " images/s over " (p.inferred)
+                 " inferred images; bottleneck: " (p.throughput.bottleneck) } }
+        }
+    }
+}
+
+fn failures(record: &RunRecord) -> Markup {
+    html! {
+        @if !record.failures.is_empty() {
+            h2 { "Images that failed (" (record.failed) ")" }
+            table.failures {
+                @for f in &record.failures { tr { td { code { (f.file) } } td { (f.error) } } }
+            }
+            @if record.failed > record.failures.len() {
+                p.muted { (record.failed - record.failures.len()) " more are listed in the JSON record's run, not here." }
+            }
+        }
+    }
+}
+
+/// Horizontal geometry of the dot plot: maps percent to x.
+struct Axis {
+    lo: f64,
+    hi: f64,
+    left: f64,
+    width: f64,
+}
+
+impl Axis {
+    /// An axis over every value to draw, widened to at least 2 points and rounded to its ticks.
+    fn over(values: impl Iterator<Item = f64>, left: f64, width: f64) -> Axis {
+        let (mut lo, mut hi) = values.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+        if lo > hi {
+            (lo, hi) = (0.0, 100.0);
+        }
+        let pad = ((hi - lo) * 0.08).max(1.0);
+        let step = Axis::tick_step(hi - lo + 2.0 * pad);
+        Axis {
+            lo: ((lo - pad) / step).floor().max(0.0) * step,
+            hi: ((hi + pad) / step).ceil().min(100.0 / step) * step,
+            left,
+            width,
+        }
+    }
+
+    fn tick_step(span: f64) -> f64 {
+        [0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
+            .into_iter()
+            .find(|step| span / step <= 8.0)
+            .unwrap_or(25.0)
+    }
+
+    fn x(&self, percent: f64) -> f64 {
+        self.left + (percent - self.lo) / (self.hi - self.lo).max(f64::EPSILON) * self.width
+    }
+
+    fn ticks(&self) -> Vec<f64> {
+        let step = Axis::tick_step(self.hi - self.lo);
+        let count = ((self.hi - self.lo) / step).round() as usize;
+        (0..=count).map(|i| self.lo + i as f64 * step).collect()
+    }
+}
+
+/// One row of the chart: a label, the measured value with its interval, or a published value.
+enum Row<'a> {
+    Measured {
+        label: &'static str,
+        value: f64,
+        interval: Option<(f64, f64)>,
+    },
+    Published {
+        metric: &'static str,
+        reference: &'a ReferenceResult,
+        value: f64,
+    },
+}
+
+fn chart_rows(record: &RunRecord) -> Vec<Row<'_>> {
+    let interval = |correct: usize| {
+        wilson_interval(correct as u64, record.images as u64).map(|(l, h)| (100.0 * l, 100.0 * h))
+    };
+    let mut rows = vec![Row::Measured {
+        label: "top-1 measured",
+        value: record.top1,
+        interval: interval(record.top1_correct),
+    }];
+    rows.extend(record.references.iter().map(|r| Row::Published {
+        metric: "top-1",
+        reference: r,
+        value: r.top1,
+    }));
+    rows.push(Row::Measured {
+        label: "top-5 measured",
+        value: record.top5,
+        interval: interval(record.top5_correct),
+    });
+    rows.extend(record.references.iter().map(|r| Row::Published {
+        metric: "top-5",
+        reference: r,
+        value: r.top5,
+    }));
+    rows
+}
+
+const ROW_HEIGHT: f64 = 26.0;
+const LABEL_WIDTH: f64 = 230.0;
+const PLOT_WIDTH: f64 = 440.0;
+
+/// A dot plot: each measured accuracy with its 95% Wilson interval, each published number as a
+/// diamond (filled when it decides the verdict), on one percent axis.
+fn accuracy_chart(record: &RunRecord) -> Markup {
+    let rows = chart_rows(record);
+    let values = rows.iter().flat_map(|row| match row {
+        Row::Measured {
+            value, interval, ..
+        } => {
+            let (l, h) = interval.unwrap_or((*value, *value));
+            vec![*value, l, h]
+        }
+        Row::Published { value, .. } => vec![*value],
+    });
+    let axis = Axis::over(values, LABEL_WIDTH, PLOT_WIDTH);
+    let height = ROW_HEIGHT * rows.len() as f64 + 40.0;
+    html! {
+        svg.chart-accuracy xmlns="http://www.w3.org/2000/svg" role="img" width=(LABEL_WIDTH + PLOT_WIDTH + 30.0)
+            height=(height) viewBox=(format!("0 0 {} {height}", LABEL_WIDTH + PLOT_WIDTH + 30.0))
+            aria-label="measured top-1 and top-5 with 95% intervals, and the published numbers" {
+            @for tick in axis.ticks() {
+                line x1=(axis.x(tick)) x2=(axis.x(tick)) y1="4" y2=(height - 28.0) stroke="#e4e4e4" {}
+                text x=(axis.x(tick)) y=(height - 12.0) text-anchor="middle" { (format!("{tick}%")) }
+            }
+            @for (i, row) in rows.iter().enumerate() {
+                (chart_row(&axis, row, 16.0 + ROW_HEIGHT * i as f64))
+            }
+        }
+    }
+}
+
+fn chart_row(axis: &Axis, row: &Row<'_>, y: f64) -> Markup {
+    match row {
+        Row::Measured {
+            label,
+            value,
+            interval,
+        } => html! {
+            text x="0" y=(y + 4.0) font-weight="600" { (label) }
+            @if let Some((lo, hi)) = interval {
+                line.interval x1=(axis.x(*lo)) x2=(axis.x(*hi)) y1=(y) y2=(y) stroke="#1f5fbf" stroke-width="2" {}
+                line x1=(axis.x(*lo)) x2=(axis.x(*lo)) y1=(y - 5.0) y2=(y + 5.0) stroke="#1f5fbf" stroke-width="2" {}
+                line x1=(axis.x(*hi)) x2=(axis.x(*hi)) y1=(y - 5.0) y2=(y + 5.0) stroke="#1f5fbf" stroke-width="2" {}
+            }
+            circle.measured cx=(axis.x(*value)) cy=(y) r="5" fill="#1f5fbf" {
+                title { (format!("{label}: {value:.2}%")) }
+            }
+        },
+        Row::Published {
+            metric,
+            reference,
+            value,
+        } => {
+            let (x, fill) = (
+                axis.x(*value),
+                if reference.expected {
+                    "#c2410c"
+                } else {
+                    "white"
+                },
+            );
+            html! {
+                text x="12" y=(y + 4.0) { (metric) " " (reference.source) @if reference.expected { " (expected)" } }
+                path.published d=(format!("M{x} {} l5 5 l-5 5 l-5 -5 z", y - 5.0)) fill=(fill) stroke="#c2410c" stroke-width="1.5" {
+                    title { (format!("{metric} {}: {value:.3}%", reference.source)) }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> RunRecord {
+        let mut record = crate::report::tests::sample_record();
+        record.failures = vec![crate::report::Failure {
+            file: "n01/<script>alert(1)</script>.JPEG".into(),
+            error: "broken & \"bad\"".into(),
+        }];
+        record.failed = 1;
+        record
+    }
+
+    #[test]
+    fn the_page_is_self_contained_and_escapes_what_users_control() {
+        let page = HtmlExporter.render(&record());
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("<svg class=\"chart-accuracy\""));
+        assert!(!page.contains("<script"), "a file name became markup");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        for fetched in ["src=", "href=", "@import", "url("] {
+            assert!(!page.contains(fetched), "{fetched} would fetch something");
+        }
+    }
+
+    #[test]
+    fn the_chart_draws_the_interval_and_every_reference() {
+        let record = record();
+        let page = HtmlExporter.render(&record);
+        assert_eq!(page.matches("<circle class=\"measured\"").count(), 2);
+        assert_eq!(
+            page.matches("<path class=\"published\"").count(),
+            2 * record.references.len()
+        );
+        assert_eq!(page.matches("<line class=\"interval\"").count(), 2);
+    }
+
+    #[test]
+    fn the_axis_covers_every_value_on_round_ticks() {
+        let axis = Axis::over([57.3, 48.2, 67.2, 58.0].into_iter(), 0.0, 100.0);
+        assert!(
+            axis.lo <= 48.2 && axis.hi >= 67.2,
+            "{} {}",
+            axis.lo,
+            axis.hi
+        );
+        let ticks = axis.ticks();
+        assert!(ticks.len() >= 3 && ticks.len() <= 9, "{ticks:?}");
+        assert!(axis.x(axis.lo) == 0.0 && (axis.x(axis.hi) - 100.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,81 @@
+//! The HTML report in a real browser: `verify` of the bundled demo writes a page beside its JSON
+//! and Markdown, and `scripts/report/check_html.sh` renders it in headless Chromium (from Debian's
+//! packages), checking that it loads without a console message, that its chart is in the rendered
+//! DOM, and that a screenshot comes out.
+
+mod common;
+
+use std::process::Command;
+
+use common::{repo, run, shared, shared_model, zoorepro};
+
+const MODEL: &str = "coral/mobilenet_v2_1.0_224_quant";
+
+fn browser_available() -> bool {
+    let found = Command::new("sh")
+        .args(["-c", "command -v chromium"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let can_install = unsafe { libc::getuid() == 0 };
+    if !found && !can_install {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the browser test needs chromium, or root to install it"
+        );
+        eprintln!("skipped: no chromium and no root to install it");
+    }
+    found || can_install
+}
+
+#[test]
+fn the_demo_report_renders_in_headless_chromium() {
+    let Some(shared) = shared() else { return };
+    if !browser_available() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let reports = scratch.path().join("reports");
+    let verified = run(zoorepro(&scratch.path().join("cache"))
+        .args(["verify", "--model", MODEL, "--onnx"])
+        .arg(shared_model(&shared, MODEL))
+        .arg("--val")
+        .arg(repo().join("demo"))
+        .arg("--report-dir")
+        .arg(&reports));
+    assert_eq!(verified.status, 0, "{}", verified.stderr);
+    let page = std::fs::read_dir(reports.join(MODEL))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "html"))
+        .expect("verify writes an HTML report");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("reproduced") && html.contains("95% interval"));
+
+    let shots = scratch.path().join("shots");
+    let checked = Command::new("bash")
+        .arg(repo().join("scripts/report/check_html.sh"))
+        .arg("--screenshot")
+        .arg(&shots)
+        .arg(&page)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success() && stdout.contains("1 chart(s), no console messages"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let png = std::fs::read_dir(&shots)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+        "{}",
+        png.display()
+    );
+}
