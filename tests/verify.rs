@@ -434,3 +434,54 @@ fn the_bundled_demo_reproduces_the_oracle_on_its_30_images() {
     assert_eq!(record["verdict"]["status"], "reproduced");
     assert_eq!(record["onnx"]["verification"], "verified");
 }
+
+#[test]
+fn progress_off_a_terminal_is_logged_as_lines_with_rate_eta_and_running_top1() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let id = "coral/mobilenet_v1_0.5_160_quant";
+    let onnx = shared_model(&shared, id);
+    let sample = shared.join("imagenet-sample");
+    // stderr is a pipe here, as in a file, a CI log or a Slurm log.
+    let run = verify(
+        scratch.path(),
+        &[
+            "--model",
+            id,
+            "--onnx",
+            path_str(&onnx),
+            "--val",
+            path_str(&sample),
+            "--batch",
+            "8",
+            "--no-cache",
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("verify: "))
+        .collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"verify: started: 100 images"),
+        "{}",
+        run.stderr
+    );
+    let middle = &lines[1..lines.len() - 1];
+    // A line at every tenth (batches of 8 cross each one once), not one per image.
+    assert!((5..=10).contains(&middle.len()), "{lines:?}");
+    assert!(
+        middle.iter().all(|l| l.contains("% ") || l.contains("%)"))
+            && middle[0].contains("images/s, ETA"),
+        "{lines:?}"
+    );
+    assert!(middle[0].contains("running top-1"), "{lines:?}");
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("verify: finished: 100 images in")
+            && last.ends_with("running top-1 58.00%"),
+        "{last}"
+    );
+}

@@ -11,6 +11,7 @@ mod model_under_test;
 mod models;
 mod options;
 mod preprocess;
+mod progress;
 mod recipes;
 mod record;
 mod runs;
@@ -21,7 +22,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{Cli, Command};
@@ -163,27 +163,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A progress bar on stderr with images/s and ETA; a spinner when the total is unknown (a tar).
-/// Hidden when stderr is not a terminal, so logs and CI output stay clean.
-pub(crate) fn progress_bar(total: Option<usize>, label: &str) -> ProgressBar {
-    let bar = match total {
-        Some(total) => ProgressBar::with_draw_target(
-            Some(total as u64),
-            ProgressDrawTarget::stderr(),
-        )
-        .with_style(
-            ProgressStyle::with_template(
-                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} images  {per_sec}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        ),
-        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template(
-                "{prefix} [{elapsed_precise}] {spinner} {pos} images  {per_sec}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        ),
-    };
-    bar.set_prefix(label.to_string());
-    bar
+/// Progress on stderr: a bar with images/s and ETA on a terminal, log lines elsewhere.
+pub(crate) fn progress_bar(total: Option<usize>, label: &str) -> progress::Progress {
+    progress::Progress::new(total, label)
 }

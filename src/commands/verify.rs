@@ -168,8 +168,14 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
             label_offset: manifest.output.label_offset,
             strict: args.strict,
         };
+        let mut running_top1 = (0u64, 0u64);
         let sink = |predictions: &[Prediction]| -> Result<(), String> {
             for prediction in predictions {
+                if let Some(label) = prediction.label {
+                    running_top1.1 += 1;
+                    let hit = matches!(&prediction.outcome, Outcome::Ranked { top5, .. } if top5[0] == label);
+                    running_top1.0 += u64::from(hit);
+                }
                 if let Outcome::Failed(error) = &prediction.outcome {
                     progress.suspend(|| {
                         eprintln!(
@@ -180,6 +186,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                     });
                 }
             }
+            progress.set_top1(running_top1.0, running_top1.1);
             match (store.as_mut(), &run_info) {
                 (Some(store), Some(info)) => {
                     let contents: Vec<Option<Content>> = match in_flight.lock() {
