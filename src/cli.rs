@@ -52,6 +52,18 @@ fn parse_count(s: &str) -> Result<usize, String> {
     }
 }
 
+/// A run id; a model id in its place is told where run ids come from.
+fn parse_run_id(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        Ok(_) => Err("run ids start at 1".into()),
+        Err(_) if s.contains('/') => Err(format!(
+            "'{s}' looks like a model id; --delete takes a run id: `zoorepro runs` lists them with their models"
+        )),
+        Err(_) => Err("not a run id (a whole number): `zoorepro runs` lists them".into()),
+    }
+}
+
 fn parse_batch(s: &str) -> Result<usize, String> {
     match parse_whole(s)? {
         n @ 1..=MAX_BATCH => Ok(n),
@@ -315,8 +327,8 @@ pub struct CompareArgs {
 
 #[derive(Args, Debug)]
 pub struct RunsArgs {
-    /// Delete this run and its predictions.
-    #[arg(long, value_name = "ID")]
+    /// Delete this run and its predictions: a run id, as `runs` lists them.
+    #[arg(long, value_name = "ID", value_parser = parse_run_id)]
     pub delete: Option<i64>,
     #[command(flatten)]
     pub output: JsonArg,
@@ -536,4 +548,21 @@ pub struct OrtLibArg {
     /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
     #[arg(long, value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_positive_and_model_ids_are_pointed_to_runs() {
+        assert_eq!(parse_run_id("7"), Ok(7));
+        assert!(parse_run_id("0").unwrap_err().contains("start at 1"));
+        let model = parse_run_id("pytorch/resnet50").unwrap_err();
+        assert!(
+            model.contains("model id") && model.contains("zoorepro runs"),
+            "{model}"
+        );
+        assert!(parse_run_id("seven").unwrap_err().contains("whole number"));
+    }
 }
