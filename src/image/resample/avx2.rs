@@ -10,6 +10,8 @@ use super::taps::{HALF, PRECISION_BITS, Taps};
 /// (4x the table), which only pays for ordinary windows.
 pub(super) const AVX2_MAX_TAPS: usize = 4096;
 
+/// Bits of a weight's low part in [`horizontal_rows_avx2`]: a 22-bit weight splits into a signed
+/// high part and an 11-bit low part, both of which fit the 16-bit lanes `vpmaddwd` multiplies.
 const LOW_BITS: u32 = 11;
 
 /// Taps per 256-bit vector in [`horizontal_rows_avx2`].
@@ -179,15 +181,12 @@ impl SplitKernel<'_> {
     }
 }
 
-/// Vertical pass over `columns` of a `width`-wide image: one output row per entry of `taps`
-/// (whose source rows are shifted up by `shift`).
-
 /// The vertical convolution, 16 values of a row at a time with the accumulators in registers.
 /// Two source rows (two taps) are interleaved byte by byte into 16-bit lanes, so `vpmaddwd`
 /// multiplies both by their weights and adds the pair; the 22-bit weights are split as in
 /// [`horizontal_rows_avx2`]. Integer sums do not depend on the order of the additions, so this
-/// equals Pillow's loop bit for bit. Values past the last multiple of 16 take [`vertical_rows`](super::scalar::vertical_rows)'s
-/// arithmetic.
+/// equals Pillow's loop bit for bit. Values past the last multiple of 16 take
+/// [`vertical_rows`](super::scalar::vertical_rows)'s arithmetic.
 #[target_feature(enable = "avx2")]
 pub(super) fn vertical_rows_avx2(
     src: &[u8],

@@ -73,9 +73,8 @@ pub(super) fn horizontal_rows<'a>(
     }
 }
 
-/// Bits of a weight's low part in [`horizontal_rows_avx2`]: a 22-bit weight splits into a signed
-/// high part and an 11-bit low part, both of which fit the 16-bit lanes `vpmaddwd` multiplies.
-
+/// Vertical pass over `columns` of a `width`-wide image: one output row per entry of `taps`
+/// (whose source rows are shifted up by `shift`).
 pub(super) fn vertical_pass(
     src: &[u8],
     width: usize,
