@@ -210,6 +210,35 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<NpyArray, NpyError> {
 /// The reader behind [`read`] and [`parse`]: `file_len` is the whole source's length, which
 /// bounds every allocation a lying header could ask for.
 fn read_from(mut reader: impl Read, file_len: u64, path: &Path) -> Result<NpyArray, NpyError> {
+    let (dict, data_start) = read_header(&mut reader, file_len, path)?;
+    if dict.fortran_order {
+        return Err(NpyError::FortranOrder {
+            path: path.to_path_buf(),
+        });
+    }
+    let dtype = Dtype::parse(&dict.descr).ok_or_else(|| NpyError::UnsupportedDtype {
+        path: path.to_path_buf(),
+        descr: dict.descr.clone(),
+    })?;
+    let count = element_count(&dict.shape, dtype, file_len - data_start, path)?;
+    let data = read_data(&mut reader, dtype, count).map_err(|source| NpyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(NpyArray {
+        shape: dict.shape,
+        descr: dtype.descr(),
+        data,
+    })
+}
+
+/// The magic bytes, version, and header dictionary; returns the dictionary and where the data
+/// starts.
+fn read_header(
+    reader: &mut impl Read,
+    file_len: u64,
+    path: &Path,
+) -> Result<(HeaderDict, u64), NpyError> {
     let io_err = |source| NpyError::Io {
         path: path.to_path_buf(),
         source,
@@ -261,25 +290,27 @@ fn read_from(mut reader: impl Read, file_len: u64, path: &Path) -> Result<NpyArr
     // Version 3.0 allows UTF-8; 1.0 and 2.0 are latin-1, of which the dict syntax uses ASCII.
     let header = String::from_utf8(header).map_err(|_| bad_header("header is not text".into()))?;
     let dict = parse_header(&header).map_err(bad_header)?;
+    Ok((dict, data_start))
+}
 
-    if dict.fortran_order {
-        return Err(NpyError::FortranOrder {
-            path: path.to_path_buf(),
-        });
-    }
-    let dtype = Dtype::parse(&dict.descr).ok_or_else(|| NpyError::UnsupportedDtype {
-        path: path.to_path_buf(),
-        descr: dict.descr.clone(),
-    })?;
-    let count = dict
-        .shape
+/// The number of elements `shape` holds, once the `actual` data bytes are exactly what it
+/// promises.
+fn element_count(
+    shape: &[usize],
+    dtype: Dtype,
+    actual: u64,
+    path: &Path,
+) -> Result<usize, NpyError> {
+    let count = shape
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
         .and_then(|n| n.checked_mul(dtype.size()).map(|bytes| (n, bytes)));
     let Some((count, expected)) = count else {
-        return Err(bad_header(format!("shape {:?} is too large", dict.shape)));
+        return Err(NpyError::BadHeader {
+            path: path.to_path_buf(),
+            reason: format!("shape {shape:?} is too large"),
+        });
     };
-    let actual = file_len - data_start;
     if actual < expected {
         return Err(NpyError::Truncated {
             path: path.to_path_buf(),
@@ -294,32 +325,20 @@ fn read_from(mut reader: impl Read, file_len: u64, path: &Path) -> Result<NpyArr
             actual,
         });
     }
+    Ok(count as usize)
+}
 
-    let count = count as usize;
-    let data = match dtype {
-        Dtype::I8 => {
-            NpyData::I64(read_values(&mut reader, count, i64::from_le_bytes).map_err(io_err)?)
-        }
-        Dtype::I4 => NpyData::I64(
-            read_values(&mut reader, count, |b: [u8; 4]| {
-                i64::from(i32::from_le_bytes(b))
-            })
-            .map_err(io_err)?,
-        ),
-        Dtype::F4 => {
-            NpyData::F32(read_values(&mut reader, count, f32::from_le_bytes).map_err(io_err)?)
-        }
-        Dtype::F2 => NpyData::F32(
-            read_values(&mut reader, count, |b: [u8; 2]| {
-                f16_to_f32(u16::from_le_bytes(b))
-            })
-            .map_err(io_err)?,
-        ),
-    };
-    Ok(NpyArray {
-        shape: dict.shape,
-        descr: dtype.descr(),
-        data,
+/// `count` values of `dtype`, widened to the two element types zoorepro works with.
+fn read_data(reader: &mut impl Read, dtype: Dtype, count: usize) -> io::Result<NpyData> {
+    Ok(match dtype {
+        Dtype::I8 => NpyData::I64(read_values(reader, count, i64::from_le_bytes)?),
+        Dtype::I4 => NpyData::I64(read_values(reader, count, |b: [u8; 4]| {
+            i64::from(i32::from_le_bytes(b))
+        })?),
+        Dtype::F4 => NpyData::F32(read_values(reader, count, f32::from_le_bytes)?),
+        Dtype::F2 => NpyData::F32(read_values(reader, count, |b: [u8; 2]| {
+            f16_to_f32(u16::from_le_bytes(b))
+        })?),
     })
 }
 

@@ -74,7 +74,7 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
                 .unwrap_or_default()
         ),
         file: manifest_file_field(&home, file)?,
-        sha256: Some(sha256.clone()),
+        sha256: Some(sha256),
         input,
         output,
         default_recipe: recipe.name.clone(),
@@ -97,28 +97,46 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
     // The same check `verify` makes before evaluating, so what passes here passes there.
     super::model_under_test::check_model_against_manifest(&manifest, &recipe, &model, file)?;
 
-    let mut text = serde_json::to_string_pretty(&manifest)?;
+    write_and_reload(&manifest, &manifests_dir, &target)?;
+    print_registered(&manifest, &home, &target, layout, &recipe.name);
+    Ok(exit::SUCCESS)
+}
+
+/// Writes the manifest and loads the whole set back, as `verify` will: a manifest that breaks
+/// the set, or does not read back the same, is reported now.
+fn write_and_reload(
+    manifest: &Manifest,
+    manifests_dir: &Path,
+    target: &Path,
+) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(manifest)?;
     text.push('\n');
-    crate::report::write_atomically(&target, text.as_bytes())
+    crate::report::write_atomically(target, text.as_bytes())
         .with_context(|| format!("cannot write {}", target.display()))?;
     // Loading every manifest back is what `verify` will do; if ours breaks the set, say so now.
-    let reloaded = manifest::load_all(&manifests_dir).with_context(|| {
+    let reloaded = manifest::load_all(manifests_dir).with_context(|| {
         format!(
             "wrote {}, but the manifests no longer load",
             target.display()
         )
     })?;
-    if !reloaded.iter().any(|m| m == &manifest) {
+    if !reloaded.iter().any(|m| m == manifest) {
         bail!(
             "wrote {}, but reading it back does not give the same manifest",
             target.display()
         );
     }
 
+    Ok(())
+}
+
+fn print_registered(manifest: &Manifest, home: &Path, target: &Path, layout: Layout, recipe: &str) {
+    let id = &manifest.id;
     println!("registered {id} -> {}", target.display());
     println!(
-        "  file {}  sha256 {sha256}",
-        manifest.onnx_path(&home).display()
+        "  file {}  sha256 {}",
+        manifest.onnx_path(home).display(),
+        manifest.sha256.as_deref().unwrap_or_default()
     );
     println!(
         "  input {} {} {}, output {} ({} classes, label_offset {}), recipe {}",
@@ -128,10 +146,9 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
         manifest.output.name,
         manifest.output.classes,
         manifest.output.label_offset,
-        recipe.name
+        recipe
     );
     println!("next: zoorepro verify --model {id} --val PATH");
-    Ok(exit::SUCCESS)
 }
 
 /// `NAME` -> `user/NAME`; `lab/model` stays as it is. The id becomes a file name (`/` -> `__`),

@@ -5,7 +5,7 @@
 //! Class index = position of the wnid among the 1000 sorted wnids (torchvision ImageFolder and
 //! Keras agree on it). Parsing happens once, on first use.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 pub const NUM_CLASSES: usize = 1000;
@@ -168,81 +168,70 @@ pub fn parse_label_errors(text: &str, source_name: &str) -> Result<Vec<LabelErro
         }
     }
     let mut errors = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for (number, line) in lines {
         let line_number = number + 1;
         if line.trim().is_empty() {
             continue;
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let [file, original, corrected, consensus] = fields[..] else {
-            return Err(invalid(
-                line_number,
-                format!("expected 4 comma-separated fields, found {}", fields.len()),
-            ));
-        };
-        let truth = val_label(file).ok_or_else(|| {
-            invalid(
-                line_number,
-                format!("{file:?} is not an ImageNet 2012 validation file name"),
-            )
-        })?;
-        if !seen.insert(file.to_string()) {
-            return Err(invalid(line_number, format!("{file} is listed twice")));
-        }
-        let class = |text: &str, what: &str| -> Result<u16, LabelsError> {
-            text.parse::<u16>()
-                .ok()
-                .filter(|&c| usize::from(c) < NUM_CLASSES)
-                .ok_or_else(|| {
-                    invalid(
-                        line_number,
-                        format!("{what} {text:?} is not a class index in 0..1000"),
-                    )
-                })
-        };
-        let original = class(original, "original_index")?;
-        if original != truth {
-            return Err(invalid(
-                line_number,
-                format!(
-                    "original_index {original} of {file} is not its ground-truth class {truth}"
-                ),
-            ));
-        }
-        let corrected = if corrected.is_empty() {
-            None
-        } else {
-            Some(class(corrected, "corrected_index")?)
-        };
-        let consensus = match consensus {
-            "correctable" => Consensus::Correctable,
-            "multi-label" => Consensus::MultiLabel,
-            "neither" => Consensus::Neither,
-            "non-agreement" => Consensus::NonAgreement,
-            other => {
-                return Err(invalid(
-                    line_number,
-                    format!(
-                        "consensus {other:?} is not one of correctable, multi-label, neither, non-agreement"
-                    ),
-                ));
-            }
-        };
-        if (consensus == Consensus::Correctable) != corrected.is_some() {
-            return Err(invalid(
-                line_number,
-                "a corrected_index is given exactly for `correctable` rows".into(),
-            ));
-        }
-        errors.push(LabelError {
-            file: file.to_string(),
-            original,
-            corrected,
-            consensus,
-        });
+        let row = parse_label_error_row(line, &mut seen).map_err(|m| invalid(line_number, m))?;
+        errors.push(row);
     }
     Ok(errors)
+}
+
+/// One row of a label-errors CSV, checked (see [`parse_label_errors`]); `seen` holds the files of
+/// the rows before it.
+fn parse_label_error_row(line: &str, seen: &mut HashSet<String>) -> Result<LabelError, String> {
+    let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    let [file, original, corrected, consensus] = fields[..] else {
+        return Err(format!(
+            "expected 4 comma-separated fields, found {}",
+            fields.len()
+        ));
+    };
+    let truth = val_label(file)
+        .ok_or_else(|| format!("{file:?} is not an ImageNet 2012 validation file name"))?;
+    if !seen.insert(file.to_string()) {
+        return Err(format!("{file} is listed twice"));
+    }
+    let class = |text: &str, what: &str| -> Result<u16, String> {
+        text.parse::<u16>()
+            .ok()
+            .filter(|&c| usize::from(c) < NUM_CLASSES)
+            .ok_or_else(|| format!("{what} {text:?} is not a class index in 0..1000"))
+    };
+    let original = class(original, "original_index")?;
+    if original != truth {
+        return Err(format!(
+            "original_index {original} of {file} is not its ground-truth class {truth}"
+        ));
+    }
+    let corrected = if corrected.is_empty() {
+        None
+    } else {
+        Some(class(corrected, "corrected_index")?)
+    };
+    let consensus = match consensus {
+        "correctable" => Consensus::Correctable,
+        "multi-label" => Consensus::MultiLabel,
+        "neither" => Consensus::Neither,
+        "non-agreement" => Consensus::NonAgreement,
+        other => {
+            return Err(format!(
+                "consensus {other:?} is not one of correctable, multi-label, neither, non-agreement"
+            ));
+        }
+    };
+    if (consensus == Consensus::Correctable) != corrected.is_some() {
+        return Err("a corrected_index is given exactly for `correctable` rows".into());
+    }
+    Ok(LabelError {
+        file: file.to_string(),
+        original,
+        corrected,
+        consensus,
+    })
 }
 
 /// The validated label errors shipped with zoorepro (cleanlab/label-errors, 3-of-5 consensus).

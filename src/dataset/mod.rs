@@ -7,12 +7,16 @@
 //! An image's identity is its basename (`ILSVRC2012_val_00000001.JPEG`), the same in every layout.
 
 use std::fs;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod folder;
 pub mod labels;
+mod shard;
+mod tar_stream;
+
+pub use shard::Shard;
 
 /// A member larger than this is not an ImageNet JPEG (the largest is about 15 MB); refusing it
 /// keeps a lying tar header from allocating gigabytes.
@@ -86,49 +90,6 @@ pub struct Sample {
     pub bytes: Result<Vec<u8>, String>,
 }
 
-/// One part of a deterministic partition of the image list, for running a model across machines:
-/// image `name` belongs to shard `K` of `N` when the first 8 bytes of sha256(name), read as a
-/// big-endian integer, are `K` modulo `N`. It depends on the basename only, so every layout of the
-/// same images gives every shard the same images, and shards of ImageNet are nearly equal in size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl Shard {
-    /// Parses `K/N` with `0 <= K < N`.
-    pub fn parse(text: &str) -> Result<Shard, String> {
-        let bad = || format!("--shard takes K/N with 0 <= K < N (e.g. 0/8), not {text:?}");
-        let (index, count) = text.split_once('/').ok_or_else(bad)?;
-        let (index, count): (u32, u32) = (
-            index.trim().parse().map_err(|_| bad())?,
-            count.trim().parse().map_err(|_| bad())?,
-        );
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-
-    pub fn of(name: &str, count: u32) -> u32 {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(name.as_bytes());
-        let head = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
-        (head % u64::from(count)) as u32
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        Shard::of(name, self.count) == self.index
-    }
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
-
 pub struct Dataset {
     root: PathBuf,
     kind: SourceKind,
@@ -143,20 +104,6 @@ pub fn is_image_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     !name.starts_with('.')
         && (lower.ends_with(".jpeg") || lower.ends_with(".jpg") || lower.ends_with(".png"))
-}
-
-fn sorted_dir(path: &Path) -> Result<Vec<(String, PathBuf)>, DatasetError> {
-    let unreadable = |e: std::io::Error| DatasetError::Unreadable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let mut names: Vec<(String, PathBuf)> = fs::read_dir(path)
-        .map_err(unreadable)?
-        .map(|entry| entry.map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())))
-        .collect::<Result<_, _>>()
-        .map_err(unreadable)?;
-    names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    Ok(names)
 }
 
 impl Dataset {
@@ -181,7 +128,7 @@ impl Dataset {
                 links: Arc::default(),
             });
         }
-        let top = sorted_dir(path)?;
+        let top = folder::sorted_dir(path)?;
         let is_class_dir =
             |(name, p): &(String, PathBuf)| labels::class_index(name).is_some() && p.is_dir();
         let kind = if top.iter().any(is_class_dir) {
@@ -189,67 +136,10 @@ impl Dataset {
         } else {
             SourceKind::Flat
         };
-        let mut listing = Vec::new();
-        let mut skipped = 0;
-        match kind {
-            SourceKind::ImageFolder => {
-                for (folder, folder_path) in &top {
-                    // A class folder that cannot be opened (a dangling or looping link) would make a
-                    // class silently disappear from the evaluated set: refuse it instead.
-                    if labels::class_index(folder).is_some()
-                        && !folder_path.is_dir()
-                        && folder_path.is_symlink()
-                    {
-                        return Err(DatasetError::Unreadable {
-                            path: folder_path.clone(),
-                            reason: "a class folder link that leads nowhere".into(),
-                        });
-                    }
-                    if !folder_path.is_dir() || folder.starts_with('.') {
-                        skipped += 1;
-                        continue;
-                    }
-                    let label = labels::class_index(folder).ok_or_else(|| {
-                        DatasetError::UnknownClassFolder {
-                            path: path.to_path_buf(),
-                            folder: folder.clone(),
-                        }
-                    })?;
-                    for (name, file_path) in sorted_dir(folder_path)? {
-                        if is_image_name(&name) && !file_path.is_dir() {
-                            let file = format!("{folder}/{name}");
-                            listing.push((
-                                Entry {
-                                    file,
-                                    name,
-                                    label: Some(label),
-                                },
-                                file_path,
-                            ));
-                        } else {
-                            skipped += 1;
-                        }
-                    }
-                }
-            }
-            SourceKind::Flat | SourceKind::Tar => {
-                for (name, file_path) in top {
-                    if is_image_name(&name) && !file_path.is_dir() {
-                        let label = labels::val_label(&name);
-                        listing.push((
-                            Entry {
-                                file: name.clone(),
-                                name,
-                                label,
-                            },
-                            file_path,
-                        ));
-                    } else {
-                        skipped += 1;
-                    }
-                }
-            }
-        }
+        let (listing, skipped) = match kind {
+            SourceKind::ImageFolder => folder::list_image_folder(path, &top)?,
+            SourceKind::Flat | SourceKind::Tar => folder::list_flat(top),
+        };
         if listing.is_empty() {
             return Err(DatasetError::Empty {
                 path: path.to_path_buf(),
@@ -317,39 +207,15 @@ impl Dataset {
                 },
             )));
         }
-        let (file, archive_len) =
-            crate::util::safe_file::open_regular(&self.root).map_err(|e| {
-                DatasetError::Unreadable {
-                    path: self.root.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
-        let reader = TarStream {
-            path: self.root.clone(),
-            archive_len,
-            wanted: Box::new(wanted),
-            remaining: limit,
-            ignored: Arc::clone(&self.ignored),
-            links: Arc::clone(&self.links),
-            seen: std::collections::HashMap::new(),
-            last_member: None,
-            end_of_members: 0,
-            done: false,
-        };
-        let (tx, rx) = crossbeam_channel::bounded(TAR_QUEUE);
-        std::thread::Builder::new()
-            .name("tar-reader".into())
-            .spawn(move || reader.run(file, tx))
-            .map_err(|e| DatasetError::Unreadable {
-                path: self.root.clone(),
-                reason: format!("cannot start its reader thread: {e}"),
-            })?;
-        Ok(Box::new(rx.into_iter()))
+        tar_stream::stream(
+            &self.root,
+            limit,
+            Box::new(wanted),
+            Arc::clone(&self.ignored),
+            Arc::clone(&self.links),
+        )
     }
 }
-
-/// Members a tar's reader thread may have read ahead of the consumer.
-const TAR_QUEUE: usize = 8;
 
 fn read_image(path: &Path) -> Result<Vec<u8>, String> {
     // Devices and FIFOs are refused (they would read without end or block the run).
@@ -373,166 +239,6 @@ fn check_unique_names<'a>(
         }
     }
     Ok(())
-}
-
-/// Streams a tar's members on a thread of its own, which owns the archive (`tar::Entries` borrows
-/// it) and sends each sample over a bounded channel; the consumer iterates the receiver. When the
-/// consumer stops early, the next send fails and the thread ends.
-struct TarStream {
-    path: PathBuf,
-    /// The archive's size: no member can hold more, whatever its header claims.
-    archive_len: u64,
-    wanted: Box<dyn Fn(&Entry) -> bool + Send>,
-    remaining: usize,
-    ignored: Arc<AtomicUsize>,
-    links: Arc<AtomicUsize>,
-    seen: std::collections::HashMap<String, String>,
-    last_member: Option<String>,
-    /// Where the last member's data ends (padded to 512 bytes): the end-of-archive marker must follow.
-    end_of_members: u64,
-    done: bool,
-}
-
-type TarEntries<'a> = tar::Entries<'a, BufReader<fs::File>>;
-
-impl TarStream {
-    fn run(mut self, file: fs::File, tx: crossbeam_channel::Sender<Result<Sample, DatasetError>>) {
-        let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
-        let mut entries = match archive.entries() {
-            Ok(entries) => entries,
-            Err(e) => {
-                let _ = tx.send(Err(self.fail(e.to_string())));
-                return;
-            }
-        };
-        while !self.done {
-            let Some(item) = self.next_sample(&mut entries) else {
-                return;
-            };
-            if tx.send(item).is_err() {
-                return;
-            }
-        }
-    }
-}
-
-impl TarStream {
-    fn fail(&mut self, reason: String) -> DatasetError {
-        self.done = true;
-        let after = match &self.last_member {
-            Some(member) => format!(" after member {member}"),
-            None => " at its first member".to_string(),
-        };
-        DatasetError::BadTar {
-            path: self.path.clone(),
-            reason,
-            after,
-        }
-    }
-
-    fn next_sample(&mut self, entries: &mut TarEntries) -> Option<Result<Sample, DatasetError>> {
-        loop {
-            let Some(next) = entries.next() else {
-                return self.check_end_marker().err().map(Err);
-            };
-            let mut member = match next {
-                Ok(member) => member,
-                Err(e) => return Some(Err(self.fail(e.to_string()))),
-            };
-            let member_path = String::from_utf8_lossy(&member.path_bytes()).into_owned();
-            self.end_of_members = member.raw_file_position() + member.size().div_ceil(512) * 512;
-            let kind = member.header().entry_type();
-            if kind.is_symlink() || kind.is_hard_link() {
-                // Never followed (it could point anywhere), but counted: an image that is a
-                // link would otherwise vanish from the evaluated set without a word.
-                self.ignored.fetch_add(1, Ordering::Relaxed);
-                self.links.fetch_add(1, Ordering::Relaxed);
-                self.last_member = Some(member_path);
-                continue;
-            }
-            if !kind.is_file() {
-                continue;
-            }
-            let name = member_path
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            if !is_image_name(&name) {
-                self.ignored.fetch_add(1, Ordering::Relaxed);
-                self.last_member = Some(member_path);
-                continue;
-            }
-            if self.remaining == 0 {
-                self.done = true;
-                return None;
-            }
-            self.remaining -= 1;
-            if let Some(first) = self.seen.insert(name.clone(), member_path.clone()) {
-                self.done = true;
-                return Some(Err(DatasetError::DuplicateName {
-                    path: self.path.clone(),
-                    name,
-                    first,
-                    second: member_path,
-                }));
-            }
-            let entry = Entry {
-                file: member_path.clone(),
-                label: labels::val_label(&name),
-                name,
-            };
-            let wanted = (self.wanted)(&entry);
-            let size = member.header().size().unwrap_or(u64::MAX);
-            let bytes = if !wanted {
-                Ok(Vec::new())
-            } else if size > MAX_IMAGE_BYTES {
-                return Some(Err(
-                    self.fail(format!("member {member_path} claims {size} bytes"))
-                ));
-            } else {
-                // The header's size is only a claim until the data is read: reserve no more
-                // than the archive could hold, so a short file cannot make us allocate 256 MiB.
-                let mut bytes = Vec::with_capacity(size.min(self.archive_len) as usize);
-                if let Err(e) = member.read_to_end(&mut bytes) {
-                    return Some(Err(self.fail(format!("member {member_path}: {e}"))));
-                }
-                // A cut inside a member's data is not an error when reading it: only the length tells.
-                if bytes.len() as u64 != size {
-                    return Some(Err(self.fail(format!(
-                        "member {member_path} has {} of its {size} bytes",
-                        bytes.len()
-                    ))));
-                }
-                Ok(bytes)
-            };
-            self.last_member = Some(member_path);
-            return Some(Ok(Sample {
-                entry,
-                wanted,
-                bytes,
-            }));
-        }
-    }
-}
-
-impl TarStream {
-    /// The `tar` crate ends quietly at EOF between members, so an archive cut at a member boundary
-    /// would pass as a smaller dataset. A whole archive ends with two zero blocks: require them.
-    fn check_end_marker(&mut self) -> Result<(), DatasetError> {
-        use std::io::{Seek, SeekFrom};
-        self.done = true;
-        let mut marker = [0u8; 1024];
-        let read = fs::File::open(&self.path).and_then(|mut file| {
-            file.seek(SeekFrom::Start(self.end_of_members))?;
-            file.read_exact(&mut marker)
-        });
-        match read {
-            Ok(()) if marker.iter().all(|&b| b == 0) => Ok(()),
-            Ok(()) => Err(self.fail("no end-of-archive marker after the last member".into())),
-            Err(e) => Err(self.fail(format!("it ends without its end-of-archive marker ({e})"))),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -782,25 +488,6 @@ mod tests {
             .map(|s| s.entry.name.as_str())
             .collect();
         assert_eq!(failed, ["dangling.jpg", "loop.JPEG"]);
-    }
-
-    #[test]
-    fn shards_partition_every_image_exactly_once() {
-        let names: Vec<String> = (1..=5000).map(labels::val_file_name).collect();
-        let shards: Vec<Shard> = (0..7)
-            .map(|k| Shard::parse(&format!("{k}/7")).unwrap())
-            .collect();
-        let mut sizes = [0usize; 7];
-        for name in &names {
-            let owners: Vec<usize> = (0..7).filter(|&k| shards[k].contains(name)).collect();
-            assert_eq!(owners.len(), 1, "{name}");
-            sizes[owners[0]] += 1;
-        }
-        assert!(sizes.iter().all(|&n| (600..830).contains(&n)), "{sizes:?}");
-        for bad in ["7/7", "1", "a/b", "0/0", "-1/3"] {
-            assert!(Shard::parse(bad).unwrap_err().contains("K/N"), "{bad}");
-        }
-        assert_eq!(Shard::parse("2/8").unwrap().to_string(), "2/8");
     }
 
     #[test]

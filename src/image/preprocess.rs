@@ -160,29 +160,36 @@ fn preprocess_part(
     compat: PillowCompat,
     out: &mut [f32],
 ) {
-    let crop = recipe.crop_size as usize;
     assert_eq!(
         out.len(),
         recipe.sample_len(),
         "output buffer does not fit recipe {}",
         recipe.name
     );
-    let Plan {
-        resized: (resized_width, resized_height),
-        window,
-        out_columns,
-        out_rows,
-    } = Plan::new(placement.full_width, placement.full_height, recipe);
+    let plan = Plan::new(placement.full_width, placement.full_height, recipe);
+    let (resized_width, resized_height) = plan.resized;
     let pixels = resize_window(
         img,
         placement,
         resized_width,
         resized_height,
-        window,
+        plan.window,
         recipe.filter,
         compat,
     );
+    normalise_into(&pixels, &plan, recipe, out);
+}
 
+/// Writes the resized window's pixels, normalised, at their place in the crop (`out`), in the
+/// recipe's layout and channel order.
+fn normalise_into(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f32]) {
+    let crop = recipe.crop_size as usize;
+    let Plan {
+        window,
+        out_columns,
+        out_rows,
+        ..
+    } = plan;
     let tables = level_tables(recipe);
     // Output channel c reads source channel source_channel[c].
     let source_channel = match recipe.channels {

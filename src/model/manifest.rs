@@ -2,6 +2,7 @@
 //! which recipes feed it, and which published numbers it should reach with which recipe on which
 //! image set.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -244,7 +245,20 @@ impl Manifest {
                 self.input.shape.len()
             ));
         }
-        let mut names = std::collections::HashSet::new();
+        let names = self.validate_recipes()?;
+        if !names.contains(self.default_recipe.as_str()) {
+            return Err(format!(
+                "default_recipe {:?} is not among its recipes",
+                self.default_recipe
+            ));
+        }
+        self.validate_references(&names)
+    }
+
+    /// Each declared recipe: known or valid, declared once, and matching the input's layout and
+    /// fixed spatial size. Returns the recipe names.
+    fn validate_recipes(&self) -> Result<HashSet<&str>, String> {
+        let mut names = HashSet::new();
         for recipe_ref in &self.recipes {
             if !names.insert(recipe_ref.name()) {
                 return Err(format!("recipe {:?} is declared twice", recipe_ref.name()));
@@ -283,13 +297,13 @@ impl Manifest {
                 }
             }
         }
-        if !names.contains(self.default_recipe.as_str()) {
-            return Err(format!(
-                "default_recipe {:?} is not among its recipes",
-                self.default_recipe
-            ));
-        }
-        let mut expected = std::collections::HashSet::new();
+        Ok(names)
+    }
+
+    /// Each reference names a declared recipe; an expected one documents its recipe and is the
+    /// only expected one for its recipe and image set; accuracies are percentages.
+    fn validate_references(&self, names: &HashSet<&str>) -> Result<(), String> {
+        let mut expected = HashSet::new();
         for reference in &self.references {
             if let Some(recipe) = &reference.recipe
                 && !names.contains(recipe.as_str())

@@ -1,0 +1,94 @@
+//! The folder layouts: an ImageFolder tree (one folder per wnid) and a flat folder of
+//! validation files, listed in dataset order.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{DatasetError, Entry, is_image_name, labels};
+
+/// An image's entry and where it lies.
+pub(super) type Listed = (Entry, PathBuf);
+
+pub(super) fn sorted_dir(path: &Path) -> Result<Vec<(String, PathBuf)>, DatasetError> {
+    let unreadable = |e: std::io::Error| DatasetError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let mut names: Vec<(String, PathBuf)> = fs::read_dir(path)
+        .map_err(unreadable)?
+        .map(|entry| entry.map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())))
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(names)
+}
+
+/// Every image of a class-folder tree whose top level is `top`, with the count of other files
+/// and folders skipped.
+pub(super) fn list_image_folder(
+    path: &Path,
+    top: &[(String, PathBuf)],
+) -> Result<(Vec<Listed>, usize), DatasetError> {
+    let mut listing = Vec::new();
+    let mut skipped = 0;
+    for (folder, folder_path) in top {
+        // A class folder that cannot be opened (a dangling or looping link) would make a
+        // class silently disappear from the evaluated set: refuse it instead.
+        if labels::class_index(folder).is_some()
+            && !folder_path.is_dir()
+            && folder_path.is_symlink()
+        {
+            return Err(DatasetError::Unreadable {
+                path: folder_path.clone(),
+                reason: "a class folder link that leads nowhere".into(),
+            });
+        }
+        if !folder_path.is_dir() || folder.starts_with('.') {
+            skipped += 1;
+            continue;
+        }
+        let label =
+            labels::class_index(folder).ok_or_else(|| DatasetError::UnknownClassFolder {
+                path: path.to_path_buf(),
+                folder: folder.clone(),
+            })?;
+        for (name, file_path) in sorted_dir(folder_path)? {
+            if is_image_name(&name) && !file_path.is_dir() {
+                let file = format!("{folder}/{name}");
+                listing.push((
+                    Entry {
+                        file,
+                        name,
+                        label: Some(label),
+                    },
+                    file_path,
+                ));
+            } else {
+                skipped += 1;
+            }
+        }
+    }
+    Ok((listing, skipped))
+}
+
+/// Every image of a flat folder whose entries are `top`, with the count of other entries.
+pub(super) fn list_flat(top: Vec<(String, PathBuf)>) -> (Vec<Listed>, usize) {
+    let mut listing = Vec::new();
+    let mut skipped = 0;
+    for (name, file_path) in top {
+        if is_image_name(&name) && !file_path.is_dir() {
+            let label = labels::val_label(&name);
+            listing.push((
+                Entry {
+                    file: name.clone(),
+                    name,
+                    label,
+                },
+                file_path,
+            ));
+        } else {
+            skipped += 1;
+        }
+    }
+    (listing, skipped)
+}

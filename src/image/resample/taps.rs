@@ -1,0 +1,294 @@
+//! Pillow's coefficient tables (`precompute_coeffs` + `normalize_coeffs_8bpc`): per-axis
+//! weights in 22-bit fixed point, with a small per-thread cache.
+
+use std::ops::Range;
+use std::rc::Rc;
+
+use crate::image::recipe::Filter;
+
+/// Fractional bits of the fixed-point weights: 32 bits minus 8 for the pixel and 2 for the
+/// overshoot of filters with negative lobes.
+pub(super) const PRECISION_BITS: u32 = 22;
+pub(super) const HALF: i32 = 1 << (PRECISION_BITS - 1);
+
+fn support(filter: Filter) -> f64 {
+    match filter {
+        Filter::Box => 0.5,
+        Filter::Bilinear | Filter::Hamming => 1.0,
+        Filter::Bicubic => 2.0,
+        Filter::Lanczos => 3.0,
+        Filter::Nearest => 0.0,
+    }
+}
+
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        return 1.0;
+    }
+    let x = x * std::f64::consts::PI;
+    x.sin() / x
+}
+
+/// The filter kernels, written operation for operation as Pillow evaluates them in double
+/// precision (including Hamming's float constants), since the weights must round the same way.
+fn kernel(filter: Filter, x: f64) -> f64 {
+    match filter {
+        Filter::Box => {
+            if x > -0.5 && x <= 0.5 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Filter::Bilinear => {
+            let x = x.abs();
+            if x < 1.0 { 1.0 - x } else { 0.0 }
+        }
+        Filter::Hamming => {
+            let x = x.abs();
+            if x == 0.0 {
+                1.0
+            } else if x >= 1.0 {
+                0.0
+            } else {
+                let x = x * std::f64::consts::PI;
+                x.sin() / x * (f64::from(0.54f32) + f64::from(0.46f32) * x.cos())
+            }
+        }
+        Filter::Bicubic => {
+            const A: f64 = -0.5;
+            let x = x.abs();
+            if x < 1.0 {
+                ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+            } else if x < 2.0 {
+                (((x - 5.0) * x + 8.0) * x - 4.0) * A
+            } else {
+                0.0
+            }
+        }
+        Filter::Lanczos => {
+            if (-3.0..3.0).contains(&x) {
+                sinc(x) * sinc(x / 3.0)
+            } else {
+                0.0
+            }
+        }
+        Filter::Nearest => 0.0,
+    }
+}
+
+/// One axis's coefficient table for a range of output positions: for output `i` of the range,
+/// source positions `starts[i] .. starts[i] + lens[i]` weighted by `weights[i * stride ..]`
+/// (`stride` is the largest window Pillow allows for this scale and filter).
+pub(super) struct Taps {
+    pub(super) starts: Vec<usize>,
+    pub(super) lens: Vec<usize>,
+    pub(super) stride: usize,
+    pub(super) weights: Vec<i32>,
+    /// The weights as [`horizontal_rows_avx2`] reads them, made on first use.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) split: std::cell::OnceCell<(Vec<i16>, usize)>,
+}
+
+/// How many coefficient tables each thread keeps. ImageNet's images come in few sizes (most are
+/// 500 pixels on the long side), and LANCZOS tables cost two `sin` per tap to make.
+const TAPS_CACHE: usize = 16;
+
+/// Tables above this size are not kept in the per-thread cache (ImageNet's are about 13 KiB).
+const CACHED_TABLE_BYTES: usize = 1 << 20;
+
+thread_local! {
+    static RECENT_TAPS: std::cell::RefCell<Vec<(TapsKey, Rc<Taps>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+type TapsKey = (usize, usize, Range<usize>, Filter);
+
+impl Taps {
+    /// [`Taps::new`], from a small per-thread cache of the most recently used tables.
+    pub(super) fn cached(
+        in_size: usize,
+        out_size: usize,
+        outputs: Range<usize>,
+        filter: Filter,
+    ) -> Rc<Taps> {
+        // A large table is a rare picture's (or one part of it): keeping it would hold memory
+        // in every thread for nothing.
+        if outputs.len() * Self::stride(in_size, out_size, filter) * 4 > CACHED_TABLE_BYTES {
+            return Rc::new(Taps::new(in_size, out_size, outputs, filter));
+        }
+        let key = (in_size, out_size, outputs, filter);
+        RECENT_TAPS.with(|cell| {
+            let mut recent = cell.borrow_mut();
+            if let Some(at) = recent.iter().position(|(k, _)| *k == key) {
+                let entry = recent.remove(at);
+                let taps = Rc::clone(&entry.1);
+                recent.insert(0, entry);
+                return taps;
+            }
+            let taps = Rc::new(Taps::new(in_size, out_size, key.2.clone(), filter));
+            recent.insert(0, (key, Rc::clone(&taps)));
+            recent.truncate(TAPS_CACHE);
+            taps
+        })
+    }
+
+    /// Pillow's largest window for this scale and filter (the table's row stride).
+    pub(super) fn stride(in_size: usize, out_size: usize, filter: Filter) -> usize {
+        let scale = f64::from(in_size as f32) / out_size as f64;
+        (support(filter) * scale.max(1.0)).ceil() as usize * 2 + 1
+    }
+
+    /// The source positions the outputs in `outputs` read, without computing any weight.
+    pub(super) fn span(
+        in_size: usize,
+        out_size: usize,
+        outputs: Range<usize>,
+        filter: Filter,
+    ) -> Range<usize> {
+        let mut first = usize::MAX;
+        let mut last = 0;
+        for out in outputs {
+            let (start, len) = Self::window_of(in_size, out_size, out, filter);
+            first = first.min(start);
+            last = last.max(start + len);
+        }
+        if first == usize::MAX {
+            0..0
+        } else {
+            first..last.max(first)
+        }
+    }
+
+    /// Output `out`'s first source position and tap count, as [`Taps::new`] computes them.
+    pub(super) fn window_of(
+        in_size: usize,
+        out_size: usize,
+        out: usize,
+        filter: Filter,
+    ) -> (usize, usize) {
+        let scale = f64::from(in_size as f32) / out_size as f64;
+        let support = support(filter) * scale.max(1.0);
+        let max_len = Self::stride(in_size, out_size, filter);
+        let center = (out as f64 + 0.5) * scale;
+        let min = ((center - support + 0.5) as i64).max(0);
+        let max = ((center + support + 0.5) as i64).min(in_size as i64);
+        let len = (max - min).clamp(0, max_len as i64) as usize;
+        (min as usize, len)
+    }
+
+    /// Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`, for the output
+    /// positions in `outputs` of a resize from `in_size` to `out_size`.
+    pub(super) fn new(
+        in_size: usize,
+        out_size: usize,
+        outputs: Range<usize>,
+        filter: Filter,
+    ) -> Self {
+        // Pillow passes the box edges as C floats: (in1 - in0) is a float before widening.
+        let scale = f64::from(in_size as f32) / out_size as f64;
+        let filterscale = scale.max(1.0);
+        let support = support(filter) * filterscale;
+        // Pillow's largest window.
+        let max_len = support.ceil() as usize * 2 + 1;
+        let stride = max_len;
+        let inverse = 1.0 / filterscale;
+        let fixed_one = f64::from(1u32 << PRECISION_BITS);
+
+        let n = outputs.len();
+        let mut starts = Vec::with_capacity(n);
+        let mut lens = Vec::with_capacity(n);
+        let mut weights = vec![0i32; n * stride];
+        let mut exact = vec![0f64; max_len];
+        for (i, out) in outputs.enumerate() {
+            let center = (out as f64 + 0.5) * scale;
+            // C's (int) truncates toward zero, as `as` does.
+            let min = ((center - support + 0.5) as i64).max(0);
+            let max = ((center + support + 0.5) as i64).min(in_size as i64);
+            let len = (max - min).clamp(0, max_len as i64) as usize;
+            let min = min as usize;
+
+            let mut sum = 0.0;
+            for (x, w) in exact[..len].iter_mut().enumerate() {
+                *w = kernel(filter, ((x + min) as f64 - center + 0.5) * inverse);
+                sum += *w;
+            }
+            let row = &mut weights[i * stride..i * stride + len];
+            for (fixed, &w) in row.iter_mut().zip(&exact[..len]) {
+                let w = if sum != 0.0 { w / sum } else { w };
+                *fixed = if w < 0.0 {
+                    (-0.5 + w * fixed_one) as i32
+                } else {
+                    (0.5 + w * fixed_one) as i32
+                };
+            }
+            starts.push(min);
+            lens.push(len);
+        }
+        Self {
+            starts,
+            lens,
+            stride,
+            weights,
+            #[cfg(target_arch = "x86_64")]
+            split: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub(super) fn weights(&self, i: usize) -> &[i32] {
+        &self.weights[i * self.stride..i * self.stride + self.lens[i]]
+    }
+
+    /// The source positions any output of this table reads.
+    pub(super) fn source_span(&self) -> Range<usize> {
+        let first = self.starts.iter().copied().min().unwrap_or(0);
+        let last = self
+            .starts
+            .iter()
+            .zip(&self.lens)
+            .map(|(s, l)| s + l)
+            .max()
+            .unwrap_or(first);
+        first..last.max(first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_tables_are_reused_and_equal_fresh_ones() {
+        let first = Taps::cached(500, 224, 0..224, Filter::Lanczos);
+        let again = Taps::cached(500, 224, 0..224, Filter::Lanczos);
+        assert!(Rc::ptr_eq(&first, &again));
+        let fresh = Taps::new(500, 224, 0..224, Filter::Lanczos);
+        assert_eq!(
+            (&first.starts, &first.weights),
+            (&fresh.starts, &fresh.weights)
+        );
+        // Another window of the same resize is another table.
+        let window = Taps::cached(500, 224, 10..20, Filter::Lanczos);
+        assert_eq!(
+            window.starts,
+            Taps::new(500, 224, 10..20, Filter::Lanczos).starts
+        );
+        // Older tables are dropped once the cache is full.
+        for out in 0..TAPS_CACHE {
+            Taps::cached(300, 100 + out, 0..10, Filter::Bilinear);
+        }
+        let after = Taps::cached(500, 224, 0..224, Filter::Lanczos);
+        assert!(!Rc::ptr_eq(&first, &after));
+    }
+
+    #[test]
+    fn weights_sum_to_one_in_fixed_point() {
+        for filter in Filter::ALL.into_iter().filter(|&f| f != Filter::Nearest) {
+            let taps = Taps::new(500, 224, 0..224, filter);
+            for i in 0..224 {
+                let sum: i64 = taps.weights(i).iter().map(|&w| i64::from(w)).sum();
+                assert!((sum - (1 << 22)).abs() <= 8, "{filter:?} output {i}: {sum}");
+            }
+        }
+    }
+}
