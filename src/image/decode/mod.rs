@@ -9,8 +9,10 @@
 use crate::image::raster::{Placement, RgbImage, Window};
 
 mod jpeg;
+mod layout;
 mod other;
 mod pillow_open;
+mod tiff;
 
 pub use jpeg::MAX_SCANS;
 
