@@ -11,8 +11,11 @@ use crate::image::raster::{Placement, RgbImage, Window};
 mod jpeg;
 mod layout;
 mod other;
+#[cfg(test)]
+mod pillow_cases;
 mod pillow_open;
 mod tiff;
+mod webp;
 
 pub use jpeg::MAX_SCANS;
 

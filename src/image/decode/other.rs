@@ -27,6 +27,9 @@ pub(crate) fn decode_other(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     {
         return Ok(image);
     }
+    if super::webp::is_webp(bytes) {
+        return super::webp::decode_webp(bytes);
+    }
     decode_with_image_crate(bytes)
 }
 
@@ -114,7 +117,6 @@ fn map_png_error(error: png::DecodingError) -> DecodeError {
 // The other formats, converted in place
 
 fn decode_with_image_crate(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
-    use image::ImageDecoder;
     let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
@@ -122,6 +124,19 @@ fn decode_with_image_crate(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
         return Err(DecodeError::UnsupportedFormat);
     }
     let decoder = reader.into_decoder().map_err(map_image_error)?;
+    let (width, height) = image::ImageDecoder::dimensions(&decoder);
+    let mut pixels = read_rgb_in_place(decoder, 0)?;
+    pixels.shrink_to_fit();
+    Ok(RgbImage::new(width as usize, height as usize, pixels))
+}
+
+/// Decodes the whole image with `decoder` and returns its 8-bit RGB pixels, converted in place
+/// where the native layout has 3 or more bytes per pixel, in a buffer that keeps room for at
+/// least `room` bytes (so a caller can widen the image in place).
+pub(super) fn read_rgb_in_place(
+    decoder: impl image::ImageDecoder,
+    room: usize,
+) -> Result<Vec<u8>, DecodeError> {
     let (width, height) = decoder.dimensions();
     let len = rgb_len(width, height)?;
     let layout = Layout::of_image(decoder.color_type())?;
@@ -131,29 +146,32 @@ fn decode_with_image_crate(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
             "the decoder reports {native} bytes for {width}x{height} pixels"
         )));
     }
-    let mut buffer = try_zeroed(native as usize)?;
-    decoder.read_image(&mut buffer).map_err(map_image_error)?;
-    let pixels = if layout.bytes_per_pixel() >= 3 {
-        // Each RGB pixel lands at or before the native pixel it comes from, so a forward walk
-        // converts in place without a second buffer.
-        let bpp = layout.bytes_per_pixel();
-        let mut rgb = [0u8; 3];
-        for i in 0..width as usize * height as usize {
-            layout.to_rgb(&buffer[i * bpp..(i + 1) * bpp], &mut rgb);
-            buffer[i * 3..i * 3 + 3].copy_from_slice(&rgb);
-        }
-        buffer.truncate(len);
-        buffer.shrink_to_fit();
-        buffer
-    } else {
-        let mut pixels = try_zeroed(len)?;
-        layout.to_rgb(&buffer, &mut pixels);
-        pixels
-    };
-    Ok(RgbImage::new(width as usize, height as usize, pixels))
+    let native = native as usize;
+    if layout.bytes_per_pixel() < 3 {
+        let mut buffer = try_zeroed(native)?;
+        decoder.read_image(&mut buffer).map_err(map_image_error)?;
+        let mut pixels = try_zeroed(len.max(room))?;
+        layout.to_rgb(&buffer, &mut pixels[..len]);
+        pixels.truncate(len);
+        return Ok(pixels);
+    }
+    let mut buffer = try_zeroed(native.max(room))?;
+    decoder
+        .read_image(&mut buffer[..native])
+        .map_err(map_image_error)?;
+    // Each RGB pixel lands at or before the native pixel it comes from, so a forward walk
+    // converts in place without a second buffer.
+    let bpp = layout.bytes_per_pixel();
+    let mut rgb = [0u8; 3];
+    for i in 0..width as usize * height as usize {
+        layout.to_rgb(&buffer[i * bpp..(i + 1) * bpp], &mut rgb);
+        buffer[i * 3..i * 3 + 3].copy_from_slice(&rgb);
+    }
+    buffer.truncate(len);
+    Ok(buffer)
 }
 
-fn map_image_error(error: image::ImageError) -> DecodeError {
+pub(super) fn map_image_error(error: image::ImageError) -> DecodeError {
     use image::ImageError as E;
     match error {
         E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
