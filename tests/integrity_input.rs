@@ -191,6 +191,67 @@ fn zero_bmp_rle8(path: &Path, width: u32, height: u32) {
     std::fs::write(path, file).unwrap();
 }
 
+/// A GIF of zeros, LZW-coded as runs of 1, 2, 3, ... pixels (each code the entry the decoder is
+/// about to add), the table cleared before it fills: about 120 KB for 13377x13377.
+fn zero_gif(path: &Path, width: u32, height: u32) {
+    const CLEAR: u32 = 4;
+    const END: u32 = 5;
+    let mut bytes = Vec::new();
+    let (mut bits, mut count) = (0u64, 0u32);
+    let mut put = |code: u32, size: u32, bytes: &mut Vec<u8>| {
+        bits |= u64::from(code) << count;
+        count += size;
+        while count >= 8 {
+            bytes.push(bits as u8);
+            bits >>= 8;
+            count -= 8;
+        }
+    };
+    let mut left = u64::from(width) * u64::from(height);
+    let mut size = 3;
+    while left > 0 {
+        size = 3;
+        put(CLEAR, size, &mut bytes);
+        put(0, size, &mut bytes);
+        left -= 1;
+        let mut next = 6u32;
+        while left > 0 && next <= 4095 {
+            let run = u64::from(next - 4);
+            if run > left {
+                // The last run: an entry already in the table (or a single literal 0).
+                let code = if left >= 2 { left as u32 + 4 } else { 0 };
+                put(code, size, &mut bytes);
+                left = 0;
+                break;
+            }
+            put(next, size, &mut bytes);
+            left -= run;
+            next += 1;
+            if next == 1 << size && size < 12 {
+                size += 1;
+            }
+        }
+    }
+    put(END, size, &mut bytes);
+    put(0, 7, &mut bytes); // flush the last partial byte
+    let mut file = b"GIF89a".to_vec();
+    file.extend_from_slice(&(width as u16).to_le_bytes());
+    file.extend_from_slice(&(height as u16).to_le_bytes());
+    file.extend_from_slice(&[0x81, 0, 0]); // a global table of 4 colours
+    file.extend_from_slice(&[0, 0, 0, 255, 255, 255, 0, 0, 0, 0, 0, 0]);
+    file.push(b',');
+    for value in [0, 0, width as u16, height as u16] {
+        file.extend_from_slice(&value.to_le_bytes());
+    }
+    file.extend_from_slice(&[0, 2]); // no local table; LZW minimum code size 2
+    for block in bytes.chunks(255) {
+        file.push(block.len() as u8);
+        file.extend_from_slice(block);
+    }
+    file.extend_from_slice(b"\0;");
+    std::fs::write(path, file).unwrap();
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Bomb {
     GrayPng,
@@ -199,6 +260,7 @@ enum Bomb {
     LosslessWebp,
     AnimatedWebp,
     Rle8Bmp,
+    Gif,
 }
 
 impl Bomb {
@@ -210,6 +272,7 @@ impl Bomb {
             Bomb::LosslessWebp => zero_webp(path, width, height, false),
             Bomb::AnimatedWebp => zero_webp(path, width, height, true),
             Bomb::Rle8Bmp => zero_bmp_rle8(path, width, height),
+            Bomb::Gif => zero_gif(path, width, height),
         }
     }
 }
@@ -229,6 +292,7 @@ fn decompression_bombs_stay_within_twice_the_decoded_image() {
         (Bomb::LosslessWebp, 13_377, 13_377),
         (Bomb::AnimatedWebp, 13_377, 13_377),
         (Bomb::Rle8Bmp, 13_377, 13_377),
+        (Bomb::Gif, 13_377, 13_377),
     ] {
         let val = scratch
             .path()
