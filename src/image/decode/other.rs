@@ -120,11 +120,21 @@ fn decode_with_image_crate(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         return Err(DecodeError::UnsupportedFormat);
-    }
+    };
     let decoder = reader.into_decoder().map_err(map_image_error)?;
     let (width, height) = image::ImageDecoder::dimensions(&decoder);
+    // The TIFF layouts tiff.rs leaves to the `image` crate are refused there when their native
+    // buffer is over its allocation limit, but only once that buffer exists (a 16-bit RGBA one
+    // near Pillow's limit: 1.43 GB). Refuse them before allocating it.
+    let limit = image::Limits::default().max_alloc.unwrap_or(u64::MAX);
+    if format == image::ImageFormat::Tiff && image::ImageDecoder::total_bytes(&decoder) > limit {
+        return Err(DecodeError::Unsupported(format!(
+            "this TIFF layout needs more than {} MiB before conversion",
+            limit >> 20
+        )));
+    }
     let mut pixels = read_rgb_in_place(decoder, 0)?;
     pixels.shrink_to_fit();
     Ok(RgbImage::new(width as usize, height as usize, pixels))

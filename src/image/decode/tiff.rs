@@ -197,7 +197,12 @@ impl Plan {
         pixels: &mut [u8],
     ) -> Result<(), DecodeError> {
         let start = (offset as usize).min(file.len());
-        let end = (offset.saturating_add(count) as usize).clamp(start, file.len());
+        // Pillow reads an uncompressed chunk from its offset on, whatever its byte count says
+        // (only the end of the file is truncation); libtiff reads a compressed one by its count.
+        let end = match self.compression {
+            Compression::None => file.len(),
+            _ => (offset.saturating_add(count) as usize).clamp(start, file.len()),
+        };
         let mut source = RowSource::new(self.compression, &file[start..end]);
         let across = self.width.div_ceil(self.chunk_width) as usize;
         let (left, top) = (
@@ -443,6 +448,56 @@ mod tests {
         {
             assert!(mismatches.is_empty(), "{mismatches:#?}");
         }
+    }
+
+    /// A little-endian 8-bit gray TIFF: its IFD, then one uncompressed strip of `data`.
+    fn gray_tiff(width: u32, height: u32, data: &[u8]) -> Vec<u8> {
+        let entries: [(u16, u16, u32); 8] = [
+            (256, 4, width),
+            (257, 4, height),
+            (258, 3, 8),
+            (259, 3, 1),
+            (262, 3, 1),
+            (273, 4, 8 + 2 + 8 * 12 + 4),
+            (278, 4, height),
+            (279, 4, data.len() as u32),
+        ];
+        let mut file = b"II*\0".to_vec();
+        file.extend_from_slice(&8u32.to_le_bytes());
+        file.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        for (tag, kind, value) in entries {
+            file.extend_from_slice(&tag.to_le_bytes());
+            file.extend_from_slice(&kind.to_le_bytes());
+            file.extend_from_slice(&1u32.to_le_bytes());
+            file.extend_from_slice(&value.to_le_bytes());
+        }
+        file.extend_from_slice(&0u32.to_le_bytes());
+        file.extend_from_slice(data);
+        file
+    }
+
+    #[test]
+    fn bombs_and_cut_strips_are_refused() {
+        use crate::image::decode::{MAX_PIXELS, decode_rgb};
+        let image = decode_rgb(&gray_tiff(3, 2, &[1, 2, 3, 4, 5, 6])).unwrap();
+        assert_eq!(
+            image.pixels,
+            [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6]
+        );
+        // Pillow reads an uncompressed strip to its end whatever StripByteCounts (entry 8,
+        // value at byte 102) says; only the end of the file cuts it.
+        let mut short_count = gray_tiff(3, 2, &[1, 2, 3, 4, 5, 6]);
+        short_count[102..106].copy_from_slice(&3u32.to_le_bytes());
+        assert_eq!(decode_rgb(&short_count).unwrap().pixels, image.pixels);
+        assert!(matches!(
+            decode_rgb(&gray_tiff(3, 2, &[1, 2, 3, 4, 5])),
+            Err(DecodeError::Truncated(_))
+        ));
+        // Over Pillow's limit: refused from the header, before any strip is looked at.
+        assert!(matches!(
+            decode_rgb(&gray_tiff(MAX_PIXELS as u32 + 1, 1, &[])),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 
     #[test]

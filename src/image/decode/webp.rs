@@ -250,6 +250,27 @@ mod tests {
         }
     }
 
+    /// A lossless WebP of zeros: five one-symbol prefix codes, so pixels take no bits.
+    fn zero_vp8l(width: u32, height: u32) -> Vec<u8> {
+        let mut bitstream = vec![0x2f];
+        bitstream.extend_from_slice(&((width - 1) | (height - 1) << 14).to_le_bytes());
+        bitstream.extend_from_slice(&[0x88, 0x88, 0x08]);
+        riff(&[(b"VP8L", &bitstream)])
+    }
+
+    #[test]
+    fn a_lossless_image_decodes_through_the_alpha_hint_and_bombs_are_refused() {
+        use crate::image::decode::decode_rgb;
+        let image = decode_rgb(&zero_vp8l(5, 3)).unwrap();
+        assert_eq!((image.width, image.height), (5, 3));
+        assert_eq!(image.pixels, vec![0; 45]);
+        // 16383 x 10924 is over Pillow's limit (WebP itself allows 16384 x 16384).
+        assert!(matches!(
+            decode_rgb(&zero_vp8l(16383, 10924)),
+            Err(DecodeError::TooLarge { .. })
+        ));
+    }
+
     #[test]
     fn a_frame_moves_to_its_place_on_a_black_canvas() {
         // A 2x2 frame at (1, 1) of a 3x3 canvas, one byte per channel numbered.
