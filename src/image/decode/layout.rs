@@ -8,6 +8,8 @@ use super::DecodeError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Layout {
     L8,
+    /// TIFF's WhiteIsZero gray (Pillow's `L;I`): 0 is white.
+    L8Inverted,
     La8,
     Rgb8,
     Rgba8,
@@ -75,7 +77,7 @@ impl Layout {
 
     pub(super) fn bytes_per_pixel(self) -> usize {
         match self {
-            Layout::L8 => 1,
+            Layout::L8 | Layout::L8Inverted => 1,
             Layout::La8 | Layout::L16 { .. } => 2,
             Layout::Rgb8 => 3,
             Layout::Rgba8 | Layout::Rgba8Premultiplied | Layout::La16 { .. } => 4,
@@ -99,6 +101,7 @@ impl Layout {
         for (p, out) in native.chunks_exact(bpp).zip(rgb.chunks_exact_mut(3)) {
             let value = match self {
                 Layout::L8 | Layout::La8 => [p[0]; 3],
+                Layout::L8Inverted => [255 - p[0]; 3],
                 Layout::Rgb8 | Layout::Rgba8 => [p[0], p[1], p[2]],
                 Layout::L16 { big_endian } => [whole(p, big_endian).min(255) as u8; 3],
                 Layout::La16 { big_endian } => [high(p, big_endian); 3],

@@ -275,7 +275,15 @@ fn pillow_layout(
     let associated = extra.first() == Some(&1);
     Ok(Some(match (photometric, samples, depth) {
         (1, 1, 8) => Layout::L8,
-        (1, 1, 16) => Layout::L16 { big_endian },
+        // WhiteIsZero: Pillow inverts 8-bit samples ("L;I") but reads 16-bit ones as they are,
+        // and only little-endian ones (its OPEN_INFO has no big-endian entry).
+        (0, 1, 8) => Layout::L8Inverted,
+        (0, 1, 16) if big_endian => {
+            return Err(DecodeError::Unidentified(
+                "big-endian 16-bit WhiteIsZero TIFF".into(),
+            ));
+        }
+        (0 | 1, 1, 16) => Layout::L16 { big_endian },
         (1, 2, 8) if associated => {
             return Err(DecodeError::Unsupported(
                 "gray with premultiplied alpha (Pillow's mode La cannot be converted)".into(),

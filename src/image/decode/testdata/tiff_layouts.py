@@ -1,5 +1,5 @@
 """Small TIFFs in every layout src/image/decode/tiff.rs streams (8/16-bit gray, gray + alpha, RGB,
-RGBA with unspecified, associated and unassociated alpha; strips and tiles; none, deflate, PackBits,
+RGBA with unspecified, associated and unassociated alpha; WhiteIsZero gray; strips and tiles; none, deflate, PackBits,
 LZW; predictor 2; both byte orders), plus Pillow's own writer's files, each with what Pillow 13's
 convert('RGB') makes of it (or "refused: <error>"). Run by tiff.rs's unit tests: python tiff_layouts.py DIR
 """
@@ -80,6 +80,11 @@ for spp, extras in [(1, [None]), (2, [0, 1, 2]), (3, [None]), (4, [0, 1, 2])]:
                 name = f"s{spp}_b{bps}_e{extra}_c{compression}_p{predictor}_t{bool(tile)}_be{int(be)}"
                 write(name, spp, bps, extra=extra, compression=compression, predictor=predictor, tile=tile, be=be)
                 names.append(name)
+for bps in (8, 16):  # WhiteIsZero: Pillow inverts 8 bits ("L;I") but not 16 ("I;16")
+    for compression, predictor, tile, be in [(1, 1, None, False), (8, 2, (16, 16), True)]:
+        name = f"white_is_zero_b{bps}_c{compression}_be{int(be)}"
+        write(name, 1, bps, photometric=0, compression=compression, predictor=predictor, tile=tile, be=be)
+        names.append(name)
 base = Image.linear_gradient("L").resize((W, H))
 rgb = Image.merge("RGB", (base, base.rotate(90), base.transpose(0)))
 for mode in ("L", "LA", "RGB", "RGBA", "I;16"):
