@@ -71,25 +71,234 @@ fn run_measured(mut command: Command, scratch: &Path) -> (i32, String, u64) {
     (code, stderr, usage.ru_maxrss as u64 * 1024)
 }
 
+/// A 16-bit RGBA TIFF of zeros in one deflated strip (1.43 GB of samples in about 1.4 MB).
+fn zero_tiff_rgba16(path: &Path, width: u32, height: u32) {
+    let mut strip = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let row = vec![0u8; width as usize * 8];
+    for _ in 0..height {
+        strip.write_all(&row).unwrap();
+    }
+    let strip = strip.finish().unwrap();
+    // Little-endian: header, the strip, then one IFD whose BitsPerSample lives after it.
+    let ifd_at = 8 + strip.len() as u32 + (strip.len() as u32 & 1);
+    let entries: [(u16, u16, u32, u32); 10] = [
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 4, ifd_at + 2 + 10 * 12 + 4), // 4 x 16 bits, stored after the IFD
+        (259, 3, 1, 8),                        // deflate
+        (262, 3, 1, 2),                        // RGB
+        (273, 4, 1, 8),                        // the strip's offset
+        (277, 3, 1, 4),
+        (278, 4, 1, height),
+        (279, 4, 1, strip.len() as u32),
+        (338, 3, 1, 2), // unassociated alpha
+    ];
+    let mut file = b"II*\0".to_vec();
+    file.extend_from_slice(&ifd_at.to_le_bytes());
+    file.extend_from_slice(&strip);
+    if strip.len() % 2 == 1 {
+        file.push(0);
+    }
+    file.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    for (tag, kind, count, value) in entries {
+        file.extend_from_slice(&tag.to_le_bytes());
+        file.extend_from_slice(&kind.to_le_bytes());
+        file.extend_from_slice(&count.to_le_bytes());
+        file.extend_from_slice(&value.to_le_bytes());
+    }
+    file.extend_from_slice(&0u32.to_le_bytes());
+    for _ in 0..4 {
+        file.extend_from_slice(&16u16.to_le_bytes());
+    }
+    std::fs::write(path, file).unwrap();
+}
+
+fn riff_chunk(id: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut chunk = id.to_vec();
+    chunk.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    chunk.extend_from_slice(payload);
+    if payload.len() % 2 == 1 {
+        chunk.push(0);
+    }
+    chunk
+}
+
+/// A lossless WebP of zeros in 28 bytes: five one-symbol prefix codes, so each pixel takes no
+/// bits at all. `animated` wraps the same bitstream as the first frame of an animation.
+fn zero_webp(path: &Path, width: u32, height: u32, animated: bool) {
+    let header = (width - 1) | (height - 1) << 14;
+    let mut bitstream = vec![0x2f];
+    bitstream.extend_from_slice(&header.to_le_bytes());
+    // No transform, no colour cache, no meta codes; then 5 x (simple code, 1 symbol, 1 bit, 0).
+    bitstream.extend_from_slice(&[0x88, 0x88, 0x08]);
+    let vp8l = riff_chunk(b"VP8L", &bitstream);
+    let body = if animated {
+        let u24 = |v: u32| v.to_le_bytes()[..3].to_vec();
+        let canvas = [vec![0x02, 0, 0, 0], u24(width - 1), u24(height - 1)].concat();
+        let frame = [
+            u24(0),
+            u24(0),
+            u24(width - 1),
+            u24(height - 1),
+            u24(100),
+            vec![0],
+            vp8l,
+        ]
+        .concat();
+        [
+            riff_chunk(b"VP8X", &canvas),
+            riff_chunk(b"ANIM", &[0; 6]),
+            riff_chunk(b"ANMF", &frame),
+        ]
+        .concat()
+    } else {
+        vp8l
+    };
+    let mut file = b"RIFF".to_vec();
+    file.extend_from_slice(&(body.len() as u32 + 4).to_le_bytes());
+    file.extend_from_slice(b"WEBP");
+    file.extend_from_slice(&body);
+    std::fs::write(path, file).unwrap();
+}
+
+/// An 8-bit run-length (RLE8) BMP of zeros: about 110 bytes a row.
+fn zero_bmp_rle8(path: &Path, width: u32, height: u32) {
+    let mut row = Vec::new();
+    let mut left = width;
+    while left > 0 {
+        let run = left.min(255);
+        row.extend_from_slice(&[run as u8, 0]);
+        left -= run;
+    }
+    row.extend_from_slice(&[0, 0]); // end of line
+    let mut data = row.repeat(height as usize);
+    data.extend_from_slice(&[0, 1]); // end of bitmap
+    let palette: Vec<u8> = (0..=255u8).flat_map(|v| [v, v, v, 0]).collect();
+    let offset = 14 + 40 + palette.len() as u32;
+    let mut file = b"BM".to_vec();
+    for value in [offset + data.len() as u32, 0, offset, 40] {
+        file.extend_from_slice(&value.to_le_bytes());
+    }
+    file.extend_from_slice(&(width as i32).to_le_bytes());
+    file.extend_from_slice(&(height as i32).to_le_bytes());
+    file.extend_from_slice(&1u16.to_le_bytes());
+    file.extend_from_slice(&8u16.to_le_bytes());
+    for value in [1, data.len() as u32, 2835, 2835, 256, 0] {
+        file.extend_from_slice(&value.to_le_bytes());
+    }
+    file.extend_from_slice(&palette);
+    file.extend_from_slice(&data);
+    std::fs::write(path, file).unwrap();
+}
+
+/// A GIF of zeros, LZW-coded as runs of 1, 2, 3, ... pixels (each code the entry the decoder is
+/// about to add), the table cleared before it fills: about 120 KB for 13377x13377.
+fn zero_gif(path: &Path, width: u32, height: u32) {
+    const CLEAR: u32 = 4;
+    const END: u32 = 5;
+    let mut bytes = Vec::new();
+    let (mut bits, mut count) = (0u64, 0u32);
+    let mut put = |code: u32, size: u32, bytes: &mut Vec<u8>| {
+        bits |= u64::from(code) << count;
+        count += size;
+        while count >= 8 {
+            bytes.push(bits as u8);
+            bits >>= 8;
+            count -= 8;
+        }
+    };
+    let mut left = u64::from(width) * u64::from(height);
+    let mut size = 3;
+    while left > 0 {
+        size = 3;
+        put(CLEAR, size, &mut bytes);
+        put(0, size, &mut bytes);
+        left -= 1;
+        let mut next = 6u32;
+        while left > 0 && next <= 4095 {
+            let run = u64::from(next - 4);
+            if run > left {
+                // The last run: an entry already in the table (or a single literal 0).
+                let code = if left >= 2 { left as u32 + 4 } else { 0 };
+                put(code, size, &mut bytes);
+                left = 0;
+                break;
+            }
+            put(next, size, &mut bytes);
+            left -= run;
+            next += 1;
+            if next == 1 << size && size < 12 {
+                size += 1;
+            }
+        }
+    }
+    put(END, size, &mut bytes);
+    put(0, 7, &mut bytes); // flush the last partial byte
+    let mut file = b"GIF89a".to_vec();
+    file.extend_from_slice(&(width as u16).to_le_bytes());
+    file.extend_from_slice(&(height as u16).to_le_bytes());
+    file.extend_from_slice(&[0x81, 0, 0]); // a global table of 4 colours
+    file.extend_from_slice(&[0, 0, 0, 255, 255, 255, 0, 0, 0, 0, 0, 0]);
+    file.push(b',');
+    for value in [0, 0, width as u16, height as u16] {
+        file.extend_from_slice(&value.to_le_bytes());
+    }
+    file.extend_from_slice(&[0, 2]); // no local table; LZW minimum code size 2
+    for block in bytes.chunks(255) {
+        file.push(block.len() as u8);
+        file.extend_from_slice(block);
+    }
+    file.extend_from_slice(b"\0;");
+    std::fs::write(path, file).unwrap();
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Bomb {
+    GrayPng,
+    Rgba16Png,
+    Rgba16Tiff,
+    LosslessWebp,
+    AnimatedWebp,
+    Rle8Bmp,
+    Gif,
+}
+
+impl Bomb {
+    fn write(self, path: &Path, width: u32, height: u32) {
+        match self {
+            Bomb::GrayPng => zero_png(path, width, height, false),
+            Bomb::Rgba16Png => zero_png(path, width, height, true),
+            Bomb::Rgba16Tiff => zero_tiff_rgba16(path, width, height),
+            Bomb::LosslessWebp => zero_webp(path, width, height, false),
+            Bomb::AnimatedWebp => zero_webp(path, width, height, true),
+            Bomb::Rle8Bmp => zero_bmp_rle8(path, width, height),
+            Bomb::Gif => zero_gif(path, width, height),
+        }
+    }
+}
+
 #[test]
 fn decompression_bombs_stay_within_twice_the_decoded_image() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
-    // (width, height, 16-bit RGBA): 39 KB -> 4.8 GB, 1.4 MB -> 2.0 GB and 174 KB -> 21 GB (or an
-    // abort, exit 134) before the fix.
-    for (width, height, rgba16) in [
-        (40_000_000u32, 1u32, false),
-        (13_377, 13_377, true),
-        (178_956_970, 1, false),
+    // Peak RSS before the fixes (MiB): 40,000,000x1 gray PNG 4.8 GB; 13377x13377 16-bit RGBA PNG
+    // 2.0 GB; 178,956,970x1 PNG 21 GB or an abort (exit 134); 16-bit RGBA TIFF 1415 MiB (and
+    // refused, where Pillow decodes it); animated lossless WebP 2096 MiB. Bound: 1280 MiB.
+    for (bomb, width, height) in [
+        (Bomb::GrayPng, 40_000_000u32, 1u32),
+        (Bomb::Rgba16Png, 13_377, 13_377),
+        (Bomb::GrayPng, 178_956_970, 1),
+        (Bomb::Rgba16Tiff, 13_377, 13_377),
+        (Bomb::LosslessWebp, 13_377, 13_377),
+        (Bomb::AnimatedWebp, 13_377, 13_377),
+        (Bomb::Rle8Bmp, 13_377, 13_377),
+        (Bomb::Gif, 13_377, 13_377),
     ] {
-        let val = scratch.path().join(format!("val-{width}x{height}"));
+        let val = scratch
+            .path()
+            .join(format!("val-{bomb:?}-{width}x{height}"));
         std::fs::create_dir_all(&val).unwrap();
-        zero_png(
-            &val.join("ILSVRC2012_val_00000001.JPEG"),
-            width,
-            height,
-            rgba16,
-        );
+        bomb.write(&val.join("ILSVRC2012_val_00000001.JPEG"), width, height);
         let mut command = common::zoorepro(&scratch.path().join("cache"));
         command
             .arg("verify")
@@ -102,14 +311,17 @@ fn decompression_bombs_stay_within_twice_the_decoded_image() {
         let rgb = u64::from(width) * u64::from(height) * 3;
         let bound = 2 * rgb + (256 << 20);
         eprintln!(
-            "{width}x{height}{}: peak RSS {} MiB, bound {} MiB",
-            if rgba16 { " RGBA16" } else { "" },
+            "{bomb:?} {width}x{height}: peak RSS {} MiB, bound {} MiB",
             peak >> 20,
             bound >> 20
         );
-        assert_eq!(code, 0, "{stderr}");
-        assert!(stderr.contains("0 failed"), "{stderr}");
-        assert!(peak < bound, "{width}x{height}: peak {peak} over {bound}");
+        assert_eq!(code, 0, "{bomb:?}: {stderr}");
+        assert!(stderr.contains("0 failed"), "{bomb:?}: {stderr}");
+        assert!(
+            peak < bound,
+            "{bomb:?} {width}x{height}: peak {peak} over {bound}"
+        );
+        std::fs::remove_dir_all(&val).unwrap();
     }
 }
 

@@ -1,16 +1,22 @@
 //! Image decoding, bit for bit like `PIL.Image.open(p).convert('RGB')`.
 //!
 //! JPEG goes through libjpeg-turbo driven as Pillow's own decoder drives it (ISLOW DCT, fancy
-//! upsampling, the same acceptance of damaged and truncated files): see [`jpeg`]. Everything else
-//! goes through the `image` crate and is converted the way Pillow's `convert('RGB')` converts it
-//! (alpha dropped, no compositing).
+//! upsampling, the same acceptance of damaged and truncated files): see [`jpeg`]. PNG (the `png`
+//! crate) and TIFF ([`tiff`]) are decoded row by row, WebP through image-webp without its
+//! temporary copies ([`webp`]), GIF and BMP through the `image` crate; each is converted the way
+//! Pillow's `convert('RGB')` converts it (alpha dropped, no compositing; [`layout`]).
 //! No EXIF orientation is applied: neither Pillow nor torchvision nor Keras applies it.
 
 use crate::image::raster::{Placement, RgbImage, Window};
 
 mod jpeg;
+mod layout;
 mod other;
+#[cfg(test)]
+mod pillow_cases;
 mod pillow_open;
+mod tiff;
+mod webp;
 
 pub use jpeg::MAX_SCANS;
 
@@ -44,8 +50,8 @@ pub enum DecodeError {
     TooLarge { width: u64, height: u64 },
 }
 
-/// Decode JPEG (libjpeg-turbo, Pillow's decoder settings) or another format (the `image` crate)
-/// to 8-bit RGB. JPEG is recognised by its SOI marker, never by file name.
+/// Decode JPEG (libjpeg-turbo, Pillow's decoder settings) or another format (PNG, GIF, BMP, TIFF,
+/// WebP) to 8-bit RGB. JPEG is recognised by its SOI marker, never by file name.
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     decode_rgb_part(bytes, Window::full).map(|(image, _)| image)
 }

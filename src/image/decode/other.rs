@@ -4,13 +4,15 @@
 //!
 //! A few kilobytes of PNG can describe 178 million pixels at 8 bytes each, so holding the
 //! decoder's native layout before converting would cost up to 11 bytes per pixel. PNG is
-//! therefore decoded row by row straight into the RGB buffer; the other formats decode into one
-//! buffer that is converted to RGB in place. Both refuse what Pillow refuses as a decompression
+//! therefore decoded row by row straight into the RGB buffer, and so is TIFF (`tiff.rs`, for the
+//! layouts it streams); the other formats decode into one buffer that is converted to RGB in
+//! place. Both refuse what Pillow refuses as a decompression
 //! bomb (more than `2 * MAX_IMAGE_PIXELS` pixels) before allocating anything for the pixels, and
 //! an allocation that fails is an error for that image, never an abort of the process.
 
 use std::io::Cursor;
 
+use super::layout::Layout;
 use super::{DecodeError, MAX_PIXELS, check_size};
 use crate::image::raster::RgbImage;
 
@@ -20,11 +22,19 @@ pub(crate) fn decode_other(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     if bytes.starts_with(PNG_SIGNATURE) {
         return decode_png(bytes);
     }
+    if super::tiff::is_tiff(bytes)
+        && let Some(image) = super::tiff::decode_tiff(bytes)?
+    {
+        return Ok(image);
+    }
+    if super::webp::is_webp(bytes) {
+        return super::webp::decode_webp(bytes);
+    }
     decode_with_image_crate(bytes)
 }
 
 /// A zeroed buffer of `len` bytes, or an error when the allocator cannot give it.
-fn try_zeroed(len: usize) -> Result<Vec<u8>, DecodeError> {
+pub(super) fn try_zeroed(len: usize) -> Result<Vec<u8>, DecodeError> {
     let mut buffer = Vec::new();
     buffer.try_reserve_exact(len).map_err(|_| {
         DecodeError::Unsupported(format!(
@@ -35,7 +45,7 @@ fn try_zeroed(len: usize) -> Result<Vec<u8>, DecodeError> {
     Ok(buffer)
 }
 
-fn rgb_len(width: u32, height: u32) -> Result<usize, DecodeError> {
+pub(super) fn rgb_len(width: u32, height: u32) -> Result<usize, DecodeError> {
     check_size(u64::from(width), u64::from(height))?;
     // At most 3 * MAX_PIXELS, about 0.5 GiB: fits usize on every 64-bit target.
     Ok(width as usize * height as usize * 3)
@@ -107,14 +117,36 @@ fn map_png_error(error: png::DecodingError) -> DecodeError {
 // The other formats, converted in place
 
 fn decode_with_image_crate(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
-    use image::ImageDecoder;
     let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         return Err(DecodeError::UnsupportedFormat);
-    }
+    };
     let decoder = reader.into_decoder().map_err(map_image_error)?;
+    let (width, height) = image::ImageDecoder::dimensions(&decoder);
+    // The TIFF layouts tiff.rs leaves to the `image` crate are refused there when their native
+    // buffer is over its allocation limit, but only once that buffer exists (a 16-bit RGBA one
+    // near Pillow's limit: 1.43 GB). Refuse them before allocating it.
+    let limit = image::Limits::default().max_alloc.unwrap_or(u64::MAX);
+    if format == image::ImageFormat::Tiff && image::ImageDecoder::total_bytes(&decoder) > limit {
+        return Err(DecodeError::Unsupported(format!(
+            "this TIFF layout needs more than {} MiB before conversion",
+            limit >> 20
+        )));
+    }
+    let mut pixels = read_rgb_in_place(decoder, 0)?;
+    pixels.shrink_to_fit();
+    Ok(RgbImage::new(width as usize, height as usize, pixels))
+}
+
+/// Decodes the whole image with `decoder` and returns its 8-bit RGB pixels, converted in place
+/// where the native layout has 3 or more bytes per pixel, in a buffer that keeps room for at
+/// least `room` bytes (so a caller can widen the image in place).
+pub(super) fn read_rgb_in_place(
+    decoder: impl image::ImageDecoder,
+    room: usize,
+) -> Result<Vec<u8>, DecodeError> {
     let (width, height) = decoder.dimensions();
     let len = rgb_len(width, height)?;
     let layout = Layout::of_image(decoder.color_type())?;
@@ -124,29 +156,32 @@ fn decode_with_image_crate(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
             "the decoder reports {native} bytes for {width}x{height} pixels"
         )));
     }
-    let mut buffer = try_zeroed(native as usize)?;
-    decoder.read_image(&mut buffer).map_err(map_image_error)?;
-    let pixels = if layout.bytes_per_pixel() >= 3 {
-        // Each RGB pixel lands at or before the native pixel it comes from, so a forward walk
-        // converts in place without a second buffer.
-        let bpp = layout.bytes_per_pixel();
-        let mut rgb = [0u8; 3];
-        for i in 0..width as usize * height as usize {
-            layout.to_rgb(&buffer[i * bpp..(i + 1) * bpp], &mut rgb);
-            buffer[i * 3..i * 3 + 3].copy_from_slice(&rgb);
-        }
-        buffer.truncate(len);
-        buffer.shrink_to_fit();
-        buffer
-    } else {
-        let mut pixels = try_zeroed(len)?;
-        layout.to_rgb(&buffer, &mut pixels);
-        pixels
-    };
-    Ok(RgbImage::new(width as usize, height as usize, pixels))
+    let native = native as usize;
+    if layout.bytes_per_pixel() < 3 {
+        let mut buffer = try_zeroed(native)?;
+        decoder.read_image(&mut buffer).map_err(map_image_error)?;
+        let mut pixels = try_zeroed(len.max(room))?;
+        layout.to_rgb(&buffer, &mut pixels[..len]);
+        pixels.truncate(len);
+        return Ok(pixels);
+    }
+    let mut buffer = try_zeroed(native.max(room))?;
+    decoder
+        .read_image(&mut buffer[..native])
+        .map_err(map_image_error)?;
+    // Each RGB pixel lands at or before the native pixel it comes from, so a forward walk
+    // converts in place without a second buffer.
+    let bpp = layout.bytes_per_pixel();
+    let mut rgb = [0u8; 3];
+    for i in 0..width as usize * height as usize {
+        layout.to_rgb(&buffer[i * bpp..(i + 1) * bpp], &mut rgb);
+        buffer[i * 3..i * 3 + 3].copy_from_slice(&rgb);
+    }
+    buffer.truncate(len);
+    Ok(buffer)
 }
 
-fn map_image_error(error: image::ImageError) -> DecodeError {
+pub(super) fn map_image_error(error: image::ImageError) -> DecodeError {
     use image::ImageError as E;
     match error {
         E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -161,114 +196,6 @@ fn map_image_error(error: image::ImageError) -> DecodeError {
             } else {
                 DecodeError::Corrupt(message)
             }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pixel layouts -> RGB, as Pillow's convert('RGB')
-
-/// What Pillow's `convert('RGB')` makes of each layout the decoders produce. Pillow reads 16-bit
-/// RGB(A) and LA PNGs by their high byte (`RGB;16B` etc.), but 16-bit grayscale as mode `I;16`,
-/// whose conversion to RGB clamps at 255 instead.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Layout {
-    L8,
-    La8,
-    Rgb8,
-    Rgba8,
-    /// 16-bit samples; `big_endian` is how the decoder hands them over (PNG: big, `image`: native).
-    L16 {
-        big_endian: bool,
-    },
-    La16 {
-        big_endian: bool,
-    },
-    Rgb16 {
-        big_endian: bool,
-    },
-    Rgba16 {
-        big_endian: bool,
-    },
-}
-
-impl Layout {
-    fn of_png(color: png::ColorType, depth: png::BitDepth) -> Result<Self, DecodeError> {
-        use png::{BitDepth as B, ColorType as C};
-        let big_endian = true;
-        Ok(match (color, depth) {
-            (C::Grayscale, B::Eight) => Layout::L8,
-            (C::GrayscaleAlpha, B::Eight) => Layout::La8,
-            (C::Rgb, B::Eight) => Layout::Rgb8,
-            (C::Rgba, B::Eight) => Layout::Rgba8,
-            (C::Grayscale, B::Sixteen) => Layout::L16 { big_endian },
-            (C::GrayscaleAlpha, B::Sixteen) => Layout::La16 { big_endian },
-            (C::Rgb, B::Sixteen) => Layout::Rgb16 { big_endian },
-            (C::Rgba, B::Sixteen) => Layout::Rgba16 { big_endian },
-            (color, depth) => {
-                return Err(DecodeError::Unsupported(format!(
-                    "PNG {color:?} at {depth:?} bits after expansion"
-                )));
-            }
-        })
-    }
-
-    fn of_image(color: image::ColorType) -> Result<Self, DecodeError> {
-        use image::ColorType as C;
-        let big_endian = cfg!(target_endian = "big");
-        Ok(match color {
-            C::L8 => Layout::L8,
-            C::La8 => Layout::La8,
-            C::Rgb8 => Layout::Rgb8,
-            C::Rgba8 => Layout::Rgba8,
-            C::L16 => Layout::L16 { big_endian },
-            C::La16 => Layout::La16 { big_endian },
-            C::Rgb16 => Layout::Rgb16 { big_endian },
-            C::Rgba16 => Layout::Rgba16 { big_endian },
-            other => {
-                return Err(DecodeError::Unsupported(format!(
-                    "{other:?} pixels (only 8- and 16-bit integer images are supported)"
-                )));
-            }
-        })
-    }
-
-    fn bytes_per_pixel(self) -> usize {
-        match self {
-            Layout::L8 => 1,
-            Layout::La8 | Layout::L16 { .. } => 2,
-            Layout::Rgb8 => 3,
-            Layout::Rgba8 | Layout::La16 { .. } => 4,
-            Layout::Rgb16 { .. } => 6,
-            Layout::Rgba16 { .. } => 8,
-        }
-    }
-
-    /// Converts whole pixels of `native` into `rgb` (3 bytes per pixel), as many as `rgb` holds.
-    fn to_rgb(self, native: &[u8], rgb: &mut [u8]) {
-        let bpp = self.bytes_per_pixel();
-        // The high byte of a 16-bit sample, and the whole sample (for `I;16`'s clamp).
-        let high = |s: &[u8], big: bool| if big { s[0] } else { s[1] };
-        let whole = |s: &[u8], big: bool| {
-            if big {
-                u16::from_be_bytes([s[0], s[1]])
-            } else {
-                u16::from_le_bytes([s[0], s[1]])
-            }
-        };
-        for (p, out) in native.chunks_exact(bpp).zip(rgb.chunks_exact_mut(3)) {
-            let value = match self {
-                Layout::L8 | Layout::La8 => [p[0]; 3],
-                Layout::Rgb8 | Layout::Rgba8 => [p[0], p[1], p[2]],
-                Layout::L16 { big_endian } => [whole(p, big_endian).min(255) as u8; 3],
-                Layout::La16 { big_endian } => [high(p, big_endian); 3],
-                Layout::Rgb16 { big_endian } | Layout::Rgba16 { big_endian } => [
-                    high(&p[0..2], big_endian),
-                    high(&p[2..4], big_endian),
-                    high(&p[4..6], big_endian),
-                ],
-            };
-            out.copy_from_slice(&value);
         }
     }
 }
