@@ -1,5 +1,5 @@
-//! The folder layouts: an ImageFolder tree (one folder per wnid) and a flat folder of
-//! validation files, listed in dataset order.
+//! The folder layouts: an ImageFolder tree (one folder per wnid), ImageNetV2's tree (one folder
+//! per class index, `0` to `999`) and a flat folder of validation files, listed in dataset order.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,21 +23,57 @@ pub(super) fn sorted_dir(path: &Path) -> Result<Vec<(String, PathBuf)>, DatasetE
     Ok(names)
 }
 
+/// How a tree's class folders are named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ClassNames {
+    /// `n01440764`, ...: labels from the wnid's index.
+    Wnid,
+    /// `0` ... `999` (ImageNetV2): the folder is the class index.
+    Index,
+}
+
+impl ClassNames {
+    pub(super) fn class_of(self, folder: &str) -> Option<u16> {
+        match self {
+            ClassNames::Wnid => labels::class_index(folder),
+            ClassNames::Index => class_index_folder(folder),
+        }
+    }
+}
+
+/// `0` ... `999` written the canonical way (no sign, no leading zero).
+pub(super) fn class_index_folder(name: &str) -> Option<u16> {
+    let canonical = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_digit())
+        && (name == "0" || !name.starts_with('0'));
+    canonical
+        .then(|| name.parse::<u16>().ok())
+        .flatten()
+        .filter(|&index| index < 1000)
+}
+
 /// Every image of a class-folder tree whose top level is `top`, with the count of other files
-/// and folders skipped.
+/// and folders skipped. Class-index folders are taken in numeric order (`2` before `10`).
 pub(super) fn list_image_folder(
     path: &Path,
     top: &[(String, PathBuf)],
+    names: ClassNames,
 ) -> Result<(Vec<Listed>, usize), DatasetError> {
+    let mut top = top.to_vec();
+    if names == ClassNames::Index {
+        top.sort_by_key(|(folder, _)| {
+            (
+                class_index_folder(folder).unwrap_or(u16::MAX),
+                folder.clone(),
+            )
+        });
+    }
     let mut listing = Vec::new();
     let mut skipped = 0;
-    for (folder, folder_path) in top {
+    for (folder, folder_path) in &top {
         // A class folder that cannot be opened (a dangling or looping link) would make a
         // class silently disappear from the evaluated set: refuse it instead.
-        if labels::class_index(folder).is_some()
-            && !folder_path.is_dir()
-            && folder_path.is_symlink()
-        {
+        if names.class_of(folder).is_some() && !folder_path.is_dir() && folder_path.is_symlink() {
             return Err(DatasetError::Unreadable {
                 path: folder_path.clone(),
                 reason: "a class folder link that leads nowhere".into(),
@@ -47,11 +83,16 @@ pub(super) fn list_image_folder(
             skipped += 1;
             continue;
         }
-        let label =
-            labels::class_index(folder).ok_or_else(|| DatasetError::UnknownClassFolder {
+        let label = names.class_of(folder).ok_or_else(|| match names {
+            ClassNames::Wnid => DatasetError::UnknownClassFolder {
                 path: path.to_path_buf(),
                 folder: folder.clone(),
-            })?;
+            },
+            ClassNames::Index => DatasetError::UnknownClassIndexFolder {
+                path: path.to_path_buf(),
+                folder: folder.clone(),
+            },
+        })?;
         for (name, file_path) in sorted_dir(folder_path)? {
             if is_image_name(&name) && !file_path.is_dir() {
                 let file = format!("{folder}/{name}");

@@ -1,4 +1,5 @@
-//! The `--val` sources: an ImageFolder tree, a flat folder of validation files, or the original
+//! The `--val` sources: an ImageFolder tree, ImageNetV2's class-index tree, a flat folder of
+//! validation files, or the original
 //! `ILSVRC2012_img_val.tar` read as a stream (never extracted, so hostile member paths are never
 //! written anywhere).
 //!
@@ -13,6 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod folder;
 pub mod labels;
+
+use folder::ClassNames;
 mod shard;
 mod tar_stream;
 
@@ -37,6 +40,10 @@ pub enum DatasetError {
     )]
     UnknownClassFolder { path: PathBuf, folder: String },
     #[error(
+        "{path}: folder {folder:?} is not a class index; an ImageNetV2 tree has one folder per class index (0 ... 999)"
+    )]
+    UnknownClassIndexFolder { path: PathBuf, folder: String },
+    #[error(
         "{path}: two images are named {name} ({first} and {second}); the basename identifies an image in the store"
     )]
     DuplicateName {
@@ -58,6 +65,8 @@ pub enum DatasetError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SourceKind {
     ImageFolder,
+    /// ImageNetV2's layout: one folder per class index, `0` to `999`.
+    ClassIndexFolder,
     Flat,
     Tar,
 }
@@ -66,6 +75,7 @@ impl SourceKind {
     pub fn name(self) -> &'static str {
         match self {
             SourceKind::ImageFolder => "image-folder",
+            SourceKind::ClassIndexFolder => "class-index-folder",
             SourceKind::Flat => "flat",
             SourceKind::Tar => "tar",
         }
@@ -129,15 +139,22 @@ impl Dataset {
             });
         }
         let top = folder::sorted_dir(path)?;
-        let is_class_dir =
-            |(name, p): &(String, PathBuf)| labels::class_index(name).is_some() && p.is_dir();
-        let kind = if top.iter().any(is_class_dir) {
+        let has_dir = |names: ClassNames| {
+            top.iter()
+                .any(|(name, p)| names.class_of(name).is_some() && p.is_dir())
+        };
+        let kind = if has_dir(ClassNames::Wnid) {
             SourceKind::ImageFolder
+        } else if has_dir(ClassNames::Index) {
+            SourceKind::ClassIndexFolder
         } else {
             SourceKind::Flat
         };
         let (listing, skipped) = match kind {
-            SourceKind::ImageFolder => folder::list_image_folder(path, &top)?,
+            SourceKind::ImageFolder => folder::list_image_folder(path, &top, ClassNames::Wnid)?,
+            SourceKind::ClassIndexFolder => {
+                folder::list_image_folder(path, &top, ClassNames::Index)?
+            }
             SourceKind::Flat | SourceKind::Tar => folder::list_flat(top),
         };
         if listing.is_empty() {
@@ -298,6 +315,40 @@ mod tests {
                 .as_ref()
                 .unwrap()
                 .starts_with(&[0xFF, 0xD8])
+        );
+    }
+
+    #[test]
+    fn imagenetv2_class_index_folders_label_by_folder_number() {
+        let Some(shared) = shared() else { return };
+        // The sample rearranged as ImageNetV2 lays it out: one folder per class index.
+        let dir = tempfile::tempdir().unwrap();
+        let v2 = dir.path().join("imagenetv2-matched-frequency-format-val");
+        let folder = Dataset::open(&shared.join("imagenet-sample")).unwrap();
+        for (entry, path) in &folder.listing {
+            let class = v2.join(entry.label.unwrap().to_string());
+            fs::create_dir_all(&class).unwrap();
+            std::os::unix::fs::symlink(path, class.join(&entry.name)).unwrap();
+        }
+        let dataset = Dataset::open(&v2).unwrap();
+        assert_eq!(dataset.kind(), SourceKind::ClassIndexFolder);
+        assert_eq!(dataset.kind().name(), "class-index-folder");
+        let entries = dataset.entries().unwrap();
+        assert_eq!(entries.len(), 100);
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.label == labels::val_label(&e.name))
+        );
+        // Numeric class order: folder 13 before folder 100.
+        let classes: Vec<u16> = entries.iter().map(|e| e.label.unwrap()).collect();
+        assert!(classes.windows(2).all(|w| w[0] <= w[1]), "{classes:?}");
+
+        fs::create_dir(v2.join("007")).unwrap();
+        let odd = Dataset::open(&v2).err().unwrap().to_string();
+        assert!(
+            odd.contains("\"007\"") && odd.contains("class index"),
+            "{odd}"
         );
     }
 
