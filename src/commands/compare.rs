@@ -8,10 +8,11 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{CompareArgs, CompareFormat};
 use crate::dataset::labels;
+use crate::eval::prediction::{Outcome, Prediction};
 use crate::eval::stats::mcnemar_exact_p;
 use crate::exit;
 use crate::model::manifest;
-use crate::store::{Outcome, Prediction, RunInfo, Store};
+use crate::store::{RunInfo, Store};
 
 #[derive(Serialize)]
 struct Side {

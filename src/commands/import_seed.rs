@@ -76,7 +76,7 @@ fn import_caches(
             opt_level: String::new(),
             batch: 0,
             shard: None,
-            source_sha256: Some(super::hex(&sha2::Sha256::digest(format!(
+            source_sha256: Some(crate::util::hex::hex(&sha2::Sha256::digest(format!(
                 "{preds_sha}{probs_sha}"
             )))),
         };

@@ -16,9 +16,10 @@ use super::Context;
 use super::record::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
+use crate::eval::prediction::{Content, Prediction};
 use crate::model::manifest;
 use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
-use crate::store::{Content, Prediction, RunInfo, RunKey, Store};
+use crate::store::{RunInfo, RunKey, Store};
 
 struct ShardRun {
     store: PathBuf,
@@ -271,8 +272,8 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
                 graph_optimization_level: key.opt_level.clone(),
                 deterministic_compute: true,
                 pillow_compat: recipe.pillow_compat.clone(),
-                started_at: crate::report::utc_timestamp(started_at),
-                finished_at: crate::report::utc_timestamp(SystemTime::now()),
+                started_at: crate::util::time::utc_timestamp(started_at),
+                finished_at: crate::util::time::utc_timestamp(SystemTime::now()),
                 seconds: 0.0,
                 images_per_second: 0.0,
                 inferred: 0,

@@ -7,13 +7,14 @@ use std::time::SystemTime;
 use anyhow::Context as _;
 
 use crate::dataset::Entry;
+use crate::eval::prediction::{Outcome, Prediction};
 use crate::exit;
 use crate::model::manifest::{self, Manifest};
 use crate::report::{
     self, DatasetInfo, Failure, OnnxInfo, Provenance, RecipeInfo, ReferenceResult, RunRecord,
     StoreInfo, Verdict, VerdictStatus,
 };
-use crate::store::{Outcome, Prediction, RunKey};
+use crate::store::RunKey;
 
 /// Failures listed in a record; the count is always complete.
 const MAX_LISTED_FAILURES: usize = 100;
@@ -24,7 +25,7 @@ const TOLERANCE_EPSILON: f64 = 1e-9;
 pub(super) fn report_stem(started_at: SystemTime, key: &RunKey) -> String {
     format!(
         "{}-{}",
-        report::utc_timestamp(started_at).replace([':', '-'], ""),
+        crate::util::time::utc_timestamp(started_at).replace([':', '-'], ""),
         &key.digest()[..12]
     )
 }

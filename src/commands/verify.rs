@@ -14,9 +14,10 @@ use super::record::{RecordParts, build_record, emit, report_stem};
 use crate::cli::VerifyArgs;
 use crate::dataset::{Dataset, Entry, Shard};
 use crate::eval::pipeline::{self, PipelineConfig};
-use crate::report::{self, Host, Provenance, RecipeInfo, StoreInfo, Throughput};
+use crate::eval::prediction::{Content, Outcome, Prediction};
+use crate::report::{Host, Provenance, RecipeInfo, StoreInfo, Throughput};
 use crate::runtime::{OptLevel, Provider, Runtime, SessionOptions};
-use crate::store::{Content, Outcome, Prediction, RunKey, Store};
+use crate::store::{RunKey, Store};
 
 /// Batch size when neither the user nor the graph fixes one.
 const DEFAULT_BATCH: usize = 32;
@@ -291,8 +292,8 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
             graph_optimization_level: options.opt_level.name().into(),
             deterministic_compute: true,
             pillow_compat: compat.name().into(),
-            started_at: report::utc_timestamp(started_at),
-            finished_at: report::utc_timestamp(SystemTime::now()),
+            started_at: crate::util::time::utc_timestamp(started_at),
+            finished_at: crate::util::time::utc_timestamp(SystemTime::now()),
             seconds,
             images_per_second: if stats.wall_time.as_secs_f64() > 0.0 {
                 (stats.inferred + stats.failed) as f64 / stats.wall_time.as_secs_f64()
@@ -362,6 +363,6 @@ fn write_predictions(path: &Path, ordered: &[(Entry, Prediction)]) -> anyhow::Re
         text.push_str(&line.to_string());
         text.push('\n');
     }
-    report::write_atomically(path, text.as_bytes())
+    crate::util::safe_file::write_bytes_atomically(path, text.as_bytes())
         .with_context(|| format!("cannot write predictions to {}", path.display()))
 }
