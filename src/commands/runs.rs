@@ -7,13 +7,13 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::RunsArgs;
 use crate::exit;
-use crate::store::Store;
+use crate::store::{RunKind, Store};
 
 #[derive(Serialize)]
 struct RunRow {
     id: i64,
     model_id: String,
-    kind: String,
+    kind: RunKind,
     recipe: String,
     provider: String,
     batch: usize,

@@ -13,6 +13,7 @@ pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;
 
 use crate::image::recipe::Recipe;
+use crate::store::{OnnxMeta, RecipeMeta};
 use crate::util::safe_file::write_bytes_atomically;
 
 /// One export format.
@@ -60,6 +61,41 @@ pub struct RecipeInfo {
     pub name: String,
     pub pillow_compat: String,
     pub definition: Recipe,
+}
+
+/// A run's stored record of its ONNX file is the record's: the same fields.
+impl From<&OnnxInfo> for OnnxMeta {
+    fn from(onnx: &OnnxInfo) -> OnnxMeta {
+        OnnxMeta {
+            path: onnx.path.clone(),
+            sha256: onnx.sha256.clone(),
+            verification: onnx.verification.clone(),
+            manifest_sha256: onnx.manifest_sha256.clone(),
+            sidecar: onnx.sidecar.clone(),
+        }
+    }
+}
+
+impl From<OnnxMeta> for OnnxInfo {
+    fn from(onnx: OnnxMeta) -> OnnxInfo {
+        OnnxInfo {
+            path: onnx.path,
+            sha256: onnx.sha256,
+            verification: onnx.verification,
+            manifest_sha256: onnx.manifest_sha256,
+            sidecar: onnx.sidecar,
+        }
+    }
+}
+
+impl From<RecipeMeta> for RecipeInfo {
+    fn from(recipe: RecipeMeta) -> RecipeInfo {
+        RecipeInfo {
+            name: recipe.name,
+            pillow_compat: recipe.pillow_compat,
+            definition: recipe.definition,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

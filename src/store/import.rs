@@ -1,15 +1,13 @@
 //! Imports: whole, complete runs stored packed, several in one transaction.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::error::classify;
-use super::packed::{NO_LABEL, pack_scores, pack_top5};
-use super::{RunId, RunKey, Store, StoreError};
-use crate::eval::prediction::{Outcome, Prediction, Summary};
-use crate::eval::rank::TOP_K;
+use super::packed::PackedRun;
+use super::{RunId, RunKey, RunMeta, Store, StoreError};
+use crate::eval::prediction::{Prediction, Summary};
 use crate::util::time::now;
 
 pub enum ImportOutcome {
@@ -46,7 +44,7 @@ impl Store {
     pub fn import_run(
         &mut self,
         key: &RunKey,
-        meta: &serde_json::Value,
+        meta: &RunMeta,
         rows: &[Prediction],
     ) -> Result<ImportOutcome, StoreError> {
         self.import_all(|importer| importer.import_run(key, meta, rows))
@@ -63,7 +61,7 @@ impl Importer<'_> {
     pub fn import_run(
         &mut self,
         key: &RunKey,
-        meta: &serde_json::Value,
+        meta: &RunMeta,
         rows: &[Prediction],
     ) -> Result<ImportOutcome, StoreError> {
         let digest = key.digest();
@@ -82,41 +80,10 @@ impl Importer<'_> {
         if let Some(id) = existing {
             return Ok(ImportOutcome::AlreadyPresent(id));
         }
-        let mut names = String::with_capacity(rows.len() * 30);
-        let mut files = String::with_capacity(rows.len() * 40);
-        let mut labels = Vec::with_capacity(rows.len() * 2);
-        let mut top5_bytes = Vec::with_capacity(rows.len() * 2 * TOP_K);
-        let mut score_bytes = Vec::with_capacity(rows.len() * 4 * TOP_K);
-        let mut seen = HashSet::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let invalid = |what: &str| {
-                Err(StoreError::InvalidImport {
-                    path: self.path.clone(),
-                    reason: format!("row {i} ({}) {what}", row.name),
-                })
-            };
-            if row.name.is_empty() || row.name.contains('\n') || row.file.contains('\n') {
-                return invalid("has an empty name or a line break in its name or file");
-            }
-            if !seen.insert(row.name.as_str()) {
-                return invalid("repeats an image");
-            }
-            if row.label == Some(NO_LABEL) {
-                return invalid("has an out-of-range label");
-            }
-            let Outcome::Ranked { top5, scores } = &row.outcome else {
-                return invalid("has no prediction");
-            };
-            if i > 0 {
-                names.push('\n');
-                files.push('\n');
-            }
-            names.push_str(&row.name);
-            files.push_str(&row.file);
-            labels.extend_from_slice(&row.label.unwrap_or(NO_LABEL).to_le_bytes());
-            pack_top5(top5, &mut top5_bytes);
-            pack_scores(scores, &mut score_bytes);
-        }
+        let packed = PackedRun::pack(rows).map_err(|reason| StoreError::InvalidImport {
+            path: self.path.clone(),
+            reason,
+        })?;
         let summary = Summary::of(rows);
         let time = now();
         let transaction = &self.transaction;
@@ -128,9 +95,9 @@ impl Importer<'_> {
                     digest,
                     serde_json::to_string(key).unwrap_or_default(),
                     key.model_id,
-                    key.kind,
+                    key.kind.name(),
                     time,
-                    meta.to_string(),
+                    serde_json::to_string(meta).unwrap_or_default(),
                     rows.len() as i64,
                     serde_json::to_string(&summary).unwrap_or_default()
                 ],
@@ -140,7 +107,14 @@ impl Importer<'_> {
         transaction
             .execute(
                 "INSERT INTO packed_predictions (run_id, names, files, labels, top5, scores) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, names, files, labels, top5_bytes, score_bytes],
+                params![
+                    id,
+                    packed.names,
+                    packed.files,
+                    packed.labels,
+                    packed.top5,
+                    packed.scores
+                ],
             )
             .map_err(sql)?;
         Ok(ImportOutcome::New(id))
@@ -152,7 +126,7 @@ mod tests {
 
     use super::super::packed::NO_LABEL;
 
-    use super::super::tests::{key, ranked};
+    use super::super::tests::{import_meta, key, ranked};
     use super::super::*;
     use super::*;
 
@@ -161,7 +135,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let mut import_key = key(1);
-        import_key.kind = "import".into();
+        import_key.kind = RunKind::Import;
         import_key.source_sha256 = Some("f00d".into());
         let rows: Vec<Prediction> = (0..1000)
             .map(|i| ranked(&format!("{i}.JPEG"), Some(i as u16 % 7), 3))
@@ -171,7 +145,7 @@ mod tests {
         duplicated.push(rows[10].clone());
         assert!(
             store
-                .import_run(&import_key, &serde_json::json!({}), &duplicated)
+                .import_run(&import_key, &import_meta(), &duplicated)
                 .is_err()
         );
         assert!(
@@ -180,13 +154,13 @@ mod tests {
         );
 
         let ImportOutcome::New(id) = store
-            .import_run(&import_key, &serde_json::json!({"x": 1}), &rows)
+            .import_run(&import_key, &import_meta(), &rows)
             .unwrap()
         else {
             panic!("first import is new")
         };
         assert!(
-            matches!(store.import_run(&import_key, &serde_json::json!({}), &rows).unwrap(), ImportOutcome::AlreadyPresent(same) if same == id)
+            matches!(store.import_run(&import_key, &import_meta(), &rows).unwrap(), ImportOutcome::AlreadyPresent(same) if same == id)
         );
         assert_eq!(store.predictions(id).unwrap(), rows);
         let info = store.run(id).unwrap().unwrap();
@@ -202,13 +176,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let mut first = key(1);
-        first.kind = "import".into();
+        first.kind = RunKind::Import;
         let mut second = first.clone();
         second.model_id = "coral/y".into();
         let rows = vec![ranked("a.JPEG", Some(1), 1)];
         let result: Result<(), StoreError> = store.import_all(|importer| {
-            importer.import_run(&first, &serde_json::json!({}), &rows)?;
-            importer.import_run(&second, &serde_json::json!({}), &[ranked("", None, 1)])?;
+            importer.import_run(&first, &import_meta(), &rows)?;
+            importer.import_run(&second, &import_meta(), &[ranked("", None, 1)])?;
             Ok(())
         });
         assert!(result.is_err());
@@ -231,11 +205,11 @@ mod tests {
             )
             .unwrap();
         let mut import_key = key(1);
-        import_key.kind = "import".into();
+        import_key.kind = RunKind::Import;
         import_key.source_sha256 = Some("beef".into());
         let rows = vec![ranked("a.JPEG", Some(1), 1), ranked("b.JPEG", Some(2), 1)];
         let error = store
-            .import_run(&import_key, &serde_json::json!({}), &rows)
+            .import_run(&import_key, &import_meta(), &rows)
             .err()
             .unwrap();
         assert!(error.to_string().contains("simulated failure"), "{error}");
@@ -246,7 +220,7 @@ mod tests {
             .execute_batch("DROP TRIGGER fail_rows")
             .unwrap();
         let ImportOutcome::New(id) = store
-            .import_run(&import_key, &serde_json::json!({}), &rows)
+            .import_run(&import_key, &import_meta(), &rows)
             .unwrap()
         else {
             panic!("the retried import is new")
@@ -259,7 +233,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let mut import_key = key(1);
-        import_key.kind = "import".into();
+        import_key.kind = RunKind::Import;
         let failed = Prediction {
             outcome: Outcome::Failed("x".into()),
             ..ranked("f.JPEG", None, 1)
@@ -274,7 +248,7 @@ mod tests {
             (vec![failed], "f.JPEG) has no prediction"),
         ] {
             let error = store
-                .import_run(&import_key, &serde_json::json!({}), &rows)
+                .import_run(&import_key, &import_meta(), &rows)
                 .err()
                 .unwrap()
                 .to_string();

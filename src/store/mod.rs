@@ -33,6 +33,7 @@ mod error;
 mod import;
 mod key;
 mod lease;
+mod meta;
 mod packed;
 mod rows;
 mod runs;
@@ -47,7 +48,11 @@ use rusqlite::Connection;
 pub use crate::eval::prediction::{Content, Outcome, Prediction, Summary};
 pub use error::StoreError;
 pub use import::{ImportOutcome, Importer};
-pub use key::RunKey;
+pub use key::{RunKey, RunKind};
+pub use meta::{
+    DatasetMeta, ImportMeta, OnnxMeta, RUN_META_SCHEMA, RecipeMeta, RunMeta, RunOrigin, SourceFile,
+    VerifyMeta,
+};
 pub use rows::{RankedColumns, StoredImage};
 pub use runs::RunInfo;
 
@@ -205,6 +210,14 @@ mod tests {
     use super::*;
     use crate::image::resample::PillowCompat;
 
+    pub(super) fn meta() -> RunMeta {
+        RunMeta::unknown(RunKind::Verify)
+    }
+
+    pub(super) fn import_meta() -> RunMeta {
+        RunMeta::unknown(RunKind::Import)
+    }
+
     pub(super) fn key(batch: usize) -> RunKey {
         RunKey::verify(
             "coral/x",
@@ -289,10 +302,7 @@ mod tests {
                 std::thread::spawn(move || {
                     start.wait();
                     let mut store = Store::open(&path).unwrap();
-                    store
-                        .find_or_create_run(&key(w + 1), &serde_json::json!({}))
-                        .unwrap()
-                        .id
+                    store.find_or_create_run(&key(w + 1), &meta()).unwrap().id
                 })
             })
             .collect();
@@ -307,9 +317,7 @@ mod tests {
     fn a_deleted_write_ahead_log_gives_advice() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = Store::open(dir.path()).unwrap();
-        let run = writer
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let run = writer.find_or_create_run(&key(8), &meta()).unwrap();
         put(&mut writer, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
         std::fs::remove_file(dir.path().join(format!("{DATABASE_FILE}-wal"))).unwrap();
         let error = Store::open(dir.path())
@@ -356,9 +364,7 @@ mod tests {
         let cache = dir.path().join("cache");
         {
             let mut store = Store::open(&cache).unwrap();
-            let run = store
-                .find_or_create_run(&key(8), &serde_json::json!({}))
-                .unwrap();
+            let run = store.find_or_create_run(&key(8), &meta()).unwrap();
             put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
             complete(&mut store, &run, &["a.JPEG"]).unwrap();
         }
@@ -398,9 +404,7 @@ mod tests {
                 },
             })
             .collect();
-        let run = store
-            .find_or_create_run(&key(32), &serde_json::json!({}))
-            .unwrap();
+        let run = store.find_or_create_run(&key(32), &meta()).unwrap();
         let start = Instant::now();
         for batch in rows.chunks(32) {
             put(&mut store, &run, batch).unwrap();
@@ -411,10 +415,10 @@ mod tests {
         complete(&mut store, &run, &names).unwrap();
         eprintln!("mark_complete: {:?}", start.elapsed());
         let mut import_key = key(1);
-        import_key.kind = "import".into();
+        import_key.kind = RunKind::Import;
         let start = Instant::now();
         let ImportOutcome::New(imported) = store
-            .import_run(&import_key, &serde_json::json!({}), &rows)
+            .import_run(&import_key, &import_meta(), &rows)
             .unwrap()
         else {
             panic!("new import")
@@ -452,7 +456,7 @@ mod tests {
         for model in 1..34 {
             import_key.model_id = format!("model-{model}");
             if let ImportOutcome::New(id) = store
-                .import_run(&import_key, &serde_json::json!({}), &rows)
+                .import_run(&import_key, &import_meta(), &rows)
                 .unwrap()
             {
                 imported.push(id);

@@ -1,10 +1,13 @@
 //! The columnar blobs of imported runs (and the top-5 / score blobs of verified rows): packing,
 //! unpacking and the length checks.
 
+use std::collections::HashSet;
+
 use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 
 use super::{RunId, Store, StoreError};
+use crate::eval::prediction::{Outcome, Prediction};
 use crate::eval::rank::TOP_K;
 
 pub(super) fn pack_top5(top5: &[u16; TOP_K], out: &mut Vec<u8>) {
@@ -52,6 +55,46 @@ pub(super) struct PackedRun {
 }
 
 impl PackedRun {
+    /// An imported run's rows, packed; the reason names the first row that cannot be stored
+    /// (every row must be ranked, with a unique, non-empty name on one line).
+    pub(super) fn pack(rows: &[Prediction]) -> Result<PackedRun, String> {
+        let mut packed = PackedRun {
+            names: String::with_capacity(rows.len() * 30),
+            files: String::with_capacity(rows.len() * 40),
+            labels: Vec::with_capacity(rows.len() * 2),
+            top5: Vec::with_capacity(rows.len() * 2 * TOP_K),
+            scores: Vec::with_capacity(rows.len() * 4 * TOP_K),
+            len: rows.len(),
+        };
+        let mut seen = HashSet::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let invalid = |what: &str| Err(format!("row {i} ({}) {what}", row.name));
+            if row.name.is_empty() || row.name.contains('\n') || row.file.contains('\n') {
+                return invalid("has an empty name or a line break in its name or file");
+            }
+            if !seen.insert(row.name.as_str()) {
+                return invalid("repeats an image");
+            }
+            if row.label == Some(NO_LABEL) {
+                return invalid("has an out-of-range label");
+            }
+            let Outcome::Ranked { top5, scores } = &row.outcome else {
+                return invalid("has no prediction");
+            };
+            if i > 0 {
+                packed.names.push('\n');
+                packed.files.push('\n');
+            }
+            packed.names.push_str(&row.name);
+            packed.files.push_str(&row.file);
+            let label = row.label.unwrap_or(NO_LABEL);
+            packed.labels.extend_from_slice(&label.to_le_bytes());
+            pack_top5(top5, &mut packed.top5);
+            pack_scores(scores, &mut packed.scores);
+        }
+        Ok(packed)
+    }
+
     pub(super) fn lines(text: &str) -> impl Iterator<Item = &str> {
         // "".split('\n') yields one empty name; an empty run has none.
         (!text.is_empty())

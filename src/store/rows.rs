@@ -127,52 +127,8 @@ impl Store {
                 )
                 .map_err(sql)?;
         }
+        let new_images = write_rows(&transaction, run.id, batch, contents).map_err(sql)?;
         let run = run.id;
-        let mut new_images: i64 = 0;
-        {
-            let mut statement = transaction
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO predictions (run_id, name, file, label, top5, scores, error, size, sha256)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(sql)?;
-            let mut stored = transaction
-                .prepare_cached("SELECT 1 FROM predictions WHERE run_id = ?1 AND name = ?2")
-                .map_err(sql)?;
-            let (mut top5_bytes, mut score_bytes) =
-                (Vec::with_capacity(2 * TOP_K), Vec::with_capacity(4 * TOP_K));
-            for (prediction, content) in batch.iter().zip(contents) {
-                // Counted here rather than by COUNT(*) afterwards, which grows with the run
-                // (it made inserting a 50,000-image run in batches of 32 about twice as slow).
-                if !stored.exists(params![run, prediction.name]).map_err(sql)? {
-                    new_images += 1;
-                }
-                top5_bytes.clear();
-                score_bytes.clear();
-                let error = match &prediction.outcome {
-                    Outcome::Ranked { top5, scores } => {
-                        pack_top5(top5, &mut top5_bytes);
-                        pack_scores(scores, &mut score_bytes);
-                        None
-                    }
-                    Outcome::Failed(error) => Some(error.as_str()),
-                };
-                let ranked = error.is_none();
-                statement
-                    .execute(params![
-                        run,
-                        prediction.name,
-                        prediction.file,
-                        prediction.label,
-                        ranked.then_some(&top5_bytes),
-                        ranked.then_some(&score_bytes),
-                        error,
-                        content.map(|c| c.size as i64),
-                        content.as_ref().map(|c| &c.sha256[..]),
-                    ])
-                    .map_err(sql)?;
-            }
-        }
         transaction
             .execute(
                 "UPDATE runs SET updated_at = ?2, complete = 0, summary_json = NULL,
@@ -397,6 +353,55 @@ impl Store {
     }
 }
 
+/// Writes (or replaces) each row with the content it was computed from; returns how many images
+/// the run did not hold before.
+fn write_rows(
+    transaction: &Transaction,
+    run: RunId,
+    batch: &[Prediction],
+    contents: &[Option<Content>],
+) -> rusqlite::Result<i64> {
+    let mut new_images: i64 = 0;
+    let mut statement = transaction.prepare_cached(
+        "INSERT OR REPLACE INTO predictions (run_id, name, file, label, top5, scores, error, size, sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut stored =
+        transaction.prepare_cached("SELECT 1 FROM predictions WHERE run_id = ?1 AND name = ?2")?;
+    let (mut top5_bytes, mut score_bytes) =
+        (Vec::with_capacity(2 * TOP_K), Vec::with_capacity(4 * TOP_K));
+    for (prediction, content) in batch.iter().zip(contents) {
+        // Counted here rather than by COUNT(*) afterwards, which grows with the run
+        // (it made inserting a 50,000-image run in batches of 32 about twice as slow).
+        if !stored.exists(params![run, prediction.name])? {
+            new_images += 1;
+        }
+        top5_bytes.clear();
+        score_bytes.clear();
+        let error = match &prediction.outcome {
+            Outcome::Ranked { top5, scores } => {
+                pack_top5(top5, &mut top5_bytes);
+                pack_scores(scores, &mut score_bytes);
+                None
+            }
+            Outcome::Failed(error) => Some(error.as_str()),
+        };
+        let ranked = error.is_none();
+        statement.execute(params![
+            run,
+            prediction.name,
+            prediction.file,
+            prediction.label,
+            ranked.then_some(&top5_bytes),
+            ranked.then_some(&score_bytes),
+            error,
+            content.map(|c| c.size as i64),
+            content.as_ref().map(|c| &c.sha256[..]),
+        ])?;
+    }
+    Ok(new_images)
+}
+
 fn content_of(size: Option<i64>, sha256: Option<&[u8]>) -> Option<Content> {
     Some(Content {
         size: u64::try_from(size?).ok()?,
@@ -408,7 +413,7 @@ fn content_of(size: Option<i64>, sha256: Option<&[u8]>) -> Option<Content> {
 mod tests {
     use std::collections::HashSet;
 
-    use super::super::tests::{complete, content, key, put, ranked};
+    use super::super::tests::{complete, content, import_meta, key, meta, put, ranked};
     use super::super::*;
     use super::*;
 
@@ -417,18 +422,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let run = store
-            .find_or_create_run(&key(8), &serde_json::json!({"a": 1}))
+            .find_or_create_run(
+                &key(8),
+                &RunMeta {
+                    framework: Some("a".into()),
+                    ..meta()
+                },
+            )
             .unwrap();
         assert_eq!(
-            store
-                .find_or_create_run(&key(8), &serde_json::json!({}))
-                .unwrap()
-                .id,
+            store.find_or_create_run(&key(8), &meta()).unwrap().id,
             run.id
         );
-        let other = store
-            .find_or_create_run(&key(1), &serde_json::json!({}))
-            .unwrap();
+        let other = store.find_or_create_run(&key(1), &meta()).unwrap();
         assert_ne!(other.id, run.id);
         assert_ne!(key(1).digest(), key(8).digest());
 
@@ -485,9 +491,7 @@ mod tests {
     fn an_aborted_transaction_leaves_no_rows() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let run = store
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
         {
             let transaction = store.connection.transaction().unwrap();
             transaction
@@ -510,9 +514,7 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let mut store = Store::open(&path).unwrap();
-                    let run = store
-                        .find_or_create_run(&key(w + 1), &serde_json::json!({}))
-                        .unwrap();
+                    let run = store.find_or_create_run(&key(w + 1), &meta()).unwrap();
                     for chunk in 0..20 {
                         let rows: Vec<_> = (0..100)
                             .map(|i| ranked(&format!("{chunk}-{i}.JPEG"), Some(1), 1))
@@ -534,9 +536,7 @@ mod tests {
     fn a_complete_run_is_exactly_one_pass_with_its_contents() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let run = store
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
         // Another folder ran into the same key earlier: z.JPEG is not in this pass.
         put(
             &mut store,
@@ -567,19 +567,26 @@ mod tests {
         let id = {
             let mut store = Store::open(dir.path()).unwrap();
             let run = store
-                .find_or_create_run(&key(8), &serde_json::json!({"k": "v"}))
+                .find_or_create_run(
+                    &key(8),
+                    &RunMeta {
+                        framework: Some("k".into()),
+                        ..meta()
+                    },
+                )
                 .unwrap();
             put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
             run.id
         };
         let mut store = Store::open(dir.path()).unwrap();
-        let run = store
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
         assert_eq!(run.id, id);
         assert_eq!(
             run.meta,
-            serde_json::json!({"k": "v"}),
+            RunMeta {
+                framework: Some("k".into()),
+                ..meta()
+            },
             "the first meta stays"
         );
         assert_eq!(
@@ -592,9 +599,7 @@ mod tests {
     fn new_rows_make_a_complete_run_incomplete_again() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let run = store
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
         put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
         assert!(
             complete(&mut store, &run, &["a.JPEG", "b.JPEG"]).is_err(),
@@ -631,9 +636,7 @@ mod tests {
     fn columns_match_the_rows_for_both_kinds_of_run() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let verified = store
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let verified = store.find_or_create_run(&key(8), &meta()).unwrap();
         let failed = Prediction {
             outcome: Outcome::Failed("truncated".into()),
             ..ranked("c.JPEG", Some(4), 0)
@@ -649,11 +652,11 @@ mod tests {
         )
         .unwrap();
         let mut import_key = key(1);
-        import_key.kind = "import".into();
+        import_key.kind = RunKind::Import;
         // Import order is kept (not sorted by name).
         let imported_rows = vec![ranked("z.JPEG", Some(9), 9), ranked("y.JPEG", None, 8)];
         let ImportOutcome::New(imported) = store
-            .import_run(&import_key, &serde_json::json!({}), &imported_rows)
+            .import_run(&import_key, &import_meta(), &imported_rows)
             .unwrap()
         else {
             panic!("new import")

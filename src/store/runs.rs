@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::error::classify;
 use super::lease::{LeaseRow, boot_id, lease_is_live, process_start};
-use super::{RunId, RunKey, Store, StoreError};
+use super::{RunId, RunKey, RunMeta, Store, StoreError};
 use crate::eval::prediction::Summary;
 use crate::util::time::{now, unix_now, utc_timestamp};
 
@@ -23,7 +23,7 @@ pub struct RunInfo {
     pub complete: bool,
     /// Rows stored so far.
     pub images: usize,
-    pub meta: serde_json::Value,
+    pub meta: RunMeta,
     /// Set for complete runs.
     pub summary: Option<Summary>,
 }
@@ -105,7 +105,7 @@ impl Store {
     pub fn find_or_create_run(
         &mut self,
         key: &RunKey,
-        meta: &serde_json::Value,
+        meta: &RunMeta,
     ) -> Result<RunInfo, StoreError> {
         let digest = key.digest();
         let key_json = serde_json::to_string(key).unwrap_or_default();
@@ -120,7 +120,14 @@ impl Store {
             .execute(
                 "INSERT OR IGNORE INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, token)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, lower(hex(randomblob(16))))",
-                params![digest, key_json, key.model_id, key.kind, time, meta.to_string()],
+                params![
+                    digest,
+                    key_json,
+                    key.model_id,
+                    key.kind.name(),
+                    time,
+                    serde_json::to_string(meta).unwrap_or_default()
+                ],
             )
             .map_err(|e| self.sqlite(e))?;
         let run = self
@@ -220,7 +227,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
 
-    use super::super::tests::{complete, key, put, ranked};
+    use super::super::tests::{complete, key, meta, put, ranked};
     use super::super::*;
     use super::*;
 
@@ -233,9 +240,7 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let mut store = Store::open(&path).unwrap();
-                    let run = store
-                        .find_or_create_run(&key(8), &serde_json::json!({}))
-                        .unwrap();
+                    let run = store.find_or_create_run(&key(8), &meta()).unwrap();
                     // Overlapping halves: 0..1500 and 500..2000.
                     for chunk in 0..15 {
                         let rows: Vec<_> = (0..100)
@@ -278,9 +283,7 @@ mod tests {
     fn run_ids_are_never_reused_and_writes_check_the_run_token() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = Store::open(dir.path()).unwrap();
-        let first = writer
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let first = writer.find_or_create_run(&key(8), &meta()).unwrap();
         put(&mut writer, &first, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
 
         // Another process: deleting a run with a live writer is refused.
@@ -299,9 +302,7 @@ mod tests {
             .execute("UPDATE writers SET pid_start = 'gone', heartbeat = 0", [])
             .unwrap();
         assert!(other.delete_run(first.id).unwrap());
-        let second = other
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let second = other.find_or_create_run(&key(8), &meta()).unwrap();
         assert!(
             second.id > first.id,
             "a deleted run's id is never given again"
@@ -336,9 +337,7 @@ mod tests {
     fn a_deleted_run_takes_no_rows() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let run = store
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
         assert!(store.delete_run(run.id).unwrap());
         assert!(!store.delete_run(run.id).unwrap());
         let error = put(&mut store, &run, &[ranked("a.JPEG", None, 1)])

@@ -3,10 +3,10 @@
 
 use rusqlite::{Transaction, TransactionBehavior, params};
 
-use super::{BUSY_TIMEOUT, RunId, Store, StoreError};
+use super::{BUSY_TIMEOUT, RunId, RunKind, RunMeta, Store, StoreError};
 use crate::eval::prediction::Summary;
 
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 const CREATE_SCHEMA: &str = "
     -- AUTOINCREMENT: an id is never given again after its run is deleted.
@@ -55,7 +55,7 @@ const CREATE_SCHEMA: &str = "
         pid_start TEXT,
         heartbeat INTEGER NOT NULL
     );
-    PRAGMA user_version = 3;
+    PRAGMA user_version = 4;
 ";
 
 /// Version 1 stored `files` second in `packed_predictions`, so scoring an imported run walked
@@ -113,6 +113,10 @@ const UPGRADE_FROM_2: &str = "
     PRAGMA user_version = 3;
 ";
 
+/// Version 3 stored run metadata as untyped JSON; version 4 rewrites it as `RunMeta`
+/// (`type_run_metadata`), with no change to the tables.
+const UPGRADE_FROM_3: &str = "PRAGMA user_version = 4;";
+
 impl Store {
     pub(super) fn initialise(&mut self) -> Result<(), StoreError> {
         self.connection
@@ -167,7 +171,8 @@ impl Store {
             let (upgrade, next) = match version {
                 0 => (CREATE_SCHEMA, SCHEMA_VERSION),
                 1 => (UPGRADE_FROM_1, 2),
-                _ => (UPGRADE_FROM_2, 3),
+                2 => (UPGRADE_FROM_2, 3),
+                _ => (UPGRADE_FROM_3, 4),
             };
             transaction
                 .execute_batch(upgrade)
@@ -175,26 +180,59 @@ impl Store {
             version = next;
         }
         if (1..3).contains(&from) {
-            // Version 3 hashes image sets with another encoding: summaries carry the digest.
-            let complete: Vec<RunId> = transaction
-                .prepare("SELECT id FROM runs WHERE complete = 1")
-                .and_then(|mut statement| {
-                    statement
-                        .query_map([], |row| row.get(0))?
-                        .collect::<Result<_, _>>()
-                })
-                .map_err(|e| self.sqlite(e))?;
-            for id in complete {
-                let summary = Summary::of(&self.predictions(id)?);
-                transaction
-                    .execute(
-                        "UPDATE runs SET summary_json = ?2 WHERE id = ?1",
-                        params![id, serde_json::to_string(&summary).unwrap_or_default()],
-                    )
-                    .map_err(|e| self.sqlite(e))?;
-            }
+            self.rewrite_summaries(&transaction)?;
+        }
+        if (1..4).contains(&from) {
+            self.type_run_metadata(&transaction)?;
         }
         transaction.commit().map_err(|e| self.sqlite(e))
+    }
+
+    /// Version 3 hashes image sets with another encoding: summaries carry the digest.
+    fn rewrite_summaries(&self, transaction: &Transaction) -> Result<(), StoreError> {
+        let complete: Vec<RunId> = transaction
+            .prepare("SELECT id FROM runs WHERE complete = 1")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| row.get(0))?
+                    .collect::<Result<_, _>>()
+            })
+            .map_err(|e| self.sqlite(e))?;
+        for id in complete {
+            let summary = Summary::of(&self.predictions(id)?);
+            transaction
+                .execute(
+                    "UPDATE runs SET summary_json = ?2 WHERE id = ?1",
+                    params![id, serde_json::to_string(&summary).unwrap_or_default()],
+                )
+                .map_err(|e| self.sqlite(e))?;
+        }
+        Ok(())
+    }
+
+    /// Version 4 types run metadata: every run's JSON becomes a `RunMeta`, what it lacked `None`.
+    fn type_run_metadata(&self, transaction: &Transaction) -> Result<(), StoreError> {
+        let runs: Vec<(RunId, String, String)> = transaction
+            .prepare("SELECT id, kind, meta_json FROM runs")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect::<Result<_, _>>()
+            })
+            .map_err(|e| self.sqlite(e))?;
+        for (id, kind, meta_json) in runs {
+            let kind = RunKind::from_name(&kind)
+                .ok_or_else(|| self.corrupt(format!("run {id} is of an unknown kind {kind:?}")))?;
+            let old = serde_json::from_str(&meta_json).unwrap_or(serde_json::Value::Null);
+            let meta = RunMeta::from_legacy(kind, &old);
+            transaction
+                .execute(
+                    "UPDATE runs SET meta_json = ?2 WHERE id = ?1",
+                    params![id, serde_json::to_string(&meta).unwrap_or_default()],
+                )
+                .map_err(|e| self.sqlite(e))?;
+        }
+        Ok(())
     }
 }
 
@@ -205,7 +243,7 @@ mod tests {
 
     use super::super::packed::{NO_LABEL, pack_scores, pack_top5};
     use super::super::schema::SCHEMA_VERSION;
-    use super::super::tests::{key, put, ranked};
+    use super::super::tests::{import_meta, key, meta, put, ranked};
     use super::super::*;
 
     #[test]
@@ -228,7 +266,7 @@ mod tests {
     fn a_version_1_store_is_upgraded_with_its_runs() {
         let dir = tempfile::tempdir().unwrap();
         let mut import_key = key(1);
-        import_key.kind = "import".into();
+        import_key.kind = RunKind::Import;
         let rows = vec![ranked("b.JPEG", Some(3), 3), ranked("a.JPEG", None, 1)];
         // Version 1 as it was released, holding one imported run.
         let old = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
@@ -279,7 +317,7 @@ mod tests {
         assert_eq!(store.ranked_columns(7).unwrap().labels, [Some(3), None]);
         assert!(matches!(
             store
-                .import_run(&import_key, &serde_json::json!({}), &rows)
+                .import_run(&import_key, &import_meta(), &rows)
                 .unwrap(),
             ImportOutcome::AlreadyPresent(7)
         ));
@@ -380,9 +418,7 @@ mod tests {
                 failed: false
             }
         );
-        let same = store
-            .find_or_create_run(&key(8), &serde_json::json!({}))
-            .unwrap();
+        let same = store.find_or_create_run(&key(8), &meta()).unwrap();
         assert_eq!((same.id, &same.token), (5, &run.token));
         put(&mut store, &same, &[ranked("b.JPEG", None, 1)]).unwrap();
         // Ids are not reused after the upgrade either.
@@ -393,9 +429,145 @@ mod tests {
             store.predictions(5).unwrap().is_empty(),
             "the cascade holds"
         );
-        let next = store
-            .find_or_create_run(&key(1), &serde_json::json!({}))
-            .unwrap();
+        let next = store.find_or_create_run(&key(1), &meta()).unwrap();
         assert!(next.id > 5, "{}", next.id);
+    }
+
+    /// Version 3 as it was released.
+    const SCHEMA_3: &str = "
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key_digest TEXT NOT NULL UNIQUE,
+        key_json TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        meta_json TEXT NOT NULL,
+        complete INTEGER NOT NULL DEFAULT 0,
+        images INTEGER NOT NULL DEFAULT 0,
+        summary_json TEXT,
+        token TEXT NOT NULL
+    );
+    CREATE TABLE predictions (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        file TEXT NOT NULL,
+        label INTEGER,
+        top5 BLOB,
+        scores BLOB,
+        error TEXT,
+        size INTEGER,
+        sha256 BLOB,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE packed_predictions (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        names TEXT NOT NULL,
+        labels BLOB NOT NULL,
+        top5 BLOB NOT NULL,
+        scores BLOB NOT NULL,
+        files TEXT NOT NULL
+    );
+    CREATE TABLE writers (
+        lease TEXT PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        boot_id TEXT,
+        pid INTEGER NOT NULL,
+        pid_start TEXT,
+        heartbeat INTEGER NOT NULL
+    );
+    PRAGMA user_version = 3;
+";
+
+    #[test]
+    fn a_version_3_store_gets_typed_run_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+        old.execute_batch(SCHEMA_3).unwrap();
+        let recipe = crate::image::recipe::preset("torchvision").unwrap();
+        // Metadata as `verify` and `import-seed` wrote it with `json!`, and an empty one.
+        let verify_meta = serde_json::json!({
+            "framework": "pytorch",
+            "onnx": {"path": "m.onnx", "sha256": "ab", "verification": "verified",
+                     "manifest_sha256": "ab", "sidecar": null},
+            "recipe": {"name": "torchvision", "pillow_compat": "13", "definition": recipe},
+            "dataset": {"path": "/data/val", "layout": "image-folder"},
+            "ort_library": "/lib/libonnxruntime.so",
+            "threads": 8,
+            "tool_version": "0.1.0",
+        });
+        let seed_meta = serde_json::json!({
+            "framework": "keras",
+            "source": "benchmarking-keras-pytorch",
+            "preds": {"path": "/seed/p.npy", "sha256": "01"},
+            "probs": {"path": "/seed/q.npy", "sha256": "02", "dtype": "<f2"},
+        });
+        let mut import_key = key(1);
+        import_key.kind = RunKind::Import;
+        for (id, key, kind, meta) in [
+            (3, key(8), "verify", verify_meta.to_string()),
+            (4, import_key.clone(), "import", seed_meta.to_string()),
+            (5, key(16), "verify", "{}".to_string()),
+        ] {
+            old.execute(
+                "INSERT INTO runs (id, key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, token)
+                 VALUES (?1, ?2, ?3, 'coral/x', ?4, 't', 't', ?5, 'token')",
+                params![id, key.digest(), serde_json::to_string(&key).unwrap(), kind, meta],
+            )
+            .unwrap();
+        }
+        drop(old);
+
+        let mut store = Store::open(dir.path()).unwrap();
+        let version: i64 = store
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, 4);
+        let runs = store.runs().unwrap();
+        assert_eq!(runs.len(), 3);
+        let verify = &runs[0].meta;
+        assert_eq!(verify.schema, RUN_META_SCHEMA);
+        assert_eq!(verify.framework.as_deref(), Some("pytorch"));
+        assert_eq!(verify.tool_version.as_deref(), Some("0.1.0"));
+        let RunOrigin::Verify(parts) = &verify.origin else {
+            panic!("{verify:?}")
+        };
+        let onnx = parts.onnx.as_ref().unwrap();
+        assert_eq!((onnx.path.as_str(), onnx.sha256.as_str()), ("m.onnx", "ab"));
+        assert_eq!(onnx.manifest_sha256.as_deref(), Some("ab"));
+        let recipe_meta = parts.recipe.as_ref().unwrap();
+        assert_eq!(recipe_meta.definition, recipe);
+        assert_eq!(recipe_meta.pillow_compat, "13");
+        assert_eq!(
+            parts.dataset,
+            Some(DatasetMeta {
+                path: Some("/data/val".into()),
+                layout: Some("image-folder".into())
+            })
+        );
+        assert_eq!(parts.ort_library.as_deref(), Some("/lib/libonnxruntime.so"));
+        assert_eq!(parts.threads, Some(8));
+
+        let import = runs[1].meta.import().unwrap();
+        assert_eq!(import.source.as_deref(), Some("benchmarking-keras-pytorch"));
+        let probs = import.probs.as_ref().unwrap();
+        assert_eq!(probs.path.as_deref(), Some("/seed/q.npy"));
+        assert_eq!(probs.dtype.as_deref(), Some("<f2"));
+        assert_eq!(import.preds.as_ref().unwrap().dtype, None);
+        assert_eq!(runs[1].meta.framework.as_deref(), Some("keras"));
+
+        assert_eq!(
+            runs[2].meta,
+            RunMeta::unknown(RunKind::Verify),
+            "missing parts are None"
+        );
+        // The keys keep their digests: the runs are found again.
+        assert_eq!(store.find_or_create_run(&key(8), &meta()).unwrap().id, 3);
+        assert!(matches!(
+            store.import_run(&import_key, &import_meta(), &[]).unwrap(),
+            ImportOutcome::AlreadyPresent(4)
+        ));
     }
 }
