@@ -1,9 +1,11 @@
-//! Evaluation: [`prediction`]s and their tally, the [`pipeline`] that turns samples into predictions through a
-//! [`Classifier`](crate::runtime::Classifier), [`rank`]ing of scores, [`scoring`] against label
-//! sets, and [`stats`] for comparing runs.
+//! Evaluation: [`prediction`]s and their tally, the [`pipeline`] that turns samples into
+//! predictions through a [`Classifier`](crate::runtime::Classifier), [`rank`]ing of scores,
+//! [`scoring`] against label sets, [`stats`] for comparing runs, and the [`verdict`] against
+//! published references.
 
 pub mod pipeline;
 pub mod prediction;
 pub mod rank;
 pub mod scoring;
 pub mod stats;
+pub mod verdict;

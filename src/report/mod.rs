@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::eval::verdict::{ReferenceResult, Verdict, VerdictStatus};
 pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;
 
@@ -108,37 +109,6 @@ pub struct DatasetInfo {
     pub image_set_name: Option<String>,
     pub unlabelled: usize,
     pub ignored_files: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ReferenceResult {
-    pub source: String,
-    pub top1: f64,
-    pub top5: f64,
-    pub delta_top1: f64,
-    pub delta_top5: f64,
-    pub expected: bool,
-    pub recipe: Option<String>,
-    pub note: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum VerdictStatus {
-    /// Top-1 is within tolerance of the expected reference.
-    Reproduced,
-    /// Top-1 is further than the tolerance from the expected reference.
-    Drift,
-    /// No reference of the manifest was measured on this image set with this recipe.
-    NoReference,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Verdict {
-    pub status: VerdictStatus,
-    pub tolerance: f64,
-    pub expected_source: Option<String>,
-    pub summary: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
