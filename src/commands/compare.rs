@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{CompareArgs, CompareFormat};
 use crate::dataset::labels;
-use crate::eval::prediction::{Outcome, Prediction};
+use crate::eval::prediction::{Outcome, Prediction, percent};
 use crate::eval::stats::mcnemar_exact_p;
 use crate::exit;
 use crate::model::manifest;
@@ -53,14 +53,6 @@ struct Comparison {
     only_b_correct: usize,
     mcnemar_exact_p: f64,
     top1_differs: Vec<Difference>,
-}
-
-fn percent(count: usize, of: usize) -> f64 {
-    if of == 0 {
-        0.0
-    } else {
-        100.0 * count as f64 / of as f64
-    }
 }
 
 /// A run id, or a model id / bare name standing for that model's newest complete run.

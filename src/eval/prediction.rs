@@ -42,6 +42,15 @@ pub struct Prediction {
     pub outcome: Outcome,
 }
 
+/// `count` as a percentage of `of` (0 of nothing is 0%).
+pub fn percent(count: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        100.0 * count as f64 / of as f64
+    }
+}
+
 /// Top-1 / top-5 against the labels stored with the rows, kept per run so that listing many runs
 /// needs no scan of their rows.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,5 +88,16 @@ impl Summary {
         }
         summary.image_set_sha256 = crate::model::manifest::image_set_digest(labelled_names);
         summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_of_nothing_is_zero() {
+        assert_eq!(percent(1, 4), 25.0);
+        assert_eq!(percent(0, 0), 0.0);
     }
 }

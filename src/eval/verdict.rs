@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Entry;
-use crate::eval::prediction::{Outcome, Prediction};
+use crate::eval::prediction::{Outcome, Prediction, percent};
 use crate::model::manifest::{self, Manifest};
 
 /// Float noise allowance when comparing a percentage difference with the tolerance.
@@ -99,20 +99,12 @@ impl Score {
         score
     }
 
-    fn percent(count: usize, of: usize) -> f64 {
-        if of == 0 {
-            0.0
-        } else {
-            100.0 * count as f64 / of as f64
-        }
-    }
-
     pub fn top1(&self) -> f64 {
-        Self::percent(self.top1_correct, self.images)
+        percent(self.top1_correct, self.images)
     }
 
     pub fn top5(&self) -> f64 {
-        Self::percent(self.top5_correct, self.images)
+        percent(self.top5_correct, self.images)
     }
 }
 
