@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::dataset::labels::{self, NUM_CLASSES, NUM_VAL_IMAGES};
+use crate::eval::prediction::{Outcome, Prediction};
 use crate::eval::rank::TOP_K;
 use crate::npy::{self, NpyData};
-use crate::store::{Outcome, Prediction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {

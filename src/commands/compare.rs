@@ -8,16 +8,17 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{CompareArgs, CompareFormat};
 use crate::dataset::labels;
+use crate::eval::prediction::{Outcome, Prediction, percent};
 use crate::eval::stats::mcnemar_exact_p;
 use crate::exit;
 use crate::model::manifest;
-use crate::store::{Outcome, Prediction, RunInfo, Store};
+use crate::store::{RunInfo, RunKind, Store};
 
 #[derive(Serialize)]
 struct Side {
     run: i64,
     model_id: String,
-    kind: String,
+    kind: RunKind,
     recipe: String,
     provider: String,
     batch: usize,
@@ -52,14 +53,6 @@ struct Comparison {
     only_b_correct: usize,
     mcnemar_exact_p: f64,
     top1_differs: Vec<Difference>,
-}
-
-fn percent(count: usize, of: usize) -> f64 {
-    if of == 0 {
-        0.0
-    } else {
-        100.0 * count as f64 / of as f64
-    }
 }
 
 /// A run id, or a model id / bare name standing for that model's newest complete run.
@@ -114,51 +107,8 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         .map(|p| (p.name.clone(), p))
         .collect();
 
-    let (
-        mut images,
-        mut agree,
-        mut same_sets,
-        mut a_correct,
-        mut b_correct,
-        mut only_a,
-        mut only_b,
-    ) = (0, 0, 0, 0, 0, 0, 0);
-    let (mut a_top5, mut b_top5) = (0, 0);
-    let mut differs = Vec::new();
-    for a_prediction in &a_rows {
-        let Some(b_prediction) = b_rows.get(&a_prediction.name) else {
-            continue;
-        };
-        let (Some((a5, label)), Some((b5, _))) = (ranked(a_prediction), ranked(b_prediction))
-        else {
-            continue;
-        };
-        images += 1;
-        let (a_hit, b_hit) = (a5[0] == label, b5[0] == label);
-        a_correct += usize::from(a_hit);
-        b_correct += usize::from(b_hit);
-        a_top5 += usize::from(a5.contains(&label));
-        b_top5 += usize::from(b5.contains(&label));
-        only_a += usize::from(a_hit && !b_hit);
-        only_b += usize::from(b_hit && !a_hit);
-        let (mut a_set, mut b_set) = (*a5, *b5);
-        a_set.sort_unstable();
-        b_set.sort_unstable();
-        same_sets += usize::from(a_set == b_set);
-        if a5[0] == b5[0] {
-            agree += 1;
-        } else {
-            differs.push(Difference {
-                file: a_prediction.file.clone(),
-                label,
-                label_name: labels::class_name(label),
-                a_top1: a5[0],
-                a_name: labels::class_name(a5[0]),
-                b_top1: b5[0],
-                b_name: labels::class_name(b5[0]),
-            });
-        }
-    }
+    let pair = PairTally::of(&a_rows, &b_rows);
+    let images = pair.images;
     if images == 0 {
         anyhow::bail!(
             "runs {} and {} have no scored image in common: nothing to compare",
@@ -169,7 +119,7 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
     let side = |run: &RunInfo, correct: usize, top5: usize| Side {
         run: run.id,
         model_id: run.model_id.clone(),
-        kind: run.key.kind.clone(),
+        kind: run.key.kind,
         recipe: run.key.recipe.clone(),
         provider: run.key.provider.clone(),
         batch: run.key.batch,
@@ -177,24 +127,81 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         top5: percent(top5, images),
     };
     let comparison = Comparison {
-        a: side(&a, a_correct, a_top5),
-        b: side(&b, b_correct, b_top5),
+        a: side(&a, pair.a_correct, pair.a_top5),
+        b: side(&b, pair.b_correct, pair.b_top5),
         images,
-        top1_agreement: agree,
-        top1_agreement_percent: percent(agree, images),
-        identical_top5_sets: same_sets,
-        identical_top5_sets_percent: percent(same_sets, images),
-        top1_difference: percent(b_correct, images) - percent(a_correct, images),
-        only_a_correct: only_a,
-        only_b_correct: only_b,
-        mcnemar_exact_p: mcnemar_exact_p(only_a as u64, only_b as u64),
-        top1_differs: differs,
+        top1_agreement: pair.agree,
+        top1_agreement_percent: percent(pair.agree, images),
+        identical_top5_sets: pair.same_sets,
+        identical_top5_sets_percent: percent(pair.same_sets, images),
+        top1_difference: percent(pair.b_correct, images) - percent(pair.a_correct, images),
+        only_a_correct: pair.only_a,
+        only_b_correct: pair.only_b,
+        mcnemar_exact_p: mcnemar_exact_p(pair.only_a as u64, pair.only_b as u64),
+        top1_differs: pair.differs,
     };
     match args.format {
         CompareFormat::Json => super::print_json(&comparison)?,
         CompareFormat::Markdown => write_markdown(&mut std::io::stdout().lock(), &comparison)?,
     }
     Ok(exit::SUCCESS)
+}
+
+/// Counts over the images both runs ranked and that carry a label.
+#[derive(Default)]
+struct PairTally {
+    images: usize,
+    /// Same top-1 class.
+    agree: usize,
+    same_sets: usize,
+    a_correct: usize,
+    b_correct: usize,
+    a_top5: usize,
+    b_top5: usize,
+    only_a: usize,
+    only_b: usize,
+    differs: Vec<Difference>,
+}
+
+impl PairTally {
+    fn of(a_rows: &[Prediction], b_rows: &HashMap<String, Prediction>) -> PairTally {
+        let mut t = PairTally::default();
+        for a_prediction in a_rows {
+            let Some(b_prediction) = b_rows.get(&a_prediction.name) else {
+                continue;
+            };
+            let (Some((a5, label)), Some((b5, _))) = (ranked(a_prediction), ranked(b_prediction))
+            else {
+                continue;
+            };
+            t.images += 1;
+            let (a_hit, b_hit) = (a5[0] == label, b5[0] == label);
+            t.a_correct += usize::from(a_hit);
+            t.b_correct += usize::from(b_hit);
+            t.a_top5 += usize::from(a5.contains(&label));
+            t.b_top5 += usize::from(b5.contains(&label));
+            t.only_a += usize::from(a_hit && !b_hit);
+            t.only_b += usize::from(b_hit && !a_hit);
+            let (mut a_set, mut b_set) = (*a5, *b5);
+            a_set.sort_unstable();
+            b_set.sort_unstable();
+            t.same_sets += usize::from(a_set == b_set);
+            if a5[0] == b5[0] {
+                t.agree += 1;
+            } else {
+                t.differs.push(Difference {
+                    file: a_prediction.file.clone(),
+                    label,
+                    label_name: labels::class_name(label),
+                    a_top1: a5[0],
+                    a_name: labels::class_name(a5[0]),
+                    b_top1: b5[0],
+                    b_name: labels::class_name(b5[0]),
+                });
+            }
+        }
+        t
+    }
 }
 
 fn write_markdown(out: &mut impl Write, c: &Comparison) -> std::io::Result<()> {

@@ -11,7 +11,10 @@ use crate::cli::ImportSeedArgs;
 use crate::exit;
 use crate::model::manifest;
 use crate::seed;
-use crate::store::{ImportOutcome, Importer, RunKey, Store};
+use crate::store::{
+    ImportMeta, ImportOutcome, Importer, RUN_META_SCHEMA, RunKey, RunKind, RunMeta, RunOrigin,
+    SourceFile, Store,
+};
 
 pub fn run(ctx: &Context, args: &ImportSeedArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
@@ -65,7 +68,7 @@ fn import_caches(
         let preds_sha = super::sha256_file(&cache.preds)?;
         let probs_sha = super::sha256_file(&cache.probs)?;
         let key = RunKey {
-            kind: "import".into(),
+            kind: RunKind::Import,
             model_id: manifest.id.clone(),
             onnx_sha256: String::new(),
             recipe: recipe.name.clone(),
@@ -76,16 +79,28 @@ fn import_caches(
             opt_level: String::new(),
             batch: 0,
             shard: None,
-            source_sha256: Some(super::hex(&sha2::Sha256::digest(format!(
+            source_sha256: Some(crate::util::hex::hex(&sha2::Sha256::digest(format!(
                 "{preds_sha}{probs_sha}"
             )))),
         };
-        let meta = serde_json::json!({
-            "framework": manifest.framework,
-            "source": "benchmarking-keras-pytorch",
-            "preds": { "path": cache.preds.display().to_string(), "sha256": preds_sha },
-            "probs": { "path": cache.probs.display().to_string(), "sha256": probs_sha, "dtype": rows.probs_descr },
-        });
+        let meta = RunMeta {
+            schema: RUN_META_SCHEMA,
+            framework: Some(manifest.framework.clone()),
+            tool_version: Some(env!("CARGO_PKG_VERSION").into()),
+            origin: RunOrigin::Import(ImportMeta {
+                source: Some("benchmarking-keras-pytorch".into()),
+                preds: Some(SourceFile {
+                    path: Some(cache.preds.display().to_string()),
+                    sha256: Some(preds_sha),
+                    dtype: None,
+                }),
+                probs: Some(SourceFile {
+                    path: Some(cache.probs.display().to_string()),
+                    sha256: Some(probs_sha),
+                    dtype: Some(rows.probs_descr.to_string()),
+                }),
+            }),
+        };
         match importer
             .import_run(&key, &meta, &rows.predictions)
             .with_context(|| format!("importing {}", cache.preds.display()))?

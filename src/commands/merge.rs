@@ -16,9 +16,10 @@ use super::Context;
 use super::record::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
+use crate::eval::prediction::{Content, Prediction};
 use crate::model::manifest;
 use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
-use crate::store::{Content, Prediction, RunInfo, RunKey, Store};
+use crate::store::{DatasetMeta, RunInfo, RunKey, Store};
 
 struct ShardRun {
     store: PathBuf,
@@ -72,13 +73,64 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
     if !sources.iter().any(|p| p == &target_dir) {
         sources.push(target_dir.clone());
     }
+    let (groups, stores) = shard_runs(&sources, &target_dir)?;
+    check_one_key_per_model(&groups)?;
+    let home = ctx.home()?;
+    let manifests = ctx.manifests(&home)?;
+    let report_dir = args
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| home.join("reports"));
+    let mut status = crate::exit::SUCCESS;
+    for group in groups.values() {
+        let (count, by_index) = complete_partition(group)?;
+        let (rows, contents) = gather_rows(&by_index, &stores, count)?;
+        let first = &group[0].info;
+        let key = unsharded(&first.key);
+        let merged = store_merged(&mut target, first, &key, count, &rows, &contents)?;
+        let manifest = manifest::resolve(&manifests, &first.model_id)?;
+        let mut ordered: Vec<(Entry, Prediction)> = rows
+            .into_iter()
+            .map(|p| {
+                let entry = Entry {
+                    file: p.file.clone(),
+                    name: p.name.clone(),
+                    label: p.label,
+                };
+                (entry, p)
+            })
+            .collect();
+        ordered.sort_by(|a, b| a.0.file.cmp(&b.0.file));
+        let store = StoreInfo {
+            database: target.path().display().to_string(),
+            run_id: merged.id,
+            key: key.digest(),
+            reused: ordered.len(),
+        };
+        let parts = record_parts(first, count, store, started_at)?;
+        let record = record::build_record(manifest, &ordered, args.tolerance, parts);
+        status = status.max(record::emit(
+            &record,
+            &report_dir,
+            &record::report_stem(started_at, &key),
+            args.output.json,
+        )?);
+    }
+    Ok(status)
+}
 
-    // Every complete or partial shard run, from every store, grouped by the key without its shard.
+/// Every complete or partial shard run, from every store, grouped by the key without its shard;
+/// and the stores, by the path they were given as.
+#[allow(clippy::type_complexity)]
+fn shard_runs(
+    sources: &[PathBuf],
+    target_dir: &Path,
+) -> anyhow::Result<(BTreeMap<String, Vec<ShardRun>>, HashMap<PathBuf, Store>)> {
     let mut groups: BTreeMap<String, Vec<ShardRun>> = BTreeMap::new();
     let mut stores: HashMap<PathBuf, Store> = HashMap::new();
-    for path in &sources {
-        let store = if path == &target_dir {
-            Store::open(&target_dir)?
+    for path in sources {
+        let store = if path == target_dir {
+            Store::open(target_dir)?
         } else {
             open_existing(path)?
         };
@@ -103,7 +155,11 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
                 .join(", ")
         );
     }
-    // Shards of one model under several keys cannot be merged into one answer.
+    Ok((groups, stores))
+}
+
+/// Shards of one model under several keys cannot be merged into one answer.
+fn check_one_key_per_model(groups: &BTreeMap<String, Vec<ShardRun>>) -> anyhow::Result<()> {
     let mut by_model: BTreeMap<&str, Vec<&Vec<ShardRun>>> = BTreeMap::new();
     for group in groups.values() {
         by_model
@@ -121,178 +177,173 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
             );
         }
     }
+    Ok(())
+}
 
-    let home = ctx.home()?;
-    let manifests = ctx.manifests(&home)?;
-    let mut status = crate::exit::SUCCESS;
-    for group in groups.values() {
-        let first = &group[0].info;
-        let (_, count) = first.key.shard.unwrap_or((0, 1));
-        let mut by_index: BTreeMap<u32, &ShardRun> = BTreeMap::new();
-        for shard in group {
-            let (index, shard_count) = shard.info.key.shard.unwrap_or((0, 1));
-            if shard_count != count {
-                bail!(
-                    "shards of {} disagree on N: {count} and {shard_count}",
-                    first.model_id
-                );
-            }
-            if let Some(other) = by_index.insert(index, shard) {
-                bail!(
-                    "shard {index}/{count} of {} is in two stores ({} and {}): keep one",
-                    first.model_id,
-                    other.store.display(),
-                    shard.store.display()
-                );
-            }
-            if !shard.info.complete {
-                bail!(
-                    "shard {index}/{count} of {} in {} is incomplete ({} images so far): run `verify --shard {index}/{count}` again to finish it",
-                    first.model_id,
-                    shard.store.display(),
-                    shard.info.images
-                );
-            }
-        }
-        let missing: Vec<String> = (0..count)
-            .filter(|k| !by_index.contains_key(k))
-            .map(|k| format!("{k}/{count}"))
-            .collect();
-        if !missing.is_empty() {
+/// The shards of one key by index, each complete and present once, none missing.
+fn complete_partition(group: &[ShardRun]) -> anyhow::Result<(u32, BTreeMap<u32, &ShardRun>)> {
+    let first = &group[0].info;
+    let (_, count) = first.key.shard.unwrap_or((0, 1));
+    let mut by_index: BTreeMap<u32, &ShardRun> = BTreeMap::new();
+    for shard in group {
+        let (index, shard_count) = shard.info.key.shard.unwrap_or((0, 1));
+        if shard_count != count {
             bail!(
-                "{}: missing shards {}: run them, then merge again",
-                first.model_id,
-                missing.join(", ")
+                "shards of {} disagree on N: {count} and {shard_count}",
+                first.model_id
             );
         }
-
-        let mut rows: Vec<Prediction> = Vec::new();
-        let mut contents: Vec<Option<Content>> = Vec::new();
-        let mut seen: HashMap<String, u32> = HashMap::new();
-        for (&index, shard) in &by_index {
-            let store = &stores[&shard.store];
-            let shard_contents = store.contents(shard.info.id)?;
-            for prediction in store.predictions(shard.info.id)? {
-                if Shard::of(&prediction.name, count) != index {
-                    bail!(
-                        "{} is in shard {index}/{count} of {}, but belongs to another shard: the shard runs are not one partition",
-                        prediction.name,
-                        first.model_id
-                    );
-                }
-                if let Some(other) = seen.insert(prediction.name.clone(), index) {
-                    bail!(
-                        "{} appears in shards {other} and {index} of {}",
-                        prediction.name,
-                        first.model_id
-                    );
-                }
-                contents.push(shard_contents.get(&prediction.name).copied());
-                rows.push(prediction);
-            }
-        }
-
-        let key = unsharded(&first.key);
-        let merged = target.find_or_create_run(&key, &first.meta)?;
-        if merged.complete && merged.images == rows.len() {
-            eprintln!(
-                "{}: already merged as run {} ({} images)",
+        if let Some(other) = by_index.insert(index, shard) {
+            bail!(
+                "shard {index}/{count} of {} is in two stores ({} and {}): keep one",
                 first.model_id,
-                merged.id,
-                rows.len()
-            );
-        } else {
-            target.insert(&merged, &rows, &contents).with_context(|| {
-                format!("writing the merged run into {}", target.path().display())
-            })?;
-            let pass: Vec<(&str, Option<Content>)> = rows
-                .iter()
-                .zip(&contents)
-                .map(|(row, content)| (row.name.as_str(), *content))
-                .collect();
-            target.mark_complete(&merged, &pass)?;
-            eprintln!(
-                "{}: merged {count} shards into run {} ({} images)",
-                first.model_id,
-                merged.id,
-                rows.len()
+                other.store.display(),
+                shard.store.display()
             );
         }
-
-        let manifest = manifest::resolve(&manifests, &first.model_id)?;
-        let recipe: RecipeInfo = serde_json::from_value(first.meta["recipe"].clone()).context(
-            "the shard runs carry no recipe record: they were not made by `zoorepro verify`",
-        )?;
-        let onnx: OnnxInfo = serde_json::from_value(first.meta["onnx"].clone()).context(
-            "the shard runs carry no ONNX record: they were not made by `zoorepro verify`",
-        )?;
-        let mut ordered: Vec<(Entry, Prediction)> = rows
-            .into_iter()
-            .map(|p| {
-                (
-                    Entry {
-                        file: p.file.clone(),
-                        name: p.name.clone(),
-                        label: p.label,
-                    },
-                    p,
-                )
-            })
-            .collect();
-        ordered.sort_by(|a, b| a.0.file.cmp(&b.0.file));
-        let parts = RecordParts {
-            onnx,
-            dataset_path: first.meta["dataset"]["path"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            layout: format!(
-                "{} ({count} shards merged)",
-                first.meta["dataset"]["layout"].as_str().unwrap_or("?")
-            ),
-            ignored_files: 0,
-            store: Some(StoreInfo {
-                database: target.path().display().to_string(),
-                run_id: merged.id,
-                key: key.digest(),
-                reused: ordered.len(),
-            }),
-            provenance: Provenance {
-                tool_version: env!("CARGO_PKG_VERSION").into(),
-                command_line: std::env::args().collect(),
-                ort_version: key.ort_version.clone(),
-                ort_library: first.meta["ort_library"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                provider: key.provider.clone(),
-                threads: first.meta["threads"].as_u64().unwrap_or(0) as usize,
-                batch: key.batch,
-                graph_optimization_level: key.opt_level.clone(),
-                deterministic_compute: true,
-                pillow_compat: recipe.pillow_compat.clone(),
-                started_at: crate::report::utc_timestamp(started_at),
-                finished_at: crate::report::utc_timestamp(SystemTime::now()),
-                seconds: 0.0,
-                images_per_second: 0.0,
-                inferred: 0,
-                nan_outputs: 0,
-                throughput: Throughput::from_stages(0, 0.0, 0.0, 0.0),
-                host: Host::current(),
-            },
-            recipe,
-        };
-        let record = record::build_record(manifest, &ordered, args.tolerance, parts);
-        let report_dir = args
-            .report_dir
-            .clone()
-            .unwrap_or_else(|| home.join("reports"));
-        status = status.max(record::emit(
-            &record,
-            &report_dir,
-            &record::report_stem(started_at, &key),
-            args.output.json,
-        )?);
+        if !shard.info.complete {
+            bail!(
+                "shard {index}/{count} of {} in {} is incomplete ({} images so far): run `verify --shard {index}/{count}` again to finish it",
+                first.model_id,
+                shard.store.display(),
+                shard.info.images
+            );
+        }
     }
-    Ok(status)
+    let missing: Vec<String> = (0..count)
+        .filter(|k| !by_index.contains_key(k))
+        .map(|k| format!("{k}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{}: missing shards {}: run them, then merge again",
+            first.model_id,
+            missing.join(", ")
+        );
+    }
+    Ok((count, by_index))
+}
+
+/// Every shard's rows with the content each was computed from, checking that the shards
+/// partition the images as `Shard::of` does.
+fn gather_rows(
+    by_index: &BTreeMap<u32, &ShardRun>,
+    stores: &HashMap<PathBuf, Store>,
+    count: u32,
+) -> anyhow::Result<(Vec<Prediction>, Vec<Option<Content>>)> {
+    let mut rows: Vec<Prediction> = Vec::new();
+    let mut contents: Vec<Option<Content>> = Vec::new();
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for (&index, shard) in by_index {
+        let model_id = &shard.info.model_id;
+        let store = &stores[&shard.store];
+        let shard_contents = store.contents(shard.info.id)?;
+        for prediction in store.predictions(shard.info.id)? {
+            if Shard::of(&prediction.name, count) != index {
+                bail!(
+                    "{} is in shard {index}/{count} of {model_id}, but belongs to another shard: the shard runs are not one partition",
+                    prediction.name,
+                );
+            }
+            if let Some(other) = seen.insert(prediction.name.clone(), index) {
+                bail!(
+                    "{} appears in shards {other} and {index} of {model_id}",
+                    prediction.name,
+                );
+            }
+            contents.push(shard_contents.get(&prediction.name).copied());
+            rows.push(prediction);
+        }
+    }
+    Ok((rows, contents))
+}
+
+/// Writes the merged run into the target store, unless it is there already.
+fn store_merged(
+    target: &mut Store,
+    first: &RunInfo,
+    key: &RunKey,
+    count: u32,
+    rows: &[Prediction],
+    contents: &[Option<Content>],
+) -> anyhow::Result<RunInfo> {
+    let merged = target.find_or_create_run(key, &first.meta)?;
+    if merged.complete && merged.images == rows.len() {
+        eprintln!(
+            "{}: already merged as run {} ({} images)",
+            first.model_id,
+            merged.id,
+            rows.len()
+        );
+        return Ok(merged);
+    }
+    target
+        .insert(&merged, rows, contents)
+        .with_context(|| format!("writing the merged run into {}", target.path().display()))?;
+    let pass: Vec<(&str, Option<Content>)> = rows
+        .iter()
+        .zip(contents)
+        .map(|(row, content)| (row.name.as_str(), *content))
+        .collect();
+    target.mark_complete(&merged, &pass)?;
+    eprintln!(
+        "{}: merged {count} shards into run {} ({} images)",
+        first.model_id,
+        merged.id,
+        rows.len()
+    );
+    Ok(merged)
+}
+
+/// The record of the merged run, from what the shards' `verify` recorded.
+fn record_parts(
+    first: &RunInfo,
+    count: u32,
+    store: StoreInfo,
+    started_at: SystemTime,
+) -> anyhow::Result<RecordParts> {
+    let made = first.meta.verify().cloned().unwrap_or_default();
+    let recipe: RecipeInfo = made.recipe.map(RecipeInfo::from).context(
+        "the shard runs carry no recipe record: they were not made by `zoorepro verify`",
+    )?;
+    let onnx: OnnxInfo = made
+        .onnx
+        .map(OnnxInfo::from)
+        .context("the shard runs carry no ONNX record: they were not made by `zoorepro verify`")?;
+    let dataset = made.dataset.unwrap_or(DatasetMeta {
+        path: None,
+        layout: None,
+    });
+    let key = &first.key;
+    Ok(RecordParts {
+        onnx,
+        dataset_path: dataset.path.unwrap_or_default(),
+        layout: format!(
+            "{} ({count} shards merged)",
+            dataset.layout.as_deref().unwrap_or("?")
+        ),
+        ignored_files: 0,
+        store: Some(store),
+        provenance: Provenance {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            command_line: std::env::args().collect(),
+            ort_version: key.ort_version.clone(),
+            ort_library: made.ort_library.unwrap_or_default(),
+            provider: key.provider.clone(),
+            threads: made.threads.unwrap_or(0),
+            batch: key.batch,
+            graph_optimization_level: key.opt_level.clone(),
+            deterministic_compute: true,
+            pillow_compat: recipe.pillow_compat.clone(),
+            started_at: crate::util::time::utc_timestamp(started_at),
+            finished_at: crate::util::time::utc_timestamp(SystemTime::now()),
+            seconds: 0.0,
+            images_per_second: 0.0,
+            inferred: 0,
+            nan_outputs: 0,
+            throughput: Throughput::from_stages(0, 0.0, 0.0, 0.0),
+            host: Host::current(),
+        },
+        recipe,
+    })
 }

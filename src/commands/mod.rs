@@ -124,7 +124,7 @@ pub(crate) fn sha256_file(path: &Path) -> anyhow::Result<String> {
         }
         hasher.update(&buffer[..read]);
     }
-    Ok(hex(&hasher.finalize()))
+    Ok(crate::util::hex::hex(&hasher.finalize()))
 }
 
 /// Refuses a batch whose input tensors (`copies` of them alive at once) would take more than
@@ -157,10 +157,6 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut stdout, value)?;
     writeln!(stdout)?;
     Ok(())
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Progress on stderr: a bar with images/s and ETA on a terminal, log lines elsewhere.

@@ -6,14 +6,15 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::RunsArgs;
+use crate::eval::prediction::percent;
 use crate::exit;
-use crate::store::Store;
+use crate::store::{RunKind, Store};
 
 #[derive(Serialize)]
 struct RunRow {
     id: i64,
     model_id: String,
-    kind: String,
+    kind: RunKind,
     recipe: String,
     provider: String,
     batch: usize,
@@ -44,18 +45,18 @@ pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
         .runs()?
         .into_iter()
         .map(|run| {
-            let percent =
-                |count: usize, of: usize| (of > 0).then(|| 100.0 * count as f64 / of as f64);
+            // No labelled image: no figure, rather than 0%.
+            let if_labelled = |count: usize, of: usize| (of > 0).then(|| percent(count, of));
             RunRow {
                 id: run.id,
                 top1: run
                     .summary
                     .as_ref()
-                    .and_then(|s| percent(s.top1_correct, s.labelled)),
+                    .and_then(|s| if_labelled(s.top1_correct, s.labelled)),
                 top5: run
                     .summary
                     .as_ref()
-                    .and_then(|s| percent(s.top5_correct, s.labelled)),
+                    .and_then(|s| if_labelled(s.top5_correct, s.labelled)),
                 key: run.key.digest(),
                 model_id: run.model_id,
                 kind: run.key.kind,

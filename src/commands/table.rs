@@ -15,7 +15,7 @@ use crate::model::manifest::{self, Manifest};
 use crate::report::table::{
     Accuracy, CsvTable, JsonTable, MarkdownTable, ReferenceDelta, TableExporter, TableRow,
 };
-use crate::store::{RunInfo, Store};
+use crate::store::{RunInfo, RunKind, Store};
 
 /// Why a float16 seed cache may not give its project's README figures (../shared/reference/README.md).
 const FLOAT16_SEED_NOTE: &str = "this cache stores float16 probabilities: benchmarking-keras-pytorch regenerated \
@@ -60,88 +60,11 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     let mut rows = Vec::with_capacity(runs.len());
     for run in &runs {
         let tallies = tally(&store, run, &label_sets, errors)?;
-        let (primary_set, primary) = (label_sets[0], tallies[0]);
-        let manifest = by_id.get(run.model_id.as_str());
-        let (image_set, labelled) = run
-            .summary
-            .as_ref()
-            .map(|s| (s.image_set_sha256.as_str(), s.labelled))
-            .unwrap_or_default();
-        // Published numbers are original-label figures: deltas only make sense against those.
-        let references = match manifest {
-            Some(m) if primary_set == LabelSet::Original => m
-                .references
-                .iter()
-                .filter(|r| r.image_set.sha256 == image_set && r.image_set.images == labelled)
-                .map(|r| ReferenceDelta {
-                    source: r.source.clone(),
-                    top1: r.top1,
-                    top5: r.top5,
-                    delta_top1: primary.top1() - r.top1,
-                    delta_top5: primary.top5() - r.top5,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let float16_seed = run.key.kind == "import" && run.meta["probs"]["dtype"] == "<f2";
-        let drifts_from_seed = references.iter().any(|r| {
-            r.source == "benchmarking-keras-pytorch"
-                && (r.delta_top1.abs() >= 0.005 || r.delta_top5.abs() >= 0.005)
-        });
-        rows.push(TableRow {
-            run: run.id,
-            framework: manifest.map_or_else(
-                || run.model_id.split('/').next().unwrap_or("").to_string(),
-                |m| m.framework.clone(),
-            ),
-            model: manifest.map_or_else(|| run.model_id.clone(), |m| m.name.clone()),
-            model_id: run.model_id.clone(),
-            recipe: run.key.recipe.clone(),
-            kind: run.key.kind.clone(),
-            provider: run.key.provider.clone(),
-            labels: if label_sets.len() > 1 {
-                "all".into()
-            } else {
-                primary_set.name().into()
-            },
-            top1: primary.top1(),
-            top5: primary.top5(),
-            rank1: 0,
-            rank5: 0,
-            images: primary.images,
-            references,
-            by_labels: if label_sets.len() > 1 {
-                label_sets
-                    .iter()
-                    .zip(&tallies)
-                    .map(|(set, t)| {
-                        (
-                            set.name().to_string(),
-                            Accuracy {
-                                top1: t.top1(),
-                                top5: t.top5(),
-                                images: t.images,
-                            },
-                        )
-                    })
-                    .collect()
-            } else {
-                BTreeMap::new()
-            },
-            note: (float16_seed && (drifts_from_seed || primary_set != LabelSet::Original))
-                .then(|| FLOAT16_SEED_NOTE.to_string()),
-        });
+        let manifest = by_id.get(run.model_id.as_str()).copied();
+        rows.push(table_row(run, manifest, &label_sets, &tallies));
     }
     rank(&mut rows);
-    let sources: Vec<String> = {
-        let mut sources: Vec<String> = rows
-            .iter()
-            .flat_map(|r| r.references.iter().map(|d| d.source.clone()))
-            .collect();
-        sources.sort();
-        sources.dedup();
-        sources
-    };
+    let sources = sources(&rows);
     let exporter: &dyn TableExporter = match args.format {
         TableFormat::Markdown => &MarkdownTable,
         TableFormat::Csv => &CsvTable,
@@ -153,6 +76,110 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     Ok(exit::SUCCESS)
 }
 
+/// One run's row: its figures under every label set, and its deltas to the published numbers.
+fn table_row(
+    run: &RunInfo,
+    manifest: Option<&Manifest>,
+    label_sets: &[LabelSet],
+    tallies: &[Tally],
+) -> TableRow {
+    let (primary_set, primary) = (label_sets[0], tallies[0]);
+    let references = reference_deltas(run, manifest, primary_set, &primary);
+    let drifts_from_seed = references.iter().any(|r| {
+        r.source == "benchmarking-keras-pytorch"
+            && (r.delta_top1.abs() >= 0.005 || r.delta_top5.abs() >= 0.005)
+    });
+    let float16_seed = run.key.kind == RunKind::Import
+        && run
+            .meta
+            .import()
+            .and_then(|import| import.probs.as_ref()?.dtype.as_deref())
+            == Some("<f2");
+    let by_labels = if label_sets.len() > 1 {
+        label_sets
+            .iter()
+            .zip(tallies)
+            .map(|(set, t)| {
+                let accuracy = Accuracy {
+                    top1: t.top1(),
+                    top5: t.top5(),
+                    images: t.images,
+                };
+                (set.name().to_string(), accuracy)
+            })
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    TableRow {
+        run: run.id,
+        framework: manifest.map_or_else(
+            || run.model_id.split('/').next().unwrap_or("").to_string(),
+            |m| m.framework.clone(),
+        ),
+        model: manifest.map_or_else(|| run.model_id.clone(), |m| m.name.clone()),
+        model_id: run.model_id.clone(),
+        recipe: run.key.recipe.clone(),
+        kind: run.key.kind.name().into(),
+        provider: run.key.provider.clone(),
+        labels: if label_sets.len() > 1 {
+            "all".into()
+        } else {
+            primary_set.name().into()
+        },
+        top1: primary.top1(),
+        top5: primary.top5(),
+        rank1: 0,
+        rank5: 0,
+        images: primary.images,
+        references,
+        by_labels,
+        note: (float16_seed && (drifts_from_seed || primary_set != LabelSet::Original))
+            .then(|| FLOAT16_SEED_NOTE.to_string()),
+    }
+}
+
+/// Published numbers are original-label figures: deltas only make sense against those, on the
+/// image set the reference was measured on.
+fn reference_deltas(
+    run: &RunInfo,
+    manifest: Option<&Manifest>,
+    primary_set: LabelSet,
+    primary: &Tally,
+) -> Vec<ReferenceDelta> {
+    let (image_set, labelled) = run
+        .summary
+        .as_ref()
+        .map(|s| (s.image_set_sha256.as_str(), s.labelled))
+        .unwrap_or_default();
+    match manifest {
+        Some(m) if primary_set == LabelSet::Original => m
+            .references
+            .iter()
+            .filter(|r| r.image_set.sha256 == image_set && r.image_set.images == labelled)
+            .map(|r| ReferenceDelta {
+                source: r.source.clone(),
+                top1: r.top1,
+                top5: r.top5,
+                delta_top1: primary.top1() - r.top1,
+                delta_top5: primary.top5() - r.top5,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every reference source of the table, once, sorted.
+fn sources(rows: &[TableRow]) -> Vec<String> {
+    let mut sources: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r.references.iter().map(|d| d.source.clone()))
+        .collect();
+    sources.sort();
+    sources.dedup();
+    sources
+}
+
 /// Complete runs only (a partial run's numbers are never reported), the newest of each model,
 /// recipe and kind unless every run is asked for.
 fn select_runs(runs: Vec<RunInfo>, wanted: &[&Manifest], selection: RunsSelection) -> Vec<RunInfo> {
@@ -161,13 +188,9 @@ fn select_runs(runs: Vec<RunInfo>, wanted: &[&Manifest], selection: RunsSelectio
         .filter(|r| r.complete && (wanted.is_empty() || wanted.iter().any(|m| m.id == r.model_id)))
         .collect();
     if selection == RunsSelection::Latest {
-        let mut newest: HashMap<(String, String, String), RunInfo> = HashMap::new();
+        let mut newest: HashMap<(String, String, RunKind), RunInfo> = HashMap::new();
         for run in runs {
-            let group = (
-                run.model_id.clone(),
-                run.key.recipe.clone(),
-                run.key.kind.clone(),
-            );
+            let group = (run.model_id.clone(), run.key.recipe.clone(), run.key.kind);
             match newest.get(&group) {
                 Some(kept)
                     if (kept.updated_at.as_str(), kept.id) > (run.updated_at.as_str(), run.id) => {}

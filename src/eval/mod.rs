@@ -1,10 +1,13 @@
-//! Evaluation: the [`pipeline`] that turns samples into predictions through a
-//! [`Classifier`](crate::runtime::Classifier), [`rank`]ing of scores, [`scoring`] against label
-//! sets, [`stats`] for comparing runs, and the [`determinism`] analysis (batch, neighbour,
-//! repetition and session-setting effects on raw outputs).
+//! Evaluation: [`prediction`]s and their tally, the [`pipeline`] that turns samples into
+//! predictions through a [`Classifier`](crate::runtime::Classifier), [`rank`]ing of scores,
+//! [`scoring`] against label sets, [`stats`] for comparing runs, the [`verdict`] against
+//! published references, and the [`determinism`] analysis (batch, neighbour, repetition and
+//! session-setting effects on raw outputs).
 
 pub mod determinism;
 pub mod pipeline;
+pub mod prediction;
 pub mod rank;
 pub mod scoring;
 pub mod stats;
+pub mod verdict;

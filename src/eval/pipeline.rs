@@ -11,11 +11,11 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use rayon::prelude::*;
 
 use crate::dataset::{DatasetError, Entry, Sample};
+use crate::eval::prediction::{Outcome, Prediction};
 use crate::eval::rank;
 use crate::image::recipe::Recipe;
 use crate::image::resample::PillowCompat;
 use crate::runtime::{Classifier, RuntimeError};
-use crate::store::{Outcome, Prediction};
 
 const QUEUE_DEPTH: usize = 2;
 /// Tensors in flight at once; the batch-size memory check counts them.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::dataset::labels::{self, Consensus, LabelError};
-use crate::store::{Outcome, Prediction};
+use crate::eval::prediction::{Outcome, Prediction};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -145,11 +145,7 @@ pub fn image_set_digest<'a>(names: impl IntoIterator<Item = &'a str>) -> String 
         hasher.update((name.len() as u64).to_be_bytes());
         hasher.update(name.as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::util::hex::hex(&hasher.finalize())
 }
 
 const IMAGE_SET_DOMAIN: &[u8] = b"zoorepro image set v2\0";

@@ -25,152 +25,169 @@ impl Exporter for MarkdownExporter {
 
     fn render(&self, r: &RunRecord) -> String {
         let mut out = String::new();
-        let verdict = match r.verdict.status {
-            VerdictStatus::Reproduced => "REPRODUCED",
-            VerdictStatus::Drift => "DRIFT",
-            VerdictStatus::NoReference => "NO REFERENCE",
-        };
-        let _ = writeln!(out, "# {} — {verdict}\n", cell(&r.model_id));
-        let _ = writeln!(out, "{}\n", cell(&r.verdict.summary));
-        let _ = writeln!(out, "| | |\n|---|---|");
-        let _ = writeln!(
-            out,
-            "| top-1 | {:.3}% ({} / {}) |",
-            r.top1, r.top1_correct, r.images
-        );
-        let _ = writeln!(
-            out,
-            "| top-5 | {:.3}% ({} / {}) |",
-            r.top5, r.top5_correct, r.images
-        );
-        let _ = writeln!(
-            out,
-            "| images evaluated / failed | {} / {} |",
-            r.evaluated, r.failed
-        );
-        let _ = writeln!(
-            out,
-            "| recipe | {} (Pillow {} resize order) |",
-            code(&r.recipe.name),
-            r.recipe.pillow_compat
-        );
-        let _ = writeln!(
-            out,
-            "| ONNX | {} sha256 `{}` ({}) |",
-            code(&r.onnx.path),
-            r.onnx.sha256,
-            r.onnx.verification
-        );
-        let set_name = r.dataset.image_set_name.as_deref().unwrap_or("unnamed");
-        let _ = writeln!(
-            out,
-            "| image set | {}, sha256 `{}` ({} layout at {}) |",
-            cell(set_name),
-            r.dataset.image_set_sha256,
-            r.dataset.layout,
-            code(&r.dataset.path)
-        );
-        let _ = writeln!(
-            out,
-            "| tolerance | {} points of top-1 |\n",
-            r.verdict.tolerance
-        );
-
-        let _ = writeln!(out, "## References\n");
-        if r.references.is_empty() {
-            let _ = writeln!(
-                out,
-                "No reference of this manifest was measured on this image set.\n"
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "| source | recipe | top-1 | top-5 | Δ top-1 | Δ top-5 | role | note |"
-            );
-            let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---|---|");
-            for reference in &r.references {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {:.3} | {:.3} | {} | {} | {} | {} |",
-                    cell(&reference.source),
-                    cell(reference.recipe.as_deref().unwrap_or("undocumented")),
-                    reference.top1,
-                    reference.top5,
-                    signed(reference.delta_top1),
-                    signed(reference.delta_top5),
-                    if reference.expected {
-                        "expected"
-                    } else {
-                        "informative"
-                    },
-                    cell(&reference.note)
-                );
-            }
-            out.push('\n');
-        }
-
-        if !r.failures.is_empty() {
-            let _ = writeln!(out, "## Failed images (counted as incorrect)\n");
-            for failure in &r.failures {
-                let _ = writeln!(out, "- {}: {}", code(&failure.file), cell(&failure.error));
-            }
-            out.push('\n');
-        }
-
-        let p = &r.provenance;
-        let _ = writeln!(out, "## Provenance\n");
-        let _ = writeln!(out, "| | |\n|---|---|");
-        let _ = writeln!(out, "| zoorepro | {} |", p.tool_version);
-        let _ = writeln!(out, "| command | {} |", code(&p.command_line.join(" ")));
-        let _ = writeln!(
-            out,
-            "| ONNX Runtime | {} ({}) |",
-            cell(&p.ort_version),
-            code(&p.ort_library)
-        );
-        let _ = writeln!(
-            out,
-            "| provider / threads / batch | {} / {} / {} |",
-            p.provider, p.threads, p.batch
-        );
-        let _ = writeln!(
-            out,
-            "| graph optimization / deterministic compute | {} / {} |",
-            p.graph_optimization_level, p.deterministic_compute
-        );
-        let _ = writeln!(
-            out,
-            "| started / finished | {} / {} |",
-            p.started_at, p.finished_at
-        );
-        let _ = writeln!(
-            out,
-            "| images inferred / seconds / images/s | {} / {:.2} / {:.1} |",
-            p.inferred, p.seconds, p.images_per_second
-        );
-        let _ = writeln!(
-            out,
-            "| host | {} {} , {} CPUs |",
-            p.host.os, p.host.arch, p.host.cpus
-        );
-        if p.nan_outputs > 0 {
-            let _ = writeln!(
-                out,
-                "| model outputs with NaN | {} images (ranked below every number, as NumPy sorts NaN; check the export) |",
-                p.nan_outputs
-            );
-        }
-        if let Some(store) = &r.store {
-            let _ = writeln!(
-                out,
-                "| store | run {} in {}, key `{}`, {} images reused |",
-                store.run_id,
-                code(&store.database),
-                store.key,
-                store.reused
-            );
-        }
+        write_summary(&mut out, r);
+        write_references(&mut out, r);
+        write_failures(&mut out, r);
+        write_provenance(&mut out, r);
         out
+    }
+}
+
+/// The verdict, the figures and what was evaluated.
+fn write_summary(out: &mut String, r: &RunRecord) {
+    let verdict = match r.verdict.status {
+        VerdictStatus::Reproduced => "REPRODUCED",
+        VerdictStatus::Drift => "DRIFT",
+        VerdictStatus::NoReference => "NO REFERENCE",
+    };
+    let _ = writeln!(out, "# {} — {verdict}\n", cell(&r.model_id));
+    let _ = writeln!(out, "{}\n", cell(&r.verdict.summary));
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(
+        out,
+        "| top-1 | {:.3}% ({} / {}) |",
+        r.top1, r.top1_correct, r.images
+    );
+    let _ = writeln!(
+        out,
+        "| top-5 | {:.3}% ({} / {}) |",
+        r.top5, r.top5_correct, r.images
+    );
+    let _ = writeln!(
+        out,
+        "| images evaluated / failed | {} / {} |",
+        r.evaluated, r.failed
+    );
+    let _ = writeln!(
+        out,
+        "| recipe | {} (Pillow {} resize order) |",
+        code(&r.recipe.name),
+        r.recipe.pillow_compat
+    );
+    let _ = writeln!(
+        out,
+        "| ONNX | {} sha256 `{}` ({}) |",
+        code(&r.onnx.path),
+        r.onnx.sha256,
+        r.onnx.verification
+    );
+    let set_name = r.dataset.image_set_name.as_deref().unwrap_or("unnamed");
+    let _ = writeln!(
+        out,
+        "| image set | {}, sha256 `{}` ({} layout at {}) |",
+        cell(set_name),
+        r.dataset.image_set_sha256,
+        r.dataset.layout,
+        code(&r.dataset.path)
+    );
+    let _ = writeln!(
+        out,
+        "| tolerance | {} points of top-1 |\n",
+        r.verdict.tolerance
+    );
+}
+
+/// Every applicable reference with its delta.
+fn write_references(out: &mut String, r: &RunRecord) {
+    let _ = writeln!(out, "## References\n");
+    if r.references.is_empty() {
+        let _ = writeln!(
+            out,
+            "No reference of this manifest was measured on this image set.\n"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "| source | recipe | top-1 | top-5 | Δ top-1 | Δ top-5 | role | note |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---|---|");
+        for reference in &r.references {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.3} | {:.3} | {} | {} | {} | {} |",
+                cell(&reference.source),
+                cell(reference.recipe.as_deref().unwrap_or("undocumented")),
+                reference.top1,
+                reference.top5,
+                signed(reference.delta_top1),
+                signed(reference.delta_top5),
+                if reference.expected {
+                    "expected"
+                } else {
+                    "informative"
+                },
+                cell(&reference.note)
+            );
+        }
+        out.push('\n');
+    }
+}
+
+/// The failed images listed in the record.
+fn write_failures(out: &mut String, r: &RunRecord) {
+    if !r.failures.is_empty() {
+        let _ = writeln!(out, "## Failed images (counted as incorrect)\n");
+        for failure in &r.failures {
+            let _ = writeln!(out, "- {}: {}", code(&failure.file), cell(&failure.error));
+        }
+        out.push('\n');
+    }
+}
+
+/// How the run was made.
+fn write_provenance(out: &mut String, r: &RunRecord) {
+    let p = &r.provenance;
+    let _ = writeln!(out, "## Provenance\n");
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| zoorepro | {} |", p.tool_version);
+    let _ = writeln!(out, "| command | {} |", code(&p.command_line.join(" ")));
+    let _ = writeln!(
+        out,
+        "| ONNX Runtime | {} ({}) |",
+        cell(&p.ort_version),
+        code(&p.ort_library)
+    );
+    let _ = writeln!(
+        out,
+        "| provider / threads / batch | {} / {} / {} |",
+        p.provider, p.threads, p.batch
+    );
+    let _ = writeln!(
+        out,
+        "| graph optimization / deterministic compute | {} / {} |",
+        p.graph_optimization_level, p.deterministic_compute
+    );
+    let _ = writeln!(
+        out,
+        "| started / finished | {} / {} |",
+        p.started_at, p.finished_at
+    );
+    let _ = writeln!(
+        out,
+        "| images inferred / seconds / images/s | {} / {:.2} / {:.1} |",
+        p.inferred, p.seconds, p.images_per_second
+    );
+    let _ = writeln!(
+        out,
+        "| host | {} {} , {} CPUs |",
+        p.host.os, p.host.arch, p.host.cpus
+    );
+    if p.nan_outputs > 0 {
+        let _ = writeln!(
+            out,
+            "| model outputs with NaN | {} images (ranked below every number, as NumPy sorts NaN; check the export) |",
+            p.nan_outputs
+        );
+    }
+    if let Some(store) = &r.store {
+        let _ = writeln!(
+            out,
+            "| store | run {} in {}, key `{}`, {} images reused |",
+            store.run_id,
+            code(&store.database),
+            store.key,
+            store.reused
+        );
     }
 }
 

@@ -10,11 +10,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::eval::verdict::{ReferenceResult, Verdict, VerdictStatus};
 pub use html::HtmlExporter;
 pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;
 
 use crate::image::recipe::Recipe;
+use crate::store::{OnnxMeta, RecipeMeta};
+use crate::util::safe_file::write_bytes_atomically;
 
 /// One export format.
 pub trait Exporter {
@@ -63,6 +66,41 @@ pub struct RecipeInfo {
     pub definition: Recipe,
 }
 
+/// A run's stored record of its ONNX file is the record's: the same fields.
+impl From<&OnnxInfo> for OnnxMeta {
+    fn from(onnx: &OnnxInfo) -> OnnxMeta {
+        OnnxMeta {
+            path: onnx.path.clone(),
+            sha256: onnx.sha256.clone(),
+            verification: onnx.verification.clone(),
+            manifest_sha256: onnx.manifest_sha256.clone(),
+            sidecar: onnx.sidecar.clone(),
+        }
+    }
+}
+
+impl From<OnnxMeta> for OnnxInfo {
+    fn from(onnx: OnnxMeta) -> OnnxInfo {
+        OnnxInfo {
+            path: onnx.path,
+            sha256: onnx.sha256,
+            verification: onnx.verification,
+            manifest_sha256: onnx.manifest_sha256,
+            sidecar: onnx.sidecar,
+        }
+    }
+}
+
+impl From<RecipeMeta> for RecipeInfo {
+    fn from(recipe: RecipeMeta) -> RecipeInfo {
+        RecipeInfo {
+            name: recipe.name,
+            pillow_compat: recipe.pillow_compat,
+            definition: recipe.definition,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DatasetInfo {
     pub path: String,
@@ -73,37 +111,6 @@ pub struct DatasetInfo {
     pub image_set_name: Option<String>,
     pub unlabelled: usize,
     pub ignored_files: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ReferenceResult {
-    pub source: String,
-    pub top1: f64,
-    pub top5: f64,
-    pub delta_top1: f64,
-    pub delta_top5: f64,
-    pub expected: bool,
-    pub recipe: Option<String>,
-    pub note: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum VerdictStatus {
-    /// Top-1 is within tolerance of the expected reference.
-    Reproduced,
-    /// Top-1 is further than the tolerance from the expected reference.
-    Drift,
-    /// No reference of the manifest was measured on this image set with this recipe.
-    NoReference,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Verdict {
-    pub status: VerdictStatus,
-    pub tolerance: f64,
-    pub expected_source: Option<String>,
-    pub summary: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -209,59 +216,15 @@ pub fn write_reports(dir: &Path, record: &RunRecord, stem: &str) -> std::io::Res
         .iter()
         .map(|exporter| {
             let path = model_dir.join(format!("{stem}.{}", exporter.extension()));
-            write_atomically(&path, exporter.render(record).as_bytes())?;
+            write_bytes_atomically(&path, exporter.render(record).as_bytes())?;
             Ok(path)
         })
         .collect()
 }
 
-/// Write to a temporary sibling, flush it to disk, then rename: readers see the old file or the
-/// whole new one, never a torn one (see [`crate::util::safe_file::write_atomically`]).
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::util::safe_file::write_bytes_atomically(path, bytes)
-}
-
-/// RFC 3339 UTC timestamp of `time`, without pulling in a date crate for one format.
-pub fn utc_timestamp(time: std::time::SystemTime) -> String {
-    let seconds = time
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_391_701);
-        assert_eq!(utc_timestamp(t), "2026-11-22T23:55:01Z");
-        assert_eq!(utc_timestamp(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
-        assert_eq!(utc_timestamp(leap), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn the_slower_stage_is_named_the_bottleneck() {
@@ -272,20 +235,6 @@ pub(crate) mod tests {
         assert_eq!(
             Throughput::from_stages(0, 0.0, 0.0, 0.0).end_to_end_images_per_second,
             0.0
-        );
-    }
-
-    #[test]
-    fn atomic_write_replaces_whole_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.json");
-        write_atomically(&path, b"old").unwrap();
-        write_atomically(&path, b"new contents").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"new contents");
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temporary file left behind"
         );
     }
 

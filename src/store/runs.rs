@@ -1,0 +1,352 @@
+//! Run rows: finding, creating, listing and deleting runs.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::error::classify;
+use super::lease::{LeaseRow, boot_id, lease_is_live, process_start};
+use super::{RunId, RunKey, RunMeta, Store, StoreError};
+use crate::eval::prediction::Summary;
+use crate::util::time::{now, unix_now, utc_timestamp};
+
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub id: RunId,
+    /// Random, set when the run is created: a row write checks it, so a process never writes
+    /// into another run that happens to have the same id or key.
+    pub token: String,
+    pub key: RunKey,
+    pub model_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub complete: bool,
+    /// Rows stored so far.
+    pub images: usize,
+    pub meta: RunMeta,
+    /// Set for complete runs.
+    pub summary: Option<Summary>,
+}
+
+const RUN_COLUMNS: &str = "id, key_json, model_id, created_at, updated_at, complete, images, meta_json, summary_json, token";
+
+impl Store {
+    fn run_from_row(&self, row: &rusqlite::Row) -> rusqlite::Result<Result<RunInfo, StoreError>> {
+        let id: RunId = row.get(0)?;
+        let key_json: String = row.get(1)?;
+        let meta_json: String = row.get(7)?;
+        let summary_json: Option<String> = row.get(8)?;
+        let token: String = row.get(9)?;
+        let parsed = (|| -> Result<RunInfo, String> {
+            Ok(RunInfo {
+                id,
+                token,
+                key: serde_json::from_str(&key_json).map_err(|e| format!("run {id} key: {e}"))?,
+                model_id: row.get(2).map_err(|e| e.to_string())?,
+                created_at: row.get(3).map_err(|e| e.to_string())?,
+                updated_at: row.get(4).map_err(|e| e.to_string())?,
+                complete: row.get::<_, i64>(5).map_err(|e| e.to_string())? != 0,
+                images: row.get::<_, i64>(6).map_err(|e| e.to_string())? as usize,
+                meta: serde_json::from_str(&meta_json)
+                    .map_err(|e| format!("run {id} meta: {e}"))?,
+                summary: match summary_json {
+                    Some(text) => Some(
+                        serde_json::from_str(&text)
+                            .map_err(|e| format!("run {id} summary: {e}"))?,
+                    ),
+                    None => None,
+                },
+            })
+        })();
+        Ok(parsed.map_err(|reason| self.corrupt(reason)))
+    }
+
+    pub fn run(&self, id: RunId) -> Result<Option<RunInfo>, StoreError> {
+        self.run_where("id", &id)
+    }
+
+    fn run_by_digest(&self, digest: &str) -> Result<Option<RunInfo>, StoreError> {
+        self.run_where("key_digest", &digest)
+    }
+
+    /// The run whose `column` (a unique column of `runs`) equals `value`.
+    fn run_where(
+        &self,
+        column: &str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<Option<RunInfo>, StoreError> {
+        let found = self
+            .connection
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE {column} = ?1"),
+                [value],
+                |row| self.run_from_row(row),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))?;
+        found.transpose()
+    }
+
+    pub fn runs(&self) -> Result<Vec<RunInfo>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id"))
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |row| self.run_from_row(row))
+            .map_err(|e| self.sqlite(e))?;
+        let mut runs = Vec::new();
+        for row in rows {
+            runs.push(row.map_err(|e| self.sqlite(e))??);
+        }
+        Ok(runs)
+    }
+
+    pub fn find_or_create_run(
+        &mut self,
+        key: &RunKey,
+        meta: &RunMeta,
+    ) -> Result<RunInfo, StoreError> {
+        let digest = key.digest();
+        let key_json = serde_json::to_string(key).unwrap_or_default();
+        let time = now();
+        // INSERT OR IGNORE: two processes creating the same run at once end with one run.
+        // The run and this process's lease on it in one transaction, so that `runs --delete`
+        // never sees the run without its writer.
+        let transaction =
+            Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)
+                .map_err(|e| self.sqlite(e))?;
+        transaction
+            .execute(
+                "INSERT OR IGNORE INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, lower(hex(randomblob(16))))",
+                params![
+                    digest,
+                    key_json,
+                    key.model_id,
+                    key.kind.name(),
+                    time,
+                    serde_json::to_string(meta).unwrap_or_default()
+                ],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let run = self
+            .run_by_digest(&digest)?
+            .ok_or_else(|| self.corrupt(format!("run with key {digest} vanished")))?;
+        let pid = i64::from(std::process::id());
+        let lease: String = transaction
+            .query_row(
+                "INSERT INTO writers (lease, run_id, boot_id, pid, pid_start, heartbeat)
+                 VALUES (lower(hex(randomblob(16))), ?1, ?2, ?3, ?4, ?5) RETURNING lease",
+                params![run.id, boot_id(), pid, process_start(pid), unix_now()],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        transaction.commit().map_err(|e| self.sqlite(e))?;
+        self.leases.push((run.id, lease));
+        Ok(run)
+    }
+    /// Fails unless `run` is still the run this process opened: the same id with the same token.
+    pub(super) fn check_run(
+        transaction: &Connection,
+        path: &Path,
+        run: &RunInfo,
+    ) -> Result<(), StoreError> {
+        let exists = transaction
+            .query_row(
+                "SELECT 1 FROM runs WHERE id = ?1 AND token = ?2",
+                params![run.id, run.token],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(|e| classify(path, e))?;
+        match exists {
+            Some(()) => Ok(()),
+            None => Err(StoreError::RunGone {
+                path: path.to_path_buf(),
+                id: run.id,
+            }),
+        }
+    }
+    /// Deletes a run and its rows; false when there was no such run. A run that another live
+    /// process is writing is refused (`RunInUse`); leases of dead processes are cleared.
+    pub fn delete_run(&mut self, id: RunId) -> Result<bool, StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, e);
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let leases: Vec<LeaseRow> = transaction
+            .prepare(
+                "SELECT lease, boot_id, pid, pid_start, heartbeat FROM writers WHERE run_id = ?1",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([id], |row| {
+                        Ok(LeaseRow {
+                            lease: row.get(0)?,
+                            boot_id: row.get(1)?,
+                            pid: row.get(2)?,
+                            pid_start: row.get(3)?,
+                            heartbeat: row.get(4)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()
+            })
+            .map_err(sql)?;
+        for lease in leases {
+            if self.leases.iter().any(|(_, own)| *own == lease.lease) {
+                continue;
+            }
+            if lease_is_live(
+                lease.boot_id.as_deref(),
+                lease.pid,
+                lease.pid_start.as_deref(),
+                lease.heartbeat,
+            ) {
+                return Err(StoreError::RunInUse {
+                    path,
+                    id,
+                    pid: lease.pid,
+                    heartbeat: utc_timestamp(
+                        std::time::UNIX_EPOCH
+                            + std::time::Duration::from_secs(lease.heartbeat.max(0) as u64),
+                    ),
+                });
+            }
+        }
+        let deleted = transaction
+            .execute("DELETE FROM runs WHERE id = ?1", [id])
+            .map_err(sql)?;
+        transaction.commit().map_err(sql)?;
+        Ok(deleted > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::super::tests::{complete, key, meta, put, ranked};
+    use super::super::*;
+    use super::*;
+
+    #[test]
+    fn two_processes_on_one_run_end_with_the_union() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut store = Store::open(&path).unwrap();
+                    let run = store.find_or_create_run(&key(8), &meta()).unwrap();
+                    // Overlapping halves: 0..1500 and 500..2000.
+                    for chunk in 0..15 {
+                        let rows: Vec<_> = (0..100)
+                            .map(|i| {
+                                ranked(
+                                    &format!("{:05}.JPEG", w * 500 + chunk * 100 + i),
+                                    Some(1),
+                                    1,
+                                )
+                            })
+                            .collect();
+                        put(&mut store, &run, &rows).unwrap();
+                    }
+                    run.id
+                })
+            })
+            .collect();
+        let ids: Vec<RunId> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        assert_eq!(ids[0], ids[1], "one key, one run");
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.stored_images(ids[0]).unwrap().len(), 2000);
+        let run = store.run(ids[0]).unwrap().unwrap();
+        assert_eq!(run.images, 2000);
+        let names: Vec<String> = (0..2000).map(|i| format!("{i:05}.JPEG")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        complete(&mut store, &run, &names).unwrap();
+        assert_eq!(
+            store
+                .run(ids[0])
+                .unwrap()
+                .unwrap()
+                .summary
+                .unwrap()
+                .top1_correct,
+            2000
+        );
+    }
+
+    #[test]
+    fn run_ids_are_never_reused_and_writes_check_the_run_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = Store::open(dir.path()).unwrap();
+        let first = writer.find_or_create_run(&key(8), &meta()).unwrap();
+        put(&mut writer, &first, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+
+        // Another process: deleting a run with a live writer is refused.
+        let mut other = Store::open(dir.path()).unwrap();
+        let error = other.delete_run(first.id).err().unwrap();
+        assert!(matches!(error, StoreError::RunInUse { .. }), "{error}");
+        assert!(
+            error.to_string().contains(&std::process::id().to_string()),
+            "{error}"
+        );
+        assert!(other.run(first.id).unwrap().is_some());
+
+        // The writer's process seen as gone (another start time): its lease is stale.
+        other
+            .connection
+            .execute("UPDATE writers SET pid_start = 'gone', heartbeat = 0", [])
+            .unwrap();
+        assert!(other.delete_run(first.id).unwrap());
+        let second = other.find_or_create_run(&key(8), &meta()).unwrap();
+        assert!(
+            second.id > first.id,
+            "a deleted run's id is never given again"
+        );
+        let error = put(&mut writer, &first, &[ranked("b.JPEG", Some(1), 1)])
+            .err()
+            .unwrap();
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
+
+        // Same id, another token (a run re-created under a reused id): refused as well.
+        let impostor = RunInfo {
+            token: "0".repeat(32),
+            ..second.clone()
+        };
+        let error = put(&mut writer, &impostor, &[ranked("c.JPEG", Some(1), 1)])
+            .err()
+            .unwrap();
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
+        assert!(other.predictions(second.id).unwrap().is_empty());
+
+        // A process's own lease does not stop it deleting; dropping the store ends the lease.
+        drop(writer);
+        let leases: i64 = other
+            .connection
+            .query_row("SELECT count(*) FROM writers", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(leases, 1, "only the second run's lease is left");
+        assert!(other.delete_run(second.id).unwrap());
+    }
+
+    #[test]
+    fn a_deleted_run_takes_no_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
+        assert!(store.delete_run(run.id).unwrap());
+        assert!(!store.delete_run(run.id).unwrap());
+        let error = put(&mut store, &run, &[ranked("a.JPEG", None, 1)])
+            .err()
+            .unwrap();
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
+        assert!(error.to_string().contains("deleted"), "{error}");
+        let error = complete(&mut store, &run, &[]).err().unwrap();
+        assert!(matches!(error, StoreError::RunGone { .. }), "{error}");
+        assert!(store.predictions(run.id).unwrap().is_empty());
+    }
+}
