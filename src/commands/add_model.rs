@@ -111,7 +111,7 @@ fn write_and_reload(
 ) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(manifest)?;
     text.push('\n');
-    crate::util::safe_file::write_bytes_atomically(&target, text.as_bytes())
+    crate::util::safe_file::write_bytes_atomically(target, text.as_bytes())
         .with_context(|| format!("cannot write {}", target.display()))?;
     // Loading every manifest back is what `verify` will do; if ours breaks the set, say so now.
     let reloaded = manifest::load_all(manifests_dir).with_context(|| {
