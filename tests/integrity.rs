@@ -342,6 +342,60 @@ fn names_with_line_breaks_do_not_pass_for_the_reference_set() {
 }
 
 #[test]
+fn the_same_names_with_other_contents_are_not_the_reference_set() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let val = scratch.path().join("val");
+    let files = copied_sample(&shared, &val);
+
+    // The real files: the sample's reference applies, found by names and contents.
+    let real = verify(
+        &scratch.path().join("a"),
+        &shared,
+        &val,
+        &["--json", "--no-cache"],
+    );
+    assert_eq!(real.status, 0, "{}", real.stderr);
+    let record = real.json();
+    assert_eq!(
+        record["dataset"]["image_set_name"],
+        "shared-imagenet-sample-100"
+    );
+    assert_eq!(record["verdict"]["status"], "reproduced");
+    let content = record["dataset"]["image_set_content_sha256"].clone();
+    assert!(content.as_str().is_some_and(|c| c.len() == 64), "{content}");
+
+    // Two files swap contents: the same 100 names, other images. The reference no longer applies,
+    // in the record and in `table` (from the stored summary).
+    let (a, b) = (
+        std::fs::read(&files[0]).unwrap(),
+        std::fs::read(&files[1]).unwrap(),
+    );
+    std::fs::write(&files[0], &b).unwrap();
+    std::fs::write(&files[1], &a).unwrap();
+    let cache = scratch.path().join("b");
+    let swapped = verify(&cache, &shared, &val, &["--json"]);
+    assert_eq!(swapped.status, 0, "{}", swapped.stderr);
+    let record = swapped.json();
+    assert_eq!(record["images"], 100);
+    assert_eq!(
+        record["dataset"]["image_set_sha256"],
+        real.json()["dataset"]["image_set_sha256"],
+        "same names"
+    );
+    assert_ne!(record["dataset"]["image_set_content_sha256"], content);
+    assert_eq!(record["dataset"]["image_set_name"], Value::Null);
+    assert_eq!(record["verdict"]["status"], "no-reference");
+    let table = run(zoorepro(&cache).args(["table", "--format", "json"]));
+    assert_eq!(table.status, 0, "{}", table.stderr);
+    assert!(
+        !table.stdout.contains("\"oracle\""),
+        "table compares the swapped set with the sample's reference: {}",
+        table.stdout
+    );
+}
+
+#[test]
 fn empty_shards_are_complete_runs_and_64_shards_merge() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();

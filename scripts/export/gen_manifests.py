@@ -44,20 +44,33 @@ def digest(names):
     return h.hexdigest()
 
 
+def content_digest(files):
+    """zoorepro's image_set_content_digest: a domain tag, then each byte-sorted name length-prefixed and followed
+    by the sha256 of its file's bytes. `files` maps name -> path."""
+    h = hashlib.sha256(b"zoorepro image set content v1\0")
+    for name in sorted(files, key=lambda n: n.encode()):
+        with open(files[name], "rb") as f:
+            h.update(len(name.encode()).to_bytes(8, "big") + name.encode() + hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
 def image_sets(shared):
     with open(os.path.join(REPO, "data", "labels", "val_ground_truth.tsv")) as f:
         full = [line.split("\t")[0] for line in f.read().splitlines()[1:] if line]
     assert len(full) == 50000
-    sample = [f for d in os.listdir(os.path.join(shared, "imagenet-sample"))
-              if os.path.isdir(os.path.join(shared, "imagenet-sample", d))
-              for f in os.listdir(os.path.join(shared, "imagenet-sample", d))]
+    def tree(root):
+        return {f: os.path.join(root, d, f) for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))
+                for f in os.listdir(os.path.join(root, d))}
+    sample = tree(os.path.join(shared, "imagenet-sample"))
     assert len(sample) == 100
-    demo = [f for d in os.listdir(os.path.join(REPO, "demo")) if os.path.isdir(os.path.join(REPO, "demo", d))
-            for f in os.listdir(os.path.join(REPO, "demo", d))]
+    demo = tree(os.path.join(REPO, "demo"))
+    # The full set's files are not here to hash: its references match by names and count only.
     return {
         "full": {"name": "ilsvrc2012-val", "images": 50000, "sha256": digest(full)},
-        "sample": {"name": "shared-imagenet-sample-100", "images": 100, "sha256": digest(sample)},
-        "demo": {"name": "zoorepro-demo-30", "images": len(demo), "sha256": digest(demo)},
+        "sample": {"name": "shared-imagenet-sample-100", "images": 100, "sha256": digest(sample),
+                   "content_sha256": content_digest(sample)},
+        "demo": {"name": "zoorepro-demo-30", "images": len(demo), "sha256": digest(demo),
+                 "content_sha256": content_digest(demo)},
     }
 
 

@@ -439,6 +439,7 @@ fn parse_reference(text: &str, recipe: &str) -> anyhow::Result<Reference> {
             name: FULL_VAL_NAME.into(),
             images: FULL_VAL_IMAGES,
             sha256: crate::model::manifest::FULL_VAL_SHA256.into(),
+            content_sha256: None,
         },
         expected: true,
         note: "given to zoorepro add-model --reference; measured on the full validation set".into(),

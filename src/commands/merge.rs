@@ -16,7 +16,7 @@ use super::Context;
 use super::record::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
-use crate::eval::prediction::{Content, Prediction};
+use crate::eval::prediction::{Content, Prediction, content_digest};
 use crate::model::manifest;
 use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
 use crate::store::{DatasetMeta, RunInfo, RunKey, Store};
@@ -88,6 +88,12 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         let first = &group[0].info;
         let key = unsharded(&first.key);
         let merged = store_merged(&mut target, first, &key, count, &rows, &contents)?;
+        let content_sha256 = content_digest(
+            rows.iter()
+                .zip(&contents)
+                .filter(|(row, _)| row.label.is_some())
+                .map(|(row, content)| (row.name.as_str(), content.as_ref())),
+        );
         let manifest = manifest::resolve(&manifests, &first.model_id)?;
         let mut ordered: Vec<(Entry, Prediction)> = rows
             .into_iter()
@@ -107,7 +113,8 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
             key: key.digest(),
             reused: ordered.len(),
         };
-        let parts = record_parts(first, count, store, started_at)?;
+        let mut parts = record_parts(first, count, store, started_at)?;
+        parts.image_set_content_sha256 = content_sha256;
         let record = record::build_record(manifest, &ordered, args.tolerance, parts);
         status = status.max(record::emit(
             &record,
@@ -323,6 +330,7 @@ fn record_parts(
             dataset.layout.as_deref().unwrap_or("?")
         ),
         ignored_files: 0,
+        image_set_content_sha256: None,
         store: Some(store),
         provenance: Provenance {
             tool_version: env!("CARGO_PKG_VERSION").into(),

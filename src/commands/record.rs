@@ -10,7 +10,7 @@ use crate::dataset::Entry;
 use crate::eval::prediction::{Outcome, Prediction};
 use crate::eval::verdict::{Assessment, assess};
 use crate::exit;
-use crate::model::manifest::Manifest;
+use crate::model::manifest::{ImageSetId, Manifest};
 use crate::report::{
     self, DatasetInfo, Failure, OnnxInfo, Provenance, RecipeInfo, RunRecord, StoreInfo,
     VerdictStatus,
@@ -76,6 +76,8 @@ pub(super) struct RecordParts {
     pub dataset_path: String,
     pub layout: String,
     pub ignored_files: usize,
+    /// The labelled images' content digest, when every content is known.
+    pub image_set_content_sha256: Option<String>,
     pub store: Option<StoreInfo>,
     pub provenance: Provenance,
 }
@@ -90,9 +92,21 @@ pub(super) fn build_record(
     let Assessment {
         score,
         image_set_sha256,
+        image_set_content_sha256,
         references,
         verdict,
-    } = assess(manifest, &parts.recipe.name, ordered, tolerance);
+    } = assess(
+        manifest,
+        &parts.recipe.name,
+        ordered,
+        parts.image_set_content_sha256,
+        tolerance,
+    );
+    let image_set = ImageSetId {
+        sha256: &image_set_sha256,
+        content_sha256: image_set_content_sha256.as_deref(),
+        images: score.images,
+    };
     RunRecord {
         model_id: manifest.id.clone(),
         onnx: parts.onnx,
@@ -100,10 +114,9 @@ pub(super) fn build_record(
         dataset: DatasetInfo {
             path: parts.dataset_path,
             layout: parts.layout,
-            image_set_name: manifest
-                .image_set_name(&image_set_sha256, score.images)
-                .map(str::to_string),
-            image_set_sha256,
+            image_set_name: manifest.image_set_name(&image_set).map(str::to_string),
+            image_set_sha256: image_set_sha256.clone(),
+            image_set_content_sha256: image_set_content_sha256.clone(),
             unlabelled: ordered
                 .iter()
                 .filter(|(entry, _)| entry.label.is_none())

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use super::Context;
 use crate::cli::{RunsSelection, TableArgs, TableFormat};
 use crate::dataset::labels::{self, LabelError};
+use crate::eval::prediction::Summary;
 use crate::eval::scoring::{LabelSet, Scorer, Tally};
 use crate::exit;
 use crate::model::manifest::{self, Manifest};
@@ -147,16 +148,14 @@ fn reference_deltas(
     primary_set: LabelSet,
     primary: &Tally,
 ) -> Vec<ReferenceDelta> {
-    let (image_set, labelled) = run
-        .summary
-        .as_ref()
-        .map(|s| (s.image_set_sha256.as_str(), s.labelled))
-        .unwrap_or_default();
+    let Some(image_set) = run.summary.as_ref().map(Summary::image_set) else {
+        return Vec::new();
+    };
     match manifest {
         Some(m) if primary_set == LabelSet::Original => m
             .references
             .iter()
-            .filter(|r| r.image_set.sha256 == image_set && r.image_set.images == labelled)
+            .filter(|r| r.image_set.is(&image_set))
             .map(|r| ReferenceDelta {
                 source: r.source.clone(),
                 top1: r.top1,

@@ -15,7 +15,7 @@ use super::record::{RecordParts, build_record, emit, report_stem};
 use crate::cli::VerifyArgs;
 use crate::dataset::{Dataset, DatasetError, Entry, Sample, Shard};
 use crate::eval::pipeline::{self, PipelineConfig, PipelineStats};
-use crate::eval::prediction::{Content, Outcome, Prediction};
+use crate::eval::prediction::{Content, Outcome, Prediction, content_digest};
 use crate::report::{Host, Provenance, RecipeInfo, StoreInfo, Throughput};
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::{
@@ -92,7 +92,14 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         reused: ordered.len().saturating_sub(stats.inferred + stats.failed),
     });
     let provenance = provenance(&runtime, &session, &under_test, started_at, started, stats);
-    let parts = record_parts(&under_test, &dataset, args, store, provenance);
+    let mut parts = record_parts(&under_test, &dataset, args, store, provenance);
+    parts.image_set_content_sha256 = content_digest(
+        evaluation
+            .order
+            .iter()
+            .filter(|(entry, _)| entry.label.is_some())
+            .map(|(entry, content)| (entry.name.as_str(), content.as_ref())),
+    );
     let record = build_record(&under_test.manifest, &ordered, args.tolerance, parts);
     let report_dir = args
         .report_dir
@@ -234,7 +241,6 @@ fn evaluate(
     let reusable = reusable_images(stored.as_deref())?;
     let (mut order, mut fresh) = (Vec::new(), Vec::new());
     let in_flight = InFlight::default();
-    let hash = stored.is_some();
     let limit = args.limit.unwrap_or(usize::MAX);
     let in_shard = move |name: &str| shard.is_none_or(|s| s.contains(name));
     let to_infer = dataset.entries().map(|entries| {
@@ -257,7 +263,6 @@ fn evaluate(
         reusable,
         Arc::clone(&in_flight),
         &progress,
-        hash,
     );
     let config = PipelineConfig {
         recipe: &under_test.recipe,
@@ -323,7 +328,6 @@ fn admit<'a>(
     reusable: impl Fn(&str, Option<&Content>) -> bool + Send + 'a,
     in_flight: InFlight,
     progress: &'a Progress,
-    hash: bool,
 ) -> impl Iterator<Item = Result<Sample, DatasetError>> + Send + 'a {
     samples.filter_map(move |sample| match sample {
         Ok(mut sample) => {
@@ -333,7 +337,7 @@ fn admit<'a>(
                 );
             }
             let content = match &sample.bytes {
-                Ok(bytes) if hash => Some(Content::of(bytes)),
+                Ok(bytes) => Some(Content::of(bytes)),
                 _ => None,
             };
             order.push((sample.entry.clone(), content));
@@ -468,6 +472,7 @@ fn record_parts(
         dataset_path: args.val.display().to_string(),
         layout: dataset.kind().name().into(),
         ignored_files: dataset.ignored_files(),
+        image_set_content_sha256: None,
         store,
         provenance,
     }

@@ -1,6 +1,8 @@
 //! What evaluating one image gives ([`Prediction`], its [`Outcome`]), the identity of the file it
 //! was computed from ([`Content`]), and the accuracy tally of a set of predictions ([`Summary`]).
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -62,10 +64,18 @@ pub struct Summary {
     pub top5_correct: usize,
     /// `manifest::image_set_digest` of the labelled images: which references apply.
     pub image_set_sha256: String,
+    /// `manifest::image_set_content_digest` of the labelled images, when every one's content is
+    /// known (not for imported caches, nor for summaries written before contents counted).
+    #[serde(default)]
+    pub image_set_content_sha256: Option<String>,
 }
 
 impl Summary {
-    pub fn of<'a>(predictions: impl IntoIterator<Item = &'a Prediction>) -> Summary {
+    /// The tally of `predictions`; `contents` (by name) give the image set's content digest.
+    pub fn of<'a>(
+        predictions: impl IntoIterator<Item = &'a Prediction>,
+        contents: Option<&HashMap<String, Content>>,
+    ) -> Summary {
         let mut summary = Summary::default();
         let mut labelled_names = Vec::new();
         for prediction in predictions {
@@ -86,14 +96,84 @@ impl Summary {
                 }
             }
         }
+        summary.image_set_content_sha256 = contents.and_then(|contents| {
+            content_digest(
+                labelled_names
+                    .iter()
+                    .map(|&name| (name, contents.get(name))),
+            )
+        });
         summary.image_set_sha256 = crate::model::manifest::image_set_digest(labelled_names);
         summary
     }
+
+    /// The identity of the labelled image set, to find the references that apply.
+    pub fn image_set(&self) -> crate::model::manifest::ImageSetId<'_> {
+        crate::model::manifest::ImageSetId {
+            sha256: &self.image_set_sha256,
+            content_sha256: self.image_set_content_sha256.as_deref(),
+            images: self.labelled,
+        }
+    }
+}
+
+/// `manifest::image_set_content_digest` of images given by name and content; `None` when the
+/// content of any is unknown (then only the names identify the set).
+pub fn content_digest<'a>(
+    images: impl IntoIterator<Item = (&'a str, Option<&'a Content>)>,
+) -> Option<String> {
+    let known: Option<Vec<(&str, &[u8; 32])>> = images
+        .into_iter()
+        .map(|(name, content)| content.map(|c| (name, &c.sha256)))
+        .collect();
+    known.map(crate::model::manifest::image_set_content_digest)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ranked(name: &str, label: u16, top1: u16) -> Prediction {
+        Prediction {
+            name: name.into(),
+            file: name.into(),
+            label: Some(label),
+            outcome: Outcome::Ranked {
+                top5: [top1, 1, 2, 3, 4],
+                scores: [0.0; TOP_K],
+            },
+        }
+    }
+
+    #[test]
+    fn the_content_digest_needs_every_labelled_content_and_changes_with_any() {
+        let rows = [ranked("a.JPEG", 7, 7), ranked("b.JPEG", 8, 0)];
+        let mut contents: HashMap<String, Content> = HashMap::new();
+        contents.insert("a.JPEG".into(), Content::of(b"first"));
+        assert_eq!(
+            Summary::of(&rows, Some(&contents)).image_set_content_sha256,
+            None
+        );
+        assert_eq!(Summary::of(&rows, None).image_set_content_sha256, None);
+        contents.insert("b.JPEG".into(), Content::of(b"second"));
+        let summary = Summary::of(&rows, Some(&contents));
+        let digest = summary.image_set_content_sha256.clone().unwrap();
+        assert_eq!((summary.top1_correct, summary.labelled), (1, 2));
+        // Same names, one file's bytes replaced: another set.
+        contents.insert("b.JPEG".into(), Content::of(b"other"));
+        let replaced = Summary::of(&rows, Some(&contents));
+        assert_ne!(replaced.image_set_content_sha256.unwrap(), digest);
+        assert_eq!(replaced.image_set_sha256, summary.image_set_sha256);
+        // Contents swapped between names: another set too.
+        contents.insert("a.JPEG".into(), Content::of(b"second"));
+        contents.insert("b.JPEG".into(), Content::of(b"first"));
+        assert_ne!(
+            Summary::of(&rows, Some(&contents))
+                .image_set_content_sha256
+                .unwrap(),
+            digest
+        );
+    }
 
     #[test]
     fn percent_of_nothing_is_zero() {

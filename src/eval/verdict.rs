@@ -45,14 +45,18 @@ pub struct Verdict {
 pub struct Assessment {
     pub score: Score,
     pub image_set_sha256: String,
+    pub image_set_content_sha256: Option<String>,
     pub references: Vec<ReferenceResult>,
     pub verdict: Verdict,
 }
 
+/// Scores `ordered` and judges it against the references measured on its image set: its names,
+/// and its contents when `image_set_content_sha256` (the labelled images' content digest) is known.
 pub fn assess(
     manifest: &Manifest,
     recipe: &str,
     ordered: &[(Entry, Prediction)],
+    image_set_content_sha256: Option<String>,
     tolerance: f64,
 ) -> Assessment {
     let score = Score::of(ordered);
@@ -62,10 +66,16 @@ pub fn assess(
             .filter(|(entry, _)| entry.label.is_some())
             .map(|(entry, _)| entry.name.as_str()),
     );
-    let (references, verdict) = judge(manifest, recipe, &image_set_sha256, &score, tolerance);
+    let image_set = manifest::ImageSetId {
+        sha256: &image_set_sha256,
+        content_sha256: image_set_content_sha256.as_deref(),
+        images: score.images,
+    };
+    let (references, verdict) = judge(manifest, recipe, &image_set, &score, tolerance);
     Assessment {
         score,
         image_set_sha256,
+        image_set_content_sha256,
         references,
         verdict,
     }
@@ -111,12 +121,12 @@ impl Score {
 fn judge(
     manifest: &Manifest,
     recipe: &str,
-    image_set_sha256: &str,
+    image_set: &manifest::ImageSetId<'_>,
     score: &Score,
     tolerance: f64,
 ) -> (Vec<ReferenceResult>, Verdict) {
     let (top1, top5) = (score.top1(), score.top5());
-    let applicable = manifest.references_for(recipe, image_set_sha256, score.images);
+    let applicable = manifest.references_for(recipe, image_set);
     let results: Vec<ReferenceResult> = applicable
         .iter()
         .map(|(reference, expected)| ReferenceResult {

@@ -94,6 +94,35 @@ pub struct ImageSet {
     pub images: usize,
     /// `image_set_digest` of the set's file names.
     pub sha256: String,
+    /// `image_set_content_digest` of the set's names and file contents, where the files are at
+    /// hand to hash: a reference with it applies only to those very files, not to other files
+    /// under the same names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<String>,
+}
+
+/// The identity of an evaluated image set, to find the references measured on it.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageSetId<'a> {
+    /// `image_set_digest` of the labelled images' names.
+    pub sha256: &'a str,
+    /// `image_set_content_digest` of their names and contents; `None` when some content is
+    /// unknown (imported caches, rows written before contents were stored).
+    pub content_sha256: Option<&'a str>,
+    pub images: usize,
+}
+
+impl ImageSet {
+    /// Whether the evaluated set `id` is this set: the same names, as many, and, when this set
+    /// pins its contents, the same files.
+    pub fn is(&self, id: &ImageSetId<'_>) -> bool {
+        self.sha256 == id.sha256
+            && self.images == id.images
+            && self
+                .content_sha256
+                .as_deref()
+                .is_none_or(|pinned| id.content_sha256 == Some(pinned))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,6 +179,26 @@ pub fn image_set_digest<'a>(names: impl IntoIterator<Item = &'a str>) -> String 
 
 const IMAGE_SET_DOMAIN: &[u8] = b"zoorepro image set v2\0";
 
+/// The identity of an image set's files: sha256 of a domain tag, then of each byte-sorted
+/// basename as its length (8 bytes, big-endian), its bytes and the sha256 of the file's bytes.
+/// Renamed or replaced files give another digest, even under the same names.
+pub fn image_set_content_digest<'a>(
+    images: impl IntoIterator<Item = (&'a str, &'a [u8; 32])>,
+) -> String {
+    let mut images: Vec<(&str, &[u8; 32])> = images.into_iter().collect();
+    images.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut hasher = Sha256::new();
+    hasher.update(IMAGE_SET_CONTENT_DOMAIN);
+    for (name, sha256) in images {
+        hasher.update((name.len() as u64).to_be_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update(sha256);
+    }
+    crate::util::hex::hex(&hasher.finalize())
+}
+
+const IMAGE_SET_CONTENT_DOMAIN: &[u8] = b"zoorepro image set content v1\0";
+
 /// `image_set_digest` of the 50,000 ILSVRC2012 validation file names.
 pub const FULL_VAL_SHA256: &str =
     "7ca142034cbd9ed47f2dc9abc21ee05e2e1cf0819ddbdd136da4f3dc8b512430";
@@ -180,28 +229,23 @@ impl Manifest {
         }
     }
 
-    /// The references measured on `image_set_sha256`, each with whether it is the expected one
-    /// for `recipe`. References of other recipes on the same set are kept, as informative.
-    /// The references measured on the image set with this digest and number of images (both must
-    /// match: a digest alone could be forged by names that encode another set).
-    pub fn references_for(
-        &self,
-        recipe: &str,
-        image_set_sha256: &str,
-        images: usize,
-    ) -> Vec<(&Reference, bool)> {
+    /// The references measured on the evaluated image set `id` (names, count and, where the
+    /// reference pins them, contents must all match: a digest alone could be forged by names that
+    /// encode another set), each with whether it is the expected one for `recipe`. References of
+    /// other recipes on the same set are kept, as informative.
+    pub fn references_for(&self, recipe: &str, id: &ImageSetId<'_>) -> Vec<(&Reference, bool)> {
         self.references
             .iter()
-            .filter(|r| r.image_set.sha256 == image_set_sha256 && r.image_set.images == images)
+            .filter(|r| r.image_set.is(id))
             .map(|r| (r, r.expected && r.recipe.as_deref() == Some(recipe)))
             .collect()
     }
 
-    /// The manifest's name for an image set digest, if any reference uses it.
-    pub fn image_set_name(&self, sha256: &str, images: usize) -> Option<&str> {
+    /// The manifest's name for the evaluated image set `id`, if any reference uses it.
+    pub fn image_set_name(&self, id: &ImageSetId<'_>) -> Option<&str> {
         self.references
             .iter()
-            .find(|r| r.image_set.sha256 == sha256 && r.image_set.images == images)
+            .find(|r| r.image_set.is(id))
             .map(|r| r.image_set.name.as_str())
     }
 
@@ -512,15 +556,19 @@ mod tests {
     fn inception_v3_has_both_protocols_with_one_expected_reference_each() {
         let manifests = shipped();
         let inception = resolve(&manifests, "pytorch/inception_v3").unwrap();
-        let full = &inception.references[0].image_set.sha256;
-        let seed = inception.references_for("torchvision-inception-seed", full, 50_000);
+        let full = ImageSetId {
+            sha256: &inception.references[0].image_set.sha256,
+            content_sha256: None,
+            images: 50_000,
+        };
+        let seed = inception.references_for("torchvision-inception-seed", &full);
         let expected: Vec<_> = seed
             .iter()
             .filter(|(_, e)| *e)
             .map(|(r, _)| r.source.as_str())
             .collect();
         assert_eq!(expected, ["benchmarking-keras-pytorch"]);
-        let official = inception.references_for("torchvision-inception", full, 50_000);
+        let official = inception.references_for("torchvision-inception", &full);
         let expected: Vec<_> = official
             .iter()
             .filter(|(_, e)| *e)

@@ -107,6 +107,10 @@ pub struct DatasetInfo {
     pub layout: String,
     /// Digest of the byte-sorted basenames of the evaluated images (the image-set identity).
     pub image_set_sha256: String,
+    /// Digest of their names and contents, when every file was read (not for merged imports):
+    /// a reference that pins its files' contents applies only when this matches.
+    #[serde(default)]
+    pub image_set_content_sha256: Option<String>,
     /// The manifest's name for that set, when a reference uses it.
     pub image_set_name: Option<String>,
     pub unlabelled: usize,
@@ -257,6 +261,7 @@ pub(crate) mod tests {
                 path: "/data/val".into(),
                 layout: "image-folder".into(),
                 image_set_sha256: "abcd".into(),
+                image_set_content_sha256: None,
                 image_set_name: Some("imagenet-sample-100".into()),
                 unlabelled: 0,
                 ignored_files: 1,

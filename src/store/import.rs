@@ -84,7 +84,7 @@ impl Importer<'_> {
             path: self.path.clone(),
             reason,
         })?;
-        let summary = Summary::of(rows);
+        let summary = Summary::of(rows, None);
         let time = now();
         let transaction = &self.transaction;
         transaction

@@ -337,7 +337,7 @@ impl Store {
             }
             None => {}
         }
-        let summary = Summary::of(&self.predictions(run.id)?);
+        let summary = Summary::of(&self.predictions(run.id)?, Some(&self.contents(run.id)?));
         transaction
             .execute(
                 "UPDATE runs SET complete = 1, images = ?2, summary_json = ?3, updated_at = ?4 WHERE id = ?1",
@@ -477,6 +477,13 @@ mod tests {
                 top1_correct: 0,
                 top5_correct: 0,
                 image_set_sha256: crate::model::manifest::image_set_digest(["a.JPEG"]),
+                // The labelled set is a.JPEG, whose content the rows carry.
+                image_set_content_sha256: Some(crate::model::manifest::image_set_content_digest([
+                    (
+                        "a.JPEG",
+                        &super::super::tests::content("a.JPEG").unwrap().sha256
+                    )
+                ])),
             }
         );
         assert!(store.delete_run(run.id).unwrap());

@@ -179,7 +179,7 @@ impl Store {
                 .map_err(|e| self.sqlite(e))?;
             version = next;
         }
-        if (1..3).contains(&from) {
+        if (1..4).contains(&from) {
             self.rewrite_summaries(&transaction)?;
         }
         if (1..4).contains(&from) {
@@ -188,7 +188,8 @@ impl Store {
         transaction.commit().map_err(|e| self.sqlite(e))
     }
 
-    /// Version 3 hashes image sets with another encoding: summaries carry the digest.
+    /// Version 3 hashes image sets with another encoding, and version 4 adds the content digest
+    /// of the image set: summaries carry both, so they are computed again from the rows.
     fn rewrite_summaries(&self, transaction: &Transaction) -> Result<(), StoreError> {
         let complete: Vec<RunId> = transaction
             .prepare("SELECT id FROM runs WHERE complete = 1")
@@ -199,7 +200,7 @@ impl Store {
             })
             .map_err(|e| self.sqlite(e))?;
         for id in complete {
-            let summary = Summary::of(&self.predictions(id)?);
+            let summary = Summary::of(&self.predictions(id)?, Some(&self.contents(id)?));
             transaction
                 .execute(
                     "UPDATE runs SET summary_json = ?2 WHERE id = ?1",
