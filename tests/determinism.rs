@@ -333,6 +333,14 @@ fn inspect_names_the_operator_that_reduces_over_the_batch() {
     assert_eq!(summary["operators"]["ReduceMean"], 2);
     assert_eq!(summary["operators"]["MatMul"], 1);
     assert_eq!(summary["parameters"]["total"], 3000);
+    // The file's sha256, as a manifest would pin it.
+    let bytes = std::fs::read(&file).unwrap();
+    let digest: String =
+        sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+    assert_eq!(summary["sha256"], digest);
     assert_eq!(
         summary["inputs"][0]["shape"],
         serde_json::json!(["N", 3, 224, 224])

@@ -485,3 +485,80 @@ fn progress_off_a_terminal_is_logged_as_lines_with_rate_eta_and_running_top1() {
         "{last}"
     );
 }
+
+#[test]
+fn the_imagenetv2_layout_gives_the_image_folder_counts() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let id = "coral/mobilenet_v1_0.5_160_quant";
+    let onnx = shared_model(&shared, id);
+    // The sample rearranged as the ImageNetV2 archives unpack: a folder per class index.
+    let v2 = scratch
+        .path()
+        .join("imagenetv2-matched-frequency-format-val");
+    let ground_truth =
+        std::fs::read_to_string(common::repo().join("data/labels/val_ground_truth.tsv")).unwrap();
+    let class_of: std::collections::HashMap<&str, &str> = ground_truth
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            Some((fields[0], *fields.last()?))
+        })
+        .collect();
+    let files = common::sample_files(&shared);
+    for (_, path) in &files {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let folder = v2.join(class_of[name]);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::os::unix::fs::symlink(path, folder.join(name)).unwrap();
+    }
+    let args = |val: &Path| {
+        vec![
+            "--model".to_string(),
+            id.into(),
+            "--onnx".into(),
+            path_str(&onnx).into(),
+            "--val".into(),
+            path_str(val).into(),
+            "--json".into(),
+            "--no-cache".into(),
+        ]
+    };
+    let run = |val: &Path| {
+        let owned = args(val);
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        verify(scratch.path(), &refs)
+    };
+    let whole = run(&v2);
+    assert_eq!(whole.status, 0, "{}", whole.stderr);
+    let record = whole.json();
+    assert_eq!(record["dataset"]["layout"], "class-index-folder");
+    assert_eq!(
+        (
+            record["top1_correct"].as_u64(),
+            record["top5_correct"].as_u64()
+        ),
+        (Some(58), Some(77))
+    );
+    assert_eq!(
+        record["dataset"]["image_set_name"],
+        "shared-imagenet-sample-100"
+    );
+    assert_eq!(record["verdict"]["status"], "reproduced");
+
+    // A set no manifest names is named by its ImageNetV2 variant.
+    let first = std::fs::read_dir(&v2)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_dir_all(&first).unwrap();
+    let part = run(&v2);
+    assert_eq!(part.status, 0, "{}", part.stderr);
+    assert_eq!(
+        part.json()["dataset"]["image_set_name"],
+        "imagenetv2-matched-frequency"
+    );
+}

@@ -49,7 +49,7 @@ fn tensors(out: &mut String, title: &str, tensors: &[TensorSummary]) {
 
 fn text(s: &OnnxSummary) -> String {
     let mut out = String::new();
-    out.push_str(&format!("{}\n", s.path));
+    out.push_str(&format!("{}\nsha256: {}\n", s.path, s.sha256));
     let producer = format!("{} {}", s.producer, s.producer_version);
     out.push_str(&format!(
         "producer: {}\nIR version: {}\nopsets: {}\n",

@@ -331,6 +331,7 @@ fn record_parts(
         ),
         ignored_files: 0,
         image_set_content_sha256: None,
+        layout_set_name: None,
         store: Some(store),
         provenance: Provenance {
             tool_version: env!("CARGO_PKG_VERSION").into(),

@@ -78,6 +78,8 @@ pub(super) struct RecordParts {
     pub ignored_files: usize,
     /// The labelled images' content digest, when every content is known.
     pub image_set_content_sha256: Option<String>,
+    /// The image set's name from its layout (an ImageNetV2 variant), where no manifest names it.
+    pub layout_set_name: Option<String>,
     pub store: Option<StoreInfo>,
     pub provenance: Provenance,
 }
@@ -114,7 +116,10 @@ pub(super) fn build_record(
         dataset: DatasetInfo {
             path: parts.dataset_path,
             layout: parts.layout,
-            image_set_name: manifest.image_set_name(&image_set).map(str::to_string),
+            image_set_name: manifest
+                .image_set_name(&image_set)
+                .map(str::to_string)
+                .or(parts.layout_set_name),
             image_set_sha256: image_set_sha256.clone(),
             image_set_content_sha256: image_set_content_sha256.clone(),
             unlabelled: ordered

@@ -473,6 +473,7 @@ fn record_parts(
         layout: dataset.kind().name().into(),
         ignored_files: dataset.ignored_files(),
         image_set_content_sha256: None,
+        layout_set_name: dataset.imagenetv2_variant().map(str::to_string),
         store,
         provenance,
     }

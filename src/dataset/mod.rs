@@ -181,6 +181,28 @@ impl Dataset {
         &self.root
     }
 
+    /// The ImageNetV2 variant a class-index tree is, from its folder's name as the ImageNetV2
+    /// archives unpack (`imagenetv2-matched-frequency-format-val`, ...): a name for the image
+    /// set where no manifest names it.
+    pub fn imagenetv2_variant(&self) -> Option<&'static str> {
+        if self.kind != SourceKind::ClassIndexFolder {
+            return None;
+        }
+        let folder = self
+            .root
+            .file_name()?
+            .to_string_lossy()
+            .to_ascii_lowercase();
+        [
+            ("matched-frequency", "imagenetv2-matched-frequency"),
+            ("threshold0.7", "imagenetv2-threshold0.7"),
+            ("top-images", "imagenetv2-top-images"),
+        ]
+        .into_iter()
+        .find(|(marker, _)| folder.contains(marker))
+        .map(|(_, name)| name)
+    }
+
     /// Entries in dataset order; `None` for a tar, which is only known by streaming it.
     pub fn entries(&self) -> Option<Vec<&Entry>> {
         (self.kind != SourceKind::Tar)
@@ -332,6 +354,11 @@ mod tests {
         }
         let dataset = Dataset::open(&v2).unwrap();
         assert_eq!(dataset.kind(), SourceKind::ClassIndexFolder);
+        assert_eq!(
+            dataset.imagenetv2_variant(),
+            Some("imagenetv2-matched-frequency")
+        );
+        assert_eq!(folder.imagenetv2_variant(), None);
         assert_eq!(dataset.kind().name(), "class-index-folder");
         let entries = dataset.entries().unwrap();
         assert_eq!(entries.len(), 100);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use prost::Message as _;
 use serde::Serialize;
+use sha2::Digest as _;
 
 /// The prost types of `onnx.proto` (package `onnx`). Public so that tests and tools can build
 /// models with the same types the reader uses.
@@ -90,6 +91,8 @@ pub struct BatchOperator {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OnnxSummary {
     pub path: String,
+    /// sha256 of the file's bytes, as manifests pin it.
+    pub sha256: String,
     pub ir_version: i64,
     pub producer: String,
     pub producer_version: String,
@@ -108,7 +111,8 @@ pub struct OnnxSummary {
 /// Reads and summarises an ONNX file. Never panics on foreign input: a file that is not a
 /// protobuf ModelProto with a graph is an `OnnxError` naming it.
 pub fn inspect(path: &Path) -> Result<OnnxSummary, OnnxError> {
-    let model = read_model(path)?;
+    let bytes = read_bytes(path)?;
+    let model = decode(path, &bytes)?;
     let graph = model.graph.as_ref().ok_or_else(|| OnnxError::NotOnnx {
         path: path.to_path_buf(),
         reason: "it decodes as protobuf but holds no graph".into(),
@@ -121,11 +125,24 @@ pub fn inspect(path: &Path) -> Result<OnnxSummary, OnnxError> {
             reason: "it has no IR version or no operator set import".into(),
         });
     }
-    Ok(summarise(path, &model, graph))
+    let sha256 = crate::util::hex::hex(&sha2::Sha256::digest(&bytes));
+    Ok(summarise(path, sha256, &model, graph))
 }
 
 /// Decodes a ModelProto from a file (weights included; external data files are not read).
 pub fn read_model(path: &Path) -> Result<ModelProto, OnnxError> {
+    decode(path, &read_bytes(path)?)
+}
+
+fn decode(path: &Path, bytes: &[u8]) -> Result<ModelProto, OnnxError> {
+    ModelProto::decode(bytes).map_err(|e| OnnxError::NotOnnx {
+        path: path.to_path_buf(),
+        reason: format!("protobuf decoding failed ({e})"),
+    })
+}
+
+/// The bytes of an ONNX file: a regular file within protobuf's 2 GiB limit.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, OnnxError> {
     let read_error = |reason: String| OnnxError::Read {
         path: path.to_path_buf(),
         reason,
@@ -143,15 +160,11 @@ pub fn read_model(path: &Path) -> Result<ModelProto, OnnxError> {
             ),
         });
     }
-    let bytes = crate::util::safe_file::read_regular(path, MAX_ONNX_BYTES, "an ONNX file")
-        .map_err(|e| read_error(e.to_string()))?;
-    ModelProto::decode(bytes.as_slice()).map_err(|e| OnnxError::NotOnnx {
-        path: path.to_path_buf(),
-        reason: format!("protobuf decoding failed ({e})"),
-    })
+    crate::util::safe_file::read_regular(path, MAX_ONNX_BYTES, "an ONNX file")
+        .map_err(|e| read_error(e.to_string()))
 }
 
-fn summarise(path: &Path, model: &ModelProto, graph: &GraphProto) -> OnnxSummary {
+fn summarise(path: &Path, sha256: String, model: &ModelProto, graph: &GraphProto) -> OnnxSummary {
     let initializer_names: std::collections::HashSet<&str> =
         graph.initializer.iter().map(|t| t.name()).collect();
     let mut operators = BTreeMap::new();
@@ -159,6 +172,7 @@ fn summarise(path: &Path, model: &ModelProto, graph: &GraphProto) -> OnnxSummary
     count_operators(graph, &mut operators, &mut nodes);
     OnnxSummary {
         path: path.display().to_string(),
+        sha256,
         ir_version: model.ir_version(),
         producer: model.producer_name().to_string(),
         producer_version: model.producer_version().to_string(),
