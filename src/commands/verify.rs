@@ -93,13 +93,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     });
     let provenance = provenance(&runtime, &session, &under_test, started_at, started, stats);
     let mut parts = record_parts(&under_test, &dataset, args, store, provenance);
-    parts.image_set_content_sha256 = content_digest(
-        evaluation
-            .order
-            .iter()
-            .filter(|(entry, _)| entry.label.is_some())
-            .map(|(entry, content)| (entry.name.as_str(), content.as_ref())),
-    );
+    parts.image_set_content_sha256 = labelled_content_digest(&evaluation.order);
     let record = build_record(&under_test.manifest, &ordered, args.tolerance, parts);
     let report_dir = args
         .report_dir
@@ -477,6 +471,16 @@ fn record_parts(
         store,
         provenance,
     }
+}
+
+/// The content digest of the labelled images of this pass (every image is hashed as it is read).
+fn labelled_content_digest(order: &[(Entry, Option<Content>)]) -> Option<String> {
+    content_digest(
+        order
+            .iter()
+            .filter(|(entry, _)| entry.label.is_some())
+            .map(|(entry, content)| (entry.name.as_str(), content.as_ref())),
+    )
 }
 
 /// Control characters in a file name would let one name pass for several (or a line of a report
