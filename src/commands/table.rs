@@ -215,11 +215,7 @@ fn tally(
     let mut rows = None;
     sets.iter()
         .map(|&set| match (set, &run.summary) {
-            (LabelSet::Original, Some(summary)) => Ok(Tally {
-                images: summary.labelled,
-                top1_correct: summary.top1_correct,
-                top5_correct: summary.top5_correct,
-            }),
+            (LabelSet::Original, Some(summary)) => Ok(summary.tally()),
             _ => {
                 if rows.is_none() {
                     rows = Some(store.predictions(run.id)?);

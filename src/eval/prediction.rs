@@ -53,6 +53,50 @@ pub fn percent(count: usize, of: usize) -> f64 {
     }
 }
 
+/// Top-1 and top-5 hits over scored images: the one tally that run summaries, verdicts and label
+/// sets all count with. A failed image is scored and incorrect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub images: usize,
+    pub top1_correct: usize,
+    pub top5_correct: usize,
+}
+
+impl Tally {
+    /// One scored image whose top-5 (`None`: it failed) is right where `is_truth` says a class
+    /// is a correct answer.
+    pub fn count(&mut self, top5: Option<&[u16; TOP_K]>, is_truth: impl Fn(u16) -> bool) {
+        self.images += 1;
+        if let Some(top5) = top5 {
+            self.top1_correct += usize::from(is_truth(top5[0]));
+            self.top5_correct += usize::from(top5.iter().any(|&class| is_truth(class)));
+        }
+    }
+
+    /// One scored image with a single correct `label`.
+    pub fn count_label(&mut self, top5: Option<&[u16; TOP_K]>, label: u16) {
+        self.count(top5, |class| class == label);
+    }
+
+    pub fn top1(&self) -> f64 {
+        percent(self.top1_correct, self.images)
+    }
+
+    pub fn top5(&self) -> f64 {
+        percent(self.top5_correct, self.images)
+    }
+}
+
+impl Outcome {
+    /// The top-5 classes, `None` for a failed image.
+    pub fn top5(&self) -> Option<&[u16; TOP_K]> {
+        match self {
+            Outcome::Ranked { top5, .. } => Some(top5),
+            Outcome::Failed(_) => None,
+        }
+    }
+}
+
 /// Top-1 / top-5 against the labels stored with the rows, kept per run so that listing many runs
 /// needs no scan of their rows.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,25 +121,20 @@ impl Summary {
         contents: Option<&HashMap<String, Content>>,
     ) -> Summary {
         let mut summary = Summary::default();
+        let mut tally = Tally::default();
         let mut labelled_names = Vec::new();
         for prediction in predictions {
             summary.images += 1;
-            let ranked = match &prediction.outcome {
-                Outcome::Ranked { top5, .. } => Some(top5),
-                Outcome::Failed(_) => {
-                    summary.failed += 1;
-                    None
-                }
-            };
+            let top5 = prediction.outcome.top5();
+            summary.failed += usize::from(top5.is_none());
             if let Some(label) = prediction.label {
-                summary.labelled += 1;
                 labelled_names.push(prediction.name.as_str());
-                if let Some(top5) = ranked {
-                    summary.top1_correct += usize::from(top5[0] == label);
-                    summary.top5_correct += usize::from(top5.contains(&label));
-                }
+                tally.count_label(top5, label);
             }
         }
+        summary.labelled = tally.images;
+        summary.top1_correct = tally.top1_correct;
+        summary.top5_correct = tally.top5_correct;
         summary.image_set_content_sha256 = contents.and_then(|contents| {
             content_digest(
                 labelled_names
@@ -105,6 +144,15 @@ impl Summary {
         });
         summary.image_set_sha256 = crate::model::manifest::image_set_digest(labelled_names);
         summary
+    }
+
+    /// The tally over the labelled images.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            images: self.labelled,
+            top1_correct: self.top1_correct,
+            top5_correct: self.top5_correct,
+        }
     }
 
     /// The identity of the labelled image set, to find the references that apply.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::dataset::labels::{self, Consensus, LabelError};
-use crate::eval::prediction::{Outcome, Prediction};
+use crate::eval::prediction::Prediction;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,30 +30,7 @@ impl LabelSet {
 }
 
 /// Correct and scored counts; images that a label set leaves out are not scored.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Tally {
-    pub images: usize,
-    pub top1_correct: usize,
-    pub top5_correct: usize,
-}
-
-impl Tally {
-    pub fn top1(&self) -> f64 {
-        percent(self.top1_correct, self.images)
-    }
-
-    pub fn top5(&self) -> f64 {
-        percent(self.top5_correct, self.images)
-    }
-}
-
-fn percent(count: usize, of: usize) -> f64 {
-    if of == 0 {
-        0.0
-    } else {
-        100.0 * count as f64 / of as f64
-    }
-}
+pub use crate::eval::prediction::Tally;
 
 /// What an image is scored against under one label set.
 enum Truth<'a> {
@@ -112,17 +89,12 @@ impl<'a> Scorer<'a> {
             if matches!(truth, Truth::Skip) {
                 continue;
             }
-            tally.images += 1;
-            let Outcome::Ranked { top5, .. } = &prediction.outcome else {
-                continue;
-            };
-            let (top1_hit, top5_hit) = match truth {
-                Truth::One(label) => (top5[0] == label, top5.contains(&label)),
-                Truth::AnyOf(set) => (set.contains(&top5[0]), top5.iter().any(|c| set.contains(c))),
+            let top5 = prediction.outcome.top5();
+            match truth {
+                Truth::One(label) => tally.count_label(top5, label),
+                Truth::AnyOf(set) => tally.count(top5, |class| set.contains(&class)),
                 Truth::Skip => unreachable!("skipped above"),
-            };
-            tally.top1_correct += usize::from(top1_hit);
-            tally.top5_correct += usize::from(top5_hit);
+            }
         }
         tally
     }
@@ -131,6 +103,7 @@ impl<'a> Scorer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::prediction::Outcome;
 
     fn ranked(name: &str, top5: [u16; 5]) -> Prediction {
         Prediction {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Entry;
-use crate::eval::prediction::{Outcome, Prediction, percent};
+use crate::eval::prediction::{Prediction, Tally, percent};
 use crate::model::manifest::{self, Manifest};
 
 /// Float noise allowance when comparing a percentage difference with the tolerance.
@@ -94,18 +94,17 @@ pub struct Score {
 impl Score {
     pub fn of(ordered: &[(Entry, Prediction)]) -> Score {
         let mut score = Score::default();
+        let mut tally = Tally::default();
         for (entry, prediction) in ordered {
             let Some(label) = entry.label else { continue };
-            score.images += 1;
-            match &prediction.outcome {
-                Outcome::Ranked { top5, .. } => {
-                    score.evaluated += 1;
-                    score.top1_correct += usize::from(top5[0] == label);
-                    score.top5_correct += usize::from(top5.contains(&label));
-                }
-                Outcome::Failed(_) => score.failed += 1,
-            }
+            let top5 = prediction.outcome.top5();
+            score.failed += usize::from(top5.is_none());
+            tally.count_label(top5, label);
         }
+        score.images = tally.images;
+        score.evaluated = tally.images - score.failed;
+        score.top1_correct = tally.top1_correct;
+        score.top5_correct = tally.top5_correct;
         score
     }
 
@@ -175,6 +174,7 @@ fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::prediction::Outcome;
 
     fn image(name: &str, label: Option<u16>, outcome: Outcome) -> (Entry, Prediction) {
         let entry = Entry {
