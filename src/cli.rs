@@ -249,9 +249,8 @@ pub struct MergeArgs {
     #[arg(value_name = "STORE_OR_DIR")]
     pub stores: Vec<PathBuf>,
 
-    /// Allowed top-1 gap to the expected reference, in percentage points (0 to 100).
-    #[arg(long, default_value_t = 0.1, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
-    pub tolerance: f64,
+    #[command(flatten)]
+    pub verdict: VerdictArgs,
 
     /// Where run reports go [default: reports/ under the zoorepro home].
     #[arg(long, value_name = "DIR")]
@@ -323,6 +322,19 @@ pub struct CompareArgs {
     pub b: String,
     #[arg(long, value_enum, default_value = "markdown")]
     pub format: CompareFormat,
+}
+
+/// How a run is judged against the published numbers (verify, merge).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct VerdictArgs {
+    /// Allowed top-1 gap to the expected reference, in percentage points (0 to 100).
+    #[arg(long, default_value_t = 0.1, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
+    pub tolerance: f64,
+
+    /// Exit 3 when no reference applies to the evaluated image set (so `verify && ship` cannot pass
+    /// without a check); without it such a run exits 0 and says that nothing was compared.
+    #[arg(long)]
+    pub require_reference: bool,
 }
 
 #[derive(Args, Debug)]
@@ -424,9 +436,8 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub runtime: OrtLibArg,
 
-    /// Allowed top-1 gap to the expected reference, in percentage points (0 to 100).
-    #[arg(long, default_value_t = 0.1, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
-    pub tolerance: f64,
+    #[command(flatten)]
+    pub verdict: VerdictArgs,
 
     /// Stop at the first unreadable image instead of counting it as failed.
     #[arg(long)]

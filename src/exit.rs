@@ -8,3 +8,6 @@ pub const SUCCESS: i32 = 0;
 pub const DRIFT: i32 = 1;
 /// Bad input, bad usage or a runtime failure: nothing was concluded.
 pub const ERROR: i32 = 2;
+/// `verify` / `merge --require-reference`: the run was made, but no reference applies to its
+/// image set, so nothing was checked.
+pub const NO_REFERENCE: i32 = 3;

@@ -562,3 +562,45 @@ fn the_imagenetv2_layout_gives_the_image_folder_counts() {
         "imagenetv2-matched-frequency"
     );
 }
+
+#[test]
+fn require_reference_makes_an_unchecked_run_exit_3() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let id = "coral/mobilenet_v1_0.5_160_quant";
+    let onnx = shared_model(&shared, id);
+    let sample = shared.join("imagenet-sample");
+    let base = [
+        "--model",
+        id,
+        "--onnx",
+        path_str(&onnx),
+        "--val",
+        path_str(&sample),
+        "--no-cache",
+    ];
+    // Ten images are no published image set: nothing is compared.
+    let subset: Vec<&str> = base.iter().copied().chain(["--limit", "10"]).collect();
+    let plain = verify(scratch.path(), &subset);
+    assert_eq!(plain.status, 0, "{}", plain.stderr);
+    assert!(
+        plain.stderr.contains("nothing to compare"),
+        "{}",
+        plain.stderr
+    );
+    let required: Vec<&str> = subset
+        .iter()
+        .copied()
+        .chain(["--require-reference"])
+        .collect();
+    let unchecked = verify(scratch.path(), &required);
+    assert_eq!(unchecked.status, 3, "{}", unchecked.stderr);
+    // The whole sample has its reference: the flag changes nothing there.
+    let whole: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--require-reference"])
+        .collect();
+    let checked = verify(scratch.path(), &whole);
+    assert_eq!(checked.status, 0, "{}", checked.stderr);
+}

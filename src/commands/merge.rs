@@ -115,12 +115,13 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         };
         let mut parts = record_parts(first, count, store, started_at)?;
         parts.image_set_content_sha256 = content_sha256;
-        let record = record::build_record(manifest, &ordered, args.tolerance, parts);
+        let record = record::build_record(manifest, &ordered, args.verdict.tolerance, parts);
         status = status.max(record::emit(
             &record,
             &report_dir,
             &record::report_stem(started_at, &key),
             args.output.json,
+            args.verdict.require_reference,
         )?);
     }
     Ok(status)

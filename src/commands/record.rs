@@ -35,6 +35,7 @@ pub(super) fn emit(
     report_dir: &Path,
     stem: &str,
     json: bool,
+    require_reference: bool,
 ) -> anyhow::Result<i32> {
     let written = report::write_reports(report_dir, record, stem).with_context(|| {
         format!(
@@ -51,6 +52,7 @@ pub(super) fn emit(
     }
     Ok(match record.verdict.status {
         VerdictStatus::Drift => exit::DRIFT,
+        VerdictStatus::NoReference if require_reference => exit::NO_REFERENCE,
         VerdictStatus::Reproduced | VerdictStatus::NoReference => exit::SUCCESS,
     })
 }

@@ -94,7 +94,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     let provenance = provenance(&runtime, &session, &under_test, started_at, started, stats);
     let mut parts = record_parts(&under_test, &dataset, args, store, provenance);
     parts.image_set_content_sha256 = labelled_content_digest(&evaluation.order);
-    let record = build_record(&under_test.manifest, &ordered, args.tolerance, parts);
+    let record = build_record(
+        &under_test.manifest,
+        &ordered,
+        args.verdict.tolerance,
+        parts,
+    );
     let report_dir = args
         .report_dir
         .clone()
@@ -104,6 +109,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         &report_dir,
         &report_stem(started_at, &key),
         args.output.json,
+        args.verdict.require_reference,
     )
 }
 
