@@ -604,3 +604,63 @@ fn require_reference_makes_an_unchecked_run_exit_3() {
     let checked = verify(scratch.path(), &whole);
     assert_eq!(checked.status, 0, "{}", checked.stderr);
 }
+
+#[test]
+fn unwritable_outputs_fail_before_any_image_is_read() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let id = "coral/mobilenet_v1_0.5_160_quant";
+    let onnx = shared_model(&shared, id);
+    let sample = shared.join("imagenet-sample");
+    let not_a_folder = scratch.path().join("file");
+    std::fs::write(&not_a_folder, b"x").unwrap();
+    let base = [
+        "--model",
+        id,
+        "--onnx",
+        path_str(&onnx),
+        "--val",
+        path_str(&sample),
+    ];
+    let under_a_file = not_a_folder.join("reports");
+    let reports: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--report-dir", path_str(&under_a_file)])
+        .collect();
+    let mut command = common::zoorepro(&scratch.path().join("cache"));
+    let refused = common::run(command.arg("verify").args(&reports));
+    assert_eq!(refused.status, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("cannot write run reports"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("verify: started"),
+        "{}",
+        refused.stderr
+    );
+    let predictions = not_a_folder.join("p.jsonl");
+    let with_predictions: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--predictions", path_str(&predictions)])
+        .collect();
+    let refused = verify(scratch.path(), &with_predictions);
+    assert_eq!(refused.status, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("cannot write predictions"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("verify: started"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !scratch.path().join("cache/zoorepro.sqlite3").exists(),
+        "no store was opened, no run begun"
+    );
+}

@@ -81,6 +81,9 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         .report_dir
         .clone()
         .unwrap_or_else(|| home.join("reports"));
+    for group in groups.values() {
+        record::check_outputs_writable(None, &report_dir, &group[0].info.model_id, None)?;
+    }
     let mut status = crate::exit::SUCCESS;
     for group in groups.values() {
         let (count, by_index) = complete_partition(group)?;

@@ -30,6 +30,56 @@ pub(super) fn report_stem(started_at: SystemTime, key: &RunKey) -> String {
 
 /// Writes the report files, prints the record (`--json`) and the summary, and turns the verdict
 /// into the exit status.
+/// Checks, before any image is read, that the outputs a run will write can be written: the
+/// store's folder (`None`: no store), the report folder of `model_id` under `report_dir`, and
+/// `predictions` (its folder, unless it is a special file such as `/dev/stdout`, which is
+/// streamed to). No file is left behind.
+pub(super) fn check_outputs_writable(
+    store_dir: Option<&Path>,
+    report_dir: &Path,
+    model_id: &str,
+    predictions: Option<&Path>,
+) -> anyhow::Result<()> {
+    if let Some(dir) = store_dir {
+        std::fs::create_dir_all(dir)
+            .and_then(|()| tempfile::NamedTempFile::new_in(dir).map(drop))
+            .with_context(|| {
+                format!(
+                    "cannot create the prediction store in {} (pass --cache-dir DIR to put it elsewhere)",
+                    dir.display()
+                )
+            })?;
+    }
+    let model_dir = report_dir.join(model_id);
+    std::fs::create_dir_all(&model_dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(&model_dir).map(drop))
+        .with_context(|| {
+            format!(
+                "cannot write run reports under {} (pass --report-dir DIR)",
+                report_dir.display()
+            )
+        })?;
+    let Some(path) = predictions else {
+        return Ok(());
+    };
+    // A special file (a FIFO, /dev/stdout) is written by streaming: opening it here could block.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(());
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    tempfile::NamedTempFile::new_in(folder)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "cannot write predictions to {} (its folder is not writable)",
+                path.display()
+            )
+        })
+}
+
 pub(super) fn emit(
     record: &RunRecord,
     report_dir: &Path,

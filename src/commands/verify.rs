@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use super::Context;
 use super::model_under_test::{ModelUnderTest, check_model_against_manifest};
 use super::progress::Progress;
-use super::record::{RecordParts, build_record, emit, report_stem};
+use super::record::{RecordParts, build_record, check_outputs_writable, emit, report_stem};
 use crate::cli::VerifyArgs;
 use crate::dataset::{Dataset, DatasetError, Entry, Sample, Shard};
 use crate::eval::pipeline::{self, PipelineConfig, PipelineStats};
@@ -31,6 +31,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     let started_at = SystemTime::now();
     let started = Instant::now();
     let under_test = ModelUnderTest::select(ctx, &args.model)?;
+    let report_dir = writable_outputs(ctx, args, &under_test)?;
     let dataset = Dataset::open(&args.val)?;
     let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
     let mut session = Session::open(&runtime, &under_test, args)?;
@@ -40,17 +41,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         .map(Shard::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let key = RunKey::verify(
-        &under_test.manifest.id,
-        &under_test.onnx.sha256,
-        &under_test.recipe,
-        under_test.compat,
-        runtime.version(),
-        session.provider.name(),
-        session.options.opt_level.name(),
-        session.batch,
-    )
-    .with_shard(shard);
+    let key = run_key(&under_test, &runtime, &session).with_shard(shard);
     let mut stored = if args.no_cache {
         None
     } else {
@@ -100,16 +91,47 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         args.verdict.tolerance,
         parts,
     );
-    let report_dir = args
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| under_test.home.join("reports"));
     emit(
         &record,
         &report_dir,
         &report_stem(started_at, &key),
         args.output.json,
         args.verdict.require_reference,
+    )
+}
+
+/// The report folder, once every output of the run (store, reports, predictions) is known to be
+/// writable: a bad path fails before the first image is read, not after hours of work.
+fn writable_outputs(
+    ctx: &Context,
+    args: &VerifyArgs,
+    under_test: &ModelUnderTest,
+) -> anyhow::Result<std::path::PathBuf> {
+    let report_dir = args
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| under_test.home.join("reports"));
+    let store_dir = (!args.no_cache).then(|| ctx.cache_dir()).transpose()?;
+    check_outputs_writable(
+        store_dir.as_deref(),
+        &report_dir,
+        &under_test.manifest.id,
+        args.predictions.as_deref(),
+    )?;
+    Ok(report_dir)
+}
+
+/// Everything that can change this run's predictions.
+fn run_key(under_test: &ModelUnderTest, runtime: &Runtime, session: &Session) -> RunKey {
+    RunKey::verify(
+        &under_test.manifest.id,
+        &under_test.onnx.sha256,
+        &under_test.recipe,
+        under_test.compat,
+        runtime.version(),
+        session.provider.name(),
+        session.options.opt_level.name(),
+        session.batch,
     )
 }
 
