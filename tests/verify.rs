@@ -534,6 +534,17 @@ fn the_imagenetv2_layout_gives_the_image_folder_counts() {
     assert_eq!(whole.status, 0, "{}", whole.stderr);
     let record = whole.json();
     assert_eq!(record["dataset"]["layout"], "class-index-folder");
+    // 58 of 100: the 95% Wilson interval, in percent.
+    let interval: Vec<f64> = record["top1_interval"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        (interval[0] - 48.2065).abs() < 1e-3 && (interval[1] - 67.2016).abs() < 1e-3,
+        "{interval:?}"
+    );
     assert_eq!(
         (
             record["top1_correct"].as_u64(),

@@ -187,6 +187,8 @@ pub(super) fn build_record(
         top5_correct: score.top5_correct,
         top1: score.top1(),
         top5: score.top5(),
+        top1_interval: crate::report::percent_interval(score.top1_correct, score.images),
+        top5_interval: crate::report::percent_interval(score.top5_correct, score.images),
         references,
         verdict,
         store: parts.store,

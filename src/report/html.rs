@@ -9,7 +9,6 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{Exporter, ReferenceResult, RunRecord, VerdictStatus};
-use crate::eval::stats::wilson_interval;
 
 pub struct HtmlExporter;
 
@@ -66,9 +65,9 @@ fn verdict_class(status: VerdictStatus) -> &'static str {
     }
 }
 
-fn percent_interval(correct: usize, images: usize) -> String {
-    match wilson_interval(correct as u64, images as u64) {
-        Some((lo, hi)) => format!("{:.2}–{:.2}", 100.0 * lo, 100.0 * hi),
+fn interval_text(interval: Option<[f64; 2]>) -> String {
+    match interval {
+        Some([lo, hi]) => format!("{lo:.2}–{hi:.2}"),
         None => "–".into(),
     }
 }
@@ -85,10 +84,10 @@ fn header(record: &RunRecord) -> Markup {
         table {
             tr { th { "top-1" } td.num { (format!("{:.2}%", record.top1)) }
                  td.muted { (record.top1_correct) " of " (record.images) ", 95% interval "
-                            (percent_interval(record.top1_correct, record.images)) } }
+                            (interval_text(record.top1_interval)) } }
             tr { th { "top-5" } td.num { (format!("{:.2}%", record.top5)) }
                  td.muted { (record.top5_correct) " of " (record.images) ", 95% interval "
-                            (percent_interval(record.top5_correct, record.images)) } }
+                            (interval_text(record.top5_interval)) } }
             tr { th { "failed" } td.num { (record.failed) } td.muted { "counted as incorrect" } }
         }
     }
@@ -208,13 +207,11 @@ enum Row<'a> {
 }
 
 fn chart_rows(record: &RunRecord) -> Vec<Row<'_>> {
-    let interval = |correct: usize| {
-        wilson_interval(correct as u64, record.images as u64).map(|(l, h)| (100.0 * l, 100.0 * h))
-    };
+    let interval = |bounds: Option<[f64; 2]>| bounds.map(|[lo, hi]| (lo, hi));
     let mut rows = vec![Row::Measured {
         label: "top-1 measured",
         value: record.top1,
-        interval: interval(record.top1_correct),
+        interval: interval(record.top1_interval),
     }];
     rows.extend(record.references.iter().map(|r| Row::Published {
         metric: "top-1",
@@ -224,7 +221,7 @@ fn chart_rows(record: &RunRecord) -> Vec<Row<'_>> {
     rows.push(Row::Measured {
         label: "top-5 measured",
         value: record.top5,
-        interval: interval(record.top5_correct),
+        interval: interval(record.top5_interval),
     });
     rows.extend(record.references.iter().map(|r| Row::Published {
         metric: "top-5",

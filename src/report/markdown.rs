@@ -45,13 +45,19 @@ fn write_summary(out: &mut String, r: &RunRecord) {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(
         out,
-        "| top-1 | {:.3}% ({} / {}) |",
-        r.top1, r.top1_correct, r.images
+        "| top-1 | {:.3}% ({} / {}){} |",
+        r.top1,
+        r.top1_correct,
+        r.images,
+        interval_text(r.top1_interval)
     );
     let _ = writeln!(
         out,
-        "| top-5 | {:.3}% ({} / {}) |",
-        r.top5, r.top5_correct, r.images
+        "| top-5 | {:.3}% ({} / {}){} |",
+        r.top5,
+        r.top5_correct,
+        r.images,
+        interval_text(r.top5_interval)
     );
     let _ = writeln!(
         out,
@@ -191,6 +197,13 @@ fn write_provenance(out: &mut String, r: &RunRecord) {
     }
 }
 
+/// ", 95% interval lo–hi" for a table cell, or nothing without one.
+fn interval_text(interval: Option<[f64; 2]>) -> String {
+    interval.map_or(String::new(), |[lo, hi]| {
+        format!(", 95% interval {lo:.2}–{hi:.2}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,7 +212,7 @@ mod tests {
     fn markdown_names_the_verdict_and_escapes_cells() {
         let text = MarkdownExporter.render(&crate::report::tests::sample_record());
         assert!(text.starts_with("# coral/mobilenet_v2_1.0_224_quant — REPRODUCED"));
-        assert!(text.contains("| top-1 | 72.000% (72 / 100) |"));
+        assert!(text.contains("| top-1 | 72.000% (72 / 100), 95% interval 62.51–79.86 |"));
         assert!(text.contains("a \\| note"), "pipes in notes are escaped");
         assert!(text.contains("`bad.JPEG`: truncated"));
         let mut record = crate::report::tests::sample_record();

@@ -19,6 +19,12 @@ use crate::image::recipe::Recipe;
 use crate::store::{OnnxMeta, RecipeMeta};
 use crate::util::safe_file::write_bytes_atomically;
 
+/// The 95% Wilson interval of `correct` of `images`, in percent.
+pub fn percent_interval(correct: usize, images: usize) -> Option<[f64; 2]> {
+    crate::eval::stats::wilson_interval(correct as u64, images as u64)
+        .map(|(lo, hi)| [100.0 * lo, 100.0 * hi])
+}
+
 /// One export format.
 pub trait Exporter {
     fn extension(&self) -> &'static str;
@@ -40,6 +46,12 @@ pub struct RunRecord {
     /// Percent of `images`.
     pub top1: f64,
     pub top5: f64,
+    /// 95% Wilson intervals of `top1` and `top5`, in percent (`None` for no images): how far a
+    /// number measured on this many images can be from the same model's number on all images.
+    #[serde(default)]
+    pub top1_interval: Option<[f64; 2]>,
+    #[serde(default)]
+    pub top5_interval: Option<[f64; 2]>,
     pub references: Vec<ReferenceResult>,
     pub verdict: Verdict,
     pub store: Option<StoreInfo>,
@@ -273,6 +285,8 @@ pub(crate) mod tests {
             top5_correct: 93,
             top1: 72.0,
             top5: 93.0,
+            top1_interval: percent_interval(72, 100),
+            top5_interval: percent_interval(93, 100),
             references: vec![ReferenceResult {
                 source: "oracle".into(),
                 top1: 72.0,
