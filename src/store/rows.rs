@@ -337,7 +337,12 @@ impl Store {
             }
             None => {}
         }
-        let summary = Summary::of(&self.predictions(run.id)?, Some(&self.contents(run.id)?));
+        // The rows now hold exactly this pass's contents (checked above): no need to read them back.
+        let contents: HashMap<String, Content> = images
+            .iter()
+            .filter_map(|(name, content)| Some(((*name).to_string(), (*content)?)))
+            .collect();
+        let summary = Summary::of(&self.predictions(run.id)?, Some(&contents));
         transaction
             .execute(
                 "UPDATE runs SET complete = 1, images = ?2, summary_json = ?3, updated_at = ?4 WHERE id = ?1",
