@@ -33,6 +33,22 @@ fn read_jsonl(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+const V1: &str = "coral/mobilenet_v1_0.5_160_quant";
+
+/// The arguments of `verify` for coral's MobileNet v1 (the shared file) on `val`, then `extra`.
+fn v1_args<'a>(onnx: &'a Path, val: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--model",
+        V1,
+        "--onnx",
+        path_str(onnx),
+        "--val",
+        path_str(val),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// MODELS.md: top-1 / top-5 correct on the 100-image sample, and the exit status the verdict gives.
 const SAMPLE_COUNTS: [(&str, u64, u64, i32); 4] = [
     ("coral/mobilenet_v2_1.0_224_quant", 72, 93, 0),
@@ -439,23 +455,12 @@ fn the_bundled_demo_reproduces_the_oracle_on_its_30_images() {
 fn progress_off_a_terminal_is_logged_as_lines_with_rate_eta_and_running_top1() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
-    let id = "coral/mobilenet_v1_0.5_160_quant";
-    let onnx = shared_model(&shared, id);
+    let onnx = shared_model(&shared, V1);
     let sample = shared.join("imagenet-sample");
     // stderr is a pipe here, as in a file, a CI log or a Slurm log.
     let run = verify(
         scratch.path(),
-        &[
-            "--model",
-            id,
-            "--onnx",
-            path_str(&onnx),
-            "--val",
-            path_str(&sample),
-            "--batch",
-            "8",
-            "--no-cache",
-        ],
+        &v1_args(&onnx, &sample, &["--batch", "8", "--no-cache"]),
     );
     assert_eq!(run.status, 0, "{}", run.stderr);
     let lines: Vec<&str> = run
@@ -490,8 +495,7 @@ fn progress_off_a_terminal_is_logged_as_lines_with_rate_eta_and_running_top1() {
 fn the_imagenetv2_layout_gives_the_image_folder_counts() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
-    let id = "coral/mobilenet_v1_0.5_160_quant";
-    let onnx = shared_model(&shared, id);
+    let onnx = shared_model(&shared, V1);
     // The sample rearranged as the ImageNetV2 archives unpack: a folder per class index.
     let v2 = scratch
         .path()
@@ -513,22 +517,11 @@ fn the_imagenetv2_layout_gives_the_image_folder_counts() {
         std::fs::create_dir_all(&folder).unwrap();
         std::os::unix::fs::symlink(path, folder.join(name)).unwrap();
     }
-    let args = |val: &Path| {
-        vec![
-            "--model".to_string(),
-            id.into(),
-            "--onnx".into(),
-            path_str(&onnx).into(),
-            "--val".into(),
-            path_str(val).into(),
-            "--json".into(),
-            "--no-cache".into(),
-        ]
-    };
     let run = |val: &Path| {
-        let owned = args(val);
-        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-        verify(scratch.path(), &refs)
+        verify(
+            scratch.path(),
+            &v1_args(&onnx, val, &["--json", "--no-cache"]),
+        )
     };
     let whole = run(&v2);
     assert_eq!(whole.status, 0, "{}", whole.stderr);
@@ -578,20 +571,10 @@ fn the_imagenetv2_layout_gives_the_image_folder_counts() {
 fn require_reference_makes_an_unchecked_run_exit_3() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
-    let id = "coral/mobilenet_v1_0.5_160_quant";
-    let onnx = shared_model(&shared, id);
+    let onnx = shared_model(&shared, V1);
     let sample = shared.join("imagenet-sample");
-    let base = [
-        "--model",
-        id,
-        "--onnx",
-        path_str(&onnx),
-        "--val",
-        path_str(&sample),
-        "--no-cache",
-    ];
     // Ten images are no published image set: nothing is compared.
-    let subset: Vec<&str> = base.iter().copied().chain(["--limit", "10"]).collect();
+    let subset = v1_args(&onnx, &sample, &["--no-cache", "--limit", "10"]);
     let plain = verify(scratch.path(), &subset);
     assert_eq!(plain.status, 0, "{}", plain.stderr);
     assert!(
@@ -599,19 +582,15 @@ fn require_reference_makes_an_unchecked_run_exit_3() {
         "{}",
         plain.stderr
     );
-    let required: Vec<&str> = subset
-        .iter()
-        .copied()
-        .chain(["--require-reference"])
-        .collect();
+    let required = v1_args(
+        &onnx,
+        &sample,
+        &["--no-cache", "--limit", "10", "--require-reference"],
+    );
     let unchecked = verify(scratch.path(), &required);
     assert_eq!(unchecked.status, 3, "{}", unchecked.stderr);
     // The whole sample has its reference: the flag changes nothing there.
-    let whole: Vec<&str> = base
-        .iter()
-        .copied()
-        .chain(["--require-reference"])
-        .collect();
+    let whole = v1_args(&onnx, &sample, &["--no-cache", "--require-reference"]);
     let checked = verify(scratch.path(), &whole);
     assert_eq!(checked.status, 0, "{}", checked.stderr);
 }
@@ -620,25 +599,12 @@ fn require_reference_makes_an_unchecked_run_exit_3() {
 fn unwritable_outputs_fail_before_any_image_is_read() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
-    let id = "coral/mobilenet_v1_0.5_160_quant";
-    let onnx = shared_model(&shared, id);
+    let onnx = shared_model(&shared, V1);
     let sample = shared.join("imagenet-sample");
     let not_a_folder = scratch.path().join("file");
     std::fs::write(&not_a_folder, b"x").unwrap();
-    let base = [
-        "--model",
-        id,
-        "--onnx",
-        path_str(&onnx),
-        "--val",
-        path_str(&sample),
-    ];
     let under_a_file = not_a_folder.join("reports");
-    let reports: Vec<&str> = base
-        .iter()
-        .copied()
-        .chain(["--report-dir", path_str(&under_a_file)])
-        .collect();
+    let reports = v1_args(&onnx, &sample, &["--report-dir", path_str(&under_a_file)]);
     let mut command = common::zoorepro(&scratch.path().join("cache"));
     let refused = common::run(command.arg("verify").args(&reports));
     assert_eq!(refused.status, 2, "{}", refused.stderr);
@@ -653,11 +619,7 @@ fn unwritable_outputs_fail_before_any_image_is_read() {
         refused.stderr
     );
     let predictions = not_a_folder.join("p.jsonl");
-    let with_predictions: Vec<&str> = base
-        .iter()
-        .copied()
-        .chain(["--predictions", path_str(&predictions)])
-        .collect();
+    let with_predictions = v1_args(&onnx, &sample, &["--predictions", path_str(&predictions)]);
     let refused = verify(scratch.path(), &with_predictions);
     assert_eq!(refused.status, 2, "{}", refused.stderr);
     assert!(

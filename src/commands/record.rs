@@ -30,6 +30,12 @@ pub(super) fn report_stem(started_at: SystemTime, key: &RunKey) -> String {
 
 /// Writes the report files, prints the record (`--json`) and the summary, and turns the verdict
 /// into the exit status.
+/// Creates `dir` if need be and a temporary file in it, which is removed at once.
+fn probe_folder(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    tempfile::NamedTempFile::new_in(dir).map(drop)
+}
+
 /// Checks, before any image is read, that the outputs a run will write can be written: the
 /// store's folder (`None`: no store), the report folder of `model_id` under `report_dir`, and
 /// `predictions` (its folder, unless it is a special file such as `/dev/stdout`, which is
@@ -41,24 +47,19 @@ pub(super) fn check_outputs_writable(
     predictions: Option<&Path>,
 ) -> anyhow::Result<()> {
     if let Some(dir) = store_dir {
-        std::fs::create_dir_all(dir)
-            .and_then(|()| tempfile::NamedTempFile::new_in(dir).map(drop))
-            .with_context(|| {
-                format!(
-                    "cannot create the prediction store in {} (pass --cache-dir DIR to put it elsewhere)",
-                    dir.display()
-                )
-            })?;
-    }
-    let model_dir = report_dir.join(model_id);
-    std::fs::create_dir_all(&model_dir)
-        .and_then(|()| tempfile::NamedTempFile::new_in(&model_dir).map(drop))
-        .with_context(|| {
+        probe_folder(dir).with_context(|| {
             format!(
-                "cannot write run reports under {} (pass --report-dir DIR)",
-                report_dir.display()
+                "cannot create the prediction store in {} (pass --cache-dir DIR to put it elsewhere)",
+                dir.display()
             )
         })?;
+    }
+    probe_folder(&report_dir.join(model_id)).with_context(|| {
+        format!(
+            "cannot write run reports under {} (pass --report-dir DIR)",
+            report_dir.display()
+        )
+    })?;
     let Some(path) = predictions else {
         return Ok(());
     };
@@ -70,6 +71,7 @@ pub(super) fn check_outputs_writable(
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    // Not created: a mistyped folder for the predictions is an error, as the writer would make it.
     tempfile::NamedTempFile::new_in(folder)
         .map(drop)
         .with_context(|| {
