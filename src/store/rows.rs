@@ -60,6 +60,14 @@ impl RankedColumns {
     }
 }
 
+/// The contents a pass knows, by image name.
+fn known_contents(images: &[(&str, Option<Content>)]) -> HashMap<String, Content> {
+    images
+        .iter()
+        .filter_map(|(name, content)| Some(((*name).to_string(), (*content)?)))
+        .collect()
+}
+
 impl Store {
     /// Every stored image of a run by name, with the content its row was computed from.
     pub fn stored_images(&self, run: RunId) -> Result<HashMap<String, StoredImage>, StoreError> {
@@ -338,11 +346,7 @@ impl Store {
             None => {}
         }
         // The rows now hold exactly this pass's contents (checked above): no need to read them back.
-        let contents: HashMap<String, Content> = images
-            .iter()
-            .filter_map(|(name, content)| Some(((*name).to_string(), (*content)?)))
-            .collect();
-        let summary = Summary::of(&self.predictions(run.id)?, Some(&contents));
+        let summary = Summary::of(&self.predictions(run.id)?, Some(&known_contents(images)));
         transaction
             .execute(
                 "UPDATE runs SET complete = 1, images = ?2, summary_json = ?3, updated_at = ?4 WHERE id = ?1",
