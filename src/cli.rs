@@ -392,10 +392,49 @@ pub struct ModelArgs {
     pub allow_unverified: bool,
 }
 
+/// Which models `verify` evaluates in one pass over the images, and how to feed them.
+#[derive(Args, Debug)]
+pub struct ModelsArgs {
+    /// Manifest ids, bare names or globs, comma-separated: `pytorch/resnet50`, `resnet18`,
+    /// `'coral/*,pypi/*'`, `'*/resnet50'`. Each image is decoded once for all of them.
+    #[arg(
+        long,
+        value_name = "ID,...",
+        value_delimiter = ',',
+        required_unless_present = "all_present"
+    )]
+    pub model: Vec<String>,
+
+    /// Every manifest whose ONNX file is present under models/ (of those --model names, if given).
+    #[arg(long)]
+    pub all_present: bool,
+
+    /// One of each manifest's recipes [default: the manifest's default].
+    #[arg(long, value_name = "NAME")]
+    pub recipe: Option<String>,
+
+    /// Which Pillow's resize pass order to reproduce.
+    #[arg(long, value_enum, default_value = "13", value_name = "12|13")]
+    pub pillow_compat: PillowCompatArg,
+
+    /// The ONNX file, when it is not where the manifest says under models/ (one model only).
+    #[arg(long, value_name = "FILE", conflicts_with = "models_dir")]
+    pub onnx: Option<PathBuf>,
+
+    /// Where the ONNX files are, under the names the manifests give them [default: models/
+    /// under the zoorepro home].
+    #[arg(long, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+
+    /// Run a file whose sha256 differs from the manifest's; the record says "unverified".
+    #[arg(long)]
+    pub allow_unverified: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub model: ModelsArgs,
 
     /// ImageFolder tree, flat folder of ILSVRC2012_val_*.JPEG, or ILSVRC2012_img_val.tar.
     #[arg(long, value_name = "PATH")]
@@ -426,9 +465,15 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
 
-    /// Write per-image predictions as JSON Lines here.
+    /// Write per-image predictions as JSON Lines here (one model only).
     #[arg(long, value_name = "FILE")]
     pub predictions: Option<PathBuf>,
+
+    /// One row per model of the pass, as CSV or JSON by the file's extension (.csv, .json):
+    /// timm's columns (model, img_size, top1, top1_err, top5, top5_err, param_count, crop_pct,
+    /// interpolation), then recipe, image set, images, failed, reference, delta and verdict.
+    #[arg(long, value_name = "FILE.csv|FILE.json")]
+    pub results_file: Option<PathBuf>,
 
     #[command(flatten)]
     pub output: JsonArg,

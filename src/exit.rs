@@ -11,3 +11,32 @@ pub const ERROR: i32 = 2;
 /// `verify` / `merge --require-reference`: the run was made, but no reference applies to its
 /// image set, so nothing was checked.
 pub const NO_REFERENCE: i32 = 3;
+
+/// The status of several verdicts in one invocation (`verify` over several models): an error
+/// outranks a drift, which outranks "nothing checked", which outranks success.
+pub fn worst(a: i32, b: i32) -> i32 {
+    let severity = |code: i32| match code {
+        SUCCESS => 0,
+        NO_REFERENCE => 1,
+        DRIFT => 2,
+        _ => 3,
+    };
+    if severity(b) > severity(a) { b } else { a }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_status_wins() {
+        assert_eq!(
+            [SUCCESS, DRIFT, SUCCESS].into_iter().fold(SUCCESS, worst),
+            DRIFT
+        );
+        assert_eq!(worst(DRIFT, ERROR), ERROR);
+        assert_eq!(worst(NO_REFERENCE, DRIFT), DRIFT);
+        assert_eq!(worst(SUCCESS, NO_REFERENCE), NO_REFERENCE);
+        assert_eq!(worst(ERROR, SUCCESS), ERROR);
+    }
+}

@@ -355,6 +355,8 @@ fn record_parts(
             inferred: 0,
             nan_outputs: 0,
             throughput: Throughput::from_stages(0, 0.0, 0.0, 0.0),
+            decodes: 0,
+            models_in_pass: 1,
             host: Host::current(),
         },
         recipe,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use super::Context;
-use crate::cli::ModelArgs;
+use crate::cli::{ModelArgs, ModelsArgs};
 use crate::image::recipe::{Layout, Recipe};
 use crate::image::resample::PillowCompat;
 use crate::model::manifest::{self, Manifest};
@@ -29,17 +29,90 @@ impl ModelUnderTest {
         let home = ctx.home()?;
         let manifests = ctx.manifests(&home)?;
         let manifest = manifest::resolve(&manifests, &args.model)?.clone();
-        let recipe = manifest.recipe(args.recipe.as_deref())?;
-        let onnx_path = args
-            .onnx
+        Self::new(
+            home,
+            manifest,
+            args.recipe.as_deref(),
+            args.pillow_compat.into(),
+            args.onnx.clone(),
+            args.allow_unverified,
+        )
+    }
+
+    /// The models a `verify` pass evaluates: those the queries name (globs included), or with
+    /// `--all-present` those of them (of all, without queries) whose ONNX file is present.
+    pub fn select_many(ctx: &Context, args: &ModelsArgs) -> anyhow::Result<Vec<Self>> {
+        let home = ctx.home()?;
+        let manifests = ctx.manifests(&home)?;
+        let mut chosen: Vec<&Manifest> = if args.model.is_empty() {
+            manifests.iter().collect()
+        } else {
+            crate::model::select::select(&manifests, &args.model)?
+        };
+        let models_dir = args
+            .models_dir
             .clone()
-            .unwrap_or_else(|| manifest.onnx_path(&home));
-        let onnx = inspect_onnx_file(&manifest, &onnx_path, args.allow_unverified)?;
+            .unwrap_or_else(|| home.join("models"));
+        if args.all_present {
+            chosen.retain(|m| models_dir.join(&m.file).is_file());
+            if chosen.is_empty() {
+                bail!(
+                    "no ONNX file of {} is present under {}: export them (scripts/export/) or name models with --model",
+                    if args.model.is_empty() {
+                        "any manifest".to_string()
+                    } else {
+                        args.model.join(",")
+                    },
+                    models_dir.display()
+                );
+            }
+        }
+        if chosen.len() > 1 && args.onnx.is_some() {
+            bail!(
+                "--onnx names one file, but --model selects {} models ({}); pass one model with --onnx",
+                chosen.len(),
+                chosen
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        chosen
+            .into_iter()
+            .map(|manifest| {
+                Self::new(
+                    home.clone(),
+                    manifest.clone(),
+                    args.recipe.as_deref(),
+                    args.pillow_compat.into(),
+                    Some(
+                        args.onnx
+                            .clone()
+                            .unwrap_or_else(|| models_dir.join(&manifest.file)),
+                    ),
+                    args.allow_unverified,
+                )
+            })
+            .collect()
+    }
+
+    fn new(
+        home: PathBuf,
+        manifest: Manifest,
+        recipe: Option<&str>,
+        compat: PillowCompat,
+        onnx: Option<PathBuf>,
+        allow_unverified: bool,
+    ) -> anyhow::Result<Self> {
+        let recipe = manifest.recipe(recipe)?;
+        let onnx_path = onnx.unwrap_or_else(|| manifest.onnx_path(&home));
+        let onnx = inspect_onnx_file(&manifest, &onnx_path, allow_unverified)?;
         Ok(Self {
             home,
             manifest,
             recipe,
-            compat: args.pillow_compat.into(),
+            compat,
             onnx_path,
             onnx,
         })

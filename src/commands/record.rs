@@ -60,9 +60,16 @@ pub(super) fn check_outputs_writable(
             report_dir.display()
         )
     })?;
-    let Some(path) = predictions else {
-        return Ok(());
-    };
+    match predictions {
+        Some(path) => check_file_writable(path, "predictions"),
+        None => Ok(()),
+    }
+}
+
+/// Checks that `path` (a file the run will write at the end) can be created: its folder exists
+/// and is writable, unless it is a special file such as `/dev/stdout`, which is streamed to.
+/// Nothing is left behind.
+pub(super) fn check_file_writable(path: &Path, what: &str) -> anyhow::Result<()> {
     // A special file (a FIFO, /dev/stdout) is written by streaming: opening it here could block.
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
         return Ok(());
@@ -71,12 +78,12 @@ pub(super) fn check_outputs_writable(
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    // Not created: a mistyped folder for the predictions is an error, as the writer would make it.
+    // Not created: a mistyped folder is an error, as the writer would make it.
     tempfile::NamedTempFile::new_in(folder)
         .map(drop)
         .with_context(|| {
             format!(
-                "cannot write predictions to {} (its folder is not writable)",
+                "cannot write {what} to {} (its folder is not writable)",
                 path.display()
             )
         })

@@ -1,9 +1,17 @@
-//! The evaluation pipeline: read -> decode + preprocess (rayon) -> infer -> rank.
+//! The evaluation pipeline: read -> decode + preprocess (rayon) -> infer -> rank, for one model
+//! or several in one pass over the data.
 //!
 //! Three stages on three threads joined by bounded queues, so the next batch is decoded while
 //! the current one runs and memory stays flat whatever the size of `--val`: at most
-//! `QUEUE_DEPTH` batches of encoded bytes and `BUFFERS` tensors exist at any time, and the tensor
-//! buffers are recycled rather than allocated per batch.
+//! `QUEUE_DEPTH` batches of encoded bytes and `BUFFERS` sets of tensors exist at any time, and
+//! the tensor buffers are recycled rather than allocated per batch.
+//!
+//! Several models (lanes) share the pass: each image is decoded once, each distinct recipe
+//! ([`Preparation`]) is computed once per image, and every lane is fed its preparation's tensor.
+//! Lanes run one after another on the inference thread, each with all the cores ONNX Runtime was
+//! given, so sessions never compete for cores. Memory grows with the number of distinct recipes
+//! (`BUFFERS` x batch x sample size each), not with the number of models, plus each model's own
+//! weights and one batch of scratch tensor per model.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +26,7 @@ use crate::image::resample::PillowCompat;
 use crate::runtime::{Classifier, RuntimeError};
 
 const QUEUE_DEPTH: usize = 2;
-/// Tensors in flight at once; the batch-size memory check counts them.
+/// Tensor sets in flight at once; the batch-size memory check counts them.
 pub const BUFFERS: usize = QUEUE_DEPTH + 2;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,15 +39,30 @@ pub enum PipelineError {
         "{file}: {error} (--strict stops at the first unreadable image; without it the image counts as failed)"
     )]
     StrictFailure { file: String, error: String },
-    #[error("the model's output has {got} classes, but its manifest declares {expected}")]
-    ClassCount { got: usize, expected: usize },
+    #[error("{model}: the model's output has {got} classes, but its manifest declares {expected}")]
+    ClassCount {
+        model: String,
+        got: usize,
+        expected: usize,
+    },
     #[error("{0}")]
     Sink(String),
 }
 
-pub struct PipelineConfig<'a> {
+/// A recipe the pass computes once per image, for every lane that takes it.
+#[derive(Clone, Copy)]
+pub struct Preparation<'a> {
     pub recipe: &'a Recipe,
     pub compat: PillowCompat,
+}
+
+/// One model of the pass and how to feed it.
+pub struct Lane<'m> {
+    /// Names the model in errors.
+    pub name: String,
+    pub model: &'m mut dyn Classifier,
+    /// Index of the lane's [`Preparation`].
+    pub preparation: usize,
     /// Samples per inference call.
     pub batch: usize,
     /// A batch dimension the graph fixes: short batches are zero-padded to it.
@@ -48,70 +71,101 @@ pub struct PipelineConfig<'a> {
     pub classes: usize,
     /// Leading columns to drop (1 for 1001-class models).
     pub label_offset: usize,
+}
+
+pub struct PassConfig<'a> {
+    pub preparations: Vec<Preparation<'a>>,
+    /// Samples read and decoded together.
+    pub read_batch: usize,
     pub strict: bool,
 }
 
-/// What one invocation did, for the run record's throughput figures.
+/// An image of the stream and the lanes that want it (the others answer it from their store).
+pub struct Admitted {
+    pub sample: Sample,
+    pub lanes: Vec<bool>,
+}
+
+/// What one lane of an invocation did, for the run record's throughput figures.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PipelineStats {
     pub inferred: usize,
     pub failed: usize,
     /// Images whose model output held NaN: ranked (NaN last, as NumPy sorts), but suspect.
     pub nan_outputs: usize,
-    /// Time the preprocessing stage spent working (decode + resample + normalise), summed over batches.
+    /// Time the preprocessing stage spent working (decode + resample + normalise), summed over
+    /// batches; shared by every lane of the pass.
     pub preprocess_time: Duration,
-    /// Time spent inside the runtime.
+    /// Time spent inside the runtime, for this lane.
     pub inference_time: Duration,
     pub wall_time: Duration,
+    /// Images the pass decoded (each once, whatever the number of lanes).
+    pub decodes: usize,
+    /// Models fed by the pass.
+    pub lanes: usize,
 }
 
 struct RawBatch {
-    samples: Vec<Sample>,
+    admitted: Vec<Admitted>,
 }
 
+/// A decoded batch: sample `i` of the batch is at slot `i` of every tensor its lanes need.
 struct ReadyBatch {
-    ok: Vec<Entry>,
-    failed: Vec<(Entry, String)>,
-    tensor: Vec<f32>,
+    entries: Vec<Entry>,
+    lanes: Vec<Vec<bool>>,
+    /// `Err` for an image that could not be read or decoded.
+    outcomes: Vec<Result<(), String>>,
+    /// One per preparation.
+    tensors: Vec<Vec<f32>>,
     elapsed: Duration,
 }
 
-/// Runs every sample through the model and hands each finished batch of predictions to `sink`
-/// in order of completion. `progress` is called with the number of images finished.
+/// Runs every admitted sample through the lanes that want it and hands each lane's finished
+/// predictions to `sink(lane, predictions)`. `progress` is called with the number of images
+/// finished by every lane.
 pub fn run(
-    samples: impl Iterator<Item = Result<Sample, DatasetError>> + Send,
-    config: &PipelineConfig,
-    model: &mut impl Classifier,
-    mut sink: impl FnMut(&[Prediction]) -> Result<(), String>,
+    samples: impl Iterator<Item = Result<Admitted, DatasetError>> + Send,
+    config: &PassConfig,
+    lanes: &mut [Lane<'_>],
+    mut sink: impl FnMut(usize, &[Prediction]) -> Result<(), String>,
     mut progress: impl FnMut(usize),
-) -> Result<PipelineStats, PipelineError> {
+) -> Result<Vec<PipelineStats>, PipelineError> {
     let started = Instant::now();
-    let sample_len = config.recipe.sample_len();
-    let slots = config.fixed_batch.unwrap_or(config.batch).max(config.batch);
+    let lane_preparation: Vec<usize> = lanes.iter().map(|lane| lane.preparation).collect();
     let (raw_tx, raw_rx) = bounded::<Result<RawBatch, DatasetError>>(QUEUE_DEPTH);
     let (ready_tx, ready_rx) = bounded::<Result<ReadyBatch, DatasetError>>(QUEUE_DEPTH);
-    let (free_tx, free_rx) = bounded::<Vec<f32>>(BUFFERS);
+    let (free_tx, free_rx) = bounded::<Vec<Vec<f32>>>(BUFFERS);
     for _ in 0..BUFFERS {
-        let _ = free_tx.send(vec![0.0f32; slots * sample_len]);
+        let set = config
+            .preparations
+            .iter()
+            .map(|p| vec![0.0f32; config.read_batch * p.recipe.sample_len()])
+            .collect();
+        let _ = free_tx.send(set);
     }
 
     std::thread::scope(|scope| {
-        scope.spawn(move || read_batches(samples, config.batch, raw_tx));
+        scope.spawn(move || read_batches(samples, config.read_batch, raw_tx));
         let preparer_free = free_rx.clone();
-        scope.spawn(move || prepare_batches(raw_rx, preparer_free, ready_tx, config));
-        let result = infer_batches(&ready_rx, &free_tx, config, model, &mut sink, &mut progress);
+        let lane_preparation = &lane_preparation;
+        scope.spawn(move || {
+            prepare_batches(raw_rx, preparer_free, ready_tx, config, lane_preparation)
+        });
+        let result = infer_batches(&ready_rx, &free_tx, config, lanes, &mut sink, &mut progress);
         // Dropping the receivers makes the other stages' sends fail, so they stop early on error.
         drop(ready_rx);
         drop(free_rx);
         result.map(|mut stats| {
-            stats.wall_time = started.elapsed();
+            for lane in &mut stats {
+                lane.wall_time = started.elapsed();
+            }
             stats
         })
     })
 }
 
 fn read_batches(
-    samples: impl Iterator<Item = Result<Sample, DatasetError>>,
+    samples: impl Iterator<Item = Result<Admitted, DatasetError>>,
     batch: usize,
     raw_tx: Sender<Result<RawBatch, DatasetError>>,
 ) {
@@ -122,7 +176,7 @@ fn read_batches(
                 pending.push(sample);
                 if pending.len() == batch {
                     let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-                    if raw_tx.send(Ok(RawBatch { samples: full })).is_err() {
+                    if raw_tx.send(Ok(RawBatch { admitted: full })).is_err() {
                         return;
                     }
                 }
@@ -134,17 +188,17 @@ fn read_batches(
         }
     }
     if !pending.is_empty() {
-        let _ = raw_tx.send(Ok(RawBatch { samples: pending }));
+        let _ = raw_tx.send(Ok(RawBatch { admitted: pending }));
     }
 }
 
 fn prepare_batches(
     raw_rx: Receiver<Result<RawBatch, DatasetError>>,
-    free_rx: Receiver<Vec<f32>>,
+    free_rx: Receiver<Vec<Vec<f32>>>,
     ready_tx: Sender<Result<ReadyBatch, DatasetError>>,
-    config: &PipelineConfig,
+    config: &PassConfig,
+    lane_preparation: &[usize],
 ) {
-    let sample_len = config.recipe.sample_len();
     for raw in raw_rx {
         let raw = match raw {
             Ok(raw) => raw,
@@ -153,135 +207,250 @@ fn prepare_batches(
                 return;
             }
         };
-        let Ok(mut tensor) = free_rx.recv() else {
+        let Ok(mut tensors) = free_rx.recv() else {
             return;
         };
         let started = Instant::now();
-        let outcomes: Vec<Result<(), String>> = raw
-            .samples
-            .par_iter()
-            .zip(tensor.par_chunks_mut(sample_len))
-            .map(|(sample, slot)| match &sample.bytes {
-                Ok(bytes) => crate::image::preprocess::preprocess_bytes(
-                    bytes,
-                    config.recipe,
-                    config.compat,
-                    slot,
-                )
-                .map_err(|e| e.to_string()),
-                Err(error) => Err(error.clone()),
-            })
+        let needs: Vec<Vec<bool>> = raw
+            .admitted
+            .iter()
+            .map(|a| preparations_needed(config, lane_preparation, &a.lanes))
             .collect();
-        // Failed samples leave holes; close them so the tensor holds the good samples contiguously.
-        let mut ok = Vec::with_capacity(raw.samples.len());
-        let mut failed = Vec::new();
-        for (slot, (sample, outcome)) in raw.samples.into_iter().zip(outcomes).enumerate() {
-            match outcome {
-                Ok(()) => {
-                    let target = ok.len();
-                    if target != slot {
-                        tensor.copy_within(
-                            slot * sample_len..(slot + 1) * sample_len,
-                            target * sample_len,
-                        );
-                    }
-                    ok.push(sample.entry);
-                }
-                Err(error) => failed.push((sample.entry, error)),
-            }
-        }
-        let elapsed = started.elapsed();
-        if ready_tx
-            .send(Ok(ReadyBatch {
-                ok,
-                failed,
-                tensor,
-                elapsed,
-            }))
-            .is_err()
-        {
+        let outcomes = decode_batch(&raw.admitted, &needs, &mut tensors, config);
+        let (entries, lanes) = raw
+            .admitted
+            .into_iter()
+            .map(|a| (a.sample.entry, a.lanes))
+            .unzip();
+        let ready = ReadyBatch {
+            entries,
+            lanes,
+            outcomes,
+            tensors,
+            elapsed: started.elapsed(),
+        };
+        if ready_tx.send(Ok(ready)).is_err() {
             return;
         }
     }
 }
 
+/// Which preparations a sample needs: those of the lanes that want it.
+fn preparations_needed(
+    config: &PassConfig,
+    lane_preparation: &[usize],
+    lanes: &[bool],
+) -> Vec<bool> {
+    let mut needed = vec![false; config.preparations.len()];
+    for (&preparation, _) in lane_preparation.iter().zip(lanes).filter(|(_, w)| **w) {
+        needed[preparation] = true;
+    }
+    needed
+}
+
+/// Decodes each sample once into the slots of the preparations it needs, in parallel.
+fn decode_batch(
+    admitted: &[Admitted],
+    needs: &[Vec<bool>],
+    tensors: &mut [Vec<f32>],
+    config: &PassConfig,
+) -> Vec<Result<(), String>> {
+    // Sample i's slot in each tensor, for the preparations it needs.
+    let mut slots: Vec<Vec<(usize, &mut [f32])>> =
+        (0..admitted.len()).map(|_| Vec::new()).collect();
+    for (preparation, tensor) in tensors.iter_mut().enumerate() {
+        let sample_len = config.preparations[preparation].recipe.sample_len();
+        for (i, slot) in tensor
+            .chunks_mut(sample_len)
+            .take(admitted.len())
+            .enumerate()
+        {
+            if needs[i][preparation] {
+                slots[i].push((preparation, slot));
+            }
+        }
+    }
+    admitted
+        .par_iter()
+        .zip(slots.into_par_iter())
+        .map(|(admitted, mut slots)| match &admitted.sample.bytes {
+            Ok(bytes) => {
+                let recipes: Vec<(&Recipe, PillowCompat)> = slots
+                    .iter()
+                    .map(|(p, _)| {
+                        let p = config.preparations[*p];
+                        (p.recipe, p.compat)
+                    })
+                    .collect();
+                let mut outs: Vec<&mut [f32]> = slots.iter_mut().map(|(_, s)| &mut **s).collect();
+                crate::image::preprocess::preprocess_bytes_many(bytes, &recipes, &mut outs)
+                    .map_err(|e| e.to_string())
+            }
+            Err(error) => Err(error.clone()),
+        })
+        .collect()
+}
+
 fn infer_batches(
     ready_rx: &Receiver<Result<ReadyBatch, DatasetError>>,
-    free_tx: &Sender<Vec<f32>>,
-    config: &PipelineConfig,
-    model: &mut impl Classifier,
-    sink: &mut impl FnMut(&[Prediction]) -> Result<(), String>,
+    free_tx: &Sender<Vec<Vec<f32>>>,
+    config: &PassConfig,
+    lanes: &mut [Lane<'_>],
+    sink: &mut impl FnMut(usize, &[Prediction]) -> Result<(), String>,
     progress: &mut impl FnMut(usize),
-) -> Result<PipelineStats, PipelineError> {
-    let sample_len = config.recipe.sample_len();
-    let sample_shape = config.recipe.sample_shape();
-    let mut stats = PipelineStats::default();
+) -> Result<Vec<PipelineStats>, PipelineError> {
+    let mut stats = vec![
+        PipelineStats {
+            lanes: lanes.len(),
+            ..PipelineStats::default()
+        };
+        lanes.len()
+    ];
+    let mut scratch: Vec<Vec<f32>> = vec![Vec::new(); lanes.len()];
     let mut scores = Vec::new();
     let mut predictions = Vec::new();
     for ready in ready_rx.iter() {
         let mut ready = ready?;
-        stats.preprocess_time += ready.elapsed;
         if config.strict
-            && let Some((entry, error)) = ready.failed.first()
+            && let Some((entry, Err(error))) = ready
+                .entries
+                .iter()
+                .zip(&ready.outcomes)
+                .find(|(_, o)| o.is_err())
         {
             return Err(PipelineError::StrictFailure {
                 file: entry.file.clone(),
                 error: error.clone(),
             });
         }
-        predictions.clear();
-        if !ready.ok.is_empty() {
-            let count = ready.ok.len();
-            let run_count = config.fixed_batch.unwrap_or(count);
-            if run_count > count {
-                ready.tensor[count * sample_len..run_count * sample_len].fill(0.0);
-            }
-            scores.clear();
-            let started = Instant::now();
-            let classes = model.classify(
-                &ready.tensor[..run_count * sample_len],
-                run_count,
-                sample_shape,
+        let decoded = ready.outcomes.iter().filter(|o| o.is_ok()).count();
+        for (index, lane) in lanes.iter_mut().enumerate() {
+            let stats = &mut stats[index];
+            stats.preprocess_time += ready.elapsed;
+            stats.decodes += decoded;
+            predictions.clear();
+            let work = LaneWork {
+                ready: &ready,
+                lane_index: index,
+                sample_shape: config.preparations[lane.preparation].recipe.sample_shape(),
+            };
+            work.run(
+                lane,
+                &mut scratch[index],
                 &mut scores,
+                &mut predictions,
+                stats,
             )?;
-            stats.inference_time += started.elapsed();
-            if classes != config.classes {
-                return Err(PipelineError::ClassCount {
-                    got: classes,
-                    expected: config.classes,
-                });
-            }
-            for (entry, row) in ready.ok.drain(..).zip(scores.chunks_exact(classes)) {
-                if row[config.label_offset..].iter().any(|v| v.is_nan()) {
-                    stats.nan_outputs += 1;
-                }
-                let ranked = rank::top_k(&row[config.label_offset..]);
-                predictions.push(Prediction {
-                    name: entry.name,
-                    file: entry.file,
-                    label: entry.label,
-                    outcome: Outcome::Ranked {
-                        top5: ranked.classes,
-                        scores: ranked.scores,
-                    },
-                });
-            }
-            stats.inferred += count;
+            sink(index, &predictions).map_err(PipelineError::Sink)?;
         }
-        stats.failed += ready.failed.len();
-        for (entry, error) in ready.failed.drain(..) {
-            predictions.push(Prediction {
-                name: entry.name,
-                file: entry.file,
-                label: entry.label,
-                outcome: Outcome::Failed(error),
-            });
-        }
-        let _ = free_tx.send(std::mem::take(&mut ready.tensor));
-        sink(&predictions).map_err(PipelineError::Sink)?;
-        progress(predictions.len());
+        let _ = free_tx.send(std::mem::take(&mut ready.tensors));
+        progress(ready.entries.len());
     }
     Ok(stats)
+}
+
+/// One lane's share of a decoded batch.
+struct LaneWork<'r> {
+    ready: &'r ReadyBatch,
+    lane_index: usize,
+    sample_shape: [usize; 3],
+}
+
+impl LaneWork<'_> {
+    /// Infers the lane's decoded samples in chunks of its batch size and appends a prediction
+    /// for every sample the lane wanted, failed ones included.
+    fn run(
+        &self,
+        lane: &mut Lane<'_>,
+        scratch: &mut Vec<f32>,
+        scores: &mut Vec<f32>,
+        predictions: &mut Vec<Prediction>,
+        stats: &mut PipelineStats,
+    ) -> Result<(), PipelineError> {
+        let ready = self.ready;
+        let wanted = |i: &usize| ready.lanes[*i][self.lane_index];
+        let decoded: Vec<usize> = (0..ready.entries.len())
+            .filter(wanted)
+            .filter(|&i| ready.outcomes[i].is_ok())
+            .collect();
+        for chunk in decoded.chunks(lane.batch.max(1)) {
+            self.infer_chunk(lane, chunk, scratch, scores, predictions, stats)?;
+        }
+        for i in (0..ready.entries.len()).filter(wanted) {
+            if let Err(error) = &ready.outcomes[i] {
+                let entry = &ready.entries[i];
+                stats.failed += 1;
+                predictions.push(Prediction {
+                    name: entry.name.clone(),
+                    file: entry.file.clone(),
+                    label: entry.label,
+                    outcome: Outcome::Failed(error.clone()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn infer_chunk(
+        &self,
+        lane: &mut Lane<'_>,
+        chunk: &[usize],
+        scratch: &mut Vec<f32>,
+        scores: &mut Vec<f32>,
+        predictions: &mut Vec<Prediction>,
+        stats: &mut PipelineStats,
+    ) -> Result<(), PipelineError> {
+        let sample_len: usize = self.sample_shape.iter().product();
+        let tensor = &self.ready.tensors[lane.preparation];
+        let count = chunk.len();
+        let run_count = lane.fixed_batch.unwrap_or(count);
+        let contiguous = chunk.windows(2).all(|w| w[1] == w[0] + 1);
+        // The decoded slots are used in place when they already form the batch; otherwise (a
+        // failed image between them, a sample another lane wants alone, padding to a fixed
+        // batch) they are gathered into the lane's scratch tensor.
+        let input: &[f32] = if contiguous && run_count == count {
+            &tensor[chunk[0] * sample_len..(chunk[0] + count) * sample_len]
+        } else {
+            scratch.clear();
+            for &i in chunk {
+                scratch.extend_from_slice(&tensor[i * sample_len..(i + 1) * sample_len]);
+            }
+            scratch.resize(run_count.max(count) * sample_len, 0.0);
+            &scratch[..run_count * sample_len]
+        };
+        scores.clear();
+        let started = Instant::now();
+        let classes = lane
+            .model
+            .classify(input, run_count, self.sample_shape, scores)?;
+        stats.inference_time += started.elapsed();
+        if classes != lane.classes {
+            return Err(PipelineError::ClassCount {
+                model: lane.name.clone(),
+                got: classes,
+                expected: lane.classes,
+            });
+        }
+        for (&i, row) in chunk.iter().zip(scores.chunks_exact(classes)) {
+            let row = &row[lane.label_offset..];
+            if row.iter().any(|v| v.is_nan()) {
+                stats.nan_outputs += 1;
+            }
+            let ranked = rank::top_k(row);
+            let entry = &self.ready.entries[i];
+            predictions.push(Prediction {
+                name: entry.name.clone(),
+                file: entry.file.clone(),
+                label: entry.label,
+                outcome: Outcome::Ranked {
+                    top5: ranked.classes,
+                    scores: ranked.scores,
+                },
+            });
+        }
+        stats.inferred += count;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -376,31 +545,52 @@ mod tests {
         mut fake: FakeClassifier,
     ) -> Outcomes {
         let recipe = preset("keras-caffe").unwrap();
-        let config = PipelineConfig {
-            recipe: &recipe,
-            compat: PillowCompat::V13,
+        let config = PassConfig {
+            preparations: vec![Preparation {
+                recipe: &recipe,
+                compat: PillowCompat::V13,
+            }],
+            read_batch: batch,
+            strict,
+        };
+        let mut predictions = Vec::new();
+        let mut lanes = [Lane {
+            name: "fake".into(),
+            model: &mut fake,
+            preparation: 0,
             batch,
             fixed_batch,
             classes: CLASSES,
             label_offset: 0,
-            strict,
-        };
-        let mut predictions = Vec::new();
+        }];
         let result = run(
-            samples.into_iter(),
+            admit_all(samples, 1),
             &config,
-            &mut fake,
-            |batch| {
+            &mut lanes,
+            |_, batch| {
                 predictions.extend_from_slice(batch);
                 Ok(())
             },
             |_| {},
-        );
+        )
+        .map(|mut stats| stats.remove(0));
         Outcomes {
             result,
             predictions,
             fake,
         }
+    }
+
+    fn admit_all(
+        samples: Vec<Result<Sample, DatasetError>>,
+        lanes: usize,
+    ) -> impl Iterator<Item = Result<Admitted, DatasetError>> + Send {
+        samples.into_iter().map(move |sample| {
+            sample.map(|sample| Admitted {
+                sample,
+                lanes: vec![true; lanes],
+            })
+        })
     }
 
     fn top1(prediction: &Prediction) -> Option<u16> {
@@ -504,7 +694,8 @@ mod tests {
             out.result,
             Err(PipelineError::ClassCount {
                 got: 1001,
-                expected: 1000
+                expected: 1000,
+                ..
             })
         ));
 
@@ -514,5 +705,85 @@ mod tests {
         }));
         let out = run_with(samples, 2, None, false, FakeClassifier::default());
         assert!(matches!(out.result, Err(PipelineError::Dataset(_))));
+    }
+
+    #[test]
+    fn one_pass_feeds_every_lane_the_images_it_wants_from_one_decode() {
+        let recipe = preset("keras-caffe").unwrap();
+        let config = PassConfig {
+            preparations: vec![
+                Preparation {
+                    recipe: &recipe,
+                    compat: PillowCompat::V13,
+                },
+                Preparation {
+                    recipe: &recipe,
+                    compat: PillowCompat::V12,
+                },
+            ],
+            read_batch: 4,
+            strict: false,
+        };
+        let (mut a, mut b, mut c) = (
+            FakeClassifier::default(),
+            FakeClassifier::default(),
+            FakeClassifier::default(),
+        );
+        fn lane<'m>(fake: &'m mut FakeClassifier, preparation: usize, batch: usize) -> Lane<'m> {
+            Lane {
+                name: "fake".into(),
+                model: fake,
+                preparation,
+                batch,
+                fixed_batch: None,
+                classes: CLASSES,
+                label_offset: 0,
+            }
+        }
+        let mut lanes = [lane(&mut a, 0, 4), lane(&mut b, 0, 4), lane(&mut c, 1, 2)];
+        let levels = [10u8, 20, 30, 40, 50];
+        let mut samples = grey_samples(&levels);
+        samples.push(sample(9, Ok(b"broken".to_vec())));
+        let wants = |i: usize| vec![true, i == 1 || i == 3 || i == 5, i != 0];
+        let admitted = samples.into_iter().enumerate().map(move |(i, sample)| {
+            sample.map(|sample| Admitted {
+                sample,
+                lanes: wants(i),
+            })
+        });
+        let mut seen: Vec<Vec<(String, Option<u16>)>> = vec![Vec::new(); 3];
+        let result = run(
+            admitted,
+            &config,
+            &mut lanes,
+            |lane, batch| {
+                seen[lane].extend(batch.iter().map(|p| (p.name.clone(), top1(p))));
+                Ok(())
+            },
+            |_| {},
+        );
+        drop(lanes);
+        let stats = result.unwrap();
+        assert!(stats.iter().all(|s| s.decodes == 5 && s.lanes == 3));
+        let counts: Vec<(usize, usize)> = stats.iter().map(|s| (s.inferred, s.failed)).collect();
+        assert_eq!(counts, [(5, 1), (2, 1), (4, 1)]);
+        let expect = |indices: &[usize]| -> Vec<(String, Option<u16>)> {
+            indices
+                .iter()
+                .map(|&i| (format!("img{i}.png"), levels.get(i).map(|&l| u16::from(l))))
+                .collect()
+        };
+        let mut b_expected = expect(&[1, 3]);
+        b_expected.push(("img9.png".into(), None));
+        assert_eq!(seen[1], b_expected);
+        let mut a_seen = seen[0].clone();
+        a_seen.sort();
+        assert_eq!(a_seen.len(), 6);
+        assert_eq!(seen[2].iter().filter(|(_, t)| t.is_some()).count(), 4);
+        // Lane b's two images were gathered into one call; lane c ran in batches of 2.
+        assert_eq!(
+            (a.calls.len(), b.calls.clone(), c.calls.clone()),
+            (2, vec![2], vec![2, 1, 1])
+        );
     }
 }

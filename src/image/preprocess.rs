@@ -257,11 +257,32 @@ pub fn preprocess_bytes(
     Ok(())
 }
 
+/// [`preprocess_bytes`] for several recipes at once: the image is decoded once (the part every
+/// recipe reads) and `outs[i]` gets `recipes[i]`'s sample, the same bits as a decode per recipe.
+pub fn preprocess_bytes_many(
+    bytes: &[u8],
+    recipes: &[(&Recipe, PillowCompat)],
+    outs: &mut [&mut [f32]],
+) -> Result<(), DecodeError> {
+    let (img, placement) = crate::image::decode::decode_rgb_part(bytes, |width, height| {
+        recipes
+            .iter()
+            .map(|(recipe, _)| source_pixels(width, height, recipe))
+            .reduce(|a, b| a.union(&b))
+            .unwrap_or_else(|| Window::full(width, height))
+    })?;
+    for ((recipe, compat), out) in recipes.iter().zip(outs.iter_mut()) {
+        preprocess_part(&img, placement, recipe, *compat, out);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::image::recipe::{Filter, preset, presets};
     use crate::image::resample::resize;
+    use std::path::Path;
 
     #[test]
     fn shorter_side_follows_python_int_of_float_division() {
@@ -389,6 +410,43 @@ mod tests {
                 "{}",
                 recipe.name
             );
+        }
+    }
+
+    #[test]
+    fn one_decode_for_many_recipes_equals_a_decode_per_recipe() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/imagenet-val");
+        let mut files: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "JPEG"))
+            .collect();
+        files.sort();
+        let recipes = presets();
+        let pairs: Vec<(&Recipe, PillowCompat)> = recipes
+            .iter()
+            .zip([PillowCompat::V13, PillowCompat::V12].into_iter().cycle())
+            .collect();
+        for file in files.iter().take(4) {
+            let bytes = std::fs::read(file).unwrap();
+            let mut together: Vec<Vec<f32>> = recipes
+                .iter()
+                .map(|r| vec![f32::NAN; r.sample_len()])
+                .collect();
+            let mut outs: Vec<&mut [f32]> = together.iter_mut().map(Vec::as_mut_slice).collect();
+            preprocess_bytes_many(&bytes, &pairs, &mut outs).unwrap();
+            for ((recipe, compat), got) in pairs.iter().zip(&together) {
+                let mut alone = vec![f32::NAN; recipe.sample_len()];
+                preprocess_bytes(&bytes, recipe, *compat, &mut alone).unwrap();
+                assert!(
+                    got.iter()
+                        .zip(&alone)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{} on {}",
+                    recipe.name,
+                    file.display()
+                );
+            }
         }
     }
 }

@@ -63,6 +63,18 @@ impl Window {
         self.y..self.y + self.height
     }
 
+    /// The smallest rectangle holding both.
+    pub fn union(&self, other: &Window) -> Window {
+        let x = self.x.min(other.x);
+        let y = self.y.min(other.y);
+        Window {
+            x,
+            y,
+            width: (self.x + self.width).max(other.x + other.width) - x,
+            height: (self.y + self.height).max(other.y + other.height) - y,
+        }
+    }
+
     /// Whether `other` lies inside this rectangle.
     pub fn contains(&self, other: &Window) -> bool {
         other.x >= self.x

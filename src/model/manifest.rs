@@ -26,6 +26,8 @@ pub enum ManifestError {
     },
     #[error("no manifest has id or name {query:?} (`zoorepro models` lists them)")]
     UnknownModel { query: String },
+    #[error("{query:?} is not a valid model pattern: {reason}")]
+    BadPattern { query: String, reason: String },
     #[error("{query:?} matches several manifests: {}; pass the full id", candidates.join(", "))]
     Ambiguous {
         query: String,

@@ -1,5 +1,7 @@
 //! What a model is: its [`manifest`] (recipes, references, pinned file) and its ONNX graph
-//! ([`onnx`]: parsed with the official schema for `inspect` and the checks against a recipe).
+//! ([`onnx`]: parsed with the official schema for `inspect` and the checks against a recipe), and
+//! which of them a user's query names ([`select`]: ids, bare names, globs).
 
 pub mod manifest;
 pub mod onnx;
+pub mod select;

@@ -4,6 +4,7 @@
 mod html;
 mod json;
 mod markdown;
+pub mod results;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -129,6 +130,26 @@ pub struct DatasetInfo {
     pub ignored_files: usize,
 }
 
+impl DatasetInfo {
+    /// The image set in a word: its name where a manifest or the layout names it, else an
+    /// unnamed set of `images` images with its digest, so that two subsets never read alike.
+    pub fn image_set_label(&self, images: usize) -> String {
+        image_set_label(
+            self.image_set_name.as_deref(),
+            images,
+            &self.image_set_sha256,
+        )
+    }
+}
+
+/// How tables and results files name an image set: its name, else `subset-<images>-<digest>`.
+pub fn image_set_label(name: Option<&str>, images: usize, sha256: &str) -> String {
+    match name {
+        Some(name) => name.to_string(),
+        None => format!("subset-{images}-{}", &sha256[..sha256.len().min(12)]),
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoreInfo {
     pub database: String,
@@ -166,8 +187,18 @@ pub struct Provenance {
     /// sorts NaN): a broken export, not a result to trust.
     #[serde(default)]
     pub nan_outputs: usize,
+    /// Images this invocation decoded, once each, whatever the number of models it fed.
+    #[serde(default)]
+    pub decodes: usize,
+    /// Models fed by this invocation's pass over the images (`verify --model 'a,b,c'`: 3).
+    #[serde(default = "one_model")]
+    pub models_in_pass: usize,
     pub throughput: Throughput,
     pub host: Host,
+}
+
+fn one_model() -> usize {
+    1
 }
 
 /// Where the time went, so that the slower stage is named rather than guessed.
@@ -326,6 +357,8 @@ pub(crate) mod tests {
                 inferred: 100,
                 nan_outputs: 0,
                 throughput: Throughput::from_stages(100, 2.0, 5.0, 10.0),
+                decodes: 0,
+                models_in_pass: 1,
                 host: Host::current(),
             },
         }

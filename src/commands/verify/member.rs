@@ -1,0 +1,200 @@
+//! One model of a `verify` pass: its manifest and file, its ONNX Runtime session, its run key
+//! and its stored run.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+use super::InFlight;
+use crate::cli::VerifyArgs;
+use crate::commands::Context;
+use crate::commands::model_under_test::{ModelUnderTest, check_model_against_manifest};
+use crate::dataset::{Dataset, Shard};
+use crate::eval::prediction::{Content, Prediction};
+use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
+use crate::store::{
+    DatasetMeta, OnnxMeta, RUN_META_SCHEMA, RecipeMeta, RunInfo, RunKey, RunMeta, RunOrigin, Store,
+    VerifyMeta,
+};
+
+/// Batch size when neither the user nor the graph fixes one.
+const DEFAULT_BATCH: usize = 32;
+
+/// A model of the pass with everything its run needs.
+pub(super) struct Member {
+    pub under_test: ModelUnderTest,
+    pub session: Session,
+    pub key: RunKey,
+    pub stored: Option<StoredRun>,
+    pub report_dir: PathBuf,
+}
+
+impl Member {
+    pub fn open(
+        ctx: &Context,
+        runtime: &Runtime,
+        under_test: ModelUnderTest,
+        dataset: &Dataset,
+        args: &VerifyArgs,
+        shard: Option<Shard>,
+    ) -> anyhow::Result<Member> {
+        let session = Session::open(runtime, &under_test, args)?;
+        let key = run_key(&under_test, runtime, &session).with_shard(shard);
+        let stored = if args.no_cache {
+            None
+        } else {
+            let meta = run_meta(&under_test, dataset, runtime, &session, args);
+            Some(StoredRun::open(ctx, &key, &meta)?)
+        };
+        let report_dir = args
+            .report_dir
+            .clone()
+            .unwrap_or_else(|| under_test.home.join("reports"));
+        Ok(Member {
+            under_test,
+            session,
+            key,
+            stored,
+            report_dir,
+        })
+    }
+}
+
+/// Everything that can change this run's predictions.
+fn run_key(under_test: &ModelUnderTest, runtime: &Runtime, session: &Session) -> RunKey {
+    RunKey::verify(
+        &under_test.manifest.id,
+        &under_test.onnx.sha256,
+        &under_test.recipe,
+        under_test.compat,
+        runtime.version(),
+        session.provider.name(),
+        session.options.opt_level.name(),
+        session.batch,
+    )
+}
+
+/// The model opened for this run, with the settings that enter its key.
+pub(super) struct Session {
+    pub model: Model,
+    pub provider: Provider,
+    pub threads: usize,
+    pub options: SessionOptions,
+    pub batch: usize,
+}
+
+impl Session {
+    fn open(
+        runtime: &Runtime,
+        under_test: &ModelUnderTest,
+        args: &VerifyArgs,
+    ) -> anyhow::Result<Session> {
+        let provider: Provider = args.provider.into();
+        let threads = args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        let options = SessionOptions {
+            provider,
+            threads,
+            opt_level: OptLevel::All,
+        };
+        let path = &under_test.onnx_path;
+        let model = runtime.open(path, &options)?;
+        check_model_against_manifest(&under_test.manifest, &under_test.recipe, &model, path)?;
+        let batch = resolve_batch(args.batch, model.fixed_batch(), path)?;
+        crate::commands::check_batch_memory(
+            "--batch",
+            batch,
+            under_test.recipe.sample_len(),
+            crate::eval::pipeline::BUFFERS,
+        )?;
+        Ok(Session {
+            model,
+            provider,
+            threads,
+            options,
+            batch,
+        })
+    }
+}
+
+/// What `merge` needs to report a run assembled from shards, as this command reports it.
+fn run_meta(
+    under_test: &ModelUnderTest,
+    dataset: &Dataset,
+    runtime: &Runtime,
+    session: &Session,
+    args: &VerifyArgs,
+) -> RunMeta {
+    RunMeta {
+        schema: RUN_META_SCHEMA,
+        framework: Some(under_test.manifest.framework.clone()),
+        tool_version: Some(env!("CARGO_PKG_VERSION").into()),
+        origin: RunOrigin::Verify(VerifyMeta {
+            onnx: Some(OnnxMeta::from(&under_test.onnx)),
+            recipe: Some(RecipeMeta {
+                name: under_test.recipe.name.clone(),
+                pillow_compat: under_test.compat.name().into(),
+                definition: under_test.recipe.clone(),
+            }),
+            dataset: Some(DatasetMeta {
+                path: Some(args.val.display().to_string()),
+                layout: Some(dataset.kind().name().into()),
+            }),
+            ort_library: Some(runtime.library().display().to_string()),
+            threads: Some(session.threads),
+        }),
+    }
+}
+
+/// The store's run of this key, and this process's lease on it.
+pub(super) struct StoredRun {
+    pub store: Store,
+    pub info: RunInfo,
+}
+
+impl StoredRun {
+    fn open(ctx: &Context, key: &RunKey, meta: &RunMeta) -> anyhow::Result<StoredRun> {
+        let mut store = Store::open(&ctx.cache_dir()?)?;
+        let info = store.find_or_create_run(key, meta)?;
+        Ok(StoredRun { store, info })
+    }
+
+    /// Stores a finished batch with the content each image was read with.
+    pub fn insert(
+        &mut self,
+        predictions: &[Prediction],
+        in_flight: &InFlight,
+    ) -> Result<(), String> {
+        let contents: Vec<Option<Content>> = match in_flight.lock() {
+            Ok(in_flight) => predictions
+                .iter()
+                .map(|p| in_flight.get(&p.name).copied().flatten())
+                .collect(),
+            Err(_) => vec![None; predictions.len()],
+        };
+        self.store
+            .insert(&self.info, predictions, &contents)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn resolve_batch(
+    requested: Option<usize>,
+    fixed: Option<usize>,
+    path: &Path,
+) -> anyhow::Result<usize> {
+    match (requested, fixed) {
+        (Some(0), _) => bail!("--batch must be at least 1"),
+        (Some(requested), Some(fixed)) if requested != fixed => bail!(
+            "{} fixes its batch dimension to {fixed}; --batch {requested} conflicts with it (drop --batch or pass --batch {fixed})",
+            path.display()
+        ),
+        (Some(requested), _) => Ok(requested),
+        (None, Some(fixed)) => Ok(fixed),
+        (None, None) => Ok(DEFAULT_BATCH),
+    }
+}

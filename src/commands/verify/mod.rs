@@ -1,0 +1,341 @@
+//! `zoorepro verify`: evaluate one ONNX export or several in one pass over the validation set,
+//! compare each with its manifest's references, and leave a record per model (store rows,
+//! report files, `--json`), plus one results file for the pass (`--results-file`).
+
+mod member;
+mod pass;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context as _, bail};
+
+use super::Context;
+use super::model_under_test::ModelUnderTest;
+use super::record::{RecordParts, build_record, check_outputs_writable, emit, report_stem};
+use crate::cli::VerifyArgs;
+use crate::dataset::{Dataset, Entry, Shard};
+use crate::eval::pipeline::PipelineStats;
+use crate::eval::prediction::{Content, Outcome, Prediction, content_digest};
+use crate::exit;
+use crate::report::results::{ResultRow, UNKNOWN_EXTENSION, results_format, write_results};
+use crate::report::{Host, Provenance, RecipeInfo, RunRecord, StoreInfo, Throughput};
+use crate::runtime::Runtime;
+use crate::util::time::utc_timestamp;
+use member::Member;
+use pass::{Evaluation, evaluate, in_dataset_order};
+
+/// Content of the images in flight, from the reading thread to the store's writes.
+type InFlight = Arc<Mutex<HashMap<String, Option<Content>>>>;
+
+/// When the invocation started, for provenance and report names.
+#[derive(Clone, Copy)]
+struct Started {
+    at: SystemTime,
+    clock: Instant,
+}
+
+pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
+    let started = Started {
+        at: SystemTime::now(),
+        clock: Instant::now(),
+    };
+    let selected = ModelUnderTest::select_many(ctx, &args.model)?;
+    check_arguments(args, selected.len())?;
+    writable_outputs(ctx, args, &selected)?;
+    let dataset = Dataset::open(&args.val)?;
+    let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let mut members: Vec<Member> = selected
+        .into_iter()
+        .map(|under_test| Member::open(ctx, &runtime, under_test, &dataset, args, shard))
+        .collect::<anyhow::Result<_>>()?;
+    if members.len() > 1 {
+        eprintln!(
+            "zoorepro: {} models in one pass over {}: {}",
+            members.len(),
+            args.val.display(),
+            members
+                .iter()
+                .map(|m| m.under_test.manifest.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let evaluation = evaluate(&dataset, &mut members, args, shard)?;
+    warn_about(&evaluation.stats, &dataset, &args.val);
+    // A shard may get no image of a small set: it is then a complete, empty part of the run.
+    if evaluation.order.is_empty() && shard.is_none() {
+        bail!("{}: no images to evaluate", args.val.display());
+    }
+    report_every_member(members, evaluation, &dataset, &runtime, args, started)
+}
+
+/// Flags that hold for one model only, and a results file whose format is unknown, are refused
+/// before any work.
+fn check_arguments(args: &VerifyArgs, models: usize) -> anyhow::Result<()> {
+    if models > 1 && args.predictions.is_some() {
+        bail!(
+            "--predictions writes one model's per-image predictions, and --model selects {models} models; \
+             pass one model, or read each model's rows with `zoorepro compare`"
+        );
+    }
+    if let Some(path) = &args.results_file
+        && results_format(path).is_none()
+    {
+        bail!("{}: {UNKNOWN_EXTENSION}", path.display());
+    }
+    Ok(())
+}
+
+/// Each member's record, report files and verdict line; then the results file. The exit status
+/// is the worst of the members'.
+fn report_every_member(
+    members: Vec<Member>,
+    evaluation: Evaluation,
+    dataset: &Dataset,
+    runtime: &Runtime,
+    args: &VerifyArgs,
+    started: Started,
+) -> anyhow::Result<i32> {
+    let Evaluation {
+        order,
+        fresh,
+        stats,
+    } = evaluation;
+    let many = members.len() > 1;
+    let mut status = exit::SUCCESS;
+    let mut records = Vec::with_capacity(members.len());
+    for ((mut member, fresh), stats) in members.into_iter().zip(fresh).zip(&stats) {
+        let record = finish(
+            &mut member,
+            &order,
+            fresh,
+            stats,
+            dataset,
+            runtime,
+            args,
+            started,
+        )?;
+        let code = emit(
+            &record,
+            &member.report_dir,
+            &report_stem(started.at, &member.key),
+            args.output.json && !many,
+            args.verdict.require_reference,
+        )?;
+        status = exit::worst(status, code);
+        records.push((record, member.under_test.onnx_path));
+    }
+    if many && args.output.json {
+        let all: Vec<&RunRecord> = records.iter().map(|(record, _)| record).collect();
+        super::print_json(&all)?;
+    }
+    if let Some(path) = &args.results_file {
+        let rows: Vec<ResultRow> = records
+            .iter()
+            .map(|(record, onnx)| ResultRow::new(record, trainable_parameters(onnx)))
+            .collect();
+        write_results(path, &rows)
+            .with_context(|| format!("cannot write the results file {}", path.display()))?;
+        eprintln!("  results: {} ({} models)", path.display(), rows.len());
+    }
+    Ok(status)
+}
+
+/// The parameter count timm reports, from the graph's initializers.
+fn trainable_parameters(onnx: &Path) -> Option<u64> {
+    crate::model::onnx::inspect(onnx)
+        .ok()
+        .map(|summary| summary.parameters.excluding_running_stats)
+}
+
+/// One member's run after the pass: its store run completed, its predictions written, its record.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    member: &mut Member,
+    order: &[(Entry, Option<Content>)],
+    fresh: Vec<Prediction>,
+    stats: &PipelineStats,
+    dataset: &Dataset,
+    runtime: &Runtime,
+    args: &VerifyArgs,
+    started: Started,
+) -> anyhow::Result<RunRecord> {
+    let ordered = in_dataset_order(member.stored.as_ref(), order, fresh)?;
+    if let Some(stored) = member.stored.as_mut()
+        && args.limit.is_none()
+    {
+        let pass: Vec<(&str, Option<Content>)> = order
+            .iter()
+            .map(|(entry, content)| (entry.name.as_str(), *content))
+            .collect();
+        stored.store.mark_complete(&stored.info, &pass)?;
+    }
+    if let Some(path) = &args.predictions {
+        write_predictions(path, &ordered)?;
+    }
+    let store = member.stored.as_ref().map(|stored| StoreInfo {
+        database: stored.store.path().display().to_string(),
+        run_id: stored.info.id,
+        key: member.key.digest(),
+        reused: ordered.len().saturating_sub(stats.inferred + stats.failed),
+    });
+    let provenance = provenance(runtime, member, started, stats);
+    let mut parts = record_parts(&member.under_test, dataset, args, store, provenance);
+    parts.image_set_content_sha256 = labelled_content_digest(order);
+    Ok(build_record(
+        &member.under_test.manifest,
+        &ordered,
+        args.verdict.tolerance,
+        parts,
+    ))
+}
+
+/// Checks, before the first image is read, that every output of the run (store, each model's
+/// report folder, predictions, results file) can be written: a bad path fails before hours of
+/// work, not after.
+fn writable_outputs(
+    ctx: &Context,
+    args: &VerifyArgs,
+    selected: &[ModelUnderTest],
+) -> anyhow::Result<()> {
+    let store_dir = (!args.no_cache).then(|| ctx.cache_dir()).transpose()?;
+    for under_test in selected {
+        let report_dir: PathBuf = args
+            .report_dir
+            .clone()
+            .unwrap_or_else(|| under_test.home.join("reports"));
+        check_outputs_writable(
+            store_dir.as_deref(),
+            &report_dir,
+            &under_test.manifest.id,
+            args.predictions.as_deref(),
+        )?;
+    }
+    if let Some(path) = &args.results_file {
+        super::record::check_file_writable(path, "the results file")?;
+    }
+    Ok(())
+}
+
+fn warn_about(stats: &[PipelineStats], dataset: &Dataset, val: &Path) {
+    let nan_outputs: usize = stats.iter().map(|s| s.nan_outputs).sum();
+    if nan_outputs > 0 {
+        eprintln!(
+            "zoorepro: warning: a model's output held NaN for {nan_outputs} images; they are ranked with NaN \
+             below every number (as NumPy sorts it), and the record counts them (provenance.nan_outputs); \
+             check the export",
+        );
+    }
+    if dataset.skipped_links() > 0 {
+        eprintln!(
+            "zoorepro: warning: {} skipped {} link members (symlinks or hard links; links are never \
+             followed), counted with the ignored files",
+            val.display(),
+            dataset.skipped_links()
+        );
+    }
+}
+
+fn provenance(
+    runtime: &Runtime,
+    member: &Member,
+    started: Started,
+    stats: &PipelineStats,
+) -> Provenance {
+    let session = &member.session;
+    let processed = stats.inferred + stats.failed;
+    let wall = stats.wall_time.as_secs_f64();
+    Provenance {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        command_line: std::env::args().collect(),
+        ort_version: runtime.version().into(),
+        ort_library: runtime.library().display().to_string(),
+        provider: session.provider.name().into(),
+        threads: session.threads,
+        batch: session.batch,
+        graph_optimization_level: session.options.opt_level.name().into(),
+        deterministic_compute: true,
+        pillow_compat: member.under_test.compat.name().into(),
+        started_at: utc_timestamp(started.at),
+        finished_at: utc_timestamp(SystemTime::now()),
+        seconds: started.clock.elapsed().as_secs_f64(),
+        images_per_second: if wall > 0.0 {
+            processed as f64 / wall
+        } else {
+            0.0
+        },
+        inferred: stats.inferred,
+        nan_outputs: stats.nan_outputs,
+        decodes: stats.decodes,
+        models_in_pass: stats.lanes,
+        throughput: Throughput::from_stages(
+            processed,
+            stats.preprocess_time.as_secs_f64(),
+            stats.inference_time.as_secs_f64(),
+            wall,
+        ),
+        host: Host::current(),
+    }
+}
+
+fn record_parts(
+    under_test: &ModelUnderTest,
+    dataset: &Dataset,
+    args: &VerifyArgs,
+    store: Option<StoreInfo>,
+    provenance: Provenance,
+) -> RecordParts {
+    RecordParts {
+        onnx: under_test.onnx.clone(),
+        recipe: RecipeInfo {
+            name: under_test.recipe.name.clone(),
+            pillow_compat: under_test.compat.name().into(),
+            definition: under_test.recipe.clone(),
+        },
+        dataset_path: args.val.display().to_string(),
+        layout: dataset.kind().name().into(),
+        ignored_files: dataset.ignored_files(),
+        image_set_content_sha256: None,
+        layout_set_name: dataset.imagenetv2_variant().map(str::to_string),
+        store,
+        provenance,
+    }
+}
+
+/// The content digest of the labelled images of this pass (every image is hashed as it is read).
+fn labelled_content_digest(order: &[(Entry, Option<Content>)]) -> Option<String> {
+    content_digest(
+        order
+            .iter()
+            .filter(|(entry, _)| entry.label.is_some())
+            .map(|(entry, content)| (entry.name.as_str(), content.as_ref())),
+    )
+}
+
+/// JSON Lines, one object per image in dataset order, written atomically.
+fn write_predictions(path: &Path, ordered: &[(Entry, Prediction)]) -> anyhow::Result<()> {
+    let mut text = String::with_capacity(ordered.len() * 96);
+    for (entry, prediction) in ordered {
+        let line = match &prediction.outcome {
+            Outcome::Ranked { top5, scores } => serde_json::json!({
+                "file": entry.file, "label": entry.label, "top5": top5, "scores": scores,
+            }),
+            Outcome::Failed(error) => serde_json::json!({
+                "file": entry.file, "label": entry.label, "top5": [], "scores": [], "error": error,
+            }),
+        };
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    crate::util::safe_file::write_bytes_atomically(path, text.as_bytes())
+        .with_context(|| format!("cannot write predictions to {}", path.display()))
+}

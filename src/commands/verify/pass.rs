@@ -1,0 +1,253 @@
+//! The one pass over the images that feeds every model of a `verify` invocation: each image is
+//! read and hashed once, answered from each model's store where it can be, decoded once for the
+//! models that still need it, and each model's predictions go to its own stored run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::InFlight;
+use super::member::{Member, StoredRun};
+use crate::cli::VerifyArgs;
+use crate::commands::progress::Progress;
+use crate::dataset::{Dataset, DatasetError, Entry, Shard};
+use crate::eval::pipeline::{self, Admitted, Lane, PassConfig, PipelineStats, Preparation};
+use crate::eval::prediction::{Content, Outcome, Prediction};
+use crate::image::recipe::Recipe;
+use crate::image::resample::PillowCompat;
+
+/// What streaming the dataset through the models gave.
+pub(super) struct Evaluation {
+    /// Dataset order, with the content each image was read with, including images answered from
+    /// the store.
+    pub order: Vec<(Entry, Option<Content>)>,
+    /// Each model's predictions made without a store (`--no-cache`).
+    pub fresh: Vec<Vec<Prediction>>,
+    /// Each model's figures.
+    pub stats: Vec<PipelineStats>,
+}
+
+/// Whether a model's store answers an image of this name and content.
+type Reusable = Box<dyn Fn(&str, Option<&Content>) -> bool + Send>;
+
+pub(super) fn evaluate(
+    dataset: &Dataset,
+    members: &mut [Member],
+    args: &VerifyArgs,
+    shard: Option<Shard>,
+) -> anyhow::Result<Evaluation> {
+    let reusable: Vec<Reusable> = members
+        .iter()
+        .map(|m| reusable_images(m.stored.as_ref()))
+        .collect::<anyhow::Result<_>>()?;
+    let mut order = Vec::new();
+    let mut fresh = vec![Vec::new(); members.len()];
+    let in_flight = InFlight::default();
+    let limit = args.limit.unwrap_or(usize::MAX);
+    let in_shard = move |name: &str| shard.is_none_or(|s| s.contains(name));
+    let to_infer = dataset.entries().map(|entries| {
+        entries
+            .iter()
+            .filter(|e| in_shard(&e.name))
+            .take(limit)
+            .count()
+    });
+    let progress = crate::commands::progress_bar(to_infer, "verify");
+    // Images of other shards are neither read nor counted; --limit counts this shard's images.
+    // Every image of the shard is read, so that its content can be compared with the store's.
+    let samples = dataset
+        .stream(None, move |entry: &Entry| in_shard(&entry.name))?
+        .filter(move |sample| sample.as_ref().map_or(true, |s| in_shard(&s.entry.name)))
+        .take(limit);
+    let admitted = admit(
+        samples,
+        &mut order,
+        reusable,
+        Arc::clone(&in_flight),
+        &progress,
+    );
+    let (distinct, lane_preparation) = distinct_recipes(members);
+    let config = PassConfig {
+        read_batch: members.iter().map(|m| m.session.batch).max().unwrap_or(1),
+        preparations: distinct
+            .iter()
+            .map(|(recipe, compat)| Preparation {
+                recipe,
+                compat: *compat,
+            })
+            .collect(),
+        strict: args.strict,
+    };
+    let (mut lanes, mut stored): (Vec<Lane>, Vec<Option<&mut StoredRun>>) = members
+        .iter_mut()
+        .zip(lane_preparation)
+        .map(|(member, preparation)| {
+            let lane = Lane {
+                name: member.under_test.manifest.id.clone(),
+                fixed_batch: member.session.model.fixed_batch(),
+                model: &mut member.session.model,
+                preparation,
+                batch: member.session.batch,
+                classes: member.under_test.manifest.output.classes,
+                label_offset: member.under_test.manifest.output.label_offset,
+            };
+            (lane, member.stored.as_mut())
+        })
+        .unzip();
+    let mut running_top1 = (0u64, 0u64);
+    let sink = |lane: usize, predictions: &[Prediction]| -> Result<(), String> {
+        warn_about_failures(&progress, lane, predictions);
+        if lane == 0 {
+            running_top1 = add_top1(running_top1, predictions);
+            progress.set_top1(running_top1.0, running_top1.1);
+        }
+        match stored[lane].as_deref_mut() {
+            Some(stored) => stored.insert(predictions, &in_flight),
+            None => {
+                fresh[lane].extend_from_slice(predictions);
+                Ok(())
+            }
+        }
+    };
+    let stats = pipeline::run(admitted, &config, &mut lanes, sink, |n| {
+        progress.inc(n as u64)
+    })?;
+    progress.finish_and_clear();
+    Ok(Evaluation {
+        order,
+        fresh,
+        stats,
+    })
+}
+
+/// The distinct (recipe, Pillow release) pairs of the pass, and each member's among them.
+fn distinct_recipes(members: &[Member]) -> (Vec<(Recipe, PillowCompat)>, Vec<usize>) {
+    let mut distinct: Vec<(Recipe, PillowCompat)> = Vec::new();
+    let mut lane_preparation = Vec::with_capacity(members.len());
+    for member in members {
+        let pair = (member.under_test.recipe.clone(), member.under_test.compat);
+        let index = match distinct.iter().position(|p| *p == pair) {
+            Some(index) => index,
+            None => {
+                distinct.push(pair);
+                distinct.len() - 1
+            }
+        };
+        lane_preparation.push(index);
+    }
+    (distinct, lane_preparation)
+}
+
+fn add_top1(running: (u64, u64), predictions: &[Prediction]) -> (u64, u64) {
+    predictions
+        .iter()
+        .filter_map(|p| p.label.map(|label| (p, label)))
+        .fold(running, |(hits, seen), (p, label)| {
+            let hit = matches!(&p.outcome, Outcome::Ranked { top5, .. } if top5[0] == label);
+            (hits + u64::from(hit), seen + 1)
+        })
+}
+
+/// An image is answered from the store only when its stored row was ranked from a file of the
+/// same name, size and sha256: a changed file is evaluated again, and so is a failed one.
+fn reusable_images(stored: Option<&StoredRun>) -> anyhow::Result<Reusable> {
+    let images = match stored {
+        Some(stored) => stored.store.stored_images(stored.info.id)?,
+        None => Default::default(),
+    };
+    Ok(Box::new(move |name: &str, content: Option<&Content>| {
+        images
+            .get(name)
+            .is_some_and(|s| !s.failed && s.content.is_some() && s.content.as_ref() == content)
+    }))
+}
+
+/// Records each sample's place and content as the stream passes, and lets through only those
+/// some model's store cannot answer, marked with the models that need them. Content is hashed
+/// here, on the reading thread, from the bytes read for decoding.
+fn admit<'a>(
+    samples: impl Iterator<Item = Result<crate::dataset::Sample, DatasetError>> + Send + 'a,
+    order: &'a mut Vec<(Entry, Option<Content>)>,
+    reusable: Vec<Reusable>,
+    in_flight: InFlight,
+    progress: &'a Progress,
+) -> impl Iterator<Item = Result<Admitted, DatasetError>> + Send + 'a {
+    samples.filter_map(move |sample| match sample {
+        Ok(mut sample) => {
+            if has_control_character(&sample.entry.name) {
+                sample.bytes = Err(
+                    "its file name holds a control character (a line break, tab, escape...), which would make the image set ambiguous: rename the file".into(),
+                );
+            }
+            let content = match &sample.bytes {
+                Ok(bytes) => Some(Content::of(bytes)),
+                _ => None,
+            };
+            order.push((sample.entry.clone(), content));
+            let lanes: Vec<bool> = reusable
+                .iter()
+                .map(|reusable| !reusable(&sample.entry.name, content.as_ref()))
+                .collect();
+            if !lanes.contains(&true) {
+                progress.inc(1);
+                return None;
+            }
+            if let Ok(mut in_flight) = in_flight.lock() {
+                in_flight.insert(sample.entry.name.clone(), content);
+            }
+            Some(Ok(Admitted { sample, lanes }))
+        }
+        Err(error) => Some(Err(error)),
+    })
+}
+
+fn warn_about_failures(progress: &Progress, lane: usize, predictions: &[Prediction]) {
+    // Every model gets the same unreadable images: say so once.
+    if lane != 0 {
+        return;
+    }
+    for prediction in predictions {
+        if let Outcome::Failed(error) = &prediction.outcome {
+            progress.suspend(|| {
+                eprintln!(
+                    "zoorepro: warning: {}: {} (counted as failed)",
+                    crate::util::escape::terminal(&prediction.file),
+                    crate::util::escape::terminal(error)
+                )
+            });
+        }
+    }
+}
+
+/// Control characters in a file name would let one name pass for several (or a line of a report
+/// for another).
+fn has_control_character(name: &str) -> bool {
+    name.chars().any(char::is_control)
+}
+
+/// Every image's prediction, in dataset order: from the store, which holds this invocation's
+/// rows and the reused ones, or from this invocation alone.
+pub(super) fn in_dataset_order(
+    stored: Option<&StoredRun>,
+    order: &[(Entry, Option<Content>)],
+    fresh: Vec<Prediction>,
+) -> anyhow::Result<Vec<(Entry, Prediction)>> {
+    use anyhow::Context as _;
+    let rows = match stored {
+        Some(stored) => stored.store.predictions(stored.info.id)?,
+        None => fresh,
+    };
+    let mut predictions: HashMap<String, Prediction> =
+        rows.into_iter().map(|p| (p.name.clone(), p)).collect();
+    order
+        .iter()
+        .map(|(entry, _)| {
+            let prediction = predictions.remove(&entry.name).with_context(|| {
+                format!(
+                    "no prediction for {} after the run: the store is inconsistent",
+                    entry.file
+                )
+            })?;
+            Ok((entry.clone(), prediction))
+        })
+        .collect()
+}

@@ -1,0 +1,108 @@
+//! Choosing manifests from what a user types: exact ids, bare names and globs, comma-separated.
+
+use super::manifest::{Manifest, ManifestError, resolve};
+
+/// Whether a query is a glob (`pytorch/*`, `*/resnet50`, `keras/densenet[12]*`) rather than an id.
+pub fn is_glob(query: &str) -> bool {
+    query.contains(['*', '?', '['])
+}
+
+/// Whether `id` (or its bare name, the part after the last `/`) matches `pattern`.
+fn glob_matches(pattern: &glob::Pattern, id: &str) -> bool {
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        // `*` spans the `/` between framework and name only when the pattern says so.
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    pattern.matches_with(id, options)
+        || (!pattern.as_str().contains('/')
+            && pattern.matches_with(id.rsplit('/').next().unwrap_or(id), options))
+}
+
+/// The manifests the queries name, each once, in the order first named (a glob's matches in id
+/// order). A query that names nothing is an error, so a typo never silently drops a model.
+pub fn select<'a>(
+    manifests: &'a [Manifest],
+    queries: &[String],
+) -> Result<Vec<&'a Manifest>, ManifestError> {
+    let mut chosen: Vec<&Manifest> = Vec::new();
+    for query in queries.iter().map(|q| q.trim()).filter(|q| !q.is_empty()) {
+        let matched: Vec<&Manifest> = if is_glob(query) {
+            let pattern = glob::Pattern::new(query).map_err(|e| ManifestError::BadPattern {
+                query: query.to_string(),
+                reason: e.msg.to_string(),
+            })?;
+            let mut matched: Vec<&Manifest> = manifests
+                .iter()
+                .filter(|m| glob_matches(&pattern, &m.id))
+                .collect();
+            matched.sort_by(|a, b| a.id.cmp(&b.id));
+            if matched.is_empty() {
+                return Err(ManifestError::UnknownModel {
+                    query: query.to_string(),
+                });
+            }
+            matched
+        } else {
+            vec![resolve(manifests, query)?]
+        };
+        for manifest in matched {
+            if !chosen.iter().any(|m| m.id == manifest.id) {
+                chosen.push(manifest);
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn shipped() -> Vec<Manifest> {
+        super::super::manifest::load_all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests"))
+            .unwrap()
+    }
+
+    fn ids(queries: &[&str]) -> Result<Vec<String>, ManifestError> {
+        let manifests = shipped();
+        let queries: Vec<String> = queries.iter().map(|q| q.to_string()).collect();
+        select(&manifests, &queries).map(|ms| ms.iter().map(|m| m.id.clone()).collect())
+    }
+
+    #[test]
+    fn globs_ids_and_names_select_each_manifest_once_in_order() {
+        let got = ids(&["pypi/*", "coral/*", "coral/mobilenet_v2_1.0_224_quant"]).unwrap();
+        assert!(got[0].starts_with("pypi/"));
+        assert!(got.contains(&"coral/broken-mobilenet_v2_1.0_224_quant".to_string()));
+        let coral = got.iter().filter(|id| id.starts_with("coral/")).count();
+        assert_eq!(coral, 3, "{got:?}");
+        assert_eq!(ids(&["pytorch/*"]).unwrap().len(), 21);
+        assert_eq!(ids(&["keras/*"]).unwrap().len(), 13);
+        assert_eq!(
+            ids(&["*/resnet50"]).unwrap(),
+            ["keras/resnet50", "pytorch/resnet50"]
+        );
+        // A pattern without `/` also matches bare names.
+        assert_eq!(ids(&["resnet5?"]).unwrap().len(), 2);
+        assert_eq!(ids(&["resnet18"]).unwrap(), ["pytorch/resnet18"]);
+    }
+
+    #[test]
+    fn a_query_that_names_nothing_is_an_error() {
+        assert!(matches!(
+            ids(&["pytorch/*", "nothing/*"]),
+            Err(ManifestError::UnknownModel { .. })
+        ));
+        assert!(matches!(
+            ids(&["pytorch/[oops"]),
+            Err(ManifestError::BadPattern { .. })
+        ));
+        assert!(matches!(
+            ids(&["resnet50"]),
+            Err(ManifestError::Ambiguous { .. })
+        ));
+    }
+}

@@ -1,0 +1,175 @@
+//! `verify --results-file`: one row per model of a pass, in timm's results-file columns
+//! (`model, img_size, top1, top1_err, top5, top5_err, param_count, crop_pct, interpolation`)
+//! followed by what zoorepro knows beyond them. CSV or JSON, chosen by the file's extension; both
+//! are rendered from the same rows.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{RunRecord, VerdictStatus};
+use crate::image::recipe::ResizeMode;
+
+/// One model's line of the results file. Numbers are rounded as printed (3 decimals for
+/// percentages, 2 for millions of parameters), so no float noise reaches a spreadsheet.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResultRow {
+    pub model: String,
+    pub img_size: u32,
+    pub top1: f64,
+    pub top1_err: f64,
+    pub top5: f64,
+    pub top5_err: f64,
+    /// Millions of trainable parameters (BatchNorm running statistics excluded, as PyTorch and
+    /// timm count them); `None` when the file could not be summarised.
+    pub param_count: Option<f64>,
+    pub crop_pct: f64,
+    pub interpolation: String,
+    pub recipe: String,
+    pub image_set: String,
+    pub images: usize,
+    pub failed: usize,
+    pub reference_source: Option<String>,
+    pub reference_top1: Option<f64>,
+    pub reference_top5: Option<f64>,
+    pub delta_top1: Option<f64>,
+    pub verdict: VerdictStatus,
+}
+
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    let rounded = (value * scale).round() / scale;
+    // -0.0 prints as "-0"; a rounded zero is a zero.
+    if rounded == 0.0 { 0.0 } else { rounded }
+}
+
+impl ResultRow {
+    /// The row of a run record; `parameters` in units (converted to millions here).
+    pub fn new(record: &RunRecord, parameters: Option<u64>) -> ResultRow {
+        let recipe = &record.recipe.definition;
+        let expected = record.references.iter().find(|r| r.expected);
+        let crop_pct = match recipe.resize_mode {
+            ResizeMode::ShorterSide => f64::from(recipe.crop_size) / f64::from(recipe.resize_size),
+            ResizeMode::Squash => 1.0,
+        };
+        ResultRow {
+            model: record.model_id.clone(),
+            img_size: recipe.crop_size,
+            top1: round(record.top1, 3),
+            top1_err: round(100.0 - record.top1, 3),
+            top5: round(record.top5, 3),
+            top5_err: round(100.0 - record.top5, 3),
+            param_count: parameters.map(|p| round(p as f64 / 1e6, 2)),
+            crop_pct: round(crop_pct, 4),
+            interpolation: recipe.filter.name().to_ascii_lowercase(),
+            recipe: record.recipe.name.clone(),
+            image_set: record.dataset.image_set_label(record.images),
+            images: record.images,
+            failed: record.failed,
+            reference_source: expected.map(|r| r.source.clone()),
+            reference_top1: expected.map(|r| round(r.top1, 3)),
+            reference_top5: expected.map(|r| round(r.top5, 3)),
+            delta_top1: expected.map(|r| round(r.delta_top1, 3)),
+            verdict: record.verdict.status,
+        }
+    }
+}
+
+/// Writes `rows` to `path` atomically, as CSV (`.csv`) or JSON (`.json`).
+pub fn write_results(path: &Path, rows: &[ResultRow]) -> std::io::Result<()> {
+    let text = match results_format(path) {
+        Some(ResultsFormat::Json) => {
+            let mut text = serde_json::to_string_pretty(rows).map_err(std::io::Error::other)?;
+            text.push('\n');
+            text
+        }
+        Some(ResultsFormat::Csv) => render_csv(rows),
+        None => return Err(std::io::Error::other(UNKNOWN_EXTENSION)),
+    };
+    crate::util::safe_file::write_bytes_atomically(path, text.as_bytes())
+}
+
+pub const UNKNOWN_EXTENSION: &str =
+    "a results file must end in .csv or .json (the extension chooses the format)";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResultsFormat {
+    Csv,
+    Json,
+}
+
+pub fn results_format(path: &Path) -> Option<ResultsFormat> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "csv" => Some(ResultsFormat::Csv),
+        "json" => Some(ResultsFormat::Json),
+        _ => None,
+    }
+}
+
+const CSV_COLUMNS: &str = "model,img_size,top1,top1_err,top5,top5_err,param_count,crop_pct,\
+interpolation,recipe,image_set,images,failed,reference_source,reference_top1,reference_top5,\
+delta_top1,verdict";
+
+fn render_csv(rows: &[ResultRow]) -> String {
+    let number = |value: Option<f64>, decimals: usize| {
+        value.map_or(String::new(), |v| format!("{v:.decimals$}"))
+    };
+    let mut out = format!("{CSV_COLUMNS}\n");
+    for row in rows {
+        let fields = [
+            super::table::csv_field(&row.model),
+            row.img_size.to_string(),
+            format!("{:.3}", row.top1),
+            format!("{:.3}", row.top1_err),
+            format!("{:.3}", row.top5),
+            format!("{:.3}", row.top5_err),
+            number(row.param_count, 2),
+            format!("{:.3}", row.crop_pct),
+            row.interpolation.clone(),
+            super::table::csv_field(&row.recipe),
+            super::table::csv_field(&row.image_set),
+            row.images.to_string(),
+            row.failed.to_string(),
+            super::table::csv_field(row.reference_source.as_deref().unwrap_or("")),
+            number(row.reference_top1, 3),
+            number(row.reference_top5, 3),
+            number(row.delta_top1, 3),
+            verdict_name(row.verdict).to_string(),
+        ];
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn verdict_name(status: VerdictStatus) -> &'static str {
+    match status {
+        VerdictStatus::Reproduced => "reproduced",
+        VerdictStatus::Drift => "drift",
+        VerdictStatus::NoReference => "no-reference",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_leaves_no_float_noise_and_no_negative_zero() {
+        assert_eq!(round(76.13 - 76.134000000000004, 3), -0.004);
+        assert_eq!(round(-0.0004, 3).to_string(), "0");
+        assert_eq!(round(71.99999999999, 3).to_string(), "72");
+        assert_eq!(round(3.504_872, 2), 3.5);
+    }
+
+    #[test]
+    fn the_extension_chooses_the_format() {
+        assert_eq!(results_format(Path::new("r.CSV")), Some(ResultsFormat::Csv));
+        assert_eq!(
+            results_format(Path::new("a/r.json")),
+            Some(ResultsFormat::Json)
+        );
+        assert_eq!(results_format(Path::new("r.txt")), None);
+        assert_eq!(results_format(Path::new("results")), None);
+    }
+}
