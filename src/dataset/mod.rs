@@ -185,7 +185,8 @@ impl Dataset {
     /// archives unpack (`imagenetv2-matched-frequency-format-val`, ...): a name for the image
     /// set where no manifest names it.
     pub fn imagenetv2_variant(&self) -> Option<&'static str> {
-        if self.kind != SourceKind::ClassIndexFolder {
+        // Folders of class indexes, or the archives they come in (`imagenetv2-top-images.tar.gz`).
+        if self.kind == SourceKind::ImageFolder || self.kind == SourceKind::Flat {
             return None;
         }
         let folder = self
@@ -605,6 +606,39 @@ mod tests {
         assert!(
             duplicate.contains("two images are named a.JPEG"),
             "{duplicate}"
+        );
+    }
+
+    #[test]
+    fn a_tar_gz_is_streamed_and_inflating_padding_after_its_end_is_refused() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<(String, Vec<u8>)> = (1..=2)
+            .map(|i| (labels::val_file_name(i), vec![0xFFu8; 3000]))
+            .collect();
+        let gzip = |bytes: &[u8]| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(bytes).unwrap();
+            encoder.finish().unwrap()
+        };
+        let whole = build_tar(&files);
+        let path = dir.path().join("val.tar.gz");
+        fs::write(&path, gzip(&whole)).unwrap();
+        let samples = collect(&Dataset::open(&path).unwrap(), None).unwrap();
+        assert_eq!(samples.len(), 2);
+        assert_eq!(samples[1].bytes.as_ref().unwrap().len(), 3000);
+
+        let mut padded = whole.clone();
+        padded.resize(whole.len() + (17 << 20), 0);
+        let bomb = dir.path().join("bomb.tar.gz");
+        fs::write(&bomb, gzip(&padded)).unwrap();
+        let error = collect(&Dataset::open(&bomb).unwrap(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("bomb.tar.gz") && error.contains("MiB after"),
+            "{error}"
         );
     }
 }

@@ -1,5 +1,6 @@
-//! `ILSVRC2012_img_val.tar` read as a stream on a reader thread: never extracted, links never
-//! followed, and a truncated archive an error rather than a smaller dataset.
+//! `ILSVRC2012_img_val.tar` (or an ImageNetV2 `.tar.gz`) read as a stream on a reader thread:
+//! never extracted, links never followed, and a truncated archive an error rather than a smaller
+//! dataset.
 
 use std::fs;
 use std::io::{BufReader, Read};
@@ -7,12 +8,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{DatasetError, Entry, MAX_IMAGE_BYTES, Sample, is_image_name, labels};
+use super::{DatasetError, Entry, MAX_IMAGE_BYTES, Sample, folder, is_image_name, labels};
 
 /// Decides whether an image's bytes are read.
 pub(super) type Wanted = Box<dyn Fn(&Entry) -> bool + Send>;
 /// The samples of a stream, in dataset order.
 pub(super) type Samples<'a> = Box<dyn Iterator<Item = Result<Sample, DatasetError>> + Send + 'a>;
+
+/// The most a `.tar.gz` may inflate to after its tar's end (tar pads archives to 10 KiB records;
+/// nothing legitimate comes near this).
+const MAX_GZIP_TAIL: u64 = 16 << 20;
 
 /// Members a tar's reader thread may have read ahead of the consumer.
 const TAR_QUEUE: usize = 8;
@@ -26,12 +31,22 @@ pub(super) fn stream<'a>(
     ignored: Arc<AtomicUsize>,
     links: Arc<AtomicUsize>,
 ) -> Result<Samples<'a>, DatasetError> {
+    let unreadable = |e: &dyn std::fmt::Display| DatasetError::Unreadable {
+        path: root.to_path_buf(),
+        reason: e.to_string(),
+    };
     let (file, archive_len) =
-        crate::util::safe_file::open_regular(root).map_err(|e| DatasetError::Unreadable {
-            path: root.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    let reader = TarStream {
+        crate::util::safe_file::open_regular(root).map_err(|e| unreadable(&e))?;
+    let mut file = BufReader::with_capacity(1 << 20, file);
+    let gzipped = std::io::BufRead::fill_buf(&mut file)
+        .map_err(|e| unreadable(&e))?
+        .starts_with(&[0x1f, 0x8b]);
+    let reader: ArchiveReader = if gzipped {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let stream = TarStream {
         path: root.to_path_buf(),
         archive_len,
         wanted,
@@ -41,12 +56,14 @@ pub(super) fn stream<'a>(
         seen: std::collections::HashMap::new(),
         last_member: None,
         end_of_members: 0,
+        gzipped,
+        reached_end: false,
         done: false,
     };
     let (tx, rx) = crossbeam_channel::bounded(TAR_QUEUE);
     std::thread::Builder::new()
         .name("tar-reader".into())
-        .spawn(move || reader.run(file, tx))
+        .spawn(move || stream.run(reader, tx))
         .map_err(|e| DatasetError::Unreadable {
             path: root.to_path_buf(),
             reason: format!("cannot start its reader thread: {e}"),
@@ -69,14 +86,24 @@ struct TarStream {
     last_member: Option<String>,
     /// Where the last member's data ends (padded to 512 bytes): the end-of-archive marker must follow.
     end_of_members: u64,
+    /// A `.tar.gz`: gzip's trailer (CRC-32 and length) guards the whole stream instead.
+    gzipped: bool,
+    /// The archive's members were read to its end (not stopped by a limit or an error).
+    reached_end: bool,
     done: bool,
 }
 
-type TarEntries<'a> = tar::Entries<'a, BufReader<fs::File>>;
+/// The archive's bytes: the file itself, or its gzip stream decompressed.
+type ArchiveReader = Box<dyn Read + Send>;
+type TarEntries<'a> = tar::Entries<'a, ArchiveReader>;
 
 impl TarStream {
-    fn run(mut self, file: fs::File, tx: crossbeam_channel::Sender<Result<Sample, DatasetError>>) {
-        let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
+    fn run(
+        mut self,
+        reader: ArchiveReader,
+        tx: crossbeam_channel::Sender<Result<Sample, DatasetError>>,
+    ) {
+        let mut archive = tar::Archive::new(reader);
         let mut entries = match archive.entries() {
             Ok(entries) => entries,
             Err(e) => {
@@ -86,10 +113,30 @@ impl TarStream {
         };
         while !self.done {
             let Some(item) = self.next_sample(&mut entries) else {
-                return;
+                break;
             };
             if tx.send(item).is_err() {
                 return;
+            }
+        }
+        drop(entries);
+        // The tar ends at its zero blocks; gzip's trailer after them is what proves the stream
+        // whole, so a `.tar.gz` read to its end is drained to the trailer's check.
+        if self.gzipped && self.reached_end {
+            // Bounded: a stream that inflates to gigabytes of padding is refused, not drained.
+            let mut rest = archive.into_inner().take(MAX_GZIP_TAIL + 1);
+            match std::io::copy(&mut rest, &mut std::io::sink()) {
+                Ok(tail) if tail > MAX_GZIP_TAIL => {
+                    let reason = format!(
+                        "its gzip stream goes on for more than {} MiB after the archive's end",
+                        MAX_GZIP_TAIL >> 20
+                    );
+                    let _ = tx.send(Err(self.fail(reason)));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx.send(Err(self.fail(format!("its gzip stream: {e}"))));
+                }
             }
         }
     }
@@ -113,7 +160,7 @@ impl TarStream {
     /// short, fails the stream.
     fn read_member(
         &mut self,
-        member: &mut tar::Entry<'_, BufReader<fs::File>>,
+        member: &mut tar::Entry<'_, ArchiveReader>,
         member_path: &str,
     ) -> Result<Vec<u8>, DatasetError> {
         let size = member.header().size().unwrap_or(u64::MAX);
@@ -139,6 +186,7 @@ impl TarStream {
     fn next_sample(&mut self, entries: &mut TarEntries) -> Option<Result<Sample, DatasetError>> {
         loop {
             let Some(next) = entries.next() else {
+                self.reached_end = true;
                 return self.check_end_marker().err().map(Err);
             };
             let mut member = match next {
@@ -185,7 +233,7 @@ impl TarStream {
             }
             let entry = Entry {
                 file: member_path.clone(),
-                label: labels::val_label(&name),
+                label: member_label(&member_path, &name),
                 name,
             };
             let wanted = (self.wanted)(&entry);
@@ -213,6 +261,11 @@ impl TarStream {
     fn check_end_marker(&mut self) -> Result<(), DatasetError> {
         use std::io::{Seek, SeekFrom};
         self.done = true;
+        // Offsets are in the decompressed stream, which cannot be sought; a cut `.tar.gz` fails
+        // in the decoder, whose trailer check reads to the stream's end.
+        if self.gzipped {
+            return Ok(());
+        }
         let mut marker = [0u8; 1024];
         let read = fs::File::open(&self.path).and_then(|mut file| {
             file.seek(SeekFrom::Start(self.end_of_members))?;
@@ -224,4 +277,14 @@ impl TarStream {
             Err(e) => Err(self.fail(format!("it ends without its end-of-archive marker ({e})"))),
         }
     }
+}
+
+/// An ILSVRC2012 validation file's label, from its name; else, for an ImageNetV2 archive, the
+/// class index its folder is named by (`.../<index>/<hash>.jpeg`).
+fn member_label(member_path: &str, name: &str) -> Option<u16> {
+    labels::val_label(name).or_else(|| {
+        let mut parts = member_path.rsplit('/');
+        parts.next();
+        parts.next().and_then(folder::class_index_folder)
+    })
 }
