@@ -328,7 +328,7 @@ pub struct CompareArgs {
 #[derive(Args, Debug, Clone, Copy)]
 pub struct VerdictArgs {
     /// Allowed top-1 gap to the expected reference, in percentage points (0 to 100).
-    #[arg(long, default_value_t = 0.1, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = crate::eval::verdict::DEFAULT_TOLERANCE, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
     pub tolerance: f64,
 
     /// Exit 3 when no reference applies to the evaluated image set (so `verify && ship` cannot pass
