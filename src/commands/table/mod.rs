@@ -1,22 +1,28 @@
-//! `zoorepro table`: the accuracy table reproduced from the store, ranked as the published table
-//! ranks (by top-1, and by top-5), with the delta to every published source of each model.
+//! `zoorepro table`: the accuracy table reproduced from the store, one group per image set, each
+//! ranked as the published table ranks (by top-1, and by top-5), with every published source of
+//! each model measured on that set, the delta to it, and verify's verdict.
 
-use std::collections::{BTreeMap, HashMap};
+mod sets;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
 use anyhow::Context as _;
 
 use super::Context;
-use crate::cli::{RunsSelection, TableArgs, TableFormat};
+use crate::cli::{LabelsArg, TableArgs, TableFormat};
 use crate::dataset::labels::{self, LabelError};
-use crate::eval::prediction::Summary;
 use crate::eval::scoring::{LabelSet, Scorer, Tally};
+use crate::eval::verdict::{DEFAULT_TOLERANCE, Verdict, VerdictStatus, judge};
 use crate::exit;
-use crate::model::manifest::{self, Manifest};
+use crate::model::manifest::Manifest;
+use crate::model::select;
+use crate::report::percent_interval;
 use crate::report::table::{
     Accuracy, CsvTable, JsonTable, MarkdownTable, ReferenceDelta, TableExporter, TableRow,
 };
 use crate::store::{RunInfo, RunKind, Store};
+use sets::SetRun;
 
 /// Why a float16 seed cache may not give its project's README figures (../shared/reference/README.md).
 const FLOAT16_SEED_NOTE: &str = "this cache stores float16 probabilities: benchmarking-keras-pytorch regenerated \
@@ -26,6 +32,7 @@ const FLOAT16_SEED_NOTE: &str = "this cache stores float16 probabilities: benchm
      moves too); float16 ties decide at most one image.";
 
 pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
+    check_labels_file(args)?;
     let home = ctx.home()?;
     let manifests = ctx.manifests(&home)?;
     let store = Store::open_for_reading(&ctx.cache_dir()?)?;
@@ -39,32 +46,30 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
         }
         None => labels::shipped_label_errors(),
     };
-    let wanted: Vec<&Manifest> = args
-        .models
-        .iter()
-        .map(|query| manifest::resolve(&manifests, query))
-        .collect::<Result<_, _>>()?;
-    let runs = select_runs(store.runs()?, &wanted, args.runs);
+    let wanted = select::select(&manifests, &args.models)?;
+    let by_id: HashMap<&str, &Manifest> = manifests.iter().map(|m| (m.id.as_str(), m)).collect();
+    let named: Vec<SetRun> = store
+        .runs()?
+        .into_iter()
+        .filter(|run| run.complete)
+        .map(|run| {
+            let own = by_id.get(run.model_id.as_str()).copied();
+            SetRun::new(run, own, &manifests)
+        })
+        .collect();
+    let available: BTreeSet<String> = named.iter().map(|r| r.image_set.clone()).collect();
+    let runs = sets::select(named, &wanted, &args.image_sets, args.runs);
     if runs.is_empty() {
-        anyhow::bail!(
-            "the prediction store {} has no complete run{}: run `zoorepro verify` or `zoorepro import-seed DIR` first",
-            store.path().display(),
-            if wanted.is_empty() {
-                String::new()
-            } else {
-                " of those models".to_string()
-            }
-        );
+        anyhow::bail!(no_runs(&store, args, &available));
     }
     let label_sets: Vec<LabelSet> = super::options::label_sets(args.labels);
-    let by_id: HashMap<&str, &Manifest> = manifests.iter().map(|m| (m.id.as_str(), m)).collect();
     let mut rows = Vec::with_capacity(runs.len());
     for run in &runs {
-        let tallies = tally(&store, run, &label_sets, errors)?;
-        let manifest = by_id.get(run.model_id.as_str()).copied();
+        let tallies = tally(&store, &run.run, &label_sets, errors)?;
+        let manifest = by_id.get(run.run.model_id.as_str()).copied();
         rows.push(table_row(run, manifest, &label_sets, &tallies));
     }
-    rank(&mut rows);
+    sets::rank(&mut rows);
     let sources = sources(&rows);
     let exporter: &dyn TableExporter = match args.format {
         TableFormat::Markdown => &MarkdownTable,
@@ -77,42 +82,64 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     Ok(exit::SUCCESS)
 }
 
-/// One run's row: its figures under every label set, and its deltas to the published numbers.
+/// A labels file only changes the cleaned and corrected label sets; with any other it would be
+/// silently ignored, and a user would read a table they believe their file shaped.
+fn check_labels_file(args: &TableArgs) -> anyhow::Result<()> {
+    let ignored = match args.labels {
+        LabelsArg::Original => "original",
+        LabelsArg::Real => "real",
+        LabelsArg::Cleaned | LabelsArg::Corrected | LabelsArg::All => return Ok(()),
+    };
+    match &args.labels_file {
+        Some(path) => anyhow::bail!(
+            "--labels-file {} only matters for --labels cleaned, corrected or all (its label errors \
+             change those sets); with --labels {ignored} it would be ignored",
+            path.display()
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Why the table is empty: no complete run at all, none of those models, or none of those image
+/// sets (then the sets the store has, to choose from).
+fn no_runs(store: &Store, args: &TableArgs, available: &BTreeSet<String>) -> String {
+    let mut message = format!(
+        "the prediction store {} has no complete run",
+        store.path().display()
+    );
+    if !args.models.is_empty() {
+        message.push_str(" of those models");
+    }
+    if !args.image_sets.is_empty() {
+        message.push_str(&format!(
+            " on image set {}; its runs are on: {}",
+            args.image_sets.join(", "),
+            if available.is_empty() {
+                "none".to_string()
+            } else {
+                available.iter().cloned().collect::<Vec<_>>().join(", ")
+            }
+        ));
+    }
+    message.push_str(": run `zoorepro verify` or `zoorepro import-seed DIR` first");
+    message
+}
+
+/// One run's row: its figures under every label set, its image set, and what the published
+/// numbers measured on that set say of it.
 fn table_row(
-    run: &RunInfo,
+    set_run: &SetRun,
     manifest: Option<&Manifest>,
     label_sets: &[LabelSet],
     tallies: &[Tally],
 ) -> TableRow {
+    let run = &set_run.run;
     let (primary_set, primary) = (label_sets[0], tallies[0]);
-    let references = reference_deltas(run, manifest, primary_set, &primary);
-    let drifts_from_seed = references.iter().any(|r| {
-        r.source == "benchmarking-keras-pytorch"
-            && (r.delta_top1.abs() >= 0.005 || r.delta_top5.abs() >= 0.005)
-    });
-    let float16_seed = run.key.kind == RunKind::Import
-        && run
-            .meta
-            .import()
-            .and_then(|import| import.probs.as_ref()?.dtype.as_deref())
-            == Some("<f2");
-    let by_labels = if label_sets.len() > 1 {
-        label_sets
-            .iter()
-            .zip(tallies)
-            .map(|(set, t)| {
-                let accuracy = Accuracy {
-                    top1: t.top1(),
-                    top5: t.top5(),
-                    images: t.images,
-                };
-                (set.name().to_string(), accuracy)
-            })
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
+    let (references, verdict) = judged(run, manifest, primary_set, &primary);
+    let note = float16_note(run, primary_set, &references);
     TableRow {
+        image_set: set_run.image_set.clone(),
+        image_set_images: set_run.images,
         run: run.id,
         framework: manifest.map_or_else(
             || run.model_id.split('/').next().unwrap_or("").to_string(),
@@ -129,43 +156,98 @@ fn table_row(
             primary_set.name().into()
         },
         top1: primary.top1(),
+        top1_interval: percent_interval(primary.top1_correct, primary.images),
         top5: primary.top5(),
+        top5_interval: percent_interval(primary.top5_correct, primary.images),
         rank1: 0,
         rank5: 0,
         images: primary.images,
         references,
-        by_labels,
-        note: (float16_seed && (drifts_from_seed || primary_set != LabelSet::Original))
-            .then(|| FLOAT16_SEED_NOTE.to_string()),
+        expected_source: verdict.expected_source,
+        verdict: verdict.status,
+        by_labels: by_labels(label_sets, tallies),
+        note,
     }
 }
 
-/// Published numbers are original-label figures: deltas only make sense against those, on the
-/// image set the reference was measured on.
-fn reference_deltas(
+/// With several label sets, each one's figures side by side.
+fn by_labels(label_sets: &[LabelSet], tallies: &[Tally]) -> BTreeMap<String, Accuracy> {
+    if label_sets.len() < 2 {
+        return BTreeMap::new();
+    }
+    label_sets
+        .iter()
+        .zip(tallies)
+        .map(|(set, t)| {
+            let accuracy = Accuracy {
+                top1: t.top1(),
+                top5: t.top5(),
+                images: t.images,
+            };
+            (set.name().to_string(), accuracy)
+        })
+        .collect()
+}
+
+/// Why a float16 seed cache misses its published figures, where it does (or where other labels
+/// make the difference between the two caches matter).
+fn float16_note(
+    run: &RunInfo,
+    primary_set: LabelSet,
+    references: &[ReferenceDelta],
+) -> Option<String> {
+    let drifts_from_seed = references.iter().any(|r| {
+        r.source == "benchmarking-keras-pytorch"
+            && (r.delta_top1.abs() >= 0.005 || r.delta_top5.abs() >= 0.005)
+    });
+    let float16_seed = run.key.kind == RunKind::Import
+        && run
+            .meta
+            .import()
+            .and_then(|import| import.probs.as_ref()?.dtype.as_deref())
+            == Some("<f2");
+    (float16_seed && (drifts_from_seed || primary_set != LabelSet::Original))
+        .then(|| FLOAT16_SEED_NOTE.to_string())
+}
+
+/// The published numbers measured on the run's image set and the verdict, judged as `verify`
+/// judges (same code, default tolerance). Published numbers are original-label figures: under
+/// other labels nothing is compared.
+fn judged(
     run: &RunInfo,
     manifest: Option<&Manifest>,
     primary_set: LabelSet,
     primary: &Tally,
-) -> Vec<ReferenceDelta> {
-    let Some(image_set) = run.summary.as_ref().map(Summary::image_set) else {
-        return Vec::new();
+) -> (Vec<ReferenceDelta>, Verdict) {
+    let nothing = || Verdict {
+        status: VerdictStatus::NoReference,
+        tolerance: DEFAULT_TOLERANCE,
+        expected_source: None,
+        summary: String::new(),
     };
-    match manifest {
-        Some(m) if primary_set == LabelSet::Original => m
-            .references
-            .iter()
-            .filter(|r| r.image_set.is(&image_set))
-            .map(|r| ReferenceDelta {
-                source: r.source.clone(),
-                top1: r.top1,
-                top5: r.top5,
-                delta_top1: primary.top1() - r.top1,
-                delta_top5: primary.top5() - r.top5,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    let (Some(summary), Some(manifest), LabelSet::Original) = (&run.summary, manifest, primary_set)
+    else {
+        return (Vec::new(), nothing());
+    };
+    let (results, verdict) = judge(
+        manifest,
+        &run.key.recipe,
+        &summary.image_set(),
+        primary,
+        DEFAULT_TOLERANCE,
+    );
+    let references = results
+        .into_iter()
+        .map(|r| ReferenceDelta {
+            source: r.source,
+            top1: r.top1,
+            top5: r.top5,
+            delta_top1: r.delta_top1,
+            delta_top5: r.delta_top5,
+            expected: r.expected,
+        })
+        .collect();
+    (references, verdict)
 }
 
 /// Every reference source of the table, once, sorted.
@@ -177,31 +259,6 @@ fn sources(rows: &[TableRow]) -> Vec<String> {
     sources.sort();
     sources.dedup();
     sources
-}
-
-/// Complete runs only (a partial run's numbers are never reported), the newest of each model,
-/// recipe and kind unless every run is asked for.
-fn select_runs(runs: Vec<RunInfo>, wanted: &[&Manifest], selection: RunsSelection) -> Vec<RunInfo> {
-    let mut runs: Vec<RunInfo> = runs
-        .into_iter()
-        .filter(|r| r.complete && (wanted.is_empty() || wanted.iter().any(|m| m.id == r.model_id)))
-        .collect();
-    if selection == RunsSelection::Latest {
-        let mut newest: HashMap<(String, String, RunKind), RunInfo> = HashMap::new();
-        for run in runs {
-            let group = (run.model_id.clone(), run.key.recipe.clone(), run.key.kind);
-            match newest.get(&group) {
-                Some(kept)
-                    if (kept.updated_at.as_str(), kept.id) > (run.updated_at.as_str(), run.id) => {}
-                _ => {
-                    newest.insert(group, run);
-                }
-            }
-        }
-        runs = newest.into_values().collect();
-        runs.sort_by_key(|r| r.id);
-    }
-    runs
 }
 
 /// Original labels come from the run's stored summary (no row scan: the table stays fast);
@@ -224,20 +281,4 @@ fn tally(
             }
         })
         .collect()
-}
-
-/// Competition ranking (1, 2, 2, 4) by top-1 and by top-5, rows ordered by top-1 rank.
-fn rank(rows: &mut [TableRow]) {
-    let top1: Vec<f64> = rows.iter().map(|r| r.top1).collect();
-    let top5: Vec<f64> = rows.iter().map(|r| r.top5).collect();
-    for row in rows.iter_mut() {
-        row.rank1 = 1 + top1.iter().filter(|&&v| v > row.top1).count();
-        row.rank5 = 1 + top5.iter().filter(|&&v| v > row.top5).count();
-    }
-    rows.sort_by(|a, b| {
-        a.rank1
-            .cmp(&b.rank1)
-            .then(a.rank5.cmp(&b.rank5))
-            .then(a.model_id.cmp(&b.model_id))
-    });
 }
