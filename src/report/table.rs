@@ -170,12 +170,27 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
         for source in sources {
             match delta_for(row, source) {
                 Some(d) => {
-                    let _ = write!(out, " {:+.2} / {:+.2} |", d.delta_top1, d.delta_top5);
+                    let _ = write!(
+                        out,
+                        " {} / {} |",
+                        signed(d.delta_top1),
+                        signed(d.delta_top5)
+                    );
                 }
                 None => out.push_str(" |"),
             }
         }
         let _ = writeln!(out, " {} |", row.verdict.name());
+    }
+}
+
+/// A delta with its sign and 2 decimals; one that rounds to nothing reads `+0.00`, not `-0.00`.
+fn signed(value: f64) -> String {
+    let text = format!("{value:+.2}");
+    if text == "-0.00" {
+        "+0.00".into()
+    } else {
+        text
     }
 }
 

@@ -112,7 +112,7 @@ fn no_runs(store: &Store, args: &TableArgs, available: &BTreeSet<String>) -> Str
     }
     if !args.image_sets.is_empty() {
         message.push_str(&format!(
-            " on image set {}; its runs are on: {}",
+            " on image set {} (its runs are on {})",
             args.image_sets.join(", "),
             if available.is_empty() {
                 "none".to_string()
