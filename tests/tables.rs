@@ -434,7 +434,13 @@ fn image_sets_are_ranked_apart_with_intervals_and_verdicts() {
         "{markdown}"
     );
     assert!(markdown.contains("| 72.00 [62.51, 79.86] |"), "{markdown}");
+}
 
+#[test]
+fn the_csv_carries_image_set_intervals_sources_and_verdict_with_fixed_decimals() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = seeds_and_sample(&shared, scratch.path());
     let csv = table(&cache, &["--format", "csv"]).stdout;
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
