@@ -299,10 +299,14 @@ pub struct TableArgs {
     pub labels_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "markdown")]
     pub format: TableFormat,
-    /// Only these model ids (or bare names), comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    /// Only these models: ids, bare names or globs (`pytorch/*`, `*/resnet50`), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ID|GLOB,...")]
     pub models: Vec<String>,
-    /// The latest run of each model and recipe, or every run.
+    /// Only runs on these image sets, as the table names them (`ilsvrc2012-val`,
+    /// `shared-imagenet-sample-100`, `subset-<N>-<digest>`); comma-separated or repeated.
+    #[arg(long = "image-set", value_delimiter = ',', value_name = "NAME,...")]
+    pub image_sets: Vec<String>,
+    /// The latest run of each model, recipe, kind and image set, or every run.
     #[arg(long, value_enum, default_value = "latest")]
     pub runs: RunsSelection,
 }
@@ -328,7 +332,7 @@ pub struct CompareArgs {
 #[derive(Args, Debug, Clone, Copy)]
 pub struct VerdictArgs {
     /// Allowed top-1 gap to the expected reference, in percentage points (0 to 100).
-    #[arg(long, default_value_t = 0.1, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = crate::eval::verdict::DEFAULT_TOLERANCE, value_name = "PP", value_parser = parse_tolerance, allow_negative_numbers = true)]
     pub tolerance: f64,
 
     /// Exit 3 when no reference applies to the evaluated image set (so `verify && ship` cannot pass

@@ -333,3 +333,262 @@ fn an_empty_store_has_no_table() {
         result.stderr
     );
 }
+
+/// A store with the four shared seed caches (50,000 images each) and coral's MobileNet v2
+/// verified on the 100-image shared sample; the cache folder is `scratch/cache`.
+fn seeds_and_sample(shared: &Path, scratch: &Path) -> std::path::PathBuf {
+    let cache = scratch.join("cache");
+    let import = run(zoorepro(&cache).arg("import-seed").arg(seed_dir(shared)));
+    assert_eq!(import.status, 0, "{}", import.stderr);
+    let verify = verify_v2(shared, scratch, &shared.join("imagenet-sample"), &[]);
+    assert_eq!(verify.status, 0, "{}", verify.stderr);
+    cache
+}
+
+const V2: &str = "coral/mobilenet_v2_1.0_224_quant";
+const SAMPLE_SET: &str = "shared-imagenet-sample-100";
+
+fn verify_v2(shared: &Path, scratch: &Path, val: &Path, extra: &[&str]) -> common::Run {
+    let onnx = common::shared_model(shared, V2);
+    let mut args = vec![
+        "--model",
+        V2,
+        "--onnx",
+        onnx.to_str().unwrap(),
+        "--val",
+        val.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    common::verify(scratch, &args)
+}
+
+fn models(rows: &Value) -> Vec<String> {
+    let mut models: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model_id"].as_str().unwrap().to_string())
+        .collect();
+    models.sort();
+    models
+}
+
+#[test]
+fn image_sets_are_ranked_apart_with_intervals_and_verdicts() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = seeds_and_sample(&shared, scratch.path());
+    let rows = table(&cache, &["--format", "json"]).json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    // The largest set first; the imported caches ranked among themselves only.
+    let order: Vec<(&str, &str, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["image_set"].as_str().unwrap(),
+                r["model"].as_str().unwrap(),
+                r["rank1"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("ilsvrc2012-val", "nasnetlarge", 1),
+            ("ilsvrc2012-val", "resnet152", 2),
+            ("ilsvrc2012-val", "mobilenetV2", 3),
+            ("ilsvrc2012-val", "alexnet", 4),
+            (SAMPLE_SET, "mobilenet_v2_1.0_224_quant", 1),
+        ]
+    );
+    let sample = &rows[4];
+    assert_eq!(
+        (sample["rank5"].as_u64(), sample["images"].as_u64()),
+        (Some(1), Some(100))
+    );
+    assert_eq!(sample["verdict"], "reproduced");
+    assert_eq!(sample["expected_source"], "oracle");
+    // 72 of 100: the 95% Wilson interval.
+    assert_eq!(sample["top1_interval"][0], 62.512);
+    assert_eq!(sample["top1_interval"][1], 79.86);
+    let nasnet = &rows[0];
+    assert_eq!(
+        nasnet["verdict"], "reproduced",
+        "within 0.1 of benchmarking-keras-pytorch"
+    );
+    assert_eq!(
+        rows[3]["verdict"], "drift",
+        "alexnet: 54.50 against torchvision's 56.522"
+    );
+
+    let markdown = table(&cache, &[]).stdout;
+    let full = markdown.find("## ilsvrc2012-val (50000 images)").unwrap();
+    let small = markdown
+        .find(&format!("## {SAMPLE_SET} (100 images)"))
+        .unwrap();
+    assert!(full < small, "{markdown}");
+    assert!(
+        markdown[small..]
+            .contains("| 1 | 1 | coral | mobilenet_v2_1.0_224_quant | coral-lanczos-224 |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| 72.00 [62.51, 79.86] |"), "{markdown}");
+}
+
+#[test]
+fn the_csv_carries_image_set_intervals_sources_and_verdict_with_fixed_decimals() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = seeds_and_sample(&shared, scratch.path());
+    let csv = table(&cache, &["--format", "csv"]).stdout;
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for column in [
+        "image_set",
+        "model_id",
+        "images",
+        "top1",
+        "top1_low",
+        "top1_high",
+        "top5_low",
+        "top5_high",
+        "torchvision-docs_top1",
+        "torchvision-docs_delta_top1",
+        "oracle_top1",
+        "expected_source",
+        "verdict",
+    ] {
+        assert!(header.contains(&column), "{column} in {header:?}");
+    }
+    let alexnet: Vec<&str> = csv
+        .lines()
+        .find(|l| l.contains(",pytorch/alexnet,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    let cell = |name: &str| alexnet[header.iter().position(|c| *c == name).unwrap()];
+    assert_eq!(cell("image_set"), "ilsvrc2012-val");
+    assert_eq!(cell("top1"), "54.502");
+    assert_eq!(cell("torchvision-docs_top1"), "56.522");
+    assert_eq!(cell("torchvision-docs_delta_top1"), "-2.020");
+    assert_eq!(cell("verdict"), "drift");
+    // Every fractional number with exactly 3 decimals: no float noise.
+    let numeric = |field: &&str| {
+        field
+            .trim_start_matches('-')
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.')
+    };
+    for line in lines {
+        for field in line.split(',').filter(numeric) {
+            if let Some((_, decimals)) = field.split_once('.') {
+                assert_eq!(decimals.len(), 3, "{field} in {line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn image_set_and_glob_models_filter_the_table() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = seeds_and_sample(&shared, scratch.path());
+    let only_sample = table(&cache, &["--image-set", SAMPLE_SET, "--format", "json"]).json();
+    assert_eq!(models(&only_sample), [V2]);
+    let only_full = table(
+        &cache,
+        &["--image-set", "ilsvrc2012-val", "--format", "json"],
+    )
+    .json();
+    assert_eq!(only_full.as_array().unwrap().len(), 4);
+    let both = table(
+        &cache,
+        &[
+            "--image-set",
+            SAMPLE_SET,
+            "--image-set",
+            "ilsvrc2012-val",
+            "--format",
+            "json",
+        ],
+    )
+    .json();
+    assert_eq!(both.as_array().unwrap().len(), 5);
+    let listed = table(
+        &cache,
+        &["--image-set", &format!("{SAMPLE_SET},ilsvrc2012-val")],
+    );
+    assert_eq!(listed.stdout.matches("## ").count(), 2, "{}", listed.stdout);
+
+    let unknown = table(&cache, &["--image-set", "imagenet-v9"]);
+    common::assert_error(&unknown, &["imagenet-v9", "ilsvrc2012-val", SAMPLE_SET]);
+
+    let globbed = table(
+        &cache,
+        &[
+            "--models",
+            "pytorch/*,keras/nasnetlarge",
+            "--format",
+            "json",
+        ],
+    )
+    .json();
+    assert_eq!(
+        models(&globbed),
+        ["keras/nasnetlarge", "pytorch/alexnet", "pytorch/resnet152"]
+    );
+    let coral = table(&cache, &["--models", "coral/*", "--format", "json"]).json();
+    assert_eq!(models(&coral), [V2]);
+    let none = table(&cache, &["--models", "nothing/*"]);
+    common::assert_error(&none, &["nothing/*"]);
+}
+
+#[test]
+fn the_latest_run_of_each_image_set_is_kept() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = seeds_and_sample(&shared, scratch.path());
+    // 40 of the sample images: another image set, and (another batch) another run of the model.
+    let subset = scratch.path().join("subset");
+    for (class, path) in common::sample_files(&shared).into_iter().take(40) {
+        std::fs::create_dir_all(subset.join(&class)).unwrap();
+        std::os::unix::fs::symlink(&path, subset.join(&class).join(path.file_name().unwrap()))
+            .unwrap();
+    }
+    let part = verify_v2(&shared, scratch.path(), &subset, &["--batch", "4"]);
+    assert_eq!(part.status, 0, "{}", part.stderr);
+    let rows = table(&cache, &["--models", V2, "--format", "json"]).json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "the 40-image run hides not the 100-image one: {rows:?}"
+    );
+    assert_eq!(rows[0]["image_set"], SAMPLE_SET);
+    let subset_set = rows[1]["image_set"].as_str().unwrap();
+    assert!(subset_set.starts_with("subset-40-"), "{subset_set}");
+    assert_eq!(
+        (rows[1]["images"].as_u64(), rows[1]["rank1"].as_u64()),
+        (Some(40), Some(1))
+    );
+    assert_eq!(rows[1]["verdict"], "no-reference");
+    // Filtering by the unnamed set's name works too.
+    let only = table(&cache, &["--image-set", subset_set, "--format", "json"]).json();
+    assert_eq!(only.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_labels_file_is_refused_where_it_would_be_ignored() {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("errors.csv");
+    std::fs::write(&path, "file,original_index,corrected_index,consensus\n").unwrap();
+    for labels in [None, Some("original"), Some("real")] {
+        let mut args = vec!["--labels-file", path.to_str().unwrap()];
+        if let Some(labels) = labels {
+            args.extend(["--labels", labels]);
+        }
+        let result = table(scratch.path(), &args);
+        common::assert_error(&result, &["--labels-file", "cleaned, corrected or all"]);
+    }
+}

@@ -14,12 +14,13 @@ use super::Context;
 use crate::cli::{AddModelArgs, LayoutArg};
 use crate::exit;
 use crate::image::recipe::{self, ChannelOrder, Filter, Layout, Recipe, ResizeMode};
-use crate::model::manifest::{self, Dim, ImageSet, Input, Manifest, Output, RecipeRef, Reference};
+use crate::model::manifest::{
+    self, Dim, FULL_VAL_NAME, ImageSet, Input, Manifest, Output, RecipeRef, Reference,
+};
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 
 /// The full ILSVRC2012 validation set, as every shipped manifest names it: a `--reference` is a
 /// published number, and published numbers are measured on all 50,000 images.
-const FULL_VAL_NAME: &str = "ilsvrc2012-val";
 const FULL_VAL_IMAGES: usize = 50_000;
 
 pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {

@@ -110,6 +110,26 @@ pub struct Dataset {
     links: Arc<AtomicUsize>,
 }
 
+/// The ImageNetV2 variant a class-index tree (`layout`, as `SourceKind::name` says it) is, from
+/// its folder's name as the ImageNetV2 archives unpack (`imagenetv2-matched-frequency-format-val`,
+/// ...): a name for the image set where no manifest names it. A free function so that `table`
+/// can name a stored run's set from the path and layout its metadata recorded.
+pub fn imagenetv2_variant(layout: &str, root: &Path) -> Option<&'static str> {
+    // Folders of class indexes, or the archives they come in (`imagenetv2-top-images.tar.gz`).
+    if layout != SourceKind::ClassIndexFolder.name() && layout != SourceKind::Tar.name() {
+        return None;
+    }
+    let folder = root.file_name()?.to_string_lossy().to_ascii_lowercase();
+    [
+        ("matched-frequency", "imagenetv2-matched-frequency"),
+        ("threshold0.7", "imagenetv2-threshold0.7"),
+        ("top-images", "imagenetv2-top-images"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| folder.contains(marker))
+    .map(|(_, name)| name)
+}
+
 pub fn is_image_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     !name.starts_with('.')
@@ -181,27 +201,9 @@ impl Dataset {
         &self.root
     }
 
-    /// The ImageNetV2 variant a class-index tree is, from its folder's name as the ImageNetV2
-    /// archives unpack (`imagenetv2-matched-frequency-format-val`, ...): a name for the image
-    /// set where no manifest names it.
+    /// The ImageNetV2 variant a class-index tree is: `imagenetv2_variant` of its root.
     pub fn imagenetv2_variant(&self) -> Option<&'static str> {
-        // Folders of class indexes, or the archives they come in (`imagenetv2-top-images.tar.gz`).
-        if self.kind == SourceKind::ImageFolder || self.kind == SourceKind::Flat {
-            return None;
-        }
-        let folder = self
-            .root
-            .file_name()?
-            .to_string_lossy()
-            .to_ascii_lowercase();
-        [
-            ("matched-frequency", "imagenetv2-matched-frequency"),
-            ("threshold0.7", "imagenetv2-threshold0.7"),
-            ("top-images", "imagenetv2-top-images"),
-        ]
-        .into_iter()
-        .find(|(marker, _)| folder.contains(marker))
-        .map(|(_, name)| name)
+        imagenetv2_variant(self.kind.name(), &self.root)
     }
 
     /// Entries in dataset order; `None` for a tar, which is only known by streaming it.

@@ -10,6 +10,10 @@ use crate::model::manifest::{self, Manifest};
 /// Float noise allowance when comparing a percentage difference with the tolerance.
 const TOLERANCE_EPSILON: f64 = 1e-9;
 
+/// The allowed top-1 gap to the expected reference, in percentage points, unless told otherwise
+/// (`verify --tolerance`); `table` judges its rows with it.
+pub const DEFAULT_TOLERANCE: f64 = 0.1;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReferenceResult {
     pub source: String,
@@ -31,6 +35,17 @@ pub enum VerdictStatus {
     Drift,
     /// No reference of the manifest was measured on this image set with this recipe.
     NoReference,
+}
+
+impl VerdictStatus {
+    /// The status as the JSON spells it, for CSV cells.
+    pub fn name(self) -> &'static str {
+        match self {
+            VerdictStatus::Reproduced => "reproduced",
+            VerdictStatus::Drift => "drift",
+            VerdictStatus::NoReference => "no-reference",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -71,7 +86,7 @@ pub fn assess(
         content_sha256: image_set_content_sha256.as_deref(),
         images: score.images,
     };
-    let (references, verdict) = judge(manifest, recipe, &image_set, &score, tolerance);
+    let (references, verdict) = judge(manifest, recipe, &image_set, &score.tally(), tolerance);
     Assessment {
         score,
         image_set_sha256,
@@ -115,13 +130,24 @@ impl Score {
     pub fn top5(&self) -> f64 {
         percent(self.top5_correct, self.images)
     }
+
+    pub fn tally(&self) -> Tally {
+        Tally {
+            images: self.images,
+            top1_correct: self.top1_correct,
+            top5_correct: self.top5_correct,
+        }
+    }
 }
 
-fn judge(
+/// What the manifest's references measured on `image_set` say of `score`: every applicable
+/// reference with its deltas, and the verdict of the one expected for `recipe`. Shared by
+/// `verify` (a fresh score) and `table` (a stored run's summary), so both judge alike.
+pub fn judge(
     manifest: &Manifest,
     recipe: &str,
     image_set: &manifest::ImageSetId<'_>,
-    score: &Score,
+    score: &Tally,
     tolerance: f64,
 ) -> (Vec<ReferenceResult>, Verdict) {
     let (top1, top5) = (score.top1(), score.top5());

@@ -201,9 +201,18 @@ pub fn image_set_content_digest<'a>(
 
 const IMAGE_SET_CONTENT_DOMAIN: &[u8] = b"zoorepro image set content v1\0";
 
+/// What manifests call the 50,000-image ILSVRC2012 validation set.
+pub const FULL_VAL_NAME: &str = "ilsvrc2012-val";
+
 /// `image_set_digest` of the 50,000 ILSVRC2012 validation file names.
 pub const FULL_VAL_SHA256: &str =
     "7ca142034cbd9ed47f2dc9abc21ee05e2e1cf0819ddbdd136da4f3dc8b512430";
+
+/// `FULL_VAL_NAME` when `id` is the full validation set (its 50,000 names), whether or not a
+/// manifest at hand references it: imported caches of any model then read as that set.
+pub fn full_val_name(id: &ImageSetId<'_>) -> Option<&'static str> {
+    (id.sha256 == FULL_VAL_SHA256 && id.images == 50_000).then_some(FULL_VAL_NAME)
+}
 
 /// The digest of the same 50,000 names under the first encoding (names joined by line breaks),
 /// which manifests written by earlier releases (`add-model`) carry: read as `FULL_VAL_SHA256`.

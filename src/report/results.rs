@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn rounding_leaves_no_float_noise_and_no_negative_zero() {
-        assert_eq!(round(76.13 - 76.134000000000004, 3), -0.004);
+        assert_eq!(round(76.13 - 76.134, 3), -0.004);
         assert_eq!(round(-0.0004, 3).to_string(), "0");
         assert_eq!(round(71.99999999999, 3).to_string(), "72");
         assert_eq!(round(3.504_872, 2), 3.5);

@@ -1,9 +1,12 @@
-//! The accuracy table (`zoorepro table`), in Markdown, CSV or JSON from the same rows.
+//! The accuracy table (`zoorepro table`), in Markdown, CSV or JSON from the same rows: one group
+//! per image set (a Markdown section each), ranked within it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
+
+use crate::eval::verdict::VerdictStatus;
 
 /// Accuracy of one run under one label set.
 #[derive(Clone, Debug, Serialize)]
@@ -13,6 +16,7 @@ pub struct Accuracy {
     pub images: usize,
 }
 
+/// One published number of the row's model on the row's image set, and the row's distance to it.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReferenceDelta {
     pub source: String,
@@ -20,10 +24,17 @@ pub struct ReferenceDelta {
     pub top5: f64,
     pub delta_top1: f64,
     pub delta_top5: f64,
+    /// The reference that decides the verdict (the manifest's expected one for the run's recipe).
+    pub expected: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct TableRow {
+    /// The image set the run scored: rows are ranked within one set only.
+    pub image_set: String,
+    /// Labelled images in that set under its original labels (`images` counts the rows' label
+    /// set, which may leave some out).
+    pub image_set_images: usize,
     pub run: i64,
     pub framework: String,
     pub model: String,
@@ -33,12 +44,20 @@ pub struct TableRow {
     pub provider: String,
     pub labels: String,
     pub top1: f64,
+    /// 95% Wilson interval of `top1`, in percent: how far a number measured on this many images
+    /// can be from the same model's number on all images.
+    pub top1_interval: Option<[f64; 2]>,
     pub top5: f64,
+    pub top5_interval: Option<[f64; 2]>,
     pub rank1: usize,
     pub rank5: usize,
     pub images: usize,
     /// Published numbers of this model for the run's image set (original labels only).
     pub references: Vec<ReferenceDelta>,
+    /// The source the verdict compares with; `None` when no reference applies.
+    pub expected_source: Option<String>,
+    /// As `verify` judges: top-1 within the default tolerance of the expected reference.
+    pub verdict: VerdictStatus,
     /// With `--labels all`: every label set side by side.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub by_labels: BTreeMap<String, Accuracy>,
@@ -60,63 +79,118 @@ fn delta_for<'a>(row: &'a TableRow, source: &str) -> Option<&'a ReferenceDelta> 
 
 const LABEL_SETS: [&str; 4] = ["original", "real", "cleaned", "corrected"];
 
+/// The rows of one image set: `rows` are grouped by set already (`table` sorts them so).
+fn sections(rows: &[TableRow]) -> Vec<&[TableRow]> {
+    rows.chunk_by(|a, b| a.image_set == b.image_set && a.image_set_images == b.image_set_images)
+        .collect()
+}
+
+/// `76.13 [75.75, 76.50]`: a percentage and its interval, where there is one.
+fn with_interval(value: f64, interval: Option<[f64; 2]>) -> String {
+    match interval {
+        Some([low, high]) => format!("{value:.2} [{low:.2}, {high:.2}]"),
+        None => format!("{value:.2}"),
+    }
+}
+
 impl TableExporter for MarkdownTable {
     fn render(&self, rows: &[TableRow], sources: &[String]) -> String {
         let mut out = String::new();
-        let all = rows.iter().any(|r| !r.by_labels.is_empty());
-        let labels = rows.first().map_or("original", |r| r.labels.as_str());
-        let mut header = String::from("| rank1 | rank5 | framework | model | recipe | run |");
-        if all {
-            for set in LABEL_SETS {
-                let _ = write!(header, " {set} top-1 | {set} top-5 |");
+        for (i, section) in sections(rows).into_iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
             }
-        } else {
-            let _ = write!(header, " top-1 ({labels}) | top-5 ({labels}) |");
+            let sources: Vec<&String> = sources
+                .iter()
+                .filter(|s| section.iter().any(|r| delta_for(r, s).is_some()))
+                .collect();
+            markdown_section(&mut out, section, &sources);
         }
-        header.push_str(" images |");
-        for source in sources {
-            let _ = write!(header, " Δ {source} |");
-        }
-        let columns = header.matches('|').count() - 1;
-        let _ = writeln!(out, "{header}");
-        let _ = writeln!(out, "|{}", "---|".repeat(columns));
-        let mut notes = Vec::new();
-        for row in rows {
-            let _ = write!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |",
-                row.rank1, row.rank5, row.framework, row.model, row.recipe, row.run
-            );
-            if all {
-                for set in LABEL_SETS {
-                    match row.by_labels.get(set) {
-                        Some(a) => {
-                            let _ = write!(out, " {:.2} | {:.2} |", a.top1, a.top5);
-                        }
-                        None => out.push_str(" | |"),
-                    }
-                }
-            } else {
-                let _ = write!(out, " {:.2} | {:.2} |", row.top1, row.top5);
-            }
-            let _ = write!(out, " {} |", row.images);
-            for source in sources {
-                match delta_for(row, source) {
-                    Some(d) => {
-                        let _ = write!(out, " {:+.2} / {:+.2} |", d.delta_top1, d.delta_top5);
-                    }
-                    None => out.push_str(" |"),
-                }
-            }
-            out.push('\n');
-            if let Some(note) = &row.note {
-                notes.push(format!("- {}: {note}", row.model_id));
-            }
-        }
+        let notes: Vec<String> = rows
+            .iter()
+            .filter_map(|row| Some(format!("- {}: {}", row.model_id, row.note.as_ref()?)))
+            .collect();
         if !notes.is_empty() {
             let _ = writeln!(out, "\nNotes:\n{}", notes.join("\n"));
         }
         out
+    }
+}
+
+/// One image set's heading and table; only the sources measured on that set get a column.
+fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
+    let first = &rows[0];
+    let _ = writeln!(
+        out,
+        "## {} ({} images)\n",
+        first.image_set, first.image_set_images
+    );
+    let all = rows.iter().any(|r| !r.by_labels.is_empty());
+    let labels = first.labels.as_str();
+    let mut header = String::from("| rank1 | rank5 | framework | model | recipe | run |");
+    if all {
+        for set in LABEL_SETS {
+            let _ = write!(header, " {set} top-1 | {set} top-5 |");
+        }
+    } else {
+        let _ = write!(header, " top-1 ({labels}) | top-5 ({labels}) |");
+    }
+    header.push_str(" images |");
+    for source in sources {
+        let _ = write!(header, " Δ {source} |");
+    }
+    header.push_str(" verdict |");
+    let columns = header.matches('|').count() - 1;
+    let _ = writeln!(out, "{header}");
+    let _ = writeln!(out, "|{}", "---|".repeat(columns));
+    for row in rows {
+        let _ = write!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            row.rank1, row.rank5, row.framework, row.model, row.recipe, row.run
+        );
+        if all {
+            for set in LABEL_SETS {
+                match row.by_labels.get(set) {
+                    Some(a) => {
+                        let _ = write!(out, " {:.2} | {:.2} |", a.top1, a.top5);
+                    }
+                    None => out.push_str(" | |"),
+                }
+            }
+        } else {
+            let _ = write!(
+                out,
+                " {} | {} |",
+                with_interval(row.top1, row.top1_interval),
+                with_interval(row.top5, row.top5_interval)
+            );
+        }
+        let _ = write!(out, " {} |", row.images);
+        for source in sources {
+            match delta_for(row, source) {
+                Some(d) => {
+                    let _ = write!(
+                        out,
+                        " {} / {} |",
+                        signed(d.delta_top1),
+                        signed(d.delta_top5)
+                    );
+                }
+                None => out.push_str(" |"),
+            }
+        }
+        let _ = writeln!(out, " {} |", row.verdict.name());
+    }
+}
+
+/// A delta with its sign and 2 decimals; one that rounds to nothing reads `+0.00`, not `-0.00`.
+fn signed(value: f64) -> String {
+    let text = format!("{value:+.2}");
+    if text == "-0.00" {
+        "+0.00".into()
+    } else {
+        text
     }
 }
 
@@ -128,62 +202,129 @@ pub(crate) fn csv_field(text: &str) -> String {
     }
 }
 
+/// A number as the CSV prints every number: 3 decimals, so no float noise reaches a
+/// spreadsheet, and no `-0.000` for a delta that rounds to nothing.
+fn fixed(value: f64) -> String {
+    let text = format!("{value:.3}");
+    match text.strip_prefix('-') {
+        Some(magnitude) if magnitude.bytes().all(|b| b == b'0' || b == b'.') => {
+            magnitude.to_string()
+        }
+        _ => text,
+    }
+}
+
+fn fixed_interval(interval: Option<[f64; 2]>) -> String {
+    interval.map_or_else(
+        || ",".to_string(),
+        |[low, high]| format!("{},{}", fixed(low), fixed(high)),
+    )
+}
+
+const CSV_COLUMNS: &str = "image_set,image_set_images,rank1,rank5,model_id,framework,model,\
+recipe,kind,run,labels,images,top1,top1_low,top1_high,top5,top5_low,top5_high";
+
 impl TableExporter for CsvTable {
     fn render(&self, rows: &[TableRow], sources: &[String]) -> String {
-        let mut out =
-            String::from("rank1,rank5,framework,model,recipe,run,labels,top1,top5,images");
-        for set in LABEL_SETS {
-            if rows.iter().any(|r| r.by_labels.contains_key(set)) {
-                let _ = write!(out, ",{set}_top1,{set}_top5,{set}_images");
-            }
+        let label_sets: Vec<&str> = LABEL_SETS
+            .into_iter()
+            .filter(|set| rows.iter().any(|r| r.by_labels.contains_key(*set)))
+            .collect();
+        let mut out = String::from(CSV_COLUMNS);
+        for set in &label_sets {
+            let _ = write!(out, ",{set}_top1,{set}_top5,{set}_images");
         }
         for source in sources {
-            let _ = write!(out, ",{0}_delta_top1,{0}_delta_top5", csv_field(source));
-        }
-        out.push_str(",note\n");
-        for row in rows {
+            let source = csv_field(source);
             let _ = write!(
                 out,
-                "{},{},{},{},{},{},{},{:.3},{:.3},{}",
-                row.rank1,
-                row.rank5,
-                csv_field(&row.framework),
-                csv_field(&row.model),
-                csv_field(&row.recipe),
-                row.run,
-                row.labels,
-                row.top1,
-                row.top5,
-                row.images
+                ",{source}_top1,{source}_top5,{source}_delta_top1,{source}_delta_top5"
             );
-            for set in LABEL_SETS {
-                if rows.iter().any(|r| r.by_labels.contains_key(set)) {
-                    match row.by_labels.get(set) {
-                        Some(a) => {
-                            let _ = write!(out, ",{:.3},{:.3},{}", a.top1, a.top5, a.images);
-                        }
-                        None => out.push_str(",,,"),
-                    }
-                }
-            }
-            for source in sources {
-                match delta_for(row, source) {
-                    Some(d) => {
-                        let _ = write!(out, ",{:.3},{:.3}", d.delta_top1, d.delta_top5);
-                    }
-                    None => out.push_str(",,"),
-                }
-            }
-            let _ = writeln!(out, ",{}", csv_field(row.note.as_deref().unwrap_or("")));
+        }
+        out.push_str(",expected_source,verdict,note\n");
+        for row in rows {
+            csv_row(&mut out, row, &label_sets, sources);
         }
         out
     }
 }
 
+fn csv_row(out: &mut String, row: &TableRow, label_sets: &[&str], sources: &[String]) {
+    let _ = write!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        csv_field(&row.image_set),
+        row.image_set_images,
+        row.rank1,
+        row.rank5,
+        csv_field(&row.model_id),
+        csv_field(&row.framework),
+        csv_field(&row.model),
+        csv_field(&row.recipe),
+        row.kind,
+        row.run,
+        row.labels,
+        row.images,
+        fixed(row.top1),
+        fixed_interval(row.top1_interval),
+        fixed(row.top5),
+        fixed_interval(row.top5_interval),
+    );
+    for set in label_sets {
+        match row.by_labels.get(*set) {
+            Some(a) => {
+                let _ = write!(out, ",{},{},{}", fixed(a.top1), fixed(a.top5), a.images);
+            }
+            None => out.push_str(",,,"),
+        }
+    }
+    for source in sources {
+        match delta_for(row, source) {
+            Some(d) => {
+                let _ = write!(
+                    out,
+                    ",{},{},{},{}",
+                    fixed(d.top1),
+                    fixed(d.top5),
+                    fixed(d.delta_top1),
+                    fixed(d.delta_top5)
+                );
+            }
+            None => out.push_str(",,,,"),
+        }
+    }
+    let _ = writeln!(
+        out,
+        ",{},{},{}",
+        csv_field(row.expected_source.as_deref().unwrap_or("")),
+        row.verdict.name(),
+        csv_field(row.note.as_deref().unwrap_or(""))
+    );
+}
+
+/// Every fractional number rounded to 3 decimals, as the CSV prints them: no float noise
+/// (`54.502000000000002`) in the JSON either. Integers (ids, ranks, counts) stay as they are.
+fn round_floats(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let rounded = n.as_f64().map(|v| (v * 1000.0).round() / 1000.0);
+            if let Some(number) = rounded.and_then(serde_json::Number::from_f64) {
+                *n = number;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(round_floats),
+        serde_json::Value::Object(map) => map.values_mut().for_each(round_floats),
+        _ => {}
+    }
+}
+
 impl TableExporter for JsonTable {
     fn render(&self, rows: &[TableRow], _sources: &[String]) -> String {
-        let mut text = serde_json::to_string_pretty(rows)
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        let text = serde_json::to_value(rows).and_then(|mut value| {
+            round_floats(&mut value);
+            serde_json::to_string_pretty(&value)
+        });
+        let mut text = text.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         text.push('\n');
         text
     }
@@ -195,6 +336,8 @@ mod tests {
 
     fn row() -> TableRow {
         TableRow {
+            image_set: "ilsvrc2012-val".into(),
+            image_set_images: 50000,
             run: 3,
             framework: "pytorch".into(),
             model: "resnet152".into(),
@@ -204,7 +347,9 @@ mod tests {
             provider: "pytorch".into(),
             labels: "original".into(),
             top1: 77.606,
+            top1_interval: Some([77.23872, 77.96912]),
             top5: 93.822,
+            top5_interval: Some([93.60541, 94.03243]),
             rank1: 1,
             rank5: 1,
             images: 50000,
@@ -212,11 +357,44 @@ mod tests {
                 source: "benchmarking-keras-pytorch".into(),
                 top1: 77.62,
                 top5: 93.81,
-                delta_top1: -0.014,
+                delta_top1: -0.014000000000010004,
                 delta_top5: 0.012,
+                expected: false,
             }],
+            expected_source: Some("torchvision-docs".into()),
+            verdict: VerdictStatus::Drift,
             by_labels: BTreeMap::new(),
             note: Some("float16, regenerated".into()),
+        }
+    }
+
+    fn sample_row() -> TableRow {
+        TableRow {
+            image_set: "shared-imagenet-sample-100".into(),
+            image_set_images: 100,
+            run: 9,
+            framework: "coral".into(),
+            model: "mobilenet_v2".into(),
+            model_id: "coral/mobilenet_v2".into(),
+            recipe: "coral-lanczos-224".into(),
+            kind: "verify".into(),
+            top1: 72.0,
+            top1_interval: Some([62.5, 79.9]),
+            top5: 93.0,
+            top5_interval: Some([86.2, 96.6]),
+            images: 100,
+            references: vec![ReferenceDelta {
+                source: "oracle".into(),
+                top1: 72.0,
+                top5: 93.0,
+                delta_top1: -0.0000001,
+                delta_top5: 0.0,
+                expected: true,
+            }],
+            expected_source: Some("oracle".into()),
+            verdict: VerdictStatus::Reproduced,
+            note: None,
+            ..row()
         }
     }
 
@@ -224,19 +402,59 @@ mod tests {
     fn every_format_carries_the_same_numbers() {
         let sources = vec!["benchmarking-keras-pytorch".to_string()];
         let markdown = MarkdownTable.render(&[row()], &sources);
-        assert!(markdown.contains("| 1 | 1 | pytorch | resnet152 | torchvision | 3 | 77.61 | 93.82 | 50000 | -0.01 / +0.01 |"), "{markdown}");
+        assert!(
+            markdown.starts_with("## ilsvrc2012-val (50000 images)\n"),
+            "{markdown}"
+        );
+        assert!(markdown.contains("| 1 | 1 | pytorch | resnet152 | torchvision | 3 | 77.61 [77.24, 77.97] | 93.82 [93.61, 94.03] | 50000 | -0.01 / +0.01 | drift |"), "{markdown}");
         assert!(markdown.contains("- pytorch/resnet152: float16, regenerated"));
         let csv = CsvTable.render(&[row()], &sources);
-        assert!(
-            csv.lines().nth(1).unwrap().starts_with(
-                "1,1,pytorch,resnet152,torchvision,3,original,77.606,93.822,50000,-0.014,0.012"
-            ),
-            "{csv}"
+        let header = csv.lines().next().unwrap();
+        assert!(header.starts_with(CSV_COLUMNS), "{header}");
+        assert!(header.ends_with(",benchmarking-keras-pytorch_top1,benchmarking-keras-pytorch_top5,benchmarking-keras-pytorch_delta_top1,benchmarking-keras-pytorch_delta_top5,expected_source,verdict,note"), "{header}");
+        assert_eq!(
+            csv.lines().nth(1).unwrap(),
+            "ilsvrc2012-val,50000,1,1,pytorch/resnet152,pytorch,resnet152,torchvision,import,3,original,50000,\
+             77.606,77.239,77.969,93.822,93.605,94.032,77.620,93.810,-0.014,0.012,torchvision-docs,drift,\
+             \"float16, regenerated\""
         );
         let json: serde_json::Value =
             serde_json::from_str(&JsonTable.render(&[row()], &sources)).unwrap();
         assert_eq!(json[0]["model"], "resnet152");
+        assert_eq!(json[0]["image_set"], "ilsvrc2012-val");
         assert_eq!(json[0]["top1"], 77.606);
+        assert_eq!(json[0]["top1_interval"][0], 77.239);
+        assert_eq!(json[0]["references"][0]["delta_top1"], -0.014);
+        assert_eq!(json[0]["verdict"], "drift");
         assert_eq!(json[0]["images"], 50000);
+    }
+
+    #[test]
+    fn each_image_set_is_a_markdown_section_with_its_own_sources() {
+        let sources = vec![
+            "benchmarking-keras-pytorch".to_string(),
+            "oracle".to_string(),
+        ];
+        let markdown = MarkdownTable.render(&[row(), sample_row()], &sources);
+        let sections: Vec<&str> = markdown.split("## ").skip(1).collect();
+        assert_eq!(sections.len(), 2, "{markdown}");
+        assert!(sections[0].starts_with("ilsvrc2012-val (50000 images)"));
+        assert!(
+            sections[0].contains("Δ benchmarking-keras-pytorch")
+                && !sections[0].contains("Δ oracle")
+        );
+        assert!(sections[1].starts_with("shared-imagenet-sample-100 (100 images)"));
+        assert!(
+            sections[1].contains("| 72.00 [62.50, 79.90] |"),
+            "{}",
+            sections[1]
+        );
+        assert!(sections[1].contains("| Δ oracle | verdict |"));
+        // A delta that rounds to nothing prints without a sign in the CSV.
+        let csv = CsvTable.render(&[sample_row()], &["oracle".to_string()]);
+        assert!(
+            csv.contains(",72.000,93.000,0.000,0.000,oracle,reproduced,"),
+            "{csv}"
+        );
     }
 }
