@@ -119,7 +119,6 @@ impl TarStream {
                 return;
             }
         }
-        drop(entries);
         // The tar ends at its zero blocks; gzip's trailer after them is what proves the stream
         // whole, so a `.tar.gz` read to its end is drained to the trailer's check.
         if self.gzipped && self.reached_end {
