@@ -97,6 +97,17 @@ fn the_shared_caches_reproduce_the_published_table_and_real_labels() {
         assert_eq!(round2(&r["top1"]), top1, "ReaL {model}");
         assert_eq!(r["images"], 46837);
     }
+    // timm's ReaL-label figure for the torchvision weights stands beside, without a verdict.
+    let timm_real = row(&real, "resnet152")["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == "timm (ReaL)")
+        .cloned()
+        .expect("timm's ReaL reference");
+    assert_eq!(timm_real["top1"], 84.815);
+    assert_eq!(round2(&timm_real["delta_top1"]), -0.75);
+    assert_eq!(row(&real, "resnet152")["verdict"], "no-reference");
     let cleaned = table(cache, &["--labels", "cleaned", "--format", "json"]).json();
     assert_eq!(row(&cleaned, "alexnet")["images"], 50000 - 2916);
     let corrected = table(cache, &["--labels", "corrected", "--format", "json"]).json();

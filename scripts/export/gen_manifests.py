@@ -88,36 +88,54 @@ def published_rows(shared):
 
 
 def timm_rows(shared):
-    """timm's results for the torchvision weights on the 50,000 validation images (dataset `imagenet`), by
-    torchvision model name. The other datasets of the file (ReaL, ImageNetV2, Sketch, -A, -R) are other image
-    sets or labels and are not referenced yet."""
+    """timm's results for the torchvision weights, by dataset then torchvision model name: `imagenet` (the
+    50,000 validation images), `imagenet-real` (the same images, ReaL labels) and `imagenetv2-matched-frequency`
+    are referenced. Sketch, -A and -R are not: -A and -R are scored on a 200-class subset of the logits, which
+    zoorepro does not reproduce, and Sketch has no layout that names it."""
     rows = {}
     with open(os.path.join(shared, "reference", "timm_results_tv_in1k.csv")) as f:
         for row in csv.DictReader(f):
-            if row["dataset"] == "imagenet":
-                rows[row["torchvision_model"]] = row
+            rows.setdefault(row["dataset"], {})[row["torchvision_model"]] = row
     return rows
 
 
-def timm_reference(row, sets):
+# ImageNetV2's file names are not at hand to digest: the set is recognised by the name its layout gives it
+# (the archive or folder name, e.g. imagenetv2-matched-frequency-format-val) and its 10,000 images.
+IMAGENETV2_MATCHED_FREQUENCY = {"name": "imagenetv2-matched-frequency", "images": 10000}
+
+
+def timm_reference(row, sets, dataset="imagenet"):
     """timm's validate.py protocol: Resize(int(size / crop_pct)) with the row's interpolation, CenterCrop(size).
-    Bilinear at 224 is the torchvision recipe (informative beside torchvision's own figure); bicubic rows get
-    the timm-bicubic presets and decide the verdict for them."""
+    Bilinear at 224 is the torchvision recipe (informative beside torchvision's own figure on the validation
+    set); bicubic rows get the timm-bicubic presets and decide the verdict for them. On ImageNetV2 timm is the
+    only source, so its row decides the verdict for its recipe; ReaL-label rows never decide one."""
     size, bicubic = int(row["img_size"]), row["interpolation"] == "bicubic"
     assert float(row["crop_pct"]) == 0.875 and (bicubic or size == 224), row
     recipe = ("timm-bicubic-299" if size == 299 else "timm-bicubic") if bicubic else "torchvision"
+    if dataset == "imagenet":
+        role = ("the protocol of the timm-bicubic presets" if bicubic else
+                "informative: the torchvision recipe's protocol, torchvision-docs decides the verdict")
+        image_set, expected, labels = sets["full"], bicubic, None
+    elif dataset == "imagenet-real":
+        role = "ImageNet-ReaL labels on the 50,000 validation images: compared by `table --labels real`, never a verdict"
+        image_set, expected, labels = sets["full"], False, "real"
+    else:
+        role = ("ImageNetV2 matched-frequency (10,000 images), the set recognised by its layout's name and count, "
+                "since its file names are not at hand to digest")
+        image_set, expected, labels = IMAGENETV2_MATCHED_FREQUENCY, True, None
     note = ("timm %s (%s), its validate.py with img_size %d, crop_pct 0.875 (Resize(%d)), %s interpolation; %s"
-            % (row["timm_model"], "the protocol of the timm-bicubic presets" if bicubic else
-               "informative: the torchvision recipe's protocol, torchvision-docs decides the verdict",
-               size, int(size / 0.875), row["interpolation"], row["source"]))
-    return reference("timm", float(row["top1"]), float(row["top5"]), recipe, sets["full"], bicubic, note)
+            % (row["timm_model"], role, size, int(size / 0.875), row["interpolation"], row["source"]))
+    ref = reference("timm", float(row["top1"]), float(row["top5"]), recipe, image_set, expected, note)
+    if labels:
+        ref["labels"] = labels
+    return ref
 
 
 def torchvision_manifest(name, rows, sets, timm=None):
     inception = name == "inception_v3"
     size = 299 if inception else 224
     recipes = ["torchvision-inception", "torchvision-inception-seed"] if inception else ["torchvision"]
-    if timm is not None and timm["interpolation"] == "bicubic":
+    if timm is not None and timm["imagenet"]["interpolation"] == "bicubic":
         recipes.append("timm-bicubic-299" if inception else "timm-bicubic")
     refs = []
     for row in rows:
@@ -140,7 +158,10 @@ def torchvision_manifest(name, rows, sets, timm=None):
         else:
             raise SystemExit("unexpected source %r for pytorch/%s" % (row["source"], name))
     if timm is not None:
-        refs.append(timm_reference(timm, sets))
+        refs.append(timm_reference(timm["imagenet"], sets))
+        for dataset in ("imagenet-real", "imagenetv2-matched-frequency"):
+            if dataset in timm:
+                refs.append(timm_reference(timm[dataset], sets, dataset))
     return {
         "format_version": 1, "id": "pytorch/" + name, "framework": "pytorch", "name": name,
         "description": "torchvision.models.%s with IMAGENET1K_V1 weights (pretrained=True in torchvision <= 0.12), "
@@ -242,11 +263,15 @@ def main():
     rows = published_rows(args.shared)
     manifests = [keras_manifest(n, rows[("keras", n)], sets) for n in KERAS]
     timm = timm_rows(args.shared)
-    manifests += [torchvision_manifest(n, rows[("pytorch", n)], sets, timm.get(n)) for n in TORCHVISION]
+    def timm_of(name):
+        if name not in timm["imagenet"]:
+            return None
+        return {dataset: models[name] for dataset, models in timm.items() if name in models}
+    manifests += [torchvision_manifest(n, rows[("pytorch", n)], sets, timm_of(n)) for n in TORCHVISION]
     manifests += shared_manifests(args.shared, sets)
     # Every published row and every timm row of a seed model is referenced, once.
-    assert sum(len(v) for v in rows.values()) + sum(1 for n in TORCHVISION if n in timm) == sum(
-        1 for m in manifests for r in m["references"] if r["image_set"]["name"] == "ilsvrc2012-val")
+    assert sum(len(v) for v in rows.values()) + sum(1 for n in TORCHVISION if n in timm["imagenet"]) == sum(
+        1 for m in manifests for r in m["references"] if r["image_set"]["name"] == "ilsvrc2012-val" and "labels" not in r)
     out_dir = os.path.join(REPO, "manifests")
     os.makedirs(out_dir, exist_ok=True)
     for m in manifests:

@@ -439,10 +439,11 @@ fn parse_reference(text: &str, recipe: &str) -> anyhow::Result<Reference> {
         image_set: ImageSet {
             name: FULL_VAL_NAME.into(),
             images: FULL_VAL_IMAGES,
-            sha256: crate::model::manifest::FULL_VAL_SHA256.into(),
+            sha256: Some(crate::model::manifest::FULL_VAL_SHA256.into()),
             content_sha256: None,
         },
         expected: true,
+        labels: None,
         note: "given to zoorepro add-model --reference; measured on the full validation set".into(),
     })
 }

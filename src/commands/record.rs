@@ -163,12 +163,14 @@ pub(super) fn build_record(
         &parts.recipe.name,
         ordered,
         parts.image_set_content_sha256,
+        parts.layout_set_name.as_deref(),
         tolerance,
     );
     let image_set = ImageSetId {
         sha256: &image_set_sha256,
         content_sha256: image_set_content_sha256.as_deref(),
         images: score.images,
+        layout_name: parts.layout_set_name.as_deref(),
     };
     RunRecord {
         model_id: manifest.id.clone(),

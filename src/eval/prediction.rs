@@ -161,6 +161,9 @@ impl Summary {
             sha256: &self.image_set_sha256,
             content_sha256: self.image_set_content_sha256.as_deref(),
             images: self.labelled,
+            // A stored summary keeps no layout; `table` names ImageNetV2 sets from the run's
+            // recorded path and layout instead.
+            layout_name: None,
         }
     }
 }

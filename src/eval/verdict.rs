@@ -72,6 +72,7 @@ pub fn assess(
     recipe: &str,
     ordered: &[(Entry, Prediction)],
     image_set_content_sha256: Option<String>,
+    layout_name: Option<&str>,
     tolerance: f64,
 ) -> Assessment {
     let score = Score::of(ordered);
@@ -85,6 +86,7 @@ pub fn assess(
         sha256: &image_set_sha256,
         content_sha256: image_set_content_sha256.as_deref(),
         images: score.images,
+        layout_name,
     };
     let (references, verdict) = judge(manifest, recipe, &image_set, &score.tally(), tolerance);
     Assessment {

@@ -94,8 +94,11 @@ impl RecipeRef {
 pub struct ImageSet {
     pub name: String,
     pub images: usize,
-    /// `image_set_digest` of the set's file names.
-    pub sha256: String,
+    /// `image_set_digest` of the set's file names; `None` for a set whose file names are not at
+    /// hand to digest (ImageNetV2): it is then recognised by the name its layout gives it
+    /// (`Dataset::imagenetv2_variant`) and its count, a weaker identity the note must state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// `image_set_content_digest` of the set's names and file contents, where the files are at
     /// hand to hash: a reference with it applies only to those very files, not to other files
     /// under the same names.
@@ -112,13 +115,19 @@ pub struct ImageSetId<'a> {
     /// unknown (imported caches, rows written before contents were stored).
     pub content_sha256: Option<&'a str>,
     pub images: usize,
+    /// The name the dataset's layout gives the set (an ImageNetV2 variant), if any.
+    pub layout_name: Option<&'a str>,
 }
 
 impl ImageSet {
     /// Whether the evaluated set `id` is this set: the same names, as many, and, when this set
     /// pins its contents, the same files.
     pub fn is(&self, id: &ImageSetId<'_>) -> bool {
-        self.sha256 == id.sha256
+        let names_match = match &self.sha256 {
+            Some(sha256) => *sha256 == id.sha256,
+            None => id.layout_name == Some(self.name.as_str()),
+        };
+        names_match
             && self.images == id.images
             && self
                 .content_sha256
@@ -138,6 +147,10 @@ pub struct Reference {
     pub image_set: ImageSet,
     /// The reference that decides the verdict for its recipe and image set.
     pub expected: bool,
+    /// The labels the number was scored with: `None` for the original ILSVRC2012 labels, the
+    /// only ones a verdict is judged on; `Some("real")` for ImageNet-ReaL (`table --labels real`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
     pub note: String,
 }
 
@@ -247,7 +260,7 @@ impl Manifest {
     pub fn references_for(&self, recipe: &str, id: &ImageSetId<'_>) -> Vec<(&Reference, bool)> {
         self.references
             .iter()
-            .filter(|r| r.image_set.is(id))
+            .filter(|r| r.labels.is_none() && r.image_set.is(id))
             .map(|r| (r, r.expected && r.recipe.as_deref() == Some(recipe)))
             .collect()
     }
@@ -371,13 +384,24 @@ impl Manifest {
                         reference.source
                     ));
                 };
-                if !expected.insert((recipe.clone(), reference.image_set.sha256.clone())) {
+                if reference.labels.is_some() {
+                    return Err(format!(
+                        "reference {} is expected but scored with {:?} labels; verdicts are judged on the original labels",
+                        reference.source, reference.labels
+                    ));
+                }
+                let set = (
+                    reference.image_set.name.clone(),
+                    reference.image_set.sha256.clone(),
+                );
+                if !expected.insert((recipe.clone(), set)) {
                     return Err(format!(
                         "two references are expected for recipe {recipe} on image set {}",
                         reference.image_set.name
                     ));
                 }
             }
+            check_reference_identity(reference)?;
             if !(0.0..=100.0).contains(&reference.top1) || !(0.0..=100.0).contains(&reference.top5)
             {
                 return Err(format!(
@@ -387,6 +411,25 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+}
+
+/// A set without a names digest is one a layout names (ImageNetV2), and labels are a label set
+/// `table` scores with.
+fn check_reference_identity(reference: &Reference) -> Result<(), String> {
+    if reference.image_set.sha256.is_none() && !reference.image_set.name.starts_with("imagenetv2-")
+    {
+        return Err(format!(
+            "reference {} on image set {} has no sha256: only ImageNetV2 sets, which their layout names, may omit it",
+            reference.source, reference.image_set.name
+        ));
+    }
+    match reference.labels.as_deref() {
+        None | Some("real" | "cleaned" | "corrected") => Ok(()),
+        Some(other) => Err(format!(
+            "reference {} has labels {other:?}; use real, cleaned or corrected, or leave it out for the original labels",
+            reference.source
+        )),
     }
 }
 
@@ -406,8 +449,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
     };
     let mut manifest: Manifest = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
     for reference in &mut manifest.references {
-        if reference.image_set.sha256 == LEGACY_FULL_VAL_SHA256 {
-            reference.image_set.sha256 = FULL_VAL_SHA256.to_string();
+        if reference.image_set.sha256.as_deref() == Some(LEGACY_FULL_VAL_SHA256) {
+            reference.image_set.sha256 = Some(FULL_VAL_SHA256.to_string());
         }
     }
     manifest.validate().map_err(invalid)?;
@@ -568,9 +611,10 @@ mod tests {
         let manifests = shipped();
         let inception = resolve(&manifests, "pytorch/inception_v3").unwrap();
         let full = ImageSetId {
-            sha256: &inception.references[0].image_set.sha256,
+            sha256: inception.references[0].image_set.sha256.as_deref().unwrap(),
             content_sha256: None,
             images: 50_000,
+            layout_name: None,
         };
         let seed = inception.references_for("torchvision-inception-seed", &full);
         let expected: Vec<_> = seed
@@ -655,5 +699,72 @@ mod tests {
             image_set_digest(names.iter().map(String::as_str)),
             FULL_VAL_SHA256
         );
+    }
+
+    #[test]
+    fn imagenetv2_references_apply_by_layout_name_and_count_and_real_ones_never_judge() {
+        let manifests = shipped();
+        let resnet50 = resolve(&manifests, "pytorch/resnet50").unwrap();
+        let v2 = |layout_name, images| ImageSetId {
+            sha256: "0000",
+            content_sha256: None,
+            images,
+            layout_name,
+        };
+        let found = resnet50.references_for(
+            "torchvision",
+            &v2(Some("imagenetv2-matched-frequency"), 10_000),
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0.source.as_str(), found[0].1), ("timm", true));
+        assert_eq!(found[0].0.top1, 63.19);
+        assert!(
+            resnet50
+                .references_for(
+                    "torchvision",
+                    &v2(Some("imagenetv2-matched-frequency"), 9_999)
+                )
+                .is_empty()
+        );
+        assert!(
+            resnet50
+                .references_for("torchvision", &v2(Some("imagenetv2-top-images"), 10_000))
+                .is_empty()
+        );
+        assert!(
+            resnet50
+                .references_for("torchvision", &v2(None, 10_000))
+                .is_empty()
+        );
+        // On the validation set the ReaL-label figure is never among the references a verdict sees.
+        let full = v2(None, 50_000);
+        let full = ImageSetId {
+            sha256: FULL_VAL_SHA256,
+            ..full
+        };
+        let sources: Vec<(&str, Option<&str>)> = resnet50
+            .references_for("torchvision", &full)
+            .iter()
+            .map(|(r, _)| (r.source.as_str(), r.labels.as_deref()))
+            .collect();
+        assert_eq!(sources.len(), 3, "{sources:?}");
+        assert!(sources.iter().all(|(_, labels)| labels.is_none()));
+        assert!(
+            resnet50
+                .references
+                .iter()
+                .any(|r| r.labels.as_deref() == Some("real"))
+        );
+    }
+
+    #[test]
+    fn a_set_without_a_names_digest_must_be_one_a_layout_names() {
+        let manifests = shipped();
+        let mut manifest = resolve(&manifests, "pytorch/resnet50").unwrap().clone();
+        manifest.references[0].image_set.sha256 = None;
+        assert!(manifest.validate().unwrap_err().contains("no sha256"));
+        let mut manifest = resolve(&manifests, "pytorch/resnet50").unwrap().clone();
+        manifest.references[0].labels = Some("imagenet-x".into());
+        assert!(manifest.validate().is_err());
     }
 }

@@ -211,8 +211,8 @@ fn float16_note(
 }
 
 /// The published numbers measured on the run's image set and the verdict, judged as `verify`
-/// judges (same code, default tolerance). Published numbers are original-label figures: under
-/// other labels nothing is compared.
+/// judges (same code, default tolerance). Verdicts are judged on original-label figures; under
+/// ReaL labels the references scored with ReaL (timm's) are shown beside, without a verdict.
 fn judged(
     run: &RunInfo,
     manifest: Option<&Manifest>,
@@ -225,14 +225,20 @@ fn judged(
         expected_source: None,
         summary: String::new(),
     };
-    let (Some(summary), Some(manifest), LabelSet::Original) = (&run.summary, manifest, primary_set)
-    else {
+    let (Some(summary), Some(manifest)) = (&run.summary, manifest) else {
         return (Vec::new(), nothing());
     };
+    let mut image_set = summary.image_set();
+    image_set.layout_name = sets::layout_name(run);
+    match primary_set {
+        LabelSet::Original => {}
+        LabelSet::Real => return (real_label_deltas(manifest, &image_set, primary), nothing()),
+        _ => return (Vec::new(), nothing()),
+    }
     let (results, verdict) = judge(
         manifest,
         &run.key.recipe,
-        &summary.image_set(),
+        &image_set,
         primary,
         DEFAULT_TOLERANCE,
     );
@@ -248,6 +254,27 @@ fn judged(
         })
         .collect();
     (references, verdict)
+}
+
+/// The manifest's ReaL-label numbers on this image set, with the run's deltas to them.
+fn real_label_deltas(
+    manifest: &Manifest,
+    image_set: &crate::model::manifest::ImageSetId<'_>,
+    primary: &Tally,
+) -> Vec<ReferenceDelta> {
+    manifest
+        .references
+        .iter()
+        .filter(|r| r.labels.as_deref() == Some("real") && r.image_set.is(image_set))
+        .map(|r| ReferenceDelta {
+            source: format!("{} (ReaL)", r.source),
+            top1: r.top1,
+            top5: r.top5,
+            delta_top1: primary.top1() - r.top1,
+            delta_top5: primary.top5() - r.top5,
+            expected: false,
+        })
+        .collect()
 }
 
 /// Every reference source of the table, once, sorted.

@@ -57,7 +57,7 @@ pub(super) fn image_set_name(
 }
 
 /// The ImageNetV2 variant `verify` named the set after, from the path and layout it recorded.
-fn layout_name(run: &RunInfo) -> Option<&'static str> {
+pub(super) fn layout_name(run: &RunInfo) -> Option<&'static str> {
     let dataset = run.meta.verify()?.dataset.as_ref()?;
     crate::dataset::imagenetv2_variant(
         dataset.layout.as_deref()?,
