@@ -202,6 +202,7 @@ pub(super) fn build_record(
         top5_interval: crate::report::percent_interval(score.top5_correct, score.images),
         references,
         verdict,
+        per_class: crate::eval::classes::per_class(ordered),
         store: parts.store,
         failures: failures(ordered),
         provenance: parts.provenance,

@@ -27,6 +27,7 @@ impl Exporter for MarkdownExporter {
         let mut out = String::new();
         write_summary(&mut out, r);
         write_references(&mut out, r);
+        write_worst_classes(&mut out, r);
         write_failures(&mut out, r);
         write_provenance(&mut out, r);
         out
@@ -129,6 +130,40 @@ fn write_references(out: &mut String, r: &RunRecord) {
     }
 }
 
+/// The classes the model gets wrong most (the record holds every class's figures).
+fn write_worst_classes(out: &mut String, r: &RunRecord) {
+    if r.per_class.len() < 2 {
+        return;
+    }
+    let worst = crate::eval::classes::worst(&r.per_class, WORST_CLASSES);
+    let _ = writeln!(
+        out,
+        "## Worst classes ({} of {} classes with images; all in the JSON record)\n",
+        worst.len(),
+        r.per_class.len()
+    );
+    let _ = writeln!(
+        out,
+        "| class | name | images | top-1 | top-5 |\n|---|---|---|---|---|"
+    );
+    for class in worst {
+        let _ = writeln!(
+            out,
+            "| {} {} | {} | {} | {:.1}% | {:.1}% |",
+            class.class,
+            code(&class.wnid),
+            cell(&class.name),
+            class.images,
+            class.top1(),
+            class.top5()
+        );
+    }
+    out.push('\n');
+}
+
+/// Classes listed in a report's worst-classes table.
+const WORST_CLASSES: usize = 10;
+
 /// The failed images listed in the record.
 fn write_failures(out: &mut String, r: &RunRecord) {
     if !r.failures.is_empty() {
@@ -215,6 +250,14 @@ mod tests {
         assert!(text.contains("| top-1 | 72.000% (72 / 100), 95% interval 62.51–79.86 |"));
         assert!(text.contains("a \\| note"), "pipes in notes are escaped");
         assert!(text.contains("`bad.JPEG`: truncated"));
+        // Class 65 (0 of 3 right) leads the worst classes, before class 1 (1 of 2).
+        let worst = text
+            .split("## Worst classes (3 of 3 classes")
+            .nth(1)
+            .expect("worst classes");
+        let first_row = worst.lines().find(|l| l.starts_with("| 65 ")).unwrap();
+        assert!(first_row.ends_with("| 3 | 0.0% | 33.3% |"), "{first_row}");
+        assert!(worst.find("| 65 ").unwrap() < worst.find("| 1 ").unwrap());
         let mut record = crate::report::tests::sample_record();
         record.failures[0].file = "n01440764/x`<img src=x onerror=alert(1)>`\r\x1b[2K.JPEG".into();
         record.failures[0].error = "<b>bold</b>\nforged line".into();

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::eval::classes::ClassAccuracy;
 pub use crate::eval::verdict::{ReferenceResult, Verdict, VerdictStatus};
 pub use html::HtmlExporter;
 pub use json::JsonExporter;
@@ -55,6 +56,10 @@ pub struct RunRecord {
     pub top5_interval: Option<[f64; 2]>,
     pub references: Vec<ReferenceResult>,
     pub verdict: Verdict,
+    /// Every class with a labelled image: images, top-1 and top-5 correct (records written
+    /// before per-class figures have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_class: Vec<ClassAccuracy>,
     pub store: Option<StoreInfo>,
     pub failures: Vec<Failure>,
     pub provenance: Provenance,
@@ -334,6 +339,17 @@ pub(crate) mod tests {
                 expected_source: Some("oracle".into()),
                 summary: "reproduced".into(),
             },
+            per_class: [(1u16, 2, 1, 2), (65, 3, 0, 1), (999, 1, 1, 1)]
+                .into_iter()
+                .map(|(class, images, top1, top5)| ClassAccuracy {
+                    class,
+                    wnid: crate::dataset::labels::wnid(class).into(),
+                    name: crate::dataset::labels::class_name(class).into(),
+                    images,
+                    top1_correct: top1,
+                    top5_correct: top5,
+                })
+                .collect(),
             store: None,
             failures: vec![Failure {
                 file: "bad.JPEG".into(),
