@@ -17,6 +17,7 @@ mod record;
 mod runs;
 mod table;
 mod verify;
+mod width;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
