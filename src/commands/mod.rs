@@ -6,6 +6,7 @@ mod compare;
 mod determinism;
 mod import_seed;
 mod inspect;
+mod interrupt;
 mod merge;
 mod model_under_test;
 mod models;
