@@ -330,7 +330,7 @@ fn write_text(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io::Re
             thousands(c.top1_differs.len())
         )
     });
-    writeln!(out, "\n{heading}:")?;
+    writeln!(out, "\n{heading}")?;
     let mut rows = vec![["file", "label", "A top-1", "B top-1"].map(String::from)];
     rows.extend(shown.iter().map(|d| {
         [
@@ -454,7 +454,7 @@ mod tests {
         );
         assert!(!all.contains("showing"));
         let few = render(CompareFormat::Text, &comparison(3), 20);
-        assert!(few.contains("3 images whose top-1 differs:"), "{few}");
+        assert!(few.contains("\n3 images whose top-1 differs\n"), "{few}");
         assert!(!few.contains("showing"), "{few}");
     }
 
