@@ -73,6 +73,9 @@ fn wait_and_exit(read_end: libc::c_int, store_dir: Option<PathBuf>) {
             break;
         }
         if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            // Nobody would answer the handler: Ctrl-C gets its default effect back.
+            // SAFETY: restoring the default disposition of SIGINT.
+            unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
             return;
         }
     }
