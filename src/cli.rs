@@ -313,6 +313,8 @@ pub struct TableArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CompareFormat {
+    /// Aligned columns, for reading on a terminal.
+    Text,
     Markdown,
     Json,
 }
@@ -324,8 +326,13 @@ pub struct CompareArgs {
     pub a: String,
     #[arg(value_name = "B")]
     pub b: String,
-    #[arg(long, value_enum, default_value = "markdown")]
-    pub format: CompareFormat,
+    /// Default: text on a terminal, markdown when piped or redirected.
+    #[arg(long, value_enum)]
+    pub format: Option<CompareFormat>,
+    /// Images whose top-1 differs listed in text and markdown (0: all); the total is always
+    /// stated, and json lists them all.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
 }
 
 /// How a run is judged against the published numbers (verify, merge).

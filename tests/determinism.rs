@@ -316,6 +316,49 @@ fn human_output_has_a_table_per_axis_and_the_verdict() {
 }
 
 #[test]
+fn human_output_lists_top1_flips_with_class_names_and_prints_no_difference_as_0() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = fixture_home(scratch.path());
+    let mut command = zoorepro(&home, scratch.path());
+    command
+        .args(["determinism", "--model", "test/batch-dependent", "--val"])
+        .arg(demo())
+        .args(["--samples", "5", "--batch-sizes", "2", "--repeats", "2"]);
+    let result = run(&mut command);
+    assert_eq!(result.status, 1, "{}", result.stderr);
+    let out = &result.stdout;
+    // The repeats are bitwise identical: their differences are an exact 0.
+    let repetition = out
+        .lines()
+        .find(|l| l.starts_with("repetition"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        repetition.split_whitespace().nth(7),
+        Some("0"),
+        "{repetition}"
+    );
+    assert!(!out.contains("0.000e0"), "{out}");
+    // Flips come before the worst images, each with both classes named.
+    let flips = out.find("top-1 flips (").unwrap_or_else(|| panic!("{out}"));
+    assert!(flips < out.find("worst images").unwrap(), "{out}");
+    let first = out[flips..].lines().nth(1).unwrap();
+    assert!(
+        first.starts_with("  batch ") && first.contains(".JPEG: ") && first.contains(" -> "),
+        "{first}"
+    );
+    let (from, to) = first
+        .split_once(": ")
+        .unwrap()
+        .1
+        .split_once(" -> ")
+        .unwrap();
+    for class in [from, to] {
+        let (index, name) = class.split_once(' ').unwrap();
+        assert!(index.parse::<u16>().is_ok() && !name.is_empty(), "{first}");
+    }
+}
+
+#[test]
 fn inspect_names_the_operator_that_reduces_over_the_batch() {
     let scratch = tempfile::tempdir().unwrap();
     let home = fixture_home(scratch.path());

@@ -154,6 +154,41 @@ fn the_shared_caches_reproduce_the_published_table_and_real_labels() {
     assert_eq!(differs[0]["file"], "n01440764/ILSVRC2012_val_00000293.JPEG");
     assert_eq!(differs[0]["label_name"], "tench");
 
+    // Piped, the same comparison is Markdown listing a screenful of those images, with the total.
+    let markdown = run(zoorepro(cache).args(["compare", "pytorch/alexnet", "resnet152"]));
+    assert_eq!(markdown.status, 0, "{}", markdown.stderr);
+    let total = differs.len().to_string();
+    let grouped = format!(
+        "{},{}",
+        &total[..total.len() - 3],
+        &total[total.len() - 3..]
+    );
+    assert!(
+        markdown.stdout.contains(&format!(
+            "showing 20 of {grouped} images whose top-1 differs; --limit 0 for all"
+        )),
+        "{}",
+        markdown.stdout
+    );
+    let listed = |out: &str| out.lines().filter(|l| l.starts_with("| `")).count();
+    assert_eq!(listed(&markdown.stdout), 20);
+    let text = run(zoorepro(cache).args([
+        "compare",
+        "pytorch/alexnet",
+        "resnet152",
+        "--format",
+        "text",
+        "--limit",
+        "3",
+    ]));
+    assert!(
+        text.stdout
+            .contains(&format!("showing 3 of {grouped} images"))
+            && !text.stdout.contains('|'),
+        "{}",
+        text.stdout
+    );
+
     // Deleting a run.
     let id = runs[0]["id"].as_i64().unwrap().to_string();
     assert_eq!(

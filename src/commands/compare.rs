@@ -1,7 +1,7 @@
 //! `zoorepro compare A B`: two runs image by image, on the images both scored.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
@@ -140,9 +140,17 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         mcnemar_exact_p: mcnemar_exact_p(pair.only_a as u64, pair.only_b as u64),
         top1_differs: pair.differs,
     };
-    match args.format {
+    // Pipes keep getting Markdown, which scripts and earlier versions rely on.
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        CompareFormat::Text
+    } else {
+        CompareFormat::Markdown
+    });
+    let mut out = std::io::stdout().lock();
+    match format {
         CompareFormat::Json => super::print_json(&comparison)?,
-        CompareFormat::Markdown => write_markdown(&mut std::io::stdout().lock(), &comparison)?,
+        CompareFormat::Markdown => write_markdown(&mut out, &comparison, args.limit)?,
+        CompareFormat::Text => write_text(&mut out, &comparison, args.limit)?,
     }
     Ok(exit::SUCCESS)
 }
@@ -204,69 +212,281 @@ impl PairTally {
     }
 }
 
-fn write_markdown(out: &mut impl Write, c: &Comparison) -> std::io::Result<()> {
-    writeln!(out, "# Run {} vs run {}\n", c.a.run, c.b.run)?;
-    writeln!(out, "| | A | B |\n|---|---|---|")?;
-    writeln!(out, "| run | {} | {} |", c.a.run, c.b.run)?;
-    writeln!(out, "| model | {} | {} |", c.a.model_id, c.b.model_id)?;
-    writeln!(
-        out,
-        "| kind / recipe | {} / {} | {} / {} |",
-        c.a.kind, c.a.recipe, c.b.kind, c.b.recipe
-    )?;
-    writeln!(
-        out,
-        "| provider / batch | {} / {} | {} / {} |",
-        c.a.provider, c.a.batch, c.b.provider, c.b.batch
-    )?;
-    writeln!(out, "| top-1 | {:.3} | {:.3} |", c.a.top1, c.b.top1)?;
-    writeln!(out, "| top-5 | {:.3} | {:.3} |\n", c.a.top5, c.b.top5)?;
-    writeln!(out, "On the {} images both scored:\n", c.images)?;
-    writeln!(
-        out,
-        "- top-1 agreement: {} ({:.3}%)",
-        c.top1_agreement, c.top1_agreement_percent
-    )?;
-    writeln!(
-        out,
-        "- identical top-5 sets: {} ({:.3}%)",
-        c.identical_top5_sets, c.identical_top5_sets_percent
-    )?;
-    writeln!(
-        out,
-        "- top-1 difference B − A: {:+.3} points; only A right: {}, only B right: {}; exact McNemar p = {}",
-        c.top1_difference,
-        c.only_a_correct,
-        c.only_b_correct,
-        if c.mcnemar_exact_p < 1e-4 {
-            format!("{:.2e}", c.mcnemar_exact_p)
-        } else {
-            format!("{:.4}", c.mcnemar_exact_p)
+/// The agreement figures, one per line, as both text formats state them.
+fn findings(c: &Comparison) -> [String; 3] {
+    let p = if c.mcnemar_exact_p < 1e-4 {
+        format!("{:.2e}", c.mcnemar_exact_p)
+    } else {
+        format!("{:.4}", c.mcnemar_exact_p)
+    };
+    [
+        format!(
+            "top-1 agreement: {} ({:.3}%)",
+            c.top1_agreement, c.top1_agreement_percent
+        ),
+        format!(
+            "identical top-5 sets: {} ({:.3}%)",
+            c.identical_top5_sets, c.identical_top5_sets_percent
+        ),
+        format!(
+            "top-1 difference B − A: {:+.3} points; only A right: {}, only B right: {}; exact McNemar p = {p}",
+            c.top1_difference, c.only_a_correct, c.only_b_correct
+        ),
+    ]
+}
+
+/// The rows of the side-by-side table: label, A, B.
+fn sides(c: &Comparison) -> Vec<[String; 3]> {
+    let (a, b) = (&c.a, &c.b);
+    vec![
+        ["run".into(), a.run.to_string(), b.run.to_string()],
+        ["model".into(), a.model_id.clone(), b.model_id.clone()],
+        [
+            "kind / recipe".into(),
+            format!("{} / {}", a.kind, a.recipe),
+            format!("{} / {}", b.kind, b.recipe),
+        ],
+        [
+            "provider / batch".into(),
+            format!("{} / {}", a.provider, a.batch),
+            format!("{} / {}", b.provider, b.batch),
+        ],
+        [
+            "top-1".into(),
+            format!("{:.3}", a.top1),
+            format!("{:.3}", b.top1),
+        ],
+        [
+            "top-5".into(),
+            format!("{:.3}", a.top5),
+            format!("{:.3}", b.top5),
+        ],
+    ]
+}
+
+/// The differences listed under `limit` (0: all), and the line that states the total when
+/// some are left out.
+fn listed(c: &Comparison, limit: usize) -> (&[Difference], Option<String>) {
+    let total = c.top1_differs.len();
+    if limit == 0 || total <= limit {
+        return (&c.top1_differs, None);
+    }
+    let note = format!(
+        "showing {limit} of {} images whose top-1 differs; --limit 0 for all",
+        thousands(total)
+    );
+    (&c.top1_differs[..limit], Some(note))
+}
+
+/// `12081` -> `12,081`: totals are read at a glance.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
         }
-    )?;
-    if !c.top1_differs.is_empty() {
-        writeln!(
-            out,
-            "\n## Images whose top-1 differs ({})\n",
-            c.top1_differs.len()
-        )?;
-        writeln!(
-            out,
-            "| file | label | A top-1 | B top-1 |\n|---|---|---|---|"
-        )?;
-        for d in &c.top1_differs {
-            writeln!(
-                out,
-                "| {} | {} {} | {} {} | {} {} |",
-                crate::util::escape::markdown_code(&d.file),
-                d.label,
-                d.label_name,
-                d.a_top1,
-                d.a_name,
-                d.b_top1,
-                d.b_name
-            )?;
+        out.push(d);
+    }
+    out
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+fn aligned<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
         }
     }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (w, cell) in widths.iter().zip(row) {
+            line.push_str(&format!("{cell:<w$}  "));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn write_text(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io::Result<()> {
+    writeln!(out, "Run {} vs run {}\n", c.a.run, c.b.run)?;
+    let mut table = vec![[String::new(), "A".into(), "B".into()]];
+    table.extend(sides(c));
+    write!(out, "{}", aligned(&table))?;
+    writeln!(out, "\nOn the {} images both scored:", c.images)?;
+    for line in findings(c) {
+        writeln!(out, "  {line}")?;
+    }
+    if c.top1_differs.is_empty() {
+        return Ok(());
+    }
+    let (shown, note) = listed(c, limit);
+    let heading = note.unwrap_or_else(|| {
+        format!(
+            "{} images whose top-1 differs",
+            thousands(c.top1_differs.len())
+        )
+    });
+    writeln!(out, "\n{heading}")?;
+    let mut rows = vec![["file", "label", "A top-1", "B top-1"].map(String::from)];
+    rows.extend(shown.iter().map(|d| {
+        [
+            crate::util::escape::terminal(&d.file),
+            format!("{} {}", d.label, d.label_name),
+            format!("{} {}", d.a_top1, d.a_name),
+            format!("{} {}", d.b_top1, d.b_name),
+        ]
+    }));
+    write!(out, "{}", aligned(&rows))
+}
+
+fn write_markdown(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io::Result<()> {
+    writeln!(out, "# Run {} vs run {}\n", c.a.run, c.b.run)?;
+    writeln!(out, "| | A | B |\n|---|---|---|")?;
+    for [what, a, b] in sides(c) {
+        writeln!(out, "| {what} | {a} | {b} |")?;
+    }
+    writeln!(out, "\nOn the {} images both scored:\n", c.images)?;
+    for line in findings(c) {
+        writeln!(out, "- {line}")?;
+    }
+    if c.top1_differs.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\n## Images whose top-1 differs ({})\n",
+        c.top1_differs.len()
+    )?;
+    let (shown, note) = listed(c, limit);
+    if let Some(note) = note {
+        writeln!(out, "{note}\n")?;
+    }
+    writeln!(
+        out,
+        "| file | label | A top-1 | B top-1 |\n|---|---|---|---|"
+    )?;
+    for d in shown {
+        writeln!(
+            out,
+            "| {} | {} {} | {} {} | {} {} |",
+            crate::util::escape::markdown_code(&d.file),
+            d.label,
+            d.label_name,
+            d.a_top1,
+            d.a_name,
+            d.b_top1,
+            d.b_name
+        )?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(run: i64) -> Side {
+        Side {
+            run,
+            model_id: format!("pytorch/model{run}"),
+            kind: RunKind::Import,
+            recipe: "torchvision".into(),
+            provider: "cpu".into(),
+            batch: 32,
+            top1: 76.13,
+            top5: 92.862,
+        }
+    }
+
+    fn comparison(differs: usize) -> Comparison {
+        Comparison {
+            a: side(3),
+            b: side(7),
+            images: 50000,
+            top1_agreement: 50000 - differs,
+            top1_agreement_percent: 75.0,
+            identical_top5_sets: 30000,
+            identical_top5_sets_percent: 60.0,
+            top1_difference: 0.5,
+            only_a_correct: 10,
+            only_b_correct: 20,
+            mcnemar_exact_p: 0.05,
+            top1_differs: (0..differs)
+                .map(|i| Difference {
+                    file: format!("n01440764/ILSVRC2012_val_{i:08}.JPEG"),
+                    label: 0,
+                    label_name: "tench",
+                    a_top1: 0,
+                    a_name: "tench",
+                    b_top1: 1,
+                    b_name: "goldfish",
+                })
+                .collect(),
+        }
+    }
+
+    fn render(format: CompareFormat, c: &Comparison, limit: usize) -> String {
+        let mut out = Vec::new();
+        match format {
+            CompareFormat::Text => write_text(&mut out, c, limit).unwrap(),
+            _ => write_markdown(&mut out, c, limit).unwrap(),
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_differences_list_stops_at_the_limit_and_states_the_total() {
+        let c = comparison(12081);
+        let md = render(CompareFormat::Markdown, &c, 20);
+        assert!(
+            md.contains("showing 20 of 12,081 images whose top-1 differs; --limit 0 for all"),
+            "{md}"
+        );
+        assert_eq!(md.lines().filter(|l| l.starts_with("| `n014")).count(), 20);
+        let all = render(CompareFormat::Markdown, &c, 0);
+        assert_eq!(
+            all.lines().filter(|l| l.starts_with("| `n014")).count(),
+            12081
+        );
+        assert!(!all.contains("showing"));
+        let few = render(CompareFormat::Text, &comparison(3), 20);
+        assert!(few.contains("\n3 images whose top-1 differs\n"), "{few}");
+        assert!(!few.contains("showing"), "{few}");
+    }
+
+    #[test]
+    fn text_columns_are_aligned() {
+        let text = render(CompareFormat::Text, &comparison(25), 5);
+        assert!(text.contains("showing 5 of 25 images"), "{text}");
+        let rows: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("file"))
+            .collect();
+        assert_eq!(rows.len(), 6, "{text}");
+        let column = |line: &str| line.find("0 tench").unwrap();
+        assert!(
+            rows[1..]
+                .iter()
+                .all(|r| column(r) == rows[0].find("label").unwrap())
+        );
+        let model = text.lines().find(|l| l.starts_with("model")).unwrap();
+        assert_eq!(
+            model.find("pytorch/model3"),
+            text.lines().nth(2).unwrap().find('A'),
+            "{text}"
+        );
+        assert!(!text.contains('|'), "{text}");
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(12081), "12,081");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
 }

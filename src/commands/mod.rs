@@ -6,6 +6,7 @@ mod compare;
 mod determinism;
 mod import_seed;
 mod inspect;
+mod interrupt;
 mod merge;
 mod model_under_test;
 mod models;
@@ -17,6 +18,7 @@ mod record;
 mod runs;
 mod table;
 mod verify;
+mod width;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -65,15 +65,15 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
         super::print_json(&rows)?;
         return Ok(exit::SUCCESS);
     }
+    let width = super::width::stdout_width();
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
+    let header = format!(
         "{:<42} {:<9} {:<34} {:<8} {:<46} references",
         "id", "framework", "input", "onnx", "recipes"
-    )?;
+    );
+    writeln!(out, "{}", super::width::fit(&header, width))?;
     for row in &rows {
-        writeln!(
-            out,
+        let line = format!(
             "{:<42} {:<9} {:<34} {:<8} {:<46} {}",
             row.id,
             row.framework,
@@ -85,7 +85,8 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
             },
             row.recipes.join(","),
             reference_summary(row.references)
-        )?;
+        );
+        writeln!(out, "{}", super::width::fit(&line, width))?;
     }
     Ok(exit::SUCCESS)
 }

@@ -12,12 +12,13 @@ pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
         super::print_json(&presets)?;
         return Ok(exit::SUCCESS);
     }
+    let width = super::width::stdout_width();
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
+    let header = format!(
         "{:<28} {:<20} {:<9} {:>9} {:<28} {:<26} {:<8} description",
         "name", "resize", "filter", "scale", "mean", "std", "layout"
-    )?;
+    );
+    writeln!(out, "{}", super::width::fit(&header, width))?;
     for r in &presets {
         let resize = match r.resize_mode {
             ResizeMode::Squash => format!("squash {}", r.crop_size),
@@ -27,8 +28,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
             ChannelOrder::Rgb => "rgb",
             ChannelOrder::Bgr => "bgr",
         };
-        writeln!(
-            out,
+        let line = format!(
             "{:<28} {:<20} {:<9} {:>9} {:<28} {:<26} {:<8} {}",
             r.name,
             resize,
@@ -38,7 +38,8 @@ pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
             format!("{:?}", r.std),
             format!("{} {channels}", r.layout.name()),
             r.description
-        )?;
+        );
+        writeln!(out, "{}", super::width::fit(&line, width))?;
     }
     Ok(exit::SUCCESS)
 }

@@ -28,8 +28,46 @@ pub(super) fn report_stem(started_at: SystemTime, key: &RunKey) -> String {
     )
 }
 
-/// Writes the report files, prints the record (`--json`) and the summary, and turns the verdict
-/// into the exit status.
+/// Report stems tried after the plain one (`STEM-2` … `STEM-N`) before giving up: two runs of
+/// one key in one second are rare, a thousand means something else is wrong.
+const MAX_STEM_SUFFIX: usize = 1000;
+
+/// Claims a report stem under `model_dir` that no earlier report holds: `stem`, else `stem-2`,
+/// `stem-3`, … The claim is the creation of `<stem>.json` with `create_new`, which the file
+/// system grants to one process only, so two runs of one key within the same second (the stem's
+/// resolution) never overwrite each other's reports. The empty claim file is then replaced by the
+/// real report.
+pub(super) fn claim_report_stem(model_dir: &Path, stem: &str) -> std::io::Result<String> {
+    std::fs::create_dir_all(model_dir)?;
+    for n in 1..=MAX_STEM_SUFFIX {
+        let candidate = if n == 1 {
+            stem.to_string()
+        } else {
+            format!("{stem}-{n}")
+        };
+        // A Markdown or HTML report left without its JSON still holds the name.
+        let taken = ["md", "html"]
+            .iter()
+            .any(|ext| model_dir.join(format!("{candidate}.{ext}")).exists());
+        if taken {
+            continue;
+        }
+        let claim = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(model_dir.join(format!("{candidate}.json")));
+        match claim {
+            Ok(_) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{}: reports {stem} to {stem}-{MAX_STEM_SUFFIX} all exist",
+        model_dir.display()
+    )))
+}
+
 /// Creates `dir` if need be and a temporary file in it, which is removed at once.
 fn probe_folder(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -89,6 +127,8 @@ pub(super) fn check_file_writable(path: &Path, what: &str) -> anyhow::Result<()>
         })
 }
 
+/// Writes the report files (under a stem no earlier report holds), prints the record (`--json`)
+/// and the summary, and turns the verdict into the exit status.
 pub(super) fn emit(
     record: &RunRecord,
     report_dir: &Path,
@@ -96,12 +136,15 @@ pub(super) fn emit(
     json: bool,
     require_reference: bool,
 ) -> anyhow::Result<i32> {
-    let written = report::write_reports(report_dir, record, stem).with_context(|| {
+    let cannot_write = || {
         format!(
             "cannot write the run report under {} (pass --report-dir DIR)",
             report_dir.display()
         )
-    })?;
+    };
+    let stem =
+        claim_report_stem(&report_dir.join(&record.model_id), stem).with_context(cannot_write)?;
+    let written = report::write_reports(report_dir, record, &stem).with_context(cannot_write)?;
     if json {
         super::print_json(record)?;
     }
@@ -222,4 +265,44 @@ pub(super) fn summary_line(record: &RunRecord) -> String {
         record.failed,
         record.verdict.summary
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_stem_is_never_taken_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let model_dir = dir.path().join("coral/m");
+        let stem = "20261202T120000Z-0123456789ab";
+        assert_eq!(claim_report_stem(&model_dir, stem).unwrap(), stem);
+        assert_eq!(
+            claim_report_stem(&model_dir, stem).unwrap(),
+            format!("{stem}-2")
+        );
+        // An orphaned Markdown report holds its name as well.
+        std::fs::write(model_dir.join(format!("{stem}-3.md")), "").unwrap();
+        assert_eq!(
+            claim_report_stem(&model_dir, stem).unwrap(),
+            format!("{stem}-4")
+        );
+    }
+
+    #[test]
+    fn concurrent_claims_of_one_stem_all_differ() {
+        let dir = tempfile::tempdir().unwrap();
+        let model_dir = dir.path().join("m");
+        let stem = "20261202T120000Z-0123456789ab";
+        let claims: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| claim_report_stem(&model_dir, stem).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut distinct = claims.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8, "{claims:?}");
+    }
 }

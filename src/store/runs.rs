@@ -168,6 +168,34 @@ impl Store {
             }),
         }
     }
+    /// The runs this process writes (its leases) and how many rows (images) they hold together,
+    /// counted after taking the store's write lock, which is deliberately kept: the caller is
+    /// about to exit (Ctrl-C during `verify`), and no batch can commit after the count, so it is
+    /// exactly what a resumed run finds. The lock ends with the process, or with this `Store`
+    /// (the transaction then rolls back; it wrote nothing).
+    pub fn own_rows_holding_writes(&mut self) -> Result<(usize, usize), StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, e);
+        self.connection
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(sql)?;
+        let pid = i64::from(std::process::id());
+        let (runs, rows): (i64, i64) = self
+            .connection
+            .query_row(
+                "SELECT COUNT(DISTINCT w.run_id),
+                        (SELECT COUNT(*) FROM predictions p WHERE p.run_id IN
+                            (SELECT run_id FROM writers WHERE pid = ?1 AND boot_id IS ?2
+                                 AND pid_start IS ?3))
+                 FROM writers w WHERE w.pid = ?1 AND w.boot_id IS ?2 AND w.pid_start IS ?3",
+                params![pid, boot_id(), process_start(pid)],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(sql)?;
+        let count = |n: i64| usize::try_from(n).unwrap_or(0);
+        Ok((count(runs), count(rows)))
+    }
+
     /// Deletes a run and its rows; false when there was no such run. A run that another live
     /// process is writing is refused (`RunInUse`); leases of dead processes are cleared.
     pub fn delete_run(&mut self, id: RunId) -> Result<bool, StoreError> {

@@ -69,6 +69,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                 .join(", ")
         );
     }
+    super::interrupt::arm(ctx, args.no_cache);
     let evaluation = evaluate(&dataset, &mut members, args, shard)?;
     warn_about(&evaluation.stats, &dataset, &args.val);
     // A shard may get no image of a small set: it is then a complete, empty part of the run.

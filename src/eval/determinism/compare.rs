@@ -63,6 +63,15 @@ pub struct WorstImage {
     pub top1_other: u16,
 }
 
+/// An image whose top-1 class differs between the two runs of an axis row.
+#[derive(Clone, Debug, Serialize)]
+pub struct Flip {
+    pub file: String,
+    pub configuration: String,
+    pub top1_reference: u16,
+    pub top1_other: u16,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct AxisRow {
     pub axis: &'static str,
@@ -77,6 +86,8 @@ pub struct AxisRow {
     pub top5_changes: usize,
     pub beyond_rounding: bool,
     pub worst: Vec<WorstImage>,
+    /// Every top-1 change of the row (`top1_changes` of them), in the order compared.
+    pub flips: Vec<Flip>,
 }
 
 impl AxisRow {
@@ -93,6 +104,7 @@ impl AxisRow {
             top5_changes: 0,
             beyond_rounding: false,
             worst: Vec::new(),
+            flips: Vec::new(),
         }
     }
 
@@ -118,6 +130,14 @@ impl AxisRow {
             self.top1_changes += usize::from(diff.top1.0 != diff.top1.1);
             self.top5_changes += usize::from(diff.top5_changed);
             self.beyond_rounding |= diff.rel > ROUNDING_TOLERANCE;
+            if diff.top1.0 != diff.top1.1 {
+                self.flips.push(Flip {
+                    file: files[i].clone(),
+                    configuration: configuration.to_string(),
+                    top1_reference: diff.top1.0,
+                    top1_other: diff.top1.1,
+                });
+            }
             if !diff.identical {
                 self.worst.push(WorstImage {
                     file: files[i].clone(),
@@ -319,6 +339,17 @@ fn same_except(axis: &str, a: &Config, b: &Config) -> bool {
         && (axis == "provider" || a.provider == b.provider)
 }
 
+/// A difference as the report prints it: `0` when there is none (`0.000e0` reads as a rounded
+/// value, and a zero is exact), else three significant digits in scientific notation, since the
+/// differences of interest span from 1e-8 to 1.
+pub fn format_difference(x: f64) -> String {
+    if x == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
 /// The one-line summary printed on stderr and stored in the report.
 pub fn summary_line(
     model: &str,
@@ -338,8 +369,9 @@ pub fn summary_line(
         let worst = axes.iter().map(|r| r.max_rel_diff).fold(0.0f64, f64::max);
         let top1: usize = axes.iter().map(|r| r.top1_changes).sum();
         format!(
-            "outputs differ on {} (max relative difference {worst:.3e}, {top1} top-1 changes)",
-            differing.join(", ")
+            "outputs differ on {} (max relative difference {}, {top1} top-1 changes)",
+            differing.join(", "),
+            format_difference(worst)
         )
     };
     format!(
@@ -373,6 +405,26 @@ mod tests {
         let z = [10.0f32, 1.0, -0.0, 0.0, 0.0, 0.0];
         let d = RowDiff::of(&a, &z);
         assert!(!d.identical && d.abs == 0.0);
+    }
+
+    #[test]
+    fn every_top1_change_is_listed_with_its_file_and_zero_prints_as_0() {
+        let files = ["a.JPEG".to_string(), "b.JPEG".to_string()];
+        let reference = [
+            10.0f32, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 10.0, 0.0, 0.0, 0.0, 0.0,
+        ];
+        let other = [
+            10.0f32, 1.0, 0.0, 0.0, 0.0, 0.0, 10.0, 1.0, 0.0, 0.0, 0.0, 0.0,
+        ];
+        let mut row = AxisRow::new("batch", "8 A".into(), "1".into());
+        row.add(&files, "cpu", &reference, &other, 6);
+        assert_eq!(row.top1_changes, 1);
+        assert_eq!(row.flips.len(), 1);
+        let flip = &row.flips[0];
+        assert_eq!(flip.file, "b.JPEG");
+        assert_eq!((flip.top1_reference, flip.top1_other), (1, 0));
+        assert_eq!(format_difference(0.0), "0");
+        assert_eq!(format_difference(1.24e-5), "1.240e-5");
     }
 
     fn row(axis: &'static str, identical: bool, beyond: bool) -> AxisRow {

@@ -24,7 +24,10 @@ mod measure;
 mod plan;
 mod sample;
 
-pub use compare::{AxisRow, DeterminismVerdict, ROUNDING_TOLERANCE, WorstImage, summary_line};
+pub use compare::{
+    AxisRow, DeterminismVerdict, Flip, ROUNDING_TOLERANCE, WorstImage, format_difference,
+    summary_line,
+};
 pub use measure::{DeterminismError, Input, OutputColumns, Outputs};
 pub use plan::{Config, Plan, Study, configurations};
 pub use sample::{Chosen, choose_samples};
