@@ -62,7 +62,7 @@ fn the_demo_report_renders_in_headless_chromium() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&checked.stdout);
     assert!(
-        checked.status.success() && stdout.contains("1 chart(s), no console messages"),
+        checked.status.success() && stdout.contains("2 chart(s), no console messages"),
         "{stdout}{}",
         String::from_utf8_lossy(&checked.stderr)
     );

@@ -48,6 +48,7 @@ fn page(record: &RunRecord) -> Markup {
                 h2 { "Measured against the published numbers" }
                 (accuracy_chart(record))
                 (reference_table(record))
+                (per_class(record))
                 (run_details(record))
                 (failures(record))
                 p.muted { "Written by zoorepro " (record.provenance.tool_version) " at " (record.provenance.finished_at)
@@ -237,6 +238,51 @@ const PLOT_WIDTH: f64 = 440.0;
 
 /// A dot plot: each measured accuracy with its 95% Wilson interval, each published number as a
 /// diamond (filled when it decides the verdict), on one percent axis.
+/// Classes named in the page's worst-classes table; the JSON record holds all of them.
+const WORST_CLASSES: usize = 10;
+
+/// How top-1 spreads over the classes (a histogram in tenths), and the worst classes by name.
+fn per_class(record: &RunRecord) -> Markup {
+    let classes = &record.per_class;
+    if classes.len() < 2 {
+        return html! {};
+    }
+    let mut bins = [0usize; 10];
+    for class in classes {
+        bins[((class.top1() / 10.0) as usize).min(9)] += 1;
+    }
+    let tallest = bins.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let (bar, plot_height) = (44.0, 120.0);
+    html! {
+        h2 { "Accuracy per class" }
+        p.muted { (classes.len()) " classes have images here; each bar counts the classes whose top-1 falls in that tenth." }
+        svg.chart-classes xmlns="http://www.w3.org/2000/svg" role="img" width=(bar * 10.0 + 20.0)
+            height=(plot_height + 54.0) viewBox=(format!("0 0 {} {}", bar * 10.0 + 20.0, plot_height + 54.0))
+            aria-label="number of classes per top-1 band" {
+            @for (i, &count) in bins.iter().enumerate() {
+                @let h = plot_height * count as f64 / tallest;
+                @let x = 10.0 + bar * i as f64;
+                rect x=(x + 4.0) y=(plot_height + 22.0 - h) width=(bar - 8.0) height=(h) fill="#1f5fbf" {
+                    title { (format!("top-1 {}–{}%: {count} classes", i * 10, i * 10 + 10)) }
+                }
+                text x=(x + bar / 2.0) y=(plot_height + 18.0 - h) text-anchor="middle" { (count) }
+                text x=(x + bar / 2.0) y=(plot_height + 38.0) text-anchor="middle" { (i * 10) "–" (i * 10 + 10) }
+            }
+        }
+        table {
+            tr { th { "worst classes" } th { "images" } th { "top-1" } th { "top-5" } }
+            @for class in crate::eval::classes::worst(classes, WORST_CLASSES) {
+                tr {
+                    td { (class.class) " " (class.name) " " code { (class.wnid) } }
+                    td.num { (class.images) }
+                    td.num { (format!("{:.1}%", class.top1())) }
+                    td.num { (format!("{:.1}%", class.top5())) }
+                }
+            }
+        }
+    }
+}
+
 fn accuracy_chart(record: &RunRecord) -> Markup {
     let rows = chart_rows(record);
     let values = rows.iter().flat_map(|row| match row {
@@ -329,6 +375,20 @@ mod tests {
         for fetched in ["src=", "href=", "@import", "url("] {
             assert!(!page.contains(fetched), "{fetched} would fetch something");
         }
+    }
+
+    #[test]
+    fn the_classes_chart_counts_every_class_and_names_the_worst() {
+        let page = HtmlExporter.render(&record());
+        assert!(page.contains("class=\"chart-classes\""));
+        assert_eq!(page.matches("classes</title>").count(), 10);
+        let worst = page.split("worst classes").nth(1).unwrap();
+        // Class 65 (0 of 3 right) comes before class 1 (1 of 2).
+        let (first, second) = (
+            worst.find("<td>65 ").unwrap(),
+            worst.find("<td>1 ").unwrap(),
+        );
+        assert!(first < second);
     }
 
     #[test]

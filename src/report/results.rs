@@ -155,8 +155,6 @@ mod tests {
     use super::*;
 
     #[test]
-    // The literal is written as Python prints that float, which is where the noise came from.
-    #[allow(clippy::excessive_precision)]
     fn rounding_leaves_no_float_noise_and_no_negative_zero() {
         assert_eq!(round(76.13 - 76.134, 3), -0.004);
         assert_eq!(round(-0.0004, 3).to_string(), "0");

@@ -77,22 +77,7 @@ pub(super) fn evaluate(
             .collect(),
         strict: args.strict,
     };
-    let (mut lanes, mut stored): (Vec<Lane>, Vec<Option<&mut StoredRun>>) = members
-        .iter_mut()
-        .zip(lane_preparation)
-        .map(|(member, preparation)| {
-            let lane = Lane {
-                name: member.under_test.manifest.id.clone(),
-                fixed_batch: member.session.model.fixed_batch(),
-                model: &mut member.session.model,
-                preparation,
-                batch: member.session.batch,
-                classes: member.under_test.manifest.output.classes,
-                label_offset: member.under_test.manifest.output.label_offset,
-            };
-            (lane, member.stored.as_mut())
-        })
-        .unzip();
+    let (mut lanes, mut stored) = lanes(members, lane_preparation);
     let mut running_top1 = (0u64, 0u64);
     let sink = |lane: usize, predictions: &[Prediction]| -> Result<(), String> {
         warn_about_failures(&progress, lane, predictions);
@@ -117,6 +102,29 @@ pub(super) fn evaluate(
         fresh,
         stats,
     })
+}
+
+/// Each member as a lane of the pipeline, beside its stored run (the sink writes to it).
+fn lanes(
+    members: &mut [Member],
+    lane_preparation: Vec<usize>,
+) -> (Vec<Lane<'_>>, Vec<Option<&mut StoredRun>>) {
+    members
+        .iter_mut()
+        .zip(lane_preparation)
+        .map(|(member, preparation)| {
+            let lane = Lane {
+                name: member.under_test.manifest.id.clone(),
+                fixed_batch: member.session.model.fixed_batch(),
+                model: &mut member.session.model,
+                preparation,
+                batch: member.session.batch,
+                classes: member.under_test.manifest.output.classes,
+                label_offset: member.under_test.manifest.output.label_offset,
+            };
+            (lane, member.stored.as_mut())
+        })
+        .unzip()
 }
 
 /// The distinct (recipe, Pillow release) pairs of the pass, and each member's among them.
