@@ -52,7 +52,72 @@ struct Comparison {
     only_a_correct: usize,
     only_b_correct: usize,
     mcnemar_exact_p: f64,
+    /// Classes whose top-1 differs between the runs, the largest change first.
+    class_changes: Vec<ClassChange>,
     top1_differs: Vec<Difference>,
+}
+
+/// One class's top-1 in both runs, over the images both scored.
+#[derive(Debug, PartialEq, Serialize)]
+struct ClassChange {
+    class: u16,
+    name: &'static str,
+    images: usize,
+    a_top1: f64,
+    b_top1: f64,
+    /// B's top-1 minus A's, in points.
+    change: f64,
+}
+
+/// Classes listed by the text formats; `--format json` lists every class that changed.
+const CLASSES_SHOWN: usize = 10;
+
+/// The classes whose top-1 count differs, from per-class (images, A correct, B correct).
+fn class_changes(classes: &[[usize; 3]]) -> Vec<ClassChange> {
+    let mut changes: Vec<ClassChange> = classes
+        .iter()
+        .enumerate()
+        .filter(|(_, [images, a, b])| *images > 0 && a != b)
+        .map(|(class, &[images, a, b])| ClassChange {
+            class: class as u16,
+            name: labels::class_name(class as u16),
+            images,
+            a_top1: percent(a, images),
+            b_top1: percent(b, images),
+            change: percent(b, images) - percent(a, images),
+        })
+        .collect();
+    changes.sort_by(|x, y| {
+        y.change
+            .abs()
+            .total_cmp(&x.change.abs())
+            .then(y.images.cmp(&x.images))
+            .then(x.class.cmp(&y.class))
+    });
+    changes
+}
+
+/// The most changed classes as table rows (with a header), and how many changed in all.
+fn class_rows(c: &Comparison) -> Vec<[String; 5]> {
+    let mut rows = vec![["class", "images", "A top-1", "B top-1", "B − A"].map(String::from)];
+    rows.extend(c.class_changes.iter().take(CLASSES_SHOWN).map(|change| {
+        [
+            format!("{} {}", change.class, change.name),
+            change.images.to_string(),
+            format!("{:.1}%", change.a_top1),
+            format!("{:.1}%", change.b_top1),
+            format!("{:+.1}", change.change),
+        ]
+    }));
+    rows
+}
+
+fn class_heading(c: &Comparison) -> String {
+    format!(
+        "Classes whose top-1 changed most ({} of {} classes changed; --format json lists them all)",
+        c.class_changes.len().min(CLASSES_SHOWN),
+        c.class_changes.len()
+    )
 }
 
 /// A run id, or a model id / bare name standing for that model's newest complete run.
@@ -138,6 +203,7 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         only_a_correct: pair.only_a,
         only_b_correct: pair.only_b,
         mcnemar_exact_p: mcnemar_exact_p(pair.only_a as u64, pair.only_b as u64),
+        class_changes: class_changes(&pair.classes),
         top1_differs: pair.differs,
     };
     // Pipes keep getting Markdown, which scripts and earlier versions rely on.
@@ -168,12 +234,17 @@ struct PairTally {
     b_top5: usize,
     only_a: usize,
     only_b: usize,
+    /// Per class: images, A's top-1 correct, B's.
+    classes: Vec<[usize; 3]>,
     differs: Vec<Difference>,
 }
 
 impl PairTally {
     fn of(a_rows: &[Prediction], b_rows: &HashMap<String, Prediction>) -> PairTally {
-        let mut t = PairTally::default();
+        let mut t = PairTally {
+            classes: vec![[0; 3]; labels::wnids().len()],
+            ..PairTally::default()
+        };
         for a_prediction in a_rows {
             let Some(b_prediction) = b_rows.get(&a_prediction.name) else {
                 continue;
@@ -190,6 +261,11 @@ impl PairTally {
             t.b_top5 += usize::from(b5.contains(&label));
             t.only_a += usize::from(a_hit && !b_hit);
             t.only_b += usize::from(b_hit && !a_hit);
+            if let Some(class) = t.classes.get_mut(usize::from(label)) {
+                class[0] += 1;
+                class[1] += usize::from(a_hit);
+                class[2] += usize::from(b_hit);
+            }
             let (mut a_set, mut b_set) = (*a5, *b5);
             a_set.sort_unstable();
             b_set.sort_unstable();
@@ -320,6 +396,10 @@ fn write_text(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io::Re
     for line in findings(c) {
         writeln!(out, "  {line}")?;
     }
+    if !c.class_changes.is_empty() {
+        writeln!(out, "\n{}", class_heading(c))?;
+        write!(out, "{}", aligned(&class_rows(c)))?;
+    }
     if c.top1_differs.is_empty() {
         return Ok(());
     }
@@ -352,6 +432,15 @@ fn write_markdown(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io
     writeln!(out, "\nOn the {} images both scored:\n", c.images)?;
     for line in findings(c) {
         writeln!(out, "- {line}")?;
+    }
+    if !c.class_changes.is_empty() {
+        writeln!(out, "\n## {}\n", class_heading(c))?;
+        for (i, row) in class_rows(c).iter().enumerate() {
+            writeln!(out, "| {} |", row.join(" | "))?;
+            if i == 0 {
+                writeln!(out, "|---|---|---|---|---|")?;
+            }
+        }
     }
     if c.top1_differs.is_empty() {
         return Ok(());
@@ -415,6 +504,7 @@ mod tests {
             only_a_correct: 10,
             only_b_correct: 20,
             mcnemar_exact_p: 0.05,
+            class_changes: class_changes(&[[50, 40, 45], [0, 0, 0], [50, 30, 30], [2, 2, 0]]),
             top1_differs: (0..differs)
                 .map(|i| Difference {
                     file: format!("n01440764/ILSVRC2012_val_{i:08}.JPEG"),
@@ -488,5 +578,35 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(12081), "12,081");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn classes_that_changed_are_listed_largest_change_first() {
+        let c = comparison(3);
+        let changes: Vec<(u16, f64)> = c
+            .class_changes
+            .iter()
+            .map(|x| (x.class, x.change))
+            .collect();
+        // Class 3 lost both of its 2 images (-100 points), class 0 gained 5 of 50 (+10).
+        assert_eq!(changes, [(3, -100.0), (0, 10.0)]);
+        let mut text = Vec::new();
+        write_text(&mut text, &c, 20).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains("Classes whose top-1 changed most (2 of 2 classes changed"),
+            "{text}"
+        );
+        assert!(
+            text.contains("3 tiger_shark") && text.contains("-100.0"),
+            "{text}"
+        );
+        let mut markdown = Vec::new();
+        write_markdown(&mut markdown, &c, 20).unwrap();
+        let markdown = String::from_utf8(markdown).unwrap();
+        assert!(
+            markdown.contains("| 0 tench | 50 | 80.0% | 90.0% | +10.0 |"),
+            "{markdown}"
+        );
     }
 }
