@@ -36,10 +36,12 @@ impl Runtime {
                 .map_err(|e| text(&e))?
                 .with_inter_threads(1)
                 .map_err(|e| text(&e))?
-                // Spinning workers keep polling for work after each run; here decoding runs
-                // beside inference (and other models' sessions wait their turn), so spinning
-                // would take the cores from them. Measured on 2 cores with 500 images:
-                // coral/mobilenet_v2 end to end 54 images/s spinning, 98-117 without.
+                // Spinning workers keep polling for work after each run, taking cores from the
+                // decoding beside them, from the other models of a pass, and from anything else on
+                // a shared machine. Measured on 2 cores, 500 images: quiet, spinning gains a few
+                // percent for one model (coral/mobilenet_v2 245-268 vs 237-252 images/s) and
+                // loses as much for a three-model pass (82-84 vs 78-90); on a busy machine it
+                // halves the rate (54 vs 98-117). Not spinning is the safe default.
                 .with_intra_op_spinning(false)
                 .map_err(|e| text(&e))?
                 .with_deterministic_compute(true)
