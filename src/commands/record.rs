@@ -155,7 +155,9 @@ pub(super) fn emit(
     Ok(match record.verdict.status {
         VerdictStatus::Drift => exit::DRIFT,
         VerdictStatus::NoReference if require_reference => exit::NO_REFERENCE,
-        VerdictStatus::Reproduced | VerdictStatus::NoReference => exit::SUCCESS,
+        VerdictStatus::Reproduced | VerdictStatus::Consistent | VerdictStatus::NoReference => {
+            exit::SUCCESS
+        }
     })
 }
 
@@ -214,6 +216,7 @@ pub(super) fn build_record(
         content_sha256: image_set_content_sha256.as_deref(),
         images: score.images,
         layout_name: parts.layout_set_name.as_deref(),
+        within_full_val: false,
     };
     RunRecord {
         model_id: manifest.id.clone(),

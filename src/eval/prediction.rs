@@ -112,6 +112,10 @@ pub struct Summary {
     /// known (not for imported caches, nor for summaries written before contents counted).
     #[serde(default)]
     pub image_set_content_sha256: Option<String>,
+    /// Every labelled image is a validation file under its own name and label (summaries
+    /// written before this was recorded say no).
+    #[serde(default)]
+    pub within_full_val: bool,
 }
 
 impl Summary {
@@ -123,12 +127,15 @@ impl Summary {
         let mut summary = Summary::default();
         let mut tally = Tally::default();
         let mut labelled_names = Vec::new();
+        let mut within_full_val = true;
         for prediction in predictions {
             summary.images += 1;
             let top5 = prediction.outcome.top5();
             summary.failed += usize::from(top5.is_none());
             if let Some(label) = prediction.label {
                 labelled_names.push(prediction.name.as_str());
+                within_full_val &=
+                    crate::dataset::labels::val_label(&prediction.name) == Some(label);
                 tally.count_label(top5, label);
             }
         }
@@ -142,6 +149,7 @@ impl Summary {
                     .map(|&name| (name, contents.get(name))),
             )
         });
+        summary.within_full_val = within_full_val && !labelled_names.is_empty();
         summary.image_set_sha256 = crate::model::manifest::image_set_digest(labelled_names);
         summary
     }
@@ -164,6 +172,7 @@ impl Summary {
             // A stored summary keeps no layout; `table` names ImageNetV2 sets from the run's
             // recorded path and layout instead.
             layout_name: None,
+            within_full_val: self.within_full_val,
         }
     }
 }

@@ -35,6 +35,9 @@ pub enum VerdictStatus {
     Drift,
     /// No reference of the manifest was measured on this image set with this recipe.
     NoReference,
+    /// A part of the validation set (`--limit`, a shard, a sample) whose 95% interval holds the
+    /// expected full-set number: as close as so few images can say.
+    Consistent,
 }
 
 impl VerdictStatus {
@@ -44,6 +47,7 @@ impl VerdictStatus {
             VerdictStatus::Reproduced => "reproduced",
             VerdictStatus::Drift => "drift",
             VerdictStatus::NoReference => "no-reference",
+            VerdictStatus::Consistent => "consistent",
         }
     }
 }
@@ -87,6 +91,7 @@ pub fn assess(
         content_sha256: image_set_content_sha256.as_deref(),
         images: score.images,
         layout_name,
+        within_full_val: within_full_val(ordered),
     };
     let (references, verdict) = judge(manifest, recipe, &image_set, &score.tally(), tolerance);
     Assessment {
@@ -143,8 +148,10 @@ impl Score {
 }
 
 /// What the manifest's references measured on `image_set` say of `score`: every applicable
-/// reference with its deltas, and the verdict of the one expected for `recipe`. Shared by
-/// `verify` (a fresh score) and `table` (a stored run's summary), so both judge alike.
+/// reference with its deltas, and the verdict of the one expected for `recipe`. A part of the
+/// validation set that no reference was measured on is judged against the expected full-set
+/// number by its 95% interval. Shared by `verify` (a fresh score) and `table` (a stored run's
+/// summary), so both judge alike.
 pub fn judge(
     manifest: &Manifest,
     recipe: &str,
@@ -153,50 +160,128 @@ pub fn judge(
     tolerance: f64,
 ) -> (Vec<ReferenceResult>, Verdict) {
     let (top1, top5) = (score.top1(), score.top5());
-    let applicable = manifest.references_for(recipe, image_set);
-    let results: Vec<ReferenceResult> = applicable
+    let result = |reference: &manifest::Reference, expected: bool| ReferenceResult {
+        source: reference.source.clone(),
+        top1: reference.top1,
+        top5: reference.top5,
+        delta_top1: top1 - reference.top1,
+        delta_top5: top5 - reference.top5,
+        expected,
+        recipe: reference.recipe.clone(),
+        note: reference.note.clone(),
+    };
+    let mut results: Vec<ReferenceResult> = manifest
+        .references_for(recipe, image_set)
         .iter()
-        .map(|(reference, expected)| ReferenceResult {
-            source: reference.source.clone(),
-            top1: reference.top1,
-            top5: reference.top5,
-            delta_top1: top1 - reference.top1,
-            delta_top5: top5 - reference.top5,
-            expected: *expected,
-            recipe: reference.recipe.clone(),
-            note: reference.note.clone(),
-        })
+        .map(|(reference, expected)| result(reference, *expected))
         .collect();
-    let verdict = match results.iter().find(|r| r.expected) {
-        None => Verdict {
-            status: VerdictStatus::NoReference,
-            tolerance,
-            expected_source: None,
-            summary: format!(
+    if let Some(expected) = results.iter().find(|r| r.expected) {
+        let verdict = exact_verdict(expected, top1, tolerance);
+        return (results, verdict);
+    }
+    let part_of_full_set =
+        image_set.within_full_val && image_set.images > 0 && image_set.images < FULL_SET_IMAGES;
+    match manifest
+        .full_set_expected(recipe)
+        .filter(|_| part_of_full_set)
+    {
+        Some(full_set) => {
+            let mut judged = result(full_set, true);
+            judged.note = format!(
+                "measured on all 50,000 validation images; judged by the 95% interval of these {}: {}",
+                score.images, judged.note
+            );
+            let verdict = interval_verdict(&judged, score, tolerance);
+            results.push(judged);
+            (results, verdict)
+        }
+        None => {
+            let summary = format!(
                 "no reference of {} was measured with recipe {} on this image set ({} images); nothing to compare",
                 manifest.id, recipe, score.images
-            ),
-        },
-        Some(expected) if expected.delta_top1.abs() <= tolerance + TOLERANCE_EPSILON => Verdict {
-            status: VerdictStatus::Reproduced,
-            tolerance,
-            expected_source: Some(expected.source.clone()),
-            summary: format!(
-                "reproduced: top-1 {:.3} vs {:.3} ({}), delta {:+.3} within ±{tolerance}",
-                top1, expected.top1, expected.source, expected.delta_top1
-            ),
-        },
-        Some(expected) => Verdict {
-            status: VerdictStatus::Drift,
-            tolerance,
-            expected_source: Some(expected.source.clone()),
-            summary: format!(
-                "DRIFT: top-1 {:.3} vs {:.3} ({}), delta {:+.3} beyond ±{tolerance}",
-                top1, expected.top1, expected.source, expected.delta_top1
-            ),
-        },
+            );
+            let verdict = Verdict {
+                status: VerdictStatus::NoReference,
+                tolerance,
+                expected_source: None,
+                summary,
+            };
+            (results, verdict)
+        }
+    }
+}
+
+const FULL_SET_IMAGES: usize = 50_000;
+
+/// Whether every labelled image is a validation file under its own name and label.
+fn within_full_val(ordered: &[(Entry, Prediction)]) -> bool {
+    let mut labelled = ordered
+        .iter()
+        .filter(|(entry, _)| entry.label.is_some())
+        .peekable();
+    labelled.peek().is_some()
+        && labelled.all(|(entry, _)| crate::dataset::labels::val_label(&entry.name) == entry.label)
+}
+
+fn exact_verdict(expected: &ReferenceResult, top1: f64, tolerance: f64) -> Verdict {
+    let within = expected.delta_top1.abs() <= tolerance + TOLERANCE_EPSILON;
+    let summary = if within {
+        format!(
+            "reproduced: top-1 {:.3} vs {:.3} ({}), delta {:+.3} within ±{tolerance}",
+            top1, expected.top1, expected.source, expected.delta_top1
+        )
+    } else {
+        format!(
+            "DRIFT: top-1 {:.3} vs {:.3} ({}), delta {:+.3} beyond ±{tolerance}",
+            top1, expected.top1, expected.source, expected.delta_top1
+        )
     };
-    (results, verdict)
+    Verdict {
+        status: if within {
+            VerdictStatus::Reproduced
+        } else {
+            VerdictStatus::Drift
+        },
+        tolerance,
+        expected_source: Some(expected.source.clone()),
+        summary,
+    }
+}
+
+/// A part of the validation set against the full-set number: consistent when its 95% Wilson
+/// interval holds the number, widened by the tolerance; a drift when even that misses it.
+fn interval_verdict(expected: &ReferenceResult, score: &Tally, tolerance: f64) -> Verdict {
+    let (lo, hi) =
+        crate::eval::stats::wilson_interval(score.top1_correct as u64, score.images as u64)
+            .map_or((0.0, 100.0), |(lo, hi)| (100.0 * lo, 100.0 * hi));
+    let holds = lo - tolerance <= expected.top1 && expected.top1 <= hi + tolerance;
+    let summary = if holds {
+        format!(
+            "consistent with {:.3} ({}, all 50,000 images): top-1 {:.3} on these {} validation images, whose 95% interval {lo:.2}–{hi:.2} holds it; only the full set can confirm to ±{tolerance}",
+            expected.top1,
+            expected.source,
+            score.top1(),
+            score.images
+        )
+    } else {
+        format!(
+            "DRIFT: {:.3} ({}, all 50,000 images) lies outside the 95% interval {lo:.2}–{hi:.2} of top-1 {:.3} on these {} validation images",
+            expected.top1,
+            expected.source,
+            score.top1(),
+            score.images
+        )
+    };
+    Verdict {
+        status: if holds {
+            VerdictStatus::Consistent
+        } else {
+            VerdictStatus::Drift
+        },
+        tolerance,
+        expected_source: Some(expected.source.clone()),
+        summary,
+    }
 }
 
 #[cfg(test)]
@@ -235,5 +320,66 @@ mod tests {
         assert_eq!((score.top1_correct, score.top5_correct), (1, 2));
         assert!((score.top1() - 100.0 / 3.0).abs() < 1e-12);
         assert_eq!(Score::default().top5(), 0.0);
+    }
+
+    #[test]
+    fn a_part_of_the_validation_set_is_judged_by_its_interval() {
+        let manifests = crate::model::manifest::load_all(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests"),
+        )
+        .unwrap();
+        let resnet50 = crate::model::manifest::resolve(&manifests, "pytorch/resnet50").unwrap();
+        let part = |within_full_val| manifest::ImageSetId {
+            sha256: "not-a-known-set",
+            content_sha256: None,
+            images: 100,
+            layout_name: None,
+            within_full_val,
+        };
+        let tally = |correct| Tally {
+            images: 100,
+            top1_correct: correct,
+            top5_correct: correct,
+        };
+        // 76 of 100: the interval 66.8-83.3 holds torchvision's 76.13.
+        let (references, verdict) = judge(resnet50, "torchvision", &part(true), &tally(76), 0.1);
+        assert_eq!(
+            verdict.status,
+            VerdictStatus::Consistent,
+            "{}",
+            verdict.summary
+        );
+        assert!(
+            verdict.summary.contains("consistent with 76.130"),
+            "{}",
+            verdict.summary
+        );
+        assert_eq!(verdict.expected_source.as_deref(), Some("torchvision-docs"));
+        assert_eq!(references.len(), 1);
+        assert!(references[0].expected && references[0].note.contains("95% interval"));
+        // 60 of 100: 50.2-69.1 misses it.
+        let (_, verdict) = judge(resnet50, "torchvision", &part(true), &tally(60), 0.1);
+        assert_eq!(verdict.status, VerdictStatus::Drift, "{}", verdict.summary);
+        // Not part of the validation set, or another recipe: nothing to compare.
+        let (_, verdict) = judge(resnet50, "torchvision", &part(false), &tally(76), 0.1);
+        assert_eq!(verdict.status, VerdictStatus::NoReference);
+        let (_, verdict) = judge(resnet50, "keras-caffe", &part(true), &tally(76), 0.1);
+        assert_eq!(verdict.status, VerdictStatus::NoReference);
+    }
+
+    #[test]
+    fn only_validation_files_under_their_own_labels_are_part_of_the_validation_set() {
+        let ranked = || Outcome::Ranked {
+            top5: [0, 1, 2, 3, 4],
+            scores: [0.0; 5],
+        };
+        let truth = crate::dataset::labels::val_label("ILSVRC2012_val_00000001.JPEG").unwrap();
+        let own = image("ILSVRC2012_val_00000001.JPEG", Some(truth), ranked());
+        let relabelled = image("ILSVRC2012_val_00000001.JPEG", Some(truth + 1), ranked());
+        let other = image("cat.jpg", Some(3), ranked());
+        assert!(within_full_val(std::slice::from_ref(&own)));
+        assert!(!within_full_val(&[own.clone(), other]));
+        assert!(!within_full_val(&[relabelled]));
+        assert!(!within_full_val(&[]));
     }
 }

@@ -117,6 +117,9 @@ pub struct ImageSetId<'a> {
     pub images: usize,
     /// The name the dataset's layout gives the set (an ImageNetV2 variant), if any.
     pub layout_name: Option<&'a str>,
+    /// Every labelled image is an ILSVRC2012 validation file under its own name and label: the
+    /// set is part of the validation set, so a full-set number can judge it by its interval.
+    pub within_full_val: bool,
 }
 
 impl ImageSet {
@@ -263,6 +266,18 @@ impl Manifest {
             .filter(|r| r.labels.is_none() && r.image_set.is(id))
             .map(|r| (r, r.expected && r.recipe.as_deref() == Some(recipe)))
             .collect()
+    }
+
+    /// The expected reference for `recipe` on the full validation set: what a part of that set is
+    /// judged against, by its interval, when no reference was measured on the part itself.
+    pub fn full_set_expected(&self, recipe: &str) -> Option<&Reference> {
+        self.references.iter().find(|r| {
+            r.expected
+                && r.labels.is_none()
+                && r.recipe.as_deref() == Some(recipe)
+                && r.image_set.images == 50_000
+                && r.image_set.sha256.as_deref() == Some(FULL_VAL_SHA256)
+        })
     }
 
     /// The manifest's name for the evaluated image set `id`, if any reference uses it.
@@ -615,6 +630,7 @@ mod tests {
             content_sha256: None,
             images: 50_000,
             layout_name: None,
+            within_full_val: true,
         };
         let seed = inception.references_for("torchvision-inception-seed", &full);
         let expected: Vec<_> = seed
@@ -710,6 +726,7 @@ mod tests {
             content_sha256: None,
             images,
             layout_name,
+            within_full_val: false,
         };
         let found = resnet50.references_for(
             "torchvision",

@@ -63,6 +63,7 @@ fn verdict_class(status: VerdictStatus) -> &'static str {
         VerdictStatus::Reproduced => "reproduced",
         VerdictStatus::Drift => "drift",
         VerdictStatus::NoReference => "no-reference",
+        VerdictStatus::Consistent => "reproduced",
     }
 }
 

@@ -40,6 +40,7 @@ fn write_summary(out: &mut String, r: &RunRecord) {
         VerdictStatus::Reproduced => "REPRODUCED",
         VerdictStatus::Drift => "DRIFT",
         VerdictStatus::NoReference => "NO REFERENCE",
+        VerdictStatus::Consistent => "CONSISTENT",
     };
     let _ = writeln!(out, "# {} — {verdict}\n", cell(&r.model_id));
     let _ = writeln!(out, "{}\n", cell(&r.verdict.summary));

@@ -134,20 +134,12 @@ fn render_csv(rows: &[ResultRow]) -> String {
             number(row.reference_top1, 3),
             number(row.reference_top5, 3),
             number(row.delta_top1, 3),
-            verdict_name(row.verdict).to_string(),
+            row.verdict.name().to_string(),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');
     }
     out
-}
-
-fn verdict_name(status: VerdictStatus) -> &'static str {
-    match status {
-        VerdictStatus::Reproduced => "reproduced",
-        VerdictStatus::Drift => "drift",
-        VerdictStatus::NoReference => "no-reference",
-    }
 }
 
 #[cfg(test)]

@@ -486,6 +486,7 @@ mod tests {
                 top1_correct: 0,
                 top5_correct: 0,
                 image_set_sha256: crate::model::manifest::image_set_digest(["a.JPEG"]),
+                within_full_val: false,
                 // The labelled set is a.JPEG, whose content the rows carry.
                 image_set_content_sha256: Some(crate::model::manifest::image_set_content_digest([
                     (
