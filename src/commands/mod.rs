@@ -43,7 +43,7 @@ impl Context {
     }
 
     pub fn manifests(&self, home: &Path) -> anyhow::Result<Vec<Manifest>> {
-        Ok(manifest::load_all(&home.join("manifests"))?)
+        Ok(manifest::load_with_shipped(&home.join("manifests"))?)
     }
 
     pub fn cache_dir(&self) -> anyhow::Result<PathBuf> {

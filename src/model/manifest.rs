@@ -40,7 +40,7 @@ pub enum ManifestError {
         available: Vec<String>,
     },
     #[error(
-        "cannot find the zoorepro home (a folder with manifests/): run from the repository, or pass --home DIR / set ZOOREPRO_HOME"
+        "cannot tell where the zoorepro home is (no manifests/ folder here or beside the binary, and no data folder: $HOME is unset): pass --home DIR or set ZOOREPRO_HOME"
     )]
     NoHome,
 }
@@ -502,6 +502,31 @@ pub fn load_all(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
     Ok(manifests.into_iter().map(|(m, _)| m).collect())
 }
 
+mod shipped {
+    include!(concat!(env!("OUT_DIR"), "/shipped_manifests.rs"));
+}
+
+/// The manifests built into the binary (`manifests/` of the checkout it was built from).
+pub fn shipped() -> Result<Vec<Manifest>, ManifestError> {
+    shipped::SHIPPED
+        .iter()
+        .map(|(name, text)| parse(text, &Path::new("<built-in manifests>").join(name)))
+        .collect()
+}
+
+/// The shipped manifests, with those of `dir` (a user's own, or a checkout's) added: one of `dir`
+/// with a shipped id replaces the shipped one. Sorted by id.
+pub fn load_with_shipped(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
+    let mut by_id: std::collections::BTreeMap<String, Manifest> =
+        shipped()?.into_iter().map(|m| (m.id.clone(), m)).collect();
+    if dir.is_dir() {
+        for manifest in load_all(dir)? {
+            by_id.insert(manifest.id.clone(), manifest);
+        }
+    }
+    Ok(by_id.into_values().collect())
+}
+
 /// An exact id, else a bare name that is the last part of exactly one id.
 pub fn resolve<'a>(manifests: &'a [Manifest], query: &str) -> Result<&'a Manifest, ManifestError> {
     if let Some(manifest) = manifests.iter().find(|m| m.id == query) {
@@ -525,7 +550,9 @@ pub fn resolve<'a>(manifests: &'a [Manifest], query: &str) -> Result<&'a Manifes
 
 /// The folder holding `manifests/` and `models/`: the explicit one, else the current directory or
 /// its nearest ancestor with `manifests/`, else the nearest ancestor of the executable with one
-/// (so `target/release/zoorepro` finds its checkout).
+/// (so `target/release/zoorepro` finds its checkout), else the user's data folder
+/// (`$XDG_DATA_HOME/zoorepro`, `~/.local/share/zoorepro`), where an installed binary keeps the
+/// user's own manifests, models and reports beside the built-in manifests.
 pub fn find_home(explicit: Option<&Path>) -> Result<PathBuf, ManifestError> {
     if let Some(path) = explicit {
         return Ok(path.to_path_buf());
@@ -540,7 +567,9 @@ pub fn find_home(explicit: Option<&Path>) -> Result<PathBuf, ManifestError> {
             return Ok(home.to_path_buf());
         }
     }
-    Err(ManifestError::NoHome)
+    dirs::data_dir()
+        .map(|dir| dir.join("zoorepro"))
+        .ok_or(ManifestError::NoHome)
 }
 
 #[cfg(test)]
