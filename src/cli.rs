@@ -281,6 +281,8 @@ pub enum TableFormat {
     Markdown,
     Csv,
     Json,
+    /// One self-contained page: a dot plot per image set, rank changes between label sets.
+    Html,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -79,3 +79,44 @@ fn the_demo_report_renders_in_headless_chromium() {
         png.display()
     );
 }
+
+#[test]
+fn the_table_of_the_seed_caches_and_a_sample_run_renders_in_headless_chromium() {
+    let Some(shared) = shared() else { return };
+    if !browser_available() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    let seed = shared.join("reference/benchmarking-keras-pytorch");
+    assert_eq!(
+        run(zoorepro(&cache).arg("import-seed").arg(&seed)).status,
+        0
+    );
+    let verified = run(zoorepro(&cache)
+        .args(["verify", "--model", MODEL, "--onnx"])
+        .arg(shared_model(&shared, MODEL))
+        .arg("--val")
+        .arg(shared.join("imagenet-sample"))
+        .arg("--report-dir")
+        .arg(scratch.path().join("reports")));
+    assert_eq!(verified.status, 0, "{}", verified.stderr);
+    let table = run(zoorepro(&cache).args(["table", "--labels", "all", "--format", "html"]));
+    assert_eq!(table.status, 0, "{}", table.stderr);
+    // Two image sets: a dot plot each, and the rank chart of the set scored under every label set.
+    assert_eq!(table.stdout.matches("class=\"chart-table\"").count(), 2);
+    assert_eq!(table.stdout.matches("class=\"chart-ranks\"").count(), 1);
+    let page = scratch.path().join("table.html");
+    std::fs::write(&page, &table.stdout).unwrap();
+    let checked = Command::new("bash")
+        .arg(repo().join("scripts/report/check_html.sh"))
+        .arg(&page)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success() && stdout.contains("3 chart(s), no console messages"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

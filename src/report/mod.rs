@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::eval::classes::ClassAccuracy;
 pub use crate::eval::verdict::{ReferenceResult, Verdict, VerdictStatus};
-pub use html::HtmlExporter;
+pub use html::{HtmlExporter, HtmlTable};
 pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;
 

@@ -75,6 +75,7 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
         TableFormat::Markdown => &MarkdownTable,
         TableFormat::Csv => &CsvTable,
         TableFormat::Json => &JsonTable,
+        TableFormat::Html => &crate::report::HtmlTable,
     };
     std::io::stdout()
         .lock()

@@ -6,6 +6,12 @@
 //! element or inject markup. The chart is plain SVG laid out here; a plotting crate would bring
 //! fonts, raster backends and far more than one dot plot needs.
 
+mod axis;
+mod table;
+
+use axis::Axis;
+pub use table::HtmlTable;
+
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{Exporter, ReferenceResult, RunRecord, VerdictStatus};
@@ -22,7 +28,7 @@ impl Exporter for HtmlExporter {
     }
 }
 
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:2rem 0 .5rem}
 .verdict{display:inline-block;padding:.15rem .6rem;border-radius:1rem;font-weight:600}
@@ -58,7 +64,7 @@ fn page(record: &RunRecord) -> Markup {
     }
 }
 
-fn verdict_class(status: VerdictStatus) -> &'static str {
+pub(super) fn verdict_class(status: VerdictStatus) -> &'static str {
     match status {
         VerdictStatus::Reproduced => "reproduced",
         VerdictStatus::Drift => "drift",
@@ -67,7 +73,7 @@ fn verdict_class(status: VerdictStatus) -> &'static str {
     }
 }
 
-fn interval_text(interval: Option<[f64; 2]>) -> String {
+pub(super) fn interval_text(interval: Option<[f64; 2]>) -> String {
     match interval {
         Some([lo, hi]) => format!("{lo:.2}–{hi:.2}"),
         None => "–".into(),
@@ -151,49 +157,6 @@ fn failures(record: &RunRecord) -> Markup {
     }
 }
 
-/// Horizontal geometry of the dot plot: maps percent to x.
-struct Axis {
-    lo: f64,
-    hi: f64,
-    left: f64,
-    width: f64,
-}
-
-impl Axis {
-    /// An axis over every value to draw, widened to at least 2 points and rounded to its ticks.
-    fn over(values: impl Iterator<Item = f64>, left: f64, width: f64) -> Axis {
-        let (mut lo, mut hi) = values.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-        if lo > hi {
-            (lo, hi) = (0.0, 100.0);
-        }
-        let pad = ((hi - lo) * 0.08).max(1.0);
-        let step = Axis::tick_step(hi - lo + 2.0 * pad);
-        Axis {
-            lo: ((lo - pad) / step).floor().max(0.0) * step,
-            hi: ((hi + pad) / step).ceil().min(100.0 / step) * step,
-            left,
-            width,
-        }
-    }
-
-    fn tick_step(span: f64) -> f64 {
-        [0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
-            .into_iter()
-            .find(|step| span / step <= 8.0)
-            .unwrap_or(25.0)
-    }
-
-    fn x(&self, percent: f64) -> f64 {
-        self.left + (percent - self.lo) / (self.hi - self.lo).max(f64::EPSILON) * self.width
-    }
-
-    fn ticks(&self) -> Vec<f64> {
-        let step = Axis::tick_step(self.hi - self.lo);
-        let count = ((self.hi - self.lo) / step).round() as usize;
-        (0..=count).map(|i| self.lo + i as f64 * step).collect()
-    }
-}
-
 /// One row of the chart: a label, the measured value with its interval, or a published value.
 enum Row<'a> {
     Measured {
@@ -237,8 +200,6 @@ const ROW_HEIGHT: f64 = 26.0;
 const LABEL_WIDTH: f64 = 230.0;
 const PLOT_WIDTH: f64 = 440.0;
 
-/// A dot plot: each measured accuracy with its 95% Wilson interval, each published number as a
-/// diamond (filled when it decides the verdict), on one percent axis.
 /// Classes named in the page's worst-classes table; the JSON record holds all of them.
 const WORST_CLASSES: usize = 10;
 
@@ -284,6 +245,8 @@ fn per_class(record: &RunRecord) -> Markup {
     }
 }
 
+/// A dot plot: each measured accuracy with its 95% Wilson interval, each published number as a
+/// diamond (filled when it decides the verdict), on one percent axis.
 fn accuracy_chart(record: &RunRecord) -> Markup {
     let rows = chart_rows(record);
     let values = rows.iter().flat_map(|row| match row {
@@ -402,19 +365,5 @@ mod tests {
             2 * record.references.len()
         );
         assert_eq!(page.matches("<line class=\"interval\"").count(), 2);
-    }
-
-    #[test]
-    fn the_axis_covers_every_value_on_round_ticks() {
-        let axis = Axis::over([57.3, 48.2, 67.2, 58.0].into_iter(), 0.0, 100.0);
-        assert!(
-            axis.lo <= 48.2 && axis.hi >= 67.2,
-            "{} {}",
-            axis.lo,
-            axis.hi
-        );
-        let ticks = axis.ticks();
-        assert!(ticks.len() >= 3 && ticks.len() <= 9, "{ticks:?}");
-        assert!(axis.x(axis.lo) == 0.0 && (axis.x(axis.hi) - 100.0).abs() < 1e-9);
     }
 }
