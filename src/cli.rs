@@ -278,6 +278,9 @@ pub enum LabelsArg {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TableFormat {
+    /// Aligned columns (what a terminal gets by default).
+    Text,
+    /// What pipes and files get by default.
     Markdown,
     Csv,
     Json,
@@ -299,8 +302,9 @@ pub struct TableArgs {
     /// Your own label-errors CSV (file,original_index,corrected_index,consensus) for cleaned/corrected.
     #[arg(long, value_name = "FILE")]
     pub labels_file: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "markdown")]
-    pub format: TableFormat,
+    /// [default: text on a terminal, markdown when piped]
+    #[arg(long, value_enum)]
+    pub format: Option<TableFormat>,
     /// Only these models: ids, bare names or globs (`pytorch/*`, `*/resnet50`), comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "ID|GLOB,...")]
     pub models: Vec<String>,

@@ -168,3 +168,38 @@ fn ctrl_c_during_verify_says_what_is_kept_and_the_same_command_resumes() {
     assert_eq!(record["provenance"]["inferred"], images - kept);
     assert_eq!(record["images"], images);
 }
+
+#[test]
+fn the_table_is_aligned_text_on_a_terminal_and_markdown_when_piped() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    let seed = shared.join("reference/benchmarking-keras-pytorch");
+    let import = common::run(common::zoorepro(&cache).arg("import-seed").arg(&seed));
+    assert_eq!(import.status, 0, "{}", import.stderr);
+    let args = format!("--cache-dir {} table", cache.display());
+    let Some(lines) = on_terminal(40, 200, &args) else {
+        return;
+    };
+    assert_eq!(lines[0], "ilsvrc2012-val (50000 images)", "{lines:?}");
+    let header = &lines[2];
+    assert!(
+        header.starts_with("rank1  rank5  framework  model"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains('|')),
+        "no pipes: {lines:?}"
+    );
+    // Every row's model column starts where the header's does.
+    let column = header.find("model").unwrap();
+    assert!(
+        lines[3..7]
+            .iter()
+            .all(|l| l[column..].starts_with(|c: char| c.is_ascii_alphabetic()))
+    );
+    let piped = common::run(common::zoorepro(&cache).arg("table"));
+    assert!(piped.stdout.contains("|---|"), "{}", piped.stdout);
+}

@@ -13,6 +13,7 @@ use crate::eval::stats::mcnemar_exact_p;
 use crate::exit;
 use crate::model::manifest;
 use crate::store::{RunInfo, RunKind, Store};
+use crate::util::text_table::aligned;
 
 #[derive(Serialize)]
 struct Side {
@@ -363,26 +364,6 @@ fn thousands(n: usize) -> String {
             out.push(',');
         }
         out.push(d);
-    }
-    out
-}
-
-/// Columns padded to their widest cell, two spaces apart.
-fn aligned<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (w, cell) in widths.iter().zip(row) {
-            line.push_str(&format!("{cell:<w$}  "));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
     }
     out
 }

@@ -72,6 +72,14 @@ pub trait TableExporter {
 pub struct MarkdownTable;
 pub struct CsvTable;
 pub struct JsonTable;
+/// The Markdown table's rows and notes in aligned columns, for a terminal.
+pub struct TextTable;
+
+impl TableExporter for TextTable {
+    fn render(&self, rows: &[TableRow], sources: &[String]) -> String {
+        crate::util::text_table::from_markdown(&MarkdownTable.render(rows, sources))
+    }
+}
 
 fn delta_for<'a>(row: &'a TableRow, source: &str) -> Option<&'a ReferenceDelta> {
     row.references.iter().find(|r| r.source == source)

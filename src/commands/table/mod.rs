@@ -5,7 +5,7 @@
 mod sets;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context as _;
 
@@ -71,7 +71,14 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     }
     sets::rank(&mut rows);
     let sources = sources(&rows);
-    let exporter: &dyn TableExporter = match args.format {
+    // Pipes keep getting Markdown, which scripts and earlier versions rely on.
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        TableFormat::Text
+    } else {
+        TableFormat::Markdown
+    });
+    let exporter: &dyn TableExporter = match format {
+        TableFormat::Text => &crate::report::table::TextTable,
         TableFormat::Markdown => &MarkdownTable,
         TableFormat::Csv => &CsvTable,
         TableFormat::Json => &JsonTable,
