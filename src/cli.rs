@@ -323,6 +323,8 @@ pub enum CompareFormat {
     Text,
     Markdown,
     Json,
+    /// One self-contained page, with thumbnails of the images whose top-1 differs (--val).
+    Html,
 }
 
 #[derive(Args, Debug)]
@@ -339,6 +341,10 @@ pub struct CompareArgs {
     /// stated, and json lists them all.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
+    /// The image folder the runs scored (ImageFolder or flat), for the thumbnails of
+    /// `--format html`.
+    #[arg(long, value_name = "PATH")]
+    pub val: Option<PathBuf>,
 }
 
 /// How a run is judged against the published numbers (verify, merge).

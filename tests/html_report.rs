@@ -120,3 +120,49 @@ fn the_table_of_the_seed_caches_and_a_sample_run_renders_in_headless_chromium() 
         String::from_utf8_lossy(&checked.stderr)
     );
 }
+
+#[test]
+fn a_compare_page_with_thumbnails_renders_in_headless_chromium() {
+    let Some(shared) = shared() else { return };
+    if !browser_available() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    let sample = shared.join("imagenet-sample");
+    let broken = "coral/broken-mobilenet_v2_1.0_224_quant";
+    for model in [MODEL, broken] {
+        let verified = run(zoorepro(&cache)
+            .args(["verify", "--model", model, "--onnx"])
+            .arg(shared_model(&shared, model))
+            .arg("--val")
+            .arg(&sample)
+            .arg("--report-dir")
+            .arg(scratch.path().join("reports")));
+        assert!(verified.status <= 1, "{}", verified.stderr);
+    }
+    let compared = run(zoorepro(&cache)
+        .args([
+            "compare", MODEL, broken, "--format", "html", "--limit", "5", "--val",
+        ])
+        .arg(&sample));
+    assert_eq!(compared.status, 0, "{}", compared.stderr);
+    // 37 images differ (72 vs 53 right, MODELS.md's two models); 5 thumbnails, the rest counted.
+    let page = &compared.stdout;
+    assert!(page.contains("Images whose top-1 differs (37)"), "{page}");
+    assert_eq!(page.matches("src=\"data:image/png;base64,").count(), 5);
+    assert!(page.contains("5 shown, 32 left out"));
+    let file = scratch.path().join("compare.html");
+    std::fs::write(&file, page).unwrap();
+    let checked = Command::new("bash")
+        .arg(repo().join("scripts/report/check_html.sh"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success() && stdout.contains("1 chart(s), no console messages"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

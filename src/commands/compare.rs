@@ -12,6 +12,7 @@ use crate::eval::prediction::{Outcome, Prediction, percent};
 use crate::eval::stats::mcnemar_exact_p;
 use crate::exit;
 use crate::model::manifest;
+use crate::report::html::compare::{ComparePage, Thumbnail};
 use crate::store::{RunInfo, RunKind, Store};
 use crate::util::text_table::aligned;
 
@@ -218,6 +219,10 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         CompareFormat::Json => super::print_json(&comparison)?,
         CompareFormat::Markdown => write_markdown(&mut out, &comparison, args.limit)?,
         CompareFormat::Text => write_text(&mut out, &comparison, args.limit)?,
+        CompareFormat::Html => {
+            let page = html_page(&comparison, args.limit, args.val.as_deref());
+            out.write_all(crate::report::html::compare::render(&page).as_bytes())?;
+        }
     }
     Ok(exit::SUCCESS)
 }
@@ -453,6 +458,88 @@ fn write_markdown(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io
         )?;
     }
     Ok(())
+}
+
+/// The page `--format html` shows: the same figures, and thumbnails of the first `limit`
+/// differing images (0: all) read from `val`.
+fn html_page(c: &Comparison, limit: usize, val: Option<&std::path::Path>) -> ComparePage {
+    let (shown, _) = listed(c, limit);
+    let name = |class: u16, label: &str| format!("{class} {label}");
+    let thumbnails = shown
+        .iter()
+        .map(|d| Thumbnail {
+            file: d.file.clone(),
+            label: name(d.label, d.label_name),
+            a: name(d.a_top1, d.a_name),
+            b: name(d.b_top1, d.b_name),
+            a_right: d.a_top1 == d.label,
+            b_right: d.b_top1 == d.label,
+            png: val.and_then(|root| thumbnail_png(&root.join(&d.file))),
+        })
+        .collect();
+    let side = |which: &str, s: &Side, correct: usize| {
+        (
+            format!("{which}: run {} {}", s.run, s.model_id),
+            s.top1,
+            crate::report::percent_interval(correct, c.images),
+        )
+    };
+    let a_correct = (c.a.top1 * c.images as f64 / 100.0).round() as usize;
+    let b_correct = (c.b.top1 * c.images as f64 / 100.0).round() as usize;
+    ComparePage {
+        title: format!("Run {} vs run {}", c.a.run, c.b.run),
+        runs: [side("A", &c.a, a_correct), side("B", &c.b, b_correct)],
+        findings: findings(c).to_vec(),
+        classes: class_rows(c),
+        thumbnails,
+        differing: c.top1_differs.len(),
+        thumbnail_note: match val {
+            None => Some("Pass --val PATH (the folder the runs scored) to see the images.".into()),
+            Some(root) if root.is_file() => Some(format!(
+                "{} is an archive: thumbnails are read from folders only.",
+                root.display()
+            )),
+            Some(_) => None,
+        },
+    }
+}
+
+/// Longest side of a thumbnail, in pixels.
+const THUMBNAIL_SIZE: usize = 144;
+
+/// A small PNG of the image at `path`, or None when it cannot be read or decoded (the page then
+/// shows the names only).
+fn thumbnail_png(path: &std::path::Path) -> Option<Vec<u8>> {
+    let bytes =
+        crate::util::safe_file::read_regular(path, crate::dataset::MAX_IMAGE_BYTES, "an image")
+            .ok()?;
+    let image = crate::image::decode::decode_rgb(&bytes).ok()?;
+    let scale = THUMBNAIL_SIZE as f64 / image.width.max(image.height) as f64;
+    let (width, height) = if scale < 1.0 {
+        (
+            ((image.width as f64 * scale).round() as usize).max(1),
+            ((image.height as f64 * scale).round() as usize).max(1),
+        )
+    } else {
+        (image.width, image.height)
+    };
+    let small = crate::image::resample::resize(
+        &image,
+        width,
+        height,
+        crate::image::recipe::Filter::Bilinear,
+        crate::image::resample::PillowCompat::V13,
+    );
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, width as u32, height as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .ok()?
+        .write_image_data(&small.pixels)
+        .ok()?;
+    Some(png)
 }
 
 #[cfg(test)]

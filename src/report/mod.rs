@@ -1,7 +1,7 @@
 //! Run records and their exports. One serde struct feeds every format (`--json`, the JSON,
 //! Markdown and HTML files under `reports/`), so the formats cannot disagree.
 
-mod html;
+pub mod html;
 mod json;
 mod markdown;
 pub mod results;

@@ -7,6 +7,7 @@
 //! fonts, raster backends and far more than one dot plot needs.
 
 mod axis;
+pub mod compare;
 mod table;
 
 use axis::Axis;
