@@ -3,7 +3,8 @@
 #   - import-seed of all 34 benchmarking-keras-pytorch models: the 4 shared caches plus synthetic caches of the
 #     same shapes and dtypes (int64 preds, float32 probs; written here with NumPy) for the other 30;
 #   - table over the 34 imported runs (original labels, and ReaL), median of 20 runs;
-#   - compare of two 50,000-image runs.
+#   - compare of two 50,000-image runs;
+#   - the HTML table of the 34 runs rendered in headless Chromium (scripts/report/check_html.sh).
 # Usage: scripts/bench/bench_tables.sh
 set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench_env.sh"
@@ -60,3 +61,7 @@ print("table --labels all, 34 runs: median %.3f s over 3" % statistics.median(t)
 t, _ = timed("compare", "pytorch/alexnet", "pytorch/resnet152", "--format", "json", repeat=5)
 print("compare of two 50,000-image runs: median %.3f s over 5" % statistics.median(t))
 PY
+# The HTML table of all 34 runs (4 real caches, 30 synthetic) in headless Chromium: it must load without a console
+# message with its charts drawn; the screenshot is kept when ZOOREPRO_KEEP_SCREENSHOT names a folder.
+"$bin" --cache-dir "$cache" table --labels all --format html > "$scratch/table-34.html"
+bash "$repo/scripts/report/check_html.sh" --screenshot "${ZOOREPRO_KEEP_SCREENSHOT:-$scratch/shots}" "$scratch/table-34.html"
