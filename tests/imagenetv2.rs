@@ -18,16 +18,7 @@ fn path_str(path: &Path) -> &str {
 /// opaque names (so only the class-index folder can label them) under
 /// `imagenetv2-matched-frequency-format-val/<index>/`.
 fn sample_as_imagenetv2_archive(shared: &Path, dir: &Path) -> PathBuf {
-    let ground_truth =
-        std::fs::read_to_string(common::repo().join("data/labels/val_ground_truth.tsv")).unwrap();
-    let class_of: std::collections::HashMap<&str, &str> = ground_truth
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            Some((fields[0], *fields.last()?))
-        })
-        .collect();
+    let class_of = common::class_index_of_val_files();
     let archive = dir.join("imagenetv2-matched-frequency.tar.gz");
     let file = std::fs::File::create(&archive).unwrap();
     let gzip = flate2::write::GzEncoder::new(file, flate2::Compression::fast());

@@ -5,24 +5,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{shared, shared_model, verify};
+use common::{oracle_images, shared, shared_model, verify};
 use serde_json::Value;
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 test paths")
-}
-
-/// The oracle's per-image results of one model, keyed by file relative to the ImageFolder root.
-fn oracle_images(shared: &Path, id: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(shared.join("oracle/results.json")).unwrap();
-    let results: Value = serde_json::from_str(&text).unwrap();
-    let model = results["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == id)
-        .unwrap();
-    model["per_image"].as_array().unwrap().clone()
 }
 
 fn read_jsonl(path: &Path) -> Vec<Value> {
@@ -500,20 +487,11 @@ fn the_imagenetv2_layout_gives_the_image_folder_counts() {
     let v2 = scratch
         .path()
         .join("imagenetv2-matched-frequency-format-val");
-    let ground_truth =
-        std::fs::read_to_string(common::repo().join("data/labels/val_ground_truth.tsv")).unwrap();
-    let class_of: std::collections::HashMap<&str, &str> = ground_truth
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            Some((fields[0], *fields.last()?))
-        })
-        .collect();
+    let class_of = common::class_index_of_val_files();
     let files = common::sample_files(&shared);
     for (_, path) in &files {
         let name = path.file_name().unwrap().to_str().unwrap();
-        let folder = v2.join(class_of[name]);
+        let folder = v2.join(&class_of[name]);
         std::fs::create_dir_all(&folder).unwrap();
         std::os::unix::fs::symlink(path, folder.join(name)).unwrap();
     }

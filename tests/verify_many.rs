@@ -23,17 +23,7 @@ const SAMPLE_COUNTS: [(&str, u64, u64, &str); 4] = [
 
 /// The oracle's per-image top-5 of one model, in dataset order.
 fn oracle_top5(shared: &Path, id: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(shared.join("oracle/results.json")).unwrap();
-    let results: Value = serde_json::from_str(&text).unwrap();
-    let model = results["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == id)
-        .unwrap();
-    model["per_image"]
-        .as_array()
-        .unwrap()
+    common::oracle_images(shared, id)
         .iter()
         .map(|image| image["top5"].clone())
         .collect()

@@ -133,3 +133,32 @@ pub fn sample_files(shared: &Path) -> Vec<(String, PathBuf)> {
     files.sort();
     files
 }
+
+/// The class index (as ImageNetV2 names its folders, `"0"` ... `"999"`) of every validation file,
+/// from the ground truth shipped in data/labels/.
+pub fn class_index_of_val_files() -> std::collections::HashMap<String, String> {
+    let ground_truth =
+        std::fs::read_to_string(repo().join("data/labels/val_ground_truth.tsv")).unwrap();
+    ground_truth
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            Some((fields[0].to_string(), fields.last()?.to_string()))
+        })
+        .collect()
+}
+
+/// The oracle's per-image results of one model (`file`, `gt`, `top5`, `top5_scores`), in
+/// dataset order.
+pub fn oracle_images(shared: &Path, id: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(shared.join("oracle/results.json")).unwrap();
+    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let model = results["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap();
+    model["per_image"].as_array().unwrap().clone()
+}

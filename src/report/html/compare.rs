@@ -2,9 +2,9 @@
 //! top-1 with 95% intervals, the classes that changed most, and the images whose top-1 differs as
 //! small inline thumbnails with both predictions and the label.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
-use super::{Axis, STYLE};
+use super::{Axis, head};
 
 /// What the page shows, gathered by `compare`.
 pub struct ComparePage {
@@ -42,12 +42,7 @@ pub fn render(page: &ComparePage) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "zoorepro: " (page.title) }
-                style { (PreEscaped(STYLE)) (PreEscaped(THUMBNAIL_STYLE)) }
-            }
+            (head(&format!("zoorepro: {}", page.title), THUMBNAIL_STYLE))
             body {
                 h1 { (page.title) }
                 (top1_chart(page))

@@ -29,7 +29,7 @@ impl Exporter for HtmlExporter {
     }
 }
 
-pub(super) const STYLE: &str = "
+const STYLE: &str = "
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:2rem 0 .5rem}
 .verdict{display:inline-block;padding:.15rem .6rem;border-radius:1rem;font-weight:600}
@@ -44,12 +44,7 @@ fn page(record: &RunRecord) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "zoorepro: " (record.model_id) }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head(&format!("zoorepro: {}", record.model_id), ""))
             body {
                 (header(record))
                 h2 { "Measured against the published numbers" }
@@ -61,6 +56,19 @@ fn page(record: &RunRecord) -> Markup {
                 p.muted { "Written by zoorepro " (record.provenance.tool_version) " at " (record.provenance.finished_at)
                     ". The JSON record beside this page holds every field." }
             }
+        }
+    }
+}
+
+/// The `<head>` every page shares: UTF-8, a viewport for laptops and phones, the title, and the
+/// inline style (`STYLE`, then the page's own `extra_style`).
+pub(super) fn head(title: &str, extra_style: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            style { (PreEscaped(STYLE)) (PreEscaped(extra_style)) }
         }
     }
 }

@@ -2,9 +2,9 @@
 //! set: a dot plot of every run's top-1 with its 95% interval beside the published numbers, the
 //! rank changes between label sets (with `--labels all`), and the table itself.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
-use super::{Axis, STYLE, interval_text, verdict_class};
+use super::{Axis, head, interval_text, verdict_class};
 use crate::report::table::{TableExporter, TableRow};
 
 pub struct HtmlTable;
@@ -27,12 +27,7 @@ fn page(rows: &[TableRow]) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "zoorepro: accuracy table" }
-                style { (PreEscaped(STYLE)) (PreEscaped(TABLE_STYLE)) }
-            }
+            (head("zoorepro: accuracy table", TABLE_STYLE))
             body {
                 h1 { "Accuracy table" }
                 p.muted { (rows.len()) " runs, ranked by top-1 within their image set; the bars are 95% Wilson intervals, the diamonds published numbers (filled: the one a verdict is judged on)." }
