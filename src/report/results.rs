@@ -34,6 +34,9 @@ pub struct ResultRow {
     pub reference_top5: Option<f64>,
     pub delta_top1: Option<f64>,
     pub verdict: VerdictStatus,
+    /// 95% Wilson interval of `top1`: what a subset's number can and cannot say.
+    pub top1_low: Option<f64>,
+    pub top1_high: Option<f64>,
 }
 
 fn round(value: f64, decimals: i32) -> f64 {
@@ -71,6 +74,8 @@ impl ResultRow {
             reference_top5: expected.map(|r| round(r.top5, 3)),
             delta_top1: expected.map(|r| round(r.delta_top1, 3)),
             verdict: record.verdict.status,
+            top1_low: record.top1_interval.map(|[lo, _]| round(lo, 3)),
+            top1_high: record.top1_interval.map(|[_, hi]| round(hi, 3)),
         }
     }
 }
@@ -108,7 +113,7 @@ pub fn results_format(path: &Path) -> Option<ResultsFormat> {
 
 const CSV_COLUMNS: &str = "model,img_size,top1,top1_err,top5,top5_err,param_count,crop_pct,\
 interpolation,recipe,image_set,images,failed,reference_source,reference_top1,reference_top5,\
-delta_top1,verdict";
+delta_top1,verdict,top1_low,top1_high";
 
 fn render_csv(rows: &[ResultRow]) -> String {
     let number = |value: Option<f64>, decimals: usize| {
@@ -135,6 +140,8 @@ fn render_csv(rows: &[ResultRow]) -> String {
             number(row.reference_top5, 3),
             number(row.delta_top1, 3),
             row.verdict.name().to_string(),
+            number(row.top1_low, 3),
+            number(row.top1_high, 3),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');
