@@ -26,6 +26,9 @@ struct Side {
     batch: usize,
     top1: f64,
     top5: f64,
+    /// 95% Wilson intervals, in percent, over the images both runs scored.
+    top1_interval: Option<[f64; 2]>,
+    top5_interval: Option<[f64; 2]>,
 }
 
 #[derive(Serialize)]
@@ -192,6 +195,8 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         batch: run.key.batch,
         top1: percent(correct, images),
         top5: percent(top5, images),
+        top1_interval: crate::report::percent_interval(correct, images),
+        top5_interval: crate::report::percent_interval(top5, images),
     };
     let comparison = Comparison {
         a: side(&a, pair.a_correct, pair.a_top5),
@@ -335,15 +340,23 @@ fn sides(c: &Comparison) -> Vec<[String; 3]> {
         ],
         [
             "top-1".into(),
-            format!("{:.3}", a.top1),
-            format!("{:.3}", b.top1),
+            with_interval(a.top1, a.top1_interval),
+            with_interval(b.top1, b.top1_interval),
         ],
         [
             "top-5".into(),
-            format!("{:.3}", a.top5),
-            format!("{:.3}", b.top5),
+            with_interval(a.top5, a.top5_interval),
+            with_interval(b.top5, b.top5_interval),
         ],
     ]
+}
+
+/// `76.130 [75.75, 76.50]`: the figure and its 95% interval.
+fn with_interval(value: f64, interval: Option<[f64; 2]>) -> String {
+    match interval {
+        Some([lo, hi]) => format!("{value:.3} [{lo:.2}, {hi:.2}]"),
+        None => format!("{value:.3}"),
+    }
 }
 
 /// The differences listed under `limit` (0: all), and the line that states the total when
@@ -477,18 +490,16 @@ fn html_page(c: &Comparison, limit: usize, val: Option<&std::path::Path>) -> Com
             png: val.and_then(|root| thumbnail_png(&root.join(&d.file))),
         })
         .collect();
-    let side = |which: &str, s: &Side, correct: usize| {
+    let side = |which: &str, s: &Side| {
         (
             format!("{which}: run {} {}", s.run, s.model_id),
             s.top1,
-            crate::report::percent_interval(correct, c.images),
+            s.top1_interval,
         )
     };
-    let a_correct = (c.a.top1 * c.images as f64 / 100.0).round() as usize;
-    let b_correct = (c.b.top1 * c.images as f64 / 100.0).round() as usize;
     ComparePage {
         title: format!("Run {} vs run {}", c.a.run, c.b.run),
-        runs: [side("A", &c.a, a_correct), side("B", &c.b, b_correct)],
+        runs: [side("A", &c.a), side("B", &c.b)],
         findings: findings(c).to_vec(),
         classes: class_rows(c),
         thumbnails,
@@ -556,6 +567,8 @@ mod tests {
             batch: 32,
             top1: 76.13,
             top5: 92.862,
+            top1_interval: crate::report::percent_interval(38_065, 50_000),
+            top5_interval: None,
         }
     }
 
@@ -665,6 +678,8 @@ mod tests {
             text.contains("Classes whose top-1 changed most (2 of 2 classes changed"),
             "{text}"
         );
+        // Figures carry their 95% interval.
+        assert!(text.contains("76.130 [75.75, 76.50]"), "{text}");
         assert!(
             text.contains("3 tiger_shark") && text.contains("-100.0"),
             "{text}"
