@@ -28,6 +28,24 @@ fn browser_available() -> bool {
     found || can_install
 }
 
+/// Renders `page` with scripts/report/check_html.sh (screenshots into `shots` when given) and
+/// asserts it loaded without a console message with `charts` charts drawn.
+fn assert_renders(page: &std::path::Path, charts: usize, shots: Option<&std::path::Path>) {
+    let mut command = Command::new("bash");
+    command.arg(repo().join("scripts/report/check_html.sh"));
+    if let Some(shots) = shots {
+        command.arg("--screenshot").arg(shots);
+    }
+    let checked = command.arg(page).output().unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success()
+            && stdout.contains(&format!("{charts} chart(s), no console messages")),
+        "{stdout}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
 #[test]
 fn the_demo_report_renders_in_headless_chromium() {
     let Some(shared) = shared() else { return };
@@ -53,19 +71,7 @@ fn the_demo_report_renders_in_headless_chromium() {
     assert!(html.contains("reproduced") && html.contains("95% interval"));
 
     let shots = scratch.path().join("shots");
-    let checked = Command::new("bash")
-        .arg(repo().join("scripts/report/check_html.sh"))
-        .arg("--screenshot")
-        .arg(&shots)
-        .arg(&page)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&checked.stdout);
-    assert!(
-        checked.status.success() && stdout.contains("2 chart(s), no console messages"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    assert_renders(&page, 2, Some(&shots));
     let png = std::fs::read_dir(&shots)
         .unwrap()
         .next()
@@ -108,17 +114,7 @@ fn the_table_of_the_seed_caches_and_a_sample_run_renders_in_headless_chromium() 
     assert_eq!(table.stdout.matches("class=\"chart-ranks\"").count(), 1);
     let page = scratch.path().join("table.html");
     std::fs::write(&page, &table.stdout).unwrap();
-    let checked = Command::new("bash")
-        .arg(repo().join("scripts/report/check_html.sh"))
-        .arg(&page)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&checked.stdout);
-    assert!(
-        checked.status.success() && stdout.contains("3 chart(s), no console messages"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    assert_renders(&page, 3, None);
 }
 
 #[test]
@@ -154,15 +150,5 @@ fn a_compare_page_with_thumbnails_renders_in_headless_chromium() {
     assert!(page.contains("5 shown, 32 left out"));
     let file = scratch.path().join("compare.html");
     std::fs::write(&file, page).unwrap();
-    let checked = Command::new("bash")
-        .arg(repo().join("scripts/report/check_html.sh"))
-        .arg(&file)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&checked.stdout);
-    assert!(
-        checked.status.success() && stdout.contains("1 chart(s), no console messages"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    assert_renders(&file, 1, None);
 }
