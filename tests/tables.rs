@@ -115,6 +115,18 @@ fn the_shared_caches_reproduce_the_published_table_and_real_labels() {
     let all = table(cache, &["--labels", "all", "--format", "json"]).json();
     let by_labels = &row(&all, "resnet152")["by_labels"];
     assert_eq!(round2(&by_labels["real"]["top1"]), 84.07);
+    // Every label set's figures carry their 95% interval, in JSON and in CSV.
+    let interval = by_labels["real"]["top1_interval"].as_array().unwrap();
+    let (lo, hi) = (interval[0].as_f64().unwrap(), interval[1].as_f64().unwrap());
+    assert!(lo < 84.07 && 84.07 < hi && hi - lo < 1.0, "{lo} {hi}");
+    let csv = table(cache, &["--labels", "all", "--format", "csv"]).stdout;
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains(",real_top1,real_top1_low,real_top1_high,"),
+        "{csv}"
+    );
     assert_eq!(round2(&by_labels["original"]["top1"]), 77.61);
 
     // Re-importing the same files changes nothing.

@@ -14,6 +14,9 @@ pub struct Accuracy {
     pub top1: f64,
     pub top5: f64,
     pub images: usize,
+    /// 95% Wilson intervals, in percent.
+    pub top1_interval: Option<[f64; 2]>,
+    pub top5_interval: Option<[f64; 2]>,
 }
 
 /// One published number of the row's model on the row's image set, and the row's distance to it.
@@ -240,7 +243,10 @@ impl TableExporter for CsvTable {
             .collect();
         let mut out = String::from(CSV_COLUMNS);
         for set in &label_sets {
-            let _ = write!(out, ",{set}_top1,{set}_top5,{set}_images");
+            let _ = write!(
+                out,
+                ",{set}_top1,{set}_top1_low,{set}_top1_high,{set}_top5,{set}_top5_low,{set}_top5_high,{set}_images"
+            );
         }
         for source in sources {
             let source = csv_field(source);
@@ -281,9 +287,17 @@ fn csv_row(out: &mut String, row: &TableRow, label_sets: &[&str], sources: &[Str
     for set in label_sets {
         match row.by_labels.get(*set) {
             Some(a) => {
-                let _ = write!(out, ",{},{},{}", fixed(a.top1), fixed(a.top5), a.images);
+                let _ = write!(
+                    out,
+                    ",{},{},{},{},{}",
+                    fixed(a.top1),
+                    fixed_interval(a.top1_interval),
+                    fixed(a.top5),
+                    fixed_interval(a.top5_interval),
+                    a.images
+                );
             }
-            None => out.push_str(",,,"),
+            None => out.push_str(",,,,,,,"),
         }
     }
     for source in sources {

@@ -191,6 +191,8 @@ fn by_labels(label_sets: &[LabelSet], tallies: &[Tally]) -> BTreeMap<String, Acc
                 top1: t.top1(),
                 top5: t.top5(),
                 images: t.images,
+                top1_interval: crate::report::percent_interval(t.top1_correct, t.images),
+                top5_interval: crate::report::percent_interval(t.top5_correct, t.images),
             };
             (set.name().to_string(), accuracy)
         })

@@ -203,6 +203,8 @@ mod tests {
                             top1: *v,
                             top5: 0.0,
                             images: 1,
+                            top1_interval: None,
+                            top5_interval: None,
                         },
                     )
                 })
