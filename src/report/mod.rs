@@ -348,6 +348,7 @@ pub(crate) mod tests {
                     images,
                     top1_correct: top1,
                     top5_correct: top5,
+                    top1_interval: None,
                 })
                 .collect(),
             store: None,
