@@ -238,6 +238,10 @@ fn flags_for_one_model_and_names_that_match_nothing_are_refused_before_work() {
         path_str(&missing_folder),
     ]);
     assert_error(&refused, &["results file"]);
+    // Each model alone fits its 890-sample batch; the pass holds both recipes' tensors at once.
+    let two = "coral/mobilenet_v2_1.0_224_quant,coral/mobilenet_v1_0.5_160_quant";
+    let refused = base(&["--model", two, "--models-dir", models_dir, "--batch", "890"]);
+    assert_error(&refused, &["--batch of the pass", "890", "GiB"]);
     // Nothing was evaluated: no store was filled by the refused invocations.
     let listed =
         common::run(common::zoorepro(&scratch.path().join("cache")).args(["runs", "--json"]));

@@ -143,7 +143,7 @@ pub(crate) fn check_batch_memory(
     if bytes > crate::cli::BATCH_TENSOR_BYTES {
         let most = (crate::cli::BATCH_TENSOR_BYTES / per_batch.max(1)).max(1);
         anyhow::bail!(
-            "{flag} {batch} needs {:.1} GiB of input tensors for this model's {sample_len}-value \
+            "{flag} {batch} needs {:.1} GiB of input tensors for {sample_len}-value \
              samples, more than the {} GiB allowed; use a batch of at most {most}",
             bytes as f64 / f64::from(1u32 << 30),
             crate::cli::BATCH_TENSOR_BYTES >> 30

@@ -119,6 +119,13 @@ pub fn val_label(file_name: &str) -> Option<u16> {
         .filter(|&c| usize::from(c) < NUM_CLASSES)
 }
 
+/// Whether an image labelled `label` is the validation file its name says, under its own
+/// ground truth: a set of such images is part of the validation set, which full-set numbers
+/// can judge by interval.
+pub fn is_own_validation_file(file_name: &str, label: u16) -> bool {
+    val_label(file_name) == Some(label)
+}
+
 /// The canonical name of validation file `number` (1-based).
 pub fn val_file_name(number: usize) -> String {
     format!("ILSVRC2012_val_{number:08}.JPEG")

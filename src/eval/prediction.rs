@@ -135,7 +135,7 @@ impl Summary {
             if let Some(label) = prediction.label {
                 labelled_names.push(prediction.name.as_str());
                 within_full_val &=
-                    crate::dataset::labels::val_label(&prediction.name) == Some(label);
+                    crate::dataset::labels::is_own_validation_file(&prediction.name, label);
                 tally.count_label(top5, label);
             }
         }

@@ -220,7 +220,11 @@ fn within_full_val(ordered: &[(Entry, Prediction)]) -> bool {
         .filter(|(entry, _)| entry.label.is_some())
         .peekable();
     labelled.peek().is_some()
-        && labelled.all(|(entry, _)| crate::dataset::labels::val_label(&entry.name) == entry.label)
+        && labelled.all(|(entry, _)| {
+            entry.label.is_some_and(|label| {
+                crate::dataset::labels::is_own_validation_file(&entry.name, label)
+            })
+        })
 }
 
 fn exact_verdict(expected: &ReferenceResult, top1: f64, tolerance: f64) -> Verdict {

@@ -413,40 +413,73 @@ mod tests {
         }
     }
 
-    #[test]
-    fn one_decode_for_many_recipes_equals_a_decode_per_recipe() {
-        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/imagenet-val");
-        let mut files: Vec<_> = std::fs::read_dir(&folder)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "JPEG"))
-            .collect();
-        files.sort();
+    /// Decodes `bytes` once for every preset and once per preset; the tensors (or the refusals)
+    /// must be the same.
+    fn assert_one_decode_equals_one_per_recipe(bytes: &[u8], file: &Path) {
         let recipes = presets();
         let pairs: Vec<(&Recipe, PillowCompat)> = recipes
             .iter()
             .zip([PillowCompat::V13, PillowCompat::V12].into_iter().cycle())
             .collect();
-        for file in files.iter().take(4) {
-            let bytes = std::fs::read(file).unwrap();
-            let mut together: Vec<Vec<f32>> = recipes
-                .iter()
-                .map(|r| vec![f32::NAN; r.sample_len()])
-                .collect();
-            let mut outs: Vec<&mut [f32]> = together.iter_mut().map(Vec::as_mut_slice).collect();
-            preprocess_bytes_many(&bytes, &pairs, &mut outs).unwrap();
-            for ((recipe, compat), got) in pairs.iter().zip(&together) {
-                let mut alone = vec![f32::NAN; recipe.sample_len()];
-                preprocess_bytes(&bytes, recipe, *compat, &mut alone).unwrap();
-                assert!(
-                    got.iter()
+        let mut together: Vec<Vec<f32>> = recipes
+            .iter()
+            .map(|r| vec![f32::NAN; r.sample_len()])
+            .collect();
+        let mut outs: Vec<&mut [f32]> = together.iter_mut().map(Vec::as_mut_slice).collect();
+        let once = preprocess_bytes_many(bytes, &pairs, &mut outs);
+        for ((recipe, compat), got) in pairs.iter().zip(&together) {
+            let mut alone = vec![f32::NAN; recipe.sample_len()];
+            let each = preprocess_bytes(bytes, recipe, *compat, &mut alone);
+            assert_eq!(
+                once.is_ok(),
+                each.is_ok(),
+                "{} on {}",
+                recipe.name,
+                file.display()
+            );
+            assert!(
+                once.is_err()
+                    || got
+                        .iter()
                         .zip(&alone)
                         .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{} on {}",
-                    recipe.name,
-                    file.display()
-                );
-            }
+                "{} on {}",
+                recipe.name,
+                file.display()
+            );
         }
+    }
+
+    fn files_in(folder: &Path) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(folder)
+            .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.is_file());
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn one_decode_for_many_recipes_equals_a_decode_per_recipe() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sample = files_in(&root.join("../shared/imagenet-val"));
+        // The public corpus (tests/jpeg-corpus: progressive, subsampled, CMYK, cut and broken
+        // files), every 8th file; ZOOREPRO_FULL_CORPUS=1 takes them all.
+        let corpus = files_in(&root.join("tests/jpeg-corpus/files"));
+        let step = if std::env::var_os("ZOOREPRO_FULL_CORPUS").is_some() {
+            1
+        } else {
+            8
+        };
+        use rayon::prelude::*;
+        sample
+            .iter()
+            .take(4)
+            .chain(corpus.iter().step_by(step))
+            .collect::<Vec<_>>()
+            .par_iter()
+            .for_each(|file| {
+                assert_one_decode_equals_one_per_recipe(&std::fs::read(file).unwrap(), file)
+            });
     }
 }

@@ -244,6 +244,17 @@ impl Recipe {
         }
     }
 
+    /// Whether two recipes make the same tensor from every image: every field but the name and
+    /// the description, which only say what the recipe is. A pass computes such recipes once.
+    pub fn same_tensor(&self, other: &Recipe) -> bool {
+        let unnamed = |recipe: &Recipe| Recipe {
+            name: String::new(),
+            description: String::new(),
+            ..recipe.clone()
+        };
+        unnamed(self) == unnamed(other)
+    }
+
     pub fn sample_len(&self) -> usize {
         let s = self.crop_size as usize;
         3 * s * s
@@ -318,5 +329,17 @@ mod tests {
     fn filter_names_parse_case_insensitively() {
         assert_eq!(Filter::parse("lanczos"), Some(Filter::Lanczos));
         assert_eq!(Filter::parse("ANTIALIAS"), None);
+    }
+
+    #[test]
+    fn the_same_tensor_is_told_by_the_arithmetic_not_the_name() {
+        let torchvision = preset("torchvision").unwrap();
+        let mut renamed = torchvision.clone();
+        renamed.name = "my-torchvision".into();
+        renamed.description = "mine".into();
+        assert!(torchvision.same_tensor(&renamed));
+        renamed.crop_size = 223;
+        assert!(!torchvision.same_tensor(&renamed));
+        assert!(!torchvision.same_tensor(&preset("timm-bicubic").unwrap()));
     }
 }

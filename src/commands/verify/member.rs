@@ -30,22 +30,16 @@ pub(super) struct Member {
 }
 
 impl Member {
+    /// The model's session and run key; its stored run is opened by [`Member::open_store`], once
+    /// every check of the pass has passed, so that a refused pass leaves no run behind.
     pub fn open(
-        ctx: &Context,
         runtime: &Runtime,
         under_test: ModelUnderTest,
-        dataset: &Dataset,
         args: &VerifyArgs,
         shard: Option<Shard>,
     ) -> anyhow::Result<Member> {
         let session = Session::open(runtime, &under_test, args)?;
         let key = run_key(&under_test, runtime, &session).with_shard(shard);
-        let stored = if args.no_cache {
-            None
-        } else {
-            let meta = run_meta(&under_test, dataset, runtime, &session, args);
-            Some(StoredRun::open(ctx, &key, &meta)?)
-        };
         let report_dir = args
             .report_dir
             .clone()
@@ -54,9 +48,24 @@ impl Member {
             under_test,
             session,
             key,
-            stored,
+            stored: None,
             report_dir,
         })
+    }
+
+    /// Finds or creates the model's run in the store (none with `--no-cache`).
+    pub fn open_store(
+        &mut self,
+        ctx: &Context,
+        runtime: &Runtime,
+        dataset: &Dataset,
+        args: &VerifyArgs,
+    ) -> anyhow::Result<()> {
+        if !args.no_cache {
+            let meta = run_meta(&self.under_test, dataset, runtime, &self.session, args);
+            self.stored = Some(StoredRun::open(ctx, &self.key, &meta)?);
+        }
+        Ok(())
     }
 }
 

@@ -57,8 +57,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         .map_err(anyhow::Error::msg)?;
     let mut members: Vec<Member> = selected
         .into_iter()
-        .map(|under_test| Member::open(ctx, &runtime, under_test, &dataset, args, shard))
+        .map(|under_test| Member::open(&runtime, under_test, args, shard))
         .collect::<anyhow::Result<_>>()?;
+    pass::check_memory(&members)?;
+    for member in &mut members {
+        member.open_store(ctx, &runtime, &dataset, args)?;
+    }
     if members.len() > 1 {
         eprintln!(
             "zoorepro: {} models in one pass over {}: {}",
@@ -98,6 +102,20 @@ fn check_arguments(args: &VerifyArgs, models: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What every member's record shares: the pass's images and how the pass was run, worked out
+/// once however many models it fed.
+struct Shared<'a> {
+    order: &'a [(Entry, Option<Content>)],
+    /// Name and content of every image of the pass, for each store's `mark_complete`.
+    pass: Vec<(&'a str, Option<Content>)>,
+    /// The labelled images' content digest (every image is hashed as it is read).
+    content_sha256: Option<String>,
+    dataset: &'a Dataset,
+    runtime: &'a Runtime,
+    args: &'a VerifyArgs,
+    started: Started,
+}
+
 /// Each member's record, report files and verdict line; then the results file. The exit status
 /// is the worst of the members'.
 fn report_every_member(
@@ -113,20 +131,23 @@ fn report_every_member(
         fresh,
         stats,
     } = evaluation;
+    let shared = Shared {
+        order: &order,
+        pass: order
+            .iter()
+            .map(|(entry, content)| (entry.name.as_str(), *content))
+            .collect(),
+        content_sha256: labelled_content_digest(&order),
+        dataset,
+        runtime,
+        args,
+        started,
+    };
     let many = members.len() > 1;
     let mut status = exit::SUCCESS;
     let mut records = Vec::with_capacity(members.len());
     for ((mut member, fresh), stats) in members.into_iter().zip(fresh).zip(&stats) {
-        let record = finish(
-            &mut member,
-            &order,
-            fresh,
-            stats,
-            dataset,
-            runtime,
-            args,
-            started,
-        )?;
+        let record = finish(&mut member, &shared, fresh, stats)?;
         let code = emit(
             &record,
             &member.report_dir,
@@ -161,26 +182,18 @@ fn trainable_parameters(onnx: &Path) -> Option<u64> {
 }
 
 /// One member's run after the pass: its store run completed, its predictions written, its record.
-#[allow(clippy::too_many_arguments)]
 fn finish(
     member: &mut Member,
-    order: &[(Entry, Option<Content>)],
+    shared: &Shared,
     fresh: Vec<Prediction>,
     stats: &PipelineStats,
-    dataset: &Dataset,
-    runtime: &Runtime,
-    args: &VerifyArgs,
-    started: Started,
 ) -> anyhow::Result<RunRecord> {
-    let ordered = in_dataset_order(member.stored.as_ref(), order, fresh)?;
+    let args = shared.args;
+    let ordered = in_dataset_order(member.stored.as_ref(), shared.order, fresh)?;
     if let Some(stored) = member.stored.as_mut()
         && args.limit.is_none()
     {
-        let pass: Vec<(&str, Option<Content>)> = order
-            .iter()
-            .map(|(entry, content)| (entry.name.as_str(), *content))
-            .collect();
-        stored.store.mark_complete(&stored.info, &pass)?;
+        stored.store.mark_complete(&stored.info, &shared.pass)?;
     }
     if let Some(path) = &args.predictions {
         write_predictions(path, &ordered)?;
@@ -191,9 +204,9 @@ fn finish(
         key: member.key.digest(),
         reused: ordered.len().saturating_sub(stats.inferred + stats.failed),
     });
-    let provenance = provenance(runtime, member, started, stats);
-    let mut parts = record_parts(&member.under_test, dataset, args, store, provenance);
-    parts.image_set_content_sha256 = labelled_content_digest(order);
+    let provenance = provenance(shared.runtime, member, shared.started, stats);
+    let mut parts = record_parts(&member.under_test, shared.dataset, args, store, provenance);
+    parts.image_set_content_sha256 = shared.content_sha256.clone();
     Ok(build_record(
         &member.under_test.manifest,
         &ordered,

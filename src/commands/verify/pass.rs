@@ -66,8 +66,9 @@ pub(super) fn evaluate(
         &progress,
     );
     let (distinct, lane_preparation) = distinct_recipes(members);
+    let read_batch = read_batch(members);
     let config = PassConfig {
-        read_batch: members.iter().map(|m| m.session.batch).max().unwrap_or(1),
+        read_batch,
         preparations: distinct
             .iter()
             .map(|(recipe, compat)| Preparation {
@@ -104,6 +105,24 @@ pub(super) fn evaluate(
     })
 }
 
+/// Samples read and decoded together: the largest batch of the pass's models.
+fn read_batch(members: &[Member]) -> usize {
+    members.iter().map(|m| m.session.batch).max().unwrap_or(1)
+}
+
+/// Each model's batch was checked alone; the pass holds a tensor set of every distinct recipe
+/// at the largest batch, so the sum is what must fit.
+pub(super) fn check_memory(members: &[Member]) -> anyhow::Result<()> {
+    let (distinct, _) = distinct_recipes(members);
+    let sample_len: usize = distinct.iter().map(|(recipe, _)| recipe.sample_len()).sum();
+    crate::commands::check_batch_memory(
+        "--batch of the pass (every recipe of it together)",
+        read_batch(members),
+        sample_len,
+        pipeline::BUFFERS,
+    )
+}
+
 /// Each member as a lane of the pipeline, beside its stored run (the sink writes to it).
 fn lanes(
     members: &mut [Member],
@@ -132,11 +151,14 @@ fn distinct_recipes(members: &[Member]) -> (Vec<(Recipe, PillowCompat)>, Vec<usi
     let mut distinct: Vec<(Recipe, PillowCompat)> = Vec::new();
     let mut lane_preparation = Vec::with_capacity(members.len());
     for member in members {
-        let pair = (member.under_test.recipe.clone(), member.under_test.compat);
-        let index = match distinct.iter().position(|p| *p == pair) {
+        let (recipe, compat) = (&member.under_test.recipe, member.under_test.compat);
+        let index = match distinct
+            .iter()
+            .position(|(r, c)| *c == compat && r.same_tensor(recipe))
+        {
             Some(index) => index,
             None => {
-                distinct.push(pair);
+                distinct.push((recipe.clone(), compat));
                 distinct.len() - 1
             }
         };
