@@ -9,6 +9,21 @@ use std::path::Path;
 use common::{assert_error, shared, verify};
 use serde_json::Value;
 
+/// `verify --model MODEL` on the shared sample with the shared model files, then `extra`.
+fn on_sample(scratch: &Path, shared: &Path, model: &str, extra: &[&str]) -> common::Run {
+    let (models, sample) = (shared.join("models"), shared.join("imagenet-sample"));
+    let mut args = vec![
+        "--model",
+        model,
+        "--models-dir",
+        path_str(&models),
+        "--val",
+        path_str(&sample),
+    ];
+    args.extend_from_slice(extra);
+    verify(scratch, &args)
+}
+
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 test paths")
 }
@@ -33,22 +48,12 @@ fn oracle_top5(shared: &Path, id: &str) -> Vec<Value> {
 fn four_models_in_one_pass_give_the_oracle_counts_from_one_decode_per_image() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
-    let models = shared.join("models");
-    let sample = shared.join("imagenet-sample");
     let results = scratch.path().join("r.csv");
-    let run = verify(
+    let run = on_sample(
         scratch.path(),
-        &[
-            "--model",
-            "coral/*,pypi/*",
-            "--models-dir",
-            path_str(&models),
-            "--val",
-            path_str(&sample),
-            "--results-file",
-            path_str(&results),
-            "--json",
-        ],
+        &shared,
+        "coral/*,pypi/*",
+        &["--results-file", path_str(&results), "--json"],
     );
     // The broken copy drifts, so the pass as a whole exits 1.
     assert_eq!(run.status, 1, "{}", run.stderr);
@@ -76,19 +81,11 @@ fn four_models_in_one_pass_give_the_oracle_counts_from_one_decode_per_image() {
     // Each model's stored rows are its own: read back one model at a time, they equal the oracle.
     for (id, ..) in SAMPLE_COUNTS {
         let predictions = scratch.path().join("p.jsonl");
-        let again = verify(
+        let again = on_sample(
             scratch.path(),
-            &[
-                "--model",
-                id,
-                "--models-dir",
-                path_str(&models),
-                "--val",
-                path_str(&sample),
-                "--predictions",
-                path_str(&predictions),
-                "--json",
-            ],
+            &shared,
+            id,
+            &["--predictions", path_str(&predictions), "--json"],
         );
         assert_eq!(
             again.json()["provenance"]["inferred"],
@@ -133,22 +130,14 @@ fn four_models_in_one_pass_give_the_oracle_counts_from_one_decode_per_image() {
 fn a_later_pass_decodes_only_for_the_models_whose_store_lacks_the_image() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
-    let models = shared.join("models");
-    let sample = shared.join("imagenet-sample");
-    let pass = |model: &str, limit: Option<&str>| {
-        let mut args = vec![
-            "--model",
+    let pass = |model: &str, limit: Option<&str>| match limit {
+        Some(limit) => on_sample(
+            scratch.path(),
+            &shared,
             model,
-            "--models-dir",
-            path_str(&models),
-            "--val",
-            path_str(&sample),
-            "--json",
-        ];
-        if let Some(limit) = limit {
-            args.extend(["--limit", limit]);
-        }
-        verify(scratch.path(), &args)
+            &["--json", "--limit", limit],
+        ),
+        None => on_sample(scratch.path(), &shared, model, &["--json"]),
     };
     let v2 = "coral/mobilenet_v2_1.0_224_quant";
     let both = "coral/mobilenet_v2_1.0_224_quant,pypi/efficientnet_lite0";
@@ -170,18 +159,11 @@ fn a_later_pass_decodes_only_for_the_models_whose_store_lacks_the_image() {
     }
     // A JSON results file holds the same rows, with numbers rounded as printed.
     let results = scratch.path().join("r.json");
-    let run = verify(
+    let run = on_sample(
         scratch.path(),
-        &[
-            "--model",
-            both,
-            "--models-dir",
-            path_str(&models),
-            "--val",
-            path_str(&sample),
-            "--results-file",
-            path_str(&results),
-        ],
+        &shared,
+        both,
+        &["--results-file", path_str(&results)],
     );
     assert_eq!(run.status, 0, "{}", run.stderr);
     let rows: Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
