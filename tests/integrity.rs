@@ -257,13 +257,14 @@ fn repaired_changed_and_failed_images_are_evaluated_again() {
 }
 
 #[test]
-fn another_folder_run_into_the_same_key_is_not_merged_into_the_run() {
+fn another_folder_run_into_the_same_key_is_a_run_of_its_own() {
     let Some(shared) = shared() else { return };
     let scratch = tempfile::tempdir().unwrap();
     let cache = scratch.path().join("cache");
     let sample = shared.join("imagenet-sample");
-    let first = verify(&cache, &shared, &sample, &[]);
+    let first = verify(&cache, &shared, &sample, &["--json"]);
     assert_eq!(first.status, 0, "{}", first.stderr);
+    let first_id = first.json()["store"]["run_id"].clone();
 
     // One other image, under the same key.
     let (class, source) = &sample_files(&shared)[0];
@@ -276,17 +277,25 @@ fn another_folder_run_into_the_same_key_is_not_merged_into_the_run() {
     .unwrap();
     let second = verify(&cache, &shared, &other, &["--json"]);
     assert_eq!(second.json()["images"], 1, "{}", second.stderr);
+    assert_ne!(second.json()["store"]["run_id"], first_id);
     let listed = runs(&cache);
-    assert_eq!(listed.len(), 1);
-    assert_eq!(
-        listed[0]["images"], 1,
-        "the run is the last image set, not 101 images"
-    );
+    let images: Vec<_> = listed.iter().map(|r| r["images"].clone()).collect();
+    assert_eq!(images, [100, 1], "each run keeps its own image set");
 
+    // Each set is its own group in the table: the 1-image run replaces nothing.
     let table = run(zoorepro(&cache).args(["table", "--format", "json"]));
     assert_eq!(table.status, 0, "{}", table.stderr);
-    assert_eq!(table.json()[0]["images"], 1, "{}", table.stdout);
+    let rows: Vec<_> = table.json().as_array().unwrap().to_vec();
+    let mut images: Vec<_> = rows.iter().map(|r| r["images"].as_u64()).collect();
+    images.sort();
+    assert_eq!(images, [Some(1), Some(100)], "{}", table.stdout);
 
+    // The first run answers as it did, and a repeat reuses every row.
+    let compare = run(zoorepro(&cache)
+        .args(["compare", "--format", "json"])
+        .args([first_id.to_string(), first_id.to_string()]));
+    assert_eq!(compare.status, 0, "{}", compare.stderr);
+    assert_eq!(compare.json()["images"], 100, "{}", compare.stdout);
     let again = verify(&cache, &shared, &sample, &["--json"]);
     assert_eq!(again.status, 0, "{}", again.stderr);
     let record = again.json();
@@ -294,8 +303,9 @@ fn another_folder_run_into_the_same_key_is_not_merged_into_the_run() {
         (record["images"].as_u64(), record["top1_correct"].as_u64()),
         (Some(100), Some(58))
     );
+    assert_eq!(record["provenance"]["inferred"], 0);
     assert_eq!(record["verdict"]["status"], "reproduced");
-    assert_eq!(runs(&cache)[0]["images"], 100);
+    assert_eq!(runs(&cache).len(), 3);
 }
 
 #[test]

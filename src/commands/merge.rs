@@ -278,8 +278,10 @@ fn store_merged(
     rows: &[Prediction],
     contents: &[Option<Content>],
 ) -> anyhow::Result<RunInfo> {
-    let merged = target.find_or_create_run(key, &first.meta)?;
-    if merged.complete && merged.images == rows.len() {
+    if let Some(merged) = target.latest_complete_run(key)?
+        && merged.images == rows.len()
+        && same_image_set(target, &merged, rows, contents)?
+    {
         eprintln!(
             "{}: already merged as run {} ({} images)",
             first.model_id,
@@ -288,6 +290,7 @@ fn store_merged(
         );
         return Ok(merged);
     }
+    let merged = target.create_run(key, &first.meta)?;
     target
         .insert(&merged, rows, contents)
         .with_context(|| format!("writing the merged run into {}", target.path().display()))?;
@@ -304,6 +307,22 @@ fn store_merged(
         rows.len()
     );
     Ok(merged)
+}
+
+/// Whether a stored run holds exactly these images with these contents.
+fn same_image_set(
+    store: &Store,
+    run: &RunInfo,
+    rows: &[Prediction],
+    contents: &[Option<Content>],
+) -> anyhow::Result<bool> {
+    let stored = store.stored_images(run.id)?;
+    Ok(stored.len() == rows.len()
+        && rows.iter().zip(contents).all(|(row, content)| {
+            stored
+                .get(&row.name)
+                .is_some_and(|image| image.content == *content)
+        }))
 }
 
 /// The record of the merged run, from what the shards' `verify` recorded.

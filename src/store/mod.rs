@@ -1,4 +1,12 @@
-//! The prediction store: one SQLite database per cache dir, one run per key, per-image top-5.
+//! The prediction store: one SQLite database per cache dir; runs, and a per-image top-5 cache
+//! under them.
+//!
+//! A run is one invocation (`verify`, `merge`, an import) with its own image set, forever: its
+//! id always answers with the same images and predictions. Underneath, every run of one key (the
+//! same model bytes, recipe, runtime, provider, batch) shares a cache of rows keyed by image
+//! name and content, so a changed file adds a row instead of rewriting an earlier run's answer,
+//! and a new run reads what an earlier one computed. A run holds its images in `run_images`;
+//! rows no run refers to are removed when their last run is deleted.
 //!
 //! Crash safety comes from SQLite transactions in WAL mode: rows reach the database only in
 //! committed transactions, so a killed process leaves whole batches or nothing, and a run is only
@@ -15,21 +23,23 @@
 //! lease (`writers`) that makes `delete_run` refuse while the process lives.
 //!
 //! Image identity: a row records the size and sha256 of the file it was computed from, and
-//! `mark_complete` keeps exactly the images of one pass with those contents.
+//! `mark_complete` sets a run's images to exactly those of one pass, with those contents.
 //!
 //! `verify` writes one row per image (`predictions`), batch by batch, so an interrupted run
 //! resumes. Imports arrive whole, so they are stored packed (`packed_predictions`, one row per run
 //! of columnar blobs): 50,000 images are one insert, and reading a run back is one read.
 //!
 //! Reading speed (release, one 50,000-image run, `tests::read_speed`): `ranked_columns` of an
-//! imported run about 3 ms, of a verified run about 16 ms; `predictions` about 9 ms and 22 ms.
+//! imported run about 1 ms, of a verified run about 31 ms; `predictions` about 8 ms and 43 ms
+//! (a verified run's rows are read through its image set).
 //! `table` with the original labels reads no rows at all: complete runs carry a `Summary`.
 //!
-//! Layout: `schema` (SQL, upgrades), `key` (what identifies a run), `runs` (run rows), `lease`
-//! (writer leases), `rows` (prediction rows), `packed` (imported runs' columns), `import`,
+//! Layout: `schema` (SQL, upgrades), `key` (what identifies a run's cache), `runs` (run rows),
+//! `lease` (writer leases), `rows` (prediction rows), `images` (a run's image set, the cache), `packed` (imported runs' columns), `import`,
 //! `error`. The predictions themselves are domain types of [`crate::eval::prediction`].
 
 mod error;
+mod images;
 mod import;
 mod key;
 mod lease;
@@ -301,7 +311,7 @@ mod tests {
                 std::thread::spawn(move || {
                     start.wait();
                     let mut store = Store::open(&path).unwrap();
-                    store.find_or_create_run(&key(w + 1), &meta()).unwrap().id
+                    store.create_run(&key(w + 1), &meta()).unwrap().id
                 })
             })
             .collect();
@@ -316,7 +326,7 @@ mod tests {
     fn a_deleted_write_ahead_log_gives_advice() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = Store::open(dir.path()).unwrap();
-        let run = writer.find_or_create_run(&key(8), &meta()).unwrap();
+        let run = writer.create_run(&key(8), &meta()).unwrap();
         put(&mut writer, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
         std::fs::remove_file(dir.path().join(format!("{DATABASE_FILE}-wal"))).unwrap();
         let error = Store::open(dir.path())
@@ -363,7 +373,7 @@ mod tests {
         let cache = dir.path().join("cache");
         {
             let mut store = Store::open(&cache).unwrap();
-            let run = store.find_or_create_run(&key(8), &meta()).unwrap();
+            let run = store.create_run(&key(8), &meta()).unwrap();
             put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
             complete(&mut store, &run, &["a.JPEG"]).unwrap();
         }
@@ -403,7 +413,7 @@ mod tests {
                 },
             })
             .collect();
-        let run = store.find_or_create_run(&key(32), &meta()).unwrap();
+        let run = store.create_run(&key(32), &meta()).unwrap();
         let start = Instant::now();
         for batch in rows.chunks(32) {
             put(&mut store, &run, batch).unwrap();

@@ -4,16 +4,31 @@
 use std::collections::HashMap;
 
 use rusqlite::types::ValueRef;
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Transaction, TransactionBehavior, params};
 
 use super::error::classify;
 use super::packed::{
     NO_LABEL, PackedRun, blob, pack_scores, pack_top5, unpack_scores, unpack_top5,
 };
 use super::{RunId, RunInfo, Store, StoreError};
-use crate::eval::prediction::{Content, Outcome, Prediction, Summary};
+use crate::eval::prediction::{Content, Outcome, Prediction};
 use crate::eval::rank::TOP_K;
 use crate::util::time::{now, unix_now};
+
+/// A run's rows: its images (`i`) joined with the cache rows (`p`) computed from their content.
+pub(super) const RUN_ROWS: &str = "FROM run_images i JOIN runs r ON r.id = i.run_id
+     JOIN predictions p ON p.key_digest = r.key_digest AND p.name = i.name
+         AND p.size = i.size AND p.sha256 = i.sha256
+     WHERE i.run_id = ?1";
+
+/// How a row's content is stored: unknown content as size -1 and an empty digest, because the
+/// columns are part of the cache's primary key.
+pub(super) fn stored_content(content: Option<&Content>) -> (i64, &[u8]) {
+    match content {
+        Some(c) => (c.size as i64, &c.sha256[..]),
+        None => (-1, &[]),
+    }
+}
 
 /// A stored image of a run, as `verify` needs it to decide what to evaluate again.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,22 +75,14 @@ impl RankedColumns {
     }
 }
 
-/// The contents a pass knows, by image name.
-fn known_contents(images: &[(&str, Option<Content>)]) -> HashMap<String, Content> {
-    images
-        .iter()
-        .filter_map(|(name, content)| Some(((*name).to_string(), (*content)?)))
-        .collect()
-}
-
 impl Store {
-    /// Every stored image of a run by name, with the content its row was computed from.
+    /// Every image of a run by name, with the content its row was computed from.
     pub fn stored_images(&self, run: RunId) -> Result<HashMap<String, StoredImage>, StoreError> {
         let mut statement = self
             .connection
-            .prepare(
-                "SELECT name, size, sha256, error IS NOT NULL FROM predictions WHERE run_id = ?1",
-            )
+            .prepare(&format!(
+                "SELECT i.name, i.size, i.sha256, p.error IS NOT NULL {RUN_ROWS}"
+            ))
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
             .query_map([run], |row| {
@@ -101,8 +108,9 @@ impl Store {
             .filter_map(|(name, image)| Some((name, image.content?)))
             .collect())
     }
-    /// Adds (or replaces) a batch of rows in one transaction: the whole batch or, after a crash,
-    /// none of it. An image repeated in the batch keeps its last row. New rows make the run's
+    /// Adds a batch of rows to the run's key's cache, and the images to the run, in one
+    /// transaction: the whole batch or, after a crash, none of it. An image repeated in the batch
+    /// keeps its last row; a row of the same image and content is replaced. New rows make the run's
     /// summary stale, so the run is incomplete again until the next `mark_complete`.
     /// `contents[i]` is the content `batch[i]` was computed from (`None`: unknown, or unreadable).
     /// The write is refused with `RunGone` when `run` was deleted (or replaced) since it was
@@ -135,7 +143,7 @@ impl Store {
                 )
                 .map_err(sql)?;
         }
-        let new_images = write_rows(&transaction, run.id, batch, contents).map_err(sql)?;
+        let new_images = write_rows(&transaction, run, batch, contents).map_err(sql)?;
         let run = run.id;
         transaction
             .execute(
@@ -169,10 +177,10 @@ impl Store {
         }
         let mut statement = self
             .connection
-            .prepare_cached(
-                "SELECT name, file, label, top5, scores, error FROM predictions
-                 WHERE run_id = ?1 ORDER BY name",
-            )
+            .prepare_cached(&format!(
+                "SELECT i.name, p.file, p.label, p.top5, p.scores, p.error {RUN_ROWS}
+                 ORDER BY i.name"
+            ))
             .map_err(sql)?;
         let mut query = statement.query([run]).map_err(sql)?;
         while let Some(row) = query.next().map_err(sql)? {
@@ -243,10 +251,10 @@ impl Store {
         drop(query);
         let mut statement = self
             .connection
-            .prepare_cached(
-                "SELECT name, label, top5, error IS NULL FROM predictions
-                 WHERE run_id = ?1 ORDER BY name",
-            )
+            .prepare_cached(&format!(
+                "SELECT i.name, p.label, p.top5, p.error IS NULL {RUN_ROWS}
+                 ORDER BY i.name"
+            ))
             .map_err(sql)?;
         let mut query = statement.query([run]).map_err(sql)?;
         while let Some(row) = query.next().map_err(sql)? {
@@ -276,113 +284,32 @@ impl Store {
         }
         Ok(columns)
     }
-    /// Marks a run complete as exactly the images of one pass over a dataset: `images` gives each
-    /// image's name and the content it was read with. In one transaction, rows of other images
-    /// (another folder run into the same key earlier) are removed, every image must have a row
-    /// computed from that content, and the summary is stored; a run is only reported as a finished
-    /// result after this.
-    pub fn mark_complete(
-        &mut self,
-        run: &RunInfo,
-        images: &[(&str, Option<Content>)],
-    ) -> Result<(), StoreError> {
-        let sql = |e| classify(&self.path, e);
-        let transaction =
-            Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)
-                .map_err(sql)?;
-        Store::check_run(&transaction, &self.path, run)?;
-        transaction
-            .execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS pass (name TEXT PRIMARY KEY, size INTEGER, sha256 BLOB);
-                 DELETE FROM temp.pass;",
-            )
-            .map_err(sql)?;
-        {
-            let mut statement = transaction
-                .prepare_cached("INSERT OR REPLACE INTO temp.pass VALUES (?1, ?2, ?3)")
-                .map_err(sql)?;
-            for (name, content) in images {
-                statement
-                    .execute(params![
-                        name,
-                        content.map(|c| c.size as i64),
-                        content.as_ref().map(|c| &c.sha256[..])
-                    ])
-                    .map_err(sql)?;
-            }
-        }
-        transaction
-            .execute(
-                "DELETE FROM predictions WHERE run_id = ?1 AND name NOT IN (SELECT name FROM temp.pass)",
-                [run.id],
-            )
-            .map_err(sql)?;
-        let mismatch: Option<(String, bool)> = transaction
-            .query_row(
-                "SELECT pass.name, predictions.name IS NULL FROM temp.pass
-                 LEFT JOIN predictions ON predictions.run_id = ?1 AND predictions.name = pass.name
-                 WHERE predictions.name IS NULL OR predictions.size IS NOT pass.size
-                    OR predictions.sha256 IS NOT pass.sha256
-                 LIMIT 1",
-                [run.id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(sql)?;
-        transaction
-            .execute_batch("DELETE FROM temp.pass")
-            .map_err(sql)?;
-        match mismatch {
-            Some((name, true)) => {
-                return Err(self.corrupt(format!("run {} has no row for image {name}", run.id)));
-            }
-            Some((name, false)) => {
-                return Err(StoreError::ContentChanged {
-                    path: self.path.clone(),
-                    id: run.id,
-                    name,
-                });
-            }
-            None => {}
-        }
-        // The rows now hold exactly this pass's contents (checked above): no need to read them back.
-        let summary = Summary::of(&self.predictions(run.id)?, Some(&known_contents(images)));
-        transaction
-            .execute(
-                "UPDATE runs SET complete = 1, images = ?2, summary_json = ?3, updated_at = ?4 WHERE id = ?1",
-                params![
-                    run.id,
-                    summary.images as i64,
-                    serde_json::to_string(&summary).unwrap_or_default(),
-                    now()
-                ],
-            )
-            .map_err(sql)?;
-        transaction.commit().map_err(sql)
-    }
 }
 
-/// Writes (or replaces) each row with the content it was computed from; returns how many images
-/// the run did not hold before.
+/// Writes (or replaces) each row in the cache of the run's key, and adds the image to the run;
+/// returns how many images the run did not hold before.
 fn write_rows(
     transaction: &Transaction,
-    run: RunId,
+    run: &RunInfo,
     batch: &[Prediction],
     contents: &[Option<Content>],
 ) -> rusqlite::Result<i64> {
     let mut new_images: i64 = 0;
     let mut statement = transaction.prepare_cached(
-        "INSERT OR REPLACE INTO predictions (run_id, name, file, label, top5, scores, error, size, sha256)
+        "INSERT OR REPLACE INTO predictions (key_digest, name, size, sha256, file, label, top5, scores, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
+    let mut member = transaction.prepare_cached(
+        "INSERT OR REPLACE INTO run_images (run_id, name, size, sha256) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     let mut stored =
-        transaction.prepare_cached("SELECT 1 FROM predictions WHERE run_id = ?1 AND name = ?2")?;
+        transaction.prepare_cached("SELECT 1 FROM run_images WHERE run_id = ?1 AND name = ?2")?;
     let (mut top5_bytes, mut score_bytes) =
         (Vec::with_capacity(2 * TOP_K), Vec::with_capacity(4 * TOP_K));
     for (prediction, content) in batch.iter().zip(contents) {
         // Counted here rather than by COUNT(*) afterwards, which grows with the run
         // (it made inserting a 50,000-image run in batches of 32 about twice as slow).
-        if !stored.exists(params![run, prediction.name])? {
+        if !stored.exists(params![run.id, prediction.name])? {
             new_images += 1;
         }
         top5_bytes.clear();
@@ -396,22 +323,24 @@ fn write_rows(
             Outcome::Failed(error) => Some(error.as_str()),
         };
         let ranked = error.is_none();
+        let (size, sha256) = stored_content(content.as_ref());
         statement.execute(params![
-            run,
+            run.key_digest,
             prediction.name,
+            size,
+            sha256,
             prediction.file,
             prediction.label,
             ranked.then_some(&top5_bytes),
             ranked.then_some(&score_bytes),
             error,
-            content.map(|c| c.size as i64),
-            content.as_ref().map(|c| &c.sha256[..]),
         ])?;
+        member.execute(params![run.id, prediction.name, size, sha256])?;
     }
     Ok(new_images)
 }
 
-fn content_of(size: Option<i64>, sha256: Option<&[u8]>) -> Option<Content> {
+pub(super) fn content_of(size: Option<i64>, sha256: Option<&[u8]>) -> Option<Content> {
     Some(Content {
         size: u64::try_from(size?).ok()?,
         sha256: sha256?.try_into().ok()?,
@@ -422,6 +351,8 @@ fn content_of(size: Option<i64>, sha256: Option<&[u8]>) -> Option<Content> {
 mod tests {
     use std::collections::HashSet;
 
+    use crate::eval::prediction::Summary;
+
     use super::super::tests::{complete, content, import_meta, key, meta, put, ranked};
     use super::super::*;
     use super::*;
@@ -431,7 +362,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let run = store
-            .find_or_create_run(
+            .create_run(
                 &key(8),
                 &RunMeta {
                     framework: Some("a".into()),
@@ -439,11 +370,9 @@ mod tests {
                 },
             )
             .unwrap();
-        assert_eq!(
-            store.find_or_create_run(&key(8), &meta()).unwrap().id,
-            run.id
-        );
-        let other = store.find_or_create_run(&key(1), &meta()).unwrap();
+        let again = store.create_run(&key(8), &meta()).unwrap();
+        assert_ne!(again.id, run.id, "each invocation is a run of its own");
+        let other = store.create_run(&key(1), &meta()).unwrap();
         assert_ne!(other.id, run.id);
         assert_ne!(key(1).digest(), key(8).digest());
 
@@ -472,6 +401,13 @@ mod tests {
         assert_eq!(rows, vec![ranked("a.JPEG", Some(7), 9), failed]);
         assert_eq!(store.run(run.id).unwrap().unwrap().images, 2);
         assert!(store.predictions(other.id).unwrap().is_empty());
+        // Another run of the key holds none of these images, but may answer the ranked one.
+        assert!(store.predictions(again.id).unwrap().is_empty());
+        assert_eq!(
+            store.answerable(&again).unwrap(),
+            HashSet::from([("a.JPEG".to_string(), content("a.JPEG").unwrap())])
+        );
+        assert!(store.answerable(&other).unwrap().is_empty());
 
         assert!(!store.run(run.id).unwrap().unwrap().complete);
         complete(&mut store, &run, &["a.JPEG", "b.JPEG"]).unwrap();
@@ -501,21 +437,23 @@ mod tests {
             store.predictions(run.id).unwrap().is_empty(),
             "rows go with their run"
         );
-        assert_eq!(store.runs().unwrap().len(), 1);
+        assert_eq!(store.runs().unwrap().len(), 2);
     }
 
     #[test]
     fn an_aborted_transaction_leaves_no_rows() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
+        let run = store.create_run(&key(8), &meta()).unwrap();
         {
             let transaction = store.connection.transaction().unwrap();
             transaction
-                .execute(
-                    "INSERT INTO predictions (run_id, name, file) VALUES (?1, 'x.JPEG', 'x.JPEG')",
-                    [run.id],
-                )
+                .execute_batch(&format!(
+                    "INSERT INTO predictions (key_digest, name, size, sha256, file)
+                         VALUES ('{}', 'x.JPEG', -1, x'', 'x.JPEG');
+                     INSERT INTO run_images VALUES ({}, 'x.JPEG', -1, x'');",
+                    run.key_digest, run.id
+                ))
                 .unwrap();
             // Dropped without commit, as a killed process would leave it.
         }
@@ -531,7 +469,7 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let mut store = Store::open(&path).unwrap();
-                    let run = store.find_or_create_run(&key(w + 1), &meta()).unwrap();
+                    let run = store.create_run(&key(w + 1), &meta()).unwrap();
                     for chunk in 0..20 {
                         let rows: Vec<_> = (0..100)
                             .map(|i| ranked(&format!("{chunk}-{i}.JPEG"), Some(1), 1))
@@ -553,7 +491,7 @@ mod tests {
     fn a_complete_run_is_exactly_one_pass_with_its_contents() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
+        let run = store.create_run(&key(8), &meta()).unwrap();
         // Another folder ran into the same key earlier: z.JPEG is not in this pass.
         put(
             &mut store,
@@ -584,7 +522,7 @@ mod tests {
         let id = {
             let mut store = Store::open(dir.path()).unwrap();
             let run = store
-                .find_or_create_run(
+                .create_run(
                     &key(8),
                     &RunMeta {
                         framework: Some("k".into()),
@@ -595,16 +533,15 @@ mod tests {
             put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
             run.id
         };
-        let mut store = Store::open(dir.path()).unwrap();
-        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
-        assert_eq!(run.id, id);
+        let store = Store::open(dir.path()).unwrap();
+        let run = store.run(id).unwrap().unwrap();
         assert_eq!(
             run.meta,
             RunMeta {
                 framework: Some("k".into()),
                 ..meta()
             },
-            "the first meta stays"
+            "the meta stays"
         );
         assert_eq!(
             store.predictions(id).unwrap(),
@@ -616,7 +553,7 @@ mod tests {
     fn new_rows_make_a_complete_run_incomplete_again() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
+        let run = store.create_run(&key(8), &meta()).unwrap();
         put(&mut store, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
         assert!(
             complete(&mut store, &run, &["a.JPEG", "b.JPEG"]).is_err(),
@@ -653,7 +590,7 @@ mod tests {
     fn columns_match_the_rows_for_both_kinds_of_run() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let verified = store.find_or_create_run(&key(8), &meta()).unwrap();
+        let verified = store.create_run(&key(8), &meta()).unwrap();
         let failed = Prediction {
             outcome: Outcome::Failed("truncated".into()),
             ..ranked("c.JPEG", Some(4), 0)

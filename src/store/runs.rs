@@ -5,7 +5,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::error::classify;
-use super::lease::{LeaseRow, boot_id, lease_is_live, process_start};
+use super::images::{collect_orphans, leases_of};
+use super::lease::{boot_id, lease_is_live, process_start};
 use super::{RunId, RunKey, RunMeta, Store, StoreError};
 use crate::eval::prediction::Summary;
 use crate::util::time::{now, unix_now, utc_timestamp};
@@ -17,6 +18,8 @@ pub struct RunInfo {
     /// into another run that happens to have the same id or key.
     pub token: String,
     pub key: RunKey,
+    /// The digest of `key` as stored: the key of the run's rows in the per-image cache.
+    pub key_digest: String,
     pub model_id: String,
     pub created_at: String,
     pub updated_at: String,
@@ -28,7 +31,7 @@ pub struct RunInfo {
     pub summary: Option<Summary>,
 }
 
-const RUN_COLUMNS: &str = "id, key_json, model_id, created_at, updated_at, complete, images, meta_json, summary_json, token";
+const RUN_COLUMNS: &str = "id, key_json, model_id, created_at, updated_at, complete, images, meta_json, summary_json, token, key_digest";
 
 impl Store {
     fn run_from_row(&self, row: &rusqlite::Row) -> rusqlite::Result<Result<RunInfo, StoreError>> {
@@ -37,11 +40,13 @@ impl Store {
         let meta_json: String = row.get(7)?;
         let summary_json: Option<String> = row.get(8)?;
         let token: String = row.get(9)?;
+        let key_digest: String = row.get(10)?;
         let parsed = (|| -> Result<RunInfo, String> {
             Ok(RunInfo {
                 id,
                 token,
                 key: serde_json::from_str(&key_json).map_err(|e| format!("run {id} key: {e}"))?,
+                key_digest,
                 model_id: row.get(2).map_err(|e| e.to_string())?,
                 created_at: row.get(3).map_err(|e| e.to_string())?,
                 updated_at: row.get(4).map_err(|e| e.to_string())?,
@@ -65,11 +70,23 @@ impl Store {
         self.run_where("id", &id)
     }
 
-    fn run_by_digest(&self, digest: &str) -> Result<Option<RunInfo>, StoreError> {
-        self.run_where("key_digest", &digest)
+    /// The newest complete run of a key.
+    pub fn latest_complete_run(&self, key: &RunKey) -> Result<Option<RunInfo>, StoreError> {
+        let found = self
+            .connection
+            .query_row(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE key_digest = ?1 AND complete = 1
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                [key.digest()],
+                |row| self.run_from_row(row),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))?;
+        found.transpose()
     }
 
-    /// The run whose `column` (a unique column of `runs`) equals `value`.
     fn run_where(
         &self,
         column: &str,
@@ -102,24 +119,22 @@ impl Store {
         Ok(runs)
     }
 
-    pub fn find_or_create_run(
-        &mut self,
-        key: &RunKey,
-        meta: &RunMeta,
-    ) -> Result<RunInfo, StoreError> {
+    /// Starts a run: one invocation, with a new id, its own image set and this process's lease
+    /// on it. Runs of the same key share the per-image cache underneath, so a run answers the
+    /// images an earlier run of its key computed from the same content without evaluating them.
+    pub fn create_run(&mut self, key: &RunKey, meta: &RunMeta) -> Result<RunInfo, StoreError> {
         let digest = key.digest();
         let key_json = serde_json::to_string(key).unwrap_or_default();
         let time = now();
-        // INSERT OR IGNORE: two processes creating the same run at once end with one run.
         // The run and this process's lease on it in one transaction, so that `runs --delete`
         // never sees the run without its writer.
         let transaction =
             Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)
                 .map_err(|e| self.sqlite(e))?;
-        transaction
-            .execute(
-                "INSERT OR IGNORE INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, token)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, lower(hex(randomblob(16))))",
+        let id: RunId = transaction
+            .query_row(
+                "INSERT INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, lower(hex(randomblob(16)))) RETURNING id",
                 params![
                     digest,
                     key_json,
@@ -128,11 +143,12 @@ impl Store {
                     time,
                     serde_json::to_string(meta).unwrap_or_default()
                 ],
+                |row| row.get(0),
             )
             .map_err(|e| self.sqlite(e))?;
         let run = self
-            .run_by_digest(&digest)?
-            .ok_or_else(|| self.corrupt(format!("run with key {digest} vanished")))?;
+            .run(id)?
+            .ok_or_else(|| self.corrupt(format!("run {id} vanished as it was created")))?;
         let pid = i64::from(std::process::id());
         let lease: String = transaction
             .query_row(
@@ -184,7 +200,7 @@ impl Store {
             .connection
             .query_row(
                 "SELECT COUNT(DISTINCT w.run_id),
-                        (SELECT COUNT(*) FROM predictions p WHERE p.run_id IN
+                        (SELECT COUNT(*) FROM run_images p WHERE p.run_id IN
                             (SELECT run_id FROM writers WHERE pid = ?1 AND boot_id IS ?2
                                  AND pid_start IS ?3))
                  FROM writers w WHERE w.pid = ?1 AND w.boot_id IS ?2 AND w.pid_start IS ?3",
@@ -196,7 +212,7 @@ impl Store {
         Ok((count(runs), count(rows)))
     }
 
-    /// Deletes a run and its rows; false when there was no such run. A run that another live
+    /// Deletes a run, and the cache rows no other run refers to; false when there was no such run. A run that another live
     /// process is writing is refused (`RunInUse`); leases of dead processes are cleared.
     pub fn delete_run(&mut self, id: RunId) -> Result<bool, StoreError> {
         let path = self.path.clone();
@@ -205,24 +221,7 @@ impl Store {
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let leases: Vec<LeaseRow> = transaction
-            .prepare(
-                "SELECT lease, boot_id, pid, pid_start, heartbeat FROM writers WHERE run_id = ?1",
-            )
-            .and_then(|mut statement| {
-                statement
-                    .query_map([id], |row| {
-                        Ok(LeaseRow {
-                            lease: row.get(0)?,
-                            boot_id: row.get(1)?,
-                            pid: row.get(2)?,
-                            pid_start: row.get(3)?,
-                            heartbeat: row.get(4)?,
-                        })
-                    })?
-                    .collect::<Result<_, _>>()
-            })
-            .map_err(sql)?;
+        let leases = leases_of(&transaction, id).map_err(sql)?;
         for lease in leases {
             if self.leases.iter().any(|(_, own)| *own == lease.lease) {
                 continue;
@@ -244,9 +243,18 @@ impl Store {
                 });
             }
         }
+        let key_digest: Option<String> = transaction
+            .query_row("SELECT key_digest FROM runs WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(sql)?;
         let deleted = transaction
             .execute("DELETE FROM runs WHERE id = ?1", [id])
             .map_err(sql)?;
+        if let Some(key_digest) = key_digest {
+            collect_orphans(&transaction, &key_digest).map_err(sql)?;
+        }
         transaction.commit().map_err(sql)?;
         Ok(deleted > 0)
     }
@@ -260,7 +268,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn two_processes_on_one_run_end_with_the_union() {
+    fn two_processes_on_one_key_share_the_union() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_path_buf();
         let writers: Vec<_> = (0..2)
@@ -268,7 +276,7 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let mut store = Store::open(&path).unwrap();
-                    let run = store.find_or_create_run(&key(8), &meta()).unwrap();
+                    let run = store.create_run(&key(8), &meta()).unwrap();
                     // Overlapping halves: 0..1500 and 500..2000.
                     for chunk in 0..15 {
                         let rows: Vec<_> = (0..100)
@@ -287,11 +295,13 @@ mod tests {
             })
             .collect();
         let ids: Vec<RunId> = writers.into_iter().map(|w| w.join().unwrap()).collect();
-        assert_eq!(ids[0], ids[1], "one key, one run");
+        assert_ne!(ids[0], ids[1], "each process its own run");
         let mut store = Store::open(&path).unwrap();
-        assert_eq!(store.stored_images(ids[0]).unwrap().len(), 2000);
+        assert_eq!(store.stored_images(ids[0]).unwrap().len(), 1500);
         let run = store.run(ids[0]).unwrap().unwrap();
-        assert_eq!(run.images, 2000);
+        assert_eq!(run.images, 1500);
+        // The key's cache holds the union: either run completes over all of it.
+        assert_eq!(store.answerable(&run).unwrap().len(), 2000);
         let names: Vec<String> = (0..2000).map(|i| format!("{i:05}.JPEG")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         complete(&mut store, &run, &names).unwrap();
@@ -311,7 +321,7 @@ mod tests {
     fn run_ids_are_never_reused_and_writes_check_the_run_token() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = Store::open(dir.path()).unwrap();
-        let first = writer.find_or_create_run(&key(8), &meta()).unwrap();
+        let first = writer.create_run(&key(8), &meta()).unwrap();
         put(&mut writer, &first, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
 
         // Another process: deleting a run with a live writer is refused.
@@ -330,7 +340,7 @@ mod tests {
             .execute("UPDATE writers SET pid_start = 'gone', heartbeat = 0", [])
             .unwrap();
         assert!(other.delete_run(first.id).unwrap());
-        let second = other.find_or_create_run(&key(8), &meta()).unwrap();
+        let second = other.create_run(&key(8), &meta()).unwrap();
         assert!(
             second.id > first.id,
             "a deleted run's id is never given again"
@@ -365,7 +375,7 @@ mod tests {
     fn a_deleted_run_takes_no_rows() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let run = store.find_or_create_run(&key(8), &meta()).unwrap();
+        let run = store.create_run(&key(8), &meta()).unwrap();
         assert!(store.delete_run(run.id).unwrap());
         assert!(!store.delete_run(run.id).unwrap());
         let error = put(&mut store, &run, &[ranked("a.JPEG", None, 1)])

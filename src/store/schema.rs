@@ -6,13 +6,14 @@ use rusqlite::{Transaction, TransactionBehavior, params};
 use super::{BUSY_TIMEOUT, RunId, RunKind, RunMeta, Store, StoreError};
 use crate::eval::prediction::Summary;
 
-pub(super) const SCHEMA_VERSION: i64 = 4;
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 const CREATE_SCHEMA: &str = "
+    -- One row per invocation (a run): its key, its image set (run_images) and its summary.
     -- AUTOINCREMENT: an id is never given again after its run is deleted.
     CREATE TABLE runs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
-        key_digest TEXT NOT NULL UNIQUE,
+        key_digest TEXT NOT NULL,
         key_json TEXT NOT NULL,
         model_id TEXT NOT NULL,
         kind TEXT NOT NULL,
@@ -24,17 +25,28 @@ const CREATE_SCHEMA: &str = "
         summary_json TEXT,
         token TEXT NOT NULL
     );
-    -- size and sha256: the content each row was computed from.
+    CREATE INDEX runs_by_key ON runs (key_digest);
+    -- The per-image cache under the runs, shared by every run of one key: a row per image name
+    -- and the content (size, sha256) it was computed from, so a changed file adds a row and
+    -- never rewrites what an earlier run answered. Unknown content: size -1, sha256 x''.
     CREATE TABLE predictions (
-        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key_digest TEXT NOT NULL,
         name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
         file TEXT NOT NULL,
         label INTEGER,
         top5 BLOB,
         scores BLOB,
         error TEXT,
-        size INTEGER,
-        sha256 BLOB,
+        PRIMARY KEY (key_digest, name, size, sha256)
+    ) WITHOUT ROWID;
+    -- Each run's images, with the content it saw: the run reads its rows through this.
+    CREATE TABLE run_images (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
         PRIMARY KEY (run_id, name)
     ) WITHOUT ROWID;
     -- Columns in the order scoring reads them: a blob past the first is found by walking the
@@ -55,7 +67,7 @@ const CREATE_SCHEMA: &str = "
         pid_start TEXT,
         heartbeat INTEGER NOT NULL
     );
-    PRAGMA user_version = 4;
+    PRAGMA user_version = 5;
 ";
 
 /// Version 1 stored `files` second in `packed_predictions`, so scoring an imported run walked
@@ -117,6 +129,67 @@ const UPGRADE_FROM_2: &str = "
 /// (`type_run_metadata`), with no change to the tables.
 const UPGRADE_FROM_3: &str = "PRAGMA user_version = 4;";
 
+/// Version 4 had one run per key, whose rows a later pass over other images or changed files
+/// replaced. Version 5 makes a run one invocation: rows move to a cache keyed by the run's key
+/// and the image's content, and each run keeps its own image set. Ids stay as they were.
+/// Runs on foreign_keys = OFF (the DROP would otherwise cascade to every row).
+const UPGRADE_FROM_4: &str = "
+    CREATE TABLE runs_5 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key_digest TEXT NOT NULL,
+        key_json TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        meta_json TEXT NOT NULL,
+        complete INTEGER NOT NULL DEFAULT 0,
+        images INTEGER NOT NULL DEFAULT 0,
+        summary_json TEXT,
+        token TEXT NOT NULL
+    );
+    INSERT INTO runs_5 SELECT id, key_digest, key_json, model_id, kind, created_at, updated_at,
+                              meta_json, complete, images, summary_json, token FROM runs;
+    CREATE TABLE predictions_5 (
+        key_digest TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        file TEXT NOT NULL,
+        label INTEGER,
+        top5 BLOB,
+        scores BLOB,
+        error TEXT,
+        PRIMARY KEY (key_digest, name, size, sha256)
+    ) WITHOUT ROWID;
+    INSERT OR REPLACE INTO predictions_5
+        SELECT r.key_digest, p.name, coalesce(p.size, -1), coalesce(p.sha256, x''), p.file,
+               p.label, p.top5, p.scores, p.error
+        FROM predictions p JOIN runs r ON r.id = p.run_id;
+    CREATE TABLE run_images (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID;
+    INSERT INTO run_images
+        SELECT run_id, name, coalesce(size, -1), coalesce(sha256, x'') FROM predictions;
+    DROP TABLE predictions;
+    ALTER TABLE predictions_5 RENAME TO predictions;
+    -- The ids of deleted runs stay used: the sequence is carried over, not recomputed.
+    CREATE TEMP TABLE old_sequence AS SELECT seq FROM sqlite_sequence WHERE name = 'runs';
+    DROP TABLE runs;
+    ALTER TABLE runs_5 RENAME TO runs;
+    DELETE FROM sqlite_sequence WHERE name = 'runs';
+    INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'runs', max(coalesce((SELECT max(seq) FROM temp.old_sequence), 0),
+                           coalesce((SELECT max(id) FROM runs), 0));
+    DROP TABLE temp.old_sequence;
+    CREATE INDEX runs_by_key ON runs (key_digest);
+    PRAGMA user_version = 5;
+";
+
 impl Store {
     pub(super) fn initialise(&mut self) -> Result<(), StoreError> {
         self.connection
@@ -172,7 +245,8 @@ impl Store {
                 0 => (CREATE_SCHEMA, SCHEMA_VERSION),
                 1 => (UPGRADE_FROM_1, 2),
                 2 => (UPGRADE_FROM_2, 3),
-                _ => (UPGRADE_FROM_3, 4),
+                3 => (UPGRADE_FROM_3, 4),
+                _ => (UPGRADE_FROM_4, 5),
             };
             transaction
                 .execute_batch(upgrade)
@@ -420,19 +494,24 @@ mod tests {
                 failed: false
             }
         );
-        let same = store.find_or_create_run(&key(8), &meta()).unwrap();
-        assert_eq!((same.id, &same.token), (5, &run.token));
-        put(&mut store, &same, &[ranked("b.JPEG", None, 1)]).unwrap();
+        // The upgraded run's rows are in its key's cache, unchanged by a new run of the key.
+        let again = store.create_run(&key(8), &meta()).unwrap();
+        assert!(again.id > 5, "{}", again.id);
+        put(&mut store, &again, &[ranked("a.JPEG", None, 9)]).unwrap();
+        assert_eq!(store.predictions(5).unwrap(), vec![row.clone()]);
         // Ids are not reused after the upgrade either.
         drop(store);
         let mut store = Store::open(dir.path()).unwrap();
+        assert!(store.delete_run(again.id).unwrap());
         assert!(store.delete_run(5).unwrap());
-        assert!(
-            store.predictions(5).unwrap().is_empty(),
-            "the cascade holds"
-        );
-        let next = store.find_or_create_run(&key(1), &meta()).unwrap();
-        assert!(next.id > 5, "{}", next.id);
+        assert!(store.predictions(5).unwrap().is_empty());
+        let cached: i64 = store
+            .connection
+            .query_row("SELECT count(*) FROM predictions", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(cached, 0, "rows no run refers to go with the last run");
+        let next = store.create_run(&key(1), &meta()).unwrap();
+        assert!(next.id > again.id, "{}", next.id);
     }
 
     /// Version 3 as it was released.
@@ -519,6 +598,9 @@ mod tests {
             )
             .unwrap();
         }
+        // Run 9 was deleted before the upgrade: its id stays used.
+        old.execute_batch("UPDATE sqlite_sequence SET seq = 9 WHERE name = 'runs'")
+            .unwrap();
         drop(old);
 
         let mut store = Store::open(dir.path()).unwrap();
@@ -526,7 +608,7 @@ mod tests {
             .connection
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, SCHEMA_VERSION);
         let runs = store.runs().unwrap();
         assert_eq!(runs.len(), 3);
         let verify = &runs[0].meta;
@@ -566,7 +648,8 @@ mod tests {
             "missing parts are None"
         );
         // The keys keep their digests: the runs are found again.
-        assert_eq!(store.find_or_create_run(&key(8), &meta()).unwrap().id, 3);
+        assert_eq!(runs[0].key_digest, key(8).digest());
+        assert_eq!(store.create_run(&key(8), &meta()).unwrap().id, 10);
         assert!(matches!(
             store.import_run(&import_key, &import_meta(), &[]).unwrap(),
             ImportOutcome::AlreadyPresent(4)

@@ -169,6 +169,7 @@ mod tests {
             id,
             token: String::new(),
             key: key(kind, "torchvision"),
+            key_digest: String::new(),
             model_id: model.into(),
             created_at: format!("2026-01-0{id}"),
             updated_at: format!("2026-01-0{id}"),

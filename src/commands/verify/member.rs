@@ -159,7 +159,7 @@ fn run_meta(
     }
 }
 
-/// The store's run of this key, and this process's lease on it.
+/// This invocation's store run, and this process's lease on it.
 pub(super) struct StoredRun {
     pub store: Store,
     pub info: RunInfo,
@@ -168,7 +168,7 @@ pub(super) struct StoredRun {
 impl StoredRun {
     fn open(ctx: &Context, key: &RunKey, meta: &RunMeta) -> anyhow::Result<StoredRun> {
         let mut store = Store::open(&ctx.cache_dir()?)?;
-        let info = store.find_or_create_run(key, meta)?;
+        let info = store.create_run(key, meta)?;
         Ok(StoredRun { store, info })
     }
 

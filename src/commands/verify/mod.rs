@@ -189,12 +189,11 @@ fn finish(
     stats: &PipelineStats,
 ) -> anyhow::Result<RunRecord> {
     let args = shared.args;
-    let ordered = in_dataset_order(member.stored.as_ref(), shared.order, fresh)?;
-    if let Some(stored) = member.stored.as_mut()
-        && args.limit.is_none()
-    {
+    // A `--limit` pass is complete too: the run's image set is the images it read.
+    if let Some(stored) = member.stored.as_mut() {
         stored.store.mark_complete(&stored.info, &shared.pass)?;
     }
+    let ordered = in_dataset_order(member.stored.as_ref(), shared.order, fresh)?;
     if let Some(path) = &args.predictions {
         write_predictions(path, &ordered)?;
     }

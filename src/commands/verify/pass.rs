@@ -180,14 +180,12 @@ fn add_top1(running: (u64, u64), predictions: &[Prediction]) -> (u64, u64) {
 /// An image is answered from the store only when its stored row was ranked from a file of the
 /// same name, size and sha256: a changed file is evaluated again, and so is a failed one.
 fn reusable_images(stored: Option<&StoredRun>) -> anyhow::Result<Reusable> {
-    let images = match stored {
-        Some(stored) => stored.store.stored_images(stored.info.id)?,
+    let answerable = match stored {
+        Some(stored) => stored.store.answerable(&stored.info)?,
         None => Default::default(),
     };
     Ok(Box::new(move |name: &str, content: Option<&Content>| {
-        images
-            .get(name)
-            .is_some_and(|s| !s.failed && s.content.is_some() && s.content.as_ref() == content)
+        content.is_some_and(|content| answerable.contains(&(name.to_string(), *content)))
     }))
 }
 

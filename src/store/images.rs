@@ -1,0 +1,294 @@
+//! A run's image set: settling it at the end of a pass, answering from the per-image cache, and
+//! removing cache rows no run refers to any more.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::error::classify;
+use super::lease::{LeaseRow, lease_is_live};
+use super::rows::{content_of, stored_content};
+use super::{RunId, RunInfo, Store, StoreError};
+use crate::eval::prediction::{Content, Summary};
+use crate::util::time::now;
+
+/// The contents a pass knows, by image name.
+fn known_contents(images: &[(&str, Option<Content>)]) -> HashMap<String, Content> {
+    images
+        .iter()
+        .filter_map(|(name, content)| Some(((*name).to_string(), (*content)?)))
+        .collect()
+}
+
+impl Store {
+    /// The images the cache of `run`'s key can answer: ranked rows with a known content, by
+    /// (name, content). A changed file or a failed image is evaluated again.
+    pub fn answerable(&self, run: &RunInfo) -> Result<HashSet<(String, Content)>, StoreError> {
+        let sql = |e| classify(&self.path, e);
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT name, size, sha256 FROM predictions
+                 WHERE key_digest = ?1 AND error IS NULL AND size >= 0",
+            )
+            .map_err(sql)?;
+        let rows = statement
+            .query_map([&run.key_digest], |row| {
+                let size: i64 = row.get(1)?;
+                let sha256: Vec<u8> = row.get(2)?;
+                Ok((
+                    row.get::<_, String>(0)?,
+                    content_of(Some(size), Some(&sha256)),
+                ))
+            })
+            .map_err(sql)?;
+        let mut answerable = HashSet::new();
+        for row in rows {
+            if let (name, Some(content)) = row.map_err(sql)? {
+                answerable.insert((name, content));
+            }
+        }
+        Ok(answerable)
+    }
+
+    /// Marks a run complete as exactly the images of one pass over a dataset: `images` gives each
+    /// image's name and the content it was read with. In one transaction the run's image set
+    /// becomes these images, every one must have a cache row computed from that content, and the
+    /// summary is stored; a run is only reported as a finished result after this. Earlier runs of
+    /// the key that were abandoned (incomplete, no live writer) are removed with it.
+    pub fn mark_complete(
+        &mut self,
+        run: &RunInfo,
+        images: &[(&str, Option<Content>)],
+    ) -> Result<(), StoreError> {
+        self.settle_complete(run, images)
+    }
+
+    fn settle_complete(
+        &mut self,
+        run: &RunInfo,
+        images: &[(&str, Option<Content>)],
+    ) -> Result<(), StoreError> {
+        let sql = |e| classify(&self.path, e);
+        let transaction =
+            Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)
+                .map_err(sql)?;
+        Store::check_run(&transaction, &self.path, run)?;
+        transaction
+            .execute("DELETE FROM run_images WHERE run_id = ?1", [run.id])
+            .map_err(sql)?;
+        {
+            let mut statement = transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO run_images (run_id, name, size, sha256)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(sql)?;
+            for (name, content) in images {
+                let (size, sha256) = stored_content(content.as_ref());
+                statement
+                    .execute(params![run.id, name, size, sha256])
+                    .map_err(sql)?;
+            }
+        }
+        self.check_rows(&transaction, run)?;
+        // The rows now hold exactly this pass's contents (checked above).
+        let summary = Summary::of(&self.predictions(run.id)?, Some(&known_contents(images)));
+        transaction
+            .execute(
+                "UPDATE runs SET complete = 1, images = ?2, summary_json = ?3, updated_at = ?4
+                 WHERE id = ?1",
+                params![
+                    run.id,
+                    images.len() as i64,
+                    serde_json::to_string(&summary).unwrap_or_default(),
+                    now()
+                ],
+            )
+            .map_err(sql)?;
+        remove_abandoned_runs(&transaction, &run.key_digest, run.id).map_err(sql)?;
+        collect_orphans(&transaction, &run.key_digest).map_err(sql)?;
+        transaction.commit().map_err(sql)
+    }
+
+    /// Every image of the run has a cache row computed from the content the run saw.
+    fn check_rows(&self, transaction: &Transaction, run: &RunInfo) -> Result<(), StoreError> {
+        let mismatch: Option<(String, bool)> = transaction
+            .query_row(
+                "SELECT i.name, NOT EXISTS (SELECT 1 FROM predictions q
+                     WHERE q.key_digest = ?2 AND q.name = i.name)
+                 FROM run_images i
+                 LEFT JOIN predictions p ON p.key_digest = ?2 AND p.name = i.name
+                     AND p.size = i.size AND p.sha256 = i.sha256
+                 WHERE i.run_id = ?1 AND p.name IS NULL
+                 LIMIT 1",
+                params![run.id, run.key_digest],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| classify(&self.path, e))?;
+        match mismatch {
+            Some((name, true)) => {
+                Err(self.corrupt(format!("run {} has no row for image {name}", run.id)))
+            }
+            Some((name, false)) => Err(StoreError::ContentChanged {
+                path: self.path.clone(),
+                id: run.id,
+                name,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The writer leases of a run.
+pub(super) fn leases_of(connection: &Connection, run: RunId) -> rusqlite::Result<Vec<LeaseRow>> {
+    connection
+        .prepare("SELECT lease, boot_id, pid, pid_start, heartbeat FROM writers WHERE run_id = ?1")?
+        .query_map([run], |row| {
+            Ok(LeaseRow {
+                lease: row.get(0)?,
+                boot_id: row.get(1)?,
+                pid: row.get(2)?,
+                pid_start: row.get(3)?,
+                heartbeat: row.get(4)?,
+            })
+        })?
+        .collect()
+}
+
+/// Removes the incomplete runs of a key (other than `keep`) whose writers are gone: interrupted
+/// passes that a later complete run of the same key supersedes. Their rows stay in the cache
+/// while a run refers to them.
+fn remove_abandoned_runs(
+    transaction: &Transaction,
+    key_digest: &str,
+    keep: RunId,
+) -> rusqlite::Result<()> {
+    let incomplete: Vec<RunId> = transaction
+        .prepare("SELECT id FROM runs WHERE key_digest = ?1 AND complete = 0 AND id != ?2")?
+        .query_map(params![key_digest, keep], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in incomplete {
+        let live = leases_of(transaction, id)?.iter().any(|lease| {
+            lease_is_live(
+                lease.boot_id.as_deref(),
+                lease.pid,
+                lease.pid_start.as_deref(),
+                lease.heartbeat,
+            )
+        });
+        if !live {
+            transaction.execute("DELETE FROM runs WHERE id = ?1", [id])?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the cache rows of a key that no run refers to, unless a run of the key is still
+/// under way: its pass may be about to answer images from rows no run holds yet.
+pub(super) fn collect_orphans(transaction: &Connection, key_digest: &str) -> rusqlite::Result<()> {
+    let under_way: bool = transaction.query_row(
+        "SELECT EXISTS (SELECT 1 FROM runs WHERE key_digest = ?1 AND complete = 0)",
+        [key_digest],
+        |row| row.get(0),
+    )?;
+    if under_way {
+        return Ok(());
+    }
+    transaction.execute(
+        "DELETE FROM predictions WHERE key_digest = ?1 AND NOT EXISTS (
+             SELECT 1 FROM runs r JOIN run_images i ON i.run_id = r.id AND i.name = predictions.name
+             WHERE r.key_digest = ?1 AND i.size = predictions.size AND i.sha256 = predictions.sha256)",
+        [key_digest],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{complete, content, key, meta, put, ranked};
+    use super::super::*;
+    use super::Content;
+
+    #[test]
+    fn a_run_keeps_its_answer_when_a_file_changes_and_another_run_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let first = store.create_run(&key(8), &meta()).unwrap();
+        put(
+            &mut store,
+            &first,
+            &[ranked("a.JPEG", Some(1), 1), ranked("b.JPEG", Some(2), 2)],
+        )
+        .unwrap();
+        complete(&mut store, &first, &["a.JPEG", "b.JPEG"]).unwrap();
+        let before = store.predictions(first.id).unwrap();
+
+        // a.JPEG is replaced by other bytes, and another folder adds c.JPEG.
+        let second = store.create_run(&key(8), &meta()).unwrap();
+        let changed = Content::of(b"new bytes");
+        assert!(
+            !store
+                .answerable(&second)
+                .unwrap()
+                .contains(&("a.JPEG".to_string(), changed))
+        );
+        store
+            .insert(
+                &second,
+                &[ranked("a.JPEG", Some(1), 7), ranked("c.JPEG", Some(3), 3)],
+                &[Some(changed), content("c.JPEG")],
+            )
+            .unwrap();
+        store
+            .mark_complete(
+                &second,
+                &[("a.JPEG", Some(changed)), ("c.JPEG", content("c.JPEG"))],
+            )
+            .unwrap();
+
+        assert_eq!(store.predictions(first.id).unwrap(), before);
+        let first_summary = store.run(first.id).unwrap().unwrap().summary.unwrap();
+        assert_eq!((first_summary.images, first_summary.top1_correct), (2, 2));
+        let second_rows = store.predictions(second.id).unwrap();
+        assert_eq!(
+            second_rows,
+            vec![ranked("a.JPEG", Some(1), 7), ranked("c.JPEG", Some(3), 3)]
+        );
+        // Deleting the first run frees the rows only it held.
+        assert!(store.delete_run(first.id).unwrap());
+        let cached: i64 = store
+            .connection
+            .query_row("SELECT count(*) FROM predictions", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(cached, 2);
+        assert_eq!(store.predictions(second.id).unwrap(), second_rows);
+    }
+
+    #[test]
+    fn a_complete_run_removes_abandoned_runs_of_its_key_but_not_live_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let abandoned = store.create_run(&key(8), &meta()).unwrap();
+        put(&mut store, &abandoned, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+        let live = store.create_run(&key(8), &meta()).unwrap();
+        let other_key = store.create_run(&key(1), &meta()).unwrap();
+        // The first run's process is gone: its lease is stale.
+        store
+            .connection
+            .execute(
+                "UPDATE writers SET pid_start = 'gone', heartbeat = 0 WHERE run_id = ?1",
+                [abandoned.id],
+            )
+            .unwrap();
+        let resumed = store.create_run(&key(8), &meta()).unwrap();
+        assert!(store.answerable(&resumed).unwrap().len() == 1);
+        put(&mut store, &resumed, &[ranked("b.JPEG", Some(1), 1)]).unwrap();
+        complete(&mut store, &resumed, &["a.JPEG", "b.JPEG"]).unwrap();
+
+        let ids: Vec<RunId> = store.runs().unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![live.id, other_key.id, resumed.id]);
+        assert_eq!(store.predictions(resumed.id).unwrap().len(), 2);
+    }
+}
