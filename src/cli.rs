@@ -128,6 +128,9 @@ pub enum Command {
     Determinism(DeterminismArgs),
     /// Summarise an ONNX file: inputs, outputs, opsets, operators, parameters, batch-mixing operators.
     Inspect(InspectArgs),
+    /// Say why a number does not reproduce: run candidate input pipelines on a sample and pin the
+    /// one that fits the published number or a reference run's predictions.
+    Explain(ExplainArgs),
     /// Register your own ONNX export: check it against a recipe and write its manifest.
     AddModel(AddModelArgs),
 }
@@ -597,6 +600,48 @@ pub struct DeterminismArgs {
         value_name = "P,..."
     )]
     pub providers: Vec<ProviderArg>,
+
+    #[command(flatten)]
+    pub output: JsonArg,
+
+    #[command(flatten)]
+    pub runtime: OrtLibArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    Json,
+    /// One self-contained page: every candidate's top-1 with its interval, the reference marked.
+    Html,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// ImageFolder tree, flat folder of ILSVRC2012_val_*.JPEG, tar, or an ImageNetV2 layout.
+    #[arg(long, value_name = "PATH")]
+    pub val: PathBuf,
+
+    /// Images to test, chosen reproducibly from --val (the whole set when it is smaller).
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = parse_count)]
+    pub samples: usize,
+
+    /// A reference prediction set: a run id, or a model id standing for its newest complete run
+    /// (`zoorepro runs` lists them). Candidates are then ranked by per-image agreement with it,
+    /// on the images it scored.
+    #[arg(long, value_name = "RUN|MODEL")]
+    pub against: Option<String>,
+
+    /// ONNX Runtime intra-op threads [default: all cores].
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<usize>,
+
+    /// Output format on stdout [default: text; --json is --format json].
+    #[arg(long, value_enum)]
+    pub format: Option<ExplainFormat>,
 
     #[command(flatten)]
     pub output: JsonArg,

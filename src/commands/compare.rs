@@ -126,7 +126,7 @@ fn class_heading(c: &Comparison) -> String {
 }
 
 /// A run id, or a model id / bare name standing for that model's newest complete run.
-fn resolve_run(
+pub(super) fn resolve_run(
     ctx: &Context,
     store: &Store,
     runs: &[RunInfo],

@@ -4,6 +4,7 @@
 mod add_model;
 mod compare;
 mod determinism;
+mod explain;
 mod import_seed;
 mod inspect;
 mod interrupt;
@@ -72,6 +73,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Merge(args) => merge::run(&context, args),
         Command::Determinism(args) => determinism::run(&context, args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Explain(args) => explain::run(&context, args),
         Command::AddModel(args) => add_model::run(&context, args),
     };
     match outcome {

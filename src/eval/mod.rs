@@ -6,6 +6,7 @@
 
 pub mod classes;
 pub mod determinism;
+pub mod explain;
 pub mod pipeline;
 pub mod prediction;
 pub mod rank;

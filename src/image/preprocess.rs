@@ -258,7 +258,8 @@ pub fn preprocess_bytes(
 }
 
 /// [`preprocess_bytes`] for several recipes at once: the image is decoded once (the part every
-/// recipe reads) and `outs[i]` gets `recipes[i]`'s sample, the same bits as a decode per recipe.
+/// recipe reads), recipes that resize alike (same geometry, filter and Pillow order) share one
+/// resize, and `outs[i]` gets `recipes[i]`'s sample, the same bits as a decode per recipe.
 pub fn preprocess_bytes_many(
     bytes: &[u8],
     recipes: &[(&Recipe, PillowCompat)],
@@ -271,8 +272,44 @@ pub fn preprocess_bytes_many(
             .reduce(|a, b| a.union(&b))
             .unwrap_or_else(|| Window::full(width, height))
     })?;
+    // Only the resize's inputs: a recipe's normalisation, channels and layout do not change it.
+    let resize_key = |recipe: &Recipe, compat: PillowCompat| {
+        (
+            recipe.resize_mode,
+            recipe.resize_size,
+            recipe.crop_size,
+            recipe.filter,
+            compat,
+        )
+    };
+    let mut resized: Vec<(_, RgbImage)> = Vec::new();
     for ((recipe, compat), out) in recipes.iter().zip(outs.iter_mut()) {
-        preprocess_part(&img, placement, recipe, *compat, out);
+        assert_eq!(
+            out.len(),
+            recipe.sample_len(),
+            "output buffer does not fit recipe {}",
+            recipe.name
+        );
+        let key = resize_key(recipe, *compat);
+        let plan = Plan::new(placement.full_width, placement.full_height, recipe);
+        let index = match resized.iter().position(|(k, _)| *k == key) {
+            Some(index) => index,
+            None => {
+                let (width, height) = plan.resized;
+                let pixels = resize_window(
+                    &img,
+                    placement,
+                    width,
+                    height,
+                    plan.window,
+                    recipe.filter,
+                    *compat,
+                );
+                resized.push((key, pixels));
+                resized.len() - 1
+            }
+        };
+        normalise_into(&resized[index].1, &plan, recipe, out);
     }
     Ok(())
 }

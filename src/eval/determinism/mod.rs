@@ -30,7 +30,7 @@ pub use compare::{
 };
 pub use measure::{DeterminismError, Input, OutputColumns, Outputs};
 pub use plan::{Config, Plan, Study, configurations};
-pub use sample::{Chosen, choose_samples};
+pub use sample::{Chosen, choose_samples, choose_samples_where};
 
 /// Keeps the first occurrence of each value, in the order given.
 pub fn dedup<T: PartialEq + Clone>(values: impl IntoIterator<Item = T>) -> Vec<T> {

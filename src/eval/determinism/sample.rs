@@ -27,11 +27,23 @@ pub type Chosen = (Entry, Result<Vec<u8>, String>);
 
 /// The `n` images of the sample (see [`sample_key`]), in the byte order of their names.
 pub fn choose_samples(dataset: &Dataset, n: usize) -> Result<Vec<Chosen>, DatasetError> {
+    choose_samples_where(dataset, n, |_| true)
+}
+
+/// [`choose_samples`] among the images `keep` accepts.
+pub fn choose_samples_where(
+    dataset: &Dataset,
+    n: usize,
+    keep: impl Fn(&Entry) -> bool + Send + 'static,
+) -> Result<Vec<Chosen>, DatasetError> {
     // The largest key kept so far once `n` are kept: anything above it is not read at all.
     let cutoff: Arc<Mutex<Option<(u64, String)>>> = Arc::new(Mutex::new(None));
     let wanted = {
         let cutoff = Arc::clone(&cutoff);
         move |entry: &Entry| {
+            if !keep(entry) {
+                return false;
+            }
             let key = (sample_key(&entry.name), entry.name.clone());
             match &*cutoff.lock().unwrap_or_else(|e| e.into_inner()) {
                 Some(limit) => key < *limit,

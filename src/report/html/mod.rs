@@ -8,6 +8,7 @@
 
 mod axis;
 pub mod compare;
+pub mod explain;
 mod table;
 
 use axis::Axis;

@@ -1,0 +1,145 @@
+//! Runs every candidate on the sample: each image decoded once and fanned out to every distinct
+//! tensor (candidates that resize alike share the resize), each tensor run through the model
+//! once, and each candidate's top-5 ranked from its tensor's scores with its label offset.
+
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::eval::determinism::Chosen;
+use crate::eval::explain::Candidate;
+use crate::eval::prediction::Content;
+use crate::eval::rank::{TOP_K, top_k};
+use crate::image::preprocess::preprocess_bytes_many;
+use crate::runtime::Classifier;
+
+/// Images decoded and run per step: bounds the tensors held at once (chunk × distinct tensors).
+const CHUNK: usize = 8;
+const LABELS: usize = 1000;
+
+/// What the sample gave: per image, its content and each candidate's top-5 (`None`: failed).
+pub struct Measured {
+    pub contents: Vec<Option<Content>>,
+    pub top5: Vec<Vec<Option<[u16; TOP_K]>>>,
+    /// Why each failed image failed, by file.
+    pub failures: Vec<(String, String)>,
+    /// Distinct tensors among the candidates.
+    pub tensors: usize,
+    pub preprocess_time: Duration,
+    pub inference_time: Duration,
+}
+
+/// For each candidate, the index of its tensor among the distinct ones, and one candidate per
+/// distinct tensor.
+fn distinct_tensors(candidates: &[Candidate]) -> (Vec<usize>, Vec<&Candidate>) {
+    let mut distinct: Vec<&Candidate> = Vec::new();
+    let tensor_of = candidates
+        .iter()
+        .map(|candidate| {
+            distinct
+                .iter()
+                .position(|d| d.same_tensor(candidate))
+                .unwrap_or_else(|| {
+                    distinct.push(candidate);
+                    distinct.len() - 1
+                })
+        })
+        .collect();
+    (tensor_of, distinct)
+}
+
+pub fn measure(
+    chosen: &[Chosen],
+    candidates: &[Candidate],
+    model: &mut dyn Classifier,
+    batch: usize,
+    mut on_progress: impl FnMut(usize),
+) -> anyhow::Result<Measured> {
+    let (tensor_of, distinct) = distinct_tensors(candidates);
+    let preparations: Vec<_> = distinct.iter().map(|c| (&c.recipe, c.compat)).collect();
+    let shape = distinct[0].recipe.sample_shape();
+    let sample_len = distinct[0].recipe.sample_len();
+    let mut measured = Measured {
+        contents: Vec::with_capacity(chosen.len()),
+        top5: Vec::with_capacity(chosen.len()),
+        failures: Vec::new(),
+        tensors: distinct.len(),
+        preprocess_time: Duration::ZERO,
+        inference_time: Duration::ZERO,
+    };
+    for chunk in chosen.chunks(CHUNK) {
+        let started = Instant::now();
+        let prepared: Vec<Result<Vec<f32>, String>> = chunk
+            .par_iter()
+            .map(|(_, bytes)| {
+                let bytes = bytes.as_ref().map_err(Clone::clone)?;
+                let mut tensors = vec![0f32; sample_len * distinct.len()];
+                let mut outs: Vec<&mut [f32]> = tensors.chunks_exact_mut(sample_len).collect();
+                preprocess_bytes_many(bytes, &preparations, &mut outs)
+                    .map_err(|e| e.to_string())?;
+                Ok(tensors)
+            })
+            .collect();
+        measured.preprocess_time += started.elapsed();
+        let ok: Vec<usize> = (0..chunk.len()).filter(|&i| prepared[i].is_ok()).collect();
+        let started = Instant::now();
+        // scores[t][k]: tensor t's output row for the k-th readable image.
+        let mut scores: Vec<(usize, Vec<f32>)> = Vec::with_capacity(distinct.len());
+        for t in 0..distinct.len() {
+            let mut input = Vec::with_capacity(ok.len() * sample_len);
+            for &i in &ok {
+                if let Ok(tensors) = &prepared[i] {
+                    input.extend_from_slice(&tensors[t * sample_len..(t + 1) * sample_len]);
+                }
+            }
+            scores.push(classify_in_batches(model, &input, ok.len(), shape, batch)?);
+        }
+        measured.inference_time += started.elapsed();
+        for (i, (entry, bytes)) in chunk.iter().enumerate() {
+            measured
+                .contents
+                .push(bytes.as_ref().ok().map(|b| Content::of(b)));
+            let row = ok.iter().position(|&k| k == i);
+            if let (None, Err(error)) = (row, &prepared[i]) {
+                measured.failures.push((entry.file.clone(), error.clone()));
+            }
+            let top5 = candidates
+                .iter()
+                .zip(&tensor_of)
+                .map(|(candidate, &t)| {
+                    let (classes, rows) = &scores[t];
+                    let k = row?;
+                    let row = &rows[k * classes..(k + 1) * classes];
+                    let end = (candidate.label_offset + LABELS).min(row.len());
+                    Some(top_k(&row[candidate.label_offset.min(end)..end]).classes)
+                })
+                .collect();
+            measured.top5.push(top5);
+        }
+        on_progress(chunk.len());
+    }
+    Ok(measured)
+}
+
+/// Runs `samples` stacked samples in batches of at most `batch`; returns (classes, scores).
+fn classify_in_batches(
+    model: &mut dyn Classifier,
+    input: &[f32],
+    samples: usize,
+    shape: [usize; 3],
+    batch: usize,
+) -> anyhow::Result<(usize, Vec<f32>)> {
+    let sample_len = shape.iter().product::<usize>();
+    let mut scores = Vec::new();
+    let mut classes = 0;
+    for start in (0..samples).step_by(batch.max(1)) {
+        let n = batch.min(samples - start);
+        classes = model.classify(
+            &input[start * sample_len..(start + n) * sample_len],
+            n,
+            shape,
+            &mut scores,
+        )?;
+    }
+    Ok((classes, scores))
+}

@@ -1,0 +1,448 @@
+//! `zoorepro explain`: when a number does not reproduce, say why. The candidates and the
+//! verdict are [`crate::eval::explain`]; this file resolves the arguments, chooses the sample,
+//! opens the session, and prints the report.
+
+mod measure;
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use super::Context;
+use super::model_under_test::{ModelUnderTest, check_model_against_manifest};
+use crate::cli::{ExplainArgs, ExplainFormat};
+use crate::dataset::{Dataset, Entry};
+use crate::eval::determinism::choose_samples_where;
+use crate::eval::explain::{
+    Evidence, Expected, ExplainVerdict, ImageOutcome, candidates, gather, rank, tied_with_best,
+    verdict,
+};
+use crate::eval::prediction::{Outcome, Prediction};
+use crate::eval::rank::TOP_K;
+use crate::eval::verdict::{DEFAULT_TOLERANCE, assess};
+use crate::exit;
+use crate::image::recipe::presets;
+use crate::runtime::{OptLevel, Provider, Runtime, SessionOptions};
+use crate::store::Store;
+
+/// The reference prediction set of `--against`.
+#[derive(Serialize)]
+struct Against {
+    run: i64,
+    model_id: String,
+    recipe: String,
+    /// Images of the sample the reference run scored.
+    images: usize,
+}
+
+#[derive(Serialize)]
+struct Best {
+    recipe: String,
+    changes: Vec<String>,
+    top1: f64,
+    top5: f64,
+    agreement_top1: Option<f64>,
+    agreement_top5: Option<f64>,
+    /// Candidates with the same figures on this sample: the evidence cannot tell them apart
+    /// (`--against` or more samples can).
+    tied_with: Vec<String>,
+}
+
+/// What the evidence cost: the work candidates share, per image.
+#[derive(Serialize)]
+struct Cost {
+    candidates: usize,
+    /// Distinct tensors (candidates differing only in label offset share one).
+    tensors: usize,
+    /// Decode and every tensor of one image, one core's milliseconds.
+    preprocess_ms_per_image: f64,
+    /// One tensor of one image through the model.
+    inference_ms_per_tensor: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    model_id: String,
+    verdict: ExplainVerdict,
+    manifest_recipe: String,
+    pillow_compat: String,
+    dataset: String,
+    images: usize,
+    failed: usize,
+    expected: Option<Expected>,
+    against: Option<Against>,
+    best: Best,
+    summary: String,
+    cost: Cost,
+    candidates: Vec<Evidence>,
+}
+
+pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
+    let under_test = ModelUnderTest::select(ctx, &args.model)?;
+    let dataset = Dataset::open(&args.val)?;
+    let against = args
+        .against
+        .as_deref()
+        .map(|query| reference_predictions(ctx, query))
+        .transpose()?;
+    let keep = against.as_ref().map(|(_, top5)| {
+        let names: std::collections::HashSet<String> = top5.keys().cloned().collect();
+        names
+    });
+    let chosen = choose_samples_where(&dataset, args.samples, move |entry: &Entry| {
+        keep.as_ref()
+            .is_none_or(|names| names.contains(&entry.name))
+    })?;
+    if chosen.is_empty() {
+        bail!(
+            "{}: no image to explain with{}",
+            args.val.display(),
+            if against.is_some() {
+                " among those the --against run scored"
+            } else {
+                ""
+            }
+        );
+    }
+
+    let ModelUnderTest {
+        manifest,
+        recipe,
+        compat,
+        onnx_path,
+        ..
+    } = &under_test;
+    let all = candidates(
+        recipe,
+        *compat,
+        manifest.output.label_offset,
+        manifest.output.classes,
+        &presets(),
+    );
+    let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
+    let options = SessionOptions {
+        provider: Provider::Cpu,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        opt_level: OptLevel::All,
+    };
+    let mut model = runtime
+        .open(onnx_path, &options)
+        .with_context(|| format!("cannot open a session for {}", onnx_path.display()))?;
+    check_model_against_manifest(manifest, recipe, &model, onnx_path)?;
+    let batch = model.fixed_batch().unwrap_or(8);
+    let progress = super::progress_bar(Some(chosen.len()), "explain");
+    let measured = measure::measure(&chosen, &all, &mut model, batch, |n| progress.inc(n as u64))?;
+    progress.finish_and_clear();
+    for (file, error) in &measured.failures {
+        eprintln!("zoorepro: warning: {file} failed: {error}");
+    }
+
+    let images: Vec<ImageOutcome<'_>> = chosen
+        .iter()
+        .zip(&measured.top5)
+        .map(|((entry, _), top5)| ImageOutcome {
+            name: &entry.name,
+            label: entry.label,
+            top5: top5.clone(),
+        })
+        .collect();
+    let expected = expected_number(&under_test, &dataset, &chosen, &measured);
+    if expected.is_none() && against.is_none() {
+        bail!(
+            "{} has no published number for these {} images (nor for the whole validation set they \
+             are part of) to explain: pass --against RUN|MODEL, a run whose predictions to match \
+             (`zoorepro runs` lists them)",
+            manifest.id,
+            chosen.len()
+        );
+    }
+    let mut evidence = gather(
+        &all,
+        &images,
+        expected.as_ref(),
+        against.as_ref().map(|(_, top5)| top5),
+    );
+    rank(&mut evidence, expected.as_ref());
+    let verdict = verdict(&evidence);
+    let report = build_report(
+        args,
+        &under_test,
+        evidence,
+        verdict,
+        expected,
+        against,
+        &measured,
+    );
+    emit(args, &report)?;
+    Ok(match verdict {
+        ExplainVerdict::RecipeConfirmed => exit::SUCCESS,
+        _ => exit::DRIFT,
+    })
+}
+
+/// The top-5 of a stored run, by image name, with the run's description.
+fn reference_predictions(
+    ctx: &Context,
+    query: &str,
+) -> anyhow::Result<(Against, HashMap<String, [u16; TOP_K]>)> {
+    let store = Store::open_for_reading(&ctx.cache_dir()?)?;
+    let runs = store.runs()?;
+    let run = super::compare::resolve_run(ctx, &store, &runs, query)?;
+    let top5: HashMap<String, [u16; TOP_K]> = store
+        .predictions(run.id)?
+        .into_iter()
+        .filter_map(|p: Prediction| match p.outcome {
+            Outcome::Ranked { top5, .. } => Some((p.name, top5)),
+            Outcome::Failed(_) => None,
+        })
+        .collect();
+    let against = Against {
+        run: run.id,
+        model_id: run.model_id.clone(),
+        recipe: run.key.recipe.clone(),
+        images: top5.len(),
+    };
+    Ok((against, top5))
+}
+
+/// The number the manifest expects of its recipe on the sample: measured on the sample's very
+/// image set, or on the whole validation set the sample is part of.
+fn expected_number(
+    under_test: &ModelUnderTest,
+    dataset: &Dataset,
+    chosen: &[crate::eval::determinism::Chosen],
+    measured: &measure::Measured,
+) -> Option<Expected> {
+    let ordered: Vec<(Entry, Prediction)> = chosen
+        .iter()
+        .zip(&measured.top5)
+        .map(|((entry, _), top5)| {
+            let outcome = match top5[0] {
+                Some(top5) => Outcome::Ranked {
+                    top5,
+                    scores: [0.0; TOP_K],
+                },
+                None => Outcome::Failed("failed".into()),
+            };
+            let prediction = Prediction {
+                name: entry.name.clone(),
+                file: entry.file.clone(),
+                label: entry.label,
+                outcome,
+            };
+            (entry.clone(), prediction)
+        })
+        .collect();
+    let contents: HashMap<String, crate::eval::prediction::Content> = chosen
+        .iter()
+        .zip(&measured.contents)
+        .filter_map(|((entry, _), content)| Some((entry.name.clone(), (*content)?)))
+        .collect();
+    let summary =
+        crate::eval::prediction::Summary::of(ordered.iter().map(|(_, p)| p), Some(&contents));
+    let assessment = assess(
+        &under_test.manifest,
+        &under_test.recipe.name,
+        &ordered,
+        summary.image_set_content_sha256,
+        dataset.imagenetv2_variant(),
+        DEFAULT_TOLERANCE,
+    );
+    assessment
+        .references
+        .into_iter()
+        .find(|r| r.expected)
+        .map(|r| Expected {
+            source: r.source,
+            top1: r.top1,
+            top5: r.top5,
+        })
+}
+
+fn build_report(
+    args: &ExplainArgs,
+    under_test: &ModelUnderTest,
+    evidence: Vec<Evidence>,
+    verdict: ExplainVerdict,
+    expected: Option<Expected>,
+    against: Option<(Against, HashMap<String, [u16; TOP_K]>)>,
+    measured: &measure::Measured,
+) -> Report {
+    let best = &evidence[0];
+    let images = measured.top5.len();
+    let tied_with = tied_with_best(&evidence);
+    let mut summary = summary_line(&under_test.manifest.id, verdict, best);
+    if !tied_with.is_empty() {
+        summary += &format!(
+            " (tied on these images with {}: --against a trusted run, or more --samples, would separate them)",
+            tied_with.join(", ")
+        );
+    }
+    Report {
+        model_id: under_test.manifest.id.clone(),
+        verdict,
+        manifest_recipe: under_test.recipe.name.clone(),
+        pillow_compat: under_test.compat.name().into(),
+        dataset: args.val.display().to_string(),
+        images,
+        failed: measured.failures.len(),
+        expected,
+        against: against.map(|(against, _)| against),
+        best: Best {
+            recipe: best.candidate.name.clone(),
+            changes: best.candidate.changes.clone(),
+            top1: best.top1,
+            top5: best.top5,
+            agreement_top1: best.agreement_top1,
+            agreement_top5: best.agreement_top5,
+            tied_with,
+        },
+        summary,
+        cost: Cost {
+            candidates: evidence.len(),
+            tensors: measured.tensors,
+            preprocess_ms_per_image: 1000.0 * measured.preprocess_time.as_secs_f64()
+                / images.max(1) as f64
+                * rayon::current_num_threads() as f64,
+            inference_ms_per_tensor: 1000.0 * measured.inference_time.as_secs_f64()
+                / (images * measured.tensors).max(1) as f64,
+        },
+        candidates: evidence,
+    }
+}
+
+fn summary_line(model_id: &str, verdict: ExplainVerdict, best: &Evidence) -> String {
+    match verdict {
+        ExplainVerdict::RecipeConfirmed => format!(
+            "{model_id}: recipe-confirmed: the manifest's recipe {} fits best ({:.2}% top-1)",
+            best.candidate.name, best.top1
+        ),
+        ExplainVerdict::PipelineExplains => format!(
+            "{model_id}: pipeline-explains: {} fits ({}), {:.2}% top-1",
+            best.candidate.name,
+            best.candidate.changes.join("; "),
+            best.top1
+        ),
+        ExplainVerdict::NotThePipeline => format!(
+            "{model_id}: not-the-pipeline: no candidate input pipeline reaches the reference (closest: {}, \
+             {:.2}% top-1); the model, the export or the runtime differs: try `zoorepro determinism` \
+             and scripts/export/check_export.py",
+            best.candidate.name, best.top1
+        ),
+    }
+}
+
+fn emit(args: &ExplainArgs, report: &Report) -> anyhow::Result<()> {
+    let format = match args.format {
+        Some(format) => format,
+        None if args.output.json => ExplainFormat::Json,
+        None => ExplainFormat::Text,
+    };
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        ExplainFormat::Json => {
+            serde_json::to_writer_pretty(&mut stdout, report)?;
+            writeln!(stdout)?;
+        }
+        ExplainFormat::Text => stdout.write_all(text(report).as_bytes())?,
+        ExplainFormat::Html => {
+            stdout.write_all(crate::report::html::explain::render(&page(report)).as_bytes())?
+        }
+    }
+    eprintln!("{}", report.summary);
+    Ok(())
+}
+
+fn percent_with(value: f64, interval: Option<[f64; 2]>) -> String {
+    match interval {
+        Some([lo, hi]) => format!("{value:.2} [{lo:.1}, {hi:.1}]"),
+        None => format!("{value:.2}"),
+    }
+}
+
+fn text(report: &Report) -> String {
+    let mut rows = vec![
+        [
+            "#",
+            "candidate",
+            "top-1 [95%]",
+            "top-5",
+            "agree top-1",
+            "agree top-5",
+            "changes",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    let agreement = |value: Option<f64>| value.map_or("-".into(), |v| format!("{v:.1}"));
+    for (i, e) in report.candidates.iter().enumerate() {
+        rows.push(vec![
+            (i + 1).to_string(),
+            e.candidate.name.clone(),
+            percent_with(e.top1, e.top1_interval),
+            format!("{:.2}", e.top5),
+            agreement(e.agreement_top1),
+            agreement(e.agreement_top5),
+            if e.candidate.changes.is_empty() {
+                "(the manifest's recipe)".into()
+            } else {
+                e.candidate.changes.join("; ")
+            },
+        ]);
+    }
+    let mut out = format!(
+        "{} on {} images of {}; ",
+        report.model_id, report.images, report.dataset
+    );
+    if let Some(expected) = &report.expected {
+        out += &format!(
+            "expected {:.2} / {:.2} ({})",
+            expected.top1, expected.top5, expected.source
+        );
+    }
+    if let Some(against) = &report.against {
+        out += &format!(
+            "{}against run {} ({}, {}, {} images)",
+            if report.expected.is_some() { "; " } else { "" },
+            against.run,
+            against.model_id,
+            against.recipe,
+            against.images
+        );
+    }
+    out += "\n\n";
+    out += &crate::util::text_table::aligned(&rows);
+    out += &format!(
+        "\n{} candidates, {} distinct tensors: {:.2} ms of preprocessing per image (one core), {:.2} ms of inference per tensor\n",
+        report.cost.candidates,
+        report.cost.tensors,
+        report.cost.preprocess_ms_per_image,
+        report.cost.inference_ms_per_tensor
+    );
+    out
+}
+
+fn page(report: &Report) -> crate::report::html::explain::ExplainPage {
+    use crate::report::html::explain::{ExplainPage, Row};
+    ExplainPage {
+        title: format!("explain {}", report.model_id),
+        summary: report.summary.clone(),
+        expected_top1: report.expected.as_ref().map(|e| e.top1),
+        rows: report
+            .candidates
+            .iter()
+            .map(|e| Row {
+                name: e.candidate.name.clone(),
+                changes: e.candidate.changes.join("; "),
+                top1: e.top1,
+                interval: e.top1_interval,
+                agreement_top1: e.agreement_top1,
+                reaches: e.reaches,
+            })
+            .collect(),
+    }
+}
