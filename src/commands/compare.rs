@@ -11,7 +11,7 @@ use crate::dataset::labels;
 use crate::eval::prediction::{Outcome, Prediction, percent};
 use crate::eval::stats::mcnemar_exact_p;
 use crate::exit;
-use crate::model::manifest;
+
 use crate::report::html::compare::{ComparePage, Thumbnail};
 use crate::store::{RunInfo, RunKind, Store};
 use crate::util::text_table::aligned;
@@ -125,37 +125,6 @@ fn class_heading(c: &Comparison) -> String {
     )
 }
 
-/// A run id, or a model id / bare name standing for that model's newest complete run.
-pub(super) fn resolve_run(
-    ctx: &Context,
-    store: &Store,
-    runs: &[RunInfo],
-    query: &str,
-) -> anyhow::Result<RunInfo> {
-    if let Ok(id) = query.parse::<i64>() {
-        return store.run(id)?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "no run {id} in the prediction store {} (`zoorepro runs` lists them)",
-                store.path().display()
-            )
-        });
-    }
-    let home = ctx.home()?;
-    let manifests = ctx.manifests(&home)?;
-    let model_id = manifest::resolve(&manifests, query)
-        .map(|m| m.id.clone())
-        .unwrap_or_else(|_| query.to_string());
-    runs.iter()
-        .filter(|r| r.complete && r.model_id == model_id)
-        .max_by(|a, b| (a.updated_at.as_str(), a.id).cmp(&(b.updated_at.as_str(), b.id)))
-        .cloned()
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no complete run of {model_id} in the prediction store (`zoorepro runs` lists them)"
-            )
-        })
-}
-
 fn ranked(prediction: &Prediction) -> Option<(&[u16; 5], u16)> {
     match (&prediction.outcome, prediction.label) {
         (Outcome::Ranked { top5, .. }, Some(label)) => Some((top5, label)),
@@ -167,8 +136,8 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
     let store = Store::open_for_reading(&ctx.cache_dir()?)?;
     let runs = store.runs()?;
     let (a, b) = (
-        resolve_run(ctx, &store, &runs, &args.a)?,
-        resolve_run(ctx, &store, &runs, &args.b)?,
+        super::lookup::resolve_run(ctx, &store, &runs, &args.a)?,
+        super::lookup::resolve_run(ctx, &store, &runs, &args.b)?,
     );
     let a_rows = store.predictions(a.id)?;
     let b_rows: HashMap<String, Prediction> = store

@@ -8,6 +8,7 @@ mod explain;
 mod import_seed;
 mod inspect;
 mod interrupt;
+mod lookup;
 mod merge;
 mod model_under_test;
 mod models;

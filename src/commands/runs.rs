@@ -1,4 +1,5 @@
-//! `zoorepro runs`: what the store holds; `--delete ID` removes a run and its predictions.
+//! `zoorepro runs`: the runs (invocations) the store holds, each with its image set; `--delete ID`
+//! removes a run and the cached predictions no other run holds.
 
 use std::io::Write;
 
@@ -18,6 +19,8 @@ struct RunRow {
     recipe: String,
     provider: String,
     batch: usize,
+    /// The image set the run scored, named as `table` names it.
+    image_set: String,
     images: usize,
     complete: bool,
     top1: Option<f64>,
@@ -30,21 +33,42 @@ struct RunRow {
 pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
     let cache_dir = ctx.cache_dir()?;
     if let Some(id) = args.delete {
-        let mut store = Store::open(&cache_dir)?;
-        if !store.delete_run(id)? {
-            anyhow::bail!(
-                "no run {id} in the prediction store {} (`zoorepro runs` lists them)",
-                store.path().display()
-            );
-        }
-        eprintln!("deleted run {id}");
+        return delete(&cache_dir, id);
+    }
+    let rows = listing(ctx, &cache_dir)?;
+    if args.output.json {
+        super::print_json(&rows)?;
         return Ok(exit::SUCCESS);
     }
-    let store = Store::open_for_reading(&cache_dir)?;
+    print_text(&rows)?;
+    Ok(exit::SUCCESS)
+}
+
+fn delete(cache_dir: &std::path::Path, id: i64) -> anyhow::Result<i32> {
+    let mut store = Store::open(cache_dir)?;
+    if !store.delete_run(id)? {
+        anyhow::bail!(
+            "no run {id} in the prediction store {} (`zoorepro runs` lists them)",
+            store.path().display()
+        );
+    }
+    eprintln!("deleted run {id}");
+    Ok(exit::SUCCESS)
+}
+
+fn listing(ctx: &Context, cache_dir: &std::path::Path) -> anyhow::Result<Vec<RunRow>> {
+    let store = Store::open_for_reading(cache_dir)?;
+    // Manifests only name image sets here: without a home, sets keep their generic names.
+    let manifests = ctx
+        .home()
+        .and_then(|home| ctx.manifests(&home))
+        .unwrap_or_default();
     let rows: Vec<RunRow> = store
         .runs()?
         .into_iter()
         .map(|run| {
+            let own = manifests.iter().find(|m| m.id == run.model_id);
+            let image_set = super::lookup::image_set_name(&run, own, &manifests);
             // No labelled image: no figure, rather than 0%.
             let if_labelled = |count: usize, of: usize| (of > 0).then(|| percent(count, of));
             RunRow {
@@ -63,6 +87,7 @@ pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
                 recipe: run.key.recipe,
                 provider: run.key.provider,
                 batch: run.key.batch,
+                image_set,
                 images: run.images,
                 complete: run.complete,
                 created_at: run.created_at,
@@ -70,31 +95,41 @@ pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
             }
         })
         .collect();
-    if args.output.json {
-        super::print_json(&rows)?;
-        return Ok(exit::SUCCESS);
-    }
+    Ok(rows)
+}
+
+fn print_text(rows: &[RunRow]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:>7} {:>8}  {:<10} when",
-        "id", "model", "kind", "recipe", "provider", "batch", "images", "top-1", "state"
+        "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:<28} {:>7} {:>8}  {:<10} when",
+        "id",
+        "model",
+        "kind",
+        "recipe",
+        "provider",
+        "batch",
+        "image set",
+        "images",
+        "top-1",
+        "state"
     )?;
-    for r in &rows {
+    for r in rows {
         writeln!(
             out,
-            "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:>7} {:>8}  {:<10} {}",
+            "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:<28} {:>7} {:>8}  {:<10} {}",
             r.id,
             r.model_id,
             r.kind,
             r.recipe,
             r.provider,
             r.batch,
+            r.image_set,
             r.images,
             r.top1.map_or("-".to_string(), |t| format!("{t:.2}")),
             if r.complete { "complete" } else { "partial" },
             r.updated_at
         )?;
     }
-    Ok(exit::SUCCESS)
+    Ok(())
 }

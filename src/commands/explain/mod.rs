@@ -4,7 +4,7 @@
 
 mod measure;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use anyhow::{Context as _, bail};
@@ -14,7 +14,7 @@ use super::Context;
 use super::model_under_test::{ModelUnderTest, check_model_against_manifest};
 use crate::cli::{ExplainArgs, ExplainFormat};
 use crate::dataset::{Dataset, Entry};
-use crate::eval::determinism::choose_samples_where;
+use crate::eval::determinism::{Chosen, choose_samples_where};
 use crate::eval::explain::{
     Evidence, Expected, ExplainVerdict, ImageOutcome, candidates, gather, rank, tied_with_best,
     verdict,
@@ -24,7 +24,7 @@ use crate::eval::rank::TOP_K;
 use crate::eval::verdict::{DEFAULT_TOLERANCE, assess};
 use crate::exit;
 use crate::image::recipe::presets;
-use crate::runtime::{OptLevel, Provider, Runtime, SessionOptions};
+use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::Store;
 
 /// The reference prediction set of `--against`.
@@ -87,52 +87,18 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
         .as_deref()
         .map(|query| reference_predictions(ctx, query))
         .transpose()?;
-    let keep = against.as_ref().map(|(_, top5)| {
-        let names: std::collections::HashSet<String> = top5.keys().cloned().collect();
-        names
-    });
-    let chosen = choose_samples_where(&dataset, args.samples, move |entry: &Entry| {
-        keep.as_ref()
-            .is_none_or(|names| names.contains(&entry.name))
-    })?;
-    if chosen.is_empty() {
-        bail!(
-            "{}: no image to explain with{}",
-            args.val.display(),
-            if against.is_some() {
-                " among those the --against run scored"
-            } else {
-                ""
-            }
-        );
-    }
-
+    let chosen = choose(args, &dataset, against.as_ref())?;
     let ModelUnderTest {
-        manifest,
-        recipe,
-        compat,
-        onnx_path,
-        ..
+        manifest, recipe, ..
     } = &under_test;
     let all = candidates(
         recipe,
-        *compat,
+        under_test.compat,
         manifest.output.label_offset,
         manifest.output.classes,
         &presets(),
     );
-    let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
-    let options = SessionOptions {
-        provider: Provider::Cpu,
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        opt_level: OptLevel::All,
-    };
-    let mut model = runtime
-        .open(onnx_path, &options)
-        .with_context(|| format!("cannot open a session for {}", onnx_path.display()))?;
-    check_model_against_manifest(manifest, recipe, &model, onnx_path)?;
+    let mut model = open_model(args, &under_test)?;
     let batch = model.fixed_batch().unwrap_or(8);
     let progress = super::progress_bar(Some(chosen.len()), "explain");
     let measured = measure::measure(&chosen, &all, &mut model, batch, |n| progress.inc(n as u64))?;
@@ -141,15 +107,6 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
         eprintln!("zoorepro: warning: {file} failed: {error}");
     }
 
-    let images: Vec<ImageOutcome<'_>> = chosen
-        .iter()
-        .zip(&measured.top5)
-        .map(|((entry, _), top5)| ImageOutcome {
-            name: &entry.name,
-            label: entry.label,
-            top5: top5.clone(),
-        })
-        .collect();
     let expected = expected_number(&under_test, &dataset, &chosen, &measured);
     if expected.is_none() && against.is_none() {
         bail!(
@@ -160,12 +117,17 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
             chosen.len()
         );
     }
-    let mut evidence = gather(
-        &all,
-        &images,
-        expected.as_ref(),
-        against.as_ref().map(|(_, top5)| top5),
-    );
+    let images: Vec<ImageOutcome<'_>> = chosen
+        .iter()
+        .zip(&measured.top5)
+        .map(|((entry, _), top5)| ImageOutcome {
+            name: &entry.name,
+            label: entry.label,
+            top5: top5.clone(),
+        })
+        .collect();
+    let reference = against.as_ref().map(|(_, top5)| top5);
+    let mut evidence = gather(&all, &images, expected.as_ref(), reference);
     rank(&mut evidence, expected.as_ref());
     let verdict = verdict(&evidence);
     let report = build_report(
@@ -184,6 +146,50 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     })
 }
 
+/// The sample: `--samples` images of `--val`, among those the reference run scored if any.
+fn choose(
+    args: &ExplainArgs,
+    dataset: &Dataset,
+    against: Option<&(Against, HashMap<String, [u16; TOP_K]>)>,
+) -> anyhow::Result<Vec<Chosen>> {
+    let keep: Option<HashSet<String>> = against.map(|(_, top5)| top5.keys().cloned().collect());
+    let limited = keep.is_some();
+    let chosen = choose_samples_where(dataset, args.samples, move |entry: &Entry| {
+        keep.as_ref()
+            .is_none_or(|names| names.contains(&entry.name))
+    })?;
+    if chosen.is_empty() {
+        bail!(
+            "{}: no image to explain with{}",
+            args.val.display(),
+            if limited {
+                " among those the --against run scored"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(chosen)
+}
+
+/// One CPU session on the model, checked against its manifest and recipe.
+fn open_model(args: &ExplainArgs, under_test: &ModelUnderTest) -> anyhow::Result<Model> {
+    let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
+    let options = SessionOptions {
+        provider: Provider::Cpu,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        opt_level: OptLevel::All,
+    };
+    let onnx = &under_test.onnx_path;
+    let model = runtime
+        .open(onnx, &options)
+        .with_context(|| format!("cannot open a session for {}", onnx.display()))?;
+    check_model_against_manifest(&under_test.manifest, &under_test.recipe, &model, onnx)?;
+    Ok(model)
+}
+
 /// The top-5 of a stored run, by image name, with the run's description.
 fn reference_predictions(
     ctx: &Context,
@@ -191,7 +197,7 @@ fn reference_predictions(
 ) -> anyhow::Result<(Against, HashMap<String, [u16; TOP_K]>)> {
     let store = Store::open_for_reading(&ctx.cache_dir()?)?;
     let runs = store.runs()?;
-    let run = super::compare::resolve_run(ctx, &store, &runs, query)?;
+    let run = super::lookup::resolve_run(ctx, &store, &runs, query)?;
     let top5: HashMap<String, [u16; TOP_K]> = store
         .predictions(run.id)?
         .into_iter()
@@ -214,7 +220,7 @@ fn reference_predictions(
 fn expected_number(
     under_test: &ModelUnderTest,
     dataset: &Dataset,
-    chosen: &[crate::eval::determinism::Chosen],
+    chosen: &[Chosen],
     measured: &measure::Measured,
 ) -> Option<Expected> {
     let ordered: Vec<(Entry, Prediction)> = chosen

@@ -239,7 +239,7 @@ fn judged(
         return (Vec::new(), nothing());
     };
     let mut image_set = summary.image_set();
-    image_set.layout_name = sets::layout_name(run);
+    image_set.layout_name = super::lookup::layout_name(run);
     match primary_set {
         LabelSet::Original => {}
         LabelSet::Real => return (real_label_deltas(manifest, &image_set, primary), nothing()),

@@ -1,11 +1,11 @@
 //! Which image set each stored run scored, and which runs the table shows: runs of different image
 //! sets are never ranked together, and the newest run on one set never hides a run on another.
 
+use super::super::lookup::image_set_name;
 use std::collections::HashMap;
-use std::path::Path;
 
 use crate::cli::RunsSelection;
-use crate::model::manifest::{self, Manifest};
+use crate::model::manifest::Manifest;
 use crate::report::table::TableRow;
 use crate::store::{RunInfo, RunKind};
 
@@ -29,40 +29,6 @@ impl SetRun {
             images,
         }
     }
-}
-
-/// How the table names the image set a run scored: a manifest's name for it (the run's own
-/// model's first, then any other's, so that two models scored on the same images share one
-/// group even when only one of them has a reference there), the full validation set's name
-/// (imported caches), the name its layout gives it (an ImageNetV2 variant), else
-/// `subset-<images>-<digest>`, so that two unnamed sets never read alike.
-pub(super) fn image_set_name(
-    run: &RunInfo,
-    own: Option<&Manifest>,
-    manifests: &[Manifest],
-) -> String {
-    let Some(summary) = &run.summary else {
-        return crate::report::image_set_label(None, run.images, "unknown");
-    };
-    let id = summary.image_set();
-    own.into_iter()
-        .chain(manifests)
-        .find_map(|m| m.image_set_name(&id))
-        .or_else(|| manifest::full_val_name(&id))
-        .or_else(|| layout_name(run))
-        .map_or_else(
-            || crate::report::image_set_label(None, id.images, id.sha256),
-            str::to_string,
-        )
-}
-
-/// The ImageNetV2 variant `verify` named the set after, from the path and layout it recorded.
-pub(super) fn layout_name(run: &RunInfo) -> Option<&'static str> {
-    let dataset = run.meta.verify()?.dataset.as_ref()?;
-    crate::dataset::imagenetv2_variant(
-        dataset.layout.as_deref()?,
-        Path::new(dataset.path.as_deref()?),
-    )
 }
 
 /// The runs the table shows: complete ones only (a partial run's numbers are never reported), of
@@ -138,8 +104,11 @@ pub(super) fn rank(rows: &mut [TableRow]) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::eval::prediction::Summary;
+    use crate::model::manifest;
     use crate::store::{DatasetMeta, RunKey, RunMeta, RunOrigin, VerifyMeta};
 
     fn shipped() -> Vec<Manifest> {
