@@ -94,6 +94,7 @@ fn recipe_from_models_json(id: &str, p: &Value) -> Recipe {
             "NHWC" => Layout::Nhwc,
             other => panic!("{id}: layout {other}"),
         },
+        library: Default::default(),
     }
 }
 

@@ -250,6 +250,9 @@ pub fn preprocess_bytes(
     compat: PillowCompat,
     out: &mut [f32],
 ) -> Result<(), DecodeError> {
+    if !recipe.library.is_pillow() {
+        return crate::image::protocols::preprocess_bytes(bytes, recipe, out);
+    }
     let (img, placement) = crate::image::decode::decode_rgb_part(bytes, |width, height| {
         source_pixels(width, height, recipe)
     })?;
@@ -264,6 +267,12 @@ pub fn preprocess_bytes_many(
     recipes: &[(&Recipe, PillowCompat)],
     outs: &mut [&mut [f32]],
 ) -> Result<(), DecodeError> {
+    if recipes
+        .iter()
+        .any(|(recipe, _)| !recipe.library.is_pillow())
+    {
+        return preprocess_bytes_by_library(bytes, recipes, outs);
+    }
     let (img, placement) = crate::image::decode::decode_rgb_part(bytes, |width, height| {
         recipes
             .iter()
@@ -275,6 +284,29 @@ pub fn preprocess_bytes_many(
         preprocess_part(&img, placement, recipe, *compat, out);
     }
     Ok(())
+}
+
+/// [`preprocess_bytes_many`] when some recipes reproduce another library: those decode with
+/// their library's decoder, the Pillow ones share one Pillow decode.
+fn preprocess_bytes_by_library(
+    bytes: &[u8],
+    recipes: &[(&Recipe, PillowCompat)],
+    outs: &mut [&mut [f32]],
+) -> Result<(), DecodeError> {
+    let mut pillow = Vec::new();
+    let mut pillow_outs = Vec::new();
+    for ((recipe, compat), out) in recipes.iter().zip(outs.iter_mut()) {
+        if recipe.library.is_pillow() {
+            pillow.push((*recipe, *compat));
+            pillow_outs.push(&mut **out);
+        } else {
+            crate::image::protocols::preprocess_bytes(bytes, recipe, out)?;
+        }
+    }
+    if pillow.is_empty() {
+        return Ok(());
+    }
+    preprocess_bytes_many(bytes, &pillow, &mut pillow_outs)
 }
 
 #[cfg(test)]
