@@ -6,7 +6,7 @@
 # (--files GLOB, --presets LIST, --repeat N, --bin PATH).
 #
 # Python: $ZOOREPRO_TF_PYTHON, else /work/venv-protocols/bin/python (a venv with
-# scripts/requirements-protocols.txt installed). Build first: cargo build --release.
+# scripts/requirements-protocols.txt installed). Builds zoorepro and examples/preprocess_throughput first.
 set -euo pipefail
 repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
 python="${ZOOREPRO_TF_PYTHON:-/work/venv-protocols/bin/python}"
@@ -14,4 +14,5 @@ if [[ ! -x "$python" ]]; then
     echo "bench_tensorflow.sh: no Python at $python (set ZOOREPRO_TF_PYTHON to a venv with scripts/requirements-protocols.txt)" >&2
     exit 2
 fi
+(cd "$repo" && cargo build --release --bin zoorepro --example preprocess_throughput >&2)
 exec taskset -c "${BENCH_CPU:-0}" "$python" "$repo/scripts/bench/bench_tensorflow.py" "$@"

@@ -93,14 +93,6 @@ fn taps(in_size: usize, out_size: usize) -> Vec<Tap> {
         .collect()
 }
 
-/// ResizeBilinear's `compute_lerp`, in its order: top, bottom, then between them.
-#[inline]
-fn lerp(top_left: f32, top_right: f32, bottom_left: f32, bottom_right: f32, x: f32, y: f32) -> f32 {
-    let top = top_left + (top_right - top_left) * x;
-    let bottom = bottom_left + (bottom_right - bottom_left) * x;
-    top + (bottom - top) * y
-}
-
 /// Where the pipeline reads a `width` x `height` picture: the crop's origin and the taps.
 struct Plan {
     crop_x: usize,
@@ -144,15 +136,49 @@ pub fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
     Plan::new(width, height, recipe.crop_size as usize).source()
 }
 
-/// convert_image_dtype's value of every level: `float32(p) * float32(1 / 255)`, the scale being
-/// the Python float `1. / 255` made a float32 tensor.
-fn levels(recipe: &Recipe) -> [f32; 256] {
-    let scale = (1.0 / f64::from(recipe.scale)) as f32;
-    std::array::from_fn(|p| p as f32 * scale)
+/// convert_image_dtype's factor: the Python float `1. / 255` made a float32 tensor, by which
+/// `float32(p)` is multiplied (not divided by 255: some levels differ).
+fn dtype_scale(recipe: &Recipe) -> f32 {
+    (1.0 / f64::from(recipe.scale)) as f32
+}
+
+/// One source row interpolated across (ResizeBilinear's `top` or `bottom` of every output
+/// column and channel), from the row's converted levels. Which source row it holds, so that
+/// consecutive output rows sharing a source row compute it once.
+struct Across {
+    row: usize,
+    values: Vec<f32>,
+}
+
+impl Across {
+    /// `levels` is scratch room for the row's `float32(p) * scale` values: converting the whole
+    /// row first lets the compiler vectorise it, and leaves the taps one bounds check each.
+    fn fill(
+        &mut self,
+        row: usize,
+        pixels: &[u8],
+        xs: &[(usize, usize, f32)],
+        scale: f32,
+        levels: &mut Vec<f32>,
+    ) {
+        self.row = row;
+        levels.clear();
+        levels.extend(pixels.iter().map(|&p| f32::from(p) * scale));
+        for (out, &(l, r, weight)) in self.values.chunks_exact_mut(3).zip(xs) {
+            let (left, right) = (&levels[l..l + 3], &levels[r..r + 3]);
+            for c in 0..3 {
+                out[c] = left[c] + (right[c] - left[c]) * weight;
+            }
+        }
+    }
 }
 
 /// Preprocesses a decoded image holding (at least) [`source_pixels`] of the picture, placed by
 /// `placement`, into `out` (`recipe.sample_len()` floats).
+///
+/// Reordered for speed but not in arithmetic: each output value is still
+/// `top + (bottom - top) * y_lerp` with `top = tl + (tr - tl) * x_lerp` (likewise `bottom`) on
+/// `float32(p) * scale` values, then `(v - mean) / std`, every operation rounded to float32.
 ///
 /// # Panics
 /// If `out` is not `recipe.sample_len()` long or the image does not cover the source pixels
@@ -165,36 +191,66 @@ pub fn preprocess_part(img: &RgbImage, placement: Placement, recipe: &Recipe, ou
         placement.window.contains(&plan.source()),
         "image misses pixels"
     );
-    let levels = levels(recipe);
+    let scale = dtype_scale(recipe);
     let left = plan.crop_x - placement.window.x;
     let top = plan.crop_y - placement.window.y;
+    let xs: Vec<(usize, usize, f32)> = plan
+        .xs
+        .iter()
+        .map(|t| (3 * (left + t.lower), 3 * (left + t.upper), t.lerp))
+        .collect();
+    let empty = || Across {
+        row: usize::MAX,
+        values: vec![0f32; 3 * size],
+    };
+    let (mut a, mut b) = (empty(), empty());
+    let mut resized = vec![0f32; 3 * size];
+    let mut levels = Vec::with_capacity(img.width * 3);
+    for (oy, ty) in plan.ys.iter().enumerate() {
+        // Rows only move down: keep whichever cached row is still wanted, refill the other.
+        for wanted in [ty.lower, ty.upper] {
+            if a.row != wanted && b.row != wanted {
+                let stale = if a.row == ty.lower || a.row == ty.upper {
+                    &mut b
+                } else {
+                    &mut a
+                };
+                stale.fill(wanted, img.row(top + wanted), &xs, scale, &mut levels);
+            }
+        }
+        let pick = |row: usize| if a.row == row { &a.values } else { &b.values };
+        let (upper, lower) = (pick(ty.lower), pick(ty.upper));
+        for ((v, &t), &u) in resized.iter_mut().zip(upper).zip(lower) {
+            *v = t + (u - t) * ty.lerp;
+        }
+        write_row(&resized, oy, recipe, out);
+    }
+}
+
+/// Normalises one resized row (RGB interleaved) and writes it at output row `oy` in the
+/// recipe's channel order and layout.
+fn write_row(resized: &[f32], oy: usize, recipe: &Recipe, out: &mut [f32]) {
+    let size = recipe.crop_size as usize;
     let source_channel = match recipe.channels {
         ChannelOrder::Rgb => [0, 1, 2],
         ChannelOrder::Bgr => [2, 1, 0],
     };
-    let row = |y: usize| img.row(top + y);
-    let mut resized = [0f32; 3];
-    for (oy, ty) in plan.ys.iter().enumerate() {
-        let (top_row, bottom_row) = (row(ty.lower), row(ty.upper));
-        for (ox, tx) in plan.xs.iter().enumerate() {
-            let (l, r) = (3 * (left + tx.lower), 3 * (left + tx.upper));
-            for (c, value) in resized.iter_mut().enumerate() {
-                *value = lerp(
-                    levels[usize::from(top_row[l + c])],
-                    levels[usize::from(top_row[r + c])],
-                    levels[usize::from(bottom_row[l + c])],
-                    levels[usize::from(bottom_row[r + c])],
-                    tx.lerp,
-                    ty.lerp,
-                );
+    let (mean, std) = (recipe.mean, recipe.std);
+    match recipe.layout {
+        Layout::Nhwc => {
+            let row = &mut out[oy * size * 3..(oy + 1) * size * 3];
+            for (o, v) in row.chunks_exact_mut(3).zip(resized.chunks_exact(3)) {
+                for c in 0..3 {
+                    o[c] = (v[source_channel[c]] - mean[c]) / std[c];
+                }
             }
+        }
+        Layout::Nchw => {
             for (c, &sc) in source_channel.iter().enumerate() {
-                let v = (resized[sc] - recipe.mean[c]) / recipe.std[c];
-                let index = match recipe.layout {
-                    Layout::Nhwc => (oy * size + ox) * 3 + c,
-                    Layout::Nchw => (c * size + oy) * size + ox,
-                };
-                out[index] = v;
+                let row = &mut out[(c * size + oy) * size..(c * size + oy + 1) * size];
+                for (o, v) in row.iter_mut().zip(resized.chunks_exact(3)) {
+                    *o = (v[sc] - mean[c]) / std[c];
+                }
             }
         }
     }
@@ -261,13 +317,74 @@ mod tests {
     }
 
     #[test]
-    fn levels_multiply_by_the_float32_reciprocal() {
-        let levels = levels(&inception_preset("t", 8));
-        let scale = (1.0f64 / 255.0) as f32;
-        assert_eq!(levels[255].to_bits(), (255.0f32 * scale).to_bits());
-        assert_eq!(levels[0], 0.0);
+    fn convert_image_dtype_multiplies_by_the_float32_reciprocal() {
+        let scale = dtype_scale(&inception_preset("t", 8));
+        assert_eq!(scale, (1.0f64 / 255.0) as f32);
         // Multiplying by the reciprocal is not dividing: some levels differ from p / 255.
-        assert!((0..256).any(|p| levels[p] != p as f32 / 255.0));
+        assert!((0..=255u8).any(|p| f32::from(p) * scale != f32::from(p) / 255.0));
+    }
+
+    /// ResizeBilinear's `compute_lerp`, in its order: top, bottom, then between them.
+    #[inline]
+    fn lerp(
+        top_left: f32,
+        top_right: f32,
+        bottom_left: f32,
+        bottom_right: f32,
+        x: f32,
+        y: f32,
+    ) -> f32 {
+        let top = top_left + (top_right - top_left) * x;
+        let bottom = bottom_left + (bottom_right - bottom_left) * x;
+        top + (bottom - top) * y
+    }
+
+    /// The kernel as TensorFlow writes it: four taps per output value, nothing cached.
+    fn straightforward(img: &RgbImage, recipe: &Recipe) -> Vec<f32> {
+        let size = recipe.crop_size as usize;
+        let plan = Plan::new(img.width, img.height, size);
+        let scale = dtype_scale(recipe);
+        let at = |y: usize, x: usize, c: usize| {
+            f32::from(img.pixels[((plan.crop_y + y) * img.width + plan.crop_x + x) * 3 + c]) * scale
+        };
+        let mut out = Vec::new();
+        for ty in &plan.ys {
+            for tx in &plan.xs {
+                for c in 0..3 {
+                    let v = lerp(
+                        at(ty.lower, tx.lower, c),
+                        at(ty.lower, tx.upper, c),
+                        at(ty.upper, tx.lower, c),
+                        at(ty.upper, tx.upper, c),
+                        tx.lerp,
+                        ty.lerp,
+                    );
+                    out.push((v - recipe.mean[c]) / recipe.std[c]);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_row_cache_changes_no_bit() {
+        let (w, h) = (97, 61);
+        let pixels = (0..w * h * 3)
+            .map(|i| ((i * 131 + i / 7) % 256) as u8)
+            .collect();
+        let img = RgbImage::new(w, h, pixels);
+        for size in [8, 40, 61, 97, 150] {
+            let recipe = inception_preset("t", size);
+            let mut out = vec![f32::NAN; recipe.sample_len()];
+            preprocess_part(&img, Placement::whole(&img), &recipe, &mut out);
+            let expected = straightforward(&img, &recipe);
+            assert!(
+                out.iter()
+                    .zip(&expected)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "size {size}"
+            );
+        }
     }
 
     #[test]
@@ -276,7 +393,7 @@ mod tests {
         let recipe = inception_preset("t", 8);
         let mut out = vec![f32::NAN; recipe.sample_len()];
         preprocess_part(&img, Placement::whole(&img), &recipe, &mut out);
-        let g = (51.0 * ((1.0f64 / 255.0) as f32) - 0.5) / 0.5;
+        let g = (51.0 * dtype_scale(&recipe) - 0.5) / 0.5;
         assert!(out.chunks_exact(3).all(|p| p == [1.0, -1.0, g]));
     }
 
