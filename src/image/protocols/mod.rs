@@ -3,6 +3,7 @@
 //! library needs lives in its own module, reached through the two functions below.
 
 use crate::image::decode::DecodeError;
+use crate::image::raster::{Placement, RgbImage};
 use crate::image::recipe::{Library, Recipe};
 
 pub mod tensorflow;
@@ -31,5 +32,19 @@ pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Resul
         other => Err(DecodeError::Unsupported(format!(
             "library {other:?} is not implemented in this build"
         ))),
+    }
+}
+
+/// The recipe's library's arithmetic on an already decoded image (decoded by whichever decoder:
+/// only [`preprocess_bytes`] decodes as the library does).
+///
+/// # Panics
+/// For a Pillow recipe (a caller's bug), or if `out` is not `recipe.sample_len()` long.
+pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, out: &mut [f32]) {
+    match recipe.library {
+        Library::Tensorflow => {
+            tensorflow::preprocess_part(img, Placement::whole(img), recipe, out);
+        }
+        other => panic!("no {other:?} arithmetic for decoded images"),
     }
 }
