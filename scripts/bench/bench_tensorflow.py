@@ -11,10 +11,9 @@ runs, RAYON_NUM_THREADS=1). The sides take turns --repeat times and each keeps i
 files and writing the .npy (1 MiB per image at 299) included.
 """
 
-import json
-
 import argparse
 import glob
+import json
 import os
 import subprocess
 import sys
