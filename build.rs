@@ -21,6 +21,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     build.compile("pillow_jpeg");
 
+    // TensorFlow's decode_jpeg settings (src/image/protocols): the same libjpeg-turbo.
+    println!("cargo:rerun-if-changed=src/image/protocols/tensorflow_jpeg.c");
+    let mut build = cc::Build::new();
+    build
+        .file("src/image/protocols/tensorflow_jpeg.c")
+        .warnings(true);
+    for dir in includes.split(',') {
+        build.include(dir);
+    }
+    build.compile("tensorflow_jpeg");
+
     embed_manifests()
 }
 

@@ -255,6 +255,7 @@ fn build_recipe(args: &AddModelArgs, name: &str, layout: Layout) -> anyhow::Resu
         std: triple("std", &args.std)?,
         channels,
         layout,
+        library: Default::default(),
     };
     recipe
         .validate()

@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod preprocess;
+pub mod protocols;
 pub mod raster;
 pub mod recipe;
 pub mod resample;

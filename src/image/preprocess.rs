@@ -148,6 +148,10 @@ pub fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
 /// # Panics
 /// If `out` is not `recipe.sample_len()` long (a caller's bug).
 pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, compat: PillowCompat, out: &mut [f32]) {
+    if !recipe.library.is_pillow() {
+        // Another library's arithmetic on pixels decoded by whoever decoded them.
+        return crate::image::protocols::preprocess_image(img, recipe, out);
+    }
     preprocess_part(img, Placement::whole(img), recipe, compat, out)
 }
 
@@ -250,6 +254,9 @@ pub fn preprocess_bytes(
     compat: PillowCompat,
     out: &mut [f32],
 ) -> Result<(), DecodeError> {
+    if !recipe.library.is_pillow() {
+        return crate::image::protocols::preprocess_bytes(bytes, recipe, out);
+    }
     let (img, placement) = crate::image::decode::decode_rgb_part(bytes, |width, height| {
         source_pixels(width, height, recipe)
     })?;
@@ -265,6 +272,12 @@ pub fn preprocess_bytes_many(
     recipes: &[(&Recipe, PillowCompat)],
     outs: &mut [&mut [f32]],
 ) -> Result<(), DecodeError> {
+    if recipes
+        .iter()
+        .any(|(recipe, _)| !recipe.library.is_pillow())
+    {
+        return preprocess_bytes_by_library(bytes, recipes, outs);
+    }
     let (img, placement) = crate::image::decode::decode_rgb_part(bytes, |width, height| {
         recipes
             .iter()
@@ -314,10 +327,34 @@ pub fn preprocess_bytes_many(
     Ok(())
 }
 
+/// [`preprocess_bytes_many`] when some recipes reproduce another library: those decode with
+/// their library's decoder, the Pillow ones share one Pillow decode. Libraries accept different
+/// files, so the file is refused (for every recipe) when any of the libraries refuses it.
+fn preprocess_bytes_by_library(
+    bytes: &[u8],
+    recipes: &[(&Recipe, PillowCompat)],
+    outs: &mut [&mut [f32]],
+) -> Result<(), DecodeError> {
+    let mut pillow = Vec::new();
+    let mut pillow_outs = Vec::new();
+    for ((recipe, compat), out) in recipes.iter().zip(outs.iter_mut()) {
+        if recipe.library.is_pillow() {
+            pillow.push((*recipe, *compat));
+            pillow_outs.push(&mut **out);
+        } else {
+            crate::image::protocols::preprocess_bytes(bytes, recipe, out)?;
+        }
+    }
+    if pillow.is_empty() {
+        return Ok(());
+    }
+    preprocess_bytes_many(bytes, &pillow, &mut pillow_outs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::recipe::{Filter, preset, presets};
+    use crate::image::recipe::{Filter, Library, preset, presets};
     use crate::image::resample::resize;
     use std::path::Path;
 
@@ -423,7 +460,11 @@ mod tests {
             40,
             (0..61 * 40 * 3).map(|i| ((i * 131) % 256) as u8).collect(),
         );
-        let mut recipes = presets();
+        // Pillow's recipes: the other libraries' are tested in image::protocols.
+        let mut recipes: Vec<Recipe> = presets()
+            .into_iter()
+            .filter(|r| r.library.is_pillow())
+            .collect();
         recipes.iter_mut().for_each(|r| {
             r.crop_size /= 8;
             r.resize_size /= 8;
@@ -450,10 +491,15 @@ mod tests {
         }
     }
 
-    /// Decodes `bytes` once for every preset and once per preset; the tensors (or the refusals)
-    /// must be the same.
-    fn assert_one_decode_equals_one_per_recipe(bytes: &[u8], file: &Path) {
-        let recipes = presets();
+    /// Decodes `bytes` once for every preset of `library` and once per preset; the tensors (or
+    /// the refusals) must be the same. Per library: libraries accept different files (TensorFlow
+    /// refuses a JPEG without its end marker, Pillow does not), so only within one library does
+    /// acceptance not depend on the recipe.
+    fn assert_one_decode_equals_one_per_recipe(bytes: &[u8], file: &Path, library: Library) {
+        let recipes: Vec<Recipe> = presets()
+            .into_iter()
+            .filter(|r| r.library == library)
+            .collect();
         let pairs: Vec<(&Recipe, PillowCompat)> = recipes
             .iter()
             .zip([PillowCompat::V13, PillowCompat::V12].into_iter().cycle())
@@ -516,7 +562,10 @@ mod tests {
             .collect::<Vec<_>>()
             .par_iter()
             .for_each(|file| {
-                assert_one_decode_equals_one_per_recipe(&std::fs::read(file).unwrap(), file)
+                let bytes = std::fs::read(file).unwrap();
+                for library in [Library::Pillow, Library::Tensorflow] {
+                    assert_one_decode_equals_one_per_recipe(&bytes, file, library)
+                }
             });
     }
 }

@@ -60,6 +60,27 @@ pub enum ResizeMode {
     ShorterSide,
 }
 
+/// Whose decoder and arithmetic a recipe reproduces. Pillow (with torchvision's or Keras's
+/// geometry) is the default and is left out of serialised recipes, so recipes, manifests and
+/// store keys written before other libraries existed are unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Library {
+    #[default]
+    Pillow,
+    Opencv,
+    /// TensorFlow's `decode_jpeg` + inception eval preprocessing: see
+    /// [`crate::image::protocols::tensorflow`].
+    Tensorflow,
+    Torch,
+}
+
+impl Library {
+    pub fn is_pillow(&self) -> bool {
+        *self == Library::Pillow
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelOrder {
@@ -104,6 +125,9 @@ pub struct Recipe {
     pub std: [f32; 3],
     pub channels: ChannelOrder,
     pub layout: Layout,
+    /// Whose decoder and arithmetic; Pillow unless said.
+    #[serde(default, skip_serializing_if = "Library::is_pillow")]
+    pub library: Library,
 }
 
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -124,6 +148,7 @@ fn torchvision(name: &str, description: &str, resize_size: u32, crop_size: u32) 
         std: IMAGENET_STD,
         channels: ChannelOrder::Rgb,
         layout: Layout::Nchw,
+        library: Library::Pillow,
     }
 }
 
@@ -147,6 +172,7 @@ fn keras(
         std,
         channels: ChannelOrder::Rgb,
         layout: Layout::Nhwc,
+        library: Library::Pillow,
     }
 }
 
@@ -227,6 +253,8 @@ pub fn presets() -> Vec<Recipe> {
         tf("keras-tf", 299),
         tf("keras-tf-224", 224),
         tf("keras-tf-331", 331),
+        crate::image::protocols::tensorflow::inception_preset("tf-inception-299", 299),
+        crate::image::protocols::tensorflow::inception_preset("tf-inception-224", 224),
     ]
 }
 
@@ -288,7 +316,7 @@ impl Recipe {
         {
             return Err("mean must be finite and std finite and non-zero".into());
         }
-        Ok(())
+        crate::image::protocols::validate(self)
     }
 }
 
@@ -311,7 +339,9 @@ mod tests {
                 "keras-torch",
                 "keras-tf",
                 "keras-tf-224",
-                "keras-tf-331"
+                "keras-tf-331",
+                "tf-inception-299",
+                "tf-inception-224"
             ]
         );
         assert!(presets().iter().all(|r| r.validate().is_ok()));
