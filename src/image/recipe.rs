@@ -79,6 +79,15 @@ impl Library {
     pub fn is_pillow(&self) -> bool {
         *self == Library::Pillow
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Library::Pillow => "pillow",
+            Library::Opencv => "opencv",
+            Library::Tensorflow => "tensorflow",
+            Library::Torch => "torch",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -116,6 +116,7 @@ pub fn differences(
             changes.push(format!("{field}: {from} -> {to}"));
         }
     };
+    change("library", a.library.name().into(), b.library.name().into());
     change("resize", geometry_name(a), geometry_name(b));
     change("filter", a.filter.name().into(), b.filter.name().into());
     change(
@@ -147,10 +148,16 @@ fn variation(base: &Recipe, suffix: &str, change: impl FnOnce(&mut Recipe)) -> R
     recipe
 }
 
-/// The single-field variations of `base` (filters, geometry, channels, normalisation).
+/// The single-field variations of `base` (filters, geometry, channels, normalisation). Pillow's
+/// filters vary only a Pillow recipe: another library's resize has its own fixed arithmetic.
 fn variations(base: &Recipe) -> Vec<Recipe> {
     let mut out = Vec::new();
-    for filter in Filter::ALL {
+    let filters = if base.library.is_pillow() {
+        &Filter::ALL[..]
+    } else {
+        &[]
+    };
+    for &filter in filters {
         out.push(variation(base, filter.name(), |r| r.filter = filter));
     }
     out.push(variation(base, "squash", |r| {
@@ -225,9 +232,11 @@ pub fn candidates(
         PillowCompat::V12 => PillowCompat::V13,
         PillowCompat::V13 => PillowCompat::V12,
     };
-    let mut other = base.clone();
-    other.name = format!("{}+pillow{}", base.name, other_compat.name());
-    push(other, other_compat, label_offset, "variation");
+    if base.library.is_pillow() {
+        let mut other = base.clone();
+        other.name = format!("{}+pillow{}", base.name, other_compat.name());
+        push(other, other_compat, label_offset, "variation");
+    }
     if classes == 1001 {
         let mut shifted = base.clone();
         shifted.name = format!("{}+offset{}", base.name, 1 - label_offset.min(1));
