@@ -113,8 +113,9 @@ struct RawBatch {
 struct ReadyBatch {
     entries: Vec<Entry>,
     lanes: Vec<Vec<bool>>,
-    /// `Err` for an image that could not be read or decoded.
-    outcomes: Vec<Result<(), String>>,
+    /// Per image, per preparation: `Err` where the image could not be read or decoded for it
+    /// (libraries accept different files; a preparation the image does not need is `Ok`).
+    outcomes: Vec<Vec<Result<(), String>>>,
     /// One per preparation.
     tensors: Vec<Vec<f32>>,
     elapsed: Duration,
@@ -254,7 +255,7 @@ fn decode_batch(
     needs: &[Vec<bool>],
     tensors: &mut [Vec<f32>],
     config: &PassConfig,
-) -> Vec<Result<(), String>> {
+) -> Vec<Vec<Result<(), String>>> {
     // Sample i's slot in each tensor, for the preparations it needs.
     let mut slots: Vec<Vec<(usize, &mut [f32])>> =
         (0..admitted.len()).map(|_| Vec::new()).collect();
@@ -283,10 +284,16 @@ fn decode_batch(
                     })
                     .collect();
                 let mut outs: Vec<&mut [f32]> = slots.iter_mut().map(|(_, s)| &mut **s).collect();
-                crate::image::preprocess::preprocess_bytes_many(bytes, &recipes, &mut outs)
-                    .map_err(|e| e.to_string())
+                let results = crate::image::preprocess::preprocess_bytes_per_library(
+                    bytes, &recipes, &mut outs,
+                );
+                let mut outcome = vec![Ok(()); config.preparations.len()];
+                for ((preparation, _), result) in slots.iter().zip(results) {
+                    outcome[*preparation] = result;
+                }
+                outcome
             }
-            Err(error) => Err(error.clone()),
+            Err(error) => vec![Err(error.clone()); config.preparations.len()],
         })
         .collect()
 }
@@ -316,14 +323,18 @@ fn infer_batches(
                 .entries
                 .iter()
                 .zip(&ready.outcomes)
-                .find(|(_, o)| o.is_err())
+                .find_map(|(entry, o)| Some((entry, o.iter().find(|r| r.is_err())?)))
         {
             return Err(PipelineError::StrictFailure {
                 file: entry.file.clone(),
                 error: error.clone(),
             });
         }
-        let decoded = ready.outcomes.iter().filter(|o| o.is_ok()).count();
+        let decoded = ready
+            .outcomes
+            .iter()
+            .filter(|o| o.iter().any(|r| r.is_ok()))
+            .count();
         for (index, lane) in lanes.iter_mut().enumerate() {
             let stats = &mut stats[index];
             stats.preprocess_time += ready.elapsed;
@@ -371,13 +382,13 @@ impl LaneWork<'_> {
         let wanted = |i: &usize| ready.lanes[*i][self.lane_index];
         let decoded: Vec<usize> = (0..ready.entries.len())
             .filter(wanted)
-            .filter(|&i| ready.outcomes[i].is_ok())
+            .filter(|&i| ready.outcomes[i][lane.preparation].is_ok())
             .collect();
         for chunk in decoded.chunks(lane.batch.max(1)) {
             self.infer_chunk(lane, chunk, scratch, scores, predictions, stats)?;
         }
         for i in (0..ready.entries.len()).filter(wanted) {
-            if let Err(error) = &ready.outcomes[i] {
+            if let Err(error) = &ready.outcomes[i][lane.preparation] {
                 let entry = &ready.entries[i];
                 stats.failed += 1;
                 predictions.push(Prediction {
@@ -705,6 +716,57 @@ mod tests {
         }));
         let out = run_with(samples, 2, None, false, FakeClassifier::default());
         assert!(matches!(out.result, Err(PipelineError::Dataset(_))));
+    }
+
+    #[test]
+    fn a_file_one_library_refuses_still_feeds_the_models_of_another() {
+        // TensorFlow's decode_jpeg recipe refuses a PNG that Pillow's recipes read: the Pillow
+        // lane must give the answer it gives alone, whatever else shares the pass.
+        let (pillow, tensorflow) = (
+            preset("keras-caffe").unwrap(),
+            preset("tf-inception-224").unwrap(),
+        );
+        let config = PassConfig {
+            preparations: vec![
+                Preparation {
+                    recipe: &pillow,
+                    compat: PillowCompat::V13,
+                },
+                Preparation {
+                    recipe: &tensorflow,
+                    compat: PillowCompat::V13,
+                },
+            ],
+            read_batch: 4,
+            strict: false,
+        };
+        let (mut a, mut b) = (FakeClassifier::default(), FakeClassifier::default());
+        let mut lanes = [(&mut a, 0), (&mut b, 1)].map(|(model, preparation)| Lane {
+            name: "fake".into(),
+            model,
+            preparation,
+            batch: 4,
+            fixed_batch: None,
+            classes: CLASSES,
+            label_offset: 0,
+        });
+        let mut predictions: Vec<Vec<Prediction>> = vec![Vec::new(), Vec::new()];
+        let stats = run(
+            admit_all(grey_samples(&[10, 20, 30]), 2),
+            &config,
+            &mut lanes,
+            |lane, batch| {
+                predictions[lane].extend_from_slice(batch);
+                Ok(())
+            },
+            |_| {},
+        )
+        .unwrap();
+        let top1s = |lane: usize| predictions[lane].iter().map(top1).collect::<Vec<_>>();
+        assert_eq!(top1s(0), [Some(10), Some(20), Some(30)]);
+        assert_eq!(top1s(1), [None, None, None]);
+        assert_eq!((stats[0].failed, stats[1].failed), (0, 3));
+        assert_eq!(stats[0].decodes, 3);
     }
 
     #[test]

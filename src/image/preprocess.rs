@@ -329,7 +329,8 @@ pub fn preprocess_bytes_many(
 
 /// [`preprocess_bytes_many`] when some recipes reproduce another library: those decode with
 /// their library's decoder, the Pillow ones share one Pillow decode. Libraries accept different
-/// files, so the file is refused (for every recipe) when any of the libraries refuses it.
+/// files, so the file is refused (for every recipe) when any of the libraries refuses it; see
+/// [`preprocess_bytes_per_library`] for each library's own answer.
 fn preprocess_bytes_by_library(
     bytes: &[u8],
     recipes: &[(&Recipe, PillowCompat)],
@@ -349,6 +350,40 @@ fn preprocess_bytes_by_library(
         return Ok(());
     }
     preprocess_bytes_many(bytes, &pillow, &mut pillow_outs)
+}
+
+/// [`preprocess_bytes_many`] with each recipe's own outcome (the error as text): the recipes of
+/// one library share a decode, and a file one library refuses is still prepared for the recipes
+/// of the others, so that a model's result never depends on which other models share its pass.
+pub fn preprocess_bytes_per_library(
+    bytes: &[u8],
+    recipes: &[(&Recipe, PillowCompat)],
+    outs: &mut [&mut [f32]],
+) -> Vec<Result<(), String>> {
+    let mut outcomes: Vec<Option<Result<(), String>>> = recipes.iter().map(|_| None).collect();
+    let mut pillow = Vec::new();
+    let mut pillow_outs = Vec::new();
+    let mut pillow_at = Vec::new();
+    for (i, ((recipe, compat), out)) in recipes.iter().zip(outs.iter_mut()).enumerate() {
+        if recipe.library.is_pillow() {
+            pillow.push((*recipe, *compat));
+            pillow_outs.push(&mut **out);
+            pillow_at.push(i);
+        } else {
+            outcomes[i] = Some(
+                crate::image::protocols::preprocess_bytes(bytes, recipe, out)
+                    .map_err(|e| e.to_string()),
+            );
+        }
+    }
+    if !pillow.is_empty() {
+        let outcome =
+            preprocess_bytes_many(bytes, &pillow, &mut pillow_outs).map_err(|e| e.to_string());
+        for i in pillow_at {
+            outcomes[i] = Some(outcome.clone());
+        }
+    }
+    outcomes.into_iter().map(|o| o.unwrap_or(Ok(()))).collect()
 }
 
 #[cfg(test)]

@@ -10,18 +10,24 @@ use crate::eval::determinism::Chosen;
 use crate::eval::explain::Candidate;
 use crate::eval::prediction::Content;
 use crate::eval::rank::{TOP_K, top_k};
-use crate::image::preprocess::preprocess_bytes_many;
+use crate::image::preprocess::preprocess_bytes_per_library;
 use crate::runtime::Classifier;
 
 /// Images decoded and run per step: bounds the tensors held at once (chunk × distinct tensors).
 const CHUNK: usize = 8;
 const LABELS: usize = 1000;
 
+/// One image's tensors, one per distinct tensor, and whether each could be prepared.
+struct Prepared {
+    tensors: Vec<f32>,
+    outcomes: Vec<Result<(), String>>,
+}
+
 /// What the sample gave: per image, its content and each candidate's top-5 (`None`: failed).
 pub struct Measured {
     pub contents: Vec<Option<Content>>,
     pub top5: Vec<Vec<Option<[u16; TOP_K]>>>,
-    /// Why each failed image failed, by file.
+    /// Why each image some candidate could not prepare failed, by file.
     pub failures: Vec<(String, String)>,
     /// Distinct tensors among the candidates.
     pub tensors: usize,
@@ -69,38 +75,45 @@ pub fn measure(
     };
     for chunk in chosen.chunks(CHUNK) {
         let started = Instant::now();
-        let prepared: Vec<Result<Vec<f32>, String>> = chunk
+        let prepared: Vec<Prepared> = chunk
             .par_iter()
             .map(|(_, bytes)| {
-                let bytes = bytes.as_ref().map_err(Clone::clone)?;
                 let mut tensors = vec![0f32; sample_len * distinct.len()];
-                let mut outs: Vec<&mut [f32]> = tensors.chunks_exact_mut(sample_len).collect();
-                preprocess_bytes_many(bytes, &preparations, &mut outs)
-                    .map_err(|e| e.to_string())?;
-                Ok(tensors)
+                let outcomes = match bytes {
+                    Ok(bytes) => {
+                        let mut outs: Vec<&mut [f32]> =
+                            tensors.chunks_exact_mut(sample_len).collect();
+                        preprocess_bytes_per_library(bytes, &preparations, &mut outs)
+                    }
+                    Err(error) => vec![Err(error.clone()); distinct.len()],
+                };
+                Prepared { tensors, outcomes }
             })
             .collect();
         measured.preprocess_time += started.elapsed();
-        let ok: Vec<usize> = (0..chunk.len()).filter(|&i| prepared[i].is_ok()).collect();
         let started = Instant::now();
-        // scores[t][k]: tensor t's output row for the k-th readable image.
+        // rows[t][i]: the row of image i in tensor t's scores, where it could be prepared.
+        let mut rows_of: Vec<Vec<Option<usize>>> = Vec::with_capacity(distinct.len());
         let mut scores: Vec<(usize, Vec<f32>)> = Vec::with_capacity(distinct.len());
         for t in 0..distinct.len() {
-            let mut input = Vec::with_capacity(ok.len() * sample_len);
-            for &i in &ok {
-                if let Ok(tensors) = &prepared[i] {
-                    input.extend_from_slice(&tensors[t * sample_len..(t + 1) * sample_len]);
+            let mut input = Vec::with_capacity(chunk.len() * sample_len);
+            let mut rows = vec![None; chunk.len()];
+            for (i, image) in prepared.iter().enumerate() {
+                if image.outcomes[t].is_ok() {
+                    rows[i] = Some(input.len() / sample_len);
+                    input.extend_from_slice(&image.tensors[t * sample_len..(t + 1) * sample_len]);
                 }
             }
-            scores.push(classify_in_batches(model, &input, ok.len(), shape, batch)?);
+            let samples = input.len() / sample_len;
+            scores.push(classify_in_batches(model, &input, samples, shape, batch)?);
+            rows_of.push(rows);
         }
         measured.inference_time += started.elapsed();
         for (i, (entry, bytes)) in chunk.iter().enumerate() {
             measured
                 .contents
                 .push(bytes.as_ref().ok().map(|b| Content::of(b)));
-            let row = ok.iter().position(|&k| k == i);
-            if let (None, Err(error)) = (row, &prepared[i]) {
+            if let Some(Err(error)) = prepared[i].outcomes.iter().find(|o| o.is_err()) {
                 measured.failures.push((entry.file.clone(), error.clone()));
             }
             let top5 = candidates
@@ -108,7 +121,7 @@ pub fn measure(
                 .zip(&tensor_of)
                 .map(|(candidate, &t)| {
                     let (classes, rows) = &scores[t];
-                    let k = row?;
+                    let k = rows_of[t][i]?;
                     let row = &rows[k * classes..(k + 1) * classes];
                     let end = (candidate.label_offset + LABELS).min(row.len());
                     Some(top_k(&row[candidate.label_offset.min(end)..end]).classes)
