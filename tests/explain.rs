@@ -46,6 +46,17 @@ fn explain(cache: &Path, home: &Path, model: &str, onnx: &Path, extra: &[&str]) 
         .args(extra))
 }
 
+/// A run of the shipped manifest `model` on the shared sample, to explain against.
+fn verify_on_sample(cache: &Path, model: &str, onnx: &Path) {
+    let shared = shared().unwrap();
+    let verified = run(zoorepro(cache)
+        .args(["verify", "--model", model, "--onnx"])
+        .arg(onnx)
+        .arg("--val")
+        .arg(shared.join("imagenet-sample")));
+    assert_eq!(verified.status, 0, "{}", verified.stderr);
+}
+
 #[test]
 fn a_wrong_filter_is_traced_to_the_published_recipe_with_and_without_a_reference_run() {
     let Some(shared) = shared() else { return };
@@ -90,12 +101,7 @@ fn a_wrong_filter_is_traced_to_the_published_recipe_with_and_without_a_reference
     );
 
     // With a run of the correct manifest: every prediction agrees.
-    let verified = run(zoorepro(&cache)
-        .args(["verify", "--model", coral, "--onnx"])
-        .arg(&onnx)
-        .arg("--val")
-        .arg(shared.join("imagenet-sample")));
-    assert_eq!(verified.status, 0, "{}", verified.stderr);
+    verify_on_sample(&cache, coral, &onnx);
     let against = explain(
         &cache,
         &home,
@@ -179,12 +185,7 @@ fn a_wrong_crop_is_traced_to_the_published_crop_and_a_broken_export_is_not_the_p
     );
 
     // Against a run of the published recipe, the crop alone agrees on every image.
-    let verified = run(zoorepro(&cache)
-        .args(["verify", "--model", lite0, "--onnx"])
-        .arg(&onnx)
-        .arg("--val")
-        .arg(shared.join("imagenet-sample")));
-    assert_eq!(verified.status, 0, "{}", verified.stderr);
+    verify_on_sample(&cache, lite0, &onnx);
     let against = explain(
         &cache,
         &home,
