@@ -131,6 +131,9 @@ pub struct DatasetInfo {
     pub image_set_content_sha256: Option<String>,
     /// The manifest's name for that set, when a reference uses it.
     pub image_set_name: Option<String>,
+    /// The classes that competed where not all 1000 did (`imagenet-r-200`: ImageNet-R's 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scored_classes: Option<String>,
     pub unlabelled: usize,
     pub ignored_files: usize,
 }
@@ -311,6 +314,7 @@ pub(crate) mod tests {
                 image_set_sha256: "abcd".into(),
                 image_set_content_sha256: None,
                 image_set_name: Some("imagenet-sample-100".into()),
+                scored_classes: None,
                 unlabelled: 0,
                 ignored_files: 1,
             },
