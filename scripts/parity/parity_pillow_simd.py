@@ -15,7 +15,9 @@ float32 bytes (max abs diff must be exactly 0).
 
 --decode-python PY also decodes every image with another Pillow (the oracle's Pillow 13, whose
 decode zoorepro reproduces) and counts the images whose RGB pixels differ from Pillow-SIMD's:
-Pillow-SIMD decodes with the system libjpeg-turbo it was built against.
+Pillow-SIMD decodes with the system libjpeg-turbo it was built against. With --decode-only that
+is all it does, and files either refuses are allowed (the JPEG corpus):
+    ... parity_pillow_simd.py --decode-only --decode-python .venv/bin/python tests/jpeg-corpus/files
 --sha256 FILE writes the sha256 of Pillow-SIMD's tensor of each sample image for every preset
 (for tests/pillow_simd.rs). Exit status 0 only when every tensor is identical.
 """
@@ -39,6 +41,7 @@ import parity  # noqa: E402  (the Pillow + NumPy reference of every preset)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE = os.path.join(REPO, "..", "shared", "imagenet-sample")
 EXPECTED_VERSION = "12.1.1.post0"
+REFUSED = "refused"
 SWEEP_MANIFEST = "parity/pillow-simd-filters"
 FILTER_NAMES = ["NEAREST", "BOX", "BILINEAR", "HAMMING", "BICUBIC", "LANCZOS"]
 
@@ -144,21 +147,35 @@ def others(binary, images, out, name, want):
 
 def decode_check(python, images, decoded):
     """How many images another Pillow decodes to other RGB pixels than this one."""
-    code = ("import sys, hashlib, numpy as np\nfrom PIL import Image\n"
-            "for p in sys.stdin.read().splitlines():\n"
-            "    with Image.open(p) as im:\n"
-            "        print(hashlib.sha256(np.asarray(im.convert('RGB')).tobytes()).hexdigest())\n")
-    run = subprocess.run([python, "-c", code], input="\n".join(images), capture_output=True,
-                         text=True, check=True)
+    run = subprocess.run([python, os.path.abspath(__file__), "--decode-worker"],
+                         input="\n".join(images), capture_output=True, text=True, check=True)
     other = run.stdout.split()
     version = subprocess.run([python, "-c", "import PIL; print(PIL.__version__)"],
                              capture_output=True, text=True).stdout.strip()
+    both = [p for p, h in zip(images, other) if h != REFUSED and decoded[p] != REFUSED]
     differ = [p for p, h in zip(images, other) if h != decoded[p]]
-    print(f"decode: Pillow {version} ({python}) and Pillow-SIMD give different RGB pixels for "
-          f"{len(differ)} of {len(images)} images")
-    for p in differ:
-        print("   ", p)
+    print(f"decode: Pillow {version} ({python}) and Pillow-SIMD accept {len(both)} of "
+          f"{len(images)} files both; they disagree on {len(differ)}:")
+    for p, h in zip(images, other):
+        if h != decoded[p]:
+            kind = ("pixels differ" if p in both else
+                    "only Pillow-SIMD accepts" if h == REFUSED else f"only Pillow {version} accepts")
+            print(f"    {kind}: {p}")
     return differ
+
+
+def decode_hash(path):
+    """The sha256 of a file's RGB pixels as this Pillow decodes it, or REFUSED."""
+    try:
+        with Image.open(path) as im:
+            return hashlib.sha256(np.asarray(im.convert("RGB")).tobytes()).hexdigest()
+    except Exception:  # noqa: BLE001 - any refusal counts as one
+        return REFUSED
+
+
+def decode_worker():
+    for path in sys.stdin.read().splitlines():
+        print(decode_hash(path))
 
 
 def main():
@@ -167,15 +184,30 @@ def main():
     ap.add_argument("--bin", default=os.path.join(REPO, "target", "release", "zoorepro"))
     ap.add_argument("--decode-python", help="another Pillow's Python: compare decoded pixels")
     ap.add_argument("--sha256", help="write Pillow-SIMD's tensor digests of the sample here")
+    ap.add_argument("--decode-only", action="store_true",
+                    help="with --decode-python: only compare the decoded pixels (files either "
+                    "Pillow refuses allowed, e.g. the JPEG corpus)")
+    ap.add_argument("--decode-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.decode_worker:
+        return decode_worker()
 
     if PIL.__version__ != EXPECTED_VERSION:
         sys.exit(f"this is Pillow {PIL.__version__}, not Pillow-SIMD {EXPECTED_VERSION}")
     images = parity.list_images(args.images or [SAMPLE])
-    if not images:
+    if not images and not args.decode_only:
         sys.exit("no images found")
     print(f"Pillow-SIMD {PIL.__version__} (libjpeg-turbo {features.version('libjpeg_turbo')}), "
           f"NumPy {np.__version__}, {len(images)} images")
+    if args.decode_only:
+        if not args.decode_python:
+            sys.exit("--decode-only needs --decode-python")
+        # Every file, whatever its name: fuzz corpora have no extensions.
+        images = sorted(f for d in args.images for f in
+                        (glob.glob(os.path.join(d, "*")) if os.path.isdir(d) else [d]))
+        print(f"--decode-only: {len(images)} files")
+        decode_check(args.decode_python, images, {p: decode_hash(p) for p in images})
+        return 0
     decoded = {}
     rgb = {}
     for p in images:
