@@ -15,7 +15,9 @@ float32 bytes (max abs diff must be exactly 0).
 
 --decode-python PY also decodes every image with another Pillow (the oracle's Pillow 13, whose
 decode zoorepro reproduces) and counts the images whose RGB pixels differ from Pillow-SIMD's:
-Pillow-SIMD decodes with the system libjpeg-turbo it was built against. With --decode-only that
+Pillow-SIMD decodes with the system libjpeg-turbo it was built against; --decoded-by PY takes
+the decoded pixels from that other Pillow, so that only the resize and normalisation are
+Pillow-SIMD's (the arithmetic alone, on files the decoders disagree on). With --decode-only that
 is all it does, and files either refuses are allowed (the JPEG corpus):
     ... parity_pillow_simd.py --decode-only --decode-python .venv/bin/python tests/jpeg-corpus/files
 --sha256 FILE writes the sha256 of Pillow-SIMD's tensor of each sample image for every preset
@@ -173,9 +175,21 @@ def decode_hash(path):
         return REFUSED
 
 
-def decode_worker():
-    for path in sys.stdin.read().splitlines():
+def decode_worker(save_dir):
+    """Answer each path on stdin with decode_hash; with save_dir, also save the pixels there."""
+    for i, path in enumerate(sys.stdin.read().splitlines()):
         print(decode_hash(path))
+        if save_dir:
+            with Image.open(path) as im:
+                np.save(os.path.join(save_dir, f"{i}.npy"), np.asarray(im.convert("RGB")))
+
+
+def decoded_by(python, images, tmp):
+    """The RGB pictures another Pillow decodes `images` to, as Pillow-SIMD images."""
+    subprocess.run([python, os.path.abspath(__file__), "--decode-worker", "--save-to", tmp],
+                   input="\n".join(images), capture_output=True, text=True, check=True)
+    return {p: Image.fromarray(np.load(os.path.join(tmp, f"{i}.npy")))
+            for i, p in enumerate(images)}
 
 
 def main():
@@ -187,10 +201,17 @@ def main():
     ap.add_argument("--decode-only", action="store_true",
                     help="with --decode-python: only compare the decoded pixels (files either "
                     "Pillow refuses allowed, e.g. the JPEG corpus)")
+    ap.add_argument("--decoded-by", metavar="PY",
+                    help="take the decoded pixels from another Pillow's Python (the oracle's "
+                    "Pillow 13, whose decode zoorepro reproduces) and only Pillow-SIMD's "
+                    "resize: checks the arithmetic alone, on files the decoders disagree on")
     ap.add_argument("--decode-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--save-to", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.decode_worker:
-        return decode_worker()
+        return decode_worker(args.save_to)
+    if args.sha256 and args.decoded_by:
+        sys.exit("--sha256 records Pillow-SIMD's own tensors: not with --decoded-by")
 
     if PIL.__version__ != EXPECTED_VERSION:
         sys.exit(f"this is Pillow {PIL.__version__}, not Pillow-SIMD {EXPECTED_VERSION}")
@@ -219,6 +240,9 @@ def main():
     digests = {}
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "t.npy")
+        if args.decoded_by:
+            rgb = decoded_by(args.decoded_by, images, tmp)
+            print(f"decoded by {args.decoded_by}, resized by Pillow-SIMD")
         for name in parity.PRESETS:
             want = np.stack([parity.preset_tensor_from_rgb(rgb[p], name) for p in images])
             got, err = zoorepro(args.bin, images, out, name)
