@@ -98,6 +98,22 @@ mod tests {
     }
 
     #[test]
+    fn a_hand_computed_table() {
+        // BILINEAR 4 -> 2: output 0 reads pixels 0..3 with weights 0.75, 0.75, 0.25 over 1.75,
+        // i.e. 3/7, 3/7, 1/7 (output 1 mirrors it). 3/7 * 2^17 = 56174 no longer fits 15 bits,
+        // 3/7 * 2^16 = 28086.86 does: 16 bits, weights rounded half away from zero.
+        let bits = precision(4, 2, Filter::Bilinear, PillowCompat::Simd);
+        assert_eq!(bits, 16);
+        let taps = Taps::new(4, 2, 0..2, Filter::Bilinear, bits);
+        assert_eq!(taps.weights(0), [28087, 28087, 9362]);
+        assert_eq!(taps.weights(1), [9362, 28087, 28087]);
+        assert_eq!(taps.half(), 1 << 15);
+        // Pillow's own table of the same resize, for contrast.
+        let pillow = Taps::new(4, 2, 0..2, Filter::Bilinear, PRECISION_BITS);
+        assert_eq!(pillow.weights(0), [1797559, 1797559, 599186]);
+    }
+
+    #[test]
     fn simd_tables_use_the_precision_of_their_largest_weight() {
         for filter in Filter::ALL.into_iter().filter(|&f| f != Filter::Nearest) {
             for (i, o) in [
