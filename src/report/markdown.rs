@@ -68,9 +68,9 @@ fn write_summary(out: &mut String, r: &RunRecord) {
     );
     let _ = writeln!(
         out,
-        "| recipe | {} (Pillow {} resize order) |",
+        "| recipe | {} ({}) |",
         code(&r.recipe.name),
-        r.recipe.pillow_compat
+        super::resampling_label(&r.recipe.pillow_compat)
     );
     let _ = writeln!(
         out,

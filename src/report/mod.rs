@@ -158,6 +158,15 @@ pub fn image_set_label(name: Option<&str>, images: usize, sha256: &str) -> Strin
     }
 }
 
+/// How reports name the resampling a run reproduced (`pillow_compat` as stored: "12", "13",
+/// "simd", or empty for runs with no Pillow resize of their own).
+pub fn resampling_label(pillow_compat: &str) -> String {
+    match pillow_compat {
+        "simd" => "Pillow-SIMD 12.1.1.post0 resampling".to_string(),
+        other => format!("Pillow {other} resize order"),
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoreInfo {
     pub database: String,
