@@ -11,6 +11,8 @@ use crate::eval::explain::Candidate;
 use crate::eval::prediction::Content;
 use crate::eval::rank::{Ranked, TOP_K, top_k, top_k_among};
 use crate::image::preprocess::preprocess_bytes_per_library;
+use crate::image::recipe::Recipe;
+use crate::image::resample::PillowCompat;
 use crate::runtime::Classifier;
 
 /// Images decoded and run per step: bounds the tensors held at once (chunk × distinct tensors).
@@ -76,21 +78,7 @@ pub fn measure(
     };
     for chunk in chosen.chunks(CHUNK) {
         let started = Instant::now();
-        let prepared: Vec<Prepared> = chunk
-            .par_iter()
-            .map(|(_, bytes)| {
-                let mut tensors = vec![0f32; sample_len * distinct.len()];
-                let outcomes = match bytes {
-                    Ok(bytes) => {
-                        let mut outs: Vec<&mut [f32]> =
-                            tensors.chunks_exact_mut(sample_len).collect();
-                        preprocess_bytes_per_library(bytes, &preparations, &mut outs)
-                    }
-                    Err(error) => vec![Err(error.clone()); distinct.len()],
-                };
-                Prepared { tensors, outcomes }
-            })
-            .collect();
+        let prepared = prepare(chunk, &preparations, sample_len);
         measured.preprocess_time += started.elapsed();
         let started = Instant::now();
         // rows[t][i]: the row of image i in tensor t's scores, where it could be prepared.
@@ -134,6 +122,28 @@ pub fn measure(
         on_progress(chunk.len());
     }
     Ok(measured)
+}
+
+/// Every distinct tensor of each image of `chunk`, the images in parallel, each decoded once.
+fn prepare(
+    chunk: &[Chosen],
+    preparations: &[(&Recipe, PillowCompat)],
+    sample_len: usize,
+) -> Vec<Prepared> {
+    chunk
+        .par_iter()
+        .map(|(_, bytes)| {
+            let mut tensors = vec![0f32; sample_len * preparations.len()];
+            let outcomes = match bytes {
+                Ok(bytes) => {
+                    let mut outs: Vec<&mut [f32]> = tensors.chunks_exact_mut(sample_len).collect();
+                    preprocess_bytes_per_library(bytes, preparations, &mut outs)
+                }
+                Err(error) => vec![Err(error.clone()); preparations.len()],
+            };
+            Prepared { tensors, outcomes }
+        })
+        .collect()
 }
 
 /// A row's top-5 among the set's classes (ImageNet-A, -R) where it has them all, else among all.

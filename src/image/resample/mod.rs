@@ -112,6 +112,25 @@ pub fn resize_window(
     let shrink_w = full_width as i64 - width as i64;
     let vertical_first = compat.may_run_vertical_first() && shrink_h > 0 && shrink_h > 2 * shrink_w;
 
+    convolve(
+        src,
+        placement,
+        window,
+        needed,
+        (horizontal, vertical),
+        vertical_first,
+    )
+}
+
+/// The separable passes that `window` needs, in Pillow's order, over the `needed` source pixels.
+fn convolve(
+    src: &RgbImage,
+    placement: Placement,
+    window: Window,
+    needed: Window,
+    (horizontal, vertical): (Option<Rc<Taps>>, Option<Rc<Taps>>),
+    vertical_first: bool,
+) -> RgbImage {
     // Source coordinates of the picture -> indices into `src`.
     let (x0, y0) = (placement.window.x, placement.window.y);
     let local = |range: Range<usize>, origin: usize| range.start - origin..range.end - origin;
