@@ -129,6 +129,8 @@ pub(super) struct Flavour {
     pub who: &'static str,
     /// The presets' family, for the not-a-JPEG message ("TensorFlow").
     pub family: &'static str,
+    /// The bytes a file must start with to be handed to libjpeg at all.
+    pub signature: &'static [u8],
     /// libjpeg's accurate integer DCT (else the fast one).
     pub dct_islow: bool,
     /// Outputs of this many bytes or more are refused (0: none), and whose limit that is.
@@ -142,6 +144,7 @@ pub(super) struct Flavour {
 const TENSORFLOW: Flavour = Flavour {
     who: "TensorFlow's decode_jpeg",
     family: "TensorFlow",
+    signature: &[0xFF, 0xD8, 0xFF],
     dct_islow: false,
     max_bytes: 1 << 29,
     limit_of: "TensorFlow's decode_jpeg",
@@ -224,7 +227,7 @@ pub(super) fn decode_as(
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+    if !bytes.starts_with(flavour.signature) {
         return Err(DecodeError::Unsupported(format!(
             "not a JPEG: the {} presets reproduce decode_jpeg on JPEG files only",
             flavour.family

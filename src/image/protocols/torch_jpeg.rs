@@ -14,6 +14,9 @@ use super::tensorflow_jpeg::{Flavour, decode_as};
 const TORCHVISION: Flavour = Flavour {
     who: "torchvision's decode_jpeg",
     family: "torchvision-tensor",
+    // torchvision hands any bytes to libjpeg, which asks for SOI only: the next marker may
+    // follow junk bytes (a warning, not an error).
+    signature: &[0xFF, 0xD8],
     dct_islow: true,
     max_bytes: 3 * MAX_PIXELS as i64 + 1,
     limit_of: "zoorepro's pixel limit",
