@@ -11,6 +11,8 @@ mod tensorflow_jpeg;
 pub mod torch;
 mod torch_jpeg;
 mod torch_resample;
+#[cfg(target_arch = "x86_64")]
+mod torch_resample_avx2;
 
 /// Whether `recipe`'s fields make sense for its library (Pillow recipes always pass here).
 pub fn validate(recipe: &Recipe) -> Result<(), String> {

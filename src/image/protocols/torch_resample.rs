@@ -29,6 +29,9 @@ pub(super) struct AxisTaps {
     /// source position moved left where needed to stay inside the axis (None when the axis is
     /// shorter than `stride`): a fixed-length loop, and the same integer sums.
     padded: Option<(Vec<usize>, Vec<i16>)>,
+    /// `padded`'s weights two by two, for the AVX2 horizontal pass.
+    #[cfg(target_arch = "x86_64")]
+    pairs: Vec<i32>,
 }
 
 /// ATen's `aa_filter` for bilinear: the triangle.
@@ -80,6 +83,10 @@ impl AxisTaps {
             .collect();
         let padded = pad(in_size, stride, &starts, &lens, &weights);
         Self {
+            #[cfg(target_arch = "x86_64")]
+            pairs: padded.as_ref().map_or_else(Vec::new, |(_, padded)| {
+                super::torch_resample_avx2::weight_pairs(stride, padded)
+            }),
             starts,
             lens,
             stride,
@@ -204,7 +211,7 @@ impl Resize {
             // SAFETY: the CPU has AVX2, checked just above.
             return unsafe { self.run_avx2(img, x0, y0) };
         }
-        self.run_portable(img, x0, y0)
+        self.run_portable(img, x0, y0, horizontal)
     }
 
     /// [`Resize::run`] compiled for AVX2: the same integer arithmetic, wider vectors for the
@@ -212,11 +219,34 @@ impl Resize {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn run_avx2(&self, img: &RgbImage, x0: usize, y0: usize) -> RgbImage {
-        self.run_portable(img, x0, y0)
+        self.run_portable(img, x0, y0, |xs, line, x0, columns, out| match &xs.padded {
+            // SAFETY: run_avx2 runs on CPUs with AVX2 only.
+            Some((starts, _)) => unsafe {
+                super::torch_resample_avx2::horizontal(
+                    line,
+                    x0,
+                    starts,
+                    &xs.pairs,
+                    xs.stride,
+                    xs.precision,
+                    columns,
+                    out,
+                    |x, o| horizontal(xs, line, x0, x..x + 1, o),
+                )
+            },
+            None => horizontal(xs, line, x0, columns, out),
+        })
     }
 
+    /// Both passes, the horizontal one by `across_row`.
     #[inline(always)]
-    fn run_portable(&self, img: &RgbImage, x0: usize, y0: usize) -> RgbImage {
+    fn run_portable(
+        &self,
+        img: &RgbImage,
+        x0: usize,
+        y0: usize,
+        across_row: impl Fn(&AxisTaps, &[u8], usize, Range<usize>, &mut [u8]),
+    ) -> RgbImage {
         let (_, source_rows) = self.source();
         let width = self.columns.len();
         // The horizontal pass, for the source rows the vertical pass reads.
@@ -224,7 +254,7 @@ impl Resize {
         for (row, out) in source_rows.clone().zip(across.chunks_exact_mut(width * 3)) {
             let line = img.row(row - y0);
             match &self.xs {
-                Some(xs) => horizontal(xs, line, x0, self.columns.clone(), out),
+                Some(xs) => across_row(xs, line, x0, self.columns.clone(), out),
                 None => out.copy_from_slice(
                     &line[(self.columns.start - x0) * 3..(self.columns.end - x0) * 3],
                 ),
@@ -431,6 +461,37 @@ mod tests {
                 assert!(t.fixed(out).0 + t.stride <= from);
                 assert_eq!(dot(t.fixed(out)), dot(t.taps(out)), "{from} -> {to}: {out}");
             }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_pass_equals_the_scalar_one() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let line: Vec<u8> = (0..3 * 700).map(|i| (i * 89 % 256) as u8).collect();
+        for (from, to) in [(500, 341), (700, 224), (12, 5), (100, 333), (700, 60)] {
+            let t = AxisTaps::new(from, to);
+            let (starts, _) = t.padded.as_ref().unwrap();
+            let mut scalar = vec![0u8; to * 3];
+            horizontal(&t, &line, 0, 0..to, &mut scalar);
+            let mut simd = vec![1u8; to * 3];
+            // SAFETY: AVX2 checked above.
+            unsafe {
+                super::super::torch_resample_avx2::horizontal(
+                    &line[..from * 3],
+                    0,
+                    starts,
+                    &t.pairs,
+                    t.stride,
+                    t.precision,
+                    0..to,
+                    &mut simd,
+                    |x, o| horizontal(&t, &line[..from * 3], 0, x..x + 1, o),
+                )
+            };
+            assert_eq!(simd, scalar, "{from} -> {to}");
         }
     }
 
