@@ -9,7 +9,7 @@
 //! the rest, from whole decoded pictures.
 //!
 //! Usage: cargo run --release --example preprocess_throughput -- [--rounds N]
-//!        (--recipe PRESET | --model ID)... IMAGE...
+//!        [--pillow-compat 12|13|simd] (--recipe PRESET | --model ID)... IMAGE...
 //! `--model` takes a manifest id and uses its default recipe (manifests are found as the CLI
 //! finds them: $ZOOREPRO_HOME, else the current directory or a parent holding `manifests/`).
 
@@ -22,6 +22,7 @@ use zoorepro::image::resample::PillowCompat;
 
 fn main() -> anyhow::Result<()> {
     let mut rounds = 5usize;
+    let mut compat = PillowCompat::V13;
     let mut recipes: Vec<(String, Recipe)> = Vec::new();
     let mut files: Vec<PathBuf> = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -33,6 +34,15 @@ fn main() -> anyhow::Result<()> {
                     .context("--rounds needs a number")?
                     .parse()
                     .context("--rounds needs a number")?;
+            }
+            "--pillow-compat" => {
+                let name = args
+                    .next()
+                    .context("--pillow-compat needs 12, 13 or simd")?;
+                compat = *PillowCompat::ALL
+                    .iter()
+                    .find(|c| c.name() == name)
+                    .with_context(|| format!("--pillow-compat {name:?}: 12, 13 or simd"))?;
             }
             "--recipe" => {
                 let name = args.next().context("--recipe needs a preset name")?;
@@ -52,7 +62,8 @@ fn main() -> anyhow::Result<()> {
     }
     if recipes.is_empty() || files.is_empty() || rounds == 0 {
         bail!(
-            "usage: preprocess_throughput [--rounds N] (--recipe PRESET | --model ID)... IMAGE..."
+            "usage: preprocess_throughput [--rounds N] [--pillow-compat 12|13|simd] \
+             (--recipe PRESET | --model ID)... IMAGE..."
         );
     }
     let images = files
@@ -80,12 +91,7 @@ fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         for _ in 0..rounds {
             for img in &decoded {
-                zoorepro::image::preprocess::preprocess_image(
-                    img,
-                    recipe,
-                    PillowCompat::V13,
-                    &mut out,
-                );
+                zoorepro::image::preprocess::preprocess_image(img, recipe, compat, &mut out);
             }
         }
         let resample_s = per_image(start.elapsed().as_secs_f64());
@@ -102,17 +108,13 @@ fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         for _ in 0..rounds {
             for bytes in &images {
-                zoorepro::image::preprocess::preprocess_bytes(
-                    bytes,
-                    recipe,
-                    PillowCompat::V13,
-                    &mut out,
-                )?;
+                zoorepro::image::preprocess::preprocess_bytes(bytes, recipe, compat, &mut out)?;
             }
         }
         let total_s = per_image(start.elapsed().as_secs_f64());
         let line = serde_json::json!({
             "recipe": label,
+            "pillow_compat": compat.name(),
             "images": images.len(),
             "rounds": rounds,
             "images_per_second": 1.0 / total_s,

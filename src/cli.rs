@@ -379,6 +379,9 @@ pub enum PillowCompatArg {
     V12,
     #[value(name = "13")]
     V13,
+    /// Pillow-SIMD 12.1.1.post0 (uploadcare's fork).
+    #[value(name = "simd")]
+    Simd,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -406,8 +409,9 @@ pub struct ModelArgs {
     #[arg(long, value_name = "NAME")]
     pub recipe: Option<String>,
 
-    /// Which Pillow's resize pass order to reproduce.
-    #[arg(long, value_enum, default_value = "13", value_name = "12|13")]
+    /// Which Pillow's resampling to reproduce: 12 or 13 (their pass orders differ), or simd
+    /// (Pillow-SIMD 12.1.1.post0: Pillow 12's order, 16-bit coefficients).
+    #[arg(long, value_enum, default_value = "13", value_name = "12|13|simd")]
     pub pillow_compat: PillowCompatArg,
 
     /// The ONNX file, when it is not where the manifest says under models/.
@@ -440,8 +444,9 @@ pub struct ModelsArgs {
     #[arg(long, value_name = "NAME")]
     pub recipe: Option<String>,
 
-    /// Which Pillow's resize pass order to reproduce.
-    #[arg(long, value_enum, default_value = "13", value_name = "12|13")]
+    /// Which Pillow's resampling to reproduce: 12 or 13 (their pass orders differ), or simd
+    /// (Pillow-SIMD 12.1.1.post0: Pillow 12's order, 16-bit coefficients).
+    #[arg(long, value_enum, default_value = "13", value_name = "12|13|simd")]
     pub pillow_compat: PillowCompatArg,
 
     /// The ONNX file, when it is not where the manifest says under models/ (one model only).
@@ -530,7 +535,9 @@ pub struct PreprocessArgs {
     #[arg(long, value_name = "NAME")]
     pub recipe: Option<String>,
 
-    #[arg(long, value_enum, default_value = "13", value_name = "12|13")]
+    /// Which Pillow's resampling to reproduce: 12 or 13 (their pass orders differ), or simd
+    /// (Pillow-SIMD 12.1.1.post0: Pillow 12's order, 16-bit coefficients).
+    #[arg(long, value_enum, default_value = "13", value_name = "12|13|simd")]
     pub pillow_compat: PillowCompatArg,
 
     /// Images to preprocess, stacked in this order.

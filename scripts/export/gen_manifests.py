@@ -89,9 +89,9 @@ def published_rows(shared):
 
 def timm_rows(shared):
     """timm's results for the torchvision weights, by dataset then torchvision model name: `imagenet` (the
-    50,000 validation images), `imagenet-real` (the same images, ReaL labels) and `imagenetv2-matched-frequency`
-    are referenced. Sketch, -A and -R are not: -A and -R are scored on a 200-class subset of the logits, which
-    zoorepro does not reproduce, and Sketch has no layout that names it."""
+    50,000 validation images), `imagenet-real` (the same images, ReaL labels), and the sets a layout names:
+    `imagenetv2-matched-frequency`, `imagenet-sketch`, `imagenet-a` and `imagenet-r` (the last two scored, as timm
+    scores them, among their 200 classes only)."""
     rows = {}
     with open(os.path.join(shared, "reference", "timm_results_tv_in1k.csv")) as f:
         for row in csv.DictReader(f):
@@ -102,6 +102,16 @@ def timm_rows(shared):
 # ImageNetV2's file names are not at hand to digest: the set is recognised by the name its layout gives it
 # (the archive or folder name, e.g. imagenetv2-matched-frequency-format-val) and its 10,000 images.
 IMAGENETV2_MATCHED_FREQUENCY = {"name": "imagenetv2-matched-frequency", "images": 10000}
+# The same for the other sets timm reports, named by the folder their archive unpacks to: ImageNet-Sketch as released
+# (50,889 files; its README says 50,000), ImageNet-A (7,500 images of 200 classes), ImageNet-R (30,000, 200 classes).
+LAYOUT_SETS = {
+    "imagenetv2-matched-frequency": (IMAGENETV2_MATCHED_FREQUENCY, "ImageNetV2 matched-frequency (10,000 images)"),
+    "imagenet-sketch": ({"name": "imagenet-sketch", "images": 50889}, "ImageNet-Sketch (50,889 images)"),
+    "imagenet-a": ({"name": "imagenet-a", "images": 7500},
+                   "ImageNet-A (7,500 images, scored among its 200 classes as timm does)"),
+    "imagenet-r": ({"name": "imagenet-r", "images": 30000},
+                   "ImageNet-R (30,000 images, scored among its 200 classes as timm does)"),
+}
 
 
 def timm_reference(row, sets, dataset="imagenet"):
@@ -120,9 +130,10 @@ def timm_reference(row, sets, dataset="imagenet"):
         role = "ImageNet-ReaL labels on the 50,000 validation images: compared by `table --labels real`, never a verdict"
         image_set, expected, labels = sets["full"], False, "real"
     else:
-        role = ("ImageNetV2 matched-frequency (10,000 images), the set recognised by its layout's name and count, "
-                "since its file names are not at hand to digest")
-        image_set, expected, labels = IMAGENETV2_MATCHED_FREQUENCY, True, None
+        image_set, described = LAYOUT_SETS[dataset]
+        role = ("%s, the set recognised by its layout's name and count, since its file names are not at hand to "
+                "digest" % described)
+        expected, labels = True, None
     note = ("timm %s (%s), its validate.py with img_size %d, crop_pct 0.875 (Resize(%d)), %s interpolation; %s"
             % (row["timm_model"], role, size, int(size / 0.875), row["interpolation"], row["source"]))
     ref = reference("timm", float(row["top1"]), float(row["top5"]), recipe, image_set, expected, note)
@@ -159,7 +170,7 @@ def torchvision_manifest(name, rows, sets, timm=None):
             raise SystemExit("unexpected source %r for pytorch/%s" % (row["source"], name))
     if timm is not None:
         refs.append(timm_reference(timm["imagenet"], sets))
-        for dataset in ("imagenet-real", "imagenetv2-matched-frequency"):
+        for dataset in ("imagenet-real", *LAYOUT_SETS):
             if dataset in timm:
                 refs.append(timm_reference(timm[dataset], sets, dataset))
     return {

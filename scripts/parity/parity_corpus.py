@@ -50,7 +50,8 @@ import parity  # noqa: E402  (scripts/parity/parity.py: the Pillow + NumPy refer
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_DIRS = [os.path.join(REPO, "tests", "jpeg-corpus", "files"),
                 os.path.join(REPO, "tests", "jpeg-corpus", "made")]
-PILLOW_COMPAT = "13"
+PILLOW_COMPAT = "13"  # --pillow-compat; "simd" with a Python whose PIL is Pillow-SIMD
+REFERENCE = {"12": None, "13": "13.0.0", "simd": "12.1.1.post0"}
 
 # Disagreement kinds, in report order.
 KINDS = ["pillow_only", "zoorepro_only", "mismatch", "zoorepro_failed", "pillow_timeout"]
@@ -336,6 +337,7 @@ def outcome_text(pil):
 
 
 def main():
+    global PILLOW_COMPAT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pillow-worker", metavar="PRESETS", help=argparse.SUPPRESS)
     ap.add_argument("--bin", help="the zoorepro binary")
@@ -350,12 +352,16 @@ def main():
     ap.add_argument("--pillow-timeout", type=int, default=120,
                     help="seconds Pillow may take on one file, all presets [120]")
     ap.add_argument("--json", metavar="FILE", help="write the full report here")
+    ap.add_argument("--pillow-compat", choices=sorted(REFERENCE), default=PILLOW_COMPAT,
+                    help="what zoorepro reproduces: 13 (Pillow 13.0.0) [default], or simd with "
+                    "this script run by a Python whose PIL is Pillow-SIMD 12.1.1.post0")
     ap.add_argument("--python", default=sys.executable, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.pillow_worker:
         pillow_worker(args.pillow_worker.split(","))
         return
+    PILLOW_COMPAT = args.pillow_compat
     if not args.bin:
         ap.error("--bin is required")
     presets = args.presets.split(",") if args.presets else list(parity.PRESETS)
@@ -371,8 +377,9 @@ def main():
     print("Pillow %s, NumPy %s, zoorepro %s, --pillow-compat %s, %d files, %d presets, "
           "jobs %d, seed %d" % (PIL.__version__, np.__version__, args.bin, PILLOW_COMPAT,
                                 len(files), len(presets), args.jobs, args.seed))
-    if PIL.__version__ != "13.0.0":
-        print("WARNING: the reference is Pillow 13.0.0, this is %s" % PIL.__version__)
+    reference = REFERENCE[PILLOW_COMPAT]
+    if reference and PIL.__version__ != reference:
+        print("WARNING: the reference is Pillow %s, this is %s" % (reference, PIL.__version__))
 
     results = per_file_checks(files, presets, args)
 

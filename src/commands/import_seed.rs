@@ -82,6 +82,7 @@ fn import_caches(
             source_sha256: Some(crate::util::hex::hex(&sha2::Sha256::digest(format!(
                 "{preds_sha}{probs_sha}"
             )))),
+            class_subset: None,
         };
         let meta = RunMeta {
             schema: RUN_META_SCHEMA,

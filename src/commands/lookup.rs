@@ -63,10 +63,10 @@ pub(super) fn image_set_name(
         )
 }
 
-/// The ImageNetV2 variant `verify` named the set after, from the path and layout it recorded.
+/// The set name `verify`'s layout gave (ImageNetV2, -Sketch, -A, -R), from the path and layout it recorded.
 pub(super) fn layout_name(run: &RunInfo) -> Option<&'static str> {
     let dataset = run.meta.verify()?.dataset.as_ref()?;
-    crate::dataset::imagenetv2_variant(
+    crate::dataset::layout_set_name(
         dataset.layout.as_deref()?,
         Path::new(dataset.path.as_deref()?),
     )

@@ -15,6 +15,7 @@ impl From<PillowCompatArg> for PillowCompat {
         match arg {
             PillowCompatArg::V12 => PillowCompat::V12,
             PillowCompatArg::V13 => PillowCompat::V13,
+            PillowCompatArg::Simd => PillowCompat::Simd,
         }
     }
 }

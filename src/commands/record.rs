@@ -184,7 +184,7 @@ pub(super) struct RecordParts {
     pub ignored_files: usize,
     /// The labelled images' content digest, when every content is known.
     pub image_set_content_sha256: Option<String>,
-    /// The image set's name from its layout (an ImageNetV2 variant), where no manifest names it.
+    /// The image set's name from its layout (ImageNetV2, -Sketch, -A, -R), where no manifest names it.
     pub layout_set_name: Option<String>,
     pub store: Option<StoreInfo>,
     pub provenance: Provenance,
@@ -228,7 +228,12 @@ pub(super) fn build_record(
             image_set_name: manifest
                 .image_set_name(&image_set)
                 .map(str::to_string)
-                .or(parts.layout_set_name),
+                .or(parts.layout_set_name.clone()),
+            scored_classes: parts
+                .layout_set_name
+                .as_deref()
+                .and_then(crate::dataset::class_subset)
+                .map(|subset| subset.name.to_string()),
             image_set_sha256: image_set_sha256.clone(),
             image_set_content_sha256: image_set_content_sha256.clone(),
             unlabelled: ordered

@@ -14,11 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod folder;
 pub mod labels;
+mod named_sets;
 
 use folder::ClassNames;
 mod shard;
 mod tar_stream;
 
+pub use named_sets::{ClassSubset, LAYOUT_SET_NAMES, class_subset, layout_set_name};
 pub use shard::Shard;
 
 /// A member larger than this is not an ImageNet JPEG (the largest is about 15 MB); refusing it
@@ -43,6 +45,14 @@ pub enum DatasetError {
         "{path}: folder {folder:?} is not a class index; an ImageNetV2 tree has one folder per class index (0 ... 999)"
     )]
     UnknownClassIndexFolder { path: PathBuf, folder: String },
+    #[error(
+        "{path}: its name says it is {set}, but folder {folder:?} is not one of {set}'s 200 classes; rename the folder if it is another set"
+    )]
+    OutsideSubset {
+        path: PathBuf,
+        set: &'static str,
+        folder: String,
+    },
     #[error(
         "{path}: two images are named {name} ({first} and {second}); the basename identifies an image in the store"
     )]
@@ -110,26 +120,6 @@ pub struct Dataset {
     links: Arc<AtomicUsize>,
 }
 
-/// The ImageNetV2 variant a class-index tree (`layout`, as `SourceKind::name` says it) is, from
-/// its folder's name as the ImageNetV2 archives unpack (`imagenetv2-matched-frequency-format-val`,
-/// ...): a name for the image set where no manifest names it. A free function so that `table`
-/// can name a stored run's set from the path and layout its metadata recorded.
-pub fn imagenetv2_variant(layout: &str, root: &Path) -> Option<&'static str> {
-    // Folders of class indexes, or the archives they come in (`imagenetv2-top-images.tar.gz`).
-    if layout != SourceKind::ClassIndexFolder.name() && layout != SourceKind::Tar.name() {
-        return None;
-    }
-    let folder = root.file_name()?.to_string_lossy().to_ascii_lowercase();
-    [
-        ("matched-frequency", "imagenetv2-matched-frequency"),
-        ("threshold0.7", "imagenetv2-threshold0.7"),
-        ("top-images", "imagenetv2-top-images"),
-    ]
-    .into_iter()
-    .find(|(marker, _)| folder.contains(marker))
-    .map(|(_, name)| name)
-}
-
 pub fn is_image_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     !name.starts_with('.')
@@ -184,13 +174,34 @@ impl Dataset {
         }
         check_unique_names(path, listing.iter().map(|(entry, _)| entry))?;
         ignored.store(skipped, Ordering::Relaxed);
-        Ok(Dataset {
+        let dataset = Dataset {
             root: path.to_path_buf(),
             kind,
             listing,
             ignored,
             links: Arc::default(),
-        })
+        };
+        dataset.check_subset()?;
+        Ok(dataset)
+    }
+
+    /// On a 200-class set, an image of another class could never be predicted right: refused.
+    fn check_subset(&self) -> Result<(), DatasetError> {
+        let (Some(set), Some(subset)) = (self.layout_set_name(), self.class_subset()) else {
+            return Ok(());
+        };
+        let outside = self
+            .listing
+            .iter()
+            .find(|(entry, _)| entry.label.is_some_and(|label| !subset.contains(label)));
+        match outside {
+            None => Ok(()),
+            Some((entry, _)) => Err(DatasetError::OutsideSubset {
+                path: self.root.clone(),
+                set,
+                folder: entry.file.split('/').next().unwrap_or_default().to_string(),
+            }),
+        }
     }
 
     pub fn kind(&self) -> SourceKind {
@@ -201,9 +212,14 @@ impl Dataset {
         &self.root
     }
 
-    /// The ImageNetV2 variant a class-index tree is: `imagenetv2_variant` of its root.
-    pub fn imagenetv2_variant(&self) -> Option<&'static str> {
-        imagenetv2_variant(self.kind.name(), &self.root)
+    /// The name of the set its layout and root's name say it is (ImageNetV2, -Sketch, -A, -R).
+    pub fn layout_set_name(&self) -> Option<&'static str> {
+        layout_set_name(self.kind.name(), &self.root)
+    }
+
+    /// The classes that compete on this set, where it holds fewer than the 1000 (ImageNet-A, -R).
+    pub fn class_subset(&self) -> Option<&'static ClassSubset> {
+        self.layout_set_name().and_then(class_subset)
     }
 
     /// Entries in dataset order; `None` for a tar, which is only known by streaming it.
@@ -358,10 +374,10 @@ mod tests {
         let dataset = Dataset::open(&v2).unwrap();
         assert_eq!(dataset.kind(), SourceKind::ClassIndexFolder);
         assert_eq!(
-            dataset.imagenetv2_variant(),
+            dataset.layout_set_name(),
             Some("imagenetv2-matched-frequency")
         );
-        assert_eq!(folder.imagenetv2_variant(), None);
+        assert_eq!(folder.layout_set_name(), None);
         assert_eq!(dataset.kind().name(), "class-index-folder");
         let entries = dataset.entries().unwrap();
         assert_eq!(entries.len(), 100);

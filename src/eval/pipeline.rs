@@ -71,6 +71,8 @@ pub struct Lane<'m> {
     pub classes: usize,
     /// Leading columns to drop (1 for 1001-class models).
     pub label_offset: usize,
+    /// The only classes that compete (ImageNet-A and -R score 200 of the 1000), after the offset.
+    pub class_subset: Option<&'static [u16]>,
 }
 
 pub struct PassConfig<'a> {
@@ -447,7 +449,10 @@ impl LaneWork<'_> {
             if row.iter().any(|v| v.is_nan()) {
                 stats.nan_outputs += 1;
             }
-            let ranked = rank::top_k(row);
+            let ranked = match lane.class_subset {
+                Some(classes) => rank::top_k_among(row, classes),
+                None => rank::top_k(row),
+            };
             let entry = &self.ready.entries[i];
             predictions.push(Prediction {
                 name: entry.name.clone(),
@@ -573,6 +578,7 @@ mod tests {
             fixed_batch,
             classes: CLASSES,
             label_offset: 0,
+            class_subset: None,
         }];
         let result = run(
             admit_all(samples, 1),
@@ -749,6 +755,7 @@ mod tests {
             fixed_batch: None,
             classes: CLASSES,
             label_offset: 0,
+            class_subset: None,
         });
         let mut predictions: Vec<Vec<Prediction>> = vec![Vec::new(), Vec::new()];
         let stats = run(
@@ -800,6 +807,7 @@ mod tests {
                 fixed_batch: None,
                 classes: CLASSES,
                 label_offset: 0,
+                class_subset: None,
             }
         }
         let mut lanes = [lane(&mut a, 0, 4), lane(&mut b, 0, 4), lane(&mut c, 1, 2)];

@@ -42,11 +42,28 @@ pub fn top_k(scores: &[f32]) -> Ranked {
         scores.len() >= TOP_K,
         "a row needs at least {TOP_K} classes"
     );
-    // Insertion into a tiny sorted buffer: one pass over 1000 scores, no allocation.
+    best_of(scores.iter().copied().enumerate())
+}
+
+/// Ranks one row (already offset) among `classes` only, as timm scores ImageNet-A and -R: the
+/// other columns are not candidates at all. Needs at least `TOP_K` classes, each within the row.
+pub fn top_k_among(scores: &[f32], classes: &[u16]) -> Ranked {
+    assert!(
+        classes.len() >= TOP_K,
+        "a subset needs at least {TOP_K} classes"
+    );
+    best_of(
+        classes
+            .iter()
+            .map(|&class| (class as usize, scores[class as usize])),
+    )
+}
+
+fn best_of(candidates: impl Iterator<Item = (usize, f32)>) -> Ranked {
+    // Insertion into a tiny sorted buffer: one pass over the scores, no allocation.
     let mut best: [(usize, f32); TOP_K] = [(usize::MAX, f32::NAN); TOP_K];
     let mut filled = 0;
-    for (class, &score) in scores.iter().enumerate() {
-        let candidate = (class, score);
+    for candidate in candidates {
         if filled == TOP_K && !ranks_before(candidate, best[TOP_K - 1]) {
             continue;
         }
@@ -114,5 +131,20 @@ mod tests {
         let ranked = top_k(&scores);
         assert_eq!(&ranked.classes[..2], &[6, 5]);
         assert_eq!(&ranked.classes[2..], &[0, 1, 2]);
+    }
+
+    #[test]
+    fn a_subset_ranks_its_own_classes_only_in_numpys_order() {
+        let scores: Vec<f32> = (0..1000).map(|i| ((i * 37) % 101) as f32 / 7.0).collect();
+        let subset: Vec<u16> = (0..1000).step_by(5).map(|c| c as u16).collect();
+        let masked: Vec<f32> = scores
+            .iter()
+            .enumerate()
+            .map(|(c, &s)| if c % 5 == 0 { s } else { f32::NEG_INFINITY })
+            .collect();
+        let among = top_k_among(&scores, &subset);
+        assert_eq!(among, top_k(&masked));
+        assert!(among.classes.iter().all(|c| c % 5 == 0));
+        assert_ne!(among.classes, top_k(&scores).classes);
     }
 }

@@ -537,7 +537,7 @@ mod tests {
             .collect();
         let pairs: Vec<(&Recipe, PillowCompat)> = recipes
             .iter()
-            .zip([PillowCompat::V13, PillowCompat::V12].into_iter().cycle())
+            .zip(PillowCompat::ALL.into_iter().cycle())
             .collect();
         let mut together: Vec<Vec<f32>> = recipes
             .iter()

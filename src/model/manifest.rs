@@ -95,8 +95,8 @@ pub struct ImageSet {
     pub name: String,
     pub images: usize,
     /// `image_set_digest` of the set's file names; `None` for a set whose file names are not at
-    /// hand to digest (ImageNetV2): it is then recognised by the name its layout gives it
-    /// (`Dataset::imagenetv2_variant`) and its count, a weaker identity the note must state.
+    /// hand to digest (ImageNetV2, -Sketch, -A, -R): it is then recognised by the name its layout gives it
+    /// (`Dataset::layout_set_name`) and its count, a weaker identity the note must state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// `image_set_content_digest` of the set's names and file contents, where the files are at
@@ -115,7 +115,7 @@ pub struct ImageSetId<'a> {
     /// unknown (imported caches, rows written before contents were stored).
     pub content_sha256: Option<&'a str>,
     pub images: usize,
-    /// The name the dataset's layout gives the set (an ImageNetV2 variant), if any.
+    /// The name the dataset's layout gives the set (ImageNetV2, -Sketch, -A, -R), if any.
     pub layout_name: Option<&'a str>,
     /// Every labelled image is an ILSVRC2012 validation file under its own name and label: the
     /// set is part of the validation set, so a full-set number can judge it by its interval.
@@ -429,13 +429,14 @@ impl Manifest {
     }
 }
 
-/// A set without a names digest is one a layout names (ImageNetV2), and labels are a label set
+/// A set without a names digest is one a layout names (ImageNetV2, -Sketch, -A, -R), and labels are a label set
 /// `table` scores with.
 fn check_reference_identity(reference: &Reference) -> Result<(), String> {
-    if reference.image_set.sha256.is_none() && !reference.image_set.name.starts_with("imagenetv2-")
+    if reference.image_set.sha256.is_none()
+        && !crate::dataset::LAYOUT_SET_NAMES.contains(&reference.image_set.name.as_str())
     {
         return Err(format!(
-            "reference {} on image set {} has no sha256: only ImageNetV2 sets, which their layout names, may omit it",
+            "reference {} on image set {} has no sha256: only sets a layout names (ImageNetV2, -Sketch, -A, -R) may omit it",
             reference.source, reference.image_set.name
         ));
     }

@@ -68,9 +68,9 @@ fn write_summary(out: &mut String, r: &RunRecord) {
     );
     let _ = writeln!(
         out,
-        "| recipe | {} (Pillow {} resize order) |",
+        "| recipe | {} ({}) |",
         code(&r.recipe.name),
-        r.recipe.pillow_compat
+        super::resampling_label(&r.recipe.pillow_compat)
     );
     let _ = writeln!(
         out,
@@ -88,6 +88,13 @@ fn write_summary(out: &mut String, r: &RunRecord) {
         r.dataset.layout,
         code(&r.dataset.path)
     );
+    if let Some(subset) = &r.dataset.scored_classes {
+        let _ = writeln!(
+            out,
+            "| scored classes | {} (only these columns of the output compete, as the set's authors score it) |",
+            cell(subset)
+        );
+    }
     let _ = writeln!(
         out,
         "| tolerance | {} points of top-1 |\n",

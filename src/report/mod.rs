@@ -131,6 +131,9 @@ pub struct DatasetInfo {
     pub image_set_content_sha256: Option<String>,
     /// The manifest's name for that set, when a reference uses it.
     pub image_set_name: Option<String>,
+    /// The classes that competed where not all 1000 did (`imagenet-r-200`: ImageNet-R's 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scored_classes: Option<String>,
     pub unlabelled: usize,
     pub ignored_files: usize,
 }
@@ -152,6 +155,15 @@ pub fn image_set_label(name: Option<&str>, images: usize, sha256: &str) -> Strin
     match name {
         Some(name) => name.to_string(),
         None => format!("subset-{images}-{}", &sha256[..sha256.len().min(12)]),
+    }
+}
+
+/// How reports name the resampling a run reproduced (`pillow_compat` as stored: "12", "13",
+/// "simd", or empty for runs with no Pillow resize of their own).
+pub fn resampling_label(pillow_compat: &str) -> String {
+    match pillow_compat {
+        "simd" => "Pillow-SIMD 12.1.1.post0 resampling".to_string(),
+        other => format!("Pillow {other} resize order"),
     }
 }
 
@@ -311,6 +323,7 @@ pub(crate) mod tests {
                 image_set_sha256: "abcd".into(),
                 image_set_content_sha256: None,
                 image_set_name: Some("imagenet-sample-100".into()),
+                scored_classes: None,
                 unlabelled: 0,
                 ignored_files: 1,
             },

@@ -55,6 +55,10 @@ pub struct RunKey {
     pub shard: Option<(u32, u32)>,
     /// Imports: the digest of the imported files.
     pub source_sha256: Option<String>,
+    /// The class subset that competed (`imagenet-r-200`); absent, and so out of the digest of
+    /// every key made before subsets existed, when all classes did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_subset: Option<String>,
 }
 
 impl RunKey {
@@ -82,12 +86,19 @@ impl RunKey {
             batch,
             shard: None,
             source_sha256: None,
+            class_subset: None,
         }
     }
 
     /// The same key for one shard of a partitioned run.
     pub fn with_shard(mut self, shard: Option<crate::dataset::Shard>) -> RunKey {
         self.shard = shard.map(|s| (s.index, s.count));
+        self
+    }
+
+    /// The same key scored among `subset`'s classes only.
+    pub fn with_class_subset(mut self, subset: Option<&str>) -> RunKey {
+        self.class_subset = subset.map(str::to_string);
         self
     }
 
@@ -119,6 +130,7 @@ mod tests {
             batch: 32,
             shard: None,
             source_sha256: None,
+            class_subset: None,
         };
         // From a version 3 store written by zoorepro 0.1.0 before this type existed.
         assert_eq!(
@@ -138,6 +150,7 @@ mod tests {
             batch: 0,
             shard: None,
             source_sha256: Some("0123".into()),
+            class_subset: None,
         };
         assert_eq!(
             serde_json::to_string(&import).unwrap(),
@@ -146,6 +159,14 @@ mod tests {
         assert_eq!(
             import.digest(),
             "edec223dc85a533aa5d325af9b8bcce9e7084d7d44c4c1f962571657906654ee"
+        );
+        // Scoring among a subset of the classes is another key.
+        let among = verify.clone().with_class_subset(Some("imagenet-r-200"));
+        assert_ne!(among.digest(), verify.digest());
+        assert!(
+            serde_json::to_string(&among)
+                .unwrap()
+                .ends_with(r#""class_subset":"imagenet-r-200"}"#)
         );
         let sharded = verify.with_shard(Some(crate::dataset::Shard { index: 1, count: 4 }));
         assert!(

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::eval::determinism::Chosen;
 use crate::eval::explain::Candidate;
 use crate::eval::prediction::Content;
-use crate::eval::rank::{TOP_K, top_k};
+use crate::eval::rank::{Ranked, TOP_K, top_k, top_k_among};
 use crate::image::preprocess::preprocess_bytes_per_library;
 use crate::runtime::Classifier;
 
@@ -59,6 +59,7 @@ pub fn measure(
     candidates: &[Candidate],
     model: &mut dyn Classifier,
     batch: usize,
+    class_subset: Option<&[u16]>,
     mut on_progress: impl FnMut(usize),
 ) -> anyhow::Result<Measured> {
     let (tensor_of, distinct) = distinct_tensors(candidates);
@@ -124,7 +125,8 @@ pub fn measure(
                     let k = rows_of[t][i]?;
                     let row = &rows[k * classes..(k + 1) * classes];
                     let end = (candidate.label_offset + LABELS).min(row.len());
-                    Some(top_k(&row[candidate.label_offset.min(end)..end]).classes)
+                    let row = &row[candidate.label_offset.min(end)..end];
+                    Some(rank_row(row, class_subset).classes)
                 })
                 .collect();
             measured.top5.push(top5);
@@ -132,6 +134,16 @@ pub fn measure(
         on_progress(chunk.len());
     }
     Ok(measured)
+}
+
+/// A row's top-5 among the set's classes (ImageNet-A, -R) where it has them all, else among all.
+fn rank_row(row: &[f32], class_subset: Option<&[u16]>) -> Ranked {
+    match class_subset {
+        Some(classes) if classes.iter().all(|&c| usize::from(c) < row.len()) => {
+            top_k_among(row, classes)
+        }
+        _ => top_k(row),
+    }
 }
 
 /// Runs `samples` stacked samples in batches of at most `batch`; returns (classes, scores).

@@ -101,7 +101,10 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     let mut model = open_model(args, &under_test)?;
     let batch = model.fixed_batch().unwrap_or(8);
     let progress = super::progress_bar(Some(chosen.len()), "explain");
-    let measured = measure::measure(&chosen, &all, &mut model, batch, |n| progress.inc(n as u64))?;
+    let subset = dataset.class_subset().map(|s| s.classes.as_slice());
+    let measured = measure::measure(&chosen, &all, &mut model, batch, subset, |n| {
+        progress.inc(n as u64)
+    })?;
     progress.finish_and_clear();
     for (file, error) in &measured.failures {
         eprintln!("zoorepro: warning: {file} failed: {error}");
@@ -255,7 +258,7 @@ fn expected_number(
         &under_test.recipe.name,
         &ordered,
         summary.image_set_content_sha256,
-        dataset.imagenetv2_variant(),
+        dataset.layout_set_name(),
         DEFAULT_TOLERANCE,
     );
     assessment

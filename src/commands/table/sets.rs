@@ -129,6 +129,7 @@ mod tests {
             batch: 1,
             shard: None,
             source_sha256: None,
+            class_subset: None,
         }
     }
 

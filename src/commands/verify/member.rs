@@ -9,7 +9,7 @@ use super::InFlight;
 use crate::cli::VerifyArgs;
 use crate::commands::Context;
 use crate::commands::model_under_test::{ModelUnderTest, check_model_against_manifest};
-use crate::dataset::{Dataset, Shard};
+use crate::dataset::{ClassSubset, Dataset, Shard};
 use crate::eval::prediction::{Content, Prediction};
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::{
@@ -25,6 +25,8 @@ pub(super) struct Member {
     pub under_test: ModelUnderTest,
     pub session: Session,
     pub key: RunKey,
+    /// The only classes that compete on this set (ImageNet-A, -R), else every class.
+    pub class_subset: Option<&'static ClassSubset>,
     pub stored: Option<StoredRun>,
     pub report_dir: PathBuf,
 }
@@ -37,9 +39,12 @@ impl Member {
         under_test: ModelUnderTest,
         args: &VerifyArgs,
         shard: Option<Shard>,
+        class_subset: Option<&'static ClassSubset>,
     ) -> anyhow::Result<Member> {
         let session = Session::open(runtime, &under_test, args)?;
-        let key = run_key(&under_test, runtime, &session).with_shard(shard);
+        let key = run_key(&under_test, runtime, &session)
+            .with_shard(shard)
+            .with_class_subset(class_subset.map(|s| s.name));
         let report_dir = args
             .report_dir
             .clone()
@@ -48,6 +53,7 @@ impl Member {
             under_test,
             session,
             key,
+            class_subset,
             stored: None,
             report_dir,
         })

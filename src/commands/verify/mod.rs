@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         .map_err(anyhow::Error::msg)?;
     let mut members: Vec<Member> = selected
         .into_iter()
-        .map(|under_test| Member::open(&runtime, under_test, args, shard))
+        .map(|under_test| Member::open(&runtime, under_test, args, shard, dataset.class_subset()))
         .collect::<anyhow::Result<_>>()?;
     pass::check_memory(&members)?;
     for member in &mut members {
@@ -320,7 +320,7 @@ fn record_parts(
         layout: dataset.kind().name().into(),
         ignored_files: dataset.ignored_files(),
         image_set_content_sha256: None,
-        layout_set_name: dataset.imagenetv2_variant().map(str::to_string),
+        layout_set_name: dataset.layout_set_name().map(str::to_string),
         store,
         provenance,
     }

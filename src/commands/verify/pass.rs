@@ -140,6 +140,7 @@ fn lanes(
                 batch: member.session.batch,
                 classes: member.under_test.manifest.output.classes,
                 label_offset: member.under_test.manifest.output.label_offset,
+                class_subset: member.class_subset.map(|s| s.classes.as_slice()),
             };
             (lane, member.stored.as_mut())
         })

@@ -1,5 +1,6 @@
 //! The candidate input pipelines around a model's recipe: the single-field changes users get
-//! wrong (filter, resize and crop, channel order, normalisation, Pillow release, label offset)
+//! wrong (filter, resize and crop, channel order, normalisation, Pillow release or Pillow-SIMD,
+//! label offset)
 //! and every preset whose tensor fits the model's input.
 
 use serde::Serialize;
@@ -190,7 +191,7 @@ fn variations(base: &Recipe) -> Vec<Recipe> {
 
 /// Every candidate for a model whose manifest recipe is `base` (with `compat` and
 /// `label_offset`, on an output of `classes` columns): the recipe itself first, then its
-/// single-field variations, the other Pillow release, the other label offset of a 1001-class
+/// single-field variations, the other Pillow releases (12, 13, Pillow-SIMD), the other label offset of a 1001-class
 /// output, and the `presets` of the same input shape. A candidate that would feed the same
 /// tensor with the same offset as an earlier one is left out.
 pub fn candidates(
@@ -228,14 +229,15 @@ pub fn candidates(
     for recipe in variations(base) {
         push(recipe, compat, label_offset, "variation");
     }
-    let other_compat = match compat {
-        PillowCompat::V12 => PillowCompat::V13,
-        PillowCompat::V13 => PillowCompat::V12,
-    };
     if base.library.is_pillow() {
-        let mut other = base.clone();
-        other.name = format!("{}+pillow{}", base.name, other_compat.name());
-        push(other, other_compat, label_offset, "variation");
+        for other_compat in PillowCompat::ALL.into_iter().filter(|&c| c != compat) {
+            let mut other = base.clone();
+            other.name = match other_compat {
+                PillowCompat::Simd => format!("{}+pillow-simd", base.name),
+                _ => format!("{}+pillow{}", base.name, other_compat.name()),
+            };
+            push(other, other_compat, label_offset, "variation");
+        }
     }
     if classes == 1001 {
         let mut shifted = base.clone();
@@ -295,6 +297,9 @@ mod tests {
         assert!(!all.iter().any(|c| c.name.starts_with("keras-")));
         let pillow12 = all.iter().find(|c| c.compat == PillowCompat::V12).unwrap();
         assert_eq!(pillow12.changes, ["pillow: 13 -> 12"]);
+        let simd = all.iter().find(|c| c.compat == PillowCompat::Simd).unwrap();
+        assert_eq!(simd.name, "torchvision+pillow-simd");
+        assert_eq!(simd.changes, ["pillow: 13 -> simd"]);
     }
 
     #[test]

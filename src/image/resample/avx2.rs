@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use super::scalar::{clip, convolve_sums};
-use super::taps::{HALF, PRECISION_BITS, Taps};
+use super::taps::Taps;
 
 /// The widest window the AVX2 horizontal pass takes: its weight layout costs 16 bytes per tap
 /// (4x the table), which only pays for ordinary windows.
@@ -73,6 +73,7 @@ pub(super) fn horizontal_rows_avx2<'a>(
     let (weights, per_output) = taps.split.get_or_init(|| split_weights(taps));
     let kernel = SplitKernel {
         weights,
+        half: taps.half(),
         per_output: *per_output,
         offsets: taps.starts.iter().map(|&s| (s - shift) * 3).collect(),
         row_len,
@@ -100,10 +101,14 @@ pub(super) fn horizontal_rows_avx2<'a>(
             for i in fast..taps.starts.len() {
                 let offset = kernel.offsets[i];
                 let window = &in_row[offset..offset + taps.lens[i] * 3];
-                row_sums[i * 3..i * 3 + 3].copy_from_slice(&convolve_sums(window, taps.weights(i)));
+                row_sums[i * 3..i * 3 + 3].copy_from_slice(&convolve_sums(
+                    window,
+                    taps.weights(i),
+                    taps.half(),
+                ));
             }
             for (o, &sum) in out_row.iter_mut().zip(row_sums.iter()) {
-                *o = clip(sum);
+                *o = clip(sum, taps.precision);
             }
         }
     }
@@ -117,6 +122,8 @@ const ROWS_AT_ONCE: usize = 4;
 /// row of `row_len` bytes.
 struct SplitKernel<'a> {
     weights: &'a [i16],
+    /// The rounding offset of the table's precision.
+    half: i32,
     per_output: usize,
     offsets: Vec<usize>,
     row_len: usize,
@@ -140,7 +147,7 @@ impl SplitKernel<'_> {
         // SAFETY: INTERLEAVE holds 32 bytes.
         let interleave = unsafe { _mm256_loadu_si256(INTERLEAVE.as_ptr().cast()) };
         // The rounding offset rides in the first accumulator.
-        let half = _mm256_setr_epi32(HALF, HALF, HALF, 0, 0, 0, 0, 0);
+        let half = _mm256_setr_epi32(self.half, self.half, self.half, 0, 0, 0, 0, 0);
         for (i, &offset) in self.offsets[..fast].iter().enumerate() {
             let k = self.weights[i * self.per_output..].as_ptr();
             let mut high = [_mm256_setzero_si256(); ROWS_AT_ONCE];
@@ -199,7 +206,8 @@ pub(super) fn vertical_rows_avx2(
     use std::arch::x86_64::*;
     let row_len = columns.len() * 3;
     let vectors = row_len / 16;
-    let half = _mm256_set1_epi32(HALF);
+    let half = _mm256_set1_epi32(taps.half());
+    let precision = _mm_cvtsi32_si128(taps.precision as i32);
     let split = |w: i32| ((w >> LOW_BITS) as i16, (w & ((1 << LOW_BITS) - 1)) as i16);
     let pair = |a: i16, b: i16| _mm256_set1_epi32(i32::from(a as u16) | (i32::from(b) << 16));
     let mut rows: Vec<&[u8]> = Vec::new();
@@ -242,7 +250,7 @@ pub(super) fn vertical_rows_avx2(
             }
             let sum = |high: __m256i, low: __m256i| {
                 let total = _mm256_add_epi32(_mm256_slli_epi32::<{ LOW_BITS as i32 }>(high), low);
-                _mm256_srai_epi32::<{ PRECISION_BITS as i32 }>(total)
+                _mm256_sra_epi32(total, precision)
             };
             // Saturating packs clamp to 0..=255 as `clip` does; they work within 128-bit
             // halves, hence the two permutes that put the values back in order.
@@ -262,8 +270,8 @@ pub(super) fn vertical_rows_avx2(
             let sum = rows
                 .iter()
                 .zip(k)
-                .fold(HALF, |acc, (row, &w)| acc + i32::from(row[j]) * w);
-            *o = clip(sum);
+                .fold(taps.half(), |acc, (row, &w)| acc + i32::from(row[j]) * w);
+            *o = clip(sum, taps.precision);
         }
     }
 }
@@ -273,6 +281,8 @@ mod tests {
     use super::*;
     use crate::image::raster::RgbImage;
     use crate::image::recipe::Filter;
+    use crate::image::resample::PillowCompat;
+    use crate::image::resample::precision::precision;
     use crate::image::resample::scalar::{horizontal_rows, vertical_rows};
     use crate::image::resample::tests::test_image;
 
@@ -309,22 +319,28 @@ mod tests {
                     .filter(|&f| f != Filter::Nearest)
                     .map(move |f| (img, f))
             }) {
-                let taps = Taps::new(w, out_w, 0..out_w, filter);
-                let run = |vector: bool| {
-                    let mut out = vec![0u8; out_w * h * 3];
-                    let rows = img
-                        .pixels
-                        .chunks_exact(w * 3)
-                        .zip(out.chunks_exact_mut(out_w * 3));
-                    if vector {
-                        // SAFETY: AVX2 support checked above.
-                        unsafe { horizontal_rows_avx2(rows, w * 3, &taps, 0) }
-                    } else {
-                        horizontal_rows(rows, &taps, 0)
-                    }
-                    out
-                };
-                assert_eq!(run(true), run(false), "{w}x{h} -> {out_w} {filter:?}");
+                for bits in [22, precision(w, out_w, filter, PillowCompat::Simd)] {
+                    let taps = Taps::new(w, out_w, 0..out_w, filter, bits);
+                    let run = |vector: bool| {
+                        let mut out = vec![0u8; out_w * h * 3];
+                        let rows = img
+                            .pixels
+                            .chunks_exact(w * 3)
+                            .zip(out.chunks_exact_mut(out_w * 3));
+                        if vector {
+                            // SAFETY: AVX2 support checked above.
+                            unsafe { horizontal_rows_avx2(rows, w * 3, &taps, 0) }
+                        } else {
+                            horizontal_rows(rows, &taps, 0)
+                        }
+                        out
+                    };
+                    assert_eq!(
+                        run(true),
+                        run(false),
+                        "{w}x{h} -> {out_w} {filter:?} {bits}"
+                    );
+                }
             }
         }
     }
@@ -356,30 +372,32 @@ mod tests {
             );
             for img in [test_image(w, h), stripes] {
                 for filter in Filter::ALL.into_iter().filter(|&f| f != Filter::Nearest) {
-                    let taps = Taps::new(h, out_h, 0..out_h, filter);
-                    let run = |vector: bool| {
-                        let mut out = vec![0u8; columns.len() * 3 * out_h];
-                        if vector {
-                            // SAFETY: AVX2 support checked above.
-                            unsafe {
-                                vertical_rows_avx2(
-                                    &img.pixels,
-                                    w,
-                                    columns.clone(),
-                                    &taps,
-                                    0,
-                                    &mut out,
-                                )
+                    for bits in [22, precision(h, out_h, filter, PillowCompat::Simd)] {
+                        let taps = Taps::new(h, out_h, 0..out_h, filter, bits);
+                        let run = |vector: bool| {
+                            let mut out = vec![0u8; columns.len() * 3 * out_h];
+                            if vector {
+                                // SAFETY: AVX2 support checked above.
+                                unsafe {
+                                    vertical_rows_avx2(
+                                        &img.pixels,
+                                        w,
+                                        columns.clone(),
+                                        &taps,
+                                        0,
+                                        &mut out,
+                                    )
+                                }
+                            } else {
+                                vertical_rows(&img.pixels, w, columns.clone(), &taps, 0, &mut out)
                             }
-                        } else {
-                            vertical_rows(&img.pixels, w, columns.clone(), &taps, 0, &mut out)
-                        }
-                        out
-                    };
-                    assert!(
-                        run(true) == run(false),
-                        "{w}x{h} columns {columns:?} -> {out_h} {filter:?}"
-                    );
+                            out
+                        };
+                        assert!(
+                            run(true) == run(false),
+                            "{w}x{h} columns {columns:?} -> {out_h} {filter:?} {bits}"
+                        );
+                    }
                 }
             }
         }

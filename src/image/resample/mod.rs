@@ -3,8 +3,9 @@
 //! BOX, BILINEAR, HAMMING, BICUBIC and LANCZOS follow Pillow's separable convolution: per-axis
 //! coefficient tables computed in double precision, rounded to 22-bit fixed point, two passes
 //! each rounded to 8 bits. Because each pass rounds, the order of the passes is part of the
-//! result, and it changed in Pillow 13 ([`PillowCompat`]). NEAREST follows Pillow's affine
-//! path, whose source coordinates are a running double-precision sum.
+//! result, and it changed in Pillow 13 ([`PillowCompat`]); Pillow-SIMD keeps Pillow 12's order
+//! but rounds the coefficients to 16 bits ([`precision`]). NEAREST follows Pillow's affine
+//! path, whose source coordinates are a running double-precision sum (the same in all three).
 //!
 //! [`scalar`] holds the passes as Pillow's C code computes them (the reference), [`avx2`] the
 //! same integer arithmetic vectorised (chosen at run time, equal bit for bit), [`taps`] the
@@ -20,6 +21,7 @@ use crate::image::recipe::Filter;
 mod avx2;
 mod compat;
 mod nearest;
+mod precision;
 mod scalar;
 mod taps;
 
@@ -79,8 +81,15 @@ pub fn resize_window(
     {
         return resize_in_parts(src, placement, width, height, window, parts, filter, compat);
     }
-    let axes = (filter != Filter::Nearest)
-        .then(|| AxisTaps::new(full_width, full_height, width, height, window, filter));
+    let axes = (filter != Filter::Nearest).then(|| {
+        AxisTaps::new(
+            (full_width, full_height),
+            (width, height),
+            window,
+            filter,
+            compat,
+        )
+    });
     let needed = match &axes {
         Some(axes) => axes.source(window),
         None => Window::full(full_width, full_height),
@@ -101,7 +110,7 @@ pub fn resize_window(
 
     let shrink_h = full_height as i64 - height as i64;
     let shrink_w = full_width as i64 - width as i64;
-    let vertical_first = compat == PillowCompat::V13 && shrink_h > 0 && shrink_h > 2 * shrink_w;
+    let vertical_first = compat.may_run_vertical_first() && shrink_h > 0 && shrink_h > 2 * shrink_w;
 
     // Source coordinates of the picture -> indices into `src`.
     let (x0, y0) = (placement.window.x, placement.window.y);
@@ -243,15 +252,17 @@ struct AxisTaps {
 
 impl AxisTaps {
     fn new(
-        full_width: usize,
-        full_height: usize,
-        width: usize,
-        height: usize,
+        (full_width, full_height): (usize, usize),
+        (width, height): (usize, usize),
         window: Window,
         filter: Filter,
+        compat: PillowCompat,
     ) -> Self {
         let axis = |full: usize, out: usize, outputs: Range<usize>| {
-            (full != out).then(|| Taps::cached(full, out, outputs, filter))
+            (full != out).then(|| {
+                let bits = precision::precision(full, out, filter, compat);
+                Taps::cached(full, out, outputs, filter, bits)
+            })
         };
         Self {
             horizontal: axis(full_width, width, window.columns()),
@@ -312,15 +323,18 @@ mod tests {
         assert!(
             split_for_tables(width, 2, out, 2, Window::full(out, 2), Filter::Lanczos).is_some()
         );
-        let parts = resize(&src, out, 2, Filter::Lanczos, PillowCompat::V13);
-        let whole = horizontal_pass(
-            &src.pixels,
-            width,
-            0..2,
-            &Taps::new(width, out, 0..out, Filter::Lanczos),
-            0,
-        );
-        assert_eq!(parts.pixels, whole.pixels);
+        for compat in PillowCompat::ALL {
+            let parts = resize(&src, out, 2, Filter::Lanczos, compat);
+            let bits = precision::precision(width, out, Filter::Lanczos, compat);
+            let whole = horizontal_pass(
+                &src.pixels,
+                width,
+                0..2,
+                &Taps::new(width, out, 0..out, Filter::Lanczos, bits),
+                0,
+            );
+            assert_eq!(parts.pixels, whole.pixels, "{compat:?}");
+        }
         assert_eq!(
             source_window(width, 2, out, 2, Window::full(out, 2), Filter::Lanczos),
             Window::full(width, 2)
@@ -354,7 +368,7 @@ mod tests {
     fn windows_equal_the_matching_part_of_the_full_resize() {
         let img = test_image(37, 23);
         for filter in Filter::ALL {
-            for compat in [PillowCompat::V12, PillowCompat::V13] {
+            for compat in PillowCompat::ALL {
                 for (w, h) in [(20, 11), (50, 30), (37, 10), (15, 23), (30, 20)] {
                     let full = resize(&img, w, h, filter, compat);
                     let window = Window {
@@ -375,7 +389,7 @@ mod tests {
     fn a_part_covering_the_source_window_resizes_like_the_whole_picture() {
         let img = test_image(61, 47);
         for filter in Filter::ALL {
-            for compat in [PillowCompat::V12, PillowCompat::V13] {
+            for compat in PillowCompat::ALL {
                 for (w, h) in [(30, 20), (61, 20), (30, 47), (80, 90), (20, 45)] {
                     let window = Window {
                         x: w / 5,

@@ -5,12 +5,13 @@ use std::ops::Range;
 
 #[cfg(target_arch = "x86_64")]
 use super::avx2::{AVX2_MAX_TAPS, horizontal_rows_avx2, vertical_rows_avx2};
-use super::taps::{HALF, PRECISION_BITS, Taps};
+use super::taps::Taps;
 use crate::image::raster::RgbImage;
 
+/// A fixed-point sum with `precision` fractional bits (rounding offset included) as a pixel.
 #[inline(always)]
-pub(super) fn clip(sum: i32) -> u8 {
-    (sum >> PRECISION_BITS).clamp(0, 255) as u8
+pub(super) fn clip(sum: i32, precision: u32) -> u8 {
+    (sum >> precision).clamp(0, 255) as u8
 }
 
 /// Horizontal pass over `rows` of a `width`-wide image: one output row per source row, one
@@ -42,14 +43,15 @@ pub(super) fn horizontal_pass(
 /// One output pixel of the horizontal convolution, in Pillow's per-pixel form: `window` holds
 /// the source pixels (RGB), `k` their weights (extra weights are ignored).
 #[inline(always)]
-pub(super) fn convolve_pixel(window: &[u8], k: &[i32]) -> [u8; 3] {
-    convolve_sums(window, k).map(clip)
+pub(super) fn convolve_pixel(window: &[u8], k: &[i32], taps: &Taps) -> [u8; 3] {
+    convolve_sums(window, k, taps.half()).map(|sum| clip(sum, taps.precision))
 }
 
-/// The fixed-point sums behind [`convolve_pixel`], rounding offset included, before clipping.
+/// The fixed-point sums behind [`convolve_pixel`], rounding offset `half` included, before
+/// clipping.
 #[inline(always)]
-pub(super) fn convolve_sums(window: &[u8], k: &[i32]) -> [i32; 3] {
-    let mut sums = [HALF; 3];
+pub(super) fn convolve_sums(window: &[u8], k: &[i32], half: i32) -> [i32; 3] {
+    let mut sums = [half; 3];
     for (p, &w) in window.chunks_exact(3).zip(k) {
         sums[0] += i32::from(p[0]) * w;
         sums[1] += i32::from(p[1]) * w;
@@ -68,7 +70,7 @@ pub(super) fn horizontal_rows<'a>(
         for (i, px) in out_row.chunks_exact_mut(3).enumerate() {
             let start = taps.starts[i] - shift;
             let window = &in_row[start * 3..(start + taps.lens[i]) * 3];
-            px.copy_from_slice(&convolve_pixel(window, taps.weights(i)));
+            px.copy_from_slice(&convolve_pixel(window, taps.weights(i), taps));
         }
     }
 }
@@ -112,7 +114,7 @@ pub(super) fn vertical_rows(
     let row_len = columns.len() * 3;
     let mut acc = vec![0i32; row_len];
     for (i, out_row) in out.chunks_exact_mut(row_len).enumerate() {
-        acc.fill(HALF);
+        acc.fill(taps.half());
         let first = taps.starts[i] - shift;
         for (t, &w) in taps.weights(i).iter().enumerate() {
             let offset = ((first + t) * width + columns.start) * 3;
@@ -122,7 +124,7 @@ pub(super) fn vertical_rows(
             }
         }
         for (o, &a) in out_row.iter_mut().zip(&acc) {
-            *o = clip(a);
+            *o = clip(a, taps.precision);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Pillow's coefficient tables (`precompute_coeffs` + `normalize_coeffs_8bpc`): per-axis
-//! weights in 22-bit fixed point, with a small per-thread cache.
+//! weights in fixed point (22 bits in Pillow, a per-table precision of at most 15 significant
+//! bits in Pillow-SIMD: see [`super::precision`]), with a small per-thread cache.
 
 use std::ops::Range;
 use std::rc::Rc;
@@ -9,7 +10,6 @@ use crate::image::recipe::Filter;
 /// Fractional bits of the fixed-point weights: 32 bits minus 8 for the pixel and 2 for the
 /// overshoot of filters with negative lobes.
 pub(super) const PRECISION_BITS: u32 = 22;
-pub(super) const HALF: i32 = 1 << (PRECISION_BITS - 1);
 
 fn support(filter: Filter) -> f64 {
     match filter {
@@ -85,6 +85,9 @@ pub(super) struct Taps {
     pub(super) lens: Vec<usize>,
     pub(super) stride: usize,
     pub(super) weights: Vec<i32>,
+    /// Fractional bits of `weights`: each sum is rounded by adding half of `1 << precision`
+    /// and shifting right by `precision`.
+    pub(super) precision: u32,
     /// The weights as [`horizontal_rows_avx2`] reads them, made on first use.
     #[cfg(target_arch = "x86_64")]
     pub(super) split: std::cell::OnceCell<(Vec<i16>, usize)>,
@@ -102,7 +105,7 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-type TapsKey = (usize, usize, Range<usize>, Filter);
+type TapsKey = (usize, usize, Range<usize>, Filter, u32);
 
 impl Taps {
     /// [`Taps::new`], from a small per-thread cache of the most recently used tables.
@@ -111,13 +114,14 @@ impl Taps {
         out_size: usize,
         outputs: Range<usize>,
         filter: Filter,
+        precision: u32,
     ) -> Rc<Taps> {
         // A large table is a rare picture's (or one part of it): keeping it would hold memory
         // in every thread for nothing.
         if outputs.len() * Self::stride(in_size, out_size, filter) * 4 > CACHED_TABLE_BYTES {
-            return Rc::new(Taps::new(in_size, out_size, outputs, filter));
+            return Rc::new(Taps::new(in_size, out_size, outputs, filter, precision));
         }
-        let key = (in_size, out_size, outputs, filter);
+        let key = (in_size, out_size, outputs, filter, precision);
         RECENT_TAPS.with(|cell| {
             let mut recent = cell.borrow_mut();
             if let Some(at) = recent.iter().position(|(k, _)| *k == key) {
@@ -126,7 +130,13 @@ impl Taps {
                 recent.insert(0, entry);
                 return taps;
             }
-            let taps = Rc::new(Taps::new(in_size, out_size, key.2.clone(), filter));
+            let taps = Rc::new(Taps::new(
+                in_size,
+                out_size,
+                key.2.clone(),
+                filter,
+                precision,
+            ));
             recent.insert(0, (key, Rc::clone(&taps)));
             recent.truncate(TAPS_CACHE);
             taps
@@ -177,45 +187,57 @@ impl Taps {
         (min as usize, len)
     }
 
+    /// Output `out`'s normalised double-precision weights, as Pillow's `precompute_coeffs`
+    /// computes them, into `exact` (at least [`Taps::stride`] long); returns the window's first
+    /// source position and tap count.
+    pub(super) fn exact_weights(
+        in_size: usize,
+        out_size: usize,
+        out: usize,
+        filter: Filter,
+        exact: &mut [f64],
+    ) -> (usize, usize) {
+        // Pillow passes the box edges as C floats: (in1 - in0) is a float before widening.
+        let scale = f64::from(in_size as f32) / out_size as f64;
+        let inverse = 1.0 / scale.max(1.0);
+        let (min, len) = Self::window_of(in_size, out_size, out, filter);
+        let center = (out as f64 + 0.5) * scale;
+        let mut sum = 0.0;
+        for (x, w) in exact[..len].iter_mut().enumerate() {
+            *w = kernel(filter, ((x + min) as f64 - center + 0.5) * inverse);
+            sum += *w;
+        }
+        if sum != 0.0 {
+            for w in &mut exact[..len] {
+                *w /= sum;
+            }
+        }
+        (min, len)
+    }
+
     /// Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`, for the output
-    /// positions in `outputs` of a resize from `in_size` to `out_size`.
+    /// positions in `outputs` of a resize from `in_size` to `out_size`, with `precision`
+    /// fractional bits ([`PRECISION_BITS`] for Pillow).
     pub(super) fn new(
         in_size: usize,
         out_size: usize,
         outputs: Range<usize>,
         filter: Filter,
+        precision: u32,
     ) -> Self {
-        // Pillow passes the box edges as C floats: (in1 - in0) is a float before widening.
-        let scale = f64::from(in_size as f32) / out_size as f64;
-        let filterscale = scale.max(1.0);
-        let support = support(filter) * filterscale;
-        // Pillow's largest window.
-        let max_len = support.ceil() as usize * 2 + 1;
-        let stride = max_len;
-        let inverse = 1.0 / filterscale;
-        let fixed_one = f64::from(1u32 << PRECISION_BITS);
+        let stride = Self::stride(in_size, out_size, filter);
+        let fixed_one = f64::from(1u32 << precision);
 
         let n = outputs.len();
         let mut starts = Vec::with_capacity(n);
         let mut lens = Vec::with_capacity(n);
         let mut weights = vec![0i32; n * stride];
-        let mut exact = vec![0f64; max_len];
+        let mut exact = vec![0f64; stride];
         for (i, out) in outputs.enumerate() {
-            let center = (out as f64 + 0.5) * scale;
-            // C's (int) truncates toward zero, as `as` does.
-            let min = ((center - support + 0.5) as i64).max(0);
-            let max = ((center + support + 0.5) as i64).min(in_size as i64);
-            let len = (max - min).clamp(0, max_len as i64) as usize;
-            let min = min as usize;
-
-            let mut sum = 0.0;
-            for (x, w) in exact[..len].iter_mut().enumerate() {
-                *w = kernel(filter, ((x + min) as f64 - center + 0.5) * inverse);
-                sum += *w;
-            }
+            let (min, len) = Self::exact_weights(in_size, out_size, out, filter, &mut exact);
             let row = &mut weights[i * stride..i * stride + len];
             for (fixed, &w) in row.iter_mut().zip(&exact[..len]) {
-                let w = if sum != 0.0 { w / sum } else { w };
+                // C's (int) truncates toward zero, as `as` does.
                 *fixed = if w < 0.0 {
                     (-0.5 + w * fixed_one) as i32
                 } else {
@@ -230,9 +252,15 @@ impl Taps {
             lens,
             stride,
             weights,
+            precision,
             #[cfg(target_arch = "x86_64")]
             split: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The rounding offset every sum starts from: one half in fixed point.
+    pub(super) fn half(&self) -> i32 {
+        1 << (self.precision - 1)
     }
 
     pub(super) fn weights(&self, i: usize) -> &[i32] {
@@ -259,32 +287,32 @@ mod tests {
 
     #[test]
     fn cached_tables_are_reused_and_equal_fresh_ones() {
-        let first = Taps::cached(500, 224, 0..224, Filter::Lanczos);
-        let again = Taps::cached(500, 224, 0..224, Filter::Lanczos);
+        let first = Taps::cached(500, 224, 0..224, Filter::Lanczos, 22);
+        let again = Taps::cached(500, 224, 0..224, Filter::Lanczos, 22);
         assert!(Rc::ptr_eq(&first, &again));
-        let fresh = Taps::new(500, 224, 0..224, Filter::Lanczos);
+        let fresh = Taps::new(500, 224, 0..224, Filter::Lanczos, 22);
         assert_eq!(
             (&first.starts, &first.weights),
             (&fresh.starts, &fresh.weights)
         );
         // Another window of the same resize is another table.
-        let window = Taps::cached(500, 224, 10..20, Filter::Lanczos);
+        let window = Taps::cached(500, 224, 10..20, Filter::Lanczos, 22);
         assert_eq!(
             window.starts,
-            Taps::new(500, 224, 10..20, Filter::Lanczos).starts
+            Taps::new(500, 224, 10..20, Filter::Lanczos, 22).starts
         );
         // Older tables are dropped once the cache is full.
         for out in 0..TAPS_CACHE {
-            Taps::cached(300, 100 + out, 0..10, Filter::Bilinear);
+            Taps::cached(300, 100 + out, 0..10, Filter::Bilinear, 22);
         }
-        let after = Taps::cached(500, 224, 0..224, Filter::Lanczos);
+        let after = Taps::cached(500, 224, 0..224, Filter::Lanczos, 22);
         assert!(!Rc::ptr_eq(&first, &after));
     }
 
     #[test]
     fn weights_sum_to_one_in_fixed_point() {
         for filter in Filter::ALL.into_iter().filter(|&f| f != Filter::Nearest) {
-            let taps = Taps::new(500, 224, 0..224, filter);
+            let taps = Taps::new(500, 224, 0..224, filter, PRECISION_BITS);
             for i in 0..224 {
                 let sum: i64 = taps.weights(i).iter().map(|&w| i64::from(w)).sum();
                 assert!((sum - (1 << 22)).abs() <= 8, "{filter:?} output {i}: {sum}");

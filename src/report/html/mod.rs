@@ -141,7 +141,7 @@ fn run_details(record: &RunRecord) -> Markup {
         table {
             tr { th { "ONNX" } td { code { (record.onnx.path) } br; code { (record.onnx.sha256) } " (" (record.onnx.verification) ")" } }
             tr { th { "recipe" } td { code { (record.recipe.name) } " — " (record.recipe.definition.description)
-                 " (Pillow " (record.recipe.pillow_compat) " pass order)" } }
+                 " (" (crate::report::resampling_label(&record.recipe.pillow_compat)) ")" } }
             tr { th { "images" } td { code { (record.dataset.path) } " (" (record.dataset.layout) "), "
                  (record.dataset.image_set_name.as_deref().unwrap_or("an unnamed image set")) ", "
                  (record.images) " labelled" br; "image set " code { (record.dataset.image_set_sha256) } } }
