@@ -33,7 +33,7 @@ pub fn shorter_side_size(width: usize, height: usize, size: usize) -> (usize, us
 /// torchvision `center_crop` along one axis of length `len` to `crop`: zero-pad by
 /// `(crop - len) // 2` before when the crop is larger, else start at `int(round((len - crop) / 2))`
 /// with Python's round-half-to-even.
-fn center_crop_offset(len: usize, crop: usize) -> i64 {
+pub(crate) fn center_crop_offset(len: usize, crop: usize) -> i64 {
     if crop > len {
         return -(((crop - len) / 2) as i64);
     }
@@ -598,7 +598,7 @@ mod tests {
             .par_iter()
             .for_each(|file| {
                 let bytes = std::fs::read(file).unwrap();
-                for library in [Library::Pillow, Library::Tensorflow] {
+                for library in [Library::Pillow, Library::Tensorflow, Library::Torch] {
                     assert_one_decode_equals_one_per_recipe(&bytes, file, library)
                 }
             });

@@ -72,6 +72,8 @@ pub enum Library {
     /// TensorFlow's `decode_jpeg` + inception eval preprocessing: see
     /// [`crate::image::protocols::tensorflow`].
     Tensorflow,
+    /// torchvision's `decode_jpeg` + v2 transforms on tensors: see
+    /// [`crate::image::protocols::torch`].
     Torch,
 }
 
@@ -264,6 +266,7 @@ pub fn presets() -> Vec<Recipe> {
         tf("keras-tf-331", 331),
         crate::image::protocols::tensorflow::inception_preset("tf-inception-299", 299),
         crate::image::protocols::tensorflow::inception_preset("tf-inception-224", 224),
+        crate::image::protocols::torch::tensor_preset("torchvision-tensor", 256, 224),
     ]
 }
 
@@ -350,7 +353,8 @@ mod tests {
                 "keras-tf-224",
                 "keras-tf-331",
                 "tf-inception-299",
-                "tf-inception-224"
+                "tf-inception-224",
+                "torchvision-tensor"
             ]
         );
         assert!(presets().iter().all(|r| r.validate().is_ok()));

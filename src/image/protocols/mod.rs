@@ -8,12 +8,18 @@ use crate::image::recipe::{Library, Recipe};
 
 pub mod tensorflow;
 mod tensorflow_jpeg;
+pub mod torch;
+mod torch_jpeg;
+mod torch_resample;
+#[cfg(target_arch = "x86_64")]
+mod torch_resample_avx2;
 
 /// Whether `recipe`'s fields make sense for its library (Pillow recipes always pass here).
 pub fn validate(recipe: &Recipe) -> Result<(), String> {
     match recipe.library {
         Library::Pillow => Ok(()),
         Library::Tensorflow => tensorflow::validate(recipe),
+        Library::Torch => torch::validate(recipe),
         other => Err(format!(
             "library {other:?} is not implemented in this build"
         )),
@@ -29,6 +35,7 @@ pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Resul
     match recipe.library {
         Library::Pillow => panic!("Pillow recipes are preprocessed by image::preprocess"),
         Library::Tensorflow => tensorflow::preprocess_bytes(bytes, recipe, out),
+        Library::Torch => torch::preprocess_bytes(bytes, recipe, out),
         other => Err(DecodeError::Unsupported(format!(
             "library {other:?} is not implemented in this build"
         ))),
@@ -45,6 +52,7 @@ pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, out: &mut [f32]) {
         Library::Tensorflow => {
             tensorflow::preprocess_part(img, Placement::whole(img), recipe, out);
         }
+        Library::Torch => torch::preprocess_part(img, Placement::whole(img), recipe, out),
         other => panic!("no {other:?} arithmetic for decoded images"),
     }
 }

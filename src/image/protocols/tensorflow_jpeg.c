@@ -16,6 +16,12 @@
  *    formula (saw_Adobe_marker is reported for that);
  *  - grayscale is converted to RGB by libjpeg (JCS_GRAYSCALE -> JCS_RGB replicates the level).
  *
+ * torchvision's decode_jpeg (torchvision/csrc/io/image/cpu/decode_jpeg.cpp, mode RGB) drives
+ * libjpeg the same way but for two settings, chosen by the request: libjpeg's default accurate
+ * integer DCT (JDCT_ISLOW), and no output size limit. Its memory source also treats running out
+ * of data as fatal; a skip past the end hands libjpeg a lone EOI byte, which is no marker, so the
+ * next read runs out of data all the same. It converts CMYK itself (the caller's job here too).
+ *
  * Two additions that change no accepted file's pixels: a scan limit (as in pillow_jpeg.c), and
  * an optional region. The caller is told the picture's size and returns the rectangle it reads;
  * only those rows and columns are converted to pixels, every other row is still entropy-decoded
@@ -50,6 +56,8 @@ typedef unsigned char *(*zr_tf_alloc_fn)(void *opaque, size_t len);
 struct zr_tf_request {
   int max_scans;
   int allow_region;
+  int dct_islow;            /* libjpeg's accurate DCT (torchvision) instead of the fast one */
+  long long max_bytes;      /* refuse outputs of this many bytes or more; 0: no limit */
   zr_tf_plan_fn plan;
   zr_tf_alloc_fn alloc;
   void *opaque;
@@ -184,10 +192,10 @@ static void zr_tf_decode_body(struct zr_tf_state *s, const unsigned char *data, 
   cinfo->do_fancy_upsampling = TRUE;
   cinfo->scale_num = 1;
   cinfo->scale_denom = 1;
-  cinfo->dct_method = JDCT_IFAST;
+  cinfo->dct_method = req->dct_islow ? JDCT_ISLOW : JDCT_IFAST;
   jpeg_calc_output_dimensions(cinfo);
-  if ((long long)cinfo->output_height * (long long)cinfo->output_width *
-          (long long)cinfo->num_components >= (1LL << 29)) {
+  if (req->max_bytes > 0 && (long long)cinfo->output_height * (long long)cinfo->output_width *
+                                    (long long)cinfo->num_components >= req->max_bytes) {
     res->status = ZR_TF_TOO_LARGE;
     return;
   }

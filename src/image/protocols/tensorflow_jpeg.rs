@@ -1,6 +1,8 @@
 //! `tf.io.decode_jpeg(contents, channels=3)`, accepted, refused and pixelled as TensorFlow does
 //! it: see `tensorflow_jpeg.c` for the libjpeg settings (fast integer DCT, fancy upsampling, every
-//! read past the end fatal) and this file for TensorFlow's CMYK conversion.
+//! read past the end fatal) and this file for TensorFlow's CMYK conversion. torchvision's
+//! `decode_jpeg` drives libjpeg the same way but for the DCT and the size limit: it shares the C
+//! side through a [`Flavour`] (see `torch_jpeg.rs`).
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 
@@ -25,6 +27,8 @@ struct CWindow {
 struct Request {
     max_scans: c_int,
     allow_region: c_int,
+    dct_islow: c_int,
+    max_bytes: std::ffi::c_longlong,
     plan: extern "C" fn(*mut c_void, c_uint, c_uint, *mut CWindow) -> c_int,
     alloc: extern "C" fn(*mut c_void, usize) -> *mut u8,
     opaque: *mut c_void,
@@ -119,9 +123,38 @@ fn jpeg_part(width: usize, height: usize, needed: Window) -> Option<Window> {
     (part != whole).then_some(part)
 }
 
+/// How a library drives libjpeg and converts CMYK.
+pub(super) struct Flavour {
+    /// Whose decoder, for messages ("TensorFlow's decode_jpeg").
+    pub who: &'static str,
+    /// The presets' family, for the not-a-JPEG message ("TensorFlow").
+    pub family: &'static str,
+    /// The bytes a file must start with to be handed to libjpeg at all.
+    pub signature: &'static [u8],
+    /// libjpeg's accurate integer DCT (else the fast one).
+    pub dct_islow: bool,
+    /// Outputs of this many bytes or more are refused (0: none), and whose limit that is.
+    pub max_bytes: i64,
+    pub limit_of: &'static str,
+    /// CMYK pixels (4 per pixel) and whether an Adobe marker was seen -> RGB.
+    pub cmyk_to_rgb: fn(Vec<u8>, bool) -> Vec<u8>,
+}
+
+/// TensorFlow's decode_jpeg: fast DCT, 2^29-byte limit, its own CMYK formula.
+const TENSORFLOW: Flavour = Flavour {
+    who: "TensorFlow's decode_jpeg",
+    family: "TensorFlow",
+    signature: &[0xFF, 0xD8, 0xFF],
+    dct_islow: false,
+    max_bytes: 1 << 29,
+    limit_of: "TensorFlow's decode_jpeg",
+    cmyk_to_rgb,
+};
+
 /// One libjpeg run: the pixels (RGB, or CMYK still to convert), and the outcome.
 fn run(
     bytes: &[u8],
+    flavour: &Flavour,
     allow_region: bool,
     needed: &mut dyn FnMut(usize, usize) -> Window,
 ) -> (Vec<u8>, Outcome) {
@@ -132,6 +165,8 @@ fn run(
     let request = Request {
         max_scans: MAX_SCANS,
         allow_region: c_int::from(allow_region),
+        dct_islow: c_int::from(flavour.dct_islow),
+        max_bytes: flavour.max_bytes,
         plan,
         alloc: allocate,
         opaque: (&mut callbacks as *mut Callbacks).cast(),
@@ -154,20 +189,21 @@ fn run(
     (pixels, outcome)
 }
 
-fn error_of(outcome: &Outcome) -> DecodeError {
+fn error_of(outcome: &Outcome, flavour: &Flavour) -> DecodeError {
     // SAFETY: format_message writes a NUL-terminated string into the zeroed buffer.
     let message = unsafe { CStr::from_ptr(outcome.message.as_ptr()) }
         .to_string_lossy()
         .into_owned();
     match outcome.status {
-        BROKEN => DecodeError::Broken(format!("TensorFlow's decode_jpeg refuses it: {message}")),
+        BROKEN => DecodeError::Broken(format!("{} refuses it: {message}", flavour.who)),
         TOO_MANY_SCANS => DecodeError::Unsupported(format!(
             "progressive JPEG with {message} (refused so that a scan bomb cannot stall the run)"
         )),
         NO_MEMORY => DecodeError::Unsupported("not enough memory for the decoded image".into()),
-        TOO_LARGE => DecodeError::Unsupported(
-            "2^29 bytes or more once decoded, which TensorFlow's decode_jpeg refuses".into(),
-        ),
+        TOO_LARGE => DecodeError::Unsupported(format!(
+            "{} bytes or more once decoded, which {} refuses",
+            flavour.max_bytes, flavour.limit_of
+        )),
         other => DecodeError::Broken(format!("decoder status {other}")),
     }
 }
@@ -177,26 +213,36 @@ fn error_of(outcome: &Outcome) -> DecodeError {
 /// pixels never depend on the part.
 pub fn decode(
     bytes: &[u8],
+    needed: impl FnMut(usize, usize) -> Window,
+) -> Result<(RgbImage, Placement), DecodeError> {
+    decode_as(bytes, &TENSORFLOW, needed)
+}
+
+/// [`decode`] with another library's settings.
+pub(super) fn decode_as(
+    bytes: &[u8],
+    flavour: &Flavour,
     mut needed: impl FnMut(usize, usize) -> Window,
 ) -> Result<(RgbImage, Placement), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return Err(DecodeError::Unsupported(
-            "not a JPEG: the TensorFlow presets reproduce decode_jpeg on JPEG files only".into(),
-        ));
+    if !bytes.starts_with(flavour.signature) {
+        return Err(DecodeError::Unsupported(format!(
+            "not a JPEG: the {} presets reproduce decode_jpeg on JPEG files only",
+            flavour.family
+        )));
     }
-    let (mut pixels, mut outcome) = run(bytes, true, &mut needed);
+    let (mut pixels, mut outcome) = run(bytes, flavour, true, &mut needed);
     let partial = outcome.width != outcome.full_width || outcome.height != outcome.full_height;
     if outcome.status != OK || (partial && outcome.warnings != 0) {
-        (pixels, outcome) = run(bytes, false, &mut needed);
+        (pixels, outcome) = run(bytes, flavour, false, &mut needed);
     }
     if outcome.status != OK {
-        return Err(error_of(&outcome));
+        return Err(error_of(&outcome, flavour));
     }
     let rgb = if outcome.components == 4 {
-        cmyk_to_rgb(pixels, outcome.adobe != 0)
+        (flavour.cmyk_to_rgb)(pixels, outcome.adobe != 0)
     } else {
         pixels
     };

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Parity of zoorepro's torchvision-tensor preset with the real torch + torchvision on CPU
+(scripts/requirements-protocols.txt, installed in a venv outside the repo).
+
+For every file (default: the shared ImageNet sample and the public JPEG corpus
+tests/jpeg-corpus/files), torchvision computes
+
+    img = torchvision.io.decode_jpeg(torchvision.io.read_file(path), mode=ImageReadMode.RGB)
+    img = v2.Resize(256, antialias=True)(img)           # on the uint8 CHW tensor
+    img = v2.CenterCrop(224)(img)
+    img = v2.ToDtype(torch.float32, scale=True)(img)
+    img = v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])(img)
+
+and zoorepro `preprocess --recipe torchvision-tensor` must accept exactly the files torchvision
+accepts (refusing the others with exit status 2), with float32 tensors whose bytes are equal (max
+abs diff 0). Prints per group the files compared, both-accept-and-identical, differing tensors
+with the largest absolute difference, and one-sided acceptances. Exit status 0 only when there is
+no disagreement.
+
+    /work/venv-torch/bin/python scripts/parity/parity_torchvision.py [--bin target/release/zoorepro]
+        [--files GLOB ...] [--sha256 FILE] [--json FILE]
+
+--sha256 FILE writes torchvision's tensor digests of the shared sample (for tests/torch_presets.rs).
+Run by hand, on one thread; CI never installs torch.
+"""
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+import torch
+import torchvision
+from torchvision.io import ImageReadMode, decode_jpeg, read_file
+from torchvision.transforms import v2
+
+warnings.filterwarnings("ignore")  # torchvision 0.29 deprecates its decoders in favour of torchcodec
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SAMPLE = os.path.join(REPO, "..", "shared", "imagenet-sample")
+CORPUS = os.path.join(REPO, "tests", "jpeg-corpus", "files")
+PRESET = "torchvision-tensor"
+TRANSFORM = v2.Compose([
+    v2.Resize(256, antialias=True),
+    v2.CenterCrop(224),
+    v2.ToDtype(torch.float32, scale=True),
+    v2.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+])
+
+
+def reference(path):
+    """torchvision's tensor for one file, or None when decode_jpeg refuses it."""
+    try:
+        img = decode_jpeg(read_file(path), mode=ImageReadMode.RGB)
+    except (RuntimeError, ValueError):
+        return None
+    return TRANSFORM(img).numpy()
+
+
+def zoorepro(binary, paths):
+    """zoorepro's tensors for `paths` (one call), or None and the exit status when it refuses."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "t.npy")
+        run = subprocess.run([binary, "preprocess", "--recipe", PRESET, *paths, "--out", out],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            return None, run.returncode, run.stderr.strip().splitlines()[-1:]
+        return np.load(out), 0, []
+
+
+def compare(binary, files, chunk=64):
+    refs = {path: reference(path) for path in files}
+    accepted = [p for p in files if refs[p] is not None]
+    report = {"files": len(files), "torchvision_accepts": len(accepted), "identical": 0,
+              "acceptance": [], "differ": [], "max_abs_diff": 0.0, "compared": 0}
+    ours = {}
+    for start in range(0, len(accepted), chunk):
+        part = accepted[start:start + chunk]
+        tensors, _, _ = zoorepro(binary, part)
+        if tensors is not None:
+            ours.update(zip(part, tensors))
+            continue
+        for path in part:  # someone in the chunk was refused: find out who
+            tensors, code, why = zoorepro(binary, [path])
+            if tensors is None:
+                report["acceptance"].append((path, "torchvision accepts, zoorepro refuses", code, why))
+            else:
+                ours[path] = tensors[0]
+    for path in files:
+        if refs[path] is None:
+            tensors, code, _ = zoorepro(binary, [path])
+            if tensors is not None:
+                report["acceptance"].append((path, "torchvision refuses, zoorepro accepts", 0, []))
+            elif code != 2:
+                report["acceptance"].append((path, f"zoorepro exit {code}, not 2", code, []))
+    for path, mine in ours.items():
+        diff = float(np.abs(mine.astype(np.float64) - refs[path]).max())
+        report["compared"] += 1
+        report["max_abs_diff"] = max(report["max_abs_diff"], diff)
+        if mine.tobytes() != refs[path].tobytes():
+            report["differ"].append((path, diff, int((mine != refs[path]).sum())))
+        else:
+            report["identical"] += 1
+    return report, refs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default=os.path.join(REPO, "target", "release", "zoorepro"))
+    ap.add_argument("--files", nargs="*", help="globs (default: the shared sample and corpus)")
+    ap.add_argument("--sha256", help="write the sample's torchvision digests to this JSON file")
+    ap.add_argument("--json", help="write the full report to this JSON file")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    sample = sorted(glob.glob(os.path.join(SAMPLE, "*", "*.JPEG")))
+    if args.files:
+        groups = {"files": sorted(f for g in args.files for f in glob.glob(g))}
+    else:
+        groups = {"sample": sample, "corpus": sorted(glob.glob(os.path.join(CORPUS, "*")))}
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, cpu capability "
+          f"{torch.backends.cpu.get_cpu_capability()}, numpy {np.__version__}")
+    bad = 0
+    digests = {}
+    full = {}
+    for group, files in groups.items():
+        report, refs = compare(args.bin, files)
+        full[group] = report
+        bad += len(report["acceptance"]) + len(report["differ"])
+        print(f"{PRESET} {group:7} files {report['files']:5}  torchvision accepts "
+              f"{report['torchvision_accepts']:5}  both accept, identical {report['identical']:5}  "
+              f"differing {len(report['differ']):3} (max abs diff {report['max_abs_diff']:.3g})  "
+              f"one-sided acceptances {len(report['acceptance']):3}")
+        for row in report["acceptance"] + report["differ"]:
+            print("   ", *row)
+        if group == "sample":
+            digests[PRESET] = {
+                os.path.relpath(p, SAMPLE): hashlib.sha256(refs[p].tobytes()).hexdigest()
+                for p in files if refs[p] is not None}
+    if args.sha256:
+        with open(args.sha256, "w") as f:
+            json.dump({"torch": torch.__version__.split("+")[0],
+                       "torchvision": torchvision.__version__.split("+")[0],
+                       "digests": digests}, f, indent=1, sort_keys=True)
+            f.write("\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(full, f, indent=1)
+    print("OK: no disagreement" if bad == 0 else f"{bad} disagreements")
+    return 0 if bad == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+//! torchvision's tensor path, bit for bit like torch 2.15.0 + torchvision 0.29.2 on an x86 CPU
+//! with AVX2 (or AVX-512, or on ARM):
+//!
+//! ```python
+//! img = decode_jpeg(read_file(path), mode=ImageReadMode.RGB)   # uint8 CHW: torch_jpeg.rs
+//! img = v2.Resize(256, antialias=True)(img)     # uint8 antialiased bilinear: torch_resample.rs
+//! img = v2.CenterCrop(224)(img)                 # zero padding where the crop is larger
+//! img = v2.ToDtype(torch.float32, scale=True)(img)   # float32(p) * float32(1 / 255)
+//! img = v2.Normalize(mean, std)(img)            # (x - mean) / std in float32, NCHW
+//! ```
+//!
+//! Where the CPU has none of those, torchvision resizes uint8 images in float32 and rounds
+//! instead: other pixels, which this module does not reproduce.
+
+use std::ops::Range;
+
+use crate::image::decode::DecodeError;
+use crate::image::preprocess::{center_crop_offset, shorter_side_size};
+use crate::image::raster::{Placement, RgbImage, Window};
+use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
+
+use super::torch_resample::Resize;
+
+/// The preset: torchvision's ImageNet evaluation on tensors.
+pub fn tensor_preset(name: &str, resize_size: u32, crop_size: u32) -> Recipe {
+    Recipe {
+        name: name.into(),
+        description: format!(
+            "torch 2.15.0 + torchvision 0.29.2 (CPU, AVX2): io.decode_jpeg(mode=RGB, libjpeg's \
+             accurate DCT, no EXIF rotation), v2.Resize({resize_size}, antialias=True) on the \
+             uint8 tensor (torch's int16 fixed-point bilinear, not Pillow's), \
+             CenterCrop({crop_size}), ToDtype(float32, scale=True), Normalize(ImageNet \
+             mean/std), NCHW; JPEG input only"
+        ),
+        resize_mode: ResizeMode::ShorterSide,
+        resize_size,
+        crop_size,
+        filter: Filter::Bilinear,
+        scale: 255.0,
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+        channels: ChannelOrder::Rgb,
+        layout: Layout::Nchw,
+        library: Library::Torch,
+    }
+}
+
+/// A torch recipe may vary sizes, resize mode, the divisor, mean, std, channel order and
+/// layout; the filter is torch's antialiased bilinear only.
+pub fn validate(recipe: &Recipe) -> Result<(), String> {
+    if recipe.filter != Filter::Bilinear {
+        return Err(
+            "a torch recipe resizes with torch's antialiased bilinear (filter BILINEAR)".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Where the output square lies: the resized size and, per axis, the output positions that
+/// show resized pixels and the resized position of the first of them.
+struct Plan {
+    resized: (usize, usize),
+    out_columns: Range<usize>,
+    out_rows: Range<usize>,
+    columns: Range<usize>,
+    rows: Range<usize>,
+}
+
+/// Along one axis: output positions `0..crop` over a resized length `len` placed at `offset`
+/// (negative: zero padding first). The visible outputs and the resized positions they show.
+fn visible(len: usize, crop: usize, offset: i64) -> (Range<usize>, Range<usize>) {
+    let start = (-offset).max(0) as usize;
+    let end = ((len as i64 - offset).min(crop as i64)).max(start as i64) as usize;
+    let first = (offset + start as i64) as usize;
+    (start..end, first..first + (end - start))
+}
+
+impl Plan {
+    fn new(width: usize, height: usize, recipe: &Recipe) -> Self {
+        let crop = recipe.crop_size as usize;
+        let resized = match recipe.resize_mode {
+            ResizeMode::ShorterSide => {
+                shorter_side_size(width, height, recipe.resize_size as usize)
+            }
+            ResizeMode::Squash => (crop, crop),
+        };
+        let (out_columns, columns) = visible(resized.0, crop, center_crop_offset(resized.0, crop));
+        let (out_rows, rows) = visible(resized.1, crop, center_crop_offset(resized.1, crop));
+        Self {
+            resized,
+            out_columns,
+            out_rows,
+            columns,
+            rows,
+        }
+    }
+
+    fn resize(&self, width: usize, height: usize) -> Resize {
+        Resize::new(
+            (width, height),
+            self.resized,
+            self.columns.clone(),
+            self.rows.clone(),
+        )
+    }
+}
+
+/// The pixels of a `width` x `height` picture that `recipe` reads.
+pub fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
+    let (columns, rows) = Plan::new(width, height, recipe)
+        .resize(width, height)
+        .source();
+    Window {
+        x: columns.start,
+        y: rows.start,
+        width: columns.len(),
+        height: rows.len(),
+    }
+}
+
+/// ToDtype(float32, scale=True) then Normalize, per level and output channel:
+/// `(float32(p) * float32(1 / scale) - mean[c]) / std[c]`, each step rounded to float32
+/// (torch multiplies by the Python float `1.0 / 255` made float32, then divides by std).
+fn level_tables(recipe: &Recipe) -> [[f32; 256]; 3] {
+    let factor = (1.0 / f64::from(recipe.scale)) as f32;
+    let mut tables = [[0f32; 256]; 3];
+    for (c, table) in tables.iter_mut().enumerate() {
+        for (level, value) in table.iter_mut().enumerate() {
+            *value = (level as f32 * factor - recipe.mean[c]) / recipe.std[c];
+        }
+    }
+    tables
+}
+
+/// Preprocesses a decoded image holding (at least) [`source_pixels`] of the picture, placed by
+/// `placement`, into `out` (`recipe.sample_len()` floats).
+///
+/// # Panics
+/// If `out` is not `recipe.sample_len()` long or the image misses pixels (a caller's bug).
+pub fn preprocess_part(img: &RgbImage, placement: Placement, recipe: &Recipe, out: &mut [f32]) {
+    assert_eq!(out.len(), recipe.sample_len(), "output buffer does not fit");
+    let (width, height) = (placement.full_width, placement.full_height);
+    let plan = Plan::new(width, height, recipe);
+    let resize = plan.resize(width, height);
+    let (columns, rows) = resize.source();
+    let needed = Window {
+        x: columns.start,
+        y: rows.start,
+        width: columns.len(),
+        height: rows.len(),
+    };
+    assert!(placement.window.contains(&needed), "image misses pixels");
+    let pixels = resize.run(img, placement.window.x, placement.window.y);
+    write(&pixels, &plan, recipe, out);
+}
+
+/// The resized window's pixels, normalised, at their place in the output; padding is level 0.
+fn write(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f32]) {
+    let crop = recipe.crop_size as usize;
+    let tables = level_tables(recipe);
+    let source_channel = match recipe.channels {
+        ChannelOrder::Rgb => [0, 1, 2],
+        ChannelOrder::Bgr => [2, 1, 0],
+    };
+    let padded = plan.out_columns.len() < crop || plan.out_rows.len() < crop;
+    let index = |c: usize, y: usize, x: usize| match recipe.layout {
+        Layout::Nchw => (c * crop + y) * crop + x,
+        Layout::Nhwc => (y * crop + x) * 3 + c,
+    };
+    if padded {
+        for y in 0..crop {
+            for x in 0..crop {
+                for (c, table) in tables.iter().enumerate() {
+                    out[index(c, y, x)] = table[0];
+                }
+            }
+        }
+    }
+    for (row, y) in pixels
+        .pixels
+        .chunks_exact(pixels.width * 3)
+        .zip(plan.out_rows.clone())
+    {
+        for (px, x) in row.chunks_exact(3).zip(plan.out_columns.clone()) {
+            for (c, table) in tables.iter().enumerate() {
+                out[index(c, y, x)] = table[usize::from(px[source_channel[c]])];
+            }
+        }
+    }
+}
+
+/// Decode (as torchvision's decode_jpeg does, only the part the pipeline reads) then preprocess.
+pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Result<(), DecodeError> {
+    let (img, placement) =
+        super::torch_jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
+    preprocess_part(&img, placement, recipe, out);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_dtype_multiplies_by_the_float32_reciprocal() {
+        let t = level_tables(&tensor_preset("t", 256, 224));
+        let factor = (1.0f64 / 255.0) as f32;
+        let expected = (128f32 * factor - 0.456f32) / 0.224f32;
+        assert_eq!(t[1][128].to_bits(), expected.to_bits());
+    }
+
+    #[test]
+    fn plan_follows_resize_then_center_crop() {
+        let recipe = tensor_preset("t", 256, 224);
+        // 500x375 -> 341x256; columns from round(58.5) = 58 (half to even), rows from 16.
+        let plan = Plan::new(500, 375, &recipe);
+        assert_eq!(plan.resized, (341, 256));
+        assert_eq!(
+            (plan.columns.clone(), plan.rows.clone()),
+            (58..282, 16..240)
+        );
+        assert_eq!(plan.out_columns, 0..224);
+        // A crop larger than the image: (299 - 256) // 2 = 21 columns of padding first.
+        let big = tensor_preset("t", 256, 299);
+        let plan = Plan::new(256, 400, &big);
+        assert_eq!(
+            (plan.out_columns.clone(), plan.columns.clone()),
+            (21..277, 0..256)
+        );
+    }
+
+    #[test]
+    fn a_part_gives_the_same_tensor_as_the_whole() {
+        let (w, h) = (151, 97);
+        let pixels = (0..w * h * 3)
+            .map(|i| ((i * 37 + i / 5) % 256) as u8)
+            .collect();
+        let img = RgbImage::new(w, h, pixels);
+        for recipe in [tensor_preset("t", 64, 56), tensor_preset("t", 90, 100)] {
+            let mut whole = vec![f32::NAN; recipe.sample_len()];
+            preprocess_part(&img, Placement::whole(&img), &recipe, &mut whole);
+            assert!(whole.iter().all(|v| v.is_finite()));
+            let need = source_pixels(w, h, &recipe);
+            let part = RgbImage::new(
+                need.width,
+                need.height,
+                need.rows()
+                    .flat_map(|y| img.row(y)[need.x * 3..(need.x + need.width) * 3].to_vec())
+                    .collect(),
+            );
+            let placement = Placement {
+                window: need,
+                full_width: w,
+                full_height: h,
+            };
+            let mut got = vec![f32::NAN; recipe.sample_len()];
+            preprocess_part(&part, placement, &recipe, &mut got);
+            assert!(
+                got.iter()
+                    .zip(&whole)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+        }
+    }
+}
