@@ -68,6 +68,8 @@ pub enum ResizeMode {
 pub enum Library {
     #[default]
     Pillow,
+    /// OpenCV's `imread` + `resize` as MLPerf Inference uses them: see
+    /// [`crate::image::protocols::opencv`].
     Opencv,
     /// TensorFlow's `decode_jpeg` + inception eval preprocessing: see
     /// [`crate::image::protocols::tensorflow`].
@@ -265,6 +267,9 @@ pub fn presets() -> Vec<Recipe> {
         crate::image::protocols::tensorflow::inception_preset("tf-inception-299", 299),
         crate::image::protocols::tensorflow::inception_preset("tf-inception-224", 224),
     ]
+    .into_iter()
+    .chain(crate::image::protocols::opencv::mlperf_presets())
+    .collect()
 }
 
 pub fn preset(name: &str) -> Option<Recipe> {
@@ -350,7 +355,9 @@ mod tests {
                 "keras-tf-224",
                 "keras-tf-331",
                 "tf-inception-299",
-                "tf-inception-224"
+                "tf-inception-224",
+                "mlperf-resnet50",
+                "mlperf-mobilenet"
             ]
         );
         assert!(presets().iter().all(|r| r.validate().is_ok()));

@@ -6,6 +6,9 @@ use crate::image::decode::DecodeError;
 use crate::image::raster::{Placement, RgbImage};
 use crate::image::recipe::{Library, Recipe};
 
+pub mod opencv;
+mod opencv_jpeg;
+mod opencv_resize;
 pub mod tensorflow;
 mod tensorflow_jpeg;
 
@@ -14,6 +17,7 @@ pub fn validate(recipe: &Recipe) -> Result<(), String> {
     match recipe.library {
         Library::Pillow => Ok(()),
         Library::Tensorflow => tensorflow::validate(recipe),
+        Library::Opencv => opencv::validate(recipe),
         other => Err(format!(
             "library {other:?} is not implemented in this build"
         )),
@@ -29,6 +33,7 @@ pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Resul
     match recipe.library {
         Library::Pillow => panic!("Pillow recipes are preprocessed by image::preprocess"),
         Library::Tensorflow => tensorflow::preprocess_bytes(bytes, recipe, out),
+        Library::Opencv => opencv::preprocess_bytes(bytes, recipe, out),
         other => Err(DecodeError::Unsupported(format!(
             "library {other:?} is not implemented in this build"
         ))),
@@ -45,6 +50,7 @@ pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, out: &mut [f32]) {
         Library::Tensorflow => {
             tensorflow::preprocess_part(img, Placement::whole(img), recipe, out);
         }
+        Library::Opencv => opencv::preprocess_image(img, recipe, out),
         other => panic!("no {other:?} arithmetic for decoded images"),
     }
 }
