@@ -155,8 +155,10 @@ def main():
     cv2.setNumThreads(1)
 
     sample = sorted(glob.glob(os.path.join(SAMPLE, "*", "*.JPEG")))
+    sample_set = set(sample)
     if args.files:
-        groups = {"files": sorted(f for g in args.files for f in glob.glob(g))}
+        groups = {"files": sorted(os.path.join(REPO, os.path.relpath(f, REPO))
+                                  for g in args.files for f in glob.glob(g))}
     else:
         groups = {"sample": sample, "corpus": sorted(glob.glob(os.path.join(CORPUS, "*")))}
     print(f"opencv {cv2.__version__}, numpy {np.__version__}")
@@ -176,10 +178,11 @@ def main():
                   f"{len(report['acceptance']):3}  max abs diff {report['max_abs_diff']:.3g}")
             for row in found:
                 print("   ", *row)
-            if group == "sample":
-                digests[preset] = {
+            in_sample = [p for p in files if p in sample_set and refs[p] is not None]
+            if in_sample:
+                digests.setdefault(preset, {}).update({
                     os.path.relpath(p, SAMPLE): hashlib.sha256(refs[p].tobytes()).hexdigest()
-                    for p in files if refs[p] is not None}
+                    for p in in_sample})
     if args.sha256:
         with open(args.sha256, "w") as f:
             json.dump({"opencv": cv2.__version__, "digests": digests}, f, indent=1,
