@@ -89,8 +89,12 @@ PIPELINES = {"mlperf-resnet50": pre_process_vgg, "mlperf-mobilenet": pre_process
 
 
 def reference(path, preset):
-    """OpenCV's tensor for one file, or None when imread refuses it."""
-    img = cv2.imread(path)
+    """OpenCV's tensor for one file, or None when imread refuses it (returns None, or raises
+    for a picture over its size limits)."""
+    try:
+        img = cv2.imread(path)
+    except cv2.error:
+        return None
     if img is None:
         return None
     return np.ascontiguousarray(PIPELINES[preset](img))

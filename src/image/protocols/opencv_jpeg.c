@@ -11,7 +11,8 @@
  *  - colour output straight from libjpeg (JCS_EXT_BGR there, RGB here: the pipeline's
  *    cvtColor(BGR2RGB) only swaps channels), grayscale replicated by libjpeg; 4-component files
  *    (CMYK, YCCK) come out as CMYK for the caller to convert with OpenCV's formula;
- *  - APP1 markers are kept so that the caller can read the EXIF orientation imread applies.
+ *  - APP1 markers are kept so that the caller can read the EXIF orientation imread applies;
+ *  - once every row is read the image is imread's, whatever jpeg_finish_decompress then says.
  *
  * Plus, as in the other decoders here, a scan limit against progressive scan bombs.
  */
@@ -123,6 +124,7 @@ struct zr_cv_state {
   struct zr_cv_source src;
   struct zr_cv_progress_mgr progress;
   int created;
+  int pixels_done;
 };
 
 static void zr_cv_decode_body(struct zr_cv_state *s, const struct zr_cv_request *req,
@@ -179,6 +181,9 @@ static void zr_cv_decode_body(struct zr_cv_state *s, const struct zr_cv_request 
     row = pixels + row_len * cinfo->output_scanline;
     (void)jpeg_read_scanlines(cinfo, &row, 1);
   }
+  /* OpenCV marks the read a success before jpeg_finish_decompress, so an error there (a bad
+     marker after the last scan, a second SOI...) keeps the image. */
+  s->pixels_done = 1;
   (void)jpeg_finish_decompress(cinfo);
   res->status = ZR_CV_OK;
 }
@@ -196,7 +201,9 @@ int zr_cv_jpeg_decode(const unsigned char *data, size_t len, const struct zr_cv_
   s.src.len = len;
 
   if (setjmp(s.err.jump)) {
-    if (s.progress.exceeded) {
+    if (s.pixels_done) {
+      res->status = ZR_CV_OK;
+    } else if (s.progress.exceeded) {
       res->status = ZR_CV_TOO_MANY_SCANS;
       snprintf(res->message, sizeof res->message, "more than %d scans", req->max_scans);
     } else {
