@@ -164,25 +164,32 @@ fn area_general(
     scale_y: f64,
     window: Window,
 ) -> Vec<u8> {
-    let xtab: Vec<AreaTap> = area_taps(img.width, dst_w, scale_x)
-        .into_iter()
-        .filter(|t| window.columns().contains(&t.di))
-        .collect();
+    // Each window column's taps, in table order: (first byte of the pixel, weight).
+    let mut taps: Vec<(usize, f32)> = Vec::new();
+    let mut columns: Vec<(usize, usize)> = Vec::with_capacity(window.width);
+    for t in area_taps(img.width, dst_w, scale_x) {
+        if !window.columns().contains(&t.di) {
+            continue;
+        }
+        if columns.len() < t.di - window.x + 1 {
+            columns.push((taps.len(), taps.len()));
+        }
+        taps.push((t.si * 3, t.alpha));
+        columns.last_mut().expect("pushed above").1 = taps.len();
+    }
     let ytab = area_taps(img.height, dst_h, scale_y);
     let width = window.width * 3;
     let mut buf = vec![0f32; width];
+    let mut buf_row = usize::MAX;
     let mut sum = vec![0f32; width];
     let mut out = vec![0u8; width * window.height];
     let mut current = None;
     for t in ytab.iter().filter(|t| window.rows().contains(&t.di)) {
-        buf.fill(0.0);
-        let row = img.row(t.si);
-        for x in &xtab {
-            let d = (x.di - window.x) * 3;
-            let s = x.si * 3;
-            for c in 0..3 {
-                buf[d + c] += f32::from(row[s + c]) * x.alpha;
-            }
+        // A source row on the boundary of two output rows is read by both: its horizontal
+        // pass (the same bits each time) is kept.
+        if buf_row != t.si {
+            horizontal_area(img.row(t.si), &columns, &taps, &mut buf);
+            buf_row = t.si;
         }
         if current != Some(t.di) {
             if let Some(dy) = current {
@@ -202,6 +209,21 @@ fn area_general(
         store(&sum, &mut out, dy - window.y, width);
     }
     out
+}
+
+/// One source row's horizontal area pass: per output column, `0 + s0 * a0 + s1 * a1 + ...` in
+/// table order, each step rounded to float32 (OpenCV adds each tap into a zeroed buffer).
+fn horizontal_area(row: &[u8], columns: &[(usize, usize)], taps: &[(usize, f32)], buf: &mut [f32]) {
+    for (o, &(first, end)) in buf.chunks_exact_mut(3).zip(columns) {
+        let mut acc = [0f32; 3];
+        for &(s, alpha) in &taps[first..end] {
+            let px = &row[s..s + 3];
+            for c in 0..3 {
+                acc[c] += f32::from(px[c]) * alpha;
+            }
+        }
+        o.copy_from_slice(&acc);
+    }
 }
 
 fn store(sum: &[f32], out: &mut [u8], row: usize, width: usize) {
