@@ -18,7 +18,7 @@
 //!
 //! The resize is in `opencv_resize`, the decoder in `opencv_jpeg`.
 
-use super::opencv_resize::{Interpolation, resize_window};
+use super::opencv_resize::{Interpolation, Part, resize_window, source_window};
 use crate::image::decode::DecodeError;
 use crate::image::preprocess::shorter_side_size;
 use crate::image::raster::{RgbImage, Window};
@@ -107,17 +107,35 @@ fn crop_start(len: usize, crop: usize) -> usize {
 /// # Panics
 /// If `out` does not fit or the recipe is not a valid OpenCV recipe (a caller's bug).
 pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, out: &mut [f32]) {
-    assert_eq!(out.len(), recipe.sample_len(), "output buffer does not fit");
-    let interp = interpolation(recipe).expect("validated opencv recipe");
+    preprocess_part(Part::whole(img), recipe, out)
+}
+
+/// The resized size and the crop's window on it, for a `width` x `height` picture.
+fn plan(width: usize, height: usize, recipe: &Recipe) -> (usize, usize, Window) {
     let crop = recipe.crop_size as usize;
-    let (w, h) = shorter_side_size(img.width, img.height, recipe.resize_size as usize);
+    let (w, h) = shorter_side_size(width, height, recipe.resize_size as usize);
     let window = Window {
         x: crop_start(w, crop),
         y: crop_start(h, crop),
         width: crop,
         height: crop,
     };
-    let pixels = resize_window(img, w, h, window, interp);
+    (w, h, window)
+}
+
+/// The pixels of a `width` x `height` picture that `recipe` reads.
+fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
+    let (w, h, window) = plan(width, height, recipe);
+    let interp = interpolation(recipe).expect("validated opencv recipe");
+    source_window(width, height, w, h, window, interp)
+}
+
+/// [`preprocess_image`] on a part of a picture that holds [`source_pixels`].
+fn preprocess_part(src: Part, recipe: &Recipe, out: &mut [f32]) {
+    assert_eq!(out.len(), recipe.sample_len(), "output buffer does not fit");
+    let interp = interpolation(recipe).expect("validated opencv recipe");
+    let (w, h, window) = plan(src.width, src.height, recipe);
+    let pixels = resize_window(src, w, h, window, interp);
     normalise(&pixels, recipe, out);
 }
 
@@ -155,8 +173,16 @@ fn normalise(pixels: &[u8], recipe: &Recipe, out: &mut [f32]) {
 
 /// Decode (as `cv2.imread` does) then preprocess.
 pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Result<(), DecodeError> {
-    let img = super::opencv_jpeg::decode(bytes)?;
-    preprocess_image(&img, recipe, out);
+    let decoded =
+        super::opencv_jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
+    let part = Part {
+        img: &decoded.img,
+        x: decoded.x,
+        y: decoded.y,
+        width: decoded.full_width,
+        height: decoded.full_height,
+    };
+    preprocess_part(part, recipe, out);
     Ok(())
 }
 
@@ -171,6 +197,39 @@ mod tests {
         assert_eq!(crop_start(341, 224), 58);
         assert_eq!(crop_start(343, 224), 59);
         assert_eq!(crop_start(256, 224), 16);
+    }
+
+    #[test]
+    fn decoding_only_the_part_read_changes_no_bit() {
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        let mut files: Vec<_> = std::fs::read_dir(&demo)
+            .unwrap()
+            .filter_map(|class| std::fs::read_dir(class.ok()?.path()).ok())
+            .flatten()
+            .map(|f| f.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty());
+        for file in files.iter().take(8) {
+            let bytes = std::fs::read(file).unwrap();
+            let whole =
+                super::super::opencv_jpeg::decode(&bytes, |w, h| Window::full(w, h)).unwrap();
+            assert_eq!((whole.x, whole.y), (0, 0));
+            for recipe in mlperf_presets() {
+                let (mut a, mut b) = (
+                    vec![0f32; recipe.sample_len()],
+                    vec![1f32; recipe.sample_len()],
+                );
+                preprocess_image(&whole.img, &recipe, &mut a);
+                preprocess_bytes(&bytes, &recipe, &mut b).unwrap();
+                assert!(
+                    a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{} {}",
+                    recipe.name,
+                    file.display()
+                );
+            }
+        }
     }
 
     #[test]

@@ -14,7 +14,10 @@
  *  - APP1 markers are kept so that the caller can read the EXIF orientation imread applies;
  *  - once every row is read the image is imread's, whatever jpeg_finish_decompress then says.
  *
- * Plus, as in the other decoders here, a scan limit against progressive scan bombs.
+ * Plus, as in the other decoders here, a scan limit against progressive scan bombs, and an
+ * optional region: only the rows and columns the caller reads are turned into pixels, every other
+ * row is still entropy-decoded and the last one read, so the file is read as far as a whole
+ * decode reads it (the caller decodes whole again when a region run meets any warning or error).
  */
 #include <setjmp.h>
 #include <stddef.h>
@@ -32,12 +35,21 @@ enum zr_cv_status {
   ZR_CV_TOO_LARGE = 6
 };
 
+struct zr_cv_window {
+  unsigned x, y, width, height;
+};
+
+/* Given the picture's size, fills the rectangle the caller reads; returns 0 for the whole. */
+typedef int (*zr_cv_plan_fn)(void *opaque, unsigned width, unsigned height,
+                             struct zr_cv_window *needed);
 typedef unsigned char *(*zr_cv_alloc_fn)(void *opaque, size_t len);
 /* Called once per saved APP1 marker, in file order. */
 typedef void (*zr_cv_marker_fn)(void *opaque, const unsigned char *data, unsigned len);
 
 struct zr_cv_request {
   int max_scans;
+  int allow_region;
+  zr_cv_plan_fn plan;
   zr_cv_alloc_fn alloc;
   zr_cv_marker_fn app1;
   void *opaque;
@@ -45,8 +57,10 @@ struct zr_cv_request {
 
 struct zr_cv_result {
   int status;
+  int warnings;
   int components; /* 3 (RGB) or 4 (CMYK) */
-  unsigned width, height;
+  unsigned full_width, full_height;
+  unsigned x, y, width, height; /* what was decoded (x and width after iMCU alignment) */
   char message[JMSG_LENGTH_MAX];
 };
 
@@ -127,6 +141,28 @@ struct zr_cv_state {
   int pixels_done;
 };
 
+/* Picks the rows and columns to decode; libjpeg may widen the columns to an iMCU boundary. */
+static void zr_cv_choose_region(j_decompress_ptr cinfo, const struct zr_cv_request *req,
+                                struct zr_cv_result *res) {
+  struct zr_cv_window needed;
+  res->x = 0;
+  res->y = 0;
+  res->width = cinfo->output_width;
+  res->height = cinfo->output_height;
+  if (!req->allow_region || !req->plan(req->opaque, res->width, res->height, &needed)) return;
+  if (needed.width == 0 || needed.height == 0 || needed.x + needed.width > res->width ||
+      needed.y + needed.height > res->height)
+    return;
+  {
+    JDIMENSION x = needed.x, width = needed.width;
+    jpeg_crop_scanline(cinfo, &x, &width);
+    res->x = x;
+    res->width = width;
+    res->y = needed.y;
+    res->height = needed.height;
+  }
+}
+
 static void zr_cv_decode_body(struct zr_cv_state *s, const struct zr_cv_request *req,
                               struct zr_cv_result *res) {
   j_decompress_ptr cinfo = &s->cinfo;
@@ -134,6 +170,7 @@ static void zr_cv_decode_body(struct zr_cv_state *s, const struct zr_cv_request 
   size_t row_len;
   unsigned char *pixels;
   JSAMPROW row;
+  unsigned i, below;
 
   jpeg_create_decompress(cinfo);
   s->created = 1;
@@ -168,17 +205,28 @@ static void zr_cv_decode_body(struct zr_cv_state *s, const struct zr_cv_request 
     return;
   }
   (void)jpeg_start_decompress(cinfo);
-  res->width = cinfo->output_width;
-  res->height = cinfo->output_height;
+  res->full_width = cinfo->output_width;
+  res->full_height = cinfo->output_height;
   res->components = cinfo->output_components;
+  zr_cv_choose_region(cinfo, req, res);
   row_len = (size_t)res->width * (size_t)res->components;
-  pixels = req->alloc(req->opaque, row_len * (size_t)res->height);
+  /* One spare row: the picture's last row is read into it after a region. */
+  pixels = req->alloc(req->opaque, row_len * ((size_t)res->height + 1));
   if (pixels == NULL) {
     res->status = ZR_CV_NO_MEMORY;
     return;
   }
-  while (cinfo->output_scanline < cinfo->output_height) {
-    row = pixels + row_len * cinfo->output_scanline;
+  if (res->y > 0) jpeg_skip_scanlines(cinfo, res->y);
+  for (i = 0; i < res->height; i++) {
+    row = pixels + row_len * i;
+    (void)jpeg_read_scanlines(cinfo, &row, 1);
+  }
+  /* Skipping to the very bottom would mark the input finished without reading it; entropy-decode
+     every row but the last, then read the last one. */
+  below = cinfo->output_height - cinfo->output_scanline;
+  if (below > 1) jpeg_skip_scanlines(cinfo, below - 1);
+  if (below > 0) {
+    row = pixels + row_len * res->height;
     (void)jpeg_read_scanlines(cinfo, &row, 1);
   }
   /* OpenCV marks the read a success before jpeg_finish_decompress, so an error there (a bad
@@ -213,6 +261,7 @@ int zr_cv_jpeg_decode(const unsigned char *data, size_t len, const struct zr_cv_
   } else {
     zr_cv_decode_body(&s, req, res);
   }
+  res->warnings = (int)s.err.pub.num_warnings;
   if (s.created) jpeg_destroy_decompress(&s.cinfo);
   return res->status;
 }

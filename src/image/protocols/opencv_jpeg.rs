@@ -5,11 +5,27 @@
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 
 use crate::image::decode::{DecodeError, MAX_SCANS};
-use crate::image::raster::RgbImage;
+use crate::image::raster::{RgbImage, Window};
+
+/// Pixels kept around the requested rectangle when decoding part of a picture, as in the other
+/// decoders: libjpeg-turbo may upsample the chroma of a partial decode's edge pixels as if they
+/// were the picture's edges; two chroma blocks at 4:2:0 keep every pixel the caller reads an
+/// interior one.
+const PART_MARGIN: usize = 16;
+
+#[repr(C)]
+struct CWindow {
+    x: c_uint,
+    y: c_uint,
+    width: c_uint,
+    height: c_uint,
+}
 
 #[repr(C)]
 struct Request {
     max_scans: c_int,
+    allow_region: c_int,
+    plan: extern "C" fn(*mut c_void, c_uint, c_uint, *mut CWindow) -> c_int,
     alloc: extern "C" fn(*mut c_void, usize) -> *mut u8,
     app1: extern "C" fn(*mut c_void, *const u8, c_uint),
     opaque: *mut c_void,
@@ -21,7 +37,12 @@ const MESSAGE_LEN: usize = 200;
 #[repr(C)]
 struct Outcome {
     status: c_int,
+    warnings: c_int,
     components: c_int,
+    full_width: c_uint,
+    full_height: c_uint,
+    x: c_uint,
+    y: c_uint,
     width: c_uint,
     height: c_uint,
     message: [c_char; MESSAGE_LEN],
@@ -42,10 +63,56 @@ unsafe extern "C" {
     ) -> c_int;
 }
 
-/// What the C side calls back into: the output buffer and the EXIF reader.
-struct Callbacks {
+/// What the C side calls back into: the caller's rectangle, the output buffer and the EXIF
+/// reader.
+struct Callbacks<'a> {
+    needed: &'a mut dyn FnMut(usize, usize) -> Window,
     pixels: Vec<u8>,
     exif: Exif,
+}
+
+extern "C" fn plan(opaque: *mut c_void, width: c_uint, height: c_uint, out: *mut CWindow) -> c_int {
+    // SAFETY: `opaque` is the `&mut Callbacks` passed in the request, alive for the whole call,
+    // and `out` points at the C side's window.
+    let callbacks = unsafe { &mut *opaque.cast::<Callbacks>() };
+    // An oriented picture is flipped or turned after decoding: decode it whole.
+    if matches!(callbacks.exif.orientation, Some(2..=8)) {
+        return 0;
+    }
+    let (width, height) = (width as usize, height as usize);
+    let Some(part) = jpeg_part(width, height, (callbacks.needed)(width, height)) else {
+        return 0;
+    };
+    // SAFETY: see above.
+    unsafe {
+        *out = CWindow {
+            x: part.x as c_uint,
+            y: part.y as c_uint,
+            width: part.width as c_uint,
+            height: part.height as c_uint,
+        };
+    }
+    1
+}
+
+/// The part of a `width` x `height` picture to decode for `needed`: `needed` plus the margin.
+/// None when that is the whole picture.
+fn jpeg_part(width: usize, height: usize, needed: Window) -> Option<Window> {
+    let whole = Window::full(width, height);
+    if needed.width == 0 || needed.height == 0 || !whole.contains(&needed) {
+        return None;
+    }
+    let x = needed.x.saturating_sub(PART_MARGIN);
+    let y = needed.y.saturating_sub(PART_MARGIN);
+    let right = (needed.x + needed.width + PART_MARGIN).min(width);
+    let bottom = (needed.y + needed.height + PART_MARGIN).min(height);
+    let part = Window {
+        x,
+        y,
+        width: right - x,
+        height: bottom - y,
+    };
+    (part != whole).then_some(part)
 }
 
 extern "C" fn allocate(opaque: *mut c_void, len: usize) -> *mut u8 {
@@ -249,23 +316,31 @@ fn error_of(outcome: &Outcome) -> DecodeError {
     }
 }
 
-/// Decodes a JPEG as `cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)` sees it: RGB, EXIF
-/// orientation applied.
-pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
-    if bytes.is_empty() {
-        return Err(DecodeError::Empty);
-    }
-    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return Err(DecodeError::Unsupported(
-            "not a JPEG: the OpenCV presets reproduce imread on JPEG files only".into(),
-        ));
-    }
+/// A decoded picture, or the part of it a caller asked for.
+pub struct Decoded {
+    pub img: RgbImage,
+    /// Where `img` lies in the (oriented) picture, and the picture's size.
+    pub x: usize,
+    pub y: usize,
+    pub full_width: usize,
+    pub full_height: usize,
+}
+
+/// One libjpeg run.
+fn run(
+    bytes: &[u8],
+    allow_region: bool,
+    needed: &mut dyn FnMut(usize, usize) -> Window,
+) -> (Vec<u8>, Outcome, Exif) {
     let mut callbacks = Callbacks {
+        needed,
         pixels: Vec::new(),
         exif: Exif::default(),
     };
     let request = Request {
         max_scans: MAX_SCANS,
+        allow_region: c_int::from(allow_region),
+        plan,
         alloc: allocate,
         app1,
         opaque: (&mut callbacks as *mut Callbacks).cast(),
@@ -278,20 +353,67 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
         zr_cv_jpeg_decode(bytes.as_ptr(), bytes.len(), &request, outcome.as_mut_ptr());
         outcome.assume_init()
     };
+    let mut pixels = callbacks.pixels;
+    if outcome.status == OK {
+        let len = outcome.width as usize * outcome.height as usize * outcome.components as usize;
+        // SAFETY: a successful decode wrote every row of the window (plus one scratch row after
+        // them, left out here) into the buffer it allocated.
+        unsafe { pixels.set_len(len) };
+    }
+    (pixels, outcome, callbacks.exif)
+}
+
+/// Decodes a JPEG as `cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)` sees it (RGB, EXIF
+/// orientation applied): the part `needed` asks for (plus a margin) when the decode is clean and
+/// the picture needs no turning, else the whole picture, so that acceptance and pixels never
+/// depend on the part.
+pub fn decode(
+    bytes: &[u8],
+    mut needed: impl FnMut(usize, usize) -> Window,
+) -> Result<Decoded, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Err(DecodeError::Unsupported(
+            "not a JPEG: the OpenCV presets reproduce imread on JPEG files only".into(),
+        ));
+    }
+    let (mut pixels, mut outcome, mut exif) = run(bytes, true, &mut needed);
+    let partial = outcome.width != outcome.full_width || outcome.height != outcome.full_height;
+    if partial && (outcome.status != OK || outcome.warnings != 0) {
+        (pixels, outcome, exif) = run(bytes, false, &mut needed);
+    }
     if outcome.status != OK {
         return Err(error_of(&outcome));
     }
-    let (width, height) = (outcome.width as usize, outcome.height as usize);
-    let mut pixels = callbacks.pixels;
-    // SAFETY: a successful decode wrote every row of the buffer it allocated.
-    unsafe { pixels.set_len(width * height * outcome.components as usize) };
     if outcome.components == 4 {
         pixels = cmyk_to_rgb(pixels);
     }
-    Ok(orient(
-        RgbImage::new(width, height, pixels),
-        callbacks.exif.orientation,
-    ))
+    let img = RgbImage::new(outcome.width as usize, outcome.height as usize, pixels);
+    let (x, y) = (outcome.x as usize, outcome.y as usize);
+    if x != 0
+        || y != 0
+        || img.width != outcome.full_width as usize
+        || img.height != outcome.full_height as usize
+    {
+        // A part: never an oriented picture (see `plan`).
+        return Ok(Decoded {
+            x,
+            y,
+            full_width: outcome.full_width as usize,
+            full_height: outcome.full_height as usize,
+            img,
+        });
+    }
+    let img = orient(img, exif.orientation);
+    Ok(Decoded {
+        x: 0,
+        y: 0,
+        full_width: img.width,
+        full_height: img.height,
+        img,
+    })
 }
 
 /// OpenCV's icvCvt_CMYK2BGR_8u_C4C3R, in place and in RGB order: `R = k - ((255 - c) * k >> 8)`,
@@ -323,9 +445,10 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_jpeg() {
-        assert!(matches!(decode(b""), Err(DecodeError::Empty)));
+        let whole = |w, h| Window::full(w, h);
+        assert!(matches!(decode(b"", whole), Err(DecodeError::Empty)));
         assert!(matches!(
-            decode(b"\x89PNG\r\n\x1a\n"),
+            decode(b"\x89PNG\r\n\x1a\n", whole),
             Err(DecodeError::Unsupported(_))
         ));
     }

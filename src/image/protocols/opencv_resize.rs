@@ -35,27 +35,52 @@ fn saturate_u8(v: f32) -> u8 {
     round_even(v).clamp(0, 255) as u8
 }
 
-/// The `window` of `img` resized to `dst_w` x `dst_h` with `interp`, row-major RGB.
-///
-/// # Panics
-/// If the window does not lie inside the output or a size is zero (a caller's bug).
-pub fn resize_window(
-    img: &RgbImage,
-    dst_w: usize,
-    dst_h: usize,
-    window: Window,
-    interp: Interpolation,
-) -> Vec<u8> {
-    assert!(img.width > 0 && img.height > 0 && dst_w > 0 && dst_h > 0);
-    assert!(
-        Window::full(dst_w, dst_h).contains(&window),
-        "window outside the output"
-    );
-    if (dst_w, dst_h) == (img.width, img.height) {
-        return copy_window(img, window);
+/// A decoded image holding (at least) the pixels a resize reads: the picture's part whose
+/// top-left pixel is (`x`, `y`), of a `width` x `height` picture.
+#[derive(Clone, Copy)]
+pub struct Part<'a> {
+    pub img: &'a RgbImage,
+    pub x: usize,
+    pub y: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl<'a> Part<'a> {
+    pub fn whole(img: &'a RgbImage) -> Self {
+        Self {
+            img,
+            x: 0,
+            y: 0,
+            width: img.width,
+            height: img.height,
+        }
     }
-    let inv_x = dst_w as f64 / img.width as f64;
-    let inv_y = dst_h as f64 / img.height as f64;
+
+    fn row(&self, y: usize) -> &'a [u8] {
+        self.img.row(y - self.y)
+    }
+
+    /// Index of picture column `x`'s first byte in a row of the part.
+    fn at(&self, x: usize) -> usize {
+        (x - self.x) * 3
+    }
+}
+
+/// Which of OpenCV's resize paths a size change takes.
+enum Path {
+    Copy,
+    AreaFast(usize, usize),
+    AreaGeneral(f64, f64),
+    TwoTap(Vec<Tap>, Vec<Tap>),
+}
+
+fn path(width: usize, height: usize, dst_w: usize, dst_h: usize, interp: Interpolation) -> Path {
+    if (dst_w, dst_h) == (width, height) {
+        return Path::Copy;
+    }
+    let inv_x = dst_w as f64 / width as f64;
+    let inv_y = dst_h as f64 / height as f64;
     let (scale_x, scale_y) = (1.0 / inv_x, 1.0 / inv_y);
     let (ix, iy) = (scale_x.round_ties_even(), scale_y.round_ties_even());
     let integer = (scale_x - ix).abs() < f64::EPSILON && (scale_y - iy).abs() < f64::EPSILON;
@@ -65,26 +90,112 @@ pub fn resize_window(
     }
     if interp == Interpolation::Area && scale_x >= 1.0 && scale_y >= 1.0 {
         if integer {
-            return area_fast(img, ix as usize, iy as usize, window);
+            return Path::AreaFast(ix as usize, iy as usize);
         }
-        return area_general(img, dst_w, dst_h, scale_x, scale_y, window);
+        return Path::AreaGeneral(scale_x, scale_y);
     }
     let area = interp == Interpolation::Area;
-    let xs = taps(img.width, dst_w, scale_x, inv_x, area);
-    let ys = taps(img.height, dst_h, scale_y, inv_y, area);
-    two_tap(img, &xs, &ys, window)
+    Path::TwoTap(
+        taps(width, dst_w, scale_x, inv_x, area),
+        taps(height, dst_h, scale_y, inv_y, area),
+    )
 }
 
-fn copy_window(img: &RgbImage, window: Window) -> Vec<u8> {
+/// The smallest span holding every `(first, end)` given.
+fn hull(spans: impl Iterator<Item = (usize, usize)>) -> (usize, usize) {
+    spans
+        .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+        .unwrap_or((0, 1))
+}
+
+/// The pixels of a `width` x `height` picture that `window` of its resize to `dst_w` x `dst_h`
+/// reads.
+pub fn source_window(
+    width: usize,
+    height: usize,
+    dst_w: usize,
+    dst_h: usize,
+    window: Window,
+    interp: Interpolation,
+) -> Window {
+    let ((x0, x1), (y0, y1)) = match path(width, height, dst_w, dst_h, interp) {
+        Path::Copy => return window,
+        Path::AreaFast(kx, ky) => (
+            (window.x * kx, (window.x + window.width) * kx),
+            (window.y * ky, (window.y + window.height) * ky),
+        ),
+        Path::AreaGeneral(scale_x, scale_y) => {
+            let covered = |ssize, dsize, scale, range: std::ops::Range<usize>| {
+                hull(
+                    area_taps(ssize, dsize, scale)
+                        .into_iter()
+                        .filter(|t| range.contains(&t.di))
+                        .map(|t| (t.si, t.si + 1)),
+                )
+            };
+            (
+                covered(width, dst_w, scale_x, window.columns()),
+                covered(height, dst_h, scale_y, window.rows()),
+            )
+        }
+        Path::TwoTap(xs, ys) => (
+            hull(
+                xs[window.columns()]
+                    .iter()
+                    .map(|t| (t.first, t.first + 1 + usize::from(t.weights[1] != 0))),
+            ),
+            hull(ys[window.rows()].iter().map(|t| {
+                let [r0, r1] = t.rows(height);
+                (r0, r1 + 1)
+            })),
+        ),
+    };
+    Window {
+        x: x0,
+        y: y0,
+        width: x1 - x0,
+        height: y1 - y0,
+    }
+}
+
+/// The `window` of the picture `src` holds part of, resized to `dst_w` x `dst_h` with `interp`,
+/// row-major RGB. `src` must hold [`source_window`].
+///
+/// # Panics
+/// If the window does not lie inside the output or a size is zero (a caller's bug).
+pub fn resize_window(
+    src: Part,
+    dst_w: usize,
+    dst_h: usize,
+    window: Window,
+    interp: Interpolation,
+) -> Vec<u8> {
+    assert!(src.width > 0 && src.height > 0 && dst_w > 0 && dst_h > 0);
+    assert!(
+        Window::full(dst_w, dst_h).contains(&window),
+        "window outside the output"
+    );
+    match path(src.width, src.height, dst_w, dst_h, interp) {
+        Path::Copy => copy_window(src, window),
+        Path::AreaFast(kx, ky) => area_fast(src, kx, ky, window),
+        Path::AreaGeneral(scale_x, scale_y) => {
+            area_general(src, dst_w, dst_h, scale_x, scale_y, window)
+        }
+        Path::TwoTap(xs, ys) => two_tap(src, &xs, &ys, window),
+    }
+}
+
+fn copy_window(src: Part, window: Window) -> Vec<u8> {
     let mut out = Vec::with_capacity(window.width * window.height * 3);
     for y in window.rows() {
-        out.extend_from_slice(&img.row(y)[window.x * 3..(window.x + window.width) * 3]);
+        let at = src.at(window.x);
+        out.extend_from_slice(&src.row(y)[at..at + window.width * 3]);
     }
     out
 }
 
 /// Integer-factor INTER_AREA (`resizeAreaFast_`): the mean of each `sx` x `sy` block.
-fn area_fast(img: &RgbImage, sx: usize, sy: usize, window: Window) -> Vec<u8> {
+fn area_fast(src: Part, sx: usize, sy: usize, window: Window) -> Vec<u8> {
     let area = (sx * sy) as u32;
     let inv_area = 1.0f32 / area as f32;
     let mut out = Vec::with_capacity(window.width * window.height * 3);
@@ -93,9 +204,9 @@ fn area_fast(img: &RgbImage, sx: usize, sy: usize, window: Window) -> Vec<u8> {
             for c in 0..3 {
                 let mut sum = 0u32;
                 for y in dy * sy..dy * sy + sy {
-                    let row = img.row(y);
+                    let row = src.row(y);
                     for x in dx * sx..dx * sx + sx {
-                        sum += u32::from(row[x * 3 + c]);
+                        sum += u32::from(row[src.at(x) + c]);
                     }
                 }
                 out.push(if area == 4 {
@@ -157,7 +268,7 @@ fn area_taps(ssize: usize, dsize: usize, scale: f64) -> Vec<AreaTap> {
 /// column in table order (`buf += s * alpha`), then rows summed per output row in table order
 /// (`sum = beta * buf`, then `sum += beta * buf`), rounded to nearest even.
 fn area_general(
-    img: &RgbImage,
+    src: Part,
     dst_w: usize,
     dst_h: usize,
     scale_x: f64,
@@ -167,17 +278,17 @@ fn area_general(
     // Each window column's taps, in table order: (first byte of the pixel, weight).
     let mut taps: Vec<(usize, f32)> = Vec::new();
     let mut columns: Vec<(usize, usize)> = Vec::with_capacity(window.width);
-    for t in area_taps(img.width, dst_w, scale_x) {
+    for t in area_taps(src.width, dst_w, scale_x) {
         if !window.columns().contains(&t.di) {
             continue;
         }
         if columns.len() < t.di - window.x + 1 {
             columns.push((taps.len(), taps.len()));
         }
-        taps.push((t.si * 3, t.alpha));
+        taps.push((src.at(t.si), t.alpha));
         columns.last_mut().expect("pushed above").1 = taps.len();
     }
-    let ytab = area_taps(img.height, dst_h, scale_y);
+    let ytab = area_taps(src.height, dst_h, scale_y);
     let width = window.width * 3;
     let mut buf = vec![0f32; width];
     let mut buf_row = usize::MAX;
@@ -188,7 +299,7 @@ fn area_general(
         // A source row on the boundary of two output rows is read by both: its horizontal
         // pass (the same bits each time) is kept.
         if buf_row != t.si {
-            horizontal_area(img.row(t.si), &columns, &taps, &mut buf);
+            horizontal_area(src.row(t.si), &columns, &taps, &mut buf);
             buf_row = t.si;
         }
         if current != Some(t.di) {
@@ -290,7 +401,7 @@ fn taps(ssize: usize, dsize: usize, scale: f64, inv_scale: f64, area: bool) -> V
 }
 
 /// INTER_LINEAR's (and enlarging INTER_AREA's) separable fixed-point kernel on a window.
-fn two_tap(img: &RgbImage, xs: &[Tap], ys: &[Tap], window: Window) -> Vec<u8> {
+fn two_tap(src: Part, xs: &[Tap], ys: &[Tap], window: Window) -> Vec<u8> {
     let cols = &xs[window.columns()];
     let width = window.width * 3;
     let mut out = Vec::with_capacity(width * window.height);
@@ -299,7 +410,7 @@ fn two_tap(img: &RgbImage, xs: &[Tap], ys: &[Tap], window: Window) -> Vec<u8> {
         [(usize::MAX, vec![0; width]), (usize::MAX, vec![0; width])];
     let horizontal = |row: &[u8], into: &mut Vec<i32>| {
         for (o, t) in into.chunks_exact_mut(3).zip(cols) {
-            let s = t.first * 3;
+            let s = src.at(t.first);
             for c in 0..3 {
                 let mut v = i32::from(row[s + c]) * t.weights[0];
                 if t.weights[1] != 0 {
@@ -310,12 +421,12 @@ fn two_tap(img: &RgbImage, xs: &[Tap], ys: &[Tap], window: Window) -> Vec<u8> {
         }
     };
     for t in &ys[window.rows()] {
-        let (rows, [b0, b1]) = (t.rows(img.height), t.raw_weights);
+        let (rows, [b0, b1]) = (t.rows(src.height), t.raw_weights);
         for &r in &rows {
             if cache[0].0 != r && cache[1].0 != r {
                 let slot = if rows.contains(&cache[0].0) { 1 } else { 0 };
                 cache[slot].0 = r;
-                horizontal(img.row(r), &mut cache[slot].1);
+                horizontal(src.row(r), &mut cache[slot].1);
             }
         }
         let pick = |r: usize| {
@@ -378,14 +489,14 @@ mod tests {
         let img = image(61, 40);
         for (w, h) in [(30, 20), (45, 29), (90, 60), (61, 40), (70, 33), (20, 10)] {
             for interp in [Interpolation::Area, Interpolation::Linear] {
-                let whole = resize_window(&img, w, h, Window::full(w, h), interp);
+                let whole = resize_window(Part::whole(&img), w, h, Window::full(w, h), interp);
                 let window = Window {
                     x: w / 4,
                     y: h / 3,
                     width: w / 2,
                     height: h / 2,
                 };
-                let part = resize_window(&img, w, h, window, interp);
+                let part = resize_window(Part::whole(&img), w, h, window, interp);
                 let cropped: Vec<u8> = window
                     .rows()
                     .flat_map(|y| {
@@ -403,13 +514,25 @@ mod tests {
         let img = RgbImage::new(2, 2, vec![1, 0, 0, 2, 0, 0, 2, 0, 0, 1, 0, 0]);
         // Sum 6: (6 + 2) >> 2 = 2, where rounding 1.5 to even would also give 2; sum 2 -> 1.
         assert_eq!(
-            resize_window(&img, 1, 1, Window::full(1, 1), Interpolation::Linear),
+            resize_window(
+                Part::whole(&img),
+                1,
+                1,
+                Window::full(1, 1),
+                Interpolation::Linear
+            ),
             [2, 0, 0]
         );
         let odd = RgbImage::new(2, 2, vec![1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
         // Sum 2: half up gives 1 where nearest-even of 0.5 would give 0.
         assert_eq!(
-            resize_window(&odd, 1, 1, Window::full(1, 1), Interpolation::Area),
+            resize_window(
+                Part::whole(&odd),
+                1,
+                1,
+                Window::full(1, 1),
+                Interpolation::Area
+            ),
             [1, 0, 0]
         );
     }
@@ -419,7 +542,7 @@ mod tests {
         let img = RgbImage::new(97, 61, [200u8, 3, 77].repeat(97 * 61));
         for (w, h) in [(97, 61), (40, 25), (200, 130), (194, 122), (33, 61)] {
             for interp in [Interpolation::Area, Interpolation::Linear] {
-                let out = resize_window(&img, w, h, Window::full(w, h), interp);
+                let out = resize_window(Part::whole(&img), w, h, Window::full(w, h), interp);
                 assert!(
                     out.chunks_exact(3).all(|p| p == [200, 3, 77]),
                     "{w}x{h} {interp:?}"
