@@ -212,8 +212,7 @@ mod tests {
         assert!(!files.is_empty());
         for file in files.iter().take(8) {
             let bytes = std::fs::read(file).unwrap();
-            let whole =
-                super::super::opencv_jpeg::decode(&bytes, |w, h| Window::full(w, h)).unwrap();
+            let whole = super::super::opencv_jpeg::decode(&bytes, Window::full).unwrap();
             assert_eq!((whole.x, whole.y), (0, 0));
             for recipe in mlperf_presets() {
                 let (mut a, mut b) = (
