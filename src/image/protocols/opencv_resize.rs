@@ -75,7 +75,16 @@ enum Path {
     TwoTap(Vec<Tap>, Vec<Tap>),
 }
 
-fn path(width: usize, height: usize, dst_w: usize, dst_h: usize, interp: Interpolation) -> Path {
+/// The path from a `width` x `height` picture to `dst_w` x `dst_h`; a two-tap path's tables
+/// cover `window` only (an enlargement can be many times the picture's size).
+fn path(
+    width: usize,
+    height: usize,
+    dst_w: usize,
+    dst_h: usize,
+    interp: Interpolation,
+    window: Window,
+) -> Path {
     if (dst_w, dst_h) == (width, height) {
         return Path::Copy;
     }
@@ -96,8 +105,8 @@ fn path(width: usize, height: usize, dst_w: usize, dst_h: usize, interp: Interpo
     }
     let area = interp == Interpolation::Area;
     Path::TwoTap(
-        taps(width, dst_w, scale_x, inv_x, area),
-        taps(height, dst_h, scale_y, inv_y, area),
+        taps(width, window.columns(), scale_x, inv_x, area),
+        taps(height, window.rows(), scale_y, inv_y, area),
     )
 }
 
@@ -118,7 +127,7 @@ pub fn source_window(
     window: Window,
     interp: Interpolation,
 ) -> Window {
-    let ((x0, x1), (y0, y1)) = match path(width, height, dst_w, dst_h, interp) {
+    let ((x0, x1), (y0, y1)) = match path(width, height, dst_w, dst_h, interp, window) {
         Path::Copy => return window,
         Path::AreaFast(kx, ky) => (
             (window.x * kx, (window.x + window.width) * kx),
@@ -140,11 +149,10 @@ pub fn source_window(
         }
         Path::TwoTap(xs, ys) => (
             hull(
-                xs[window.columns()]
-                    .iter()
+                xs.iter()
                     .map(|t| (t.first, t.first + 1 + usize::from(t.weights[1] != 0))),
             ),
-            hull(ys[window.rows()].iter().map(|t| {
+            hull(ys.iter().map(|t| {
                 let [r0, r1] = t.rows(height);
                 (r0, r1 + 1)
             })),
@@ -175,7 +183,7 @@ pub fn resize_window(
         Window::full(dst_w, dst_h).contains(&window),
         "window outside the output"
     );
-    match path(src.width, src.height, dst_w, dst_h, interp) {
+    match path(src.width, src.height, dst_w, dst_h, interp, window) {
         Path::Copy => copy_window(src, window),
         Path::AreaFast(kx, ky) => area_fast(src, kx, ky, window),
         Path::AreaGeneral(scale_x, scale_y) => {
@@ -362,17 +370,23 @@ impl Tap {
     }
 }
 
-/// The two-tap kernel's table for one axis, as `resize` builds xofs/alpha and yofs/beta:
-/// half-pixel centres for INTER_LINEAR, `(d + 1) - (s + 1) / scale` for INTER_AREA; float
-/// weights rounded to 11 bits.
-fn taps(ssize: usize, dsize: usize, scale: f64, inv_scale: f64, area: bool) -> Vec<Tap> {
+/// The two-tap kernel's table for one axis, as `resize` builds xofs/alpha and yofs/beta, for
+/// the output coordinates `range`: half-pixel centres for INTER_LINEAR, `(d + 1) - (s + 1) /
+/// scale` for INTER_AREA; float weights rounded to 11 bits.
+fn taps(
+    ssize: usize,
+    range: std::ops::Range<usize>,
+    scale: f64,
+    inv_scale: f64,
+    area: bool,
+) -> Vec<Tap> {
     let weights = |f: f32| {
         [
             round_even((1.0 - f) * COEF_SCALE),
             round_even(f * COEF_SCALE),
         ]
     };
-    (0..dsize)
+    range
         .map(|d| {
             let (raw, f) = if area {
                 let s = (d as f64 * scale).floor() as i64;
@@ -400,9 +414,10 @@ fn taps(ssize: usize, dsize: usize, scale: f64, inv_scale: f64, area: bool) -> V
         .collect()
 }
 
-/// INTER_LINEAR's (and enlarging INTER_AREA's) separable fixed-point kernel on a window.
+/// INTER_LINEAR's (and enlarging INTER_AREA's) separable fixed-point kernel on a window, from
+/// the window's tables.
 fn two_tap(src: Part, xs: &[Tap], ys: &[Tap], window: Window) -> Vec<u8> {
-    let cols = &xs[window.columns()];
+    let cols = xs;
     let width = window.width * 3;
     let mut out = Vec::with_capacity(width * window.height);
     // Horizontal passes of the last two source rows used, by source row.
@@ -420,7 +435,7 @@ fn two_tap(src: Part, xs: &[Tap], ys: &[Tap], window: Window) -> Vec<u8> {
             }
         }
     };
-    for t in &ys[window.rows()] {
+    for t in ys {
         let (rows, [b0, b1]) = (t.rows(src.height), t.raw_weights);
         for &r in &rows {
             if cache[0].0 != r && cache[1].0 != r {
@@ -476,7 +491,7 @@ mod tests {
     #[test]
     fn linear_taps_are_half_pixel_centred_11_bit_weights() {
         // 2 -> 4: positions -0.25, 0.25, 0.75, 1.25.
-        let t = taps(2, 4, 0.5, 2.0, false);
+        let t = taps(2, 0..4, 0.5, 2.0, false);
         assert_eq!((t[0].first, t[0].weights), (0, [2048, 0]));
         assert_eq!((t[0].raw_first, t[0].raw_weights), (-1, [512, 1536]));
         assert_eq!((t[1].first, t[1].weights), (0, [1536, 512]));
