@@ -32,6 +32,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     build.compile("tensorflow_jpeg");
 
+    // OpenCV's imread settings (src/image/protocols): the same libjpeg-turbo.
+    println!("cargo:rerun-if-changed=src/image/protocols/opencv_jpeg.c");
+    let mut build = cc::Build::new();
+    build
+        .file("src/image/protocols/opencv_jpeg.c")
+        .warnings(true);
+    for dir in includes.split(',') {
+        build.include(dir);
+    }
+    build.compile("opencv_jpeg");
+
     embed_manifests()
 }
 

@@ -598,7 +598,12 @@ mod tests {
             .par_iter()
             .for_each(|file| {
                 let bytes = std::fs::read(file).unwrap();
-                for library in [Library::Pillow, Library::Tensorflow, Library::Torch] {
+                for library in [
+                    Library::Pillow,
+                    Library::Tensorflow,
+                    Library::Torch,
+                    Library::Opencv,
+                ] {
                     assert_one_decode_equals_one_per_recipe(&bytes, file, library)
                 }
             });

@@ -68,6 +68,8 @@ pub enum ResizeMode {
 pub enum Library {
     #[default]
     Pillow,
+    /// OpenCV's `imread` + `resize` as MLPerf Inference uses them: see
+    /// [`crate::image::protocols::opencv`].
     Opencv,
     /// TensorFlow's `decode_jpeg` + inception eval preprocessing: see
     /// [`crate::image::protocols::tensorflow`].
@@ -268,6 +270,9 @@ pub fn presets() -> Vec<Recipe> {
         crate::image::protocols::tensorflow::inception_preset("tf-inception-224", 224),
         crate::image::protocols::torch::tensor_preset("torchvision-tensor", 256, 224),
     ]
+    .into_iter()
+    .chain(crate::image::protocols::opencv::mlperf_presets())
+    .collect()
 }
 
 pub fn preset(name: &str) -> Option<Recipe> {
@@ -354,7 +359,9 @@ mod tests {
                 "keras-tf-331",
                 "tf-inception-299",
                 "tf-inception-224",
-                "torchvision-tensor"
+                "torchvision-tensor",
+                "mlperf-resnet50",
+                "mlperf-mobilenet"
             ]
         );
         assert!(presets().iter().all(|r| r.validate().is_ok()));

@@ -144,6 +144,9 @@ impl ImageSet {
 pub struct Reference {
     pub source: String,
     pub top1: f64,
+    /// `null` in the manifest (NaN here, written back as `null`) when the source publishes no
+    /// top-5, as MLPerf does; reports then show NaN for it and its delta.
+    #[serde(deserialize_with = "percent_or_unpublished")]
     pub top5: f64,
     /// The recipe the number was measured with; `None` when the source does not document it.
     pub recipe: Option<String>,
@@ -417,7 +420,9 @@ impl Manifest {
                 }
             }
             check_reference_identity(reference)?;
-            if !(0.0..=100.0).contains(&reference.top1) || !(0.0..=100.0).contains(&reference.top5)
+            let unpublished = reference.top5.is_nan();
+            if !(0.0..=100.0).contains(&reference.top1)
+                || !(unpublished || (0.0..=100.0).contains(&reference.top5))
             {
                 return Err(format!(
                     "reference {} has accuracies outside 0..100",
@@ -573,6 +578,11 @@ pub fn find_home(explicit: Option<&Path>) -> Result<PathBuf, ManifestError> {
         .ok_or(ManifestError::NoHome)
 }
 
+/// A percentage, or `null` for one the source does not publish (NaN).
+fn percent_or_unpublished<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,7 +594,7 @@ mod tests {
     #[test]
     fn the_shipped_manifests_load_and_validate() {
         let manifests = shipped();
-        assert_eq!(manifests.len(), 38);
+        assert_eq!(manifests.len(), 39);
         assert_eq!(
             manifests.iter().filter(|m| m.framework == "keras").count(),
             13
@@ -599,6 +609,19 @@ mod tests {
         for manifest in &manifests {
             assert!(manifest.recipe(None).is_ok(), "{}", manifest.id);
         }
+    }
+
+    #[test]
+    fn an_unpublished_top5_is_null_in_and_out() {
+        let mlperf = shipped()
+            .into_iter()
+            .find(|m| m.id == "mlperf/resnet50_v1.5")
+            .unwrap();
+        let reference = &mlperf.references[0];
+        assert_eq!(reference.top1, 76.456);
+        assert!(reference.top5.is_nan());
+        let json = serde_json::to_value(reference).unwrap();
+        assert!(json["top5"].is_null());
     }
 
     #[test]

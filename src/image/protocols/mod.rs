@@ -6,6 +6,9 @@ use crate::image::decode::DecodeError;
 use crate::image::raster::{Placement, RgbImage};
 use crate::image::recipe::{Library, Recipe};
 
+pub mod opencv;
+mod opencv_jpeg;
+mod opencv_resize;
 pub mod tensorflow;
 mod tensorflow_jpeg;
 pub mod torch;
@@ -20,9 +23,7 @@ pub fn validate(recipe: &Recipe) -> Result<(), String> {
         Library::Pillow => Ok(()),
         Library::Tensorflow => tensorflow::validate(recipe),
         Library::Torch => torch::validate(recipe),
-        other => Err(format!(
-            "library {other:?} is not implemented in this build"
-        )),
+        Library::Opencv => opencv::validate(recipe),
     }
 }
 
@@ -36,9 +37,7 @@ pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Resul
         Library::Pillow => panic!("Pillow recipes are preprocessed by image::preprocess"),
         Library::Tensorflow => tensorflow::preprocess_bytes(bytes, recipe, out),
         Library::Torch => torch::preprocess_bytes(bytes, recipe, out),
-        other => Err(DecodeError::Unsupported(format!(
-            "library {other:?} is not implemented in this build"
-        ))),
+        Library::Opencv => opencv::preprocess_bytes(bytes, recipe, out),
     }
 }
 
@@ -53,6 +52,7 @@ pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, out: &mut [f32]) {
             tensorflow::preprocess_part(img, Placement::whole(img), recipe, out);
         }
         Library::Torch => torch::preprocess_part(img, Placement::whole(img), recipe, out),
-        other => panic!("no {other:?} arithmetic for decoded images"),
+        Library::Opencv => opencv::preprocess_image(img, recipe, out),
+        Library::Pillow => panic!("Pillow recipes are preprocessed by image::preprocess"),
     }
 }

@@ -1,0 +1,247 @@
+//! MLPerf Inference's image classification preprocessing (mlcommons/inference,
+//! vision/classification_and_detection/python/dataset.py), bit for bit like
+//! opencv-python-headless 5.1.0.95 and NumPy:
+//!
+//! ```python
+//! img = cv2.imread(path)                          # BGR, EXIF orientation applied: opencv_jpeg
+//! img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+//! # resize_with_aspectratio: short side int(100 * 224 / 87.5) = 256
+//! if h > w: w, h = 256, int(256 * h / w)
+//! else:     w, h = int(256 * w / h), 256
+//! img = cv2.resize(img, (w, h), interpolation=...) # INTER_AREA (pre_process_vgg) or
+//!                                                  # INTER_LINEAR (pre_process_mobilenet)
+//! img = img[int((h - 224) / 2):..., int((w - 224) / 2):...]   # center_crop, 224 x 224
+//! img = np.asarray(img, dtype='float32')
+//! img -= [123.68, 116.78, 103.94]                  # vgg, then NCHW
+//! img = (img / 255.0 - 0.5) * 2                    # mobilenet, NHWC
+//! ```
+//!
+//! The resize is in `opencv_resize`, the decoder in `opencv_jpeg`.
+
+use super::opencv_resize::{Interpolation, Part, resize_window, source_window};
+use crate::image::decode::DecodeError;
+use crate::image::preprocess::shorter_side_size;
+use crate::image::raster::{RgbImage, Window};
+use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
+
+/// MLPerf's `pre_process_vgg` means, RGB.
+const VGG_MEAN: [f32; 3] = [123.68, 116.78, 103.94];
+
+/// The two MLPerf presets: `mlperf-resnet50` (INTER_AREA, minus the means, NCHW) and
+/// `mlperf-mobilenet` (INTER_LINEAR, `(x / 255 - 0.5) * 2` written as mean 0.5, std 0.5: dividing
+/// by 0.5 and multiplying by 2 give the same float32; NHWC).
+pub fn mlperf_presets() -> [Recipe; 2] {
+    let base = |name: &str, description: &str, filter| Recipe {
+        name: name.into(),
+        description: description.into(),
+        resize_mode: ResizeMode::ShorterSide,
+        resize_size: 256,
+        crop_size: 224,
+        filter,
+        scale: 1.0,
+        mean: VGG_MEAN,
+        std: [1.0; 3],
+        channels: ChannelOrder::Rgb,
+        layout: Layout::Nchw,
+        library: Library::Opencv,
+    };
+    [
+        base(
+            "mlperf-resnet50",
+            "MLPerf Inference pre_process_vgg with opencv-python-headless 5.1.0.95: cv2.imread (EXIF \
+             orientation applied), BGR2RGB, resize short side to 256 (INTER_AREA), centre crop 224, \
+             float32 minus [123.68, 116.78, 103.94], NCHW; JPEG input only",
+            Filter::Box,
+        ),
+        Recipe {
+            scale: 255.0,
+            mean: [0.5; 3],
+            std: [0.5; 3],
+            layout: Layout::Nhwc,
+            ..base(
+                "mlperf-mobilenet",
+                "MLPerf Inference pre_process_mobilenet with opencv-python-headless 5.1.0.95: \
+                 cv2.imread (EXIF orientation applied), BGR2RGB, resize short side to 256 \
+                 (INTER_LINEAR), centre crop 224, (x / 255 - 0.5) * 2, NHWC; JPEG input only",
+                Filter::Bilinear,
+            )
+        },
+    ]
+}
+
+/// The fields an OpenCV recipe can vary: sizes, normalisation, channel order and layout; the
+/// filter is BOX (INTER_AREA) or BILINEAR (INTER_LINEAR), the geometry MLPerf's.
+pub fn validate(recipe: &Recipe) -> Result<(), String> {
+    if recipe.resize_mode != ResizeMode::ShorterSide {
+        return Err("an opencv recipe resizes the short side (resize_mode shorter-side)".into());
+    }
+    if interpolation(recipe).is_none() {
+        return Err(
+            "an opencv recipe's filter is BOX (INTER_AREA) or BILINEAR (INTER_LINEAR)".into(),
+        );
+    }
+    if recipe.crop_size > recipe.resize_size {
+        return Err(
+            "an opencv recipe crops inside the resized image (crop_size <= resize_size)".into(),
+        );
+    }
+    Ok(())
+}
+
+fn interpolation(recipe: &Recipe) -> Option<Interpolation> {
+    match recipe.filter {
+        Filter::Box => Some(Interpolation::Area),
+        Filter::Bilinear => Some(Interpolation::Linear),
+        _ => None,
+    }
+}
+
+/// `center_crop`'s first kept index along an axis of `len`: `int((len - crop) / 2)`.
+fn crop_start(len: usize, crop: usize) -> usize {
+    (len - crop) / 2
+}
+
+/// MLPerf's preprocessing of an image decoded as imread does (RGB) into `out`
+/// (`recipe.sample_len()` floats).
+///
+/// # Panics
+/// If `out` does not fit or the recipe is not a valid OpenCV recipe (a caller's bug).
+pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, out: &mut [f32]) {
+    preprocess_part(Part::whole(img), recipe, out)
+}
+
+/// The resized size and the crop's window on it, for a `width` x `height` picture.
+fn plan(width: usize, height: usize, recipe: &Recipe) -> (usize, usize, Window) {
+    let crop = recipe.crop_size as usize;
+    let (w, h) = shorter_side_size(width, height, recipe.resize_size as usize);
+    let window = Window {
+        x: crop_start(w, crop),
+        y: crop_start(h, crop),
+        width: crop,
+        height: crop,
+    };
+    (w, h, window)
+}
+
+/// The pixels of a `width` x `height` picture that `recipe` reads.
+fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
+    let (w, h, window) = plan(width, height, recipe);
+    let interp = interpolation(recipe).expect("validated opencv recipe");
+    source_window(width, height, w, h, window, interp)
+}
+
+/// [`preprocess_image`] on a part of a picture that holds [`source_pixels`].
+fn preprocess_part(src: Part, recipe: &Recipe, out: &mut [f32]) {
+    assert_eq!(out.len(), recipe.sample_len(), "output buffer does not fit");
+    let interp = interpolation(recipe).expect("validated opencv recipe");
+    let (w, h, window) = plan(src.width, src.height, recipe);
+    let pixels = resize_window(src, w, h, window, interp);
+    normalise(&pixels, recipe, out);
+}
+
+/// `np.asarray(img, 'float32')` then the recipe's float32 arithmetic, per pixel level.
+fn normalise(pixels: &[u8], recipe: &Recipe, out: &mut [f32]) {
+    let mut tables = [[0f32; 256]; 3];
+    for (c, table) in tables.iter_mut().enumerate() {
+        for (level, value) in table.iter_mut().enumerate() {
+            *value = (level as f32 / recipe.scale - recipe.mean[c]) / recipe.std[c];
+        }
+    }
+    let source_channel = match recipe.channels {
+        ChannelOrder::Rgb => [0, 1, 2],
+        ChannelOrder::Bgr => [2, 1, 0],
+    };
+    let plane = pixels.len() / 3;
+    match recipe.layout {
+        Layout::Nhwc => {
+            for (o, px) in out.chunks_exact_mut(3).zip(pixels.chunks_exact(3)) {
+                for c in 0..3 {
+                    o[c] = tables[c][usize::from(px[source_channel[c]])];
+                }
+            }
+        }
+        Layout::Nchw => {
+            for (c, o) in out.chunks_exact_mut(plane).enumerate() {
+                let sc = source_channel[c];
+                for (v, px) in o.iter_mut().zip(pixels.chunks_exact(3)) {
+                    *v = tables[c][usize::from(px[sc])];
+                }
+            }
+        }
+    }
+}
+
+/// Decode (as `cv2.imread` does) then preprocess.
+pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Result<(), DecodeError> {
+    let decoded =
+        super::opencv_jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
+    let part = Part {
+        img: &decoded.img,
+        x: decoded.x,
+        y: decoded.y,
+        width: decoded.full_width,
+        height: decoded.full_height,
+    };
+    preprocess_part(part, recipe, out);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_starts_truncate_like_pythons_int() {
+        // int((341 - 224) / 2) = int(58.5) = 58, where torchvision rounds to 58 as well but
+        // int((343 - 224) / 2) = 59 where torchvision gives 60.
+        assert_eq!(crop_start(341, 224), 58);
+        assert_eq!(crop_start(343, 224), 59);
+        assert_eq!(crop_start(256, 224), 16);
+    }
+
+    #[test]
+    fn decoding_only_the_part_read_changes_no_bit() {
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        let mut files: Vec<_> = std::fs::read_dir(&demo)
+            .unwrap()
+            .filter_map(|class| std::fs::read_dir(class.ok()?.path()).ok())
+            .flatten()
+            .map(|f| f.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty());
+        for file in files.iter().take(8) {
+            let bytes = std::fs::read(file).unwrap();
+            let whole = super::super::opencv_jpeg::decode(&bytes, Window::full).unwrap();
+            assert_eq!((whole.x, whole.y), (0, 0));
+            for recipe in mlperf_presets() {
+                let (mut a, mut b) = (
+                    vec![0f32; recipe.sample_len()],
+                    vec![1f32; recipe.sample_len()],
+                );
+                preprocess_image(&whole.img, &recipe, &mut a);
+                preprocess_bytes(&bytes, &recipe, &mut b).unwrap();
+                assert!(
+                    a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{} {}",
+                    recipe.name,
+                    file.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn presets_validate_and_use_mlperfs_constants() {
+        let [resnet, mobilenet] = mlperf_presets();
+        assert!(validate(&resnet).is_ok() && validate(&mobilenet).is_ok());
+        assert_eq!(resnet.mean[0], 123.68f32);
+        let mut out = vec![0f32; mobilenet.sample_len()];
+        let img = RgbImage::new(300, 256, vec![255; 300 * 256 * 3]);
+        preprocess_image(&img, &mobilenet, &mut out);
+        assert!(out.iter().all(|&v| v == 1.0));
+        let mut bad = resnet.clone();
+        bad.filter = Filter::Bicubic;
+        assert!(validate(&bad).is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! The OpenCV presets (`mlperf-resnet50`, `mlperf-mobilenet`) end to end, without OpenCV:
+//! `zoorepro preprocess` on every image of ../shared/imagenet-sample must give tensors whose
+//! float32 bytes hash to what opencv-python-headless 5.1.0.95 computed in MLPerf Inference's
+//! dataset.py pipeline (tests/opencv_presets_sha256.json, written by
+//! scripts/parity/parity_opencv.py --sha256), and files `cv2.imread` cannot read must be refused
+//! with exit status 2 while the ones it reads despite damage are accepted.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::run;
+use sha2::{Digest, Sha256};
+use zoorepro::npy::{NpyData, read};
+
+fn digests() -> BTreeMap<String, BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(common::repo().join("tests/opencv_presets_sha256.json"))
+        .expect("tests/opencv_presets_sha256.json");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["opencv"], "5.1.0");
+    serde_json::from_value(json["digests"].clone()).unwrap()
+}
+
+fn preprocess(preset: &str, images: &[&Path], out: &Path) -> common::Run {
+    run(std::process::Command::new(env!("CARGO_BIN_EXE_zoorepro"))
+        .args(["preprocess", "--recipe", preset])
+        .args(images)
+        .arg("--out")
+        .arg(out))
+}
+
+#[test]
+fn sample_tensors_hash_to_opencvs() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let sample = shared.join("imagenet-sample");
+    let scratch = tempfile::tempdir().unwrap();
+    for (preset, expected) in digests() {
+        assert_eq!(expected.len(), 100, "{preset}: one digest per sample image");
+        let paths: Vec<_> = expected.keys().map(|name| sample.join(name)).collect();
+        let images: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+        let out = scratch.path().join(format!("{preset}.npy"));
+        let done = preprocess(&preset, &images, &out);
+        assert_eq!(done.status, 0, "{preset}: {}", done.stderr);
+        let array = read(&out).unwrap();
+        let shape = if preset == "mlperf-resnet50" {
+            [100, 3, 224, 224]
+        } else {
+            [100, 224, 224, 3]
+        };
+        assert_eq!(array.shape, shape);
+        let NpyData::F32(values) = array.data else {
+            panic!("{preset}: not float32")
+        };
+        let differing: Vec<&String> = values
+            .chunks_exact(3 * 224 * 224)
+            .zip(&expected)
+            .filter(|(tensor, (_, digest))| {
+                let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
+                format!("{:x}", Sha256::digest(&bytes)) != **digest
+            })
+            .map(|(_, (name, _))| name)
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "{preset}: {differing:?} differ from OpenCV's"
+        );
+    }
+}
+
+#[test]
+fn files_imread_cannot_read_are_refused_with_exit_2() {
+    let scratch = tempfile::tempdir().unwrap();
+    let whole =
+        std::fs::read(common::repo().join("demo/n01644900/ILSVRC2012_val_00000037.JPEG")).unwrap();
+    // cv2.imread gives None for all of these (checked with opencv-python-headless 5.1.0.95).
+    let refused: [(&str, Vec<u8>); 5] = [
+        ("empty.jpg", Vec::new()),
+        ("soi-only.jpg", vec![0xFF, 0xD8, 0xFF, 0xE0]),
+        ("tables-only.jpg", vec![0xFF, 0xD8, 0xFF, 0xD9]),
+        ("header-cut.jpg", whole[..120].to_vec()),
+        ("not-a-jpeg.png", b"\x89PNG\r\n\x1a\n".to_vec()),
+    ];
+    for (name, bytes) in refused {
+        let path = scratch.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let done = preprocess("mlperf-resnet50", &[&path], &scratch.path().join("t.npy"));
+        assert_eq!(done.status, 2, "{name}: {}", done.stderr);
+        assert!(done.stderr.contains(name), "{name}: {}", done.stderr);
+    }
+    // imread reads a file from disk: running out of data is a warning and the rest is grey, so
+    // cut files are accepted.
+    for (name, bytes) in [
+        ("no-eoi.jpg", &whole[..whole.len() - 2]),
+        ("half.jpg", &whole[..whole.len() / 2]),
+        ("whole.jpg", &whole[..]),
+    ] {
+        let path = scratch.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let done = preprocess("mlperf-mobilenet", &[&path], &scratch.path().join("t.npy"));
+        assert_eq!(done.status, 0, "{name}: {}", done.stderr);
+    }
+}
