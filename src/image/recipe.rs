@@ -189,8 +189,21 @@ fn keras(
     }
 }
 
-/// The named presets, in the order `zoorepro recipes` lists them.
+/// The named presets, in the order `zoorepro recipes` lists them: Pillow's, then the other
+/// libraries'.
 pub fn presets() -> Vec<Recipe> {
+    let mut presets = pillow_presets();
+    presets.extend([
+        crate::image::protocols::tensorflow::inception_preset("tf-inception-299", 299),
+        crate::image::protocols::tensorflow::inception_preset("tf-inception-224", 224),
+        crate::image::protocols::torch::tensor_preset("torchvision-tensor", 256, 224),
+    ]);
+    presets.extend(crate::image::protocols::opencv::mlperf_presets());
+    presets
+}
+
+/// torchvision's, timm's and Keras's evaluation recipes, all on Pillow.
+fn pillow_presets() -> Vec<Recipe> {
     let tf = |name: &str, size: u32| {
         keras(
             name,
@@ -266,13 +279,7 @@ pub fn presets() -> Vec<Recipe> {
         tf("keras-tf", 299),
         tf("keras-tf-224", 224),
         tf("keras-tf-331", 331),
-        crate::image::protocols::tensorflow::inception_preset("tf-inception-299", 299),
-        crate::image::protocols::tensorflow::inception_preset("tf-inception-224", 224),
-        crate::image::protocols::torch::tensor_preset("torchvision-tensor", 256, 224),
     ]
-    .into_iter()
-    .chain(crate::image::protocols::opencv::mlperf_presets())
-    .collect()
 }
 
 pub fn preset(name: &str) -> Option<Recipe> {

@@ -15,7 +15,22 @@ fn code(text: &str) -> String {
 }
 
 fn signed(value: f64) -> String {
-    format!("{value:+.3}")
+    if value.is_nan() {
+        UNPUBLISHED.to_string()
+    } else {
+        format!("{value:+.3}")
+    }
+}
+
+/// What a reference's number the source does not publish (MLPerf's top-5, NaN) shows as.
+const UNPUBLISHED: &str = "—";
+
+fn percent(value: f64) -> String {
+    if value.is_nan() {
+        UNPUBLISHED.to_string()
+    } else {
+        format!("{value:.3}")
+    }
 }
 
 impl Exporter for MarkdownExporter {
@@ -119,11 +134,11 @@ fn write_references(out: &mut String, r: &RunRecord) {
         for reference in &r.references {
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.3} | {:.3} | {} | {} | {} | {} |",
+                "| {} | {} | {:.3} | {} | {} | {} | {} | {} |",
                 cell(&reference.source),
                 cell(reference.recipe.as_deref().unwrap_or("undocumented")),
                 reference.top1,
-                reference.top5,
+                percent(reference.top5),
                 signed(reference.delta_top1),
                 signed(reference.delta_top5),
                 if reference.expected {
@@ -275,5 +290,15 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\r') && !text.contains('\x1b'));
+    }
+
+    #[test]
+    fn an_unpublished_top5_shows_as_a_dash() {
+        let mut record = crate::report::tests::sample_record();
+        record.references[0].top5 = f64::NAN;
+        record.references[0].delta_top5 = f64::NAN;
+        let text = MarkdownExporter.render(&record);
+        let row = text.lines().find(|l| l.starts_with("| oracle ")).unwrap();
+        assert!(row.contains("| — | ") && !row.contains("NaN"), "{row}");
     }
 }

@@ -216,6 +216,10 @@ pub(crate) fn csv_field(text: &str) -> String {
 /// A number as the CSV prints every number: 3 decimals, so no float noise reaches a
 /// spreadsheet, and no `-0.000` for a delta that rounds to nothing.
 fn fixed(value: f64) -> String {
+    if value.is_nan() {
+        // A number the source does not publish (MLPerf's top-5): an empty field.
+        return String::new();
+    }
     let text = format!("{value:.3}");
     match text.strip_prefix('-') {
         Some(magnitude) if magnitude.bytes().all(|b| b == b'0' || b == b'.') => {
@@ -418,6 +422,12 @@ mod tests {
             note: None,
             ..row()
         }
+    }
+
+    #[test]
+    fn an_unpublished_number_is_an_empty_csv_field() {
+        assert_eq!(fixed(f64::NAN), "");
+        assert_eq!(fixed(-0.0001), "0.000");
     }
 
     #[test]
