@@ -7,27 +7,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::run;
-use sha2::{Digest, Sha256};
-use zoorepro::npy::{NpyData, read};
-
-fn digests() -> BTreeMap<String, BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(common::repo().join("tests/opencv_presets_sha256.json"))
-        .expect("tests/opencv_presets_sha256.json");
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["opencv"], "5.1.0");
-    serde_json::from_value(json["digests"].clone()).unwrap()
-}
+use common::digests::{assert_sample_matches, load};
 
 fn preprocess(preset: &str, images: &[&Path], out: &Path) -> common::Run {
-    run(std::process::Command::new(env!("CARGO_BIN_EXE_zoorepro"))
-        .args(["preprocess", "--recipe", preset])
-        .args(images)
-        .arg("--out")
-        .arg(out))
+    common::digests::preprocess(preset, &[], images, out)
 }
 
 #[test]
@@ -35,38 +20,10 @@ fn sample_tensors_hash_to_opencvs() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let sample = shared.join("imagenet-sample");
-    let scratch = tempfile::tempdir().unwrap();
-    for (preset, expected) in digests() {
-        assert_eq!(expected.len(), 100, "{preset}: one digest per sample image");
-        let paths: Vec<_> = expected.keys().map(|name| sample.join(name)).collect();
-        let images: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-        let out = scratch.path().join(format!("{preset}.npy"));
-        let done = preprocess(&preset, &images, &out);
-        assert_eq!(done.status, 0, "{preset}: {}", done.stderr);
-        let array = read(&out).unwrap();
-        let shape = if preset == "mlperf-resnet50" {
-            [100, 3, 224, 224]
-        } else {
-            [100, 224, 224, 3]
-        };
-        assert_eq!(array.shape, shape);
-        let NpyData::F32(values) = array.data else {
-            panic!("{preset}: not float32")
-        };
-        let differing: Vec<&String> = values
-            .chunks_exact(3 * 224 * 224)
-            .zip(&expected)
-            .filter(|(tensor, (_, digest))| {
-                let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
-                format!("{:x}", Sha256::digest(&bytes)) != **digest
-            })
-            .map(|(_, (name, _))| name)
-            .collect();
-        assert!(
-            differing.is_empty(),
-            "{preset}: {differing:?} differ from OpenCV's"
-        );
+    let digests = load("opencv_presets_sha256.json", &[("opencv", "5.1.0")]);
+    assert_eq!(digests.len(), 2);
+    for (preset, expected) in &digests {
+        assert_sample_matches(&shared, preset, expected, &[], "OpenCV");
     }
 }
 

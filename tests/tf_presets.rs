@@ -6,27 +6,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::run;
-use sha2::{Digest, Sha256};
-use zoorepro::npy::{NpyData, read};
-
-fn digests() -> BTreeMap<String, BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(common::repo().join("tests/tf_presets_sha256.json"))
-        .expect("tests/tf_presets_sha256.json");
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["tensorflow"], "2.21.0");
-    serde_json::from_value(json["digests"].clone()).unwrap()
-}
+use common::digests::{assert_sample_matches, load};
 
 fn preprocess(preset: &str, images: &[&Path], out: &Path) -> common::Run {
-    run(std::process::Command::new(env!("CARGO_BIN_EXE_zoorepro"))
-        .args(["preprocess", "--recipe", preset])
-        .args(images)
-        .arg("--out")
-        .arg(out))
+    common::digests::preprocess(preset, &[], images, out)
 }
 
 #[test]
@@ -34,34 +19,10 @@ fn sample_tensors_hash_to_tensorflows() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let sample = shared.join("imagenet-sample");
-    let scratch = tempfile::tempdir().unwrap();
-    for (preset, expected) in digests() {
-        assert_eq!(expected.len(), 100, "{preset}: one digest per sample image");
-        let paths: Vec<_> = expected.keys().map(|name| sample.join(name)).collect();
-        let images: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-        let out = scratch.path().join(format!("{preset}.npy"));
-        let done = preprocess(&preset, &images, &out);
-        assert_eq!(done.status, 0, "{preset}: {}", done.stderr);
-        let array = read(&out).unwrap();
-        let size: usize = preset.rsplit('-').next().unwrap().parse().unwrap();
-        assert_eq!(array.shape, [100, size, size, 3]);
-        let NpyData::F32(values) = array.data else {
-            panic!("{preset}: not float32")
-        };
-        let differing: Vec<&String> = values
-            .chunks_exact(size * size * 3)
-            .zip(&expected)
-            .filter(|(tensor, (_, digest))| {
-                let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
-                format!("{:x}", Sha256::digest(&bytes)) != **digest
-            })
-            .map(|(_, (name, _))| name)
-            .collect();
-        assert!(
-            differing.is_empty(),
-            "{preset}: {differing:?} differ from TensorFlow's"
-        );
+    let digests = load("tf_presets_sha256.json", &[("tensorflow", "2.21.0")]);
+    assert_eq!(digests.len(), 2);
+    for (preset, expected) in &digests {
+        assert_sample_matches(&shared, preset, expected, &[], "TensorFlow");
     }
 }
 

@@ -6,30 +6,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::run;
-use sha2::{Digest, Sha256};
-use zoorepro::npy::{NpyData, read};
+use common::digests::{assert_sample_matches, load};
 
 const PRESET: &str = "torchvision-tensor";
 
-fn digests() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(common::repo().join("tests/torch_presets_sha256.json"))
-        .expect("tests/torch_presets_sha256.json");
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["torch"], "2.15.0");
-    assert_eq!(json["torchvision"], "0.29.2");
-    serde_json::from_value(json["digests"][PRESET].clone()).unwrap()
-}
-
 fn preprocess(images: &[&Path], out: &Path) -> common::Run {
-    run(std::process::Command::new(env!("CARGO_BIN_EXE_zoorepro"))
-        .args(["preprocess", "--recipe", PRESET])
-        .args(images)
-        .arg("--out")
-        .arg(out))
+    common::digests::preprocess(PRESET, &[], images, out)
 }
 
 #[test]
@@ -37,33 +21,11 @@ fn sample_tensors_hash_to_torchvisions() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let sample = shared.join("imagenet-sample");
-    let scratch = tempfile::tempdir().unwrap();
-    let expected = digests();
-    assert_eq!(expected.len(), 100, "one digest per sample image");
-    let paths: Vec<_> = expected.keys().map(|name| sample.join(name)).collect();
-    let images: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-    let out = scratch.path().join("t.npy");
-    let done = preprocess(&images, &out);
-    assert_eq!(done.status, 0, "{}", done.stderr);
-    let array = read(&out).unwrap();
-    assert_eq!(array.shape, [100, 3, 224, 224]);
-    let NpyData::F32(values) = array.data else {
-        panic!("not float32")
-    };
-    let differing: Vec<&String> = values
-        .chunks_exact(3 * 224 * 224)
-        .zip(&expected)
-        .filter(|(tensor, (_, digest))| {
-            let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
-            format!("{:x}", Sha256::digest(&bytes)) != **digest
-        })
-        .map(|(_, (name, _))| name)
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "{differing:?} differ from torchvision's"
+    let digests = load(
+        "torch_presets_sha256.json",
+        &[("torch", "2.15.0"), ("torchvision", "0.29.2")],
     );
+    assert_sample_matches(&shared, PRESET, &digests[PRESET], &[], "torchvision");
 }
 
 #[test]

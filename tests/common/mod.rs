@@ -2,6 +2,8 @@
 //! Runtime library (installed by scripts/setup.sh), on the real shared models and images.
 #![allow(dead_code)]
 
+pub mod digests;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
