@@ -13,15 +13,9 @@ reference, the CLI `zoorepro preprocess --pillow-compat simd --recipe P FILES --
 timed too: process start, reading the files and writing the .npy included.
 """
 
-import argparse
-import glob
 import io
-import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
 import PIL
@@ -30,6 +24,7 @@ from PIL import Image
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "scripts", "parity"))
 import parity  # noqa: E402
+import turns  # noqa: E402  (scripts/bench/turns.py)
 
 
 def library_only(blob, p):
@@ -49,29 +44,11 @@ def whole(blob, name):
     return parity.preset_tensor_from_rgb(img, name)
 
 
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(REPO, "target", "release", "zoorepro"))
-    ap.add_argument("--example", default=os.path.join(REPO, "target", "release", "examples",
-                                                      "preprocess_throughput"))
-    ap.add_argument("--files", default=os.path.join(REPO, "..", "shared", "imagenet-sample",
-                                                    "*", "*.JPEG"))
-    ap.add_argument("--presets", default="torchvision,timm-bicubic,torchvision-inception")
-    ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args()
-    files = sorted(glob.glob(args.files))
-    blobs = []
-    for path in files:
-        with open(path, "rb") as f:
-            blobs.append(f.read())
-    cpus = len(os.sched_getaffinity(0))
-    print(f"{len(files)} files, {cpus} CPU(s) allowed, Pillow-SIMD {PIL.__version__}, "
+    args = turns.parser(__doc__, presets="torchvision,timm-bicubic,torchvision-inception",
+                        repeat=5).parse_args()
+    files, blobs = turns.files_and_blobs(args.files)
+    print(f"{len(files)} files, {turns.cpus()} CPU(s) allowed, Pillow-SIMD {PIL.__version__}, "
           f"NumPy {np.__version__}")
     for preset in args.presets.split(","):
         p = parity.PRESETS[preset]
@@ -84,30 +61,9 @@ def main():
             for blob in blobs:
                 whole(blob, preset)
 
-        with tempfile.TemporaryDirectory() as tmp:
-            env = dict(os.environ, RAYON_NUM_THREADS="1")
-            command = [args.bin, "preprocess", "--recipe", preset, "--pillow-compat", "simd",
-                       *files, "--out", os.path.join(tmp, "t.npy")]
-            example = [args.example, "--rounds", "1", "--pillow-compat", "simd",
-                       "--recipe", preset, *files]
-
-            def cli():
-                subprocess.run(command, check=True, env=env, capture_output=True)
-
-            def inprocess():
-                run = subprocess.run(example, check=True, env=env, capture_output=True, text=True)
-                return json.loads(run.stdout)["images_per_second"]
-
-            # Warm-up, then the sides take turns, so that a busy spell on a shared machine hits
-            # all of them; each keeps its best round.
-            runs = {"simd": simd_whole, "simd library": simd_library, "zoorepro cli": cli}
-            for fn in runs.values():
-                fn()
-            rates = {name: 0.0 for name in ["zoorepro", *runs]}
-            for _ in range(args.repeat):
-                rates["zoorepro"] = max(rates["zoorepro"], inprocess())
-                for name, fn in runs.items():
-                    rates[name] = max(rates[name], len(files) / timed(fn))
+        rates = turns.best_rates(args, files, preset,
+                                 {"simd": simd_whole, "simd library": simd_library},
+                                 zoorepro_flags=("--pillow-compat", "simd"))
         print(f"{preset:22} zoorepro {rates['zoorepro']:6.1f} img/s (CLI with .npy "
               f"{rates['zoorepro cli']:6.1f})   pillow-simd + NumPy {rates['simd']:6.1f} img/s "
               f"(decode + resize + crop alone {rates['simd library']:6.1f})   zoorepro / "

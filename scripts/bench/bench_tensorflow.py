@@ -11,21 +11,15 @@ runs, RAYON_NUM_THREADS=1). The sides take turns --repeat times and each keeps i
 files and writing the .npy (1 MiB per image at 299) included.
 """
 
-import argparse
-import glob
-import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import tensorflow as tf  # noqa: E402
+import turns  # noqa: E402  (scripts/bench/turns.py)
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def pipeline(size):
@@ -38,31 +32,13 @@ def pipeline(size):
     return run
 
 
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(REPO, "target", "release", "zoorepro"))
-    ap.add_argument("--example", default=os.path.join(REPO, "target", "release", "examples",
-                                                      "preprocess_throughput"))
-    ap.add_argument("--files", default=os.path.join(REPO, "..", "shared", "imagenet-sample",
-                                                    "*", "*.JPEG"))
-    ap.add_argument("--presets", default="tf-inception-299,tf-inception-224")
-    ap.add_argument("--repeat", type=int, default=7)
-    args = ap.parse_args()
+    args = turns.parser(__doc__, presets="tf-inception-299,tf-inception-224").parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    files = sorted(glob.glob(args.files))
-    blobs = []
-    for path in files:
-        with open(path, "rb") as f:
-            blobs.append(tf.constant(f.read()))
-    cpus = len(os.sched_getaffinity(0))
-    print(f"{len(files)} files, {cpus} CPU(s) allowed, tensorflow {tf.__version__}")
+    files, raw = turns.files_and_blobs(args.files)
+    blobs = [tf.constant(data) for data in raw]
+    print(f"{len(files)} files, {turns.cpus()} CPU(s) allowed, tensorflow {tf.__version__}")
     for preset in args.presets.split(","):
         size = int(preset.rsplit("-", 1)[1])
         eager = pipeline(size)
@@ -76,29 +52,7 @@ def main():
             for contents in blobs:
                 graph(contents).numpy()
 
-        with tempfile.TemporaryDirectory() as tmp:
-            command = [args.bin, "preprocess", "--recipe", preset, *files,
-                       "--out", os.path.join(tmp, "t.npy")]
-            env = dict(os.environ, RAYON_NUM_THREADS="1")
-            example = [args.example, "--rounds", "1", "--recipe", preset, *files]
-
-            def cli():
-                subprocess.run(command, check=True, env=env, capture_output=True)
-
-            def inprocess():
-                run = subprocess.run(example, check=True, env=env, capture_output=True, text=True)
-                return json.loads(run.stdout)["images_per_second"]
-
-            # Warm-up, then the sides take turns, so that a busy spell on a shared machine hits
-            # all of them; each keeps its best round.
-            runs = {"tf eager": tf_eager, "tf graph": tf_graph, "zoorepro cli": cli}
-            for fn in runs.values():
-                fn()
-            rates = {name: 0.0 for name in ["zoorepro", *runs]}
-            for _ in range(args.repeat):
-                rates["zoorepro"] = max(rates["zoorepro"], inprocess())
-                for name, fn in runs.items():
-                    rates[name] = max(rates[name], len(files) / timed(fn))
+        rates = turns.best_rates(args, files, preset, {"tf eager": tf_eager, "tf graph": tf_graph})
         fastest_tf = max(rates["tf eager"], rates["tf graph"])
         print(f"{preset:17} zoorepro {rates['zoorepro']:6.1f} img/s (CLI with .npy "
               f"{rates['zoorepro cli']:6.1f})   tensorflow eager {rates['tf eager']:6.1f} img/s, "
