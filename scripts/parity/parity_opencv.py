@@ -30,12 +30,12 @@ import glob
 import hashlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import cv2
 import numpy as np
+
+import library_parity  # noqa: E402  (scripts/parity/library_parity.py)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE = os.path.join(REPO, "..", "shared", "imagenet-sample")
@@ -100,54 +100,6 @@ def reference(path, preset):
     return np.ascontiguousarray(PIPELINES[preset](img))
 
 
-def zoorepro(binary, preset, paths):
-    """zoorepro's tensors for `paths` (one call), or None when it refuses the call."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "t.npy")
-        run = subprocess.run(
-            [binary, "preprocess", "--recipe", preset, *paths, "--out", out],
-            capture_output=True,
-            text=True,
-        )
-        if run.returncode != 0:
-            return None, run.returncode, run.stderr.strip().splitlines()[-1:]
-        return np.load(out), 0, []
-
-
-def compare(binary, preset, files, chunk=64):
-    refs = {path: reference(path, preset) for path in files}
-    accepted = [p for p in files if refs[p] is not None]
-    report = {"files": len(files), "cv2_accepts": len(accepted), "acceptance": [],
-              "differ": [], "max_abs_diff": 0.0, "compared": 0}
-    ours = {}
-    for start in range(0, len(accepted), chunk):
-        part = accepted[start:start + chunk]
-        tensors, _, _ = zoorepro(binary, preset, part)
-        if tensors is not None:
-            ours.update(zip(part, tensors))
-            continue
-        for path in part:  # someone in the chunk was refused: find out who
-            tensors, code, why = zoorepro(binary, preset, [path])
-            if tensors is None:
-                report["acceptance"].append((path, "cv2 accepts, zoorepro refuses", code, why))
-            else:
-                ours[path] = tensors[0]
-    for path in files:
-        if refs[path] is None:
-            tensors, code, _ = zoorepro(binary, preset, [path])
-            if tensors is not None:
-                report["acceptance"].append((path, "cv2 refuses, zoorepro accepts", 0, []))
-            elif code != 2:
-                report["acceptance"].append((path, f"zoorepro exit {code}, not 2", code, []))
-    for path, mine in ours.items():
-        diff = float(np.abs(mine.astype(np.float64) - refs[path]).max())
-        report["compared"] += 1
-        report["max_abs_diff"] = max(report["max_abs_diff"], diff)
-        if mine.tobytes() != refs[path].tobytes():
-            report["differ"].append((path, diff, int((mine != refs[path]).sum())))
-    return report, refs
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", default=os.path.join(REPO, "target", "release", "zoorepro"))
@@ -171,7 +123,8 @@ def main():
     full = {}
     for preset in args.presets.split(","):
         for group, files in groups.items():
-            report, refs = compare(args.bin, preset, files)
+            report, refs = library_parity.compare(
+                args.bin, preset, files, lambda path: reference(path, preset), "cv2")
             full[f"{preset}/{group}"] = report
             found = report["acceptance"] + report["differ"]
             bad += len(found)

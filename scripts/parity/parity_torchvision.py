@@ -29,12 +29,12 @@ import glob
 import hashlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import warnings
 
 import numpy as np
+
+import library_parity  # noqa: E402  (scripts/parity/library_parity.py)
 import torch
 import torchvision
 from torchvision.io import ImageReadMode, decode_jpeg, read_file
@@ -63,53 +63,6 @@ def reference(path):
     return TRANSFORM(img).numpy()
 
 
-def zoorepro(binary, paths):
-    """zoorepro's tensors for `paths` (one call), or None and the exit status when it refuses."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "t.npy")
-        run = subprocess.run([binary, "preprocess", "--recipe", PRESET, *paths, "--out", out],
-                             capture_output=True, text=True)
-        if run.returncode != 0:
-            return None, run.returncode, run.stderr.strip().splitlines()[-1:]
-        return np.load(out), 0, []
-
-
-def compare(binary, files, chunk=64):
-    refs = {path: reference(path) for path in files}
-    accepted = [p for p in files if refs[p] is not None]
-    report = {"files": len(files), "torchvision_accepts": len(accepted), "identical": 0,
-              "acceptance": [], "differ": [], "max_abs_diff": 0.0, "compared": 0}
-    ours = {}
-    for start in range(0, len(accepted), chunk):
-        part = accepted[start:start + chunk]
-        tensors, _, _ = zoorepro(binary, part)
-        if tensors is not None:
-            ours.update(zip(part, tensors))
-            continue
-        for path in part:  # someone in the chunk was refused: find out who
-            tensors, code, why = zoorepro(binary, [path])
-            if tensors is None:
-                report["acceptance"].append((path, "torchvision accepts, zoorepro refuses", code, why))
-            else:
-                ours[path] = tensors[0]
-    for path in files:
-        if refs[path] is None:
-            tensors, code, _ = zoorepro(binary, [path])
-            if tensors is not None:
-                report["acceptance"].append((path, "torchvision refuses, zoorepro accepts", 0, []))
-            elif code != 2:
-                report["acceptance"].append((path, f"zoorepro exit {code}, not 2", code, []))
-    for path, mine in ours.items():
-        diff = float(np.abs(mine.astype(np.float64) - refs[path]).max())
-        report["compared"] += 1
-        report["max_abs_diff"] = max(report["max_abs_diff"], diff)
-        if mine.tobytes() != refs[path].tobytes():
-            report["differ"].append((path, diff, int((mine != refs[path]).sum())))
-        else:
-            report["identical"] += 1
-    return report, refs
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", default=os.path.join(REPO, "target", "release", "zoorepro"))
@@ -130,7 +83,7 @@ def main():
     digests = {}
     full = {}
     for group, files in groups.items():
-        report, refs = compare(args.bin, files)
+        report, refs = library_parity.compare(args.bin, PRESET, files, reference, "torchvision")
         full[group] = report
         bad += len(report["acceptance"]) + len(report["differ"])
         print(f"{PRESET} {group:7} files {report['files']:5}  torchvision accepts "
