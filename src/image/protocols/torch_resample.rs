@@ -305,17 +305,24 @@ fn horizontal_n<const N: usize>(
             horizontal_any(xs, line, x0, x..x + 1, o);
             continue;
         };
-        let mut sum = [0i32; 3];
-        for (p, &w) in pixels.chunks_exact(3).zip(weights) {
-            let w = i32::from(w);
-            sum[0] += i32::from(p[0]) * w;
-            sum[1] += i32::from(p[1]) * w;
-            sum[2] += i32::from(p[2]) * w;
-        }
+        let sum = weighted_sum(pixels, weights);
         for c in 0..3 {
             o[c] = xs.round(sum[c]);
         }
     }
+}
+
+/// Σ pixel · weight for each channel of interleaved RGB `pixels`, in int32 as ATen sums.
+#[inline(always)]
+fn weighted_sum(pixels: &[u8], weights: &[i16]) -> [i32; 3] {
+    let mut sum = [0i32; 3];
+    for (p, &w) in pixels.chunks_exact(3).zip(weights) {
+        let w = i32::from(w);
+        sum[0] += i32::from(p[0]) * w;
+        sum[1] += i32::from(p[1]) * w;
+        sum[2] += i32::from(p[2]) * w;
+    }
+    sum
 }
 
 #[inline(always)]
@@ -323,13 +330,7 @@ fn horizontal_any(xs: &AxisTaps, line: &[u8], x0: usize, columns: Range<usize>, 
     for (x, o) in columns.zip(out.chunks_exact_mut(3)) {
         let (start, weights) = xs.fixed(x);
         let pixels = &line[(start - x0) * 3..(start - x0 + weights.len()) * 3];
-        let mut sum = [0i32; 3];
-        for (p, &w) in pixels.chunks_exact(3).zip(weights) {
-            let w = i32::from(w);
-            sum[0] += i32::from(p[0]) * w;
-            sum[1] += i32::from(p[1]) * w;
-            sum[2] += i32::from(p[2]) * w;
-        }
+        let sum = weighted_sum(pixels, weights);
         for c in 0..3 {
             o[c] = xs.round(sum[c]);
         }
