@@ -149,7 +149,8 @@ fn prepare(
 /// A row's top-5 among the set's classes (ImageNet-A, -R) where it has them all, else among all.
 fn rank_row(row: &[f32], class_subset: Option<&[u16]>) -> Ranked {
     match class_subset {
-        Some(classes) if classes.iter().all(|&c| usize::from(c) < row.len()) => {
+        // Subsets are ascending: the last class is the largest.
+        Some(classes) if classes.last().is_some_and(|&c| usize::from(c) < row.len()) => {
             top_k_among(row, classes)
         }
         _ => top_k(row),

@@ -224,8 +224,9 @@ pub(super) fn decode(
 }
 
 /// The part of a `width` x `height` JPEG to decode for `needed`: `needed` plus the margin (libjpeg
-/// moves its left edge to an iMCU boundary). None when that is the whole picture.
-fn jpeg_part(width: usize, height: usize, needed: Window) -> Option<Window> {
+/// moves its left edge to an iMCU boundary). None when that is the whole picture. Every decoder
+/// that decodes part of a JPEG (Pillow's, TensorFlow's, torchvision's, OpenCV's) asks this.
+pub(crate) fn jpeg_part(width: usize, height: usize, needed: Window) -> Option<Window> {
     let whole = Window::full(width, height);
     if needed.width == 0 || needed.height == 0 || !whole.contains(&needed) {
         return None;

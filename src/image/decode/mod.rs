@@ -19,6 +19,7 @@ mod tiff;
 mod webp;
 
 pub use jpeg::MAX_SCANS;
+pub(crate) use jpeg::jpeg_part;
 
 /// Pillow refuses images above twice `PIL.Image.MAX_IMAGE_PIXELS` (2 * 89,478,485) with a
 /// `DecompressionBombError`; refusing the same ones keeps "what the oracle can read" and "what

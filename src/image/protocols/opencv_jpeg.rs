@@ -4,14 +4,8 @@
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 
-use crate::image::decode::{DecodeError, MAX_SCANS};
+use crate::image::decode::{DecodeError, MAX_SCANS, jpeg_part};
 use crate::image::raster::{RgbImage, Window};
-
-/// Pixels kept around the requested rectangle when decoding part of a picture, as in the other
-/// decoders: libjpeg-turbo may upsample the chroma of a partial decode's edge pixels as if they
-/// were the picture's edges; two chroma blocks at 4:2:0 keep every pixel the caller reads an
-/// interior one.
-const PART_MARGIN: usize = 16;
 
 #[repr(C)]
 struct CWindow {
@@ -93,26 +87,6 @@ extern "C" fn plan(opaque: *mut c_void, width: c_uint, height: c_uint, out: *mut
         };
     }
     1
-}
-
-/// The part of a `width` x `height` picture to decode for `needed`: `needed` plus the margin.
-/// None when that is the whole picture.
-fn jpeg_part(width: usize, height: usize, needed: Window) -> Option<Window> {
-    let whole = Window::full(width, height);
-    if needed.width == 0 || needed.height == 0 || !whole.contains(&needed) {
-        return None;
-    }
-    let x = needed.x.saturating_sub(PART_MARGIN);
-    let y = needed.y.saturating_sub(PART_MARGIN);
-    let right = (needed.x + needed.width + PART_MARGIN).min(width);
-    let bottom = (needed.y + needed.height + PART_MARGIN).min(height);
-    let part = Window {
-        x,
-        y,
-        width: right - x,
-        height: bottom - y,
-    };
-    (part != whole).then_some(part)
 }
 
 extern "C" fn allocate(opaque: *mut c_void, len: usize) -> *mut u8 {
