@@ -435,7 +435,7 @@ fn parse_reference(text: &str, recipe: &str) -> anyhow::Result<Reference> {
     Ok(Reference {
         source: source.trim().to_string(),
         top1,
-        top5,
+        top5: Some(top5),
         recipe: Some(recipe.to_string()),
         image_set: ImageSet {
             name: FULL_VAL_NAME.into(),
@@ -512,7 +512,7 @@ mod tests {
     fn references_are_source_top1_top5_on_the_full_val_set() {
         let reference = parse_reference("https://x.org/p:76.1:92.9", "r").unwrap();
         assert_eq!(reference.source, "https://x.org/p");
-        assert_eq!((reference.top1, reference.top5), (76.1, 92.9));
+        assert_eq!((reference.top1, reference.top5), (76.1, Some(92.9)));
         assert_eq!(reference.image_set.images, 50_000);
         assert!(reference.expected && reference.recipe.as_deref() == Some("r"));
         for bad in ["76:92", "p:x:92", "p:101:92", ":76:92"] {

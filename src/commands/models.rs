@@ -100,7 +100,8 @@ fn reference_summary(references: &[Reference]) -> String {
                 "{} {}/{} on {}{}",
                 r.source,
                 r.top1,
-                r.top5,
+                r.top5
+                    .map_or_else(|| "—".to_string(), |top5| top5.to_string()),
                 r.image_set.name,
                 if r.expected { " (expected)" } else { "" }
             )

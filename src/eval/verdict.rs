@@ -18,9 +18,10 @@ pub const DEFAULT_TOLERANCE: f64 = 0.1;
 pub struct ReferenceResult {
     pub source: String,
     pub top1: f64,
-    pub top5: f64,
+    /// `None` when the source publishes no top-5 (MLPerf).
+    pub top5: Option<f64>,
     pub delta_top1: f64,
-    pub delta_top5: f64,
+    pub delta_top5: Option<f64>,
     pub expected: bool,
     pub recipe: Option<String>,
     pub note: String,
@@ -165,7 +166,7 @@ pub fn judge(
         top1: reference.top1,
         top5: reference.top5,
         delta_top1: top1 - reference.top1,
-        delta_top5: top5 - reference.top5,
+        delta_top5: reference.top5.map(|r| top5 - r),
         expected,
         recipe: reference.recipe.clone(),
         note: reference.note.clone(),

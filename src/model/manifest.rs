@@ -144,10 +144,9 @@ impl ImageSet {
 pub struct Reference {
     pub source: String,
     pub top1: f64,
-    /// `null` in the manifest (NaN here, written back as `null`) when the source publishes no
-    /// top-5, as MLPerf does; reports then show NaN for it and its delta.
-    #[serde(deserialize_with = "percent_or_unpublished")]
-    pub top5: f64,
+    /// `None` (`null` in the manifest) when the source publishes no top-5, as MLPerf does; reports
+    /// then leave it and its delta empty.
+    pub top5: Option<f64>,
     /// The recipe the number was measured with; `None` when the source does not document it.
     pub recipe: Option<String>,
     pub image_set: ImageSet,
@@ -420,10 +419,8 @@ impl Manifest {
                 }
             }
             check_reference_identity(reference)?;
-            let unpublished = reference.top5.is_nan();
-            if !(0.0..=100.0).contains(&reference.top1)
-                || !(unpublished || (0.0..=100.0).contains(&reference.top5))
-            {
+            let percent = |x: f64| (0.0..=100.0).contains(&x);
+            if !percent(reference.top1) || !reference.top5.is_none_or(percent) {
                 return Err(format!(
                     "reference {} has accuracies outside 0..100",
                     reference.source
@@ -579,10 +576,6 @@ pub fn find_home(explicit: Option<&Path>) -> Result<PathBuf, ManifestError> {
 }
 
 /// A percentage, or `null` for one the source does not publish (NaN).
-fn percent_or_unpublished<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,7 +612,7 @@ mod tests {
             .unwrap();
         let reference = &mlperf.references[0];
         assert_eq!(reference.top1, 76.456);
-        assert!(reference.top5.is_nan());
+        assert!(reference.top5.is_none());
         let json = serde_json::to_value(reference).unwrap();
         assert!(json["top5"].is_null());
     }

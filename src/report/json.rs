@@ -30,4 +30,17 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["verdict"]["status"], "reproduced");
     }
+
+    #[test]
+    fn an_unpublished_top5_is_null_and_reads_back() {
+        let mut record = crate::report::tests::sample_record();
+        record.references[0].top5 = None;
+        record.references[0].delta_top5 = None;
+        let text = JsonExporter.render(&record);
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(value["references"][0]["delta_top5"].is_null(), "{text}");
+        let back: RunRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.references[0].top5, None);
+        assert_eq!(back.references[0].top1, record.references[0].top1);
+    }
 }

@@ -14,23 +14,9 @@ fn code(text: &str) -> String {
     crate::util::escape::markdown_code(text)
 }
 
-fn signed(value: f64) -> String {
-    if value.is_nan() {
-        UNPUBLISHED.to_string()
-    } else {
-        format!("{value:+.3}")
-    }
-}
-
-/// What a reference's number the source does not publish (MLPerf's top-5, NaN) shows as.
-const UNPUBLISHED: &str = "—";
-
-fn percent(value: f64) -> String {
-    if value.is_nan() {
-        UNPUBLISHED.to_string()
-    } else {
-        format!("{value:.3}")
-    }
+/// A reference's figure, or what one the source does not publish (MLPerf's top-5) shows as.
+fn published(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
+    value.map_or_else(|| "—".to_string(), format)
 }
 
 impl Exporter for MarkdownExporter {
@@ -134,13 +120,13 @@ fn write_references(out: &mut String, r: &RunRecord) {
         for reference in &r.references {
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.3} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {:.3} | {} | {:+.3} | {} | {} | {} |",
                 cell(&reference.source),
                 cell(reference.recipe.as_deref().unwrap_or("undocumented")),
                 reference.top1,
-                percent(reference.top5),
-                signed(reference.delta_top1),
-                signed(reference.delta_top5),
+                published(reference.top5, |v| format!("{v:.3}")),
+                reference.delta_top1,
+                published(reference.delta_top5, |v| format!("{v:+.3}")),
                 if reference.expected {
                     "expected"
                 } else {
@@ -295,8 +281,8 @@ mod tests {
     #[test]
     fn an_unpublished_top5_shows_as_a_dash() {
         let mut record = crate::report::tests::sample_record();
-        record.references[0].top5 = f64::NAN;
-        record.references[0].delta_top5 = f64::NAN;
+        record.references[0].top5 = None;
+        record.references[0].delta_top5 = None;
         let text = MarkdownExporter.render(&record);
         let row = text.lines().find(|l| l.starts_with("| oracle ")).unwrap();
         assert!(row.contains("| — | ") && !row.contains("NaN"), "{row}");

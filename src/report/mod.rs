@@ -339,9 +339,9 @@ pub(crate) mod tests {
             references: vec![ReferenceResult {
                 source: "oracle".into(),
                 top1: 72.0,
-                top5: 93.0,
+                top5: Some(93.0),
                 delta_top1: 0.0,
-                delta_top5: 0.0,
+                delta_top5: Some(0.0),
                 expected: true,
                 recipe: Some("torchvision".into()),
                 note: "a | note".into(),

@@ -71,11 +71,8 @@ impl ResultRow {
             failed: record.failed,
             reference_source: expected.map(|r| r.source.clone()),
             reference_top1: expected.map(|r| round(r.top1, 3)),
-            // An unpublished top-5 (NaN, MLPerf) is an empty field, not "NaN".
-            reference_top5: expected
-                .map(|r| r.top5)
-                .filter(|top5| top5.is_finite())
-                .map(|top5| round(top5, 3)),
+            // An unpublished top-5 (MLPerf) is an empty field.
+            reference_top5: expected.and_then(|r| r.top5).map(|top5| round(top5, 3)),
             delta_top1: expected.map(|r| round(r.delta_top1, 3)),
             verdict: record.verdict.status,
             top1_low: record.top1_interval.map(|[lo, _]| round(lo, 3)),

@@ -24,9 +24,10 @@ pub struct Accuracy {
 pub struct ReferenceDelta {
     pub source: String,
     pub top1: f64,
-    pub top5: f64,
+    /// `None` when the source publishes no top-5 (MLPerf).
+    pub top5: Option<f64>,
     pub delta_top1: f64,
-    pub delta_top5: f64,
+    pub delta_top5: Option<f64>,
     /// The reference that decides the verdict (the manifest's expected one for the run's recipe).
     pub expected: bool,
 }
@@ -185,7 +186,7 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
                         out,
                         " {} / {} |",
                         signed(d.delta_top1),
-                        signed(d.delta_top5)
+                        d.delta_top5.map_or_else(|| UNPUBLISHED.to_string(), signed)
                     );
                 }
                 None => out.push_str(" |"),
@@ -196,6 +197,9 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
 }
 
 /// A delta with its sign and 2 decimals; one that rounds to nothing reads `+0.00`, not `-0.00`.
+/// What a reference's number the source does not publish (MLPerf's top-5) shows as.
+const UNPUBLISHED: &str = "—";
+
 fn signed(value: f64) -> String {
     let text = format!("{value:+.2}");
     if text == "-0.00" {
@@ -216,10 +220,6 @@ pub(crate) fn csv_field(text: &str) -> String {
 /// A number as the CSV prints every number: 3 decimals, so no float noise reaches a
 /// spreadsheet, and no `-0.000` for a delta that rounds to nothing.
 fn fixed(value: f64) -> String {
-    if value.is_nan() {
-        // A number the source does not publish (MLPerf's top-5): an empty field.
-        return String::new();
-    }
     let text = format!("{value:.3}");
     match text.strip_prefix('-') {
         Some(magnitude) if magnitude.bytes().all(|b| b == b'0' || b == b'.') => {
@@ -311,9 +311,9 @@ fn csv_row(out: &mut String, row: &TableRow, label_sets: &[&str], sources: &[Str
                     out,
                     ",{},{},{},{}",
                     fixed(d.top1),
-                    fixed(d.top5),
+                    d.top5.map(fixed).unwrap_or_default(),
                     fixed(d.delta_top1),
-                    fixed(d.delta_top5)
+                    d.delta_top5.map(fixed).unwrap_or_default()
                 );
             }
             None => out.push_str(",,,,"),
@@ -382,9 +382,9 @@ mod tests {
             references: vec![ReferenceDelta {
                 source: "benchmarking-keras-pytorch".into(),
                 top1: 77.62,
-                top5: 93.81,
+                top5: Some(93.81),
                 delta_top1: -0.014000000000010004,
-                delta_top5: 0.012,
+                delta_top5: Some(0.012),
                 expected: false,
             }],
             expected_source: Some("torchvision-docs".into()),
@@ -412,9 +412,9 @@ mod tests {
             references: vec![ReferenceDelta {
                 source: "oracle".into(),
                 top1: 72.0,
-                top5: 93.0,
+                top5: Some(93.0),
                 delta_top1: -0.0000001,
-                delta_top5: 0.0,
+                delta_top5: Some(0.0),
                 expected: true,
             }],
             expected_source: Some("oracle".into()),
@@ -425,9 +425,22 @@ mod tests {
     }
 
     #[test]
-    fn an_unpublished_number_is_an_empty_csv_field() {
-        assert_eq!(fixed(f64::NAN), "");
+    fn an_unpublished_top5_is_a_dash_in_text_and_an_empty_field_in_csv() {
         assert_eq!(fixed(-0.0001), "0.000");
+        let mut row = row();
+        row.references[0].top5 = None;
+        row.references[0].delta_top5 = None;
+        let sources = vec!["benchmarking-keras-pytorch".to_string()];
+        let markdown = MarkdownTable.render(std::slice::from_ref(&row), &sources);
+        assert!(markdown.contains("| -0.01 / — |"), "{markdown}");
+        let csv = CsvTable.render(std::slice::from_ref(&row), &sources);
+        assert!(csv.contains(",77.620,,-0.014,,torchvision-docs,"), "{csv}");
+        let json = JsonTable.render(&[row], &sources);
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(value[0]["references"][0]["top5"].is_null(), "{json}");
+        for text in [markdown, csv, json] {
+            assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+        }
     }
 
     #[test]

@@ -409,8 +409,12 @@ fn text(report: &Report) -> String {
     );
     if let Some(expected) = &report.expected {
         out += &format!(
-            "expected {:.2} / {:.2} ({})",
-            expected.top1, expected.top5, expected.source
+            "expected {:.2} / {} ({})",
+            expected.top1,
+            expected
+                .top5
+                .map_or_else(|| "—".to_string(), |top5| format!("{top5:.2}")),
+            expected.source
         );
     }
     if let Some(against) = &report.against {

@@ -48,7 +48,8 @@ pub struct Evidence {
 pub struct Expected {
     pub source: String,
     pub top1: f64,
-    pub top5: f64,
+    /// `None` when the source publishes no top-5 (MLPerf): only top-1 is then checked.
+    pub top5: Option<f64>,
 }
 
 /// One image of the sample: its label and each candidate's top-5 (`None`: it failed).
@@ -117,7 +118,9 @@ pub fn gather(
                 (Some(agreement), _) => agreement >= AGREEMENT_THRESHOLD,
                 (None, Some(expected)) => {
                     inside(expected.top1, evidence.top1_interval)
-                        && inside(expected.top5, evidence.top5_interval)
+                        && expected
+                            .top5
+                            .is_none_or(|top5| inside(top5, evidence.top5_interval))
                 }
                 (None, None) => false,
             };
@@ -158,7 +161,7 @@ pub fn rank(evidence: &mut [Evidence], expected: Option<&Expected>) {
             -e.agreement_top1.unwrap_or(0.0),
             -e.agreement_top5.unwrap_or(0.0),
             distance(e.top1, expected.map(|x| x.top1)),
-            distance(e.top5, expected.map(|x| x.top5)),
+            distance(e.top5, expected.and_then(|x| x.top5)),
             if e.candidate.origin == "manifest" {
                 0.0
             } else {
@@ -256,7 +259,7 @@ mod tests {
         let expected = Expected {
             source: "paper".into(),
             top1: 75.0,
-            top5: 0.0,
+            top5: Some(0.0),
         };
         let mut evidence = gather(two, &images, Some(&expected), None);
         rank(&mut evidence, Some(&expected));
@@ -264,6 +267,17 @@ mod tests {
         assert!(evidence[0].top1 == 75.0);
         // The expected top-5 (0%) is outside every interval: nothing reaches it.
         assert_eq!(verdict(&evidence), ExplainVerdict::NotThePipeline);
+
+        // A source that publishes no top-5 (MLPerf) is judged on its top-1 alone.
+        let top1_only = Expected {
+            top5: None,
+            ..expected
+        };
+        let mut evidence = gather(two, &images, Some(&top1_only), None);
+        rank(&mut evidence, Some(&top1_only));
+        assert_eq!(evidence[0].candidate.origin, "manifest");
+        assert!(evidence[0].reaches);
+        assert_eq!(verdict(&evidence), ExplainVerdict::RecipeConfirmed);
     }
 
     #[test]
@@ -283,7 +297,7 @@ mod tests {
         let expected = Expected {
             source: "x".into(),
             top1: 100.0,
-            top5: 100.0,
+            top5: Some(100.0),
         };
         let mut evidence = gather(&all[..3], &images, Some(&expected), None);
         assert_eq!(evidence[2].failed, 1);

@@ -124,8 +124,8 @@ fn reference_table(record: &RunRecord) -> Markup {
                         td { code { (r.recipe.as_deref().unwrap_or("not documented")) } }
                         td.num { (format!("{:.3}", r.top1)) }
                         td.num { (format!("{:+.3}", r.delta_top1)) }
-                        td.num { (format!("{:.3}", r.top5)) }
-                        td.num { (format!("{:+.3}", r.delta_top5)) }
+                        td.num { (r.top5.map_or_else(|| "—".into(), |v| format!("{v:.3}"))) }
+                        td.num { (r.delta_top5.map_or_else(|| "—".into(), |v| format!("{v:+.3}"))) }
                         td { @if r.expected { "expected" } @else { span.muted { "informative" } } }
                     }
                 }
@@ -198,10 +198,13 @@ fn chart_rows(record: &RunRecord) -> Vec<Row<'_>> {
         value: record.top5,
         interval: interval(record.top5_interval),
     });
-    rows.extend(record.references.iter().map(|r| Row::Published {
-        metric: "top-5",
-        reference: r,
-        value: r.top5,
+    // A source that publishes no top-5 (MLPerf) has no dot on that axis.
+    rows.extend(record.references.iter().filter_map(|r| {
+        r.top5.map(|value| Row::Published {
+            metric: "top-5",
+            reference: r,
+            value,
+        })
     }));
     rows
 }
@@ -375,5 +378,19 @@ mod tests {
             2 * record.references.len()
         );
         assert_eq!(page.matches("<line class=\"interval\"").count(), 2);
+    }
+
+    #[test]
+    fn an_unpublished_top5_has_no_dot_and_shows_as_a_dash() {
+        let mut record = record();
+        record.references[0].top5 = None;
+        record.references[0].delta_top5 = None;
+        let page = HtmlExporter.render(&record);
+        assert!(!page.contains("NaN"));
+        assert_eq!(
+            page.matches("<path class=\"published\"").count(),
+            2 * record.references.len() - 1
+        );
+        assert!(page.contains("<td class=\"num\">—</td>"));
     }
 }

@@ -187,9 +187,9 @@ mod tests {
             references: vec![ReferenceDelta {
                 source: "torchvision-docs".into(),
                 top1: top1 + 0.5,
-                top5: 91.0,
+                top5: Some(91.0),
                 delta_top1: -0.5,
-                delta_top5: -1.0,
+                delta_top5: Some(-1.0),
                 expected: true,
             }],
             expected_source: Some("torchvision-docs".into()),
