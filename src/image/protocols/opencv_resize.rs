@@ -31,8 +31,14 @@ fn round_even(v: f32) -> i32 {
     v.round_ties_even() as i32
 }
 
+/// `saturate_cast<uchar>` of a float: clamped, then rounded as `cvRound` does. Clamping first
+/// gives the same byte (both are monotonic). Adding 1.5 * 2^23 to a value in 0..=255 rounds it
+/// to nearest even in float32's own arithmetic and leaves the integer in the low mantissa bits:
+/// no libm call and no float-to-int conversion, so loops of it vectorise. (The sums of finite
+/// weights times bytes it rounds are never NaN.)
 fn saturate_u8(v: f32) -> u8 {
-    round_even(v).clamp(0, 255) as u8
+    const MAGIC: f32 = 12_582_912.0;
+    ((v.clamp(0.0, 255.0) + MAGIC).to_bits() & 0xff) as u8
 }
 
 /// A decoded image holding (at least) the pixels a resize reads: the picture's part whose
@@ -183,6 +189,34 @@ pub fn resize_window(
         Window::full(dst_w, dst_h).contains(&window),
         "window outside the output"
     );
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { resize_avx2(src, dst_w, dst_h, window, interp) };
+    }
+    resize(src, dst_w, dst_h, window, interp)
+}
+
+/// [`resize`] compiled for AVX2: the same integer and float32 operations in the same order
+/// (no fused multiply-add, which Rust never forms on its own), so the same bytes, computed in
+/// wider vectors.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn resize_avx2(
+    src: Part,
+    dst_w: usize,
+    dst_h: usize,
+    window: Window,
+    interp: Interpolation,
+) -> Vec<u8> {
+    resize(src, dst_w, dst_h, window, interp)
+}
+
+#[inline(always)]
+fn resize(src: Part, dst_w: usize, dst_h: usize, window: Window, interp: Interpolation) -> Vec<u8> {
     match path(src.width, src.height, dst_w, dst_h, interp, window) {
         Path::Copy => copy_window(src, window),
         Path::AreaFast(kx, ky) => area_fast(src, kx, ky, window),
@@ -203,6 +237,7 @@ fn copy_window(src: Part, window: Window) -> Vec<u8> {
 }
 
 /// Integer-factor INTER_AREA (`resizeAreaFast_`): the mean of each `sx` x `sy` block.
+#[inline(always)]
 fn area_fast(src: Part, sx: usize, sy: usize, window: Window) -> Vec<u8> {
     let area = (sx * sy) as u32;
     let inv_area = 1.0f32 / area as f32;
@@ -275,6 +310,7 @@ fn area_taps(ssize: usize, dsize: usize, scale: f64) -> Vec<AreaTap> {
 /// General INTER_AREA (`ResizeArea_Invoker`): per source row, the row's taps summed per output
 /// column in table order (`buf += s * alpha`), then rows summed per output row in table order
 /// (`sum = beta * buf`, then `sum += beta * buf`), rounded to nearest even.
+#[inline(always)]
 fn area_general(
     src: Part,
     dst_w: usize,
@@ -283,22 +319,11 @@ fn area_general(
     scale_y: f64,
     window: Window,
 ) -> Vec<u8> {
-    // Each window column's taps, in table order: (first byte of the pixel, weight).
-    let mut taps: Vec<(usize, f32)> = Vec::new();
-    let mut columns: Vec<(usize, usize)> = Vec::with_capacity(window.width);
-    for t in area_taps(src.width, dst_w, scale_x) {
-        if !window.columns().contains(&t.di) {
-            continue;
-        }
-        if columns.len() < t.di - window.x + 1 {
-            columns.push((taps.len(), taps.len()));
-        }
-        taps.push((src.at(t.si), t.alpha));
-        columns.last_mut().expect("pushed above").1 = taps.len();
-    }
+    let columns = ColumnTaps::new(src, dst_w, scale_x, window);
     let ytab = area_taps(src.height, dst_h, scale_y);
     let width = window.width * 3;
     let mut buf = vec![0f32; width];
+    let mut row_f32 = vec![0f32; columns.span.1 - columns.span.0];
     let mut buf_row = usize::MAX;
     let mut sum = vec![0f32; width];
     let mut out = vec![0u8; width * window.height];
@@ -307,7 +332,11 @@ fn area_general(
         // A source row on the boundary of two output rows is read by both: its horizontal
         // pass (the same bits each time) is kept.
         if buf_row != t.si {
-            horizontal_area(src.row(t.si), &columns, &taps, &mut buf);
+            let row = &src.row(t.si)[columns.span.0..columns.span.1];
+            for (f, &b) in row_f32.iter_mut().zip(row) {
+                *f = f32::from(b);
+            }
+            columns.horizontal(&row_f32, &mut buf);
             buf_row = t.si;
         }
         if current != Some(t.di) {
@@ -330,21 +359,97 @@ fn area_general(
     out
 }
 
-/// One source row's horizontal area pass: per output column, `0 + s0 * a0 + s1 * a1 + ...` in
-/// table order, each step rounded to float32 (OpenCV adds each tap into a zeroed buffer).
-fn horizontal_area(row: &[u8], columns: &[(usize, usize)], taps: &[(usize, f32)], buf: &mut [f32]) {
-    for (o, &(first, end)) in buf.chunks_exact_mut(3).zip(columns) {
-        let mut acc = [0f32; 3];
-        for &(s, alpha) in &taps[first..end] {
-            let px = &row[s..s + 3];
-            for c in 0..3 {
-                acc[c] += f32::from(px[c]) * alpha;
+/// The horizontal area taps of a window's columns, `per_column` each in table order: a column
+/// with fewer taps is padded with weight-0 taps at its end, which leave its sum unchanged (the sum
+/// is never -0, and adding +0 to anything else is exact), so every column runs one fixed-length
+/// loop.
+struct ColumnTaps {
+    per_column: usize,
+    /// Offset of each tap's pixel within `span`, in floats.
+    offsets: Vec<usize>,
+    weights: Vec<f32>,
+    /// The bytes of a part's row the taps read: `(first, end)`.
+    span: (usize, usize),
+}
+
+impl ColumnTaps {
+    fn new(src: Part, dst_w: usize, scale_x: f64, window: Window) -> Self {
+        let mut columns: Vec<Vec<(usize, f32)>> = vec![Vec::new(); window.width];
+        for t in area_taps(src.width, dst_w, scale_x) {
+            if window.columns().contains(&t.di) {
+                columns[t.di - window.x].push((src.at(t.si), t.alpha));
             }
         }
-        o.copy_from_slice(&acc);
+        let span = hull(columns.iter().flatten().map(|&(at, _)| (at, at + 3)));
+        let per_column = columns.iter().map(Vec::len).max().unwrap_or(1);
+        let (mut offsets, mut weights) = (Vec::new(), Vec::new());
+        for taps in &columns {
+            let first = taps.first().map_or(0, |&(at, _)| at - span.0);
+            for k in 0..per_column {
+                let (at, alpha) = taps
+                    .get(k)
+                    .map_or((first, 0.0), |&(at, a)| (at - span.0, a));
+                offsets.push(at);
+                weights.push(alpha);
+            }
+        }
+        Self {
+            per_column,
+            offsets,
+            weights,
+            span,
+        }
+    }
+
+    /// One source row's horizontal area pass (`row` is the row's `span` as floats): per output
+    /// column, `0 + s0 * a0 + s1 * a1 + ...` in table order, each step rounded to float32
+    /// (OpenCV adds each tap into a zeroed buffer).
+    #[inline(always)]
+    fn horizontal(&self, row: &[f32], buf: &mut [f32]) {
+        match self.per_column {
+            2 => self.horizontal_fixed::<2>(row, buf),
+            3 => self.horizontal_fixed::<3>(row, buf),
+            4 => self.horizontal_fixed::<4>(row, buf),
+            _ => self.horizontal_any(row, buf),
+        }
+    }
+
+    fn horizontal_fixed<const K: usize>(&self, row: &[f32], buf: &mut [f32]) {
+        let columns = self
+            .offsets
+            .chunks_exact(K)
+            .zip(self.weights.chunks_exact(K));
+        for (o, (offsets, weights)) in buf.chunks_exact_mut(3).zip(columns) {
+            let mut acc = [0f32; 3];
+            for k in 0..K {
+                let (px, alpha) = (&row[offsets[k]..offsets[k] + 3], weights[k]);
+                for c in 0..3 {
+                    acc[c] += px[c] * alpha;
+                }
+            }
+            o.copy_from_slice(&acc);
+        }
+    }
+
+    fn horizontal_any(&self, row: &[f32], buf: &mut [f32]) {
+        let k = self.per_column;
+        let columns = self
+            .offsets
+            .chunks_exact(k)
+            .zip(self.weights.chunks_exact(k));
+        for (o, (offsets, weights)) in buf.chunks_exact_mut(3).zip(columns) {
+            let mut acc = [0f32; 3];
+            for (&at, &alpha) in offsets.iter().zip(weights) {
+                for c in 0..3 {
+                    acc[c] += row[at + c] * alpha;
+                }
+            }
+            o.copy_from_slice(&acc);
+        }
     }
 }
 
+#[inline(always)]
 fn store(sum: &[f32], out: &mut [u8], row: usize, width: usize) {
     for (o, s) in out[row * width..(row + 1) * width].iter_mut().zip(sum) {
         *o = saturate_u8(*s);
@@ -416,26 +521,38 @@ fn taps(
 
 /// INTER_LINEAR's (and enlarging INTER_AREA's) separable fixed-point kernel on a window, from
 /// the window's tables.
+#[inline(always)]
 fn two_tap(src: Part, xs: &[Tap], ys: &[Tap], window: Window) -> Vec<u8> {
-    let cols = xs;
     let width = window.width * 3;
-    let mut out = Vec::with_capacity(width * window.height);
+    // Per output byte: its two input bytes and their weights. A second tap of weight 0 (on the
+    // last pixel) reads the first byte again, which adds nothing, so every byte runs one
+    // branch-free loop.
+    let mut first = Vec::with_capacity(width);
+    let mut second = Vec::with_capacity(width);
+    let mut weights = Vec::with_capacity(width);
+    for t in xs {
+        let at = src.at(t.first);
+        for c in 0..3 {
+            first.push(at + c);
+            second.push(if t.weights[1] != 0 {
+                at + 3 + c
+            } else {
+                at + c
+            });
+            weights.push(t.weights);
+        }
+    }
+    let horizontal = |row: &[u8], into: &mut [i32]| {
+        let taps = first.iter().zip(&second).zip(&weights);
+        for (o, ((&i0, &i1), &[w0, w1])) in into.iter_mut().zip(taps) {
+            *o = i32::from(row[i0]) * w0 + i32::from(row[i1]) * w1;
+        }
+    };
+    let mut out = vec![0u8; width * window.height];
     // Horizontal passes of the last two source rows used, by source row.
     let mut cache: [(usize, Vec<i32>); 2] =
         [(usize::MAX, vec![0; width]), (usize::MAX, vec![0; width])];
-    let horizontal = |row: &[u8], into: &mut Vec<i32>| {
-        for (o, t) in into.chunks_exact_mut(3).zip(cols) {
-            let s = src.at(t.first);
-            for c in 0..3 {
-                let mut v = i32::from(row[s + c]) * t.weights[0];
-                if t.weights[1] != 0 {
-                    v += i32::from(row[s + 3 + c]) * t.weights[1];
-                }
-                o[c] = v;
-            }
-        }
-    };
-    for t in ys {
+    for (t, out_row) in ys.iter().zip(out.chunks_exact_mut(width)) {
         let (rows, [b0, b1]) = (t.rows(src.height), t.raw_weights);
         for &r in &rows {
             if cache[0].0 != r && cache[1].0 != r {
@@ -452,9 +569,9 @@ fn two_tap(src: Part, xs: &[Tap], ys: &[Tap], window: Window) -> Vec<u8> {
             }
         };
         let (r0, r1) = (pick(rows[0]), pick(rows[1]));
-        for (a, b) in r0.iter().zip(r1) {
+        for ((o, a), b) in out_row.iter_mut().zip(r0).zip(r1) {
             let v = ((b0 * (a >> 4)) >> 16) + ((b1 * (b >> 4)) >> 16) + 2;
-            out.push((v >> 2) as u8);
+            *o = (v >> 2) as u8;
         }
     }
     out
@@ -469,6 +586,41 @@ mod tests {
             .map(|i| ((i * 131 + i / 7) % 256) as u8)
             .collect();
         RgbImage::new(w, h, pixels)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_build_gives_the_same_bytes() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut seed = 7u32;
+        let mut next = |n: usize| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as usize % n
+        };
+        for case in 0..200 {
+            let (w, h) = (1 + next(90), 1 + next(90));
+            let pixels = (0..w * h * 3).map(|_| next(256) as u8).collect();
+            let img = RgbImage::new(w, h, pixels);
+            let (dst_w, dst_h) = (1 + next(120), 1 + next(120));
+            let (x, y) = (next(dst_w), next(dst_h));
+            let window = Window {
+                x,
+                y,
+                width: 1 + next(dst_w - x),
+                height: 1 + next(dst_h - y),
+            };
+            for interp in [Interpolation::Area, Interpolation::Linear] {
+                let generic = resize(Part::whole(&img), dst_w, dst_h, window, interp);
+                // SAFETY: checked above.
+                let avx2 = unsafe { resize_avx2(Part::whole(&img), dst_w, dst_h, window, interp) };
+                assert_eq!(
+                    generic, avx2,
+                    "case {case}: {w}x{h} -> {dst_w}x{dst_h} {interp:?}"
+                );
+            }
+        }
     }
 
     #[test]
