@@ -35,7 +35,9 @@ def main():
         rates = turns.best_rates(args, files, preset, {"opencv": opencv})
         print(f"{preset:17} zoorepro {rates['zoorepro']:6.1f} img/s (CLI with .npy "
               f"{rates['zoorepro cli']:6.1f})   opencv {rates['opencv']:6.1f} img/s   "
-              f"zoorepro / opencv {rates['zoorepro'] / rates['opencv']:4.2f}x")
+              f"zoorepro / opencv {rates['zoorepro'] / rates['opencv']:4.2f}x   "
+              f"(entropy floor {rates['entropy floor']:6.1f} img/s: at most "
+              f"{turns.bound(rates, 'opencv'):4.2f}x)")
     return 0
 
 if __name__ == "__main__":

@@ -68,7 +68,9 @@ def main():
               f"{rates['zoorepro cli']:6.1f})   pillow-simd + NumPy {rates['simd']:6.1f} img/s "
               f"(decode + resize + crop alone {rates['simd library']:6.1f})   zoorepro / "
               f"pillow-simd {rates['zoorepro'] / rates['simd']:4.2f}x "
-              f"({rates['zoorepro'] / rates['simd library']:4.2f}x its library share)")
+              f"({rates['zoorepro'] / rates['simd library']:4.2f}x its library share)   "
+              f"(entropy floor {rates['entropy floor']:6.1f} img/s: at most "
+              f"{turns.bound(rates, 'simd'):4.2f}x)")
     return 0
 
 

@@ -57,7 +57,9 @@ def main():
         print(f"{preset:17} zoorepro {rates['zoorepro']:6.1f} img/s (CLI with .npy "
               f"{rates['zoorepro cli']:6.1f})   tensorflow eager {rates['tf eager']:6.1f} img/s, "
               f"tf.function {rates['tf graph']:6.1f} img/s   zoorepro / faster TF "
-              f"{rates['zoorepro'] / fastest_tf:4.2f}x")
+              f"{rates['zoorepro'] / fastest_tf:4.2f}x   (entropy floor "
+              f"{rates['entropy floor']:6.1f} img/s: at most "
+              f"{rates['entropy floor'] / fastest_tf:4.2f}x)")
     return 0
 
 

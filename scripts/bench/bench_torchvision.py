@@ -46,7 +46,9 @@ def main():
     rates = turns.best_rates(args, files, PRESET, {"torchvision": torchvision_side})
     print(f"{PRESET} zoorepro {rates['zoorepro']:6.1f} img/s (CLI with .npy "
           f"{rates['zoorepro cli']:6.1f})   torchvision {rates['torchvision']:6.1f} img/s   "
-          f"zoorepro / torchvision {rates['zoorepro'] / rates['torchvision']:4.2f}x")
+          f"zoorepro / torchvision {rates['zoorepro'] / rates['torchvision']:4.2f}x   "
+          f"(entropy floor {rates['entropy floor']:6.1f} img/s: at most "
+          f"{turns.bound(rates, 'torchvision'):4.2f}x)")
     return 0
 
 

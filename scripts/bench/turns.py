@@ -7,6 +7,11 @@ verify runs, from the files' bytes in memory, RAYON_NUM_THREADS=1) and, for refe
 the .npy included). After a warm-up the sides take turns --repeat times, so that a busy spell on a
 shared machine hits all of them, and each keeps its best round. Standard library only: each bench
 runs in the venv of its own reference library.
+
+Beside them runs the entropy floor (entropy_floor.c): libjpeg-turbo's Huffman decoding of the same
+files and nothing else, which every bit-exact pipeline must run in full (acceptance depends on
+reading each file to its end) and which no pipeline can speed up without another entropy decoder.
+`bound` turns it into the most any such pipeline can beat a library by: library time / floor time.
 """
 
 import argparse
@@ -44,6 +49,32 @@ def files_and_blobs(pattern):
     return files, blobs
 
 
+def entropy_floor_binary():
+    """Builds entropy_floor.c against turbojpeg-sys's libjpeg-turbo in target/ (zoorepro's own
+    decoder) and returns its path."""
+    build = os.path.join(REPO, "target", "release", "build")
+    outs = sorted(glob.glob(os.path.join(build, "turbojpeg-sys-*", "out")),
+                  key=lambda p: os.path.getmtime(p), reverse=True)
+    outs = [o for o in outs if os.path.exists(os.path.join(o, "lib", "libjpeg.a"))]
+    if not outs:
+        raise SystemExit("no libjpeg.a under target/release/build/turbojpeg-sys-*: "
+                         "run cargo build --release first")
+    source = os.path.join(REPO, "scripts", "bench", "entropy_floor.c")
+    binary = os.path.join(REPO, "target", "release", "entropy_floor")
+    library = os.path.join(outs[0], "lib", "libjpeg.a")
+    if not os.path.exists(binary) or os.path.getmtime(binary) < max(
+            os.path.getmtime(source), os.path.getmtime(library)):
+        subprocess.run([os.environ.get("CC", "cc"), "-O2", "-I", os.path.join(outs[0], "include"),
+                        source, library, "-o", binary], check=True)
+    return binary
+
+
+def bound(rates, library):
+    """The most a pipeline decoding with libjpeg-turbo can beat `library` by: its time over the
+    entropy floor's."""
+    return rates["entropy floor"] / rates[library]
+
+
 def cpus():
     return len(os.sched_getaffinity(0))
 
@@ -70,12 +101,19 @@ def best_rates(args, files, preset, library, zoorepro_flags=()):
             run = subprocess.run(example, check=True, env=env, capture_output=True, text=True)
             return json.loads(run.stdout)["images_per_second"]
 
+        floor_command = [entropy_floor_binary(), "1", *files]
+
+        def floor():
+            run = subprocess.run(floor_command, check=True, capture_output=True, text=True)
+            return json.loads(run.stdout)["images_per_second"]
+
         runs = dict(library, **{"zoorepro cli": cli})
         for fn in runs.values():
             fn()
-        rates = {name: 0.0 for name in ["zoorepro", *runs]}
+        rates = {name: 0.0 for name in ["zoorepro", "entropy floor", *runs]}
         for _ in range(args.repeat):
             rates["zoorepro"] = max(rates["zoorepro"], inprocess())
+            rates["entropy floor"] = max(rates["entropy floor"], floor())
             for name, fn in runs.items():
                 rates[name] = max(rates[name], len(files) / _timed(fn))
     return rates
