@@ -11,6 +11,10 @@ resize + crop only, the library's own share) is printed too. zoorepro runs in-pr
 RAYON_NUM_THREADS=1). The sides take turns --repeat times and each keeps its best round. For
 reference, the CLI `zoorepro preprocess --pillow-compat simd --recipe P FILES --out F.npy` is
 timed too: process start, reading the files and writing the .npy included.
+
+--pillow-compat 13 (or 12) measures the plain Pillow pipelines the same way: run it with a Python
+whose Pillow is that release (ZOOREPRO_SIMD_PYTHON=.venv/bin/python, the oracle's Pillow 13), and
+zoorepro reproduces that release instead of Pillow-SIMD.
 """
 
 import io
@@ -45,11 +49,13 @@ def whole(blob, name):
 
 
 def main():
-    args = turns.parser(__doc__, presets="torchvision,timm-bicubic,torchvision-inception",
-                        repeat=5).parse_args()
+    ap = turns.parser(__doc__, presets="torchvision,timm-bicubic,torchvision-inception", repeat=5)
+    ap.add_argument("--pillow-compat", default="simd", choices=["simd", "12", "13"])
+    args = ap.parse_args()
+    library = "pillow-simd" if args.pillow_compat == "simd" else "pillow"
     files, blobs = turns.files_and_blobs(args.files)
-    print(f"{len(files)} files, {turns.cpus()} CPU(s) allowed, Pillow-SIMD {PIL.__version__}, "
-          f"NumPy {np.__version__}")
+    print(f"{len(files)} files, {turns.cpus()} CPU(s) allowed, {library} {PIL.__version__}, "
+          f"NumPy {np.__version__}, zoorepro --pillow-compat {args.pillow_compat}")
     for preset in args.presets.split(","):
         p = parity.PRESETS[preset]
 
@@ -63,11 +69,11 @@ def main():
 
         rates = turns.best_rates(args, files, preset,
                                  {"simd": simd_whole, "simd library": simd_library},
-                                 zoorepro_flags=("--pillow-compat", "simd"))
+                                 zoorepro_flags=("--pillow-compat", args.pillow_compat))
         print(f"{preset:22} zoorepro {rates['zoorepro']:6.1f} img/s (CLI with .npy "
-              f"{rates['zoorepro cli']:6.1f})   pillow-simd + NumPy {rates['simd']:6.1f} img/s "
+              f"{rates['zoorepro cli']:6.1f})   {library} + NumPy {rates['simd']:6.1f} img/s "
               f"(decode + resize + crop alone {rates['simd library']:6.1f})   zoorepro / "
-              f"pillow-simd {rates['zoorepro'] / rates['simd']:4.2f}x "
+              f"{library} {rates['zoorepro'] / rates['simd']:4.2f}x "
               f"({rates['zoorepro'] / rates['simd library']:4.2f}x its library share)   "
               f"(entropy floor {rates['entropy floor']:6.1f} img/s: at most "
               f"{turns.bound(rates, 'simd'):4.2f}x)")
