@@ -253,6 +253,11 @@ pub struct MergeArgs {
     #[arg(value_name = "STORE_OR_DIR")]
     pub stores: Vec<PathBuf>,
 
+    /// Merge shards that do not cover their whole shard (made with --limit, or by a release
+    /// that did not record it); the merged run is then marked partial in every output.
+    #[arg(long)]
+    pub allow_partial: bool,
+
     #[command(flatten)]
     pub verdict: VerdictArgs,
 
@@ -362,6 +367,12 @@ pub struct VerdictArgs {
     /// without a check); without it such a run exits 0 and says that nothing was compared.
     #[arg(long)]
     pub require_reference: bool,
+
+    /// No compromise: any mark on the verdict (unverified-model, partial, weak-identity,
+    /// user-reference, relabelled, duplicate-content, unknown-identity) exits 1, and `verify`
+    /// stops at the first unreadable image instead of counting it as failed.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Args, Debug)]
@@ -515,10 +526,6 @@ pub struct VerifyArgs {
 
     #[command(flatten)]
     pub verdict: VerdictArgs,
-
-    /// Stop at the first unreadable image instead of counting it as failed.
-    #[arg(long)]
-    pub strict: bool,
 
     /// Evaluate only shard K of N (0 <= K < N) of the images: a run of its own, for `merge`.
     #[arg(long, value_name = "K/N")]

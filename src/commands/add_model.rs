@@ -88,6 +88,8 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
             file.display(),
             runtime.version()
         )),
+        // Read back from the file it is written to, it is a user's manifest.
+        origin: crate::eval::trust::ReferenceOrigin::Unknown,
     };
     manifest.validate().map_err(|reason| {
         anyhow::anyhow!(

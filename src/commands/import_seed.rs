@@ -1,6 +1,9 @@
 //! `zoorepro import-seed DIR`: benchmarking-keras-pytorch's prediction caches into the store, one
 //! run per model, all in one transaction (a bad file imports nothing).
 
+use crate::eval::prediction::Settle;
+use crate::eval::trust::Coverage;
+use crate::eval::verdict::applicable;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -103,7 +106,16 @@ fn import_caches(
             }),
         };
         match importer
-            .import_run(&key, &meta, &rows.predictions)
+            .import_run(
+                &key,
+                &meta,
+                &rows.predictions,
+                &Settle {
+                    // A seed cache is imported whole: the run is all of it.
+                    coverage: Coverage::Complete,
+                    references: &|id| applicable(manifest, &recipe.name, id),
+                },
+            )
             .with_context(|| format!("importing {}", cache.preds.display()))?
         {
             ImportOutcome::New(id) => {

@@ -42,7 +42,8 @@ pub(super) fn resolve_run(
 /// model's first, then any other's, so that two models scored on the same images share one
 /// group even when only one of them has a reference there), the full validation set's name
 /// (imported caches), the name its layout gives it (an ImageNetV2 variant), else
-/// `subset-<images>-<digest>`, so that two unnamed sets never read alike.
+/// `subset-<images>-<digest>` (of the contents where known, else of the names), so that two
+/// unnamed sets never read alike.
 pub(super) fn image_set_name(
     run: &RunInfo,
     own: Option<&Manifest>,
@@ -58,7 +59,15 @@ pub(super) fn image_set_name(
         .or_else(|| manifest::full_val_name(&id))
         .or_else(|| layout_name(run))
         .map_or_else(
-            || crate::report::image_set_label(None, id.images, id.sha256),
+            // Unnamed sets are told apart by their contents where known: two folders with the
+            // same names and other images are two sets.
+            || {
+                crate::report::image_set_label(
+                    None,
+                    id.images,
+                    id.content_sha256.unwrap_or(id.sha256),
+                )
+            },
             str::to_string,
         )
 }

@@ -2,7 +2,8 @@
 //! possibly run on many machines, each with its own store) into one complete run in the
 //! `--cache-dir` store, then report it like any verify run.
 //!
-//! Refused, with nothing written: a shard missing or incomplete, a shard present twice, an image
+//! Refused, with nothing written: a shard missing or incomplete, a shard cut short by `--limit`
+//! (unless `--allow-partial`, which marks the merged run partial), a shard present twice, an image
 //! in two shards or in the wrong one, or shards whose keys differ in anything but the shard (another
 //! ONNX file, recipe, ONNX Runtime version, provider, batch...). Merging twice is a no-op.
 
@@ -16,8 +17,10 @@ use super::Context;
 use super::record::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
-use crate::eval::prediction::{Content, Prediction, content_digest};
-use crate::model::manifest;
+use crate::eval::prediction::{Content, Prediction, Settle, content_digest};
+use crate::eval::trust::Coverage;
+use crate::eval::verdict::applicable;
+use crate::model::manifest::{self, ImageSetId};
 use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
 use crate::store::{DatasetMeta, RunInfo, RunKey, Store};
 
@@ -87,17 +90,39 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
     let mut status = crate::exit::SUCCESS;
     for group in groups.values() {
         let (count, by_index) = complete_partition(group)?;
+        let coverage = merged_coverage(&by_index, args.allow_partial)?;
         let (rows, contents) = gather_rows(&by_index, &stores, count)?;
         let first = &group[0].info;
         let key = unsharded(&first.key);
-        let merged = store_merged(&mut target, first, &key, count, &rows, &contents)?;
+        let manifest = manifest::resolve(&manifests, &first.model_id)?;
+        let layout_name = first
+            .meta
+            .verify()
+            .and_then(|v| v.dataset.as_ref())
+            .and_then(|d| {
+                crate::dataset::layout_set_name(d.layout.as_deref()?, Path::new(d.path.as_deref()?))
+            });
+        let references = |id: &ImageSetId<'_>| {
+            let mut id = *id;
+            id.layout_name = layout_name;
+            applicable(manifest, &key.recipe, &id)
+        };
+        let settle = Settle {
+            coverage,
+            references: &references,
+        };
+        let merged = store_merged(&mut target, first, &key, count, (&rows, &contents), &settle)?;
+        let contents_by_name: HashMap<String, Content> = rows
+            .iter()
+            .zip(&contents)
+            .filter_map(|(row, content)| Some((row.name.clone(), (*content)?)))
+            .collect();
         let content_sha256 = content_digest(
             rows.iter()
                 .zip(&contents)
                 .filter(|(row, _)| row.label.is_some())
                 .map(|(row, content)| (row.name.as_str(), content.as_ref())),
         );
-        let manifest = manifest::resolve(&manifests, &first.model_id)?;
         let mut ordered: Vec<(Entry, Prediction)> = rows
             .into_iter()
             .map(|p| {
@@ -118,13 +143,22 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         };
         let mut parts = record_parts(first, count, store, started_at)?;
         parts.image_set_content_sha256 = content_sha256;
+        parts.coverage = coverage;
+        parts.duplicate_contents = {
+            let known: Option<Vec<&[u8; 32]>> = ordered
+                .iter()
+                .filter(|(entry, _)| entry.label.is_some())
+                .map(|(entry, _)| contents_by_name.get(entry.name.as_str()).map(|c| &c.sha256))
+                .collect();
+            known.map(crate::eval::trust::duplicate_contents)
+        };
         let record = record::build_record(manifest, &ordered, args.verdict.tolerance, parts);
         status = status.max(record::emit(
             &record,
             &report_dir,
             &record::report_stem(started_at, &key),
             args.output.json,
-            args.verdict.require_reference,
+            &args.verdict,
         )?);
     }
     Ok(status)
@@ -235,6 +269,49 @@ fn complete_partition(group: &[ShardRun]) -> anyhow::Result<(u32, BTreeMap<u32, 
     Ok((count, by_index))
 }
 
+/// Whether the merged run covers its whole image set: every shard must cover its whole shard,
+/// unless `--allow-partial` takes one cut short (`--limit`) or of unknown coverage, and marks
+/// the merged run partial.
+fn merged_coverage(
+    by_index: &BTreeMap<u32, &ShardRun>,
+    allow_partial: bool,
+) -> anyhow::Result<Coverage> {
+    let count = by_index.len();
+    let parts: Vec<String> = by_index
+        .iter()
+        .filter_map(|(index, shard)| {
+            let coverage = shard.info.summary.as_ref().and_then(|s| s.coverage);
+            let why = match coverage {
+                Some(Coverage::Shard | Coverage::Complete) => return None,
+                Some(Coverage::Partial) => "cut short by --limit",
+                None | Some(Coverage::Unknown) => "of unknown coverage (an older release made it)",
+            };
+            Some(format!(
+                "shard {index}/{count} (run {}, {} images) is {why}",
+                shard.info.id, shard.info.images
+            ))
+        })
+        .collect();
+    if parts.is_empty() {
+        return Ok(Coverage::Complete);
+    }
+    if !allow_partial {
+        bail!(
+            "{}: {}; run those shards again without --limit, or pass --allow-partial to merge them into a run marked partial",
+            by_index
+                .values()
+                .next()
+                .map_or("", |s| s.info.model_id.as_str()),
+            parts.join("; ")
+        );
+    }
+    eprintln!(
+        "zoorepro: warning: {}; the merged run is marked partial",
+        parts.join("; ")
+    );
+    Ok(Coverage::Partial)
+}
+
 /// Every shard's rows with the content each was computed from, checking that the shards
 /// partition the images as `Shard::of` does.
 fn gather_rows(
@@ -275,11 +352,12 @@ fn store_merged(
     first: &RunInfo,
     key: &RunKey,
     count: u32,
-    rows: &[Prediction],
-    contents: &[Option<Content>],
+    (rows, contents): (&[Prediction], &[Option<Content>]),
+    settle: &Settle<'_>,
 ) -> anyhow::Result<RunInfo> {
     if let Some(merged) = target.latest_complete_run(key)?
         && merged.images == rows.len()
+        && merged.summary.as_ref().and_then(|s| s.coverage) == Some(settle.coverage)
         && same_image_set(target, &merged, rows, contents)?
     {
         eprintln!(
@@ -299,7 +377,7 @@ fn store_merged(
         .zip(contents)
         .map(|(row, content)| (row.name.as_str(), *content))
         .collect();
-    target.mark_complete(&merged, &pass)?;
+    target.mark_complete(&merged, &pass, settle)?;
     eprintln!(
         "{}: merged {count} shards into run {} ({} images)",
         first.model_id,
@@ -356,6 +434,8 @@ fn record_parts(
         image_set_content_sha256: None,
         layout_set_name: None,
         store: Some(store),
+        coverage: Coverage::Complete,
+        duplicate_contents: None,
         provenance: Provenance {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             command_line: std::env::args().collect(),

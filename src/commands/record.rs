@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use crate::dataset::Entry;
 use crate::eval::prediction::{Outcome, Prediction};
+use crate::eval::trust::{self, Coverage, Identity, ImageSetCheck, ModelCheck};
 use crate::eval::verdict::{Assessment, assess};
 use crate::exit;
 use crate::model::manifest::{ImageSetId, Manifest};
@@ -134,7 +135,7 @@ pub(super) fn emit(
     report_dir: &Path,
     stem: &str,
     json: bool,
-    require_reference: bool,
+    verdict: &crate::cli::VerdictArgs,
 ) -> anyhow::Result<i32> {
     let cannot_write = || {
         format!(
@@ -152,13 +153,24 @@ pub(super) fn emit(
     for path in written {
         eprintln!("  report: {}", path.display());
     }
-    Ok(match record.verdict.status {
+    Ok(exit_status(&record.verdict, verdict))
+}
+
+/// The exit status of a verdict: a drift is 1, so is any mark under `--strict`; no reference is
+/// 3 under `--require-reference`.
+pub(super) fn exit_status(verdict: &crate::report::Verdict, args: &crate::cli::VerdictArgs) -> i32 {
+    let status = match verdict.status {
         VerdictStatus::Drift => exit::DRIFT,
-        VerdictStatus::NoReference if require_reference => exit::NO_REFERENCE,
+        VerdictStatus::NoReference if args.require_reference => exit::NO_REFERENCE,
         VerdictStatus::Reproduced | VerdictStatus::Consistent | VerdictStatus::NoReference => {
             exit::SUCCESS
         }
-    })
+    };
+    if args.strict && !verdict.marks.is_empty() {
+        exit::worst(status, exit::DRIFT)
+    } else {
+        status
+    }
 }
 
 fn failures(ordered: &[(Entry, Prediction)]) -> Vec<Failure> {
@@ -188,6 +200,11 @@ pub(super) struct RecordParts {
     pub layout_set_name: Option<String>,
     pub store: Option<StoreInfo>,
     pub provenance: Provenance,
+    /// Whether the run covers the whole image set it was started on.
+    pub coverage: Coverage,
+    /// Labelled images whose content an earlier one of the set already has; `None` when some
+    /// content is unknown.
+    pub duplicate_contents: Option<usize>,
 }
 
 /// The run record of an evaluated image set, as `verify` and `merge` both report it.
@@ -202,7 +219,7 @@ pub(super) fn build_record(
         image_set_sha256,
         image_set_content_sha256,
         references,
-        verdict,
+        mut verdict,
     } = assess(
         manifest,
         &parts.recipe.name,
@@ -210,6 +227,19 @@ pub(super) fn build_record(
         parts.image_set_content_sha256,
         parts.layout_set_name.as_deref(),
         tolerance,
+    );
+    let check = image_set_check(
+        ordered,
+        &references,
+        image_set_content_sha256.is_some(),
+        parts.coverage,
+        parts.duplicate_contents,
+    );
+    trust::finish(
+        &mut verdict,
+        &references,
+        ModelCheck::from_verification(&parts.onnx.verification),
+        &check,
     );
     let image_set = ImageSetId {
         sha256: &image_set_sha256,
@@ -253,10 +283,41 @@ pub(super) fn build_record(
         top5_interval: crate::report::percent_interval(score.top5_correct, score.images),
         references,
         verdict,
+        image_set: Some(check),
         per_class: crate::eval::classes::per_class(ordered),
         store: parts.store,
         failures: failures(ordered),
         provenance: parts.provenance,
+    }
+}
+
+/// What the verdict rule needs to know of the evaluated set besides its numbers.
+fn image_set_check(
+    ordered: &[(Entry, Prediction)],
+    references: &[crate::report::ReferenceResult],
+    content_known: bool,
+    coverage: Coverage,
+    duplicate_contents: Option<usize>,
+) -> ImageSetCheck {
+    let labels =
+        trust::check_labels(ordered.iter().filter_map(|(entry, _)| {
+            Some((entry.name.as_str(), entry.file.as_str(), entry.label?))
+        }));
+    let identity = references
+        .iter()
+        .find(|r| r.expected)
+        .and_then(|r| r.identity)
+        .unwrap_or(if content_known {
+            Identity::Content
+        } else {
+            Identity::NamesAndCount
+        });
+    ImageSetCheck {
+        identity,
+        coverage,
+        duplicate_contents: duplicate_contents.unwrap_or(0),
+        label_disagreements: labels.disagreements,
+        label_disagreement_examples: labels.examples,
     }
 }
 

@@ -23,6 +23,9 @@ struct RunRow {
     image_set: String,
     images: usize,
     complete: bool,
+    /// `complete`, `shard`, `partial` (cut by --limit or merged with --allow-partial),
+    /// `unknown` (an older release made it), or `interrupted` for a run that never finished.
+    coverage: &'static str,
     top1: Option<f64>,
     top5: Option<f64>,
     created_at: String,
@@ -89,6 +92,15 @@ fn listing(ctx: &Context, cache_dir: &std::path::Path) -> anyhow::Result<Vec<Run
                 batch: run.key.batch,
                 image_set,
                 images: run.images,
+                coverage: if run.complete {
+                    run.summary
+                        .as_ref()
+                        .and_then(|s| s.coverage)
+                        .unwrap_or(crate::eval::trust::Coverage::Unknown)
+                        .name()
+                } else {
+                    "interrupted"
+                },
                 complete: run.complete,
                 created_at: run.created_at,
                 updated_at: run.updated_at,
@@ -127,7 +139,7 @@ fn print_text(rows: &[RunRow]) -> anyhow::Result<()> {
             r.image_set,
             r.images,
             r.top1.map_or("-".to_string(), |t| format!("{t:.2}")),
-            if r.complete { "complete" } else { "partial" },
+            r.coverage,
             r.updated_at
         )?;
     }

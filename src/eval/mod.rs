@@ -12,4 +12,5 @@ pub mod prediction;
 pub mod rank;
 pub mod scoring;
 pub mod stats;
+pub mod trust;
 pub mod verdict;

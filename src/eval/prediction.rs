@@ -99,7 +99,7 @@ impl Outcome {
 
 /// Top-1 / top-5 against the labels stored with the rows, kept per run so that listing many runs
 /// needs no scan of their rows.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub images: usize,
     pub labelled: usize,
@@ -116,6 +116,40 @@ pub struct Summary {
     /// written before this was recorded say no).
     #[serde(default)]
     pub within_full_val: bool,
+    /// Labelled files named like validation files whose label is not the shipped ground truth
+    /// (`None` in summaries written before the verdict rule counted them).
+    #[serde(default)]
+    pub label_disagreements: Option<usize>,
+    /// Labelled files whose content an earlier one already has; `None` when some content is
+    /// unknown.
+    #[serde(default)]
+    pub duplicate_contents: Option<usize>,
+    /// Whether the run covers the whole image set it was started on; `None`: not recorded.
+    #[serde(default)]
+    pub coverage: Option<crate::eval::trust::Coverage>,
+    /// The references that applied when the run was settled, with their origins: what `table`
+    /// judges the run by, whatever manifests exist later. `None`: not recorded.
+    #[serde(default)]
+    pub references: Option<Vec<crate::eval::verdict::Applicable>>,
+}
+
+/// What settles a run beyond its rows: whether it covers its image set, and which references
+/// apply to the set it turned out to be.
+pub struct Settle<'a> {
+    pub coverage: crate::eval::trust::Coverage,
+    pub references: &'a dyn Fn(
+        &crate::model::manifest::ImageSetId<'_>,
+    ) -> Vec<crate::eval::verdict::Applicable>,
+}
+
+impl Settle<'_> {
+    /// A settlement that records coverage only (tests, and stores with no manifest at hand).
+    pub fn coverage_only(coverage: crate::eval::trust::Coverage) -> Settle<'static> {
+        Settle {
+            coverage,
+            references: &|_| Vec::new(),
+        }
+    }
 }
 
 impl Summary {
@@ -127,6 +161,7 @@ impl Summary {
         let mut summary = Summary::default();
         let mut tally = Tally::default();
         let mut labelled_names = Vec::new();
+        let mut labelled = Vec::new();
         let mut within_full_val = true;
         for prediction in predictions {
             summary.images += 1;
@@ -134,6 +169,7 @@ impl Summary {
             summary.failed += usize::from(top5.is_none());
             if let Some(label) = prediction.label {
                 labelled_names.push(prediction.name.as_str());
+                labelled.push((prediction.name.as_str(), prediction.file.as_str(), label));
                 within_full_val &=
                     crate::dataset::labels::is_own_validation_file(&prediction.name, label);
                 tally.count_label(top5, label);
@@ -150,8 +186,24 @@ impl Summary {
             )
         });
         summary.within_full_val = within_full_val && !labelled_names.is_empty();
+        summary.label_disagreements =
+            Some(crate::eval::trust::check_labels(labelled).disagreements);
+        summary.duplicate_contents = contents.and_then(|contents| {
+            let known: Option<Vec<&[u8; 32]>> = labelled_names
+                .iter()
+                .map(|&name| contents.get(name).map(|c| &c.sha256))
+                .collect();
+            known.map(crate::eval::trust::duplicate_contents)
+        });
         summary.image_set_sha256 = crate::model::manifest::image_set_digest(labelled_names);
         summary
+    }
+
+    /// Records how the run was settled: its coverage, and the references that apply to it.
+    pub fn settle(&mut self, settle: &Settle<'_>) {
+        self.coverage = Some(settle.coverage);
+        let references = (settle.references)(&self.image_set());
+        self.references = Some(references);
     }
 
     /// The tally over the labelled images.

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::Entry;
 use crate::eval::prediction::{Prediction, Tally, percent};
-use crate::model::manifest::{self, Manifest};
+use crate::eval::trust::{Identity, Mark, ReferenceOrigin};
+use crate::model::manifest::{self, Manifest, Reference};
 
 /// Float noise allowance when comparing a percentage difference with the tolerance.
 const TOLERANCE_EPSILON: f64 = 1e-9;
@@ -25,6 +26,13 @@ pub struct ReferenceResult {
     pub expected: bool,
     pub recipe: Option<String>,
     pub note: String,
+    /// Where the number comes from: built in, or a user's manifest (its path and sha256);
+    /// `unknown` in records written before origins were kept.
+    #[serde(default)]
+    pub origin: ReferenceOrigin,
+    /// How the evaluated set was tied to the set the number was measured on.
+    #[serde(default)]
+    pub identity: Option<Identity>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +67,69 @@ pub struct Verdict {
     pub tolerance: f64,
     pub expected_source: Option<String>,
     pub summary: String,
+    /// What the reader must know beside the status ([`crate::eval::trust`]); empty for a run
+    /// every guarantee holds for.
+    #[serde(default)]
+    pub marks: Vec<Mark>,
+}
+
+impl Verdict {
+    /// The status with its marks, as tables and summary lines show it.
+    pub fn status_text(&self) -> String {
+        crate::eval::trust::status_text(self.status, &self.marks)
+    }
+}
+
+/// A reference that applies to an evaluated image set, as a run stores it: the manifest's
+/// entry, whether it decides the verdict, how (exactly, or by the interval of a part of the full
+/// validation set), where it comes from and how the set was tied to it. `table` judges a stored
+/// run by what the run stored, so a manifest written later cannot rewrite an old verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Applicable {
+    pub reference: Reference,
+    pub expected: bool,
+    /// Judged by the 95% interval of a part of the validation set against this full-set number.
+    #[serde(default)]
+    pub by_interval: bool,
+    pub origin: ReferenceOrigin,
+    pub identity: Identity,
+}
+
+/// The references of `manifest` that apply to `image_set` with `recipe`: those measured on it,
+/// and, where none of them decides and the set is a part of the validation set, the expected
+/// full-set number to judge it by its interval.
+pub fn applicable(
+    manifest: &Manifest,
+    recipe: &str,
+    image_set: &manifest::ImageSetId<'_>,
+) -> Vec<Applicable> {
+    let mut found: Vec<Applicable> = manifest
+        .references_for(recipe, image_set)
+        .into_iter()
+        .map(|(reference, expected)| Applicable {
+            reference: reference.clone(),
+            expected,
+            by_interval: false,
+            origin: manifest.origin.clone(),
+            identity: reference.image_set.identity(),
+        })
+        .collect();
+    let part_of_full_set =
+        image_set.within_full_val && image_set.images > 0 && image_set.images < FULL_SET_IMAGES;
+    if !found.iter().any(|a| a.expected)
+        && part_of_full_set
+        && let Some(full_set) = manifest.full_set_expected(recipe)
+    {
+        found.push(Applicable {
+            reference: full_set.clone(),
+            expected: true,
+            by_interval: true,
+            origin: manifest.origin.clone(),
+            // A part is tied to the full set by its files' names and their own labels.
+            identity: Identity::NamesAndCount,
+        });
+    }
+    found
 }
 
 /// The numbers of an evaluated image set and what the manifest's references say of them.
@@ -94,7 +165,9 @@ pub fn assess(
         layout_name,
         within_full_val: within_full_val(ordered),
     };
-    let (references, verdict) = judge(manifest, recipe, &image_set, &score.tally(), tolerance);
+    let found = applicable(manifest, recipe, &image_set);
+    let (references, verdict) =
+        judge_applicable(&found, &manifest.id, recipe, &score.tally(), tolerance);
     Assessment {
         score,
         image_set_sha256,
@@ -151,8 +224,7 @@ impl Score {
 /// What the manifest's references measured on `image_set` say of `score`: every applicable
 /// reference with its deltas, and the verdict of the one expected for `recipe`. A part of the
 /// validation set that no reference was measured on is judged against the expected full-set
-/// number by its 95% interval. Shared by `verify` (a fresh score) and `table` (a stored run's
-/// summary), so both judge alike.
+/// number by its 95% interval.
 pub fn judge(
     manifest: &Manifest,
     recipe: &str,
@@ -160,56 +232,65 @@ pub fn judge(
     score: &Tally,
     tolerance: f64,
 ) -> (Vec<ReferenceResult>, Verdict) {
+    let found = applicable(manifest, recipe, image_set);
+    judge_applicable(&found, &manifest.id, recipe, score, tolerance)
+}
+
+/// The numeric verdict of `score` against references that apply (fresh from a manifest, or as a
+/// run stored them). Shared by `verify`, `merge` and `table`, so all judge alike; the marks are
+/// added by [`crate::eval::trust::rule`] afterwards.
+pub fn judge_applicable(
+    found: &[Applicable],
+    model_id: &str,
+    recipe: &str,
+    score: &Tally,
+    tolerance: f64,
+) -> (Vec<ReferenceResult>, Verdict) {
     let (top1, top5) = (score.top1(), score.top5());
-    let result = |reference: &manifest::Reference, expected: bool| ReferenceResult {
-        source: reference.source.clone(),
-        top1: reference.top1,
-        top5: reference.top5,
-        delta_top1: top1 - reference.top1,
-        delta_top5: reference.top5.map(|r| top5 - r),
-        expected,
-        recipe: reference.recipe.clone(),
-        note: reference.note.clone(),
+    let result = |applicable: &Applicable| {
+        let reference = &applicable.reference;
+        ReferenceResult {
+            source: reference.source.clone(),
+            top1: reference.top1,
+            top5: reference.top5,
+            delta_top1: top1 - reference.top1,
+            delta_top5: reference.top5.map(|r| top5 - r),
+            expected: applicable.expected,
+            recipe: reference.recipe.clone(),
+            note: if applicable.by_interval {
+                format!(
+                    "measured on all 50,000 validation images; judged by the 95% interval of these {}: {}",
+                    score.images, reference.note
+                )
+            } else {
+                reference.note.clone()
+            },
+            origin: applicable.origin.clone(),
+            identity: Some(applicable.identity),
+        }
     };
-    let mut results: Vec<ReferenceResult> = manifest
-        .references_for(recipe, image_set)
+    let results: Vec<ReferenceResult> = found.iter().map(result).collect();
+    let decisive = found
         .iter()
-        .map(|(reference, expected)| result(reference, *expected))
-        .collect();
-    if let Some(expected) = results.iter().find(|r| r.expected) {
-        let verdict = exact_verdict(expected, top1, tolerance);
-        return (results, verdict);
-    }
-    let part_of_full_set =
-        image_set.within_full_val && image_set.images > 0 && image_set.images < FULL_SET_IMAGES;
-    match manifest
-        .full_set_expected(recipe)
-        .filter(|_| part_of_full_set)
-    {
-        Some(full_set) => {
-            let mut judged = result(full_set, true);
-            judged.note = format!(
-                "measured on all 50,000 validation images; judged by the 95% interval of these {}: {}",
-                score.images, judged.note
-            );
-            let verdict = interval_verdict(&judged, score, tolerance);
-            results.push(judged);
-            (results, verdict)
+        .zip(&results)
+        .find(|(applicable, _)| applicable.expected);
+    let verdict = match decisive {
+        Some((applicable, expected)) if applicable.by_interval => {
+            interval_verdict(expected, score, tolerance)
         }
-        None => {
-            let summary = format!(
-                "no reference of {} was measured with recipe {} on this image set ({} images); nothing to compare",
-                manifest.id, recipe, score.images
-            );
-            let verdict = Verdict {
-                status: VerdictStatus::NoReference,
-                tolerance,
-                expected_source: None,
-                summary,
-            };
-            (results, verdict)
-        }
-    }
+        Some((_, expected)) => exact_verdict(expected, top1, tolerance),
+        None => Verdict {
+            status: VerdictStatus::NoReference,
+            tolerance,
+            expected_source: None,
+            summary: format!(
+                "no reference of {model_id} was measured with recipe {recipe} on this image set ({} images); nothing to compare",
+                score.images
+            ),
+            marks: Vec::new(),
+        },
+    };
+    (results, verdict)
 }
 
 const FULL_SET_IMAGES: usize = 50_000;
@@ -250,6 +331,7 @@ fn exact_verdict(expected: &ReferenceResult, top1: f64, tolerance: f64) -> Verdi
         tolerance,
         expected_source: Some(expected.source.clone()),
         summary,
+        marks: Vec::new(),
     }
 }
 
@@ -286,6 +368,7 @@ fn interval_verdict(expected: &ReferenceResult, score: &Tally, tolerance: f64) -
         tolerance,
         expected_source: Some(expected.source.clone()),
         summary,
+        marks: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::eval::trust::{Identity, ReferenceOrigin};
 use crate::image::recipe::{self, Layout, Recipe};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -123,6 +124,15 @@ pub struct ImageSetId<'a> {
 }
 
 impl ImageSet {
+    /// How strongly a set matched by [`ImageSet::is`] is tied to this one.
+    pub fn identity(&self) -> Identity {
+        match (&self.content_sha256, &self.sha256) {
+            (Some(_), _) => Identity::Content,
+            (None, Some(_)) => Identity::NamesAndCount,
+            (None, None) => Identity::FolderNameAndCount,
+        }
+    }
+
     /// Whether the evaluated set `id` is this set: the same names, as many, and, when this set
     /// pins its contents, the same files.
     pub fn is(&self, id: &ImageSetId<'_>) -> bool {
@@ -180,6 +190,9 @@ pub struct Manifest {
     pub license: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<String>,
+    /// Where this manifest was read from: built in, or a user's file (never part of its JSON).
+    #[serde(skip)]
+    pub origin: ReferenceOrigin,
 }
 
 /// The identity of an image set, whatever its layout: sha256 of a domain tag, then of each
@@ -451,12 +464,22 @@ fn check_reference_identity(reference: &Reference) -> Result<(), String> {
     }
 }
 
+/// A user's manifest file, its origin (path and sha256 of its bytes) recorded.
 pub fn load_file(path: &Path) -> Result<Manifest, ManifestError> {
     let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Unreadable {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    parse(&text, path)
+    let mut manifest = parse(&text, path)?;
+    manifest.origin = ReferenceOrigin::User {
+        path: std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+        sha256: crate::util::hex::hex(&Sha256::digest(text.as_bytes())),
+        replaces_built_in: false,
+    };
+    Ok(manifest)
 }
 
 /// Parse and validate a manifest's JSON text; `path` only names the source in error messages.
@@ -513,17 +536,40 @@ mod shipped {
 pub fn shipped() -> Result<Vec<Manifest>, ManifestError> {
     shipped::SHIPPED
         .iter()
-        .map(|(name, text)| parse(text, &Path::new("<built-in manifests>").join(name)))
+        .map(|(name, text)| {
+            let mut manifest = parse(text, &Path::new("<built-in manifests>").join(name))?;
+            manifest.origin = ReferenceOrigin::BuiltIn;
+            Ok(manifest)
+        })
         .collect()
 }
 
 /// The shipped manifests, with those of `dir` (a user's own, or a checkout's) added: one of `dir`
-/// with a shipped id replaces the shipped one. Sorted by id.
+/// with a shipped id replaces the shipped one, and says so in its origin (a copy identical to
+/// the shipped one, as a checkout's own `manifests/` holds, stays built-in). Sorted by id.
 pub fn load_with_shipped(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
     let mut by_id: std::collections::BTreeMap<String, Manifest> =
         shipped()?.into_iter().map(|m| (m.id.clone(), m)).collect();
     if dir.is_dir() {
-        for manifest in load_all(dir)? {
+        for mut manifest in load_all(dir)? {
+            if let Some(built_in) = by_id.get(&manifest.id) {
+                let mut same = manifest.clone();
+                same.origin = ReferenceOrigin::BuiltIn;
+                if same == *built_in {
+                    continue;
+                }
+                if let ReferenceOrigin::User {
+                    replaces_built_in, ..
+                } = &mut manifest.origin
+                {
+                    *replaces_built_in = true;
+                }
+                eprintln!(
+                    "zoorepro: warning: {} replaces the built-in manifest {}: its references are marked user-reference",
+                    crate::util::escape::terminal(&manifest.origin.describe()),
+                    crate::util::escape::terminal(&manifest.id)
+                );
+            }
             by_id.insert(manifest.id.clone(), manifest);
         }
     }

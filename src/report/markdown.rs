@@ -43,7 +43,12 @@ fn write_summary(out: &mut String, r: &RunRecord) {
         VerdictStatus::NoReference => "NO REFERENCE",
         VerdictStatus::Consistent => "CONSISTENT",
     };
-    let _ = writeln!(out, "# {} — {verdict}\n", cell(&r.model_id));
+    let marks = if r.verdict.marks.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", crate::eval::trust::marks_text(&r.verdict.marks))
+    };
+    let _ = writeln!(out, "# {} — {verdict}{marks}\n", cell(&r.model_id));
     let _ = writeln!(out, "{}\n", cell(&r.verdict.summary));
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(
@@ -94,6 +99,23 @@ fn write_summary(out: &mut String, r: &RunRecord) {
             out,
             "| scored classes | {} (only these columns of the output compete, as the set's authors score it) |",
             cell(subset)
+        );
+    }
+    if let Some(check) = &r.image_set {
+        let _ = writeln!(
+            out,
+            "| image set check | identity {}, coverage {}, {} duplicate contents, {} labels disagreeing with the ILSVRC2012 ground truth |",
+            check.identity.name(),
+            check.coverage.name(),
+            check.duplicate_contents,
+            check.label_disagreements
+        );
+    }
+    if let Some(expected) = r.references.iter().find(|reference| reference.expected) {
+        let _ = writeln!(
+            out,
+            "| reference origin | {} |",
+            cell(&expected.origin.describe())
         );
     }
     let _ = writeln!(

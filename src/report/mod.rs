@@ -56,6 +56,10 @@ pub struct RunRecord {
     pub top5_interval: Option<[f64; 2]>,
     pub references: Vec<ReferenceResult>,
     pub verdict: Verdict,
+    /// How the evaluated set is known, whether the run covers it, and what the label and
+    /// duplicate checks found (`None` in records written before the verdict rule kept them).
+    #[serde(default)]
+    pub image_set: Option<crate::eval::trust::ImageSetCheck>,
     /// Every class with a labelled image: images, top-1 and top-5 correct (records written
     /// before per-class figures have none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -145,7 +149,9 @@ impl DatasetInfo {
         image_set_label(
             self.image_set_name.as_deref(),
             images,
-            &self.image_set_sha256,
+            self.image_set_content_sha256
+                .as_deref()
+                .unwrap_or(&self.image_set_sha256),
         )
     }
 }
@@ -345,13 +351,17 @@ pub(crate) mod tests {
                 expected: true,
                 recipe: Some("torchvision".into()),
                 note: "a | note".into(),
+                origin: crate::eval::trust::ReferenceOrigin::BuiltIn,
+                identity: Some(crate::eval::trust::Identity::Content),
             }],
             verdict: Verdict {
                 status: VerdictStatus::Reproduced,
                 tolerance: 0.1,
                 expected_source: Some("oracle".into()),
                 summary: "reproduced".into(),
+                marks: Vec::new(),
             },
+            image_set: None,
             per_class: [(1u16, 2, 1, 2), (65, 3, 0, 1), (999, 1, 1, 1)]
                 .into_iter()
                 .map(|(class, images, top1, top5)| ClassAccuracy {

@@ -34,6 +34,8 @@ pub struct ResultRow {
     pub reference_top5: Option<f64>,
     pub delta_top1: Option<f64>,
     pub verdict: VerdictStatus,
+    /// The verdict's marks, beside it ([`crate::eval::trust::Mark`]).
+    pub marks: Vec<crate::eval::trust::Mark>,
     /// 95% Wilson interval of `top1`: what a subset's number can and cannot say.
     pub top1_low: Option<f64>,
     pub top1_high: Option<f64>,
@@ -75,6 +77,7 @@ impl ResultRow {
             reference_top5: expected.and_then(|r| r.top5).map(|top5| round(top5, 3)),
             delta_top1: expected.map(|r| round(r.delta_top1, 3)),
             verdict: record.verdict.status,
+            marks: record.verdict.marks.clone(),
             top1_low: record.top1_interval.map(|[lo, _]| round(lo, 3)),
             top1_high: record.top1_interval.map(|[_, hi]| round(hi, 3)),
         }
@@ -114,7 +117,7 @@ pub fn results_format(path: &Path) -> Option<ResultsFormat> {
 
 const CSV_COLUMNS: &str = "model,img_size,top1,top1_err,top5,top5_err,param_count,crop_pct,\
 interpolation,recipe,image_set,images,failed,reference_source,reference_top1,reference_top5,\
-delta_top1,verdict,top1_low,top1_high";
+delta_top1,verdict,top1_low,top1_high,marks";
 
 fn render_csv(rows: &[ResultRow]) -> String {
     let number = |value: Option<f64>, decimals: usize| {
@@ -143,6 +146,7 @@ fn render_csv(rows: &[ResultRow]) -> String {
             row.verdict.name().to_string(),
             number(row.top1_low, 3),
             number(row.top1_high, 3),
+            super::table::csv_field(&crate::eval::trust::marks_text(&row.marks)),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::eval::trust::{Mark, marks_text, status_text};
 use crate::eval::verdict::VerdictStatus;
 
 /// Accuracy of one run under one label set.
@@ -62,6 +63,8 @@ pub struct TableRow {
     pub expected_source: Option<String>,
     /// As `verify` judges: top-1 within the default tolerance of the expected reference.
     pub verdict: VerdictStatus,
+    /// The verdict's marks ([`crate::eval::trust::Mark`]), shown beside it in every format.
+    pub marks: Vec<Mark>,
     /// With `--labels all`: every label set side by side.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub by_labels: BTreeMap<String, Accuracy>,
@@ -192,7 +195,7 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
                 None => out.push_str(" |"),
             }
         }
-        let _ = writeln!(out, " {} |", row.verdict.name());
+        let _ = writeln!(out, " {} |", status_text(row.verdict, &row.marks));
     }
 }
 
@@ -259,7 +262,7 @@ impl TableExporter for CsvTable {
                 ",{source}_top1,{source}_top5,{source}_delta_top1,{source}_delta_top5"
             );
         }
-        out.push_str(",expected_source,verdict,note\n");
+        out.push_str(",expected_source,verdict,note,marks\n");
         for row in rows {
             csv_row(&mut out, row, &label_sets, sources);
         }
@@ -321,10 +324,11 @@ fn csv_row(out: &mut String, row: &TableRow, label_sets: &[&str], sources: &[Str
     }
     let _ = writeln!(
         out,
-        ",{},{},{}",
+        ",{},{},{},{}",
         csv_field(row.expected_source.as_deref().unwrap_or("")),
         row.verdict.name(),
-        csv_field(row.note.as_deref().unwrap_or(""))
+        csv_field(row.note.as_deref().unwrap_or("")),
+        csv_field(&marks_text(&row.marks))
     );
 }
 
@@ -389,6 +393,7 @@ mod tests {
             }],
             expected_source: Some("torchvision-docs".into()),
             verdict: VerdictStatus::Drift,
+            marks: Vec::new(),
             by_labels: BTreeMap::new(),
             note: Some("float16, regenerated".into()),
         }
@@ -419,6 +424,7 @@ mod tests {
             }],
             expected_source: Some("oracle".into()),
             verdict: VerdictStatus::Reproduced,
+            marks: vec![crate::eval::trust::Mark::UnverifiedModel],
             note: None,
             ..row()
         }
@@ -456,12 +462,12 @@ mod tests {
         let csv = CsvTable.render(&[row()], &sources);
         let header = csv.lines().next().unwrap();
         assert!(header.starts_with(CSV_COLUMNS), "{header}");
-        assert!(header.ends_with(",benchmarking-keras-pytorch_top1,benchmarking-keras-pytorch_top5,benchmarking-keras-pytorch_delta_top1,benchmarking-keras-pytorch_delta_top5,expected_source,verdict,note"), "{header}");
+        assert!(header.ends_with(",benchmarking-keras-pytorch_top1,benchmarking-keras-pytorch_top5,benchmarking-keras-pytorch_delta_top1,benchmarking-keras-pytorch_delta_top5,expected_source,verdict,note,marks"), "{header}");
         assert_eq!(
             csv.lines().nth(1).unwrap(),
             "ilsvrc2012-val,50000,1,1,pytorch/resnet152,pytorch,resnet152,torchvision,import,3,original,50000,\
              77.606,77.239,77.969,93.822,93.605,94.032,77.620,93.810,-0.014,0.012,torchvision-docs,drift,\
-             \"float16, regenerated\""
+             \"float16, regenerated\","
         );
         let json: serde_json::Value =
             serde_json::from_str(&JsonTable.render(&[row()], &sources)).unwrap();

@@ -9,7 +9,7 @@ use super::error::classify;
 use super::lease::{LeaseRow, lease_is_live};
 use super::rows::{content_of, stored_content};
 use super::{RunId, RunInfo, Store, StoreError};
-use crate::eval::prediction::{Content, Summary};
+use crate::eval::prediction::{Content, Settle, Summary};
 use crate::util::time::now;
 
 /// The contents a pass knows, by image name.
@@ -56,18 +56,22 @@ impl Store {
     /// becomes these images, every one must have a cache row computed from that content, and the
     /// summary is stored; a run is only reported as a finished result after this. Earlier runs of
     /// the key that were abandoned (incomplete, no live writer) are removed with it.
+    /// `settle` records whether the pass covered its whole image set and the references that
+    /// apply to it, with the summary, in the same transaction.
     pub fn mark_complete(
         &mut self,
         run: &RunInfo,
         images: &[(&str, Option<Content>)],
+        settle: &Settle<'_>,
     ) -> Result<(), StoreError> {
-        self.settle_complete(run, images)
+        self.settle_complete(run, images, settle)
     }
 
     fn settle_complete(
         &mut self,
         run: &RunInfo,
         images: &[(&str, Option<Content>)],
+        settle: &Settle<'_>,
     ) -> Result<(), StoreError> {
         let sql = |e| classify(&self.path, e);
         let transaction =
@@ -93,7 +97,8 @@ impl Store {
         }
         self.check_rows(&transaction, run)?;
         // The rows now hold exactly this pass's contents (checked above).
-        let summary = Summary::of(&self.predictions(run.id)?, Some(&known_contents(images)));
+        let mut summary = Summary::of(&self.predictions(run.id)?, Some(&known_contents(images)));
+        summary.settle(settle);
         transaction
             .execute(
                 "UPDATE runs SET complete = 1, images = ?2, summary_json = ?3, updated_at = ?4
@@ -245,6 +250,9 @@ mod tests {
             .mark_complete(
                 &second,
                 &[("a.JPEG", Some(changed)), ("c.JPEG", content("c.JPEG"))],
+                &crate::eval::prediction::Settle::coverage_only(
+                    crate::eval::trust::Coverage::Complete,
+                ),
             )
             .unwrap();
 

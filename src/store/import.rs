@@ -47,7 +47,9 @@ impl Store {
         meta: &RunMeta,
         rows: &[Prediction],
     ) -> Result<ImportOutcome, StoreError> {
-        self.import_all(|importer| importer.import_run(key, meta, rows))
+        let whole =
+            crate::eval::prediction::Settle::coverage_only(crate::eval::trust::Coverage::Complete);
+        self.import_all(|importer| importer.import_run(key, meta, rows, &whole))
     }
 }
 
@@ -63,6 +65,7 @@ impl Importer<'_> {
         key: &RunKey,
         meta: &RunMeta,
         rows: &[Prediction],
+        settle: &crate::eval::prediction::Settle<'_>,
     ) -> Result<ImportOutcome, StoreError> {
         let digest = key.digest();
         let path = self.path.clone();
@@ -84,7 +87,8 @@ impl Importer<'_> {
             path: self.path.clone(),
             reason,
         })?;
-        let summary = Summary::of(rows, None);
+        let mut summary = Summary::of(rows, None);
+        summary.settle(settle);
         let time = now();
         let transaction = &self.transaction;
         transaction
@@ -182,8 +186,11 @@ mod tests {
         second.model_id = "coral/y".into();
         let rows = vec![ranked("a.JPEG", Some(1), 1)];
         let result: Result<(), StoreError> = store.import_all(|importer| {
-            importer.import_run(&first, &import_meta(), &rows)?;
-            importer.import_run(&second, &import_meta(), &[ranked("", None, 1)])?;
+            let whole = crate::eval::prediction::Settle::coverage_only(
+                crate::eval::trust::Coverage::Complete,
+            );
+            importer.import_run(&first, &import_meta(), &rows, &whole)?;
+            importer.import_run(&second, &import_meta(), &[ranked("", None, 1)], &whole)?;
             Ok(())
         });
         assert!(result.is_err());

@@ -260,7 +260,11 @@ mod tests {
         names: &[&str],
     ) -> Result<(), StoreError> {
         let pass: Vec<(&str, Option<Content>)> = names.iter().map(|n| (*n, content(n))).collect();
-        store.mark_complete(run, &pass)
+        store.mark_complete(
+            run,
+            &pass,
+            &crate::eval::prediction::Settle::coverage_only(crate::eval::trust::Coverage::Complete),
+        )
     }
 
     pub(super) fn ranked(name: &str, label: Option<u16>, top1: u16) -> Prediction {

@@ -423,6 +423,10 @@ mod tests {
                 top5_correct: 0,
                 image_set_sha256: crate::model::manifest::image_set_digest(["a.JPEG"]),
                 within_full_val: false,
+                label_disagreements: Some(0),
+                duplicate_contents: Some(0),
+                coverage: Some(crate::eval::trust::Coverage::Complete),
+                references: Some(Vec::new()),
                 // The labelled set is a.JPEG, whose content the rows carry.
                 image_set_content_sha256: Some(crate::model::manifest::image_set_content_digest([
                     (
@@ -506,7 +510,13 @@ mod tests {
 
         // A row computed from other bytes than the pass read is not completed.
         let error = store
-            .mark_complete(&run, &[("a.JPEG", Some(Content::of(b"other bytes")))])
+            .mark_complete(
+                &run,
+                &[("a.JPEG", Some(Content::of(b"other bytes")))],
+                &crate::eval::prediction::Settle::coverage_only(
+                    crate::eval::trust::Coverage::Complete,
+                ),
+            )
             .err()
             .unwrap();
         assert!(

@@ -2,6 +2,7 @@
 //! ranked as the published table ranks (by top-1, and by top-5), with every published source of
 //! each model measured on that set, the delta to it, and verify's verdict.
 
+mod judged;
 mod sets;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -13,7 +14,6 @@ use super::Context;
 use crate::cli::{LabelsArg, TableArgs, TableFormat};
 use crate::dataset::labels::{self, LabelError};
 use crate::eval::scoring::{LabelSet, Scorer, Tally};
-use crate::eval::verdict::{DEFAULT_TOLERANCE, Verdict, VerdictStatus, judge};
 use crate::exit;
 use crate::model::manifest::Manifest;
 use crate::model::select;
@@ -67,7 +67,7 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     for run in &runs {
         let tallies = tally(&store, &run.run, &label_sets, errors)?;
         let manifest = by_id.get(run.run.model_id.as_str()).copied();
-        rows.push(table_row(run, manifest, &label_sets, &tallies));
+        rows.push(table_row(&store, run, manifest, &label_sets, &tallies)?);
     }
     sets::rank(&mut rows);
     let sources = sources(&rows);
@@ -136,16 +136,30 @@ fn no_runs(store: &Store, args: &TableArgs, available: &BTreeSet<String>) -> Str
 /// One run's row: its figures under every label set, its image set, and what the published
 /// numbers measured on that set say of it.
 fn table_row(
+    store: &Store,
     set_run: &SetRun,
     manifest: Option<&Manifest>,
     label_sets: &[LabelSet],
     tallies: &[Tally],
-) -> TableRow {
+) -> anyhow::Result<TableRow> {
     let run = &set_run.run;
     let (primary_set, primary) = (label_sets[0], tallies[0]);
-    let (references, verdict) = judged(run, manifest, primary_set, &primary);
-    let note = float16_note(run, primary_set, &references);
-    TableRow {
+    let judged::Judged {
+        references,
+        verdict,
+        changed_reference,
+    } = judged::judged(
+        run,
+        manifest,
+        primary_set,
+        &primary,
+        labels_check(store, run)?,
+    );
+    let note = join_notes(
+        float16_note(run, primary_set, &references),
+        changed_reference,
+    );
+    Ok(TableRow {
         image_set: set_run.image_set.clone(),
         image_set_images: set_run.images,
         run: run.id,
@@ -173,8 +187,30 @@ fn table_row(
         references,
         expected_source: verdict.expected_source,
         verdict: verdict.status,
+        marks: verdict.marks,
         by_labels: by_labels(label_sets, tallies),
         note,
+    })
+}
+
+/// The label check of a stored run: from its summary, or, for summaries written before the
+/// verdict rule counted it, from its rows.
+fn labels_check(store: &Store, run: &RunInfo) -> anyhow::Result<usize> {
+    if let Some(count) = run.summary.as_ref().and_then(|s| s.label_disagreements) {
+        return Ok(count);
+    }
+    let rows = store.predictions(run.id)?;
+    Ok(crate::eval::trust::check_labels(
+        rows.iter()
+            .filter_map(|p| Some((p.name.as_str(), p.file.as_str(), p.label?))),
+    )
+    .disagreements)
+}
+
+fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a} {b}")),
+        (a, b) => a.or(b),
     }
 }
 
@@ -218,73 +254,6 @@ fn float16_note(
             == Some("<f2");
     (float16_seed && (drifts_from_seed || primary_set != LabelSet::Original))
         .then(|| FLOAT16_SEED_NOTE.to_string())
-}
-
-/// The published numbers measured on the run's image set and the verdict, judged as `verify`
-/// judges (same code, default tolerance). Verdicts are judged on original-label figures; under
-/// ReaL labels the references scored with ReaL (timm's) are shown beside, without a verdict.
-fn judged(
-    run: &RunInfo,
-    manifest: Option<&Manifest>,
-    primary_set: LabelSet,
-    primary: &Tally,
-) -> (Vec<ReferenceDelta>, Verdict) {
-    let nothing = || Verdict {
-        status: VerdictStatus::NoReference,
-        tolerance: DEFAULT_TOLERANCE,
-        expected_source: None,
-        summary: String::new(),
-    };
-    let (Some(summary), Some(manifest)) = (&run.summary, manifest) else {
-        return (Vec::new(), nothing());
-    };
-    let mut image_set = summary.image_set();
-    image_set.layout_name = super::lookup::layout_name(run);
-    match primary_set {
-        LabelSet::Original => {}
-        LabelSet::Real => return (real_label_deltas(manifest, &image_set, primary), nothing()),
-        _ => return (Vec::new(), nothing()),
-    }
-    let (results, verdict) = judge(
-        manifest,
-        &run.key.recipe,
-        &image_set,
-        primary,
-        DEFAULT_TOLERANCE,
-    );
-    let references = results
-        .into_iter()
-        .map(|r| ReferenceDelta {
-            source: r.source,
-            top1: r.top1,
-            top5: r.top5,
-            delta_top1: r.delta_top1,
-            delta_top5: r.delta_top5,
-            expected: r.expected,
-        })
-        .collect();
-    (references, verdict)
-}
-
-/// The manifest's ReaL-label numbers on this image set, with the run's deltas to them.
-fn real_label_deltas(
-    manifest: &Manifest,
-    image_set: &crate::model::manifest::ImageSetId<'_>,
-    primary: &Tally,
-) -> Vec<ReferenceDelta> {
-    manifest
-        .references
-        .iter()
-        .filter(|r| r.labels.as_deref() == Some("real") && r.image_set.is(image_set))
-        .map(|r| ReferenceDelta {
-            source: format!("{} (ReaL)", r.source),
-            top1: r.top1,
-            top5: r.top5,
-            delta_top1: primary.top1() - r.top1,
-            delta_top5: r.top5.map(|top5| primary.top5() - top5),
-            expected: false,
-        })
-        .collect()
 }
 
 /// Every reference source of the table, once, sorted.

@@ -247,6 +247,7 @@ mod tests {
             top5_interval: None,
             rank1: 0,
             rank5: 0,
+            marks: Vec::new(),
             images,
             references: Vec::new(),
             expected_source: None,

@@ -18,8 +18,11 @@ use super::record::{RecordParts, build_record, check_outputs_writable, emit, rep
 use crate::cli::VerifyArgs;
 use crate::dataset::{Dataset, Entry, Shard};
 use crate::eval::pipeline::PipelineStats;
-use crate::eval::prediction::{Content, Outcome, Prediction, content_digest};
+use crate::eval::prediction::{Content, Outcome, Prediction, Settle, content_digest};
+use crate::eval::trust::Coverage;
+use crate::eval::verdict::applicable;
 use crate::exit;
+use crate::model::manifest::ImageSetId;
 use crate::report::results::{ResultRow, UNKNOWN_EXTENSION, results_format, write_results};
 use crate::report::{Host, Provenance, RecipeInfo, RunRecord, StoreInfo, Throughput};
 use crate::runtime::Runtime;
@@ -110,6 +113,9 @@ struct Shared<'a> {
     pass: Vec<(&'a str, Option<Content>)>,
     /// The labelled images' content digest (every image is hashed as it is read).
     content_sha256: Option<String>,
+    /// Labelled images whose content an earlier one has.
+    duplicate_contents: Option<usize>,
+    coverage: Coverage,
     dataset: &'a Dataset,
     runtime: &'a Runtime,
     args: &'a VerifyArgs,
@@ -130,6 +136,7 @@ fn report_every_member(
         order,
         fresh,
         stats,
+        coverage,
     } = evaluation;
     let shared = Shared {
         order: &order,
@@ -138,6 +145,8 @@ fn report_every_member(
             .map(|(entry, content)| (entry.name.as_str(), *content))
             .collect(),
         content_sha256: labelled_content_digest(&order),
+        duplicate_contents: labelled_duplicates(&order),
+        coverage,
         dataset,
         runtime,
         args,
@@ -153,7 +162,7 @@ fn report_every_member(
             &member.report_dir,
             &report_stem(started.at, &member.key),
             args.output.json && !many,
-            args.verdict.require_reference,
+            &args.verdict,
         )?;
         status = exit::worst(status, code);
         records.push((record, member.under_test.onnx_path));
@@ -189,9 +198,23 @@ fn finish(
     stats: &PipelineStats,
 ) -> anyhow::Result<RunRecord> {
     let args = shared.args;
-    // A `--limit` pass is complete too: the run's image set is the images it read.
+    // A `--limit` pass is complete too: the run's image set is the images it read; its
+    // coverage says that it is a part of `--val`.
     if let Some(stored) = member.stored.as_mut() {
-        stored.store.mark_complete(&stored.info, &shared.pass)?;
+        let under_test = &member.under_test;
+        let layout_name = shared.dataset.layout_set_name();
+        let references = |id: &ImageSetId<'_>| {
+            let mut id = *id;
+            id.layout_name = layout_name;
+            applicable(&under_test.manifest, &under_test.recipe.name, &id)
+        };
+        let settle = Settle {
+            coverage: shared.coverage,
+            references: &references,
+        };
+        stored
+            .store
+            .mark_complete(&stored.info, &shared.pass, &settle)?;
     }
     let ordered = in_dataset_order(member.stored.as_ref(), shared.order, fresh)?;
     if let Some(path) = &args.predictions {
@@ -206,6 +229,8 @@ fn finish(
     let provenance = provenance(shared.runtime, member, shared.started, stats);
     let mut parts = record_parts(&member.under_test, shared.dataset, args, store, provenance);
     parts.image_set_content_sha256 = shared.content_sha256.clone();
+    parts.duplicate_contents = shared.duplicate_contents;
+    parts.coverage = shared.coverage;
     Ok(build_record(
         &member.under_test.manifest,
         &ordered,
@@ -323,6 +348,8 @@ fn record_parts(
         layout_set_name: dataset.layout_set_name().map(str::to_string),
         store,
         provenance,
+        coverage: Coverage::Complete,
+        duplicate_contents: None,
     }
 }
 
@@ -334,6 +361,16 @@ fn labelled_content_digest(order: &[(Entry, Option<Content>)]) -> Option<String>
             .filter(|(entry, _)| entry.label.is_some())
             .map(|(entry, content)| (entry.name.as_str(), content.as_ref())),
     )
+}
+
+/// Labelled images of this pass whose content an earlier one has; `None` when some is unknown.
+fn labelled_duplicates(order: &[(Entry, Option<Content>)]) -> Option<usize> {
+    let contents: Option<Vec<&[u8; 32]>> = order
+        .iter()
+        .filter(|(entry, _)| entry.label.is_some())
+        .map(|(_, content)| content.as_ref().map(|c| &c.sha256))
+        .collect();
+    contents.map(crate::eval::trust::duplicate_contents)
 }
 
 /// JSON Lines, one object per image in dataset order, written atomically.

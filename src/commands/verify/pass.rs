@@ -12,6 +12,7 @@ use crate::commands::progress::Progress;
 use crate::dataset::{Dataset, DatasetError, Entry, Shard};
 use crate::eval::pipeline::{self, Admitted, Lane, PassConfig, PipelineStats, Preparation};
 use crate::eval::prediction::{Content, Outcome, Prediction};
+use crate::eval::trust::Coverage;
 use crate::image::recipe::Recipe;
 use crate::image::resample::PillowCompat;
 
@@ -24,6 +25,28 @@ pub(super) struct Evaluation {
     pub fresh: Vec<Vec<Prediction>>,
     /// Each model's figures.
     pub stats: Vec<PipelineStats>,
+    /// Whether the pass covered every image of `--val` (no `--limit` cut, no shard).
+    pub coverage: Coverage,
+}
+
+/// A shard is a part by design; `--limit` is a part when it cut the listing short (a streamed
+/// tar has no listing: a limit it reached is taken as a cut).
+fn coverage(
+    shard: Option<Shard>,
+    limit: Option<usize>,
+    listed_in_shard: Option<usize>,
+    read: usize,
+) -> Coverage {
+    let cut = match (limit, listed_in_shard) {
+        (None, _) => false,
+        (Some(limit), Some(listed)) => listed > limit,
+        (Some(limit), None) => read >= limit,
+    };
+    match (cut, shard) {
+        (true, _) => Coverage::Partial,
+        (false, Some(_)) => Coverage::Shard,
+        (false, None) => Coverage::Complete,
+    }
 }
 
 /// Whether a model's store answers an image of this name and content.
@@ -44,13 +67,10 @@ pub(super) fn evaluate(
     let in_flight = InFlight::default();
     let limit = args.limit.unwrap_or(usize::MAX);
     let in_shard = move |name: &str| shard.is_none_or(|s| s.contains(name));
-    let to_infer = dataset.entries().map(|entries| {
-        entries
-            .iter()
-            .filter(|e| in_shard(&e.name))
-            .take(limit)
-            .count()
-    });
+    let listed_in_shard = dataset
+        .entries()
+        .map(|entries| entries.iter().filter(|e| in_shard(&e.name)).count());
+    let to_infer = listed_in_shard.map(|listed| listed.min(limit));
     let progress = crate::commands::progress_bar(to_infer, "verify");
     // Images of other shards are neither read nor counted; --limit counts this shard's images.
     // Every image of the shard is read, so that its content can be compared with the store's.
@@ -76,7 +96,7 @@ pub(super) fn evaluate(
                 compat: *compat,
             })
             .collect(),
-        strict: args.strict,
+        strict: args.verdict.strict,
     };
     let (mut lanes, mut stored) = lanes(members, lane_preparation);
     let mut running_top1 = (0u64, 0u64);
@@ -98,10 +118,12 @@ pub(super) fn evaluate(
         progress.inc(n as u64)
     })?;
     progress.finish_and_clear();
+    let coverage = coverage(shard, args.limit, listed_in_shard, order.len());
     Ok(Evaluation {
         order,
         fresh,
         stats,
+        coverage,
     })
 }
 

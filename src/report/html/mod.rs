@@ -38,7 +38,7 @@ h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:2rem 0 .5rem}
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .75rem .25rem 0;text-align:left;vertical-align:top}
 th{font-weight:600;color:#555}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:.85em;word-break:break-all}svg text{font:12px system-ui,sans-serif;fill:#333}
-.muted{color:#666}@media print{body{margin:0;max-width:none}.verdict{border:1px solid #999}}
+.mark{display:inline-block;padding:.1rem .5rem;border-radius:1rem;border:1px solid #b26b00;color:#b26b00;font-size:.85em}.muted{color:#666}@media print{body{margin:0;max-width:none}.verdict{border:1px solid #999}}
 ";
 
 fn page(record: &RunRecord) -> Markup {
@@ -95,7 +95,10 @@ fn header(record: &RunRecord) -> Markup {
         h1 { (record.model_id) }
         p {
             span class=(format!("verdict {}", verdict_class(record.verdict.status))) id="verdict" {
-                (verdict_class(record.verdict.status))
+                (record.verdict.status.name())
+            }
+            @for mark in &record.verdict.marks {
+                " " span.mark title=(mark.explanation()) { (mark.name()) }
             }
             " " (record.verdict.summary)
         }
@@ -107,6 +110,15 @@ fn header(record: &RunRecord) -> Markup {
                  td.muted { (record.top5_correct) " of " (record.images) ", 95% interval "
                             (interval_text(record.top5_interval)) } }
             tr { th { "failed" } td.num { (record.failed) } td.muted { "counted as incorrect" } }
+            @if let Some(check) = &record.image_set {
+                tr { th { "image set" } td { (check.identity.name()) }
+                     td.muted { "coverage " (check.coverage.name()) ", " (check.duplicate_contents)
+                                " duplicate contents, " (check.label_disagreements)
+                                " labels disagreeing with the ILSVRC2012 ground truth" } }
+            }
+            @if let Some(expected) = record.references.iter().find(|r| r.expected) {
+                tr { th { "reference" } td { (expected.source) } td.muted { (expected.origin.describe()) } }
+            }
         }
     }
 }

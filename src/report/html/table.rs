@@ -152,7 +152,12 @@ fn table(group: &[TableRow]) -> Markup {
                             (reference.source) " " (format!("{:.3} ({:+.3})", reference.top1, reference.delta_top1)) br;
                         }
                     }
-                    td { span class=(format!("verdict {}", verdict_class(row.verdict))) { (row.verdict.name()) } }
+                    td {
+                        span class=(format!("verdict {}", verdict_class(row.verdict))) { (row.verdict.name()) }
+                        @for mark in &row.marks {
+                            " " span.mark title=(mark.explanation()) { (mark.name()) }
+                        }
+                    }
                 }
             }
         }
@@ -194,6 +199,7 @@ mod tests {
             }],
             expected_source: Some("torchvision-docs".into()),
             verdict: VerdictStatus::Drift,
+            marks: vec![crate::eval::trust::Mark::Partial],
             by_labels: by_labels
                 .iter()
                 .map(|(l, v)| {
