@@ -123,7 +123,7 @@ fn write_and_reload(
             target.display()
         )
     })?;
-    if !reloaded.iter().any(|m| m == manifest) {
+    if !reloaded.iter().any(|m| m.same_content(manifest)) {
         bail!(
             "wrote {}, but reading it back does not give the same manifest",
             target.display()

@@ -303,6 +303,13 @@ impl Manifest {
             .map(|r| r.image_set.name.as_str())
     }
 
+    /// The same manifest, wherever each was read from (origins aside).
+    pub fn same_content(&self, other: &Manifest) -> bool {
+        let mut other = other.clone();
+        other.origin = self.origin.clone();
+        *self == other
+    }
+
     pub fn onnx_path(&self, home: &Path) -> PathBuf {
         home.join("models").join(&self.file)
     }
@@ -553,9 +560,7 @@ pub fn load_with_shipped(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
     if dir.is_dir() {
         for mut manifest in load_all(dir)? {
             if let Some(built_in) = by_id.get(&manifest.id) {
-                let mut same = manifest.clone();
-                same.origin = ReferenceOrigin::BuiltIn;
-                if same == *built_in {
+                if manifest.same_content(built_in) {
                     continue;
                 }
                 if let ReferenceOrigin::User {

@@ -169,3 +169,128 @@ fn real_label_deltas(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::eval::trust::Mark;
+    use crate::model::manifest::{self, FULL_VAL_SHA256};
+    use crate::store::{OnnxMeta, RunKey, RunKind, RunMeta, RunOrigin, VerifyMeta};
+
+    fn resnet50() -> Manifest {
+        let manifests =
+            manifest::load_all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests")).unwrap();
+        let mut found = manifest::resolve(&manifests, "pytorch/resnet50")
+            .unwrap()
+            .clone();
+        found.origin = ReferenceOrigin::BuiltIn;
+        found
+    }
+
+    /// A complete verify run of resnet50 on the 50,000 validation files, its summary as `old`
+    /// JSON (a store written before the verdict rule kept coverage and references, or after).
+    fn full_set_run(summary: serde_json::Value) -> RunInfo {
+        let mut meta = RunMeta::unknown(RunKind::Verify);
+        meta.origin = RunOrigin::Verify(VerifyMeta {
+            onnx: Some(OnnxMeta {
+                path: "m.onnx".into(),
+                sha256: "ab".into(),
+                verification: "verified".into(),
+                manifest_sha256: Some("ab".into()),
+                sidecar: None,
+            }),
+            ..VerifyMeta::default()
+        });
+        RunInfo {
+            id: 1,
+            token: String::new(),
+            key: RunKey {
+                kind: RunKind::Verify,
+                model_id: "pytorch/resnet50".into(),
+                onnx_sha256: "ab".into(),
+                recipe: "torchvision".into(),
+                recipe_sha256: String::new(),
+                pillow_compat: "13".into(),
+                ort_version: "1.32.0".into(),
+                provider: "cpu".into(),
+                opt_level: "all".into(),
+                batch: 32,
+                shard: None,
+                source_sha256: None,
+                class_subset: None,
+            },
+            key_digest: String::new(),
+            model_id: "pytorch/resnet50".into(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            complete: true,
+            images: 50_000,
+            meta,
+            summary: Some(serde_json::from_value(summary).unwrap()),
+        }
+    }
+
+    fn tally(top1_correct: usize) -> Tally {
+        Tally {
+            images: 50_000,
+            top1_correct,
+            top5_correct: 46_000,
+        }
+    }
+
+    #[test]
+    fn a_run_of_an_older_store_is_marked_unknown_never_trusted() {
+        let old = full_set_run(serde_json::json!({
+            "images": 50000, "labelled": 50000, "failed": 0,
+            "top1_correct": 38065, "top5_correct": 46000,
+            "image_set_sha256": FULL_VAL_SHA256,
+        }));
+        let manifest = resnet50();
+        let judged = judged(&old, Some(&manifest), LabelSet::Original, &tally(38065), 0);
+        assert_eq!(judged.verdict.status, VerdictStatus::Reproduced);
+        assert_eq!(judged.verdict.marks, vec![Mark::UnknownIdentity]);
+    }
+
+    #[test]
+    fn a_stored_reference_outlives_a_later_manifest() {
+        let mut manifest = resnet50();
+        let image_set = crate::model::manifest::ImageSetId {
+            sha256: FULL_VAL_SHA256,
+            content_sha256: None,
+            images: 50_000,
+            layout_name: None,
+            within_full_val: true,
+        };
+        let stored = applicable(&manifest, "torchvision", &image_set);
+        let run = full_set_run(serde_json::json!({
+            "images": 50000, "labelled": 50000, "failed": 0,
+            "top1_correct": 30000, "top5_correct": 46000,
+            "image_set_sha256": FULL_VAL_SHA256, "within_full_val": true,
+            "coverage": "complete", "label_disagreements": 0,
+            "references": serde_json::to_value(&stored).unwrap(),
+        }));
+        // A user's manifest now says resnet50 scores 60%: the stored drift stands, both shown.
+        for reference in &mut manifest.references {
+            reference.top1 = 60.0;
+        }
+        manifest.origin = ReferenceOrigin::User {
+            path: "/tmp/planted.json".into(),
+            sha256: "cd".repeat(32),
+            replaces_built_in: true,
+        };
+        let judged = judged(&run, Some(&manifest), LabelSet::Original, &tally(30000), 0);
+        assert_eq!(judged.verdict.status, VerdictStatus::Drift);
+        assert!(
+            judged.verdict.marks.is_empty(),
+            "{:?}",
+            judged.verdict.marks
+        );
+        let note = judged.changed_reference.unwrap();
+        assert!(
+            note.contains("planted.json") && note.contains("built-in"),
+            "{note}"
+        );
+    }
+}
