@@ -210,3 +210,37 @@ fn add_model_refuses_an_output_batch_that_cannot_match_the_input() {
         assert_eq!(added.status, 0, "{name}: {}", added.stderr);
     }
 }
+
+#[test]
+fn output_paths_naming_a_folder_are_refused_before_any_image_is_read() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = home_with(scratch.path(), &[GOOD]);
+    // Folders whose names look like the files asked for.
+    let (results, predictions) = (scratch.path().join("r.csv"), scratch.path().join("p.jsonl"));
+    std::fs::create_dir(&results).unwrap();
+    std::fs::create_dir(&predictions).unwrap();
+    for (flag, path, what) in [
+        ("--results-file", &results, "the results file"),
+        ("--predictions", &predictions, "predictions"),
+    ] {
+        let refused = verify(
+            &home,
+            scratch.path(),
+            "test/good",
+            &[flag, path.to_str().unwrap()],
+        );
+        assert_error(&refused, &[what, path.to_str().unwrap(), "folder"]);
+        assert!(
+            !refused.stderr.contains("test/good: top-1"),
+            "{}",
+            refused.stderr
+        );
+    }
+    // Nothing was evaluated: no run in the store, no report.
+    assert_eq!(runs_in_store(&home, scratch.path()), serde_json::json!([]));
+    let reports = scratch.path().join("reports/test/good");
+    assert!(
+        !reports.exists() || reports.read_dir().unwrap().count() == 0,
+        "no report written"
+    );
+}
