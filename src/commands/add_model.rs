@@ -387,6 +387,7 @@ fn check_output(model: &Model, label_offset: Option<usize>, file: &Path) -> anyh
             optional_shape_text(&info.shape)
         ),
     };
+    check_output_batch(model, file)?;
     let label_offset = match (classes, label_offset) {
         (1000, None | Some(0)) => 0,
         (1001, None | Some(1)) => 1,
@@ -414,6 +415,35 @@ fn check_output(model: &Model, label_offset: Option<usize>, file: &Path) -> anyh
         label_offset,
         kind: kind.into(),
     })
+}
+
+/// A classifier gives one row per image: an output batch dimension fixed to another number
+/// than the input's (or, with a dynamic input, to anything but 1, which an export traced on one
+/// image may declare) cannot be right, and would fail `verify` at its first batch.
+fn check_output_batch(model: &Model, file: &Path) -> anyhow::Result<()> {
+    let (input, output) = (model.input(), model.output());
+    let batch = |shape: &[Option<u64>]| shape.first().copied().flatten();
+    match (batch(&input.shape), batch(&output.shape)) {
+        (Some(images), Some(rows)) if images != rows => bail!(
+            "{}: output {} {} has {rows} rows for input {} {} of {images} images; a classifier gives one row \
+             per image: re-export it with the output's batch dimension equal to the input's",
+            file.display(),
+            output.name,
+            optional_shape_text(&output.shape),
+            input.name,
+            optional_shape_text(&input.shape)
+        ),
+        (None, Some(rows)) if rows != 1 => bail!(
+            "{}: output {} {} has a fixed batch of {rows} rows, but input {} {} takes any number of images; \
+             a classifier gives one row per image: re-export it with a dynamic output batch",
+            file.display(),
+            output.name,
+            optional_shape_text(&output.shape),
+            input.name,
+            optional_shape_text(&input.shape)
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// `SOURCE:TOP1:TOP5`; the source may itself contain ':' (a URL), the numbers may not.

@@ -1,4 +1,5 @@
-//! `zoorepro compare A B`: two runs image by image, on the images both scored.
+//! `zoorepro compare A B`: two runs image by image, on the images both scored from the same
+//! content (see [`crate::eval::pairing`]).
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -8,7 +9,8 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{CompareArgs, CompareFormat};
 use crate::dataset::labels;
-use crate::eval::prediction::{Outcome, Prediction, percent};
+use crate::eval::pairing::{Pairing, PairingNotes};
+use crate::eval::prediction::{Content, Outcome, Prediction, percent};
 use crate::eval::stats::mcnemar_exact_p;
 use crate::exit;
 
@@ -46,7 +48,12 @@ struct Difference {
 struct Comparison {
     a: Side,
     b: Side,
+    /// Images both runs scored from the same content (or, where a run does not know it, of the
+    /// same name): every figure below is over these.
     images: usize,
+    /// Images left out because their content differs, and those paired by name alone.
+    #[serde(flatten)]
+    pairing: PairingNotes,
     top1_agreement: usize,
     top1_agreement_percent: f64,
     identical_top5_sets: usize,
@@ -145,12 +152,17 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         .into_iter()
         .map(|p| (p.name.clone(), p))
         .collect();
+    let contents = [store.contents(a.id)?, store.contents(b.id)?];
 
-    let pair = PairTally::of(&a_rows, &b_rows);
+    let pair = PairTally::of(&a_rows, &b_rows, &contents);
     let images = pair.images;
     if images == 0 {
+        let differ = match pair.pairing.not_comparable {
+            0 => String::new(),
+            n => format!(" ({n} images share a name but not their content)"),
+        };
         anyhow::bail!(
-            "runs {} and {} have no scored image in common: nothing to compare",
+            "runs {} and {} have no scored image in common{differ}: nothing to compare",
             a.id,
             b.id
         );
@@ -171,6 +183,7 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         a: side(&a, pair.a_correct, pair.a_top5),
         b: side(&b, pair.b_correct, pair.b_top5),
         images,
+        pairing: pair.pairing,
         top1_agreement: pair.agree,
         top1_agreement_percent: percent(pair.agree, images),
         identical_top5_sets: pair.same_sets,
@@ -201,10 +214,11 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
     Ok(exit::SUCCESS)
 }
 
-/// Counts over the images both runs ranked and that carry a label.
+/// Counts over the images both runs ranked from the same content and that carry a label.
 #[derive(Default)]
 struct PairTally {
     images: usize,
+    pairing: PairingNotes,
     /// Same top-1 class.
     agree: usize,
     same_sets: usize,
@@ -220,7 +234,12 @@ struct PairTally {
 }
 
 impl PairTally {
-    fn of(a_rows: &[Prediction], b_rows: &HashMap<String, Prediction>) -> PairTally {
+    /// `contents`: what each run's rows were computed from, by name (absent: unknown).
+    fn of(
+        a_rows: &[Prediction],
+        b_rows: &HashMap<String, Prediction>,
+        contents: &[HashMap<String, Content>; 2],
+    ) -> PairTally {
         let mut t = PairTally {
             classes: vec![[0; 3]; labels::wnids().len()],
             ..PairTally::default()
@@ -233,6 +252,11 @@ impl PairTally {
             else {
                 continue;
             };
+            let name = &a_prediction.name;
+            let pairing = Pairing::of(contents[0].get(name), contents[1].get(name));
+            if !t.pairing.add(&a_prediction.file, pairing) {
+                continue;
+            }
             t.images += 1;
             let (a_hit, b_hit) = (a5[0] == label, b5[0] == label);
             t.a_correct += usize::from(a_hit);
@@ -360,6 +384,9 @@ fn write_text(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io::Re
     let mut table = vec![[String::new(), "A".into(), "B".into()]];
     table.extend(sides(c));
     write!(out, "{}", aligned(&table))?;
+    for line in c.pairing.lines() {
+        writeln!(out, "\n{}", crate::util::escape::terminal(&line))?;
+    }
     writeln!(out, "\nOn the {} images both scored:", c.images)?;
     for line in findings(c) {
         writeln!(out, "  {line}")?;
@@ -396,6 +423,9 @@ fn write_markdown(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io
     writeln!(out, "| | A | B |\n|---|---|---|")?;
     for [what, a, b] in sides(c) {
         writeln!(out, "| {what} | {a} | {b} |")?;
+    }
+    for line in c.pairing.lines() {
+        writeln!(out, "\n{}", crate::util::escape::markdown_text(&line))?;
     }
     writeln!(out, "\nOn the {} images both scored:\n", c.images)?;
     for line in findings(c) {
@@ -469,6 +499,7 @@ fn html_page(c: &Comparison, limit: usize, val: Option<&std::path::Path>) -> Com
     ComparePage {
         title: format!("Run {} vs run {}", c.a.run, c.b.run),
         runs: [side("A", &c.a), side("B", &c.b)],
+        pairing: c.pairing.lines(),
         findings: findings(c).to_vec(),
         classes: class_rows(c),
         thumbnails,
@@ -546,6 +577,7 @@ mod tests {
             a: side(3),
             b: side(7),
             images: 50000,
+            pairing: PairingNotes::default(),
             top1_agreement: 50000 - differs,
             top1_agreement_percent: 75.0,
             identical_top5_sets: 30000,
@@ -620,6 +652,40 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('|'), "{text}");
+    }
+
+    #[test]
+    fn images_pair_by_name_and_content_and_by_name_alone_where_a_run_has_no_content() {
+        let prediction = |name: &str, top1: u16| Prediction {
+            name: name.into(),
+            file: format!("n01440764/{name}"),
+            label: Some(0),
+            outcome: Outcome::Ranked {
+                top5: [top1, 1, 2, 3, 4],
+                scores: [0.0; 5],
+            },
+        };
+        let a = [prediction("a", 0), prediction("b", 0), prediction("c", 0)];
+        let b: HashMap<String, Prediction> =
+            [prediction("a", 0), prediction("b", 9), prediction("c", 9)]
+                .map(|p| (p.name.clone(), p))
+                .into();
+        let known = |pairs: &[(&str, &[u8])]| -> HashMap<String, Content> {
+            pairs
+                .iter()
+                .map(|(name, bytes)| (name.to_string(), Content::of(bytes)))
+                .collect()
+        };
+        // a: the same file; b: another file under the name; c: no content known in run B.
+        let contents = [
+            known(&[("a", b"x"), ("b", b"y"), ("c", b"z")]),
+            known(&[("a", b"x"), ("b", b"other")]),
+        ];
+        let tally = PairTally::of(&a, &b, &contents);
+        assert_eq!(tally.images, 2);
+        assert_eq!(tally.pairing.not_comparable_files, ["n01440764/b"]);
+        assert_eq!(tally.pairing.paired_by_name_only, 1);
+        assert_eq!((tally.agree, tally.only_a, tally.only_b), (1, 1, 0));
     }
 
     #[test]

@@ -109,8 +109,18 @@ pub(super) fn check_outputs_writable(
 /// and is writable, unless it is a special file such as `/dev/stdout`, which is streamed to.
 /// Nothing is left behind.
 pub(super) fn check_file_writable(path: &Path, what: &str) -> anyhow::Result<()> {
+    let metadata = std::fs::metadata(path);
+    // A folder cannot be replaced by the file: said now, not after the whole pass.
+    if metadata.as_ref().is_ok_and(|m| m.is_dir())
+        || path.as_os_str().as_encoded_bytes().ends_with(b"/")
+    {
+        anyhow::bail!(
+            "cannot write {what} to {}: it names a folder; name a file (in that folder, say)",
+            path.display()
+        );
+    }
     // A special file (a FIFO, /dev/stdout) is written by streaming: opening it here could block.
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+    if metadata.is_ok_and(|m| !m.is_file()) {
         return Ok(());
     }
     let folder = match path.parent() {

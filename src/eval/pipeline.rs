@@ -39,14 +39,27 @@ pub enum PipelineError {
         "{file}: {error} (--strict stops at the first unreadable image; without it the image counts as failed)"
     )]
     StrictFailure { file: String, error: String },
-    #[error("{model}: the model's output has {got} classes, but its manifest declares {expected}")]
-    ClassCount {
-        model: String,
-        got: usize,
-        expected: usize,
-    },
+    #[error("the model's output has {got} classes, but its manifest declares {expected}")]
+    ClassCount { got: usize, expected: usize },
     #[error("{0}")]
     Sink(String),
+}
+
+/// What stopped one lane: its model failed (an output of the wrong shape, an inference error).
+/// The pass goes on without it; the other lanes are not concerned.
+#[derive(Debug, thiserror::Error)]
+#[error("{model}: {error}")]
+pub struct LaneStopped {
+    pub model: String,
+    pub error: PipelineError,
+}
+
+/// What the pass gave each lane.
+#[derive(Debug)]
+pub struct PassOutcome {
+    pub stats: Vec<PipelineStats>,
+    /// Per lane, the error that stopped it, if one did: its predictions stop at the batch before.
+    pub stopped: Vec<Option<LaneStopped>>,
 }
 
 /// A recipe the pass computes once per image, for every lane that takes it.
@@ -125,14 +138,15 @@ struct ReadyBatch {
 
 /// Runs every admitted sample through the lanes that want it and hands each lane's finished
 /// predictions to `sink(lane, predictions)`. `progress` is called with the number of images
-/// finished by every lane.
+/// finished by every lane. A lane whose model fails is stopped and the others go on (the pass
+/// ends early when none is left); an error of the images or of the sink stops the pass.
 pub fn run(
     samples: impl Iterator<Item = Result<Admitted, DatasetError>> + Send,
     config: &PassConfig,
     lanes: &mut [Lane<'_>],
     mut sink: impl FnMut(usize, &[Prediction]) -> Result<(), String>,
     mut progress: impl FnMut(usize),
-) -> Result<Vec<PipelineStats>, PipelineError> {
+) -> Result<PassOutcome, PipelineError> {
     let started = Instant::now();
     let lane_preparation: Vec<usize> = lanes.iter().map(|lane| lane.preparation).collect();
     let (raw_tx, raw_rx) = bounded::<Result<RawBatch, DatasetError>>(QUEUE_DEPTH);
@@ -158,11 +172,11 @@ pub fn run(
         // Dropping the receivers makes the other stages' sends fail, so they stop early on error.
         drop(ready_rx);
         drop(free_rx);
-        result.map(|mut stats| {
-            for lane in &mut stats {
+        result.map(|mut outcome| {
+            for lane in &mut outcome.stats {
                 lane.wall_time = started.elapsed();
             }
-            stats
+            outcome
         })
     })
 }
@@ -307,7 +321,8 @@ fn infer_batches(
     lanes: &mut [Lane<'_>],
     sink: &mut impl FnMut(usize, &[Prediction]) -> Result<(), String>,
     progress: &mut impl FnMut(usize),
-) -> Result<Vec<PipelineStats>, PipelineError> {
+) -> Result<PassOutcome, PipelineError> {
+    let mut stopped: Vec<Option<LaneStopped>> = lanes.iter().map(|_| None).collect();
     let mut stats = vec![
         PipelineStats {
             lanes: lanes.len(),
@@ -338,6 +353,9 @@ fn infer_batches(
             .filter(|o| o.iter().any(|r| r.is_ok()))
             .count();
         for (index, lane) in lanes.iter_mut().enumerate() {
+            if stopped[index].is_some() {
+                continue;
+            }
             let stats = &mut stats[index];
             stats.preprocess_time += ready.elapsed;
             stats.decodes += decoded;
@@ -347,19 +365,30 @@ fn infer_batches(
                 lane_index: index,
                 sample_shape: config.preparations[lane.preparation].recipe.sample_shape(),
             };
-            work.run(
+            // Only the lane's model can fail here: that lane stops, the others go on.
+            match work.run(
                 lane,
                 &mut scratch[index],
                 &mut scores,
                 &mut predictions,
                 stats,
-            )?;
-            sink(index, &predictions).map_err(PipelineError::Sink)?;
+            ) {
+                Ok(()) => sink(index, &predictions).map_err(PipelineError::Sink)?,
+                Err(error) => {
+                    stopped[index] = Some(LaneStopped {
+                        model: lane.name.clone(),
+                        error,
+                    })
+                }
+            }
         }
         let _ = free_tx.send(std::mem::take(&mut ready.tensors));
         progress(ready.entries.len());
+        if stopped.iter().all(Option::is_some) {
+            break;
+        }
     }
-    Ok(stats)
+    Ok(PassOutcome { stats, stopped })
 }
 
 /// One lane's share of a decoded batch.
@@ -439,7 +468,6 @@ impl LaneWork<'_> {
         stats.inference_time += started.elapsed();
         if classes != lane.classes {
             return Err(PipelineError::ClassCount {
-                model: lane.name.clone(),
                 got: classes,
                 expected: lane.classes,
             });
@@ -549,6 +577,8 @@ mod tests {
 
     struct Outcomes {
         result: Result<PipelineStats, PipelineError>,
+        /// Why the lane stopped, if its model failed.
+        stopped: Option<LaneStopped>,
         predictions: Vec<Prediction>,
         fake: FakeClassifier,
     }
@@ -580,7 +610,7 @@ mod tests {
             label_offset: 0,
             class_subset: None,
         }];
-        let result = run(
+        let outcome = run(
             admit_all(samples, 1),
             &config,
             &mut lanes,
@@ -589,10 +619,14 @@ mod tests {
                 Ok(())
             },
             |_| {},
-        )
-        .map(|mut stats| stats.remove(0));
+        );
+        let (result, stopped) = match outcome {
+            Ok(mut outcome) => (Ok(outcome.stats.remove(0)), outcome.stopped.remove(0)),
+            Err(error) => (Err(error), None),
+        };
         Outcomes {
             result,
+            stopped,
             predictions,
             fake,
         }
@@ -694,13 +728,16 @@ mod tests {
     }
 
     #[test]
-    fn runtime_dataset_and_class_count_errors_stop_the_run() {
+    fn runtime_and_class_count_errors_stop_the_lane_and_dataset_errors_the_run() {
         let failing = FakeClassifier {
             fail: true,
             ..Default::default()
         };
-        let out = run_with(grey_samples(&[1, 2]), 2, None, false, failing);
-        assert!(matches!(out.result, Err(PipelineError::Runtime(_))));
+        let out = run_with(grey_samples(&[1, 2, 3, 4]), 2, None, false, failing);
+        let stopped = out.stopped.expect("the lane stopped");
+        assert!(matches!(stopped.error, PipelineError::Runtime(_)));
+        assert!(stopped.to_string().starts_with("fake: "), "{stopped}");
+        assert!(out.result.is_ok() && out.predictions.is_empty());
 
         let wrong_classes = FakeClassifier {
             classes: Some(1001),
@@ -708,11 +745,10 @@ mod tests {
         };
         let out = run_with(grey_samples(&[1, 2]), 2, None, false, wrong_classes);
         assert!(matches!(
-            out.result,
-            Err(PipelineError::ClassCount {
+            out.stopped.map(|s| s.error),
+            Some(PipelineError::ClassCount {
                 got: 1001,
                 expected: 1000,
-                ..
             })
         ));
 
@@ -722,6 +758,51 @@ mod tests {
         }));
         let out = run_with(samples, 2, None, false, FakeClassifier::default());
         assert!(matches!(out.result, Err(PipelineError::Dataset(_))));
+    }
+
+    #[test]
+    fn a_failing_model_stops_its_lane_and_the_other_lanes_finish() {
+        let recipe = preset("keras-caffe").unwrap();
+        let config = PassConfig {
+            preparations: vec![Preparation {
+                recipe: &recipe,
+                compat: PillowCompat::V13,
+            }],
+            read_batch: 2,
+            strict: false,
+        };
+        let mut good = FakeClassifier::default();
+        let mut bad = FakeClassifier {
+            fail: true,
+            ..Default::default()
+        };
+        let mut lanes = [(&mut bad, "bad"), (&mut good, "good")].map(|(model, name)| Lane {
+            name: name.into(),
+            model,
+            preparation: 0,
+            batch: 2,
+            fixed_batch: None,
+            classes: CLASSES,
+            label_offset: 0,
+            class_subset: None,
+        });
+        let mut seen = [0usize; 2];
+        let outcome = run(
+            admit_all(grey_samples(&[10, 20, 30, 40, 50]), 2),
+            &config,
+            &mut lanes,
+            |lane, batch| {
+                seen[lane] += batch.len();
+                Ok(())
+            },
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(seen, [0, 5]);
+        assert_eq!(outcome.stats[1].inferred, 5);
+        let stopped = outcome.stopped[0].as_ref().expect("the bad lane stopped");
+        assert!(stopped.to_string().starts_with("bad: "), "{stopped}");
+        assert!(outcome.stopped[1].is_none());
     }
 
     #[test]
@@ -768,7 +849,8 @@ mod tests {
             },
             |_| {},
         )
-        .unwrap();
+        .unwrap()
+        .stats;
         let top1s = |lane: usize| predictions[lane].iter().map(top1).collect::<Vec<_>>();
         assert_eq!(top1s(0), [Some(10), Some(20), Some(30)]);
         assert_eq!(top1s(1), [None, None, None]);
@@ -833,7 +915,7 @@ mod tests {
             |_| {},
         );
         drop(lanes);
-        let stats = result.unwrap();
+        let stats = result.unwrap().stats;
         assert!(stats.iter().all(|s| s.decodes == 5 && s.lanes == 3));
         let counts: Vec<(usize, usize)> = stats.iter().map(|s| (s.inferred, s.failed)).collect();
         assert_eq!(counts, [(5, 1), (2, 1), (4, 1)]);

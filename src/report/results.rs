@@ -7,19 +7,20 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{RunRecord, VerdictStatus};
-use crate::image::recipe::ResizeMode;
+use super::RunRecord;
+use crate::image::recipe::{Recipe, ResizeMode};
 
 /// One model's line of the results file. Numbers are rounded as printed (3 decimals for
-/// percentages, 2 for millions of parameters), so no float noise reaches a spreadsheet.
+/// percentages, 2 for millions of parameters), so no float noise reaches a spreadsheet. A model
+/// that failed in the pass has a line too: no figures, `verdict` "error" and the `error`.
 #[derive(Clone, Debug, Serialize)]
 pub struct ResultRow {
     pub model: String,
     pub img_size: u32,
-    pub top1: f64,
-    pub top1_err: f64,
-    pub top5: f64,
-    pub top5_err: f64,
+    pub top1: Option<f64>,
+    pub top1_err: Option<f64>,
+    pub top5: Option<f64>,
+    pub top5_err: Option<f64>,
     /// Millions of trainable parameters (BatchNorm running statistics excluded, as PyTorch and
     /// timm count them); `None` when the file could not be summarised.
     pub param_count: Option<f64>,
@@ -33,13 +34,19 @@ pub struct ResultRow {
     pub reference_top1: Option<f64>,
     pub reference_top5: Option<f64>,
     pub delta_top1: Option<f64>,
-    pub verdict: VerdictStatus,
+    /// The verdict's status as the record spells it, or "error" for a model that failed.
+    pub verdict: String,
     /// The verdict's marks, beside it ([`crate::eval::trust::Mark`]).
     pub marks: Vec<crate::eval::trust::Mark>,
     /// 95% Wilson interval of `top1`: what a subset's number can and cannot say.
     pub top1_low: Option<f64>,
     pub top1_high: Option<f64>,
+    /// Why the model has no result, when it failed in the pass.
+    pub error: Option<String>,
 }
+
+/// The `verdict` of a model that failed in the pass.
+pub const FAILED_VERDICT: &str = "error";
 
 fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
@@ -48,24 +55,29 @@ fn round(value: f64, decimals: i32) -> f64 {
     if rounded == 0.0 { 0.0 } else { rounded }
 }
 
+/// The share of the resized image the crop keeps, as timm states it.
+fn crop_pct(recipe: &Recipe) -> f64 {
+    let pct = match recipe.resize_mode {
+        ResizeMode::ShorterSide => f64::from(recipe.crop_size) / f64::from(recipe.resize_size),
+        ResizeMode::Squash => 1.0,
+    };
+    round(pct, 4)
+}
+
 impl ResultRow {
     /// The row of a run record; `parameters` in units (converted to millions here).
     pub fn new(record: &RunRecord, parameters: Option<u64>) -> ResultRow {
         let recipe = &record.recipe.definition;
         let expected = record.references.iter().find(|r| r.expected);
-        let crop_pct = match recipe.resize_mode {
-            ResizeMode::ShorterSide => f64::from(recipe.crop_size) / f64::from(recipe.resize_size),
-            ResizeMode::Squash => 1.0,
-        };
         ResultRow {
             model: record.model_id.clone(),
             img_size: recipe.crop_size,
-            top1: round(record.top1, 3),
-            top1_err: round(100.0 - record.top1, 3),
-            top5: round(record.top5, 3),
-            top5_err: round(100.0 - record.top5, 3),
+            top1: Some(round(record.top1, 3)),
+            top1_err: Some(round(100.0 - record.top1, 3)),
+            top5: Some(round(record.top5, 3)),
+            top5_err: Some(round(100.0 - record.top5, 3)),
             param_count: parameters.map(|p| round(p as f64 / 1e6, 2)),
-            crop_pct: round(crop_pct, 4),
+            crop_pct: crop_pct(recipe),
             interpolation: recipe.filter.name().to_ascii_lowercase(),
             recipe: record.recipe.name.clone(),
             image_set: record.dataset.image_set_label(record.images),
@@ -76,10 +88,45 @@ impl ResultRow {
             // An unpublished top-5 (MLPerf) is an empty field.
             reference_top5: expected.and_then(|r| r.top5).map(|top5| round(top5, 3)),
             delta_top1: expected.map(|r| round(r.delta_top1, 3)),
-            verdict: record.verdict.status,
+            verdict: record.verdict.status.name().to_string(),
             marks: record.verdict.marks.clone(),
             top1_low: record.top1_interval.map(|[lo, _]| round(lo, 3)),
             top1_high: record.top1_interval.map(|[_, hi]| round(hi, 3)),
+            error: None,
+        }
+    }
+
+    /// The row of a model that failed in the pass, fed `recipe`, after `images` images were read.
+    pub fn failed(
+        model: &str,
+        recipe: &Recipe,
+        parameters: Option<u64>,
+        images: usize,
+        error: &str,
+    ) -> ResultRow {
+        ResultRow {
+            model: model.to_string(),
+            img_size: recipe.crop_size,
+            top1: None,
+            top1_err: None,
+            top5: None,
+            top5_err: None,
+            param_count: parameters.map(|p| round(p as f64 / 1e6, 2)),
+            crop_pct: crop_pct(recipe),
+            interpolation: recipe.filter.name().to_ascii_lowercase(),
+            recipe: recipe.name.clone(),
+            image_set: String::new(),
+            images,
+            failed: 0,
+            reference_source: None,
+            reference_top1: None,
+            reference_top5: None,
+            delta_top1: None,
+            verdict: FAILED_VERDICT.into(),
+            marks: Vec::new(),
+            top1_low: None,
+            top1_high: None,
+            error: Some(error.to_string()),
         }
     }
 }
@@ -117,7 +164,7 @@ pub fn results_format(path: &Path) -> Option<ResultsFormat> {
 
 const CSV_COLUMNS: &str = "model,img_size,top1,top1_err,top5,top5_err,param_count,crop_pct,\
 interpolation,recipe,image_set,images,failed,reference_source,reference_top1,reference_top5,\
-delta_top1,verdict,top1_low,top1_high,marks";
+delta_top1,verdict,top1_low,top1_high,marks,error";
 
 fn render_csv(rows: &[ResultRow]) -> String {
     let number = |value: Option<f64>, decimals: usize| {
@@ -128,10 +175,10 @@ fn render_csv(rows: &[ResultRow]) -> String {
         let fields = [
             super::table::csv_field(&row.model),
             row.img_size.to_string(),
-            format!("{:.3}", row.top1),
-            format!("{:.3}", row.top1_err),
-            format!("{:.3}", row.top5),
-            format!("{:.3}", row.top5_err),
+            number(row.top1, 3),
+            number(row.top1_err, 3),
+            number(row.top5, 3),
+            number(row.top5_err, 3),
             number(row.param_count, 2),
             format!("{:.3}", row.crop_pct),
             row.interpolation.clone(),
@@ -143,10 +190,11 @@ fn render_csv(rows: &[ResultRow]) -> String {
             number(row.reference_top1, 3),
             number(row.reference_top5, 3),
             number(row.delta_top1, 3),
-            row.verdict.name().to_string(),
+            super::table::csv_field(&row.verdict),
             number(row.top1_low, 3),
             number(row.top1_high, 3),
             super::table::csv_field(&crate::eval::trust::marks_text(&row.marks)),
+            super::table::csv_field(row.error.as_deref().unwrap_or("")),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');

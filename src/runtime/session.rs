@@ -176,7 +176,7 @@ impl Model {
         let rows = out_shape.first().copied().unwrap_or(0);
         if out_shape.len() != 2 || rows != samples as i64 {
             return Err(RuntimeError::Inference(format!(
-                "output {} has shape {:?}, expected [{samples}, classes]",
+                "output {} has shape {:?} for a batch of {samples} images; a classifier gives one row per image, [{samples}, classes]",
                 self.output.name,
                 &out_shape[..]
             )));

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod digests;
+pub mod onnx;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

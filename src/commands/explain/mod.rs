@@ -19,7 +19,8 @@ use crate::eval::explain::{
     Evidence, Expected, ExplainVerdict, ImageOutcome, candidates, gather, rank, tied_with_best,
     verdict,
 };
-use crate::eval::prediction::{Outcome, Prediction};
+use crate::eval::pairing::{Pairing, PairingNotes};
+use crate::eval::prediction::{Content, Outcome, Prediction};
 use crate::eval::rank::TOP_K;
 use crate::eval::verdict::{DEFAULT_TOLERANCE, assess};
 use crate::exit;
@@ -33,8 +34,18 @@ struct Against {
     run: i64,
     model_id: String,
     recipe: String,
-    /// Images of the sample the reference run scored.
+    /// Images the reference run scored.
     images: usize,
+    /// Images of the sample whose content differs from the reference run's (left out of the
+    /// sample), and those paired by name alone.
+    #[serde(flatten)]
+    pairing: PairingNotes,
+}
+
+/// The reference run's top-5 and the content each was computed from, by image name.
+struct Reference {
+    top5: HashMap<String, [u16; TOP_K]>,
+    contents: HashMap<String, Content>,
 }
 
 #[derive(Serialize)]
@@ -82,12 +93,15 @@ struct Report {
 pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     let under_test = ModelUnderTest::select(ctx, &args.model)?;
     let dataset = Dataset::open(&args.val)?;
-    let against = args
+    let mut against = args
         .against
         .as_deref()
         .map(|query| reference_predictions(ctx, query))
         .transpose()?;
-    let chosen = choose(args, &dataset, against.as_ref())?;
+    let mut chosen = choose(args, &dataset, against.as_ref())?;
+    if let Some((against, reference)) = against.as_mut() {
+        chosen = same_content(chosen, reference, &mut against.pairing, args, against.run)?;
+    }
     let ModelUnderTest {
         manifest, recipe, ..
     } = &under_test;
@@ -129,7 +143,7 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
             top5: top5.clone(),
         })
         .collect();
-    let reference = against.as_ref().map(|(_, top5)| top5);
+    let reference = against.as_ref().map(|(_, reference)| &reference.top5);
     let mut evidence = gather(&all, &images, expected.as_ref(), reference);
     rank(&mut evidence, expected.as_ref());
     let verdict = verdict(&evidence);
@@ -153,9 +167,10 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
 fn choose(
     args: &ExplainArgs,
     dataset: &Dataset,
-    against: Option<&(Against, HashMap<String, [u16; TOP_K]>)>,
+    against: Option<&(Against, Reference)>,
 ) -> anyhow::Result<Vec<Chosen>> {
-    let keep: Option<HashSet<String>> = against.map(|(_, top5)| top5.keys().cloned().collect());
+    let keep: Option<HashSet<String>> =
+        against.map(|(_, reference)| reference.top5.keys().cloned().collect());
     let limited = keep.is_some();
     let chosen = choose_samples_where(dataset, args.samples, move |entry: &Entry| {
         keep.as_ref()
@@ -173,6 +188,46 @@ fn choose(
         );
     }
     Ok(chosen)
+}
+
+/// The sample less the images whose content differs from the reference run's: under the same
+/// name they are other images, and agreement on them says nothing of the pipeline. Where the
+/// reference holds no content (an imported seed cache), images are paired by name; both are
+/// counted in `pairing` and said on stderr.
+fn same_content(
+    chosen: Vec<Chosen>,
+    reference: &Reference,
+    pairing: &mut PairingNotes,
+    args: &ExplainArgs,
+    run: i64,
+) -> anyhow::Result<Vec<Chosen>> {
+    let sampled = chosen.len();
+    let kept: Vec<Chosen> = chosen
+        .into_iter()
+        .filter(|(entry, bytes)| {
+            // An unreadable image fails for every candidate and is compared with nothing.
+            let Ok(bytes) = bytes else { return true };
+            let ours = Content::of(bytes);
+            pairing.add(
+                &entry.file,
+                Pairing::of(Some(&ours), reference.contents.get(&entry.name)),
+            )
+        })
+        .collect();
+    for line in pairing.lines() {
+        eprintln!(
+            "zoorepro: warning: against run {run}: {}",
+            crate::util::escape::terminal(&line)
+        );
+    }
+    if kept.is_empty() {
+        bail!(
+            "{}: no image to explain with: all {sampled} sampled images the --against run {run} scored \
+             have other content in that run (same names, different files): pass the folder the run scored",
+            args.val.display()
+        );
+    }
+    Ok(kept)
 }
 
 /// One CPU session on the model, checked against its manifest and recipe.
@@ -193,11 +248,8 @@ fn open_model(args: &ExplainArgs, under_test: &ModelUnderTest) -> anyhow::Result
     Ok(model)
 }
 
-/// The top-5 of a stored run, by image name, with the run's description.
-fn reference_predictions(
-    ctx: &Context,
-    query: &str,
-) -> anyhow::Result<(Against, HashMap<String, [u16; TOP_K]>)> {
+/// The top-5 of a stored run and their contents, by image name, with the run's description.
+fn reference_predictions(ctx: &Context, query: &str) -> anyhow::Result<(Against, Reference)> {
     let store = Store::open_for_reading(&ctx.cache_dir()?)?;
     let runs = store.runs()?;
     let run = super::lookup::resolve_run(ctx, &store, &runs, query)?;
@@ -209,13 +261,15 @@ fn reference_predictions(
             Outcome::Failed(_) => None,
         })
         .collect();
+    let contents = store.contents(run.id)?;
     let against = Against {
         run: run.id,
         model_id: run.model_id.clone(),
         recipe: run.key.recipe.clone(),
         images: top5.len(),
+        pairing: PairingNotes::default(),
     };
-    Ok((against, top5))
+    Ok((against, Reference { top5, contents }))
 }
 
 /// The number the manifest expects of its recipe on the sample: measured on the sample's very
@@ -278,7 +332,7 @@ fn build_report(
     evidence: Vec<Evidence>,
     verdict: ExplainVerdict,
     expected: Option<Expected>,
-    against: Option<(Against, HashMap<String, [u16; TOP_K]>)>,
+    against: Option<(Against, Reference)>,
     measured: &measure::Measured,
 ) -> Report {
     let best = &evidence[0];
@@ -426,6 +480,9 @@ fn text(report: &Report) -> String {
             against.recipe,
             against.images
         );
+        for line in against.pairing.lines() {
+            out += &format!("\n{}", crate::util::escape::terminal(&line));
+        }
     }
     out += "\n\n";
     out += &crate::util::text_table::aligned(&rows);
@@ -444,6 +501,11 @@ fn page(report: &Report) -> crate::report::html::explain::ExplainPage {
     ExplainPage {
         title: format!("explain {}", report.model_id),
         summary: report.summary.clone(),
+        pairing: report
+            .against
+            .as_ref()
+            .map(|against| against.pairing.lines())
+            .unwrap_or_default(),
         expected_top1: report.expected.as_ref().map(|e| e.top1),
         rows: report
             .candidates

@@ -122,8 +122,17 @@ struct Shared<'a> {
     started: Started,
 }
 
-/// Each member's record, report files and verdict line; then the results file. The exit status
-/// is the worst of the members'.
+/// One entry of `--json` over several models: the model's record, or why it has none.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum PassEntry {
+    Record(Box<RunRecord>),
+    Failed { model_id: String, error: String },
+}
+
+/// Each member's record, report files and verdict line, or, for a model that failed in the pass,
+/// its error line (its stored run is left incomplete; the others are not concerned); then the
+/// results file, with a row for every model. The exit status is the worst of the members'.
 fn report_every_member(
     members: Vec<Member>,
     evaluation: Evaluation,
@@ -136,6 +145,7 @@ fn report_every_member(
         order,
         fresh,
         stats,
+        stopped,
         coverage,
     } = evaluation;
     let shared = Shared {
@@ -154,8 +164,38 @@ fn report_every_member(
     };
     let many = members.len() > 1;
     let mut status = exit::SUCCESS;
-    let mut records = Vec::with_capacity(members.len());
-    for ((mut member, fresh), stats) in members.into_iter().zip(fresh).zip(&stats) {
+    let mut entries = Vec::with_capacity(members.len());
+    let mut rows = Vec::with_capacity(members.len());
+    for (((mut member, fresh), stats), stopped) in
+        members.into_iter().zip(fresh).zip(&stats).zip(stopped)
+    {
+        if let Some(error) = stopped {
+            eprintln!(
+                "zoorepro: error: {}{}",
+                crate::util::escape::terminal(&error),
+                if many {
+                    "; this model has no result, the other models of the pass went on"
+                } else {
+                    ""
+                }
+            );
+            status = exit::worst(status, exit::ERROR);
+            let under_test = &member.under_test;
+            if args.results_file.is_some() {
+                rows.push(ResultRow::failed(
+                    &under_test.manifest.id,
+                    &under_test.recipe,
+                    trainable_parameters(&under_test.onnx_path),
+                    order.len(),
+                    &error,
+                ));
+            }
+            entries.push(PassEntry::Failed {
+                model_id: under_test.manifest.id.clone(),
+                error,
+            });
+            continue;
+        }
         let record = finish(&mut member, &shared, fresh, stats)?;
         let code = emit(
             &record,
@@ -165,17 +205,16 @@ fn report_every_member(
             &args.verdict,
         )?;
         status = exit::worst(status, code);
-        records.push((record, member.under_test.onnx_path));
+        if args.results_file.is_some() {
+            let parameters = trainable_parameters(&member.under_test.onnx_path);
+            rows.push(ResultRow::new(&record, parameters));
+        }
+        entries.push(PassEntry::Record(Box::new(record)));
     }
     if many && args.output.json {
-        let all: Vec<&RunRecord> = records.iter().map(|(record, _)| record).collect();
-        super::print_json(&all)?;
+        super::print_json(&entries)?;
     }
     if let Some(path) = &args.results_file {
-        let rows: Vec<ResultRow> = records
-            .iter()
-            .map(|(record, onnx)| ResultRow::new(record, trainable_parameters(onnx)))
-            .collect();
         write_results(path, &rows)
             .with_context(|| format!("cannot write the results file {}", path.display()))?;
         eprintln!("  results: {} ({} models)", path.display(), rows.len());

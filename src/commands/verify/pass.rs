@@ -25,6 +25,8 @@ pub(super) struct Evaluation {
     pub fresh: Vec<Vec<Prediction>>,
     /// Each model's figures.
     pub stats: Vec<PipelineStats>,
+    /// Each model's failure, if it failed (the pass went on without it), as one line naming it.
+    pub stopped: Vec<Option<String>>,
     /// Whether the pass covered every image of `--val` (no `--limit` cut, no shard).
     pub coverage: Coverage,
 }
@@ -114,7 +116,7 @@ pub(super) fn evaluate(
             }
         }
     };
-    let stats = pipeline::run(admitted, &config, &mut lanes, sink, |n| {
+    let outcome = pipeline::run(admitted, &config, &mut lanes, sink, |n| {
         progress.inc(n as u64)
     })?;
     progress.finish_and_clear();
@@ -122,7 +124,12 @@ pub(super) fn evaluate(
     Ok(Evaluation {
         order,
         fresh,
-        stats,
+        stats: outcome.stats,
+        stopped: outcome
+            .stopped
+            .into_iter()
+            .map(|stopped| stopped.map(|s| s.to_string()))
+            .collect(),
         coverage,
     })
 }

@@ -11,6 +11,8 @@ pub struct ComparePage {
     pub title: String,
     /// (label, top-1 percent, 95% interval) of run A and run B.
     pub runs: [(String, f64, Option<[f64; 2]>); 2],
+    /// What pairing the images left out (same name, other content) or did by name alone.
+    pub pairing: Vec<String>,
     /// Lines stating agreement and the test of the difference.
     pub findings: Vec<String>,
     /// Header row first.
@@ -46,6 +48,7 @@ pub fn render(page: &ComparePage) -> String {
             body {
                 h1 { (page.title) }
                 (top1_chart(page))
+                @for line in &page.pairing { p { strong { (line) } } }
                 ul { @for line in &page.findings { li { (line) } } }
                 @if page.classes.len() > 1 {
                     h2 { "Classes whose top-1 changed most" }
@@ -129,6 +132,7 @@ mod tests {
                 ("A: run 1".into(), 72.0, Some([62.5, 79.9])),
                 ("B: run 2".into(), 53.0, Some([43.3, 62.5])),
             ],
+            pairing: vec!["not comparable: 2 images have the same name".into()],
             findings: vec!["top-1 agreement: 60".into()],
             classes: vec![
                 ["class", "images", "A top-1", "B top-1", "B − A"].map(String::from),
@@ -150,6 +154,7 @@ mod tests {
         assert!(html.contains("class=\"chart-compare\""));
         assert!(html.contains("data:image/png;base64,iVBORw=="));
         assert!(html.contains("1 shown, 39 left out"));
+        assert!(html.contains("<strong>not comparable: 2 images"));
         assert!(html.contains("x&lt;y&gt;.JPEG") && !html.contains("x<y>"));
         assert!(!html.contains("src=\"http"));
     }

@@ -9,6 +9,9 @@ use super::{Axis, head};
 pub struct ExplainPage {
     pub title: String,
     pub summary: String,
+    /// What pairing the sample with the `--against` run left out (same name, other content) or
+    /// did by name alone.
+    pub pairing: Vec<String>,
     pub expected_top1: Option<f64>,
     /// Best first.
     pub rows: Vec<Row>,
@@ -31,6 +34,7 @@ pub fn render(page: &ExplainPage) -> String {
             body {
                 h1 { (page.title) }
                 p { (page.summary) }
+                @for line in &page.pairing { p { strong { (line) } } }
                 (chart(page))
                 table {
                     tr { th { "#" } th { "candidate" } th { "top-1" } th { "agreement top-1" } th { "changes" } }
@@ -97,6 +101,7 @@ mod tests {
         let page = ExplainPage {
             title: "explain coral/x".into(),
             summary: "pipeline-explains".into(),
+            pairing: vec!["not comparable: 20 images have the same name".into()],
             expected_top1: Some(72.0),
             rows: vec![
                 Row {
@@ -122,5 +127,6 @@ mod tests {
         assert!(html.contains("expected 72.00%"));
         assert!(html.contains("filter: BILINEAR -&gt; LANCZOS"));
         assert!(html.contains("(the manifest's recipe)"));
+        assert!(html.contains("<strong>not comparable: 20 images"));
     }
 }

@@ -1,0 +1,173 @@
+//! Tiny real ONNX classifiers, written with the official schema's prost types, for tests that
+//! need a model with a given signature (a wrong output batch, a fixed input batch) rather than
+//! a real network. They take NCHW 224x224 float input (the `torchvision` recipe).
+
+use prost::Message as _;
+use zoorepro::model::onnx::proto::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, tensor_proto, tensor_shape_proto,
+    type_proto,
+};
+
+pub const CLASSES: usize = 1000;
+
+/// A batch dimension: fixed to a number, or named (dynamic).
+#[derive(Clone, Copy, Debug)]
+pub enum Batch {
+    Fixed(i64),
+    Dynamic,
+}
+
+fn dim(batch: Batch) -> tensor_shape_proto::Dimension {
+    let value = match batch {
+        Batch::Fixed(n) => tensor_shape_proto::dimension::Value::DimValue(n),
+        Batch::Dynamic => tensor_shape_proto::dimension::Value::DimParam("N".into()),
+    };
+    tensor_shape_proto::Dimension {
+        value: Some(value),
+        ..Default::default()
+    }
+}
+
+fn fixed(n: i64) -> tensor_shape_proto::Dimension {
+    dim(Batch::Fixed(n))
+}
+
+fn float_value(name: &str, dims: Vec<tensor_shape_proto::Dimension>) -> ValueInfoProto {
+    ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(tensor_proto::DataType::Float as i32),
+                shape: Some(TensorShapeProto { dim: dims }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attribute_proto::AttributeType::Ints as i32),
+        ints: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attribute_proto::AttributeType::Int as i32),
+        i: Some(value),
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        name: Some(output.into()),
+        op_type: Some(op.into()),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+/// Per-channel spatial means projected to 1000 logits by fixed weights, one row per image; or,
+/// with `output_rows`, the batch's mean row repeated that many times whatever the batch (an
+/// export whose output batch is baked in wrong). The graph declares the shapes it produces.
+pub fn classifier(input_batch: Batch, output_rows: Option<i64>) -> Vec<u8> {
+    let weights: Vec<f32> = (0..3 * CLASSES)
+        .map(|i| ((i as f32) * 0.618_034).sin())
+        .collect();
+    let mut initializer = vec![TensorProto {
+        name: Some("weights".into()),
+        dims: vec![3, CLASSES as i64],
+        data_type: Some(tensor_proto::DataType::Float as i32),
+        raw_data: Some(weights.iter().flat_map(|w| w.to_le_bytes()).collect()),
+        ..Default::default()
+    }];
+    let mut nodes = vec![
+        node(
+            "ReduceMean",
+            &["input"],
+            "features",
+            vec![ints("axes", &[2, 3]), int("keepdims", 0)],
+        ),
+        node("MatMul", &["features", "weights"], "per_image", vec![]),
+    ];
+    let output_batch = match output_rows {
+        None => {
+            nodes.push(node("Identity", &["per_image"], "logits", vec![]));
+            input_batch
+        }
+        Some(rows) => {
+            initializer.push(TensorProto {
+                name: Some("rows".into()),
+                dims: vec![2],
+                data_type: Some(tensor_proto::DataType::Int64 as i32),
+                int64_data: vec![rows, CLASSES as i64],
+                ..Default::default()
+            });
+            nodes.push(node(
+                "ReduceMean",
+                &["per_image"],
+                "batch_mean",
+                vec![ints("axes", &[0]), int("keepdims", 1)],
+            ));
+            nodes.push(node("Expand", &["batch_mean", "rows"], "logits", vec![]));
+            Batch::Fixed(rows)
+        }
+    };
+    ModelProto {
+        ir_version: Some(8),
+        producer_name: Some("zoorepro-tests".into()),
+        producer_version: Some("1".into()),
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(13),
+        }],
+        graph: Some(GraphProto {
+            name: Some("tiny".into()),
+            node: nodes,
+            initializer,
+            input: vec![float_value(
+                "input",
+                vec![dim(input_batch), fixed(3), fixed(224), fixed(224)],
+            )],
+            output: vec![float_value(
+                "logits",
+                vec![dim(output_batch), fixed(CLASSES as i64)],
+            )],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// The manifest of a [`classifier`] saved as `file` in a home's models/, unpinned, fed by the
+/// `torchvision` preset.
+pub fn manifest(id: &str, file: &str, input_batch: Batch) -> serde_json::Value {
+    let batch = match input_batch {
+        Batch::Fixed(n) => serde_json::json!(n),
+        Batch::Dynamic => serde_json::json!("N"),
+    };
+    serde_json::json!({
+        "format_version": 1,
+        "id": id,
+        "framework": id.split('/').next().unwrap(),
+        "name": id.split('/').nth(1).unwrap(),
+        "description": "tests/common/onnx.rs fixture",
+        "file": file,
+        "sha256": null,
+        "input": {"name": "input", "shape": [batch, 3, 224, 224], "layout": "nchw", "dtype": "float32"},
+        "output": {"name": "logits", "classes": CLASSES, "label_offset": 0, "kind": "logits"},
+        "default_recipe": "torchvision",
+        "recipes": ["torchvision"],
+        "references": []
+    })
+}
