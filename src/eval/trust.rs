@@ -427,9 +427,11 @@ mod tests {
         );
     }
 
+    type Spoil = fn(&mut Evidence);
+
     #[test]
     fn every_missing_guarantee_is_a_mark() {
-        let cases: [(fn(&mut Evidence), Mark); 7] = [
+        let cases: [(Spoil, Mark); 7] = [
             (|e| e.model = ModelCheck::NotVerified, Mark::UnverifiedModel),
             (|e| e.coverage = Coverage::Partial, Mark::Partial),
             (
