@@ -548,3 +548,44 @@ fn a_folder_named_like_imagenetv2_with_copies_is_marked_weak() {
         assert!(marks.contains(&mark.to_string()), "{marks:?}");
     }
 }
+
+/// Class 8: `compare` marks a run that is a part of its image set, whatever its intervals say.
+#[test]
+fn compare_marks_a_part_of_an_image_set() {
+    let Some(shared) = shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let val = shared.join("imagenet-sample");
+    let model = shared_model(&shared, SMALL);
+    let onnx = model.to_str().unwrap();
+    let (_, limited, _) = verify_json(
+        &cache,
+        dir.path(),
+        &val,
+        &[
+            "--model", SMALL, "--onnx", onnx, "--limit", "10", "--batch", "5",
+        ],
+    );
+    let (_, whole, _) = verify_json(
+        &cache,
+        dir.path(),
+        &val,
+        &["--model", SMALL, "--onnx", onnx],
+    );
+    let (a, b) = (
+        limited["store"]["run_id"].to_string(),
+        whole["store"]["run_id"].to_string(),
+    );
+    let compared = run(zoorepro(&cache).args(["compare", &a, &b, "--format", "json"]));
+    assert_eq!(compared.status, 0, "{}", compared.stderr);
+    let json = compared.json();
+    assert_eq!(json["a"]["coverage"], "partial");
+    assert_eq!(json["a"]["marks"], serde_json::json!(["partial"]));
+    assert_eq!(json["b"]["marks"], serde_json::json!([]));
+    let text = run(zoorepro(&cache).args(["compare", &a, &b, "--format", "markdown"]));
+    assert!(
+        text.stdout.contains("[partial] (partial)"),
+        "{}",
+        text.stdout
+    );
+}

@@ -12,6 +12,7 @@ use crate::dataset::labels;
 use crate::eval::pairing::{Pairing, PairingNotes};
 use crate::eval::prediction::{Content, Outcome, Prediction, percent};
 use crate::eval::stats::mcnemar_exact_p;
+use crate::eval::trust::{Coverage, Mark};
 use crate::exit;
 
 use crate::report::html::compare::{ComparePage, Thumbnail};
@@ -31,6 +32,30 @@ struct Side {
     /// 95% Wilson intervals, in percent, over the images both runs scored.
     top1_interval: Option<[f64; 2]>,
     top5_interval: Option<[f64; 2]>,
+    /// Whether the run covers the whole image set it was started on: `complete`, `shard`,
+    /// `partial`, `interrupted` (never finished) or `unknown` (an older release made it).
+    coverage: &'static str,
+    /// `partial` for any run that does not cover its image set, `unknown-identity` where that is
+    /// not recorded: its figures are a part's, whatever the intervals say.
+    marks: Vec<Mark>,
+}
+
+/// A run's coverage and the marks it gives every figure of it.
+fn coverage(run: &RunInfo) -> (&'static str, Vec<Mark>) {
+    if !run.complete {
+        return ("interrupted", vec![Mark::Partial]);
+    }
+    let coverage = run
+        .summary
+        .as_ref()
+        .and_then(|s| s.coverage)
+        .unwrap_or(Coverage::Unknown);
+    let marks = match coverage {
+        Coverage::Complete => Vec::new(),
+        Coverage::Shard | Coverage::Partial => vec![Mark::Partial],
+        Coverage::Unknown => vec![Mark::UnknownIdentity],
+    };
+    (coverage.name(), marks)
 }
 
 #[derive(Serialize)]
@@ -168,6 +193,8 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         );
     }
     let side = |run: &RunInfo, correct: usize, top5: usize| Side {
+        coverage: coverage(run).0,
+        marks: coverage(run).1,
         run: run.id,
         model_id: run.model_id.clone(),
         kind: run.key.kind,
@@ -315,11 +342,25 @@ fn findings(c: &Comparison) -> [String; 3] {
     ]
 }
 
+/// A run's id, with its marks where it is not all of its image set.
+fn run_cell(side: &Side) -> String {
+    if side.marks.is_empty() {
+        side.run.to_string()
+    } else {
+        format!(
+            "{} [{}] ({})",
+            side.run,
+            crate::eval::trust::marks_text(&side.marks),
+            side.coverage
+        )
+    }
+}
+
 /// The rows of the side-by-side table: label, A, B.
 fn sides(c: &Comparison) -> Vec<[String; 3]> {
     let (a, b) = (&c.a, &c.b);
     vec![
-        ["run".into(), a.run.to_string(), b.run.to_string()],
+        ["run".into(), run_cell(a), run_cell(b)],
         ["model".into(), a.model_id.clone(), b.model_id.clone()],
         [
             "kind / recipe".into(),
@@ -491,7 +532,7 @@ fn html_page(c: &Comparison, limit: usize, val: Option<&std::path::Path>) -> Com
         .collect();
     let side = |which: &str, s: &Side| {
         (
-            format!("{which}: run {} {}", s.run, s.model_id),
+            format!("{which}: run {} {}", run_cell(s), s.model_id),
             s.top1,
             s.top1_interval,
         )
