@@ -600,6 +600,8 @@ mod tests {
 
     fn side(run: i64) -> Side {
         Side {
+            coverage: "complete",
+            marks: Vec::new(),
             run,
             model_id: format!("pytorch/model{run}"),
             kind: RunKind::Import,

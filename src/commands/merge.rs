@@ -22,7 +22,7 @@ use crate::eval::trust::Coverage;
 use crate::eval::verdict::applicable;
 use crate::model::manifest::{self, ImageSetId};
 use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
-use crate::store::{DatasetMeta, RunInfo, RunKey, Store};
+use crate::store::{DatasetMeta, PassImage, RunInfo, RunKey, Store};
 
 struct ShardRun {
     store: PathBuf,
@@ -372,10 +372,15 @@ fn store_merged(
     target
         .insert(&merged, rows, contents)
         .with_context(|| format!("writing the merged run into {}", target.path().display()))?;
-    let pass: Vec<(&str, Option<Content>)> = rows
+    let pass: Vec<PassImage<'_>> = rows
         .iter()
         .zip(contents)
-        .map(|(row, content)| (row.name.as_str(), *content))
+        .map(|(row, content)| PassImage {
+            name: &row.name,
+            content: *content,
+            file: &row.file,
+            label: row.label,
+        })
         .collect();
     target.mark_complete(&merged, &pass, settle)?;
     eprintln!(

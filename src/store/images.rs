@@ -12,11 +12,22 @@ use super::{RunId, RunInfo, Store, StoreError};
 use crate::eval::prediction::{Content, Settle, Summary};
 use crate::util::time::now;
 
+/// One image of a pass, as the pass saw it: its name, the content it read, where it found it
+/// and under which label. The run keeps its own file and label: a cached row keeps those of the
+/// run that computed it, which a moved file no longer has.
+#[derive(Clone, Copy, Debug)]
+pub struct PassImage<'a> {
+    pub name: &'a str,
+    pub content: Option<Content>,
+    pub file: &'a str,
+    pub label: Option<u16>,
+}
+
 /// The contents a pass knows, by image name.
-fn known_contents(images: &[(&str, Option<Content>)]) -> HashMap<String, Content> {
+fn known_contents(images: &[PassImage<'_>]) -> HashMap<String, Content> {
     images
         .iter()
-        .filter_map(|(name, content)| Some(((*name).to_string(), (*content)?)))
+        .filter_map(|image| Some((image.name.to_string(), image.content?)))
         .collect()
 }
 
@@ -61,7 +72,7 @@ impl Store {
     pub fn mark_complete(
         &mut self,
         run: &RunInfo,
-        images: &[(&str, Option<Content>)],
+        images: &[PassImage<'_>],
         settle: &Settle<'_>,
     ) -> Result<(), StoreError> {
         self.settle_complete(run, images, settle)
@@ -70,7 +81,7 @@ impl Store {
     fn settle_complete(
         &mut self,
         run: &RunInfo,
-        images: &[(&str, Option<Content>)],
+        images: &[PassImage<'_>],
         settle: &Settle<'_>,
     ) -> Result<(), StoreError> {
         let sql = |e| classify(&self.path, e);
@@ -84,14 +95,21 @@ impl Store {
         {
             let mut statement = transaction
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO run_images (run_id, name, size, sha256)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO run_images (run_id, name, size, sha256, file, label)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(sql)?;
-            for (name, content) in images {
-                let (size, sha256) = stored_content(content.as_ref());
+            for image in images {
+                let (size, sha256) = stored_content(image.content.as_ref());
                 statement
-                    .execute(params![run.id, name, size, sha256])
+                    .execute(params![
+                        run.id,
+                        image.name,
+                        size,
+                        sha256,
+                        image.file,
+                        image.label
+                    ])
                     .map_err(sql)?;
             }
         }
@@ -249,7 +267,20 @@ mod tests {
         store
             .mark_complete(
                 &second,
-                &[("a.JPEG", Some(changed)), ("c.JPEG", content("c.JPEG"))],
+                &[
+                    PassImage {
+                        name: "a.JPEG",
+                        content: Some(changed),
+                        file: "n0/a.JPEG",
+                        label: Some(1),
+                    },
+                    PassImage {
+                        name: "c.JPEG",
+                        content: content("c.JPEG"),
+                        file: "n0/c.JPEG",
+                        label: Some(3),
+                    },
+                ],
                 &crate::eval::prediction::Settle::coverage_only(
                     crate::eval::trust::Coverage::Complete,
                 ),

@@ -40,6 +40,7 @@
 
 mod error;
 mod images;
+pub use images::PassImage;
 mod import;
 mod key;
 mod lease;
@@ -259,7 +260,30 @@ mod tests {
         run: &RunInfo,
         names: &[&str],
     ) -> Result<(), StoreError> {
-        let pass: Vec<(&str, Option<Content>)> = names.iter().map(|n| (*n, content(n))).collect();
+        // The pass sees each image where and under the label its cached row (of any run of the
+        // key) was written with.
+        let rows: std::collections::HashMap<String, (String, Option<u16>)> = {
+            let mut statement = store
+                .connection
+                .prepare("SELECT name, file, label FROM predictions WHERE key_digest = ?1")
+                .unwrap();
+            statement
+                .query_map([&run.key_digest], |row| {
+                    Ok((row.get::<_, String>(0)?, (row.get(1)?, row.get(2)?)))
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let pass: Vec<super::PassImage<'_>> = names
+            .iter()
+            .map(|n| super::PassImage {
+                name: n,
+                content: content(n),
+                file: rows.get(*n).map_or(n, |(file, _)| file.as_str()),
+                label: rows.get(*n).and_then(|(_, label)| *label),
+            })
+            .collect();
         store.mark_complete(
             run,
             &pass,

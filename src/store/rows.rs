@@ -16,6 +16,11 @@ use crate::eval::rank::TOP_K;
 use crate::util::time::{now, unix_now};
 
 /// A run's rows: its images (`i`) joined with the cache rows (`p`) computed from their content.
+/// Where and under which label the run saw each image: its own, or (runs settled before
+/// schema 6) the cached row's.
+const RUN_FILE: &str = "coalesce(i.file, p.file)";
+const RUN_LABEL: &str = "CASE WHEN i.file IS NULL THEN p.label ELSE i.label END";
+
 pub(super) const RUN_ROWS: &str = "FROM run_images i JOIN runs r ON r.id = i.run_id
      JOIN predictions p ON p.key_digest = r.key_digest AND p.name = i.name
          AND p.size = i.size AND p.sha256 = i.sha256
@@ -178,7 +183,7 @@ impl Store {
         let mut statement = self
             .connection
             .prepare_cached(&format!(
-                "SELECT i.name, p.file, p.label, p.top5, p.scores, p.error {RUN_ROWS}
+                "SELECT i.name, {RUN_FILE}, {RUN_LABEL}, p.top5, p.scores, p.error {RUN_ROWS}
                  ORDER BY i.name"
             ))
             .map_err(sql)?;
@@ -252,7 +257,7 @@ impl Store {
         let mut statement = self
             .connection
             .prepare_cached(&format!(
-                "SELECT i.name, p.label, p.top5, p.error IS NULL {RUN_ROWS}
+                "SELECT i.name, {RUN_LABEL}, p.top5, p.error IS NULL {RUN_ROWS}
                  ORDER BY i.name"
             ))
             .map_err(sql)?;
@@ -300,7 +305,8 @@ fn write_rows(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let mut member = transaction.prepare_cached(
-        "INSERT OR REPLACE INTO run_images (run_id, name, size, sha256) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO run_images (run_id, name, size, sha256, file, label)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut stored =
         transaction.prepare_cached("SELECT 1 FROM run_images WHERE run_id = ?1 AND name = ?2")?;
@@ -335,7 +341,14 @@ fn write_rows(
             ranked.then_some(&score_bytes),
             error,
         ])?;
-        member.execute(params![run.id, prediction.name, size, sha256])?;
+        member.execute(params![
+            run.id,
+            prediction.name,
+            size,
+            sha256,
+            prediction.file,
+            prediction.label
+        ])?;
     }
     Ok(new_images)
 }
@@ -455,7 +468,8 @@ mod tests {
                 .execute_batch(&format!(
                     "INSERT INTO predictions (key_digest, name, size, sha256, file)
                          VALUES ('{}', 'x.JPEG', -1, x'', 'x.JPEG');
-                     INSERT INTO run_images VALUES ({}, 'x.JPEG', -1, x'');",
+                     INSERT INTO run_images (run_id, name, size, sha256)
+                         VALUES ({}, 'x.JPEG', -1, x'');",
                     run.key_digest, run.id
                 ))
                 .unwrap();
@@ -512,7 +526,12 @@ mod tests {
         let error = store
             .mark_complete(
                 &run,
-                &[("a.JPEG", Some(Content::of(b"other bytes")))],
+                &[super::super::PassImage {
+                    name: "a.JPEG",
+                    content: Some(Content::of(b"other bytes")),
+                    file: "a.JPEG",
+                    label: None,
+                }],
                 &crate::eval::prediction::Settle::coverage_only(
                     crate::eval::trust::Coverage::Complete,
                 ),

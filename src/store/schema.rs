@@ -6,7 +6,7 @@ use rusqlite::{Transaction, TransactionBehavior, params};
 use super::{BUSY_TIMEOUT, RunId, RunKind, RunMeta, Store, StoreError};
 use crate::eval::prediction::Summary;
 
-pub(super) const SCHEMA_VERSION: i64 = 5;
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 const CREATE_SCHEMA: &str = "
     -- One row per invocation (a run): its key, its image set (run_images) and its summary.
@@ -42,11 +42,15 @@ const CREATE_SCHEMA: &str = "
         PRIMARY KEY (key_digest, name, size, sha256)
     ) WITHOUT ROWID;
     -- Each run's images, with the content it saw: the run reads its rows through this.
+    -- `file` and `label` are where and under which label this run saw the image (a cached row
+    -- keeps the first run's): NULL in runs settled before schema 6, which read the row's own.
     CREATE TABLE run_images (
         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
         name TEXT NOT NULL,
         size INTEGER NOT NULL,
         sha256 BLOB NOT NULL,
+        file TEXT,
+        label INTEGER,
         PRIMARY KEY (run_id, name)
     ) WITHOUT ROWID;
     -- Columns in the order scoring reads them: a blob past the first is found by walking the
@@ -67,7 +71,7 @@ const CREATE_SCHEMA: &str = "
         pid_start TEXT,
         heartbeat INTEGER NOT NULL
     );
-    PRAGMA user_version = 5;
+    PRAGMA user_version = 6;
 ";
 
 /// Version 1 stored `files` second in `packed_predictions`, so scoring an imported run walked
@@ -190,6 +194,15 @@ const UPGRADE_FROM_4: &str = "
     PRAGMA user_version = 5;
 ";
 
+/// Version 5 read a run's labels and file paths from the cached rows, which keep those of the
+/// run that first computed them: a file moved to another class folder was scored under its old
+/// label. Each run now keeps its own.
+const UPGRADE_FROM_5: &str = "
+    ALTER TABLE run_images ADD COLUMN file TEXT;
+    ALTER TABLE run_images ADD COLUMN label INTEGER;
+    PRAGMA user_version = 6;
+";
+
 impl Store {
     pub(super) fn initialise(&mut self) -> Result<(), StoreError> {
         self.connection
@@ -246,7 +259,8 @@ impl Store {
                 1 => (UPGRADE_FROM_1, 2),
                 2 => (UPGRADE_FROM_2, 3),
                 3 => (UPGRADE_FROM_3, 4),
-                _ => (UPGRADE_FROM_4, 5),
+                4 => (UPGRADE_FROM_4, 5),
+                _ => (UPGRADE_FROM_5, 6),
             };
             transaction
                 .execute_batch(upgrade)

@@ -26,6 +26,7 @@ use crate::model::manifest::ImageSetId;
 use crate::report::results::{ResultRow, UNKNOWN_EXTENSION, results_format, write_results};
 use crate::report::{Host, Provenance, RecipeInfo, RunRecord, StoreInfo, Throughput};
 use crate::runtime::Runtime;
+use crate::store::PassImage;
 use crate::util::time::utc_timestamp;
 use member::Member;
 use pass::{Evaluation, evaluate, in_dataset_order};
@@ -110,7 +111,7 @@ fn check_arguments(args: &VerifyArgs, models: usize) -> anyhow::Result<()> {
 struct Shared<'a> {
     order: &'a [(Entry, Option<Content>)],
     /// Name and content of every image of the pass, for each store's `mark_complete`.
-    pass: Vec<(&'a str, Option<Content>)>,
+    pass: Vec<PassImage<'a>>,
     /// The labelled images' content digest (every image is hashed as it is read).
     content_sha256: Option<String>,
     /// Labelled images whose content an earlier one has.
@@ -152,7 +153,12 @@ fn report_every_member(
         order: &order,
         pass: order
             .iter()
-            .map(|(entry, content)| (entry.name.as_str(), *content))
+            .map(|(entry, content)| PassImage {
+                name: &entry.name,
+                content: *content,
+                file: &entry.file,
+                label: entry.label,
+            })
             .collect(),
         content_sha256: labelled_content_digest(&order),
         duplicate_contents: labelled_duplicates(&order),
