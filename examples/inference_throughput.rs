@@ -85,7 +85,9 @@ fn main() -> anyhow::Result<()> {
         threads: args.threads,
         opt_level: OptLevel::All,
     };
-    let mut model = runtime.open(&args.onnx, &options)?;
+    let onnx = zoorepro::model::bytes::ModelBytes::read(&args.onnx)?;
+    let mut model = runtime.open_bytes(&onnx, &options)?;
+    drop(onnx);
     let batch = model.fixed_batch().unwrap_or(args.batch);
     let mut scores = Vec::new();
     let mut run_all = |model: &mut zoorepro::runtime::Model| -> anyhow::Result<usize> {
