@@ -325,6 +325,7 @@ fn provenance(
     Provenance {
         tool_version: env!("CARGO_PKG_VERSION").into(),
         command_line: std::env::args().collect(),
+        home: member.under_test.home.display().to_string(),
         ort_version: runtime.version().into(),
         ort_library: runtime.library().display().to_string(),
         provider: session.provider.name().into(),
