@@ -67,7 +67,7 @@ fn parse_args() -> anyhow::Result<Args> {
 
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let home = zoorepro::model::manifest::find_home(None)?;
+    let home = zoorepro::model::manifest::find_home(None)?.dir;
     let manifests = zoorepro::model::manifest::load_all(&home.join("manifests"))?;
     let recipe = zoorepro::model::manifest::resolve(&manifests, &args.model)?.recipe(None)?;
 
@@ -85,7 +85,9 @@ fn main() -> anyhow::Result<()> {
         threads: args.threads,
         opt_level: OptLevel::All,
     };
-    let mut model = runtime.open(&args.onnx, &options)?;
+    let onnx = zoorepro::model::bytes::ModelBytes::read(&args.onnx)?;
+    let mut model = runtime.open_bytes(&onnx, &options)?;
+    drop(onnx);
     let batch = model.fixed_batch().unwrap_or(args.batch);
     let mut scores = Vec::new();
     let mut run_all = |model: &mut zoorepro::runtime::Model| -> anyhow::Result<usize> {

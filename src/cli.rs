@@ -17,8 +17,9 @@ pub struct Cli {
     pub cache_dir: Option<PathBuf>,
 
     /// The folder holding `manifests/`, `models/` and `reports/` [default: $ZOOREPRO_HOME, else the
-    /// current directory or the nearest parent that has `manifests/`, else the data folder
-    /// ($XDG_DATA_HOME/zoorepro, ~/.local/share/zoorepro)]; the built-in manifests are always there.
+    /// current directory or the nearest parent marked with a `.zoorepro-home` file (a checkout's
+    /// root), else the data folder ($XDG_DATA_HOME/zoorepro, ~/.local/share/zoorepro)]; the
+    /// built-in manifests are always there.
     #[arg(long, global = true, value_name = "DIR", env = "ZOOREPRO_HOME")]
     pub home: Option<PathBuf>,
 

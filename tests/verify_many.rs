@@ -105,6 +105,15 @@ fn four_models_in_one_pass_give_the_oracle_counts_from_one_decode_per_image() {
         "model,img_size,top1,top1_err,top5,top5_err,param_count,crop_pct,interpolation,recipe,image_set,images,failed,"
     ));
     assert_eq!(lines.len(), 5, "{csv}");
+    // Each model's parameter count (millions), read from the very bytes its session was built
+    // from: 3.49 for both MobileNetV2 files.
+    for line in &lines[1..] {
+        let millions: f64 = line.split(',').nth(6).unwrap().parse().unwrap_or_else(|e| {
+            panic!("param_count of {line}: {e}");
+        });
+        assert!(millions > 0.1, "{line}");
+    }
+    assert_eq!(lines[1].split(',').nth(6), Some("3.49"), "{}", lines[1]);
     assert!(
         lines[1].starts_with(
             "coral/broken-mobilenet_v2_1.0_224_quant,224,53.000,47.000,78.000,22.000,"

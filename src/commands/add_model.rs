@@ -14,6 +14,7 @@ use super::Context;
 use crate::cli::{AddModelArgs, LayoutArg};
 use crate::exit;
 use crate::image::recipe::{self, ChannelOrder, Filter, Layout, Recipe, ResizeMode};
+use crate::model::bytes::ModelBytes;
 use crate::model::manifest::{
     self, Dim, FULL_VAL_NAME, ImageSet, Input, Manifest, Output, RecipeRef, Reference,
 };
@@ -47,7 +48,9 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
         threads: 1,
         opt_level: OptLevel::All,
     };
-    let model = runtime.open(file, &options)?;
+    // Read once: the hash the manifest pins is that of the bytes whose signature is checked.
+    let bytes = ModelBytes::read(file)?;
+    let model = runtime.open_bytes(&bytes, &options)?;
 
     let layout = model_layout(&model, args.layout, file)?;
     let recipe = build_recipe(args, &name, layout)?;
@@ -58,7 +61,8 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
         None => Vec::new(),
     };
 
-    let sha256 = super::sha256_file(file)?;
+    let sha256 = bytes.sha256().to_string();
+    drop(bytes);
     let recipes = match recipe::preset(&recipe.name) {
         Some(preset) if preset == recipe => vec![RecipeRef::Preset(recipe.name.clone())],
         _ => vec![RecipeRef::Inline(recipe.clone())],

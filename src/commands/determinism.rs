@@ -22,6 +22,7 @@ use crate::eval::determinism::{
 use crate::exit;
 use crate::image::recipe::Recipe;
 use crate::image::resample::PillowCompat;
+use crate::model::bytes::ModelBytes;
 use crate::model::manifest::Manifest;
 use crate::report::OnnxInfo;
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
@@ -93,14 +94,17 @@ struct Prepared {
 
 pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
     check_counts(args)?;
-    let ModelUnderTest {
-        manifest,
-        recipe,
-        compat,
-        onnx_path,
-        onnx,
-        ..
-    } = ModelUnderTest::select(ctx, &args.model)?;
+    let (
+        ModelUnderTest {
+            manifest,
+            recipe,
+            compat,
+            onnx_path,
+            onnx,
+            ..
+        },
+        bytes,
+    ) = ModelUnderTest::select(ctx, &args.model)?;
     for &batch in &args.batch_sizes {
         super::check_batch_memory("--batch-sizes", batch, recipe.sample_len(), 1)?;
     }
@@ -110,7 +114,9 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
 
     // Every session is opened before any work, so that an unusable provider fails at once.
     let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
-    let mut models = open_sessions(&runtime, &configs, &manifest, &recipe, &onnx_path)?;
+    let mut models = open_sessions(&runtime, &configs, &manifest, &recipe, &bytes)?;
+    // Each session holds its own copy of the graph.
+    drop(bytes);
     let fixed_batch = models.first().and_then(|m| m.fixed_batch());
     let (batch_sizes, skipped) = runnable_batch_sizes(args, fixed_batch, &onnx_path)?;
 
@@ -190,7 +196,7 @@ fn open_sessions(
     configs: &[Config],
     manifest: &Manifest,
     recipe: &Recipe,
-    onnx_path: &Path,
+    bytes: &ModelBytes,
 ) -> anyhow::Result<Vec<Model>> {
     let mut models = Vec::with_capacity(configs.len());
     for config in configs {
@@ -200,9 +206,14 @@ fn open_sessions(
             opt_level: config.opt_level,
         };
         let model = runtime
-            .open(onnx_path, &options)
+            .open_bytes(bytes, &options)
             .with_context(|| format!("cannot open a session for {}", config.label()))?;
-        super::model_under_test::check_model_against_manifest(manifest, recipe, &model, onnx_path)?;
+        super::model_under_test::check_model_against_manifest(
+            manifest,
+            recipe,
+            &model,
+            bytes.path(),
+        )?;
         models.push(model);
     }
     Ok(models)

@@ -50,6 +50,12 @@ fn tensors(out: &mut String, title: &str, tensors: &[TensorSummary]) {
 fn text(s: &OnnxSummary) -> String {
     let mut out = String::new();
     out.push_str(&format!("{}\nsha256: {}\n", s.path, s.sha256));
+    if let Some(first) = s.external_data.first() {
+        out.push_str(&format!(
+            "external data: {} tensor(s) (first: {first}) live in files beside this one; the sha256 does not cover them, and verify refuses the file\n",
+            s.external_data.len()
+        ));
+    }
     let producer = format!("{} {}", s.producer, s.producer_version);
     out.push_str(&format!(
         "producer: {}\nIR version: {}\nopsets: {}\n",

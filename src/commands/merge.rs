@@ -141,7 +141,7 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
             key: key.digest(),
             reused: ordered.len(),
         };
-        let mut parts = record_parts(first, count, store, started_at)?;
+        let mut parts = record_parts(first, count, store, started_at, &home)?;
         parts.image_set_content_sha256 = content_sha256;
         parts.coverage = coverage;
         parts.duplicate_contents = {
@@ -414,6 +414,7 @@ fn record_parts(
     count: u32,
     store: StoreInfo,
     started_at: SystemTime,
+    home: &Path,
 ) -> anyhow::Result<RecordParts> {
     let made = first.meta.verify().cloned().unwrap_or_default();
     let recipe: RecipeInfo = made.recipe.map(RecipeInfo::from).context(
@@ -444,6 +445,7 @@ fn record_parts(
         provenance: Provenance {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             command_line: std::env::args().collect(),
+            home: home.display().to_string(),
             ort_version: key.ort_version.clone(),
             ort_library: made.ort_library.unwrap_or_default(),
             provider: key.provider.clone(),

@@ -41,7 +41,11 @@ pub struct Context {
 
 impl Context {
     pub fn home(&self) -> anyhow::Result<PathBuf> {
-        Ok(manifest::find_home(self.home.as_deref())?)
+        let home = manifest::find_home(self.home.as_deref())?;
+        for note in &home.untrusted {
+            eprintln!("zoorepro: warning: {}", crate::util::escape::terminal(note));
+        }
+        Ok(home.dir)
     }
 
     pub fn manifests(&self, home: &Path) -> anyhow::Result<Vec<Manifest>> {

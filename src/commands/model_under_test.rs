@@ -9,6 +9,7 @@ use super::Context;
 use crate::cli::{ModelArgs, ModelsArgs};
 use crate::image::recipe::{Layout, Recipe};
 use crate::image::resample::PillowCompat;
+use crate::model::bytes::ModelBytes;
 use crate::model::manifest::{self, Manifest};
 use crate::report::OnnxInfo;
 use crate::runtime::Model;
@@ -24,24 +25,38 @@ pub(super) struct ModelUnderTest {
     pub onnx: OnnxInfo,
 }
 
+/// A model the flags chose, its ONNX file not read yet: a many-model pass reads each file only
+/// when it opens that model's session, so that no more than one model's bytes are held at once.
+pub(super) struct Chosen {
+    pub home: PathBuf,
+    pub manifest: Manifest,
+    pub recipe: Recipe,
+    pub compat: PillowCompat,
+    pub onnx_path: PathBuf,
+    allow_unverified: bool,
+}
+
 impl ModelUnderTest {
-    pub fn select(ctx: &Context, args: &ModelArgs) -> anyhow::Result<Self> {
+    /// The one model the flags name, its file read (once) and checked against the manifest's
+    /// pin: every session of it is to be built from the bytes returned, never from the path.
+    pub fn select(ctx: &Context, args: &ModelArgs) -> anyhow::Result<(Self, ModelBytes)> {
         let home = ctx.home()?;
         let manifests = ctx.manifests(&home)?;
         let manifest = manifest::resolve(&manifests, &args.model)?.clone();
-        Self::new(
+        Chosen::new(
             home,
             manifest,
             args.recipe.as_deref(),
             args.pillow_compat.into(),
             args.onnx.clone(),
             args.allow_unverified,
-        )
+        )?
+        .read()
     }
 
     /// The models a `verify` pass evaluates: those the queries name (globs included), or with
     /// `--all-present` those of them (of all, without queries) whose ONNX file is present.
-    pub fn select_many(ctx: &Context, args: &ModelsArgs) -> anyhow::Result<Vec<Self>> {
+    pub fn select_many(ctx: &Context, args: &ModelsArgs) -> anyhow::Result<Vec<Chosen>> {
         let home = ctx.home()?;
         let manifests = ctx.manifests(&home)?;
         let mut chosen: Vec<&Manifest> = if args.model.is_empty() {
@@ -81,7 +96,7 @@ impl ModelUnderTest {
         chosen
             .into_iter()
             .map(|manifest| {
-                Self::new(
+                Chosen::new(
                     home.clone(),
                     manifest.clone(),
                     args.recipe.as_deref(),
@@ -96,7 +111,9 @@ impl ModelUnderTest {
             })
             .collect()
     }
+}
 
+impl Chosen {
     fn new(
         home: PathBuf,
         manifest: Manifest,
@@ -107,31 +124,55 @@ impl ModelUnderTest {
     ) -> anyhow::Result<Self> {
         let recipe = manifest.recipe(recipe)?;
         let onnx_path = onnx.unwrap_or_else(|| manifest.onnx_path(&home));
-        let onnx = inspect_onnx_file(&manifest, &onnx_path, allow_unverified)?;
+        // Said before any other work; the file is read (and this checked again) later.
+        check_present(&onnx_path)?;
         Ok(Self {
             home,
             manifest,
             recipe,
             compat,
             onnx_path,
-            onnx,
+            allow_unverified,
         })
+    }
+
+    /// Reads the ONNX file once and checks those bytes against the manifest's pin.
+    pub fn read(self) -> anyhow::Result<(ModelUnderTest, ModelBytes)> {
+        check_present(&self.onnx_path)?;
+        let bytes = ModelBytes::read(&self.onnx_path)?;
+        let onnx = verify_pin(&self.manifest, &bytes, self.allow_unverified)?;
+        let under_test = ModelUnderTest {
+            home: self.home,
+            manifest: self.manifest,
+            recipe: self.recipe,
+            compat: self.compat,
+            onnx_path: self.onnx_path,
+            onnx,
+        };
+        Ok((under_test, bytes))
     }
 }
 
-/// Hashes the file and checks it against the manifest's pin.
-fn inspect_onnx_file(
-    manifest: &Manifest,
-    path: &Path,
-    allow_unverified: bool,
-) -> anyhow::Result<OnnxInfo> {
-    if !path.is_file() {
+/// A missing file gets the hint to export it; anything else at the path (a FIFO, a device, a
+/// directory) is left to the guarded read, which says what it is.
+fn check_present(path: &Path) -> anyhow::Result<()> {
+    if !path.exists() {
         bail!(
             "ONNX file {} not found: export it (scripts/export/export_torchvision.py / export_keras.py) or pass --onnx FILE",
             path.display()
         );
     }
-    let sha256 = super::sha256_file(path)?;
+    Ok(())
+}
+
+/// Checks the hash of the bytes read against the manifest's pin.
+fn verify_pin(
+    manifest: &Manifest,
+    model: &ModelBytes,
+    allow_unverified: bool,
+) -> anyhow::Result<OnnxInfo> {
+    let path = model.path();
+    let sha256 = model.sha256().to_string();
     let verification = match &manifest.sha256 {
         None => "unpinned",
         Some(pinned) if pinned.eq_ignore_ascii_case(&sha256) => "verified",

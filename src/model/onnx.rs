@@ -22,7 +22,7 @@ use proto::{
 
 /// Refuses files this large instead of allocating for them: a protobuf ONNX file is limited to
 /// 2 GiB by the format itself (larger models keep their weights in external data files).
-const MAX_ONNX_BYTES: u64 = 2 << 30;
+pub(crate) const MAX_ONNX_BYTES: u64 = 2 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {
@@ -30,6 +30,19 @@ pub enum OnnxError {
     Read { path: PathBuf, reason: String },
     #[error("{path} is not an ONNX model: {reason}")]
     NotOnnx { path: PathBuf, reason: String },
+    /// Not a regular file, too large, or unreadable: the guarded read's own message.
+    #[error(transparent)]
+    File(#[from] crate::util::safe_file::SafeFileError),
+    #[error(
+        "{path} keeps the data of {count} tensor(s) (first: {first:?}) in external files, which its sha256 \
+         does not cover and zoorepro does not read: re-export it with the weights inside the file \
+         (onnx.save_model(model, path, save_as_external_data=False); the file must stay under 2 GiB)"
+    )]
+    ExternalData {
+        path: PathBuf,
+        count: usize,
+        first: String,
+    },
 }
 
 /// A declared dimension: a size, a symbolic name, or nothing at all.
@@ -106,13 +119,23 @@ pub struct OnnxSummary {
     pub operators: BTreeMap<String, usize>,
     pub parameters: ParameterCount,
     pub batch_operators: Vec<BatchOperator>,
+    /// Tensors whose data lives in files beside this one (`data_location = EXTERNAL`): `sha256`
+    /// does not cover them, and `verify` refuses such a file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external_data: Vec<String>,
 }
 
 /// Reads and summarises an ONNX file. Never panics on foreign input: a file that is not a
 /// protobuf ModelProto with a graph is an `OnnxError` naming it.
 pub fn inspect(path: &Path) -> Result<OnnxSummary, OnnxError> {
     let bytes = read_bytes(path)?;
-    let model = decode(path, &bytes)?;
+    let sha256 = crate::util::hex::hex(&sha2::Sha256::digest(&bytes));
+    inspect_bytes(path, &bytes, sha256)
+}
+
+/// [`inspect`] of bytes already read (and hashed, `sha256`) from `path`, which only names them.
+pub fn inspect_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<OnnxSummary, OnnxError> {
+    let model = decode(path, bytes)?;
     let graph = model.graph.as_ref().ok_or_else(|| OnnxError::NotOnnx {
         path: path.to_path_buf(),
         reason: "it decodes as protobuf but holds no graph".into(),
@@ -125,8 +148,8 @@ pub fn inspect(path: &Path) -> Result<OnnxSummary, OnnxError> {
             reason: "it has no IR version or no operator set import".into(),
         });
     }
-    let sha256 = crate::util::hex::hex(&sha2::Sha256::digest(&bytes));
-    Ok(summarise(path, sha256, &model, graph))
+    let external_data = external_data_tensors(path, bytes)?;
+    Ok(summarise(path, sha256, &model, graph, external_data))
 }
 
 /// Decodes a ModelProto from a file (weights included; external data files are not read).
@@ -142,16 +165,15 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<ModelProto, OnnxError> {
 }
 
 /// The bytes of an ONNX file: a regular file within protobuf's 2 GiB limit.
-fn read_bytes(path: &Path) -> Result<Vec<u8>, OnnxError> {
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, OnnxError> {
     let read_error = |reason: String| OnnxError::Read {
         path: path.to_path_buf(),
         reason,
     };
     let metadata = std::fs::metadata(path).map_err(|e| read_error(e.to_string()))?;
-    if !metadata.is_file() {
-        return Err(read_error("it is not a file".into()));
-    }
-    if metadata.len() > MAX_ONNX_BYTES {
+    // What is not a regular file (a FIFO, a device) is refused by the guarded read below, which
+    // says what it is.
+    if metadata.is_file() && metadata.len() > MAX_ONNX_BYTES {
         return Err(OnnxError::NotOnnx {
             path: path.to_path_buf(),
             reason: format!(
@@ -160,11 +182,20 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, OnnxError> {
             ),
         });
     }
-    crate::util::safe_file::read_regular(path, MAX_ONNX_BYTES, "an ONNX file")
-        .map_err(|e| read_error(e.to_string()))
+    Ok(crate::util::safe_file::read_regular(
+        path,
+        MAX_ONNX_BYTES,
+        "an ONNX file",
+    )?)
 }
 
-fn summarise(path: &Path, sha256: String, model: &ModelProto, graph: &GraphProto) -> OnnxSummary {
+fn summarise(
+    path: &Path,
+    sha256: String,
+    model: &ModelProto,
+    graph: &GraphProto,
+    external_data: Vec<String>,
+) -> OnnxSummary {
     let initializer_names: std::collections::HashSet<&str> =
         graph.initializer.iter().map(|t| t.name()).collect();
     let mut operators = BTreeMap::new();
@@ -195,6 +226,157 @@ fn summarise(path: &Path, sha256: String, model: &ModelProto, graph: &GraphProto
         operators,
         parameters: count_parameters(graph),
         batch_operators: batch_operators(model, graph),
+        external_data,
+    }
+}
+
+/// The names of the tensors whose data the file keeps elsewhere (`data_location = EXTERNAL`):
+/// initializers, sparse initializers and tensor attributes, in the main graph, its subgraphs,
+/// local functions and training graphs. Decoded with a schema of just those fields, so that the
+/// weights are skipped rather than copied: checking a large model costs no second copy of it.
+pub fn external_data_tensors(path: &Path, bytes: &[u8]) -> Result<Vec<String>, OnnxError> {
+    let model = external::Model::decode(bytes).map_err(|e| OnnxError::NotOnnx {
+        path: path.to_path_buf(),
+        reason: format!("protobuf decoding failed ({e})"),
+    })?;
+    let mut names = Vec::new();
+    model.collect(&mut names);
+    Ok(names)
+}
+
+/// The fields of `onnx.proto` that lead to a tensor's `data_location`, with their tags there;
+/// every other field is skipped by the decoder.
+mod external {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Model {
+        #[prost(message, optional, tag = "7")]
+        pub graph: Option<Graph>,
+        #[prost(message, repeated, tag = "20")]
+        pub training_info: Vec<TrainingInfo>,
+        #[prost(message, repeated, tag = "25")]
+        pub functions: Vec<Function>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TrainingInfo {
+        #[prost(message, optional, tag = "1")]
+        pub initialization: Option<Graph>,
+        #[prost(message, optional, tag = "2")]
+        pub algorithm: Option<Graph>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Function {
+        #[prost(message, repeated, tag = "7")]
+        pub node: Vec<Node>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Graph {
+        #[prost(message, repeated, tag = "1")]
+        pub node: Vec<Node>,
+        #[prost(message, repeated, tag = "5")]
+        pub initializer: Vec<Tensor>,
+        #[prost(message, repeated, tag = "15")]
+        pub sparse_initializer: Vec<Sparse>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Node {
+        #[prost(message, repeated, tag = "5")]
+        pub attribute: Vec<Attribute>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Attribute {
+        #[prost(message, optional, tag = "5")]
+        pub t: Option<Tensor>,
+        #[prost(message, optional, tag = "6")]
+        pub g: Option<Graph>,
+        #[prost(message, repeated, tag = "10")]
+        pub tensors: Vec<Tensor>,
+        #[prost(message, repeated, tag = "11")]
+        pub graphs: Vec<Graph>,
+        #[prost(message, optional, tag = "22")]
+        pub sparse_tensor: Option<Sparse>,
+        #[prost(message, repeated, tag = "23")]
+        pub sparse_tensors: Vec<Sparse>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Sparse {
+        #[prost(message, optional, tag = "1")]
+        pub values: Option<Tensor>,
+        #[prost(message, optional, tag = "2")]
+        pub indices: Option<Tensor>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Tensor {
+        #[prost(string, optional, tag = "8")]
+        pub name: Option<String>,
+        /// `TensorProto.DataLocation`: 0 DEFAULT, 1 EXTERNAL.
+        #[prost(int32, optional, tag = "14")]
+        pub data_location: Option<i32>,
+    }
+
+    const EXTERNAL: i32 = 1;
+
+    impl Model {
+        pub fn collect(&self, names: &mut Vec<String>) {
+            self.graph.iter().for_each(|g| g.collect(names));
+            for info in &self.training_info {
+                info.initialization.iter().for_each(|g| g.collect(names));
+                info.algorithm.iter().for_each(|g| g.collect(names));
+            }
+            for function in &self.functions {
+                function.node.iter().for_each(|n| n.collect(names));
+            }
+        }
+    }
+
+    impl Graph {
+        fn collect(&self, names: &mut Vec<String>) {
+            self.initializer.iter().for_each(|t| t.collect(names));
+            self.sparse_initializer
+                .iter()
+                .for_each(|s| s.collect(names));
+            self.node.iter().for_each(|n| n.collect(names));
+        }
+    }
+
+    impl Node {
+        fn collect(&self, names: &mut Vec<String>) {
+            for attribute in &self.attribute {
+                attribute.t.iter().for_each(|t| t.collect(names));
+                attribute.tensors.iter().for_each(|t| t.collect(names));
+                attribute
+                    .sparse_tensor
+                    .iter()
+                    .for_each(|s| s.collect(names));
+                attribute
+                    .sparse_tensors
+                    .iter()
+                    .for_each(|s| s.collect(names));
+                attribute.g.iter().for_each(|g| g.collect(names));
+                attribute.graphs.iter().for_each(|g| g.collect(names));
+            }
+        }
+    }
+
+    impl Sparse {
+        fn collect(&self, names: &mut Vec<String>) {
+            self.values.iter().for_each(|t| t.collect(names));
+            self.indices.iter().for_each(|t| t.collect(names));
+        }
+    }
+
+    impl Tensor {
+        fn collect(&self, names: &mut Vec<String>) {
+            if self.data_location == Some(EXTERNAL) {
+                names.push(self.name.clone().unwrap_or_default());
+            }
+        }
     }
 }
 

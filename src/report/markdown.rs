@@ -213,6 +213,9 @@ fn write_provenance(out: &mut String, r: &RunRecord) {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| zoorepro | {} |", p.tool_version);
     let _ = writeln!(out, "| command | {} |", code(&p.command_line.join(" ")));
+    if !p.home.is_empty() {
+        let _ = writeln!(out, "| home (manifests, models) | {} |", code(&p.home));
+    }
     let _ = writeln!(
         out,
         "| ONNX Runtime | {} ({}) |",

@@ -192,6 +192,11 @@ pub struct Failure {
 pub struct Provenance {
     pub tool_version: String,
     pub command_line: Vec<String>,
+    /// The zoorepro home whose manifests and models the run used: `--home` / `ZOOREPRO_HOME`, a
+    /// folder marked with `.zoorepro-home` above the current directory or the binary, or the
+    /// data folder. Empty in records written before it was recorded.
+    #[serde(default)]
+    pub home: String,
     pub ort_version: String,
     pub ort_library: String,
     pub provider: String,
@@ -382,6 +387,7 @@ pub(crate) mod tests {
             provenance: Provenance {
                 tool_version: "0.1.0".into(),
                 command_line: vec!["zoorepro".into(), "verify".into()],
+                home: "/home/me/zoorepro".into(),
                 ort_version: "1.32.0".into(),
                 ort_library: "/lib/libonnxruntime.so".into(),
                 provider: "cpu".into(),

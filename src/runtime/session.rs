@@ -7,6 +7,8 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+use crate::model::bytes::ModelBytes;
+
 use super::{Classifier, OptLevel, Provider, Runtime, RuntimeError, SessionOptions, TensorInfo};
 
 fn graph_level(level: OptLevel) -> GraphOptimizationLevel {
@@ -19,9 +21,16 @@ fn graph_level(level: OptLevel) -> GraphOptimizationLevel {
 }
 
 impl Runtime {
-    /// Opens a model with settings chosen for reproducibility: deterministic compute, one
-    /// inter-op thread, no silent CPU fallback when CUDA is asked for.
-    pub fn open(&self, onnx: &Path, options: &SessionOptions) -> Result<Model, RuntimeError> {
+    /// Opens a model from the bytes that were hashed (never from its path again: a file replaced
+    /// since would be evaluated under the first one's hash), with settings chosen for
+    /// reproducibility: deterministic compute, one inter-op thread, no silent CPU fallback when
+    /// CUDA is asked for. The session keeps its own copy; `model` may be dropped once it is open.
+    pub fn open_bytes(
+        &self,
+        model: &ModelBytes,
+        options: &SessionOptions,
+    ) -> Result<Model, RuntimeError> {
+        let onnx = model.path();
         let model_error = |reason: String| RuntimeError::Model {
             path: onnx.to_path_buf(),
             reason,
@@ -65,7 +74,7 @@ impl Runtime {
                     reason: e.to_string(),
                 })?;
         }
-        let session = builder.commit_from_file(onnx).map_err(|e| {
+        let session = builder.commit_from_memory(model.bytes()).map_err(|e| {
             let reason = e.to_string();
             if options.provider == Provider::Cuda && reason.to_ascii_lowercase().contains("cuda") {
                 RuntimeError::Cuda { reason }

@@ -25,6 +25,7 @@ use crate::eval::rank::TOP_K;
 use crate::eval::verdict::{DEFAULT_TOLERANCE, assess};
 use crate::exit;
 use crate::image::recipe::presets;
+use crate::model::bytes::ModelBytes;
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::Store;
 
@@ -91,7 +92,7 @@ struct Report {
 }
 
 pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
-    let under_test = ModelUnderTest::select(ctx, &args.model)?;
+    let (under_test, bytes) = ModelUnderTest::select(ctx, &args.model)?;
     let dataset = Dataset::open(&args.val)?;
     let mut against = args
         .against
@@ -112,7 +113,9 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
         manifest.output.classes,
         &presets(),
     );
-    let mut model = open_model(args, &under_test)?;
+    let mut model = open_model(args, &under_test, &bytes)?;
+    // The session holds its own copy of the graph.
+    drop(bytes);
     let batch = model.fixed_batch().unwrap_or(8);
     let progress = super::progress_bar(Some(chosen.len()), "explain");
     let subset = dataset.class_subset().map(|s| s.classes.as_slice());
@@ -231,7 +234,11 @@ fn same_content(
 }
 
 /// One CPU session on the model, checked against its manifest and recipe.
-fn open_model(args: &ExplainArgs, under_test: &ModelUnderTest) -> anyhow::Result<Model> {
+fn open_model(
+    args: &ExplainArgs,
+    under_test: &ModelUnderTest,
+    bytes: &ModelBytes,
+) -> anyhow::Result<Model> {
     let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
     let options = SessionOptions {
         provider: Provider::Cpu,
@@ -240,9 +247,9 @@ fn open_model(args: &ExplainArgs, under_test: &ModelUnderTest) -> anyhow::Result
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         opt_level: OptLevel::All,
     };
-    let onnx = &under_test.onnx_path;
+    let onnx = bytes.path();
     let model = runtime
-        .open(onnx, &options)
+        .open_bytes(bytes, &options)
         .with_context(|| format!("cannot open a session for {}", onnx.display()))?;
     check_model_against_manifest(&under_test.manifest, &under_test.recipe, &model, onnx)?;
     Ok(model)

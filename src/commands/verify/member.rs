@@ -8,9 +8,10 @@ use anyhow::bail;
 use super::InFlight;
 use crate::cli::VerifyArgs;
 use crate::commands::Context;
-use crate::commands::model_under_test::{ModelUnderTest, check_model_against_manifest};
+use crate::commands::model_under_test::{Chosen, ModelUnderTest, check_model_against_manifest};
 use crate::dataset::{ClassSubset, Dataset, Shard};
 use crate::eval::prediction::{Content, Prediction};
+use crate::model::bytes::ModelBytes;
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::{
     DatasetMeta, OnnxMeta, RUN_META_SCHEMA, RecipeMeta, RunInfo, RunKey, RunMeta, RunOrigin, Store,
@@ -29,19 +30,30 @@ pub(super) struct Member {
     pub class_subset: Option<&'static ClassSubset>,
     pub stored: Option<StoredRun>,
     pub report_dir: PathBuf,
+    /// The parameter count timm reports, from the graph's initializers, for `--results-file`.
+    pub trainable_parameters: Option<u64>,
 }
 
 impl Member {
-    /// The model's session and run key; its stored run is opened by [`Member::open_store`], once
-    /// every check of the pass has passed, so that a refused pass leaves no run behind.
+    /// Reads the model's file (once: the bytes hashed and checked against the pin are the bytes
+    /// the session is built from), opens its session and works out its run key; the bytes are
+    /// dropped on return, the session holding its own copy. Its stored run is opened by
+    /// [`Member::open_store`], once every check of the pass has passed, so that a refused pass
+    /// leaves no run behind.
     pub fn open(
         runtime: &Runtime,
-        under_test: ModelUnderTest,
+        chosen: Chosen,
         args: &VerifyArgs,
         shard: Option<Shard>,
         class_subset: Option<&'static ClassSubset>,
     ) -> anyhow::Result<Member> {
-        let session = Session::open(runtime, &under_test, args)?;
+        let (under_test, bytes) = chosen.read()?;
+        let session = Session::open(runtime, &under_test, &bytes, args)?;
+        let trainable_parameters = args
+            .results_file
+            .is_some()
+            .then(|| trainable_parameters(&bytes))
+            .flatten();
         let key = run_key(&under_test, runtime, &session)
             .with_shard(shard)
             .with_class_subset(class_subset.map(|s| s.name));
@@ -56,6 +68,7 @@ impl Member {
             class_subset,
             stored: None,
             report_dir,
+            trainable_parameters,
         })
     }
 
@@ -73,6 +86,14 @@ impl Member {
         }
         Ok(())
     }
+}
+
+/// The parameter count timm reports, from the initializers of the bytes evaluated.
+fn trainable_parameters(model: &ModelBytes) -> Option<u64> {
+    model
+        .summary()
+        .ok()
+        .map(|summary| summary.parameters.excluding_running_stats)
 }
 
 /// Everything that can change this run's predictions.
@@ -102,6 +123,7 @@ impl Session {
     fn open(
         runtime: &Runtime,
         under_test: &ModelUnderTest,
+        bytes: &ModelBytes,
         args: &VerifyArgs,
     ) -> anyhow::Result<Session> {
         let provider: Provider = args.provider.into();
@@ -117,7 +139,7 @@ impl Session {
             opt_level: OptLevel::All,
         };
         let path = &under_test.onnx_path;
-        let model = runtime.open(path, &options)?;
+        let model = runtime.open_bytes(bytes, &options)?;
         check_model_against_manifest(&under_test.manifest, &under_test.recipe, &model, path)?;
         let batch = resolve_batch(args.batch, model.fixed_batch(), path)?;
         crate::commands::check_batch_memory(

@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use super::model_under_test::ModelUnderTest;
+use super::model_under_test::{Chosen, ModelUnderTest};
 use super::record::{RecordParts, build_record, check_outputs_writable, emit, report_stem};
 use crate::cli::VerifyArgs;
 use crate::dataset::{Dataset, Entry, Shard};
@@ -59,9 +59,10 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         .map(Shard::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    // One model at a time: each file's bytes live only until its session is open.
     let mut members: Vec<Member> = selected
         .into_iter()
-        .map(|under_test| Member::open(&runtime, under_test, args, shard, dataset.class_subset()))
+        .map(|chosen| Member::open(&runtime, chosen, args, shard, dataset.class_subset()))
         .collect::<anyhow::Result<_>>()?;
     pass::check_memory(&members)?;
     for member in &mut members {
@@ -191,7 +192,7 @@ fn report_every_member(
                 rows.push(ResultRow::failed(
                     &under_test.manifest.id,
                     &under_test.recipe,
-                    trainable_parameters(&under_test.onnx_path),
+                    member.trainable_parameters,
                     order.len(),
                     &error,
                 ));
@@ -212,8 +213,7 @@ fn report_every_member(
         )?;
         status = exit::worst(status, code);
         if args.results_file.is_some() {
-            let parameters = trainable_parameters(&member.under_test.onnx_path);
-            rows.push(ResultRow::new(&record, parameters));
+            rows.push(ResultRow::new(&record, member.trainable_parameters));
         }
         entries.push(PassEntry::Record(Box::new(record)));
     }
@@ -226,13 +226,6 @@ fn report_every_member(
         eprintln!("  results: {} ({} models)", path.display(), rows.len());
     }
     Ok(status)
-}
-
-/// The parameter count timm reports, from the graph's initializers.
-fn trainable_parameters(onnx: &Path) -> Option<u64> {
-    crate::model::onnx::inspect(onnx)
-        .ok()
-        .map(|summary| summary.parameters.excluding_running_stats)
 }
 
 /// One member's run after the pass: its store run completed, its predictions written, its record.
@@ -287,11 +280,7 @@ fn finish(
 /// Checks, before the first image is read, that every output of the run (store, each model's
 /// report folder, predictions, results file) can be written: a bad path fails before hours of
 /// work, not after.
-fn writable_outputs(
-    ctx: &Context,
-    args: &VerifyArgs,
-    selected: &[ModelUnderTest],
-) -> anyhow::Result<()> {
+fn writable_outputs(ctx: &Context, args: &VerifyArgs, selected: &[Chosen]) -> anyhow::Result<()> {
     let store_dir = (!args.no_cache).then(|| ctx.cache_dir()).transpose()?;
     for under_test in selected {
         let report_dir: PathBuf = args
@@ -342,6 +331,7 @@ fn provenance(
     Provenance {
         tool_version: env!("CARGO_PKG_VERSION").into(),
         command_line: std::env::args().collect(),
+        home: member.under_test.home.display().to_string(),
         ort_version: runtime.version().into(),
         ort_library: runtime.library().display().to_string(),
         provider: session.provider.name().into(),
