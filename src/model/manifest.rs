@@ -452,9 +452,12 @@ fn check_reference_identity(reference: &Reference) -> Result<(), String> {
 }
 
 pub fn load_file(path: &Path) -> Result<Manifest, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Unreadable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+    use crate::util::safe_file::{MAX_MANIFEST_BYTES, read_regular_text};
+    let text = read_regular_text(path, MAX_MANIFEST_BYTES, "a manifest").map_err(|e| {
+        ManifestError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.reason(),
+        }
     })?;
     parse(&text, path)
 }

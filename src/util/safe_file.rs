@@ -5,7 +5,9 @@
 //! descriptor, so a device (`/dev/zero` reads without end) or a FIFO (an open blocks until a
 //! writer comes) is refused with a message instead of hanging the run. The open itself is
 //! non-blocking, so a FIFO swapped in between the two checks cannot hang it either. A size
-//! limit per kind of file bounds what one file can make zoorepro allocate.
+//! limit per kind of file (the `MAX_*_BYTES` constants below, all in this one place) bounds what
+//! one file can make zoorepro allocate, and is checked on the file's size before any byte is read,
+//! so a sparse 3 GB file is refused at once.
 //!
 //! Writing: [`write_atomically`] writes a temporary file created exclusively, with an
 //! unpredictable name, in the target's own directory, fsyncs it and renames it over the target;
@@ -20,6 +22,20 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+/// An image file (a dataset member, a `preprocess` or `compare` input): the largest ImageNet
+/// JPEG is about 15 MB, and refusing more keeps a lying tar header from allocating gigabytes.
+pub const MAX_IMAGE_BYTES: u64 = 256 << 20;
+/// A model manifest (`manifests/*.json`): the shipped ones are under 6 KB.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// A label-errors CSV (`table --labels-file`): one row per validation image at most, 50,000 rows
+/// of about 40 bytes (the shipped list is 138 KB).
+pub const MAX_LABELS_FILE_BYTES: u64 = 16 << 20;
+/// A `.npy` file, which zoorepro reads only as a benchmarking-keras-pytorch seed cache: 50,000 x 5
+/// int64 is 2 MB (float32 probabilities 1 MB).
+pub const MAX_NPY_BYTES: u64 = 64 << 20;
+// The ONNX file's own limit (protobuf's 2 GiB) and the export sidecar's (1 MiB) live with the
+// ONNX reading code (src/model/onnx.rs, src/commands/model_under_test.rs).
 
 #[derive(Debug, thiserror::Error)]
 pub enum SafeFileError {
@@ -36,6 +52,21 @@ pub enum SafeFileError {
     },
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+}
+
+impl SafeFileError {
+    /// The message without the path, for a caller whose own message names the file.
+    pub fn reason(&self) -> String {
+        match self {
+            SafeFileError::NotRegular { kind, .. } => {
+                format!("it is {kind}, not a regular file")
+            }
+            SafeFileError::TooLarge {
+                size, limit, what, ..
+            } => format!("it is {size} bytes, more than the {limit}-byte limit for {what}"),
+            SafeFileError::Io { source, .. } => source.to_string(),
+        }
+    }
 }
 
 fn kind_of(file_type: fs::FileType) -> &'static str {
@@ -161,6 +192,32 @@ pub fn write_atomically(
     Ok(())
 }
 
+/// [`read_regular`] of a text file: UTF-8, or an error naming the file.
+pub fn read_regular_text(
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<String, SafeFileError> {
+    let bytes = read_regular(path, limit, what)?;
+    String::from_utf8(bytes).map_err(|_| SafeFileError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"),
+    })
+}
+
+/// Refuses `path` when something other than a regular file (symlinks followed) is there; an
+/// absent path is fine. For files another library opens (SQLite's database): a FIFO there would
+/// block it, a device feed it without end.
+pub fn check_regular_if_present(path: &Path) -> Result<(), SafeFileError> {
+    match fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => Err(SafeFileError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(metadata.file_type()),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// [`write_atomically`] with the whole contents at hand.
 pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomically(path, |out| out.write_all(bytes))
@@ -259,6 +316,33 @@ mod tests {
                 .file_type()
                 .is_char_device()
         );
+    }
+
+    #[test]
+    fn limits_are_checked_on_the_size_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sparse: 3 GB long, nothing allocated on disk, and nothing may be read from it.
+        let sparse = dir.path().join("big.json");
+        File::create(&sparse).unwrap().set_len(3 << 30).unwrap();
+        let started = std::time::Instant::now();
+        let err = read_regular_text(&sparse, MAX_MANIFEST_BYTES, "a manifest").unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(
+            err.to_string()
+                .contains("3221225472 bytes, more than the 1048576-byte limit for a manifest"),
+            "{err}"
+        );
+        let latin1 = dir.path().join("latin1.csv");
+        fs::write(&latin1, b"caf\xe9").unwrap();
+        let err = read_regular_text(&latin1, 100, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("latin1.csv") && err.contains("not UTF-8"),
+            "{err}"
+        );
+        assert!(check_regular_if_present(&dir.path().join("absent")).is_ok());
+        assert!(check_regular_if_present(Path::new("/dev/null")).is_err());
     }
 
     #[test]
