@@ -114,7 +114,10 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
     let fixed_batch = models.first().and_then(|m| m.fixed_batch());
     let (batch_sizes, skipped) = runnable_batch_sizes(args, fixed_batch, &onnx_path)?;
 
-    let prepared = prepare(&dataset, args.samples, &recipe, compat)?;
+    // Decoded with as many threads as the most any session is given (or --decode-threads).
+    let decode_threads = args.decode.or_threads(args.threads.iter().copied().max());
+    let prepared = crate::eval::pipeline::decode_pool(decode_threads)?
+        .install(|| prepare(&dataset, args.samples, &recipe, compat))?;
     for f in &prepared.failed {
         eprintln!("zoorepro: warning: {} left out: {}", f.file, f.error);
     }

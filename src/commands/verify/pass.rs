@@ -77,6 +77,7 @@ pub(super) fn evaluate(
             })
             .collect(),
         strict: args.strict,
+        decode_threads: args.decode.or_threads(args.threads),
     };
     let (mut lanes, mut stored) = lanes(members, lane_preparation);
     let mut running_top1 = (0u64, 0u64);
