@@ -119,7 +119,11 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
     let prepared = crate::eval::pipeline::decode_pool(decode_threads)?
         .install(|| prepare(&dataset, args.samples, &recipe, compat))?;
     for f in &prepared.failed {
-        eprintln!("zoorepro: warning: {} left out: {}", f.file, f.error);
+        eprintln!(
+            "zoorepro: warning: {} left out: {}",
+            crate::util::escape::terminal(&f.file),
+            crate::util::escape::terminal(&f.error)
+        );
     }
     let n = prepared.files.len();
     if n == 0 {
@@ -296,7 +300,7 @@ fn emit(report: &Report, json: bool) -> anyhow::Result<()> {
     } else {
         stdout.write_all(text(report).as_bytes())?;
     }
-    eprintln!("{}", report.summary);
+    eprintln!("{}", crate::util::escape::terminal(&report.summary));
     Ok(())
 }
 

@@ -114,7 +114,11 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     )?;
     progress.finish_and_clear();
     for (file, error) in &measured.failures {
-        eprintln!("zoorepro: warning: {file} failed: {error}");
+        eprintln!(
+            "zoorepro: warning: {} failed: {}",
+            crate::util::escape::terminal(file),
+            crate::util::escape::terminal(error)
+        );
     }
 
     let expected = expected_number(&under_test, &dataset, &chosen, &measured);
@@ -369,7 +373,7 @@ fn emit(args: &ExplainArgs, report: &Report) -> anyhow::Result<()> {
             stdout.write_all(crate::report::html::explain::render(&page(report)).as_bytes())?
         }
     }
-    eprintln!("{}", report.summary);
+    eprintln!("{}", crate::util::escape::terminal(&report.summary));
     Ok(())
 }
 
