@@ -16,11 +16,12 @@
 //! or a symlink to one — `/dev/stdout`, a FIFO, a character device — is streamed to instead, since
 //! renaming over it would replace the device node with a file. A symlink to a regular file is
 //! written through: the link stays and its target gets the new contents atomically (the
-//! temporary file goes beside the target), as `--predictions link.jsonl` plainly asks.
+//! temporary file goes beside the target), as `--predictions link.jsonl` plainly asks. A new
+//! file gets the mode `open(2)` gives (0666 less the umask); a file written over keeps its mode.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// An image file (a dataset member, a `preprocess` or `compare` input): the largest ImageNet
@@ -172,10 +173,23 @@ pub fn write_atomically(
             format!("{} is not a file path", path.display()),
         ));
     }
+    // A file written over keeps its permission bits (a 0644 report stays readable by others; set-id
+    // bits are not carried over); a new one is created 0666 and the kernel takes the umask off, as
+    // for any file a program creates.
+    let kept_mode = fs::metadata(&target)
+        .ok()
+        .filter(fs::Metadata::is_file)
+        .map(|m| m.permissions().mode() & 0o777);
     let mut temporary = tempfile::Builder::new()
         .prefix(".zoorepro-")
         .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o666))
         .tempfile_in(&dir)?;
+    if let Some(mode) = kept_mode {
+        temporary
+            .as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))?;
+    }
     {
         let mut out = io::BufWriter::new(temporary.as_file_mut());
         write(&mut out)?;
@@ -316,6 +330,27 @@ mod tests {
                 .file_type()
                 .is_char_device()
         );
+    }
+
+    #[test]
+    fn a_file_written_over_keeps_its_mode_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        fs::write(&real, b"old").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_bytes_atomically(&real, b"direct").unwrap();
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        write_bytes_atomically(&link, b"through the link").unwrap();
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"through the link");
     }
 
     #[test]
