@@ -650,7 +650,8 @@ mod tests {
         let text = include_str!("../../manifests/pytorch__resnet50.json");
         assert!(parse(text, Path::new("m.json")).is_ok());
         let original: Manifest = serde_json::from_str(text).unwrap();
-        let hostile: [(&str, fn(&mut Manifest, String)); 4] = [
+        type Set = fn(&mut Manifest, String);
+        let hostile: [(&str, Set); 4] = [
             ("id", |m, s| m.id = s),
             ("name", |m, s| m.name = s),
             ("reference source", |m, s| m.references[0].source = s),
