@@ -490,9 +490,13 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N", value_parser = parse_batch)]
     pub batch: Option<usize>,
 
-    /// ONNX Runtime intra-op threads [default: all cores; at most 4x the cores, and 256].
+    /// ONNX Runtime intra-op threads, and image decoding threads [default: all cores; at most 4x
+    /// the cores, and 256].
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
+
+    #[command(flatten)]
+    pub decode: DecodeThreadsArg,
 
     #[arg(long, value_enum, default_value = "cpu")]
     pub provider: ProviderArg,
@@ -555,6 +559,10 @@ pub struct PreprocessArgs {
     /// Output .npy file (float32, shape [N, ...] in the recipe's layout).
     #[arg(long, value_name = "FILE.npy")]
     pub out: PathBuf,
+
+    /// Image decoding threads [default: all cores]; each holds one decoded image at a time.
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -592,9 +600,12 @@ pub struct DeterminismArgs {
     pub repeats: usize,
 
     /// ONNX Runtime intra-op thread counts; the first is the reference [default: all cores; each
-    /// at most 4x the cores, and 256].
+    /// at most 4x the cores, and 256]. The images are decoded with the largest of them.
     #[arg(long, value_delimiter = ',', value_name = "N,...", value_parser = parse_threads)]
     pub threads: Vec<usize>,
+
+    #[command(flatten)]
+    pub decode: DecodeThreadsArg,
 
     /// Graph optimization levels; the first is the reference.
     #[arg(
@@ -650,9 +661,12 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "RUN|MODEL")]
     pub against: Option<String>,
 
-    /// ONNX Runtime intra-op threads [default: all cores].
+    /// ONNX Runtime intra-op threads, and image decoding threads [default: all cores].
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
+
+    #[command(flatten)]
+    pub decode: DecodeThreadsArg,
 
     /// Output format on stdout [default: text; --json is --format json].
     #[arg(long, value_enum)]
@@ -680,6 +694,23 @@ pub struct JsonArg {
     /// Print the result as JSON on stdout (progress and warnings stay on stderr) instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--decode-threads`, shared by the commands that decode images and run a model.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct DecodeThreadsArg {
+    /// Image decoding threads, when they should differ from --threads [default: --threads, else
+    /// all cores]. Each holds one decoded image at a time: peak memory grows with their number.
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub decode_threads: Option<usize>,
+}
+
+impl DecodeThreadsArg {
+    /// The decode pool's size: this flag, else the command's `--threads`; `None` leaves it to
+    /// rayon (every core, or `RAYON_NUM_THREADS`).
+    pub fn or_threads(self, threads: Option<usize>) -> Option<usize> {
+        self.decode_threads.or(threads)
+    }
 }
 
 /// `--ort-lib`, shared by the commands that load ONNX Runtime.

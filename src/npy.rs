@@ -190,14 +190,24 @@ pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
         path: path.to_path_buf(),
         source,
     };
-    // A FIFO or device would block or read without end: only regular files.
-    let (file, file_len) = crate::util::safe_file::open_regular(path).map_err(|e| match e {
-        crate::util::safe_file::SafeFileError::Io { source, .. } => io_err(source),
-        crate::util::safe_file::SafeFileError::NotRegular { kind, .. } => {
-            io_err(io::Error::other(format!("{kind}, not a regular file")))
-        }
-        other => io_err(io::Error::other(other.to_string())),
+    use crate::util::safe_file::{MAX_NPY_BYTES, SafeFileError, open_regular};
+    // A FIFO or device would block or read without end: only regular files, and no larger than
+    // a seed cache can be (a sparse 3 GB file is refused on its size, unread).
+    let (file, file_len) = open_regular(path).map_err(|e| match e {
+        SafeFileError::Io { source, .. } => io_err(source),
+        other => io_err(io::Error::other(other.reason())),
     })?;
+    if file_len > MAX_NPY_BYTES {
+        return Err(io_err(io::Error::other(
+            SafeFileError::TooLarge {
+                path: path.to_path_buf(),
+                size: file_len,
+                limit: MAX_NPY_BYTES,
+                what: "a .npy seed cache",
+            }
+            .reason(),
+        )));
+    }
     read_from(BufReader::new(file), file_len, path)
 }
 

@@ -132,9 +132,11 @@ ZOOREPRO_HOME="$repo" "$bin" --cache-dir "$tmp/unsharded" verify --model "$model
   || [ $? = 1 ] || check_failed "the unsharded run failed"
 root="$tmp/run"
 mkdir -p "$root/logs"
+# Quoted for /bin/sh, as verify_array.sh quotes (bash's %q can give $'...', which sh does not read).
+shq() { local quote="'" escaped="'\\''"; printf "'%s'" "${1//$quote/$escaped}"; }
 cat > "$tmp/zoorepro-measured" <<EOF
 #!/bin/sh
-exec /usr/bin/time -a -o $(printf '%q' "$root/logs/usage.txt") -f "task=\${SLURM_ARRAY_TASK_ID:-merge} job=\$SLURM_JOB_ID peak_rss_kib=%M wall_s=%e" $(printf '%q' "$bin") "\$@"
+exec /usr/bin/time -a -o $(shq "$root/logs/usage.txt") -f "task=\${SLURM_ARRAY_TASK_ID:-merge} job=\$SLURM_JOB_ID peak_rss_kib=%M wall_s=%e" $(shq "$bin") "\$@"
 EOF
 chmod +x "$tmp/zoorepro-measured"
 submit() {

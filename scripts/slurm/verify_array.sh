@@ -35,7 +35,10 @@ else
   tasks=($(seq 0 $((shards - 1))))
 fi
 mkdir -p "$root/logs" "$root/reports"
-q() { printf '%q' "$1"; }
+# Quoting for the task's /bin/sh (dash on Debian, not bash): single quotes, a ' inside as '\''.
+# Bash's printf %q gives $'...' for a tab, a newline or (in a C locale) any non-ASCII byte, which
+# POSIX sh reads as a literal $ followed by the quoted text.
+q() { local quote="'" escaped="'\\''"; printf "'%s'" "${1//$quote/$escaped}"; }
 extra=""
 for arg in "$@"; do extra+=" $(q "$arg")"; done
 name="zoorepro-${model//\//-}"

@@ -468,6 +468,16 @@ fn parse_reference(text: &str, recipe: &str) -> anyhow::Result<Reference> {
     {
         return Err(bad());
     }
+    // Shown on terminals and in tables: a `\r`, an escape sequence or a bidi override would let
+    // the name rewrite or disguise the lines it appears on. (`|` and `<` are fine: each output
+    // escapes them.)
+    if source.chars().any(crate::util::escape::is_dangerous) {
+        bail!(
+            "--reference source \"{}\" holds a control character or a bidirectional override (shown \
+             escaped here): give the source as plain text",
+            crate::util::escape::terminal(source)
+        );
+    }
     Ok(Reference {
         source: source.trim().to_string(),
         top1,
@@ -551,8 +561,22 @@ mod tests {
         assert_eq!((reference.top1, reference.top5), (76.1, Some(92.9)));
         assert_eq!(reference.image_set.images, 50_000);
         assert!(reference.expected && reference.recipe.as_deref() == Some("r"));
-        for bad in ["76:92", "p:x:92", "p:101:92", ":76:92"] {
+        for bad in [
+            "76:92",
+            "p:x:92",
+            "p:101:92",
+            ":76:92",
+            "a\rOK:76:92",
+            "\u{1b}]8;;http://x\u{7}p:76:92",
+            "\u{202e}fdp.exe:76:92",
+            "a\u{9b}b:76:92",
+        ] {
             assert!(parse_reference(bad, "r").is_err(), "{bad:?}");
         }
+        // Markup is escaped where it is shown, not refused.
+        assert_eq!(
+            parse_reference("a|b<img src=x>:58:77", "r").unwrap().source,
+            "a|b<img src=x>"
+        );
     }
 }

@@ -356,21 +356,22 @@ fn run_cell(side: &Side) -> String {
     }
 }
 
-/// The rows of the side-by-side table: label, A, B.
-fn sides(c: &Comparison) -> Vec<[String; 3]> {
+/// The rows of the side-by-side table: label, A, B. The store's text (model ids, recipes,
+/// providers) goes through `shown`, the escaping of the output it is written to.
+fn sides(c: &Comparison, shown: fn(&str) -> String) -> Vec<[String; 3]> {
     let (a, b) = (&c.a, &c.b);
     vec![
         ["run".into(), run_cell(a), run_cell(b)],
-        ["model".into(), a.model_id.clone(), b.model_id.clone()],
+        ["model".into(), shown(&a.model_id), shown(&b.model_id)],
         [
             "kind / recipe".into(),
-            format!("{} / {}", a.kind, a.recipe),
-            format!("{} / {}", b.kind, b.recipe),
+            format!("{} / {}", a.kind, shown(&a.recipe)),
+            format!("{} / {}", b.kind, shown(&b.recipe)),
         ],
         [
             "provider / batch".into(),
-            format!("{} / {}", a.provider, a.batch),
-            format!("{} / {}", b.provider, b.batch),
+            format!("{} / {}", shown(&a.provider), a.batch),
+            format!("{} / {}", shown(&b.provider), b.batch),
         ],
         [
             "top-1".into(),
@@ -420,10 +421,12 @@ fn thousands(n: usize) -> String {
     out
 }
 
+use crate::util::escape::{markdown_text, terminal};
+
 fn write_text(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io::Result<()> {
     writeln!(out, "Run {} vs run {}\n", c.a.run, c.b.run)?;
     let mut table = vec![[String::new(), "A".into(), "B".into()]];
-    table.extend(sides(c));
+    table.extend(sides(c, terminal));
     write!(out, "{}", aligned(&table))?;
     for line in c.pairing.lines() {
         writeln!(out, "\n{}", crate::util::escape::terminal(&line))?;
@@ -462,7 +465,7 @@ fn write_text(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io::Re
 fn write_markdown(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io::Result<()> {
     writeln!(out, "# Run {} vs run {}\n", c.a.run, c.b.run)?;
     writeln!(out, "| | A | B |\n|---|---|---|")?;
-    for [what, a, b] in sides(c) {
+    for [what, a, b] in sides(c, markdown_text) {
         writeln!(out, "| {what} | {a} | {b} |")?;
     }
     for line in c.pairing.lines() {

@@ -120,9 +120,16 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
     let fixed_batch = models.first().and_then(|m| m.fixed_batch());
     let (batch_sizes, skipped) = runnable_batch_sizes(args, fixed_batch, &onnx_path)?;
 
-    let prepared = prepare(&dataset, args.samples, &recipe, compat)?;
+    // Decoded with as many threads as the most any session is given (or --decode-threads).
+    let decode_threads = args.decode.or_threads(args.threads.iter().copied().max());
+    let prepared = crate::eval::pipeline::decode_pool(decode_threads)?
+        .install(|| prepare(&dataset, args.samples, &recipe, compat))?;
     for f in &prepared.failed {
-        eprintln!("zoorepro: warning: {} left out: {}", f.file, f.error);
+        eprintln!(
+            "zoorepro: warning: {} left out: {}",
+            crate::util::escape::terminal(&f.file),
+            crate::util::escape::terminal(&f.error)
+        );
     }
     let n = prepared.files.len();
     if n == 0 {
@@ -304,7 +311,7 @@ fn emit(report: &Report, json: bool) -> anyhow::Result<()> {
     } else {
         stdout.write_all(text(report).as_bytes())?;
     }
-    eprintln!("{}", report.summary);
+    eprintln!("{}", crate::util::escape::terminal(&report.summary));
     Ok(())
 }
 

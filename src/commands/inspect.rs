@@ -6,6 +6,8 @@ use std::io::Write;
 use crate::cli::InspectArgs;
 use crate::exit;
 use crate::model::onnx::{self, DimSummary, OnnxSummary, TensorSummary};
+// Every name below comes from the file: a control character in one must not reach the terminal.
+use crate::util::escape::terminal as shown;
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<i32> {
     let summary = onnx::inspect(&args.file)?;
@@ -27,7 +29,7 @@ fn shape(tensor: &TensorSummary) -> String {
                 .iter()
                 .map(|d| match d {
                     DimSummary::Fixed(v) => v.to_string(),
-                    DimSummary::Symbolic(name) => name.clone(),
+                    DimSummary::Symbolic(name) => shown(name),
                     DimSummary::Unknown(_) => "?".into(),
                 })
                 .collect();
@@ -43,20 +45,26 @@ fn tensors(out: &mut String, title: &str, tensors: &[TensorSummary]) {
             Some(b) => format!("  (fixed batch {b})"),
             None => String::new(),
         };
-        out.push_str(&format!("  {}  {}  {}{batch}\n", t.name, t.dtype, shape(t)));
+        out.push_str(&format!(
+            "  {}  {}  {}{batch}\n",
+            shown(&t.name),
+            shown(&t.dtype),
+            shape(t)
+        ));
     }
 }
 
 fn text(s: &OnnxSummary) -> String {
     let mut out = String::new();
-    out.push_str(&format!("{}\nsha256: {}\n", s.path, s.sha256));
+    out.push_str(&format!("{}\nsha256: {}\n", shown(&s.path), s.sha256));
     if let Some(first) = s.external_data.first() {
         out.push_str(&format!(
-            "external data: {} tensor(s) (first: {first}) live in files beside this one; the sha256 does not cover them, and verify refuses the file\n",
-            s.external_data.len()
+            "external data: {} tensor(s) (first: {}) live in files beside this one; the sha256 does not cover them, and verify refuses the file\n",
+            s.external_data.len(),
+            shown(first)
         ));
     }
-    let producer = format!("{} {}", s.producer, s.producer_version);
+    let producer = shown(&format!("{} {}", s.producer, s.producer_version));
     out.push_str(&format!(
         "producer: {}\nIR version: {}\nopsets: {}\n",
         if producer.trim().is_empty() {
@@ -67,7 +75,7 @@ fn text(s: &OnnxSummary) -> String {
         s.ir_version,
         s.opsets
             .iter()
-            .map(|o| format!("{} {}", o.domain, o.version))
+            .map(|o| format!("{} {}", shown(&o.domain), o.version))
             .collect::<Vec<_>>()
             .join(", ")
     ));
@@ -87,7 +95,7 @@ fn text(s: &OnnxSummary) -> String {
     let mut ops: Vec<(&String, &usize)> = s.operators.iter().collect();
     ops.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     for (op, count) in ops {
-        out.push_str(&format!("  {count:>6}  {op}\n"));
+        out.push_str(&format!("  {count:>6}  {}\n", shown(op)));
     }
     if s.batch_operators.is_empty() {
         out.push_str("batch-mixing operators: none (no operator computes across the batch or runs in training mode)\n");
@@ -97,7 +105,12 @@ fn text(s: &OnnxSummary) -> String {
             s.batch_operators.len()
         ));
         for op in &s.batch_operators {
-            out.push_str(&format!("  {} ({}): {}\n", op.node, op.op_type, op.reason));
+            out.push_str(&format!(
+                "  {} ({}): {}\n",
+                shown(&op.node),
+                shown(&op.op_type),
+                shown(&op.reason)
+            ));
         }
     }
     out

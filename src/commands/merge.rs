@@ -362,7 +362,7 @@ fn store_merged(
     {
         eprintln!(
             "{}: already merged as run {} ({} images)",
-            first.model_id,
+            crate::util::escape::terminal(&first.model_id),
             merged.id,
             rows.len()
         );
@@ -385,7 +385,7 @@ fn store_merged(
     target.mark_complete(&merged, &pass, settle)?;
     eprintln!(
         "{}: merged {count} shards into run {} ({} images)",
-        first.model_id,
+        crate::util::escape::terminal(&first.model_id),
         merged.id,
         rows.len()
     );

@@ -86,6 +86,8 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
             row.recipes.join(","),
             reference_summary(row.references)
         );
+        // Manifest text may come from anyone: no control character reaches the terminal.
+        let line = crate::util::escape::terminal(&line);
         writeln!(out, "{}", super::width::fit(&line, width))?;
     }
     Ok(exit::SUCCESS)

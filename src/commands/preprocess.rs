@@ -9,31 +9,34 @@ use crate::image::preprocess::preprocess_bytes;
 use crate::image::recipe::Recipe;
 use crate::image::resample::PillowCompat;
 
-/// Preprocess `images` with `recipe` (decoding in parallel), stack them in argument order into
-/// an `[N, ...sample shape]` float32 array and write it to `out`. Returns N. An unreadable image
-/// fails the whole command, with the file named.
+/// Preprocess `images` with `recipe` (decoding on `threads` threads, or every core), stack them
+/// in argument order into an `[N, ...sample shape]` float32 array and write it to `out`. Returns
+/// N. An unreadable image fails the whole command, with the file named.
 pub fn write_tensors(
     images: &[PathBuf],
     recipe: &Recipe,
     compat: PillowCompat,
     out: &Path,
+    threads: Option<usize>,
 ) -> anyhow::Result<usize> {
     recipe
         .validate()
         .map_err(|e| anyhow::anyhow!("recipe {}: {e}", recipe.name))?;
     let sample_len = recipe.sample_len();
     let mut data = vec![0f32; images.len() * sample_len];
-    data.par_chunks_mut(sample_len).zip(images).try_for_each(
-        |(sample, path)| -> anyhow::Result<()> {
-            let bytes = crate::util::safe_file::read_regular(
-                path,
-                crate::dataset::MAX_IMAGE_BYTES,
-                "an image file",
-            )?;
-            preprocess_bytes(&bytes, recipe, compat, sample)
-                .with_context(|| format!("cannot preprocess {}", path.display()))
-        },
-    )?;
+    crate::eval::pipeline::decode_pool(threads)?.install(|| {
+        data.par_chunks_mut(sample_len).zip(images).try_for_each(
+            |(sample, path)| -> anyhow::Result<()> {
+                let bytes = crate::util::safe_file::read_regular(
+                    path,
+                    crate::dataset::MAX_IMAGE_BYTES,
+                    "an image file",
+                )?;
+                preprocess_bytes(&bytes, recipe, compat, sample)
+                    .with_context(|| format!("cannot preprocess {}", path.display()))
+            },
+        )
+    })?;
     let mut shape = vec![images.len()];
     shape.extend(recipe.sample_shape());
     crate::npy::write_f32(out, &shape, &data)
@@ -63,7 +66,13 @@ pub fn run(ctx: &super::Context, args: &crate::cli::PreprocessArgs) -> anyhow::R
             })?
         }
     };
-    let count = write_tensors(&args.images, &recipe, args.pillow_compat.into(), &args.out)?;
+    let count = write_tensors(
+        &args.images,
+        &recipe,
+        args.pillow_compat.into(),
+        &args.out,
+        args.threads,
+    )?;
     eprintln!(
         "wrote {count} x {:?} float32 ({}) to {}",
         recipe.sample_shape(),

@@ -23,7 +23,9 @@ pub(crate) struct Progress {
 #[derive(Default)]
 struct State {
     done: u64,
+    /// The running top-1 (correct, labelled) and whose it is: one model's, in a pass of several.
     top1: Option<(u64, u64)>,
+    top1_of: Option<String>,
     started: Option<Instant>,
     last_line: Option<Instant>,
     /// Tenths of the total already announced.
@@ -76,18 +78,24 @@ impl Progress {
         }
     }
 
-    /// The running top-1 so far, shown with the progress.
-    pub(crate) fn set_top1(&self, correct: u64, labelled: u64) {
-        if let Some(bar) = &self.bar {
-            if labelled > 0 {
-                bar.set_message(format!(
-                    "top-1 {:.2}%",
-                    100.0 * correct as f64 / labelled as f64
-                ));
-            }
-            return;
+    /// Names the model whose running top-1 the progress shows (the first of the pass).
+    pub(crate) fn running_top1_of(&self, model: &str) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).top1_of =
+            Some(crate::util::escape::terminal(model));
+    }
+
+    /// Adds images to the running top-1 shown with the progress: those inferred, and those the
+    /// store answered, so that it is the whole run's so far.
+    pub(crate) fn add_top1(&self, correct: u64, labelled: u64) {
+        let message = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let (c, l) = state.top1.unwrap_or_default();
+            state.top1 = Some((c + correct, l + labelled));
+            state.top1_text()
+        };
+        if let (Some(bar), Some(message)) = (&self.bar, message) {
+            bar.set_message(message);
         }
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).top1 = Some((correct, labelled));
     }
 
     /// Runs `print` (a warning line) without tearing the bar.
@@ -155,11 +163,8 @@ impl Progress {
                 text += &format!(", ETA {}", eta((total - state.done) as f64 / rate));
             }
         }
-        if let Some((correct, labelled)) = state.top1.filter(|&(_, l)| l > 0) {
-            text += &format!(
-                ", running top-1 {:.2}%",
-                100.0 * correct as f64 / labelled as f64
-            );
+        if let Some(top1) = state.top1_text() {
+            text += &format!(", {top1}");
         }
         text
     }
@@ -171,6 +176,19 @@ impl Progress {
 }
 
 impl State {
+    /// "running top-1 of MODEL 75.00%", once an image is labelled.
+    fn top1_text(&self) -> Option<String> {
+        let (correct, labelled) = self.top1.filter(|&(_, l)| l > 0)?;
+        let of = self
+            .top1_of
+            .as_ref()
+            .map_or(String::new(), |model| format!(" of {model}"));
+        Some(format!(
+            "running top-1{of} {:.2}%",
+            100.0 * correct as f64 / labelled as f64
+        ))
+    }
+
     /// The last increment reaching the total is left to `finish_and_clear`'s line.
     fn total_reached(&self, total: Option<u64>) -> bool {
         total.is_some_and(|t| t > 0 && self.done >= t)
@@ -232,13 +250,16 @@ mod tests {
     #[test]
     fn the_running_top1_is_part_of_the_line() {
         let progress = Progress::with_mode(None, "test", false);
-        progress.set_top1(3, 4);
+        progress.running_top1_of("coral/m\x1b[2K");
+        progress.add_top1(1, 2);
+        progress.add_top1(2, 2);
         let mut state = progress.state.lock().unwrap();
         state.done = 4;
         state.last_line = None;
         let line = progress.due_line(&mut state).unwrap();
         assert!(
-            line.starts_with("4 images") && line.ends_with("running top-1 75.00%"),
+            line.starts_with("4 images")
+                && line.ends_with("running top-1 of coral/m\\x1b[2K 75.00%"),
             "{line}"
         );
     }

@@ -159,7 +159,8 @@ pub(super) fn emit(
     if json {
         super::print_json(record)?;
     }
-    eprintln!("{}", summary_line(record));
+    // The summary quotes the model id and a reference source: shown, never interpreted.
+    eprintln!("{}", crate::util::escape::terminal(&summary_line(record)));
     for path in written {
         eprintln!("  report: {}", path.display());
     }

@@ -110,6 +110,8 @@ fn listing(ctx: &Context, cache_dir: &std::path::Path) -> anyhow::Result<Vec<Run
     Ok(rows)
 }
 
+use crate::util::escape::terminal;
+
 fn print_text(rows: &[RunRow]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -131,12 +133,13 @@ fn print_text(rows: &[RunRow]) -> anyhow::Result<()> {
             out,
             "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:<28} {:>7} {:>8}  {:<10} {}",
             r.id,
-            r.model_id,
+            // The store's text came from manifests and files: shown, never interpreted.
+            terminal(&r.model_id),
             r.kind,
-            r.recipe,
-            r.provider,
+            terminal(&r.recipe),
+            terminal(&r.provider),
             r.batch,
-            r.image_set,
+            terminal(&r.image_set),
             r.images,
             r.top1.map_or("-".to_string(), |t| format!("{t:.2}")),
             r.coverage,

@@ -23,9 +23,8 @@ mod tar_stream;
 pub use named_sets::{ClassSubset, LAYOUT_SET_NAMES, class_subset, layout_set_name};
 pub use shard::Shard;
 
-/// A member larger than this is not an ImageNet JPEG (the largest is about 15 MB); refusing it
-/// keeps a lying tar header from allocating gigabytes.
-pub const MAX_IMAGE_BYTES: u64 = 256 << 20;
+/// A member larger than this is not an ImageNet JPEG; defined with every other file limit.
+pub use crate::util::safe_file::MAX_IMAGE_BYTES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {

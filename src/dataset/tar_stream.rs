@@ -2,7 +2,6 @@
 //! never extracted, links never followed, and a truncated archive an error rather than a smaller
 //! dataset.
 
-use std::fs;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -266,10 +265,13 @@ impl TarStream {
             return Ok(());
         }
         let mut marker = [0u8; 1024];
-        let read = fs::File::open(&self.path).and_then(|mut file| {
-            file.seek(SeekFrom::Start(self.end_of_members))?;
-            file.read_exact(&mut marker)
-        });
+        // Reopened through the same guard: the path may have been swapped for a FIFO meanwhile.
+        let read = crate::util::safe_file::open_regular(&self.path)
+            .map_err(|e| std::io::Error::other(e.reason()))
+            .and_then(|(mut file, _)| {
+                file.seek(SeekFrom::Start(self.end_of_members))?;
+                file.read_exact(&mut marker)
+            });
         match read {
             Ok(()) if marker.iter().all(|&b| b == 0) => Ok(()),
             Ok(()) => Err(self.fail("no end-of-archive marker after the last member".into())),

@@ -12,6 +12,11 @@
 //! given, so sessions never compete for cores. Memory grows with the number of distinct recipes
 //! (`BUFFERS` x batch x sample size each), not with the number of models, plus each model's own
 //! weights and one batch of scratch tensor per model.
+//!
+//! Decoding runs in a pool of its own, sized by [`PassConfig::decode_threads`] (`--threads`, or
+//! `--decode-threads`), never in rayon's global pool of every core: each decoding thread holds a
+//! decoded image, so the peak memory of hostile or huge images grows with their number, and
+//! `--threads 1` must mean one.
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +48,22 @@ pub enum PipelineError {
     ClassCount { got: usize, expected: usize },
     #[error("{0}")]
     Sink(String),
+    #[error("cannot start {threads} image decoding threads: {reason}")]
+    DecodePool { threads: usize, reason: String },
+}
+
+/// The thread pool images are decoded in: `threads` threads, or rayon's default (every core, or
+/// `RAYON_NUM_THREADS`) when `None`. Every command that decodes in parallel runs its decoding in
+/// one, so that `--threads` bounds it (see the module's doc).
+pub fn decode_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, PipelineError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .thread_name(|i| format!("zoorepro-decode-{i}"))
+        .build()
+        .map_err(|e| PipelineError::DecodePool {
+            threads: threads.unwrap_or(0),
+            reason: e.to_string(),
+        })
 }
 
 /// What stopped one lane: its model failed (an output of the wrong shape, an inference error).
@@ -93,6 +114,8 @@ pub struct PassConfig<'a> {
     /// Samples read and decoded together.
     pub read_batch: usize,
     pub strict: bool,
+    /// Threads decoding images: `--decode-threads`, else `--threads`; `None` for rayon's default.
+    pub decode_threads: Option<usize>,
 }
 
 /// An image of the stream and the lanes that want it (the others answer it from their store).
@@ -161,12 +184,16 @@ pub fn run(
         let _ = free_tx.send(set);
     }
 
+    let pool = decode_pool(config.decode_threads)?;
     std::thread::scope(|scope| {
         scope.spawn(move || read_batches(samples, config.read_batch, raw_tx));
         let preparer_free = free_rx.clone();
         let lane_preparation = &lane_preparation;
+        let pool = &pool;
         scope.spawn(move || {
-            prepare_batches(raw_rx, preparer_free, ready_tx, config, lane_preparation)
+            pool.install(|| {
+                prepare_batches(raw_rx, preparer_free, ready_tx, config, lane_preparation)
+            })
         });
         let result = infer_batches(&ready_rx, &free_tx, config, lanes, &mut sink, &mut progress);
         // Dropping the receivers makes the other stages' sends fail, so they stop early on error.
@@ -598,6 +625,7 @@ mod tests {
             }],
             read_batch: batch,
             strict,
+            decode_threads: None,
         };
         let mut predictions = Vec::new();
         let mut lanes = [Lane {
@@ -770,6 +798,7 @@ mod tests {
             }],
             read_batch: 2,
             strict: false,
+            decode_threads: None,
         };
         let mut good = FakeClassifier::default();
         let mut bad = FakeClassifier {
@@ -826,6 +855,7 @@ mod tests {
             ],
             read_batch: 4,
             strict: false,
+            decode_threads: None,
         };
         let (mut a, mut b) = (FakeClassifier::default(), FakeClassifier::default());
         let mut lanes = [(&mut a, 0), (&mut b, 1)].map(|(model, preparation)| Lane {
@@ -859,6 +889,13 @@ mod tests {
     }
 
     #[test]
+    fn the_decode_pool_has_the_threads_asked_for() {
+        let one = decode_pool(Some(1)).unwrap();
+        assert_eq!(one.install(rayon::current_num_threads), 1);
+        assert_eq!(decode_pool(Some(3)).unwrap().current_num_threads(), 3);
+    }
+
+    #[test]
     fn one_pass_feeds_every_lane_the_images_it_wants_from_one_decode() {
         let recipe = preset("keras-caffe").unwrap();
         let config = PassConfig {
@@ -874,6 +911,7 @@ mod tests {
             ],
             read_batch: 4,
             strict: false,
+            decode_threads: None,
         };
         let (mut a, mut b, mut c) = (
             FakeClassifier::default(),

@@ -321,6 +321,7 @@ impl Manifest {
                 self.format_version
             ));
         }
+        self.check_no_control_characters()?;
         if self.id.is_empty() || self.id.starts_with('/') || self.id.contains("..") {
             return Err(format!(
                 "id {:?} must be a relative name like framework/model",
@@ -354,6 +355,43 @@ impl Manifest {
             ));
         }
         self.validate_references(&names)
+    }
+
+    /// The names a terminal, a report or a table shows (ids, names, files, recipes, image sets,
+    /// reference sources) hold no control character or bidirectional override: one would let a
+    /// manifest rewrite the line it is printed on (`\r`, an escape sequence) or disguise itself
+    /// (U+202E). Descriptions and notes are free text, escaped wherever they are shown.
+    fn check_no_control_characters(&self) -> Result<(), String> {
+        let mut fields: Vec<(&str, &str)> = vec![
+            ("id", &self.id),
+            ("framework", &self.framework),
+            ("name", &self.name),
+            ("file", &self.file),
+            ("default_recipe", &self.default_recipe),
+            ("input.name", &self.input.name),
+            ("output.name", &self.output.name),
+        ];
+        fields.extend(self.recipes.iter().map(|r| ("recipe name", r.name())));
+        for reference in &self.references {
+            fields.push(("reference source", &reference.source));
+            fields.push(("reference image_set.name", &reference.image_set.name));
+            if let Some(recipe) = &reference.recipe {
+                fields.push(("reference recipe", recipe));
+            }
+            if let Some(labels) = &reference.labels {
+                fields.push(("reference labels", labels));
+            }
+        }
+        match fields
+            .iter()
+            .find(|(_, text)| text.chars().any(crate::util::escape::is_dangerous))
+        {
+            Some((field, text)) => Err(format!(
+                "{field} \"{}\" holds a control character or a bidirectional override (shown                  escaped here), which would garble or disguise the lines it is printed on: remove it",
+                crate::util::escape::terminal(text)
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Each declared recipe: known or valid, declared once, and matching the input's layout and
@@ -473,9 +511,12 @@ fn check_reference_identity(reference: &Reference) -> Result<(), String> {
 
 /// A user's manifest file, its origin (path and sha256 of its bytes) recorded.
 pub fn load_file(path: &Path) -> Result<Manifest, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Unreadable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+    use crate::util::safe_file::{MAX_MANIFEST_BYTES, read_regular_text};
+    let text = read_regular_text(path, MAX_MANIFEST_BYTES, "a manifest").map_err(|e| {
+        ManifestError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.reason(),
+        }
     })?;
     let mut manifest = parse(&text, path)?;
     manifest.origin = ReferenceOrigin::User {
@@ -720,6 +761,39 @@ mod tests {
         );
         for manifest in &manifests {
             assert!(manifest.recipe(None).is_ok(), "{}", manifest.id);
+        }
+    }
+
+    #[test]
+    fn control_characters_in_names_are_refused_at_load() {
+        let text = include_str!("../../manifests/pytorch__resnet50.json");
+        assert!(parse(text, Path::new("m.json")).is_ok());
+        let original: Manifest = serde_json::from_str(text).unwrap();
+        type Set = fn(&mut Manifest, String);
+        let hostile: [(&str, Set); 4] = [
+            ("id", |m, s| m.id = s),
+            ("name", |m, s| m.name = s),
+            ("reference source", |m, s| m.references[0].source = s),
+            ("recipe name", |m, s| m.default_recipe = s),
+        ];
+        for (field, set) in hostile {
+            for bad in [
+                "x\rOK",
+                "\u{1b}]8;;u\u{7}x",
+                "a\u{202e}b",
+                "a\u{9b}b",
+                "a\u{7f}b",
+            ] {
+                let mut manifest = original.clone();
+                set(&mut manifest, format!("pytorch/{bad}"));
+                let json = serde_json::to_string(&manifest).unwrap();
+                let err = parse(&json, Path::new("m.json")).unwrap_err().to_string();
+                assert!(
+                    err.contains("control character")
+                        && !err.contains(['\r', '\u{1b}', '\u{202e}']),
+                    "{field} {bad:?}: {err}"
+                );
+            }
         }
     }
 

@@ -149,7 +149,7 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<OnnxSu
         });
     }
     let external_data = external_data_tensors(path, bytes)?;
-    Ok(summarise(path, sha256, &model, graph, external_data))
+    summarise(path, sha256, &model, graph, external_data)
 }
 
 /// Decodes a ModelProto from a file (weights included; external data files are not read).
@@ -195,13 +195,17 @@ fn summarise(
     model: &ModelProto,
     graph: &GraphProto,
     external_data: Vec<String>,
-) -> OnnxSummary {
+) -> Result<OnnxSummary, OnnxError> {
+    let parameters = count_parameters(graph).map_err(|reason| OnnxError::NotOnnx {
+        path: path.to_path_buf(),
+        reason: format!("{reason}: the file is damaged"),
+    })?;
     let initializer_names: std::collections::HashSet<&str> =
         graph.initializer.iter().map(|t| t.name()).collect();
     let mut operators = BTreeMap::new();
     let mut nodes = 0;
     count_operators(graph, &mut operators, &mut nodes);
-    OnnxSummary {
+    Ok(OnnxSummary {
         path: path.display().to_string(),
         sha256,
         ir_version: model.ir_version(),
@@ -224,10 +228,10 @@ fn summarise(
         outputs: graph.output.iter().map(tensor_summary).collect(),
         nodes,
         operators,
-        parameters: count_parameters(graph),
+        parameters,
         batch_operators: batch_operators(model, graph),
         external_data,
-    }
+    })
 }
 
 /// The names of the tensors whose data the file keeps elsewhere (`data_location = EXTERNAL`):
@@ -460,21 +464,45 @@ fn count_operators(graph: &GraphProto, histogram: &mut BTreeMap<String, usize>, 
     }
 }
 
-/// Elements of a tensor from its declared dimensions (negative or absurd dims count as 0).
-fn elements(tensor: &TensorProto) -> u64 {
-    tensor
-        .dims
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))
-        .unwrap_or(0)
+/// Elements of a tensor from its declared dimensions; `Err` says why there is no such number (a
+/// negative dimension, or a product past 2^64, which no file can hold: `[2^62, 4]` must not
+/// wrap to 0).
+fn elements(tensor: &TensorProto) -> Result<u64, String> {
+    let mut product = 1u64;
+    for &d in &tensor.dims {
+        let d = u64::try_from(d).map_err(|_| {
+            format!(
+                "initializer {:?} declares a negative dimension {:?}",
+                tensor.name(),
+                tensor.dims
+            )
+        })?;
+        product = product.checked_mul(d).ok_or_else(|| {
+            format!(
+                "initializer {:?} declares dimensions {:?}, whose element count overflows 64 bits",
+                tensor.name(),
+                tensor.dims
+            )
+        })?;
+    }
+    Ok(product)
 }
 
-fn count_parameters(graph: &GraphProto) -> ParameterCount {
+fn sum(counts: impl Iterator<Item = u64>) -> Result<u64, String> {
+    let mut counts = counts;
+    counts
+        .try_fold(0u64, u64::checked_add)
+        .ok_or_else(|| "the initializers' element counts add up past 2^64 (overflow)".to_string())
+}
+
+/// The parameter counts, or why they cannot be counted (a damaged or hostile file).
+fn count_parameters(graph: &GraphProto) -> Result<ParameterCount, String> {
     let sizes: HashMap<&str, u64> = graph
         .initializer
         .iter()
-        .map(|t| (t.name(), elements(t)))
-        .collect();
+        .map(|t| Ok((t.name(), elements(t)?)))
+        .collect::<Result<_, String>>()?;
+
     let mut running: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut quantization: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut batchnorm_nodes = 0;
@@ -497,16 +525,17 @@ fn count_parameters(graph: &GraphProto) -> ParameterCount {
             }
         }
     }
-    let total: u64 = sizes.values().sum();
-    let batchnorm_running_stats: u64 = running.iter().map(|n| sizes[n]).sum();
-    ParameterCount {
+    let total = sum(sizes.values().copied())?;
+    // Parts of `total`, so neither overflows once it did not.
+    let batchnorm_running_stats = sum(running.iter().map(|n| sizes[n]))?;
+    Ok(ParameterCount {
         total,
         batchnorm_running_stats,
         excluding_running_stats: total - batchnorm_running_stats,
-        quantization_scales_and_zero_points: quantization.iter().map(|n| sizes[n]).sum(),
+        quantization_scales_and_zero_points: sum(quantization.iter().map(|n| sizes[n]))?,
         initializers: graph.initializer.len(),
         batchnorm_nodes,
-    }
+    })
 }
 
 fn is_default_domain(node: &NodeProto) -> bool {
@@ -894,12 +923,34 @@ mod tests {
             ],
             ..Default::default()
         };
-        let count = count_parameters(&graph);
+        let count = count_parameters(&graph).unwrap();
         assert_eq!(count.total, 432 + 4 * 16 + 2);
         assert_eq!(count.batchnorm_running_stats, 32);
         assert_eq!(count.excluding_running_stats, 432 + 32 + 2);
         assert_eq!(count.quantization_scales_and_zero_points, 2);
         assert_eq!(count.batchnorm_nodes, 1);
         assert_eq!(count.initializers, 7);
+    }
+
+    #[test]
+    fn parameter_counts_that_overflow_are_refused_not_wrapped() {
+        let graph = |dims: &[&[i64]]| GraphProto {
+            initializer: dims
+                .iter()
+                .enumerate()
+                .map(|(i, d)| float_tensor(&format!("w{i}"), d))
+                .collect(),
+            ..Default::default()
+        };
+        let err = count_parameters(&graph(&[&[1 << 62, 4]])).unwrap_err();
+        assert!(err.contains("\"w0\"") && err.contains("overflows"), "{err}");
+        let err = count_parameters(&graph(&[&[1 << 62, 3], &[1 << 62, 2]])).unwrap_err();
+        assert!(err.contains("overflow"), "{err}");
+        let err = count_parameters(&graph(&[&[-1, 4]])).unwrap_err();
+        assert!(err.contains("negative"), "{err}");
+        assert_eq!(
+            count_parameters(&graph(&[&[1 << 62, 3]])).unwrap().total,
+            3 << 62
+        );
     }
 }

@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use crate::eval::trust::{Mark, marks_text, status_text};
 use crate::eval::verdict::VerdictStatus;
+// Manifest fields (a source, a model name) are text: a `|` would shift the columns, `<` be HTML.
+use crate::util::escape::markdown_text as md;
 
 /// Accuracy of one run under one label set.
 #[derive(Clone, Debug, Serialize)]
@@ -123,7 +125,13 @@ impl TableExporter for MarkdownTable {
         }
         let notes: Vec<String> = rows
             .iter()
-            .filter_map(|row| Some(format!("- {}: {}", row.model_id, row.note.as_ref()?)))
+            .filter_map(|row| {
+                Some(format!(
+                    "- {}: {}",
+                    md(&row.model_id),
+                    md(row.note.as_ref()?)
+                ))
+            })
             .collect();
         if !notes.is_empty() {
             let _ = writeln!(out, "\nNotes:\n{}", notes.join("\n"));
@@ -138,7 +146,8 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
     let _ = writeln!(
         out,
         "## {} ({} images)\n",
-        first.image_set, first.image_set_images
+        md(&first.image_set),
+        first.image_set_images
     );
     let all = rows.iter().any(|r| !r.by_labels.is_empty());
     let labels = first.labels.as_str();
@@ -152,17 +161,23 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
     }
     header.push_str(" images |");
     for source in sources {
-        let _ = write!(header, " Δ {source} |");
+        let _ = write!(header, " Δ {} |", md(source));
     }
     header.push_str(" verdict |");
-    let columns = header.matches('|').count() - 1;
+    // A source's `|` is escaped (`\|`) and delimits no column.
+    let columns = header.matches('|').count() - header.matches("\\|").count() - 1;
     let _ = writeln!(out, "{header}");
     let _ = writeln!(out, "|{}", "---|".repeat(columns));
     for row in rows {
         let _ = write!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
-            row.rank1, row.rank5, row.framework, row.model, row.recipe, row.run
+            row.rank1,
+            row.rank5,
+            md(&row.framework),
+            md(&row.model),
+            md(&row.recipe),
+            row.run
         );
         if all {
             for set in LABEL_SETS {

@@ -16,6 +16,10 @@ pub enum StoreError {
     )]
     NotADatabase { path: PathBuf },
     #[error(
+        "the prediction store's file {path} cannot be used ({reason}): move it away or pass --cache-dir DIR"
+    )]
+    NotRegular { path: PathBuf, reason: String },
+    #[error(
         "the prediction store {path} has schema version {found}, newer than this zoorepro's {SCHEMA_VERSION}: upgrade zoorepro or pass --cache-dir DIR"
     )]
     NewerSchema { path: PathBuf, found: i64 },

@@ -62,6 +62,37 @@ impl Store {
         Ok(answerable)
     }
 
+    /// Of the rows [`Store::answerable`] gives, those with a label, and whether each one's top-1
+    /// is its label: what a resumed pass adds to its running top-1 for the images it does not
+    /// infer again.
+    pub fn answerable_top1(
+        &self,
+        run: &RunInfo,
+    ) -> Result<HashMap<(String, Content), bool>, StoreError> {
+        let sql = |e| classify(&self.path, e);
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT name, size, sha256, label, top5 FROM predictions
+                 WHERE key_digest = ?1 AND error IS NULL AND size >= 0 AND label IS NOT NULL",
+            )
+            .map_err(sql)?;
+        let mut query = statement.query([&run.key_digest]).map_err(sql)?;
+        let mut hits = HashMap::new();
+        while let Some(row) = query.next().map_err(sql)? {
+            let size: i64 = row.get(1).map_err(sql)?;
+            let sha256: Vec<u8> = row.get(2).map_err(sql)?;
+            let label: u16 = row.get(3).map_err(sql)?;
+            let top1 = super::packed::blob(row.get_ref(4).map_err(sql)?)
+                .and_then(super::packed::unpack_top5)
+                .map(|top5| top5[0]);
+            if let Some(content) = content_of(Some(size), Some(&sha256)) {
+                hits.insert((row.get(0).map_err(sql)?, content), top1 == Some(label));
+            }
+        }
+        Ok(hits)
+    }
+
     /// Marks a run complete as exactly the images of one pass over a dataset: `images` gives each
     /// image's name and the content it was read with. In one transaction the run's image set
     /// becomes these images, every one must have a cache row computed from that content, and the

@@ -94,6 +94,22 @@ impl Drop for Store {
     }
 }
 
+/// The database and SQLite's files beside it must be regular files where they exist: SQLite
+/// would wait forever on a FIFO and read a device without end.
+fn check_regular_files(database: &Path) -> Result<(), StoreError> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        crate::util::safe_file::check_regular_if_present(Path::new(&name)).map_err(|e| {
+            StoreError::NotRegular {
+                path: PathBuf::from(&name),
+                reason: e.reason(),
+            }
+        })?;
+    }
+    Ok(())
+}
+
 impl Store {
     pub fn open(cache_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(cache_dir).map_err(|e| StoreError::Create {
@@ -101,6 +117,7 @@ impl Store {
             reason: e.to_string(),
         })?;
         let path = cache_dir.join(DATABASE_FILE);
+        check_regular_files(&path)?;
         // Two processes opening a fresh store race to switch it to WAL, and SQLite answers the
         // loser with SQLITE_BUSY at once, without its busy handler: retry within the timeout.
         let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
@@ -144,6 +161,7 @@ impl Store {
     }
 
     fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        check_regular_files(path)?;
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI

@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 /// Characters that change how a terminal shows the text around them: C0 and C1 controls, DEL,
 /// and the Unicode bidirectional overrides that reorder what is displayed.
-fn is_dangerous(c: char) -> bool {
+pub fn is_dangerous(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

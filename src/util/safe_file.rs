@@ -5,7 +5,9 @@
 //! descriptor, so a device (`/dev/zero` reads without end) or a FIFO (an open blocks until a
 //! writer comes) is refused with a message instead of hanging the run. The open itself is
 //! non-blocking, so a FIFO swapped in between the two checks cannot hang it either. A size
-//! limit per kind of file bounds what one file can make zoorepro allocate.
+//! limit per kind of file (the `MAX_*_BYTES` constants below, all in this one place) bounds what
+//! one file can make zoorepro allocate, and is checked on the file's size before any byte is read,
+//! so a sparse 3 GB file is refused at once.
 //!
 //! Writing: [`write_atomically`] writes a temporary file created exclusively, with an
 //! unpredictable name, in the target's own directory, fsyncs it and renames it over the target;
@@ -14,12 +16,27 @@
 //! or a symlink to one — `/dev/stdout`, a FIFO, a character device — is streamed to instead, since
 //! renaming over it would replace the device node with a file. A symlink to a regular file is
 //! written through: the link stays and its target gets the new contents atomically (the
-//! temporary file goes beside the target), as `--predictions link.jsonl` plainly asks.
+//! temporary file goes beside the target), as `--predictions link.jsonl` plainly asks. A new
+//! file gets the mode `open(2)` gives (0666 less the umask); a file written over keeps its mode.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+/// An image file (a dataset member, a `preprocess` or `compare` input): the largest ImageNet
+/// JPEG is about 15 MB, and refusing more keeps a lying tar header from allocating gigabytes.
+pub const MAX_IMAGE_BYTES: u64 = 256 << 20;
+/// A model manifest (`manifests/*.json`): the shipped ones are under 6 KB.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// A label-errors CSV (`table --labels-file`): one row per validation image at most, 50,000 rows
+/// of about 40 bytes (the shipped list is 138 KB).
+pub const MAX_LABELS_FILE_BYTES: u64 = 16 << 20;
+/// A `.npy` file, which zoorepro reads only as a benchmarking-keras-pytorch seed cache: 50,000 x 5
+/// int64 is 2 MB (float32 probabilities 1 MB).
+pub const MAX_NPY_BYTES: u64 = 64 << 20;
+// The ONNX file's own limit (protobuf's 2 GiB) and the export sidecar's (1 MiB) live with the
+// ONNX reading code (src/model/onnx.rs, src/commands/model_under_test.rs).
 
 #[derive(Debug, thiserror::Error)]
 pub enum SafeFileError {
@@ -36,6 +53,21 @@ pub enum SafeFileError {
     },
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+}
+
+impl SafeFileError {
+    /// The message without the path, for a caller whose own message names the file.
+    pub fn reason(&self) -> String {
+        match self {
+            SafeFileError::NotRegular { kind, .. } => {
+                format!("it is {kind}, not a regular file")
+            }
+            SafeFileError::TooLarge {
+                size, limit, what, ..
+            } => format!("it is {size} bytes, more than the {limit}-byte limit for {what}"),
+            SafeFileError::Io { source, .. } => source.to_string(),
+        }
+    }
 }
 
 fn kind_of(file_type: fs::FileType) -> &'static str {
@@ -141,10 +173,23 @@ pub fn write_atomically(
             format!("{} is not a file path", path.display()),
         ));
     }
+    // A file written over keeps its permission bits (a 0644 report stays readable by others; set-id
+    // bits are not carried over); a new one is created 0666 and the kernel takes the umask off, as
+    // for any file a program creates.
+    let kept_mode = fs::metadata(&target)
+        .ok()
+        .filter(fs::Metadata::is_file)
+        .map(|m| m.permissions().mode() & 0o777);
     let mut temporary = tempfile::Builder::new()
         .prefix(".zoorepro-")
         .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o666))
         .tempfile_in(&dir)?;
+    if let Some(mode) = kept_mode {
+        temporary
+            .as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))?;
+    }
     {
         let mut out = io::BufWriter::new(temporary.as_file_mut());
         write(&mut out)?;
@@ -159,6 +204,32 @@ pub fn write_atomically(
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// [`read_regular`] of a text file: UTF-8, or an error naming the file.
+pub fn read_regular_text(
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<String, SafeFileError> {
+    let bytes = read_regular(path, limit, what)?;
+    String::from_utf8(bytes).map_err(|_| SafeFileError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"),
+    })
+}
+
+/// Refuses `path` when something other than a regular file (symlinks followed) is there; an
+/// absent path is fine. For files another library opens (SQLite's database): a FIFO there would
+/// block it, a device feed it without end.
+pub fn check_regular_if_present(path: &Path) -> Result<(), SafeFileError> {
+    match fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => Err(SafeFileError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(metadata.file_type()),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// [`write_atomically`] with the whole contents at hand.
@@ -259,6 +330,54 @@ mod tests {
                 .file_type()
                 .is_char_device()
         );
+    }
+
+    #[test]
+    fn a_file_written_over_keeps_its_mode_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        fs::write(&real, b"old").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_bytes_atomically(&real, b"direct").unwrap();
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        write_bytes_atomically(&link, b"through the link").unwrap();
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"through the link");
+    }
+
+    #[test]
+    fn limits_are_checked_on_the_size_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sparse: 3 GB long, nothing allocated on disk, and nothing may be read from it.
+        let sparse = dir.path().join("big.json");
+        File::create(&sparse).unwrap().set_len(3 << 30).unwrap();
+        let started = std::time::Instant::now();
+        let err = read_regular_text(&sparse, MAX_MANIFEST_BYTES, "a manifest").unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(
+            err.to_string()
+                .contains("3221225472 bytes, more than the 1048576-byte limit for a manifest"),
+            "{err}"
+        );
+        let latin1 = dir.path().join("latin1.csv");
+        fs::write(&latin1, b"caf\xe9").unwrap();
+        let err = read_regular_text(&latin1, 100, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("latin1.csv") && err.contains("not UTF-8"),
+            "{err}"
+        );
+        assert!(check_regular_if_present(&dir.path().join("absent")).is_ok());
+        assert!(check_regular_if_present(Path::new("/dev/null")).is_err());
     }
 
     #[test]

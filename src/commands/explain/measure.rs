@@ -35,6 +35,8 @@ pub struct Measured {
     pub tensors: usize,
     pub preprocess_time: Duration,
     pub inference_time: Duration,
+    /// Threads the images were decoded with (`preprocess_time` is their wall time).
+    pub decode_threads: usize,
 }
 
 /// For each candidate, the index of its tensor among the distinct ones, and one candidate per
@@ -62,6 +64,7 @@ pub fn measure(
     model: &mut dyn Classifier,
     batch: usize,
     class_subset: Option<&[u16]>,
+    decode_pool: &rayon::ThreadPool,
     mut on_progress: impl FnMut(usize),
 ) -> anyhow::Result<Measured> {
     let (tensor_of, distinct) = distinct_tensors(candidates);
@@ -75,10 +78,11 @@ pub fn measure(
         tensors: distinct.len(),
         preprocess_time: Duration::ZERO,
         inference_time: Duration::ZERO,
+        decode_threads: decode_pool.current_num_threads(),
     };
     for chunk in chosen.chunks(CHUNK) {
         let started = Instant::now();
-        let prepared = prepare(chunk, &preparations, sample_len);
+        let prepared = decode_pool.install(|| prepare(chunk, &preparations, sample_len));
         measured.preprocess_time += started.elapsed();
         let started = Instant::now();
         // rows[t][i]: the row of image i in tensor t's scores, where it could be prepared.

@@ -119,12 +119,23 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     let batch = model.fixed_batch().unwrap_or(8);
     let progress = super::progress_bar(Some(chosen.len()), "explain");
     let subset = dataset.class_subset().map(|s| s.classes.as_slice());
-    let measured = measure::measure(&chosen, &all, &mut model, batch, subset, |n| {
-        progress.inc(n as u64)
-    })?;
+    let decode_pool = crate::eval::pipeline::decode_pool(args.decode.or_threads(args.threads))?;
+    let measured = measure::measure(
+        &chosen,
+        &all,
+        &mut model,
+        batch,
+        subset,
+        &decode_pool,
+        |n| progress.inc(n as u64),
+    )?;
     progress.finish_and_clear();
     for (file, error) in &measured.failures {
-        eprintln!("zoorepro: warning: {file} failed: {error}");
+        eprintln!(
+            "zoorepro: warning: {} failed: {}",
+            crate::util::escape::terminal(file),
+            crate::util::escape::terminal(error)
+        );
     }
 
     let expected = expected_number(&under_test, &dataset, &chosen, &measured);
@@ -377,7 +388,7 @@ fn build_report(
             tensors: measured.tensors,
             preprocess_ms_per_image: 1000.0 * measured.preprocess_time.as_secs_f64()
                 / images.max(1) as f64
-                * rayon::current_num_threads() as f64,
+                * measured.decode_threads as f64,
             inference_ms_per_tensor: 1000.0 * measured.inference_time.as_secs_f64()
                 / (images * measured.tensors).max(1) as f64,
         },
@@ -423,7 +434,7 @@ fn emit(args: &ExplainArgs, report: &Report) -> anyhow::Result<()> {
             stdout.write_all(crate::report::html::explain::render(&page(report)).as_bytes())?
         }
     }
-    eprintln!("{}", report.summary);
+    eprintln!("{}", crate::util::escape::terminal(&report.summary));
     Ok(())
 }
 

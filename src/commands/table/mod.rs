@@ -8,8 +8,6 @@ mod sets;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 
-use anyhow::Context as _;
-
 use super::Context;
 use crate::cli::{LabelsArg, TableArgs, TableFormat};
 use crate::dataset::labels::{self, LabelError};
@@ -39,8 +37,12 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     let custom_errors;
     let errors: &[LabelError] = match &args.labels_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let text = crate::util::safe_file::read_regular_text(
+                path,
+                crate::util::safe_file::MAX_LABELS_FILE_BYTES,
+                "a labels file",
+            )
+            .map_err(|e| anyhow::anyhow!("--labels-file {}: {}", path.display(), e.reason()))?;
             custom_errors = labels::parse_label_errors(&text, &path.display().to_string())?;
             &custom_errors
         }

@@ -69,7 +69,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         member.open_store(ctx, &runtime, &dataset, args)?;
     }
     if members.len() > 1 {
-        eprintln!(
+        let line = format!(
             "zoorepro: {} models in one pass over {}: {}",
             members.len(),
             args.val.display(),
@@ -79,6 +79,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        eprintln!("{}", crate::util::escape::terminal(&line));
     }
     super::interrupt::arm(ctx, args.no_cache);
     let evaluation = evaluate(&dataset, &mut members, args, shard)?;

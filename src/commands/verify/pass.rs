@@ -74,6 +74,13 @@ pub(super) fn evaluate(
         .map(|entries| entries.iter().filter(|e| in_shard(&e.name)).count());
     let to_infer = listed_in_shard.map(|listed| listed.min(limit));
     let progress = crate::commands::progress_bar(to_infer, "verify");
+    // The running top-1 is the first model's, over its whole run: what it infers now and what
+    // its store answers.
+    progress.running_top1_of(&members[0].under_test.manifest.id);
+    let first_stored_top1 = match &members[0].stored {
+        Some(stored) => stored.store.answerable_top1(&stored.info)?,
+        None => Default::default(),
+    };
     // Images of other shards are neither read nor counted; --limit counts this shard's images.
     // Every image of the shard is read, so that its content can be compared with the store's.
     let samples = dataset
@@ -84,6 +91,7 @@ pub(super) fn evaluate(
         samples,
         &mut order,
         reusable,
+        first_stored_top1,
         Arc::clone(&in_flight),
         &progress,
     );
@@ -99,14 +107,14 @@ pub(super) fn evaluate(
             })
             .collect(),
         strict: args.verdict.strict,
+        decode_threads: args.decode.or_threads(args.threads),
     };
     let (mut lanes, mut stored) = lanes(members, lane_preparation);
-    let mut running_top1 = (0u64, 0u64);
     let sink = |lane: usize, predictions: &[Prediction]| -> Result<(), String> {
         warn_about_failures(&progress, lane, predictions);
         if lane == 0 {
-            running_top1 = add_top1(running_top1, predictions);
-            progress.set_top1(running_top1.0, running_top1.1);
+            let (correct, labelled) = top1_of(predictions);
+            progress.add_top1(correct, labelled);
         }
         match stored[lane].as_deref_mut() {
             Some(stored) => stored.insert(predictions, &in_flight),
@@ -197,11 +205,12 @@ fn distinct_recipes(members: &[Member]) -> (Vec<(Recipe, PillowCompat)>, Vec<usi
     (distinct, lane_preparation)
 }
 
-fn add_top1(running: (u64, u64), predictions: &[Prediction]) -> (u64, u64) {
+/// (correct, labelled) among `predictions`.
+fn top1_of(predictions: &[Prediction]) -> (u64, u64) {
     predictions
         .iter()
         .filter_map(|p| p.label.map(|label| (p, label)))
-        .fold(running, |(hits, seen), (p, label)| {
+        .fold((0, 0), |(hits, seen), (p, label)| {
             let hit = matches!(&p.outcome, Outcome::Ranked { top5, .. } if top5[0] == label);
             (hits + u64::from(hit), seen + 1)
         })
@@ -221,11 +230,14 @@ fn reusable_images(stored: Option<&StoredRun>) -> anyhow::Result<Reusable> {
 
 /// Records each sample's place and content as the stream passes, and lets through only those
 /// some model's store cannot answer, marked with the models that need them. Content is hashed
-/// here, on the reading thread, from the bytes read for decoding.
+/// here, on the reading thread, from the bytes read for decoding. An image the first model's
+/// store answers counts in the running top-1 here (`first_stored_top1`: whether each stored
+/// labelled row's top-1 is right).
 fn admit<'a>(
     samples: impl Iterator<Item = Result<crate::dataset::Sample, DatasetError>> + Send + 'a,
     order: &'a mut Vec<(Entry, Option<Content>)>,
     reusable: Vec<Reusable>,
+    first_stored_top1: HashMap<(String, Content), bool>,
     in_flight: InFlight,
     progress: &'a Progress,
 ) -> impl Iterator<Item = Result<Admitted, DatasetError>> + Send + 'a {
@@ -245,6 +257,12 @@ fn admit<'a>(
                 .iter()
                 .map(|reusable| !reusable(&sample.entry.name, content.as_ref()))
                 .collect();
+            if lanes.first() == Some(&false)
+                && let Some(content) = content
+                && let Some(&hit) = first_stored_top1.get(&(sample.entry.name.clone(), content))
+            {
+                progress.add_top1(u64::from(hit), 1);
+            }
             if !lanes.contains(&true) {
                 progress.inc(1);
                 return None;
