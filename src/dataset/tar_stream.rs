@@ -341,7 +341,6 @@ impl TarStream {
                 return;
             }
         }
-        drop(entries);
         let Some(ended) = self.ended else {
             return;
         };
@@ -574,7 +573,13 @@ impl TarStream {
             self.last_member = Some(header_path);
             return None;
         }
-        let name = raw_path.rsplit('/').next().unwrap_or_default().to_string();
+        // Directories are often stored as `name/`: their name is the part before the slash.
+        let name = raw_path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let regular = kind.is_file() && !pax.sparse;
         self.last_member = Some(raw_path.clone());
         if kind.is_symlink() || kind.is_hard_link() {
