@@ -624,8 +624,12 @@ fn html_page(
         differing: c.top1_differs.len(),
         thumbnail_note: match val {
             None => Some("Pass --val PATH (the folder the runs scored) to see the images.".into()),
-            Some(root) if !root.is_dir() => Some(format!(
+            Some(root) if root.is_file() => Some(format!(
                 "{} is an archive: thumbnails are read from folders only.",
+                root.display()
+            )),
+            Some(root) if !root.is_dir() => Some(format!(
+                "{} is not a folder: no thumbnails.",
                 root.display()
             )),
             Some(_) if missing > 0 => Some(format!(
