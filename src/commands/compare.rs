@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::Context as _;
 
 use serde::Serialize;
 
@@ -60,6 +63,9 @@ fn coverage(run: &RunInfo) -> (&'static str, Vec<Mark>) {
 
 #[derive(Serialize)]
 struct Difference {
+    /// The basename: the image's identity in the store.
+    #[serde(skip)]
+    name: String,
     file: String,
     label: u16,
     label_name: &'static str,
@@ -234,7 +240,16 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         CompareFormat::Markdown => write_markdown(&mut out, &comparison, args.limit)?,
         CompareFormat::Text => write_text(&mut out, &comparison, args.limit)?,
         CompareFormat::Html => {
-            let page = html_page(&comparison, args.limit, args.val.as_deref());
+            let source = match args.val.as_deref() {
+                Some(val) => Some(ThumbnailSource::open(&contents, val)?),
+                None => None,
+            };
+            let page = html_page(
+                &comparison,
+                args.limit,
+                args.val.as_deref(),
+                source.as_ref(),
+            );
             out.write_all(crate::report::html::compare::render(&page).as_bytes())?;
         }
     }
@@ -305,6 +320,7 @@ impl PairTally {
                 t.agree += 1;
             } else {
                 t.differs.push(Difference {
+                    name: a_prediction.name.clone(),
                     file: a_prediction.file.clone(),
                     label,
                     label_name: labels::class_name(label),
@@ -516,12 +532,70 @@ fn write_markdown(out: &mut impl Write, c: &Comparison, limit: usize) -> std::io
     Ok(())
 }
 
+/// Where thumbnails may come from: files under the canonical `--val` folder whose content is the
+/// one a run scored. A stored file name is only a claim (a hostile tar's member may be named
+/// `/home/u/private/x.JPEG` or `../../x.JPEG`): joined to `--val` unchecked, it would embed
+/// whatever it names in the page.
+struct ThumbnailSource {
+    /// `--val`, canonical; `None` when it is not a folder (an archive: no thumbnails).
+    root: Option<std::path::PathBuf>,
+    /// By image name: the contents the runs scored (either run's).
+    contents: HashMap<String, Vec<Content>>,
+}
+
+impl ThumbnailSource {
+    fn open(runs: &[HashMap<String, Content>; 2], val: &Path) -> anyhow::Result<Self> {
+        let root = if val.is_dir() {
+            Some(
+                val.canonicalize()
+                    .with_context(|| format!("cannot read --val {}", val.display()))?,
+            )
+        } else {
+            None
+        };
+        let mut contents: HashMap<String, Vec<Content>> = HashMap::new();
+        for run in runs {
+            for (name, content) in run {
+                let known = contents.entry(name.clone()).or_default();
+                if !known.contains(content) {
+                    known.push(*content);
+                }
+            }
+        }
+        Ok(ThumbnailSource { root, contents })
+    }
+
+    /// The bytes of the image a difference is about, when its file lies under `--val` (after
+    /// resolving `..` and symlinks) and is exactly what a run scored.
+    fn image(&self, d: &Difference) -> Option<Vec<u8>> {
+        let root = self.root.as_ref()?;
+        let expected = self.contents.get(&d.name)?;
+        let relative = crate::dataset::normalised_member_path(&d.file)?;
+        let path = root.join(relative).canonicalize().ok()?;
+        if !path.starts_with(root) {
+            return None;
+        }
+        let bytes = crate::util::safe_file::read_regular(
+            &path,
+            crate::dataset::MAX_IMAGE_BYTES,
+            "an image",
+        )
+        .ok()?;
+        expected.contains(&Content::of(&bytes)).then_some(bytes)
+    }
+}
+
 /// The page `--format html` shows: the same figures, and thumbnails of the first `limit`
-/// differing images (0: all) read from `val`.
-fn html_page(c: &Comparison, limit: usize, val: Option<&std::path::Path>) -> ComparePage {
+/// differing images (0: all) read from `source` (`--val`).
+fn html_page(
+    c: &Comparison,
+    limit: usize,
+    val: Option<&Path>,
+    source: Option<&ThumbnailSource>,
+) -> ComparePage {
     let (shown, _) = listed(c, limit);
     let name = |class: u16, label: &str| format!("{class} {label}");
-    let thumbnails = shown
+    let thumbnails: Vec<Thumbnail> = shown
         .iter()
         .map(|d| Thumbnail {
             file: d.file.clone(),
@@ -530,9 +604,12 @@ fn html_page(c: &Comparison, limit: usize, val: Option<&std::path::Path>) -> Com
             b: name(d.b_top1, d.b_name),
             a_right: d.a_top1 == d.label,
             b_right: d.b_top1 == d.label,
-            png: val.and_then(|root| thumbnail_png(&root.join(&d.file))),
+            png: source
+                .and_then(|source| source.image(d))
+                .and_then(|bytes| thumbnail_png(&bytes)),
         })
         .collect();
+    let missing = thumbnails.iter().filter(|t| t.png.is_none()).count();
     let side = |which: &str, s: &Side| {
         (
             format!("{which}: run {} {}", run_cell(s), s.model_id),
@@ -554,6 +631,15 @@ fn html_page(c: &Comparison, limit: usize, val: Option<&std::path::Path>) -> Com
                 "{} is an archive: thumbnails are read from folders only.",
                 root.display()
             )),
+            Some(root) if !root.is_dir() => Some(format!(
+                "{} is not a folder: no thumbnails.",
+                root.display()
+            )),
+            Some(_) if missing > 0 => Some(format!(
+                "{missing} of these images have no thumbnail: their file is missing from --val, \
+                 lies outside it, or is not the file the runs scored (its sha256 differs, or the \
+                 store does not know it)."
+            )),
             Some(_) => None,
         },
     }
@@ -562,13 +648,10 @@ fn html_page(c: &Comparison, limit: usize, val: Option<&std::path::Path>) -> Com
 /// Longest side of a thumbnail, in pixels.
 const THUMBNAIL_SIZE: usize = 144;
 
-/// A small PNG of the image at `path`, or None when it cannot be read or decoded (the page then
-/// shows the names only).
-fn thumbnail_png(path: &std::path::Path) -> Option<Vec<u8>> {
-    let bytes =
-        crate::util::safe_file::read_regular(path, crate::dataset::MAX_IMAGE_BYTES, "an image")
-            .ok()?;
-    let image = crate::image::decode::decode_rgb(&bytes).ok()?;
+/// A small PNG of an encoded image, or None when it cannot be decoded (the page then shows the
+/// names only).
+fn thumbnail_png(bytes: &[u8]) -> Option<Vec<u8>> {
+    let image = crate::image::decode::decode_rgb(bytes).ok()?;
     let scale = THUMBNAIL_SIZE as f64 / image.width.max(image.height) as f64;
     let (width, height) = if scale < 1.0 {
         (
@@ -635,6 +718,7 @@ mod tests {
             class_changes: class_changes(&[[50, 40, 45], [0, 0, 0], [50, 30, 30], [2, 2, 0]]),
             top1_differs: (0..differs)
                 .map(|i| Difference {
+                    name: format!("ILSVRC2012_val_{i:08}.JPEG"),
                     file: format!("n01440764/ILSVRC2012_val_{i:08}.JPEG"),
                     label: 0,
                     label_name: "tench",
@@ -772,5 +856,57 @@ mod tests {
             markdown.contains("| 0 tench | 50 | 80.0% | 90.0% | +10.0 |"),
             "{markdown}"
         );
+    }
+
+    #[test]
+    fn thumbnails_read_only_the_scored_files_under_val() {
+        let dir = tempfile::tempdir().unwrap();
+        let val = dir.path().join("val");
+        std::fs::create_dir_all(val.join("n01440764")).unwrap();
+        let private = dir.path().join("private.JPEG");
+        std::fs::write(&private, b"private bytes").unwrap();
+        std::fs::write(val.join("n01440764/a.JPEG"), b"scored bytes").unwrap();
+        std::fs::write(val.join("n01440764/changed.JPEG"), b"edited since").unwrap();
+        std::os::unix::fs::symlink(&private, val.join("n01440764/link.JPEG")).unwrap();
+        let scored = Content::of(b"scored bytes");
+        let private_content = Content::of(b"private bytes");
+        let contents = [
+            ("a.JPEG", scored),
+            ("changed.JPEG", scored),
+            // Even where the store holds the private file's digest, no path may reach it.
+            ("private.JPEG", private_content),
+            ("link.JPEG", private_content),
+        ]
+        .into_iter()
+        .map(|(name, content)| (name.to_string(), vec![content]))
+        .collect();
+        let source = ThumbnailSource {
+            root: Some(val.canonicalize().unwrap()),
+            contents,
+        };
+        let difference = |file: &str| Difference {
+            name: file.rsplit('/').next().unwrap().to_string(),
+            file: file.to_string(),
+            label: 0,
+            label_name: "tench",
+            a_top1: 0,
+            a_name: "tench",
+            b_top1: 1,
+            b_name: "goldfish",
+        };
+        assert_eq!(
+            source.image(&difference("n01440764/a.JPEG")).as_deref(),
+            Some(&b"scored bytes"[..])
+        );
+        for refused in [
+            "n01440764/changed.JPEG".to_string(),
+            "n01440764/link.JPEG".to_string(),
+            "../private.JPEG".to_string(),
+            "n01440764/../../private.JPEG".to_string(),
+            private.display().to_string(),
+            "n01440764/unknown.JPEG".to_string(),
+        ] {
+            assert_eq!(source.image(&difference(&refused)), None, "{refused}");
+        }
     }
 }

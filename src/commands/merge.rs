@@ -437,6 +437,8 @@ fn record_parts(
             dataset.layout.as_deref().unwrap_or("?")
         ),
         ignored_files: 0,
+        skipped: Vec::new(),
+        archive_end: None,
         image_set_content_sha256: None,
         layout_set_name: None,
         store: Some(store),

@@ -205,6 +205,8 @@ pub(super) struct RecordParts {
     pub dataset_path: String,
     pub layout: String,
     pub ignored_files: usize,
+    pub skipped: Vec<crate::dataset::SkippedEntries>,
+    pub archive_end: Option<crate::dataset::ArchiveEnd>,
     /// The labelled images' content digest, when every content is known.
     pub image_set_content_sha256: Option<String>,
     /// The image set's name from its layout (ImageNetV2, -Sketch, -A, -R), where no manifest names it.
@@ -282,6 +284,8 @@ pub(super) fn build_record(
                 .filter(|(entry, _)| entry.label.is_none())
                 .count(),
             ignored_files: parts.ignored_files,
+            skipped: parts.skipped,
+            archive_end: parts.archive_end,
         },
         images: score.images,
         evaluated: score.evaluated,

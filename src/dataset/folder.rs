@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::skipped::{SkipLog, SkipReason};
 use super::{DatasetError, Entry, is_image_name, labels};
 
 /// An image's entry and where it lies.
@@ -52,13 +53,14 @@ pub(super) fn class_index_folder(name: &str) -> Option<u16> {
         .filter(|&index| index < 1000)
 }
 
-/// Every image of a class-folder tree whose top level is `top`, with the count of other files
-/// and folders skipped. Class-index folders are taken in numeric order (`2` before `10`).
+/// Every image of a class-folder tree whose top level is `top`; the other files and folders go
+/// into `skipped`. Class-index folders are taken in numeric order (`2` before `10`).
 pub(super) fn list_image_folder(
     path: &Path,
     top: &[(String, PathBuf)],
     names: ClassNames,
-) -> Result<(Vec<Listed>, usize), DatasetError> {
+    skipped: &SkipLog,
+) -> Result<Vec<Listed>, DatasetError> {
     let mut top = top.to_vec();
     if names == ClassNames::Index {
         top.sort_by_key(|(folder, _)| {
@@ -69,7 +71,6 @@ pub(super) fn list_image_folder(
         });
     }
     let mut listing = Vec::new();
-    let mut skipped = 0;
     for (folder, folder_path) in &top {
         // A class folder that cannot be opened (a dangling or looping link) would make a
         // class silently disappear from the evaluated set: refuse it instead.
@@ -80,7 +81,12 @@ pub(super) fn list_image_folder(
             });
         }
         if !folder_path.is_dir() || folder.starts_with('.') {
-            skipped += 1;
+            let reason = if is_image_name(folder) && !folder_path.is_dir() {
+                SkipReason::OutsideClassFolders
+            } else {
+                skip_reason(folder, folder_path)
+            };
+            skipped.add(reason, folder);
             continue;
         }
         let label = names.class_of(folder).ok_or_else(|| match names {
@@ -94,8 +100,8 @@ pub(super) fn list_image_folder(
             },
         })?;
         for (name, file_path) in sorted_dir(folder_path)? {
+            let file = format!("{folder}/{name}");
             if is_image_name(&name) && !file_path.is_dir() {
-                let file = format!("{folder}/{name}");
                 listing.push((
                     Entry {
                         file,
@@ -105,17 +111,26 @@ pub(super) fn list_image_folder(
                     file_path,
                 ));
             } else {
-                skipped += 1;
+                skipped.add(skip_reason(&name, &file_path), &file);
             }
         }
     }
-    Ok((listing, skipped))
+    Ok(listing)
 }
 
-/// Every image of a flat folder whose entries are `top`, with the count of other entries.
-pub(super) fn list_flat(top: Vec<(String, PathBuf)>) -> (Vec<Listed>, usize) {
+/// Why a folder entry that is not listed was skipped: a directory named like an image is no
+/// image either, but says more than "not an image".
+fn skip_reason(name: &str, path: &Path) -> SkipReason {
+    if is_image_name(name) && path.is_dir() {
+        SkipReason::NotARegularFile
+    } else {
+        SkipReason::NotAnImage
+    }
+}
+
+/// Every image of a flat folder whose entries are `top`; the other entries go into `skipped`.
+pub(super) fn list_flat(top: Vec<(String, PathBuf)>, skipped: &SkipLog) -> Vec<Listed> {
     let mut listing = Vec::new();
-    let mut skipped = 0;
     for (name, file_path) in top {
         if is_image_name(&name) && !file_path.is_dir() {
             let label = labels::val_label(&name);
@@ -128,8 +143,8 @@ pub(super) fn list_flat(top: Vec<(String, PathBuf)>) -> (Vec<Listed>, usize) {
                 file_path,
             ));
         } else {
-            skipped += 1;
+            skipped.add(skip_reason(&name, &file_path), &name);
         }
     }
-    (listing, skipped)
+    listing
 }

@@ -9,8 +9,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 mod folder;
 pub mod labels;
@@ -18,10 +17,14 @@ mod named_sets;
 
 use folder::ClassNames;
 mod shard;
+mod skipped;
 mod tar_stream;
 
 pub use named_sets::{ClassSubset, LAYOUT_SET_NAMES, class_subset, layout_set_name};
 pub use shard::Shard;
+use skipped::SkipLog;
+pub use skipped::{ArchiveEnd, SkipReason, SkippedEntries};
+pub(crate) use tar_stream::normalised_member_path;
 
 /// A member larger than this is not an ImageNet JPEG; defined with every other file limit.
 pub use crate::util::safe_file::MAX_IMAGE_BYTES;
@@ -114,9 +117,10 @@ pub struct Dataset {
     kind: SourceKind,
     /// Folders: every image, in dataset order, with its absolute path. Tars: listed while streaming.
     listing: Vec<(Entry, PathBuf)>,
-    ignored: Arc<AtomicUsize>,
-    /// Tar link members (symlinks, hard links) skipped so far; also counted in `ignored`.
-    links: Arc<AtomicUsize>,
+    /// Every entry left out, by reason (for a tar, complete once it has been streamed).
+    skipped: SkipLog,
+    /// How a tar ended, once streamed to its end.
+    archive_end: Arc<Mutex<Option<ArchiveEnd>>>,
 }
 
 pub fn is_image_name(name: &str) -> bool {
@@ -137,14 +141,14 @@ impl Dataset {
                 reason: e.to_string(),
             },
         })?;
-        let ignored = Arc::new(AtomicUsize::new(0));
+        let skipped = SkipLog::default();
         if metadata.is_file() {
             return Ok(Dataset {
                 root: path.to_path_buf(),
                 kind: SourceKind::Tar,
                 listing: Vec::new(),
-                ignored,
-                links: Arc::default(),
+                skipped,
+                archive_end: Arc::default(),
             });
         }
         let top = folder::sorted_dir(path)?;
@@ -159,12 +163,14 @@ impl Dataset {
         } else {
             SourceKind::Flat
         };
-        let (listing, skipped) = match kind {
-            SourceKind::ImageFolder => folder::list_image_folder(path, &top, ClassNames::Wnid)?,
-            SourceKind::ClassIndexFolder => {
-                folder::list_image_folder(path, &top, ClassNames::Index)?
+        let listing = match kind {
+            SourceKind::ImageFolder => {
+                folder::list_image_folder(path, &top, ClassNames::Wnid, &skipped)?
             }
-            SourceKind::Flat | SourceKind::Tar => folder::list_flat(top),
+            SourceKind::ClassIndexFolder => {
+                folder::list_image_folder(path, &top, ClassNames::Index, &skipped)?
+            }
+            SourceKind::Flat | SourceKind::Tar => folder::list_flat(top, &skipped),
         };
         if listing.is_empty() {
             return Err(DatasetError::Empty {
@@ -172,13 +178,12 @@ impl Dataset {
             });
         }
         check_unique_names(path, listing.iter().map(|(entry, _)| entry))?;
-        ignored.store(skipped, Ordering::Relaxed);
         let dataset = Dataset {
             root: path.to_path_buf(),
             kind,
             listing,
-            ignored,
-            links: Arc::default(),
+            skipped,
+            archive_end: Arc::default(),
         };
         dataset.check_subset()?;
         Ok(dataset)
@@ -227,14 +232,70 @@ impl Dataset {
             .then(|| self.listing.iter().map(|(entry, _)| entry).collect())
     }
 
-    /// Non-image files skipped so far (for a tar, complete once it has been streamed).
+    /// Files and members skipped so far, for every reason (for a tar, complete once it has been
+    /// streamed).
     pub fn ignored_files(&self) -> usize {
-        self.ignored.load(Ordering::Relaxed)
+        self.skipped.total()
     }
 
     /// Tar members skipped because they are links (never followed); 0 for folders.
     pub fn skipped_links(&self) -> usize {
-        self.links.load(Ordering::Relaxed)
+        self.skipped.count(SkipReason::Link)
+    }
+
+    /// What was skipped, by reason, with the first names of each.
+    pub fn skipped(&self) -> Vec<SkippedEntries> {
+        self.skipped
+            .entries()
+            .into_iter()
+            .map(|(_, skipped)| skipped)
+            .collect()
+    }
+
+    /// How a tar ended, once it has been streamed to its end; `None` for folders.
+    pub fn archive_end(&self) -> Option<ArchiveEnd> {
+        *self
+            .archive_end
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The warnings a run over this source prints once it has been read: entries skipped for a
+    /// reason other than not being images (those are only counted), and a tar that ended without
+    /// its end-of-archive marker. Names are escaped for the terminal.
+    pub fn warnings(&self) -> Vec<String> {
+        let root = crate::util::escape::terminal(&self.root.display().to_string());
+        let mut warnings: Vec<String> = self
+            .skipped
+            .entries()
+            .into_iter()
+            .filter(|(reason, _)| *reason != SkipReason::NotAnImage)
+            .map(|(reason, skipped)| {
+                let first: Vec<String> = skipped
+                    .first
+                    .iter()
+                    .take(3)
+                    .map(|name| crate::util::escape::terminal(name))
+                    .collect();
+                let more = if skipped.count > first.len() {
+                    ", ..."
+                } else {
+                    ""
+                };
+                format!(
+                    "{root}: skipped {} {} ({}{more}); the record lists them under dataset.skipped",
+                    skipped.count,
+                    reason.explanation(),
+                    first.join(", "),
+                )
+            })
+            .collect();
+        if let Some(warning) = self.archive_end().and_then(ArchiveEnd::warning) {
+            warnings.push(format!(
+                "{root} {warning} (recorded as dataset.archive_end)"
+            ));
+        }
+        warnings
     }
 
     /// Yields at most `limit` images in dataset order; bytes are read only where `wanted` says so.
@@ -268,8 +329,8 @@ impl Dataset {
             &self.root,
             limit,
             Box::new(wanted),
-            Arc::clone(&self.ignored),
-            Arc::clone(&self.links),
+            self.skipped.clone(),
+            Arc::clone(&self.archive_end),
         )
     }
 }
@@ -514,37 +575,48 @@ mod tests {
     }
 
     #[test]
-    fn truncated_tars_are_errors_naming_the_archive() {
+    fn tars_cut_inside_data_are_errors_and_cuts_between_members_are_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let files: Vec<(String, Vec<u8>)> = (1..=3)
             .map(|i| (labels::val_file_name(i), vec![0xFFu8; 3000]))
             .collect();
         let whole = build_tar(&files);
         let boundary = 512 + 3072;
-        for (label, cut) in [
-            ("inside data", 512 + 1500),
-            ("inside a header", boundary + 100),
-            ("at a member boundary", boundary),
-        ] {
-            let path = dir.path().join(format!("cut-{}.tar", cut));
-            fs::write(&path, &whole[..cut]).unwrap();
+        let cut = |label: &str, len: usize| {
+            let path = dir.path().join(format!("{label}.tar"));
+            fs::write(&path, &whole[..len]).unwrap();
             let dataset = Dataset::open(&path).unwrap();
-            let error = collect(&dataset, None).unwrap_err().to_string();
-            assert!(
-                error.contains(&path.display().to_string()),
-                "{label}: {error}"
-            );
-            assert!(error.contains("truncated"), "{label}: {error}");
+            (collect(&dataset, None), dataset.archive_end(), path)
+        };
+        let (result, end, path) = cut("inside-data", 512 + 1500);
+        let error = result.unwrap_err().to_string();
+        assert!(error.contains(&path.display().to_string()) && error.contains("truncated"));
+        assert_eq!(end, None);
+        // GNU tar and Python's tarfile read these to the cut; so does zoorepro, and says so.
+        for (label, len, expected) in [
+            ("inside-header", boundary + 100, ArchiveEnd::CutInHeader),
+            ("at-boundary", boundary, ArchiveEnd::MissingMarker),
+            (
+                "lone-zero-block",
+                whole.len() - 512,
+                ArchiveEnd::LoneZeroBlock,
+            ),
+        ] {
+            let (result, end, _) = cut(label, len);
+            let samples = result.unwrap_or_else(|e| panic!("{label}: {e}"));
+            assert_eq!(end, Some(expected), "{label}");
+            assert!(!samples.is_empty(), "{label}");
         }
         let whole_path = dir.path().join("whole.tar");
         fs::write(&whole_path, &whole).unwrap();
+        let dataset = Dataset::open(&whole_path).unwrap();
         assert_eq!(
-            collect(&Dataset::open(&whole_path).unwrap(), None)
-                .unwrap()
-                .len(),
+            collect(&dataset, None).unwrap().len(),
             3,
             "a whole archive passes"
         );
+        assert_eq!(dataset.archive_end(), Some(ArchiveEnd::Marker));
+        assert!(dataset.warnings().is_empty());
         let not_tar = dir.path().join("notes.tar");
         fs::write(&not_tar, vec![b'x'; 2048]).unwrap();
         assert!(collect(&Dataset::open(&not_tar).unwrap(), None).is_err());

@@ -139,7 +139,15 @@ pub struct DatasetInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scored_classes: Option<String>,
     pub unlabelled: usize,
+    /// Files and members left out, whatever the reason (`skipped` says which).
     pub ignored_files: usize,
+    /// The entries left out by reason, with the first names of each (older records have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<crate::dataset::SkippedEntries>,
+    /// How a tar ended: `marker`, or, read with a warning, `lone-zero-block`, `missing-marker`,
+    /// `cut-in-header`; absent for folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_end: Option<crate::dataset::ArchiveEnd>,
 }
 
 impl DatasetInfo {
@@ -337,6 +345,8 @@ pub(crate) mod tests {
                 scored_classes: None,
                 unlabelled: 0,
                 ignored_files: 1,
+                skipped: Vec::new(),
+                archive_end: None,
             },
             images: 100,
             evaluated: 99,

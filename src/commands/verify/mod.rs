@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     }
     super::interrupt::arm(ctx, args.no_cache);
     let evaluation = evaluate(&dataset, &mut members, args, shard)?;
-    warn_about(&evaluation.stats, &dataset, &args.val);
+    warn_about(&evaluation.stats, &dataset);
     // A shard may get no image of a small set: it is then a complete, empty part of the run.
     if evaluation.order.is_empty() && shard.is_none() {
         bail!("{}: no images to evaluate", args.val.display());
@@ -301,7 +301,7 @@ fn writable_outputs(ctx: &Context, args: &VerifyArgs, selected: &[Chosen]) -> an
     Ok(())
 }
 
-fn warn_about(stats: &[PipelineStats], dataset: &Dataset, val: &Path) {
+fn warn_about(stats: &[PipelineStats], dataset: &Dataset) {
     let nan_outputs: usize = stats.iter().map(|s| s.nan_outputs).sum();
     if nan_outputs > 0 {
         eprintln!(
@@ -310,13 +310,8 @@ fn warn_about(stats: &[PipelineStats], dataset: &Dataset, val: &Path) {
              check the export",
         );
     }
-    if dataset.skipped_links() > 0 {
-        eprintln!(
-            "zoorepro: warning: {} skipped {} link members (symlinks or hard links; links are never \
-             followed), counted with the ignored files",
-            val.display(),
-            dataset.skipped_links()
-        );
+    for warning in dataset.warnings() {
+        eprintln!("zoorepro: warning: {warning}");
     }
 }
 
@@ -380,6 +375,8 @@ fn record_parts(
         dataset_path: args.val.display().to_string(),
         layout: dataset.kind().name().into(),
         ignored_files: dataset.ignored_files(),
+        skipped: dataset.skipped(),
+        archive_end: dataset.archive_end(),
         image_set_content_sha256: None,
         layout_set_name: dataset.layout_set_name().map(str::to_string),
         store,
