@@ -40,6 +40,27 @@ fn verify_json(cache: &Path, scratch: &Path, val: &Path, args: &[&str]) -> (i32,
     (done.status, json, done.stderr)
 }
 
+/// A home under `dir` whose `manifests/FILE` is the shipped manifest of `model`, changed by `edit`.
+fn home_with_user_manifest(
+    dir: &Path,
+    model: &str,
+    file: &str,
+    edit: impl FnOnce(&mut Value),
+) -> PathBuf {
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join("manifests")).unwrap();
+    let shipped = common::repo().join(format!("manifests/{}.json", model.replace('/', "__")));
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(&shipped).unwrap()).unwrap();
+    edit(&mut manifest);
+    std::fs::write(
+        home.join("manifests").join(file),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    home
+}
+
 fn marks(record: &Value) -> Vec<String> {
     record["verdict"]["marks"]
         .as_array()
@@ -184,17 +205,9 @@ fn unverified_bytes_are_marked_everywhere_and_strict_fails_them() {
     assert_eq!(verified["references"][0]["origin"]["kind"], "built-in");
 
     // The same file under a manifest pinned to other bytes: the pin no longer matches.
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(home.join("manifests")).unwrap();
-    let manifest_path = common::repo().join("manifests/coral__mobilenet_v2_1.0_224_quant.json");
-    let mut manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
-    manifest["sha256"] = Value::String("0".repeat(64));
-    std::fs::write(
-        home.join("manifests/m.json"),
-        serde_json::to_string_pretty(&manifest).unwrap(),
-    )
-    .unwrap();
+    let home = home_with_user_manifest(dir.path(), INTACT, "m.json", |manifest| {
+        manifest["sha256"] = Value::String("0".repeat(64));
+    });
     let mut command = zoorepro(&cache);
     command
         .env("ZOOREPRO_HOME", &home)
@@ -312,20 +325,12 @@ fn a_later_user_manifest_does_not_rewrite_a_stored_verdict() {
     assert_eq!(status, 1);
     assert_eq!(drift["verdict"]["status"], "drift");
     // Now a home whose manifest says the intact model scores what the broken one does.
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(home.join("manifests")).unwrap();
-    let manifest_path = common::repo().join("manifests/coral__mobilenet_v2_1.0_224_quant.json");
-    let mut manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
-    for reference in manifest["references"].as_array_mut().unwrap() {
-        reference["top1"] = Value::from(53.0);
-        reference["top5"] = Value::from(78.0);
-    }
-    std::fs::write(
-        home.join("manifests/planted.json"),
-        serde_json::to_string_pretty(&manifest).unwrap(),
-    )
-    .unwrap();
+    let home = home_with_user_manifest(dir.path(), INTACT, "planted.json", |manifest| {
+        for reference in manifest["references"].as_array_mut().unwrap() {
+            reference["top1"] = Value::from(53.0);
+            reference["top5"] = Value::from(78.0);
+        }
+    });
     let rows = table_json(&cache, Some(&home));
     assert_eq!(rows.len(), 1);
     assert_eq!(
@@ -508,22 +513,14 @@ fn a_folder_named_like_imagenetv2_with_copies_is_marked_weak() {
     assert_eq!(record["image_set"]["duplicate_contents"], 50);
     assert!(marks(&record).contains(&"duplicate-content".to_string()));
     // A reference on ImageNetV2 (by folder name and count) from a user's manifest.
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(home.join("manifests")).unwrap();
-    let manifest_path = common::repo().join("manifests/coral__mobilenet_v1_0.5_160_quant.json");
-    let mut manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
-    let mut reference = manifest["references"][0].clone();
-    reference["image_set"] =
-        serde_json::json!({"name": "imagenetv2-matched-frequency", "images": 100});
-    reference["top1"] = Value::from(top1);
-    reference["source"] = Value::from("v2-test");
-    manifest["references"] = Value::Array(vec![reference]);
-    std::fs::write(
-        home.join("manifests/v2.json"),
-        serde_json::to_string_pretty(&manifest).unwrap(),
-    )
-    .unwrap();
+    let home = home_with_user_manifest(dir.path(), SMALL, "v2.json", |manifest| {
+        let mut reference = manifest["references"][0].clone();
+        reference["image_set"] =
+            serde_json::json!({"name": "imagenetv2-matched-frequency", "images": 100});
+        reference["top1"] = Value::from(top1);
+        reference["source"] = Value::from("v2-test");
+        manifest["references"] = Value::Array(vec![reference]);
+    });
     let mut command = zoorepro(&cache);
     command
         .env("ZOOREPRO_HOME", &home)
