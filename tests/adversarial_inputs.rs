@@ -231,7 +231,10 @@ fn a_seed_cache_of_3_gb_is_refused_on_its_size_unread() {
     let (run, elapsed) = run_within(&mut command, 60);
     assert_error(
         &run,
-        &["top5preds.npy", "67108864-byte limit for a .npy seed cache"],
+        &[
+            "top5preds.npy",
+            "1073741824-byte limit for a .npy seed cache",
+        ],
     );
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }

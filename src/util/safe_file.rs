@@ -32,9 +32,10 @@ pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 /// A label-errors CSV (`table --labels-file`): one row per validation image at most, 50,000 rows
 /// of about 40 bytes (the shipped list is 138 KB).
 pub const MAX_LABELS_FILE_BYTES: u64 = 16 << 20;
-/// A `.npy` file, which zoorepro reads only as a benchmarking-keras-pytorch seed cache: 50,000 x 5
-/// int64 is 2 MB (float32 probabilities 1 MB).
-pub const MAX_NPY_BYTES: u64 = 64 << 20;
+/// A `.npy` file: a benchmarking-keras-pytorch seed cache (50,000 x 5 int64 is 2 MB, float32
+/// probabilities 1 MB), or a `preprocess` output read back (100 images at 299 x 299 x 3 float32
+/// are 107 MB; the parity tests read those).
+pub const MAX_NPY_BYTES: u64 = 1 << 30;
 // The ONNX file's own limit (protobuf's 2 GiB) and the export sidecar's (1 MiB) live with the
 // ONNX reading code (src/model/onnx.rs, src/commands/model_under_test.rs).
 
