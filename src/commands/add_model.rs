@@ -105,7 +105,7 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
     super::model_under_test::check_model_against_manifest(&manifest, &recipe, &model, file)?;
 
     write_and_reload(&manifest, &manifests_dir, &target)?;
-    print_registered(&manifest, &home, &target, layout, &recipe.name);
+    print_registered(&manifest, &home, &target, layout, &recipe.name)?;
     Ok(exit::SUCCESS)
 }
 
@@ -137,15 +137,25 @@ fn write_and_reload(
     Ok(())
 }
 
-fn print_registered(manifest: &Manifest, home: &Path, target: &Path, layout: Layout, recipe: &str) {
+fn print_registered(
+    manifest: &Manifest,
+    home: &Path,
+    target: &Path,
+    layout: Layout,
+    recipe: &str,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
     let id = &manifest.id;
-    println!("registered {id} -> {}", target.display());
-    println!(
+    let mut out = super::output::stdout();
+    writeln!(out, "registered {id} -> {}", target.display())?;
+    writeln!(
+        out,
         "  file {}  sha256 {}",
         manifest.onnx_path(home).display(),
         manifest.sha256.as_deref().unwrap_or_default()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  input {} {} {}, output {} ({} classes, label_offset {}), recipe {}",
         manifest.input.name,
         shape_text(&manifest.input.shape),
@@ -154,8 +164,8 @@ fn print_registered(manifest: &Manifest, home: &Path, target: &Path, layout: Lay
         manifest.output.classes,
         manifest.output.label_offset,
         recipe
-    );
-    println!("next: zoorepro verify --model {id} --val PATH");
+    )?;
+    writeln!(out, "next: zoorepro verify --model {id} --val PATH")
 }
 
 /// `NAME` -> `user/NAME`; `lab/model` stays as it is. The id becomes a file name (`/` -> `__`),

@@ -2,7 +2,7 @@
 //! content (see [`crate::eval::pairing`]).
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -229,12 +229,14 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         top1_differs: pair.differs,
     };
     // Pipes keep getting Markdown, which scripts and earlier versions rely on.
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        CompareFormat::Text
-    } else {
-        CompareFormat::Markdown
-    });
-    let mut out = std::io::stdout().lock();
+    let format = args
+        .format
+        .unwrap_or(if crate::commands::output::stdout_is_terminal() {
+            CompareFormat::Text
+        } else {
+            CompareFormat::Markdown
+        });
+    let mut out = crate::commands::output::stdout();
     match format {
         CompareFormat::Json => super::print_json(&comparison)?,
         CompareFormat::Markdown => write_markdown(&mut out, &comparison, args.limit)?,
@@ -290,12 +292,18 @@ impl PairTally {
             let Some(b_prediction) = b_rows.get(&a_prediction.name) else {
                 continue;
             };
+            // Content first: a file replaced between the runs is not comparable, whether or
+            // not one side could decode it.
+            let name = &a_prediction.name;
+            let pairing = Pairing::of(contents[0].get(name), contents[1].get(name));
+            if pairing == Pairing::ContentDiffers {
+                t.pairing.add(&a_prediction.file, pairing);
+                continue;
+            }
             let (Some((a5, label)), Some((b5, _))) = (ranked(a_prediction), ranked(b_prediction))
             else {
                 continue;
             };
-            let name = &a_prediction.name;
-            let pairing = Pairing::of(contents[0].get(name), contents[1].get(name));
             if !t.pairing.add(&a_prediction.file, pairing) {
                 continue;
             }

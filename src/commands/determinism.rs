@@ -304,7 +304,7 @@ fn prepare(
 }
 
 fn emit(report: &Report, json: bool) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::commands::output::stdout();
     if json {
         serde_json::to_writer_pretty(&mut stdout, report)?;
         writeln!(stdout)?;

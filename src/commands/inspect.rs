@@ -11,7 +11,7 @@ use crate::util::escape::terminal as shown;
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<i32> {
     let summary = onnx::inspect(&args.file)?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::commands::output::stdout();
     if args.output.json {
         serde_json::to_writer_pretty(&mut stdout, &summary)?;
         writeln!(stdout)?;

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::Context;
 use crate::store::Store;
@@ -29,17 +30,24 @@ extern "C" fn on_sigint(_signal: libc::c_int) {
     }
 }
 
+/// The store of the command now running (`None` with `--no-cache`), read by the waiting thread.
+static STORE_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
 /// From now on, Ctrl-C prints what the store keeps of the runs this process writes (nothing with
 /// `no_cache`) and the command that resumes, then exits with 130. Where the handler cannot be
-/// installed, Ctrl-C keeps its default effect, and a warning says so.
+/// installed, Ctrl-C keeps its default effect, and a warning says so. The handler and its thread
+/// are installed once per process: a caller running many commands in one process (the
+/// model-based trust test) would otherwise leak a pipe and a thread per command.
 pub(super) fn arm(ctx: &Context, no_cache: bool) {
     let store_dir = if no_cache { None } else { ctx.cache_dir().ok() };
-    if let Err(e) = install(store_dir) {
+    *STORE_DIR.lock().unwrap_or_else(PoisonError::into_inner) = store_dir;
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(e) = INSTALLED.get_or_init(|| install().map_err(|e| e.to_string())) {
         eprintln!("zoorepro: warning: Ctrl-C will not report what is kept: {e}");
     }
 }
 
-fn install(store_dir: Option<PathBuf>) -> std::io::Result<()> {
+fn install() -> std::io::Result<()> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
     if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
@@ -48,7 +56,7 @@ fn install(store_dir: Option<PathBuf>) -> std::io::Result<()> {
     let [read_end, write_end] = fds;
     std::thread::Builder::new()
         .name("interrupt".into())
-        .spawn(move || wait_and_exit(read_end, store_dir))?;
+        .spawn(move || wait_and_exit(read_end))?;
     WAKE.store(write_end, Ordering::Relaxed);
     // SAFETY: a zeroed sigaction is valid; the handler only calls write(2). SA_RESTART keeps
     // the other threads' reads and writes from failing with EINTR before the exit.
@@ -64,7 +72,7 @@ fn install(store_dir: Option<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn wait_and_exit(read_end: libc::c_int, store_dir: Option<PathBuf>) {
+fn wait_and_exit(read_end: libc::c_int) {
     let mut byte = 0u8;
     loop {
         // SAFETY: reads one byte into a live local.
@@ -82,6 +90,10 @@ fn wait_and_exit(read_end: libc::c_int, store_dir: Option<PathBuf>) {
     // A second Ctrl-C while the store is counted ends the process at once.
     // SAFETY: restoring the default disposition of SIGINT.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
+    let store_dir = STORE_DIR
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     let kept = match &store_dir {
         None => Kept::NoStore,
         Some(dir) => match Store::open(dir).and_then(|mut store| {

@@ -13,6 +13,7 @@ mod merge;
 mod model_under_test;
 mod models;
 mod options;
+pub mod output;
 mod preprocess;
 mod progress;
 mod recipes;
@@ -162,7 +163,7 @@ pub(crate) fn check_batch_memory(
 /// Machine-readable output: pretty JSON and a newline on stdout, nothing else there.
 pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::commands::output::stdout();
     serde_json::to_writer_pretty(&mut stdout, value)?;
     writeln!(stdout)?;
     Ok(())

@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
         return Ok(exit::SUCCESS);
     }
     let width = super::width::stdout_width();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::commands::output::stdout();
     let header = format!(
         "{:<42} {:<9} {:<34} {:<8} {:<46} references",
         "id", "framework", "input", "onnx", "recipes"

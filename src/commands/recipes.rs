@@ -13,7 +13,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
         return Ok(exit::SUCCESS);
     }
     let width = super::width::stdout_width();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::commands::output::stdout();
     let header = format!(
         "{:<28} {:<20} {:<9} {:>9} {:<28} {:<26} {:<8} description",
         "name", "resize", "filter", "scale", "mean", "std", "layout"

@@ -113,7 +113,7 @@ fn listing(ctx: &Context, cache_dir: &std::path::Path) -> anyhow::Result<Vec<Run
 use crate::util::escape::terminal;
 
 fn print_text(rows: &[RunRow]) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::commands::output::stdout();
     writeln!(
         out,
         "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:<28} {:>7} {:>8}  {:<10} when",

@@ -1,6 +1,7 @@
 //! Finding, checking and loading the ONNX Runtime library.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use ort::environment::Environment;
 
@@ -77,6 +78,31 @@ fn library_version(path: &Path) -> Result<String, RuntimeError> {
     Ok(version)
 }
 
+/// The process's one ONNX Runtime environment, made on first use from `library`. A process that
+/// runs several commands (a test driving the library) gets the same environment again; another
+/// library than the first is an error, since one process cannot hold two.
+fn environment(library: &Path) -> Result<Environment, String> {
+    static LOADED: Mutex<Option<(PathBuf, Environment)>> = Mutex::new(None);
+    let mut loaded = LOADED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((first, env)) = loaded.as_ref() {
+        return if first == library {
+            Ok(env.clone())
+        } else {
+            Err(format!(
+                "this process already loaded ONNX Runtime from {}, and one process holds one",
+                first.display()
+            ))
+        };
+    }
+    let env = ort::init_from(library)
+        .map_err(|e| e.to_string())?
+        .with_name("zoorepro")
+        .build()
+        .map_err(|e| e.to_string())?;
+    *loaded = Some((library.to_path_buf(), env.clone()));
+    Ok(env)
+}
+
 impl Runtime {
     pub fn load(explicit: Option<&Path>) -> Result<Runtime, RuntimeError> {
         let candidates = library_candidates(explicit);
@@ -97,11 +123,7 @@ impl Runtime {
             path: library.clone(),
             reason,
         };
-        let env = ort::init_from(&library)
-            .map_err(|e| load_error(e.to_string()))?
-            .with_name("zoorepro")
-            .build()
-            .map_err(|e| load_error(e.to_string()))?;
+        let env = environment(&library).map_err(load_error)?;
         Ok(Runtime {
             env,
             version,

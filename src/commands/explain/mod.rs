@@ -423,7 +423,7 @@ fn emit(args: &ExplainArgs, report: &Report) -> anyhow::Result<()> {
         None if args.output.json => ExplainFormat::Json,
         None => ExplainFormat::Text,
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::commands::output::stdout();
     match format {
         ExplainFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, report)?;

@@ -6,7 +6,7 @@ mod judged;
 mod sets;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use super::Context;
 use crate::cli::{LabelsArg, TableArgs, TableFormat};
@@ -74,11 +74,13 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     sets::rank(&mut rows);
     let sources = sources(&rows);
     // Pipes keep getting Markdown, which scripts and earlier versions rely on.
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        TableFormat::Text
-    } else {
-        TableFormat::Markdown
-    });
+    let format = args
+        .format
+        .unwrap_or(if crate::commands::output::stdout_is_terminal() {
+            TableFormat::Text
+        } else {
+            TableFormat::Markdown
+        });
     let exporter: &dyn TableExporter = match format {
         TableFormat::Text => &crate::report::table::TextTable,
         TableFormat::Markdown => &MarkdownTable,
@@ -86,9 +88,7 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
         TableFormat::Json => &JsonTable,
         TableFormat::Html => &crate::report::HtmlTable,
     };
-    std::io::stdout()
-        .lock()
-        .write_all(exporter.render(&rows, &sources).as_bytes())?;
+    crate::commands::output::stdout().write_all(exporter.render(&rows, &sources).as_bytes())?;
     Ok(exit::SUCCESS)
 }
 
