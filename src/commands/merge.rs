@@ -17,7 +17,7 @@ use super::Context;
 use super::record::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
-use crate::eval::prediction::{Content, Prediction, Settle, content_digest};
+use crate::eval::prediction::{Content, Prediction, Settle, Summary, content_digest};
 use crate::eval::trust::Coverage;
 use crate::eval::verdict::applicable;
 use crate::model::manifest::{self, ImageSetId};
@@ -355,9 +355,24 @@ fn store_merged(
     (rows, contents): (&[Prediction], &[Option<Content>]),
     settle: &Settle<'_>,
 ) -> anyhow::Result<RunInfo> {
+    // Merging the same shards again is the run already made, not another: the same shards'
+    // record (meta), the same images under the same files and labels, and the same summary,
+    // references included. A plain verify of the key, or a merge judged under another manifest,
+    // is another run.
+    let mut summary = Summary::of(
+        rows,
+        Some(
+            &rows
+                .iter()
+                .zip(contents)
+                .filter_map(|(row, content)| Some((row.name.clone(), (*content)?)))
+                .collect(),
+        ),
+    );
+    summary.settle(settle);
     if let Some(merged) = target.latest_complete_run(key)?
-        && merged.images == rows.len()
-        && merged.summary.as_ref().and_then(|s| s.coverage) == Some(settle.coverage)
+        && merged.meta == first.meta
+        && merged.summary.as_ref() == Some(&summary)
         && same_image_set(target, &merged, rows, contents)?
     {
         eprintln!(
@@ -392,7 +407,9 @@ fn store_merged(
     Ok(merged)
 }
 
-/// Whether a stored run holds exactly these images with these contents.
+/// Whether a stored run holds exactly these images: the same names, contents, files and labels.
+/// Labels count: shards of a folder whose files moved to other classes since the last merge hold
+/// the same bytes under other labels, and their merge is another run with another verdict.
 fn same_image_set(
     store: &Store,
     run: &RunInfo,
@@ -400,12 +417,25 @@ fn same_image_set(
     contents: &[Option<Content>],
 ) -> anyhow::Result<bool> {
     let stored = store.stored_images(run.id)?;
-    Ok(stored.len() == rows.len()
+    let same_contents = stored.len() == rows.len()
         && rows.iter().zip(contents).all(|(row, content)| {
             stored
                 .get(&row.name)
                 .is_some_and(|image| image.content == *content)
-        }))
+        });
+    if !same_contents {
+        return Ok(false);
+    }
+    let placed: HashMap<String, (String, Option<u16>)> = store
+        .predictions(run.id)?
+        .into_iter()
+        .map(|p| (p.name, (p.file, p.label)))
+        .collect();
+    Ok(rows.iter().all(|row| {
+        placed
+            .get(&row.name)
+            .is_some_and(|(file, label)| *file == row.file && *label == row.label)
+    }))
 }
 
 /// The record of the merged run, from what the shards' `verify` recorded.
