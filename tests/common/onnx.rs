@@ -83,13 +83,7 @@ pub fn classifier(input_batch: Batch, output_rows: Option<i64>) -> Vec<u8> {
     let weights: Vec<f32> = (0..3 * CLASSES)
         .map(|i| ((i as f32) * 0.618_034).sin())
         .collect();
-    let mut initializer = vec![TensorProto {
-        name: Some("weights".into()),
-        dims: vec![3, CLASSES as i64],
-        data_type: Some(tensor_proto::DataType::Float as i32),
-        raw_data: Some(weights.iter().flat_map(|w| w.to_le_bytes()).collect()),
-        ..Default::default()
-    }];
+    let mut initializer = vec![floats("weights", vec![3, CLASSES as i64], &weights)];
     let mut nodes = vec![
         node(
             "ReduceMean",
@@ -122,6 +116,21 @@ pub fn classifier(input_batch: Batch, output_rows: Option<i64>) -> Vec<u8> {
             Batch::Fixed(rows)
         }
     };
+    model(
+        nodes,
+        initializer,
+        vec![dim(input_batch), fixed(3), fixed(224), fixed(224)],
+        vec![dim(output_batch), fixed(CLASSES as i64)],
+    )
+}
+
+/// A model with one `input` and one `logits` tensor made by `nodes`, encoded.
+fn model(
+    nodes: Vec<NodeProto>,
+    initializer: Vec<TensorProto>,
+    input: Vec<tensor_shape_proto::Dimension>,
+    output: Vec<tensor_shape_proto::Dimension>,
+) -> Vec<u8> {
     ModelProto {
         ir_version: Some(8),
         producer_name: Some("zoorepro-tests".into()),
@@ -134,19 +143,54 @@ pub fn classifier(input_batch: Batch, output_rows: Option<i64>) -> Vec<u8> {
             name: Some("tiny".into()),
             node: nodes,
             initializer,
-            input: vec![float_value(
-                "input",
-                vec![dim(input_batch), fixed(3), fixed(224), fixed(224)],
-            )],
-            output: vec![float_value(
-                "logits",
-                vec![dim(output_batch), fixed(CLASSES as i64)],
-            )],
+            input: vec![float_value("input", input)],
+            output: vec![float_value("logits", output)],
             ..Default::default()
         }),
         ..Default::default()
     }
     .encode_to_vec()
+}
+
+fn floats(name: &str, dims: Vec<i64>, values: &[f32]) -> TensorProto {
+    TensorProto {
+        name: Some(name.into()),
+        dims,
+        data_type: Some(tensor_proto::DataType::Float as i32),
+        raw_data: Some(values.iter().flat_map(|w| w.to_le_bytes()).collect()),
+        ..Default::default()
+    }
+}
+
+/// A classifier whose ranking is `top5` (best first) whatever the image: the input's channel
+/// means times zero weights, plus a bias that ranks those five classes above the others. Its
+/// predictions are known without running it, which is what a model of the truth needs. Input
+/// NCHW `size`x`size`, dynamic batch.
+pub fn fixed_ranking(top5: [u16; 5], size: i64) -> Vec<u8> {
+    let mut bias = vec![0f32; CLASSES];
+    for (rank, class) in top5.iter().enumerate() {
+        bias[usize::from(*class)] = 10.0 - rank as f32;
+    }
+    let nodes = vec![
+        node(
+            "ReduceMean",
+            &["input"],
+            "features",
+            vec![ints("axes", &[2, 3]), int("keepdims", 0)],
+        ),
+        node("MatMul", &["features", "zeros"], "nothing", vec![]),
+        node("Add", &["nothing", "bias"], "logits", vec![]),
+    ];
+    let initializer = vec![
+        floats("zeros", vec![3, CLASSES as i64], &vec![0.0; 3 * CLASSES]),
+        floats("bias", vec![CLASSES as i64], &bias),
+    ];
+    model(
+        nodes,
+        initializer,
+        vec![dim(Batch::Dynamic), fixed(3), fixed(size), fixed(size)],
+        vec![dim(Batch::Dynamic), fixed(CLASSES as i64)],
+    )
 }
 
 /// The manifest of a [`classifier`] saved as `file` in a home's models/, unpinned, fed by the
