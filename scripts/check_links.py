@@ -106,11 +106,15 @@ def check_target(source, target):
 
 
 def links(path):
-    for number, line in prose_lines(path.read_text(encoding="utf-8")):
-        prose = strip_code_spans(line)
-        for match in INLINE.finditer(prose):
-            yield number, match.group(1)
-        reference = REFERENCE.match(prose)
+    """(line number, target) of every link; link text may run over several lines, as wrapped
+    prose does, so the search runs over the whole text with code blanked out."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    prose = dict(prose_lines("\n".join(lines)))
+    text = "\n".join(strip_code_spans(prose.get(n, "")) for n in range(1, len(lines) + 1))
+    for match in INLINE.finditer(text):
+        yield text.count("\n", 0, match.start(1)) + 1, match.group(1)
+    for number, line in enumerate(text.splitlines(), 1):
+        reference = REFERENCE.match(line)
         if reference:
             yield number, reference.group(1)
 
