@@ -12,6 +12,8 @@ export ZOOREPRO_PYTHON="$repo/.venv/bin/python"
 
 # Style and lints first: a red one fails in seconds, before the long build.
 cargo fmt --check
+# Every relative link and #anchor of the Markdown docs resolves (stdlib Python, a second).
+python3 scripts/check_links.py
 cargo clippy --release --locked --all-targets -- -D warnings
 # The declared rust-version must really build (rustup fetches that toolchain once).
 msrv="$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)"

@@ -1,7 +1,7 @@
 //! zoorepro: bit-exact ImageNet evaluation of ONNX classifiers, with a record anyone can re-check.
 //!
 //! Subsystems are folders with a small façade (`mod.rs`); `commands/` holds one file per
-//! subcommand and is the only place that prints. The README's development section draws the tree.
+//! subcommand and is the only place that prints. ARCHITECTURE.md draws the tree.
 
 pub mod cli;
 pub mod commands;

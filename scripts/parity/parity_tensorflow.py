@@ -15,8 +15,8 @@ and zoorepro `preprocess --recipe tf-inception-<size>` must accept exactly the f
 accepts, with float32 tensors whose bytes are equal (max abs diff 0). Prints, per preset, the
 files compared, the acceptance disagreements, the files whose tensors differ and the largest
 absolute difference. Disagreements listed in scripts/parity/tensorflow_known_differences.tsv
-(libjpeg-turbo 2.1.4, bundled by TensorFlow, against 3.1.0, linked by zoorepro: see the README's
-"Other pipelines: TensorFlow") are counted apart. Exit status 0 only when there is no other
+(libjpeg-turbo 2.1.4, bundled by TensorFlow, against 3.1.0, linked by zoorepro: see
+docs/pipelines/tensorflow.md) are counted apart. Exit status 0 only when there is no other
 disagreement. libjpeg's own warnings, which TensorFlow prints, go to stderr: add 2>/dev/null.
 
     /work/venv-protocols/bin/python scripts/parity/parity_tensorflow.py [--bin target/release/zoorepro]
