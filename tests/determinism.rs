@@ -1,5 +1,5 @@
-//! `zoorepro determinism` and `zoorepro inspect` end to end, on two tiny real ONNX models written
-//! here with the official schema's prost types: one normalises with the statistics of its batch
+//! `zoorepro determinism` and `zoorepro inspect` end to end, on two tiny real ONNX models
+//! (`common::onnx::batch_statistics_classifier`): one normalises with the statistics of its batch
 //! (the BatchNorm-in-training-mode failure), one does not. They run on the bundled demo images,
 //! so these tests need only the ONNX Runtime library, not ../shared.
 
@@ -8,155 +8,6 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::run;
-use prost::Message as _;
-use zoorepro::model::onnx::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, tensor_proto, tensor_shape_proto,
-    type_proto,
-};
-
-const CLASSES: usize = 1000;
-
-fn dim_value(v: i64) -> tensor_shape_proto::Dimension {
-    tensor_shape_proto::Dimension {
-        value: Some(tensor_shape_proto::dimension::Value::DimValue(v)),
-        ..Default::default()
-    }
-}
-
-fn dim_param(p: &str) -> tensor_shape_proto::Dimension {
-    tensor_shape_proto::Dimension {
-        value: Some(tensor_shape_proto::dimension::Value::DimParam(p.into())),
-        ..Default::default()
-    }
-}
-
-fn float_value(name: &str, dims: Vec<tensor_shape_proto::Dimension>) -> ValueInfoProto {
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(tensor_proto::DataType::Float as i32),
-                shape: Some(TensorShapeProto { dim: dims }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn ints(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(attribute_proto::AttributeType::Ints as i32),
-        ints: values.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(attribute_proto::AttributeType::Int as i32),
-        i: Some(value),
-        ..Default::default()
-    }
-}
-
-fn node(
-    name: &str,
-    op: &str,
-    inputs: &[&str],
-    output: &str,
-    attrs: Vec<AttributeProto>,
-) -> NodeProto {
-    NodeProto {
-        name: Some(name.into()),
-        op_type: Some(op.into()),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        attribute: attrs,
-        ..Default::default()
-    }
-}
-
-/// A 224x224 RGB classifier for the `torchvision` recipe: per-channel spatial means (3
-/// features), optionally made batch-dependent by adding each feature's deviation from the batch
-/// mean, then a fixed 3x1000 projection to logits.
-fn classifier(batch_dependent: bool) -> ModelProto {
-    // Fixed, distinct weights so that the 1000 logits rank without ties.
-    let weights: Vec<f32> = (0..3 * CLASSES)
-        .map(|i| ((i as f32) * 0.618_034).sin())
-        .collect();
-    let weights = TensorProto {
-        name: Some("weights".into()),
-        dims: vec![3, CLASSES as i64],
-        data_type: Some(tensor_proto::DataType::Float as i32),
-        raw_data: Some(weights.iter().flat_map(|w| w.to_le_bytes()).collect()),
-        ..Default::default()
-    };
-    let mut nodes = vec![node(
-        "spatial_mean",
-        "ReduceMean",
-        &["input"],
-        "features",
-        vec![ints("axes", &[2, 3]), int("keepdims", 0)],
-    )];
-    let projected_from = if batch_dependent {
-        nodes.extend([
-            node(
-                "batch_mean",
-                "ReduceMean",
-                &["features"],
-                "mean",
-                vec![ints("axes", &[0]), int("keepdims", 1)],
-            ),
-            node("centre", "Sub", &["features", "mean"], "deviation", vec![]),
-            node("mix", "Add", &["features", "deviation"], "mixed", vec![]),
-        ]);
-        "mixed"
-    } else {
-        "features"
-    };
-    nodes.push(node(
-        "project",
-        "MatMul",
-        &[projected_from, "weights"],
-        "logits",
-        vec![],
-    ));
-    ModelProto {
-        ir_version: Some(8),
-        producer_name: Some("zoorepro-tests".into()),
-        producer_version: Some("1".into()),
-        opset_import: vec![OperatorSetIdProto {
-            domain: Some(String::new()),
-            version: Some(13),
-        }],
-        graph: Some(GraphProto {
-            name: Some(
-                if batch_dependent {
-                    "batch_dependent"
-                } else {
-                    "per_sample"
-                }
-                .into(),
-            ),
-            node: nodes,
-            initializer: vec![weights],
-            input: vec![float_value(
-                "input",
-                vec![dim_param("N"), dim_value(3), dim_value(224), dim_value(224)],
-            )],
-            output: vec![float_value(
-                "logits",
-                vec![dim_param("N"), dim_value(CLASSES as i64)],
-            )],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
 
 /// A zoorepro home with one manifest per fixture model (`test/batch-dependent`,
 /// `test/per-sample`), unpinned, fed by the `torchvision` preset.
@@ -168,23 +19,11 @@ fn fixture_home(dir: &Path) -> PathBuf {
         let file = format!("test__{name}.onnx");
         std::fs::write(
             home.join("models").join(&file),
-            classifier(batch_dependent).encode_to_vec(),
+            common::onnx::batch_statistics_classifier(batch_dependent),
         )
         .unwrap();
-        let manifest = serde_json::json!({
-            "format_version": 1,
-            "id": format!("test/{name}"),
-            "framework": "test",
-            "name": name,
-            "description": "tests/determinism.rs fixture",
-            "file": file,
-            "sha256": null,
-            "input": {"name": "input", "shape": ["N", 3, 224, 224], "layout": "nchw", "dtype": "float32"},
-            "output": {"name": "logits", "classes": 1000, "label_offset": 0, "kind": "logits"},
-            "default_recipe": "torchvision",
-            "recipes": ["torchvision"],
-            "references": []
-        });
+        let manifest =
+            common::onnx::manifest(&format!("test/{name}"), &file, common::onnx::Batch::Dynamic);
         std::fs::write(
             home.join("manifests").join(format!("test__{name}.json")),
             serde_json::to_string_pretty(&manifest).unwrap(),

@@ -162,6 +162,49 @@ fn floats(name: &str, dims: Vec<i64>, values: &[f32]) -> TensorProto {
     }
 }
 
+/// A 224x224 RGB classifier for the `torchvision` recipe: per-channel spatial means, optionally
+/// made batch-dependent by adding each feature's deviation from the batch mean (the
+/// BatchNorm-in-training-mode failure; the node that reduces over the batch is `batch_mean`),
+/// then the fixed projection of [`classifier`]. Dynamic batch.
+pub fn batch_statistics_classifier(batch_dependent: bool) -> Vec<u8> {
+    let weights: Vec<f32> = (0..3 * CLASSES)
+        .map(|i| ((i as f32) * 0.618_034).sin())
+        .collect();
+    let mut nodes = vec![node(
+        "ReduceMean",
+        &["input"],
+        "features",
+        vec![ints("axes", &[2, 3]), int("keepdims", 0)],
+    )];
+    let projected_from = if batch_dependent {
+        nodes.extend([
+            node(
+                "ReduceMean",
+                &["features"],
+                "batch_mean",
+                vec![ints("axes", &[0]), int("keepdims", 1)],
+            ),
+            node("Sub", &["features", "batch_mean"], "deviation", vec![]),
+            node("Add", &["features", "deviation"], "mixed", vec![]),
+        ]);
+        "mixed"
+    } else {
+        "features"
+    };
+    nodes.push(node(
+        "MatMul",
+        &[projected_from, "weights"],
+        "logits",
+        vec![],
+    ));
+    model(
+        nodes,
+        vec![floats("weights", vec![3, CLASSES as i64], &weights)],
+        vec![dim(Batch::Dynamic), fixed(3), fixed(224), fixed(224)],
+        vec![dim(Batch::Dynamic), fixed(CLASSES as i64)],
+    )
+}
+
 /// A classifier whose ranking is `top5` (best first) whatever the image: the input's channel
 /// means times zero weights, plus a bias that ranks those five classes above the others. Its
 /// predictions are known without running it, which is what a model of the truth needs. Input
