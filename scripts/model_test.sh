@@ -43,17 +43,18 @@ done
 status=0
 for k in "${!pids[@]}"; do
   wait "${pids[$k]}" || status=1
-  grep -h "^model-based test" "$logs/$k.log" | sed "s/^/job $k (seed $((seed + k))): /"
+  grep -ho "model-based test.*" "$logs/$k.log" | sed "s/^/job $k (seed $((seed + k))): /"
   if ! grep -q "test result: ok" "$logs/$k.log"; then
     grep -h -A30 "the verdict rule was broken\|panicked" "$logs/$k.log" | head -60
   fi
 done
-awk '/^model-based test/ {
+grep -ho "model-based test.*" "$logs"/*.log | awk '{
        for (i = 1; i <= NF; i++) {
-         if ($(i+1) == "sequences" && $(i+2) == "passed") seq += $i
+         if ($(i+1) == "sequences" && $(i+2) == "passed,") seq += $i
          if ($(i+1) == "steps,") steps += $i
+         if ($(i+1) == "interrupted") stopped += $i
          if ($(i+1) == "violations") bad += $i
        }
      }
-     END { printf "total: %d sequences passed, %d steps, %d violations\n", seq, steps, bad }' "$logs"/*.log
+     END { printf "total: %d sequences passed, %d steps, %d interrupted verifies, %d violations\n", seq, steps, stopped, bad }'
 exit "$status"
