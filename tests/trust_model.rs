@@ -209,6 +209,11 @@ enum Action {
     /// `import-seed` of the four seed caches in ../shared/reference (each model once: a model
     /// already imported is left as it is).
     ImportSeed,
+    /// `verify` of a copy of the folder made now elsewhere, as an ImageFolder or flat (where the
+    /// shipped ground truth gives every validation file its label), into the same store.
+    VerifyCopy {
+        flat: bool,
+    },
     Interrupt {
         after_ms: u8,
     },
@@ -243,6 +248,7 @@ fn action_strategy(binary: bool) -> BoxedStrategy<Action> {
         1 => any::<bool>().prop_map(Action::ReplaceBuiltIn),
         1 => any::<u8>().prop_map(|nth| Action::DeleteRun { nth }),
         1 => Just(Action::ImportSeed),
+        2 => any::<bool>().prop_map(|flat| Action::VerifyCopy { flat }),
     ];
     if binary {
         prop_oneof![6 => common, 1 => (0u8..200).prop_map(|after_ms| Action::Interrupt { after_ms })]
@@ -507,6 +513,41 @@ impl Truth {
             seed: None,
         };
         (Outcome::Record(expected), Some(run))
+    }
+
+    /// A plain verify of a copy of the folder: an ImageFolder copy is the same set; a flat copy
+    /// labels each file by its name, whatever folder it was in.
+    fn verify_copy(&self, pool: &Pool, flat: bool) -> (Outcome, Option<RunTruth>) {
+        let copy = if flat {
+            let files = self
+                .files
+                .iter()
+                .map(|(image, file)| {
+                    (
+                        *image,
+                        File {
+                            folder: pool.images[*image].class,
+                            ..*file
+                        },
+                    )
+                })
+                .collect();
+            Truth {
+                files,
+                ..self.clone()
+            }
+        } else {
+            self.clone()
+        };
+        copy.verify(
+            pool,
+            &Action::Verify {
+                built_in_id: false,
+                allow_unverified: false,
+                limit: None,
+                strict: false,
+            },
+        )
     }
 
     /// Shards 0/2 and 1/2 of the files, as `--shard` splits them: by the first 8 bytes of
@@ -966,9 +1007,35 @@ fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
             }
         }
         Action::ImportSeed => import_seed(truth, ws)?,
+        Action::VerifyCopy { flat } => verify_copy(truth, ws, flat)?,
         Action::Interrupt { after_ms } => interrupt(truth, ws, after_ms)?,
     }
     check_store(truth, ws)
+}
+
+/// Copies the folder to `val-copy` (as it is, or flat) and verifies the copy into the same store.
+fn verify_copy(truth: &mut Truth, ws: &mut Workspace, flat: bool) -> Check {
+    let (expected, run) = truth.verify_copy(ws.pool, flat);
+    let copy = ws.root.join("val-copy");
+    let _ = std::fs::remove_dir_all(&copy);
+    for (image, file) in &truth.files {
+        let from = ws.path_of(*image, file);
+        let to = if flat {
+            copy.join(&ws.pool.images[*image].name)
+        } else {
+            copy.join(from.strip_prefix(&ws.val).unwrap())
+        };
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    if truth.files.is_empty() {
+        std::fs::create_dir_all(&copy).unwrap();
+    }
+    let mut args = ws.verify_args(MODEL_ID, &[]);
+    let at = args.iter().position(|a| a == "--val").unwrap();
+    args[at + 1] = copy.into();
+    let ran = ws.zoorepro("cache", &args);
+    settle(truth, ran, expected, run, false)
 }
 
 /// Moves a file as a user would (`mv`), keeping its bytes.
@@ -1535,4 +1602,31 @@ fn the_sequences_that_found_defects_stay_fixed() {
             }
         }
     }
+}
+
+/// Two copies of one folder into one store: an ImageFolder copy is the same set; a flat copy
+/// labels every validation file by its name, so moving a file between class folders does not
+/// follow it there.
+#[test]
+fn copies_of_the_folder_are_judged_by_what_they_hold() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let pool = pool(&shared);
+    let mut truth = Truth::start(&pool);
+    let mut ws = Workspace::new(&pool, &truth, false);
+    let relabel = Action::Relabel { slot: 0, to: 1 };
+    for action in [
+        relabel,
+        Action::VerifyCopy { flat: false },
+        Action::VerifyCopy { flat: true },
+    ] {
+        step(&mut truth, &mut ws, action).unwrap_or_else(|e| panic!("{action:?}: {e}"));
+    }
+    let statuses: Vec<&str> = truth
+        .runs
+        .iter()
+        .map(|r| r.record.as_ref().unwrap().status)
+        .collect();
+    assert_eq!(statuses, ["no-reference", "reproduced"]);
 }
