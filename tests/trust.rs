@@ -179,6 +179,27 @@ fn moved_images_get_no_verdict_against_the_reference() {
     let newest = rows.iter().max_by_key(|r| r["run"].as_i64()).unwrap();
     assert_eq!(newest["verdict"], "no-reference", "{newest}");
     assert!(newest["marks"].to_string().contains("relabelled"));
+    // A relabelled set is not the sample: it is named by its labels, and in `table`'s latest
+    // runs it stands beside the sample's run instead of hiding it.
+    assert!(
+        record["dataset"]["image_set_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("relabelled-100-"),
+        "{}",
+        record["dataset"]
+    );
+    let done = run(zoorepro(&cache).args(["table", "--format", "json"]));
+    let latest = done.json();
+    let sets: Vec<&str> = latest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["image_set"].as_str().unwrap())
+        .collect();
+    assert_eq!(sets.len(), 2, "both runs are latest of their sets: {sets:?}");
+    assert!(sets.contains(&"shared-imagenet-sample-100"), "{sets:?}");
+    assert!(sets.iter().any(|s| s.starts_with("relabelled-100-")), "{sets:?}");
 }
 
 /// Class 5: a verdict on bytes matched to no pin says so, in the record and the table, and

@@ -38,7 +38,8 @@ pub(super) fn resolve_run(
         })
 }
 
-/// How the table names the image set a run scored: a manifest's name for it (the run's own
+/// How the table names the image set a run scored: `relabelled-…` for a set whose labels
+/// disagree with the shipped ground truth (whatever set its files come from), else a manifest's name for it (the run's own
 /// model's first, then any other's, so that two models scored on the same images share one
 /// group even when only one of them has a reference there), the full validation set's name
 /// (imported caches), the name its layout gives it (an ImageNetV2 variant), else
@@ -52,6 +53,9 @@ pub(super) fn image_set_name(
     let Some(summary) = &run.summary else {
         return crate::report::image_set_label(None, run.images, "unknown");
     };
+    if let Some(labels) = &summary.relabelled_sha256 {
+        return crate::eval::trust::relabelled_set_name(summary.labelled, labels);
+    }
     let id = summary.image_set();
     own.into_iter()
         .chain(manifests)

@@ -268,10 +268,21 @@ pub(super) fn build_record(
         dataset: DatasetInfo {
             path: parts.dataset_path,
             layout: parts.layout,
-            image_set_name: manifest
-                .image_set_name(&image_set)
-                .map(str::to_string)
-                .or(parts.layout_set_name.clone()),
+            image_set_name: if check.label_disagreements > 0 {
+                Some(trust::relabelled_set_name(
+                    score.images,
+                    &trust::labels_digest(
+                        ordered
+                            .iter()
+                            .filter_map(|(entry, _)| Some((entry.name.as_str(), entry.label?))),
+                    ),
+                ))
+            } else {
+                manifest
+                    .image_set_name(&image_set)
+                    .map(str::to_string)
+                    .or(parts.layout_set_name.clone())
+            },
             scored_classes: parts
                 .layout_set_name
                 .as_deref()

@@ -24,7 +24,8 @@ struct RunRow {
     images: usize,
     complete: bool,
     /// `complete`, `shard`, `partial` (cut by --limit or merged with --allow-partial),
-    /// `unknown` (an older release made it), or `interrupted` for a run that never finished.
+    /// `unknown` (an older release made it), `running` for a run a live process is writing, or
+    /// `interrupted` for a run that never finished.
     coverage: &'static str,
     top1: Option<f64>,
     top5: Option<f64>,
@@ -66,8 +67,14 @@ fn listing(ctx: &Context, cache_dir: &std::path::Path) -> anyhow::Result<Vec<Run
         .home()
         .and_then(|home| ctx.manifests(&home))
         .unwrap_or_default();
-    let rows: Vec<RunRow> = store
-        .runs()?
+    let runs = store.runs()?;
+    let mut being_written = std::collections::HashSet::new();
+    for run in runs.iter().filter(|r| !r.complete) {
+        if store.is_being_written(run.id)? {
+            being_written.insert(run.id);
+        }
+    }
+    let rows: Vec<RunRow> = runs
         .into_iter()
         .map(|run| {
             let own = manifests.iter().find(|m| m.id == run.model_id);
@@ -98,6 +105,8 @@ fn listing(ctx: &Context, cache_dir: &std::path::Path) -> anyhow::Result<Vec<Run
                         .and_then(|s| s.coverage)
                         .unwrap_or(crate::eval::trust::Coverage::Unknown)
                         .name()
+                } else if being_written.contains(&run.id) {
+                    "running"
                 } else {
                     "interrupted"
                 },

@@ -120,6 +120,10 @@ pub struct Summary {
     /// (`None` in summaries written before the verdict rule counted them).
     #[serde(default)]
     pub label_disagreements: Option<usize>,
+    /// `trust::labels_digest` of the labelled images, kept where their labels disagree with the
+    /// shipped ground truth: such a set is named and grouped by its labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relabelled_sha256: Option<String>,
     /// Labelled files whose content an earlier one already has; `None` when some content is
     /// unknown.
     #[serde(default)]
@@ -186,8 +190,11 @@ impl Summary {
             )
         });
         summary.within_full_val = within_full_val && !labelled_names.is_empty();
-        summary.label_disagreements =
-            Some(crate::eval::trust::check_labels(labelled).disagreements);
+        let disagreements = crate::eval::trust::check_labels(labelled.iter().copied()).disagreements;
+        summary.label_disagreements = Some(disagreements);
+        summary.relabelled_sha256 = (disagreements > 0).then(|| {
+            crate::eval::trust::labels_digest(labelled.iter().map(|&(name, _, label)| (name, label)))
+        });
         summary.duplicate_contents = contents.and_then(|contents| {
             let known: Option<Vec<&[u8; 32]>> = labelled_names
                 .iter()

@@ -253,6 +253,32 @@ pub fn check_labels<'a>(images: impl IntoIterator<Item = (&'a str, &'a str, u16)
     check
 }
 
+/// The identity of a set's labels: sha256 of a domain tag, then of each byte-sorted name as its
+/// length (8 bytes, big-endian), its bytes and its label (2 bytes, big-endian).
+pub fn labels_digest<'a>(images: impl IntoIterator<Item = (&'a str, u16)>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut images: Vec<(&str, u16)> = images.into_iter().collect();
+    images.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut hasher = Sha256::new();
+    hasher.update(b"zoorepro labels v1\0");
+    for (name, label) in images {
+        hasher.update((name.len() as u64).to_be_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update(label.to_be_bytes());
+    }
+    crate::util::hex::hex(&hasher.finalize())
+}
+
+/// How every output names a set whose labels disagree with the shipped ground truth: not by the
+/// name of the set its files come from (it is not that set), but `relabelled-<images>-<digest>`
+/// of its labels, so that it is grouped apart and two relabellings never read alike.
+pub fn relabelled_set_name(images: usize, labels_sha256: &str) -> String {
+    format!(
+        "relabelled-{images}-{}",
+        &labels_sha256[..labels_sha256.len().min(12)]
+    )
+}
+
 /// Files whose content an earlier file of the same set already has: 10,000 links to 100 images
 /// are 9,900 duplicates, whatever their names.
 pub fn duplicate_contents<'a>(contents: impl IntoIterator<Item = &'a [u8; 32]>) -> usize {

@@ -212,6 +212,20 @@ impl Store {
         Ok((count(runs), count(rows)))
     }
 
+    /// Whether a live process holds a writer's lease on this run (it is being written now,
+    /// rather than left unfinished by a process that ended).
+    pub fn is_being_written(&self, id: RunId) -> Result<bool, StoreError> {
+        let leases = leases_of(&self.connection, id).map_err(|e| self.sqlite(e))?;
+        Ok(leases.iter().any(|lease| {
+            lease_is_live(
+                lease.boot_id.as_deref(),
+                lease.pid,
+                lease.pid_start.as_deref(),
+                lease.heartbeat,
+            )
+        }))
+    }
+
     /// Deletes a run, and the cache rows no other run refers to; false when there was no such run. A run that another live
     /// process is writing is refused (`RunInUse`); leases of dead processes are cleared.
     pub fn delete_run(&mut self, id: RunId) -> Result<bool, StoreError> {
@@ -369,6 +383,20 @@ mod tests {
             .unwrap();
         assert_eq!(leases, 1, "only the second run's lease is left");
         assert!(other.delete_run(second.id).unwrap());
+    }
+
+    #[test]
+    fn a_run_is_being_written_while_its_writer_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = Store::open(dir.path()).unwrap();
+        let run = writer.create_run(&key(8), &meta()).unwrap();
+        let reader = Store::open_for_reading(dir.path()).unwrap();
+        assert!(reader.is_being_written(run.id).unwrap());
+        drop(writer);
+        assert!(
+            !reader.is_being_written(run.id).unwrap(),
+            "a writer that ended leaves an unfinished run, written by nobody"
+        );
     }
 
     #[test]

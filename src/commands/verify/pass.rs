@@ -46,8 +46,9 @@ fn coverage(
     };
     match (cut, shard) {
         (true, _) => Coverage::Partial,
-        (false, Some(_)) => Coverage::Shard,
-        (false, None) => Coverage::Complete,
+        // `--shard 0/1` is every image.
+        (false, Some(shard)) if shard.count > 1 => Coverage::Shard,
+        (false, _) => Coverage::Complete,
     }
 }
 
