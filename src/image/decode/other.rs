@@ -55,7 +55,11 @@ pub(super) fn rgb_len(width: u32, height: u32) -> Result<usize, DecodeError> {
 // PNG, row by row
 
 fn decode_png(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
-    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    // Pillow's chunk-level judgement first; the png crate then sees a clean file whose CRCs
+    // are right by construction (and an Adler-32 that Pillow never checks).
+    let clean = super::pillow_png::normalise(bytes)?;
+    let mut decoder = png::Decoder::new(Cursor::new(&clean[..]));
+    decoder.ignore_checksums(true);
     // The same output layouts the `image` crate produces (and Pillow's raw modes read): palette
     // and low bit depths expanded to 8 bits, 16 bits kept so the high byte can be taken.
     decoder.set_transformations(png::Transformations::EXPAND);

@@ -67,6 +67,8 @@ struct Plan {
     tiled: bool,
     /// (offset, byte count) of each chunk, left to right then top to bottom.
     chunks: Vec<(u64, u64)>,
+    /// An 8-bit palette image's colours (RGB, 256 entries): the samples are indexes.
+    palette: Option<Vec<u8>>,
 }
 
 impl Plan {
@@ -108,17 +110,28 @@ impl Plan {
             32773 => Compression::PackBits,
             _ => return Ok(None),
         };
+        let format = sample_format.first().copied().unwrap_or(1);
         let plain = planar == Some(1)
             && fill_order == Some(1)
-            && sample_format.iter().all(|&format| format == 1)
-            && (predictor == 1 || predictor == 2)
+            && sample_format.iter().all(|&f| f == format)
+            && (predictor == 1 || predictor == 2 && depth <= 16)
             && bits.len() as u64 == samples;
         if !plain {
             return Ok(None);
         }
         let big_endian = decoder.inner().get_ref().starts_with(b"MM");
-        let Some(layout) = pillow_layout(photometric, samples, depth, &extra, big_endian)? else {
+        let sample = Sample {
+            depth,
+            format,
+            big_endian,
+        };
+        let Some(layout) = pillow_layout(photometric, samples, sample, &extra)? else {
             return Ok(None);
+        };
+        let palette = if photometric == 3 {
+            Some(palette(tag(decoder, Tag::ColorMap)?)?)
+        } else {
+            None
         };
         let mut plan = Plan {
             width,
@@ -133,6 +146,7 @@ impl Plan {
             chunk_height: height,
             tiled: false,
             chunks: Vec::new(),
+            palette,
         };
         plan.read_chunks(decoder, tag)?;
         Ok(Some(plan))
@@ -226,7 +240,15 @@ impl Plan {
                 self.undo_horizontal_predictor(&mut row);
             }
             let out = &mut pixels[y * stride + left * 3..y * stride + (left + visible_width) * 3];
-            self.layout.to_rgb(&row[..visible_width * pixel_bytes], out);
+            match &self.palette {
+                Some(colours) => {
+                    for (&index, rgb) in row[..visible_width].iter().zip(out.chunks_exact_mut(3)) {
+                        let at = usize::from(index) * 3;
+                        rgb.copy_from_slice(&colours[at..at + 3]);
+                    }
+                }
+                None => self.layout.to_rgb(&row[..visible_width * pixel_bytes], out),
+            }
         }
         Ok(())
     }
@@ -260,16 +282,55 @@ impl Plan {
     }
 }
 
+/// One sample's bits, SampleFormat (1 unsigned, 2 signed, 3 float) and byte order.
+#[derive(Clone, Copy)]
+struct Sample {
+    depth: u64,
+    format: u64,
+    big_endian: bool,
+}
+
+/// An 8-bit palette TIFF's ColorMap as Pillow reads it: 256 reds, then greens, then blues, each
+/// 16-bit value cut to its high byte (`b // 256`), interleaved here as RGB.
+fn palette(colour_map: Option<Vec<u64>>) -> Result<Vec<u8>, DecodeError> {
+    let map = colour_map.unwrap_or_default();
+    if map.len() != 3 * 256 {
+        return Err(DecodeError::Unsupported(format!(
+            "a palette TIFF whose ColorMap has {} values instead of 768",
+            map.len()
+        )));
+    }
+    Ok((0..256)
+        .flat_map(|i| [0, 256, 512].map(|channel| (map[channel + i] / 256).min(255) as u8))
+        .collect())
+}
+
 /// The layout Pillow 13's TiffImagePlugin gives each combination (its OPEN_INFO table), as far
 /// as this module streams it: `Ok(None)` leaves the file to the `image` crate, `Err` is what
 /// Pillow refuses.
 fn pillow_layout(
     photometric: u64,
     samples: u64,
-    depth: u64,
+    sample: Sample,
     extra: &[u64],
-    big_endian: bool,
 ) -> Result<Option<Layout>, DecodeError> {
+    let Sample {
+        depth,
+        format,
+        big_endian,
+    } = sample;
+    // Signed and float samples: Pillow's modes I and F, gray only.
+    match (photometric, samples, depth, format) {
+        (_, _, _, 1) => {}
+        (1, 1, 16, 2) => return Ok(Some(Layout::I16Signed { big_endian })),
+        (1, 1, 32, 2) => return Ok(Some(Layout::I32 { big_endian })),
+        (0 | 1, 1, 32, 3) => return Ok(Some(Layout::F32 { big_endian })),
+        _ => return Ok(None),
+    }
+    if (photometric, samples, depth) == (3, 1, 8) {
+        // The index is carried as gray and looked up in the palette.
+        return Ok(Some(Layout::L8));
+    }
     // ExtraSamples: 0 unspecified (Pillow: "LX"/"RGBX", ignored), 1 associated alpha (Pillow
     // un-premultiplies: "RGBa"), 2 unassociated alpha.
     let associated = extra.first() == Some(&1);
@@ -284,6 +345,9 @@ fn pillow_layout(
             ));
         }
         (0 | 1, 1, 16) => Layout::L16 { big_endian },
+        // Pillow reads unsigned 32-bit gray as `I;32N` (native order, signed) and has no
+        // big-endian entry for it.
+        (1, 1, 32) if !big_endian => Layout::I32 { big_endian },
         (1, 2, 8) if associated => {
             return Err(DecodeError::Unsupported(
                 "gray with premultiplied alpha (Pillow's mode La cannot be converted)".into(),
@@ -519,5 +583,119 @@ mod tests {
         }
         assert_eq!(rows, [vec![9, 9], vec![9, 9, 9, 1], vec![2, 3]]);
         assert!(unpack_bits(&mut input, &mut pending, &mut [0]).is_none());
+    }
+
+    /// A little-endian TIFF with one uncompressed strip of `data`: `tags` are (tag, SHORT or
+    /// LONG type, values); values that do not fit the entry go after the IFD.
+    fn tiff_with(width: u32, height: u32, tags: &[(u16, u16, Vec<u32>)], data: &[u8]) -> Vec<u8> {
+        let mut entries: Vec<(u16, u16, Vec<u32>)> = vec![
+            (256, 4, vec![width]),
+            (257, 4, vec![height]),
+            (259, 3, vec![1]),
+            (273, 4, vec![0]),
+            (278, 4, vec![height]),
+            (279, 4, vec![data.len() as u32]),
+        ];
+        entries.extend(tags.iter().cloned());
+        entries.sort_by_key(|e| e.0);
+        let ifd_end = 8 + 2 + entries.len() * 12 + 4;
+        let size = |kind: u16| if kind == 3 { 2 } else { 4 };
+        let extra: usize = entries
+            .iter()
+            .map(|(_, kind, v)| v.len() * size(*kind))
+            .filter(|&n| n > 4)
+            .sum();
+        let strip = (ifd_end + extra) as u32;
+        let mut file = b"II*\0".to_vec();
+        file.extend_from_slice(&8u32.to_le_bytes());
+        file.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        let mut outside = Vec::new();
+        for (tag, kind, values) in &entries {
+            let values = if *tag == 273 { &vec![strip] } else { values };
+            let mut bytes = Vec::new();
+            for &v in values {
+                if *kind == 3 {
+                    bytes.extend_from_slice(&(v as u16).to_le_bytes());
+                } else {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            file.extend_from_slice(&tag.to_le_bytes());
+            file.extend_from_slice(&kind.to_le_bytes());
+            file.extend_from_slice(&(values.len() as u32).to_le_bytes());
+            if bytes.len() <= 4 {
+                bytes.resize(4, 0);
+                file.extend_from_slice(&bytes);
+            } else {
+                let at = (ifd_end + outside.len()) as u32;
+                file.extend_from_slice(&at.to_le_bytes());
+                outside.extend_from_slice(&bytes);
+            }
+        }
+        file.extend_from_slice(&0u32.to_le_bytes());
+        file.extend_from_slice(&outside);
+        file.extend_from_slice(data);
+        file
+    }
+
+    /// Layouts zoorepro refused before issue 35 while Pillow decodes them; the expected bytes are
+    /// Pillow 13.0.0's `convert('RGB')` of the same files.
+    #[test]
+    fn float_integer_and_palette_tiffs_convert_like_pillow() {
+        use crate::image::decode::decode_rgb;
+        let gray = |values: &[u8]| values.iter().flat_map(|&v| [v; 3]).collect::<Vec<u8>>();
+        // float32: truncated towards zero, clamped, NaN as 0.
+        let floats = [
+            -5.5f32,
+            0.6,
+            1.5,
+            127.5,
+            254.6,
+            300.0,
+            f32::NAN,
+            f32::INFINITY,
+        ];
+        let data: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let float = tiff_with(
+            8,
+            1,
+            &[(258, 3, vec![32]), (262, 3, vec![1]), (339, 3, vec![3])],
+            &data,
+        );
+        assert_eq!(
+            decode_rgb(&float).unwrap().pixels,
+            gray(&[0, 0, 1, 127, 254, 255, 0, 255])
+        );
+        // int32, signed: clamped.
+        let ints = [-70000i32, -1, 0, 1, 255, 256, 70000, 200];
+        let data: Vec<u8> = ints.iter().flat_map(|i| i.to_le_bytes()).collect();
+        let int = tiff_with(
+            8,
+            1,
+            &[(258, 3, vec![32]), (262, 3, vec![1]), (339, 3, vec![2])],
+            &data,
+        );
+        assert_eq!(
+            decode_rgb(&int).unwrap().pixels,
+            gray(&[0, 0, 0, 1, 255, 255, 255, 200])
+        );
+        // 8-bit palette: 256 reds, greens, blues of 16 bits each; Pillow keeps the high byte.
+        let map: Vec<u32> = (0..768u32)
+            .map(|i| match (i / 256, i % 256) {
+                (0, n) => n * 256,
+                (1, n) => (255 - n) * 256,
+                (_, n) => n / 2 * 256 + 255,
+            })
+            .collect();
+        let palette = tiff_with(
+            3,
+            1,
+            &[(258, 3, vec![8]), (262, 3, vec![3]), (320, 3, map)],
+            &[0, 7, 255],
+        );
+        assert_eq!(
+            decode_rgb(&palette).unwrap().pixels,
+            [0, 255, 0, 7, 248, 3, 255, 0, 127]
+        );
     }
 }
