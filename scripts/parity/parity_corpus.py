@@ -16,9 +16,10 @@ torchvision and keras-caffe). For every file and every preset (Pillow compat 13)
                  any other exit status, or a call past --timeout, fails the check.
   compare        acceptance equal; when both accept, tensors bit-identical (float32 bit
                  patterns equal; the max abs diff is reported otherwise). A file Pillow accepts
-                 that zoorepro refuses as "unsupported image: ..." is counted as unsupported,
-                 not as a disagreement, when the corpus's known-unsupported.tsv lists it (with
-                 the reason); any other refusal of it is still a disagreement.
+                 that zoorepro refuses cleanly (exit status 2, one message) is counted as
+                 unsupported, not as a disagreement, when the corpus's known-unsupported.tsv
+                 lists it with the reason; unlisted, it is a disagreement. Listed files that
+                 zoorepro decodes again are reported as stale entries.
 
 Then, per preset, ONE `preprocess` call over all files both accepted, in a shuffled order
 (--seed, printed), each row compared with the per-file zoorepro tensor (so nothing may depend
@@ -59,7 +60,6 @@ CORPORA = {
            presets, os.path.join(REPO, "tests", name + "-corpus", "known-unsupported.tsv"))
     for name, presets in (("jpeg", None), ("nonjpeg", ["torchvision", "keras-caffe"]))
 }
-UNSUPPORTED_PREFIX = "unsupported image: "
 PILLOW_COMPAT = "13"  # --pillow-compat; "simd" with a Python whose PIL is Pillow-SIMD
 REFERENCE = {"12": None, "13": "13.0.0", "simd": "12.1.1.post0"}
 
@@ -240,8 +240,7 @@ def check_file(path, presets, args, pillow, tmp):
             r["kind"] = "zoorepro_failed"
         elif pil["ok"] and status == "refused":
             known = os.path.basename(path) in args.known_unsupported
-            r["kind"] = ("unsupported" if known and UNSUPPORTED_PREFIX in msg
-                         else "pillow_only")
+            r["kind"] = "unsupported" if known else "pillow_only"
         elif not pil["ok"] and status == "accepted":
             r["kind"] = "zoorepro_only"
         elif pil["ok"]:

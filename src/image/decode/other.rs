@@ -22,15 +22,191 @@ pub(crate) fn decode_other(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     if bytes.starts_with(PNG_SIGNATURE) {
         return decode_png(bytes);
     }
-    if super::tiff::is_tiff(bytes)
-        && let Some(image) = super::tiff::decode_tiff(bytes)?
-    {
-        return Ok(image);
+    if super::tiff::is_tiff(bytes) {
+        let image = match super::tiff::decode_tiff(bytes)? {
+            Some(image) => image,
+            None => decode_with_image_crate(bytes)?,
+        };
+        return super::tiff::orient(bytes, image);
     }
     if super::webp::is_webp(bytes) {
         return super::webp::decode_webp(bytes);
     }
+    if bytes.starts_with(b"BM") {
+        bmp_gate(bytes)?;
+    }
+    if bytes.starts_with(b"GIF8") {
+        gif_gate(bytes)?;
+    }
     decode_with_image_crate(bytes)
+}
+
+fn le16(s: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from(u16::from_le_bytes([
+        *s.get(at)?,
+        *s.get(at + 1)?,
+    ])))
+}
+
+fn le32(s: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(s.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// What Pillow 13's BmpImagePlugin refuses (pixel depths and bit-field layouts it has no raw
+/// mode for), and the layouts where the `image` crate's pixels are not Pillow's, refused as
+/// unsupported: 16-bit colour (its 5- and 6-bit channels are widened with other rounding), RLE
+/// with jumps or an early end (Pillow leaves the skipped pixels at index 0), and a palette image
+/// whose data offset points at its palette (Pillow then reads the pixels after the palette).
+fn bmp_gate(bytes: &[u8]) -> Result<(), DecodeError> {
+    let unsupported = |why: &str| Err(DecodeError::Unsupported(format!("BMP {why}")));
+    let short = || DecodeError::Truncated("the BMP header is cut short".into());
+    let header_size = le32(bytes, 14).ok_or_else(short)?;
+    let (bits, compression) = match header_size {
+        12 => (le16(bytes, 24).ok_or_else(short)?, 0),
+        40 | 52 | 56 | 64 | 108 | 124 => (
+            le16(bytes, 28).ok_or_else(short)?,
+            le32(bytes, 30).ok_or_else(short)?,
+        ),
+        // Pillow refuses other header sizes too ("Unsupported BMP header type").
+        _ => return unsupported(&format!("header size {header_size}")),
+    };
+    if !matches!(bits, 1 | 4 | 8 | 16 | 24 | 32) {
+        return Err(DecodeError::Unidentified(format!(
+            "unsupported BMP pixel depth ({bits})"
+        )));
+    }
+    if compression == 3 {
+        // BITFIELDS: masks in the header from 52 bytes on, else in the 12 bytes after it.
+        let at = 54;
+        let alpha = if header_size >= 56 {
+            le32(bytes, at + 12).ok_or_else(short)?
+        } else {
+            0
+        };
+        let masks = [
+            le32(bytes, at).ok_or_else(short)?,
+            le32(bytes, at + 4).ok_or_else(short)?,
+            le32(bytes, at + 8).ok_or_else(short)?,
+            alpha,
+        ];
+        let supported = match bits {
+            32 => matches!(
+                masks,
+                [0xFF0000, 0xFF00, 0xFF, 0]
+                    | [0xFF000000, 0xFF0000, 0xFF00, 0]
+                    | [0xFF000000, 0xFF00, 0xFF, 0]
+                    | [0xFF000000, 0xFF0000, 0xFF00, 0xFF]
+                    | [0xFF, 0xFF00, 0xFF0000, 0xFF000000]
+                    | [0xFF0000, 0xFF00, 0xFF, 0xFF000000]
+                    | [0xFF000000, 0xFF00, 0xFF, 0xFF0000]
+                    | [0, 0, 0, 0]
+            ),
+            24 => masks[..3] == [0xFF0000, 0xFF00, 0xFF],
+            16 => masks[..3] == [0xF800, 0x7E0, 0x1F] || masks[..3] == [0x7C00, 0x3E0, 0x1F],
+            _ => false,
+        };
+        if !supported {
+            return Err(DecodeError::Unidentified(
+                "unsupported BMP bitfields layout".into(),
+            ));
+        }
+    }
+    if bits == 16 {
+        return unsupported("16-bit colour (Pillow widens 5- and 6-bit channels differently)");
+    }
+    if bits <= 8 && le32(bytes, 10) == Some(14 + header_size) {
+        return unsupported("palette image whose data offset points at its palette");
+    }
+    if matches!(compression, 1 | 2) && !rle_fills_every_pixel(bytes, bits, compression) {
+        return unsupported("RLE data that skips pixels (delta or early end of bitmap)");
+    }
+    Ok(())
+}
+
+/// Pillow's first GIF frame is a palette image: transparent pixels keep their palette colour
+/// and the canvas outside the frame holds the transparent index, where the `image` crate paints
+/// transparent black. Frames that could differ (a transparent index, or a frame smaller than the
+/// canvas) are refused as unsupported; a broken header is left for the decoder to judge.
+fn gif_gate(bytes: &[u8]) -> Result<(), DecodeError> {
+    let table = |flags: u8| {
+        if flags & 0x80 != 0 {
+            3usize << ((flags & 7) + 1)
+        } else {
+            0
+        }
+    };
+    let (Some(screen_w), Some(screen_h), Some(&flags)) =
+        (le16(bytes, 6), le16(bytes, 8), bytes.get(10))
+    else {
+        return Ok(());
+    };
+    let mut at = 13 + table(flags);
+    let mut transparent = false;
+    while let Some(&block) = bytes.get(at) {
+        match block {
+            0x21 => {
+                if bytes.get(at + 1) == Some(&0xF9) {
+                    transparent = bytes.get(at + 3).is_some_and(|p| p & 1 != 0);
+                }
+                at += 2;
+                // Sub-blocks up to the zero-length terminator.
+                while let Some(&len) = bytes.get(at) {
+                    at += 1 + usize::from(len);
+                    if len == 0 {
+                        break;
+                    }
+                }
+            }
+            0x2C => {
+                let frame = (
+                    le16(bytes, at + 1),
+                    le16(bytes, at + 3),
+                    le16(bytes, at + 5),
+                    le16(bytes, at + 7),
+                );
+                let whole = frame == (Some(0), Some(0), Some(screen_w), Some(screen_h));
+                if transparent || !whole {
+                    return Err(DecodeError::Unsupported(
+                        "GIF whose first frame has a transparent colour or does not cover the \
+                         canvas (Pillow keeps palette colours there)"
+                            .into(),
+                    ));
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// Whether the RLE4/RLE8 stream after the header draws every row without a delta jump or an
+/// early end of bitmap (a broken stream is left for the decoder to judge).
+fn rle_fills_every_pixel(bytes: &[u8], bits: u32, compression: u32) -> bool {
+    let height = le32(bytes, 22).map_or(0, |h| (h as i32).unsigned_abs());
+    let Some(mut at) = le32(bytes, 10).map(|o| o as usize) else {
+        return true;
+    };
+    let mut row = 0;
+    while let (Some(&count), Some(&value)) = (bytes.get(at), bytes.get(at + 1)) {
+        at += 2;
+        match (count, value) {
+            (0, 0) => row += 1,
+            (0, 1) => return row + 1 >= height,
+            (0, 2) => return false,
+            (0, n) => {
+                let n = usize::from(n);
+                let data = if compression == 1 || bits == 8 {
+                    n
+                } else {
+                    n.div_ceil(2)
+                };
+                at += data + data % 2;
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// A zeroed buffer of `len` bytes, or an error when the allocator cannot give it.
@@ -56,10 +232,9 @@ pub(super) fn rgb_len(width: u32, height: u32) -> Result<usize, DecodeError> {
 
 fn decode_png(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     // Pillow's chunk-level judgement first; the png crate then sees a clean file whose CRCs
-    // are right by construction (and an Adler-32 that Pillow never checks).
+    // are right by construction.
     let clean = super::pillow_png::normalise(bytes)?;
     let mut decoder = png::Decoder::new(Cursor::new(&clean[..]));
-    decoder.ignore_checksums(true);
     // The same output layouts the `image` crate produces (and Pillow's raw modes read): palette
     // and low bit depths expanded to 8 bits, 16 bits kept so the high byte can be taken.
     decoder.set_transformations(png::Transformations::EXPAND);

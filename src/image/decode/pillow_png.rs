@@ -468,9 +468,50 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         })?;
         chunk(&mut out, b"PLTE", palette);
     }
+    check_zlib(&data, &header)?;
     chunk(&mut out, b"IDAT", &data);
     chunk(&mut out, b"IEND", &[]);
     Ok(out)
+}
+
+/// Pillow's zlib stops at the first error in the stream, the Adler-32 at its end included
+/// (zlib reaches it within the call that writes the last row); the `png` crate's inflater
+/// is more lenient. So the stream is inflated once here, its output dropped, up to its end or
+/// up to a little past what the picture can hold.
+fn check_zlib(data: &[u8], ihdr: &[u8; 13]) -> Result<(), DecodeError> {
+    let (width, height) = (
+        u64::from(be32(ihdr, 0).unwrap_or(0)),
+        u64::from(be32(ihdr, 4).unwrap_or(0)),
+    );
+    let channels = match ihdr[9] {
+        2 => 3,
+        4 => 2,
+        6 => 4,
+        _ => 1,
+    };
+    let bits = channels * u64::from(ihdr[8]);
+    // Filter bytes and Adam7's partial rows included, with room to spare.
+    let limit = height
+        .saturating_mul(2 + (width.saturating_mul(bits)).div_ceil(8))
+        .saturating_mul(2)
+        .saturating_add(1 << 20);
+    let mut inflater = flate2::Decompress::new(true);
+    let mut scratch = vec![0u8; 64 << 10];
+    loop {
+        let consumed = inflater.total_in() as usize;
+        let before = inflater.total_out();
+        let status = inflater
+            .decompress(
+                &data[consumed..],
+                &mut scratch,
+                flate2::FlushDecompress::None,
+            )
+            .map_err(|e| broken(format!("broken PNG image data: {e}")))?;
+        let stalled = inflater.total_in() as usize == consumed && inflater.total_out() == before;
+        if status == flate2::Status::StreamEnd || stalled || inflater.total_out() > limit {
+            return Ok(());
+        }
+    }
 }
 
 #[cfg(test)]

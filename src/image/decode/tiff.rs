@@ -60,6 +60,9 @@ struct Plan {
     big_endian: bool,
     compression: Compression,
     horizontal_predictor: bool,
+    /// FillOrder 2 on uncompressed samples: the bits of each byte come in reverse (Pillow's
+    /// `;R` raw modes).
+    reversed_bits: bool,
     /// A chunk's size in pixels: a strip is the image's width by RowsPerStrip (clipped to the
     /// image); a tile is always encoded whole, even where it runs past the image's edge.
     chunk_width: u32,
@@ -67,8 +70,11 @@ struct Plan {
     tiled: bool,
     /// (offset, byte count) of each chunk, left to right then top to bottom.
     chunks: Vec<(u64, u64)>,
-    /// An 8-bit palette image's colours (RGB, 256 entries): the samples are indexes.
+    /// Where each sample is an index (a palette image, or gray below 8 bits): the RGB colour of
+    /// each index (up to 256 entries). Samples below 8 bits are unpacked first.
     palette: Option<Vec<u8>>,
+    /// Bits per sample, for the indexed layouts below 8 bits.
+    bits: usize,
 }
 
 impl Plan {
@@ -104,6 +110,13 @@ impl Plan {
             _ => return Ok(None),
         };
         let compression = match compression {
+            6 | 7 => {
+                return Err(DecodeError::Unsupported(
+                    "JPEG-compressed TIFF (libtiff's JPEG decoding, which Pillow uses, is not \
+                     reproduced bit for bit)"
+                        .into(),
+                ));
+            }
             1 => Compression::None,
             5 => Compression::Lzw,
             8 | 32946 => Compression::Deflate,
@@ -112,7 +125,8 @@ impl Plan {
         };
         let format = sample_format.first().copied().unwrap_or(1);
         let plain = planar == Some(1)
-            && fill_order == Some(1)
+            && (fill_order == Some(1)
+                || fill_order == Some(2) && compression == Compression::None && depth <= 8)
             && sample_format.iter().all(|&f| f == format)
             && (predictor == 1 || predictor == 2 && depth <= 16)
             && bits.len() as u64 == samples;
@@ -128,20 +142,25 @@ impl Plan {
         let Some(layout) = pillow_layout(photometric, samples, sample, &extra)? else {
             return Ok(None);
         };
-        let palette = if photometric == 3 {
-            Some(palette(tag(decoder, Tag::ColorMap)?)?)
-        } else {
-            None
+        let palette = match (photometric, depth) {
+            (3, _) => Some(palette(tag(decoder, Tag::ColorMap)?, depth)?),
+            (0 | 1, 1 | 2 | 4) => Some(gray_levels(depth, photometric == 0)),
+            _ => None,
         };
+        if depth < 8 && predictor != 1 {
+            return Ok(None);
+        }
         let mut plan = Plan {
             width,
             height,
             layout,
             samples: samples as usize,
-            bytes_per_sample: depth as usize / 8,
+            bytes_per_sample: (depth as usize / 8).max(1),
+            bits: depth as usize,
             big_endian,
             compression,
             horizontal_predictor: predictor == 2,
+            reversed_bits: fill_order == Some(2),
             chunk_width: width,
             chunk_height: height,
             tiled: false,
@@ -167,7 +186,7 @@ impl Plan {
             };
             // A tile row is one row buffer: a tile far wider than the image is refused rather
             // than allocated.
-            let widest = u64::from(self.width).next_multiple_of(16).max(16);
+            let widest = u64::from(self.width).next_multiple_of(16).max(1 << 16);
             if tile_width == 0 || tile_length == 0 || tile_width > widest {
                 return Err(corrupt("tile size"));
             }
@@ -232,16 +251,31 @@ impl Plan {
         let visible_width = chunk_width.min(self.width as usize - left);
         let visible_rows = (self.chunk_height as usize).min(self.height as usize - top);
         let pixel_bytes = self.samples * self.bytes_per_sample;
-        let mut row = super::other::try_zeroed(chunk_width * pixel_bytes)?;
+        let row_bytes = if self.bits < 8 {
+            (chunk_width * self.bits).div_ceil(8)
+        } else {
+            chunk_width * pixel_bytes
+        };
+        let mut row = super::other::try_zeroed(row_bytes)?;
+        let mut indexes = Vec::new();
         let stride = self.width as usize * 3;
         for y in top..top + visible_rows {
             source.fill(&mut row)?;
+            if self.reversed_bits {
+                row.iter_mut().for_each(|b| *b = b.reverse_bits());
+            }
             if self.horizontal_predictor {
                 self.undo_horizontal_predictor(&mut row);
             }
             let out = &mut pixels[y * stride + left * 3..y * stride + (left + visible_width) * 3];
             match &self.palette {
                 Some(colours) => {
+                    let row = if self.bits < 8 {
+                        unpack_samples(&row, self.bits, visible_width, &mut indexes);
+                        &indexes[..]
+                    } else {
+                        &row[..]
+                    };
                     for (&index, rgb) in row[..visible_width].iter().zip(out.chunks_exact_mut(3)) {
                         let at = usize::from(index) * 3;
                         rgb.copy_from_slice(&colours[at..at + 3]);
@@ -290,19 +324,46 @@ struct Sample {
     big_endian: bool,
 }
 
-/// An 8-bit palette TIFF's ColorMap as Pillow reads it: 256 reds, then greens, then blues, each
+/// A palette TIFF's ColorMap as Pillow reads it: 2^depth reds, then greens, then blues, each
 /// 16-bit value cut to its high byte (`b // 256`), interleaved here as RGB.
-fn palette(colour_map: Option<Vec<u64>>) -> Result<Vec<u8>, DecodeError> {
+fn palette(colour_map: Option<Vec<u64>>, depth: u64) -> Result<Vec<u8>, DecodeError> {
     let map = colour_map.unwrap_or_default();
-    if map.len() != 3 * 256 {
+    let entries = 1usize << depth.min(8);
+    if map.len() != 3 * entries {
         return Err(DecodeError::Unsupported(format!(
-            "a palette TIFF whose ColorMap has {} values instead of 768",
-            map.len()
+            "a palette TIFF whose ColorMap has {} values instead of {}",
+            map.len(),
+            3 * entries
         )));
     }
-    Ok((0..256)
-        .flat_map(|i| [0, 256, 512].map(|channel| (map[channel + i] / 256).min(255) as u8))
+    Ok((0..entries)
+        .flat_map(|i| {
+            [0, entries, 2 * entries].map(|channel| (map[channel + i] / 256).min(255) as u8)
+        })
         .collect())
+}
+
+/// Gray below 8 bits as Pillow's raw modes widen it (`1`, `L;2`, `L;4`: the level times
+/// 255 / (2^depth - 1)), inverted for WhiteIsZero (`1;I`, `L;2I`, `L;4I`), as RGB entries.
+fn gray_levels(depth: u64, white_is_zero: bool) -> Vec<u8> {
+    let top = (1u32 << depth) - 1;
+    (0..=top)
+        .flat_map(|level| {
+            let value = (level * 255 / top) as u8;
+            [if white_is_zero { 255 - value } else { value }; 3]
+        })
+        .collect()
+}
+
+/// Splits `row` (samples of `bits` bits, most significant first) into one byte per sample.
+fn unpack_samples(row: &[u8], bits: usize, count: usize, out: &mut Vec<u8>) {
+    out.clear();
+    let mask = (1u8 << bits) - 1;
+    for i in 0..count {
+        let bit = i * bits;
+        let byte = row.get(bit / 8).copied().unwrap_or(0);
+        out.push((byte >> (8 - bits - bit % 8)) & mask);
+    }
 }
 
 /// The layout Pillow 13's TiffImagePlugin gives each combination (its OPEN_INFO table), as far
@@ -327,7 +388,10 @@ fn pillow_layout(
         (0 | 1, 1, 32, 3) => return Ok(Some(Layout::F32 { big_endian })),
         _ => return Ok(None),
     }
-    if (photometric, samples, depth) == (3, 1, 8) {
+    if matches!(
+        (photometric, samples, depth),
+        (3, 1, 1 | 2 | 4 | 8) | (0 | 1, 1, 1 | 2 | 4)
+    ) {
         // The index is carried as gray and looked up in the palette.
         return Ok(Some(Layout::L8));
     }
@@ -365,8 +429,49 @@ fn pillow_layout(
         (2, 4, 8) => Layout::Rgba8,
         (2, 4, 16) if associated => Layout::Rgba16Premultiplied { big_endian },
         (2, 4, 16) => Layout::Rgba16 { big_endian },
+        (5, 4, 8) if extra.is_empty() => Layout::Cmyk8,
+        (5, 4, 16) if extra.is_empty() => Layout::Cmyk16 { big_endian },
         _ => return Ok(None),
     }))
+}
+
+/// The Orientation tag of the first IFD (1 when absent or unreadable).
+fn orientation(bytes: &[u8]) -> u16 {
+    Decoder::new(Cursor::new(bytes))
+        .ok()
+        .and_then(|mut d| d.find_tag_unsigned::<u16>(Tag::Orientation).ok().flatten())
+        .unwrap_or(1)
+}
+
+/// Pillow's TIFF `load_end` calls `ImageOps.exif_transpose`: the picture comes out turned as
+/// its Orientation tag (2..=8) says, unlike any other format zoorepro reads.
+pub(super) fn orient(bytes: &[u8], image: RgbImage) -> Result<RgbImage, DecodeError> {
+    let turn = orientation(bytes);
+    if !(2..=8).contains(&turn) {
+        return Ok(image);
+    }
+    let (w, h) = (image.width, image.height);
+    let (out_w, out_h) = if turn >= 5 { (h, w) } else { (w, h) };
+    let mut pixels = super::other::try_zeroed(image.pixels.len())?;
+    for y in 0..out_h {
+        for x in 0..out_w {
+            // FLIP_LEFT_RIGHT, ROTATE_180, FLIP_TOP_BOTTOM, TRANSPOSE, ROTATE_270, TRANSVERSE,
+            // ROTATE_90: where each output pixel comes from.
+            let (sx, sy) = match turn {
+                2 => (w - 1 - x, y),
+                3 => (w - 1 - x, h - 1 - y),
+                4 => (x, h - 1 - y),
+                5 => (y, x),
+                6 => (y, h - 1 - x),
+                7 => (w - 1 - y, h - 1 - x),
+                _ => (w - 1 - y, x),
+            };
+            let from = (sy * w + sx) * 3;
+            let to = (y * out_w + x) * 3;
+            pixels[to..to + 3].copy_from_slice(&image.pixels[from..from + 3]);
+        }
+    }
+    Ok(RgbImage::new(out_w, out_h, pixels))
 }
 
 /// A chunk's decompressed bytes, handed out one row at a time.
