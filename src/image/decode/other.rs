@@ -445,6 +445,62 @@ mod tests {
         assert_eq!(img.pixels, expected);
     }
 
+    /// A 2x1 BMP (40-byte header, BI_RGB) of `bits` per pixel, a gray palette below 16 bits,
+    /// and `data` as its pixel row.
+    fn bmp(bits: u16, data: &[u8]) -> Vec<u8> {
+        let palette: Vec<u8> = if bits < 16 {
+            (0..1u32 << bits)
+                .flat_map(|i| [i as u8 * 60, i as u8 * 60, i as u8 * 60, 0])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let offset = 14 + 40 + palette.len();
+        let mut file = b"BM".to_vec();
+        file.extend_from_slice(&((offset + data.len()) as u32).to_le_bytes());
+        file.extend_from_slice(&[0; 4]);
+        file.extend_from_slice(&(offset as u32).to_le_bytes());
+        file.extend_from_slice(&40u32.to_le_bytes());
+        file.extend_from_slice(&2i32.to_le_bytes());
+        file.extend_from_slice(&1i32.to_le_bytes());
+        file.extend_from_slice(&1u16.to_le_bytes());
+        file.extend_from_slice(&bits.to_le_bytes());
+        file.extend_from_slice(&[0; 24]);
+        file.extend_from_slice(&palette);
+        file.extend_from_slice(data);
+        file
+    }
+
+    /// Pillow 13 refuses a 2-bit BMP ("Unsupported BMP pixel depth"); the image crate decodes it.
+    /// A 16-bit BMP, which Pillow widens with other rounding, is refused as unsupported; a
+    /// transparent GIF, whose transparent pixels Pillow keeps in their palette colour, too.
+    #[test]
+    fn bmp_and_gif_layouts_pillow_reads_otherwise_are_refused() {
+        assert!(matches!(
+            decode_rgb(&bmp(2, &[0x40, 0, 0, 0])),
+            Err(DecodeError::Unidentified(m)) if m.contains("depth")
+        ));
+        assert!(matches!(
+            decode_rgb(&bmp(16, &[0x1F, 0x7C, 0xE0, 0x03])),
+            Err(DecodeError::Unsupported(m)) if m.contains("16-bit")
+        ));
+        assert_eq!(
+            decode_rgb(&bmp(24, &[1, 2, 3, 4, 5, 6, 0, 0]))
+                .unwrap()
+                .pixels,
+            [3, 2, 1, 6, 5, 4]
+        );
+        let rgba = image::RgbaImage::from_raw(2, 1, vec![1, 2, 3, 0, 4, 5, 6, 255]).unwrap();
+        let gif = encode(
+            image::DynamicImage::ImageRgba8(rgba),
+            image::ImageFormat::Gif,
+        );
+        assert!(matches!(
+            decode_rgb(&gif),
+            Err(DecodeError::Unsupported(m)) if m.contains("GIF")
+        ));
+    }
+
     #[test]
     fn interlaced_png_rows_land_where_a_whole_decode_puts_them() {
         let (width, height) = (13u32, 11u32);

@@ -409,6 +409,8 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
     if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
         return Err(unidentified("a PNG with an empty or negative size"));
     }
+    // Pillow's decompression bomb check comes with `Image.open`, before any data is inflated.
+    super::check_size(u64::from(width), u64::from(height))?;
     let Some(first_length) = first_data else {
         return Err(truncated("the PNG ends before its image data"));
     };

@@ -803,4 +803,55 @@ mod tests {
             [0, 255, 0, 7, 248, 3, 255, 0, 127]
         );
     }
+
+    /// Pillow's TIFF `load_end` applies the Orientation tag; gray below 8 bits is widened as
+    /// its raw modes `L;4`, `1;I` widen it. Both were refused or left unturned before issue 35.
+    #[test]
+    fn orientation_and_low_bit_gray_follow_pillow() {
+        use crate::image::decode::decode_rgb;
+        let gray = |values: &[u8]| values.iter().flat_map(|&v| [v; 3]).collect::<Vec<u8>>();
+        // 3x2 gray, rows [1 2 3] [4 5 6]; Orientation 6 (ROTATE_270): 2x3, rows [4 1] [5 2] [6 3].
+        let data = [1, 2, 3, 4, 5, 6];
+        let turned = tiff_with(
+            3,
+            2,
+            &[(258, 3, vec![8]), (262, 3, vec![1]), (274, 3, vec![6])],
+            &data,
+        );
+        let image = decode_rgb(&turned).unwrap();
+        assert_eq!((image.width, image.height), (2, 3));
+        assert_eq!(image.pixels, gray(&[4, 1, 5, 2, 6, 3]));
+        let mirrored = tiff_with(
+            3,
+            2,
+            &[(258, 3, vec![8]), (262, 3, vec![1]), (274, 3, vec![2])],
+            &data,
+        );
+        assert_eq!(
+            decode_rgb(&mirrored).unwrap().pixels,
+            gray(&[3, 2, 1, 6, 5, 4])
+        );
+        // 4-bit gray, 3 pixels a row (the row is padded to a whole byte): levels times 17.
+        let four = tiff_with(
+            3,
+            2,
+            &[(258, 3, vec![4]), (262, 3, vec![1])],
+            &[0x0F, 0x80, 0x12, 0x30],
+        );
+        assert_eq!(
+            decode_rgb(&four).unwrap().pixels,
+            gray(&[0, 255, 136, 17, 34, 51])
+        );
+        // 1-bit WhiteIsZero: a set bit is black.
+        let bilevel = tiff_with(
+            4,
+            1,
+            &[(258, 3, vec![1]), (262, 3, vec![0])],
+            &[0b1010_0000],
+        );
+        assert_eq!(
+            decode_rgb(&bilevel).unwrap().pixels,
+            gray(&[0, 255, 0, 255])
+        );
+    }
 }
