@@ -627,30 +627,10 @@ mod tests {
         }
     }
 
-    /// A little-endian 8-bit gray TIFF: its IFD, then one uncompressed strip of `data`.
+    /// A little-endian 8-bit gray TIFF: its IFD (8 entries, StripByteCounts last, its value at
+    /// byte 102), then one uncompressed strip of `data`.
     fn gray_tiff(width: u32, height: u32, data: &[u8]) -> Vec<u8> {
-        let entries: [(u16, u16, u32); 8] = [
-            (256, 4, width),
-            (257, 4, height),
-            (258, 3, 8),
-            (259, 3, 1),
-            (262, 3, 1),
-            (273, 4, 8 + 2 + 8 * 12 + 4),
-            (278, 4, height),
-            (279, 4, data.len() as u32),
-        ];
-        let mut file = b"II*\0".to_vec();
-        file.extend_from_slice(&8u32.to_le_bytes());
-        file.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-        for (tag, kind, value) in entries {
-            file.extend_from_slice(&tag.to_le_bytes());
-            file.extend_from_slice(&kind.to_le_bytes());
-            file.extend_from_slice(&1u32.to_le_bytes());
-            file.extend_from_slice(&value.to_le_bytes());
-        }
-        file.extend_from_slice(&0u32.to_le_bytes());
-        file.extend_from_slice(data);
-        file
+        tiff_with(width, height, &[(258, 3, vec![8]), (262, 3, vec![1])], data)
     }
 
     #[test]
