@@ -32,8 +32,10 @@ pub(crate) fn decode_other(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     if super::webp::is_webp(bytes) {
         return super::webp::decode_webp(bytes);
     }
-    if bytes.starts_with(b"BM") {
-        bmp_gate(bytes)?;
+    if bytes.starts_with(b"BM")
+        && let Some(bgr16) = bmp_gate(bytes)?
+    {
+        return decode_bmp16(bytes, bgr16);
     }
     if bytes.starts_with(b"GIF8") {
         gif_gate(bytes)?;
@@ -57,7 +59,7 @@ fn le32(s: &[u8], at: usize) -> Option<u32> {
 /// unsupported: 16-bit colour (its 5- and 6-bit channels are widened with other rounding), RLE
 /// with jumps or an early end (Pillow leaves the skipped pixels at index 0), and a palette image
 /// whose data offset points at its palette (Pillow then reads the pixels after the palette).
-fn bmp_gate(bytes: &[u8]) -> Result<(), DecodeError> {
+fn bmp_gate(bytes: &[u8]) -> Result<Option<Bgr16>, DecodeError> {
     let unsupported = |why: &str| Err(DecodeError::Unsupported(format!("BMP {why}")));
     let short = || DecodeError::Truncated("the BMP header is cut short".into());
     let header_size = le32(bytes, 14).ok_or_else(short)?;
@@ -112,7 +114,14 @@ fn bmp_gate(bytes: &[u8]) -> Result<(), DecodeError> {
         }
     }
     if bits == 16 {
-        return unsupported("16-bit colour (Pillow widens 5- and 6-bit channels differently)");
+        if !matches!(compression, 0 | 3) {
+            return unsupported("16-bit colour with RLE compression");
+        }
+        let green_6_bits = compression == 3 && le32(bytes, 58) == Some(0x7E0);
+        return Ok(Some(Bgr16 {
+            header_size,
+            green_6_bits,
+        }));
     }
     if bits <= 8 && le32(bytes, 10) == Some(14 + header_size) {
         return unsupported("palette image whose data offset points at its palette");
@@ -120,7 +129,78 @@ fn bmp_gate(bytes: &[u8]) -> Result<(), DecodeError> {
     if matches!(compression, 1 | 2) && !rle_fills_every_pixel(bytes, bits, compression) {
         return unsupported("RLE data that skips pixels (delta or early end of bitmap)");
     }
-    Ok(())
+    Ok(None)
+}
+
+/// A 16-bit BMP, which zoorepro decodes itself: the `image` crate widens its 5- and 6-bit
+/// channels with other rounding than Pillow's `BGR;15` and `BGR;16` raw modes.
+struct Bgr16 {
+    header_size: u32,
+    /// 5-6-5 bit fields (`BGR;16`); otherwise 5-5-5 (`BGR;15`, also for BI_RGB).
+    green_6_bits: bool,
+}
+
+/// Pillow's raw decoding of a 16-bit BMP: rows of `(16 * width + 31) / 32 * 4` bytes from the
+/// data offset, bottom-up unless the height is negative, each channel widened as `v * 255 / max`.
+fn decode_bmp16(bytes: &[u8], layout: Bgr16) -> Result<RgbImage, DecodeError> {
+    let short = || DecodeError::Truncated("the BMP header is cut short".into());
+    let (width, height, top_down) = if layout.header_size == 12 {
+        (
+            le16(bytes, 18).ok_or_else(short)?,
+            le16(bytes, 20).ok_or_else(short)?,
+            false,
+        )
+    } else {
+        let raw_height = le32(bytes, 22).ok_or_else(short)?;
+        // Pillow takes a height whose top byte is 0xFF as negative: a top-down image.
+        let top_down = raw_height >> 24 == 0xFF;
+        let height = if top_down {
+            raw_height.wrapping_neg()
+        } else {
+            raw_height
+        };
+        (le32(bytes, 18).ok_or_else(short)?, height, top_down)
+    };
+    if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
+        return Err(DecodeError::Unidentified(format!(
+            "a BMP of {width}x{height} pixels"
+        )));
+    }
+    let len = rgb_len(width, height)?;
+    let offset = le32(bytes, 10).ok_or_else(short)? as usize;
+    let stride = (width as usize * 16).div_ceil(32) * 4;
+    let data = bytes
+        .get(offset..)
+        .filter(|d| d.len() / stride >= height as usize)
+        .ok_or_else(|| DecodeError::Truncated("the BMP's pixel rows end early".into()))?;
+    let mut pixels = try_zeroed(len)?;
+    let out_stride = width as usize * 3;
+    for (row, out) in pixels.chunks_exact_mut(out_stride).enumerate() {
+        let source_row = if top_down {
+            row
+        } else {
+            height as usize - 1 - row
+        };
+        let line = &data[source_row * stride..];
+        for (x, rgb) in out.chunks_exact_mut(3).enumerate() {
+            let v = u32::from(u16::from_le_bytes([line[2 * x], line[2 * x + 1]]));
+            let widen = |value: u32, max: u32| (value * 255 / max) as u8;
+            rgb.copy_from_slice(&if layout.green_6_bits {
+                [
+                    widen(v >> 11 & 31, 31),
+                    widen(v >> 5 & 63, 63),
+                    widen(v & 31, 31),
+                ]
+            } else {
+                [
+                    widen(v >> 10 & 31, 31),
+                    widen(v >> 5 & 31, 31),
+                    widen(v & 31, 31),
+                ]
+            });
+        }
+    }
+    Ok(RgbImage::new(width as usize, height as usize, pixels))
 }
 
 /// Pillow's first GIF frame is a palette image: transparent pixels keep their palette colour
@@ -472,18 +552,21 @@ mod tests {
     }
 
     /// Pillow 13 refuses a 2-bit BMP ("Unsupported BMP pixel depth"); the image crate decodes it.
-    /// A 16-bit BMP, which Pillow widens with other rounding, is refused as unsupported; a
-    /// transparent GIF, whose transparent pixels Pillow keeps in their palette colour, too.
+    /// A 16-bit BMP comes out as Pillow widens it (the image crate rounded otherwise). A
+    /// transparent GIF, whose transparent pixels Pillow keeps in their palette colour, is
+    /// refused as unsupported.
     #[test]
     fn bmp_and_gif_layouts_pillow_reads_otherwise_are_refused() {
         assert!(matches!(
             decode_rgb(&bmp(2, &[0x40, 0, 0, 0])),
             Err(DecodeError::Unidentified(m)) if m.contains("depth")
         ));
-        assert!(matches!(
-            decode_rgb(&bmp(16, &[0x1F, 0x7C, 0xE0, 0x03])),
-            Err(DecodeError::Unsupported(m)) if m.contains("16-bit")
-        ));
+        assert_eq!(
+            decode_rgb(&bmp(16, &[0x1F, 0x7C, 0xE0, 0x03]))
+                .unwrap()
+                .pixels,
+            [255, 0, 255, 0, 255, 0]
+        );
         assert_eq!(
             decode_rgb(&bmp(24, &[1, 2, 3, 4, 5, 6, 0, 0]))
                 .unwrap()
