@@ -38,7 +38,7 @@ pub(crate) fn decode_other(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
         return decode_bmp16(bytes, bgr16);
     }
     if bytes.starts_with(b"GIF8") {
-        gif_gate(bytes)?;
+        return decode_gif(bytes);
     }
     decode_with_image_crate(bytes)
 }
@@ -203,61 +203,68 @@ fn decode_bmp16(bytes: &[u8], layout: Bgr16) -> Result<RgbImage, DecodeError> {
     Ok(RgbImage::new(width as usize, height as usize, pixels))
 }
 
-/// Pillow's first GIF frame is a palette image: transparent pixels keep their palette colour
-/// and the canvas outside the frame holds the transparent index, where the `image` crate paints
-/// transparent black. Frames that could differ (a transparent index, or a frame smaller than the
-/// canvas) are refused as unsupported; a broken header is left for the decoder to judge.
-fn gif_gate(bytes: &[u8]) -> Result<(), DecodeError> {
-    let table = |flags: u8| {
-        if flags & 0x80 != 0 {
-            3usize << ((flags & 7) + 1)
-        } else {
-            0
+/// The first GIF frame as Pillow 13 loads it: a palette image (gray without a colour table) the
+/// size of the logical screen, grown to hold the frame; outside the frame it holds the frame's
+/// transparent index, else index 0; transparent pixels keep their index. `convert('RGB')` then
+/// looks each index up in the frame's palette (local, else global; indexes past its end are
+/// black), or takes the index as the gray level where the file has no colour table.
+fn decode_gif(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    let gif_error = |e: gif::DecodingError| match e {
+        gif::DecodingError::Io(e) => DecodeError::Truncated(e.to_string()),
+        other => DecodeError::Corrupt(other.to_string()),
+    };
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    // One byte per pixel of the largest frame Pillow would accept.
+    options.set_memory_limit(gif::MemoryLimit::Bytes(
+        std::num::NonZeroU64::new(MAX_PIXELS).expect("a positive limit"),
+    ));
+    let mut decoder = options.read_info(Cursor::new(bytes)).map_err(gif_error)?;
+    let (screen_w, screen_h) = (u32::from(decoder.width()), u32::from(decoder.height()));
+    let global = decoder.global_palette().map(<[u8]>::to_vec);
+    let frame = decoder
+        .read_next_frame()
+        .map_err(gif_error)?
+        .ok_or_else(|| DecodeError::Unidentified("a GIF without any image".into()))?;
+    let (left, top) = (u32::from(frame.left), u32::from(frame.top));
+    let (frame_w, frame_h) = (u32::from(frame.width), u32::from(frame.height));
+    let width = screen_w.max(left + frame_w);
+    let height = screen_h.max(top + frame_h);
+    if width == 0 || height == 0 {
+        return Err(DecodeError::Unidentified("a GIF of no pixels".into()));
+    }
+    let len = rgb_len(width, height)?;
+    let mut colours = [0u8; 768];
+    match frame.palette.as_ref().or(global.as_ref()) {
+        Some(palette) => {
+            let n = palette.len().min(768);
+            colours[..n].copy_from_slice(&palette[..n]);
         }
-    };
-    let (Some(screen_w), Some(screen_h), Some(&flags)) =
-        (le16(bytes, 6), le16(bytes, 8), bytes.get(10))
-    else {
-        return Ok(());
-    };
-    let mut at = 13 + table(flags);
-    let mut transparent = false;
-    while let Some(&block) = bytes.get(at) {
-        match block {
-            0x21 => {
-                if bytes.get(at + 1) == Some(&0xF9) {
-                    transparent = bytes.get(at + 3).is_some_and(|p| p & 1 != 0);
-                }
-                at += 2;
-                // Sub-blocks up to the zero-length terminator.
-                while let Some(&len) = bytes.get(at) {
-                    at += 1 + usize::from(len);
-                    if len == 0 {
-                        break;
-                    }
-                }
+        // Mode L: the index is the gray level.
+        None => {
+            for (i, entry) in colours.chunks_exact_mut(3).enumerate() {
+                entry.fill(i as u8);
             }
-            0x2C => {
-                let frame = (
-                    le16(bytes, at + 1),
-                    le16(bytes, at + 3),
-                    le16(bytes, at + 5),
-                    le16(bytes, at + 7),
-                );
-                let whole = frame == (Some(0), Some(0), Some(screen_w), Some(screen_h));
-                if transparent || !whole {
-                    return Err(DecodeError::Unsupported(
-                        "GIF whose first frame has a transparent colour or does not cover the \
-                         canvas (Pillow keeps palette colours there)"
-                            .into(),
-                    ));
-                }
-                return Ok(());
-            }
-            _ => return Ok(()),
         }
     }
-    Ok(())
+    let background = usize::from(frame.transparent.unwrap_or(0));
+    let mut pixels = try_zeroed(len)?;
+    for px in pixels.chunks_exact_mut(3) {
+        px.copy_from_slice(&colours[background * 3..background * 3 + 3]);
+    }
+    let stride = width as usize * 3;
+    for (y, row) in frame
+        .buffer
+        .chunks_exact(frame_w.max(1) as usize)
+        .enumerate()
+    {
+        let at = (top as usize + y) * stride + left as usize * 3;
+        for (x, &index) in row.iter().enumerate() {
+            let i = usize::from(index) * 3;
+            pixels[at + x * 3..at + x * 3 + 3].copy_from_slice(&colours[i..i + 3]);
+        }
+    }
+    Ok(RgbImage::new(width as usize, height as usize, pixels))
 }
 
 /// Whether the RLE4/RLE8 stream after the header draws every row without a delta jump or an
@@ -578,10 +585,8 @@ mod tests {
             image::DynamicImage::ImageRgba8(rgba),
             image::ImageFormat::Gif,
         );
-        assert!(matches!(
-            decode_rgb(&gif),
-            Err(DecodeError::Unsupported(m)) if m.contains("GIF")
-        ));
+        // A transparent pixel keeps its palette colour, as in Pillow's P-mode first frame.
+        assert_eq!(decode_rgb(&gif).unwrap().pixels, [1, 2, 3, 4, 5, 6]);
     }
 
     #[test]
