@@ -806,3 +806,97 @@ fn the_final_running_top1_names_its_model_and_counts_stored_images() {
         "{last}\n(the record's top-1: {top1})"
     );
 }
+
+/// `chunks` (type, data) after a PNG signature, each with its CRC; the CRC of the chunk at
+/// `bad_crc` is spoiled.
+fn png_file(chunks: &[(&[u8; 4], Vec<u8>)], bad_crc: Option<usize>) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (i, (kind, data)) in chunks.iter().enumerate() {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(*kind);
+        out.extend_from_slice(data);
+        let mut crc = flate2::Crc::new();
+        crc.update(*kind);
+        crc.update(data);
+        let spoil = if bad_crc == Some(i) { 0x5A5A_5A5A } else { 0 };
+        out.extend_from_slice(&(crc.sum() ^ spoil).to_be_bytes());
+    }
+    out
+}
+
+/// Issue 35 item 11: the non-JPEG inputs the adversarial pass found accepted or refused unlike
+/// Pillow 13, built here and run through `preprocess`; each outcome is Pillow's on the same bytes
+/// (exit 0 where Pillow decodes, one clean error and exit 2 where it refuses or where zoorepro
+/// documents the layout as unsupported).
+#[test]
+fn non_jpeg_inputs_are_accepted_and_refused_as_pillow_does() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (width, height) = (7u32, 5u32);
+    let raw: Vec<u8> = (0..height)
+        .flat_map(|y| std::iter::once(0).chain((0..width * 3).map(move |x| (x * 9 + y * 31) as u8)))
+        .collect();
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(&raw).unwrap();
+    let idat = zlib.finish().unwrap();
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let with = |extra: Option<(&'static [u8; 4], Vec<u8>)>| {
+        let mut chunks = vec![(b"IHDR", ihdr.clone())];
+        chunks.extend(extra);
+        chunks.push((b"IDAT", idat.clone()));
+        chunks.push((b"IEND", Vec::new()));
+        chunks
+    };
+    let text = Some((b"tEXt", b"Comment\0made by a test".to_vec()));
+    let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+        ("plain.png", png_file(&with(None), None), true),
+        // An ancillary chunk with a bad CRC: Pillow checks every CRC before the image data.
+        (
+            "text-bad-crc.png",
+            png_file(&with(text.clone()), Some(1)),
+            false,
+        ),
+        // An IDAT with a bad CRC: Pillow never reads image data CRCs.
+        ("idat-bad-crc.png", png_file(&with(None), Some(1)), true),
+        // An unknown critical chunk: skipped like any unknown chunk.
+        (
+            "unknown-critical.png",
+            png_file(&with(Some((b"CRIT", vec![1, 2, 3]))), None),
+            true,
+        ),
+        // A zero-length gAMA: "Truncated gAMA chunk".
+        (
+            "gama-empty.png",
+            png_file(&with(Some((b"gAMA", Vec::new()))), None),
+            false,
+        ),
+    ];
+    for (name, bytes, pillow_decodes) in &cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = dir.path().join(format!("{name}.npy"));
+        let run = common::run(
+            common::zoorepro(dir.path())
+                .args(["preprocess", "--recipe", "keras-caffe", "--out"])
+                .arg(&out)
+                .arg(&path),
+        );
+        if *pillow_decodes {
+            assert_eq!(run.status, 0, "{name}: {}", run.stderr);
+        } else {
+            assert_error(&run, &[name]);
+        }
+    }
+    // A JPEG-compressed TIFF: Pillow decodes it through libtiff's JPEG codec, which zoorepro
+    // does not reproduce bit for bit (it was off by up to 2 levels); refused as unsupported.
+    let jpeg_tiff = common::repo().join("tests/nonjpeg-corpus/made/tiff-rgb-jpeg.tif");
+    let run = common::run(
+        common::zoorepro(dir.path())
+            .args(["preprocess", "--recipe", "keras-caffe", "--out"])
+            .arg(dir.path().join("jpeg-tiff.npy"))
+            .arg(&jpeg_tiff),
+    );
+    assert_error(&run, &["unsupported image", "JPEG-compressed TIFF"]);
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Check that zoorepro accepts, refuses and preprocesses a JPEG corpus exactly as Pillow does.
+"""Check that zoorepro accepts, refuses and preprocesses a corpus exactly as Pillow does.
 
-Issue 18 ("jpeg-fidelity"). For every file and every preset (Pillow compat 13):
+Issue 18 ("jpeg-fidelity"; --corpus jpeg, the default: tests/jpeg-corpus, every preset) and
+issue 35 item 11 (--corpus nonjpeg: tests/nonjpeg-corpus, PNG/TIFF/GIF/BMP/WebP, the presets
+torchvision and keras-caffe). For every file and every preset (Pillow compat 13):
 
   Pillow side    what the oracle does: Image.open(p).convert('RGB') with the default
                  MAX_IMAGE_PIXELS and LOAD_TRUNCATED_IMAGES = False, then the preset's
@@ -13,7 +15,11 @@ Issue 18 ("jpeg-fidelity"). For every file and every preset (Pillow compat 13):
                  exit 0 = accepted (the .npy is read back), exit 2 = refused (its message);
                  any other exit status, or a call past --timeout, fails the check.
   compare        acceptance equal; when both accept, tensors bit-identical (float32 bit
-                 patterns equal; the max abs diff is reported otherwise).
+                 patterns equal; the max abs diff is reported otherwise). A file Pillow accepts
+                 that zoorepro refuses cleanly (exit status 2, one message) is counted as
+                 unsupported, not as a disagreement, when the corpus's known-unsupported.tsv
+                 lists it with the reason; unlisted, it is a disagreement. Listed files that
+                 zoorepro decodes again are reported as stale entries.
 
 Then, per preset, ONE `preprocess` call over all files both accepted, in a shuffled order
 (--seed, printed), each row compared with the per-file zoorepro tensor (so nothing may depend
@@ -48,8 +54,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parity  # noqa: E402  (scripts/parity/parity.py: the Pillow + NumPy reference of every preset)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_DIRS = [os.path.join(REPO, "tests", "jpeg-corpus", "files"),
-                os.path.join(REPO, "tests", "jpeg-corpus", "made")]
+# --corpus NAME -> (folders checked, default presets or None for all, known-unsupported list)
+CORPORA = {
+    name: ([os.path.join(REPO, "tests", name + "-corpus", d) for d in ("files", "made")],
+           presets, os.path.join(REPO, "tests", name + "-corpus", "known-unsupported.tsv"))
+    for name, presets in (("jpeg", None), ("nonjpeg", ["torchvision", "keras-caffe"]))
+}
 PILLOW_COMPAT = "13"  # --pillow-compat; "simd" with a Python whose PIL is Pillow-SIMD
 REFERENCE = {"12": None, "13": "13.0.0", "simd": "12.1.1.post0"}
 
@@ -229,7 +239,8 @@ def check_file(path, presets, args, pillow, tmp):
         elif status == "failed":
             r["kind"] = "zoorepro_failed"
         elif pil["ok"] and status == "refused":
-            r["kind"] = "pillow_only"
+            known = os.path.basename(path) in args.known_unsupported
+            r["kind"] = "unsupported" if known else "pillow_only"
         elif not pil["ok"] and status == "accepted":
             r["kind"] = "zoorepro_only"
         elif pil["ok"]:
@@ -330,6 +341,19 @@ def pair_check(name, refused, first_ok, args, tmp):
         return [r for r in pool.map(one, enumerate(refused)) if r]
 
 
+def read_known_unsupported(path):
+    """{file name: reason} from a TSV with the columns file, reason ('#' lines are comments)."""
+    known = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.strip() and not line.startswith("#"):
+                    name, reason = line.rstrip("\n").split("\t", 1)
+                    if name != "file":
+                        known[name] = reason
+    return known
+
+
 def outcome_text(pil):
     if pil["ok"]:
         return "accepted"
@@ -341,9 +365,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pillow-worker", metavar="PRESETS", help=argparse.SUPPRESS)
     ap.add_argument("--bin", help="the zoorepro binary")
+    ap.add_argument("--corpus", choices=sorted(CORPORA), default="jpeg",
+                    help="which corpus: its folders, default presets and known-unsupported.tsv "
+                    "[jpeg]")
     ap.add_argument("--files", nargs="+", metavar="GLOB|FILE|DIR",
-                    help="files to check [default: tests/jpeg-corpus/files and made]")
-    ap.add_argument("--presets", help="comma-separated presets [default: all]")
+                    help="files to check [default: tests/CORPUS-corpus/files and made]")
+    ap.add_argument("--presets", help="comma-separated presets [default: all for jpeg, "
+                    "torchvision,keras-caffe for nonjpeg]")
     ap.add_argument("--jobs", type=int, default=2, help="files checked in parallel [2]")
     ap.add_argument("--seed", type=int, default=18, help="shuffle seed of the batch calls [18]")
     ap.add_argument("--timeout", type=int, default=60, help="seconds per zoorepro call [60]")
@@ -364,11 +392,14 @@ def main():
     PILLOW_COMPAT = args.pillow_compat
     if not args.bin:
         ap.error("--bin is required")
-    presets = args.presets.split(",") if args.presets else list(parity.PRESETS)
+    dirs, corpus_presets, known_path = CORPORA[args.corpus]
+    args.known_unsupported = read_known_unsupported(known_path)
+    presets = (args.presets.split(",") if args.presets
+               else corpus_presets or list(parity.PRESETS))
     unknown = [p for p in presets if p not in parity.PRESETS]
     if unknown:
         ap.error("unknown preset(s): %s" % ", ".join(unknown))
-    files = list_files(args.files or [d for d in DEFAULT_DIRS if os.path.isdir(d)])
+    files = list_files(args.files or [d for d in dirs if os.path.isdir(d)])
     if not files:
         sys.exit("no files to check")
 
@@ -386,11 +417,12 @@ def main():
     # per-file summary
     disagreements = []
     print("\nper file and preset (%d files):" % len(files))
-    print("  %-28s %6s %6s %6s %6s %6s %6s %6s" % ("preset", "both+", "both-", "P only",
-                                                  "Z only", "tensor", "Zfail", "Ptime"))
+    print("  %-28s %6s %6s %6s %6s %6s %6s %6s %6s" % ("preset", "both+", "both-", "unsup",
+                                                      "P only", "Z only", "tensor", "Zfail",
+                                                      "Ptime"))
     summary = {}
     for name in presets:
-        c = {k: 0 for k in ["both_accepted", "both_refused"] + KINDS}
+        c = {k: 0 for k in ["both_accepted", "both_refused", "unsupported"] + KINDS}
         for path in files:
             r = results[path]["presets"][name]
             c[r["kind"]] += 1
@@ -401,9 +433,21 @@ def main():
                                       r["zoorepro_message"], "max_abs_diff":
                                       r.get("max_abs_diff")})
         summary[name] = c
-        print("  %-28s %6d %6d %6d %6d %6d %6d %6d" % (
-            name, c["both_accepted"], c["both_refused"], c["pillow_only"], c["zoorepro_only"],
-            c["mismatch"], c["zoorepro_failed"], c["pillow_timeout"]))
+        print("  %-28s %6d %6d %6d %6d %6d %6d %6d %6d" % (
+            name, c["both_accepted"], c["both_refused"], c["unsupported"], c["pillow_only"],
+            c["zoorepro_only"], c["mismatch"], c["zoorepro_failed"], c["pillow_timeout"]))
+    unsupported = sorted({os.path.basename(p) for p in files for name in presets
+                          if results[p]["presets"][name]["kind"] == "unsupported"})
+    if unsupported:
+        print("\nunsupported (Pillow decodes, zoorepro refuses cleanly; known-unsupported.tsv):")
+        for f in unsupported:
+            print("  %s: %s" % (f, args.known_unsupported[f]))
+    checked = {os.path.basename(p) for p in files}
+    stale = sorted(f for f in args.known_unsupported
+                   if f in checked and f not in unsupported)
+    if stale:
+        print("\nlisted as unsupported but not refused as such (a stale entry, or a "
+              "disagreement below): %s" % ", ".join(stale))
 
     # shuffled batch calls and refusals after another image
     batches, pairs = [], []
@@ -491,7 +535,11 @@ def main():
                 print("  %5d    zoorepro %s  [%s]" % (n, z, cause(z)))
 
     elapsed = time.monotonic() - t0
-    print("\n%d files, %d presets, %.0fs: %s" % (
+    total = {k: sum(c[k] for c in summary.values()) for k in next(iter(summary.values()))}
+    print("\nfile x preset: identical %d, refused by both %d, unsupported %d, disagreements %d"
+          % (total["both_accepted"], total["both_refused"], total["unsupported"],
+             sum(total[k] for k in KINDS)))
+    print("%d files, %d presets, %.0fs: %s" % (
         len(files), len(presets), elapsed,
         "no disagreement" if n_bad == 0 else
         "%d disagreements (%d file x preset, %d batch, %d after-another-image)"

@@ -32,6 +32,26 @@ pub(super) enum Layout {
     Rgba16Premultiplied {
         big_endian: bool,
     },
+    /// TIFF's CMYK (Pillow's `CMYK`, `CMYK;16L/B` keeping the high byte), converted as
+    /// Pillow's `cmyk2rgb` does.
+    Cmyk8,
+    Cmyk16 {
+        big_endian: bool,
+    },
+    /// TIFF's signed 16-bit gray (Pillow's `I;16S` into mode `I`): clamped to 0..=255.
+    I16Signed {
+        big_endian: bool,
+    },
+    /// TIFF's 32-bit integer gray (Pillow's mode `I`, `I;32S`/`I;32N`: read as signed either
+    /// way): clamped to 0..=255.
+    I32 {
+        big_endian: bool,
+    },
+    /// TIFF's 32-bit float gray (Pillow's mode `F`): `convert('RGB')` goes through `L`, which
+    /// truncates towards zero and clamps to 0..=255 (NaN gives 0).
+    F32 {
+        big_endian: bool,
+    },
 }
 
 impl Layout {
@@ -78,11 +98,12 @@ impl Layout {
     pub(super) fn bytes_per_pixel(self) -> usize {
         match self {
             Layout::L8 | Layout::L8Inverted => 1,
-            Layout::La8 | Layout::L16 { .. } => 2,
+            Layout::La8 | Layout::L16 { .. } | Layout::I16Signed { .. } => 2,
+            Layout::I32 { .. } | Layout::F32 { .. } => 4,
             Layout::Rgb8 => 3,
-            Layout::Rgba8 | Layout::Rgba8Premultiplied | Layout::La16 { .. } => 4,
+            Layout::Rgba8 | Layout::Rgba8Premultiplied | Layout::La16 { .. } | Layout::Cmyk8 => 4,
             Layout::Rgb16 { .. } => 6,
-            Layout::Rgba16 { .. } | Layout::Rgba16Premultiplied { .. } => 8,
+            Layout::Rgba16 { .. } | Layout::Rgba16Premultiplied { .. } | Layout::Cmyk16 { .. } => 8,
         }
     }
 
@@ -110,6 +131,35 @@ impl Layout {
                     high(&p[2..4], big_endian),
                     high(&p[4..6], big_endian),
                 ],
+                Layout::Cmyk8 => cmyk_to_rgb([p[0], p[1], p[2], p[3]]),
+                Layout::Cmyk16 { big_endian } => cmyk_to_rgb([
+                    high(&p[0..2], big_endian),
+                    high(&p[2..4], big_endian),
+                    high(&p[4..6], big_endian),
+                    high(&p[6..8], big_endian),
+                ]),
+                Layout::I16Signed { big_endian } => {
+                    [(whole(p, big_endian) as i16).clamp(0, 255) as u8; 3]
+                }
+                Layout::I32 { big_endian } => {
+                    let b = [p[0], p[1], p[2], p[3]];
+                    let v = if big_endian {
+                        i32::from_be_bytes(b)
+                    } else {
+                        i32::from_le_bytes(b)
+                    };
+                    [v.clamp(0, 255) as u8; 3]
+                }
+                Layout::F32 { big_endian } => {
+                    let b = [p[0], p[1], p[2], p[3]];
+                    let v = if big_endian {
+                        f32::from_be_bytes(b)
+                    } else {
+                        f32::from_le_bytes(b)
+                    };
+                    // `as u8` saturates and maps NaN to 0: Pillow's f2l clamp, then truncation.
+                    [v as u8; 3]
+                }
                 Layout::Rgba8Premultiplied => unpremultiply([p[0], p[1], p[2]], p[3]),
                 Layout::Rgba16Premultiplied { big_endian } => unpremultiply(
                     [
@@ -123,6 +173,16 @@ impl Layout {
             out.copy_from_slice(&value);
         }
     }
+}
+
+/// Pillow's `cmyk2rgb`: each channel is (255 - k) less its ink times (255 - k) / 255, rounded
+/// the way Pillow's MULDIV255 rounds.
+fn cmyk_to_rgb([c, m, y, k]: [u8; 4]) -> [u8; 3] {
+    let nk = 255 - u32::from(k);
+    [c, m, y].map(|ink| {
+        let t = u32::from(ink) * nk + 128;
+        (nk - ((t >> 8) + t) / 256) as u8
+    })
 }
 
 /// Pillow's `unpackRGBa`: colour divided by alpha, black where alpha is 0.

@@ -15,6 +15,7 @@ mod other;
 #[cfg(test)]
 mod pillow_cases;
 mod pillow_open;
+mod pillow_png;
 mod tiff;
 mod webp;
 

@@ -22,15 +22,278 @@ pub(crate) fn decode_other(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     if bytes.starts_with(PNG_SIGNATURE) {
         return decode_png(bytes);
     }
-    if super::tiff::is_tiff(bytes)
-        && let Some(image) = super::tiff::decode_tiff(bytes)?
-    {
-        return Ok(image);
+    if super::tiff::is_tiff(bytes) {
+        let image = match super::tiff::decode_tiff(bytes)? {
+            Some(image) => image,
+            None => decode_with_image_crate(bytes)?,
+        };
+        return super::tiff::orient(bytes, image);
     }
     if super::webp::is_webp(bytes) {
         return super::webp::decode_webp(bytes);
     }
+    if bytes.starts_with(b"BM")
+        && let Some(bgr16) = bmp_gate(bytes)?
+    {
+        return decode_bmp16(bytes, bgr16);
+    }
+    if bytes.starts_with(b"GIF8") {
+        return decode_gif(bytes);
+    }
     decode_with_image_crate(bytes)
+}
+
+fn le16(s: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from(u16::from_le_bytes([
+        *s.get(at)?,
+        *s.get(at + 1)?,
+    ])))
+}
+
+fn le32(s: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(s.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// What Pillow 13's BmpImagePlugin refuses (pixel depths and bit-field layouts it has no raw
+/// mode for), and the layouts where the `image` crate's pixels are not Pillow's, refused as
+/// unsupported: 16-bit colour (its 5- and 6-bit channels are widened with other rounding), RLE
+/// with jumps or an early end (Pillow leaves the skipped pixels at index 0), and a palette image
+/// whose data offset points at its palette (Pillow then reads the pixels after the palette).
+fn bmp_gate(bytes: &[u8]) -> Result<Option<Bgr16>, DecodeError> {
+    let unsupported = |why: &str| Err(DecodeError::Unsupported(format!("BMP {why}")));
+    let short = || DecodeError::Truncated("the BMP header is cut short".into());
+    let header_size = le32(bytes, 14).ok_or_else(short)?;
+    let (bits, compression) = match header_size {
+        12 => (le16(bytes, 24).ok_or_else(short)?, 0),
+        40 | 52 | 56 | 64 | 108 | 124 => (
+            le16(bytes, 28).ok_or_else(short)?,
+            le32(bytes, 30).ok_or_else(short)?,
+        ),
+        // Pillow refuses other header sizes too ("Unsupported BMP header type").
+        _ => return unsupported(&format!("header size {header_size}")),
+    };
+    if !matches!(bits, 1 | 4 | 8 | 16 | 24 | 32) {
+        return Err(DecodeError::Unidentified(format!(
+            "unsupported BMP pixel depth ({bits})"
+        )));
+    }
+    if compression == 3 {
+        // BITFIELDS: masks in the header from 52 bytes on, else in the 12 bytes after it.
+        let at = 54;
+        let alpha = if header_size >= 56 {
+            le32(bytes, at + 12).ok_or_else(short)?
+        } else {
+            0
+        };
+        let masks = [
+            le32(bytes, at).ok_or_else(short)?,
+            le32(bytes, at + 4).ok_or_else(short)?,
+            le32(bytes, at + 8).ok_or_else(short)?,
+            alpha,
+        ];
+        let supported = match bits {
+            32 => matches!(
+                masks,
+                [0xFF0000, 0xFF00, 0xFF, 0]
+                    | [0xFF000000, 0xFF0000, 0xFF00, 0]
+                    | [0xFF000000, 0xFF00, 0xFF, 0]
+                    | [0xFF000000, 0xFF0000, 0xFF00, 0xFF]
+                    | [0xFF, 0xFF00, 0xFF0000, 0xFF000000]
+                    | [0xFF0000, 0xFF00, 0xFF, 0xFF000000]
+                    | [0xFF000000, 0xFF00, 0xFF, 0xFF0000]
+                    | [0, 0, 0, 0]
+            ),
+            24 => masks[..3] == [0xFF0000, 0xFF00, 0xFF],
+            16 => masks[..3] == [0xF800, 0x7E0, 0x1F] || masks[..3] == [0x7C00, 0x3E0, 0x1F],
+            _ => false,
+        };
+        if !supported {
+            return Err(DecodeError::Unidentified(
+                "unsupported BMP bitfields layout".into(),
+            ));
+        }
+    }
+    if bits == 16 {
+        if !matches!(compression, 0 | 3) {
+            return unsupported("16-bit colour with RLE compression");
+        }
+        let green_6_bits = compression == 3 && le32(bytes, 58) == Some(0x7E0);
+        return Ok(Some(Bgr16 {
+            header_size,
+            green_6_bits,
+        }));
+    }
+    if bits <= 8 && le32(bytes, 10) == Some(14 + header_size) {
+        return unsupported("palette image whose data offset points at its palette");
+    }
+    if matches!(compression, 1 | 2) && !rle_fills_every_pixel(bytes, bits, compression) {
+        return unsupported("RLE data that skips pixels (delta or early end of bitmap)");
+    }
+    Ok(None)
+}
+
+/// A 16-bit BMP, which zoorepro decodes itself: the `image` crate widens its 5- and 6-bit
+/// channels with other rounding than Pillow's `BGR;15` and `BGR;16` raw modes.
+struct Bgr16 {
+    header_size: u32,
+    /// 5-6-5 bit fields (`BGR;16`); otherwise 5-5-5 (`BGR;15`, also for BI_RGB).
+    green_6_bits: bool,
+}
+
+/// Pillow's raw decoding of a 16-bit BMP: rows of `(16 * width + 31) / 32 * 4` bytes from the
+/// data offset, bottom-up unless the height is negative, each channel widened as `v * 255 / max`.
+fn decode_bmp16(bytes: &[u8], layout: Bgr16) -> Result<RgbImage, DecodeError> {
+    let short = || DecodeError::Truncated("the BMP header is cut short".into());
+    let (width, height, top_down) = if layout.header_size == 12 {
+        (
+            le16(bytes, 18).ok_or_else(short)?,
+            le16(bytes, 20).ok_or_else(short)?,
+            false,
+        )
+    } else {
+        let raw_height = le32(bytes, 22).ok_or_else(short)?;
+        // Pillow takes a height whose top byte is 0xFF as negative: a top-down image.
+        let top_down = raw_height >> 24 == 0xFF;
+        let height = if top_down {
+            raw_height.wrapping_neg()
+        } else {
+            raw_height
+        };
+        (le32(bytes, 18).ok_or_else(short)?, height, top_down)
+    };
+    if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
+        return Err(DecodeError::Unidentified(format!(
+            "a BMP of {width}x{height} pixels"
+        )));
+    }
+    let len = rgb_len(width, height)?;
+    let offset = le32(bytes, 10).ok_or_else(short)? as usize;
+    let stride = (width as usize * 16).div_ceil(32) * 4;
+    let data = bytes
+        .get(offset..)
+        .filter(|d| d.len() / stride >= height as usize)
+        .ok_or_else(|| DecodeError::Truncated("the BMP's pixel rows end early".into()))?;
+    let mut pixels = try_zeroed(len)?;
+    let out_stride = width as usize * 3;
+    for (row, out) in pixels.chunks_exact_mut(out_stride).enumerate() {
+        let source_row = if top_down {
+            row
+        } else {
+            height as usize - 1 - row
+        };
+        let line = &data[source_row * stride..];
+        for (x, rgb) in out.chunks_exact_mut(3).enumerate() {
+            let v = u32::from(u16::from_le_bytes([line[2 * x], line[2 * x + 1]]));
+            let widen = |value: u32, max: u32| (value * 255 / max) as u8;
+            rgb.copy_from_slice(&if layout.green_6_bits {
+                [
+                    widen(v >> 11 & 31, 31),
+                    widen(v >> 5 & 63, 63),
+                    widen(v & 31, 31),
+                ]
+            } else {
+                [
+                    widen(v >> 10 & 31, 31),
+                    widen(v >> 5 & 31, 31),
+                    widen(v & 31, 31),
+                ]
+            });
+        }
+    }
+    Ok(RgbImage::new(width as usize, height as usize, pixels))
+}
+
+/// The first GIF frame as Pillow 13 loads it: a palette image (gray without a colour table) the
+/// size of the logical screen, grown to hold the frame; outside the frame it holds the frame's
+/// transparent index, else index 0; transparent pixels keep their index. `convert('RGB')` then
+/// looks each index up in the frame's palette (local, else global; indexes past its end are
+/// black), or takes the index as the gray level where the file has no colour table.
+fn decode_gif(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    let gif_error = |e: gif::DecodingError| match e {
+        gif::DecodingError::Io(e) => DecodeError::Truncated(e.to_string()),
+        other => DecodeError::Corrupt(other.to_string()),
+    };
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    // One byte per pixel of the largest frame Pillow would accept.
+    options.set_memory_limit(gif::MemoryLimit::Bytes(
+        std::num::NonZeroU64::new(MAX_PIXELS).expect("a positive limit"),
+    ));
+    let mut decoder = options.read_info(Cursor::new(bytes)).map_err(gif_error)?;
+    let (screen_w, screen_h) = (u32::from(decoder.width()), u32::from(decoder.height()));
+    let global = decoder.global_palette().map(<[u8]>::to_vec);
+    let frame = decoder
+        .read_next_frame()
+        .map_err(gif_error)?
+        .ok_or_else(|| DecodeError::Unidentified("a GIF without any image".into()))?;
+    let (left, top) = (u32::from(frame.left), u32::from(frame.top));
+    let (frame_w, frame_h) = (u32::from(frame.width), u32::from(frame.height));
+    let width = screen_w.max(left + frame_w);
+    let height = screen_h.max(top + frame_h);
+    if width == 0 || height == 0 {
+        return Err(DecodeError::Unidentified("a GIF of no pixels".into()));
+    }
+    let len = rgb_len(width, height)?;
+    let mut colours = [0u8; 768];
+    match frame.palette.as_ref().or(global.as_ref()) {
+        Some(palette) => {
+            let n = palette.len().min(768);
+            colours[..n].copy_from_slice(&palette[..n]);
+        }
+        // Mode L: the index is the gray level.
+        None => {
+            for (i, entry) in colours.chunks_exact_mut(3).enumerate() {
+                entry.fill(i as u8);
+            }
+        }
+    }
+    let background = usize::from(frame.transparent.unwrap_or(0));
+    let mut pixels = try_zeroed(len)?;
+    for px in pixels.chunks_exact_mut(3) {
+        px.copy_from_slice(&colours[background * 3..background * 3 + 3]);
+    }
+    let stride = width as usize * 3;
+    for (y, row) in frame
+        .buffer
+        .chunks_exact(frame_w.max(1) as usize)
+        .enumerate()
+    {
+        let at = (top as usize + y) * stride + left as usize * 3;
+        for (x, &index) in row.iter().enumerate() {
+            let i = usize::from(index) * 3;
+            pixels[at + x * 3..at + x * 3 + 3].copy_from_slice(&colours[i..i + 3]);
+        }
+    }
+    Ok(RgbImage::new(width as usize, height as usize, pixels))
+}
+
+/// Whether the RLE4/RLE8 stream after the header draws every row without a delta jump or an
+/// early end of bitmap (a broken stream is left for the decoder to judge).
+fn rle_fills_every_pixel(bytes: &[u8], bits: u32, compression: u32) -> bool {
+    let height = le32(bytes, 22).map_or(0, |h| (h as i32).unsigned_abs());
+    let Some(mut at) = le32(bytes, 10).map(|o| o as usize) else {
+        return true;
+    };
+    let mut row = 0;
+    while let (Some(&count), Some(&value)) = (bytes.get(at), bytes.get(at + 1)) {
+        at += 2;
+        match (count, value) {
+            (0, 0) => row += 1,
+            (0, 1) => return row + 1 >= height,
+            (0, 2) => return false,
+            (0, n) => {
+                let n = usize::from(n);
+                let data = if compression == 1 || bits == 8 {
+                    n
+                } else {
+                    n.div_ceil(2)
+                };
+                at += data + data % 2;
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// A zeroed buffer of `len` bytes, or an error when the allocator cannot give it.
@@ -55,7 +318,10 @@ pub(super) fn rgb_len(width: u32, height: u32) -> Result<usize, DecodeError> {
 // PNG, row by row
 
 fn decode_png(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
-    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    // Pillow's chunk-level judgement first; the png crate then sees a clean file whose CRCs
+    // are right by construction.
+    let clean = super::pillow_png::normalise(bytes)?;
+    let mut decoder = png::Decoder::new(Cursor::new(&clean[..]));
     // The same output layouts the `image` crate produces (and Pillow's raw modes read): palette
     // and low bit depths expanded to 8 bits, 16 bits kept so the high byte can be taken.
     decoder.set_transformations(png::Transformations::EXPAND);
@@ -264,6 +530,63 @@ mod tests {
             .flat_map(|y| (0..4u16).flat_map(move |x| [(x * 0x11) as u8, (y * 0x70) as u8, 0]))
             .collect();
         assert_eq!(img.pixels, expected);
+    }
+
+    /// A 2x1 BMP (40-byte header, BI_RGB) of `bits` per pixel, a gray palette below 16 bits,
+    /// and `data` as its pixel row.
+    fn bmp(bits: u16, data: &[u8]) -> Vec<u8> {
+        let palette: Vec<u8> = if bits < 16 {
+            (0..1u32 << bits)
+                .flat_map(|i| [i as u8 * 60, i as u8 * 60, i as u8 * 60, 0])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let offset = 14 + 40 + palette.len();
+        let mut file = b"BM".to_vec();
+        file.extend_from_slice(&((offset + data.len()) as u32).to_le_bytes());
+        file.extend_from_slice(&[0; 4]);
+        file.extend_from_slice(&(offset as u32).to_le_bytes());
+        file.extend_from_slice(&40u32.to_le_bytes());
+        file.extend_from_slice(&2i32.to_le_bytes());
+        file.extend_from_slice(&1i32.to_le_bytes());
+        file.extend_from_slice(&1u16.to_le_bytes());
+        file.extend_from_slice(&bits.to_le_bytes());
+        file.extend_from_slice(&[0; 24]);
+        file.extend_from_slice(&palette);
+        file.extend_from_slice(data);
+        file
+    }
+
+    /// Pillow 13 refuses a 2-bit BMP ("Unsupported BMP pixel depth"); the image crate decodes it.
+    /// A 16-bit BMP comes out as Pillow widens it (the image crate rounded otherwise). A
+    /// transparent GIF, whose transparent pixels Pillow keeps in their palette colour, is
+    /// refused as unsupported.
+    #[test]
+    fn bmp_and_gif_layouts_pillow_reads_otherwise_are_refused() {
+        assert!(matches!(
+            decode_rgb(&bmp(2, &[0x40, 0, 0, 0])),
+            Err(DecodeError::Unidentified(m)) if m.contains("depth")
+        ));
+        assert_eq!(
+            decode_rgb(&bmp(16, &[0x1F, 0x7C, 0xE0, 0x03]))
+                .unwrap()
+                .pixels,
+            [255, 0, 255, 0, 255, 0]
+        );
+        assert_eq!(
+            decode_rgb(&bmp(24, &[1, 2, 3, 4, 5, 6, 0, 0]))
+                .unwrap()
+                .pixels,
+            [3, 2, 1, 6, 5, 4]
+        );
+        let rgba = image::RgbaImage::from_raw(2, 1, vec![1, 2, 3, 0, 4, 5, 6, 255]).unwrap();
+        let gif = encode(
+            image::DynamicImage::ImageRgba8(rgba),
+            image::ImageFormat::Gif,
+        );
+        // A transparent pixel keeps its palette colour, as in Pillow's P-mode first frame.
+        assert_eq!(decode_rgb(&gif).unwrap().pixels, [1, 2, 3, 4, 5, 6]);
     }
 
     #[test]

@@ -60,6 +60,9 @@ struct Plan {
     big_endian: bool,
     compression: Compression,
     horizontal_predictor: bool,
+    /// FillOrder 2 on uncompressed samples: the bits of each byte come in reverse (Pillow's
+    /// `;R` raw modes).
+    reversed_bits: bool,
     /// A chunk's size in pixels: a strip is the image's width by RowsPerStrip (clipped to the
     /// image); a tile is always encoded whole, even where it runs past the image's edge.
     chunk_width: u32,
@@ -67,6 +70,11 @@ struct Plan {
     tiled: bool,
     /// (offset, byte count) of each chunk, left to right then top to bottom.
     chunks: Vec<(u64, u64)>,
+    /// Where each sample is an index (a palette image, or gray below 8 bits): the RGB colour of
+    /// each index (up to 256 entries). Samples below 8 bits are unpacked first.
+    palette: Option<Vec<u8>>,
+    /// Bits per sample, for the indexed layouts below 8 bits.
+    bits: usize,
 }
 
 impl Plan {
@@ -102,37 +110,62 @@ impl Plan {
             _ => return Ok(None),
         };
         let compression = match compression {
+            6 | 7 => {
+                return Err(DecodeError::Unsupported(
+                    "JPEG-compressed TIFF (libtiff's JPEG decoding, which Pillow uses, is not \
+                     reproduced bit for bit)"
+                        .into(),
+                ));
+            }
             1 => Compression::None,
             5 => Compression::Lzw,
             8 | 32946 => Compression::Deflate,
             32773 => Compression::PackBits,
             _ => return Ok(None),
         };
+        let format = sample_format.first().copied().unwrap_or(1);
         let plain = planar == Some(1)
-            && fill_order == Some(1)
-            && sample_format.iter().all(|&format| format == 1)
-            && (predictor == 1 || predictor == 2)
+            && (fill_order == Some(1)
+                || fill_order == Some(2) && compression == Compression::None && depth <= 8)
+            && sample_format.iter().all(|&f| f == format)
+            && (predictor == 1 || predictor == 2 && depth <= 16)
             && bits.len() as u64 == samples;
         if !plain {
             return Ok(None);
         }
         let big_endian = decoder.inner().get_ref().starts_with(b"MM");
-        let Some(layout) = pillow_layout(photometric, samples, depth, &extra, big_endian)? else {
+        let sample = Sample {
+            depth,
+            format,
+            big_endian,
+        };
+        let Some(layout) = pillow_layout(photometric, samples, sample, &extra)? else {
             return Ok(None);
         };
+        let palette = match (photometric, depth) {
+            (3, _) => Some(palette(tag(decoder, Tag::ColorMap)?, depth)?),
+            (0 | 1, 1 | 2 | 4) => Some(gray_levels(depth, photometric == 0)),
+            _ => None,
+        };
+        if depth < 8 && predictor != 1 {
+            return Ok(None);
+        }
         let mut plan = Plan {
             width,
             height,
             layout,
             samples: samples as usize,
-            bytes_per_sample: depth as usize / 8,
+            bytes_per_sample: (depth as usize / 8).max(1),
+            bits: depth as usize,
             big_endian,
             compression,
             horizontal_predictor: predictor == 2,
+            reversed_bits: fill_order == Some(2),
             chunk_width: width,
             chunk_height: height,
             tiled: false,
             chunks: Vec::new(),
+            palette,
         };
         plan.read_chunks(decoder, tag)?;
         Ok(Some(plan))
@@ -153,7 +186,7 @@ impl Plan {
             };
             // A tile row is one row buffer: a tile far wider than the image is refused rather
             // than allocated.
-            let widest = u64::from(self.width).next_multiple_of(16).max(16);
+            let widest = u64::from(self.width).next_multiple_of(16).max(1 << 16);
             if tile_width == 0 || tile_length == 0 || tile_width > widest {
                 return Err(corrupt("tile size"));
             }
@@ -218,15 +251,38 @@ impl Plan {
         let visible_width = chunk_width.min(self.width as usize - left);
         let visible_rows = (self.chunk_height as usize).min(self.height as usize - top);
         let pixel_bytes = self.samples * self.bytes_per_sample;
-        let mut row = super::other::try_zeroed(chunk_width * pixel_bytes)?;
+        let row_bytes = if self.bits < 8 {
+            (chunk_width * self.bits).div_ceil(8)
+        } else {
+            chunk_width * pixel_bytes
+        };
+        let mut row = super::other::try_zeroed(row_bytes)?;
+        let mut indexes = Vec::new();
         let stride = self.width as usize * 3;
         for y in top..top + visible_rows {
             source.fill(&mut row)?;
+            if self.reversed_bits {
+                row.iter_mut().for_each(|b| *b = b.reverse_bits());
+            }
             if self.horizontal_predictor {
                 self.undo_horizontal_predictor(&mut row);
             }
             let out = &mut pixels[y * stride + left * 3..y * stride + (left + visible_width) * 3];
-            self.layout.to_rgb(&row[..visible_width * pixel_bytes], out);
+            match &self.palette {
+                Some(colours) => {
+                    let row = if self.bits < 8 {
+                        unpack_samples(&row, self.bits, visible_width, &mut indexes);
+                        &indexes[..]
+                    } else {
+                        &row[..]
+                    };
+                    for (&index, rgb) in row[..visible_width].iter().zip(out.chunks_exact_mut(3)) {
+                        let at = usize::from(index) * 3;
+                        rgb.copy_from_slice(&colours[at..at + 3]);
+                    }
+                }
+                None => self.layout.to_rgb(&row[..visible_width * pixel_bytes], out),
+            }
         }
         Ok(())
     }
@@ -260,16 +316,85 @@ impl Plan {
     }
 }
 
+/// One sample's bits, SampleFormat (1 unsigned, 2 signed, 3 float) and byte order.
+#[derive(Clone, Copy)]
+struct Sample {
+    depth: u64,
+    format: u64,
+    big_endian: bool,
+}
+
+/// A palette TIFF's ColorMap as Pillow reads it: 2^depth reds, then greens, then blues, each
+/// 16-bit value cut to its high byte (`b // 256`), interleaved here as RGB.
+fn palette(colour_map: Option<Vec<u64>>, depth: u64) -> Result<Vec<u8>, DecodeError> {
+    let map = colour_map.unwrap_or_default();
+    let entries = 1usize << depth.min(8);
+    if map.len() != 3 * entries {
+        return Err(DecodeError::Unsupported(format!(
+            "a palette TIFF whose ColorMap has {} values instead of {}",
+            map.len(),
+            3 * entries
+        )));
+    }
+    Ok((0..entries)
+        .flat_map(|i| {
+            [0, entries, 2 * entries].map(|channel| (map[channel + i] / 256).min(255) as u8)
+        })
+        .collect())
+}
+
+/// Gray below 8 bits as Pillow's raw modes widen it (`1`, `L;2`, `L;4`: the level times
+/// 255 / (2^depth - 1)), inverted for WhiteIsZero (`1;I`, `L;2I`, `L;4I`), as RGB entries.
+fn gray_levels(depth: u64, white_is_zero: bool) -> Vec<u8> {
+    let top = (1u32 << depth) - 1;
+    (0..=top)
+        .flat_map(|level| {
+            let value = (level * 255 / top) as u8;
+            [if white_is_zero { 255 - value } else { value }; 3]
+        })
+        .collect()
+}
+
+/// Splits `row` (samples of `bits` bits, most significant first) into one byte per sample.
+fn unpack_samples(row: &[u8], bits: usize, count: usize, out: &mut Vec<u8>) {
+    out.clear();
+    let mask = (1u8 << bits) - 1;
+    for i in 0..count {
+        let bit = i * bits;
+        let byte = row.get(bit / 8).copied().unwrap_or(0);
+        out.push((byte >> (8 - bits - bit % 8)) & mask);
+    }
+}
+
 /// The layout Pillow 13's TiffImagePlugin gives each combination (its OPEN_INFO table), as far
 /// as this module streams it: `Ok(None)` leaves the file to the `image` crate, `Err` is what
 /// Pillow refuses.
 fn pillow_layout(
     photometric: u64,
     samples: u64,
-    depth: u64,
+    sample: Sample,
     extra: &[u64],
-    big_endian: bool,
 ) -> Result<Option<Layout>, DecodeError> {
+    let Sample {
+        depth,
+        format,
+        big_endian,
+    } = sample;
+    // Signed and float samples: Pillow's modes I and F, gray only.
+    match (photometric, samples, depth, format) {
+        (_, _, _, 1) => {}
+        (1, 1, 16, 2) => return Ok(Some(Layout::I16Signed { big_endian })),
+        (1, 1, 32, 2) => return Ok(Some(Layout::I32 { big_endian })),
+        (0 | 1, 1, 32, 3) => return Ok(Some(Layout::F32 { big_endian })),
+        _ => return Ok(None),
+    }
+    if matches!(
+        (photometric, samples, depth),
+        (3, 1, 1 | 2 | 4 | 8) | (0 | 1, 1, 1 | 2 | 4)
+    ) {
+        // The index is carried as gray and looked up in the palette.
+        return Ok(Some(Layout::L8));
+    }
     // ExtraSamples: 0 unspecified (Pillow: "LX"/"RGBX", ignored), 1 associated alpha (Pillow
     // un-premultiplies: "RGBa"), 2 unassociated alpha.
     let associated = extra.first() == Some(&1);
@@ -284,6 +409,9 @@ fn pillow_layout(
             ));
         }
         (0 | 1, 1, 16) => Layout::L16 { big_endian },
+        // Pillow reads unsigned 32-bit gray as `I;32N` (native order, signed) and has no
+        // big-endian entry for it.
+        (1, 1, 32) if !big_endian => Layout::I32 { big_endian },
         (1, 2, 8) if associated => {
             return Err(DecodeError::Unsupported(
                 "gray with premultiplied alpha (Pillow's mode La cannot be converted)".into(),
@@ -301,8 +429,49 @@ fn pillow_layout(
         (2, 4, 8) => Layout::Rgba8,
         (2, 4, 16) if associated => Layout::Rgba16Premultiplied { big_endian },
         (2, 4, 16) => Layout::Rgba16 { big_endian },
+        (5, 4, 8) if extra.is_empty() => Layout::Cmyk8,
+        (5, 4, 16) if extra.is_empty() => Layout::Cmyk16 { big_endian },
         _ => return Ok(None),
     }))
+}
+
+/// The Orientation tag of the first IFD (1 when absent or unreadable).
+fn orientation(bytes: &[u8]) -> u16 {
+    Decoder::new(Cursor::new(bytes))
+        .ok()
+        .and_then(|mut d| d.find_tag_unsigned::<u16>(Tag::Orientation).ok().flatten())
+        .unwrap_or(1)
+}
+
+/// Pillow's TIFF `load_end` calls `ImageOps.exif_transpose`: the picture comes out turned as
+/// its Orientation tag (2..=8) says, unlike any other format zoorepro reads.
+pub(super) fn orient(bytes: &[u8], image: RgbImage) -> Result<RgbImage, DecodeError> {
+    let turn = orientation(bytes);
+    if !(2..=8).contains(&turn) {
+        return Ok(image);
+    }
+    let (w, h) = (image.width, image.height);
+    let (out_w, out_h) = if turn >= 5 { (h, w) } else { (w, h) };
+    let mut pixels = super::other::try_zeroed(image.pixels.len())?;
+    for y in 0..out_h {
+        for x in 0..out_w {
+            // FLIP_LEFT_RIGHT, ROTATE_180, FLIP_TOP_BOTTOM, TRANSPOSE, ROTATE_270, TRANSVERSE,
+            // ROTATE_90: where each output pixel comes from.
+            let (sx, sy) = match turn {
+                2 => (w - 1 - x, y),
+                3 => (w - 1 - x, h - 1 - y),
+                4 => (x, h - 1 - y),
+                5 => (y, x),
+                6 => (y, h - 1 - x),
+                7 => (w - 1 - y, h - 1 - x),
+                _ => (w - 1 - y, x),
+            };
+            let from = (sy * w + sx) * 3;
+            let to = (y * out_w + x) * 3;
+            pixels[to..to + 3].copy_from_slice(&image.pixels[from..from + 3]);
+        }
+    }
+    Ok(RgbImage::new(out_w, out_h, pixels))
 }
 
 /// A chunk's decompressed bytes, handed out one row at a time.
@@ -458,30 +627,10 @@ mod tests {
         }
     }
 
-    /// A little-endian 8-bit gray TIFF: its IFD, then one uncompressed strip of `data`.
+    /// A little-endian 8-bit gray TIFF: its IFD (8 entries, StripByteCounts last, its value at
+    /// byte 102), then one uncompressed strip of `data`.
     fn gray_tiff(width: u32, height: u32, data: &[u8]) -> Vec<u8> {
-        let entries: [(u16, u16, u32); 8] = [
-            (256, 4, width),
-            (257, 4, height),
-            (258, 3, 8),
-            (259, 3, 1),
-            (262, 3, 1),
-            (273, 4, 8 + 2 + 8 * 12 + 4),
-            (278, 4, height),
-            (279, 4, data.len() as u32),
-        ];
-        let mut file = b"II*\0".to_vec();
-        file.extend_from_slice(&8u32.to_le_bytes());
-        file.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-        for (tag, kind, value) in entries {
-            file.extend_from_slice(&tag.to_le_bytes());
-            file.extend_from_slice(&kind.to_le_bytes());
-            file.extend_from_slice(&1u32.to_le_bytes());
-            file.extend_from_slice(&value.to_le_bytes());
-        }
-        file.extend_from_slice(&0u32.to_le_bytes());
-        file.extend_from_slice(data);
-        file
+        tiff_with(width, height, &[(258, 3, vec![8]), (262, 3, vec![1])], data)
     }
 
     #[test]
@@ -519,5 +668,170 @@ mod tests {
         }
         assert_eq!(rows, [vec![9, 9], vec![9, 9, 9, 1], vec![2, 3]]);
         assert!(unpack_bits(&mut input, &mut pending, &mut [0]).is_none());
+    }
+
+    /// A little-endian TIFF with one uncompressed strip of `data`: `tags` are (tag, SHORT or
+    /// LONG type, values); values that do not fit the entry go after the IFD.
+    fn tiff_with(width: u32, height: u32, tags: &[(u16, u16, Vec<u32>)], data: &[u8]) -> Vec<u8> {
+        let mut entries: Vec<(u16, u16, Vec<u32>)> = vec![
+            (256, 4, vec![width]),
+            (257, 4, vec![height]),
+            (259, 3, vec![1]),
+            (273, 4, vec![0]),
+            (278, 4, vec![height]),
+            (279, 4, vec![data.len() as u32]),
+        ];
+        entries.extend(tags.iter().cloned());
+        entries.sort_by_key(|e| e.0);
+        let ifd_end = 8 + 2 + entries.len() * 12 + 4;
+        let size = |kind: u16| if kind == 3 { 2 } else { 4 };
+        let extra: usize = entries
+            .iter()
+            .map(|(_, kind, v)| v.len() * size(*kind))
+            .filter(|&n| n > 4)
+            .sum();
+        let strip = (ifd_end + extra) as u32;
+        let mut file = b"II*\0".to_vec();
+        file.extend_from_slice(&8u32.to_le_bytes());
+        file.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        let mut outside = Vec::new();
+        for (tag, kind, values) in &entries {
+            let values = if *tag == 273 { &vec![strip] } else { values };
+            let mut bytes = Vec::new();
+            for &v in values {
+                if *kind == 3 {
+                    bytes.extend_from_slice(&(v as u16).to_le_bytes());
+                } else {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            file.extend_from_slice(&tag.to_le_bytes());
+            file.extend_from_slice(&kind.to_le_bytes());
+            file.extend_from_slice(&(values.len() as u32).to_le_bytes());
+            if bytes.len() <= 4 {
+                bytes.resize(4, 0);
+                file.extend_from_slice(&bytes);
+            } else {
+                let at = (ifd_end + outside.len()) as u32;
+                file.extend_from_slice(&at.to_le_bytes());
+                outside.extend_from_slice(&bytes);
+            }
+        }
+        file.extend_from_slice(&0u32.to_le_bytes());
+        file.extend_from_slice(&outside);
+        file.extend_from_slice(data);
+        file
+    }
+
+    /// Layouts zoorepro refused before issue 35 while Pillow decodes them; the expected bytes are
+    /// Pillow 13.0.0's `convert('RGB')` of the same files.
+    #[test]
+    fn float_integer_and_palette_tiffs_convert_like_pillow() {
+        use crate::image::decode::decode_rgb;
+        let gray = |values: &[u8]| values.iter().flat_map(|&v| [v; 3]).collect::<Vec<u8>>();
+        // float32: truncated towards zero, clamped, NaN as 0.
+        let floats = [
+            -5.5f32,
+            0.6,
+            1.5,
+            127.5,
+            254.6,
+            300.0,
+            f32::NAN,
+            f32::INFINITY,
+        ];
+        let data: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let float = tiff_with(
+            8,
+            1,
+            &[(258, 3, vec![32]), (262, 3, vec![1]), (339, 3, vec![3])],
+            &data,
+        );
+        assert_eq!(
+            decode_rgb(&float).unwrap().pixels,
+            gray(&[0, 0, 1, 127, 254, 255, 0, 255])
+        );
+        // int32, signed: clamped.
+        let ints = [-70000i32, -1, 0, 1, 255, 256, 70000, 200];
+        let data: Vec<u8> = ints.iter().flat_map(|i| i.to_le_bytes()).collect();
+        let int = tiff_with(
+            8,
+            1,
+            &[(258, 3, vec![32]), (262, 3, vec![1]), (339, 3, vec![2])],
+            &data,
+        );
+        assert_eq!(
+            decode_rgb(&int).unwrap().pixels,
+            gray(&[0, 0, 0, 1, 255, 255, 255, 200])
+        );
+        // 8-bit palette: 256 reds, greens, blues of 16 bits each; Pillow keeps the high byte.
+        let map: Vec<u32> = (0..768u32)
+            .map(|i| match (i / 256, i % 256) {
+                (0, n) => n * 256,
+                (1, n) => (255 - n) * 256,
+                (_, n) => n / 2 * 256 + 255,
+            })
+            .collect();
+        let palette = tiff_with(
+            3,
+            1,
+            &[(258, 3, vec![8]), (262, 3, vec![3]), (320, 3, map)],
+            &[0, 7, 255],
+        );
+        assert_eq!(
+            decode_rgb(&palette).unwrap().pixels,
+            [0, 255, 0, 7, 248, 3, 255, 0, 127]
+        );
+    }
+
+    /// Pillow's TIFF `load_end` applies the Orientation tag; gray below 8 bits is widened as
+    /// its raw modes `L;4`, `1;I` widen it. Both were refused or left unturned before issue 35.
+    #[test]
+    fn orientation_and_low_bit_gray_follow_pillow() {
+        use crate::image::decode::decode_rgb;
+        let gray = |values: &[u8]| values.iter().flat_map(|&v| [v; 3]).collect::<Vec<u8>>();
+        // 3x2 gray, rows [1 2 3] [4 5 6]; Orientation 6 (ROTATE_270): 2x3, rows [4 1] [5 2] [6 3].
+        let data = [1, 2, 3, 4, 5, 6];
+        let turned = tiff_with(
+            3,
+            2,
+            &[(258, 3, vec![8]), (262, 3, vec![1]), (274, 3, vec![6])],
+            &data,
+        );
+        let image = decode_rgb(&turned).unwrap();
+        assert_eq!((image.width, image.height), (2, 3));
+        assert_eq!(image.pixels, gray(&[4, 1, 5, 2, 6, 3]));
+        let mirrored = tiff_with(
+            3,
+            2,
+            &[(258, 3, vec![8]), (262, 3, vec![1]), (274, 3, vec![2])],
+            &data,
+        );
+        assert_eq!(
+            decode_rgb(&mirrored).unwrap().pixels,
+            gray(&[3, 2, 1, 6, 5, 4])
+        );
+        // 4-bit gray, 3 pixels a row (the row is padded to a whole byte): levels times 17.
+        let four = tiff_with(
+            3,
+            2,
+            &[(258, 3, vec![4]), (262, 3, vec![1])],
+            &[0x0F, 0x80, 0x12, 0x30],
+        );
+        assert_eq!(
+            decode_rgb(&four).unwrap().pixels,
+            gray(&[0, 255, 136, 17, 34, 51])
+        );
+        // 1-bit WhiteIsZero: a set bit is black.
+        let bilevel = tiff_with(
+            4,
+            1,
+            &[(258, 3, vec![1]), (262, 3, vec![0])],
+            &[0b1010_0000],
+        );
+        assert_eq!(
+            decode_rgb(&bilevel).unwrap().pixels,
+            gray(&[0, 255, 0, 255])
+        );
     }
 }
