@@ -14,6 +14,7 @@ pub fn repo() -> PathBuf {
 
 /// The one skip helper (src/testing.rs): [`skip`] fails under `CI=true`, [`not_applicable`]
 /// never does; both print a `SKIPPED` line that `scripts/test.sh` counts.
+#[allow(unused_imports)] // each test binary compiles this module and uses some of them
 pub use zoorepro::testing::{in_ci, not_applicable, shared, skip};
 
 pub fn zoorepro(cache: &Path) -> Command {
