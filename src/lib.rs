@@ -15,4 +15,6 @@ pub mod report;
 pub mod runtime;
 pub mod seed;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 pub mod util;

@@ -342,7 +342,7 @@ mod tests {
                     .collect();
                 assert_eq!(ours, numpy, "NumPy's argmax");
             }
-            _ => eprintln!("skipping the NumPy comparison: no Python with NumPy at {python}"),
+            _ => crate::testing::skip(&format!("no Python with NumPy at {python}")),
         }
     }
 

@@ -362,7 +362,13 @@ fn cuda_without_a_gpu_build_fails_clearly_instead_of_falling_back() {
         .arg(scratch.path().join("reports"));
     let result = run(&mut command);
     if result.status == 0 {
-        eprintln!("skipped: this machine's ONNX Runtime has a working CUDA provider");
+        // A machine whose ONNX Runtime has a working CUDA provider: nothing to refuse, so the
+        // check is that the run really used CUDA rather than falling back to the CPU.
+        let provider = result.json()["provenance"]["provider"].clone();
+        assert!(
+            provider.as_str().is_some_and(|p| p.contains("cuda")),
+            "exit 0 with --provider cuda, but the record names provider {provider}"
+        );
         return;
     }
     assert_error(&result, &["CUDA", "never falls back"]);

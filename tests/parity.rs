@@ -8,9 +8,14 @@
 //! - `partial_decoding_changes_no_tensor`: decoding only the part of a JPEG a recipe reads gives
 //!   the tensor of a whole decode, on every sample image under every preset.
 //!
-//! Each test skips (with a message) when ../shared or Python is missing.
+//! Each test skips through `common::skip` when ../shared or Python is missing, and so fails
+//! under `CI=true`.
+
+mod common;
 
 use std::path::{Path, PathBuf};
+
+use common::shared;
 use std::process::Command;
 
 use serde_json::Value;
@@ -18,16 +23,6 @@ use sha2::{Digest, Sha256};
 use zoorepro::image::raster::RgbImage;
 use zoorepro::image::recipe::{ChannelOrder, Filter, Layout, Recipe, ResizeMode};
 use zoorepro::image::resample::{PillowCompat, resize};
-
-fn shared() -> Option<PathBuf> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if dir.is_dir() {
-        Some(dir.to_path_buf())
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
-}
 
 fn python() -> Option<PathBuf> {
     let candidate = std::env::var_os("ZOOREPRO_PYTHON")
@@ -40,10 +35,10 @@ fn python() -> Option<PathBuf> {
     if ok {
         Some(candidate)
     } else {
-        eprintln!(
-            "skipping: no Python with Pillow and NumPy at {} (set ZOOREPRO_PYTHON)",
+        common::skip(&format!(
+            "no Python with Pillow and NumPy at {} (set ZOOREPRO_PYTHON)",
             candidate.display()
-        );
+        ));
         None
     }
 }

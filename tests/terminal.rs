@@ -12,7 +12,7 @@ use common::repo;
 fn on_terminal(rows: u16, columns: u16, args: &str) -> Option<Vec<String>> {
     let available = Command::new("script").arg("--version").output();
     if !available.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: util-linux `script` is not installed");
+        common::skip("util-linux `script` is not installed");
         return None;
     }
     let inner = format!(

@@ -1,6 +1,6 @@
 //! Where a command's output goes: the process's stdout, or, for a caller that runs commands in
 //! its own process (the model-based trust test runs thousands of them in milliseconds each), a
-//! buffer of the calling thread. Every command writes its stdout through [`stdout`]; stderr
+//! buffer of the calling thread. Every command writes its stdout through `stdout`; stderr
 //! (progress, warnings, errors) is not captured.
 
 use std::cell::RefCell;

@@ -363,16 +363,7 @@ fn check_unique_names<'a>(
 mod tests {
     use super::*;
 
-    fn shared() -> Option<PathBuf> {
-        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-        path.join("imagenet-sample")
-            .is_dir()
-            .then_some(path)
-            .or_else(|| {
-                eprintln!("skipped: ../shared is absent");
-                None
-            })
-    }
+    use crate::testing::shared;
 
     fn collect(dataset: &Dataset, limit: Option<usize>) -> Result<Vec<Sample>, DatasetError> {
         dataset.stream(limit, |_| true)?.collect()

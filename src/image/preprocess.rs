@@ -526,45 +526,89 @@ mod tests {
         }
     }
 
-    /// Decodes `bytes` once for every preset of `library` and once per preset; the tensors (or
-    /// the refusals) must be the same. Per library: libraries accept different files (TensorFlow
-    /// refuses a JPEG without its end marker, Pillow does not), so only within one library does
-    /// acceptance not depend on the recipe.
-    fn assert_one_decode_equals_one_per_recipe(bytes: &[u8], file: &Path, library: Library) {
-        let recipes: Vec<Recipe> = presets()
+    /// Every preset, Pillow's with each Pillow version in turn: what one `verify` pass over
+    /// many models hands `preprocess_bytes_per_library`.
+    fn every_preset() -> Vec<(Recipe, PillowCompat)> {
+        presets()
             .into_iter()
-            .filter(|r| r.library == library)
-            .collect();
-        let pairs: Vec<(&Recipe, PillowCompat)> = recipes
-            .iter()
             .zip(PillowCompat::ALL.into_iter().cycle())
-            .collect();
-        let mut together: Vec<Vec<f32>> = recipes
+            .collect()
+    }
+
+    /// Each recipe's outcome and tensor when all of `recipes` are prepared in one pass.
+    fn one_pass(bytes: &[u8], recipes: &[(Recipe, PillowCompat)]) -> Vec<Result<Vec<f32>, String>> {
+        let pairs: Vec<(&Recipe, PillowCompat)> = recipes.iter().map(|(r, c)| (r, *c)).collect();
+        let mut tensors: Vec<Vec<f32>> = recipes
             .iter()
-            .map(|r| vec![f32::NAN; r.sample_len()])
+            .map(|(r, _)| vec![f32::NAN; r.sample_len()])
             .collect();
-        let mut outs: Vec<&mut [f32]> = together.iter_mut().map(Vec::as_mut_slice).collect();
-        let once = preprocess_bytes_many(bytes, &pairs, &mut outs);
-        for ((recipe, compat), got) in pairs.iter().zip(&together) {
-            let mut alone = vec![f32::NAN; recipe.sample_len()];
-            let each = preprocess_bytes(bytes, recipe, *compat, &mut alone);
-            assert_eq!(
-                once.is_ok(),
-                each.is_ok(),
-                "{} on {}",
-                recipe.name,
-                file.display()
-            );
-            assert!(
-                once.is_err()
-                    || got
-                        .iter()
-                        .zip(&alone)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{} on {}",
-                recipe.name,
-                file.display()
-            );
+        let mut outs: Vec<&mut [f32]> = tensors.iter_mut().map(Vec::as_mut_slice).collect();
+        let outcomes = preprocess_bytes_per_library(bytes, &pairs, &mut outs);
+        outcomes
+            .into_iter()
+            .zip(tensors)
+            .map(|(outcome, tensor)| outcome.map(|()| tensor))
+            .collect()
+    }
+
+    /// Pillow's tensor the straightforward way, sharing nothing with the pass under test: the
+    /// whole image decoded (tests/parity.rs checks that a part-decode gives the same tensor),
+    /// then this recipe alone resized and normalised.
+    fn pillow_alone(
+        bytes: &[u8],
+        recipe: &Recipe,
+        compat: PillowCompat,
+    ) -> Result<Vec<f32>, String> {
+        let img = crate::image::decode::decode_rgb(bytes).map_err(|e| e.to_string())?;
+        let mut out = vec![f32::NAN; recipe.sample_len()];
+        preprocess_image(&img, recipe, compat, &mut out);
+        Ok(out)
+    }
+
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    /// Pillow is the family whose recipes share a decode and resizes within a pass: through
+    /// `preprocess_bytes_many` (Pillow's recipes alone) and through a pass with every other
+    /// library's presets (which may refuse the file), each Pillow recipe must get the tensor, or
+    /// the refusal, of [`pillow_alone`].
+    fn assert_pillow_recipes_share_nothing_visible(bytes: &[u8], file: &Path) {
+        let all = every_preset();
+        let mixed = one_pass(bytes, &all);
+        let pillow: Vec<(Recipe, PillowCompat)> = all
+            .iter()
+            .filter(|(r, _)| r.library == Library::Pillow)
+            .cloned()
+            .collect();
+        let mut shared: Vec<Vec<f32>> = pillow
+            .iter()
+            .map(|(r, _)| vec![f32::NAN; r.sample_len()])
+            .collect();
+        let pairs: Vec<(&Recipe, PillowCompat)> = pillow.iter().map(|(r, c)| (r, *c)).collect();
+        let mut outs: Vec<&mut [f32]> = shared.iter_mut().map(Vec::as_mut_slice).collect();
+        let many = preprocess_bytes_many(bytes, &pairs, &mut outs).map_err(|e| e.to_string());
+        let in_mixed = all
+            .iter()
+            .zip(&mixed)
+            .filter(|((r, _), _)| r.library == Library::Pillow);
+        for (((recipe, compat), mixed), shared) in in_mixed.zip(&shared) {
+            let what = format!("{} ({compat:?}) on {}", recipe.name, file.display());
+            let expected = pillow_alone(bytes, recipe, *compat);
+            match (&expected, &many) {
+                (Ok(want), Ok(())) => assert!(same_bits(want, shared), "many: {what}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("many: {what}: alone {:?}, many {many:?}", expected.is_ok()),
+            }
+            match (&expected, mixed) {
+                (Ok(want), Ok(got)) => assert!(same_bits(want, got), "mixed pass: {what}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!(
+                    "mixed pass: {what}: alone {:?}, mixed {:?}",
+                    expected.is_ok(),
+                    mixed.is_ok()
+                ),
+            }
         }
     }
 
@@ -578,34 +622,88 @@ mod tests {
     }
 
     #[test]
-    fn one_decode_for_many_recipes_equals_a_decode_per_recipe() {
+    fn one_decode_for_many_pillow_recipes_equals_a_whole_decode_per_recipe() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let sample = files_in(&root.join("../shared/imagenet-val"));
-        // The public corpus (tests/jpeg-corpus: progressive, subsampled, CMYK, cut and broken
-        // files), every 8th file; ZOOREPRO_FULL_CORPUS=1 takes them all.
+        // The demo's JPEGs, and the public corpus (tests/jpeg-corpus: progressive, subsampled,
+        // CMYK, cut and broken files), every 8th file; ZOOREPRO_FULL_CORPUS=1 takes them all.
+        let demo = std::fs::read_dir(root.join("demo"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_dir())
+            .flat_map(|class| files_in(&class));
         let corpus = files_in(&root.join("tests/jpeg-corpus/files"));
+        assert!(
+            corpus.len() > 100,
+            "tests/jpeg-corpus/files: {}",
+            corpus.len()
+        );
         let step = if std::env::var_os("ZOOREPRO_FULL_CORPUS").is_some() {
             1
         } else {
             8
         };
         use rayon::prelude::*;
-        sample
-            .iter()
-            .take(4)
-            .chain(corpus.iter().step_by(step))
+        demo.take(4)
+            .chain(corpus.into_iter().step_by(step))
             .collect::<Vec<_>>()
             .par_iter()
             .for_each(|file| {
-                let bytes = std::fs::read(file).unwrap();
-                for library in [
-                    Library::Pillow,
-                    Library::Tensorflow,
-                    Library::Torch,
-                    Library::Opencv,
-                ] {
-                    assert_one_decode_equals_one_per_recipe(&bytes, file, library)
-                }
+                assert_pillow_recipes_share_nothing_visible(&std::fs::read(file).unwrap(), file)
             });
+    }
+
+    /// The other libraries' recipes, prepared in one pass with every preset, give the bits their
+    /// real library gave: the sha256 digests the parity scripts recorded from TensorFlow,
+    /// torchvision and OpenCV (tests/*_presets_sha256.json) for the shared sample.
+    #[test]
+    fn other_libraries_in_a_mixed_pass_give_their_librarys_recorded_tensors() {
+        use sha2::{Digest, Sha256};
+        let Some(shared) = crate::testing::shared() else {
+            return;
+        };
+        let mut recorded = std::collections::BTreeMap::<String, serde_json::Value>::new();
+        for file in ["tf", "torch", "opencv"] {
+            let path = format!(
+                "{}/tests/{file}_presets_sha256.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let digests = json["digests"].as_object().unwrap().clone();
+            recorded.extend(digests);
+        }
+        let all = every_preset();
+        let others: Vec<usize> = (0..all.len())
+            .filter(|&i| all[i].0.library != Library::Pillow)
+            .collect();
+        assert!(others.len() >= 5, "{others:?}");
+        for &i in &others {
+            let name = &all[i].0.name;
+            assert!(
+                recorded.contains_key(name),
+                "{name}: no digests recorded from its library"
+            );
+        }
+        // Every 16th sample image: 7 of the 100, each through every preset.
+        let names: Vec<String> = recorded["tf-inception-224"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .step_by(16)
+            .cloned()
+            .collect();
+        for name in names {
+            let bytes = std::fs::read(shared.join("imagenet-sample").join(&name)).unwrap();
+            let outcomes = one_pass(&bytes, &all);
+            for &i in &others {
+                let recipe = &all[i].0.name;
+                let tensor = outcomes[i]
+                    .as_ref()
+                    .unwrap_or_else(|e| panic!("{recipe} {name}: {e}"));
+                let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let digest = format!("{:x}", Sha256::digest(&bytes));
+                assert_eq!(recorded[recipe][&name], digest, "{recipe} on {name}");
+            }
+        }
     }
 }

@@ -836,12 +836,11 @@ mod tests {
 
     #[test]
     fn every_published_row_is_in_exactly_one_manifest() {
-        let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/published_accuracy.csv");
-        let Ok(text) = std::fs::read_to_string(&csv) else {
-            eprintln!("skipped: ../shared is absent");
+        let Some(shared) = crate::testing::shared() else {
             return;
         };
+        let text =
+            std::fs::read_to_string(shared.join("reference/published_accuracy.csv")).unwrap();
         let manifests = shipped();
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split(',').collect();
@@ -1072,7 +1071,7 @@ mod tests {
         // Only root can give a file away; as any other user this is checked by the symlink case.
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: giving a file to another user needs root");
+            crate::testing::not_applicable("giving a file to another user needs root");
             return;
         }
         let root = tempfile::tempdir().unwrap();

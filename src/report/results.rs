@@ -162,18 +162,39 @@ pub fn results_format(path: &Path) -> Option<ResultsFormat> {
     }
 }
 
-const CSV_COLUMNS: &str = "model,img_size,top1,top1_err,top5,top5_err,param_count,crop_pct,\
-interpolation,recipe,image_set,images,failed,reference_source,reference_top1,reference_top5,\
-delta_top1,verdict,top1_low,top1_high,marks,error";
+const CSV_COLUMNS: [&str; 22] = [
+    "model",
+    "img_size",
+    "top1",
+    "top1_err",
+    "top5",
+    "top5_err",
+    "param_count",
+    "crop_pct",
+    "interpolation",
+    "recipe",
+    "image_set",
+    "images",
+    "failed",
+    "reference_source",
+    "reference_top1",
+    "reference_top5",
+    "delta_top1",
+    "verdict",
+    "top1_low",
+    "top1_high",
+    "marks",
+    "error",
+];
 
 fn render_csv(rows: &[ResultRow]) -> String {
     let number = |value: Option<f64>, decimals: usize| {
         value.map_or(String::new(), |v| format!("{v:.decimals$}"))
     };
-    let mut out = format!("{CSV_COLUMNS}\n");
-    for row in rows {
-        let fields = [
-            super::table::csv_field(&row.model),
+    let header = CSV_COLUMNS.map(String::from).to_vec();
+    let lines = rows.iter().map(|row| {
+        vec![
+            row.model.clone(),
             row.img_size.to_string(),
             number(row.top1, 3),
             number(row.top1_err, 3),
@@ -182,24 +203,22 @@ fn render_csv(rows: &[ResultRow]) -> String {
             number(row.param_count, 2),
             format!("{:.3}", row.crop_pct),
             row.interpolation.clone(),
-            super::table::csv_field(&row.recipe),
-            super::table::csv_field(&row.image_set),
+            row.recipe.clone(),
+            row.image_set.clone(),
             row.images.to_string(),
             row.failed.to_string(),
-            super::table::csv_field(row.reference_source.as_deref().unwrap_or("")),
+            row.reference_source.clone().unwrap_or_default(),
             number(row.reference_top1, 3),
             number(row.reference_top5, 3),
             number(row.delta_top1, 3),
-            super::table::csv_field(&row.verdict),
+            row.verdict.clone(),
             number(row.top1_low, 3),
             number(row.top1_high, 3),
-            super::table::csv_field(&crate::eval::trust::marks_text(&row.marks)),
-            super::table::csv_field(row.error.as_deref().unwrap_or("")),
-        ];
-        out.push_str(&fields.join(","));
-        out.push('\n');
-    }
-    out
+            crate::eval::trust::marks_text(&row.marks),
+            row.error.clone().unwrap_or_default(),
+        ]
+    });
+    super::table::csv_text(std::iter::once(header).chain(lines))
 }
 
 #[cfg(test)]

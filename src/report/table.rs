@@ -227,12 +227,19 @@ fn signed(value: f64) -> String {
     }
 }
 
-pub(crate) fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
+/// Rows as CSV text through the `csv` crate, which quotes what needs quoting (commas, quotes,
+/// line breaks) and refuses a row whose field count is not the header's.
+pub(crate) fn csv_text(rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer
+            .write_record(&row)
+            .expect("a CSV row in memory has the header's field count");
     }
+    let bytes = writer
+        .into_inner()
+        .expect("a CSV buffer in memory cannot fail to flush");
+    String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
 }
 
 /// A number as the CSV prints every number: 3 decimals, so no float noise reaches a
@@ -247,15 +254,31 @@ fn fixed(value: f64) -> String {
     }
 }
 
-fn fixed_interval(interval: Option<[f64; 2]>) -> String {
-    interval.map_or_else(
-        || ",".to_string(),
-        |[low, high]| format!("{},{}", fixed(low), fixed(high)),
-    )
+/// An interval's two CSV fields, both empty where there is none.
+fn fixed_interval(interval: Option<[f64; 2]>) -> [String; 2] {
+    interval.map_or_else(Default::default, |[low, high]| [fixed(low), fixed(high)])
 }
 
-const CSV_COLUMNS: &str = "image_set,image_set_images,rank1,rank5,model_id,framework,model,\
-recipe,kind,run,labels,images,top1,top1_low,top1_high,top5,top5_low,top5_high";
+const CSV_COLUMNS: [&str; 18] = [
+    "image_set",
+    "image_set_images",
+    "rank1",
+    "rank5",
+    "model_id",
+    "framework",
+    "model",
+    "recipe",
+    "kind",
+    "run",
+    "labels",
+    "images",
+    "top1",
+    "top1_low",
+    "top1_high",
+    "top5",
+    "top5_low",
+    "top5_high",
+];
 
 impl TableExporter for CsvTable {
     fn render(&self, rows: &[TableRow], sources: &[String]) -> String {
@@ -263,88 +286,80 @@ impl TableExporter for CsvTable {
             .into_iter()
             .filter(|set| rows.iter().any(|r| r.by_labels.contains_key(*set)))
             .collect();
-        let mut out = String::from(CSV_COLUMNS);
+        let mut header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
         for set in &label_sets {
-            let _ = write!(
-                out,
-                ",{set}_top1,{set}_top1_low,{set}_top1_high,{set}_top5,{set}_top5_low,{set}_top5_high,{set}_images"
-            );
+            for column in [
+                "top1",
+                "top1_low",
+                "top1_high",
+                "top5",
+                "top5_low",
+                "top5_high",
+                "images",
+            ] {
+                header.push(format!("{set}_{column}"));
+            }
         }
         for source in sources {
-            let source = csv_field(source);
-            let _ = write!(
-                out,
-                ",{source}_top1,{source}_top5,{source}_delta_top1,{source}_delta_top5"
-            );
+            for column in ["top1", "top5", "delta_top1", "delta_top5"] {
+                header.push(format!("{source}_{column}"));
+            }
         }
-        out.push_str(",expected_source,verdict,note,marks\n");
-        for row in rows {
-            csv_row(&mut out, row, &label_sets, sources);
-        }
-        out
+        header.extend(["expected_source", "verdict", "note", "marks"].map(String::from));
+        let lines = rows.iter().map(|row| csv_row(row, &label_sets, sources));
+        csv_text(std::iter::once(header).chain(lines))
     }
 }
 
-fn csv_row(out: &mut String, row: &TableRow, label_sets: &[&str], sources: &[String]) {
-    let _ = write!(
-        out,
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-        csv_field(&row.image_set),
-        row.image_set_images,
-        row.rank1,
-        row.rank5,
-        csv_field(&row.model_id),
-        csv_field(&row.framework),
-        csv_field(&row.model),
-        csv_field(&row.recipe),
-        row.kind,
-        row.run,
-        row.labels,
-        row.images,
+fn csv_row(row: &TableRow, label_sets: &[&str], sources: &[String]) -> Vec<String> {
+    let mut fields = vec![
+        row.image_set.clone(),
+        row.image_set_images.to_string(),
+        row.rank1.to_string(),
+        row.rank5.to_string(),
+        row.model_id.clone(),
+        row.framework.clone(),
+        row.model.clone(),
+        row.recipe.clone(),
+        row.kind.to_string(),
+        row.run.to_string(),
+        row.labels.to_string(),
+        row.images.to_string(),
         fixed(row.top1),
-        fixed_interval(row.top1_interval),
-        fixed(row.top5),
-        fixed_interval(row.top5_interval),
-    );
+    ];
+    fields.extend(fixed_interval(row.top1_interval));
+    fields.push(fixed(row.top5));
+    fields.extend(fixed_interval(row.top5_interval));
     for set in label_sets {
         match row.by_labels.get(*set) {
             Some(a) => {
-                let _ = write!(
-                    out,
-                    ",{},{},{},{},{}",
-                    fixed(a.top1),
-                    fixed_interval(a.top1_interval),
-                    fixed(a.top5),
-                    fixed_interval(a.top5_interval),
-                    a.images
-                );
+                fields.push(fixed(a.top1));
+                fields.extend(fixed_interval(a.top1_interval));
+                fields.push(fixed(a.top5));
+                fields.extend(fixed_interval(a.top5_interval));
+                fields.push(a.images.to_string());
             }
-            None => out.push_str(",,,,,,,"),
+            None => fields.extend(std::iter::repeat_n(String::new(), 7)),
         }
     }
     for source in sources {
         match delta_for(row, source) {
-            Some(d) => {
-                let _ = write!(
-                    out,
-                    ",{},{},{},{}",
-                    fixed(d.top1),
-                    d.top5.map(fixed).unwrap_or_default(),
-                    fixed(d.delta_top1),
-                    d.delta_top5.map(fixed).unwrap_or_default()
-                );
-            }
-            None => out.push_str(",,,,"),
+            Some(d) => fields.extend([
+                fixed(d.top1),
+                d.top5.map(fixed).unwrap_or_default(),
+                fixed(d.delta_top1),
+                d.delta_top5.map(fixed).unwrap_or_default(),
+            ]),
+            None => fields.extend(std::iter::repeat_n(String::new(), 4)),
         }
     }
-    let _ = writeln!(
-        out,
-        ",{},{},{},{}",
-        csv_field(row.expected_source.as_deref().unwrap_or("")),
-        row.verdict.name(),
-        csv_field(row.note.as_deref().unwrap_or("")),
-        csv_field(&marks_text(&row.marks))
-    );
+    fields.extend([
+        row.expected_source.clone().unwrap_or_default(),
+        row.verdict.name().to_string(),
+        row.note.clone().unwrap_or_default(),
+        marks_text(&row.marks),
+    ]);
+    fields
 }
 
 /// Every fractional number rounded to 3 decimals, as the CSV prints them: no float noise
@@ -476,7 +491,7 @@ mod tests {
         assert!(markdown.contains("- pytorch/resnet152: float16, regenerated"));
         let csv = CsvTable.render(&[row()], &sources);
         let header = csv.lines().next().unwrap();
-        assert!(header.starts_with(CSV_COLUMNS), "{header}");
+        assert!(header.starts_with(&CSV_COLUMNS.join(",")), "{header}");
         assert!(header.ends_with(",benchmarking-keras-pytorch_top1,benchmarking-keras-pytorch_top5,benchmarking-keras-pytorch_delta_top1,benchmarking-keras-pytorch_delta_top5,expected_source,verdict,note,marks"), "{header}");
         assert_eq!(
             csv.lines().nth(1).unwrap(),

@@ -12,21 +12,10 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared`, or None (the calling test then skips, saying so). Under `CI=true` a missing
-/// `../shared` fails the test instead: CI always has it, so a skip there would hide a broken
-/// checkout behind a green run.
-pub fn shared() -> Option<PathBuf> {
-    let path = repo().join("../shared");
-    if path.join("models/models.json").is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |ci| ci != "true"),
-        "../shared is not beside the checkout (CI=true: tests that need it fail instead of skipping)"
-    );
-    eprintln!("skipped: ../shared is not beside the checkout");
-    None
-}
+/// The one skip helper (src/testing.rs): [`skip`] fails under `CI=true`, [`not_applicable`]
+/// never does; both print a `SKIPPED` line that `scripts/test.sh` counts.
+#[allow(unused_imports)] // each test binary compiles this module and uses some of them
+pub use zoorepro::testing::{in_ci, not_applicable, shared, skip};
 
 pub fn zoorepro(cache: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_zoorepro"));

@@ -25,7 +25,7 @@ fn sample_key(name: &str) -> u64 {
 /// A chosen image and its bytes (or why they could not be read).
 pub type Chosen = (Entry, Result<Vec<u8>, String>);
 
-/// The `n` images of the sample (see [`sample_key`]), in the byte order of their names.
+/// The `n` images of the sample (see `sample_key`), in the byte order of their names.
 pub fn choose_samples(dataset: &Dataset, n: usize) -> Result<Vec<Chosen>, DatasetError> {
     choose_samples_where(dataset, n, |_| true)
 }

@@ -1,6 +1,6 @@
 //! Explaining a number that does not reproduce: which input pipeline fits.
 //!
-//! Every candidate ([`candidates`]) is run on the same sample; the evidence is each candidate's
+//! Every candidate ([`candidates()`]) is run on the same sample; the evidence is each candidate's
 //! accuracy with its 95% interval and, given a reference prediction set, its per-image agreement
 //! with it. Agreement is the sharp signal (a pipeline matching a reference's predictions on
 //! 99% of images is that pipeline); without it, candidates are ranked by distance to the expected

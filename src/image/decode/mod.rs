@@ -1,10 +1,10 @@
 //! Image decoding, bit for bit like `PIL.Image.open(p).convert('RGB')`.
 //!
 //! JPEG goes through libjpeg-turbo driven as Pillow's own decoder drives it (ISLOW DCT, fancy
-//! upsampling, the same acceptance of damaged and truncated files): see [`jpeg`]. PNG (the `png`
-//! crate) and TIFF ([`tiff`]) are decoded row by row, WebP through image-webp without its
-//! temporary copies ([`webp`]), GIF and BMP through the `image` crate; each is converted the way
-//! Pillow's `convert('RGB')` converts it (alpha dropped, no compositing; [`layout`]).
+//! upsampling, the same acceptance of damaged and truncated files): see `jpeg.rs`. PNG (the `png`
+//! crate) and TIFF (`tiff.rs`) are decoded row by row, WebP through image-webp without its
+//! temporary copies (`webp.rs`), GIF and BMP through the `image` crate; each is converted the way
+//! Pillow's `convert('RGB')` converts it (alpha dropped, no compositing; `layout.rs`).
 //! No EXIF orientation is applied: neither Pillow nor torchvision nor Keras applies it.
 
 use crate::image::raster::{Placement, RgbImage, Window};

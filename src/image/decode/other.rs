@@ -754,7 +754,7 @@ for name in list(cases) + ["ptrns"]:
             .arg(dir.path())
             .status();
         if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("skipped: no Python with Pillow at {python}");
+            crate::testing::skip(&format!("no Python with Pillow at {python}"));
             return;
         }
         for name in ["p", "p4", "one", "la", "i16", "rgba", "ptrns"] {

@@ -16,7 +16,7 @@ pub(super) fn mismatches_with_pillow(script: &str, extension: &str) -> Option<Ve
         .arg(dir.path())
         .status();
     if !matches!(status, Ok(s) if s.success()) {
-        eprintln!("skipped: no Python with Pillow at {python}");
+        crate::testing::skip(&format!("no Python with Pillow at {python}"));
         return None;
     }
     let names = std::fs::read_to_string(dir.path().join("names.txt")).unwrap();

@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn avx2_horizontal_pass_equals_the_per_pixel_one() {
         if !std::is_x86_feature_detected!("avx2") {
-            eprintln!("skipping: no AVX2 on this CPU");
+            crate::testing::not_applicable("no AVX2 on this CPU");
             return;
         }
         for (w, h, out_w) in [
@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn avx2_vertical_pass_equals_the_scalar_one() {
         if !std::is_x86_feature_detected!("avx2") {
-            eprintln!("skipping: no AVX2 on this CPU");
+            crate::testing::not_applicable("no AVX2 on this CPU");
             return;
         }
         // (width, columns read, source height, output height): row lengths of 3 * columns bytes

@@ -4,11 +4,11 @@
 //! coefficient tables computed in double precision, rounded to 22-bit fixed point, two passes
 //! each rounded to 8 bits. Because each pass rounds, the order of the passes is part of the
 //! result, and it changed in Pillow 13 ([`PillowCompat`]); Pillow-SIMD keeps Pillow 12's order
-//! but rounds the coefficients to 16 bits ([`precision`]). NEAREST follows Pillow's affine
+//! but rounds the coefficients to 16 bits (`precision.rs`). NEAREST follows Pillow's affine
 //! path, whose source coordinates are a running double-precision sum (the same in all three).
 //!
-//! [`scalar`] holds the passes as Pillow's C code computes them (the reference), [`avx2`] the
-//! same integer arithmetic vectorised (chosen at run time, equal bit for bit), [`taps`] the
+//! `scalar.rs` holds the passes as Pillow's C code computes them (the reference), `avx2.rs` the
+//! same integer arithmetic vectorised (chosen at run time, equal bit for bit), `taps.rs` the
 //! coefficient tables both read.
 
 use std::ops::Range;
