@@ -197,9 +197,16 @@ fn moved_images_get_no_verdict_against_the_reference() {
         .iter()
         .map(|r| r["image_set"].as_str().unwrap())
         .collect();
-    assert_eq!(sets.len(), 2, "both runs are latest of their sets: {sets:?}");
+    assert_eq!(
+        sets.len(),
+        2,
+        "both runs are latest of their sets: {sets:?}"
+    );
     assert!(sets.contains(&"shared-imagenet-sample-100"), "{sets:?}");
-    assert!(sets.iter().any(|s| s.starts_with("relabelled-100-")), "{sets:?}");
+    assert!(
+        sets.iter().any(|s| s.starts_with("relabelled-100-")),
+        "{sets:?}"
+    );
 }
 
 /// Class 5: a verdict on bytes matched to no pin says so, in the record and the table, and

@@ -190,10 +190,13 @@ impl Summary {
             )
         });
         summary.within_full_val = within_full_val && !labelled_names.is_empty();
-        let disagreements = crate::eval::trust::check_labels(labelled.iter().copied()).disagreements;
+        let disagreements =
+            crate::eval::trust::check_labels(labelled.iter().copied()).disagreements;
         summary.label_disagreements = Some(disagreements);
         summary.relabelled_sha256 = (disagreements > 0).then(|| {
-            crate::eval::trust::labels_digest(labelled.iter().map(|&(name, _, label)| (name, label)))
+            crate::eval::trust::labels_digest(
+                labelled.iter().map(|&(name, _, label)| (name, label)),
+            )
         });
         summary.duplicate_contents = contents.and_then(|contents| {
             let known: Option<Vec<&[u8; 32]>> = labelled_names

@@ -437,6 +437,7 @@ mod tests {
                 image_set_sha256: crate::model::manifest::image_set_digest(["a.JPEG"]),
                 within_full_val: false,
                 label_disagreements: Some(0),
+                relabelled_sha256: None,
                 duplicate_contents: Some(0),
                 coverage: Some(crate::eval::trust::Coverage::Complete),
                 references: Some(Vec::new()),
