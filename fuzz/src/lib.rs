@@ -1,9 +1,11 @@
-//! What several fuzz targets share: streaming an archive through the `--val` tar source.
+//! What several fuzz targets share: streaming an archive through the `--val` tar source, and
+//! decoding bytes forced into one image format.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use zoorepro::dataset::Dataset;
+use zoorepro::image::decode::decode_rgb;
 
 /// One scratch file per process: `Dataset` reads from a path. On tmpfs where there is one, to
 /// keep the disk out of the loop; `scripts/fuzz/fuzz.sh` removes what a killed run leaves.
@@ -33,4 +35,28 @@ pub fn stream_archive(archive: &[u8]) {
     // yielding errors would show up as a timeout); then the record must be readable.
     for _sample in stream {}
     let _ = (dataset.skipped(), dataset.archive_end(), dataset.warnings());
+}
+
+/// Decodes `data` through the public entry, as a file that starts with one of `signatures`:
+/// input that does not is given the first one, so that the fuzzer's time goes into that
+/// format's decoder rather than into finding its magic.
+pub fn decode_as(data: &[u8], signatures: &[&[u8]]) {
+    let forced;
+    let bytes = if signatures.iter().any(|s| data.starts_with(s)) {
+        data
+    } else {
+        forced = [signatures[0], data].concat();
+        &forced
+    };
+    // Errors are the expected outcome for most inputs; only panics, crashes and runaway memory
+    // or time are findings, and an image whose buffer does not match its size.
+    if let Ok(image) = decode_rgb(bytes) {
+        assert_eq!(
+            image.pixels.len(),
+            image.width * image.height * 3,
+            "{}x{} image",
+            image.width,
+            image.height
+        );
+    }
 }
