@@ -657,6 +657,29 @@ mod tests {
         ));
     }
 
+    /// Found by `fuzz/fuzz_targets/tiff_decode.rs`: a SampleFormat tag with no values made the
+    /// `tiff` crate's IFD reader (0.10) index an empty list and panic; 0.11 rejects the tag.
+    /// Pillow reads a tag without values as absent and decodes the file: no writer makes one,
+    /// so zoorepro refuses it as corrupt rather than parse IFDs itself.
+    #[test]
+    fn an_empty_sample_format_is_refused_without_a_panic() {
+        use crate::image::decode::decode_rgb;
+        // Entry 6 (RowsPerStrip, bytes 82..94; the strip is the whole image without it)
+        // becomes SampleFormat (339), SHORT: with one value it is an ordinary file, with none
+        // it is the fuzzer's.
+        let with_sample_format = |count: u8| {
+            let mut file = gray_tiff(3, 2, &[1, 2, 3, 4, 5, 6]);
+            file[82..94].copy_from_slice(&[0x53, 0x01, 3, 0, count, 0, 0, 0, 1, 0, 0, 0]);
+            file
+        };
+        let image = decode_rgb(&with_sample_format(1)).unwrap();
+        assert_eq!(image.pixels[..6], [1, 1, 1, 2, 2, 2]);
+        assert!(matches!(
+            decode_rgb(&with_sample_format(0)),
+            Err(DecodeError::Corrupt(_))
+        ));
+    }
+
     #[test]
     fn packbits_runs_may_cross_rows() {
         // A repeat run of 5 and a literal run of 3, read as rows of 2, 4 and 2.
