@@ -89,9 +89,6 @@ export ZOOREPRO_PYTHON="$repo/.venv/bin/python"
 cargo fmt --check
 # Every relative link and #anchor of the Markdown docs resolves (stdlib Python, a second).
 python3 scripts/check_links.py
-# Dependencies declared but never used (CI installs the tool; here only when absent).
-command -v cargo-machete >/dev/null || cargo install cargo-machete --locked
-cargo machete
 cargo clippy --release --locked --all-targets -- -D warnings
 # The declared rust-version must really build. It promises what a user builds (`cargo install`:
 # the library and the binaries); tests, examples and benches are built with the current stable

@@ -73,7 +73,20 @@ pub fn decode_rgb_part(
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         jpeg::decode(bytes, needed)
     } else {
-        let image = other::decode_other(bytes)?;
+        // The other formats go through third-party decoders (png, tiff, image, gif,
+        // image-webp): a panic in one of them on a crafted file is that file's error, not the
+        // end of the pass (the tiff crate's IFD reader panicked on an empty SampleFormat tag).
+        let image =
+            std::panic::catch_unwind(|| other::decode_other(bytes)).map_err(|panic| {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                DecodeError::Corrupt(format!(
+                    "the decoder failed on this file ({reason}); check that it is a valid image"
+                ))
+            })??;
         let placement = Placement::whole(&image);
         Ok((image, placement))
     }

@@ -123,6 +123,14 @@ impl Plan {
             32773 => Compression::PackBits,
             _ => return Ok(None),
         };
+        if planar != Some(1) {
+            // The image crate reads some planar layouts, with other pixels than Pillow's.
+            return Err(DecodeError::Unsupported(
+                "planar TIFF (PlanarConfiguration 2, samples in separate planes) is not \
+                 reproduced"
+                    .into(),
+            ));
+        }
         let format = sample_format.first().copied().unwrap_or(1);
         let plain = planar == Some(1)
             && (fill_order == Some(1)
