@@ -21,8 +21,11 @@ browser="${CHROMIUM:-$(command -v chromium || true)}"
 if [ -z "$browser" ]; then
   [ "$(id -u)" = 0 ] || { echo "check_html.sh: no chromium (apt-get install chromium, or set CHROMIUM)" >&2; exit 2; }
   echo "check_html.sh: installing chromium (apt)" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+  # The browser tests run in parallel: a second install waits for the first's dpkg lock
+  # rather than failing on it.
+  wait_lock=(-o DPkg::Lock::Timeout=600)
+  DEBIAN_FRONTEND=noninteractive apt-get "${wait_lock[@]}" install -y -q chromium >/dev/null 2>&1 \
+    || { apt-get "${wait_lock[@]}" update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get "${wait_lock[@]}" install -y -q chromium >/dev/null; } \
     || { echo "check_html.sh: apt-get install chromium failed" >&2; exit 2; }
   browser=/usr/bin/chromium
 fi
