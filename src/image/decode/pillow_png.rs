@@ -468,7 +468,9 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         let palette = stream.palette.ok_or_else(|| {
             DecodeError::Unsupported("a palette PNG without a palette (PLTE chunk)".into())
         })?;
-        chunk(&mut out, b"PLTE", palette);
+        // Pillow reads whole RGB entries and ignores a partial one at the end; the `png` crate
+        // 0.18 panics on a PLTE whose length is not a multiple of 3 (found by fuzzing).
+        chunk(&mut out, b"PLTE", &palette[..palette.len() / 3 * 3]);
     }
     check_zlib(&data, &header)?;
     chunk(&mut out, b"IDAT", &data);
@@ -547,6 +549,32 @@ mod tests {
             at += 12 + length;
         }
         (chunks, pixels)
+    }
+
+    /// Found by `fuzz/fuzz_targets/png_decode.rs`: a PLTE of 8 or 5 bytes made the `png` crate
+    /// panic (a slice past the palette's end). Pillow reads the whole entries and leaves an index
+    /// past them black.
+    #[test]
+    fn a_palette_with_a_partial_entry_decodes_as_pillow_reads_it() {
+        let palette_png = |palette: &[u8]| {
+            let header = [0, 0, 0, 2, 0, 0, 0, 1, 8, 3, 0, 0, 0];
+            let mut idat = Vec::new();
+            let mut z = flate2::write::ZlibEncoder::new(&mut idat, flate2::Compression::fast());
+            std::io::Write::write_all(&mut z, &[0, 0, 1]).unwrap();
+            z.finish().unwrap();
+            let chunks = [
+                (*b"IHDR", header.to_vec()),
+                (*b"PLTE", palette.to_vec()),
+                (*b"IDAT", idat),
+                (*b"IEND", Vec::new()),
+            ];
+            assemble(&chunks, None)
+        };
+        let palette: Vec<u8> = (10..18).collect();
+        let image = decode_rgb(&palette_png(&palette)).unwrap();
+        assert_eq!(image.pixels, [10, 11, 12, 13, 14, 15]);
+        let image = decode_rgb(&palette_png(&palette[..5])).unwrap();
+        assert_eq!(image.pixels, [10, 11, 12, 0, 0, 0]);
     }
 
     /// The chunks as a file; `bad_crc` names a chunk type whose first CRC is spoiled.
