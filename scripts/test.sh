@@ -36,7 +36,27 @@ report_skips() {
         echo "0 tests skipped"
     fi
 }
-trap report_skips EXIT
+# Each stage of the full run prints its wall time, and the run ends with the table
+# CONTRIBUTING.md's per-stage budget is checked against.
+stage_times=()
+stage() {
+    local name="$1" start=$SECONDS
+    shift
+    echo "== stage: $name" >&2
+    "$@"
+    stage_times+=("$(printf '%5d s  %s' $((SECONDS - start)) "$name")")
+}
+report_stages() {
+    [ ${#stage_times[@]} -gt 0 ] || return 0
+    echo "stage times (wall, $(nproc) cores):"
+    printf '  %s\n' "${stage_times[@]}"
+    echo "  total: $SECONDS s"
+}
+finish() {
+    report_stages
+    report_skips
+}
+trap finish EXIT
 
 # The bundled demo through the real binary: 30 JPEGs, the bundled model, the reference its
 # manifest carries. Checks the verdict and the exit status, the store (a second run infers
@@ -45,7 +65,7 @@ smoke() {
     local bin="$target/release/zoorepro" scratch
     scratch="$(mktemp -d)"
     # shellcheck disable=SC2064 # expand now: $scratch is local
-    trap "rm -rf '$scratch'; report_skips" EXIT
+    trap "rm -rf '$scratch'; finish" EXIT
     local verify=("$bin" --cache-dir "$scratch/cache" verify --model coral/mobilenet_v2_1.0_224_quant
         --val demo --report-dir "$scratch/reports" --json)
     ZOOREPRO_HOME="$repo" "${verify[@]}" >"$scratch/first.json" 2>"$scratch/first.log" ||
@@ -82,29 +102,33 @@ if $quick; then
     exit 0
 fi
 
-bash scripts/setup.sh
+stage setup bash scripts/setup.sh
 export ZOOREPRO_PYTHON="$repo/.venv/bin/python"
 
 # Style and lints first: a red one fails in seconds, before the long build.
-cargo fmt --check
+stage fmt cargo fmt --check
 # Every relative link and #anchor of the Markdown docs resolves (stdlib Python, a second).
-python3 scripts/check_links.py
-cargo clippy --release --locked --all-targets -- -D warnings
+stage links python3 scripts/check_links.py
+stage clippy cargo clippy --release --locked --all-targets -- -D warnings
 # The declared rust-version must really build. It promises what a user builds (`cargo install`:
 # the library and the binaries); tests, examples and benches are built with the current stable
 # toolchain above and below, so checking them with the old one too would double the time for
 # no promise (rustup fetches that toolchain once).
 msrv="$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)"
-rustup toolchain install "$msrv" --profile minimal --no-self-update >/dev/null
-CARGO_TARGET_DIR="$target/msrv" cargo "+$msrv" check --locked --lib --bins
+msrv_check() {
+    rustup toolchain install "$msrv" --profile minimal --no-self-update >/dev/null
+    CARGO_TARGET_DIR="$target/msrv" cargo "+$msrv" check --locked --lib --bins
+}
+stage "msrv $msrv" msrv_check
 # The API docs build without a warning (broken intra-doc links, bad HTML, ...).
-RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+stage doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
 
 # Release profile: the integration tests push hundreds of real images through the binary.
-cargo test --release --locked "$@"
-smoke
+stage "test build" cargo test --release --locked --no-run "$@"
+stage "test run" cargo test --release --locked "$@"
+stage smoke smoke
 # Issue 18's yardstick: every JPEG of tests/jpeg-corpus accepted, refused and decoded as Pillow 13 does.
-bash scripts/parity/parity_corpus.sh --jobs 2
+stage "jpeg corpus" bash scripts/parity/parity_corpus.sh --jobs 2
 # Issue 35 item 11: PNG, TIFF, GIF, BMP and WebP of tests/nonjpeg-corpus accepted, refused and
 # decoded as Pillow 13 does (known-unsupported.tsv lists the clean refusals); about 25 s.
-bash scripts/parity/parity_nonjpeg.sh --jobs 2
+stage "non-jpeg corpus" bash scripts/parity/parity_nonjpeg.sh --jobs 2
