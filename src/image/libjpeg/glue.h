@@ -50,7 +50,7 @@ enum zr_jpeg_status {
   ZR_JPEG_BROKEN = 2,         /* a fatal libjpeg error; `message` says which */
   ZR_JPEG_TOO_MANY_SCANS = 3, /* more than `max_scans` scans; `message` says so */
   ZR_JPEG_NO_MEMORY = 4,      /* `alloc` returned NULL */
-  ZR_JPEG_SIZE_MISMATCH = 5,  /* ZR_JPEG_COLOUR_AS_PARSED: libjpeg's frame is not the expected one */
+  ZR_JPEG_SIZE_MISMATCH = 5,  /* ZR_JPEG_COLOUR_AS_PARSED: libjpeg's frame is another size */
   ZR_JPEG_TOO_LARGE = 6       /* over `max_side`, `max_pixels` or `max_bytes` */
 };
 
