@@ -1,8 +1,9 @@
 //! Build steps that need more than Cargo:
 //! - the Rust types of the official ONNX schema (proto/onnx.proto), generated with prost; protox
 //!   compiles the .proto in pure Rust, so building zoorepro needs no `protoc` binary;
-//! - `src/image/decode/pillow_jpeg.c`, which drives libjpeg-turbo the way Pillow does, compiled against
-//!   the headers of the libjpeg-turbo that `turbojpeg-sys` builds and links;
+//! - `src/image/libjpeg/glue.c`, which drives libjpeg-turbo the way Pillow, TensorFlow, torchvision
+//!   and OpenCV do (the request picks which), compiled against the headers of the libjpeg-turbo
+//!   that `turbojpeg-sys` builds and links;
 //! - the shipped manifests (`manifests/*.json`), embedded so that an installed binary works outside
 //!   the checkout.
 
@@ -11,37 +12,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile(["proto/onnx.proto"], ["proto"])?;
     prost_build::Config::new().compile_fds(descriptors)?;
 
-    println!("cargo:rerun-if-changed=src/image/decode/pillow_jpeg.c");
+    // The one libjpeg glue (src/image/libjpeg), for every library the presets reproduce.
+    println!("cargo:rerun-if-changed=src/image/libjpeg/glue.c");
+    println!("cargo:rerun-if-changed=src/image/libjpeg/glue.h");
     let includes = std::env::var("DEP_TURBOJPEG_INCLUDE")
         .map_err(|_| "turbojpeg-sys did not say where libjpeg-turbo's headers are")?;
     let mut build = cc::Build::new();
-    build.file("src/image/decode/pillow_jpeg.c").warnings(true);
+    build.file("src/image/libjpeg/glue.c").warnings(true);
     for dir in includes.split(',') {
         build.include(dir);
     }
-    build.compile("pillow_jpeg");
-
-    // TensorFlow's decode_jpeg settings (src/image/protocols): the same libjpeg-turbo.
-    println!("cargo:rerun-if-changed=src/image/protocols/tensorflow_jpeg.c");
-    let mut build = cc::Build::new();
-    build
-        .file("src/image/protocols/tensorflow_jpeg.c")
-        .warnings(true);
-    for dir in includes.split(',') {
-        build.include(dir);
-    }
-    build.compile("tensorflow_jpeg");
-
-    // OpenCV's imread settings (src/image/protocols): the same libjpeg-turbo.
-    println!("cargo:rerun-if-changed=src/image/protocols/opencv_jpeg.c");
-    let mut build = cc::Build::new();
-    build
-        .file("src/image/protocols/opencv_jpeg.c")
-        .warnings(true);
-    for dir in includes.split(',') {
-        build.include(dir);
-    }
-    build.compile("opencv_jpeg");
+    build.compile("zoorepro_libjpeg_glue");
 
     embed_manifests()
 }

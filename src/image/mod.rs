@@ -1,10 +1,11 @@
 //! The image path, from encoded bytes to the float32 tensor a model is fed, each step bit for
 //! bit like the Python pipeline it reproduces: [`decode`] (Pillow's JPEG acceptance and pixels,
-//! other formats as `convert('RGB')`), [`resample`] (Pillow's `Image.resize`), [`recipe`] (the
-//! presets and manifests' preprocessing), [`preprocess`] (geometry and normalisation), on the
-//! [`raster`] types.
+//! other formats as `convert('RGB')`; every library's libjpeg settings go through the one glue in
+//! `libjpeg`), [`resample`] (Pillow's `Image.resize`), [`recipe`] (the presets and manifests'
+//! preprocessing), [`preprocess`] (geometry and normalisation), on the [`raster`] types.
 
 pub mod decode;
+pub(crate) mod libjpeg;
 pub mod preprocess;
 pub mod protocols;
 pub mod raster;

@@ -2,18 +2,14 @@
 //!
 //! Two stages, as in Pillow: [`pillow_open`](super::pillow_open) refuses what
 //! `JpegImagePlugin` refuses while parsing markers and gives the frame's size and mode; then
-//! `pillow_jpeg.c` drives libjpeg-turbo exactly as Pillow's `JpegDecode.c` does (suspending
-//! source over the whole file, warnings ignored, a fresh decompressor per image). Grayscale is
-//! replicated into RGB and Adobe CMYK converted with Pillow's formula, as `convert('RGB')` does.
-
-use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
-
-// Links libjpeg-turbo (the crate's static library holds the libjpeg API pillow_jpeg.c calls);
-// no Rust item of the bindings is used.
-use turbojpeg_sys as _;
+//! the libjpeg glue ([`crate::image::libjpeg`]) drives libjpeg-turbo exactly as Pillow's
+//! `JpegDecode.c` does (suspending source over the whole file, warnings ignored, a fresh
+//! decompressor per image). Grayscale is replicated into RGB and Adobe CMYK converted with
+//! Pillow's formula, as `convert('RGB')` does.
 
 use super::DecodeError;
 use super::pillow_open::{Frame, OpenError, open_like_pillow};
+use crate::image::libjpeg::{self, Colour, Failure, Hooks, Policy, Source};
 use crate::image::raster::{Placement, RgbImage, Window};
 
 /// Scans a progressive JPEG may have before it is refused. Pillow sets no limit, so a few
@@ -29,73 +25,24 @@ pub const MAX_SCANS: i32 = 100;
 /// rows.
 const PART_MARGIN: usize = 16;
 
-#[repr(C)]
-struct Request {
-    components: c_int,
-    expect_width: c_uint,
-    expect_height: c_uint,
-    max_scans: c_int,
-    region: c_int,
-    x: c_uint,
-    y: c_uint,
-    width: c_uint,
-    height: c_uint,
-    alloc: extern "C" fn(*mut c_void, usize) -> *mut u8,
-    opaque: *mut c_void,
-}
-
-/// jpeglib.h's JMSG_LENGTH_MAX.
-const MESSAGE_LEN: usize = 200;
-
-#[repr(C)]
-struct Outcome {
-    status: c_int,
-    warnings: c_int,
-    ran_out: c_int,
-    x: c_uint,
-    y: c_uint,
-    width: c_uint,
-    height: c_uint,
-    message: [c_char; MESSAGE_LEN],
-}
-
-const OK: c_int = 0;
-const TRUNCATED: c_int = 1;
-const BROKEN: c_int = 2;
-const TOO_MANY_SCANS: c_int = 3;
-const NO_MEMORY: c_int = 4;
-const SIZE_MISMATCH: c_int = 5;
-
-unsafe extern "C" {
-    fn zr_pillow_jpeg_decode(
-        data: *const u8,
-        len: usize,
-        request: *const Request,
-        outcome: *mut Outcome,
-    ) -> c_int;
-}
-
-/// The output buffer, sized by the C side once it knows the region. Grayscale gets room to be
-/// turned into RGB in place (CMYK shrinks in place, RGB stays).
-struct Output {
-    pixels: Vec<u8>,
+/// The region to decode, fixed before libjpeg runs (Pillow's frame gives the size), and room for
+/// grayscale to be turned into RGB in place (CMYK shrinks in place, RGB stays).
+struct PillowHooks {
+    region: Option<Window>,
     components: usize,
 }
 
-extern "C" fn allocate(opaque: *mut c_void, len: usize) -> *mut u8 {
-    // SAFETY: `opaque` is the `&mut Output` passed in the request, alive for the whole call.
-    let output = unsafe { &mut *opaque.cast::<Output>() };
-    let wanted = if output.components == 1 {
-        len.checked_mul(3)
-    } else {
-        Some(len)
-    };
-    output.pixels.clear();
-    match wanted {
-        Some(wanted) if output.pixels.try_reserve_exact(wanted).is_ok() => {
-            output.pixels.as_mut_ptr()
+impl Hooks for PillowHooks {
+    fn region(&mut self, _width: usize, _height: usize) -> Option<Window> {
+        self.region
+    }
+
+    fn capacity(&self, len: usize) -> Option<usize> {
+        if self.components == 1 {
+            len.checked_mul(3)
+        } else {
+            Some(len)
         }
-        _ => std::ptr::null_mut(),
     }
 }
 
@@ -111,77 +58,41 @@ fn decode_with_libjpeg(
     frame: &Frame,
     region: Option<Window>,
 ) -> Result<Decoded, DecodeError> {
-    let components = usize::from(frame.layers);
-    let mut output = Output {
-        pixels: Vec::new(),
-        components,
+    // Pillow's JpegDecode.c: a suspending source over the whole file, libjpeg's defaults, the
+    // mode (and size) Pillow parsed from the frame header.
+    let colour = Colour::AsParsed {
+        components: frame.layers,
+        width: frame.width,
+        height: frame.height,
     };
-    let region_window = region.unwrap_or(Window::full(0, 0));
-    let request = Request {
-        components: c_int::from(frame.layers),
-        expect_width: frame.width,
-        expect_height: frame.height,
-        max_scans: MAX_SCANS,
-        region: c_int::from(region.is_some()),
-        x: region_window.x as c_uint,
-        y: region_window.y as c_uint,
-        width: region_window.width as c_uint,
-        height: region_window.height as c_uint,
-        alloc: allocate,
-        opaque: (&mut output as *mut Output).cast(),
+    let policy = Policy::new(Source::Suspending, colour, MAX_SCANS);
+    let mut hooks = PillowHooks {
+        region,
+        components: usize::from(frame.layers),
     };
-    let mut outcome = std::mem::MaybeUninit::<Outcome>::uninit();
-    // SAFETY: `bytes` outlives the call; the request's callback and opaque pointer stay valid
-    // for it; the C side fills `outcome` whole before returning and writes at most the length it
-    // asked `allocate` for into the buffer.
-    let outcome = unsafe {
-        zr_pillow_jpeg_decode(bytes.as_ptr(), bytes.len(), &request, outcome.as_mut_ptr());
-        outcome.assume_init()
-    };
-    // SAFETY: format_message writes a NUL-terminated string into the zeroed buffer.
-    let message = unsafe { CStr::from_ptr(outcome.message.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
-    match outcome.status {
-        OK => {}
-        TRUNCATED => {
-            return Err(DecodeError::Truncated(
-                "the data ends before the last row".into(),
-            ));
+    let decoded = libjpeg::decode(bytes, &policy, &mut hooks).map_err(|failure| match failure {
+        Failure::Truncated => DecodeError::Truncated("the data ends before the last row".into()),
+        Failure::Broken(message) => DecodeError::Broken(message),
+        Failure::TooManyScans(message) => DecodeError::Unsupported(format!(
+            "progressive JPEG with {message} (more than any encoder writes; refused so that \
+             a scan bomb cannot stall the run)"
+        )),
+        Failure::NoMemory => {
+            DecodeError::Unsupported("not enough memory for the decoded image".into())
         }
-        BROKEN => return Err(DecodeError::Broken(message)),
-        TOO_MANY_SCANS => {
-            return Err(DecodeError::Unsupported(format!(
-                "progressive JPEG with {message} (more than any encoder writes; refused so that \
-                 a scan bomb cannot stall the run)"
-            )));
+        Failure::SizeMismatch => {
+            DecodeError::Broken("libjpeg's frame is not the one Pillow reads the size from".into())
         }
-        NO_MEMORY => {
-            return Err(DecodeError::Unsupported(
-                "not enough memory for the decoded image".into(),
-            ));
-        }
-        SIZE_MISMATCH => {
-            return Err(DecodeError::Broken(
-                "libjpeg's frame is not the one Pillow reads the size from".into(),
-            ));
-        }
-        other => return Err(DecodeError::Broken(format!("decoder status {other}"))),
-    }
-    let window = Window {
-        x: outcome.x as usize,
-        y: outcome.y as usize,
-        width: outcome.width as usize,
-        height: outcome.height as usize,
-    };
-    let mut pixels = output.pixels;
-    // SAFETY: a successful decode wrote every row of the window (plus, for a region, one scratch
-    // row after them, which is left out here) into this buffer, `components` bytes per pixel.
-    unsafe { pixels.set_len(window.width * window.height * components) };
+        // Pillow's policy sets no size limit of libjpeg's; the frame size was checked before.
+        Failure::TooLarge => DecodeError::TooLarge {
+            width: u64::from(frame.width),
+            height: u64::from(frame.height),
+        },
+    })?;
     Ok(Decoded {
-        pixels,
-        window,
-        clean: outcome.warnings == 0 && outcome.ran_out == 0,
+        clean: decoded.warnings == 0 && !decoded.ran_out,
+        pixels: decoded.pixels,
+        window: decoded.window,
     })
 }
 

@@ -1,115 +1,52 @@
 //! `cv2.imread(path)` (IMREAD_COLOR) on JPEG files, accepted, refused and pixelled as OpenCV 5.1
-//! does it: `opencv_jpeg.c` for the libjpeg settings, this file for OpenCV's CMYK conversion and
-//! for the EXIF orientation imread applies (its own EXIF reader, quirks included: see [`Exif`]).
-
-use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
+//! does it: the libjpeg glue ([`crate::image::libjpeg`]) with imread's policy, this file for
+//! OpenCV's CMYK conversion and for the EXIF orientation imread applies (its own EXIF reader,
+//! quirks included: see [`Exif`]).
 
 use crate::image::decode::{DecodeError, MAX_SCANS, jpeg_part};
+use crate::image::libjpeg::{self, Colour, Failure, Hooks, Policy, Source};
 use crate::image::raster::{RgbImage, Window};
 
-#[repr(C)]
-struct CWindow {
-    x: c_uint,
-    y: c_uint,
-    width: c_uint,
-    height: c_uint,
-}
+/// imread's libjpeg: a file source (running out of data is a warning and a fake EOI), libjpeg's
+/// defaults (accurate DCT, fancy upsampling), RGB or CMYK, validateInputImageSize's limits (sides
+/// up to 2^20, at most 2^30 pixels), and an image whose rows are all out is kept whatever
+/// jpeg_finish_decompress then says.
+const IMREAD: Policy = Policy {
+    keep_after_rows: true,
+    max_side: 1 << 20,
+    max_pixels: 1 << 30,
+    ..Policy::new(Source::FakeEoi, Colour::RgbOrCmyk, MAX_SCANS)
+};
 
-#[repr(C)]
-struct Request {
-    max_scans: c_int,
-    allow_region: c_int,
-    plan: extern "C" fn(*mut c_void, c_uint, c_uint, *mut CWindow) -> c_int,
-    alloc: extern "C" fn(*mut c_void, usize) -> *mut u8,
-    app1: extern "C" fn(*mut c_void, *const u8, c_uint),
-    opaque: *mut c_void,
-}
-
-/// jpeglib.h's JMSG_LENGTH_MAX.
-const MESSAGE_LEN: usize = 200;
-
-#[repr(C)]
-struct Outcome {
-    status: c_int,
-    warnings: c_int,
-    components: c_int,
-    full_width: c_uint,
-    full_height: c_uint,
-    x: c_uint,
-    y: c_uint,
-    width: c_uint,
-    height: c_uint,
-    message: [c_char; MESSAGE_LEN],
-}
-
-const OK: c_int = 0;
-const BROKEN: c_int = 2;
-const TOO_MANY_SCANS: c_int = 3;
-const NO_MEMORY: c_int = 4;
-const TOO_LARGE: c_int = 6;
-
-unsafe extern "C" {
-    fn zr_cv_jpeg_decode(
-        data: *const u8,
-        len: usize,
-        request: *const Request,
-        outcome: *mut Outcome,
-    ) -> c_int;
-}
-
-/// What the C side calls back into: the caller's rectangle, the output buffer and the EXIF
-/// reader.
-struct Callbacks<'a> {
+/// What the C side calls back into: the caller's rectangle and the EXIF reader.
+struct ImreadHooks<'a> {
     needed: &'a mut dyn FnMut(usize, usize) -> Window,
-    pixels: Vec<u8>,
+    allow_region: bool,
+    /// A part was asked for (then a failed or warned decode is run again whole).
+    asked_part: bool,
     exif: Exif,
 }
 
-extern "C" fn plan(opaque: *mut c_void, width: c_uint, height: c_uint, out: *mut CWindow) -> c_int {
-    // SAFETY: `opaque` is the `&mut Callbacks` passed in the request, alive for the whole call,
-    // and `out` points at the C side's window.
-    let callbacks = unsafe { &mut *opaque.cast::<Callbacks>() };
-    // An oriented picture is flipped or turned after decoding: decode it whole.
-    if matches!(callbacks.exif.orientation, Some(2..=8)) {
-        return 0;
+impl Hooks for ImreadHooks<'_> {
+    fn region(&mut self, width: usize, height: usize) -> Option<Window> {
+        // An oriented picture is flipped or turned after decoding: decode it whole.
+        if !self.allow_region || matches!(self.exif.orientation, Some(2..=8)) {
+            return None;
+        }
+        let part = jpeg_part(width, height, (self.needed)(width, height));
+        self.asked_part = part.is_some();
+        part
     }
-    let (width, height) = (width as usize, height as usize);
-    let Some(part) = jpeg_part(width, height, (callbacks.needed)(width, height)) else {
-        return 0;
-    };
-    // SAFETY: see above.
-    unsafe {
-        *out = CWindow {
-            x: part.x as c_uint,
-            y: part.y as c_uint,
-            width: part.width as c_uint,
-            height: part.height as c_uint,
-        };
-    }
-    1
-}
 
-extern "C" fn allocate(opaque: *mut c_void, len: usize) -> *mut u8 {
-    // SAFETY: `opaque` is the `&mut Callbacks` passed in the request, alive for the whole call.
-    let callbacks = unsafe { &mut *opaque.cast::<Callbacks>() };
-    callbacks.pixels.clear();
-    match callbacks.pixels.try_reserve_exact(len) {
-        Ok(()) => callbacks.pixels.as_mut_ptr(),
-        Err(_) => std::ptr::null_mut(),
+    fn wants_app1(&self) -> bool {
+        true
     }
-}
 
-extern "C" fn app1(opaque: *mut c_void, data: *const u8, len: c_uint) {
-    // SAFETY: as in `allocate`; `data` points at the saved marker's `len` bytes.
-    let (callbacks, marker) = unsafe {
-        (
-            &mut *opaque.cast::<Callbacks>(),
-            std::slice::from_raw_parts(data, len as usize),
-        )
-    };
-    // grfmt_jpeg.cpp: an APP1 longer than its 6-byte "Exif\0\0" header is parsed after it.
-    if marker.len() > 6 && marker.starts_with(b"Exif\0\0") {
-        callbacks.exif.parse(&marker[6..]);
+    fn app1(&mut self, marker: &[u8]) {
+        // grfmt_jpeg.cpp: an APP1 longer than its 6-byte "Exif\0\0" header is parsed after it.
+        if marker.len() > 6 && marker.starts_with(b"Exif\0\0") {
+            self.exif.parse(&marker[6..]);
+        }
     }
 }
 
@@ -272,21 +209,24 @@ fn orient(img: RgbImage, orientation: Option<u16>) -> RgbImage {
     RgbImage::new(w, h, out)
 }
 
-fn error_of(outcome: &Outcome) -> DecodeError {
-    // SAFETY: format_message writes a NUL-terminated string into the zeroed buffer.
-    let message = unsafe { CStr::from_ptr(outcome.message.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
-    match outcome.status {
-        BROKEN => DecodeError::Broken(format!("OpenCV's imread refuses it: {message}")),
-        TOO_MANY_SCANS => DecodeError::Unsupported(format!(
+fn error_of(failure: Failure) -> DecodeError {
+    match failure {
+        Failure::Broken(message) => {
+            DecodeError::Broken(format!("OpenCV's imread refuses it: {message}"))
+        }
+        Failure::TooManyScans(message) => DecodeError::Unsupported(format!(
             "progressive JPEG with {message} (refused so that a scan bomb cannot stall the run)"
         )),
-        NO_MEMORY => DecodeError::Unsupported("not enough memory for the decoded image".into()),
-        TOO_LARGE => DecodeError::Unsupported(
+        Failure::NoMemory => {
+            DecodeError::Unsupported("not enough memory for the decoded image".into())
+        }
+        Failure::TooLarge => DecodeError::Unsupported(
             "more than 2^20 pixels a side or 2^30 pixels, which OpenCV's imread refuses".into(),
         ),
-        other => DecodeError::Broken(format!("decoder status {other}")),
+        // Neither happens: the file source never suspends, and no parsed frame is checked.
+        other @ (Failure::Truncated | Failure::SizeMismatch) => {
+            DecodeError::Broken(format!("OpenCV's imread refuses it: {other:?}"))
+        }
     }
 }
 
@@ -300,41 +240,20 @@ pub struct Decoded {
     pub full_height: usize,
 }
 
-/// One libjpeg run.
+/// One libjpeg run, and the EXIF it read.
 fn run(
     bytes: &[u8],
     allow_region: bool,
     needed: &mut dyn FnMut(usize, usize) -> Window,
-) -> (Vec<u8>, Outcome, Exif) {
-    let mut callbacks = Callbacks {
+) -> (Result<libjpeg::Decoded, Failure>, bool, Exif) {
+    let mut hooks = ImreadHooks {
         needed,
-        pixels: Vec::new(),
+        allow_region,
+        asked_part: false,
         exif: Exif::default(),
     };
-    let request = Request {
-        max_scans: MAX_SCANS,
-        allow_region: c_int::from(allow_region),
-        plan,
-        alloc: allocate,
-        app1,
-        opaque: (&mut callbacks as *mut Callbacks).cast(),
-    };
-    let mut outcome = std::mem::MaybeUninit::<Outcome>::uninit();
-    // SAFETY: `bytes` outlives the call; the callbacks and the opaque pointer stay valid for it;
-    // the C side fills `outcome` whole before returning and writes at most the length it asked
-    // `allocate` for into the buffer.
-    let outcome = unsafe {
-        zr_cv_jpeg_decode(bytes.as_ptr(), bytes.len(), &request, outcome.as_mut_ptr());
-        outcome.assume_init()
-    };
-    let mut pixels = callbacks.pixels;
-    if outcome.status == OK {
-        let len = outcome.width as usize * outcome.height as usize * outcome.components as usize;
-        // SAFETY: a successful decode wrote every row of the window (plus one scratch row after
-        // them, left out here) into the buffer it allocated.
-        unsafe { pixels.set_len(len) };
-    }
-    (pixels, outcome, callbacks.exif)
+    let result = libjpeg::decode(bytes, &IMREAD, &mut hooks);
+    (result, hooks.asked_part, hooks.exif)
 }
 
 /// Decodes a JPEG as `cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)` sees it (RGB, EXIF
@@ -353,30 +272,31 @@ pub fn decode(
             "not a JPEG: the OpenCV presets reproduce imread on JPEG files only".into(),
         ));
     }
-    let (mut pixels, mut outcome, mut exif) = run(bytes, true, &mut needed);
-    let partial = outcome.width != outcome.full_width || outcome.height != outcome.full_height;
-    if partial && (outcome.status != OK || outcome.warnings != 0) {
-        (pixels, outcome, exif) = run(bytes, false, &mut needed);
+    let (mut result, asked_part, mut exif) = run(bytes, true, &mut needed);
+    let retry = match &result {
+        Ok(decoded) => decoded.is_partial() && decoded.warnings != 0,
+        Err(_) => asked_part,
+    };
+    if retry {
+        (result, _, exif) = run(bytes, false, &mut needed);
     }
-    if outcome.status != OK {
-        return Err(error_of(&outcome));
-    }
-    if outcome.components == 4 {
-        pixels = cmyk_to_rgb(pixels);
-    }
-    let img = RgbImage::new(outcome.width as usize, outcome.height as usize, pixels);
-    let (x, y) = (outcome.x as usize, outcome.y as usize);
-    if x != 0
-        || y != 0
-        || img.width != outcome.full_width as usize
-        || img.height != outcome.full_height as usize
-    {
-        // A part: never an oriented picture (see `plan`).
+    let decoded = result.map_err(error_of)?;
+    let (window, full_width, full_height) =
+        (decoded.window, decoded.full_width, decoded.full_height);
+    let partial = decoded.is_partial();
+    let pixels = if decoded.components == 4 {
+        cmyk_to_rgb(decoded.pixels)
+    } else {
+        decoded.pixels
+    };
+    let img = RgbImage::new(window.width, window.height, pixels);
+    if partial {
+        // A part: never an oriented picture (see `ImreadHooks::region`).
         return Ok(Decoded {
-            x,
-            y,
-            full_width: outcome.full_width as usize,
-            full_height: outcome.full_height as usize,
+            x: window.x,
+            y: window.y,
+            full_width,
+            full_height,
             img,
         });
     }

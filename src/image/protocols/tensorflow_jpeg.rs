@@ -1,99 +1,25 @@
 //! `tf.io.decode_jpeg(contents, channels=3)`, accepted, refused and pixelled as TensorFlow does
-//! it: see `tensorflow_jpeg.c` for the libjpeg settings (fast integer DCT, fancy upsampling, every
-//! read past the end fatal) and this file for TensorFlow's CMYK conversion. torchvision's
-//! `decode_jpeg` drives libjpeg the same way but for the DCT and the size limit: it shares the C
-//! side through a [`Flavour`] (see `torch_jpeg.rs`).
-
-use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
+//! it: the libjpeg glue ([`crate::image::libjpeg`]) with TensorFlow's policy (fast integer DCT,
+//! fancy upsampling, every read past the end fatal), and this file for TensorFlow's CMYK
+//! conversion. torchvision's `decode_jpeg` drives libjpeg the same way but for the DCT and the
+//! size limit: it shares this policy through a [`Flavour`] (see `torch_jpeg.rs`).
 
 use crate::image::decode::{DecodeError, MAX_SCANS, jpeg_part};
+use crate::image::libjpeg::{self, Colour, Dct, Failure, Hooks, Policy, Source};
 use crate::image::raster::{Placement, RgbImage, Window};
 
-#[repr(C)]
-struct CWindow {
-    x: c_uint,
-    y: c_uint,
-    width: c_uint,
-    height: c_uint,
-}
-
-#[repr(C)]
-struct Request {
-    max_scans: c_int,
-    allow_region: c_int,
-    dct_islow: c_int,
-    max_bytes: std::ffi::c_longlong,
-    plan: extern "C" fn(*mut c_void, c_uint, c_uint, *mut CWindow) -> c_int,
-    alloc: extern "C" fn(*mut c_void, usize) -> *mut u8,
-    opaque: *mut c_void,
-}
-
-/// jpeglib.h's JMSG_LENGTH_MAX.
-const MESSAGE_LEN: usize = 200;
-
-#[repr(C)]
-struct Outcome {
-    status: c_int,
-    warnings: c_int,
-    components: c_int,
-    adobe: c_int,
-    full_width: c_uint,
-    full_height: c_uint,
-    x: c_uint,
-    y: c_uint,
-    width: c_uint,
-    height: c_uint,
-    message: [c_char; MESSAGE_LEN],
-}
-
-const OK: c_int = 0;
-const BROKEN: c_int = 2;
-const TOO_MANY_SCANS: c_int = 3;
-const NO_MEMORY: c_int = 4;
-const TOO_LARGE: c_int = 6;
-
-unsafe extern "C" {
-    fn zr_tf_jpeg_decode(
-        data: *const u8,
-        len: usize,
-        request: *const Request,
-        outcome: *mut Outcome,
-    ) -> c_int;
-}
-
-/// What the C side calls back into: the caller's rectangle and the output buffer.
-struct Callbacks<'a> {
+/// The caller's rectangle, plus the margin, when a part may be decoded.
+struct PartHooks<'a> {
     needed: &'a mut dyn FnMut(usize, usize) -> Window,
-    pixels: Vec<u8>,
+    allow_region: bool,
 }
 
-extern "C" fn plan(opaque: *mut c_void, width: c_uint, height: c_uint, out: *mut CWindow) -> c_int {
-    // SAFETY: `opaque` is the `&mut Callbacks` passed in the request, alive for the whole call,
-    // and `out` points at the C side's window.
-    let callbacks = unsafe { &mut *opaque.cast::<Callbacks>() };
-    let (width, height) = (width as usize, height as usize);
-    let Some(part) = jpeg_part(width, height, (callbacks.needed)(width, height)) else {
-        return 0;
-    };
-    // SAFETY: see above.
-    unsafe {
-        *out = CWindow {
-            x: part.x as c_uint,
-            y: part.y as c_uint,
-            width: part.width as c_uint,
-            height: part.height as c_uint,
-        };
-    }
-    1
-}
-
-extern "C" fn allocate(opaque: *mut c_void, len: usize) -> *mut u8 {
-    // SAFETY: as in `plan`.
-    let callbacks = unsafe { &mut *opaque.cast::<Callbacks>() };
-    callbacks.pixels.clear();
-    match callbacks.pixels.try_reserve_exact(len) {
-        Ok(()) => callbacks.pixels.as_mut_ptr(),
-        Err(_) => std::ptr::null_mut(),
+impl Hooks for PartHooks<'_> {
+    fn region(&mut self, width: usize, height: usize) -> Option<Window> {
+        if !self.allow_region {
+            return None;
+        }
+        jpeg_part(width, height, (self.needed)(width, height))
     }
 }
 
@@ -125,60 +51,48 @@ const TENSORFLOW: Flavour = Flavour {
     cmyk_to_rgb,
 };
 
-/// One libjpeg run: the pixels (RGB, or CMYK still to convert), and the outcome.
+/// One libjpeg run, as TensorFlow's memory source and settings drive it.
 fn run(
     bytes: &[u8],
     flavour: &Flavour,
     allow_region: bool,
     needed: &mut dyn FnMut(usize, usize) -> Window,
-) -> (Vec<u8>, Outcome) {
-    let mut callbacks = Callbacks {
+) -> Result<libjpeg::Decoded, Failure> {
+    let policy = Policy {
+        dct: if flavour.dct_islow {
+            Dct::Islow
+        } else {
+            Dct::Ifast
+        },
+        max_bytes: u64::try_from(flavour.max_bytes).unwrap_or(0),
+        ..Policy::new(Source::FatalEof, Colour::RgbOrCmyk, MAX_SCANS)
+    };
+    let mut hooks = PartHooks {
         needed,
-        pixels: Vec::new(),
+        allow_region,
     };
-    let request = Request {
-        max_scans: MAX_SCANS,
-        allow_region: c_int::from(allow_region),
-        dct_islow: c_int::from(flavour.dct_islow),
-        max_bytes: flavour.max_bytes,
-        plan,
-        alloc: allocate,
-        opaque: (&mut callbacks as *mut Callbacks).cast(),
-    };
-    let mut outcome = std::mem::MaybeUninit::<Outcome>::uninit();
-    // SAFETY: `bytes` outlives the call; the callbacks and the opaque pointer stay valid for it;
-    // the C side fills `outcome` whole before returning and writes at most the length it asked
-    // `allocate` for into the buffer.
-    let outcome = unsafe {
-        zr_tf_jpeg_decode(bytes.as_ptr(), bytes.len(), &request, outcome.as_mut_ptr());
-        outcome.assume_init()
-    };
-    let mut pixels = callbacks.pixels;
-    if outcome.status == OK {
-        let len = outcome.width as usize * outcome.height as usize * outcome.components as usize;
-        // SAFETY: a successful decode wrote every row of the window (plus one scratch row after
-        // them, left out here) into the buffer it allocated.
-        unsafe { pixels.set_len(len) };
-    }
-    (pixels, outcome)
+    libjpeg::decode(bytes, &policy, &mut hooks)
 }
 
-fn error_of(outcome: &Outcome, flavour: &Flavour) -> DecodeError {
-    // SAFETY: format_message writes a NUL-terminated string into the zeroed buffer.
-    let message = unsafe { CStr::from_ptr(outcome.message.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
-    match outcome.status {
-        BROKEN => DecodeError::Broken(format!("{} refuses it: {message}", flavour.who)),
-        TOO_MANY_SCANS => DecodeError::Unsupported(format!(
+fn error_of(failure: Failure, flavour: &Flavour) -> DecodeError {
+    match failure {
+        Failure::Broken(message) => {
+            DecodeError::Broken(format!("{} refuses it: {message}", flavour.who))
+        }
+        Failure::TooManyScans(message) => DecodeError::Unsupported(format!(
             "progressive JPEG with {message} (refused so that a scan bomb cannot stall the run)"
         )),
-        NO_MEMORY => DecodeError::Unsupported("not enough memory for the decoded image".into()),
-        TOO_LARGE => DecodeError::Unsupported(format!(
+        Failure::NoMemory => {
+            DecodeError::Unsupported("not enough memory for the decoded image".into())
+        }
+        Failure::TooLarge => DecodeError::Unsupported(format!(
             "{} bytes or more once decoded, which {} refuses",
             flavour.max_bytes, flavour.limit_of
         )),
-        other => DecodeError::Broken(format!("decoder status {other}")),
+        // Neither happens: this source never suspends, and no parsed frame is checked.
+        other @ (Failure::Truncated | Failure::SizeMismatch) => {
+            DecodeError::Broken(format!("{} refuses it: {other:?}", flavour.who))
+        }
     }
 }
 
@@ -207,29 +121,20 @@ pub(super) fn decode_as(
             flavour.family
         )));
     }
-    let (mut pixels, mut outcome) = run(bytes, flavour, true, &mut needed);
-    let partial = outcome.width != outcome.full_width || outcome.height != outcome.full_height;
-    if outcome.status != OK || (partial && outcome.warnings != 0) {
-        (pixels, outcome) = run(bytes, flavour, false, &mut needed);
-    }
-    if outcome.status != OK {
-        return Err(error_of(&outcome, flavour));
-    }
-    let rgb = if outcome.components == 4 {
-        (flavour.cmyk_to_rgb)(pixels, outcome.adobe != 0)
+    let decoded = match run(bytes, flavour, true, &mut needed) {
+        Ok(decoded) if !(decoded.is_partial() && decoded.warnings != 0) => decoded,
+        _ => run(bytes, flavour, false, &mut needed).map_err(|f| error_of(f, flavour))?,
+    };
+    let rgb = if decoded.components == 4 {
+        (flavour.cmyk_to_rgb)(decoded.pixels, decoded.adobe)
     } else {
-        pixels
+        decoded.pixels
     };
-    let window = Window {
-        x: outcome.x as usize,
-        y: outcome.y as usize,
-        width: outcome.width as usize,
-        height: outcome.height as usize,
-    };
+    let window = decoded.window;
     let placement = Placement {
         window,
-        full_width: outcome.full_width as usize,
-        full_height: outcome.full_height as usize,
+        full_width: decoded.full_width,
+        full_height: decoded.full_height,
     };
     Ok((RgbImage::new(window.width, window.height, rgb), placement))
 }

@@ -1,8 +1,8 @@
 //! `torchvision.io.decode_jpeg(data, mode=ImageReadMode.RGB)` on CPU (torchvision 0.29.2, its
-//! bundled libjpeg-turbo): libjpeg driven as TensorFlow drives it (`tensorflow_jpeg.c`: fancy
-//! upsampling, every read past the end fatal, libjpeg's warnings not errors) but with libjpeg's
-//! default accurate integer DCT, EXIF orientation not applied (`apply_exif_orientation=False`),
-//! and torchvision's own CMYK conversion.
+//! bundled libjpeg-turbo): libjpeg driven as TensorFlow drives it (`tensorflow_jpeg.rs`'s policy
+//! for the libjpeg glue: fancy upsampling, every read past the end fatal, libjpeg's warnings not
+//! errors) but with libjpeg's default accurate integer DCT, EXIF orientation not applied
+//! (`apply_exif_orientation=False`), and torchvision's own CMYK conversion.
 
 use crate::image::decode::{DecodeError, MAX_PIXELS};
 use crate::image::raster::{Placement, RgbImage, Window};
