@@ -4,9 +4,8 @@
 //! presets and manifests' preprocessing), [`preprocess`] (geometry and normalisation), on the
 //! [`raster`] types.
 
-pub mod decode;
-pub mod preprocess;
-pub mod protocols;
+pub mod pipelines;
 pub mod raster;
 pub mod recipe;
-pub mod resample;
+
+pub use pipelines::pillow::{decode, preprocess, resample};

@@ -69,13 +69,13 @@ pub enum Library {
     #[default]
     Pillow,
     /// OpenCV's `imread` + `resize` as MLPerf Inference uses them: see
-    /// [`crate::image::protocols::opencv`].
+    /// [`crate::image::pipelines::opencv`].
     Opencv,
     /// TensorFlow's `decode_jpeg` + inception eval preprocessing: see
-    /// [`crate::image::protocols::tensorflow`].
+    /// [`crate::image::pipelines::tensorflow`].
     Tensorflow,
     /// torchvision's `decode_jpeg` + v2 transforms on tensors: see
-    /// [`crate::image::protocols::torch`].
+    /// [`crate::image::pipelines::torch`].
     Torch,
 }
 
@@ -194,11 +194,11 @@ fn keras(
 pub fn presets() -> Vec<Recipe> {
     let mut presets = pillow_presets();
     presets.extend([
-        crate::image::protocols::tensorflow::inception_preset("tf-inception-299", 299),
-        crate::image::protocols::tensorflow::inception_preset("tf-inception-224", 224),
-        crate::image::protocols::torch::tensor_preset("torchvision-tensor", 256, 224),
+        crate::image::pipelines::tensorflow::inception_preset("tf-inception-299", 299),
+        crate::image::pipelines::tensorflow::inception_preset("tf-inception-224", 224),
+        crate::image::pipelines::torch::tensor_preset("torchvision-tensor", 256, 224),
     ]);
-    presets.extend(crate::image::protocols::opencv::mlperf_presets());
+    presets.extend(crate::image::pipelines::opencv::mlperf_presets());
     presets
 }
 
@@ -340,7 +340,7 @@ impl Recipe {
         {
             return Err("mean must be finite and std finite and non-zero".into());
         }
-        crate::image::protocols::validate(self)
+        crate::image::pipelines::validate(self)
     }
 }
 

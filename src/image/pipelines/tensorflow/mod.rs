@@ -16,6 +16,8 @@
 //! exactly here.
 
 use crate::image::decode::DecodeError;
+
+pub(super) mod jpeg;
 use crate::image::raster::{Placement, RgbImage, Window};
 use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
 
@@ -286,9 +288,8 @@ fn write_row(resized: &[f32], oy: usize, recipe: &Recipe, out: &mut [f32]) {
 
 /// Decode (as `tf.io.decode_jpeg` does, only the part the pipeline reads) then preprocess.
 pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Result<(), DecodeError> {
-    let (img, placement) = super::tensorflow_jpeg::decode(bytes, |width, height| {
-        source_pixels(width, height, recipe)
-    })?;
+    let (img, placement) =
+        jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
     preprocess_part(&img, placement, recipe, out);
     Ok(())
 }

@@ -10,12 +10,12 @@
 use crate::image::raster::{Placement, RgbImage, Window};
 
 mod jpeg;
+mod jpeg_plugin;
 mod layout;
 mod other;
 #[cfg(test)]
 mod pillow_cases;
-mod pillow_open;
-mod pillow_png;
+mod png_plugin;
 mod tiff;
 mod webp;
 

@@ -7,15 +7,9 @@ use crate::image::raster::{Placement, RgbImage};
 use crate::image::recipe::{Library, Recipe};
 
 pub mod opencv;
-mod opencv_jpeg;
-mod opencv_resize;
+pub mod pillow;
 pub mod tensorflow;
-mod tensorflow_jpeg;
 pub mod torch;
-mod torch_jpeg;
-mod torch_resample;
-#[cfg(target_arch = "x86_64")]
-mod torch_resample_avx2;
 
 /// Whether `recipe`'s fields make sense for its library (Pillow recipes always pass here).
 pub fn validate(recipe: &Recipe) -> Result<(), String> {

@@ -18,11 +18,14 @@
 //!
 //! The resize is in `opencv_resize`, the decoder in `opencv_jpeg`.
 
-use super::opencv_resize::{Interpolation, Part, resize_window, source_window};
+mod jpeg;
+mod resize;
+
 use crate::image::decode::DecodeError;
 use crate::image::preprocess::shorter_side_size;
 use crate::image::raster::{RgbImage, Window};
 use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
+use resize::{Interpolation, Part, resize_window, source_window};
 
 /// MLPerf's `pre_process_vgg` means, RGB.
 const VGG_MEAN: [f32; 3] = [123.68, 116.78, 103.94];
@@ -173,8 +176,7 @@ fn normalise(pixels: &[u8], recipe: &Recipe, out: &mut [f32]) {
 
 /// Decode (as `cv2.imread` does) then preprocess.
 pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Result<(), DecodeError> {
-    let decoded =
-        super::opencv_jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
+    let decoded = jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
     let part = Part {
         img: &decoded.img,
         x: decoded.x,
@@ -212,7 +214,7 @@ mod tests {
         assert!(!files.is_empty());
         for file in files.iter().take(8) {
             let bytes = std::fs::read(file).unwrap();
-            let whole = super::super::opencv_jpeg::decode(&bytes, Window::full).unwrap();
+            let whole = super::jpeg::decode(&bytes, Window::full).unwrap();
             assert_eq!((whole.x, whole.y), (0, 0));
             for recipe in mlperf_presets() {
                 let (mut a, mut b) = (

@@ -1,6 +1,6 @@
 //! JPEG decoding, accepted, refused and pixelled as Pillow 13 does it.
 //!
-//! Two stages, as in Pillow: [`pillow_open`](super::pillow_open) refuses what
+//! Two stages, as in Pillow: [`jpeg_plugin`](super::jpeg_plugin) refuses what
 //! `JpegImagePlugin` refuses while parsing markers and gives the frame's size and mode; then
 //! `pillow_jpeg.c` drives libjpeg-turbo exactly as Pillow's `JpegDecode.c` does (suspending
 //! source over the whole file, warnings ignored, a fresh decompressor per image). Grayscale is
@@ -13,7 +13,7 @@ use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use turbojpeg_sys as _;
 
 use super::DecodeError;
-use super::pillow_open::{Frame, OpenError, open_like_pillow};
+use super::jpeg_plugin::{Frame, OpenError, open_like_pillow};
 use crate::image::raster::{Placement, RgbImage, Window};
 
 /// Scans a progressive JPEG may have before it is refused. Pillow sets no limit, so a few

@@ -150,7 +150,7 @@ pub fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
 pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, compat: PillowCompat, out: &mut [f32]) {
     if !recipe.library.is_pillow() {
         // Another library's arithmetic on pixels decoded by whoever decoded them.
-        return crate::image::protocols::preprocess_image(img, recipe, out);
+        return crate::image::pipelines::preprocess_image(img, recipe, out);
     }
     preprocess_part(img, Placement::whole(img), recipe, compat, out)
 }
@@ -255,7 +255,7 @@ pub fn preprocess_bytes(
     out: &mut [f32],
 ) -> Result<(), DecodeError> {
     if !recipe.library.is_pillow() {
-        return crate::image::protocols::preprocess_bytes(bytes, recipe, out);
+        return crate::image::pipelines::preprocess_bytes(bytes, recipe, out);
     }
     let (img, placement) = crate::image::decode::decode_rgb_part(bytes, |width, height| {
         source_pixels(width, height, recipe)
@@ -343,7 +343,7 @@ fn preprocess_bytes_by_library(
             pillow.push((*recipe, *compat));
             pillow_outs.push(&mut **out);
         } else {
-            crate::image::protocols::preprocess_bytes(bytes, recipe, out)?;
+            crate::image::pipelines::preprocess_bytes(bytes, recipe, out)?;
         }
     }
     if pillow.is_empty() {
@@ -371,7 +371,7 @@ pub fn preprocess_bytes_per_library(
             pillow_at.push(i);
         } else {
             outcomes[i] = Some(
-                crate::image::protocols::preprocess_bytes(bytes, recipe, out)
+                crate::image::pipelines::preprocess_bytes(bytes, recipe, out)
                     .map_err(|e| e.to_string()),
             );
         }

@@ -98,7 +98,7 @@ extern "C" fn allocate(opaque: *mut c_void, len: usize) -> *mut u8 {
 }
 
 /// How a library drives libjpeg and converts CMYK.
-pub(super) struct Flavour {
+pub(in crate::image::pipelines) struct Flavour {
     /// Whose decoder, for messages ("TensorFlow's decode_jpeg").
     pub who: &'static str,
     /// The presets' family, for the not-a-JPEG message ("TensorFlow").
@@ -193,7 +193,7 @@ pub fn decode(
 }
 
 /// [`decode`] with another library's settings.
-pub(super) fn decode_as(
+pub(in crate::image::pipelines) fn decode_as(
     bytes: &[u8],
     flavour: &Flavour,
     mut needed: impl FnMut(usize, usize) -> Window,

@@ -7,7 +7,7 @@
 use crate::image::decode::{DecodeError, MAX_PIXELS};
 use crate::image::raster::{Placement, RgbImage, Window};
 
-use super::tensorflow_jpeg::{Flavour, decode_as};
+use crate::image::pipelines::tensorflow::jpeg::{Flavour, decode_as};
 
 /// torchvision sets no size limit of its own; zoorepro's pixel limit guards the memory, as for
 /// Pillow's recipes (3 bytes a pixel once decoded).

@@ -19,7 +19,12 @@ use crate::image::preprocess::{center_crop_offset, shorter_side_size};
 use crate::image::raster::{Placement, RgbImage, Window};
 use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
 
-use super::torch_resample::Resize;
+use resample::Resize;
+
+mod jpeg;
+mod resample;
+#[cfg(target_arch = "x86_64")]
+mod resample_avx2;
 
 /// The preset: torchvision's ImageNet evaluation on tensors.
 pub fn tensor_preset(name: &str, resize_size: u32, crop_size: u32) -> Recipe {
@@ -192,7 +197,7 @@ fn write(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f32]) {
 /// Decode (as torchvision's decode_jpeg does, only the part the pipeline reads) then preprocess.
 pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Result<(), DecodeError> {
     let (img, placement) =
-        super::torch_jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
+        jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
     preprocess_part(&img, placement, recipe, out);
     Ok(())
 }
