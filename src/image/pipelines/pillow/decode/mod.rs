@@ -16,6 +16,7 @@ mod other;
 #[cfg(test)]
 mod pillow_cases;
 mod png_plugin;
+mod reader;
 mod tiff;
 mod webp;
 
