@@ -4,7 +4,7 @@
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 
-use crate::image::decode::{DecodeError, MAX_SCANS, jpeg_part};
+use crate::image::decoding::{DecodeError, MAX_SCANS, jpeg_part};
 use crate::image::raster::{RgbImage, Window};
 
 #[repr(C)]

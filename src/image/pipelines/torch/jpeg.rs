@@ -4,7 +4,7 @@
 //! default accurate integer DCT, EXIF orientation not applied (`apply_exif_orientation=False`),
 //! and torchvision's own CMYK conversion.
 
-use crate::image::decode::{DecodeError, MAX_PIXELS};
+use crate::image::decoding::{DecodeError, MAX_PIXELS};
 use crate::image::raster::{Placement, RgbImage, Window};
 
 use crate::image::pipelines::tensorflow::jpeg::{Flavour, decode_as};

@@ -469,7 +469,7 @@ pub(super) fn map_image_error(error: image::ImageError) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::decode::decode_rgb;
+    use crate::image::pipelines::pillow::decode::decode_rgb;
 
     fn encode(img: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
