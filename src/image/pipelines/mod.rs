@@ -95,9 +95,9 @@ pub trait Pipeline: Sync {
 }
 
 /// Decodes `bytes` and writes `recipes[i]`'s tensor into `outs[i]` (`sample_len()` floats),
-/// with each recipe's own outcome: the recipes of one pipeline share what the pipeline shares, and a
-/// file one pipeline refuses is still prepared for the others, so that a model's result never
-/// depends on which other models share its pass. One recipe is a slice of one.
+/// with each recipe's own outcome: the recipes of one pipeline share what that pipeline shares,
+/// and a file one pipeline refuses is still prepared for the others, so that a model's result
+/// never depends on which other models share its pass. One recipe is a slice of one.
 ///
 /// # Panics
 /// If `outs` does not hold one buffer per recipe, each of its recipe's length (a caller's bug).
