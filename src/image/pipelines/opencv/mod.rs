@@ -3,7 +3,7 @@
 //! opencv-python-headless 5.1.0.95 and NumPy:
 //!
 //! ```python
-//! img = cv2.imread(path)                          # BGR, EXIF orientation applied: opencv_jpeg
+//! img = cv2.imread(path)                          # BGR, EXIF orientation applied: jpeg.rs
 //! img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 //! # resize_with_aspectratio: short side int(100 * 224 / 87.5) = 256
 //! if h > w: w, h = 256, int(256 * h / w)

@@ -1,7 +1,7 @@
 //! TensorFlow's inception evaluation preprocessing, bit for bit like tensorflow-cpu 2.21.0:
 //!
 //! ```python
-//! img = tf.io.decode_jpeg(contents, channels=3)            # IFAST DCT: tensorflow_jpeg.c
+//! img = tf.io.decode_jpeg(contents, channels=3)            # IFAST DCT: jpeg.rs
 //! img = tf.image.convert_image_dtype(img, tf.float32)     # p * float32(1/255), a multiply
 //! img = tf.image.central_crop(img, 0.875)                 # start int((h - h*0.875) / 2)
 //! img = tf.image.resize(img, [size, size], 'bilinear')    # ResizeBilinear, half-pixel centres

@@ -2,7 +2,7 @@
 //! with AVX2 (or AVX-512, or on ARM):
 //!
 //! ```python
-//! img = decode_jpeg(read_file(path), mode=ImageReadMode.RGB)   # uint8 CHW: torch_jpeg.rs
+//! img = decode_jpeg(read_file(path), mode=ImageReadMode.RGB)   # uint8 CHW: jpeg.rs
 //! img = v2.Resize(256, antialias=True)(img)     # uint8 antialiased bilinear: torch_resample.rs
 //! img = v2.CenterCrop(224)(img)                 # zero padding where the crop is larger
 //! img = v2.ToDtype(torch.float32, scale=True)(img)   # float32(p) * float32(1 / 255)
