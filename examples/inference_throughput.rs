@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use zoorepro::image::resample::PillowCompat;
+use zoorepro::image::pipelines::PillowCompat;
 use zoorepro::runtime::{OptLevel, Provider, Runtime, SessionOptions};
 
 struct Args {
@@ -76,7 +76,8 @@ fn main() -> anyhow::Result<()> {
     for (path, out) in args.files.iter().zip(tensors.chunks_exact_mut(sample_len)) {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        zoorepro::image::preprocess::preprocess_bytes(&bytes, &recipe, PillowCompat::V13, out)?;
+        let pair = (&recipe, PillowCompat::V13);
+        zoorepro::image::pipelines::preprocess(&bytes, &[pair], &mut [out]).remove(0)?;
     }
 
     let runtime = Runtime::load(None)?;

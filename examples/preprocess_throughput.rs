@@ -17,8 +17,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use zoorepro::image::pipelines::{PillowCompat, preprocess};
+use zoorepro::image::raster::Placement;
 use zoorepro::image::recipe::Recipe;
-use zoorepro::image::resample::PillowCompat;
 
 fn main() -> anyhow::Result<()> {
     let mut rounds = 5usize;
@@ -75,31 +76,35 @@ fn main() -> anyhow::Result<()> {
     // decode-only figure.
     let decoded = images
         .iter()
-        .map(|b| zoorepro::image::decode::decode_rgb(b))
+        .map(|b| zoorepro::image::pipelines::pillow::decode::decode_rgb(b))
         .collect::<Result<Vec<_>, _>>()?;
 
     let start = Instant::now();
     for _ in 0..rounds {
         for bytes in &images {
-            std::hint::black_box(zoorepro::image::decode::decode_rgb(bytes)?);
+            std::hint::black_box(zoorepro::image::pipelines::pillow::decode::decode_rgb(
+                bytes,
+            )?);
         }
     }
     let decode_s = per_image(start.elapsed().as_secs_f64());
 
     for (label, recipe) in &recipes {
+        let pipeline = recipe.library.pipeline();
         let mut out = vec![0f32; recipe.sample_len()];
         let start = Instant::now();
         for _ in 0..rounds {
             for img in &decoded {
-                zoorepro::image::preprocess::preprocess_image(img, recipe, compat, &mut out);
+                let whole = Placement::whole(img);
+                pipeline.preprocess_part(img, whole, recipe, compat, &mut out);
             }
         }
         let resample_s = per_image(start.elapsed().as_secs_f64());
         let start = Instant::now();
         for _ in 0..rounds {
             for bytes in &images {
-                let part = zoorepro::image::decode::decode_rgb_part(bytes, |width, height| {
-                    zoorepro::image::preprocess::source_pixels(width, height, recipe)
+                let part = pipeline.decode(bytes, &mut |width, height| {
+                    pipeline.source_pixels(width, height, recipe)
                 })?;
                 std::hint::black_box(part);
             }
@@ -108,7 +113,7 @@ fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         for _ in 0..rounds {
             for bytes in &images {
-                zoorepro::image::preprocess::preprocess_bytes(bytes, recipe, compat, &mut out)?;
+                preprocess(bytes, &[(recipe, compat)], &mut [&mut out]).remove(0)?;
             }
         }
         let total_s = per_image(start.elapsed().as_secs_f64());

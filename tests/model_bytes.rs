@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::{assert_error, run, shared};
 use prost::Message as _;
-use zoorepro::image::preprocess::preprocess_bytes;
-use zoorepro::image::resample::PillowCompat;
+use zoorepro::image::pipelines::{PillowCompat, preprocess};
 use zoorepro::model::bytes::ModelBytes;
 use zoorepro::model::manifest;
 use zoorepro::model::onnx::proto::{
@@ -35,13 +34,10 @@ fn sample_batch(shared: &Path) -> (Vec<f32>, usize, [usize; 3]) {
         .iter()
         .zip(tensors.chunks_exact_mut(recipe.sample_len()))
     {
-        preprocess_bytes(
-            &std::fs::read(path).unwrap(),
-            &recipe,
-            PillowCompat::V13,
-            out,
-        )
-        .unwrap();
+        let bytes = std::fs::read(path).unwrap();
+        preprocess(&bytes, &[(&recipe, PillowCompat::V13)], &mut [out])
+            .remove(0)
+            .unwrap();
     }
     (tensors, images.len(), recipe.sample_shape())
 }

@@ -20,9 +20,10 @@ use std::process::Command;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use zoorepro::image::raster::RgbImage;
-use zoorepro::image::recipe::{ChannelOrder, Filter, Layout, Recipe, ResizeMode};
-use zoorepro::image::resample::{PillowCompat, resize};
+use zoorepro::image::pipelines::pillow::resample::resize;
+use zoorepro::image::pipelines::{PillowCompat, preprocess};
+use zoorepro::image::raster::{Placement, RgbImage};
+use zoorepro::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
 
 fn python() -> Option<PathBuf> {
     let candidate = std::env::var_os("ZOOREPRO_PYTHON")
@@ -132,13 +133,9 @@ fn golden_tensors_match_the_oracle() {
         for image in per_image {
             let file = image["file"].as_str().unwrap();
             let bytes = std::fs::read(sample.join(file)).unwrap();
-            zoorepro::image::preprocess::preprocess_bytes(
-                &bytes,
-                &recipe,
-                PillowCompat::V13,
-                &mut out,
-            )
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+            preprocess(&bytes, &[(&recipe, PillowCompat::V13)], &mut [&mut out])
+                .remove(0)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
             if sha256_hex(&out) == image["input_sha256"].as_str().unwrap() {
                 matched += 1;
             } else {
@@ -173,22 +170,20 @@ fn partial_decoding_changes_no_tensor() {
     let mut checked = 0;
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
-        let whole = zoorepro::image::decode::decode_rgb(&bytes).unwrap();
+        let whole = zoorepro::image::pipelines::pillow::decode::decode_rgb(&bytes).unwrap();
         // Pillow's recipes: the TensorFlow presets decode differently (tests/tf_presets.rs).
         let recipes = zoorepro::image::recipe::presets();
-        for recipe in recipes.into_iter().filter(|r| r.library.is_pillow()) {
+        for recipe in recipes.into_iter().filter(|r| r.library == Library::Pillow) {
             for compat in [PillowCompat::V12, PillowCompat::V13] {
                 let mut from_part = vec![0f32; recipe.sample_len()];
                 let mut from_whole = vec![0f32; recipe.sample_len()];
-                zoorepro::image::preprocess::preprocess_bytes(
-                    &bytes,
-                    &recipe,
-                    compat,
-                    &mut from_part,
-                )
-                .unwrap();
-                zoorepro::image::preprocess::preprocess_image(
+                preprocess(&bytes, &[(&recipe, compat)], &mut [&mut from_part])
+                    .remove(0)
+                    .unwrap();
+                let placement = Placement::whole(&whole);
+                Library::Pillow.pipeline().preprocess_part(
                     &whole,
+                    placement,
                     &recipe,
                     compat,
                     &mut from_whole,
@@ -461,7 +456,8 @@ fn decode_matches_pillow_on_generated_files() {
             parts.next().unwrap(),
         );
         let path = dir.path().join(name);
-        let ours = zoorepro::image::decode::decode_rgb(&std::fs::read(&path).unwrap());
+        let ours =
+            zoorepro::image::pipelines::pillow::decode::decode_rgb(&std::fs::read(&path).unwrap());
         let verdict = match (status, &ours) {
             ("ok", Ok(img)) => {
                 let expected = std::fs::read(path.with_file_name(format!("{name}.rgb"))).unwrap();

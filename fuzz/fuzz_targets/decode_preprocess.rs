@@ -6,9 +6,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use zoorepro::image::preprocess::preprocess_bytes;
 use zoorepro::image::recipe::{Recipe, presets};
-use zoorepro::image::resample::PillowCompat;
+use zoorepro::image::pipelines::{PillowCompat, preprocess};
 
 fn recipes() -> &'static [Recipe] {
     static RECIPES: OnceLock<Vec<Recipe>> = OnceLock::new();
@@ -29,5 +28,5 @@ fuzz_target!(|data: &[u8]| {
     let mut out = vec![0f32; recipe.sample_len()];
     // Errors are the expected outcome for most inputs; only panics, crashes and runaway memory
     // or time are findings.
-    let _ = preprocess_bytes(image, recipe, compat, &mut out);
+    let _ = preprocess(image, &[(recipe, compat)], &mut [&mut out]);
 });

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use zoorepro::dataset::Dataset;
-use zoorepro::image::decode::decode_rgb;
+use zoorepro::image::pipelines::pillow::decode::decode_rgb;
 
 /// One scratch file per process: `Dataset` reads from a path. On tmpfs where there is one, to
 /// keep the disk out of the loop; `scripts/fuzz/fuzz.sh` removes what a killed run leaves.

@@ -18,7 +18,7 @@
 # The seeds come from ../shared/imagenet-sample (JPEGs), manifests/, and files this script writes
 # with the Python standard library; a Python with Pillow (the repo's .venv, or $ZOOREPRO_PYTHON)
 # adds tiny JPEG variants (grayscale, CMYK, progressive, odd sizes), PNGs and TIFFs in Pillow's
-# own layouts, and the TIFF layouts of src/image/decode/testdata/tiff_layouts.py when there is one.
+# own layouts, and the TIFF layouts of src/image/pipelines/pillow/decode/testdata/tiff_layouts.py when there is one.
 #
 # Toolchain: cargo-fuzz needs nightly-only rustc flags (-Zsanitizer, -Cpasses=sancov-module).
 # Where only a stable toolchain is installed, RUSTC_BOOTSTRAP=1 unlocks them on stable rustc;
@@ -499,7 +499,7 @@ for name, img, kw in [
     save("tiff_decode", name, img, "TIFF", **kw)
 PY
   layouts="$(mktemp -d)"
-  if "$pil_python" src/image/decode/testdata/tiff_layouts.py "$layouts" >/dev/null; then
+  if "$pil_python" src/image/pipelines/pillow/decode/testdata/tiff_layouts.py "$layouts" >/dev/null; then
     for f in "$layouts"/*.tif; do cp "$f" "$corpus/tiff_decode/seed-layout-$(basename "$f")"; done
   fi
   rm -rf "$layouts"

@@ -659,7 +659,7 @@ const THUMBNAIL_SIZE: usize = 144;
 /// A small PNG of an encoded image, or None when it cannot be decoded (the page then shows the
 /// names only).
 fn thumbnail_png(bytes: &[u8]) -> Option<Vec<u8>> {
-    let image = crate::image::decode::decode_rgb(bytes).ok()?;
+    let image = crate::image::pipelines::pillow::decode::decode_rgb(bytes).ok()?;
     let scale = THUMBNAIL_SIZE as f64 / image.width.max(image.height) as f64;
     let (width, height) = if scale < 1.0 {
         (
@@ -669,12 +669,12 @@ fn thumbnail_png(bytes: &[u8]) -> Option<Vec<u8>> {
     } else {
         (image.width, image.height)
     };
-    let small = crate::image::resample::resize(
+    let small = crate::image::pipelines::pillow::resample::resize(
         &image,
         width,
         height,
         crate::image::recipe::Filter::Bilinear,
-        crate::image::resample::PillowCompat::V13,
+        crate::image::pipelines::PillowCompat::V13,
     );
     let mut png = Vec::new();
     let mut encoder = png::Encoder::new(&mut png, width as u32, height as u32);

@@ -20,8 +20,8 @@ use crate::eval::determinism::{
     choose_samples, configurations, dedup, format_difference, summary_line,
 };
 use crate::exit;
+use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
-use crate::image::resample::PillowCompat;
 use crate::model::bytes::ModelBytes;
 use crate::model::manifest::Manifest;
 use crate::report::OnnxInfo;
@@ -276,7 +276,8 @@ fn prepare(
         .map(|(entry, bytes)| {
             let tensor = bytes.and_then(|bytes| {
                 let mut out = vec![0f32; sample_len];
-                crate::image::preprocess::preprocess_bytes(&bytes, recipe, compat, &mut out)
+                crate::image::pipelines::preprocess(&bytes, &[(recipe, compat)], &mut [&mut out])
+                    .remove(0)
                     .map(|()| out)
                     .map_err(|e| e.to_string())
             });

@@ -7,8 +7,8 @@ use anyhow::bail;
 
 use super::Context;
 use crate::cli::{ModelArgs, ModelsArgs};
+use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::{Layout, Recipe};
-use crate::image::resample::PillowCompat;
 use crate::model::bytes::ModelBytes;
 use crate::model::manifest::{self, Manifest};
 use crate::report::OnnxInfo;

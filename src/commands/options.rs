@@ -6,8 +6,8 @@ use crate::cli::{
     ChannelsArg, LabelsArg, LayoutArg, OptLevelArg, PillowCompatArg, ProviderArg, ResizeModeArg,
 };
 use crate::eval::scoring::LabelSet;
+use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::{ChannelOrder, Layout, ResizeMode};
-use crate::image::resample::PillowCompat;
 use crate::runtime::{OptLevel, Provider};
 
 impl From<PillowCompatArg> for PillowCompat {

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rayon::prelude::*;
 
-use crate::image::preprocess::preprocess_bytes;
+use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
-use crate::image::resample::PillowCompat;
 
 /// Preprocess `images` with `recipe` (decoding on `threads` threads, or every core), stack them
 /// in argument order into an `[N, ...sample shape]` float32 array and write it to `out`. Returns
@@ -32,7 +31,8 @@ pub fn write_tensors(
                     crate::dataset::MAX_IMAGE_BYTES,
                     "an image file",
                 )?;
-                preprocess_bytes(&bytes, recipe, compat, sample)
+                crate::image::pipelines::preprocess(&bytes, &[(recipe, compat)], &mut [sample])
+                    .remove(0)
                     .with_context(|| format!("cannot preprocess {}", path.display()))
             },
         )

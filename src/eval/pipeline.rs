@@ -26,8 +26,8 @@ use rayon::prelude::*;
 use crate::dataset::{DatasetError, Entry, Sample};
 use crate::eval::prediction::{Outcome, Prediction};
 use crate::eval::rank;
+use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
-use crate::image::resample::PillowCompat;
 use crate::runtime::{Classifier, RuntimeError};
 
 const QUEUE_DEPTH: usize = 2;
@@ -327,12 +327,10 @@ fn decode_batch(
                     })
                     .collect();
                 let mut outs: Vec<&mut [f32]> = slots.iter_mut().map(|(_, s)| &mut **s).collect();
-                let results = crate::image::preprocess::preprocess_bytes_per_library(
-                    bytes, &recipes, &mut outs,
-                );
+                let results = crate::image::pipelines::preprocess(bytes, &recipes, &mut outs);
                 let mut outcome = vec![Ok(()); config.preparations.len()];
                 for ((preparation, _), result) in slots.iter().zip(results) {
-                    outcome[*preparation] = result;
+                    outcome[*preparation] = result.map_err(|e| e.to_string());
                 }
                 outcome
             }

@@ -1,13 +1,13 @@
 //! The image path, from encoded bytes to the float32 tensor a model is fed, each step bit for
-//! bit like the Python pipeline it reproduces: [`decode`] (Pillow's JPEG acceptance and pixels,
-//! other formats as `convert('RGB')`; every library's libjpeg settings go through the one glue in
-//! `libjpeg`), [`resample`] (Pillow's `Image.resize`), [`recipe`] (the presets and manifests'
-//! preprocessing), [`preprocess`] (geometry and normalisation), on the [`raster`] types.
+//! bit like the Python pipeline it reproduces. [`pipelines`] holds one pipeline per library
+//! (Pillow, OpenCV, TensorFlow, torchvision) behind one contract and one entry point
+//! ([`pipelines::preprocess`]); a [`recipe`] names its pipeline and the arithmetic. What the
+//! pipelines share: the [`raster`] types, [`decoding`]'s error and limits, and torchvision's
+//! [`geometry`]; every pipeline's libjpeg settings go through the one glue in `libjpeg`.
 
-pub mod decode;
+pub mod decoding;
+pub mod geometry;
 pub(crate) mod libjpeg;
-pub mod preprocess;
-pub mod protocols;
+pub mod pipelines;
 pub mod raster;
 pub mod recipe;
-pub mod resample;

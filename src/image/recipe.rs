@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::image::pipelines::{self, Pipeline};
+
 /// Pillow's resampling filters, by Pillow's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -60,37 +62,55 @@ pub enum ResizeMode {
     ShorterSide,
 }
 
-/// Whose decoder and arithmetic a recipe reproduces. Pillow (with torchvision's or Keras's
-/// geometry) is the default and is left out of serialised recipes, so recipes, manifests and
-/// store keys written before other libraries existed are unchanged.
+/// Whose decoder and arithmetic a recipe reproduces: the recipe's pipeline, by its data
+/// name (`"library": "opencv"` in recipes, manifests, records and store keys). Pillow (with
+/// torchvision's or Keras's geometry) is the default and is left out of serialised recipes, so
+/// recipes, manifests and store keys written before other pipelines existed are unchanged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Library {
+    /// Pillow's `Image.open` + `convert('RGB')` + `Image.resize` with torchvision's or Keras's
+    /// geometry: see [`crate::image::pipelines::pillow`].
     #[default]
     Pillow,
     /// OpenCV's `imread` + `resize` as MLPerf Inference uses them: see
-    /// [`crate::image::protocols::opencv`].
+    /// [`crate::image::pipelines::opencv`].
     Opencv,
     /// TensorFlow's `decode_jpeg` + inception eval preprocessing: see
-    /// [`crate::image::protocols::tensorflow`].
+    /// [`crate::image::pipelines::tensorflow`].
     Tensorflow,
     /// torchvision's `decode_jpeg` + v2 transforms on tensors: see
-    /// [`crate::image::protocols::torch`].
+    /// [`crate::image::pipelines::torch`].
     Torch,
 }
 
 impl Library {
-    pub fn is_pillow(&self) -> bool {
-        *self == Library::Pillow
+    /// Every pipeline, in the order `zoorepro recipes` lists their presets.
+    pub const ALL: [Library; 4] = [
+        Library::Pillow,
+        Library::Tensorflow,
+        Library::Torch,
+        Library::Opencv,
+    ];
+
+    /// The pipeline's implementation: the one place a pipeline is registered.
+    pub fn pipeline(self) -> &'static dyn Pipeline {
+        match self {
+            Library::Pillow => &pipelines::pillow::Pillow,
+            Library::Opencv => &pipelines::opencv::Opencv,
+            Library::Tensorflow => &pipelines::tensorflow::Tensorflow,
+            Library::Torch => &pipelines::torch::Torch,
+        }
     }
 
+    /// The data name (`"opencv"`), as serialised.
     pub fn name(self) -> &'static str {
-        match self {
-            Library::Pillow => "pillow",
-            Library::Opencv => "opencv",
-            Library::Tensorflow => "tensorflow",
-            Library::Torch => "torch",
-        }
+        self.pipeline().name()
+    }
+
+    /// Pillow, the default, is not written out (see the type's doc).
+    fn is_default(&self) -> bool {
+        *self == Library::default()
     }
 }
 
@@ -139,147 +159,17 @@ pub struct Recipe {
     pub channels: ChannelOrder,
     pub layout: Layout,
     /// Whose decoder and arithmetic; Pillow unless said.
-    #[serde(default, skip_serializing_if = "Library::is_pillow")]
+    #[serde(default, skip_serializing_if = "Library::is_default")]
     pub library: Library,
 }
 
-const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
-/// Keras 'caffe' means, in BGR order as Keras subtracts them after flipping RGB to BGR.
-const CAFFE_MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
-
-fn torchvision(name: &str, description: &str, resize_size: u32, crop_size: u32) -> Recipe {
-    Recipe {
-        name: name.into(),
-        description: description.into(),
-        resize_mode: ResizeMode::ShorterSide,
-        resize_size,
-        crop_size,
-        filter: Filter::Bilinear,
-        scale: 255.0,
-        mean: IMAGENET_MEAN,
-        std: IMAGENET_STD,
-        channels: ChannelOrder::Rgb,
-        layout: Layout::Nchw,
-        library: Library::Pillow,
-    }
-}
-
-fn keras(
-    name: &str,
-    description: &str,
-    size: u32,
-    scale: f32,
-    mean: [f32; 3],
-    std: [f32; 3],
-) -> Recipe {
-    Recipe {
-        name: name.into(),
-        description: description.into(),
-        resize_mode: ResizeMode::Squash,
-        resize_size: size,
-        crop_size: size,
-        filter: Filter::Nearest,
-        scale,
-        mean,
-        std,
-        channels: ChannelOrder::Rgb,
-        layout: Layout::Nhwc,
-        library: Library::Pillow,
-    }
-}
-
-/// The named presets, in the order `zoorepro recipes` lists them: Pillow's, then the other
-/// libraries'.
+/// The named presets, in the order `zoorepro recipes` lists them: each pipeline's in turn
+/// ([`Library::ALL`]'s order).
 pub fn presets() -> Vec<Recipe> {
-    let mut presets = pillow_presets();
-    presets.extend([
-        crate::image::protocols::tensorflow::inception_preset("tf-inception-299", 299),
-        crate::image::protocols::tensorflow::inception_preset("tf-inception-224", 224),
-        crate::image::protocols::torch::tensor_preset("torchvision-tensor", 256, 224),
-    ]);
-    presets.extend(crate::image::protocols::opencv::mlperf_presets());
-    presets
-}
-
-/// torchvision's, timm's and Keras's evaluation recipes, all on Pillow.
-fn pillow_presets() -> Vec<Recipe> {
-    let tf = |name: &str, size: u32| {
-        keras(
-            name,
-            &format!(
-                "Keras load_img squash to {size} (NEAREST), preprocess_input 'tf': x/127.5 - 1, NHWC"
-            ),
-            size,
-            127.5,
-            [1.0; 3],
-            [1.0; 3],
-        )
-    };
-    vec![
-        torchvision(
-            "torchvision",
-            "Resize(256) bilinear, CenterCrop(224), ToTensor, Normalize(ImageNet mean/std), NCHW",
-            256,
-            224,
-        ),
-        torchvision(
-            "torchvision-inception-seed",
-            "Resize(256) bilinear, CenterCrop(299) zero-padding the short side as torchvision does, \
-             ToTensor, Normalize, NCHW (what benchmarking-keras-pytorch ran for inception_v3)",
-            256,
-            299,
-        ),
-        torchvision(
-            "torchvision-inception",
-            "Resize(342) bilinear, CenterCrop(299), ToTensor, Normalize, NCHW (torchvision's published recipe)",
-            342,
-            299,
-        ),
-        // timm's validate.py for the torchvision weights whose pretrained config says bicubic
-        // (densenet, inception_v3): Resize(floor(size / crop_pct 0.875)), CenterCrop(size).
-        Recipe {
-            filter: Filter::Bicubic,
-            ..torchvision(
-                "timm-bicubic",
-                "timm: Resize(256 = int(224 / 0.875)) bicubic, CenterCrop(224), ToTensor, Normalize, NCHW",
-                256,
-                224,
-            )
-        },
-        Recipe {
-            filter: Filter::Bicubic,
-            ..torchvision(
-                "timm-bicubic-299",
-                "timm: Resize(341 = int(299 / 0.875)) bicubic, CenterCrop(299), ToTensor, Normalize, NCHW",
-                341,
-                299,
-            )
-        },
-        Recipe {
-            channels: ChannelOrder::Bgr,
-            ..keras(
-                "keras-caffe",
-                "Keras load_img squash to 224 (NEAREST), preprocess_input 'caffe': RGB->BGR, minus \
-                 [103.939, 116.779, 123.68], NHWC",
-                224,
-                1.0,
-                CAFFE_MEAN_BGR,
-                [1.0; 3],
-            )
-        },
-        keras(
-            "keras-torch",
-            "Keras load_img squash to 224 (NEAREST), preprocess_input 'torch': /255, ImageNet mean/std, NHWC",
-            224,
-            255.0,
-            IMAGENET_MEAN,
-            IMAGENET_STD,
-        ),
-        tf("keras-tf", 299),
-        tf("keras-tf-224", 224),
-        tf("keras-tf-331", 331),
-    ]
+    Library::ALL
+        .into_iter()
+        .flat_map(|library| library.pipeline().presets())
+        .collect()
 }
 
 pub fn preset(name: &str) -> Option<Recipe> {
@@ -340,7 +230,7 @@ impl Recipe {
         {
             return Err("mean must be finite and std finite and non-zero".into());
         }
-        crate::image::protocols::validate(self)
+        self.library.pipeline().validate(self)
     }
 }
 
@@ -372,6 +262,21 @@ mod tests {
             ]
         );
         assert!(presets().iter().all(|r| r.validate().is_ok()));
+    }
+
+    #[test]
+    fn every_pipeline_is_listed_once_under_its_serialised_name() {
+        for (i, library) in Library::ALL.into_iter().enumerate() {
+            let json = serde_json::to_string(&library).unwrap();
+            assert_eq!(json, format!("\"{}\"", library.name()));
+            assert!(!Library::ALL[..i].contains(&library), "{json} twice");
+        }
+        // A new variant stops the build here until it gets its arm and the count goes up; ALL,
+        // without repeats, must then hold that many.
+        let variants = |library: Library| match library {
+            Library::Pillow | Library::Opencv | Library::Tensorflow | Library::Torch => 4,
+        };
+        assert_eq!(Library::ALL.len(), variants(Library::default()));
     }
 
     #[test]

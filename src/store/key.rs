@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
-use crate::image::resample::PillowCompat;
 use crate::util::hex::sha256_hex;
 
 /// How a run's predictions were made. Serialized as the lowercase name, as the key's string

@@ -236,7 +236,7 @@ mod tests {
 
     use super::*;
     use crate::eval::prediction::{Content, Outcome, Prediction};
-    use crate::image::resample::PillowCompat;
+    use crate::image::pipelines::PillowCompat;
 
     pub(super) fn meta() -> RunMeta {
         RunMeta::unknown(RunKind::Verify)

@@ -10,9 +10,8 @@ use crate::eval::determinism::Chosen;
 use crate::eval::explain::Candidate;
 use crate::eval::prediction::Content;
 use crate::eval::rank::{Ranked, TOP_K, top_k, top_k_among};
-use crate::image::preprocess::preprocess_bytes_per_library;
+use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
-use crate::image::resample::PillowCompat;
 use crate::runtime::Classifier;
 
 /// Images decoded and run per step: bounds the tensors held at once (chunk × distinct tensors).
@@ -141,7 +140,12 @@ fn prepare(
             let outcomes = match bytes {
                 Ok(bytes) => {
                     let mut outs: Vec<&mut [f32]> = tensors.chunks_exact_mut(sample_len).collect();
-                    preprocess_bytes_per_library(bytes, preparations, &mut outs)
+                    let outcomes =
+                        crate::image::pipelines::preprocess(bytes, preparations, &mut outs);
+                    outcomes
+                        .into_iter()
+                        .map(|outcome| outcome.map_err(|e| e.to_string()))
+                        .collect()
                 }
                 Err(error) => vec![Err(error.clone()); preparations.len()],
             };

@@ -13,8 +13,8 @@ use crate::dataset::{Dataset, DatasetError, Entry, Shard};
 use crate::eval::pipeline::{self, Admitted, Lane, PassConfig, PipelineStats, Preparation};
 use crate::eval::prediction::{Content, Outcome, Prediction};
 use crate::eval::trust::Coverage;
+use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
-use crate::image::resample::PillowCompat;
 
 /// What streaming the dataset through the models gave.
 pub(super) struct Evaluation {

@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use crate::image::recipe::{ChannelOrder, Filter, Recipe, ResizeMode};
-use crate::image::resample::PillowCompat;
+use crate::image::pipelines::PillowCompat;
+use crate::image::recipe::{ChannelOrder, Recipe, ResizeMode};
 
 /// Crop ratios tried for the short-side resize: the resize is `int(crop / ratio)`.
 pub const CROP_RATIOS: [f64; 4] = [0.875, 0.9, 0.95, 1.0];
@@ -149,16 +149,12 @@ fn variation(base: &Recipe, suffix: &str, change: impl FnOnce(&mut Recipe)) -> R
     recipe
 }
 
-/// The single-field variations of `base` (filters, geometry, channels, normalisation). Pillow's
-/// filters vary only a Pillow recipe: another library's resize has its own fixed arithmetic.
+/// The single-field variations of `base` (filters, geometry, channels, normalisation). The
+/// filters are those its pipeline varies (Pillow's; another library's resize has its own fixed
+/// arithmetic).
 fn variations(base: &Recipe) -> Vec<Recipe> {
     let mut out = Vec::new();
-    let filters = if base.library.is_pillow() {
-        &Filter::ALL[..]
-    } else {
-        &[]
-    };
-    for &filter in filters {
+    for &filter in base.library.pipeline().filter_variations() {
         out.push(variation(base, filter.name(), |r| r.filter = filter));
     }
     out.push(variation(base, "squash", |r| {
@@ -229,15 +225,14 @@ pub fn candidates(
     for recipe in variations(base) {
         push(recipe, compat, label_offset, "variation");
     }
-    if base.library.is_pillow() {
-        for other_compat in PillowCompat::ALL.into_iter().filter(|&c| c != compat) {
-            let mut other = base.clone();
-            other.name = match other_compat {
-                PillowCompat::Simd => format!("{}+pillow-simd", base.name),
-                _ => format!("{}+pillow{}", base.name, other_compat.name()),
-            };
-            push(other, other_compat, label_offset, "variation");
-        }
+    let releases = base.library.pipeline().release_variations();
+    for &other_compat in releases.iter().filter(|&&c| c != compat) {
+        let mut other = base.clone();
+        other.name = match other_compat {
+            PillowCompat::Simd => format!("{}+pillow-simd", base.name),
+            _ => format!("{}+pillow{}", base.name, other_compat.name()),
+        };
+        push(other, other_compat, label_offset, "variation");
     }
     if classes == 1001 {
         let mut shifted = base.clone();

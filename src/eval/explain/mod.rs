@@ -204,8 +204,8 @@ pub fn verdict(ranked: &[Evidence]) -> ExplainVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::pipelines::PillowCompat;
     use crate::image::recipe::{preset, presets};
-    use crate::image::resample::PillowCompat;
 
     fn outcomes(
         labels: &[u16],

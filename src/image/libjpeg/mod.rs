@@ -1,8 +1,9 @@
 //! The one libjpeg glue: `glue.c` drives libjpeg-turbo's libjpeg API (the library `turbojpeg-sys`
 //! builds and links) the way Pillow, TensorFlow, torchvision or OpenCV drive it, as a [`Policy`]
-//! says; this module is its only Rust side, with safe wrappers. The callers (`decode/jpeg.rs` for
-//! Pillow, `protocols/{tensorflow,torch,opencv}_jpeg.rs`) keep what is theirs: acceptance before
-//! libjpeg, the CMYK formula, EXIF orientation, and when to decode the whole picture again.
+//! says; this module is its only Rust side, with safe wrappers. The callers (each pipeline's
+//! `jpeg.rs` under `pipelines/`; Pillow's is `pillow/decode/jpeg.rs`) keep what is theirs:
+//! acceptance before libjpeg, the CMYK formula, EXIF orientation, and when to decode the whole
+//! picture again.
 //!
 //! The `#[repr(C)]` structs below mirror `glue.h`. Their layout is checked at compile time on both
 //! sides with the same numbers (`_Static_assert` in `glue.c`, `const` asserts here), so a field

@@ -2,9 +2,9 @@
 //! it: the libjpeg glue ([`crate::image::libjpeg`]) with TensorFlow's policy (fast integer DCT,
 //! fancy upsampling, every read past the end fatal), and this file for TensorFlow's CMYK
 //! conversion. torchvision's `decode_jpeg` drives libjpeg the same way but for the DCT and the
-//! size limit: it shares this policy through a [`Flavour`] (see `torch_jpeg.rs`).
+//! size limit: it shares this policy through a [`Flavour`] (see `torch/jpeg.rs`).
 
-use crate::image::decode::{DecodeError, MAX_SCANS, jpeg_part};
+use crate::image::decoding::{DecodeError, MAX_SCANS, jpeg_part};
 use crate::image::libjpeg::{self, Colour, Dct, Failure, Hooks, Policy, Source};
 use crate::image::raster::{Placement, RgbImage, Window};
 
@@ -24,11 +24,11 @@ impl Hooks for PartHooks<'_> {
 }
 
 /// How a library drives libjpeg and converts CMYK.
-pub(super) struct Flavour {
+pub(in crate::image::pipelines) struct Flavour {
     /// Whose decoder, for messages ("TensorFlow's decode_jpeg").
     pub who: &'static str,
-    /// The presets' family, for the not-a-JPEG message ("TensorFlow").
-    pub family: &'static str,
+    /// The presets' pipeline, for the not-a-JPEG message ("TensorFlow").
+    pub pipeline: &'static str,
     /// The bytes a file must start with to be handed to libjpeg at all.
     pub signature: &'static [u8],
     /// libjpeg's accurate integer DCT (else the fast one).
@@ -43,7 +43,7 @@ pub(super) struct Flavour {
 /// TensorFlow's decode_jpeg: fast DCT, 2^29-byte limit, its own CMYK formula.
 const TENSORFLOW: Flavour = Flavour {
     who: "TensorFlow's decode_jpeg",
-    family: "TensorFlow",
+    pipeline: "TensorFlow",
     signature: &[0xFF, 0xD8, 0xFF],
     dct_islow: false,
     max_bytes: 1 << 29,
@@ -107,7 +107,7 @@ pub fn decode(
 }
 
 /// [`decode`] with another library's settings.
-pub(super) fn decode_as(
+pub(in crate::image::pipelines) fn decode_as(
     bytes: &[u8],
     flavour: &Flavour,
     mut needed: impl FnMut(usize, usize) -> Window,
@@ -118,7 +118,7 @@ pub(super) fn decode_as(
     if !bytes.starts_with(flavour.signature) {
         return Err(DecodeError::Unsupported(format!(
             "not a JPEG: the {} presets reproduce decode_jpeg on JPEG files only",
-            flavour.family
+            flavour.pipeline
         )));
     }
     let decoded = match run(bytes, flavour, true, &mut needed) {

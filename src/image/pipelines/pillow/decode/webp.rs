@@ -244,7 +244,9 @@ mod tests {
     fn webp_files_decode_to_pillows_pixels() {
         let script = include_str!("testdata/webp_layouts.py");
         if let Some(mismatches) =
-            crate::image::decode::pillow_cases::mismatches_with_pillow(script, "webp")
+            crate::image::pipelines::pillow::decode::pillow_cases::mismatches_with_pillow(
+                script, "webp",
+            )
         {
             assert!(mismatches.is_empty(), "{mismatches:#?}");
         }
@@ -260,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_lossless_image_decodes_through_the_alpha_hint_and_bombs_are_refused() {
-        use crate::image::decode::decode_rgb;
+        use crate::image::pipelines::pillow::decode::decode_rgb;
         let image = decode_rgb(&zero_vp8l(5, 3)).unwrap();
         assert_eq!((image.width, image.height), (5, 3));
         assert_eq!(image.pixels, vec![0; 45]);

@@ -629,7 +629,9 @@ mod tests {
     fn tiff_layouts_decode_to_pillows_pixels() {
         let script = include_str!("testdata/tiff_layouts.py");
         if let Some(mismatches) =
-            crate::image::decode::pillow_cases::mismatches_with_pillow(script, "tif")
+            crate::image::pipelines::pillow::decode::pillow_cases::mismatches_with_pillow(
+                script, "tif",
+            )
         {
             assert!(mismatches.is_empty(), "{mismatches:#?}");
         }
@@ -643,7 +645,8 @@ mod tests {
 
     #[test]
     fn bombs_and_cut_strips_are_refused() {
-        use crate::image::decode::{MAX_PIXELS, decode_rgb};
+        use crate::image::decoding::MAX_PIXELS;
+        use crate::image::pipelines::pillow::decode::decode_rgb;
         let image = decode_rgb(&gray_tiff(3, 2, &[1, 2, 3, 4, 5, 6])).unwrap();
         assert_eq!(
             image.pixels,
@@ -671,7 +674,7 @@ mod tests {
     /// so zoorepro refuses it as corrupt rather than parse IFDs itself.
     #[test]
     fn an_empty_sample_format_is_refused_without_a_panic() {
-        use crate::image::decode::decode_rgb;
+        use crate::image::pipelines::pillow::decode::decode_rgb;
         // Entry 6 (RowsPerStrip, bytes 82..94; the strip is the whole image without it)
         // becomes SampleFormat (339), SHORT: with one value it is an ordinary file, with none
         // it is the fuzzer's.
@@ -758,7 +761,7 @@ mod tests {
     /// Pillow 13.0.0's `convert('RGB')` of the same files.
     #[test]
     fn float_integer_and_palette_tiffs_convert_like_pillow() {
-        use crate::image::decode::decode_rgb;
+        use crate::image::pipelines::pillow::decode::decode_rgb;
         let gray = |values: &[u8]| values.iter().flat_map(|&v| [v; 3]).collect::<Vec<u8>>();
         // float32: truncated towards zero, clamped, NaN as 0.
         let floats = [
@@ -819,7 +822,7 @@ mod tests {
     /// its raw modes `L;4`, `1;I` widen it. Both were refused or left unturned before issue 35.
     #[test]
     fn orientation_and_low_bit_gray_follow_pillow() {
-        use crate::image::decode::decode_rgb;
+        use crate::image::pipelines::pillow::decode::decode_rgb;
         let gray = |values: &[u8]| values.iter().flat_map(|&v| [v; 3]).collect::<Vec<u8>>();
         // 3x2 gray, rows [1 2 3] [4 5 6]; Orientation 6 (ROTATE_270): 2x3, rows [4 1] [5 2] [6 3].
         let data = [1, 2, 3, 4, 5, 6];

@@ -4,10 +4,11 @@
 //! (`load_img` squash); arithmetic follows NumPy float32: `((p / scale) - mean[c]) / std[c]`,
 //! each operation rounded to float32, which is what the Python reference computes.
 
-use crate::image::decode::DecodeError;
+use super::resample::{PillowCompat, resize_window, source_window};
+use crate::image::decoding::DecodeError;
+use crate::image::geometry::{center_crop_offset, shorter_side_size};
 use crate::image::raster::{Placement, RgbImage, Window};
 use crate::image::recipe::{ChannelOrder, Layout, Recipe, ResizeMode};
-use crate::image::resample::{PillowCompat, resize_window, source_window};
 
 /// Where the output square lies on the resized image, per axis: the resized image's size, the
 /// first resized pixel the output shows (negative when the crop is larger than the image and
@@ -16,35 +17,6 @@ use crate::image::resample::{PillowCompat, resize_window, source_window};
 struct Axis {
     resized: usize,
     offset: i64,
-}
-
-/// torchvision `Resize(size)` on an image of `width` x `height`: the short side becomes `size`,
-/// the long side `int(size * long / short)`. Python's `/` on ints is correctly rounded, which
-/// for integers below 2^53 is exactly an f64 division; `int()` truncates.
-pub fn shorter_side_size(width: usize, height: usize, size: usize) -> (usize, usize) {
-    let scaled = |long: usize, short: usize| ((size * long) as f64 / short as f64) as usize;
-    if width <= height {
-        (size, scaled(height, width))
-    } else {
-        (scaled(width, height), size)
-    }
-}
-
-/// torchvision `center_crop` along one axis of length `len` to `crop`: zero-pad by
-/// `(crop - len) // 2` before when the crop is larger, else start at `int(round((len - crop) / 2))`
-/// with Python's round-half-to-even.
-pub(crate) fn center_crop_offset(len: usize, crop: usize) -> i64 {
-    if crop > len {
-        return -(((crop - len) / 2) as i64);
-    }
-    let diff = (len - crop) as i64;
-    let half = diff / 2;
-    // (len - crop) / 2 is k or k + 0.5; k + 0.5 rounds to the even one of k and k + 1.
-    if diff % 2 == 1 && half % 2 == 1 {
-        half + 1
-    } else {
-        half
-    }
 }
 
 fn geometry(width: usize, height: usize, recipe: &Recipe) -> (Axis, Axis) {
@@ -130,7 +102,7 @@ impl Plan {
 
 /// The pixels of a `width` x `height` picture that `recipe` reads: a centre crop leaves the
 /// rest unused, so a decoder need not produce it.
-pub fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
+pub(super) fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
     let plan = Plan::new(width, height, recipe);
     let (resized_width, resized_height) = plan.resized;
     source_window(
@@ -143,21 +115,12 @@ pub fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
     )
 }
 
-/// Write one sample, in the recipe's layout, into `out` (`recipe.sample_len()` floats).
+/// Resizes and normalises an image holding (at least) [`source_pixels`] of a picture, placed by
+/// `placement`, into `out` (`recipe.sample_len()` floats), in the recipe's layout.
 ///
 /// # Panics
 /// If `out` is not `recipe.sample_len()` long (a caller's bug).
-pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, compat: PillowCompat, out: &mut [f32]) {
-    if !recipe.library.is_pillow() {
-        // Another library's arithmetic on pixels decoded by whoever decoded them.
-        return crate::image::protocols::preprocess_image(img, recipe, out);
-    }
-    preprocess_part(img, Placement::whole(img), recipe, compat, out)
-}
-
-/// [`preprocess_image`] for an image that holds part of a picture, placed by `placement`; the
-/// part must cover [`source_pixels`].
-fn preprocess_part(
+pub(super) fn preprocess_part(
     img: &RgbImage,
     placement: Placement,
     recipe: &Recipe,
@@ -247,38 +210,16 @@ fn normalise_into(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f3
     }
 }
 
-/// Decode then preprocess into `out`: the hot path, called from worker threads.
-pub fn preprocess_bytes(
-    bytes: &[u8],
-    recipe: &Recipe,
-    compat: PillowCompat,
-    out: &mut [f32],
-) -> Result<(), DecodeError> {
-    if !recipe.library.is_pillow() {
-        return crate::image::protocols::preprocess_bytes(bytes, recipe, out);
-    }
-    let (img, placement) = crate::image::decode::decode_rgb_part(bytes, |width, height| {
-        source_pixels(width, height, recipe)
-    })?;
-    preprocess_part(&img, placement, recipe, compat, out);
-    Ok(())
-}
-
-/// [`preprocess_bytes`] for several recipes at once: the image is decoded once (the part every
-/// recipe reads), recipes that resize alike (same geometry, filter and Pillow order) share one
-/// resize, and `outs[i]` gets `recipes[i]`'s sample, the same bits as a decode per recipe.
-pub fn preprocess_bytes_many(
+/// Several Pillow recipes on one file: the image is decoded once (the part every recipe reads),
+/// recipes that resize alike (same geometry, filter and Pillow order) share one resize, and
+/// `outs[i]` gets `recipes[i]`'s sample, the same bits as a decode per recipe. One outcome for
+/// all: they share the decode.
+pub(super) fn preprocess_many(
     bytes: &[u8],
     recipes: &[(&Recipe, PillowCompat)],
     outs: &mut [&mut [f32]],
 ) -> Result<(), DecodeError> {
-    if recipes
-        .iter()
-        .any(|(recipe, _)| !recipe.library.is_pillow())
-    {
-        return preprocess_bytes_by_library(bytes, recipes, outs);
-    }
-    let (img, placement) = crate::image::decode::decode_rgb_part(bytes, |width, height| {
+    let (img, placement) = super::decode::decode_rgb_part(bytes, |width, height| {
         recipes
             .iter()
             .map(|(recipe, _)| source_pixels(width, height, recipe))
@@ -327,96 +268,12 @@ pub fn preprocess_bytes_many(
     Ok(())
 }
 
-/// [`preprocess_bytes_many`] when some recipes reproduce another library: those decode with
-/// their library's decoder, the Pillow ones share one Pillow decode. Libraries accept different
-/// files, so the file is refused (for every recipe) when any of the libraries refuses it; see
-/// [`preprocess_bytes_per_library`] for each library's own answer.
-fn preprocess_bytes_by_library(
-    bytes: &[u8],
-    recipes: &[(&Recipe, PillowCompat)],
-    outs: &mut [&mut [f32]],
-) -> Result<(), DecodeError> {
-    let mut pillow = Vec::new();
-    let mut pillow_outs = Vec::new();
-    for ((recipe, compat), out) in recipes.iter().zip(outs.iter_mut()) {
-        if recipe.library.is_pillow() {
-            pillow.push((*recipe, *compat));
-            pillow_outs.push(&mut **out);
-        } else {
-            crate::image::protocols::preprocess_bytes(bytes, recipe, out)?;
-        }
-    }
-    if pillow.is_empty() {
-        return Ok(());
-    }
-    preprocess_bytes_many(bytes, &pillow, &mut pillow_outs)
-}
-
-/// [`preprocess_bytes_many`] with each recipe's own outcome (the error as text): the recipes of
-/// one library share a decode, and a file one library refuses is still prepared for the recipes
-/// of the others, so that a model's result never depends on which other models share its pass.
-pub fn preprocess_bytes_per_library(
-    bytes: &[u8],
-    recipes: &[(&Recipe, PillowCompat)],
-    outs: &mut [&mut [f32]],
-) -> Vec<Result<(), String>> {
-    let mut outcomes: Vec<Option<Result<(), String>>> = recipes.iter().map(|_| None).collect();
-    let mut pillow = Vec::new();
-    let mut pillow_outs = Vec::new();
-    let mut pillow_at = Vec::new();
-    for (i, ((recipe, compat), out)) in recipes.iter().zip(outs.iter_mut()).enumerate() {
-        if recipe.library.is_pillow() {
-            pillow.push((*recipe, *compat));
-            pillow_outs.push(&mut **out);
-            pillow_at.push(i);
-        } else {
-            outcomes[i] = Some(
-                crate::image::protocols::preprocess_bytes(bytes, recipe, out)
-                    .map_err(|e| e.to_string()),
-            );
-        }
-    }
-    if !pillow.is_empty() {
-        let outcome =
-            preprocess_bytes_many(bytes, &pillow, &mut pillow_outs).map_err(|e| e.to_string());
-        for i in pillow_at {
-            outcomes[i] = Some(outcome.clone());
-        }
-    }
-    outcomes.into_iter().map(|o| o.unwrap_or(Ok(()))).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::pipelines::pillow::resample::resize;
     use crate::image::recipe::{Filter, Library, preset, presets};
-    use crate::image::resample::resize;
     use std::path::Path;
-
-    #[test]
-    fn shorter_side_follows_python_int_of_float_division() {
-        assert_eq!(shorter_side_size(500, 375, 256), (341, 256));
-        assert_eq!(shorter_side_size(375, 500, 256), (256, 341));
-        assert_eq!(shorter_side_size(300, 300, 224), (224, 224));
-        // int(256 * 2112 / 2816) = int(192.0) exactly.
-        assert_eq!(shorter_side_size(2112, 2816, 192), (192, 256));
-        // A case where the quotient is just below an integer in exact arithmetic.
-        assert_eq!(shorter_side_size(3, 10, 3), (3, 10));
-        assert_eq!(shorter_side_size(7, 10, 7), (7, 10));
-    }
-
-    #[test]
-    fn center_crop_offsets_match_torchvision() {
-        assert_eq!(center_crop_offset(256, 224), 16);
-        // (341 - 224) / 2 = 58.5 -> round half to even -> 58.
-        assert_eq!(center_crop_offset(341, 224), 58);
-        // 59.5 -> 60.
-        assert_eq!(center_crop_offset(343, 224), 60);
-        assert_eq!(center_crop_offset(224, 224), 0);
-        // Crop larger than the image: pad (299 - 256) // 2 = 21 before, 22 after.
-        assert_eq!(center_crop_offset(256, 299), -21);
-        assert_eq!(center_crop_offset(257, 299), -21);
-    }
 
     #[test]
     fn level_tables_are_numpy_float32_arithmetic() {
@@ -495,10 +352,10 @@ mod tests {
             40,
             (0..61 * 40 * 3).map(|i| ((i * 131) % 256) as u8).collect(),
         );
-        // Pillow's recipes: the other libraries' are tested in image::protocols.
+        // Pillow's recipes: the other pipelines' are tested in their own folders.
         let mut recipes: Vec<Recipe> = presets()
             .into_iter()
-            .filter(|r| r.library.is_pillow())
+            .filter(|r| r.library == Library::Pillow)
             .collect();
         recipes.iter_mut().for_each(|r| {
             r.crop_size /= 8;
@@ -514,7 +371,13 @@ mod tests {
         recipes.push(padded);
         for recipe in recipes {
             let mut out = vec![f32::NAN; recipe.sample_len()];
-            preprocess_image(&img, &recipe, PillowCompat::V13, &mut out);
+            preprocess_part(
+                &img,
+                Placement::whole(&img),
+                &recipe,
+                PillowCompat::V13,
+                &mut out,
+            );
             let expected = reference(&img, &recipe);
             assert!(
                 out.iter()
@@ -527,7 +390,7 @@ mod tests {
     }
 
     /// Every preset, Pillow's with each Pillow version in turn: what one `verify` pass over
-    /// many models hands `preprocess_bytes_per_library`.
+    /// many models hands `pipelines::preprocess`.
     fn every_preset() -> Vec<(Recipe, PillowCompat)> {
         presets()
             .into_iter()
@@ -543,11 +406,11 @@ mod tests {
             .map(|(r, _)| vec![f32::NAN; r.sample_len()])
             .collect();
         let mut outs: Vec<&mut [f32]> = tensors.iter_mut().map(Vec::as_mut_slice).collect();
-        let outcomes = preprocess_bytes_per_library(bytes, &pairs, &mut outs);
+        let outcomes = crate::image::pipelines::preprocess(bytes, &pairs, &mut outs);
         outcomes
             .into_iter()
             .zip(tensors)
-            .map(|(outcome, tensor)| outcome.map(|()| tensor))
+            .map(|(outcome, tensor)| outcome.map(|()| tensor).map_err(|e| e.to_string()))
             .collect()
     }
 
@@ -559,9 +422,9 @@ mod tests {
         recipe: &Recipe,
         compat: PillowCompat,
     ) -> Result<Vec<f32>, String> {
-        let img = crate::image::decode::decode_rgb(bytes).map_err(|e| e.to_string())?;
+        let img = super::super::decode::decode_rgb(bytes).map_err(|e| e.to_string())?;
         let mut out = vec![f32::NAN; recipe.sample_len()];
-        preprocess_image(&img, recipe, compat, &mut out);
+        preprocess_part(&img, Placement::whole(&img), recipe, compat, &mut out);
         Ok(out)
     }
 
@@ -569,8 +432,8 @@ mod tests {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
     }
 
-    /// Pillow is the family whose recipes share a decode and resizes within a pass: through
-    /// `preprocess_bytes_many` (Pillow's recipes alone) and through a pass with every other
+    /// Pillow is the pipeline whose recipes share a decode and resizes within a pass: through
+    /// `preprocess_many` (Pillow's recipes alone) and through a pass with every other
     /// library's presets (which may refuse the file), each Pillow recipe must get the tensor, or
     /// the refusal, of [`pillow_alone`].
     fn assert_pillow_recipes_share_nothing_visible(bytes: &[u8], file: &Path) {
@@ -587,7 +450,7 @@ mod tests {
             .collect();
         let pairs: Vec<(&Recipe, PillowCompat)> = pillow.iter().map(|(r, c)| (r, *c)).collect();
         let mut outs: Vec<&mut [f32]> = shared.iter_mut().map(Vec::as_mut_slice).collect();
-        let many = preprocess_bytes_many(bytes, &pairs, &mut outs).map_err(|e| e.to_string());
+        let many = preprocess_many(bytes, &pairs, &mut outs).map_err(|e| e.to_string());
         let in_mixed = all
             .iter()
             .zip(&mixed)
@@ -650,60 +513,5 @@ mod tests {
             .for_each(|file| {
                 assert_pillow_recipes_share_nothing_visible(&std::fs::read(file).unwrap(), file)
             });
-    }
-
-    /// The other libraries' recipes, prepared in one pass with every preset, give the bits their
-    /// real library gave: the sha256 digests the parity scripts recorded from TensorFlow,
-    /// torchvision and OpenCV (tests/*_presets_sha256.json) for the shared sample.
-    #[test]
-    fn other_libraries_in_a_mixed_pass_give_their_librarys_recorded_tensors() {
-        use sha2::{Digest, Sha256};
-        let Some(shared) = crate::testing::shared() else {
-            return;
-        };
-        let mut recorded = std::collections::BTreeMap::<String, serde_json::Value>::new();
-        for file in ["tf", "torch", "opencv"] {
-            let path = format!(
-                "{}/tests/{file}_presets_sha256.json",
-                env!("CARGO_MANIFEST_DIR")
-            );
-            let json: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let digests = json["digests"].as_object().unwrap().clone();
-            recorded.extend(digests);
-        }
-        let all = every_preset();
-        let others: Vec<usize> = (0..all.len())
-            .filter(|&i| all[i].0.library != Library::Pillow)
-            .collect();
-        assert!(others.len() >= 5, "{others:?}");
-        for &i in &others {
-            let name = &all[i].0.name;
-            assert!(
-                recorded.contains_key(name),
-                "{name}: no digests recorded from its library"
-            );
-        }
-        // Every 16th sample image: 7 of the 100, each through every preset.
-        let names: Vec<String> = recorded["tf-inception-224"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .step_by(16)
-            .cloned()
-            .collect();
-        for name in names {
-            let bytes = std::fs::read(shared.join("imagenet-sample").join(&name)).unwrap();
-            let outcomes = one_pass(&bytes, &all);
-            for &i in &others {
-                let recipe = &all[i].0.name;
-                let tensor = outcomes[i]
-                    .as_ref()
-                    .unwrap_or_else(|e| panic!("{recipe} {name}: {e}"));
-                let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
-                let digest = format!("{:x}", Sha256::digest(&bytes));
-                assert_eq!(recorded[recipe][&name], digest, "{recipe} on {name}");
-            }
-        }
     }
 }

@@ -3,7 +3,7 @@
 //! opencv-python-headless 5.1.0.95 and NumPy:
 //!
 //! ```python
-//! img = cv2.imread(path)                          # BGR, EXIF orientation applied: opencv_jpeg
+//! img = cv2.imread(path)                          # BGR, EXIF orientation applied: jpeg.rs
 //! img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 //! # resize_with_aspectratio: short side int(100 * 224 / 87.5) = 256
 //! if h > w: w, h = 256, int(256 * h / w)
@@ -16,13 +16,17 @@
 //! img = (img / 255.0 - 0.5) * 2                    # mobilenet, NHWC
 //! ```
 //!
-//! The resize is in `opencv_resize`, the decoder in `opencv_jpeg`.
+//! The resize is in `resize.rs`, the decoder in `jpeg.rs`.
 
-use super::opencv_resize::{Interpolation, Part, resize_window, source_window};
-use crate::image::decode::DecodeError;
-use crate::image::preprocess::shorter_side_size;
-use crate::image::raster::{RgbImage, Window};
+mod jpeg;
+mod resize;
+
+use super::{PillowCompat, Pipeline};
+use crate::image::decoding::DecodeError;
+use crate::image::geometry::shorter_side_size;
+use crate::image::raster::{Placement, RgbImage, Window};
 use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
+use resize::{Interpolation, Part, resize_window, source_window};
 
 /// MLPerf's `pre_process_vgg` means, RGB.
 const VGG_MEAN: [f32; 3] = [123.68, 116.78, 103.94];
@@ -30,7 +34,7 @@ const VGG_MEAN: [f32; 3] = [123.68, 116.78, 103.94];
 /// The two MLPerf presets: `mlperf-resnet50` (INTER_AREA, minus the means, NCHW) and
 /// `mlperf-mobilenet` (INTER_LINEAR, `(x / 255 - 0.5) * 2` written as mean 0.5, std 0.5: dividing
 /// by 0.5 and multiplying by 2 give the same float32; NHWC).
-pub fn mlperf_presets() -> [Recipe; 2] {
+fn mlperf_presets() -> [Recipe; 2] {
     let base = |name: &str, description: &str, filter| Recipe {
         name: name.into(),
         description: description.into(),
@@ -71,7 +75,7 @@ pub fn mlperf_presets() -> [Recipe; 2] {
 
 /// The fields an OpenCV recipe can vary: sizes, normalisation, channel order and layout; the
 /// filter is BOX (INTER_AREA) or BILINEAR (INTER_LINEAR), the geometry MLPerf's.
-pub fn validate(recipe: &Recipe) -> Result<(), String> {
+fn validate(recipe: &Recipe) -> Result<(), String> {
     if recipe.resize_mode != ResizeMode::ShorterSide {
         return Err("an opencv recipe resizes the short side (resize_mode shorter-side)".into());
     }
@@ -101,15 +105,6 @@ fn crop_start(len: usize, crop: usize) -> usize {
     (len - crop) / 2
 }
 
-/// MLPerf's preprocessing of an image decoded as imread does (RGB) into `out`
-/// (`recipe.sample_len()` floats).
-///
-/// # Panics
-/// If `out` does not fit or the recipe is not a valid OpenCV recipe (a caller's bug).
-pub fn preprocess_image(img: &RgbImage, recipe: &Recipe, out: &mut [f32]) {
-    preprocess_part(Part::whole(img), recipe, out)
-}
-
 /// The resized size and the crop's window on it, for a `width` x `height` picture.
 fn plan(width: usize, height: usize, recipe: &Recipe) -> (usize, usize, Window) {
     let crop = recipe.crop_size as usize;
@@ -130,7 +125,11 @@ fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
     source_window(width, height, w, h, window, interp)
 }
 
-/// [`preprocess_image`] on a part of a picture that holds [`source_pixels`].
+/// MLPerf's preprocessing, on an image decoded as imread does (RGB) that holds (at least)
+/// [`source_pixels`] of the picture, into `out` (`recipe.sample_len()` floats).
+///
+/// # Panics
+/// If `out` does not fit or the recipe is not a valid OpenCV recipe (a caller's bug).
 fn preprocess_part(src: Part, recipe: &Recipe, out: &mut [f32]) {
     assert_eq!(out.len(), recipe.sample_len(), "output buffer does not fit");
     let interp = interpolation(recipe).expect("validated opencv recipe");
@@ -171,19 +170,64 @@ fn normalise(pixels: &[u8], recipe: &Recipe, out: &mut [f32]) {
     }
 }
 
-/// Decode (as `cv2.imread` does) then preprocess.
-pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Result<(), DecodeError> {
-    let decoded =
-        super::opencv_jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
-    let part = Part {
-        img: &decoded.img,
-        x: decoded.x,
-        y: decoded.y,
-        width: decoded.full_width,
-        height: decoded.full_height,
-    };
-    preprocess_part(part, recipe, out);
-    Ok(())
+/// The OpenCV pipeline.
+pub struct Opencv;
+
+impl Pipeline for Opencv {
+    fn name(&self) -> &'static str {
+        "opencv"
+    }
+
+    fn presets(&self) -> Vec<Recipe> {
+        mlperf_presets().into()
+    }
+
+    fn validate(&self, recipe: &Recipe) -> Result<(), String> {
+        validate(recipe)
+    }
+
+    fn source_pixels(&self, width: usize, height: usize, recipe: &Recipe) -> Window {
+        source_pixels(width, height, recipe)
+    }
+
+    /// As `cv2.imread` decodes (JPEG only, EXIF orientation applied), the part `needed` asks
+    /// for where that is clean and the picture needs no turning.
+    fn decode(
+        &self,
+        bytes: &[u8],
+        needed: &mut dyn FnMut(usize, usize) -> Window,
+    ) -> Result<(RgbImage, Placement), DecodeError> {
+        let decoded = jpeg::decode(bytes, needed)?;
+        let placement = Placement {
+            window: Window {
+                x: decoded.x,
+                y: decoded.y,
+                width: decoded.img.width,
+                height: decoded.img.height,
+            },
+            full_width: decoded.full_width,
+            full_height: decoded.full_height,
+        };
+        Ok((decoded.img, placement))
+    }
+
+    fn preprocess_part(
+        &self,
+        img: &RgbImage,
+        placement: Placement,
+        recipe: &Recipe,
+        _compat: PillowCompat,
+        out: &mut [f32],
+    ) {
+        let part = Part {
+            img,
+            x: placement.window.x,
+            y: placement.window.y,
+            width: placement.full_width,
+            height: placement.full_height,
+        };
+        preprocess_part(part, recipe, out);
+    }
 }
 
 #[cfg(test)]
@@ -212,15 +256,19 @@ mod tests {
         assert!(!files.is_empty());
         for file in files.iter().take(8) {
             let bytes = std::fs::read(file).unwrap();
-            let whole = super::super::opencv_jpeg::decode(&bytes, Window::full).unwrap();
+            let whole = super::jpeg::decode(&bytes, Window::full).unwrap();
             assert_eq!((whole.x, whole.y), (0, 0));
             for recipe in mlperf_presets() {
                 let (mut a, mut b) = (
                     vec![0f32; recipe.sample_len()],
                     vec![1f32; recipe.sample_len()],
                 );
-                preprocess_image(&whole.img, &recipe, &mut a);
-                preprocess_bytes(&bytes, &recipe, &mut b).unwrap();
+                preprocess_part(Part::whole(&whole.img), &recipe, &mut a);
+                let pair = (&recipe, PillowCompat::V13);
+                let outs = &mut [&mut b[..]];
+                crate::image::pipelines::preprocess(&bytes, &[pair], outs)
+                    .remove(0)
+                    .unwrap();
                 assert!(
                     a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
                     "{} {}",
@@ -238,7 +286,7 @@ mod tests {
         assert_eq!(resnet.mean[0], 123.68f32);
         let mut out = vec![0f32; mobilenet.sample_len()];
         let img = RgbImage::new(300, 256, vec![255; 300 * 256 * 3]);
-        preprocess_image(&img, &mobilenet, &mut out);
+        preprocess_part(Part::whole(&img), &mobilenet, &mut out);
         assert!(out.iter().all(|&v| v == 1.0));
         let mut bad = resnet.clone();
         bad.filter = Filter::Bicubic;

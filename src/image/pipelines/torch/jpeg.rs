@@ -1,19 +1,19 @@
 //! `torchvision.io.decode_jpeg(data, mode=ImageReadMode.RGB)` on CPU (torchvision 0.29.2, its
-//! bundled libjpeg-turbo): libjpeg driven as TensorFlow drives it (`tensorflow_jpeg.rs`'s policy
+//! bundled libjpeg-turbo): libjpeg driven as TensorFlow drives it (`tensorflow/jpeg.rs`'s policy
 //! for the libjpeg glue: fancy upsampling, every read past the end fatal, libjpeg's warnings not
 //! errors) but with libjpeg's default accurate integer DCT, EXIF orientation not applied
 //! (`apply_exif_orientation=False`), and torchvision's own CMYK conversion.
 
-use crate::image::decode::{DecodeError, MAX_PIXELS};
+use crate::image::decoding::{DecodeError, MAX_PIXELS};
 use crate::image::raster::{Placement, RgbImage, Window};
 
-use super::tensorflow_jpeg::{Flavour, decode_as};
+use crate::image::pipelines::tensorflow::jpeg::{Flavour, decode_as};
 
 /// torchvision sets no size limit of its own; zoorepro's pixel limit guards the memory, as for
 /// Pillow's recipes (3 bytes a pixel once decoded).
 const TORCHVISION: Flavour = Flavour {
     who: "torchvision's decode_jpeg",
-    family: "torchvision-tensor",
+    pipeline: "torchvision-tensor",
     // torchvision hands any bytes to libjpeg, which asks for SOI only: the next marker may
     // follow junk bytes (a warning, not an error).
     signature: &[0xFF, 0xD8],

@@ -1,4 +1,4 @@
-"""Small TIFFs in every layout src/image/decode/tiff.rs streams (8/16-bit gray, gray + alpha, RGB,
+"""Small TIFFs in every layout src/image/pipelines/pillow/decode/tiff.rs streams (8/16-bit gray, gray + alpha, RGB,
 RGBA with unspecified, associated and unassociated alpha; WhiteIsZero gray; strips and tiles; none, deflate, PackBits,
 LZW; predictor 2; both byte orders), plus Pillow's own writer's files, each with what Pillow 13's
 convert('RGB') makes of it (or "refused: <error>"). Run by tiff.rs's unit tests: python tiff_layouts.py DIR

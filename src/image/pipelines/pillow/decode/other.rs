@@ -320,7 +320,7 @@ pub(super) fn rgb_len(width: u32, height: u32) -> Result<usize, DecodeError> {
 fn decode_png(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     // Pillow's chunk-level judgement first; the png crate then sees a clean file whose CRCs
     // are right by construction.
-    let clean = super::pillow_png::normalise(bytes)?;
+    let clean = super::png_plugin::normalise(bytes)?;
     let mut decoder = png::Decoder::new(Cursor::new(&clean[..]));
     // The same output layouts the `image` crate produces (and Pillow's raw modes read): palette
     // and low bit depths expanded to 8 bits, 16 bits kept so the high byte can be taken.
@@ -469,7 +469,7 @@ pub(super) fn map_image_error(error: image::ImageError) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::decode::decode_rgb;
+    use crate::image::pipelines::pillow::decode::decode_rgb;
 
     fn encode(img: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());

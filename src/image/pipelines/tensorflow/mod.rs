@@ -1,7 +1,7 @@
 //! TensorFlow's inception evaluation preprocessing, bit for bit like tensorflow-cpu 2.21.0:
 //!
 //! ```python
-//! img = tf.io.decode_jpeg(contents, channels=3)            # IFAST DCT: tensorflow_jpeg.c
+//! img = tf.io.decode_jpeg(contents, channels=3)            # IFAST DCT: jpeg.rs
 //! img = tf.image.convert_image_dtype(img, tf.float32)     # p * float32(1/255), a multiply
 //! img = tf.image.central_crop(img, 0.875)                 # start int((h - h*0.875) / 2)
 //! img = tf.image.resize(img, [size, size], 'bilinear')    # ResizeBilinear, half-pixel centres
@@ -15,7 +15,10 @@
 //! does the same multiplies and adds as its scalar one, without fusing), so it is reproduced
 //! exactly here.
 
-use crate::image::decode::DecodeError;
+pub(super) mod jpeg;
+
+use super::{PillowCompat, Pipeline};
+use crate::image::decoding::DecodeError;
 use crate::image::raster::{Placement, RgbImage, Window};
 use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
 
@@ -24,7 +27,7 @@ pub const CENTRAL_FRACTION: f64 = 0.875;
 
 /// A preset reproducing the pipeline above at `size` x `size`. (x - 0.5) * 2 is written as
 /// mean 0.5, std 0.5: dividing by 0.5 and multiplying by 2 give the same float32.
-pub fn inception_preset(name: &str, size: u32) -> Recipe {
+fn inception_preset(name: &str, size: u32) -> Recipe {
     Recipe {
         name: name.into(),
         description: format!(
@@ -48,7 +51,7 @@ pub fn inception_preset(name: &str, size: u32) -> Recipe {
 
 /// The fields a TensorFlow recipe can vary: output size, the divisor of convert_image_dtype,
 /// mean, std, channel order and layout. The geometry is fixed.
-pub fn validate(recipe: &Recipe) -> Result<(), String> {
+fn validate(recipe: &Recipe) -> Result<(), String> {
     if recipe.resize_mode != ResizeMode::Squash || recipe.filter != Filter::Bilinear {
         return Err(
             "a tensorflow recipe is inception's eval path: central_crop(0.875) then a bilinear \
@@ -132,7 +135,7 @@ impl Plan {
 }
 
 /// The pixels of a `width` x `height` picture that `recipe` reads.
-pub fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
+fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
     Plan::new(width, height, recipe.crop_size as usize).source()
 }
 
@@ -184,7 +187,7 @@ impl Across {
 /// # Panics
 /// If `out` is not `recipe.sample_len()` long or the image does not cover the source pixels
 /// (a caller's bug).
-pub fn preprocess_part(img: &RgbImage, placement: Placement, recipe: &Recipe, out: &mut [f32]) {
+fn preprocess_part(img: &RgbImage, placement: Placement, recipe: &Recipe, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2.
@@ -284,13 +287,49 @@ fn write_row(resized: &[f32], oy: usize, recipe: &Recipe, out: &mut [f32]) {
     }
 }
 
-/// Decode (as `tf.io.decode_jpeg` does, only the part the pipeline reads) then preprocess.
-pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Result<(), DecodeError> {
-    let (img, placement) = super::tensorflow_jpeg::decode(bytes, |width, height| {
+/// The TensorFlow pipeline.
+pub struct Tensorflow;
+
+impl Pipeline for Tensorflow {
+    fn name(&self) -> &'static str {
+        "tensorflow"
+    }
+
+    fn presets(&self) -> Vec<Recipe> {
+        vec![
+            inception_preset("tf-inception-299", 299),
+            inception_preset("tf-inception-224", 224),
+        ]
+    }
+
+    fn validate(&self, recipe: &Recipe) -> Result<(), String> {
+        validate(recipe)
+    }
+
+    fn source_pixels(&self, width: usize, height: usize, recipe: &Recipe) -> Window {
         source_pixels(width, height, recipe)
-    })?;
-    preprocess_part(&img, placement, recipe, out);
-    Ok(())
+    }
+
+    /// As `tf.io.decode_jpeg` decodes (JPEG only), the part `needed` asks for where that is
+    /// clean.
+    fn decode(
+        &self,
+        bytes: &[u8],
+        needed: &mut dyn FnMut(usize, usize) -> Window,
+    ) -> Result<(RgbImage, Placement), DecodeError> {
+        jpeg::decode(bytes, needed)
+    }
+
+    fn preprocess_part(
+        &self,
+        img: &RgbImage,
+        placement: Placement,
+        recipe: &Recipe,
+        _compat: PillowCompat,
+        out: &mut [f32],
+    ) {
+        preprocess_part(img, placement, recipe, out);
+    }
 }
 
 #[cfg(test)]

@@ -278,13 +278,13 @@ pub(super) fn vertical_rows_avx2(
 
 #[cfg(test)]
 mod tests {
+    use super::super::precision::precision;
+    use super::super::scalar::{horizontal_rows, vertical_rows};
+    use super::super::tests::test_image;
     use super::*;
+    use crate::image::pipelines::PillowCompat;
     use crate::image::raster::RgbImage;
     use crate::image::recipe::Filter;
-    use crate::image::resample::PillowCompat;
-    use crate::image::resample::precision::precision;
-    use crate::image::resample::scalar::{horizontal_rows, vertical_rows};
-    use crate::image::resample::tests::test_image;
 
     #[test]
     fn avx2_horizontal_pass_equals_the_per_pixel_one() {

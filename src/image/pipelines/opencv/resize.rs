@@ -53,6 +53,8 @@ pub struct Part<'a> {
 }
 
 impl<'a> Part<'a> {
+    /// The image is the whole picture (the tests' whole decodes).
+    #[cfg(test)]
     pub fn whole(img: &'a RgbImage) -> Self {
         Self {
             img,

@@ -10,47 +10,17 @@
 use crate::image::raster::{Placement, RgbImage, Window};
 
 mod jpeg;
+mod jpeg_plugin;
 mod layout;
 mod other;
 #[cfg(test)]
 mod pillow_cases;
-mod pillow_open;
-mod pillow_png;
+mod png_plugin;
+mod reader;
 mod tiff;
 mod webp;
 
-pub use jpeg::MAX_SCANS;
-pub(crate) use jpeg::jpeg_part;
-
-/// Pillow refuses images above twice `PIL.Image.MAX_IMAGE_PIXELS` (2 * 89,478,485) with a
-/// `DecompressionBombError`; refusing the same ones keeps "what the oracle can read" and "what
-/// zoorepro can read" the same set, and caps memory at about 0.5 GiB per decoded image.
-pub const MAX_PIXELS: u64 = 2 * 89_478_485;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
-    #[error("the file is empty")]
-    Empty,
-    #[error(
-        "not an image in a supported format (JPEG, PNG, GIF, BMP, TIFF, WebP); check that the file is an image"
-    )]
-    UnsupportedFormat,
-    #[error("unsupported image: {0}")]
-    Unsupported(String),
-    #[error("image file is truncated ({0}); re-download or re-extract it")]
-    Truncated(String),
-    #[error("broken data stream when reading image file ({0}); the file is damaged")]
-    Broken(String),
-    #[error("corrupt image data: {0}")]
-    Corrupt(String),
-    #[error("cannot identify image file ({0}); Pillow refuses it too")]
-    Unidentified(String),
-    #[error(
-        "image is {width}x{height} pixels, more than the {MAX_PIXELS}-pixel limit that guards against \
-         decompression bombs (Pillow refuses it too)"
-    )]
-    TooLarge { width: u64, height: u64 },
-}
+use crate::image::decoding::{DecodeError, MAX_PIXELS, check_size};
 
 /// Decode JPEG (libjpeg-turbo, Pillow's decoder settings) or another format (PNG, GIF, BMP, TIFF,
 /// WebP) to 8-bit RGB. JPEG is recognised by its SOI marker, never by file name.
@@ -92,16 +62,10 @@ pub fn decode_rgb_part(
     }
 }
 
-pub(crate) fn check_size(width: u64, height: u64) -> Result<(), DecodeError> {
-    if width.saturating_mul(height) > MAX_PIXELS {
-        return Err(DecodeError::TooLarge { width, height });
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::decoding::MAX_SCANS;
 
     fn sample_jpeg() -> Option<Vec<u8>> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/imagenet-val");
@@ -262,8 +226,11 @@ mod tests {
                             y: need.y - placement.window.y,
                             ..need
                         };
-                        let got = crate::image::resample::crop(&part, local);
-                        assert!(got == crate::image::resample::crop(&whole, need), "{case}");
+                        let got = crate::image::pipelines::pillow::resample::crop(&part, local);
+                        assert!(
+                            got == crate::image::pipelines::pillow::resample::crop(&whole, need),
+                            "{case}"
+                        );
                         partial += usize::from(placement.window != Window::full(width, height));
                     }
                 }

@@ -7,6 +7,8 @@
 //! (`JpegImageFile._open` with its marker handlers, Pillow 13.0.0), so zoorepro refuses exactly
 //! the files Pillow refuses at this stage and decodes the rest with Pillow's mode.
 
+use super::reader::Reader;
+
 /// The frame header Pillow takes the size and mode from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame {
@@ -38,24 +40,8 @@ pub enum OpenError {
     Truncated(String),
 }
 
-/// Reads like Python's file object over `bytes`: short reads at the end, never an error.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
+/// JpegImagePlugin's reads.
 impl<'a> Reader<'a> {
-    fn read(&mut self, n: usize) -> &'a [u8] {
-        let end = self.pos.saturating_add(n).min(self.bytes.len());
-        let out = &self.bytes[self.pos..end];
-        self.pos = end;
-        out
-    }
-
-    fn read_byte(&mut self) -> Option<u8> {
-        self.read(1).first().copied()
-    }
-
     /// `i16(fp.read(2)) - 2` then `ImageFile._safe_read(fp, n)`: a marker segment's payload.
     fn segment(&mut self, name: &str) -> Result<&'a [u8], OpenError> {
         let length = self.read(2);

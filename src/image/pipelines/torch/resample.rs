@@ -85,7 +85,7 @@ impl AxisTaps {
         Self {
             #[cfg(target_arch = "x86_64")]
             pairs: padded.as_ref().map_or_else(Vec::new, |(_, padded)| {
-                super::torch_resample_avx2::weight_pairs(stride, padded)
+                super::resample_avx2::weight_pairs(stride, padded)
             }),
             starts,
             lens,
@@ -222,7 +222,7 @@ impl Resize {
         self.run_portable(img, x0, y0, |xs, line, x0, columns, out| match &xs.padded {
             // SAFETY: run_avx2 runs on CPUs with AVX2 only.
             Some((starts, _)) => unsafe {
-                super::torch_resample_avx2::horizontal(
+                super::resample_avx2::horizontal(
                     line,
                     x0,
                     starts,
@@ -480,7 +480,7 @@ mod tests {
             let mut simd = vec![1u8; to * 3];
             // SAFETY: AVX2 checked above.
             unsafe {
-                super::super::torch_resample_avx2::horizontal(
+                super::super::resample_avx2::horizontal(
                     &line[..from * 3],
                     0,
                     starts,

@@ -2,7 +2,7 @@
 //! with AVX2 (or AVX-512, or on ARM):
 //!
 //! ```python
-//! img = decode_jpeg(read_file(path), mode=ImageReadMode.RGB)   # uint8 CHW: torch_jpeg.rs
+//! img = decode_jpeg(read_file(path), mode=ImageReadMode.RGB)   # uint8 CHW: jpeg.rs
 //! img = v2.Resize(256, antialias=True)(img)     # uint8 antialiased bilinear: torch_resample.rs
 //! img = v2.CenterCrop(224)(img)                 # zero padding where the crop is larger
 //! img = v2.ToDtype(torch.float32, scale=True)(img)   # float32(p) * float32(1 / 255)
@@ -14,15 +14,21 @@
 
 use std::ops::Range;
 
-use crate::image::decode::DecodeError;
-use crate::image::preprocess::{center_crop_offset, shorter_side_size};
+use super::{PillowCompat, Pipeline};
+use crate::image::decoding::DecodeError;
+use crate::image::geometry::{center_crop_offset, shorter_side_size};
 use crate::image::raster::{Placement, RgbImage, Window};
 use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
 
-use super::torch_resample::Resize;
+use resample::Resize;
+
+mod jpeg;
+mod resample;
+#[cfg(target_arch = "x86_64")]
+mod resample_avx2;
 
 /// The preset: torchvision's ImageNet evaluation on tensors.
-pub fn tensor_preset(name: &str, resize_size: u32, crop_size: u32) -> Recipe {
+fn tensor_preset(name: &str, resize_size: u32, crop_size: u32) -> Recipe {
     Recipe {
         name: name.into(),
         description: format!(
@@ -47,7 +53,7 @@ pub fn tensor_preset(name: &str, resize_size: u32, crop_size: u32) -> Recipe {
 
 /// A torch recipe may vary sizes, resize mode, the divisor, mean, std, channel order and
 /// layout; the filter is torch's antialiased bilinear only.
-pub fn validate(recipe: &Recipe) -> Result<(), String> {
+fn validate(recipe: &Recipe) -> Result<(), String> {
     if recipe.filter != Filter::Bilinear {
         return Err(
             "a torch recipe resizes with torch's antialiased bilinear (filter BILINEAR)".into(),
@@ -106,7 +112,7 @@ impl Plan {
 }
 
 /// The pixels of a `width` x `height` picture that `recipe` reads.
-pub fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
+fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
     let (columns, rows) = Plan::new(width, height, recipe)
         .resize(width, height)
         .source();
@@ -137,7 +143,7 @@ fn level_tables(recipe: &Recipe) -> [[f32; 256]; 3] {
 ///
 /// # Panics
 /// If `out` is not `recipe.sample_len()` long or the image misses pixels (a caller's bug).
-pub fn preprocess_part(img: &RgbImage, placement: Placement, recipe: &Recipe, out: &mut [f32]) {
+fn preprocess_part(img: &RgbImage, placement: Placement, recipe: &Recipe, out: &mut [f32]) {
     assert_eq!(out.len(), recipe.sample_len(), "output buffer does not fit");
     let (width, height) = (placement.full_width, placement.full_height);
     let plan = Plan::new(width, height, recipe);
@@ -189,12 +195,46 @@ fn write(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f32]) {
     }
 }
 
-/// Decode (as torchvision's decode_jpeg does, only the part the pipeline reads) then preprocess.
-pub fn preprocess_bytes(bytes: &[u8], recipe: &Recipe, out: &mut [f32]) -> Result<(), DecodeError> {
-    let (img, placement) =
-        super::torch_jpeg::decode(bytes, |width, height| source_pixels(width, height, recipe))?;
-    preprocess_part(&img, placement, recipe, out);
-    Ok(())
+/// The torchvision-on-tensors pipeline.
+pub struct Torch;
+
+impl Pipeline for Torch {
+    fn name(&self) -> &'static str {
+        "torch"
+    }
+
+    fn presets(&self) -> Vec<Recipe> {
+        vec![tensor_preset("torchvision-tensor", 256, 224)]
+    }
+
+    fn validate(&self, recipe: &Recipe) -> Result<(), String> {
+        validate(recipe)
+    }
+
+    fn source_pixels(&self, width: usize, height: usize, recipe: &Recipe) -> Window {
+        source_pixels(width, height, recipe)
+    }
+
+    /// As torchvision's `decode_jpeg` decodes (JPEG only), the part `needed` asks for where
+    /// that is clean.
+    fn decode(
+        &self,
+        bytes: &[u8],
+        needed: &mut dyn FnMut(usize, usize) -> Window,
+    ) -> Result<(RgbImage, Placement), DecodeError> {
+        jpeg::decode(bytes, needed)
+    }
+
+    fn preprocess_part(
+        &self,
+        img: &RgbImage,
+        placement: Placement,
+        recipe: &Recipe,
+        _compat: PillowCompat,
+        out: &mut [f32],
+    ) {
+        preprocess_part(img, placement, recipe, out);
+    }
 }
 
 #[cfg(test)]

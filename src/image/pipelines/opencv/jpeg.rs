@@ -3,7 +3,7 @@
 //! OpenCV's CMYK conversion and for the EXIF orientation imread applies (its own EXIF reader,
 //! quirks included: see [`Exif`]).
 
-use crate::image::decode::{DecodeError, MAX_SCANS, jpeg_part};
+use crate::image::decoding::{DecodeError, MAX_SCANS, jpeg_part};
 use crate::image::libjpeg::{self, Colour, Failure, Hooks, Policy, Source};
 use crate::image::raster::{RgbImage, Window};
 

@@ -1,29 +1,16 @@
 //! JPEG decoding, accepted, refused and pixelled as Pillow 13 does it.
 //!
-//! Two stages, as in Pillow: [`pillow_open`](super::pillow_open) refuses what
+//! Two stages, as in Pillow: [`jpeg_plugin`](super::jpeg_plugin) refuses what
 //! `JpegImagePlugin` refuses while parsing markers and gives the frame's size and mode; then
 //! the libjpeg glue ([`crate::image::libjpeg`]) drives libjpeg-turbo exactly as Pillow's
 //! `JpegDecode.c` does (suspending source over the whole file, warnings ignored, a fresh
 //! decompressor per image). Grayscale is replicated into RGB and Adobe CMYK converted with
 //! Pillow's formula, as `convert('RGB')` does.
 
-use super::DecodeError;
-use super::pillow_open::{Frame, OpenError, open_like_pillow};
+use super::jpeg_plugin::{Frame, OpenError, open_like_pillow};
+use crate::image::decoding::{DecodeError, MAX_SCANS, check_size, jpeg_part};
 use crate::image::libjpeg::{self, Colour, Failure, Hooks, Policy, Source};
 use crate::image::raster::{Placement, RgbImage, Window};
-
-/// Scans a progressive JPEG may have before it is refused. Pillow sets no limit, so a few
-/// hundred kilobytes of repeated scans keep it busy for many seconds; libjpeg-turbo's own tools
-/// guard against that with such a limit. Encoders write 10 or fewer (libjpeg's default script)
-/// and rarely more than a few dozen.
-pub const MAX_SCANS: i32 = 100;
-
-/// Pixels kept around a requested rectangle when decoding part of a JPEG. libjpeg-turbo documents
-/// that a partial-width decode may upsample the chroma of the part's left and right edge pixels
-/// as if they were the picture's edges; with this margin (two chroma blocks at 4:2:0) every pixel
-/// the caller reads is an interior one. Rows get the same margin, for the same smoothing across
-/// rows.
-const PART_MARGIN: usize = 16;
 
 /// The region to decode, fixed before libjpeg runs (Pillow's frame gives the size), and room for
 /// grayscale to be turned into RGB in place (CMYK shrinks in place, RGB stays).
@@ -108,7 +95,7 @@ pub(super) fn decode(
         OpenError::Truncated(why) => DecodeError::Truncated(why),
     })?;
     let (width, height) = (frame.width as usize, frame.height as usize);
-    super::check_size(width as u64, height as u64)?;
+    check_size(width as u64, height as u64)?;
 
     // A part is trusted only from a decode that neither warned nor ran out of data; anything
     // else is decoded again whole, so acceptance and pixels never depend on the recipe.
@@ -132,27 +119,6 @@ pub(super) fn decode(
         full_height: height,
     };
     Ok((image, placement))
-}
-
-/// The part of a `width` x `height` JPEG to decode for `needed`: `needed` plus the margin (libjpeg
-/// moves its left edge to an iMCU boundary). None when that is the whole picture. Every decoder
-/// that decodes part of a JPEG (Pillow's, TensorFlow's, torchvision's, OpenCV's) asks this.
-pub(crate) fn jpeg_part(width: usize, height: usize, needed: Window) -> Option<Window> {
-    let whole = Window::full(width, height);
-    if needed.width == 0 || needed.height == 0 || !whole.contains(&needed) {
-        return None;
-    }
-    let x = needed.x.saturating_sub(PART_MARGIN);
-    let y = needed.y.saturating_sub(PART_MARGIN);
-    let right = (needed.x + needed.width + PART_MARGIN).min(width);
-    let bottom = (needed.y + needed.height + PART_MARGIN).min(height);
-    let part = Window {
-        x,
-        y,
-        width: right - x,
-        height: bottom - y,
-    };
-    (part != whole).then_some(part)
 }
 
 /// Pillow's L -> RGB: the level replicated, done in place in the room `allocate` left.

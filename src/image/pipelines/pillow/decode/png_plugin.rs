@@ -11,6 +11,7 @@
 //! with valid CRCs) whose decoding then only judges the compressed rows.
 
 use super::DecodeError;
+use super::reader::Reader;
 
 const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 /// `ImageFile.SAFEBLOCK`: the most a zTXt, iTXt or iCCP chunk may inflate to.
@@ -69,20 +70,8 @@ enum Mode {
     Rgba,
 }
 
-/// Reads like Python's file object over `bytes`: short reads at the end, never an error.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
+/// PngImagePlugin's reads.
 impl<'a> Reader<'a> {
-    fn read(&mut self, n: usize) -> &'a [u8] {
-        let end = self.pos.saturating_add(n).min(self.bytes.len());
-        let out = &self.bytes[self.pos..end];
-        self.pos = end;
-        out
-    }
-
     /// `ImageFile._safe_read`: exactly `n` bytes or "Truncated File Read".
     fn safe_read(&mut self, n: u32, kind: &[u8]) -> Result<&'a [u8], DecodeError> {
         let data = self.read(n as usize);
@@ -521,7 +510,7 @@ fn check_zlib(data: &[u8], ihdr: &[u8; 13]) -> Result<(), DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::decode::decode_rgb;
+    use crate::image::pipelines::pillow::decode::decode_rgb;
 
     /// A PNG's chunks after the signature: (type, data).
     type Chunks = Vec<([u8; 4], Vec<u8>)>;

@@ -1,0 +1,79 @@
+//! Pillow's pipeline: `Image.open` + `convert('RGB')` ([`decode`]: JPEG accepted, refused and
+//! decoded as Pillow 13 does it, the other formats converted as `convert('RGB')` converts them),
+//! `Image.resize` ([`resample`], Pillow 12, 13 or Pillow-SIMD), and torchvision's or Keras's
+//! geometry and NumPy's float32 normalisation on them (`preprocess.rs`). Its presets are
+//! torchvision's, timm's and Keras's (`presets.rs`).
+
+pub mod decode;
+mod preprocess;
+mod presets;
+pub mod resample;
+
+pub use resample::PillowCompat;
+
+use super::Pipeline;
+use crate::image::decoding::DecodeError;
+use crate::image::raster::{Placement, RgbImage, Window};
+use crate::image::recipe::{Filter, Recipe};
+
+/// The Pillow pipeline.
+pub struct Pillow;
+
+impl Pipeline for Pillow {
+    fn name(&self) -> &'static str {
+        "pillow"
+    }
+
+    fn presets(&self) -> Vec<Recipe> {
+        presets::presets()
+    }
+
+    /// Pillow's resize takes every filter, geometry and normalisation: the checks every
+    /// pipeline shares are all there is.
+    fn validate(&self, _recipe: &Recipe) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn source_pixels(&self, width: usize, height: usize, recipe: &Recipe) -> Window {
+        preprocess::source_pixels(width, height, recipe)
+    }
+
+    fn decode(
+        &self,
+        bytes: &[u8],
+        needed: &mut dyn FnMut(usize, usize) -> Window,
+    ) -> Result<(RgbImage, Placement), DecodeError> {
+        decode::decode_rgb_part(bytes, needed)
+    }
+
+    fn preprocess_part(
+        &self,
+        img: &RgbImage,
+        placement: Placement,
+        recipe: &Recipe,
+        compat: PillowCompat,
+        out: &mut [f32],
+    ) {
+        preprocess::preprocess_part(img, placement, recipe, compat, out);
+    }
+
+    /// One decode for all of them (the part every recipe reads) and one resize per geometry:
+    /// the same bits as a decode per recipe, and one outcome for all.
+    fn preprocess_many(
+        &self,
+        bytes: &[u8],
+        recipes: &[(&Recipe, PillowCompat)],
+        outs: &mut [&mut [f32]],
+    ) -> Vec<Result<(), DecodeError>> {
+        let outcome = preprocess::preprocess_many(bytes, recipes, outs);
+        vec![outcome; recipes.len()]
+    }
+
+    fn filter_variations(&self) -> &'static [Filter] {
+        &Filter::ALL
+    }
+
+    fn release_variations(&self) -> &'static [PillowCompat] {
+        &PillowCompat::ALL
+    }
+}
