@@ -12,7 +12,7 @@
 //! wnids from the shared models' list, digests and shards are recomputed with sha2, and the
 //! models' predictions are known without running them (`common::onnx::fixed_ranking`).
 //!
-//! Most sequences run in this process, through `zoorepro::commands::output::run_capturing`
+//! Most sequences run in this process, through `zoorepro::commands::run_capturing`
 //! with the real ONNX Runtime, so that a step costs milliseconds; a few dozen run through the
 //! binary, where a verify can also be interrupted for real. Counts:
 //! `ZOOREPRO_MODEL_CASES` (default 300) and `ZOOREPRO_MODEL_BINARY_CASES` (default 24);
@@ -638,7 +638,7 @@ impl Executor for InProcess {
         use clap::Parser as _;
         let argv = std::iter::once(OsString::from("zoorepro")).chain(args.iter().cloned());
         let cli = zoorepro::cli::Cli::try_parse_from(argv).expect("the arguments parse");
-        let (status, stdout) = zoorepro::commands::output::run_capturing(cli);
+        let (status, stdout) = zoorepro::commands::run_capturing(cli);
         Ran { status, stdout }
     }
 }

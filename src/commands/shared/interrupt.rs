@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use super::Context;
+use crate::commands::Context;
 use crate::store::Store;
 
 /// The exit status of a process ended by Ctrl-C.
@@ -38,7 +38,7 @@ static STORE_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// installed, Ctrl-C keeps its default effect, and a warning says so. The handler and its thread
 /// are installed once per process: a caller running many commands in one process (the
 /// model-based trust test) would otherwise leak a pipe and a thread per command.
-pub(super) fn arm(ctx: &Context, no_cache: bool) {
+pub(crate) fn arm(ctx: &Context, no_cache: bool) {
     let store_dir = if no_cache { None } else { ctx.cache_dir().ok() };
     *STORE_DIR.lock().unwrap_or_else(PoisonError::into_inner) = store_dir;
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();

@@ -1,42 +1,10 @@
-//! Lookups several commands share: a run by id or by model, and the name of the image set a run
-//! scored.
+//! The identity of the image set a stored run scored, as `table` and `runs` name it: two runs
+//! on the same images share a name, two unnamed sets never read alike.
 
 use std::path::Path;
 
-use super::Context;
 use crate::model::manifest::{self, Manifest};
-use crate::store::{RunInfo, Store};
-
-/// A run id, or a model id / bare name standing for that model's newest complete run.
-pub(super) fn resolve_run(
-    ctx: &Context,
-    store: &Store,
-    runs: &[RunInfo],
-    query: &str,
-) -> anyhow::Result<RunInfo> {
-    if let Ok(id) = query.parse::<i64>() {
-        return store.run(id)?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "no run {id} in the prediction store {} (`zoorepro runs` lists them)",
-                store.path().display()
-            )
-        });
-    }
-    let home = ctx.home()?;
-    let manifests = ctx.manifests(&home)?;
-    let model_id = manifest::resolve(&manifests, query)
-        .map(|m| m.id.clone())
-        .unwrap_or_else(|_| query.to_string());
-    runs.iter()
-        .filter(|r| r.complete && r.model_id == model_id)
-        .max_by(|a, b| (a.updated_at.as_str(), a.id).cmp(&(b.updated_at.as_str(), b.id)))
-        .cloned()
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no complete run of {model_id} in the prediction store (`zoorepro runs` lists them)"
-            )
-        })
-}
+use crate::store::RunInfo;
 
 /// How the table names the image set a run scored: `relabelled-…` for a set whose labels
 /// disagree with the shipped ground truth (whatever set its files come from), else a manifest's name for it (the run's own
@@ -45,7 +13,7 @@ pub(super) fn resolve_run(
 /// (imported caches), the name its layout gives it (an ImageNetV2 variant), else
 /// `subset-<images>-<digest>` (of the contents where known, else of the names), so that two
 /// unnamed sets never read alike.
-pub(super) fn image_set_name(
+pub(crate) fn image_set_name(
     run: &RunInfo,
     own: Option<&Manifest>,
     manifests: &[Manifest],
@@ -77,7 +45,7 @@ pub(super) fn image_set_name(
 }
 
 /// The set name `verify`'s layout gave (ImageNetV2, -Sketch, -A, -R), from the path and layout it recorded.
-pub(super) fn layout_name(run: &RunInfo) -> Option<&'static str> {
+pub(crate) fn layout_name(run: &RunInfo) -> Option<&'static str> {
     let dataset = run.meta.verify()?.dataset.as_ref()?;
     crate::dataset::layout_set_name(
         dataset.layout.as_deref()?,

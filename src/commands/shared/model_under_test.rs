@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-use super::Context;
 use crate::cli::{ModelArgs, ModelsArgs};
+use crate::commands::Context;
 use crate::image::recipe::{Layout, Recipe};
 use crate::image::resample::PillowCompat;
 use crate::model::bytes::ModelBytes;
@@ -16,7 +16,7 @@ use crate::runtime::Model;
 
 /// The model a command evaluates, as its flags select it: the manifest, the recipe, the Pillow
 /// release to match, and the ONNX file with its verification against the manifest.
-pub(super) struct ModelUnderTest {
+pub(crate) struct ModelUnderTest {
     pub home: PathBuf,
     pub manifest: Manifest,
     pub recipe: Recipe,
@@ -27,7 +27,7 @@ pub(super) struct ModelUnderTest {
 
 /// A model the flags chose, its ONNX file not read yet: a many-model pass reads each file only
 /// when it opens that model's session, so that no more than one model's bytes are held at once.
-pub(super) struct Chosen {
+pub(crate) struct Chosen {
     pub home: PathBuf,
     pub manifest: Manifest,
     pub recipe: Recipe,
@@ -222,7 +222,7 @@ const MAX_SIDECAR_BYTES: u64 = 1 << 20;
 
 /// The graph must take what the recipe produces and give what the manifest says, or every number
 /// after this would be meaningless.
-pub(super) fn check_model_against_manifest(
+pub(crate) fn check_model_against_manifest(
     manifest: &Manifest,
     recipe: &Recipe,
     model: &Model,

@@ -21,7 +21,7 @@ use crate::store::RunKey;
 /// Failures listed in a record; the count is always complete.
 const MAX_LISTED_FAILURES: usize = 100;
 
-pub(super) fn report_stem(started_at: SystemTime, key: &RunKey) -> String {
+pub(crate) fn report_stem(started_at: SystemTime, key: &RunKey) -> String {
     format!(
         "{}-{}",
         crate::util::time::utc_timestamp(started_at).replace([':', '-'], ""),
@@ -38,7 +38,7 @@ const MAX_STEM_SUFFIX: usize = 1000;
 /// system grants to one process only, so two runs of one key within the same second (the stem's
 /// resolution) never overwrite each other's reports. The empty claim file is then replaced by the
 /// real report.
-pub(super) fn claim_report_stem(model_dir: &Path, stem: &str) -> std::io::Result<String> {
+pub(crate) fn claim_report_stem(model_dir: &Path, stem: &str) -> std::io::Result<String> {
     std::fs::create_dir_all(model_dir)?;
     for n in 1..=MAX_STEM_SUFFIX {
         let candidate = if n == 1 {
@@ -79,7 +79,7 @@ fn probe_folder(dir: &Path) -> std::io::Result<()> {
 /// store's folder (`None`: no store), the report folder of `model_id` under `report_dir`, and
 /// `predictions` (its folder, unless it is a special file such as `/dev/stdout`, which is
 /// streamed to). No file is left behind.
-pub(super) fn check_outputs_writable(
+pub(crate) fn check_outputs_writable(
     store_dir: Option<&Path>,
     report_dir: &Path,
     model_id: &str,
@@ -108,7 +108,7 @@ pub(super) fn check_outputs_writable(
 /// Checks that `path` (a file the run will write at the end) can be created: its folder exists
 /// and is writable, unless it is a special file such as `/dev/stdout`, which is streamed to.
 /// Nothing is left behind.
-pub(super) fn check_file_writable(path: &Path, what: &str) -> anyhow::Result<()> {
+pub(crate) fn check_file_writable(path: &Path, what: &str) -> anyhow::Result<()> {
     let metadata = std::fs::metadata(path);
     // A folder cannot be replaced by the file: said now, not after the whole pass.
     if metadata.as_ref().is_ok_and(|m| m.is_dir())
@@ -140,7 +140,7 @@ pub(super) fn check_file_writable(path: &Path, what: &str) -> anyhow::Result<()>
 
 /// Writes the report files (under a stem no earlier report holds), prints the record (`--json`)
 /// and the summary, and turns the verdict into the exit status.
-pub(super) fn emit(
+pub(crate) fn emit(
     record: &RunRecord,
     report_dir: &Path,
     stem: &str,
@@ -157,7 +157,7 @@ pub(super) fn emit(
         claim_report_stem(&report_dir.join(&record.model_id), stem).with_context(cannot_write)?;
     let written = report::write_reports(report_dir, record, &stem).with_context(cannot_write)?;
     if json {
-        super::print_json(record)?;
+        super::terminal::print_json(record)?;
     }
     // The summary quotes the model id and a reference source: shown, never interpreted.
     eprintln!("{}", crate::util::escape::terminal(&summary_line(record)));
@@ -169,7 +169,7 @@ pub(super) fn emit(
 
 /// The exit status of a verdict: a drift is 1, so is any mark under `--strict`; no reference is
 /// 3 under `--require-reference`.
-pub(super) fn exit_status(verdict: &crate::report::Verdict, args: &crate::cli::VerdictArgs) -> i32 {
+pub(crate) fn exit_status(verdict: &crate::report::Verdict, args: &crate::cli::VerdictArgs) -> i32 {
     let status = match verdict.status {
         VerdictStatus::Drift => exit::DRIFT,
         VerdictStatus::NoReference if args.require_reference => exit::NO_REFERENCE,
@@ -199,7 +199,7 @@ fn failures(ordered: &[(Entry, Prediction)]) -> Vec<Failure> {
 }
 
 /// What a record needs beyond the predictions: where they came from and how they were made.
-pub(super) struct RecordParts {
+pub(crate) struct RecordParts {
     pub onnx: OnnxInfo,
     pub recipe: RecipeInfo,
     pub dataset_path: String,
@@ -221,7 +221,7 @@ pub(super) struct RecordParts {
 }
 
 /// The run record of an evaluated image set, as `verify` and `merge` both report it.
-pub(super) fn build_record(
+pub(crate) fn build_record(
     manifest: &Manifest,
     ordered: &[(Entry, Prediction)],
     tolerance: f64,
@@ -347,7 +347,7 @@ fn image_set_check(
     }
 }
 
-pub(super) fn summary_line(record: &RunRecord) -> String {
+pub(crate) fn summary_line(record: &RunRecord) -> String {
     format!(
         "{}: top-1 {:.2}% ({}/{}), top-5 {:.2}% ({}/{}), {} failed; {}",
         record.model_id,
