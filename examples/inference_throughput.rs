@@ -67,7 +67,7 @@ fn parse_args() -> anyhow::Result<Args> {
 
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let home = zoorepro::model::manifest::find_home(None)?.dir;
+    let home = zoorepro::model::home::find_home(None)?.dir;
     let manifests = zoorepro::model::manifest::load_all(&home.join("manifests"))?;
     let recipe = zoorepro::model::manifest::resolve(&manifests, &args.model)?.recipe(None)?;
 

@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
             }
             "--model" => {
                 let id = args.next().context("--model needs a manifest id")?;
-                let home = zoorepro::model::manifest::find_home(None)?.dir;
+                let home = zoorepro::model::home::find_home(None)?.dir;
                 let manifests = zoorepro::model::manifest::load_all(&home.join("manifests"))?;
                 let recipe = zoorepro::model::manifest::resolve(&manifests, &id)?.recipe(None)?;
                 recipes.push((id, recipe));

@@ -615,6 +615,17 @@ impl TarStream {
             self.skipped.add(SkipReason::NotAnImage, &member_path);
             return None;
         }
+        self.image_sample(member, member_path, name)
+    }
+
+    /// The sample of a regular member named like an image, at a safe path: labelled, counted
+    /// against `--limit`, read when wanted.
+    fn image_sample(
+        &mut self,
+        member: &mut Member<'_>,
+        member_path: String,
+        name: String,
+    ) -> Option<Result<Sample, DatasetError>> {
         let label = match member_label(&member_path, &name) {
             Ok(label) => label,
             Err(()) => {

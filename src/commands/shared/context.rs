@@ -20,7 +20,7 @@ impl Context {
     }
 
     pub fn home(&self) -> anyhow::Result<PathBuf> {
-        let home = manifest::find_home(self.home.as_deref())?;
+        let home = crate::model::home::find_home(self.home.as_deref())?;
         for note in &home.untrusted {
             eprintln!("zoorepro: warning: {}", crate::util::escape::terminal(note));
         }

@@ -11,6 +11,9 @@ use sha2::Digest as _;
 
 /// The prost types of `onnx.proto` (package `onnx`). Public so that tests and tools can build
 /// models with the same types the reader uses.
+mod external;
+pub use external::external_data_tensors;
+
 pub mod proto {
     #![allow(clippy::all, missing_docs)]
     include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
@@ -232,156 +235,6 @@ fn summarise(
         batch_operators: batch_operators(model, graph),
         external_data,
     })
-}
-
-/// The names of the tensors whose data the file keeps elsewhere (`data_location = EXTERNAL`):
-/// initializers, sparse initializers and tensor attributes, in the main graph, its subgraphs,
-/// local functions and training graphs. Decoded with a schema of just those fields, so that the
-/// weights are skipped rather than copied: checking a large model costs no second copy of it.
-pub fn external_data_tensors(path: &Path, bytes: &[u8]) -> Result<Vec<String>, OnnxError> {
-    let model = external::Model::decode(bytes).map_err(|e| OnnxError::NotOnnx {
-        path: path.to_path_buf(),
-        reason: format!("protobuf decoding failed ({e})"),
-    })?;
-    let mut names = Vec::new();
-    model.collect(&mut names);
-    Ok(names)
-}
-
-/// The fields of `onnx.proto` that lead to a tensor's `data_location`, with their tags there;
-/// every other field is skipped by the decoder.
-mod external {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Model {
-        #[prost(message, optional, tag = "7")]
-        pub graph: Option<Graph>,
-        #[prost(message, repeated, tag = "20")]
-        pub training_info: Vec<TrainingInfo>,
-        #[prost(message, repeated, tag = "25")]
-        pub functions: Vec<Function>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TrainingInfo {
-        #[prost(message, optional, tag = "1")]
-        pub initialization: Option<Graph>,
-        #[prost(message, optional, tag = "2")]
-        pub algorithm: Option<Graph>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Function {
-        #[prost(message, repeated, tag = "7")]
-        pub node: Vec<Node>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Graph {
-        #[prost(message, repeated, tag = "1")]
-        pub node: Vec<Node>,
-        #[prost(message, repeated, tag = "5")]
-        pub initializer: Vec<Tensor>,
-        #[prost(message, repeated, tag = "15")]
-        pub sparse_initializer: Vec<Sparse>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Node {
-        #[prost(message, repeated, tag = "5")]
-        pub attribute: Vec<Attribute>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Attribute {
-        #[prost(message, optional, tag = "5")]
-        pub t: Option<Tensor>,
-        #[prost(message, optional, tag = "6")]
-        pub g: Option<Graph>,
-        #[prost(message, repeated, tag = "10")]
-        pub tensors: Vec<Tensor>,
-        #[prost(message, repeated, tag = "11")]
-        pub graphs: Vec<Graph>,
-        #[prost(message, optional, tag = "22")]
-        pub sparse_tensor: Option<Sparse>,
-        #[prost(message, repeated, tag = "23")]
-        pub sparse_tensors: Vec<Sparse>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Sparse {
-        #[prost(message, optional, tag = "1")]
-        pub values: Option<Tensor>,
-        #[prost(message, optional, tag = "2")]
-        pub indices: Option<Tensor>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Tensor {
-        #[prost(string, optional, tag = "8")]
-        pub name: Option<String>,
-        /// `TensorProto.DataLocation`: 0 DEFAULT, 1 EXTERNAL.
-        #[prost(int32, optional, tag = "14")]
-        pub data_location: Option<i32>,
-    }
-
-    const EXTERNAL: i32 = 1;
-
-    impl Model {
-        pub fn collect(&self, names: &mut Vec<String>) {
-            self.graph.iter().for_each(|g| g.collect(names));
-            for info in &self.training_info {
-                info.initialization.iter().for_each(|g| g.collect(names));
-                info.algorithm.iter().for_each(|g| g.collect(names));
-            }
-            for function in &self.functions {
-                function.node.iter().for_each(|n| n.collect(names));
-            }
-        }
-    }
-
-    impl Graph {
-        fn collect(&self, names: &mut Vec<String>) {
-            self.initializer.iter().for_each(|t| t.collect(names));
-            self.sparse_initializer
-                .iter()
-                .for_each(|s| s.collect(names));
-            self.node.iter().for_each(|n| n.collect(names));
-        }
-    }
-
-    impl Node {
-        fn collect(&self, names: &mut Vec<String>) {
-            for attribute in &self.attribute {
-                attribute.t.iter().for_each(|t| t.collect(names));
-                attribute.tensors.iter().for_each(|t| t.collect(names));
-                attribute
-                    .sparse_tensor
-                    .iter()
-                    .for_each(|s| s.collect(names));
-                attribute
-                    .sparse_tensors
-                    .iter()
-                    .for_each(|s| s.collect(names));
-                attribute.g.iter().for_each(|g| g.collect(names));
-                attribute.graphs.iter().for_each(|g| g.collect(names));
-            }
-        }
-    }
-
-    impl Sparse {
-        fn collect(&self, names: &mut Vec<String>) {
-            self.values.iter().for_each(|t| t.collect(names));
-            self.indices.iter().for_each(|t| t.collect(names));
-        }
-    }
-
-    impl Tensor {
-        fn collect(&self, names: &mut Vec<String>) {
-            if self.data_location == Some(EXTERNAL) {
-                names.push(self.name.clone().unwrap_or_default());
-            }
-        }
-    }
 }
 
 fn domain_name(domain: &str) -> &str {

@@ -1,0 +1,119 @@
+//! The flags of `add-model`: the ONNX file, its inline recipe or preset, and its references.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::OrtLibArg;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ResizeModeArg {
+    Squash,
+    ShorterSide,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ChannelsArg {
+    Rgb,
+    Bgr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    Nchw,
+    Nhwc,
+}
+
+/// The flags that describe an inline recipe; `--recipe PRESET` excludes all of them.
+const INLINE_RECIPE_FLAGS: [&str; 8] = [
+    "resize_mode",
+    "size",
+    "crop",
+    "filter",
+    "scale",
+    "mean",
+    "std",
+    "channels",
+];
+
+#[derive(Args, Debug)]
+pub struct AddModelArgs {
+    /// The ONNX file to register (inside `models/` of the zoorepro home it is recorded relative to
+    /// that folder, else as an absolute path).
+    #[arg(value_name = "FILE.onnx")]
+    pub file: PathBuf,
+
+    /// The model's id: `user/NAME`, or NAME itself when it contains `/` (`lab/resnet50-ft`).
+    #[arg(long, value_name = "NAME")]
+    pub id: String,
+
+    /// A preset recipe (`zoorepro recipes`); or describe one with --resize-mode ... --channels.
+    #[arg(
+        long,
+        value_name = "PRESET",
+        conflicts_with_all = INLINE_RECIPE_FLAGS,
+        required_unless_present = "resize_mode"
+    )]
+    pub recipe: Option<String>,
+
+    /// Inline recipe: squash (img.resize((crop, crop))) or shorter-side (Resize(size) + CenterCrop(crop)).
+    #[arg(long, value_enum, requires_all = ["size", "filter", "scale", "mean", "std", "channels"])]
+    pub resize_mode: Option<ResizeModeArg>,
+
+    /// Inline recipe: short side after resizing (shorter-side), or the output size (squash).
+    #[arg(long, value_name = "N")]
+    pub size: Option<u32>,
+
+    /// Inline recipe: output height = width [default: --size].
+    #[arg(long, value_name = "N")]
+    pub crop: Option<u32>,
+
+    /// Inline recipe: Pillow filter (NEAREST, BOX, BILINEAR, HAMMING, BICUBIC, LANCZOS).
+    #[arg(long, value_name = "NAME")]
+    pub filter: Option<String>,
+
+    /// Inline recipe: pixels (0..=255) are divided by this first (255, 127.5, 1).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub scale: Option<f32>,
+
+    /// Inline recipe: per-channel mean after scaling, in the output channel order (one number or three, comma-separated).
+    #[arg(
+        long,
+        value_name = "M[,M,M]",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub mean: Option<Vec<f32>>,
+
+    /// Inline recipe: per-channel std (one number or three, comma-separated).
+    #[arg(
+        long,
+        value_name = "S[,S,S]",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub std: Option<Vec<f32>>,
+
+    /// Inline recipe: channel order of the tensor.
+    #[arg(long, value_enum)]
+    pub channels: Option<ChannelsArg>,
+
+    /// The input layout, when the shape cannot tell (or to insist on one) [default: from the input shape].
+    #[arg(long, value_enum)]
+    pub layout: Option<LayoutArg>,
+
+    /// Leading output columns to drop before ranking [default: 1 with 1001 classes, else 0].
+    #[arg(long, value_name = "K")]
+    pub label_offset: Option<usize>,
+
+    /// A published accuracy on the full ILSVRC2012 validation set with this recipe, e.g. `paper:76.1:92.9`.
+    #[arg(long, value_name = "SOURCE:TOP1:TOP5")]
+    pub reference: Option<String>,
+
+    /// Replace an existing manifest with the same id.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub runtime: OrtLibArg,
+}
