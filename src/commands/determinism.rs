@@ -87,21 +87,8 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
     let fixed_batch = models.first().and_then(|m| m.fixed_batch());
     let (batch_sizes, skipped) = runnable_batch_sizes(args, fixed_batch, &onnx_path)?;
 
-    // Decoded with as many threads as the most any session is given (or --decode-threads).
-    let decode_threads = args.decode.or_threads(args.threads.iter().copied().max());
-    let prepared = crate::eval::pipeline::decode_pool(decode_threads)?
-        .install(|| prepare(&dataset, args.samples, &recipe, compat))?;
-    for f in &prepared.failed {
-        eprintln!(
-            "zoorepro: warning: {} left out: {}",
-            crate::util::escape::terminal(&f.file),
-            crate::util::escape::terminal(&f.error)
-        );
-    }
+    let prepared = prepare_sample(args, &dataset, &recipe, compat)?;
     let n = prepared.files.len();
-    if n == 0 {
-        bail!("{}: no readable images to test", args.val.display());
-    }
 
     let study = Study::new(configs, n, &batch_sizes, args.repeats);
     let progress = Progress::new(Some(study.images()), "determinism");
@@ -147,6 +134,30 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
         DeterminismVerdict::Deterministic => exit::SUCCESS,
         _ => exit::DRIFT,
     })
+}
+
+/// The sample preprocessed, the images left out said on stderr; an error when none is left.
+fn prepare_sample(
+    args: &DeterminismArgs,
+    dataset: &Dataset,
+    recipe: &Recipe,
+    compat: PillowCompat,
+) -> anyhow::Result<Prepared> {
+    // Decoded with as many threads as the most any session is given (or --decode-threads).
+    let decode_threads = args.decode.or_threads(args.threads.iter().copied().max());
+    let prepared = crate::eval::pipeline::decode_pool(decode_threads)?
+        .install(|| prepare(dataset, args.samples, recipe, compat))?;
+    for f in &prepared.failed {
+        eprintln!(
+            "zoorepro: warning: {} left out: {}",
+            crate::util::escape::terminal(&f.file),
+            crate::util::escape::terminal(&f.error)
+        );
+    }
+    if prepared.files.is_empty() {
+        bail!("{}: no readable images to test", args.val.display());
+    }
+    Ok(prepared)
 }
 
 fn check_counts(args: &DeterminismArgs) -> anyhow::Result<()> {

@@ -17,8 +17,8 @@ use crate::cli::{ExplainArgs, ExplainFormat};
 use crate::dataset::{Dataset, Entry};
 use crate::eval::determinism::{Chosen, choose_samples_where};
 use crate::eval::explain::{
-    Evidence, Expected, ExplainVerdict, ImageOutcome, candidates, gather, rank, tied_with_best,
-    verdict,
+    Candidate, Evidence, Expected, ExplainVerdict, ImageOutcome, candidates, gather, rank,
+    tied_with_best, verdict,
 };
 use crate::eval::pairing::{Pairing, PairingNotes};
 use crate::eval::prediction::{Content, Outcome, Prediction};
@@ -60,30 +60,7 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
         manifest.output.classes,
         &presets(),
     );
-    let mut model = open_model(args, &under_test, &bytes)?;
-    // The session holds its own copy of the graph.
-    drop(bytes);
-    let batch = model.fixed_batch().unwrap_or(8);
-    let progress = Progress::new(Some(chosen.len()), "explain");
-    let subset = dataset.class_subset().map(|s| s.classes.as_slice());
-    let decode_pool = crate::eval::pipeline::decode_pool(args.decode.or_threads(args.threads))?;
-    let measured = measure::measure(
-        &chosen,
-        &all,
-        &mut model,
-        batch,
-        subset,
-        &decode_pool,
-        |n| progress.inc(n as u64),
-    )?;
-    progress.finish_and_clear();
-    for (file, error) in &measured.failures {
-        eprintln!(
-            "zoorepro: warning: {} failed: {}",
-            crate::util::escape::terminal(file),
-            crate::util::escape::terminal(error)
-        );
-    }
+    let measured = measure_candidates(args, &under_test, bytes, &dataset, &chosen, &all)?;
 
     let expected = expected_number(&under_test, &dataset, &chosen, &measured);
     if expected.is_none() && against.is_none() {
@@ -122,6 +99,37 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
         ExplainVerdict::RecipeConfirmed => exit::SUCCESS,
         _ => exit::DRIFT,
     })
+}
+
+/// Every candidate run on the sample through one CPU session; the images some candidate could
+/// not prepare are said on stderr.
+fn measure_candidates(
+    args: &ExplainArgs,
+    under_test: &ModelUnderTest,
+    bytes: ModelBytes,
+    dataset: &Dataset,
+    chosen: &[Chosen],
+    all: &[Candidate],
+) -> anyhow::Result<measure::Measured> {
+    let mut model = open_model(args, under_test, &bytes)?;
+    // The session holds its own copy of the graph.
+    drop(bytes);
+    let batch = model.fixed_batch().unwrap_or(8);
+    let progress = Progress::new(Some(chosen.len()), "explain");
+    let subset = dataset.class_subset().map(|s| s.classes.as_slice());
+    let decode_pool = crate::eval::pipeline::decode_pool(args.decode.or_threads(args.threads))?;
+    let measured = measure::measure(chosen, all, &mut model, batch, subset, &decode_pool, |n| {
+        progress.inc(n as u64)
+    })?;
+    progress.finish_and_clear();
+    for (file, error) in &measured.failures {
+        eprintln!(
+            "zoorepro: warning: {} failed: {}",
+            crate::util::escape::terminal(file),
+            crate::util::escape::terminal(error)
+        );
+    }
+    Ok(measured)
 }
 
 /// The sample: `--samples` images of `--val`, among those the reference run scored if any.
