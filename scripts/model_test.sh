@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long run of the model-based test of the verdict rule (tests/trust_model.rs, issue 34):
+# The long run of the model-based test of the verdict rule (tests/trust/trust_model.rs, issue 34):
 # random sequences of user actions against a small workspace, every record, `runs`, `table`
 # and `compare` checked against an independent model of the truth after every step.
 #
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 done
 
 export ZOOREPRO_PYTHON="${ZOOREPRO_PYTHON:-$repo/.venv/bin/python}"
-cargo test --release --test trust_model --no-run >/dev/null 2>&1 || cargo test --release --test trust_model --no-run
+cargo test --release --test trust --no-run >/dev/null 2>&1 || cargo test --release --test trust --no-run
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 pids=()
@@ -37,7 +37,7 @@ for ((k = 0; k < jobs; k++)); do
   share=$(( cases / jobs + (k < cases % jobs ? 1 : 0) ))
   binary_share=$(( binary_cases / jobs + (k < binary_cases % jobs ? 1 : 0) ))
   ZOOREPRO_MODEL_CASES="$share" ZOOREPRO_MODEL_BINARY_CASES="$binary_share" ZOOREPRO_MODEL_SEED=$((seed + k)) \
-    cargo test --release --test trust_model -- --nocapture --test-threads 1 >"$logs/$k.log" 2>&1 &
+    cargo test --release --test trust trust_model:: -- --nocapture --test-threads 1 >"$logs/$k.log" 2>&1 &
   pids+=("$!")
 done
 status=0

@@ -2,11 +2,12 @@
 # The two test tiers (CONTRIBUTING.md#test-tiers).
 #
 #   scripts/test.sh [ARGS...]   the full run, what CI runs: setup (scripts/setup.sh), formatting,
-#                               links, lints, the declared rust-version, unused dependencies, the
-#                               API docs, then every test (ARGS go to `cargo test`): unit tests,
+#                               unused dependencies, links, lints, the API docs, the declared
+#                               rust-version, then every test (ARGS go to `cargo test`): unit tests,
 #                               integration tests driving the real binary on ../shared (real JPEGs,
 #                               real ONNX models, the real ONNX Runtime), the bit-exact parity
-#                               harness, and the JPEG and non-JPEG corpus checks against Pillow.
+#                               harness; the system components (Chromium, Slurm) in their own
+#                               stage; and the JPEG and non-JPEG corpus checks against Pillow.
 #   scripts/test.sh --quick     everyday work, at most 3 minutes on 2 cores after a build:
 #                               formatting, the unit tests, and a smoke pass of the real binary
 #                               on the bundled demo (needs no ../shared). Assumes setup was run.
@@ -107,9 +108,26 @@ export ZOOREPRO_PYTHON="$repo/.venv/bin/python"
 
 # Style and lints first: a red one fails in seconds, before the long build.
 stage fmt cargo fmt --check
+# No dependency Cargo.toml declares goes unused (cargo-machete reads the sources: about 1 s). Its
+# install, where it is missing, builds 67 crates once per machine: about 3 CPU-minutes.
+machete() {
+    command -v cargo-machete >/dev/null || cargo install cargo-machete --locked --version 0.9.2
+    cargo machete
+}
+stage machete machete
 # Every relative link and #anchor of the Markdown docs resolves (stdlib Python, a second).
 stage links python3 scripts/check_links.py
-stage clippy cargo clippy --release --locked --all-targets -- -D warnings
+# The system test binary has test = false in Cargo.toml (a plain `cargo test` leaves it out), so
+# --all-targets leaves it out too (even beside --test system): it is linted on its own.
+clippy() {
+    cargo clippy --release --locked --all-targets -- -D warnings
+    cargo clippy --release --locked --test system -- -D warnings
+}
+stage clippy clippy
+# The API docs build without a warning (broken intra-doc links, bad HTML, ...). In the release
+# profile, so that the dependencies' metadata and build scripts (libjpeg-turbo's CMake build among
+# them) are clippy's, not built again for the dev profile.
+stage doc env RUSTDOCFLAGS="-D warnings" cargo doc --release --locked --no-deps
 # The declared rust-version must really build. It promises what a user builds (`cargo install`:
 # the library and the binaries); tests, examples and benches are built with the current stable
 # toolchain above and below, so checking them with the old one too would double the time for
@@ -120,12 +138,14 @@ msrv_check() {
     CARGO_TARGET_DIR="$target/msrv" cargo "+$msrv" check --locked --lib --bins
 }
 stage "msrv $msrv" msrv_check
-# The API docs build without a warning (broken intra-doc links, bad HTML, ...).
-stage doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
 
 # Release profile: the integration tests push hundreds of real images through the binary.
+# Every test binary but `system` (test = false in Cargo.toml), which runs in a stage of its own below.
 stage "test build" cargo test --release --locked --no-run "$@"
 stage "test run" cargo test --release --locked "$@"
+# Tests that start system components: the reports in headless Chromium (installed from Debian's
+# packages where missing), the Slurm recipe on a real one-node Slurm (as root).
+stage "system components" cargo test --release --locked --test system
 stage smoke smoke
 # Issue 18's yardstick: every JPEG of tests/jpeg-corpus accepted, refused and decoded as Pillow 13 does.
 stage "jpeg corpus" bash scripts/parity/parity_corpus.sh --jobs 2

@@ -21,7 +21,7 @@ libjpeg's warnings, which OpenCV prints, go to stderr: add 2>/dev/null.
     /work/venv-opencv/bin/python scripts/parity/parity_opencv.py [--bin target/release/zoorepro]
         [--files GLOB ...] [--presets mlperf-resnet50,mlperf-mobilenet] [--sha256 FILE]
 
---sha256 FILE writes OpenCV's tensor digests of the shared sample (for tests/opencv_presets.rs).
+--sha256 FILE writes OpenCV's tensor digests of the shared sample (for tests/presets/opencv_presets.rs).
 Run by hand; CI never installs OpenCV.
 """
 

@@ -21,7 +21,7 @@ Pillow-SIMD's (the arithmetic alone, on files the decoders disagree on). With --
 is all it does, and files either refuses are allowed (the JPEG corpus):
     ... parity_pillow_simd.py --decode-only --decode-python .venv/bin/python tests/jpeg-corpus/files
 --sha256 FILE writes the sha256 of Pillow-SIMD's tensor of each sample image for every preset
-(for tests/pillow_simd.rs). Exit status 0 only when every tensor is identical.
+(for tests/presets/pillow_simd.rs). Exit status 0 only when every tensor is identical.
 """
 import argparse
 import copy

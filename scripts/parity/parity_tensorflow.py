@@ -22,7 +22,7 @@ disagreement. libjpeg's own warnings, which TensorFlow prints, go to stderr: add
     /work/venv-protocols/bin/python scripts/parity/parity_tensorflow.py [--bin target/release/zoorepro]
         [--files GLOB ...] [--presets tf-inception-299,tf-inception-224] [--sha256 FILE]
 
---sha256 FILE writes TensorFlow's tensor digests of the shared sample (for tests/tf_presets.rs).
+--sha256 FILE writes TensorFlow's tensor digests of the shared sample (for tests/presets/tf_presets.rs).
 Run by hand; CI never installs TensorFlow.
 """
 

@@ -20,7 +20,7 @@ no disagreement.
     /work/venv-torch/bin/python scripts/parity/parity_torchvision.py [--bin target/release/zoorepro]
         [--files GLOB ...] [--sha256 FILE] [--json FILE]
 
---sha256 FILE writes torchvision's tensor digests of the shared sample (for tests/torch_presets.rs).
+--sha256 FILE writes torchvision's tensor digests of the shared sample (for tests/presets/torch_presets.rs).
 Run by hand, on one thread; CI never installs torch.
 """
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use super::Context;
+use super::shared::{model_under_test, terminal};
 use crate::cli::{AddModelArgs, LayoutArg};
 use crate::exit;
 use crate::image::recipe::{self, ChannelOrder, Filter, Layout, Recipe, ResizeMode};
@@ -102,7 +103,7 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
         )
     })?;
     // The same check `verify` makes before evaluating, so what passes here passes there.
-    super::model_under_test::check_model_against_manifest(&manifest, &recipe, &model, file)?;
+    model_under_test::check_model_against_manifest(&manifest, &recipe, &model, file)?;
 
     write_and_reload(&manifest, &manifests_dir, &target)?;
     print_registered(&manifest, &home, &target, layout, &recipe.name)?;
@@ -146,7 +147,7 @@ fn print_registered(
 ) -> std::io::Result<()> {
     use std::io::Write as _;
     let id = &manifest.id;
-    let mut out = super::output::stdout();
+    let mut out = terminal::stdout();
     writeln!(out, "registered {id} -> {}", target.display())?;
     writeln!(
         out,

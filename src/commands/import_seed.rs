@@ -68,8 +68,8 @@ fn import_caches(
             .and_then(|r| r.recipe.clone())
             .unwrap_or_else(|| manifest.default_recipe.clone());
         let recipe = manifest.recipe(Some(&recipe_name))?;
-        let preds_sha = super::sha256_file(&cache.preds)?;
-        let probs_sha = super::sha256_file(&cache.probs)?;
+        let preds_sha = sha256_file(&cache.preds)?;
+        let probs_sha = sha256_file(&cache.probs)?;
         let key = RunKey {
             kind: RunKind::Import,
             model_id: manifest.id.clone(),
@@ -136,4 +136,20 @@ fn import_caches(
         }
     }
     Ok((messages, new, present))
+}
+
+/// A cache file's sha256, read in 1 MiB pieces rather than held whole in memory.
+fn sha256_file(path: &std::path::Path) -> anyhow::Result<String> {
+    let (mut file, _) = crate::util::safe_file::open_regular(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = std::io::Read::read(&mut file, &mut buffer)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(crate::util::hex::hex(&hasher.finalize()))
 }

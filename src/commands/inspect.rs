@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use super::shared::terminal;
+
 use crate::cli::InspectArgs;
 use crate::exit;
 use crate::model::onnx::{self, DimSummary, OnnxSummary, TensorSummary};
@@ -11,7 +13,7 @@ use crate::util::escape::terminal as shown;
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<i32> {
     let summary = onnx::inspect(&args.file)?;
-    let mut stdout = crate::commands::output::stdout();
+    let mut stdout = terminal::stdout();
     if args.output.json {
         serde_json::to_writer_pretty(&mut stdout, &summary)?;
         writeln!(stdout)?;

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use super::record::{self, RecordParts};
+use super::shared::record::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
 use crate::eval::prediction::{Content, Prediction, Settle, Summary, content_digest};

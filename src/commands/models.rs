@@ -5,6 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Context;
+use super::shared::terminal;
 use crate::cli::ListArgs;
 use crate::exit;
 use crate::model::manifest::{Dim, Manifest, Reference};
@@ -62,16 +63,16 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
         })
         .collect();
     if args.output.json {
-        super::print_json(&rows)?;
+        terminal::print_json(&rows)?;
         return Ok(exit::SUCCESS);
     }
-    let width = super::width::stdout_width();
-    let mut out = crate::commands::output::stdout();
+    let width = terminal::stdout_width();
+    let mut out = terminal::stdout();
     let header = format!(
         "{:<42} {:<9} {:<34} {:<8} {:<46} references",
         "id", "framework", "input", "onnx", "recipes"
     );
-    writeln!(out, "{}", super::width::fit(&header, width))?;
+    writeln!(out, "{}", terminal::fit(&header, width))?;
     for row in &rows {
         let line = format!(
             "{:<42} {:<9} {:<34} {:<8} {:<46} {}",
@@ -88,7 +89,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
         );
         // Manifest text may come from anyone: no control character reaches the terminal.
         let line = crate::util::escape::terminal(&line);
-        writeln!(out, "{}", super::width::fit(&line, width))?;
+        writeln!(out, "{}", terminal::fit(&line, width))?;
     }
     Ok(exit::SUCCESS)
 }

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use super::shared::terminal;
+
 use crate::cli::ListArgs;
 use crate::exit;
 use crate::image::recipe::{self, ChannelOrder, ResizeMode};
@@ -9,16 +11,16 @@ use crate::image::recipe::{self, ChannelOrder, ResizeMode};
 pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
     let presets = recipe::presets();
     if args.output.json {
-        super::print_json(&presets)?;
+        terminal::print_json(&presets)?;
         return Ok(exit::SUCCESS);
     }
-    let width = super::width::stdout_width();
-    let mut out = crate::commands::output::stdout();
+    let width = terminal::stdout_width();
+    let mut out = terminal::stdout();
     let header = format!(
         "{:<28} {:<20} {:<9} {:>9} {:<28} {:<26} {:<8} description",
         "name", "resize", "filter", "scale", "mean", "std", "layout"
     );
-    writeln!(out, "{}", super::width::fit(&header, width))?;
+    writeln!(out, "{}", terminal::fit(&header, width))?;
     for r in &presets {
         let resize = match r.resize_mode {
             ResizeMode::Squash => format!("squash {}", r.crop_size),
@@ -39,7 +41,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
             format!("{} {channels}", r.layout.name()),
             r.description
         );
-        writeln!(out, "{}", super::width::fit(&line, width))?;
+        writeln!(out, "{}", terminal::fit(&line, width))?;
     }
     Ok(exit::SUCCESS)
 }

@@ -6,6 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Context;
+use super::shared::{image_set, terminal};
 use crate::cli::RunsArgs;
 use crate::eval::prediction::percent;
 use crate::exit;
@@ -41,7 +42,7 @@ pub fn run(ctx: &Context, args: &RunsArgs) -> anyhow::Result<i32> {
     }
     let rows = listing(ctx, &cache_dir)?;
     if args.output.json {
-        super::print_json(&rows)?;
+        terminal::print_json(&rows)?;
         return Ok(exit::SUCCESS);
     }
     print_text(&rows)?;
@@ -78,7 +79,7 @@ fn listing(ctx: &Context, cache_dir: &std::path::Path) -> anyhow::Result<Vec<Run
         .into_iter()
         .map(|run| {
             let own = manifests.iter().find(|m| m.id == run.model_id);
-            let image_set = super::lookup::image_set_name(&run, own, &manifests);
+            let image_set = image_set::image_set_name(&run, own, &manifests);
             // No labelled image: no figure, rather than 0%.
             let if_labelled = |count: usize, of: usize| (of > 0).then(|| percent(count, of));
             RunRow {
@@ -122,7 +123,7 @@ fn listing(ctx: &Context, cache_dir: &std::path::Path) -> anyhow::Result<Vec<Run
 use crate::util::escape::terminal;
 
 fn print_text(rows: &[RunRow]) -> anyhow::Result<()> {
-    let mut out = crate::commands::output::stdout();
+    let mut out = terminal::stdout();
     writeln!(
         out,
         "{:>4}  {:<40} {:<7} {:<26} {:<32} {:>5} {:<28} {:>7} {:>8}  {:<10} when",

@@ -1,6 +1,12 @@
-//! Run records and their exports. One serde struct feeds every format (`--json`, the JSON,
-//! Markdown and HTML files under `reports/`), so the formats cannot disagree.
+//! Run records and their exports, and every other report a command prints. One serde struct
+//! feeds every format of a report (for a run record: `--json`, the JSON, Markdown and HTML files
+//! under `reports/`), so the formats cannot disagree; each format is a file (or a type) behind a
+//! small trait: [`Exporter`] for run records, [`table::TableExporter`] for `table`, [`Render`]
+//! for `compare`, `determinism` and `explain`.
 
+pub mod compare;
+pub mod determinism;
+pub mod explain;
 pub mod html;
 mod json;
 mod markdown;
@@ -25,6 +31,13 @@ use crate::util::safe_file::write_bytes_atomically;
 pub fn percent_interval(correct: usize, images: usize) -> Option<[f64; 2]> {
     crate::eval::stats::wilson_interval(correct as u64, images as u64)
         .map(|(lo, hi)| [100.0 * lo, 100.0 * hi])
+}
+
+/// One text format of a command's report (`compare`, `determinism`, `explain`), rendered from
+/// the serde struct that the command's `--json` prints as it is: one struct, so the formats cannot
+/// disagree. A format's options (how many rows to list) are fields of the implementing type.
+pub trait Render<Doc> {
+    fn render(&self, doc: &Doc) -> String;
 }
 
 /// One export format.

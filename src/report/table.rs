@@ -254,12 +254,42 @@ fn fixed(value: f64) -> String {
     }
 }
 
-/// An interval's two CSV fields, both empty where there is none.
-fn fixed_interval(interval: Option<[f64; 2]>) -> [String; 2] {
-    interval.map_or_else(Default::default, |[low, high]| [fixed(low), fixed(high)])
+/// The columns of one set of figures, in the order [`figure_fields`] writes them: the main ones
+/// bare, each label set's under its name (`real_top1`, ...).
+const FIGURE_COLUMNS: [&str; 6] = [
+    "top1",
+    "top1_low",
+    "top1_high",
+    "top5",
+    "top5_low",
+    "top5_high",
+];
+
+/// Top-1 and top-5 with their intervals, as [`FIGURE_COLUMNS`] names them; an interval's two
+/// fields are both empty where there is none.
+fn figure_fields(
+    top1: f64,
+    top1_interval: Option<[f64; 2]>,
+    top5: f64,
+    top5_interval: Option<[f64; 2]>,
+) -> [String; 6] {
+    let interval = |i: Option<[f64; 2]>| {
+        i.map_or_else(Default::default, |[low, high]| [fixed(low), fixed(high)])
+    };
+    let ([top1_low, top1_high], [top5_low, top5_high]) =
+        (interval(top1_interval), interval(top5_interval));
+    [
+        fixed(top1),
+        top1_low,
+        top1_high,
+        fixed(top5),
+        top5_low,
+        top5_high,
+    ]
 }
 
-const CSV_COLUMNS: [&str; 18] = [
+/// The columns before the figures.
+const CSV_COLUMNS: [&str; 12] = [
     "image_set",
     "image_set_images",
     "rank1",
@@ -272,12 +302,6 @@ const CSV_COLUMNS: [&str; 18] = [
     "run",
     "labels",
     "images",
-    "top1",
-    "top1_low",
-    "top1_high",
-    "top5",
-    "top5_low",
-    "top5_high",
 ];
 
 impl TableExporter for CsvTable {
@@ -286,17 +310,13 @@ impl TableExporter for CsvTable {
             .into_iter()
             .filter(|set| rows.iter().any(|r| r.by_labels.contains_key(*set)))
             .collect();
-        let mut header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
+        let mut header: Vec<String> = CSV_COLUMNS
+            .iter()
+            .chain(&FIGURE_COLUMNS)
+            .map(|c| c.to_string())
+            .collect();
         for set in &label_sets {
-            for column in [
-                "top1",
-                "top1_low",
-                "top1_high",
-                "top5",
-                "top5_low",
-                "top5_high",
-                "images",
-            ] {
+            for column in FIGURE_COLUMNS.iter().chain(&["images"]) {
                 header.push(format!("{set}_{column}"));
             }
         }
@@ -325,21 +345,25 @@ fn csv_row(row: &TableRow, label_sets: &[&str], sources: &[String]) -> Vec<Strin
         row.run.to_string(),
         row.labels.to_string(),
         row.images.to_string(),
-        fixed(row.top1),
     ];
-    fields.extend(fixed_interval(row.top1_interval));
-    fields.push(fixed(row.top5));
-    fields.extend(fixed_interval(row.top5_interval));
+    fields.extend(figure_fields(
+        row.top1,
+        row.top1_interval,
+        row.top5,
+        row.top5_interval,
+    ));
     for set in label_sets {
         match row.by_labels.get(*set) {
             Some(a) => {
-                fields.push(fixed(a.top1));
-                fields.extend(fixed_interval(a.top1_interval));
-                fields.push(fixed(a.top5));
-                fields.extend(fixed_interval(a.top5_interval));
+                fields.extend(figure_fields(
+                    a.top1,
+                    a.top1_interval,
+                    a.top5,
+                    a.top5_interval,
+                ));
                 fields.push(a.images.to_string());
             }
-            None => fields.extend(std::iter::repeat_n(String::new(), 7)),
+            None => fields.extend(std::iter::repeat_n(String::new(), FIGURE_COLUMNS.len() + 1)),
         }
     }
     for source in sources {
@@ -491,7 +515,14 @@ mod tests {
         assert!(markdown.contains("- pytorch/resnet152: float16, regenerated"));
         let csv = CsvTable.render(&[row()], &sources);
         let header = csv.lines().next().unwrap();
-        assert!(header.starts_with(&CSV_COLUMNS.join(",")), "{header}");
+        assert!(
+            header.starts_with(&format!(
+                "{},{}",
+                CSV_COLUMNS.join(","),
+                FIGURE_COLUMNS.join(",")
+            )),
+            "{header}"
+        );
         assert!(header.ends_with(",benchmarking-keras-pytorch_top1,benchmarking-keras-pytorch_top5,benchmarking-keras-pytorch_delta_top1,benchmarking-keras-pytorch_delta_top5,expected_source,verdict,note,marks"), "{header}");
         assert_eq!(
             csv.lines().nth(1).unwrap(),

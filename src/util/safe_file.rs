@@ -37,7 +37,7 @@ pub const MAX_LABELS_FILE_BYTES: u64 = 16 << 20;
 /// are 107 MB; the parity tests read those).
 pub const MAX_NPY_BYTES: u64 = 1 << 30;
 // The ONNX file's own limit (protobuf's 2 GiB) and the export sidecar's (1 MiB) live with the
-// ONNX reading code (src/model/onnx.rs, src/commands/model_under_test.rs).
+// ONNX reading code (src/model/onnx.rs, src/commands/shared/model_under_test.rs).
 
 #[derive(Debug, thiserror::Error)]
 pub enum SafeFileError {

@@ -26,6 +26,19 @@ pub fn zoorepro(cache: &Path) -> Command {
     command
 }
 
+/// The 1000 wnids in class-index order, from the shared models' list: class index `i` names the
+/// ImageFolder folder `wnids[i]`.
+pub fn wnids(shared: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(shared.join("models/models.json")).unwrap();
+    let models: serde_json::Value = serde_json::from_str(&text).unwrap();
+    models["wnids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect()
+}
+
 pub struct Run {
     pub status: i32,
     pub stdout: String,

@@ -1,6 +1,6 @@
 //! `zoorepro explain`: when a number does not reproduce, say why. The candidates and the
 //! verdict are [`crate::eval::explain`]; this file resolves the arguments, chooses the sample,
-//! opens the session, and prints the report.
+//! opens the session, and prints the report ([`crate::report::explain`]).
 
 mod measure;
 
@@ -8,16 +8,17 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use anyhow::{Context as _, bail};
-use serde::Serialize;
 
 use super::Context;
-use super::model_under_test::{ModelUnderTest, check_model_against_manifest};
+use super::shared::model_under_test::{ModelUnderTest, check_model_against_manifest};
+use super::shared::progress::Progress;
+use super::shared::{lookup, terminal};
 use crate::cli::{ExplainArgs, ExplainFormat};
 use crate::dataset::{Dataset, Entry};
 use crate::eval::determinism::{Chosen, choose_samples_where};
 use crate::eval::explain::{
-    Evidence, Expected, ExplainVerdict, ImageOutcome, candidates, gather, rank, tied_with_best,
-    verdict,
+    Candidate, Evidence, Expected, ExplainVerdict, ImageOutcome, candidates, gather, rank,
+    tied_with_best, verdict,
 };
 use crate::eval::pairing::{Pairing, PairingNotes};
 use crate::eval::prediction::{Content, Outcome, Prediction};
@@ -26,69 +27,15 @@ use crate::eval::verdict::{DEFAULT_TOLERANCE, assess};
 use crate::exit;
 use crate::image::recipe::presets;
 use crate::model::bytes::ModelBytes;
+use crate::report::Render;
+use crate::report::explain::{Against, Best, Cost, Html, Report, Text, summary_line};
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::Store;
-
-/// The reference prediction set of `--against`.
-#[derive(Serialize)]
-struct Against {
-    run: i64,
-    model_id: String,
-    recipe: String,
-    /// Images the reference run scored.
-    images: usize,
-    /// Images of the sample whose content differs from the reference run's (left out of the
-    /// sample), and those paired by name alone.
-    #[serde(flatten)]
-    pairing: PairingNotes,
-}
 
 /// The reference run's top-5 and the content each was computed from, by image name.
 struct Reference {
     top5: HashMap<String, [u16; TOP_K]>,
     contents: HashMap<String, Content>,
-}
-
-#[derive(Serialize)]
-struct Best {
-    recipe: String,
-    changes: Vec<String>,
-    top1: f64,
-    top5: f64,
-    agreement_top1: Option<f64>,
-    agreement_top5: Option<f64>,
-    /// Candidates with the same figures on this sample: the evidence cannot tell them apart
-    /// (`--against` or more samples can).
-    tied_with: Vec<String>,
-}
-
-/// What the evidence cost: the work candidates share, per image.
-#[derive(Serialize)]
-struct Cost {
-    candidates: usize,
-    /// Distinct tensors (candidates differing only in label offset share one).
-    tensors: usize,
-    /// Decode and every tensor of one image, one core's milliseconds.
-    preprocess_ms_per_image: f64,
-    /// One tensor of one image through the model.
-    inference_ms_per_tensor: f64,
-}
-
-#[derive(Serialize)]
-struct Report {
-    model_id: String,
-    verdict: ExplainVerdict,
-    manifest_recipe: String,
-    pillow_compat: String,
-    dataset: String,
-    images: usize,
-    failed: usize,
-    expected: Option<Expected>,
-    against: Option<Against>,
-    best: Best,
-    summary: String,
-    cost: Cost,
-    candidates: Vec<Evidence>,
 }
 
 pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
@@ -113,30 +60,7 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
         manifest.output.classes,
         &presets(),
     );
-    let mut model = open_model(args, &under_test, &bytes)?;
-    // The session holds its own copy of the graph.
-    drop(bytes);
-    let batch = model.fixed_batch().unwrap_or(8);
-    let progress = super::progress_bar(Some(chosen.len()), "explain");
-    let subset = dataset.class_subset().map(|s| s.classes.as_slice());
-    let decode_pool = crate::eval::pipeline::decode_pool(args.decode.or_threads(args.threads))?;
-    let measured = measure::measure(
-        &chosen,
-        &all,
-        &mut model,
-        batch,
-        subset,
-        &decode_pool,
-        |n| progress.inc(n as u64),
-    )?;
-    progress.finish_and_clear();
-    for (file, error) in &measured.failures {
-        eprintln!(
-            "zoorepro: warning: {} failed: {}",
-            crate::util::escape::terminal(file),
-            crate::util::escape::terminal(error)
-        );
-    }
+    let measured = measure_candidates(args, &under_test, bytes, &dataset, &chosen, &all)?;
 
     let expected = expected_number(&under_test, &dataset, &chosen, &measured);
     if expected.is_none() && against.is_none() {
@@ -175,6 +99,37 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
         ExplainVerdict::RecipeConfirmed => exit::SUCCESS,
         _ => exit::DRIFT,
     })
+}
+
+/// Every candidate run on the sample through one CPU session; the images some candidate could
+/// not prepare are said on stderr.
+fn measure_candidates(
+    args: &ExplainArgs,
+    under_test: &ModelUnderTest,
+    bytes: ModelBytes,
+    dataset: &Dataset,
+    chosen: &[Chosen],
+    all: &[Candidate],
+) -> anyhow::Result<measure::Measured> {
+    let mut model = open_model(args, under_test, &bytes)?;
+    // The session holds its own copy of the graph.
+    drop(bytes);
+    let batch = model.fixed_batch().unwrap_or(8);
+    let progress = Progress::new(Some(chosen.len()), "explain");
+    let subset = dataset.class_subset().map(|s| s.classes.as_slice());
+    let decode_pool = crate::eval::pipeline::decode_pool(args.decode.or_threads(args.threads))?;
+    let measured = measure::measure(chosen, all, &mut model, batch, subset, &decode_pool, |n| {
+        progress.inc(n as u64)
+    })?;
+    progress.finish_and_clear();
+    for (file, error) in &measured.failures {
+        eprintln!(
+            "zoorepro: warning: {} failed: {}",
+            crate::util::escape::terminal(file),
+            crate::util::escape::terminal(error)
+        );
+    }
+    Ok(measured)
 }
 
 /// The sample: `--samples` images of `--val`, among those the reference run scored if any.
@@ -270,7 +225,7 @@ fn open_model(
 fn reference_predictions(ctx: &Context, query: &str) -> anyhow::Result<(Against, Reference)> {
     let store = Store::open_for_reading(&ctx.cache_dir()?)?;
     let runs = store.runs()?;
-    let run = super::lookup::resolve_run(ctx, &store, &runs, query)?;
+    let run = lookup::resolve_run(ctx, &store, &runs, query)?;
     let top5: HashMap<String, [u16; TOP_K]> = store
         .predictions(run.id)?
         .into_iter()
@@ -396,146 +351,21 @@ fn build_report(
     }
 }
 
-fn summary_line(model_id: &str, verdict: ExplainVerdict, best: &Evidence) -> String {
-    match verdict {
-        ExplainVerdict::RecipeConfirmed => format!(
-            "{model_id}: recipe-confirmed: the manifest's recipe {} fits best ({:.2}% top-1)",
-            best.candidate.name, best.top1
-        ),
-        ExplainVerdict::PipelineExplains => format!(
-            "{model_id}: pipeline-explains: {} fits ({}), {:.2}% top-1",
-            best.candidate.name,
-            best.candidate.changes.join("; "),
-            best.top1
-        ),
-        ExplainVerdict::NotThePipeline => format!(
-            "{model_id}: not-the-pipeline: no candidate input pipeline reaches the reference (closest: {}, \
-             {:.2}% top-1); the model, the export or the runtime differs: try `zoorepro determinism` \
-             and scripts/export/check_export.py",
-            best.candidate.name, best.top1
-        ),
-    }
-}
-
 fn emit(args: &ExplainArgs, report: &Report) -> anyhow::Result<()> {
     let format = match args.format {
         Some(format) => format,
         None if args.output.json => ExplainFormat::Json,
         None => ExplainFormat::Text,
     };
-    let mut stdout = crate::commands::output::stdout();
-    match format {
-        ExplainFormat::Json => {
-            serde_json::to_writer_pretty(&mut stdout, report)?;
-            writeln!(stdout)?;
-        }
-        ExplainFormat::Text => stdout.write_all(text(report).as_bytes())?,
-        ExplainFormat::Html => {
-            stdout.write_all(crate::report::html::explain::render(&page(report)).as_bytes())?
-        }
+    let text = match format {
+        ExplainFormat::Json => None,
+        ExplainFormat::Text => Some(Text.render(report)),
+        ExplainFormat::Html => Some(Html.render(report)),
+    };
+    match text {
+        Some(text) => terminal::stdout().write_all(text.as_bytes())?,
+        None => terminal::print_json(report)?,
     }
     eprintln!("{}", crate::util::escape::terminal(&report.summary));
     Ok(())
-}
-
-fn percent_with(value: f64, interval: Option<[f64; 2]>) -> String {
-    match interval {
-        Some([lo, hi]) => format!("{value:.2} [{lo:.1}, {hi:.1}]"),
-        None => format!("{value:.2}"),
-    }
-}
-
-fn text(report: &Report) -> String {
-    let mut rows = vec![
-        [
-            "#",
-            "candidate",
-            "top-1 [95%]",
-            "top-5",
-            "agree top-1",
-            "agree top-5",
-            "changes",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
-    let agreement = |value: Option<f64>| value.map_or("-".into(), |v| format!("{v:.1}"));
-    for (i, e) in report.candidates.iter().enumerate() {
-        rows.push(vec![
-            (i + 1).to_string(),
-            e.candidate.name.clone(),
-            percent_with(e.top1, e.top1_interval),
-            format!("{:.2}", e.top5),
-            agreement(e.agreement_top1),
-            agreement(e.agreement_top5),
-            if e.candidate.changes.is_empty() {
-                "(the manifest's recipe)".into()
-            } else {
-                e.candidate.changes.join("; ")
-            },
-        ]);
-    }
-    let mut out = format!(
-        "{} on {} images of {}; ",
-        report.model_id, report.images, report.dataset
-    );
-    if let Some(expected) = &report.expected {
-        out += &format!(
-            "expected {:.2} / {} ({})",
-            expected.top1,
-            expected
-                .top5
-                .map_or_else(|| "—".to_string(), |top5| format!("{top5:.2}")),
-            expected.source
-        );
-    }
-    if let Some(against) = &report.against {
-        out += &format!(
-            "{}against run {} ({}, {}, {} images)",
-            if report.expected.is_some() { "; " } else { "" },
-            against.run,
-            against.model_id,
-            against.recipe,
-            against.images
-        );
-        for line in against.pairing.lines() {
-            out += &format!("\n{}", crate::util::escape::terminal(&line));
-        }
-    }
-    out += "\n\n";
-    out += &crate::util::text_table::aligned(&rows);
-    out += &format!(
-        "\n{} candidates, {} distinct tensors: {:.2} ms of preprocessing per image (one core), {:.2} ms of inference per tensor\n",
-        report.cost.candidates,
-        report.cost.tensors,
-        report.cost.preprocess_ms_per_image,
-        report.cost.inference_ms_per_tensor
-    );
-    out
-}
-
-fn page(report: &Report) -> crate::report::html::explain::ExplainPage {
-    use crate::report::html::explain::{ExplainPage, Row};
-    ExplainPage {
-        title: format!("explain {}", report.model_id),
-        summary: report.summary.clone(),
-        pairing: report
-            .against
-            .as_ref()
-            .map(|against| against.pairing.lines())
-            .unwrap_or_default(),
-        expected_top1: report.expected.as_ref().map(|e| e.top1),
-        rows: report
-            .candidates
-            .iter()
-            .map(|e| Row {
-                name: e.candidate.name.clone(),
-                changes: e.candidate.changes.join("; "),
-                top1: e.top1,
-                interval: e.top1_interval,
-                agreement_top1: e.agreement_top1,
-                reaches: e.reaches,
-            })
-            .collect(),
-    }
 }

@@ -44,7 +44,7 @@ pub(super) fn judged(
         return nothing(Vec::new());
     };
     let mut image_set = summary.image_set();
-    image_set.layout_name = super::super::lookup::layout_name(run);
+    image_set.layout_name = crate::commands::shared::image_set::layout_name(run);
     match (primary_set, manifest) {
         (LabelSet::Original, _) => {}
         (LabelSet::Real, Some(manifest)) => {

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
 use super::Context;
+use super::shared::{options, terminal};
 use crate::cli::{LabelsArg, TableArgs, TableFormat};
 use crate::dataset::labels::{self, LabelError};
 use crate::eval::scoring::{LabelSet, Scorer, Tally};
@@ -64,7 +65,7 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     if runs.is_empty() {
         anyhow::bail!(no_runs(&store, args, &available));
     }
-    let label_sets: Vec<LabelSet> = super::options::label_sets(args.labels);
+    let label_sets: Vec<LabelSet> = options::label_sets(args.labels);
     let mut rows = Vec::with_capacity(runs.len());
     for run in &runs {
         let tallies = tally(&store, &run.run, &label_sets, errors)?;
@@ -73,14 +74,7 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     }
     sets::rank(&mut rows);
     let sources = sources(&rows);
-    // Pipes keep getting Markdown, which scripts and earlier versions rely on.
-    let format = args
-        .format
-        .unwrap_or(if crate::commands::output::stdout_is_terminal() {
-            TableFormat::Text
-        } else {
-            TableFormat::Markdown
-        });
+    let format = terminal::default_format(args.format, TableFormat::Text, TableFormat::Markdown);
     let exporter: &dyn TableExporter = match format {
         TableFormat::Text => &crate::report::table::TextTable,
         TableFormat::Markdown => &MarkdownTable,
@@ -88,7 +82,7 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
         TableFormat::Json => &JsonTable,
         TableFormat::Html => &crate::report::HtmlTable,
     };
-    crate::commands::output::stdout().write_all(exporter.render(&rows, &sources).as_bytes())?;
+    terminal::stdout().write_all(exporter.render(&rows, &sources).as_bytes())?;
     Ok(exit::SUCCESS)
 }
 

@@ -1,7 +1,7 @@
 //! Which image set each stored run scored, and which runs the table shows: runs of different image
 //! sets are never ranked together, and the newest run on one set never hides a run on another.
 
-use super::super::lookup::image_set_name;
+use crate::commands::shared::image_set::image_set_name;
 use std::collections::HashMap;
 
 use crate::cli::RunsSelection;

@@ -8,7 +8,10 @@ use anyhow::bail;
 use super::InFlight;
 use crate::cli::VerifyArgs;
 use crate::commands::Context;
-use crate::commands::model_under_test::{Chosen, ModelUnderTest, check_model_against_manifest};
+use crate::commands::shared::batch::check_batch_memory;
+use crate::commands::shared::model_under_test::{
+    Chosen, ModelUnderTest, check_model_against_manifest,
+};
 use crate::dataset::{ClassSubset, Dataset, Shard};
 use crate::eval::prediction::{Content, Prediction};
 use crate::model::bytes::ModelBytes;
@@ -142,7 +145,7 @@ impl Session {
         let model = runtime.open_bytes(bytes, &options)?;
         check_model_against_manifest(&under_test.manifest, &under_test.recipe, &model, path)?;
         let batch = resolve_batch(args.batch, model.fixed_batch(), path)?;
-        crate::commands::check_batch_memory(
+        check_batch_memory(
             "--batch",
             batch,
             under_test.recipe.sample_len(),

@@ -13,8 +13,11 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use super::model_under_test::{Chosen, ModelUnderTest};
-use super::record::{RecordParts, build_record, check_outputs_writable, emit, report_stem};
+use super::shared::model_under_test::{Chosen, ModelUnderTest};
+use super::shared::record::{
+    RecordParts, build_record, check_file_writable, check_outputs_writable, emit, report_stem,
+};
+use super::shared::{interrupt, terminal};
 use crate::cli::VerifyArgs;
 use crate::dataset::{Dataset, Entry, Shard};
 use crate::eval::pipeline::PipelineStats;
@@ -81,7 +84,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         );
         eprintln!("{}", crate::util::escape::terminal(&line));
     }
-    super::interrupt::arm(ctx, args.no_cache);
+    interrupt::arm(ctx, args.no_cache);
     let evaluation = evaluate(&dataset, &mut members, args, shard)?;
     warn_about(&evaluation.stats, &dataset);
     // A shard may get no image of a small set: it is then a complete, empty part of the run.
@@ -219,7 +222,7 @@ fn report_every_member(
         entries.push(PassEntry::Record(Box::new(record)));
     }
     if many && args.output.json {
-        super::print_json(&entries)?;
+        terminal::print_json(&entries)?;
     }
     if let Some(path) = &args.results_file {
         write_results(path, &rows)
@@ -296,7 +299,7 @@ fn writable_outputs(ctx: &Context, args: &VerifyArgs, selected: &[Chosen]) -> an
         )?;
     }
     if let Some(path) = &args.results_file {
-        super::record::check_file_writable(path, "the results file")?;
+        check_file_writable(path, "the results file")?;
     }
     Ok(())
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::InFlight;
 use super::member::{Member, StoredRun};
 use crate::cli::VerifyArgs;
-use crate::commands::progress::Progress;
+use crate::commands::shared::batch::check_batch_memory;
+use crate::commands::shared::progress::Progress;
 use crate::dataset::{Dataset, DatasetError, Entry, Shard};
 use crate::eval::pipeline::{self, Admitted, Lane, PassConfig, PipelineStats, Preparation};
 use crate::eval::prediction::{Content, Outcome, Prediction};
@@ -74,7 +75,7 @@ pub(super) fn evaluate(
         .entries()
         .map(|entries| entries.iter().filter(|e| in_shard(&e.name)).count());
     let to_infer = listed_in_shard.map(|listed| listed.min(limit));
-    let progress = crate::commands::progress_bar(to_infer, "verify");
+    let progress = Progress::new(to_infer, "verify");
     // The running top-1 is the first model's, over its whole run: what it infers now and what
     // its store answers.
     progress.running_top1_of(&members[0].under_test.manifest.id);
@@ -153,7 +154,7 @@ fn read_batch(members: &[Member]) -> usize {
 pub(super) fn check_memory(members: &[Member]) -> anyhow::Result<()> {
     let (distinct, _) = distinct_recipes(members);
     let sample_len: usize = distinct.iter().map(|(recipe, _)| recipe.sample_len()).sum();
-    crate::commands::check_batch_memory(
+    check_batch_memory(
         "--batch of the pass (every recipe of it together)",
         read_batch(members),
         sample_len,

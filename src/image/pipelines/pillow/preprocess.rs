@@ -415,7 +415,7 @@ mod tests {
     }
 
     /// Pillow's tensor the straightforward way, sharing nothing with the pass under test: the
-    /// whole image decoded (tests/parity.rs checks that a part-decode gives the same tensor),
+    /// whole image decoded (tests/presets/parity.rs checks that a part-decode gives the same tensor),
     /// then this recipe alone resized and normalised.
     fn pillow_alone(
         bytes: &[u8],

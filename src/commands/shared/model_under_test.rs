@@ -1,0 +1,280 @@
+//! The model a command evaluates (`verify`, `determinism`, `add-model`): the manifest, the recipe,
+//! the ONNX file, and the check that the graph takes what the recipe produces.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+use crate::cli::{ModelArgs, ModelsArgs};
+use crate::image::pipelines::PillowCompat;
+use crate::commands::Context;
+use crate::image::recipe::{Layout, Recipe};
+use crate::model::bytes::ModelBytes;
+use crate::model::manifest::{self, Manifest};
+use crate::report::OnnxInfo;
+use crate::runtime::Model;
+
+/// The model a command evaluates, as its flags select it: the manifest, the recipe, the Pillow
+/// release to match, and the ONNX file with its verification against the manifest.
+pub(crate) struct ModelUnderTest {
+    pub home: PathBuf,
+    pub manifest: Manifest,
+    pub recipe: Recipe,
+    pub compat: PillowCompat,
+    pub onnx_path: PathBuf,
+    pub onnx: OnnxInfo,
+}
+
+/// A model the flags chose, its ONNX file not read yet: a many-model pass reads each file only
+/// when it opens that model's session, so that no more than one model's bytes are held at once.
+pub(crate) struct Chosen {
+    pub home: PathBuf,
+    pub manifest: Manifest,
+    pub recipe: Recipe,
+    pub compat: PillowCompat,
+    pub onnx_path: PathBuf,
+    allow_unverified: bool,
+}
+
+impl ModelUnderTest {
+    /// The one model the flags name, its file read (once) and checked against the manifest's
+    /// pin: every session of it is to be built from the bytes returned, never from the path.
+    pub fn select(ctx: &Context, args: &ModelArgs) -> anyhow::Result<(Self, ModelBytes)> {
+        let home = ctx.home()?;
+        let manifests = ctx.manifests(&home)?;
+        let manifest = manifest::resolve(&manifests, &args.model)?.clone();
+        Chosen::new(
+            home,
+            manifest,
+            args.recipe.as_deref(),
+            args.pillow_compat.into(),
+            args.onnx.clone(),
+            args.allow_unverified,
+        )?
+        .read()
+    }
+
+    /// The models a `verify` pass evaluates: those the queries name (globs included), or with
+    /// `--all-present` those of them (of all, without queries) whose ONNX file is present.
+    pub fn select_many(ctx: &Context, args: &ModelsArgs) -> anyhow::Result<Vec<Chosen>> {
+        let home = ctx.home()?;
+        let manifests = ctx.manifests(&home)?;
+        let mut chosen: Vec<&Manifest> = if args.model.is_empty() {
+            manifests.iter().collect()
+        } else {
+            crate::model::select::select(&manifests, &args.model)?
+        };
+        let models_dir = args
+            .models_dir
+            .clone()
+            .unwrap_or_else(|| home.join("models"));
+        if args.all_present {
+            chosen.retain(|m| models_dir.join(&m.file).is_file());
+            if chosen.is_empty() {
+                bail!(
+                    "no ONNX file of {} is present under {}: export them (scripts/export/) or name models with --model",
+                    if args.model.is_empty() {
+                        "any manifest".to_string()
+                    } else {
+                        args.model.join(",")
+                    },
+                    models_dir.display()
+                );
+            }
+        }
+        if chosen.len() > 1 && args.onnx.is_some() {
+            bail!(
+                "--onnx names one file, but --model selects {} models ({}); pass one model with --onnx",
+                chosen.len(),
+                chosen
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        chosen
+            .into_iter()
+            .map(|manifest| {
+                Chosen::new(
+                    home.clone(),
+                    manifest.clone(),
+                    args.recipe.as_deref(),
+                    args.pillow_compat.into(),
+                    Some(
+                        args.onnx
+                            .clone()
+                            .unwrap_or_else(|| models_dir.join(&manifest.file)),
+                    ),
+                    args.allow_unverified,
+                )
+            })
+            .collect()
+    }
+}
+
+impl Chosen {
+    fn new(
+        home: PathBuf,
+        manifest: Manifest,
+        recipe: Option<&str>,
+        compat: PillowCompat,
+        onnx: Option<PathBuf>,
+        allow_unverified: bool,
+    ) -> anyhow::Result<Self> {
+        let recipe = manifest.recipe(recipe)?;
+        let onnx_path = onnx.unwrap_or_else(|| manifest.onnx_path(&home));
+        // Said before any other work; the file is read (and this checked again) later.
+        check_present(&onnx_path)?;
+        Ok(Self {
+            home,
+            manifest,
+            recipe,
+            compat,
+            onnx_path,
+            allow_unverified,
+        })
+    }
+
+    /// Reads the ONNX file once and checks those bytes against the manifest's pin.
+    pub fn read(self) -> anyhow::Result<(ModelUnderTest, ModelBytes)> {
+        check_present(&self.onnx_path)?;
+        let bytes = ModelBytes::read(&self.onnx_path)?;
+        let onnx = verify_pin(&self.manifest, &bytes, self.allow_unverified)?;
+        let under_test = ModelUnderTest {
+            home: self.home,
+            manifest: self.manifest,
+            recipe: self.recipe,
+            compat: self.compat,
+            onnx_path: self.onnx_path,
+            onnx,
+        };
+        Ok((under_test, bytes))
+    }
+}
+
+/// A missing file gets the hint to export it; anything else at the path (a FIFO, a device, a
+/// directory) is left to the guarded read, which says what it is.
+fn check_present(path: &Path) -> anyhow::Result<()> {
+    if !path.exists() {
+        bail!(
+            "ONNX file {} not found: export it (scripts/export/export_torchvision.py / export_keras.py) or pass --onnx FILE",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Checks the hash of the bytes read against the manifest's pin.
+fn verify_pin(
+    manifest: &Manifest,
+    model: &ModelBytes,
+    allow_unverified: bool,
+) -> anyhow::Result<OnnxInfo> {
+    let path = model.path();
+    let sha256 = model.sha256().to_string();
+    let verification = match &manifest.sha256 {
+        None => "unpinned",
+        Some(pinned) if pinned.eq_ignore_ascii_case(&sha256) => "verified",
+        Some(pinned) if allow_unverified => {
+            eprintln!(
+                "zoorepro: warning: {} has sha256 {sha256}, not the manifest's {pinned}; the record says \"unverified\"",
+                path.display()
+            );
+            "unverified"
+        }
+        Some(pinned) => bail!(
+            "{} has sha256 {sha256}, but manifest {} pins {pinned}: this is not the file the manifest describes \
+             (pass --allow-unverified to evaluate it anyway; the record will say \"unverified\")",
+            path.display(),
+            manifest.id
+        ),
+    };
+    Ok(OnnxInfo {
+        path: path.display().to_string(),
+        sha256,
+        verification: verification.into(),
+        manifest_sha256: manifest.sha256.clone(),
+        sidecar: read_sidecar(path),
+    })
+}
+
+/// The export scripts write `<file>.json` beside each export; the record carries it as provenance.
+fn read_sidecar(onnx: &Path) -> Option<serde_json::Value> {
+    let mut name = onnx.as_os_str().to_owned();
+    name.push(".json");
+    let path = PathBuf::from(name);
+    if !path.exists() {
+        return None;
+    }
+    // Provenance is a few hundred bytes; a huge or special file must not be copied whole.
+    match crate::util::safe_file::read_regular(&path, MAX_SIDECAR_BYTES, "an export sidecar") {
+        Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+        Err(error) => {
+            eprintln!("zoorepro: warning: {error}; the record carries no sidecar");
+            Some(serde_json::json!({ "omitted": error.to_string() }))
+        }
+    }
+}
+
+/// The most of `<file>.onnx.json` the record copies.
+const MAX_SIDECAR_BYTES: u64 = 1 << 20;
+
+/// The graph must take what the recipe produces and give what the manifest says, or every number
+/// after this would be meaningless.
+pub(crate) fn check_model_against_manifest(
+    manifest: &Manifest,
+    recipe: &Recipe,
+    model: &Model,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let input = model.input();
+    let mismatch = |what: String| {
+        anyhow::anyhow!(
+            "{} does not match manifest {}: {what}; check --onnx, or the manifest's input/recipe",
+            path.display(),
+            manifest.id
+        )
+    };
+    if input.name != manifest.input.name {
+        return Err(mismatch(format!(
+            "input is named {:?}, the manifest says {:?}",
+            input.name, manifest.input.name
+        )));
+    }
+    if input.shape.len() != 4 {
+        return Err(mismatch(format!(
+            "input has rank {} ({:?}), an image batch has rank 4",
+            input.shape.len(),
+            input.shape
+        )));
+    }
+    let size = recipe.crop_size as u64;
+    let expected: [u64; 3] = match recipe.layout {
+        Layout::Nchw => [3, size, size],
+        Layout::Nhwc => [size, size, 3],
+    };
+    for (axis, (&declared, &wanted)) in input.shape[1..].iter().zip(&expected).enumerate() {
+        if let Some(declared) = declared
+            && declared != wanted
+        {
+            return Err(mismatch(format!(
+                "input dimension {} is {declared}, but recipe {} feeds {} {:?}",
+                axis + 1,
+                recipe.name,
+                recipe.layout.name(),
+                expected
+            )));
+        }
+    }
+    let output = model.output();
+    if let Some(Some(classes)) = output.shape.get(1)
+        && *classes as usize != manifest.output.classes
+    {
+        return Err(mismatch(format!(
+            "output {} has {classes} classes, the manifest says {}",
+            output.name, manifest.output.classes
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! The run record shared by `verify` and `merge`: the score of an evaluated image set, the
+//! verdict against the manifest's references, the report files and the exit status.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+
+use crate::dataset::Entry;
+use crate::eval::prediction::{Outcome, Prediction};
+use crate::eval::trust::{self, Coverage, Identity, ImageSetCheck, ModelCheck};
+use crate::eval::verdict::{Assessment, assess};
+use crate::exit;
+use crate::model::manifest::{ImageSetId, Manifest};
+use crate::report::{
+    self, DatasetInfo, Failure, OnnxInfo, Provenance, RecipeInfo, RunRecord, StoreInfo,
+    VerdictStatus,
+};
+use crate::store::RunKey;
+
+/// Failures listed in a record; the count is always complete.
+const MAX_LISTED_FAILURES: usize = 100;
+
+pub(crate) fn report_stem(started_at: SystemTime, key: &RunKey) -> String {
+    format!(
+        "{}-{}",
+        crate::util::time::utc_timestamp(started_at).replace([':', '-'], ""),
+        &key.digest()[..12]
+    )
+}
+
+/// Report stems tried after the plain one (`STEM-2` … `STEM-N`) before giving up: two runs of
+/// one key in one second are rare, a thousand means something else is wrong.
+const MAX_STEM_SUFFIX: usize = 1000;
+
+/// Claims a report stem under `model_dir` that no earlier report holds: `stem`, else `stem-2`,
+/// `stem-3`, … The claim is the creation of `<stem>.json` with `create_new`, which the file
+/// system grants to one process only, so two runs of one key within the same second (the stem's
+/// resolution) never overwrite each other's reports. The empty claim file is then replaced by the
+/// real report.
+pub(crate) fn claim_report_stem(model_dir: &Path, stem: &str) -> std::io::Result<String> {
+    std::fs::create_dir_all(model_dir)?;
+    for n in 1..=MAX_STEM_SUFFIX {
+        let candidate = if n == 1 {
+            stem.to_string()
+        } else {
+            format!("{stem}-{n}")
+        };
+        // A Markdown or HTML report left without its JSON still holds the name.
+        let taken = ["md", "html"]
+            .iter()
+            .any(|ext| model_dir.join(format!("{candidate}.{ext}")).exists());
+        if taken {
+            continue;
+        }
+        let claim = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(model_dir.join(format!("{candidate}.json")));
+        match claim {
+            Ok(_) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{}: reports {stem} to {stem}-{MAX_STEM_SUFFIX} all exist",
+        model_dir.display()
+    )))
+}
+
+/// Creates `dir` if need be and a temporary file in it, which is removed at once.
+fn probe_folder(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    tempfile::NamedTempFile::new_in(dir).map(drop)
+}
+
+/// Checks, before any image is read, that the outputs a run will write can be written: the
+/// store's folder (`None`: no store), the report folder of `model_id` under `report_dir`, and
+/// `predictions` (its folder, unless it is a special file such as `/dev/stdout`, which is
+/// streamed to). No file is left behind.
+pub(crate) fn check_outputs_writable(
+    store_dir: Option<&Path>,
+    report_dir: &Path,
+    model_id: &str,
+    predictions: Option<&Path>,
+) -> anyhow::Result<()> {
+    if let Some(dir) = store_dir {
+        probe_folder(dir).with_context(|| {
+            format!(
+                "cannot create the prediction store in {} (pass --cache-dir DIR to put it elsewhere)",
+                dir.display()
+            )
+        })?;
+    }
+    probe_folder(&report_dir.join(model_id)).with_context(|| {
+        format!(
+            "cannot write run reports under {} (pass --report-dir DIR)",
+            report_dir.display()
+        )
+    })?;
+    match predictions {
+        Some(path) => check_file_writable(path, "predictions"),
+        None => Ok(()),
+    }
+}
+
+/// Checks that `path` (a file the run will write at the end) can be created: its folder exists
+/// and is writable, unless it is a special file such as `/dev/stdout`, which is streamed to.
+/// Nothing is left behind.
+pub(crate) fn check_file_writable(path: &Path, what: &str) -> anyhow::Result<()> {
+    let metadata = std::fs::metadata(path);
+    // A folder cannot be replaced by the file: said now, not after the whole pass.
+    if metadata.as_ref().is_ok_and(|m| m.is_dir())
+        || path.as_os_str().as_encoded_bytes().ends_with(b"/")
+    {
+        anyhow::bail!(
+            "cannot write {what} to {}: it names a folder; name a file (in that folder, say)",
+            path.display()
+        );
+    }
+    // A special file (a FIFO, /dev/stdout) is written by streaming: opening it here could block.
+    if metadata.is_ok_and(|m| !m.is_file()) {
+        return Ok(());
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    // Not created: a mistyped folder is an error, as the writer would make it.
+    tempfile::NamedTempFile::new_in(folder)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "cannot write {what} to {} (its folder is not writable)",
+                path.display()
+            )
+        })
+}
+
+/// Writes the report files (under a stem no earlier report holds), prints the record (`--json`)
+/// and the summary, and turns the verdict into the exit status.
+pub(crate) fn emit(
+    record: &RunRecord,
+    report_dir: &Path,
+    stem: &str,
+    json: bool,
+    verdict: &crate::cli::VerdictArgs,
+) -> anyhow::Result<i32> {
+    let cannot_write = || {
+        format!(
+            "cannot write the run report under {} (pass --report-dir DIR)",
+            report_dir.display()
+        )
+    };
+    let stem =
+        claim_report_stem(&report_dir.join(&record.model_id), stem).with_context(cannot_write)?;
+    let written = report::write_reports(report_dir, record, &stem).with_context(cannot_write)?;
+    if json {
+        super::terminal::print_json(record)?;
+    }
+    // The summary quotes the model id and a reference source: shown, never interpreted.
+    eprintln!("{}", crate::util::escape::terminal(&summary_line(record)));
+    for path in written {
+        eprintln!("  report: {}", path.display());
+    }
+    Ok(exit_status(&record.verdict, verdict))
+}
+
+/// The exit status of a verdict: a drift is 1, so is any mark under `--strict`; no reference is
+/// 3 under `--require-reference`.
+pub(crate) fn exit_status(verdict: &crate::report::Verdict, args: &crate::cli::VerdictArgs) -> i32 {
+    let status = match verdict.status {
+        VerdictStatus::Drift => exit::DRIFT,
+        VerdictStatus::NoReference if args.require_reference => exit::NO_REFERENCE,
+        VerdictStatus::Reproduced | VerdictStatus::Consistent | VerdictStatus::NoReference => {
+            exit::SUCCESS
+        }
+    };
+    if args.strict && !verdict.marks.is_empty() {
+        exit::worst(status, exit::DRIFT)
+    } else {
+        status
+    }
+}
+
+fn failures(ordered: &[(Entry, Prediction)]) -> Vec<Failure> {
+    ordered
+        .iter()
+        .filter_map(|(entry, p)| match &p.outcome {
+            Outcome::Failed(error) => Some(Failure {
+                file: entry.file.clone(),
+                error: error.clone(),
+            }),
+            Outcome::Ranked { .. } => None,
+        })
+        .take(MAX_LISTED_FAILURES)
+        .collect()
+}
+
+/// What a record needs beyond the predictions: where they came from and how they were made.
+pub(crate) struct RecordParts {
+    pub onnx: OnnxInfo,
+    pub recipe: RecipeInfo,
+    pub dataset_path: String,
+    pub layout: String,
+    pub ignored_files: usize,
+    pub skipped: Vec<crate::dataset::SkippedEntries>,
+    pub archive_end: Option<crate::dataset::ArchiveEnd>,
+    /// The labelled images' content digest, when every content is known.
+    pub image_set_content_sha256: Option<String>,
+    /// The image set's name from its layout (ImageNetV2, -Sketch, -A, -R), where no manifest names it.
+    pub layout_set_name: Option<String>,
+    pub store: Option<StoreInfo>,
+    pub provenance: Provenance,
+    /// Whether the run covers the whole image set it was started on.
+    pub coverage: Coverage,
+    /// Labelled images whose content an earlier one of the set already has; `None` when some
+    /// content is unknown.
+    pub duplicate_contents: Option<usize>,
+}
+
+/// The run record of an evaluated image set, as `verify` and `merge` both report it.
+pub(crate) fn build_record(
+    manifest: &Manifest,
+    ordered: &[(Entry, Prediction)],
+    tolerance: f64,
+    parts: RecordParts,
+) -> RunRecord {
+    let Assessment {
+        score,
+        image_set_sha256,
+        image_set_content_sha256,
+        references,
+        mut verdict,
+    } = assess(
+        manifest,
+        &parts.recipe.name,
+        ordered,
+        parts.image_set_content_sha256,
+        parts.layout_set_name.as_deref(),
+        tolerance,
+    );
+    let check = image_set_check(
+        ordered,
+        &references,
+        image_set_content_sha256.is_some(),
+        parts.coverage,
+        parts.duplicate_contents,
+    );
+    trust::finish(
+        &mut verdict,
+        &references,
+        ModelCheck::from_verification(&parts.onnx.verification),
+        &check,
+    );
+    let image_set = ImageSetId {
+        sha256: &image_set_sha256,
+        content_sha256: image_set_content_sha256.as_deref(),
+        images: score.images,
+        layout_name: parts.layout_set_name.as_deref(),
+        within_full_val: false,
+    };
+    RunRecord {
+        model_id: manifest.id.clone(),
+        onnx: parts.onnx,
+        recipe: parts.recipe,
+        dataset: DatasetInfo {
+            path: parts.dataset_path,
+            layout: parts.layout,
+            image_set_name: if check.label_disagreements > 0 {
+                Some(trust::relabelled_set_name(
+                    score.images,
+                    &trust::labels_digest(
+                        ordered
+                            .iter()
+                            .filter_map(|(entry, _)| Some((entry.name.as_str(), entry.label?))),
+                    ),
+                ))
+            } else {
+                manifest
+                    .image_set_name(&image_set)
+                    .map(str::to_string)
+                    .or(parts.layout_set_name.clone())
+            },
+            scored_classes: parts
+                .layout_set_name
+                .as_deref()
+                .and_then(crate::dataset::class_subset)
+                .map(|subset| subset.name.to_string()),
+            image_set_sha256: image_set_sha256.clone(),
+            image_set_content_sha256: image_set_content_sha256.clone(),
+            unlabelled: ordered
+                .iter()
+                .filter(|(entry, _)| entry.label.is_none())
+                .count(),
+            ignored_files: parts.ignored_files,
+            skipped: parts.skipped,
+            archive_end: parts.archive_end,
+        },
+        images: score.images,
+        evaluated: score.evaluated,
+        failed: score.failed,
+        top1_correct: score.top1_correct,
+        top5_correct: score.top5_correct,
+        top1: score.top1(),
+        top5: score.top5(),
+        top1_interval: crate::report::percent_interval(score.top1_correct, score.images),
+        top5_interval: crate::report::percent_interval(score.top5_correct, score.images),
+        references,
+        verdict,
+        image_set: Some(check),
+        per_class: crate::eval::classes::per_class(ordered),
+        store: parts.store,
+        failures: failures(ordered),
+        provenance: parts.provenance,
+    }
+}
+
+/// What the verdict rule needs to know of the evaluated set besides its numbers.
+fn image_set_check(
+    ordered: &[(Entry, Prediction)],
+    references: &[crate::report::ReferenceResult],
+    content_known: bool,
+    coverage: Coverage,
+    duplicate_contents: Option<usize>,
+) -> ImageSetCheck {
+    let labels =
+        trust::check_labels(ordered.iter().filter_map(|(entry, _)| {
+            Some((entry.name.as_str(), entry.file.as_str(), entry.label?))
+        }));
+    let identity = references
+        .iter()
+        .find(|r| r.expected)
+        .and_then(|r| r.identity)
+        .unwrap_or(if content_known {
+            Identity::Content
+        } else {
+            Identity::NamesAndCount
+        });
+    ImageSetCheck {
+        identity,
+        coverage,
+        duplicate_contents: duplicate_contents.unwrap_or(0),
+        label_disagreements: labels.disagreements,
+        label_disagreement_examples: labels.examples,
+    }
+}
+
+pub(crate) fn summary_line(record: &RunRecord) -> String {
+    format!(
+        "{}: top-1 {:.2}% ({}/{}), top-5 {:.2}% ({}/{}), {} failed; {}",
+        record.model_id,
+        record.top1,
+        record.top1_correct,
+        record.images,
+        record.top5,
+        record.top5_correct,
+        record.images,
+        record.failed,
+        record.verdict.summary
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_stem_is_never_taken_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let model_dir = dir.path().join("coral/m");
+        let stem = "20261202T120000Z-0123456789ab";
+        assert_eq!(claim_report_stem(&model_dir, stem).unwrap(), stem);
+        assert_eq!(
+            claim_report_stem(&model_dir, stem).unwrap(),
+            format!("{stem}-2")
+        );
+        // An orphaned Markdown report holds its name as well.
+        std::fs::write(model_dir.join(format!("{stem}-3.md")), "").unwrap();
+        assert_eq!(
+            claim_report_stem(&model_dir, stem).unwrap(),
+            format!("{stem}-4")
+        );
+    }
+
+    #[test]
+    fn concurrent_claims_of_one_stem_all_differ() {
+        let dir = tempfile::tempdir().unwrap();
+        let model_dir = dir.path().join("m");
+        let stem = "20261202T120000Z-0123456789ab";
+        let claims: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| claim_report_stem(&model_dir, stem).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut distinct = claims.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8, "{claims:?}");
+    }
+}

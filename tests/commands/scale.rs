@@ -1,0 +1,230 @@
+//! `verify --shard K/N` and `merge`: shards run as separate processes (as Slurm array tasks would),
+//! merged, equal an unsharded run image by image; and every way a merge must be refused.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common;
+use crate::common::{run, shared, shared_model, zoorepro};
+
+const MODEL: &str = "coral/mobilenet_v1_0.5_160_quant";
+
+fn verify_command(cache: &Path, shared: &Path, reports: &Path, extra: &[&str]) -> Command {
+    let mut command = zoorepro(cache);
+    command
+        .args(["verify", "--model", MODEL, "--onnx"])
+        .arg(shared_model(shared, MODEL))
+        .arg("--val")
+        .arg(shared.join("imagenet-sample"))
+        .arg("--report-dir")
+        .arg(reports)
+        .args(extra);
+    command
+}
+
+fn merge(cache: &Path, stores: &[&Path], reports: &Path) -> common::Run {
+    let mut command = zoorepro(cache);
+    command
+        .arg("merge")
+        .args(stores)
+        .arg("--report-dir")
+        .arg(reports)
+        .arg("--json");
+    run(&mut command)
+}
+
+#[test]
+fn merged_shards_equal_an_unsharded_run_image_by_image() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    let reports = root.join("reports");
+
+    // Three shards at once, as separate processes, each with its own store.
+    let shard_dirs: Vec<_> = (0..3).map(|k| root.join(format!("shard-{k}"))).collect();
+    let children: Vec<_> = (0..3)
+        .map(|k| {
+            verify_command(
+                &shard_dirs[k],
+                &shared,
+                &reports,
+                &["--json", "--shard", &format!("{k}/3")],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut shard_sizes = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let record: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let images = record["images"].as_u64().unwrap();
+        assert!(
+            images > 0 && images < 100,
+            "a shard holds part of the images: {images}"
+        );
+        assert_eq!(
+            record["verdict"]["status"], "no-reference",
+            "a shard is not the reference's image set"
+        );
+        shard_sizes += images;
+    }
+    assert_eq!(shard_sizes, 100, "the shards partition the 100 images");
+
+    let merged_dir = root.join("merged");
+    let stores: Vec<&Path> = shard_dirs.iter().map(|p| p.as_path()).collect();
+    let merged = merge(&merged_dir, &stores, &reports);
+    assert_eq!(merged.status, 0, "{}", merged.stderr);
+    let record = merged.json();
+    assert_eq!(
+        (
+            record["top1_correct"].as_u64(),
+            record["top5_correct"].as_u64()
+        ),
+        (Some(58), Some(77))
+    );
+    assert_eq!(
+        record["verdict"]["status"], "reproduced",
+        "the merged set is the sample: its reference applies"
+    );
+
+    // Merging again changes nothing.
+    let again = merge(&merged_dir, &stores, &reports);
+    assert!(again.stderr.contains("already merged"), "{}", again.stderr);
+    let runs = run(zoorepro(&merged_dir).args(["runs", "--json"])).json();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+
+    // The merged run is the unsharded key: verify there reuses it, and its rows equal a fresh run's.
+    let from_merged = root.join("merged.jsonl");
+    let reused = run(&mut verify_command(
+        &merged_dir,
+        &shared,
+        &reports,
+        &["--json", "--predictions", from_merged.to_str().unwrap()],
+    ));
+    assert_eq!(
+        reused.json()["provenance"]["inferred"],
+        0,
+        "{}",
+        reused.stderr
+    );
+    let fresh = root.join("fresh.jsonl");
+    let unsharded = run(&mut verify_command(
+        &root.join("other"),
+        &shared,
+        &reports,
+        &["--no-cache", "--predictions", fresh.to_str().unwrap()],
+    ));
+    assert_eq!(unsharded.status, 0);
+    assert_eq!(
+        std::fs::read_to_string(&from_merged).unwrap(),
+        std::fs::read_to_string(&fresh).unwrap()
+    );
+}
+
+#[test]
+fn merges_that_would_lie_are_refused() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    let reports = root.join("reports");
+    let shard = |dir: &str, k: u32, extra: &[&str]| {
+        let result = run(&mut verify_command(
+            &root.join(dir),
+            &shared,
+            &reports,
+            &[&["--shard", &format!("{k}/3")], extra].concat(),
+        ));
+        assert_eq!(result.status, 0, "{}", result.stderr);
+    };
+    // Three shard processes on ONE store at the same time: all finish, all intact.
+    let together: Vec<_> = (0..3)
+        .map(|k| {
+            verify_command(
+                &root.join("shared-store"),
+                &shared,
+                &reports,
+                &["--shard", &format!("{k}/3")],
+            )
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for mut child in together {
+        assert!(child.wait().unwrap().success());
+    }
+    let merged = merge(&root.join("shared-store"), &[], &reports);
+    assert_eq!(merged.status, 0, "{}", merged.stderr);
+    assert_eq!(merged.json()["top1_correct"], 58);
+
+    shard("a", 0, &[]);
+    shard("a", 2, &[]);
+    let missing = merge(&root.join("m1"), &[&root.join("a")], &reports);
+    assert_eq!(missing.status, 2);
+    assert!(
+        missing.stderr.contains("missing shards 1/3"),
+        "{}",
+        missing.stderr
+    );
+
+    shard("b", 0, &[]);
+    shard("b", 1, &[]);
+    let twice = merge(
+        &root.join("m2"),
+        &[&root.join("a"), &root.join("b")],
+        &reports,
+    );
+    assert_eq!(twice.status, 2);
+    assert!(
+        twice.stderr.contains("shard 0/3") && twice.stderr.contains("two stores"),
+        "{}",
+        twice.stderr
+    );
+
+    shard("c", 1, &["--batch", "4"]);
+    let different = merge(
+        &root.join("m3"),
+        &[&root.join("a"), &root.join("c")],
+        &reports,
+    );
+    assert_eq!(different.status, 2);
+    assert!(
+        different.stderr.contains("different keys") && different.stderr.contains("batch"),
+        "{}",
+        different.stderr
+    );
+    assert!(
+        !root.join("m3/zoorepro.sqlite3").exists()
+            || run(zoorepro(&root.join("m3")).args(["runs", "--json"]))
+                .json()
+                .as_array()
+                .unwrap()
+                .is_empty()
+    );
+
+    let not_a_store = merge(&root.join("m4"), &[&root.join("nowhere")], &reports);
+    assert_eq!(not_a_store.status, 2);
+    assert!(
+        not_a_store.stderr.contains("nowhere"),
+        "{}",
+        not_a_store.stderr
+    );
+
+    let bad = run(&mut verify_command(
+        &root.join("d"),
+        &shared,
+        &reports,
+        &["--shard", "3/3"],
+    ));
+    assert_eq!(bad.status, 2);
+    assert!(bad.stderr.contains("K/N"), "{}", bad.stderr);
+}

@@ -1,0 +1,374 @@
+//! Hostile and broken input, end to end: each kind has its exact expected outcome — the image
+//! counted as failed where the contract says the run goes on, otherwise one clear message naming
+//! the file, exit status 2 — never a panic (checked by `common::run`), and the store unchanged.
+//! Kinds covered elsewhere: corrupt/truncated JPEG, --strict, missing/empty --val, unknown and
+//! ambiguous model, sha256 mismatch, ONNX that is not protobuf, input/manifest mismatch, tar cut
+//! inside data (tests/commands/verify.rs); npy without probabilities, wrong shape, truncated, zero-byte,
+//! wrong dtype, out-of-range classes, unknown model name, labels CSV with unknown files or
+//! out-of-range classes (tests/commands/tables.rs).
+
+use std::path::{Path, PathBuf};
+
+use crate::common;
+use crate::common::{Run, assert_error, run, shared, shared_model, zoorepro};
+
+const MODEL: &str = "coral/mobilenet_v1_0.5_160_quant";
+
+fn verify(cache: &Path, shared: &Path, val: &Path, extra: &[&str]) -> Run {
+    let mut command = zoorepro(cache);
+    command
+        .args(["verify", "--model", MODEL, "--onnx"])
+        .arg(shared_model(shared, MODEL))
+        .arg("--val")
+        .arg(val)
+        .arg("--report-dir")
+        .arg(cache.join("reports"))
+        .args(extra);
+    run(&mut command)
+}
+
+fn store_state(cache: &Path) -> serde_json::Value {
+    run(zoorepro(cache).args(["runs", "--json"])).json()
+}
+
+fn sample_jpegs(shared: &Path, count: usize) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(shared.join("imagenet-val"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.truncate(count);
+    files
+}
+
+#[test]
+fn broken_images_are_counted_as_failed_and_odd_but_valid_ones_are_evaluated() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let val = scratch.path().join("val");
+    std::fs::create_dir(&val).unwrap();
+    let jpegs = sample_jpegs(&shared, 6);
+    for jpeg in &jpegs[..2] {
+        std::fs::copy(jpeg, val.join(jpeg.file_name().unwrap())).unwrap();
+    }
+    // Empty file; text named .JPEG; JPEG with garbage after its end marker; a PNG named .JPEG.
+    std::fs::write(val.join(jpegs[2].file_name().unwrap()), b"").unwrap();
+    std::fs::write(
+        val.join(jpegs[3].file_name().unwrap()),
+        b"these are not the pixels you are looking for",
+    )
+    .unwrap();
+    let mut trailing = std::fs::read(&jpegs[4]).unwrap();
+    trailing.extend_from_slice(b"GARBAGE AFTER EOI \x00\xff\xd9 more");
+    std::fs::write(val.join(jpegs[4].file_name().unwrap()), trailing).unwrap();
+    let png = image_as_png(&jpegs[5]);
+    std::fs::write(val.join(jpegs[5].file_name().unwrap()), png).unwrap();
+    // A symlink loop named like an image, and a folder that is not an image.
+    std::os::unix::fs::symlink(val.join("loop.JPEG"), val.join("loop.JPEG")).unwrap();
+    std::fs::create_dir(val.join("subfolder.JPEG")).unwrap();
+
+    let predictions = scratch.path().join("p.jsonl");
+    let result = verify(
+        scratch.path(),
+        &shared,
+        &val,
+        &["--json", "--predictions", predictions.to_str().unwrap()],
+    );
+    assert_eq!(result.status, 0, "the run goes on: {}", result.stderr);
+    let record = result.json();
+    let failed: Vec<&str> = record["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    let empty = jpegs[2].file_name().unwrap().to_str().unwrap();
+    let text = jpegs[3].file_name().unwrap().to_str().unwrap();
+    assert_eq!(failed, [empty, text, "loop.JPEG"], "{}", result.stderr);
+    for name in &failed {
+        assert!(
+            result.stderr.contains(&format!("{name}: ")),
+            "each failure is named on stderr: {}",
+            result.stderr
+        );
+    }
+    assert_eq!(
+        record["evaluated"], 4,
+        "the two intact, the trailing-garbage JPEG and the PNG"
+    );
+    assert_eq!(
+        record["dataset"]["ignored_files"], 1,
+        "the folder named .JPEG"
+    );
+    let lines = std::fs::read_to_string(&predictions).unwrap();
+    assert_eq!(lines.lines().count(), 7);
+}
+
+/// Re-encodes a JPEG as PNG with the repo's Python (Pillow), or writes a tiny valid PNG by hand.
+fn image_as_png(jpeg: &Path) -> Vec<u8> {
+    let python = std::env::var("ZOOREPRO_PYTHON").unwrap_or_else(|_| {
+        common::repo()
+            .join(".venv/bin/python")
+            .display()
+            .to_string()
+    });
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let status = std::process::Command::new(&python)
+        .args(["-c", "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').save(sys.argv[2], 'PNG')"])
+        .arg(jpeg)
+        .arg(out.path())
+        .status();
+    match status {
+        Ok(s) if s.success() => std::fs::read(out.path()).unwrap(),
+        _ => panic!("the PNG fixture needs Python with Pillow ({python}); run scripts/setup.sh"),
+    }
+}
+
+#[test]
+fn hostile_tars_are_read_without_writing_anything_and_cuts_are_errors() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let jpegs = sample_jpegs(&shared, 3);
+    let mut builder = tar::Builder::new(Vec::new());
+    for (jpeg, name) in jpegs
+        .iter()
+        .zip(["../../escape/", "/tmp/zoorepro-absolute/", "ok/"])
+    {
+        let bytes = std::fs::read(jpeg).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mode(0o644);
+        let path = format!("{name}{}", jpeg.file_name().unwrap().to_str().unwrap());
+        // Write the raw name: the tar crate's safe setters refuse `..`, a hostile archive does not.
+        let field = &mut header.as_old_mut().name;
+        field[..path.len()].copy_from_slice(path.as_bytes());
+        header.set_cksum();
+        builder.append(&header, bytes.as_slice()).unwrap();
+    }
+    let archive = builder.into_inner().unwrap();
+    let tar_path = scratch.path().join("inner/val.tar");
+    std::fs::create_dir_all(tar_path.parent().unwrap()).unwrap();
+    std::fs::write(&tar_path, &archive).unwrap();
+
+    let result = verify(
+        scratch.path(),
+        &shared,
+        &tar_path,
+        &["--json", "--no-cache"],
+    );
+    assert_eq!(result.status, 0, "{}", result.stderr);
+    let record = result.json();
+    assert_eq!(
+        record["evaluated"], 1,
+        "members named outside the archive are never read"
+    );
+    assert_eq!(record["dataset"]["skipped"][0]["reason"], "unsafe-path");
+    assert_eq!(record["dataset"]["skipped"][0]["count"], 2);
+    assert!(
+        !scratch.path().join("escape").exists() && !Path::new("/tmp/zoorepro-absolute").exists(),
+        "nothing is extracted"
+    );
+
+    // Cut inside the second member's data (a cut inside a header is read to the cut, as GNU tar
+    // and Python's tarfile read it: tests/inputs/adversarial_archives.rs).
+    let cut =
+        512 + std::fs::metadata(&jpegs[0]).unwrap().len().div_ceil(512) as usize * 512 + 512 + 100;
+    let cut_path = scratch.path().join("cut-data.tar");
+    std::fs::write(&cut_path, &archive[..cut]).unwrap();
+    let before = store_state(scratch.path());
+    let result = verify(scratch.path(), &shared, &cut_path, &[]);
+    assert_error(&result, &["cut-data.tar", "truncated"]);
+    let after = store_state(scratch.path());
+    assert!(
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["complete"] == false),
+        "a broken tar never completes a run"
+    );
+    assert!(after.as_array().unwrap().len() <= before.as_array().unwrap().len() + 1);
+}
+
+#[test]
+fn a_folder_that_links_to_itself_terminates() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let val = scratch.path().join("val");
+    let class = val.join("n01440764");
+    std::fs::create_dir_all(&class).unwrap();
+    let jpeg = &sample_jpegs(&shared, 1)[0];
+    std::fs::copy(jpeg, class.join(jpeg.file_name().unwrap())).unwrap();
+    // A class folder that is a link back to the root: its entries are folders, not images.
+    std::os::unix::fs::symlink(&val, val.join("n01443537")).unwrap();
+    let result = verify(scratch.path(), &shared, &val, &["--json", "--no-cache"]);
+    assert_eq!(result.status, 0, "{}", result.stderr);
+    assert_eq!(result.json()["evaluated"], 1);
+}
+
+#[test]
+fn a_model_of_another_input_rank_is_refused() {
+    let Some(shared) = shared() else { return };
+    let python = std::env::var("ZOOREPRO_PYTHON").unwrap_or_else(|_| {
+        common::repo()
+            .join(".venv/bin/python")
+            .display()
+            .to_string()
+    });
+    let scratch = tempfile::tempdir().unwrap();
+    let model = scratch.path().join("rank3.onnx");
+    let script = "import sys, numpy as np, onnx\nfrom onnx import helper as h, TensorProto as T, numpy_helper as nh\n\
+                  w = nh.from_array(np.zeros((480, 1001), np.float32), 'w')\n\
+                  g = h.make_graph([h.make_node('Flatten', ['input'], ['f']), h.make_node('MatMul', ['f', 'w'], ['out'])], 'rank3',\n\
+                  [h.make_tensor_value_info('input', T.FLOAT, ['N', 160, 3])], [h.make_tensor_value_info('out', T.FLOAT, ['N', 1001])], [w])\n\
+                  onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 13)]), sys.argv[1])";
+    let made = std::process::Command::new(&python)
+        .args(["-c", script])
+        .arg(&model)
+        .status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "the fixture needs Python with onnx ({python}); run scripts/setup.sh"
+    );
+    let mut command = zoorepro(scratch.path());
+    command
+        .args(["verify", "--model", MODEL, "--allow-unverified", "--onnx"])
+        .arg(&model)
+        .arg("--val")
+        .arg(shared.join("imagenet-sample"));
+    assert_error(&run(&mut command), &["rank3.onnx", "rank 3"]);
+    assert!(
+        store_state(scratch.path()).as_array().unwrap().is_empty(),
+        "nothing stored for a refused model"
+    );
+}
+
+#[test]
+fn a_manifest_with_missing_fields_names_the_file_and_field() {
+    let scratch = tempfile::tempdir().unwrap();
+    let home = scratch.path().join("home");
+    std::fs::create_dir_all(home.join("manifests")).unwrap();
+    let good = std::fs::read_to_string(
+        common::repo().join("manifests/coral__mobilenet_v2_1.0_224_quant.json"),
+    )
+    .unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&good).unwrap();
+    value.as_object_mut().unwrap().remove("output");
+    std::fs::write(home.join("manifests/mine.json"), value.to_string()).unwrap();
+    let mut command = zoorepro(scratch.path());
+    command.env("ZOOREPRO_HOME", &home).arg("models");
+    assert_error(&run(&mut command), &["mine.json", "output"]);
+}
+
+#[test]
+fn unwritable_cache_and_report_dirs_are_named_and_leave_the_store_intact() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    // A path below a regular file cannot be created, even by root.
+    let blocker = scratch.path().join("a-file");
+    std::fs::write(&blocker, b"").unwrap();
+    let sample = shared.join("imagenet-sample");
+
+    let result = verify(&blocker.join("cache"), &shared, &sample, &[]);
+    assert_error(&result, &["a-file/cache", "--cache-dir"]);
+
+    let cache = scratch.path().join("cache");
+    let complete = verify(&cache, &shared, &sample, &[]);
+    assert_eq!(complete.status, 0, "{}", complete.stderr);
+    let before = store_state(&cache);
+    let mut command = zoorepro(&cache);
+    command
+        .args(["verify", "--model", MODEL, "--onnx"])
+        .arg(shared_model(&shared, MODEL))
+        .arg("--val")
+        .arg(&sample)
+        .arg("--report-dir")
+        .arg(blocker.join("reports"));
+    assert_error(&run(&mut command), &["a-file/reports", "--report-dir"]);
+    let after = store_state(&cache);
+    assert_eq!(before[0]["key"], after[0]["key"]);
+    assert_eq!(after[0]["images"], 100);
+    assert_eq!(
+        after[0]["complete"], true,
+        "the stored run is untouched by a report failure"
+    );
+}
+
+#[test]
+fn a_full_disk_fails_cleanly_and_keeps_committed_runs() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    let sample = shared.join("imagenet-sample");
+    assert_eq!(verify(&cache, &shared, &sample, &[]).status, 0);
+    let before = store_state(&cache);
+    let database = std::fs::metadata(cache.join("zoorepro.sqlite3"))
+        .unwrap()
+        .len();
+
+    // RLIMIT_FSIZE stands in for a full disk: writes past the limit fail with EFBIG (SIGXFSZ ignored).
+    let limit_kib = database / 1024 + 8;
+    let command = format!(
+        "trap '' XFSZ; ulimit -f {limit_kib}; exec \"$0\" --cache-dir \"$1\" verify --model {MODEL} --onnx \"$2\" --val \"$3\" --batch 4 --report-dir \"$1/reports\""
+    );
+    let output = std::process::Command::new("bash")
+        .args(["-c", &command, env!("CARGO_BIN_EXE_zoorepro")])
+        .arg(&cache)
+        .arg(shared_model(&shared, MODEL))
+        .arg(&sample)
+        .env("ZOOREPRO_HOME", common::repo())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("zoorepro.sqlite3") && stderr.contains("disk"),
+        "{stderr}"
+    );
+
+    let after = store_state(&cache);
+    let complete: Vec<_> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["complete"] == true)
+        .collect();
+    assert_eq!(complete.len(), 1);
+    assert_eq!(complete[0]["key"], before[0]["key"]);
+    assert_eq!(complete[0]["images"], 100);
+    let table = run(zoorepro(&cache).args(["table", "--format", "json"]));
+    assert_eq!(table.status, 0, "{}", table.stderr);
+}
+
+#[test]
+fn cuda_without_a_gpu_build_fails_clearly_instead_of_falling_back() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut command = zoorepro(scratch.path());
+    command
+        .args([
+            "verify",
+            "--model",
+            "coral/mobilenet_v2_1.0_224_quant",
+            "--provider",
+            "cuda",
+            "--no-cache",
+            "--val",
+        ])
+        .arg(common::repo().join("demo"))
+        .arg("--report-dir")
+        .arg(scratch.path().join("reports"));
+    let result = run(&mut command);
+    if result.status == 0 {
+        // A machine whose ONNX Runtime has a working CUDA provider: nothing to refuse, so the
+        // check is that the run really used CUDA rather than falling back to the CPU.
+        let provider = result.json()["provenance"]["provider"].clone();
+        assert!(
+            provider.as_str().is_some_and(|p| p.contains("cuda")),
+            "exit 0 with --provider cuda, but the record names provider {provider}"
+        );
+        return;
+    }
+    assert_error(&result, &["CUDA", "never falls back"]);
+}
