@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use crate::cli::{ModelArgs, ModelsArgs};
-use crate::image::pipelines::PillowCompat;
 use crate::commands::Context;
+use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::{Layout, Recipe};
 use crate::model::bytes::ModelBytes;
 use crate::model::manifest::{self, Manifest};
