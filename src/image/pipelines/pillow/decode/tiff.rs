@@ -70,6 +70,20 @@ impl Compression {
     }
 }
 
+/// The RGB colour of each index where samples are indices (a palette image, or gray below 8
+/// bits); `None` where they are not.
+fn index_colours(
+    decoder: &mut Decoder<Cursor<&[u8]>>,
+    photometric: u64,
+    depth: u64,
+) -> Result<Option<Vec<u8>>, DecodeError> {
+    Ok(match (photometric, depth) {
+        (3, _) => Some(palette(tag_values(decoder, Tag::ColorMap)?, depth)?),
+        (0 | 1, 1 | 2 | 4) => Some(gray_levels(depth, photometric == 0)),
+        _ => None,
+    })
+}
+
 /// A tag's values, `None` where the file does not have it.
 fn tag_values(
     decoder: &mut Decoder<Cursor<&[u8]>>,
@@ -173,11 +187,7 @@ impl Plan {
         let Some(layout) = pillow_layout(photometric, samples, sample, &extra)? else {
             return Ok(None);
         };
-        let palette = match (photometric, depth) {
-            (3, _) => Some(palette(tag_values(decoder, Tag::ColorMap)?, depth)?),
-            (0 | 1, 1 | 2 | 4) => Some(gray_levels(depth, photometric == 0)),
-            _ => None,
-        };
+        let palette = index_colours(decoder, photometric, depth)?;
         if depth < 8 && predictor != 1 {
             return Ok(None);
         }
