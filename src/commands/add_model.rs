@@ -64,21 +64,13 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
 
     let sha256 = bytes.sha256().to_string();
     drop(bytes);
-    let recipes = match recipe::preset(&recipe.name) {
-        Some(preset) if preset == recipe => vec![RecipeRef::Preset(recipe.name.clone())],
-        _ => vec![RecipeRef::Inline(recipe.clone())],
-    };
+    let recipes = recipe_refs(&recipe);
     let manifest = Manifest {
         format_version: manifest::FORMAT_VERSION,
         id: id.clone(),
         framework,
         name,
-        description: format!(
-            "{}, registered with zoorepro add-model",
-            file.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ),
+        description: description(file),
         file: manifest_file_field(&home, file)?,
         sha256: Some(sha256),
         input,
@@ -108,6 +100,23 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
     write_and_reload(&manifest, &manifests_dir, &target)?;
     print_registered(&manifest, &home, &target, layout, &recipe.name)?;
     Ok(exit::SUCCESS)
+}
+
+/// The manifest's recipe: by its preset's name where it is one unchanged, else written out.
+fn recipe_refs(recipe: &Recipe) -> Vec<RecipeRef> {
+    match recipe::preset(&recipe.name) {
+        Some(preset) if preset == *recipe => vec![RecipeRef::Preset(recipe.name.clone())],
+        _ => vec![RecipeRef::Inline(recipe.clone())],
+    }
+}
+
+fn description(file: &Path) -> String {
+    format!(
+        "{}, registered with zoorepro add-model",
+        file.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    )
 }
 
 /// Writes the manifest and loads the whole set back, as `verify` will: a manifest that breaks

@@ -68,43 +68,7 @@ fn import_caches(
             .and_then(|r| r.recipe.clone())
             .unwrap_or_else(|| manifest.default_recipe.clone());
         let recipe = manifest.recipe(Some(&recipe_name))?;
-        let preds_sha = sha256_file(&cache.preds)?;
-        let probs_sha = sha256_file(&cache.probs)?;
-        let key = RunKey {
-            kind: RunKind::Import,
-            model_id: manifest.id.clone(),
-            onnx_sha256: String::new(),
-            recipe: recipe.name.clone(),
-            recipe_sha256: String::new(),
-            pillow_compat: String::new(),
-            ort_version: String::new(),
-            provider: format!("{} (benchmarking-keras-pytorch)", cache.framework),
-            opt_level: String::new(),
-            batch: 0,
-            shard: None,
-            source_sha256: Some(crate::util::hex::hex(&sha2::Sha256::digest(format!(
-                "{preds_sha}{probs_sha}"
-            )))),
-            class_subset: None,
-        };
-        let meta = RunMeta {
-            schema: RUN_META_SCHEMA,
-            framework: Some(manifest.framework.clone()),
-            tool_version: Some(env!("CARGO_PKG_VERSION").into()),
-            origin: RunOrigin::Import(ImportMeta {
-                source: Some("benchmarking-keras-pytorch".into()),
-                preds: Some(SourceFile {
-                    path: Some(cache.preds.display().to_string()),
-                    sha256: Some(preds_sha),
-                    dtype: None,
-                }),
-                probs: Some(SourceFile {
-                    path: Some(cache.probs.display().to_string()),
-                    sha256: Some(probs_sha),
-                    dtype: Some(rows.probs_descr.to_string()),
-                }),
-            }),
-        };
+        let (key, meta) = run_identity(cache, manifest, &recipe.name, &rows)?;
         match importer
             .import_run(
                 &key,
@@ -136,6 +100,54 @@ fn import_caches(
         }
     }
     Ok((messages, new, present))
+}
+
+/// An imported cache's run key, which its source files' digests identify (there is no ONNX file
+/// or recipe digest to key it by), and its run metadata.
+fn run_identity(
+    cache: &seed::SeedCache,
+    manifest: &manifest::Manifest,
+    recipe_name: &str,
+    rows: &seed::SeedRows,
+) -> anyhow::Result<(RunKey, RunMeta)> {
+    let preds_sha = sha256_file(&cache.preds)?;
+    let probs_sha = sha256_file(&cache.probs)?;
+    let key = RunKey {
+        kind: RunKind::Import,
+        model_id: manifest.id.clone(),
+        onnx_sha256: String::new(),
+        recipe: recipe_name.to_string(),
+        recipe_sha256: String::new(),
+        pillow_compat: String::new(),
+        ort_version: String::new(),
+        provider: format!("{} (benchmarking-keras-pytorch)", cache.framework),
+        opt_level: String::new(),
+        batch: 0,
+        shard: None,
+        source_sha256: Some(crate::util::hex::hex(&sha2::Sha256::digest(format!(
+            "{preds_sha}{probs_sha}"
+        )))),
+        class_subset: None,
+    };
+    let meta = RunMeta {
+        schema: RUN_META_SCHEMA,
+        framework: Some(manifest.framework.clone()),
+        tool_version: Some(env!("CARGO_PKG_VERSION").into()),
+        origin: RunOrigin::Import(ImportMeta {
+            source: Some("benchmarking-keras-pytorch".into()),
+            preds: Some(SourceFile {
+                path: Some(cache.preds.display().to_string()),
+                sha256: Some(preds_sha),
+                dtype: None,
+            }),
+            probs: Some(SourceFile {
+                path: Some(cache.probs.display().to_string()),
+                sha256: Some(probs_sha),
+                dtype: Some(rows.probs_descr.to_string()),
+            }),
+        }),
+    };
+    Ok((key, meta))
 }
 
 /// A cache file's sha256, read in 1 MiB pieces rather than held whole in memory.

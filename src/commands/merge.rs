@@ -112,29 +112,11 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
             references: &references,
         };
         let merged = store_merged(&mut target, first, &key, count, (&rows, &contents), &settle)?;
-        let contents_by_name: HashMap<String, Content> = rows
-            .iter()
-            .zip(&contents)
-            .filter_map(|(row, content)| Some((row.name.clone(), (*content)?)))
-            .collect();
-        let content_sha256 = content_digest(
-            rows.iter()
-                .zip(&contents)
-                .filter(|(row, _)| row.label.is_some())
-                .map(|(row, content)| (row.name.as_str(), content.as_ref())),
-        );
-        let mut ordered: Vec<(Entry, Prediction)> = rows
-            .into_iter()
-            .map(|p| {
-                let entry = Entry {
-                    file: p.file.clone(),
-                    name: p.name.clone(),
-                    label: p.label,
-                };
-                (entry, p)
-            })
-            .collect();
-        ordered.sort_by(|a, b| a.0.file.cmp(&b.0.file));
+        let MergedImages {
+            ordered,
+            content_sha256,
+            duplicate_contents,
+        } = merged_images(rows, &contents);
         let store = StoreInfo {
             database: target.path().display().to_string(),
             run_id: merged.id,
@@ -144,14 +126,7 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         let mut parts = record_parts(first, count, store, started_at, &home)?;
         parts.image_set_content_sha256 = content_sha256;
         parts.coverage = coverage;
-        parts.duplicate_contents = {
-            let known: Option<Vec<&[u8; 32]>> = ordered
-                .iter()
-                .filter(|(entry, _)| entry.label.is_some())
-                .map(|(entry, _)| contents_by_name.get(entry.name.as_str()).map(|c| &c.sha256))
-                .collect();
-            known.map(crate::eval::trust::duplicate_contents)
-        };
+        parts.duplicate_contents = duplicate_contents;
         let record = record::build_record(manifest, &ordered, args.verdict.tolerance, parts);
         status = status.max(record::emit(
             &record,
@@ -162,6 +137,55 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         )?);
     }
     Ok(status)
+}
+
+/// The merged run's images for its record, and what their contents say of the set.
+struct MergedImages {
+    /// Each image with its prediction, in file order.
+    ordered: Vec<(Entry, Prediction)>,
+    /// The labelled images' content digest; `None` when some content is unknown.
+    content_sha256: Option<String>,
+    /// Labelled images whose content an earlier one has; `None` when some content is unknown.
+    duplicate_contents: Option<usize>,
+}
+
+fn merged_images(rows: Vec<Prediction>, contents: &[Option<Content>]) -> MergedImages {
+    let contents_by_name: HashMap<String, Content> = rows
+        .iter()
+        .zip(contents)
+        .filter_map(|(row, content)| Some((row.name.clone(), (*content)?)))
+        .collect();
+    let content_sha256 = content_digest(
+        rows.iter()
+            .zip(contents)
+            .filter(|(row, _)| row.label.is_some())
+            .map(|(row, content)| (row.name.as_str(), content.as_ref())),
+    );
+    let mut ordered: Vec<(Entry, Prediction)> = rows
+        .into_iter()
+        .map(|p| {
+            let entry = Entry {
+                file: p.file.clone(),
+                name: p.name.clone(),
+                label: p.label,
+            };
+            (entry, p)
+        })
+        .collect();
+    ordered.sort_by(|a, b| a.0.file.cmp(&b.0.file));
+    let duplicate_contents = {
+        let known: Option<Vec<&[u8; 32]>> = ordered
+            .iter()
+            .filter(|(entry, _)| entry.label.is_some())
+            .map(|(entry, _)| contents_by_name.get(entry.name.as_str()).map(|c| &c.sha256))
+            .collect();
+        known.map(crate::eval::trust::duplicate_contents)
+    };
+    MergedImages {
+        ordered,
+        content_sha256,
+        duplicate_contents,
+    }
 }
 
 /// Every complete or partial shard run, from every store, grouped by the key without its shard;

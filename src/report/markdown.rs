@@ -85,6 +85,17 @@ fn write_summary(out: &mut String, r: &RunRecord) {
         r.onnx.sha256,
         r.onnx.verification
     );
+    write_image_set_rows(out, r);
+    let _ = writeln!(
+        out,
+        "| tolerance | {} points of top-1 |\n",
+        r.verdict.tolerance
+    );
+}
+
+/// The summary table's rows on the image set: its name and digest, the classes it is scored on,
+/// what the verdict rule checked of it, and the expected reference's origin.
+fn write_image_set_rows(out: &mut String, r: &RunRecord) {
     let set_name = r.dataset.image_set_name.as_deref().unwrap_or("unnamed");
     let _ = writeln!(
         out,
@@ -118,11 +129,6 @@ fn write_summary(out: &mut String, r: &RunRecord) {
             cell(&expected.origin.describe())
         );
     }
-    let _ = writeln!(
-        out,
-        "| tolerance | {} points of top-1 |\n",
-        r.verdict.tolerance
-    );
 }
 
 /// Every applicable reference with its delta.

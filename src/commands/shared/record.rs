@@ -268,32 +268,16 @@ pub(crate) fn build_record(
         dataset: DatasetInfo {
             path: parts.dataset_path,
             layout: parts.layout,
-            image_set_name: if check.label_disagreements > 0 {
-                Some(trust::relabelled_set_name(
-                    score.images,
-                    &trust::labels_digest(
-                        ordered
-                            .iter()
-                            .filter_map(|(entry, _)| Some((entry.name.as_str(), entry.label?))),
-                    ),
-                ))
-            } else {
-                manifest
-                    .image_set_name(&image_set)
-                    .map(str::to_string)
-                    .or(parts.layout_set_name.clone())
-            },
-            scored_classes: parts
-                .layout_set_name
-                .as_deref()
-                .and_then(crate::dataset::class_subset)
-                .map(|subset| subset.name.to_string()),
+            image_set_name: image_set_name(
+                manifest,
+                ordered,
+                check.label_disagreements > 0,
+                &image_set,
+            ),
+            scored_classes: scored_classes(parts.layout_set_name.as_deref()),
             image_set_sha256: image_set_sha256.clone(),
             image_set_content_sha256: image_set_content_sha256.clone(),
-            unlabelled: ordered
-                .iter()
-                .filter(|(entry, _)| entry.label.is_none())
-                .count(),
+            unlabelled: unlabelled(ordered),
             ignored_files: parts.ignored_files,
             skipped: parts.skipped,
             archive_end: parts.archive_end,
@@ -314,6 +298,45 @@ pub(crate) fn build_record(
         store: parts.store,
         failures: failures(ordered),
         provenance: parts.provenance,
+    }
+}
+
+/// The class subset a layout's set is scored on (ImageNet-A's and -R's 200 classes), by name.
+fn scored_classes(layout_set_name: Option<&str>) -> Option<String> {
+    layout_set_name
+        .and_then(crate::dataset::class_subset)
+        .map(|subset| subset.name.to_string())
+}
+
+fn unlabelled(ordered: &[(Entry, Prediction)]) -> usize {
+    ordered
+        .iter()
+        .filter(|(entry, _)| entry.label.is_none())
+        .count()
+}
+
+/// The set's name in the record: a relabelled set is named by its labels; any other by the
+/// manifest's name for it, or else by the dataset layout's.
+fn image_set_name(
+    manifest: &Manifest,
+    ordered: &[(Entry, Prediction)],
+    relabelled: bool,
+    image_set: &ImageSetId,
+) -> Option<String> {
+    if relabelled {
+        Some(trust::relabelled_set_name(
+            image_set.images,
+            &trust::labels_digest(
+                ordered
+                    .iter()
+                    .filter_map(|(entry, _)| Some((entry.name.as_str(), entry.label?))),
+            ),
+        ))
+    } else {
+        manifest
+            .image_set_name(image_set)
+            .map(str::to_string)
+            .or_else(|| image_set.layout_name.map(str::to_string))
     }
 }
 

@@ -3,10 +3,12 @@
 //! of [`crate::eval::trust`] from what the run recorded. A run stored by an older release, which
 //! kept no references, is judged against today's manifests and marked `unknown-identity`.
 
+use crate::eval::prediction::Summary;
 use crate::eval::scoring::{LabelSet, Tally};
 use crate::eval::trust::{self, Coverage, Identity, ImageSetCheck, ModelCheck, ReferenceOrigin};
 use crate::eval::verdict::{
-    Applicable, DEFAULT_TOLERANCE, Verdict, VerdictStatus, applicable, judge_applicable,
+    Applicable, DEFAULT_TOLERANCE, ReferenceResult, Verdict, VerdictStatus, applicable,
+    judge_applicable,
 };
 use crate::model::manifest::Manifest;
 use crate::report::table::ReferenceDelta;
@@ -53,26 +55,7 @@ pub(super) fn judged(
         _ => return nothing(Vec::new()),
     }
     let current = manifest.map(|m| applicable(m, &run.key.recipe, &image_set));
-    let (found, changed_reference) = match (&summary.references, current) {
-        (Some(stored), current) => {
-            let changed = current
-                .filter(|current| current != stored)
-                .map(|current| changed_note(stored, &current));
-            (stored.clone(), changed)
-        }
-        // Kept nothing: today's manifests, of an origin the run cannot vouch for.
-        (None, Some(current)) => (
-            current
-                .into_iter()
-                .map(|a| Applicable {
-                    origin: ReferenceOrigin::Unknown,
-                    ..a
-                })
-                .collect(),
-            None,
-        ),
-        (None, None) => (Vec::new(), None),
-    };
+    let (found, changed_reference) = references_to_judge(&summary.references, current);
     let (results, mut verdict) = judge_applicable(
         &found,
         &run.model_id,
@@ -80,21 +63,7 @@ pub(super) fn judged(
         primary,
         DEFAULT_TOLERANCE,
     );
-    let check = ImageSetCheck {
-        identity: results
-            .iter()
-            .find(|r| r.expected)
-            .and_then(|r| r.identity)
-            .unwrap_or(if summary.image_set_content_sha256.is_some() {
-                Identity::Content
-            } else {
-                Identity::NamesAndCount
-            }),
-        coverage: summary.coverage.unwrap_or(Coverage::Unknown),
-        duplicate_contents: summary.duplicate_contents.unwrap_or(0),
-        label_disagreements,
-        label_disagreement_examples: Vec::new(),
-    };
+    let check = image_set_check(&results, summary, label_disagreements);
     let model = run
         .meta
         .verify()
@@ -118,6 +87,58 @@ pub(super) fn judged(
         references,
         verdict,
         changed_reference,
+    }
+}
+
+/// The references the run is judged by: those it stored (with a note when today's manifests say
+/// something else), or where it kept none, today's manifests of an origin it cannot vouch for.
+fn references_to_judge(
+    stored: &Option<Vec<Applicable>>,
+    current: Option<Vec<Applicable>>,
+) -> (Vec<Applicable>, Option<String>) {
+    match (stored, current) {
+        (Some(stored), current) => {
+            let changed = current
+                .filter(|current| current != stored)
+                .map(|current| changed_note(stored, &current));
+            (stored.clone(), changed)
+        }
+        // Kept nothing: today's manifests, of an origin the run cannot vouch for.
+        (None, Some(current)) => (
+            current
+                .into_iter()
+                .map(|a| Applicable {
+                    origin: ReferenceOrigin::Unknown,
+                    ..a
+                })
+                .collect(),
+            None,
+        ),
+        (None, None) => (Vec::new(), None),
+    }
+}
+
+/// What the run recorded of its image set, for the trust marks: the expected reference's
+/// identity (or what the summary can vouch for), coverage, duplicates and label disagreements.
+fn image_set_check(
+    results: &[ReferenceResult],
+    summary: &Summary,
+    label_disagreements: usize,
+) -> ImageSetCheck {
+    ImageSetCheck {
+        identity: results
+            .iter()
+            .find(|r| r.expected)
+            .and_then(|r| r.identity)
+            .unwrap_or(if summary.image_set_content_sha256.is_some() {
+                Identity::Content
+            } else {
+                Identity::NamesAndCount
+            }),
+        coverage: summary.coverage.unwrap_or(Coverage::Unknown),
+        duplicate_contents: summary.duplicate_contents.unwrap_or(0),
+        label_disagreements,
+        label_disagreement_examples: Vec::new(),
     }
 }
 

@@ -181,30 +181,15 @@ fn report_every_member(
         members.into_iter().zip(fresh).zip(&stats).zip(stopped)
     {
         if let Some(error) = stopped {
-            eprintln!(
-                "zoorepro: error: {}{}",
-                crate::util::escape::terminal(&error),
-                if many {
-                    "; this model has no result, the other models of the pass went on"
-                } else {
-                    ""
-                }
-            );
             status = exit::worst(status, exit::ERROR);
-            let under_test = &member.under_test;
-            if args.results_file.is_some() {
-                rows.push(ResultRow::failed(
-                    &under_test.manifest.id,
-                    &under_test.recipe,
-                    member.trainable_parameters,
-                    order.len(),
-                    &error,
-                ));
-            }
-            entries.push(PassEntry::Failed {
-                model_id: under_test.manifest.id.clone(),
+            entries.push(failed_member(
+                &member,
                 error,
-            });
+                many,
+                order.len(),
+                args,
+                &mut rows,
+            ));
             continue;
         }
         let record = finish(&mut member, &shared, fresh, stats)?;
@@ -230,6 +215,41 @@ fn report_every_member(
         eprintln!("  results: {} ({} models)", path.display(), rows.len());
     }
     Ok(status)
+}
+
+/// A model that failed in the pass: its error line, its results-file row (when one is written)
+/// and its `--json` entry.
+fn failed_member(
+    member: &Member,
+    error: String,
+    many: bool,
+    images: usize,
+    args: &VerifyArgs,
+    rows: &mut Vec<ResultRow>,
+) -> PassEntry {
+    eprintln!(
+        "zoorepro: error: {}{}",
+        crate::util::escape::terminal(&error),
+        if many {
+            "; this model has no result, the other models of the pass went on"
+        } else {
+            ""
+        }
+    );
+    let under_test = &member.under_test;
+    if args.results_file.is_some() {
+        rows.push(ResultRow::failed(
+            &under_test.manifest.id,
+            &under_test.recipe,
+            member.trainable_parameters,
+            images,
+            &error,
+        ));
+    }
+    PassEntry::Failed {
+        model_id: under_test.manifest.id.clone(),
+        error,
+    }
 }
 
 /// One member's run after the pass: its store run completed, its predictions written, its record.

@@ -98,19 +98,7 @@ pub(super) fn evaluate(
         &progress,
     );
     let (distinct, lane_preparation) = distinct_recipes(members);
-    let read_batch = read_batch(members);
-    let config = PassConfig {
-        read_batch,
-        preparations: distinct
-            .iter()
-            .map(|(recipe, compat)| Preparation {
-                recipe,
-                compat: *compat,
-            })
-            .collect(),
-        strict: args.verdict.strict,
-        decode_threads: args.decode.or_threads(args.threads),
-    };
+    let config = pass_config(&distinct, members, args);
     let (mut lanes, mut stored) = lanes(members, lane_preparation);
     let sink = |lane: usize, predictions: &[Prediction]| -> Result<(), String> {
         warn_about_failures(&progress, lane, predictions);
@@ -142,6 +130,26 @@ pub(super) fn evaluate(
             .collect(),
         coverage,
     })
+}
+
+/// How the pass runs: a preparation for each distinct recipe, read in the largest batch.
+fn pass_config<'a>(
+    distinct: &'a [(Recipe, PillowCompat)],
+    members: &[Member],
+    args: &VerifyArgs,
+) -> PassConfig<'a> {
+    PassConfig {
+        read_batch: read_batch(members),
+        preparations: distinct
+            .iter()
+            .map(|(recipe, compat)| Preparation {
+                recipe,
+                compat: *compat,
+            })
+            .collect(),
+        strict: args.verdict.strict,
+        decode_threads: args.decode.or_threads(args.threads),
+    }
 }
 
 /// Samples read and decoded together: the largest batch of the pass's models.

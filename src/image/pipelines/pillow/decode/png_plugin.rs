@@ -27,6 +27,27 @@ fn truncated(why: &str) -> DecodeError {
     DecodeError::Truncated(why.to_string())
 }
 
+/// A chunk too short for its fields.
+fn short(what: &str) -> DecodeError {
+    broken(format!("truncated {what} chunk"))
+}
+
+/// iCCP: the compression method must be 0 and the profile must inflate.
+fn icc_profile(s: &[u8]) -> Result<(), DecodeError> {
+    // `s[s.find(b"\0") + 1]`: with no NUL that is s[0].
+    let method_at = s.iter().position(|&b| b == 0).map_or(0, |i| i + 1);
+    let method = *s
+        .get(method_at)
+        .ok_or_else(|| DecodeError::Unidentified("empty PNG iCCP chunk".into()))?;
+    if method != 0 {
+        return Err(broken(format!(
+            "unknown compression method {method} in iCCP chunk"
+        )));
+    }
+    inflate_bounded(&s[method_at + 1..])?;
+    Ok(())
+}
+
 fn be32(s: &[u8], at: usize) -> Option<u32> {
     let b = s.get(at..at.checked_add(4)?)?;
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -129,7 +150,6 @@ impl<'a> Stream<'a> {
         length: u32,
         r: &mut Reader<'a>,
     ) -> Result<Handled, DecodeError> {
-        let short = |what: &str| broken(format!("truncated {what} chunk"));
         match &kind {
             b"IDAT" => return Ok(Handled::ImageData),
             b"IEND" => return Ok(Handled::End),
@@ -145,23 +165,7 @@ impl<'a> Stream<'a> {
         }
         let s = r.safe_read(length, &kind)?;
         match &kind {
-            b"IHDR" => {
-                if s.len() < 13 {
-                    return Err(short("IHDR"));
-                }
-                let mut ihdr = [0; 13];
-                ihdr.copy_from_slice(&s[..13]);
-                self.ihdr = Some(ihdr);
-                // An unknown depth/colour pair keeps the mode of an earlier header.
-                if let Some(mode) = mode_of(ihdr[8], ihdr[9]) {
-                    self.mode = Some(mode);
-                }
-                if ihdr[11] != 0 {
-                    return Err(DecodeError::Unidentified(
-                        "unknown PNG filter category".into(),
-                    ));
-                }
-            }
+            b"IHDR" => self.image_header(s)?,
             b"PLTE" if self.mode == Some(Mode::Palette) => self.palette = Some(s),
             b"tRNS" => {
                 let needed = match self.mode {
@@ -177,68 +181,89 @@ impl<'a> Stream<'a> {
             b"cHRM" if s.len() < 32 => return Err(short("cHRM")),
             b"sRGB" if s.is_empty() => return Err(short("sRGB")),
             b"pHYs" if s.len() < 9 => return Err(short("pHYs")),
-            b"iCCP" => {
-                // `s[s.find(b"\0") + 1]`: with no NUL that is s[0].
-                let method_at = s.iter().position(|&b| b == 0).map_or(0, |i| i + 1);
-                let method = *s
-                    .get(method_at)
-                    .ok_or_else(|| DecodeError::Unidentified("empty PNG iCCP chunk".into()))?;
-                if method != 0 {
-                    return Err(broken(format!(
-                        "unknown compression method {method} in iCCP chunk"
-                    )));
-                }
-                inflate_bounded(&s[method_at + 1..])?;
-            }
+            b"iCCP" => icc_profile(s)?,
             b"tEXt" => {
                 let (key, value) = split_nul(s);
                 if !key.is_empty() {
                     self.add_text(value.len() as u64)?;
                 }
             }
-            b"zTXt" => {
-                let (key, value) = split_nul(s);
-                let method = value.first().copied().unwrap_or(0);
-                if method != 0 {
-                    return Err(broken(format!(
-                        "unknown compression method {method} in zTXt chunk"
-                    )));
-                }
-                let text = inflate_bounded(value.get(1..).unwrap_or_default())?;
-                if !key.is_empty() {
-                    self.add_text(text.map_or(0, |t| t.len() as u64))?;
-                }
-            }
+            b"zTXt" => self.compressed_text(s)?,
             b"iTXt" => self.international_text(s)?,
-            b"acTL" => {
-                if s.len() < 8 {
-                    return Err(short("acTL"));
-                }
-                let frames = be32(s, 0).unwrap_or(0);
-                // A second acTL, or a frame count of 0 or over 2^31: "Invalid APNG, will use
-                // default PNG image if possible".
-                self.animated = !self.animated && frames != 0 && frames <= 0x8000_0000;
-            }
-            b"fcTL" => {
-                if s.len() < 26 {
-                    return Err(short("fcTL"));
-                }
-                self.sequence_step(be32(s, 0).unwrap_or(0), true)?;
-                let (width, height, x, y) = (
-                    u64::from(be32(s, 4).unwrap_or(0)),
-                    u64::from(be32(s, 8).unwrap_or(0)),
-                    u64::from(be32(s, 12).unwrap_or(0)),
-                    u64::from(be32(s, 16).unwrap_or(0)),
-                );
-                let (image_width, image_height) = self.size();
-                if x + width > u64::from(image_width) || y + height > u64::from(image_height) {
-                    return Err(broken("APNG contains invalid frames".into()));
-                }
-                self.frame_region = Some((x as u32, y as u32, width as u32, height as u32));
-            }
+            b"acTL" => self.animation_control(s)?,
+            b"fcTL" => self.frame_control(s)?,
             _ => {}
         }
         Ok(Handled::Read)
+    }
+
+    /// IHDR: the size, colour mode and filter category.
+    fn image_header(&mut self, s: &[u8]) -> Result<(), DecodeError> {
+        if s.len() < 13 {
+            return Err(short("IHDR"));
+        }
+        let mut ihdr = [0; 13];
+        ihdr.copy_from_slice(&s[..13]);
+        self.ihdr = Some(ihdr);
+        // An unknown depth/colour pair keeps the mode of an earlier header.
+        if let Some(mode) = mode_of(ihdr[8], ihdr[9]) {
+            self.mode = Some(mode);
+        }
+        if ihdr[11] != 0 {
+            return Err(DecodeError::Unidentified(
+                "unknown PNG filter category".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// zTXt: the compression method is checked and the text inflated, keyed or not.
+    fn compressed_text(&mut self, s: &[u8]) -> Result<(), DecodeError> {
+        let (key, value) = split_nul(s);
+        let method = value.first().copied().unwrap_or(0);
+        if method != 0 {
+            return Err(broken(format!(
+                "unknown compression method {method} in zTXt chunk"
+            )));
+        }
+        let text = inflate_bounded(value.get(1..).unwrap_or_default())?;
+        if !key.is_empty() {
+            self.add_text(text.map_or(0, |t| t.len() as u64))?;
+        }
+        Ok(())
+    }
+
+    /// acTL: the stream is animated unless the control is repeated or its frame count is out
+    /// of range.
+    fn animation_control(&mut self, s: &[u8]) -> Result<(), DecodeError> {
+        if s.len() < 8 {
+            return Err(short("acTL"));
+        }
+        let frames = be32(s, 0).unwrap_or(0);
+        // A second acTL, or a frame count of 0 or over 2^31: "Invalid APNG, will use
+        // default PNG image if possible".
+        self.animated = !self.animated && frames != 0 && frames <= 0x8000_0000;
+        Ok(())
+    }
+
+    /// fcTL: the next sequence number, and a frame region that must lie inside the image.
+    fn frame_control(&mut self, s: &[u8]) -> Result<(), DecodeError> {
+        if s.len() < 26 {
+            return Err(short("fcTL"));
+        }
+        self.sequence_step(be32(s, 0).unwrap_or(0), true)?;
+        let (width, height, x, y) = (
+            u64::from(be32(s, 4).unwrap_or(0)),
+            u64::from(be32(s, 8).unwrap_or(0)),
+            u64::from(be32(s, 12).unwrap_or(0)),
+            u64::from(be32(s, 16).unwrap_or(0)),
+        );
+        let (image_width, image_height) = self.size();
+        if x + width > u64::from(image_width) || y + height > u64::from(image_height) {
+            return Err(broken("APNG contains invalid frames".into()));
+        }
+        self.frame_region = Some((x as u32, y as u32, width as u32, height as u32));
+        Ok(())
     }
 
     /// Pillow's frame sequence check: an fcTL may start the count at 0; after that each fcTL
@@ -357,6 +382,10 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&crc32(kind, data).to_be_bytes());
 }
 
+fn unidentified(why: &str) -> DecodeError {
+    DecodeError::Unidentified(why.to_string())
+}
+
 /// Walks `bytes` (which start with the PNG signature) as Pillow does and returns the PNG the
 /// `png` crate should decode, or why Pillow refuses the file at the chunk level.
 pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
@@ -365,32 +394,7 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         pos: SIGNATURE.len(),
     };
     let mut stream = Stream::default();
-    let unidentified = |why: &str| DecodeError::Unidentified(why.to_string());
-    // `_open`: every chunk up to the first IDAT, each CRC checked.
-    let first_data = loop {
-        let Some((kind, length)) = r.header() else {
-            return Err(unidentified(
-                "broken PNG chunk header before the image data",
-            ));
-        };
-        let start = r.pos;
-        match stream.call(kind, length, &mut r)? {
-            Handled::ImageData => break Some(length),
-            Handled::End => break None,
-            Handled::Read => {}
-        }
-        let data = &bytes[start..r.pos];
-        let stored = r.read(4);
-        if stored.len() < 4 {
-            return Err(unidentified("incomplete PNG chunk checksum"));
-        }
-        if be32(stored, 0) != Some(crc32(&kind, data)) {
-            return Err(unidentified(&format!(
-                "bad checksum in PNG chunk {}",
-                String::from_utf8_lossy(&kind)
-            )));
-        }
-    };
+    let first_data = open_chunks(&mut stream, &mut r)?;
     let (Some(ihdr), Some(mode)) = (stream.ihdr, stream.mode) else {
         return Err(unidentified("a PNG without a usable IHDR chunk"));
     };
@@ -410,8 +414,47 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
             "an APNG whose first frame covers only part of the image".into(),
         ));
     }
-    // `load_read`: the first IDAT, then each IDAT right after it (CRCs skipped, unchecked);
-    // whatever ends the run ends the data the decoder sees.
+    let data = load_read(&mut r, first_length);
+    load_end(&mut stream, &mut r)?;
+    rebuilt(ihdr, mode, stream.palette, &data)
+}
+
+/// `_open`: every chunk up to the first IDAT, each CRC checked. Returns the first IDAT's
+/// length, or None when IEND comes first.
+fn open_chunks<'a>(
+    stream: &mut Stream<'a>,
+    r: &mut Reader<'a>,
+) -> Result<Option<u32>, DecodeError> {
+    loop {
+        let Some((kind, length)) = r.header() else {
+            return Err(unidentified(
+                "broken PNG chunk header before the image data",
+            ));
+        };
+        let start = r.pos;
+        match stream.call(kind, length, r)? {
+            Handled::ImageData => return Ok(Some(length)),
+            Handled::End => return Ok(None),
+            Handled::Read => {}
+        }
+        let data = &r.bytes[start..r.pos];
+        let stored = r.read(4);
+        if stored.len() < 4 {
+            return Err(unidentified("incomplete PNG chunk checksum"));
+        }
+        if be32(stored, 0) != Some(crc32(&kind, data)) {
+            return Err(unidentified(&format!(
+                "bad checksum in PNG chunk {}",
+                String::from_utf8_lossy(&kind)
+            )));
+        }
+    }
+}
+
+/// `load_read`: the first IDAT, then each IDAT right after it (CRCs skipped, unchecked);
+/// whatever ends the run ends the data the decoder sees. The reader is left after the first
+/// IDAT's data, where `load_end` starts.
+fn load_read(r: &mut Reader<'_>, first_length: u32) -> Vec<u8> {
     let mut data = r.read(first_length as usize).to_vec();
     let mut complete_run = data.len() == first_length as usize;
     let after_first = r.pos;
@@ -426,8 +469,12 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
             _ => break,
         }
     }
-    // `load_end`: every chunk after the first IDAT up to IEND through the handlers, no CRCs.
     r.pos = after_first;
+    data
+}
+
+/// `load_end`: every chunk after the first IDAT up to IEND through the handlers, no CRCs.
+fn load_end<'a>(stream: &mut Stream<'a>, r: &mut Reader<'a>) -> Result<(), DecodeError> {
     loop {
         r.read(4);
         let Some((kind, length)) = r.header() else {
@@ -436,7 +483,7 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         if &kind == b"IEND" || (&kind == b"fcTL" && stream.animated) {
             break;
         }
-        match stream.call(kind, length, &mut r)? {
+        match stream.call(kind, length, r)? {
             Handled::ImageData => {
                 let skip = if &kind == b"fdAT" { length - 4 } else { length };
                 r.safe_read(skip, &kind)?;
@@ -444,6 +491,16 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
             Handled::Read | Handled::End => {}
         }
     }
+    Ok(())
+}
+
+/// The PNG the `png` crate decodes: the header, the palette, the image data as one IDAT.
+fn rebuilt(
+    ihdr: [u8; 13],
+    mode: Mode,
+    palette: Option<&[u8]>,
+    data: &[u8],
+) -> Result<Vec<u8>, DecodeError> {
     // The header Pillow decodes with: its compression and filter bytes are not looked at (the
     // filter byte was refused above when set), any interlace value but 0 means Adam7.
     let mut header = ihdr;
@@ -454,15 +511,15 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
     out.extend_from_slice(SIGNATURE);
     chunk(&mut out, b"IHDR", &header);
     if mode == Mode::Palette {
-        let palette = stream.palette.ok_or_else(|| {
+        let palette = palette.ok_or_else(|| {
             DecodeError::Unsupported("a palette PNG without a palette (PLTE chunk)".into())
         })?;
         // Pillow reads whole RGB entries and ignores a partial one at the end; the `png` crate
         // 0.18 panics on a PLTE whose length is not a multiple of 3 (found by fuzzing).
         chunk(&mut out, b"PLTE", &palette[..palette.len() / 3 * 3]);
     }
-    check_zlib(&data, &header)?;
-    chunk(&mut out, b"IDAT", &data);
+    check_zlib(data, &header)?;
+    chunk(&mut out, b"IDAT", data);
     chunk(&mut out, b"IEND", &[]);
     Ok(out)
 }

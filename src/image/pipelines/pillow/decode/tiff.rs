@@ -49,6 +49,61 @@ enum Compression {
     PackBits,
 }
 
+impl Compression {
+    /// The Compression tag's value, `None` for one this module does not stream; JPEG is
+    /// refused outright.
+    fn of(code: u64) -> Result<Option<Self>, DecodeError> {
+        Ok(Some(match code {
+            6 | 7 => {
+                return Err(DecodeError::Unsupported(
+                    "JPEG-compressed TIFF (libtiff's JPEG decoding, which Pillow uses, is not \
+                     reproduced bit for bit)"
+                        .into(),
+                ));
+            }
+            1 => Compression::None,
+            5 => Compression::Lzw,
+            8 | 32946 => Compression::Deflate,
+            32773 => Compression::PackBits,
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// The RGB colour of each index where samples are indices (a palette image, or gray below 8
+/// bits); `None` where they are not.
+fn index_colours(
+    decoder: &mut Decoder<Cursor<&[u8]>>,
+    photometric: u64,
+    depth: u64,
+) -> Result<Option<Vec<u8>>, DecodeError> {
+    Ok(match (photometric, depth) {
+        (3, _) => Some(palette(tag_values(decoder, Tag::ColorMap)?, depth)?),
+        (0 | 1, 1 | 2 | 4) => Some(gray_levels(depth, photometric == 0)),
+        _ => None,
+    })
+}
+
+/// A tag's values, `None` where the file does not have it.
+fn tag_values(
+    decoder: &mut Decoder<Cursor<&[u8]>>,
+    tag: Tag,
+) -> Result<Option<Vec<u64>>, DecodeError> {
+    decoder
+        .find_tag_unsigned_vec::<u64>(tag)
+        .map_err(map_tiff_error)
+}
+
+/// A tag that holds one value: the value, the default where the tag is absent, `None` where it
+/// holds several.
+fn one(values: Option<Vec<u64>>, default: u64) -> Option<u64> {
+    match values.as_deref() {
+        None => Some(default),
+        Some([value]) => Some(*value),
+        Some(_) => None,
+    }
+}
+
 /// Where each chunk (strip or tile) lies in the file and how to turn its rows into RGB.
 struct Plan {
     width: u32,
@@ -79,27 +134,20 @@ struct Plan {
 
 impl Plan {
     fn read(decoder: &mut Decoder<Cursor<&[u8]>>) -> Result<Option<Self>, DecodeError> {
-        let tag = |decoder: &mut Decoder<Cursor<&[u8]>>, tag: Tag| {
-            decoder
-                .find_tag_unsigned_vec::<u64>(tag)
-                .map_err(map_tiff_error)
-        };
-        let one = |values: Option<Vec<u64>>, default: u64| match values.as_deref() {
-            None => Some(default),
-            Some([value]) => Some(*value),
-            Some(_) => None,
-        };
         let (width, height) = decoder.dimensions().map_err(map_tiff_error)?;
         super::check_size(u64::from(width), u64::from(height))?;
-        let samples = one(tag(decoder, Tag::SamplesPerPixel)?, 1);
-        let bits = tag(decoder, Tag::BitsPerSample)?.unwrap_or_else(|| vec![1]);
-        let photometric = one(tag(decoder, Tag::PhotometricInterpretation)?, u64::MAX);
-        let compression = one(tag(decoder, Tag::Compression)?, 1);
-        let predictor = one(tag(decoder, Tag::Predictor)?, 1);
-        let planar = one(tag(decoder, Tag::PlanarConfiguration)?, 1);
-        let fill_order = one(tag(decoder, Tag::FillOrder)?, 1);
-        let sample_format = tag(decoder, Tag::SampleFormat)?.unwrap_or_default();
-        let extra = tag(decoder, Tag::ExtraSamples)?.unwrap_or_default();
+        let samples = one(tag_values(decoder, Tag::SamplesPerPixel)?, 1);
+        let bits = tag_values(decoder, Tag::BitsPerSample)?.unwrap_or_else(|| vec![1]);
+        let photometric = one(
+            tag_values(decoder, Tag::PhotometricInterpretation)?,
+            u64::MAX,
+        );
+        let compression = one(tag_values(decoder, Tag::Compression)?, 1);
+        let predictor = one(tag_values(decoder, Tag::Predictor)?, 1);
+        let planar = one(tag_values(decoder, Tag::PlanarConfiguration)?, 1);
+        let fill_order = one(tag_values(decoder, Tag::FillOrder)?, 1);
+        let sample_format = tag_values(decoder, Tag::SampleFormat)?.unwrap_or_default();
+        let extra = tag_values(decoder, Tag::ExtraSamples)?.unwrap_or_default();
         let (Some(samples), Some(photometric), Some(compression), Some(predictor)) =
             (samples, photometric, compression, predictor)
         else {
@@ -109,19 +157,8 @@ impl Plan {
             [first, rest @ ..] if rest.iter().all(|b| b == first) => *first,
             _ => return Ok(None),
         };
-        let compression = match compression {
-            6 | 7 => {
-                return Err(DecodeError::Unsupported(
-                    "JPEG-compressed TIFF (libtiff's JPEG decoding, which Pillow uses, is not \
-                     reproduced bit for bit)"
-                        .into(),
-                ));
-            }
-            1 => Compression::None,
-            5 => Compression::Lzw,
-            8 | 32946 => Compression::Deflate,
-            32773 => Compression::PackBits,
-            _ => return Ok(None),
+        let Some(compression) = Compression::of(compression)? else {
+            return Ok(None);
         };
         if planar != Some(1) {
             // The image crate reads some planar layouts, with other pixels than Pillow's.
@@ -150,11 +187,7 @@ impl Plan {
         let Some(layout) = pillow_layout(photometric, samples, sample, &extra)? else {
             return Ok(None);
         };
-        let palette = match (photometric, depth) {
-            (3, _) => Some(palette(tag(decoder, Tag::ColorMap)?, depth)?),
-            (0 | 1, 1 | 2 | 4) => Some(gray_levels(depth, photometric == 0)),
-            _ => None,
-        };
+        let palette = index_colours(decoder, photometric, depth)?;
         if depth < 8 && predictor != 1 {
             return Ok(None);
         }
@@ -175,7 +208,7 @@ impl Plan {
             chunks: Vec::new(),
             palette,
         };
-        plan.read_chunks(decoder, tag)?;
+        plan.read_chunks(decoder, tag_values)?;
         Ok(Some(plan))
     }
 
