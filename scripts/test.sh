@@ -117,6 +117,8 @@ machete() {
 stage machete machete
 # Every relative link and #anchor of the Markdown docs resolves (stdlib Python, a second).
 stage links python3 scripts/check_links.py
+# Files at most 700 lines outside #[cfg(test)], functions at most 80 (CONTRIBUTING.md#standards).
+stage size python3 scripts/check_size.py
 # The system test binary has test = false in Cargo.toml (a plain `cargo test` leaves it out), so
 # --all-targets leaves it out too (even beside --test system): it is linted on its own.
 clippy() {
