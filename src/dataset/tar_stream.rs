@@ -580,7 +580,8 @@ impl TarStream {
             .next()
             .unwrap_or_default()
             .to_string();
-        let regular = kind.is_file() && !pax.sparse;
+        // A contiguous file (type '7') is a regular file to GNU tar and Python's tarfile alike.
+        let regular = (kind.is_file() || kind.is_contiguous()) && !pax.sparse;
         self.last_member = Some(raw_path.clone());
         if kind.is_symlink() || kind.is_hard_link() {
             // Never followed (it could point anywhere), but counted: an image that is a link

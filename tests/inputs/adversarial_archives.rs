@@ -358,6 +358,7 @@ fn every_skipped_member_is_counted_by_reason_with_its_name() {
     let spec = serde_json::json!([
         ["v2/13/a.jpeg", "file", jpeg(0)],
         ["v2/65/b.jpeg", "file", jpeg(1)],
+        ["v2/65/e.jpeg", "cont", jpeg(4)],
         ["v2/1000/c.jpeg", "file", jpeg(2)],
         ["v2/007/d.jpeg", "file", jpeg(3)],
         ["v2/13/dev.jpeg", "chr", ""],
@@ -378,7 +379,9 @@ kinds = {"chr": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE, "dir": tarfile.DIRTYP
 with tarfile.open(sys.argv[1], "w:gz", format=tarfile.GNU_FORMAT) as archive:
     for name, kind, source in json.loads(sys.argv[2]):
         info = tarfile.TarInfo(name)
-        if kind == "file":
+        if kind in ("file", "cont"):
+            if kind == "cont":
+                info.type = tarfile.CONTTYPE
             data = open(source, "rb").read()
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
@@ -394,7 +397,10 @@ with tarfile.open(sys.argv[1], "w:gz", format=tarfile.GNU_FORMAT) as archive:
     let verified = verify(scratch.path(), &shared, &archive);
     assert_eq!(verified.status, 0, "{}", verified.stderr);
     let record = verified.json();
-    assert_eq!(record["images"], 2, "a.jpeg and b.jpeg");
+    assert_eq!(
+        record["images"], 3,
+        "a.jpeg, b.jpeg and the contiguous e.jpeg"
+    );
     assert_eq!(record["dataset"]["unlabelled"], 0);
     assert_eq!(record["dataset"]["ignored_files"], 7);
     let skipped = skipped(&record);
