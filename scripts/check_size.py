@@ -35,21 +35,18 @@ def measure(path):
     i = 0
     while i < len(lines):
         line = lines[i]
-        if line.strip() == "#[cfg(test)]" and i + 1 < len(lines) and TEST_MOD.match(lines[i + 1]):
-            indent = TEST_MOD.match(lines[i + 1]).group(1)
-            i = block_end(lines, i + 1, indent) + 1
+        test_mod = TEST_MOD.match(lines[i + 1]) if i + 1 < len(lines) else None
+        if line.strip() == "#[cfg(test)]" and test_mod:
+            i = block_end(lines, i + 1, test_mod.group(1)) + 1
             continue
         counted += 1
         match = FN.match(line)
         if match and not line.rstrip().endswith(";"):
-            # A signature may span lines; the body opens on the first line ending with `{`.
+            # A signature may span lines; the body opens on the first line ending with `{` (a line
+            # ending with `;` first means a declaration without a body).
             open_line = i
-            while open_line < len(lines) and not lines[open_line].rstrip().endswith("{"):
-                if lines[open_line].rstrip().endswith(";"):
-                    break
+            while open_line < len(lines) and not lines[open_line].rstrip().endswith(("{", ";")):
                 open_line += 1
-            else:
-                pass
             if open_line < len(lines) and lines[open_line].rstrip().endswith("{"):
                 end = block_end(lines, open_line, match.group(1))
                 functions.append((end - i + 1, f"{path}:{i + 1}", match.group(6)))
