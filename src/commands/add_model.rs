@@ -282,6 +282,8 @@ fn build_recipe(args: &AddModelArgs, name: &str, layout: Layout) -> anyhow::Resu
         channels,
         layout,
         library: Default::default(),
+        variant: Default::default(),
+        fill: [0; 3],
     };
     recipe
         .validate()

@@ -6,7 +6,7 @@ use super::shared::terminal;
 
 use crate::cli::ListArgs;
 use crate::exit;
-use crate::image::recipe::{self, ChannelOrder, ResizeMode};
+use crate::image::recipe::{self, ChannelOrder};
 
 pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
     let presets = recipe::presets();
@@ -22,10 +22,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<i32> {
     );
     writeln!(out, "{}", terminal::fit(&header, width))?;
     for r in &presets {
-        let resize = match r.resize_mode {
-            ResizeMode::Squash => format!("squash {}", r.crop_size),
-            ResizeMode::ShorterSide => format!("short {} crop {}", r.resize_size, r.crop_size),
-        };
+        let resize = r.resize_mode.describe(r.resize_size, r.crop_size);
         let channels = match r.channels {
             ChannelOrder::Rgb => "rgb",
             ChannelOrder::Bgr => "bgr",

@@ -60,6 +60,86 @@ pub enum ResizeMode {
     /// `resize_size`, the long side `int(resize_size * long / short)`; a crop larger than the
     /// image is zero-padded first, as `torchvision.transforms.functional.center_crop` does.
     ShorterSide,
+    /// timm's `crop_mode='squash'`: both sides to `resize_size` (aspect ratio not kept), then
+    /// `CenterCrop(crop_size)`.
+    SquashCrop,
+    /// timm's `crop_mode='border'`: `ResizeKeepRatio(resize_size, longest=1)` (the long side
+    /// becomes `resize_size`), then `CenterCropOrPad(crop_size)` padding with the recipe's `fill`.
+    FitPad,
+    /// Keras `load_img(keep_aspect_ratio=True)`: the centred box of the output's aspect ratio
+    /// (Keras's integer arithmetic) resized to `crop_size` x `crop_size` with Pillow's `box`
+    /// argument, whose filter reads pixels just outside the box; `resize_size` is unused.
+    AspectCrop,
+}
+
+impl ResizeMode {
+    /// The share of the resized image the crop keeps along the short side, as timm's
+    /// `crop_pct` states it.
+    pub fn crop_pct(self, resize_size: u32, crop_size: u32) -> f64 {
+        match self {
+            ResizeMode::ShorterSide | ResizeMode::SquashCrop | ResizeMode::FitPad => {
+                f64::from(crop_size) / f64::from(resize_size)
+            }
+            ResizeMode::Squash | ResizeMode::AspectCrop => 1.0,
+        }
+    }
+
+    /// The geometry in a few words, for tables and messages.
+    pub fn describe(self, resize_size: u32, crop_size: u32) -> String {
+        match self {
+            ResizeMode::Squash => format!("squash {crop_size}"),
+            ResizeMode::ShorterSide => format!("short {resize_size} crop {crop_size}"),
+            ResizeMode::SquashCrop => format!("squash {resize_size} crop {crop_size}"),
+            ResizeMode::FitPad => format!("long {resize_size} pad/crop {crop_size}"),
+            ResizeMode::AspectCrop => format!("aspect-crop {crop_size}"),
+        }
+    }
+}
+
+/// Which of its library's published pipelines a recipe follows, where the library has more
+/// than one: the resize arithmetic, the order of the float steps, or the decoder differ. Each
+/// pipeline says which variants it reproduces ([`Pipeline::validate`]); `standard` is what the
+/// pipeline did before variants existed and is left out of serialised recipes, so recipes,
+/// manifests and store keys written before are unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// Each pipeline's own path (see its module docs).
+    #[default]
+    Standard,
+    /// torch: torchvision's v1 transforms on a uint8 tensor: the resize runs in float32 and
+    /// rounds back to uint8, and `convert_image_dtype` divides by 255 (v2 multiplies by 1/255).
+    TensorV1,
+    /// tensorflow: TF-slim's `inception_preprocessing.preprocess_for_eval`, whose resize is TF1's
+    /// `resize_bilinear(align_corners=False)` (no half-pixel centres).
+    SlimInception,
+    /// tensorflow: TF-slim's `vgg_preprocessing.preprocess_for_eval`: aspect-preserving TF1
+    /// bilinear resize of the short side, central crop, mean subtraction, in float32.
+    SlimVgg,
+    /// tensorflow: Keras `image_dataset_from_directory` (TF decode, `tf.image.resize` bilinear of
+    /// the whole image to float32, no rounding) followed by `preprocess_input`.
+    KerasDataset,
+    /// opencv: MLPerf's `pre_process_imagenet_pytorch`: `cv2.imread` + BGR2RGB, then torchvision
+    /// on the PIL image made from that array (Pillow's resize).
+    PillowResize,
+    /// opencv: MLPerf's `pre_process_imagenet_tflite_tpu`.
+    TfliteTpu,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 7] = [
+        Variant::Standard,
+        Variant::TensorV1,
+        Variant::SlimInception,
+        Variant::SlimVgg,
+        Variant::KerasDataset,
+        Variant::PillowResize,
+        Variant::TfliteTpu,
+    ];
+
+    fn is_default(&self) -> bool {
+        *self == Variant::default()
+    }
 }
 
 /// Whose decoder and arithmetic a recipe reproduces: the recipe's pipeline, by its data
@@ -161,6 +241,17 @@ pub struct Recipe {
     /// Whose decoder and arithmetic; Pillow unless said.
     #[serde(default, skip_serializing_if = "Library::is_default")]
     pub library: Library,
+    /// Which of the library's pipelines; its standard one unless said.
+    #[serde(default, skip_serializing_if = "Variant::is_default")]
+    pub variant: Variant,
+    /// The RGB levels padding fills where the geometry pads ([`ResizeMode::FitPad`]); torchvision's
+    /// `CenterCrop` pads with zeros, the default, which is left out of serialised recipes.
+    #[serde(default, skip_serializing_if = "is_black")]
+    pub fill: [u8; 3],
+}
+
+fn is_black(fill: &[u8; 3]) -> bool {
+    *fill == [0; 3]
 }
 
 /// The named presets, in the order `zoorepro recipes` lists them: each pipeline's in turn
@@ -229,6 +320,9 @@ impl Recipe {
             || self.mean.iter().any(|m| !m.is_finite())
         {
             return Err("mean must be finite and std finite and non-zero".into());
+        }
+        if self.fill != [0; 3] && self.resize_mode != ResizeMode::FitPad {
+            return Err("fill applies only to resize_mode fit-pad".into());
         }
         self.library.pipeline().validate(self)
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::RunRecord;
-use crate::image::recipe::{Recipe, ResizeMode};
+use crate::image::recipe::Recipe;
 
 /// One model's line of the results file. Numbers are rounded as printed (3 decimals for
 /// percentages, 2 for millions of parameters), so no float noise reaches a spreadsheet. A model
@@ -57,11 +57,12 @@ fn round(value: f64, decimals: i32) -> f64 {
 
 /// The share of the resized image the crop keeps, as timm states it.
 fn crop_pct(recipe: &Recipe) -> f64 {
-    let pct = match recipe.resize_mode {
-        ResizeMode::ShorterSide => f64::from(recipe.crop_size) / f64::from(recipe.resize_size),
-        ResizeMode::Squash => 1.0,
-    };
-    round(pct, 4)
+    round(
+        recipe
+            .resize_mode
+            .crop_pct(recipe.resize_size, recipe.crop_size),
+        4,
+    )
 }
 
 impl ResultRow {

@@ -90,6 +90,8 @@ fn recipe_from_models_json(id: &str, p: &Value) -> Recipe {
             other => panic!("{id}: layout {other}"),
         },
         library: Default::default(),
+        variant: Default::default(),
+        fill: [0; 3],
     }
 }
 

@@ -95,6 +95,7 @@ fn geometry_name(recipe: &Recipe) -> String {
             recipe.crop_size,
             f64::from(recipe.crop_size) / f64::from(recipe.resize_size)
         ),
+        mode => mode.describe(recipe.resize_size, recipe.crop_size),
     }
 }
 

@@ -25,7 +25,7 @@ use super::{PillowCompat, Pipeline};
 use crate::image::decoding::DecodeError;
 use crate::image::geometry::shorter_side_size;
 use crate::image::raster::{Placement, RgbImage, Window};
-use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
+use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode, Variant};
 use resize::{Interpolation, Part, resize_window, source_window};
 
 /// MLPerf's `pre_process_vgg` means, RGB.
@@ -48,6 +48,8 @@ fn mlperf_presets() -> [Recipe; 2] {
         channels: ChannelOrder::Rgb,
         layout: Layout::Nchw,
         library: Library::Opencv,
+        variant: Variant::Standard,
+        fill: [0; 3],
     };
     [
         base(
@@ -76,6 +78,12 @@ fn mlperf_presets() -> [Recipe; 2] {
 /// The fields an OpenCV recipe can vary: sizes, normalisation, channel order and layout; the
 /// filter is BOX (INTER_AREA) or BILINEAR (INTER_LINEAR), the geometry MLPerf's.
 fn validate(recipe: &Recipe) -> Result<(), String> {
+    if recipe.variant != Variant::Standard {
+        return Err(format!(
+            "the opencv variant {:?} is not reproduced yet",
+            recipe.variant
+        ));
+    }
     if recipe.resize_mode != ResizeMode::ShorterSide {
         return Err("an opencv recipe resizes the short side (resize_mode shorter-side)".into());
     }

@@ -14,7 +14,7 @@ pub use resample::PillowCompat;
 use super::Pipeline;
 use crate::image::decoding::DecodeError;
 use crate::image::raster::{Placement, RgbImage, Window};
-use crate::image::recipe::{Filter, Recipe};
+use crate::image::recipe::{Filter, Recipe, ResizeMode, Variant};
 
 /// The Pillow pipeline.
 pub struct Pillow;
@@ -30,7 +30,22 @@ impl Pipeline for Pillow {
 
     /// Pillow's resize takes every filter, geometry and normalisation: the checks every
     /// pipeline shares are all there is.
-    fn validate(&self, _recipe: &Recipe) -> Result<(), String> {
+    fn validate(&self, recipe: &Recipe) -> Result<(), String> {
+        if recipe.variant != Variant::Standard {
+            return Err(format!(
+                "a pillow recipe has no variant {:?}",
+                recipe.variant
+            ));
+        }
+        if !matches!(
+            recipe.resize_mode,
+            ResizeMode::Squash | ResizeMode::ShorterSide | ResizeMode::SquashCrop
+        ) {
+            return Err(format!(
+                "resize_mode {:?} is not reproduced yet",
+                recipe.resize_mode
+            ));
+        }
         Ok(())
     }
 

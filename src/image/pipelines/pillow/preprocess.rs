@@ -32,8 +32,13 @@ fn geometry(width: usize, height: usize, recipe: &Recipe) -> (Axis, Axis) {
                 offset: 0,
             },
         ),
-        ResizeMode::ShorterSide => {
-            let (w, h) = shorter_side_size(width, height, recipe.resize_size as usize);
+        ResizeMode::ShorterSide | ResizeMode::SquashCrop => {
+            let (w, h) = match recipe.resize_mode {
+                ResizeMode::SquashCrop => {
+                    (recipe.resize_size as usize, recipe.resize_size as usize)
+                }
+                _ => shorter_side_size(width, height, recipe.resize_size as usize),
+            };
             (
                 Axis {
                     resized: w,
@@ -45,6 +50,7 @@ fn geometry(width: usize, height: usize, recipe: &Recipe) -> (Axis, Axis) {
                 },
             )
         }
+        ResizeMode::FitPad | ResizeMode::AspectCrop => unreachable!("refused by validate"),
     }
 }
 
@@ -309,11 +315,13 @@ mod tests {
             ResizeMode::ShorterSide => {
                 shorter_side_size(img.width, img.height, recipe.resize_size as usize)
             }
+            ResizeMode::SquashCrop => (recipe.resize_size as usize, recipe.resize_size as usize),
+            ResizeMode::FitPad | ResizeMode::AspectCrop => unimplemented!(),
         };
         let resized = resize(img, w, h, recipe.filter, PillowCompat::V13);
         let (ox, oy) = match recipe.resize_mode {
             ResizeMode::Squash => (0, 0),
-            ResizeMode::ShorterSide => (center_crop_offset(w, crop), center_crop_offset(h, crop)),
+            _ => (center_crop_offset(w, crop), center_crop_offset(h, crop)),
         };
         let mut hwc = vec![0f32; crop * crop * 3];
         for y in 0..crop {
@@ -369,6 +377,11 @@ mod tests {
         padded.channels = ChannelOrder::Bgr;
         padded.filter = Filter::Lanczos;
         recipes.push(padded);
+        // timm's crop_mode='squash': both sides to 33, then the centre 29.
+        let mut squash_crop = preset("timm-bicubic").unwrap();
+        squash_crop.resize_mode = ResizeMode::SquashCrop;
+        (squash_crop.resize_size, squash_crop.crop_size) = (33, 29);
+        recipes.push(squash_crop);
         for recipe in recipes {
             let mut out = vec![f32::NAN; recipe.sample_len()];
             preprocess_part(

@@ -1,7 +1,7 @@
 //! Pillow's presets: torchvision's, timm's and Keras's evaluation recipes, each built from one of
 //! two constructors (torchvision's short-side resize and centre crop, Keras's squash).
 
-use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
+use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode, Variant};
 
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
@@ -22,6 +22,8 @@ fn torchvision(name: &str, description: &str, resize_size: u32, crop_size: u32) 
         channels: ChannelOrder::Rgb,
         layout: Layout::Nchw,
         library: Library::Pillow,
+        variant: Variant::Standard,
+        fill: [0; 3],
     }
 }
 
@@ -46,6 +48,8 @@ fn keras(
         channels: ChannelOrder::Rgb,
         layout: Layout::Nhwc,
         library: Library::Pillow,
+        variant: Variant::Standard,
+        fill: [0; 3],
     }
 }
 

@@ -20,7 +20,7 @@ pub(super) mod jpeg;
 use super::{PillowCompat, Pipeline};
 use crate::image::decoding::DecodeError;
 use crate::image::raster::{Placement, RgbImage, Window};
-use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
+use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode, Variant};
 
 /// inception_preprocessing's `central_fraction` for evaluation.
 pub const CENTRAL_FRACTION: f64 = 0.875;
@@ -46,12 +46,20 @@ fn inception_preset(name: &str, size: u32) -> Recipe {
         channels: ChannelOrder::Rgb,
         layout: Layout::Nhwc,
         library: Library::Tensorflow,
+        variant: Variant::Standard,
+        fill: [0; 3],
     }
 }
 
 /// The fields a TensorFlow recipe can vary: output size, the divisor of convert_image_dtype,
 /// mean, std, channel order and layout. The geometry is fixed.
 fn validate(recipe: &Recipe) -> Result<(), String> {
+    if recipe.variant != Variant::Standard {
+        return Err(format!(
+            "the tensorflow variant {:?} is not reproduced yet",
+            recipe.variant
+        ));
+    }
     if recipe.resize_mode != ResizeMode::Squash || recipe.filter != Filter::Bilinear {
         return Err(
             "a tensorflow recipe is inception's eval path: central_crop(0.875) then a bilinear \

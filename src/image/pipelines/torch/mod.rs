@@ -18,7 +18,7 @@ use super::{PillowCompat, Pipeline};
 use crate::image::decoding::DecodeError;
 use crate::image::geometry::{center_crop_offset, shorter_side_size};
 use crate::image::raster::{Placement, RgbImage, Window};
-use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode};
+use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode, Variant};
 
 use resample::Resize;
 
@@ -48,12 +48,29 @@ fn tensor_preset(name: &str, resize_size: u32, crop_size: u32) -> Recipe {
         channels: ChannelOrder::Rgb,
         layout: Layout::Nchw,
         library: Library::Torch,
+        variant: Variant::Standard,
+        fill: [0; 3],
     }
 }
 
 /// A torch recipe may vary sizes, resize mode, the divisor, mean, std, channel order and
 /// layout; the filter is torch's antialiased bilinear only.
 fn validate(recipe: &Recipe) -> Result<(), String> {
+    if recipe.variant != Variant::Standard {
+        return Err(format!(
+            "the torch variant {:?} is not reproduced yet",
+            recipe.variant
+        ));
+    }
+    if !matches!(
+        recipe.resize_mode,
+        ResizeMode::Squash | ResizeMode::ShorterSide | ResizeMode::SquashCrop
+    ) {
+        return Err(format!(
+            "resize_mode {:?} is not reproduced yet",
+            recipe.resize_mode
+        ));
+    }
     if recipe.filter != Filter::Bilinear {
         return Err(
             "a torch recipe resizes with torch's antialiased bilinear (filter BILINEAR)".into(),
@@ -89,6 +106,10 @@ impl Plan {
                 shorter_side_size(width, height, recipe.resize_size as usize)
             }
             ResizeMode::Squash => (crop, crop),
+            ResizeMode::SquashCrop => (recipe.resize_size as usize, recipe.resize_size as usize),
+            ResizeMode::FitPad | ResizeMode::AspectCrop => {
+                unreachable!("refused by validate")
+            }
         };
         let (out_columns, columns) = visible(resized.0, crop, center_crop_offset(resized.0, crop));
         let (out_rows, rows) = visible(resized.1, crop, center_crop_offset(resized.1, crop));
