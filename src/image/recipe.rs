@@ -122,19 +122,16 @@ pub enum Variant {
     /// opencv: MLPerf's `pre_process_imagenet_pytorch`: `cv2.imread` + BGR2RGB, then torchvision
     /// on the PIL image made from that array (Pillow's resize).
     PillowResize,
-    /// opencv: MLPerf's `pre_process_imagenet_tflite_tpu`.
-    TfliteTpu,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 7] = [
+    pub const ALL: [Variant; 6] = [
         Variant::Standard,
         Variant::TensorV1,
         Variant::SlimInception,
         Variant::SlimVgg,
         Variant::KerasDataset,
         Variant::PillowResize,
-        Variant::TfliteTpu,
     ];
 
     fn is_default(&self) -> bool {
