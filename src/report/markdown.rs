@@ -53,16 +53,16 @@ fn write_summary(out: &mut String, r: &RunRecord) {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(
         out,
-        "| top-1 | {:.3}% ({} / {}){} |",
-        r.top1,
+        "| top-1 | {} ({} / {}){} |",
+        super::percent_text(r.top1, 3),
         r.top1_correct,
         r.images,
         interval_text(r.top1_interval)
     );
     let _ = writeln!(
         out,
-        "| top-5 | {:.3}% ({} / {}){} |",
-        r.top5,
+        "| top-5 | {} ({} / {}){} |",
+        super::percent_text(r.top5, 3),
         r.top5_correct,
         r.images,
         interval_text(r.top5_interval)

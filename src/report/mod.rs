@@ -27,6 +27,15 @@ use crate::image::recipe::Recipe;
 use crate::store::{OnnxMeta, RecipeMeta};
 use crate::util::safe_file::write_bytes_atomically;
 
+/// A percentage as every text output shows it (`72.00%`), or `n/a` where there is none (no
+/// labelled image).
+pub fn percent_text(value: Option<f64>, decimals: usize) -> String {
+    match value {
+        Some(value) => format!("{value:.decimals$}%"),
+        None => "n/a".to_string(),
+    }
+}
+
 /// The 95% Wilson interval of `correct` of `images`, in percent.
 pub fn percent_interval(correct: usize, images: usize) -> Option<[f64; 2]> {
     crate::eval::stats::wilson_interval(correct as u64, images as u64)
@@ -58,9 +67,9 @@ pub struct RunRecord {
     pub failed: usize,
     pub top1_correct: usize,
     pub top5_correct: usize,
-    /// Percent of `images`.
-    pub top1: f64,
-    pub top5: f64,
+    /// Percent of `images`; `null` when no image is labelled (a percentage of nothing).
+    pub top1: Option<f64>,
+    pub top5: Option<f64>,
     /// 95% Wilson intervals of `top1` and `top5`, in percent (`None` for no images): how far a
     /// number measured on this many images can be from the same model's number on all images.
     #[serde(default)]
@@ -366,8 +375,8 @@ pub(crate) mod tests {
             failed: 1,
             top1_correct: 72,
             top5_correct: 93,
-            top1: 72.0,
-            top5: 93.0,
+            top1: Some(72.0),
+            top5: Some(93.0),
             top1_interval: percent_interval(72, 100),
             top5_interval: percent_interval(93, 100),
             references: vec![ReferenceResult {

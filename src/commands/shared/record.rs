@@ -164,15 +164,30 @@ pub(crate) fn emit(
     for path in written {
         eprintln!("  report: {}", path.display());
     }
-    Ok(exit_status(&record.verdict, verdict))
+    if let Some(reason) = nothing_scored(record) {
+        let warning = format!(
+            "zoorepro: warning: {}: {reason}; exit status {}",
+            record.model_id,
+            exit::NO_REFERENCE
+        );
+        eprintln!("{}", crate::util::escape::terminal(&warning));
+    }
+    Ok(exit_status(record, verdict))
 }
 
-/// The exit status of a verdict: a drift is 1, so is any mark under `--strict`; no reference is
-/// 3 under `--require-reference`.
-pub(crate) fn exit_status(verdict: &crate::report::Verdict, args: &crate::cli::VerdictArgs) -> i32 {
+/// Why `record` scored nothing (no labelled image was ranked), or `None`.
+fn nothing_scored(record: &RunRecord) -> Option<String> {
+    crate::eval::verdict::nothing_scored(record.images, record.evaluated, record.dataset.unlabelled)
+}
+
+/// The exit status of a record's verdict: a drift is 1, so is any mark under `--strict`; no
+/// reference is 3 under `--require-reference`, and a run that scored nothing is 3 whatever it says.
+pub(crate) fn exit_status(record: &RunRecord, args: &crate::cli::VerdictArgs) -> i32 {
+    let verdict = &record.verdict;
+    let empty = record.evaluated == 0;
     let status = match verdict.status {
         VerdictStatus::Drift => exit::DRIFT,
-        VerdictStatus::NoReference if args.require_reference => exit::NO_REFERENCE,
+        VerdictStatus::NoReference if args.require_reference || empty => exit::NO_REFERENCE,
         VerdictStatus::Reproduced | VerdictStatus::Consistent | VerdictStatus::NoReference => {
             exit::SUCCESS
         }
@@ -287,8 +302,8 @@ pub(crate) fn build_record(
         failed: score.failed,
         top1_correct: score.top1_correct,
         top5_correct: score.top5_correct,
-        top1: score.top1(),
-        top5: score.top5(),
+        top1: score.percentages().0,
+        top5: score.percentages().1,
         top1_interval: crate::report::percent_interval(score.top1_correct, score.images),
         top5_interval: crate::report::percent_interval(score.top5_correct, score.images),
         references,
@@ -372,12 +387,12 @@ fn image_set_check(
 
 pub(crate) fn summary_line(record: &RunRecord) -> String {
     format!(
-        "{}: top-1 {:.2}% ({}/{}), top-5 {:.2}% ({}/{}), {} failed; {}",
+        "{}: top-1 {} ({}/{}), top-5 {} ({}/{}), {} failed; {}",
         record.model_id,
-        record.top1,
+        crate::report::percent_text(record.top1, 2),
         record.top1_correct,
         record.images,
-        record.top5,
+        crate::report::percent_text(record.top5, 2),
         record.top5_correct,
         record.images,
         record.failed,

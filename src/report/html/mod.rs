@@ -103,10 +103,10 @@ fn header(record: &RunRecord) -> Markup {
             " " (record.verdict.summary)
         }
         table {
-            tr { th { "top-1" } td.num { (format!("{:.2}%", record.top1)) }
+            tr { th { "top-1" } td.num { (super::percent_text(record.top1, 2)) }
                  td.muted { (record.top1_correct) " of " (record.images) ", 95% interval "
                             (interval_text(record.top1_interval)) } }
-            tr { th { "top-5" } td.num { (format!("{:.2}%", record.top5)) }
+            tr { th { "top-5" } td.num { (super::percent_text(record.top5, 2)) }
                  td.muted { (record.top5_correct) " of " (record.images) ", 95% interval "
                             (interval_text(record.top5_interval)) } }
             tr { th { "failed" } td.num { (record.failed) } td.muted { "counted as incorrect" } }
@@ -195,21 +195,26 @@ enum Row<'a> {
 
 fn chart_rows(record: &RunRecord) -> Vec<Row<'_>> {
     let interval = |bounds: Option<[f64; 2]>| bounds.map(|[lo, hi]| (lo, hi));
-    let mut rows = vec![Row::Measured {
-        label: "top-1 measured",
-        value: record.top1,
-        interval: interval(record.top1_interval),
-    }];
+    // A run with no labelled image has no measured dot: a percentage of nothing is no number.
+    let mut rows: Vec<Row<'_>> = record
+        .top1
+        .map(|value| Row::Measured {
+            label: "top-1 measured",
+            value,
+            interval: interval(record.top1_interval),
+        })
+        .into_iter()
+        .collect();
     rows.extend(record.references.iter().map(|r| Row::Published {
         metric: "top-1",
         reference: r,
         value: r.top1,
     }));
-    rows.push(Row::Measured {
+    rows.extend(record.top5.map(|value| Row::Measured {
         label: "top-5 measured",
-        value: record.top5,
+        value,
         interval: interval(record.top5_interval),
-    });
+    }));
     // A source that publishes no top-5 (MLPerf) has no dot on that axis.
     rows.extend(record.references.iter().filter_map(|r| {
         r.top5.map(|value| Row::Published {
@@ -274,6 +279,9 @@ fn per_class(record: &RunRecord) -> Markup {
 /// diamond (filled when it decides the verdict), on one percent axis.
 fn accuracy_chart(record: &RunRecord) -> Markup {
     let rows = chart_rows(record);
+    if rows.is_empty() {
+        return html! { p.muted { "Nothing was scored and no reference applies: no number to plot." } };
+    }
     let values = rows.iter().flat_map(|row| match row {
         Row::Measured {
             value, interval, ..
