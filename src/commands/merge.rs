@@ -481,6 +481,7 @@ fn record_parts(
     let dataset = made.dataset.unwrap_or(DatasetMeta {
         path: None,
         layout: None,
+        ground_truth: None,
     });
     let key = &first.key;
     Ok(RecordParts {
@@ -495,6 +496,13 @@ fn record_parts(
         archive_end: None,
         image_set_content_sha256: None,
         layout_set_name: None,
+        // Each shard counted the images its file did not list; the merged run has no count.
+        ground_truth: dataset
+            .ground_truth
+            .map(|truth| crate::dataset::GroundTruthInfo {
+                unlisted: None,
+                ..*truth
+            }),
         store: Some(store),
         coverage: Coverage::Complete,
         duplicate_contents: None,

@@ -105,6 +105,12 @@ fn write_image_set_rows(out: &mut String, r: &RunRecord) {
         r.dataset.layout,
         code(&r.dataset.path)
     );
+    let _ = writeln!(
+        out,
+        "| labels | {}; {} unlabelled images |",
+        cell(&r.dataset.labels_text()),
+        r.dataset.unlabelled
+    );
     if let Some(subset) = &r.dataset.scored_classes {
         let _ = writeln!(
             out,

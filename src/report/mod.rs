@@ -161,6 +161,9 @@ pub struct DatasetInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scored_classes: Option<String>,
     pub unlabelled: usize,
+    /// The `--ground-truth` file that labelled the images (its path, sha256 and rows), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground_truth: Option<crate::dataset::GroundTruthInfo>,
     /// Files and members left out, whatever the reason (`skipped` says which).
     pub ignored_files: usize,
     /// The entries left out by reason, with the first names of each (older records have none).
@@ -173,6 +176,24 @@ pub struct DatasetInfo {
 }
 
 impl DatasetInfo {
+    /// Where the labels came from, in a few words: the layout, or `--ground-truth FILE (sha256
+    /// …, N rows[, M images not listed])`.
+    pub fn labels_text(&self) -> String {
+        match &self.ground_truth {
+            None => format!("from the {} layout", self.layout),
+            Some(truth) => format!(
+                "--ground-truth {} (sha256 {}, {} rows{})",
+                truth.path,
+                &truth.sha256[..truth.sha256.len().min(12)],
+                truth.rows,
+                match truth.unlisted {
+                    Some(n) if n > 0 => format!(", {n} images of the set not listed, not scored"),
+                    _ => String::new(),
+                }
+            ),
+        }
+    }
+
     /// The image set in a word: its name where a manifest or the layout names it, else an
     /// unnamed set of `images` images with its digest, so that two subsets never read alike.
     pub fn image_set_label(&self, images: usize) -> String {
@@ -366,6 +387,7 @@ pub(crate) mod tests {
                 image_set_name: Some("imagenet-sample-100".into()),
                 scored_classes: None,
                 unlabelled: 0,
+                ground_truth: None,
                 ignored_files: 1,
                 skipped: Vec::new(),
                 archive_end: None,

@@ -24,6 +24,9 @@ pub struct RunMeta {
 }
 
 /// How the predictions were made: by `verify` (or `merge`), or imported.
+// One per run read from the store, never in bulk: the few hundred bytes a verify's metadata
+// takes beside an import's are not worth a box at every construction and match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum RunOrigin {
@@ -64,6 +67,9 @@ pub struct DatasetMeta {
     pub path: Option<String>,
     /// `Dataset::kind().name()`: image-folder, flat, tar...
     pub layout: Option<String>,
+    /// The `--ground-truth` file that labelled the images, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground_truth: Option<Box<crate::dataset::GroundTruthInfo>>,
 }
 
 /// Where an imported run's files came from.
@@ -108,6 +114,7 @@ impl RunMeta {
                 dataset: old["dataset"].is_object().then(|| DatasetMeta {
                     path: text(&old["dataset"]["path"]),
                     layout: text(&old["dataset"]["layout"]),
+                    ground_truth: None,
                 }),
                 ort_library: text(&old["ort_library"]),
                 threads: old["threads"].as_u64().map(|n| n as usize),

@@ -226,6 +226,8 @@ pub(crate) struct RecordParts {
     pub image_set_content_sha256: Option<String>,
     /// The image set's name from its layout (ImageNetV2, -Sketch, -A, -R), where no manifest names it.
     pub layout_set_name: Option<String>,
+    /// The `--ground-truth` file that labelled the images, if one did.
+    pub ground_truth: Option<crate::dataset::GroundTruthInfo>,
     pub store: Option<StoreInfo>,
     pub provenance: Provenance,
     /// Whether the run covers the whole image set it was started on.
@@ -293,6 +295,7 @@ pub(crate) fn build_record(
             image_set_sha256: image_set_sha256.clone(),
             image_set_content_sha256: image_set_content_sha256.clone(),
             unlabelled: unlabelled(ordered),
+            ground_truth: parts.ground_truth,
             ignored_files: parts.ignored_files,
             skipped: parts.skipped,
             archive_end: parts.archive_end,
