@@ -493,7 +493,8 @@ impl DecodeThreadsArg {
 /// `--ort-lib`, shared by the commands that load ONNX Runtime.
 #[derive(Args, Debug, Clone)]
 pub struct OrtLibArg {
-    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
+    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else $ZOOREPRO_ORT_DIR, else where
+    /// scripts/setup.sh puts it, else the pip onnxruntime of the active venv ($VIRTUAL_ENV)].
     #[arg(long, value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,
 }

@@ -512,6 +512,7 @@ fn record_parts(
             home: home.display().to_string(),
             ort_version: key.ort_version.clone(),
             ort_library: made.ort_library.unwrap_or_default(),
+            ort_library_sha256: made.ort_library_sha256.unwrap_or_default(),
             provider: key.provider.clone(),
             threads: made.threads.unwrap_or(0),
             batch: key.batch,

@@ -230,9 +230,10 @@ fn write_provenance(out: &mut String, r: &RunRecord) {
     }
     let _ = writeln!(
         out,
-        "| ONNX Runtime | {} ({}) |",
+        "| ONNX Runtime | {} ({}, sha256 `{}`) |",
         cell(&p.ort_version),
-        code(&p.ort_library)
+        code(&p.ort_library),
+        cell(&p.ort_library_sha256)
     );
     let _ = writeln!(
         out,

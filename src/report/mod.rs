@@ -250,6 +250,9 @@ pub struct Provenance {
     pub home: String,
     pub ort_version: String,
     pub ort_library: String,
+    /// The sha256 of the library file that ran (empty in records written before it was kept).
+    #[serde(default)]
+    pub ort_library_sha256: String,
     pub provider: String,
     pub threads: usize,
     pub batch: usize,
@@ -444,6 +447,7 @@ pub(crate) mod tests {
                 home: "/home/me/zoorepro".into(),
                 ort_version: "1.32.0".into(),
                 ort_library: "/lib/libonnxruntime.so".into(),
+                ort_library_sha256: "00ab".into(),
                 provider: "cpu".into(),
                 threads: 2,
                 batch: 32,

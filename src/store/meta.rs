@@ -41,6 +41,9 @@ pub struct VerifyMeta {
     pub recipe: Option<RecipeMeta>,
     pub dataset: Option<DatasetMeta>,
     pub ort_library: Option<String>,
+    /// The sha256 of that library file (runs stored before it was recorded have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ort_library_sha256: Option<String>,
     pub threads: Option<usize>,
 }
 
@@ -117,6 +120,7 @@ impl RunMeta {
                     ground_truth: None,
                 }),
                 ort_library: text(&old["ort_library"]),
+                ort_library_sha256: None,
                 threads: old["threads"].as_u64().map(|n| n as usize),
             }),
             RunKind::Import => {

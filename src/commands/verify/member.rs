@@ -188,6 +188,7 @@ fn run_meta(
                 ground_truth: dataset.ground_truth().map(Box::new),
             }),
             ort_library: Some(runtime.library().display().to_string()),
+            ort_library_sha256: Some(runtime.library_sha256().into()),
             threads: Some(session.threads),
         }),
     }

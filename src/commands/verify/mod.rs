@@ -357,6 +357,7 @@ fn provenance(
         home: member.under_test.home.display().to_string(),
         ort_version: runtime.version().into(),
         ort_library: runtime.library().display().to_string(),
+        ort_library_sha256: runtime.library_sha256().into(),
         provider: session.provider.name().into(),
         threads: session.threads,
         batch: session.batch,

@@ -158,6 +158,7 @@ fn run_details(record: &RunRecord) -> Markup {
                  (record.dataset.image_set_name.as_deref().unwrap_or("an unnamed image set")) ", "
                  (record.images) " labelled" br; "image set " code { (record.dataset.image_set_sha256) } } }
             tr { th { "labels" } td { (record.dataset.labels_text()) ", " (record.dataset.unlabelled) " unlabelled images" } }
+            tr { th { "ONNX Runtime library" } td { code { (p.ort_library) } br; code { (p.ort_library_sha256) } } }
             tr { th { "runtime" } td { "ONNX Runtime " (p.ort_version) ", " (p.provider) ", " (p.threads) " threads, batch "
                  (p.batch) ", optimization " (p.graph_optimization_level) } }
             tr { th { "speed" } td { (format!("{:.1}", p.images_per_second)) " images/s over " (p.inferred)
