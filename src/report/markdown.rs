@@ -128,12 +128,18 @@ fn write_image_set_rows(out: &mut String, r: &RunRecord) {
             check.label_disagreements
         );
     }
-    if let Some(expected) = r.references.iter().find(|reference| reference.expected) {
-        let _ = writeln!(
-            out,
-            "| reference origin | {} |",
-            cell(&expected.origin.describe())
-        );
+    match r.references.iter().find(|reference| reference.expected) {
+        Some(expected) => {
+            let _ = writeln!(
+                out,
+                "| decided by | {} ({}) |",
+                cell(&expected.source),
+                cell(&expected.origin.describe())
+            );
+        }
+        None => {
+            let _ = writeln!(out, "| decided by | no reference |");
+        }
     }
 }
 

@@ -34,7 +34,7 @@ const STYLE: &str = "
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:2rem 0 .5rem}
 .verdict{display:inline-block;padding:.15rem .6rem;border-radius:1rem;font-weight:600}
-.reproduced{background:#d9f2de;color:#0b5d1e}.drift{background:#fbdcdc;color:#8a1111}.no-reference{background:#ececec;color:#444}
+.reproduced{background:#d9f2de;color:#0b5d1e}.consistent{background:#dde8f8;color:#1d4680}.drift{background:#fbdcdc;color:#8a1111}.no-reference{background:#ececec;color:#444}
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .75rem .25rem 0;text-align:left;vertical-align:top}
 th{font-weight:600;color:#555}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:.85em;word-break:break-all}svg text{font:12px system-ui,sans-serif;fill:#333}
@@ -74,13 +74,15 @@ pub(super) fn head(title: &str, extra_style: &str) -> Markup {
     }
 }
 
+/// The badge's class is the status's own name, so its colour can never say more than the
+/// record: a `consistent` part of the validation set is not painted as `reproduced`.
 pub(super) fn verdict_class(status: VerdictStatus) -> &'static str {
-    match status {
-        VerdictStatus::Reproduced => "reproduced",
-        VerdictStatus::Drift => "drift",
-        VerdictStatus::NoReference => "no-reference",
-        VerdictStatus::Consistent => "reproduced",
-    }
+    status.name()
+}
+
+/// The badge of a verdict: the status as the record spells it, in its colour.
+pub(super) fn verdict_badge(status: VerdictStatus) -> Markup {
+    html! { span class=(format!("verdict {}", verdict_class(status))) { (status.name()) } }
 }
 
 pub(super) fn interval_text(interval: Option<[f64; 2]>) -> String {
@@ -117,7 +119,9 @@ fn header(record: &RunRecord) -> Markup {
                                 " labels disagreeing with the ILSVRC2012 ground truth" } }
             }
             @if let Some(expected) = record.references.iter().find(|r| r.expected) {
-                tr { th { "reference" } td { (expected.source) } td.muted { (expected.origin.describe()) } }
+                tr { th { "decided by" } td { (expected.source) } td.muted { (expected.origin.describe()) } }
+            } @else {
+                tr { th { "decided by" } td { "no reference" } td.muted { "none applies to this image set with this recipe" } }
             }
         }
     }
