@@ -237,12 +237,54 @@ pub(crate) struct RecordParts {
     pub duplicate_contents: Option<usize>,
 }
 
-/// The run record of an evaluated image set, as `verify` and `merge` both report it.
+/// The run record of an evaluated image set, as `verify` and `merge` both report it. A drift's
+/// summary ends with the `zoorepro explain` command that looks for its cause.
 pub(crate) fn build_record(
     manifest: &Manifest,
     ordered: &[(Entry, Prediction)],
     tolerance: f64,
     parts: RecordParts,
+) -> RunRecord {
+    let mut record = assemble(manifest, ordered, tolerance, parts);
+    if record.verdict.status == VerdictStatus::Drift {
+        record.verdict.summary = format!(
+            "{}; to see why, run: {}",
+            record.verdict.summary,
+            explain_command(&record)
+        );
+    }
+    record
+}
+
+/// `zoorepro explain` on the record's model, file, recipe, images and labels, quoted for a
+/// POSIX shell.
+fn explain_command(record: &RunRecord) -> String {
+    let mut args: Vec<String> = ["zoorepro", "explain", "--model", &record.model_id]
+        .map(String::from)
+        .into();
+    args.extend(["--onnx".into(), record.onnx.path.clone()]);
+    args.extend(["--recipe".into(), record.recipe.name.clone()]);
+    if record.recipe.pillow_compat != "13" && !record.recipe.pillow_compat.is_empty() {
+        args.extend([
+            "--pillow-compat".into(),
+            record.recipe.pillow_compat.clone(),
+        ]);
+    }
+    args.extend(["--val".into(), record.dataset.path.clone()]);
+    if let Some(truth) = &record.dataset.ground_truth {
+        args.extend(["--ground-truth".into(), truth.path.clone()]);
+    }
+    args.iter()
+        .map(|arg| super::interrupt::shell_quote(arg))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn assemble(
+    manifest: &Manifest,
+    ordered: &[(Entry, Prediction)],
+    tolerance: f64,
+    mut parts: RecordParts,
 ) -> RunRecord {
     let Assessment {
         score,
@@ -254,7 +296,7 @@ pub(crate) fn build_record(
         manifest,
         &parts.recipe.name,
         ordered,
-        parts.image_set_content_sha256,
+        parts.image_set_content_sha256.take(),
         parts.layout_set_name.as_deref(),
         tolerance,
     );
@@ -262,15 +304,10 @@ pub(crate) fn build_record(
         ordered,
         &references,
         image_set_content_sha256.is_some(),
-        parts.coverage,
-        parts.duplicate_contents,
+        &parts,
     );
-    trust::finish(
-        &mut verdict,
-        &references,
-        ModelCheck::from_verification(&parts.onnx.verification),
-        &check,
-    );
+    let model = ModelCheck::from_verification(&parts.onnx.verification);
+    trust::finish(&mut verdict, &references, model, &check);
     let image_set = ImageSetId {
         sha256: &image_set_sha256,
         content_sha256: image_set_content_sha256.as_deref(),
@@ -363,9 +400,9 @@ fn image_set_check(
     ordered: &[(Entry, Prediction)],
     references: &[crate::report::ReferenceResult],
     content_known: bool,
-    coverage: Coverage,
-    duplicate_contents: Option<usize>,
+    parts: &RecordParts,
 ) -> ImageSetCheck {
+    let (coverage, duplicate_contents) = (parts.coverage, parts.duplicate_contents);
     let labels =
         trust::check_labels(ordered.iter().filter_map(|(entry, _)| {
             Some((entry.name.as_str(), entry.file.as_str(), entry.label?))
