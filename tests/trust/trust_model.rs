@@ -437,8 +437,12 @@ impl Truth {
             marks.push("user-reference");
         }
         marks.sort_by_key(|m| MARK_ORDER.iter().position(|o| o == m));
+        // A run whose every image failed scored nothing: exit 3 whatever --require-reference
+        // says (a mark under --strict still exits 1).
         let exit = if status == "drift" || (strict && !marks.is_empty()) {
             1
+        } else if scored.failed == n {
+            3
         } else {
             0
         };
