@@ -192,10 +192,12 @@ pub fn assess(
 }
 
 /// Why a run scored nothing, when no labelled image was ranked: none is labelled, or every
-/// labelled one failed. `None` when some image was scored. Every output says it, and such a run
-/// exits 3 whatever `--require-reference` says: an empty run is not a success.
+/// labelled one failed. `None` when some image was scored, and for a run of no image at all (a
+/// shard that got none of a small set: an empty part by design, which `merge` completes). Every
+/// output says it, and such a run exits 3 whatever `--require-reference` says: an empty run is
+/// not a success.
 pub fn nothing_scored(labelled: usize, evaluated: usize, unlabelled: usize) -> Option<String> {
-    if evaluated > 0 {
+    if evaluated > 0 || labelled + unlabelled == 0 {
         return None;
     }
     Some(if labelled == 0 {
@@ -457,6 +459,7 @@ mod tests {
     #[test]
     fn a_run_that_scored_nothing_says_why_and_has_no_percentage() {
         assert_eq!(nothing_scored(3, 2, 0), None);
+        assert_eq!(nothing_scored(0, 0, 0), None, "an empty shard");
         let unlabelled = nothing_scored(0, 0, 20).unwrap();
         assert!(
             unlabelled.contains("none of the 20 images is labelled")

@@ -184,7 +184,7 @@ fn nothing_scored(record: &RunRecord) -> Option<String> {
 /// reference is 3 under `--require-reference`, and a run that scored nothing is 3 whatever it says.
 pub(crate) fn exit_status(record: &RunRecord, args: &crate::cli::VerdictArgs) -> i32 {
     let verdict = &record.verdict;
-    let empty = record.evaluated == 0;
+    let empty = nothing_scored(record).is_some();
     let status = match verdict.status {
         VerdictStatus::Drift => exit::DRIFT,
         VerdictStatus::NoReference if args.require_reference || empty => exit::NO_REFERENCE,
