@@ -11,7 +11,8 @@ pub const ERROR: i32 = 2;
 /// The run was made, but nothing was checked. It has two meanings: `verify` / `merge
 /// --require-reference` and no reference applies to the run's image set; or, with or without
 /// that flag, the run scored nothing (none of its images is labelled, or every labelled one
-/// failed), which a warning on stderr names with the count and the reason.
+/// failed; not a shard that got no image), which a warning on stderr names with the count and
+/// the reason.
 pub const NO_REFERENCE: i32 = 3;
 
 /// The status of several verdicts in one invocation (`verify` over several models): an error
