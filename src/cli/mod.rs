@@ -241,6 +241,9 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PATH")]
     pub val: PathBuf,
 
+    #[command(flatten)]
+    pub labels: GroundTruthArg,
+
     /// Samples per inference call (1: one at a time) [default: the model's fixed batch, else 32].
     /// At most 4096, and at most what keeps the batch's input tensors within 2 GiB (about 890
     /// at 224x224, 500 at 299x299).
@@ -337,6 +340,9 @@ pub struct DeterminismArgs {
     #[arg(long, value_name = "PATH")]
     pub val: PathBuf,
 
+    #[command(flatten)]
+    pub labels: GroundTruthArg,
+
     /// Images to test, chosen reproducibly from --val (the same names whatever the layout).
     #[arg(long, default_value_t = 64, value_name = "N", value_parser = parse_count)]
     pub samples: usize,
@@ -408,6 +414,9 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "PATH")]
     pub val: PathBuf,
 
+    #[command(flatten)]
+    pub labels: GroundTruthArg,
+
     /// Images to test, chosen reproducibly from --val (the whole set when it is smaller).
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = parse_count)]
     pub samples: usize,
@@ -453,6 +462,17 @@ pub struct JsonArg {
     pub json: bool,
 }
 
+/// `--ground-truth`, shared by the commands that read `--val` and score its images.
+#[derive(Args, Debug, Clone)]
+pub struct GroundTruthArg {
+    /// Labels for --val's images (any folder or tar): a CSV or TSV file, with or without a header
+    /// row, whose rows give an image (its path relative to --val, or its basename) and its class
+    /// (an index 0-999 or a wnid). It overrides the layout's labels; an image it does not list is
+    /// not scored. Its sha256 is part of the run's identity.
+    #[arg(long, value_name = "FILE")]
+    pub ground_truth: Option<PathBuf>,
+}
+
 /// `--decode-threads`, shared by the commands that decode images and run a model.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct DecodeThreadsArg {
@@ -473,7 +493,8 @@ impl DecodeThreadsArg {
 /// `--ort-lib`, shared by the commands that load ONNX Runtime.
 #[derive(Args, Debug, Clone)]
 pub struct OrtLibArg {
-    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
+    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else $ZOOREPRO_ORT_DIR, else where
+    /// scripts/setup.sh puts it, else the pip onnxruntime of the active venv ($VIRTUAL_ENV)].
     #[arg(long, value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,
 }

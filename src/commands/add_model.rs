@@ -128,6 +128,9 @@ fn write_and_reload(
 ) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(manifest)?;
     text.push('\n');
+    // A fresh install's data folder has no manifests/ yet.
+    std::fs::create_dir_all(manifests_dir)
+        .with_context(|| format!("cannot create the folder {}", manifests_dir.display()))?;
     crate::util::safe_file::write_bytes_atomically(target, text.as_bytes())
         .with_context(|| format!("cannot write {}", target.display()))?;
     // Loading every manifest back is what `verify` will do; if ours breaks the set, say so now.

@@ -25,8 +25,15 @@ pub enum ManifestError {
         first: PathBuf,
         second: PathBuf,
     },
-    #[error("no manifest has id or name {query:?} (`zoorepro models` lists them)")]
-    UnknownModel { query: String },
+    #[error(
+        "no manifest has id or name {query:?}{} (`zoorepro models` lists them)",
+        super::select::did_you_mean(suggestions)
+    )]
+    UnknownModel {
+        query: String,
+        /// The closest ids, for "did you mean".
+        suggestions: Vec<String>,
+    },
     #[error("{query:?} is not a valid model pattern: {reason}")]
     BadPattern { query: String, reason: String },
     #[error("{query:?} matches several manifests: {}; pass the full id", candidates.join(", "))]
@@ -635,6 +642,7 @@ pub fn resolve<'a>(manifests: &'a [Manifest], query: &str) -> Result<&'a Manifes
         [one] => Ok(one),
         [] => Err(ManifestError::UnknownModel {
             query: query.to_string(),
+            suggestions: super::select::closest_ids(manifests, query),
         }),
         many => Err(ManifestError::Ambiguous {
             query: query.to_string(),

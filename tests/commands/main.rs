@@ -14,6 +14,7 @@ mod explain;
 mod imagenet_variants;
 mod imagenetv2;
 mod installed;
+mod own_data;
 mod scale;
 mod seed_table;
 mod tables;

@@ -40,7 +40,7 @@ struct Reference {
 
 pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     let (under_test, bytes) = ModelUnderTest::select(ctx, &args.model)?;
-    let dataset = Dataset::open(&args.val)?;
+    let dataset = crate::commands::shared::options::open_dataset(&args.val, &args.labels)?;
     let mut against = args
         .against
         .as_deref()
