@@ -427,6 +427,12 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "RUN|MODEL")]
     pub against: Option<String>,
 
+    /// Leave out the published pipelines the recipe sources name at the model's size (timm's
+    /// configs, torchvision's weights, Keras, TF-slim, MLPerf: 32 more candidates for an NCHW
+    /// model of 224, each one more inference per image): the variations and presets only.
+    #[arg(long)]
+    pub no_sources: bool,
+
     /// ONNX Runtime intra-op threads, and image decoding threads [default: all cores].
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
