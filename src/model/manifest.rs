@@ -847,6 +847,56 @@ mod tests {
     }
 
     #[test]
+    fn timms_inception_v3_reference_is_tied_to_timms_own_config() {
+        let manifests = shipped();
+        let inception = resolve(&manifests, "pytorch/inception_v3").unwrap();
+        let full = ImageSetId {
+            sha256: FULL_VAL_SHA256,
+            content_sha256: None,
+            images: 50_000,
+            layout_name: None,
+            within_full_val: true,
+        };
+        let timm = inception.recipe(Some("timm:inception_v3.tv_in1k")).unwrap();
+        // timm's config: mean = std = 0.5, by the prefetcher's (x - 127.5) / 127.5.
+        assert_eq!((timm.resize_size, timm.crop_size), (341, 299));
+        assert_eq!(
+            (timm.scale, timm.mean, timm.std),
+            (1.0, [127.5; 3], [127.5; 3])
+        );
+        let expected: Vec<_> = inception
+            .references_for(&timm.name, &full)
+            .into_iter()
+            .filter(|(_, e)| *e)
+            .map(|(r, _)| (r.source.as_str(), r.top1))
+            .collect();
+        assert_eq!(expected, [("timm", 77.472)]);
+
+        // A source making a declared recipe's tensor is that recipe; another keeps its own name,
+        // which no reference names.
+        let same = inception
+            .recipe(Some("torchvision:Inception_V3_Weights.IMAGENET1K_V1"))
+            .unwrap();
+        assert_eq!(same.name, "torchvision-inception");
+        let other = inception
+            .recipe(Some("timm:inception_v3.tv_in1k@no-prefetcher"))
+            .unwrap();
+        assert_eq!(other.name, "timm:inception_v3.tv_in1k@no-prefetcher");
+        assert!(
+            inception
+                .references_for(&other.name, &full)
+                .iter()
+                .all(|(_, expected)| !expected)
+        );
+        let unfit = inception.recipe(Some("torchvision:resnet50")).unwrap_err();
+        assert!(unfit.to_string().contains("224px"), "{unfit}");
+        let unknown = inception
+            .recipe(Some("timm:inception_v3.tv_in1"))
+            .unwrap_err();
+        assert!(unknown.to_string().contains("did you mean"), "{unknown}");
+    }
+
+    #[test]
     fn keras_docs_are_never_expected() {
         for manifest in shipped().iter().filter(|m| m.framework == "keras") {
             let docs = manifest
