@@ -14,6 +14,7 @@ mod explain;
 mod imagenet_variants;
 mod imagenetv2;
 mod installed;
+mod recipe_sources;
 mod scale;
 mod seed_table;
 mod tables;
