@@ -332,6 +332,11 @@ pub struct PreprocessArgs {
     /// Image decoding threads [default: all cores]; each holds one decoded image at a time.
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
+
+    /// Leave out images that cannot be preprocessed instead of failing: each is named on stderr
+    /// ("skipped: PATH: why"), the others are written in order, and the exit status is 2.
+    #[arg(long)]
+    pub skip_failed: bool,
 }
 
 #[derive(Args, Debug)]

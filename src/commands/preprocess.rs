@@ -9,39 +9,57 @@ use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
 
 /// Preprocess `images` with `recipe` (decoding on `threads` threads, or every core), stack them
-/// in argument order into an `[N, ...sample shape]` float32 array and write it to `out`. Returns
-/// N. An unreadable image fails the whole command, with the file named.
+/// in argument order into an `[N, ...sample shape]` float32 array and write it to `out`. An
+/// unreadable image fails the whole command, with the file named; with `skip_failed` it is left
+/// out of the array instead and returned with its error, the others written in order. Returns
+/// the number written and the images skipped.
 pub fn write_tensors(
     images: &[PathBuf],
     recipe: &Recipe,
     compat: PillowCompat,
     out: &Path,
     threads: Option<usize>,
-) -> anyhow::Result<usize> {
+    skip_failed: bool,
+) -> anyhow::Result<(usize, Vec<(PathBuf, anyhow::Error)>)> {
     recipe
         .validate()
         .map_err(|e| anyhow::anyhow!("recipe {}: {e}", recipe.name))?;
     let sample_len = recipe.sample_len();
     let mut data = vec![0f32; images.len() * sample_len];
-    crate::eval::pipeline::decode_pool(threads)?.install(|| {
-        data.par_chunks_mut(sample_len).zip(images).try_for_each(
-            |(sample, path)| -> anyhow::Result<()> {
-                let bytes = crate::util::safe_file::read_regular(
-                    path,
-                    crate::dataset::MAX_IMAGE_BYTES,
-                    "an image file",
-                )?;
-                crate::image::pipelines::preprocess(&bytes, &[(recipe, compat)], &mut [sample])
-                    .remove(0)
-                    .with_context(|| format!("cannot preprocess {}", path.display()))
-            },
-        )
-    })?;
-    let mut shape = vec![images.len()];
+    let outcomes: Vec<anyhow::Result<()>> =
+        crate::eval::pipeline::decode_pool(threads)?.install(|| {
+            data.par_chunks_mut(sample_len)
+                .zip(images)
+                .map(|(sample, path)| -> anyhow::Result<()> {
+                    let bytes = crate::util::safe_file::read_regular(
+                        path,
+                        crate::dataset::MAX_IMAGE_BYTES,
+                        "an image file",
+                    )?;
+                    crate::image::pipelines::preprocess(&bytes, &[(recipe, compat)], &mut [sample])
+                        .remove(0)
+                        .with_context(|| format!("cannot preprocess {}", path.display()))
+                })
+                .collect()
+        });
+    let mut skipped = Vec::new();
+    let mut written = 0;
+    for (i, (outcome, path)) in outcomes.into_iter().zip(images).enumerate() {
+        match outcome {
+            Ok(()) => {
+                data.copy_within(i * sample_len..(i + 1) * sample_len, written * sample_len);
+                written += 1;
+            }
+            Err(e) if skip_failed => skipped.push((path.clone(), e)),
+            Err(e) => return Err(e),
+        }
+    }
+    data.truncate(written * sample_len);
+    let mut shape = vec![written];
     shape.extend(recipe.sample_shape());
     crate::npy::write_f32(out, &shape, &data)
         .with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(images.len())
+    Ok((written, skipped))
 }
 
 /// `zoorepro preprocess`: resolves the recipe (for a manifest's model, or a preset or source by
@@ -55,18 +73,33 @@ pub fn run(ctx: &super::Context, args: &crate::cli::PreprocessArgs) -> anyhow::R
         }
         None => crate::image::sources::resolve(args.recipe.as_deref().unwrap_or_default())?,
     };
-    let count = write_tensors(
+    let (count, skipped) = write_tensors(
         &args.images,
         &recipe,
         args.pillow_compat.into(),
         &args.out,
         args.threads,
+        args.skip_failed,
     )?;
+    for (path, error) in &skipped {
+        eprintln!("skipped: {}: {error:#}", path.display());
+    }
     eprintln!(
-        "wrote {count} x {:?} float32 ({}) to {}",
+        "wrote {count} x {:?} float32 ({}) to {}{}",
         recipe.sample_shape(),
         recipe.name,
-        args.out.display()
+        args.out.display(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; skipped {} (named above)", skipped.len())
+        }
     );
-    Ok(crate::exit::SUCCESS)
+    // A skipped image is bad input the caller asked to get past: the tensors are written, and
+    // the status still says that not every image made it.
+    Ok(if skipped.is_empty() {
+        crate::exit::SUCCESS
+    } else {
+        crate::exit::ERROR
+    })
 }

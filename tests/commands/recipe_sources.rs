@@ -247,3 +247,49 @@ fn add_model_writes_a_sources_recipe_out_under_the_sources_name() {
         .args(["--id", "lab/lite0-typo", "--recipe", "torchvision:resnet5O"]));
     assert_error(&refused, &["torchvision:resnet5O", "did you mean"]);
 }
+
+#[test]
+fn preprocess_skip_failed_leaves_bad_files_out_names_them_and_exits_2() {
+    let scratch = tempfile::tempdir().unwrap();
+    let images = demo_images();
+    let broken = scratch.path().join("broken.jpg");
+    std::fs::write(&broken, [0xFF, 0xD8, 0xFF, 0xE0]).unwrap();
+    let mixed = vec![images[0].clone(), broken.clone(), images[1].clone()];
+    let out = scratch.path().join("mixed.npy");
+    let cmd = |extra: &[&str], files: &[PathBuf], out: &Path| {
+        run(std::process::Command::new(env!("CARGO_BIN_EXE_zoorepro"))
+            .args(["preprocess", "--recipe", "torchvision"])
+            .args(extra)
+            .args(files)
+            .arg("--out")
+            .arg(out))
+    };
+    // Without the flag the bad file fails the command and nothing is written.
+    let strict = cmd(&[], &mixed, &out);
+    assert_error(&strict, &["broken.jpg"]);
+    assert!(!out.exists());
+
+    let skipping = cmd(&["--skip-failed", "--threads", "2"], &mixed, &out);
+    assert_eq!(skipping.status, 2, "{}", skipping.stderr);
+    assert!(
+        skipping
+            .stderr
+            .contains(&format!("skipped: {}: ", broken.display())),
+        "{}",
+        skipping.stderr
+    );
+    let (shape, values) = tensors(&out);
+    assert_eq!(shape, [2, 3, 224, 224]);
+    // The good files' tensors, in order, as a call without the bad file writes them.
+    let clean_out = scratch.path().join("clean.npy");
+    let clean = cmd(&["--skip-failed"], &images, &clean_out);
+    assert_eq!(clean.status, 0, "{}", clean.stderr);
+    assert!(!clean.stderr.contains("skipped"), "{}", clean.stderr);
+    let (_, expected) = tensors(&clean_out);
+    assert!(
+        values
+            .iter()
+            .zip(&expected)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+}
