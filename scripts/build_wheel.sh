@@ -5,9 +5,9 @@
 #   scripts/build_wheel.sh [--zig] [OUT_DIR]      (OUT_DIR default: target/wheels)
 #
 # maturin (and ziglang, for --zig) come from PyPI into a venv outside the checkout,
-# $ZOOREPRO_MATURIN_VENV (default ~/.cache/zoorepro/maturin-venv). --zig links with zig for
-# glibc 2.17, so the wheel can carry manylinux2014 (manylinux_2_17); without it the tag follows
-# this machine's glibc. libjpeg-turbo (turbojpeg-sys), the libjpeg glue and SQLite are linked in;
+# $ZOOREPRO_MATURIN_VENV (default ~/.cache/zoorepro/maturin-venv). Without --zig the tag follows
+# this machine's glibc (Debian 12: manylinux_2_34). --zig asks maturin to link with zig for glibc
+# 2.17 (manylinux2014), a full rebuild with zig cc for the C parts; not yet tried. libjpeg-turbo (turbojpeg-sys), the libjpeg glue and SQLite are linked in;
 # ONNX Runtime is not: the wheel depends on the pinned `onnxruntime` wheel and loads its library.
 # Prints the wheel's path and its `auditwheel show` (auditwheel from PyPI, same venv).
 set -euo pipefail
