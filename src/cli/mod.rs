@@ -174,8 +174,11 @@ pub struct ModelArgs {
     #[arg(long, value_name = "ID")]
     pub model: String,
 
-    /// One of the manifest's recipes [default: the manifest's default].
-    #[arg(long, value_name = "NAME")]
+    /// One of the manifest's recipes [default: the manifest's default], or a preset or recipe
+    /// source whose tensor fits the model: timm:NAME[@no-prefetcher], timm:FILE.json,
+    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,INTERPOLATION][,keep-aspect],
+    /// keras-dataset:MODE@SIZE, slim:inception|vgg@SIZE, mlperf:NAME (docs/recipes.md).
+    #[arg(long, value_name = "NAME|SOURCE")]
     pub recipe: Option<String>,
 
     /// Which Pillow's resampling to reproduce: 12 or 13 (their pass orders differ), or simd
@@ -209,8 +212,11 @@ pub struct ModelsArgs {
     #[arg(long)]
     pub all_present: bool,
 
-    /// One of each manifest's recipes [default: the manifest's default].
-    #[arg(long, value_name = "NAME")]
+    /// One of each manifest's recipes [default: the manifest's default], or a preset or recipe
+    /// source whose tensor fits each model: timm:NAME[@no-prefetcher], timm:FILE.json,
+    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,INTERPOLATION][,keep-aspect],
+    /// keras-dataset:MODE@SIZE, slim:inception|vgg@SIZE, mlperf:NAME (docs/recipes.md).
+    #[arg(long, value_name = "NAME|SOURCE")]
     pub recipe: Option<String>,
 
     /// Which Pillow's resampling to reproduce: 12 or 13 (their pass orders differ), or simd
@@ -303,8 +309,11 @@ pub struct PreprocessArgs {
     #[arg(long, value_name = "ID", required_unless_present = "recipe")]
     pub model: Option<String>,
 
-    /// A preset name, or with --model one of the manifest's recipes.
-    #[arg(long, value_name = "NAME")]
+    /// A preset or a recipe source (timm:NAME[@no-prefetcher], timm:FILE.json,
+    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,INTERPOLATION][,keep-aspect],
+    /// keras-dataset:MODE@SIZE, slim:inception|vgg@SIZE, mlperf:NAME; docs/recipes.md), or with
+    /// --model one of the manifest's recipes.
+    #[arg(long, value_name = "NAME|SOURCE")]
     pub recipe: Option<String>,
 
     /// Which Pillow's resampling to reproduce: 12 or 13 (their pass orders differ), or simd
@@ -426,6 +435,12 @@ pub struct ExplainArgs {
     /// on the images it scored.
     #[arg(long, value_name = "RUN|MODEL")]
     pub against: Option<String>,
+
+    /// Leave out the published pipelines the recipe sources name at the model's size (timm's
+    /// configs, torchvision's weights, Keras, TF-slim, MLPerf: 32 more candidates for an NCHW
+    /// model of 224, each one more inference per image): the variations and presets only.
+    #[arg(long)]
+    pub no_sources: bool,
 
     /// ONNX Runtime intra-op threads, and image decoding threads [default: all cores].
     #[arg(long, value_name = "N", value_parser = parse_threads)]
