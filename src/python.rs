@@ -125,21 +125,11 @@ fn preprocess<'py>(
     }
 }
 
-/// The recipe `zoorepro preprocess --recipe NAME` (without `--model`) resolves to, with its
-/// message for a name it does not know.
-// Keep to what src/commands/preprocess.rs's `run` calls: merged with recipe sources, that is
-// `crate::image::sources::resolve(name)`.
+/// The recipe `zoorepro preprocess --recipe NAME` (without `--model`) resolves to: a preset or a
+/// recipe source, with its message for a name it does not know.
+// Keep to what src/commands/preprocess.rs's `run` calls.
 fn resolve_recipe(name: &str) -> anyhow::Result<Recipe> {
-    crate::image::recipe::preset(name).ok_or_else(|| {
-        let names: Vec<String> = crate::image::recipe::presets()
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
-        anyhow::anyhow!(
-            "{name:?} is not a recipe preset; presets: {}",
-            names.join(", ")
-        )
-    })
+    Ok(crate::image::sources::resolve(name)?)
 }
 
 /// What `zoorepro preprocess` does for one image (src/commands/preprocess.rs: the recipe checked,
