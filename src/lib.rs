@@ -11,6 +11,8 @@ pub mod exit;
 pub mod image;
 pub mod model;
 pub mod npy;
+#[cfg(feature = "python")]
+mod python;
 pub mod report;
 pub mod runtime;
 pub mod seed;

@@ -65,6 +65,15 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 /// One message: the error and its causes on one line, outermost first.
 fn report_error(error: &anyhow::Error) {
+    eprintln!(
+        "zoorepro: error: {}",
+        crate::util::escape::terminal(&error_message(error))
+    );
+}
+
+/// The error and its causes on one line, outermost first (a cause the outer text already holds
+/// is not repeated): what `zoorepro: error:` prints, and what a Python exception says.
+pub fn error_message(error: &anyhow::Error) -> String {
     let mut message = error.to_string();
     for cause in error.chain().skip(1) {
         let cause = cause.to_string();
@@ -73,8 +82,5 @@ fn report_error(error: &anyhow::Error) {
             message.push_str(&cause);
         }
     }
-    eprintln!(
-        "zoorepro: error: {}",
-        crate::util::escape::terminal(&message)
-    );
+    message
 }

@@ -1,7 +1,7 @@
 //! Finding, checking and loading the ONNX Runtime library.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ort::environment::Environment;
 
@@ -44,9 +44,21 @@ pub fn venv_library(venv: &Path) -> Option<PathBuf> {
         })
 }
 
-/// Where to look for the library, in order: the explicit flag, `ORT_DYLIB_PATH`,
-/// `ZOOREPRO_ORT_DIR`, where setup put it, and a pip `onnxruntime` of the active venv
-/// (`$VIRTUAL_ENV`; where it has none, the pattern looked for).
+/// The library of the `onnxruntime` wheel the `zoorepro` wheel depends on, where the Python
+/// package found it (`onnxruntime/capi/libonnxruntime.so*`); unset outside the wheel.
+static WHEEL_LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Names the `onnxruntime` wheel's library for this process (the Python package does, on import),
+/// so `pip install zoorepro` runs with no setup step and no environment variable. The first call
+/// wins: one process loads one library.
+pub fn set_wheel_library(path: PathBuf) {
+    let _ = WHEEL_LIBRARY.set(path);
+}
+
+/// Where to look for the library, in order: the explicit flag, `ORT_DYLIB_PATH`, the
+/// `onnxruntime` wheel beside the `zoorepro` wheel (when running from it), `ZOOREPRO_ORT_DIR`,
+/// where setup put it, and a pip `onnxruntime` of the active venv (`$VIRTUAL_ENV`; where it has
+/// none, the pattern looked for).
 pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(path) = explicit {
         return vec![path.to_path_buf()];
@@ -54,7 +66,7 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return vec![PathBuf::from(path)];
     }
-    let mut candidates = Vec::new();
+    let mut candidates: Vec<PathBuf> = WHEEL_LIBRARY.get().cloned().into_iter().collect();
     if let Some(dir) = std::env::var_os("ZOOREPRO_ORT_DIR").filter(|p| !p.is_empty()) {
         candidates.push(PathBuf::from(dir).join("libonnxruntime.so"));
     }

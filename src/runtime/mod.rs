@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 mod library;
 mod session;
 
-pub use library::{EXPECTED_ORT_VERSION, Runtime, library_candidates, venv_library};
+pub use library::{
+    EXPECTED_ORT_VERSION, Runtime, library_candidates, set_wheel_library, venv_library,
+};
 pub use session::Model;
 
 /// What to do about a missing or refused library, for both kinds of user: an installed binary

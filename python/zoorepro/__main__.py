@@ -1,0 +1,5 @@
+"""`python -m zoorepro ARGS...`: the same as the `zoorepro` console script."""
+
+from ._cli import main
+
+main()

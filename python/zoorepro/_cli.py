@@ -1,0 +1,17 @@
+"""The `zoorepro` console script: the CLI, run by the extension module in this process."""
+
+import signal
+import sys
+
+from . import _zoorepro
+
+
+def main() -> None:
+    # Ctrl-C as for the binary: the default (the process ends), or verify's own handler, which
+    # reports what the store kept. Python's handler would wait for the command to return.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(_zoorepro.run_cli(sys.argv))
+
+
+if __name__ == "__main__":
+    main()

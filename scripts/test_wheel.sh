@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The wheel as a Python user gets it: builds it (scripts/build_wheel.sh), installs it into a fresh
+# venv with nothing else from the checkout (its dependencies, onnxruntime and numpy, from PyPI),
+# and runs it from a folder outside the checkout with `cargo` and `rustc` off PATH and no zoorepro
+# or ONNX Runtime variable set. Checks:
+#   - `zoorepro --version` is the crate's version; a value out of range exits 2 with one line;
+#   - `zoorepro verify` from the wheel reproduces the shared sample's counts (MODELS.md:
+#     coral/mobilenet_v2_1.0_224_quant 72/93 of 100) with ONNX Runtime from the onnxruntime wheel;
+#   - `zoorepro.preprocess` (a path and the bytes) equals the `.npy` of `zoorepro preprocess` in
+#     shape, dtype and bytes for every preset (`zoorepro recipes`: the Pillow, TensorFlow, OpenCV
+#     and torch pipelines) and for --pillow-compat 12 and simd; a bad recipe or image raises
+#     zoorepro.Error with the CLI's message.
+#
+#   scripts/test_wheel.sh [--zig] [--wheel FILE]      (--wheel: test that wheel, build nothing)
+#
+# Not run by scripts/test.sh (CI's time budget): a wheel build is a release build of its own.
+set -euo pipefail
+repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+shared="$(realpath "${ZOOREPRO_SHARED:-$repo/../shared}")"
+build_args=() wheel=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --zig) build_args+=(--zig) ;;
+    --wheel) wheel="$(realpath "$2")"; shift ;;
+    *) echo "test_wheel: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -n "$wheel" ] || wheel="$("$repo/scripts/build_wheel.sh" "${build_args[@]}" | tail -1)"
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -1)"
+
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+python3 -m venv "$scratch/venv"
+"$scratch/venv/bin/pip" install -q --disable-pip-version-check "$wheel"
+mkdir -p "$scratch/work" "$scratch/home"
+cat > "$scratch/work/check.py" <<'PY'
+"""The wheel's checks that need Python (test_wheel.sh): the CLI and zoorepro.preprocess."""
+import json, os, subprocess, sys
+import numpy as np
+import zoorepro
+
+shared, scratch, version = sys.argv[1], sys.argv[2], sys.argv[3]
+sample = os.path.join(shared, "imagenet-sample")
+image = sorted(
+    os.path.join(root, f) for root, _, files in os.walk(sample) for f in files if f.endswith(".JPEG")
+)[0]
+
+
+def cli(*args):
+    return subprocess.run(["zoorepro", *args], capture_output=True, text=True)
+
+
+assert "site-packages" in zoorepro.__file__, zoorepro.__file__
+out = cli("--version")
+assert out.returncode == 0 and out.stdout.strip() == f"zoorepro {version}", out
+out = cli("verify", "--batch", "0", "--model", "x", "--val", sample)
+assert out.returncode == 2 and out.stderr.count("\n") == 1, out
+assert out.stderr.startswith("zoorepro: error: "), out
+
+model = "coral/mobilenet_v2_1.0_224_quant"
+out = cli("--cache-dir", os.path.join(scratch, "cache"), "verify", "--model", model,
+          "--models-dir", os.path.join(shared, "models"), "--val", sample, "--json")
+assert out.returncode == 0, out.stderr
+record = json.loads(out.stdout)
+assert (record["images"], record["failed"]) == (100, 0), record
+assert (record["top1_correct"], record["top5_correct"]) == (72, 93), record
+assert record["verdict"]["status"] == "reproduced", record["verdict"]
+ort = record["provenance"]["ort_library"]
+assert "site-packages/onnxruntime/capi/libonnxruntime.so" in ort, ort
+print(f"verify {model}: 72/93 of 100, reproduced, ONNX Runtime from {ort}")
+
+presets = [r["name"] for r in json.loads(cli("recipes", "--json").stdout)]
+cases = [(name, None) for name in presets] + [(presets[0], "12"), (presets[0], "simd")]
+with open(image, "rb") as f:
+    data = f.read()
+for name, compat in cases:
+    npy = os.path.join(scratch, "t.npy")
+    flags = [] if compat is None else ["--pillow-compat", compat]
+    out = cli("preprocess", "--recipe", name, *flags, image, "--out", npy)
+    assert out.returncode == 0, out.stderr
+    want = np.load(npy)
+    for source in (image, data):
+        got = zoorepro.preprocess(source, name, pillow_compat=compat)
+        assert got.shape == want.shape and got.dtype == want.dtype, (name, got.shape, want.shape)
+        assert got.tobytes() == want.tobytes(), (name, compat)
+print(f"preprocess: {len(cases)} recipes (presets {', '.join(presets)}; "
+      f"{presets[0]} with pillow_compat 12 and simd) byte-identical to the CLI's .npy")
+
+for args, call in [
+    (["--recipe", "no-such-recipe", image], lambda: zoorepro.preprocess(image, "no-such-recipe")),
+    (["--recipe", presets[0], __file__], lambda: zoorepro.preprocess(__file__, presets[0])),
+]:
+    out = cli("preprocess", *args, "--out", os.path.join(scratch, "bad.npy"))
+    assert out.returncode == 2, out
+    try:
+        call()
+        raise AssertionError(f"no error for {args}")
+    except zoorepro.Error as e:
+        assert out.stderr.strip() == f"zoorepro: error: {e}", (out.stderr, str(e))
+print("errors: zoorepro.Error carries the CLI's message")
+PY
+
+# Nothing of the checkout or of Rust: PATH holds the venv and the system's folders only.
+clean_path="$scratch/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+for tool in cargo rustc; do
+  if env PATH="$clean_path" sh -c "command -v $tool" >/dev/null; then
+    echo "test_wheel: $tool is on the clean PATH" >&2
+    exit 1
+  fi
+done
+start=$(date +%s)
+(cd "$scratch/work" && env -i HOME="$scratch/home" PATH="$clean_path" LANG=C.UTF-8 \
+  XDG_DATA_HOME="$scratch/home/data" python check.py "$shared" "$scratch" "$version")
+echo "test_wheel: $(basename "$wheel") passed in $(( $(date +%s) - start )) s (after the build)"

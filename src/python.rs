@@ -1,0 +1,174 @@
+//! The Python extension module `zoorepro._zoorepro` (cargo feature `python`), which the wheel
+//! (`scripts/build_wheel.sh`, maturin) ships inside the `zoorepro` package of `python/`: the CLI
+//! behind the `zoorepro` console script, and `zoorepro.preprocess`. Nothing here computes: it
+//! parses as `src/main.rs` does and calls what the commands call, so a Python caller gets the
+//! CLI's tensors, exit statuses and messages. No panic crosses into Python: each entry point
+//! catches unwinding and turns it into `zoorepro.Error` (the CLI: exit 101, a panicking
+//! binary's status).
+
+use std::ffi::OsString;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::cli::{Cli, PillowCompatArg};
+use crate::image::pipelines::PillowCompat;
+use crate::image::recipe::Recipe;
+
+pyo3::create_exception!(
+    _zoorepro,
+    Error,
+    pyo3::exceptions::PyException,
+    "A zoorepro error: the message the CLI prints after `zoorepro: error:`."
+);
+
+/// The exit status of a Rust program that panicked.
+const PANICKED: i32 = 101;
+
+#[pymodule]
+fn _zoorepro(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("Error", m.py().get_type::<Error>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(set_ort_library, m)?)?;
+    m.add_function(wrap_pyfunction!(preprocess, m)?)?;
+    Ok(())
+}
+
+/// A caught panic's message, for the one line it becomes.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
+/// `zoorepro ARGS...` in this process, `argv` being `sys.argv` (the program first): the exit
+/// status the binary would give. The GIL is released while the command runs; stdout is flushed
+/// before returning, since no Rust `main` returns here to do it.
+#[pyfunction]
+fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> i32 {
+    py.detach(|| {
+        let status = catch_unwind(AssertUnwindSafe(|| cli_main(argv))).unwrap_or_else(|payload| {
+            eprintln!(
+                "zoorepro: error: internal error: {}",
+                crate::util::escape::terminal(&panic_message(&*payload))
+            );
+            PANICKED
+        });
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        status
+    })
+}
+
+/// Parse and run as `src/main.rs` does: a value out of range is one line and exit 2; `--help`,
+/// `--version` and other usage errors print clap's text and give clap's status.
+fn cli_main(argv: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            let text = e.to_string();
+            let line = text.lines().next().unwrap_or_default();
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            eprintln!("zoorepro: error: {}", crate::util::escape::terminal(line));
+            return crate::exit::ERROR;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    crate::commands::run(cli)
+}
+
+/// Names the `onnxruntime` wheel's library (`onnxruntime/capi/libonnxruntime.so*`), which the
+/// Python package finds on import: the runtime tries it after `--ort-lib` and `ORT_DYLIB_PATH`,
+/// before its other places.
+#[pyfunction]
+fn set_ort_library(path: PathBuf) {
+    crate::runtime::set_wheel_library(path);
+}
+
+/// One image's tensor, `(little-endian float32 bytes, shape)`, the shape `[1, ...]` as the `.npy`
+/// of `zoorepro preprocess --recipe RECIPE FILE` has it. The image is `data` (its bytes) or the
+/// file at `path`; `pillow_compat` is the CLI's `--pillow-compat` value (default 13). The GIL
+/// is released while it decodes.
+#[pyfunction]
+#[pyo3(signature = (data, path, recipe, pillow_compat=None))]
+fn preprocess<'py>(
+    py: Python<'py>,
+    data: Option<&[u8]>,
+    path: Option<PathBuf>,
+    recipe: &str,
+    pillow_compat: Option<&str>,
+) -> PyResult<(Bound<'py, PyBytes>, Vec<usize>)> {
+    let outcome = py.detach(|| {
+        catch_unwind(AssertUnwindSafe(|| {
+            prepare(data, path.as_deref(), recipe, pillow_compat)
+        }))
+    });
+    match outcome {
+        Ok(Ok((tensor, shape))) => {
+            let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
+            Ok((PyBytes::new(py, &bytes), shape))
+        }
+        Ok(Err(e)) => Err(Error::new_err(crate::commands::error_message(&e))),
+        Err(payload) => Err(Error::new_err(format!(
+            "internal error: {}",
+            panic_message(&*payload)
+        ))),
+    }
+}
+
+/// The recipe `zoorepro preprocess --recipe NAME` (without `--model`) resolves to: a preset or a
+/// recipe source, with its message for a name it does not know.
+// Keep to what src/commands/preprocess.rs's `run` calls.
+fn resolve_recipe(name: &str) -> anyhow::Result<Recipe> {
+    Ok(crate::image::sources::resolve(name)?)
+}
+
+/// What `zoorepro preprocess` does for one image (src/commands/preprocess.rs: the recipe checked,
+/// the file read with the same limit, the same message naming it), as a flat tensor and shape.
+fn prepare(
+    data: Option<&[u8]>,
+    path: Option<&Path>,
+    recipe: &str,
+    pillow_compat: Option<&str>,
+) -> anyhow::Result<(Vec<f32>, Vec<usize>)> {
+    // The CLI's default (`--pillow-compat 13`), and its values parsed by the CLI's own enum.
+    let compat: PillowCompat = match pillow_compat {
+        None => PillowCompatArg::V13.into(),
+        Some(text) => PillowCompatArg::from_str(text, false)
+            .map_err(|_| anyhow::anyhow!("pillow_compat {text:?} is not one of 12, 13, simd"))?
+            .into(),
+    };
+    let recipe = resolve_recipe(recipe)?;
+    recipe
+        .validate()
+        .map_err(|e| anyhow::anyhow!("recipe {}: {e}", recipe.name))?;
+    let read;
+    let (bytes, what) = match (data, path) {
+        (Some(bytes), _) => (bytes, "the image bytes given".to_string()),
+        (None, Some(path)) => {
+            read = crate::util::safe_file::read_regular(
+                path,
+                crate::dataset::MAX_IMAGE_BYTES,
+                "an image file",
+            )?;
+            (&read[..], path.display().to_string())
+        }
+        (None, None) => anyhow::bail!("preprocess needs an image: a path or its bytes"),
+    };
+    let mut tensor = vec![0f32; recipe.sample_len()];
+    crate::image::pipelines::preprocess(bytes, &[(&recipe, compat)], &mut [&mut tensor])
+        .remove(0)
+        .with_context(|| format!("cannot preprocess {what}"))?;
+    let mut shape = vec![1];
+    shape.extend(recipe.sample_shape());
+    Ok((tensor, shape))
+}
