@@ -225,20 +225,8 @@ fn normalise_into(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f3
     // otherwise every value is written below, so skip the fill.
     let padded = out_columns.len() < crop || out_rows.len() < crop;
     let fill = |c: usize| usize::from(recipe.fill[source_channel[c]]);
-    if window.width == 0 || window.height == 0 {
-        // Nothing resized to show (an empty resize, which `preprocess_many` refuses first).
-        for (c, table) in tables.iter().enumerate() {
-            match recipe.layout {
-                Layout::Nchw => out[c * crop * crop..(c + 1) * crop * crop].fill(table[fill(c)]),
-                Layout::Nhwc => out
-                    .iter_mut()
-                    .skip(c)
-                    .step_by(3)
-                    .for_each(|o| *o = table[fill(c)]),
-            }
-        }
-        return;
-    }
+    // An empty resize (which `preprocess_many` refuses first) shows no pixel: all padding.
+    let row_bytes = (window.width * 3).max(3);
     match recipe.layout {
         Layout::Nchw => {
             let plane = crop * crop;
@@ -250,7 +238,7 @@ fn normalise_into(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f3
                 let sc = source_channel[c];
                 for (row, out_row) in pixels
                     .pixels
-                    .chunks_exact(window.width * 3)
+                    .chunks_exact(row_bytes)
                     .zip(out_plane.chunks_exact_mut(crop).skip(out_rows.start))
                 {
                     let out_row = &mut out_row[out_columns.clone()];
@@ -269,7 +257,7 @@ fn normalise_into(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f3
             }
             for (row, out_row) in pixels
                 .pixels
-                .chunks_exact(window.width * 3)
+                .chunks_exact(row_bytes)
                 .zip(out.chunks_exact_mut(crop * 3).skip(out_rows.start))
             {
                 let out_row = &mut out_row[out_columns.start * 3..out_columns.end * 3];
