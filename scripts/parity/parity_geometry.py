@@ -19,14 +19,18 @@ Runs the peers' REAL code, not a re-implementation, beside `zoorepro preprocess`
 on the shared ImageNet sample, the public JPEG corpus (tests/jpeg-corpus/files), the generated
 cases (tests/jpeg-corpus/made) and pictures of awkward shapes this script writes (1 x 1, 1 x 700,
 224 x 224, 512 x 1 ...). zoorepro must accept exactly the files the peer accepts (refusing the
-others with exit status 2) with float32 tensors whose bytes are equal. Per config and group it
+others with exit status 2) with float32 tensors whose bytes are equal, in calls of 32 files
+(--chunk; 1 for each file alone) in a shuffled order (--seed, printed) and one call per refused
+file. Per config and group it
 prints the files, the peer's acceptances, identical and differing tensors (max abs diff) and the
 one-sided acceptances (one side gives a tensor, the other refuses), then a Markdown table of all.
 Exit status 0 only when nothing differs and no acceptance is one-sided.
 
     /work/venv-peers/bin/python scripts/parity/parity_geometry.py --mlperf /path/to/mlcommons-inference
         [--bin target/release/zoorepro] [--groups sample,corpus,made,shapes] [--files GLOB ...]
-        [--only SUBSTRING] [--jobs 2] [--sha256 tests/opencv_presets_sha256.json] [--json FILE]
+        [--only SUBSTRING] [--jobs 2] [--seed N] [--chunk 32]
+        [--sha256 tests/opencv_presets_sha256.json]
+        [--json FILE]
 
 The venv needs timm, torch, torchvision, keras (with a backend), opencv-python-headless, Pillow
 13.0.0 and NumPy (scripts/requirements-protocols.txt names the versions checked). --sha256 FILE
@@ -42,6 +46,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -254,8 +259,10 @@ def zoorepro(binary, config, home, paths):
         return np.load(out), 0, []
 
 
-def compare(binary, config, home, files, jobs, chunk=32):
-    """The peer's and zoorepro's outcome for every file of one group under one config."""
+def compare(binary, config, home, files, jobs, rng, chunk=32):
+    """The peer's and zoorepro's outcome for every file of one group under one config: the
+    files the peer accepts in calls of `chunk` files in a shuffled order (nothing may depend on
+    the image before), the ones it refuses one call each."""
     refs = {}
     for path in files:
         ref = config.reference(path)
@@ -263,6 +270,7 @@ def compare(binary, config, home, files, jobs, chunk=32):
             raise ref
         refs[path] = ref
     accepted = [p for p in files if refs[p] is not None]
+    rng.shuffle(accepted)
     report = {"files": len(files), "peer_accepts": len(accepted), "identical": 0,
               "one_sided": [], "differ": [], "max_abs_diff": 0.0}
     ours = {}
@@ -345,6 +353,8 @@ def main():
     ap.add_argument("--files", nargs="*", help="globs (instead of the groups)")
     ap.add_argument("--only", help="run the configs whose name contains this")
     ap.add_argument("--jobs", type=int, default=2, help="zoorepro calls at once (refusals)")
+    ap.add_argument("--seed", type=int, help="the shuffle's seed (default: a random one)")
+    ap.add_argument("--chunk", type=int, default=32, help="files per zoorepro call (1: alone)")
     ap.add_argument("--sha256", help="add the MLPerf presets' sample digests to this JSON file")
     ap.add_argument("--json", help="write the full report to this JSON file")
     args = ap.parse_args()
@@ -357,6 +367,9 @@ def main():
           f"{torchvision.__version__}, keras {keras.__version__}, opencv {cv2.__version__}, "
           f"Pillow {PIL.__version__}, numpy {np.__version__}, MLPerf dataset.py at {commit}")
 
+    seed = args.seed if args.seed is not None else random.randrange(1 << 32)
+    print(f"shuffle seed {seed}")
+    rng = random.Random(seed)
     configs = ([timm_config(*c) for c in TIMM] + [keras_config(*c) for c in KERAS]
                + [mlperf_config(dataset, p) for p in MLPERF])
     if args.only:
@@ -375,7 +388,7 @@ def main():
         home = scratch_home(tmp, configs)
         for config in configs:
             for group, files in groups.items():
-                report, refs = compare(args.bin, config, home, files, args.jobs)
+                report, refs = compare(args.bin, config, home, files, args.jobs, rng, args.chunk)
                 full[f"{config.name}/{group}"] = report
                 found = report["one_sided"] + report["differ"]
                 bad += len(found)
