@@ -21,7 +21,9 @@ libjpeg's warnings, which OpenCV prints, go to stderr: add 2>/dev/null.
     /work/venv-opencv/bin/python scripts/parity/parity_opencv.py [--bin target/release/zoorepro]
         [--files GLOB ...] [--presets mlperf-resnet50,mlperf-mobilenet] [--sha256 FILE]
 
---sha256 FILE writes OpenCV's tensor digests of the shared sample (for tests/presets/opencv_presets.rs).
+--sha256 FILE writes OpenCV's tensor digests of the shared sample into FILE (for
+tests/presets/opencv_presets.rs), keeping the other presets' digests there (parity_geometry.py
+records MLPerf's other two presets in the same file).
 Run by hand; CI never installs OpenCV.
 """
 
@@ -141,9 +143,15 @@ def main():
                     os.path.relpath(p, SAMPLE): hashlib.sha256(refs[p].tobytes()).hexdigest()
                     for p in in_sample})
     if args.sha256:
+        # The file also holds presets this script does not compute (parity_geometry.py's).
+        recorded = {"digests": {}}
+        if os.path.exists(args.sha256):
+            with open(args.sha256) as f:
+                recorded = json.load(f)
+        recorded["opencv"] = cv2.__version__
+        recorded["digests"].update(digests)
         with open(args.sha256, "w") as f:
-            json.dump({"opencv": cv2.__version__, "digests": digests}, f, indent=1,
-                      sort_keys=True)
+            json.dump(recorded, f, indent=1, sort_keys=True)
             f.write("\n")
     if args.json:
         with open(args.json, "w") as f:

@@ -4,8 +4,8 @@
 Run with the Python of a venv where pillow-simd is built from its sdist (see
 scripts/requirements-protocols.txt); `import PIL` there is Pillow-SIMD. For every image (default:
 the shared ImageNet sample) and every Pillow recipe -- the presets (scripts/parity/parity.py's
-table), the Pillow recipes of the shipped manifests, and a sweep of the six filters over both
-geometries (a scratch manifest under a scratch --home) -- this computes the tensor as the
+table), the Pillow recipes of the shipped manifests, and a sweep of the six filters over every
+geometry (a scratch manifest under a scratch --home) -- this computes the tensor as the
 Pillow pipeline does it (Image.open().convert('RGB'), resize, crop, NumPy float32
 normalisation) with Pillow-SIMD, runs `BIN preprocess ... --pillow-compat simd`, and compares the
 float32 bytes (max abs diff must be exactly 0).
@@ -48,6 +48,39 @@ SWEEP_MANIFEST = "parity/pillow-simd-filters"
 FILTER_NAMES = ["NEAREST", "BOX", "BILINEAR", "HAMMING", "BICUBIC", "LANCZOS"]
 
 
+def center_crop_or_pad(arr, crop, fill):
+    """timm's center_crop_or_pad on an HWC uint8 array: pad (crop - len) // 2 before with
+    `fill`, then crop at int(round((len - crop) / 2))."""
+    h, w = arr.shape[:2]
+    if crop > w or crop > h:
+        left, top = max(crop - w, 0) // 2, max(crop - h, 0) // 2
+        padded = np.empty((max(h, crop), max(w, crop), 3), np.uint8)
+        padded[:] = fill
+        padded[top:top + h, left:left + w] = arr
+        arr, (h, w) = padded, padded.shape[:2]
+    top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
+    return arr[top:top + crop, left:left + crop]
+
+
+def other_geometry(img, r, filt, crop):
+    """timm's crop_mode='squash' and 'border', Keras's keep_aspect_ratio (a recipe's
+    resize_mode squash-crop, fit-pad, aspect-crop) with this Pillow's resize."""
+    size = int(r["resize_size"])
+    if r["resize_mode"] == "squash-crop":
+        img = img.resize((size, size), filt) if img.size != (size, size) else img
+        return parity.torchvision_center_crop(np.asarray(img), crop)
+    w, h = img.size
+    if r["resize_mode"] == "fit-pad":
+        ratio = max(h / size, w / size)
+        new = (round(w / ratio), round(h / ratio))
+        img = img.resize(new, filt) if new != img.size else img
+        return center_crop_or_pad(np.asarray(img), crop, r.get("fill", [0, 0, 0]))
+    side_h, side_w = min(h, w * crop // crop), min(w, h * crop // crop)
+    box = [(w - side_w) // 2, (h - side_h) // 2, (w - side_w) // 2 + side_w,
+           (h - side_h) // 2 + side_h]
+    return np.asarray(img.resize((crop, crop), filt, box=box) if img.size != (crop, crop) else img)
+
+
 def recipe_tensor(img, r):
     """A manifest recipe (zoorepro's recipe fields) applied to an RGB PIL image."""
     filt = parity.FILTERS[r["filter"]]
@@ -55,6 +88,8 @@ def recipe_tensor(img, r):
     if r["resize_mode"] == "shorter-side":
         img = parity.torchvision_resize(img, int(r["resize_size"]), filt)
         arr = parity.torchvision_center_crop(np.asarray(img), crop)
+    elif r["resize_mode"] != "squash":
+        arr = other_geometry(img, r, filt, crop)
     else:
         arr = np.asarray(img.resize((crop, crop), filt) if img.size != (crop, crop) else img)
     x = arr.astype(np.float32)
@@ -92,13 +127,16 @@ def sweep_home(tmp):
     manifest["input"]["shape"] = ["N", 3, 224, 224]
     recipes = []
     for name in FILTER_NAMES:
-        for mode, resize in [("shorter-side", 256), ("shorter-side", 224), ("squash", 224)]:
+        for mode, resize in [("shorter-side", 256), ("shorter-side", 224), ("squash", 224),
+                             ("squash-crop", 248), ("fit-pad", 256), ("aspect-crop", 224)]:
             recipes.append({
                 "name": f"{name.lower()}-{mode}-{resize}",
                 "description": f"parity sweep: {name}, {mode} {resize}, crop 224",
                 "resize_mode": mode, "resize_size": resize, "crop_size": 224, "filter": name,
                 "scale": 255.0, "mean": list(parity.IMAGENET_MEAN),
                 "std": list(parity.IMAGENET_STD), "channels": "rgb", "layout": "nchw"})
+            if mode == "fit-pad":
+                recipes[-1]["fill"] = [124, 116, 104]
     manifest["recipes"] = recipes
     manifest["default_recipe"] = recipes[0]["name"]
     manifest["references"] = []

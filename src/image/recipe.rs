@@ -64,11 +64,15 @@ pub enum ResizeMode {
     /// `CenterCrop(crop_size)`.
     SquashCrop,
     /// timm's `crop_mode='border'`: `ResizeKeepRatio(resize_size, longest=1)` (the long side
-    /// becomes `resize_size`), then `CenterCropOrPad(crop_size)` padding with the recipe's `fill`.
+    /// becomes `resize_size`, each side `round(side / ratio)` with Python's round-half-to-even),
+    /// then `CenterCropOrPad(crop_size)` padding with the recipe's `fill` (timm's is
+    /// `round(255 * mean)`). A picture whose short side rounds to 0 is refused, as Pillow's resize
+    /// refuses it. Reproduced by the Pillow pipeline.
     FitPad,
     /// Keras `load_img(keep_aspect_ratio=True)`: the centred box of the output's aspect ratio
     /// (Keras's integer arithmetic) resized to `crop_size` x `crop_size` with Pillow's `box`
-    /// argument, whose filter reads pixels just outside the box; `resize_size` is unused.
+    /// argument, whose filter reads pixels just outside the box (NEAREST starts half a step
+    /// inside it); `resize_size` is unused. Reproduced by the Pillow pipeline, every filter.
     AspectCrop,
 }
 
@@ -120,7 +124,8 @@ pub enum Variant {
     /// the whole image to float32, no rounding) followed by `preprocess_input`.
     KerasDataset,
     /// opencv: MLPerf's `pre_process_imagenet_pytorch`: `cv2.imread` + BGR2RGB, then torchvision
-    /// on the PIL image made from that array (Pillow's resize).
+    /// on the PIL image made from that array (Pillow's resize: any filter, `resize_mode`
+    /// shorter-side, the Pillow that `--pillow-compat` names).
     PillowResize,
 }
 
@@ -349,7 +354,9 @@ mod tests {
                 "tf-inception-224",
                 "torchvision-tensor",
                 "mlperf-resnet50",
-                "mlperf-mobilenet"
+                "mlperf-mobilenet",
+                "mlperf-resnet50-pytorch",
+                "mlperf-tflite-tpu"
             ]
         );
         assert!(presets().iter().all(|r| r.validate().is_ok()));

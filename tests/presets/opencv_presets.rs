@@ -1,9 +1,11 @@
-//! The OpenCV presets (`mlperf-resnet50`, `mlperf-mobilenet`) end to end, without OpenCV:
-//! `zoorepro preprocess` on every image of ../shared/imagenet-sample must give tensors whose
-//! float32 bytes hash to what opencv-python-headless 5.1.0.95 computed in MLPerf Inference's
-//! dataset.py pipeline (tests/opencv_presets_sha256.json, written by
-//! scripts/parity/parity_opencv.py --sha256), and files `cv2.imread` cannot read must be refused
-//! with exit status 2 while the ones it reads despite damage are accepted.
+//! The OpenCV presets (`mlperf-resnet50`, `mlperf-mobilenet`, `mlperf-resnet50-pytorch`,
+//! `mlperf-tflite-tpu`) end to end, without OpenCV: `zoorepro preprocess` on every image of
+//! ../shared/imagenet-sample must give tensors whose float32 bytes hash to what
+//! opencv-python-headless 5.1.0.95 (and, for the pytorch one, torchvision 0.29.2 on Pillow
+//! 13.0.0) computed in MLPerf Inference's dataset.py functions (tests/opencv_presets_sha256.json,
+//! written by scripts/parity/parity_opencv.py and parity_geometry.py --sha256), and files
+//! `cv2.imread` cannot read must be refused with exit status 2 while the ones it reads despite
+//! damage are accepted.
 
 use std::path::Path;
 
@@ -19,8 +21,11 @@ fn sample_tensors_hash_to_opencvs() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let digests = load("opencv_presets_sha256.json", &[("opencv", "5.1.0")]);
-    assert_eq!(digests.len(), 2);
+    let digests = load(
+        "opencv_presets_sha256.json",
+        &[("opencv", "5.1.0"), ("pillow", "13.0.0")],
+    );
+    assert_eq!(digests.len(), 4);
     for (preset, expected) in &digests {
         assert_sample_matches(&shared, preset, expected, &[], "OpenCV");
     }

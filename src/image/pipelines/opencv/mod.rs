@@ -16,11 +16,27 @@
 //! img = (img / 255.0 - 0.5) * 2                    # mobilenet, NHWC
 //! ```
 //!
-//! The resize is in `resize.rs`, the decoder in `jpeg.rs`.
+//! The resize is in `resize.rs`, the decoder in `jpeg.rs`. `pre_process_imagenet_tflite_tpu` is
+//! the same path with INTER_LINEAR, the channels flipped back to BGR and Keras's caffe means.
+//!
+//! The variant `pillow-resize` is `pre_process_imagenet_pytorch`: imread's pixels handed to
+//! torchvision on a PIL image,
+//!
+//! ```python
+//! img = Image.fromarray(cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB))
+//! img = F.resize(img, 256, Image.BILINEAR)   # Pillow's resize, torchvision's short side
+//! img = F.center_crop(img, 224)              # torchvision's rounding and zero padding
+//! img = F.normalize(F.to_tensor(img), mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+//! img = np.asarray(img.permute(1, 2, 0), dtype="float32")   # NHWC unless need_transpose
+//! ```
+//!
+//! so its geometry, resize and normalisation are the Pillow pipeline's own, on this decoder's
+//! pixels.
 
 mod jpeg;
 mod resize;
 
+use super::pillow::Pillow;
 use super::{PillowCompat, Pipeline};
 use crate::image::decoding::DecodeError;
 use crate::image::geometry::shorter_side_size;
@@ -31,10 +47,17 @@ use resize::{Interpolation, Part, resize_window, source_window};
 /// MLPerf's `pre_process_vgg` means, RGB.
 const VGG_MEAN: [f32; 3] = [123.68, 116.78, 103.94];
 
+/// `pre_process_imagenet_tflite_tpu`'s means (Keras's caffe means), BGR.
+const CAFFE_MEAN: [f32; 3] = [103.939, 116.779, 123.68];
+
+/// torchvision's ImageNet normalisation, which `pre_process_imagenet_pytorch` spells out.
+const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
 /// The two MLPerf presets: `mlperf-resnet50` (INTER_AREA, minus the means, NCHW) and
 /// `mlperf-mobilenet` (INTER_LINEAR, `(x / 255 - 0.5) * 2` written as mean 0.5, std 0.5: dividing
 /// by 0.5 and multiplying by 2 give the same float32; NHWC).
-fn mlperf_presets() -> [Recipe; 2] {
+fn mlperf_presets() -> [Recipe; 4] {
     let base = |name: &str, description: &str, filter| Recipe {
         name: name.into(),
         description: description.into(),
@@ -72,17 +95,57 @@ fn mlperf_presets() -> [Recipe; 2] {
                 Filter::Bilinear,
             )
         },
+        Recipe {
+            scale: 255.0,
+            mean: IMAGENET_MEAN,
+            std: IMAGENET_STD,
+            layout: Layout::Nhwc,
+            variant: Variant::PillowResize,
+            ..base(
+                "mlperf-resnet50-pytorch",
+                "MLPerf Inference pre_process_imagenet_pytorch: cv2.imread (opencv-python-headless \
+                 5.1.0.95, EXIF orientation applied), BGR2RGB, then torchvision on the PIL image: \
+                 Resize(256) bilinear (Pillow 13), CenterCrop(224), ToTensor, Normalize(ImageNet), \
+                 NHWC; JPEG input only",
+                Filter::Bilinear,
+            )
+        },
+        Recipe {
+            mean: CAFFE_MEAN,
+            channels: ChannelOrder::Bgr,
+            layout: Layout::Nhwc,
+            ..base(
+                "mlperf-tflite-tpu",
+                "MLPerf Inference pre_process_imagenet_tflite_tpu with opencv-python-headless \
+                 5.1.0.95: cv2.imread (EXIF orientation applied), resize short side to 256 \
+                 (INTER_LINEAR), centre crop 224, float32, back to BGR, minus [103.939, 116.779, \
+                 123.68], NHWC; JPEG input only",
+                Filter::Bilinear,
+            )
+        },
     ]
 }
 
 /// The fields an OpenCV recipe can vary: sizes, normalisation, channel order and layout; the
-/// filter is BOX (INTER_AREA) or BILINEAR (INTER_LINEAR), the geometry MLPerf's.
+/// filter is BOX (INTER_AREA) or BILINEAR (INTER_LINEAR), the geometry MLPerf's. The variant
+/// `pillow-resize` resizes with Pillow: any of its filters, torchvision's short side and crop.
 fn validate(recipe: &Recipe) -> Result<(), String> {
-    if recipe.variant != Variant::Standard {
-        return Err(format!(
-            "the opencv variant {:?} is not reproduced yet",
-            recipe.variant
-        ));
+    match recipe.variant {
+        Variant::Standard => {}
+        Variant::PillowResize => {
+            return if recipe.resize_mode == ResizeMode::ShorterSide {
+                Ok(())
+            } else {
+                Err(
+                    "an opencv pillow-resize recipe is torchvision's Resize(resize_size) and \
+                     CenterCrop(crop_size) (resize_mode shorter-side)"
+                        .into(),
+                )
+            };
+        }
+        other => {
+            return Err(format!("an opencv recipe has no variant {other:?}"));
+        }
     }
     if recipe.resize_mode != ResizeMode::ShorterSide {
         return Err("an opencv recipe resizes the short side (resize_mode shorter-side)".into());
@@ -195,6 +258,9 @@ impl Pipeline for Opencv {
     }
 
     fn source_pixels(&self, width: usize, height: usize, recipe: &Recipe) -> Window {
+        if recipe.variant == Variant::PillowResize {
+            return Pillow.source_pixels(width, height, recipe);
+        }
         source_pixels(width, height, recipe)
     }
 
@@ -224,9 +290,13 @@ impl Pipeline for Opencv {
         img: &RgbImage,
         placement: Placement,
         recipe: &Recipe,
-        _compat: PillowCompat,
+        compat: PillowCompat,
         out: &mut [f32],
     ) {
+        if recipe.variant == Variant::PillowResize {
+            // torchvision on the PIL image of imread's pixels: whichever Pillow `compat` names.
+            return Pillow.preprocess_part(img, placement, recipe, compat, out);
+        }
         let part = Part {
             img,
             x: placement.window.x,
@@ -271,7 +341,8 @@ mod tests {
                     vec![0f32; recipe.sample_len()],
                     vec![1f32; recipe.sample_len()],
                 );
-                preprocess_part(Part::whole(&whole.img), &recipe, &mut a);
+                let placement = Placement::whole(&whole.img);
+                Opencv.preprocess_part(&whole.img, placement, &recipe, PillowCompat::V13, &mut a);
                 let pair = (&recipe, PillowCompat::V13);
                 let outs = &mut [&mut b[..]];
                 crate::image::pipelines::preprocess(&bytes, &[pair], outs)
@@ -288,9 +359,69 @@ mod tests {
     }
 
     #[test]
+    fn pre_process_imagenet_pytorch_is_torchvision_on_imreads_pixels() {
+        // Where imread and Pillow decode alike (the demo's plain JPEGs), the pytorch preset in
+        // NCHW is the torchvision preset; the tflite preset is mobilenet's resize in BGR.
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        let class = std::fs::read_dir(&demo)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let file = std::fs::read_dir(class)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let bytes = std::fs::read(&file).unwrap();
+        let pillow = crate::image::pipelines::pillow::decode::decode_rgb(&bytes).unwrap();
+        let opencv = super::jpeg::decode(&bytes, Window::full).unwrap();
+        assert!(
+            pillow == opencv.img,
+            "{}: the decoders differ",
+            file.display()
+        );
+        let [_, mobilenet, pytorch, tflite] = mlperf_presets();
+        let tensor = |recipe: &Recipe| {
+            let mut out = vec![f32::NAN; recipe.sample_len()];
+            let outs = &mut [&mut out[..]];
+            crate::image::pipelines::preprocess(&bytes, &[(recipe, PillowCompat::V13)], outs)
+                .remove(0)
+                .unwrap();
+            out
+        };
+        let nchw = Recipe {
+            layout: Layout::Nchw,
+            ..pytorch.clone()
+        };
+        let torchvision = crate::image::recipe::preset("torchvision").unwrap();
+        assert!(tensor(&nchw) == tensor(&torchvision));
+        let (flipped, rgb) = (tensor(&tflite), tensor(&mobilenet));
+        for (bgr, rgb) in flipped.chunks_exact(3).zip(rgb.chunks_exact(3)) {
+            let level = |v: f32, mean: f32| (v + mean).round();
+            let mobilenet_level = |v: f32| ((v / 2.0 + 0.5) * 255.0).round();
+            assert_eq!(level(bgr[0], CAFFE_MEAN[0]), mobilenet_level(rgb[2]));
+            assert_eq!(level(bgr[2], CAFFE_MEAN[2]), mobilenet_level(rgb[0]));
+        }
+        // Pillow's geometry and filters, and nothing else.
+        let mut other = pytorch.clone();
+        other.filter = Filter::Lanczos;
+        assert!(validate(&other).is_ok());
+        other.resize_mode = ResizeMode::Squash;
+        assert!(validate(&other).is_err());
+        other.variant = Variant::TensorV1;
+        assert!(validate(&other).is_err());
+    }
+
+    #[test]
     fn presets_validate_and_use_mlperfs_constants() {
-        let [resnet, mobilenet] = mlperf_presets();
-        assert!(validate(&resnet).is_ok() && validate(&mobilenet).is_ok());
+        let [resnet, mobilenet, pytorch, tflite] = mlperf_presets();
+        for recipe in [&resnet, &mobilenet, &pytorch, &tflite] {
+            assert!(validate(recipe).is_ok(), "{}", recipe.name);
+        }
+        assert_eq!(tflite.mean[0], 103.939f32);
         assert_eq!(resnet.mean[0], 123.68f32);
         let mut out = vec![0f32; mobilenet.sample_len()];
         let img = RgbImage::new(300, 256, vec![255; 300 * 256 * 3]);

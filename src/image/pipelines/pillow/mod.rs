@@ -1,8 +1,8 @@
 //! Pillow's pipeline: `Image.open` + `convert('RGB')` ([`decode`]: JPEG accepted, refused and
 //! decoded as Pillow 13 does it, the other formats converted as `convert('RGB')` converts them),
-//! `Image.resize` ([`resample`], Pillow 12, 13 or Pillow-SIMD), and torchvision's or Keras's
-//! geometry and NumPy's float32 normalisation on them (`preprocess.rs`). Its presets are
-//! torchvision's, timm's and Keras's (`presets.rs`).
+//! `Image.resize` ([`resample`], Pillow 12, 13 or Pillow-SIMD, with or without a `box`), and
+//! torchvision's, timm's or Keras's geometry and NumPy's float32 normalisation on them
+//! (`preprocess.rs`). Its presets are torchvision's, timm's and Keras's (`presets.rs`).
 
 pub mod decode;
 mod preprocess;
@@ -28,8 +28,8 @@ impl Pipeline for Pillow {
         presets::presets()
     }
 
-    /// Pillow's resize takes every filter, geometry and normalisation: the checks every
-    /// pipeline shares are all there is.
+    /// Pillow's resize takes every filter, geometry and normalisation; the sizes of the
+    /// geometries that resize to `resize_size` must be sane.
     fn validate(&self, recipe: &Recipe) -> Result<(), String> {
         if recipe.variant != Variant::Standard {
             return Err(format!(
@@ -37,13 +37,14 @@ impl Pipeline for Pillow {
                 recipe.variant
             ));
         }
-        if !matches!(
+        if matches!(
             recipe.resize_mode,
-            ResizeMode::Squash | ResizeMode::ShorterSide | ResizeMode::SquashCrop
-        ) {
+            ResizeMode::SquashCrop | ResizeMode::FitPad
+        ) && !(1..=8192).contains(&recipe.resize_size)
+        {
             return Err(format!(
-                "resize_mode {:?} is not reproduced yet",
-                recipe.resize_mode
+                "resize_size {} is out of range 1..=8192",
+                recipe.resize_size
             ));
         }
         Ok(())
@@ -73,15 +74,15 @@ impl Pipeline for Pillow {
     }
 
     /// One decode for all of them (the part every recipe reads) and one resize per geometry:
-    /// the same bits as a decode per recipe, and one outcome for all.
+    /// the same bits as a decode per recipe, and the decode's outcome for all (but a recipe
+    /// Pillow's resize refuses on that picture).
     fn preprocess_many(
         &self,
         bytes: &[u8],
         recipes: &[(&Recipe, PillowCompat)],
         outs: &mut [&mut [f32]],
     ) -> Vec<Result<(), DecodeError>> {
-        let outcome = preprocess::preprocess_many(bytes, recipes, outs);
-        vec![outcome; recipes.len()]
+        preprocess::preprocess_many(bytes, recipes, outs)
     }
 
     fn filter_variations(&self) -> &'static [Filter] {

@@ -1,10 +1,13 @@
 //! Recipe application: decoded RGB image -> the float32 tensor a model is fed.
 //!
-//! Geometry follows torchvision (`Resize` + `CenterCrop`, zero padding included) or Keras
-//! (`load_img` squash); arithmetic follows NumPy float32: `((p / scale) - mean[c]) / std[c]`,
-//! each operation rounded to float32, which is what the Python reference computes.
+//! Geometry follows torchvision (`Resize` + `CenterCrop`, zero padding included), timm
+//! (`crop_mode='squash'`: both sides then `CenterCrop`; `'border'`: `ResizeKeepRatio` of the long
+//! side then `CenterCropOrPad` with a fill) or Keras (`load_img` squash, or with
+//! `keep_aspect_ratio` the centred box resized through Pillow's `box`); arithmetic follows NumPy
+//! float32: `((p / scale) - mean[c]) / std[c]`, each operation rounded to float32, which is what
+//! the Python reference computes.
 
-use super::resample::{PillowCompat, resize_window, source_window};
+use super::resample::{PillowCompat, Target, resize_window, source_window};
 use crate::image::decoding::DecodeError;
 use crate::image::geometry::{center_crop_offset, shorter_side_size};
 use crate::image::raster::{Placement, RgbImage, Window};
@@ -12,46 +15,104 @@ use crate::image::recipe::{ChannelOrder, Layout, Recipe, ResizeMode};
 
 /// Where the output square lies on the resized image, per axis: the resized image's size, the
 /// first resized pixel the output shows (negative when the crop is larger than the image and
-/// torchvision pads it with zeros first).
+/// torchvision or timm pads it first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Axis {
     resized: usize,
     offset: i64,
 }
 
-fn geometry(width: usize, height: usize, recipe: &Recipe) -> (Axis, Axis) {
-    let crop = recipe.crop_size as usize;
-    match recipe.resize_mode {
-        ResizeMode::Squash => (
-            Axis {
-                resized: crop,
-                offset: 0,
-            },
-            Axis {
-                resized: crop,
-                offset: 0,
-            },
-        ),
-        ResizeMode::ShorterSide | ResizeMode::SquashCrop => {
-            let (w, h) = match recipe.resize_mode {
-                ResizeMode::SquashCrop => {
-                    (recipe.resize_size as usize, recipe.resize_size as usize)
-                }
-                _ => shorter_side_size(width, height, recipe.resize_size as usize),
-            };
-            (
-                Axis {
-                    resized: w,
-                    offset: center_crop_offset(w, crop),
-                },
-                Axis {
-                    resized: h,
-                    offset: center_crop_offset(h, crop),
-                },
-            )
+impl Axis {
+    /// torchvision's `CenterCrop` of an axis resized to `resized`, which timm's
+    /// `CenterCropOrPad` shares: pad `(crop - len) // 2` before, else start at
+    /// `int(round((len - crop) / 2))`.
+    fn centred(resized: usize, crop: usize) -> Self {
+        Self {
+            resized,
+            offset: center_crop_offset(resized, crop),
         }
-        ResizeMode::FitPad | ResizeMode::AspectCrop => unreachable!("refused by validate"),
     }
+
+    /// The whole axis, resized to the crop itself.
+    fn whole(crop: usize) -> Self {
+        Self {
+            resized: crop,
+            offset: 0,
+        }
+    }
+}
+
+/// What the recipe asks of Pillow's resize for a `width` x `height` picture (which part, to
+/// what size), and where the output square lies on the result.
+fn geometry(width: usize, height: usize, recipe: &Recipe) -> (Target, Axis, Axis) {
+    let crop = recipe.crop_size as usize;
+    let size = recipe.resize_size as usize;
+    let (w, h) = match recipe.resize_mode {
+        ResizeMode::Squash => {
+            let target = Target::whole(width, height, crop, crop);
+            return (target, Axis::whole(crop), Axis::whole(crop));
+        }
+        ResizeMode::AspectCrop => {
+            let target = Target {
+                source: keras_aspect_box(width, height, crop, crop),
+                width: crop,
+                height: crop,
+            };
+            return (target, Axis::whole(crop), Axis::whole(crop));
+        }
+        ResizeMode::ShorterSide => shorter_side_size(width, height, size),
+        ResizeMode::SquashCrop => (size, size),
+        ResizeMode::FitPad => longer_side_size(width, height, size),
+    };
+    let target = Target::whole(width, height, w, h);
+    (target, Axis::centred(w, crop), Axis::centred(h, crop))
+}
+
+/// Keras `load_img(keep_aspect_ratio=True)`'s crop box for a `width` x `height` picture and a
+/// `target_width` x `target_height` output: the largest centred box of the output's aspect
+/// ratio, in Python's floor divisions.
+fn keras_aspect_box(
+    width: usize,
+    height: usize,
+    target_width: usize,
+    target_height: usize,
+) -> Window {
+    let crop_height = (width * target_height / target_width).min(height);
+    let crop_width = (height * target_width / target_height).min(width);
+    Window {
+        x: (width - crop_width) / 2,
+        y: (height - crop_height) / 2,
+        width: crop_width,
+        height: crop_height,
+    }
+}
+
+/// timm's `ResizeKeepRatio(size, longest=1.0)` on a `width` x `height` picture: `ratio` is the
+/// larger of `height / size` and `width / size` (`max * 1.0 + min * 0.0` is exactly the max),
+/// each side becomes `round(side / ratio)` with Python's round-half-to-even. The short side
+/// can round to 0 (a picture over twice as long as `size` is wide): Pillow refuses that resize,
+/// and [`refusal`] says so.
+fn longer_side_size(width: usize, height: usize, size: usize) -> (usize, usize) {
+    let ratio = (height as f64 / size as f64).max(width as f64 / size as f64);
+    let side = |len: usize| (len as f64 / ratio).round_ties_even() as usize;
+    (side(width), side(height))
+}
+
+/// Why the library refuses this recipe on a `width` x `height` picture that it decoded: only
+/// timm's `crop_mode='border'` can ask Pillow for an empty resize (`ValueError: height and
+/// width must be > 0`).
+fn refusal(width: usize, height: usize, recipe: &Recipe) -> Option<DecodeError> {
+    if recipe.resize_mode != ResizeMode::FitPad {
+        return None;
+    }
+    let (w, h) = longer_side_size(width, height, recipe.resize_size as usize);
+    (w == 0 || h == 0).then(|| {
+        DecodeError::Unsupported(format!(
+            "timm's ResizeKeepRatio({}, longest=1) makes this {width}x{height} picture {w}x{h}, \
+             which Pillow's resize refuses (height and width must be > 0)",
+            recipe.resize_size
+        ))
+    })
 }
 
 /// The part of `0..crop` (output coordinates) that shows resized pixels, and where it starts on
@@ -77,10 +138,10 @@ fn level_tables(recipe: &Recipe) -> [[f32; 256]; 3] {
     tables
 }
 
-/// What a recipe takes from a `width` x `height` picture: the resized size, the window of the
+/// What a recipe takes from a `width` x `height` picture: the resize, the window of the
 /// resized image the output shows, and where in the output square that window lands.
 struct Plan {
-    resized: (usize, usize),
+    target: Target,
     window: Window,
     out_columns: std::ops::Range<usize>,
     out_rows: std::ops::Range<usize>,
@@ -89,11 +150,11 @@ struct Plan {
 impl Plan {
     fn new(width: usize, height: usize, recipe: &Recipe) -> Self {
         let crop = recipe.crop_size as usize;
-        let (x_axis, y_axis) = geometry(width, height, recipe);
+        let (target, x_axis, y_axis) = geometry(width, height, recipe);
         let (out_columns, src_x) = visible(x_axis, crop);
         let (out_rows, src_y) = visible(y_axis, crop);
         Self {
-            resized: (x_axis.resized, y_axis.resized),
+            target,
             window: Window {
                 x: src_x,
                 y: src_y,
@@ -110,15 +171,7 @@ impl Plan {
 /// rest unused, so a decoder need not produce it.
 pub(super) fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
     let plan = Plan::new(width, height, recipe);
-    let (resized_width, resized_height) = plan.resized;
-    source_window(
-        width,
-        height,
-        resized_width,
-        resized_height,
-        plan.window,
-        recipe.filter,
-    )
+    source_window(width, height, plan.target, plan.window, recipe.filter)
 }
 
 /// Resizes and normalises an image holding (at least) [`source_pixels`] of a picture, placed by
@@ -140,12 +193,10 @@ pub(super) fn preprocess_part(
         recipe.name
     );
     let plan = Plan::new(placement.full_width, placement.full_height, recipe);
-    let (resized_width, resized_height) = plan.resized;
     let pixels = resize_window(
         img,
         placement,
-        resized_width,
-        resized_height,
+        plan.target,
         plan.window,
         recipe.filter,
         compat,
@@ -169,21 +220,25 @@ fn normalise_into(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f3
         ChannelOrder::Rgb => [0, 1, 2],
         ChannelOrder::Bgr => [2, 1, 0],
     };
-    // Padding is black pixels (level 0), normalised like any other pixel. Only a crop larger
-    // than the resized image pads; otherwise every value is written below, so skip the fill.
+    // Padding is pixels of the recipe's fill levels (black but for timm's crop_mode='border'),
+    // normalised like any other pixel. Only a crop larger than the resized image pads;
+    // otherwise every value is written below, so skip the fill.
     let padded = out_columns.len() < crop || out_rows.len() < crop;
+    let fill = |c: usize| usize::from(recipe.fill[source_channel[c]]);
+    // An empty resize (which `preprocess_many` refuses first) shows no pixel: all padding.
+    let row_bytes = (window.width * 3).max(3);
     match recipe.layout {
         Layout::Nchw => {
             let plane = crop * crop;
             for (c, out_plane) in out.chunks_exact_mut(plane).enumerate() {
                 let table = &tables[c];
                 if padded {
-                    out_plane.fill(table[0]);
+                    out_plane.fill(table[fill(c)]);
                 }
                 let sc = source_channel[c];
                 for (row, out_row) in pixels
                     .pixels
-                    .chunks_exact(window.width * 3)
+                    .chunks_exact(row_bytes)
                     .zip(out_plane.chunks_exact_mut(crop).skip(out_rows.start))
                 {
                     let out_row = &mut out_row[out_columns.clone()];
@@ -194,7 +249,7 @@ fn normalise_into(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f3
             }
         }
         Layout::Nhwc => {
-            let padding = [tables[0][0], tables[1][0], tables[2][0]];
+            let padding = [tables[0][fill(0)], tables[1][fill(1)], tables[2][fill(2)]];
             if padded {
                 for o in out.chunks_exact_mut(3) {
                     o.copy_from_slice(&padding);
@@ -202,7 +257,7 @@ fn normalise_into(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f3
             }
             for (row, out_row) in pixels
                 .pixels
-                .chunks_exact(window.width * 3)
+                .chunks_exact(row_bytes)
                 .zip(out.chunks_exact_mut(crop * 3).skip(out_rows.start))
             {
                 let out_row = &mut out_row[out_columns.start * 3..out_columns.end * 3];
@@ -217,32 +272,27 @@ fn normalise_into(pixels: &RgbImage, plan: &Plan, recipe: &Recipe, out: &mut [f3
 }
 
 /// Several Pillow recipes on one file: the image is decoded once (the part every recipe reads),
-/// recipes that resize alike (same geometry, filter and Pillow order) share one resize, and
-/// `outs[i]` gets `recipes[i]`'s sample, the same bits as a decode per recipe. One outcome for
-/// all: they share the decode.
+/// recipes that resize alike (the same resize, window, filter and Pillow) share one resize, and
+/// `outs[i]` gets `recipes[i]`'s sample, the same bits as a decode per recipe. They share the
+/// decode's outcome, and a recipe the library refuses on this picture gets its own refusal.
 pub(super) fn preprocess_many(
     bytes: &[u8],
     recipes: &[(&Recipe, PillowCompat)],
     outs: &mut [&mut [f32]],
-) -> Result<(), DecodeError> {
-    let (img, placement) = super::decode::decode_rgb_part(bytes, |width, height| {
+) -> Vec<Result<(), DecodeError>> {
+    let decoded = super::decode::decode_rgb_part(bytes, |width, height| {
         recipes
             .iter()
             .map(|(recipe, _)| source_pixels(width, height, recipe))
             .reduce(|a, b| a.union(&b))
             .unwrap_or_else(|| Window::full(width, height))
-    })?;
-    // Only the resize's inputs: a recipe's normalisation, channels and layout do not change it.
-    let resize_key = |recipe: &Recipe, compat: PillowCompat| {
-        (
-            recipe.resize_mode,
-            recipe.resize_size,
-            recipe.crop_size,
-            recipe.filter,
-            compat,
-        )
+    });
+    let (img, placement) = match decoded {
+        Ok(decoded) => decoded,
+        Err(e) => return vec![Err(e); recipes.len()],
     };
     let mut resized: Vec<(_, RgbImage)> = Vec::new();
+    let mut outcomes = Vec::with_capacity(recipes.len());
     for ((recipe, compat), out) in recipes.iter().zip(outs.iter_mut()) {
         assert_eq!(
             out.len(),
@@ -250,17 +300,21 @@ pub(super) fn preprocess_many(
             "output buffer does not fit recipe {}",
             recipe.name
         );
-        let key = resize_key(recipe, *compat);
+        if let Some(refused) = refusal(placement.full_width, placement.full_height, recipe) {
+            outcomes.push(Err(refused));
+            continue;
+        }
         let plan = Plan::new(placement.full_width, placement.full_height, recipe);
+        // Only the resize's inputs: a recipe's normalisation, channels and layout do not
+        // change it.
+        let key = (plan.target, plan.window, recipe.filter, *compat);
         let index = match resized.iter().position(|(k, _)| *k == key) {
             Some(index) => index,
             None => {
-                let (width, height) = plan.resized;
                 let pixels = resize_window(
                     &img,
                     placement,
-                    width,
-                    height,
+                    plan.target,
                     plan.window,
                     recipe.filter,
                     *compat,
@@ -270,8 +324,9 @@ pub(super) fn preprocess_many(
             }
         };
         normalise_into(&resized[index].1, &plan, recipe, out);
+        outcomes.push(Ok(()));
     }
-    Ok(())
+    outcomes
 }
 
 #[cfg(test)]
@@ -307,20 +362,93 @@ mod tests {
         }
     }
 
+    #[test]
+    fn timm_keeps_the_ratio_with_pythons_round() {
+        // ResizeKeepRatio(256, longest=1): 500x375 -> ratio 500/256 -> 256 x 192.
+        assert_eq!(longer_side_size(500, 375, 256), (256, 192));
+        assert_eq!(longer_side_size(375, 500, 256), (192, 256));
+        assert_eq!(longer_side_size(300, 300, 224), (224, 224));
+        // Halves round to even: 5 / 2 = 2.5 -> 2, 7 / 2 = 3.5 -> 4.
+        assert_eq!(longer_side_size(6, 5, 3), (3, 2));
+        assert_eq!(longer_side_size(8, 7, 4), (4, 4));
+        // Upscaling a small picture.
+        assert_eq!(longer_side_size(10, 3, 224), (224, 67));
+    }
+
+    #[test]
+    fn a_border_resize_to_nothing_is_refused_as_pillow_refuses_it() {
+        let mut border = preset("timm-bicubic").unwrap();
+        border.resize_mode = ResizeMode::FitPad;
+        // 1000 x 1 -> 256 x round(0.256) = 256 x 0: Pillow raises "height and width must be > 0".
+        assert_eq!(longer_side_size(1000, 1, 256), (256, 0));
+        let why = refusal(1000, 1, &border).unwrap().to_string();
+        assert!(why.contains("1000x1") && why.contains("256x0"), "{why}");
+        // 512 x 1 -> 256 x round(0.5) = 0 too (half to even); 384 x 1 -> 256 x round(0.67) = 1.
+        assert!(refusal(1, 512, &border).is_some());
+        assert!(refusal(384, 1, &border).is_none());
+        // The other geometries never resize to nothing.
+        assert!(refusal(1000, 1, &preset("timm-bicubic").unwrap()).is_none());
+        // Its output is then all fill, should a caller ask all the same.
+        border.fill = [255, 0, 0];
+        let img = RgbImage::new(1000, 1, vec![7; 3000]);
+        let mut out = vec![f32::NAN; border.sample_len()];
+        preprocess_part(
+            &img,
+            Placement::whole(&img),
+            &border,
+            PillowCompat::V13,
+            &mut out,
+        );
+        let red = level_tables(&border)[0][255];
+        assert!(out[..224 * 224].iter().all(|&v| v == red));
+    }
+
+    #[test]
+    fn keras_crops_the_centred_square_with_floor_divisions() {
+        let square = |w, h| keras_aspect_box(w, h, 224, 224);
+        let window = |x, y, width, height| Window {
+            x,
+            y,
+            width,
+            height,
+        };
+        assert_eq!(square(500, 375), window(62, 0, 375, 375));
+        assert_eq!(square(375, 500), window(0, 62, 375, 375));
+        assert_eq!(square(301, 300), window(0, 0, 300, 300));
+        assert_eq!(square(224, 224), window(0, 0, 224, 224));
+        // Another aspect ratio: (width * 3) // 4 rows, (height * 4) // 3 columns.
+        assert_eq!(keras_aspect_box(500, 375, 4, 3), window(0, 0, 500, 375));
+        assert_eq!(keras_aspect_box(500, 400, 4, 3), window(0, 12, 500, 375));
+    }
+
     fn reference(img: &RgbImage, recipe: &Recipe) -> Vec<f32> {
         // Straightforward implementation: full resize, pad, crop, per-pixel arithmetic.
         let crop = recipe.crop_size as usize;
+        let size = recipe.resize_size as usize;
         let (w, h) = match recipe.resize_mode {
-            ResizeMode::Squash => (crop, crop),
-            ResizeMode::ShorterSide => {
-                shorter_side_size(img.width, img.height, recipe.resize_size as usize)
-            }
-            ResizeMode::SquashCrop => (recipe.resize_size as usize, recipe.resize_size as usize),
-            ResizeMode::FitPad | ResizeMode::AspectCrop => unimplemented!(),
+            ResizeMode::Squash | ResizeMode::AspectCrop => (crop, crop),
+            ResizeMode::ShorterSide => shorter_side_size(img.width, img.height, size),
+            ResizeMode::SquashCrop => (size, size),
+            ResizeMode::FitPad => longer_side_size(img.width, img.height, size),
         };
-        let resized = resize(img, w, h, recipe.filter, PillowCompat::V13);
+        let resized = match recipe.resize_mode {
+            // The whole picture is resized: only the box's part of it is stretched to w x h.
+            ResizeMode::AspectCrop => resize_window(
+                img,
+                Placement::whole(img),
+                Target {
+                    source: keras_aspect_box(img.width, img.height, crop, crop),
+                    width: w,
+                    height: h,
+                },
+                Window::full(w, h),
+                recipe.filter,
+                PillowCompat::V13,
+            ),
+            _ => resize(img, w, h, recipe.filter, PillowCompat::V13),
+        };
         let (ox, oy) = match recipe.resize_mode {
-            ResizeMode::Squash => (0, 0),
+            ResizeMode::Squash | ResizeMode::AspectCrop => (0, 0),
             _ => (center_crop_offset(w, crop), center_crop_offset(h, crop)),
         };
         let mut hwc = vec![0f32; crop * crop * 3];
@@ -337,7 +465,7 @@ mod tests {
                     let p = if inside {
                         resized.pixels[(sy as usize * w + sx as usize) * 3 + sc]
                     } else {
-                        0
+                        recipe.fill[sc]
                     };
                     let v = (f32::from(p) / recipe.scale - recipe.mean[c]) / recipe.std[c];
                     hwc[(y * crop + x) * 3 + c] = v;
@@ -381,7 +509,28 @@ mod tests {
         let mut squash_crop = preset("timm-bicubic").unwrap();
         squash_crop.resize_mode = ResizeMode::SquashCrop;
         (squash_crop.resize_size, squash_crop.crop_size) = (33, 29);
-        recipes.push(squash_crop);
+        recipes.push(squash_crop.clone());
+        // timm's crop_mode='border': the long side to 33 (61x40 -> 33x22), padded to 29 on
+        // the short side with the fill, cropped on the long one; and a crop inside both sides.
+        let mut border = squash_crop;
+        border.resize_mode = ResizeMode::FitPad;
+        border.fill = [124, 116, 104];
+        recipes.push(border.clone());
+        border.channels = ChannelOrder::Bgr;
+        border.layout = Layout::Nhwc;
+        (border.resize_size, border.crop_size) = (50, 30);
+        recipes.push(border);
+        // Keras load_img(keep_aspect_ratio=True): the centred 40x40 box to 23 x 23, by every
+        // filter (NEAREST through its own path).
+        let mut aspect = preset("keras-caffe").unwrap();
+        aspect.resize_mode = ResizeMode::AspectCrop;
+        aspect.crop_size = 23;
+        for filter in Filter::ALL {
+            recipes.push(Recipe {
+                filter,
+                ..aspect.clone()
+            });
+        }
         for recipe in recipes {
             let mut out = vec![f32::NAN; recipe.sample_len()];
             preprocess_part(
@@ -407,8 +556,47 @@ mod tests {
     fn every_preset() -> Vec<(Recipe, PillowCompat)> {
         presets()
             .into_iter()
+            .chain(other_geometries())
             .zip(PillowCompat::ALL.into_iter().cycle())
             .collect()
+    }
+
+    /// Recipes of the geometries no preset has: timm's crop_mode='squash' and 'border', and
+    /// Keras's keep_aspect_ratio, with the filters that read the most and the least.
+    fn other_geometries() -> Vec<Recipe> {
+        let timm = preset("timm-bicubic").unwrap();
+        let squash = Recipe {
+            name: "timm-squash".into(),
+            resize_mode: ResizeMode::SquashCrop,
+            resize_size: 248,
+            ..timm.clone()
+        };
+        let border = Recipe {
+            name: "timm-border".into(),
+            resize_mode: ResizeMode::FitPad,
+            fill: [124, 116, 104],
+            ..timm
+        };
+        let wide_border = Recipe {
+            name: "timm-border-1.0".into(),
+            resize_size: 224,
+            filter: Filter::Lanczos,
+            fill: [128; 3],
+            ..border.clone()
+        };
+        let aspect = |filter| Recipe {
+            name: format!("keras-aspect-{filter:?}"),
+            resize_mode: ResizeMode::AspectCrop,
+            filter,
+            ..preset("keras-tf").unwrap()
+        };
+        vec![
+            squash,
+            border,
+            wide_border,
+            aspect(Filter::Nearest),
+            aspect(Filter::Bicubic),
+        ]
     }
 
     /// Each recipe's outcome and tensor when all of `recipes` are prepared in one pass.
@@ -436,6 +624,9 @@ mod tests {
         compat: PillowCompat,
     ) -> Result<Vec<f32>, String> {
         let img = super::super::decode::decode_rgb(bytes).map_err(|e| e.to_string())?;
+        if let Some(refused) = refusal(img.width, img.height, recipe) {
+            return Err(refused.to_string());
+        }
         let mut out = vec![f32::NAN; recipe.sample_len()];
         preprocess_part(&img, Placement::whole(&img), recipe, compat, &mut out);
         Ok(out)
@@ -463,15 +654,15 @@ mod tests {
             .collect();
         let pairs: Vec<(&Recipe, PillowCompat)> = pillow.iter().map(|(r, c)| (r, *c)).collect();
         let mut outs: Vec<&mut [f32]> = shared.iter_mut().map(Vec::as_mut_slice).collect();
-        let many = preprocess_many(bytes, &pairs, &mut outs).map_err(|e| e.to_string());
+        let many = preprocess_many(bytes, &pairs, &mut outs);
         let in_mixed = all
             .iter()
             .zip(&mixed)
             .filter(|((r, _), _)| r.library == Library::Pillow);
-        for (((recipe, compat), mixed), shared) in in_mixed.zip(&shared) {
+        for ((((recipe, compat), mixed), shared), many) in in_mixed.zip(&shared).zip(&many) {
             let what = format!("{} ({compat:?}) on {}", recipe.name, file.display());
             let expected = pillow_alone(bytes, recipe, *compat);
-            match (&expected, &many) {
+            match (&expected, many) {
                 (Ok(want), Ok(())) => assert!(same_bits(want, shared), "many: {what}"),
                 (Err(_), Err(_)) => {}
                 _ => panic!("many: {what}: alone {:?}, many {many:?}", expected.is_ok()),

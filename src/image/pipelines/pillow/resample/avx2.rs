@@ -280,6 +280,7 @@ pub(super) fn vertical_rows_avx2(
 mod tests {
     use super::super::precision::precision;
     use super::super::scalar::{horizontal_rows, vertical_rows};
+    use super::super::taps::Stretch;
     use super::super::tests::test_image;
     use super::*;
     use crate::image::pipelines::PillowCompat;
@@ -319,8 +320,11 @@ mod tests {
                     .filter(|&f| f != Filter::Nearest)
                     .map(move |f| (img, f))
             }) {
-                for bits in [22, precision(w, out_w, filter, PillowCompat::Simd)] {
-                    let taps = Taps::new(w, out_w, 0..out_w, filter, bits);
+                for bits in [
+                    22,
+                    precision(Stretch::whole(w, out_w), filter, PillowCompat::Simd),
+                ] {
+                    let taps = Taps::new(Stretch::whole(w, out_w), 0..out_w, filter, bits);
                     let run = |vector: bool| {
                         let mut out = vec![0u8; out_w * h * 3];
                         let rows = img
@@ -372,8 +376,11 @@ mod tests {
             );
             for img in [test_image(w, h), stripes] {
                 for filter in Filter::ALL.into_iter().filter(|&f| f != Filter::Nearest) {
-                    for bits in [22, precision(h, out_h, filter, PillowCompat::Simd)] {
-                        let taps = Taps::new(h, out_h, 0..out_h, filter, bits);
+                    for bits in [
+                        22,
+                        precision(Stretch::whole(h, out_h), filter, PillowCompat::Simd),
+                    ] {
+                        let taps = Taps::new(Stretch::whole(h, out_h), 0..out_h, filter, bits);
                         let run = |vector: bool| {
                             let mut out = vec![0u8; columns.len() * 3 * out_h];
                             if vector {

@@ -29,7 +29,46 @@ pub use compat::PillowCompat;
 
 use nearest::nearest;
 use scalar::{horizontal_pass, vertical_pass};
-use taps::Taps;
+use taps::{Stretch, Taps};
+
+/// What `Image.resize((width, height), filter, box)` is asked: the `source` rectangle of the
+/// picture (Pillow's `box`, in whole pixels; the whole picture without one) stretched to
+/// `width` x `height`. The filters still read pixels just outside a box (their windows are
+/// clipped to the picture, not to the box).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub source: Window,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Target {
+    /// The whole `full_width` x `full_height` picture to `width` x `height`.
+    pub fn whole(full_width: usize, full_height: usize, width: usize, height: usize) -> Self {
+        Self {
+            source: Window::full(full_width, full_height),
+            width,
+            height,
+        }
+    }
+
+    /// The resize of each axis of a `full_width` x `full_height` picture.
+    fn stretches(&self, full_width: usize, full_height: usize) -> (Stretch, Stretch) {
+        let columns = Stretch {
+            in_size: full_width,
+            start: self.source.x,
+            end: self.source.x + self.source.width,
+            out_size: self.width,
+        };
+        let rows = Stretch {
+            in_size: full_height,
+            start: self.source.y,
+            end: self.source.y + self.source.height,
+            out_size: self.height,
+        };
+        (columns, rows)
+    }
+}
 
 /// Resize `src` to `width` x `height` exactly as Pillow's `Image.resize((width, height), filter)`.
 pub fn resize(
@@ -39,60 +78,62 @@ pub fn resize(
     filter: Filter,
     compat: PillowCompat,
 ) -> RgbImage {
+    let target = Target::whole(src.width, src.height, width, height);
     resize_window(
         src,
         Placement::whole(src),
-        width,
-        height,
+        target,
         Window::full(width, height),
         filter,
         compat,
     )
 }
 
-/// The `window` part of the resize of a picture to `width` x `height`, computed without the
-/// rest: every output pixel depends only on its own coefficient windows, so a centre crop need
-/// not resize what it throws away. `src` holds the part of the picture that `placement` says,
-/// which must cover [`source_window`]. The result is `window.width` x `window.height`.
+/// The `window` part of the resize `target` of a picture, computed without the rest: every
+/// output pixel depends only on its own coefficient windows, so a centre crop need not resize
+/// what it throws away. `src` holds the part of the picture that `placement` says, which must
+/// cover [`source_window`]. The result is `window.width` x `window.height`.
 ///
 /// # Panics
-/// If `window` does not lie inside the `width` x `height` output grid, or `src` does not cover
-/// the pixels the window needs (a caller's bug).
+/// If `window` does not lie inside the `target.width` x `target.height` output grid, the box is
+/// empty or outside the picture, or `src` does not cover the pixels the window needs (a
+/// caller's bug).
 pub fn resize_window(
     src: &RgbImage,
     placement: Placement,
-    width: usize,
-    height: usize,
+    target: Target,
     window: Window,
     filter: Filter,
     compat: PillowCompat,
 ) -> RgbImage {
-    assert!(
-        Window::full(width, height).contains(&window),
-        "{window:?} is outside the {width}x{height} output"
-    );
     let (full_width, full_height) = (placement.full_width, placement.full_height);
+    assert!(
+        Window::full(target.width, target.height).contains(&window),
+        "{window:?} is outside the {}x{} output",
+        target.width,
+        target.height
+    );
     if window.width == 0 || window.height == 0 || full_width == 0 || full_height == 0 {
         return RgbImage::zeroed(window.width, window.height);
     }
+    assert!(
+        Window::full(full_width, full_height).contains(&target.source)
+            && target.source.width > 0
+            && target.source.height > 0,
+        "box {:?} is empty or outside the {full_width}x{full_height} picture",
+        target.source
+    );
+    let stretches = target.stretches(full_width, full_height);
     if filter != Filter::Nearest
-        && let Some(parts) =
-            split_for_tables(full_width, full_height, width, height, window, filter)
+        && let Some(parts) = split_for_tables(stretches, window, filter)
     {
-        return resize_in_parts(src, placement, width, height, window, parts, filter, compat);
+        return resize_in_parts(src, placement, target, window, parts, filter, compat);
     }
-    let axes = (filter != Filter::Nearest).then(|| {
-        AxisTaps::new(
-            (full_width, full_height),
-            (width, height),
-            window,
-            filter,
-            compat,
-        )
-    });
+    let axes =
+        (filter != Filter::Nearest).then(|| AxisTaps::new(stretches, window, filter, compat));
     let needed = match &axes {
         Some(axes) => axes.source(window),
-        None => Window::full(full_width, full_height),
+        None => nearest_source(stretches, window),
     };
     // The passes below index `src` with these coordinates (some through unchecked vector loads).
     assert!(
@@ -105,11 +146,13 @@ pub fn resize_window(
         vertical,
     }) = axes
     else {
-        return nearest(src, placement, width, height, window);
+        return nearest(src, placement, stretches, window);
     };
 
-    let shrink_h = full_height as i64 - height as i64;
-    let shrink_w = full_width as i64 - width as i64;
+    // Pillow 13 compares the picture's sizes with the output's, whatever the box (measured:
+    // with a box, the pass order follows these sizes, not the box's).
+    let shrink_h = full_height as i64 - target.height as i64;
+    let shrink_w = full_width as i64 - target.width as i64;
     let vertical_first = compat.may_run_vertical_first() && shrink_h > 0 && shrink_h > 2 * shrink_w;
 
     convolve(
@@ -120,6 +163,24 @@ pub fn resize_window(
         (horizontal, vertical),
         vertical_first,
     )
+}
+
+/// The pixels NEAREST reads for `window`: all of the picture without a box (nothing to save
+/// for a squash of the whole picture), else the rows and columns its positions fall on.
+fn nearest_source((columns, rows): (Stretch, Stretch), window: Window) -> Window {
+    if (columns.start, columns.end, rows.start, rows.end) == (0, columns.in_size, 0, rows.in_size) {
+        return Window::full(columns.in_size, rows.in_size);
+    }
+    let (x, y) = (
+        nearest::span(columns, window.columns()),
+        nearest::span(rows, window.rows()),
+    );
+    Window {
+        x: x.start,
+        y: y.start,
+        width: x.len(),
+        height: y.len(),
+    }
 }
 
 /// The separable passes that `window` needs, in Pillow's order, over the `needed` source pixels.
@@ -135,6 +196,7 @@ fn convolve(
     let (x0, y0) = (placement.window.x, placement.window.y);
     let local = |range: Range<usize>, origin: usize| range.start - origin..range.end - origin;
     match (horizontal, vertical) {
+        // Neither axis resampled: no box, the same size; a copy.
         (None, None) => crop(
             src,
             Window {
@@ -174,18 +236,15 @@ const TABLE_BYTES: usize = 4 << 20;
 /// Where the window must be cut so that no table exceeds [`TABLE_BYTES`]: `Some((columns, rows))`
 /// giving the most output columns and rows per part, or None when the whole window fits.
 fn split_for_tables(
-    full_width: usize,
-    full_height: usize,
-    width: usize,
-    height: usize,
+    (columns, rows): (Stretch, Stretch),
     window: Window,
     filter: Filter,
 ) -> Option<(usize, usize)> {
-    let per_output = |full: usize, out: usize| {
-        if full == out {
-            0
+    let per_output = |stretch: Stretch| {
+        if stretch.resampled() {
+            Taps::stride(stretch, filter) * std::mem::size_of::<i32>()
         } else {
-            Taps::stride(full, out, filter) * std::mem::size_of::<i32>()
+            0
         }
     };
     let most = |per: usize, len: usize| {
@@ -193,18 +252,16 @@ fn split_for_tables(
             .checked_div(per)
             .map_or(len, |fit| fit.clamp(1, len.max(1)))
     };
-    let columns = most(per_output(full_width, width), window.width);
-    let rows = most(per_output(full_height, height), window.height);
-    (columns < window.width || rows < window.height).then_some((columns, rows))
+    let most_columns = most(per_output(columns), window.width);
+    let most_rows = most(per_output(rows), window.height);
+    (most_columns < window.width || most_rows < window.height).then_some((most_columns, most_rows))
 }
 
 /// [`resize_window`] part by part (at most `columns` x `rows` output pixels each), assembled.
-#[allow(clippy::too_many_arguments)]
 fn resize_in_parts(
     src: &RgbImage,
     placement: Placement,
-    width: usize,
-    height: usize,
+    target: Target,
     window: Window,
     (columns, rows): (usize, usize),
     filter: Filter,
@@ -219,7 +276,7 @@ fn resize_in_parts(
                 width: columns.min(window.x + window.width - x),
                 height: rows.min(window.y + window.height - y),
             };
-            let pixels = resize_window(src, placement, width, height, part, filter, compat);
+            let pixels = resize_window(src, placement, target, part, filter, compat);
             let (dx, dy) = (x - window.x, y - window.y);
             for (r, row) in pixels.pixels.chunks_exact(part.width * 3).enumerate() {
                 let at = ((dy + r) * window.width + dx) * 3;
@@ -231,29 +288,31 @@ fn resize_in_parts(
 }
 
 /// The pixels of a `full_width` x `full_height` picture that [`resize_window`] reads to produce
-/// `window` of its resize to `width` x `height`: a decoder need not produce the rest.
+/// `window` of the resize `target`: a decoder need not produce the rest.
 pub fn source_window(
     full_width: usize,
     full_height: usize,
-    width: usize,
-    height: usize,
+    target: Target,
     window: Window,
     filter: Filter,
 ) -> Window {
-    if filter == Filter::Nearest || window.width == 0 || window.height == 0 {
-        // The Keras recipes squash the whole picture with NEAREST: nothing to save there.
+    if window.width == 0 || window.height == 0 || full_width == 0 || full_height == 0 {
         return Window::full(full_width, full_height);
     }
+    let stretches = target.stretches(full_width, full_height);
+    if filter == Filter::Nearest {
+        return nearest_source(stretches, window);
+    }
     // From the windows alone: the tables themselves can be far larger than the picture.
-    let span = |full: usize, out: usize, outputs: Range<usize>| {
-        if full == out {
-            outputs
+    let span = |stretch: Stretch, outputs: Range<usize>| {
+        if stretch.resampled() {
+            Taps::span(stretch, outputs, filter)
         } else {
-            Taps::span(full, out, outputs, filter)
+            outputs
         }
     };
-    let columns = span(full_width, width, window.columns());
-    let rows = span(full_height, height, window.rows());
+    let columns = span(stretches.0, window.columns());
+    let rows = span(stretches.1, window.rows());
     Window {
         x: columns.start,
         y: rows.start,
@@ -262,8 +321,8 @@ pub fn source_window(
     }
 }
 
-/// The coefficient tables of a convolution resize, per axis; None for an axis that keeps its size
-/// (it is copied, not resampled).
+/// The coefficient tables of a convolution resize, per axis; None for an axis Pillow does not
+/// resample (it is copied).
 struct AxisTaps {
     horizontal: Option<Rc<Taps>>,
     vertical: Option<Rc<Taps>>,
@@ -271,21 +330,20 @@ struct AxisTaps {
 
 impl AxisTaps {
     fn new(
-        (full_width, full_height): (usize, usize),
-        (width, height): (usize, usize),
+        (columns, rows): (Stretch, Stretch),
         window: Window,
         filter: Filter,
         compat: PillowCompat,
     ) -> Self {
-        let axis = |full: usize, out: usize, outputs: Range<usize>| {
-            (full != out).then(|| {
-                let bits = precision::precision(full, out, filter, compat);
-                Taps::cached(full, out, outputs, filter, bits)
+        let axis = |stretch: Stretch, outputs: Range<usize>| {
+            stretch.resampled().then(|| {
+                let bits = precision::precision(stretch, filter, compat);
+                Taps::cached(stretch, outputs, filter, bits)
             })
         };
         Self {
-            horizontal: axis(full_width, width, window.columns()),
-            vertical: axis(full_height, height, window.rows()),
+            horizontal: axis(columns, window.columns()),
+            vertical: axis(rows, window.rows()),
         }
     }
 
@@ -340,22 +398,33 @@ mod tests {
         let pixels: Vec<u8> = (0..width * 2 * 3).map(|i| (i * 37 % 253) as u8).collect();
         let src = RgbImage::new(width, 2, pixels);
         assert!(
-            split_for_tables(width, 2, out, 2, Window::full(out, 2), Filter::Lanczos).is_some()
+            split_for_tables(
+                (Stretch::whole(width, out), Stretch::whole(2, 2)),
+                Window::full(out, 2),
+                Filter::Lanczos
+            )
+            .is_some()
         );
         for compat in PillowCompat::ALL {
             let parts = resize(&src, out, 2, Filter::Lanczos, compat);
-            let bits = precision::precision(width, out, Filter::Lanczos, compat);
+            let bits = precision::precision(Stretch::whole(width, out), Filter::Lanczos, compat);
             let whole = horizontal_pass(
                 &src.pixels,
                 width,
                 0..2,
-                &Taps::new(width, out, 0..out, Filter::Lanczos, bits),
+                &Taps::new(Stretch::whole(width, out), 0..out, Filter::Lanczos, bits),
                 0,
             );
             assert_eq!(parts.pixels, whole.pixels, "{compat:?}");
         }
         assert_eq!(
-            source_window(width, 2, out, 2, Window::full(out, 2), Filter::Lanczos),
+            source_window(
+                width,
+                2,
+                Target::whole(width, 2, out, 2),
+                Window::full(out, 2),
+                Filter::Lanczos
+            ),
             Window::full(width, 2)
         );
     }
@@ -396,8 +465,14 @@ mod tests {
                         width: w - 5,
                         height: h - 4,
                     };
-                    let part =
-                        resize_window(&img, Placement::whole(&img), w, h, window, filter, compat);
+                    let part = resize_window(
+                        &img,
+                        Placement::whole(&img),
+                        Target::whole(37, 23, w, h),
+                        window,
+                        filter,
+                        compat,
+                    );
                     assert_eq!(part, crop(&full, window), "{filter:?} {compat:?} {w}x{h}");
                 }
             }
@@ -416,9 +491,15 @@ mod tests {
                         width: w / 2,
                         height: h / 2,
                     };
-                    let whole =
-                        resize_window(&img, Placement::whole(&img), w, h, window, filter, compat);
-                    let needed = source_window(61, 47, w, h, window, filter);
+                    let whole = resize_window(
+                        &img,
+                        Placement::whole(&img),
+                        Target::whole(61, 47, w, h),
+                        window,
+                        filter,
+                        compat,
+                    );
+                    let needed = source_window(61, 47, Target::whole(61, 47, w, h), window, filter);
                     assert!(Window::full(61, 47).contains(&needed));
                     if filter != Filter::Nearest {
                         assert!(needed != Window::full(61, 47), "{filter:?} {w}x{h}");
@@ -437,12 +518,171 @@ mod tests {
                             full_width: 61,
                             full_height: 47,
                         };
-                        let got = resize_window(&part, placement, w, h, window, filter, compat);
+                        let got = resize_window(
+                            &part,
+                            placement,
+                            Target::whole(61, 47, w, h),
+                            window,
+                            filter,
+                            compat,
+                        );
                         assert_eq!(got, whole, "{filter:?} {compat:?} {w}x{h} {part_window:?}");
                     }
                 }
             }
         }
+    }
+
+    /// `Image.resize(size, filter, box)` on the whole picture.
+    fn resize_box(
+        img: &RgbImage,
+        source: Window,
+        (width, height): (usize, usize),
+        filter: Filter,
+        compat: PillowCompat,
+    ) -> RgbImage {
+        let target = Target {
+            source,
+            width,
+            height,
+        };
+        let window = Window::full(width, height);
+        resize_window(img, Placement::whole(img), target, window, filter, compat)
+    }
+
+    #[test]
+    fn a_box_is_resized_with_the_pixels_around_it() {
+        // Real Pillow 13: Image.fromarray of these four pixels, .resize((1, 1), BILINEAR,
+        // box=(1, 0, 3, 1)) gives 118: centre 2.0, support 2, so the window is pixels 0..4 with
+        // weights 1/8, 3/8, 3/8, 1/8, two of them outside the box. Cropping first gives 150.
+        let img = RgbImage::new(
+            4,
+            1,
+            vec![0, 0, 0, 100, 100, 100, 200, 200, 200, 40, 40, 40],
+        );
+        let boxed = |x, width, out, filter| {
+            let source = Window {
+                x,
+                y: 0,
+                width,
+                height: 1,
+            };
+            let resized = resize_box(&img, source, (out, 1), filter, PillowCompat::V13);
+            resized.pixels.chunks(3).map(|p| p[0]).collect::<Vec<_>>()
+        };
+        assert_eq!(boxed(1, 2, 1, Filter::Bilinear), [118]);
+        let cropped = crop(
+            &img,
+            Window {
+                x: 1,
+                y: 0,
+                width: 2,
+                height: 1,
+            },
+        );
+        assert_eq!(
+            resize(&cropped, 1, 1, Filter::Bilinear, PillowCompat::V13).pixels[0],
+            150
+        );
+        // NEAREST: positions start at the box's edge plus half a step (Pillow: 200; 100, 40).
+        assert_eq!(boxed(1, 2, 1, Filter::Nearest), [200]);
+        assert_eq!(boxed(1, 3, 2, Filter::Nearest), [100, 40]);
+    }
+
+    #[test]
+    fn a_box_as_large_as_the_output_is_a_crop() {
+        // Pillow crops such a box without resampling (ImagingCrop); the resampling, had it run,
+        // gives the same pixels for every filter (weights 1 and 0 at whole-pixel offsets).
+        let img = test_image(37, 23);
+        let source = Window {
+            x: 5,
+            y: 3,
+            width: 20,
+            height: 17,
+        };
+        for filter in Filter::ALL {
+            for compat in PillowCompat::ALL {
+                let got = resize_box(&img, source, (20, 17), filter, compat);
+                assert_eq!(got, crop(&img, source), "{filter:?} {compat:?}");
+                // One axis alone: a crop of that axis, the other resampled as without a box.
+                let rows = Window {
+                    x: 0,
+                    width: 37,
+                    ..source
+                };
+                let got = resize_box(&img, rows, (30, 17), filter, compat);
+                let want = resize(&crop(&img, rows), 30, 17, filter, compat);
+                assert_eq!(got, want, "{filter:?} {compat:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_boxed_resize_reads_only_its_source_window() {
+        let img = test_image(61, 47);
+        // Boxes inside the picture, at its edges, one pixel, and the whole picture.
+        let boxes = [
+            (5, 3, 40, 30),
+            (0, 10, 47, 37),
+            (30, 20, 1, 1),
+            (0, 0, 61, 47),
+        ];
+        for (x, y, width, height) in boxes {
+            let source = Window {
+                x,
+                y,
+                width,
+                height,
+            };
+            for filter in Filter::ALL {
+                for compat in PillowCompat::ALL {
+                    for (w, h) in [(23, 23), (80, 9), (3, 60)] {
+                        let whole = resize_box(&img, source, (w, h), filter, compat);
+                        let target = Target {
+                            source,
+                            width: w,
+                            height: h,
+                        };
+                        let window = Window {
+                            x: w / 4,
+                            y: h / 3,
+                            width: w / 2 + 1,
+                            height: h / 2,
+                        };
+                        let needed = source_window(61, 47, target, window, filter);
+                        assert!(Window::full(61, 47).contains(&needed));
+                        let part = crop(&img, needed);
+                        let placement = Placement {
+                            window: needed,
+                            full_width: 61,
+                            full_height: 47,
+                        };
+                        let got = resize_window(&part, placement, target, window, filter, compat);
+                        let what = format!("{filter:?} {compat:?} {source:?} -> {w}x{h}");
+                        assert_eq!(got, crop(&whole, window), "{what}");
+                    }
+                }
+            }
+        }
+        // Shrinking a box reads past its edges (the filter's support is clipped to the picture).
+        let source = Window {
+            x: 10,
+            y: 10,
+            width: 30,
+            height: 30,
+        };
+        let needed = source_window(
+            61,
+            47,
+            Target {
+                source,
+                width: 10,
+                height: 10,
+            },
+            Window::full(10, 10),
+            Filter::Bicubic,
+        );
+        assert!(needed.contains(&source) && needed != source, "{needed:?}");
     }
 
     #[test]

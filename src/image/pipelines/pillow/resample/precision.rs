@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use super::compat::PillowCompat;
-use super::taps::{PRECISION_BITS, Taps};
+use super::taps::{PRECISION_BITS, Stretch, Taps};
 use crate::image::recipe::Filter;
 
 /// Pillow-SIMD's bound: a signed 16-bit coefficient has 15 bits of magnitude.
@@ -16,29 +16,24 @@ const MAX_COEFFICIENT_BITS: u32 = 15;
 /// Precisions worked out recently, per thread: each costs a whole table's weights.
 const PRECISION_CACHE: usize = 16;
 
-/// A resize of one axis: input size, output size, filter.
-type AxisKey = (usize, usize, Filter);
+/// A resize of one axis and its filter.
+type AxisKey = (Stretch, Filter);
 
 thread_local! {
     static RECENT: RefCell<Vec<(AxisKey, u32)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The fractional bits of the coefficient table of a resize of one axis from `in_size` to
-/// `out_size` positions, as `compat`'s Pillow computes them.
-pub(super) fn precision(
-    in_size: usize,
-    out_size: usize,
-    filter: Filter,
-    compat: PillowCompat,
-) -> u32 {
+/// The fractional bits of the coefficient table of a resize of one axis (`stretch`), as
+/// `compat`'s Pillow computes them.
+pub(super) fn precision(stretch: Stretch, filter: Filter, compat: PillowCompat) -> u32 {
     if !compat.sixteen_bit_coefficients() {
         return PRECISION_BITS;
     }
-    let key = (in_size, out_size, filter);
+    let key = (stretch, filter);
     if let Some(bits) = RECENT.with(|r| r.borrow().iter().find(|(k, _)| *k == key).map(|e| e.1)) {
         return bits;
     }
-    let bits = sixteen_bit_precision(largest_weight(in_size, out_size, filter));
+    let bits = sixteen_bit_precision(largest_weight(stretch, filter));
     RECENT.with(|r| {
         let mut recent = r.borrow_mut();
         recent.insert(0, (key, bits));
@@ -49,12 +44,12 @@ pub(super) fn precision(
 
 /// The largest entry of the whole double-precision table Pillow-SIMD normalises, the zeros that
 /// pad a window shorter than the table's stride included.
-fn largest_weight(in_size: usize, out_size: usize, filter: Filter) -> f64 {
-    let stride = Taps::stride(in_size, out_size, filter);
+fn largest_weight(stretch: Stretch, filter: Filter) -> f64 {
+    let stride = Taps::stride(stretch, filter);
     let mut exact = vec![0f64; stride];
     let mut largest = f64::NEG_INFINITY;
-    for out in 0..out_size {
-        let (_, len) = Taps::exact_weights(in_size, out_size, out, filter, &mut exact);
+    for out in 0..stretch.out_size {
+        let (_, len) = Taps::exact_weights(stretch, out, filter, &mut exact);
         largest = exact[..len].iter().fold(largest, |a, &w| a.max(w));
         if len < stride {
             largest = largest.max(0.0);
@@ -79,7 +74,10 @@ mod tests {
     #[test]
     fn pillow_keeps_22_bits() {
         for compat in [PillowCompat::V12, PillowCompat::V13] {
-            assert_eq!(precision(500, 256, Filter::Bilinear, compat), 22);
+            assert_eq!(
+                precision(Stretch::whole(500, 256), Filter::Bilinear, compat),
+                22
+            );
         }
     }
 
@@ -102,14 +100,14 @@ mod tests {
         // BILINEAR 4 -> 2: output 0 reads pixels 0..3 with weights 0.75, 0.75, 0.25 over 1.75,
         // i.e. 3/7, 3/7, 1/7 (output 1 mirrors it). 3/7 * 2^17 = 56174 no longer fits 15 bits,
         // 3/7 * 2^16 = 28086.86 does: 16 bits, weights rounded half away from zero.
-        let bits = precision(4, 2, Filter::Bilinear, PillowCompat::Simd);
+        let bits = precision(Stretch::whole(4, 2), Filter::Bilinear, PillowCompat::Simd);
         assert_eq!(bits, 16);
-        let taps = Taps::new(4, 2, 0..2, Filter::Bilinear, bits);
+        let taps = Taps::new(Stretch::whole(4, 2), 0..2, Filter::Bilinear, bits);
         assert_eq!(taps.weights(0), [28087, 28087, 9362]);
         assert_eq!(taps.weights(1), [9362, 28087, 28087]);
         assert_eq!(taps.half(), 1 << 15);
         // Pillow's own table of the same resize, for contrast.
-        let pillow = Taps::new(4, 2, 0..2, Filter::Bilinear, PRECISION_BITS);
+        let pillow = Taps::new(Stretch::whole(4, 2), 0..2, Filter::Bilinear, PRECISION_BITS);
         assert_eq!(pillow.weights(0), [1797559, 1797559, 599186]);
     }
 
@@ -124,8 +122,8 @@ mod tests {
                 (4000, 7),
                 (3, 2),
             ] {
-                let bits = precision(i, o, filter, PillowCompat::Simd);
-                let taps = Taps::new(i, o, 0..o, filter, bits);
+                let bits = precision(Stretch::whole(i, o), filter, PillowCompat::Simd);
+                let taps = Taps::new(Stretch::whole(i, o), 0..o, filter, bits);
                 let largest = taps.weights.iter().copied().max().unwrap();
                 assert!(
                     largest < 1 << 15,
@@ -133,7 +131,7 @@ mod tests {
                 );
                 if bits < PRECISION_BITS {
                     // One more bit would overflow 16 bits.
-                    let finer = Taps::new(i, o, 0..o, filter, bits + 1);
+                    let finer = Taps::new(Stretch::whole(i, o), 0..o, filter, bits + 1);
                     let largest = finer.weights.iter().copied().max().unwrap();
                     assert!(largest >= 1 << 15, "{filter:?} {i}->{o}: {largest}");
                 }
@@ -155,11 +153,16 @@ mod tests {
         // BILINEAR 1024 -> 256: the interior outputs' largest weight is 7/32, which allows 17
         // bits, but the first output's window is cut by the picture's edge and renormalised to
         // a largest weight of 1/4, which allows 16: every output gets 16.
-        let mut exact = vec![0f64; Taps::stride(1024, 256, Filter::Bilinear)];
+        let mut exact = vec![0f64; Taps::stride(Stretch::whole(1024, 256), Filter::Bilinear)];
         let largest_of = |outputs: std::ops::Range<usize>, exact: &mut Vec<f64>| {
             outputs
                 .map(|out| {
-                    let (_, len) = Taps::exact_weights(1024, 256, out, Filter::Bilinear, exact);
+                    let (_, len) = Taps::exact_weights(
+                        Stretch::whole(1024, 256),
+                        out,
+                        Filter::Bilinear,
+                        exact,
+                    );
                     exact[..len].iter().copied().fold(0.0, f64::max)
                 })
                 .fold(0.0, f64::max)
@@ -169,7 +172,11 @@ mod tests {
         assert_eq!(sixteen_bit_precision(interior), 17);
         assert_eq!(largest_of(0..256, &mut exact), 0.25);
         assert_eq!(
-            precision(1024, 256, Filter::Bilinear, PillowCompat::Simd),
+            precision(
+                Stretch::whole(1024, 256),
+                Filter::Bilinear,
+                PillowCompat::Simd
+            ),
             16
         );
     }

@@ -77,6 +77,50 @@ fn kernel(filter: Filter, x: f64) -> f64 {
     }
 }
 
+/// One axis of a resize as Pillow's `precompute_coeffs` takes it: the source interval
+/// `start..end` (Pillow's `box` along this axis, the whole axis without one) of an axis of
+/// `in_size` positions, stretched to `out_size` positions. Windows are clipped to the axis, not
+/// to the interval: with a box, the filter reads pixels just outside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Stretch {
+    pub(super) in_size: usize,
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) out_size: usize,
+}
+
+impl Stretch {
+    /// The whole axis of `in_size` positions to `out_size` (a resize without a box).
+    #[cfg(test)]
+    pub(super) fn whole(in_size: usize, out_size: usize) -> Self {
+        Self {
+            in_size,
+            start: 0,
+            end: in_size,
+            out_size,
+        }
+    }
+
+    /// Pillow's `scale`: `(double)(in1 - in0) / outSize`, the box edges being C floats (the
+    /// difference is a float before widening).
+    fn scale(&self) -> f64 {
+        f64::from(self.end as f32 - self.start as f32) / self.out_size as f64
+    }
+
+    /// Pillow's `in0`, a C float widened to double.
+    fn offset(&self) -> f64 {
+        f64::from(self.start as f32)
+    }
+
+    /// Whether Pillow resamples this axis at all (`need_horizontal` / `need_vertical`:
+    /// `xsize != imIn->xsize || box[0] || box[2] != xsize`); an axis it skips is copied.
+    pub(super) fn resampled(&self) -> bool {
+        self.out_size != self.in_size
+            || self.start as f32 != 0.0
+            || self.end as f32 != self.out_size as f32
+    }
+}
+
 /// One axis's coefficient table for a range of output positions: for output `i` of the range,
 /// source positions `starts[i] .. starts[i] + lens[i]` weighted by `weights[i * stride ..]`
 /// (`stride` is the largest window Pillow allows for this scale and filter).
@@ -105,23 +149,22 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-type TapsKey = (usize, usize, Range<usize>, Filter, u32);
+type TapsKey = (Stretch, Range<usize>, Filter, u32);
 
 impl Taps {
     /// [`Taps::new`], from a small per-thread cache of the most recently used tables.
     pub(super) fn cached(
-        in_size: usize,
-        out_size: usize,
+        stretch: Stretch,
         outputs: Range<usize>,
         filter: Filter,
         precision: u32,
     ) -> Rc<Taps> {
         // A large table is a rare picture's (or one part of it): keeping it would hold memory
         // in every thread for nothing.
-        if outputs.len() * Self::stride(in_size, out_size, filter) * 4 > CACHED_TABLE_BYTES {
-            return Rc::new(Taps::new(in_size, out_size, outputs, filter, precision));
+        if outputs.len() * Self::stride(stretch, filter) * 4 > CACHED_TABLE_BYTES {
+            return Rc::new(Taps::new(stretch, outputs, filter, precision));
         }
-        let key = (in_size, out_size, outputs, filter, precision);
+        let key = (stretch, outputs, filter, precision);
         RECENT_TAPS.with(|cell| {
             let mut recent = cell.borrow_mut();
             if let Some(at) = recent.iter().position(|(k, _)| *k == key) {
@@ -130,13 +173,7 @@ impl Taps {
                 recent.insert(0, entry);
                 return taps;
             }
-            let taps = Rc::new(Taps::new(
-                in_size,
-                out_size,
-                key.2.clone(),
-                filter,
-                precision,
-            ));
+            let taps = Rc::new(Taps::new(stretch, key.1.clone(), filter, precision));
             recent.insert(0, (key, Rc::clone(&taps)));
             recent.truncate(TAPS_CACHE);
             taps
@@ -144,22 +181,16 @@ impl Taps {
     }
 
     /// Pillow's largest window for this scale and filter (the table's row stride).
-    pub(super) fn stride(in_size: usize, out_size: usize, filter: Filter) -> usize {
-        let scale = f64::from(in_size as f32) / out_size as f64;
-        (support(filter) * scale.max(1.0)).ceil() as usize * 2 + 1
+    pub(super) fn stride(stretch: Stretch, filter: Filter) -> usize {
+        (support(filter) * stretch.scale().max(1.0)).ceil() as usize * 2 + 1
     }
 
     /// The source positions the outputs in `outputs` read, without computing any weight.
-    pub(super) fn span(
-        in_size: usize,
-        out_size: usize,
-        outputs: Range<usize>,
-        filter: Filter,
-    ) -> Range<usize> {
+    pub(super) fn span(stretch: Stretch, outputs: Range<usize>, filter: Filter) -> Range<usize> {
         let mut first = usize::MAX;
         let mut last = 0;
         for out in outputs {
-            let (start, len) = Self::window_of(in_size, out_size, out, filter);
+            let (start, len) = Self::window_of(stretch, out, filter);
             first = first.min(start);
             last = last.max(start + len);
         }
@@ -171,18 +202,14 @@ impl Taps {
     }
 
     /// Output `out`'s first source position and tap count, as [`Taps::new`] computes them.
-    pub(super) fn window_of(
-        in_size: usize,
-        out_size: usize,
-        out: usize,
-        filter: Filter,
-    ) -> (usize, usize) {
-        let scale = f64::from(in_size as f32) / out_size as f64;
+    pub(super) fn window_of(stretch: Stretch, out: usize, filter: Filter) -> (usize, usize) {
+        let scale = stretch.scale();
         let support = support(filter) * scale.max(1.0);
-        let max_len = Self::stride(in_size, out_size, filter);
-        let center = (out as f64 + 0.5) * scale;
+        let max_len = Self::stride(stretch, filter);
+        // `in0 + (xx + 0.5) * scale`: adding Pillow's 0.0 for a whole axis changes no bit.
+        let center = stretch.offset() + (out as f64 + 0.5) * scale;
         let min = ((center - support + 0.5) as i64).max(0);
-        let max = ((center + support + 0.5) as i64).min(in_size as i64);
+        let max = ((center + support + 0.5) as i64).min(stretch.in_size as i64);
         let len = (max - min).clamp(0, max_len as i64) as usize;
         (min as usize, len)
     }
@@ -191,17 +218,15 @@ impl Taps {
     /// computes them, into `exact` (at least [`Taps::stride`] long); returns the window's first
     /// source position and tap count.
     pub(super) fn exact_weights(
-        in_size: usize,
-        out_size: usize,
+        stretch: Stretch,
         out: usize,
         filter: Filter,
         exact: &mut [f64],
     ) -> (usize, usize) {
-        // Pillow passes the box edges as C floats: (in1 - in0) is a float before widening.
-        let scale = f64::from(in_size as f32) / out_size as f64;
+        let scale = stretch.scale();
         let inverse = 1.0 / scale.max(1.0);
-        let (min, len) = Self::window_of(in_size, out_size, out, filter);
-        let center = (out as f64 + 0.5) * scale;
+        let (min, len) = Self::window_of(stretch, out, filter);
+        let center = stretch.offset() + (out as f64 + 0.5) * scale;
         let mut sum = 0.0;
         for (x, w) in exact[..len].iter_mut().enumerate() {
             *w = kernel(filter, ((x + min) as f64 - center + 0.5) * inverse);
@@ -216,16 +241,15 @@ impl Taps {
     }
 
     /// Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`, for the output
-    /// positions in `outputs` of a resize from `in_size` to `out_size`, with `precision`
-    /// fractional bits ([`PRECISION_BITS`] for Pillow).
+    /// positions in `outputs` of `stretch`, with `precision` fractional bits
+    /// ([`PRECISION_BITS`] for Pillow).
     pub(super) fn new(
-        in_size: usize,
-        out_size: usize,
+        stretch: Stretch,
         outputs: Range<usize>,
         filter: Filter,
         precision: u32,
     ) -> Self {
-        let stride = Self::stride(in_size, out_size, filter);
+        let stride = Self::stride(stretch, filter);
         let fixed_one = f64::from(1u32 << precision);
 
         let n = outputs.len();
@@ -234,7 +258,7 @@ impl Taps {
         let mut weights = vec![0i32; n * stride];
         let mut exact = vec![0f64; stride];
         for (i, out) in outputs.enumerate() {
-            let (min, len) = Self::exact_weights(in_size, out_size, out, filter, &mut exact);
+            let (min, len) = Self::exact_weights(stretch, out, filter, &mut exact);
             let row = &mut weights[i * stride..i * stride + len];
             for (fixed, &w) in row.iter_mut().zip(&exact[..len]) {
                 // C's (int) truncates toward zero, as `as` does.
@@ -287,32 +311,32 @@ mod tests {
 
     #[test]
     fn cached_tables_are_reused_and_equal_fresh_ones() {
-        let first = Taps::cached(500, 224, 0..224, Filter::Lanczos, 22);
-        let again = Taps::cached(500, 224, 0..224, Filter::Lanczos, 22);
+        let first = Taps::cached(Stretch::whole(500, 224), 0..224, Filter::Lanczos, 22);
+        let again = Taps::cached(Stretch::whole(500, 224), 0..224, Filter::Lanczos, 22);
         assert!(Rc::ptr_eq(&first, &again));
-        let fresh = Taps::new(500, 224, 0..224, Filter::Lanczos, 22);
+        let fresh = Taps::new(Stretch::whole(500, 224), 0..224, Filter::Lanczos, 22);
         assert_eq!(
             (&first.starts, &first.weights),
             (&fresh.starts, &fresh.weights)
         );
         // Another window of the same resize is another table.
-        let window = Taps::cached(500, 224, 10..20, Filter::Lanczos, 22);
+        let window = Taps::cached(Stretch::whole(500, 224), 10..20, Filter::Lanczos, 22);
         assert_eq!(
             window.starts,
-            Taps::new(500, 224, 10..20, Filter::Lanczos, 22).starts
+            Taps::new(Stretch::whole(500, 224), 10..20, Filter::Lanczos, 22).starts
         );
         // Older tables are dropped once the cache is full.
         for out in 0..TAPS_CACHE {
-            Taps::cached(300, 100 + out, 0..10, Filter::Bilinear, 22);
+            Taps::cached(Stretch::whole(300, 100 + out), 0..10, Filter::Bilinear, 22);
         }
-        let after = Taps::cached(500, 224, 0..224, Filter::Lanczos, 22);
+        let after = Taps::cached(Stretch::whole(500, 224), 0..224, Filter::Lanczos, 22);
         assert!(!Rc::ptr_eq(&first, &after));
     }
 
     #[test]
     fn weights_sum_to_one_in_fixed_point() {
         for filter in Filter::ALL.into_iter().filter(|&f| f != Filter::Nearest) {
-            let taps = Taps::new(500, 224, 0..224, filter, PRECISION_BITS);
+            let taps = Taps::new(Stretch::whole(500, 224), 0..224, filter, PRECISION_BITS);
             for i in 0..224 {
                 let sum: i64 = taps.weights(i).iter().map(|&w| i64::from(w)).sum();
                 assert!((sum - (1 << 22)).abs() <= 8, "{filter:?} output {i}: {sum}");
