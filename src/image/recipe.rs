@@ -107,8 +107,10 @@ pub enum Variant {
     /// Each pipeline's own path (see its module docs).
     #[default]
     Standard,
-    /// torch: torchvision's v1 transforms on a uint8 tensor: the resize runs in float32 and
-    /// rounds back to uint8, and `convert_image_dtype` divides by 255 (v2 multiplies by 1/255).
+    /// torch: torchvision's v1 transforms on a uint8 tensor (`weights.transforms()`): the resize
+    /// runs in float32 (fused multiply-adds, as torch's AVX2/AVX-512 kernels) and rounds back to
+    /// uint8 half to even, and `convert_image_dtype` divides by `scale` (v2 multiplies by
+    /// `float32(1 / scale)`). Geometry as `standard`.
     TensorV1,
     /// tensorflow: TF-slim's `inception_preprocessing.preprocess_for_eval`, whose resize is TF1's
     /// `resize_bilinear(align_corners=False)` (no half-pixel centres); otherwise as `standard`
@@ -360,6 +362,7 @@ mod tests {
                 "keras-dataset-caffe-224",
                 "keras-dataset-tf-299",
                 "torchvision-tensor",
+                "torchvision-tensor-v1",
                 "mlperf-resnet50",
                 "mlperf-mobilenet"
             ]
