@@ -8,8 +8,11 @@ pub const SUCCESS: i32 = 0;
 pub const DRIFT: i32 = 1;
 /// Bad input, bad usage or a runtime failure: nothing was concluded.
 pub const ERROR: i32 = 2;
-/// `verify` / `merge --require-reference`: the run was made, but no reference applies to its
-/// image set, so nothing was checked.
+/// The run was made, but nothing was checked. It has two meanings: `verify` / `merge
+/// --require-reference` and no reference applies to the run's image set; or, with or without
+/// that flag, the run scored nothing (none of its images is labelled, or every labelled one
+/// failed; not a shard that got no image), which a warning on stderr names with the count and
+/// the reason.
 pub const NO_REFERENCE: i32 = 3;
 
 /// The status of several verdicts in one invocation (`verify` over several models): an error

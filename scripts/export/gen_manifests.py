@@ -32,6 +32,12 @@ TORCHVISION = ["alexnet", "densenet121", "densenet161", "densenet169", "densenet
                "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "squeezenet1_0", "squeezenet1_1",
                "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
 
+# The torchvision weights whose timm pretrained config normalises otherwise than the timm-bicubic presets (ImageNet
+# mean/std): their timm rows are tied to the recipe source naming timm's own config (docs/recipes.md), which is
+# validate.py's default path exactly. inception_v3.tv_in1k has mean = std = (0.5, 0.5, 0.5).
+TIMM_SOURCES = {"inception_v3": ("timm:inception_v3.tv_in1k", "mean = std = 0.5 as timm's config says, "
+                                 "uint8 to float32, (x - 127.5) / 127.5 (the prefetcher)")}
+
 SEED_NOTE = ("benchmarking-keras-pytorch README table (commit 74df938), measured by that project on the 50,000 "
              "validation images with {stack}")
 
@@ -122,9 +128,14 @@ def timm_reference(row, sets, dataset="imagenet"):
     size, bicubic = int(row["img_size"]), row["interpolation"] == "bicubic"
     assert float(row["crop_pct"]) == 0.875 and (bicubic or size == 224), row
     recipe = ("timm-bicubic-299" if size == 299 else "timm-bicubic") if bicubic else "torchvision"
+    source = TIMM_SOURCES.get(row["torchvision_model"])
+    if source:
+        recipe = source[0]
     if dataset == "imagenet":
         role = ("the protocol of the timm-bicubic presets" if bicubic else
                 "informative: the torchvision recipe's protocol, torchvision-docs decides the verdict")
+        if source:
+            role = "its own config, the recipe source %s" % source[0]
         image_set, expected, labels = sets["full"], bicubic, None
     elif dataset == "imagenet-real":
         role = "ImageNet-ReaL labels on the 50,000 validation images: compared by `table --labels real`, never a verdict"
@@ -134,8 +145,9 @@ def timm_reference(row, sets, dataset="imagenet"):
         role = ("%s, the set recognised by its layout's name and count, since its file names are not at hand to "
                 "digest" % described)
         expected, labels = True, None
-    note = ("timm %s (%s), its validate.py with img_size %d, crop_pct 0.875 (Resize(%d)), %s interpolation; %s"
-            % (row["timm_model"], role, size, int(size / 0.875), row["interpolation"], row["source"]))
+    norm = ", " + source[1] if source else ""
+    note = ("timm %s (%s), its validate.py with img_size %d, crop_pct 0.875 (Resize(%d)), %s interpolation%s; %s"
+            % (row["timm_model"], role, size, int(size / 0.875), row["interpolation"], norm, row["source"]))
     ref = reference("timm", float(row["top1"]), float(row["top5"]), recipe, image_set, expected, note)
     if labels:
         ref["labels"] = labels
@@ -146,7 +158,9 @@ def torchvision_manifest(name, rows, sets, timm=None):
     inception = name == "inception_v3"
     size = 299 if inception else 224
     recipes = ["torchvision-inception", "torchvision-inception-seed"] if inception else ["torchvision"]
-    if timm is not None and timm["imagenet"]["interpolation"] == "bicubic":
+    if timm is not None and name in TIMM_SOURCES:
+        recipes.append(TIMM_SOURCES[name][0])
+    elif timm is not None and timm["imagenet"]["interpolation"] == "bicubic":
         recipes.append("timm-bicubic-299" if inception else "timm-bicubic")
     refs = []
     for row in rows:

@@ -1,4 +1,5 @@
-//! The flags of `add-model`: the ONNX file, its inline recipe or preset, and its references.
+//! The flags of `add-model`: the ONNX file, its inline recipe, preset or recipe source, and its
+//! references.
 
 use std::path::PathBuf;
 
@@ -47,10 +48,13 @@ pub struct AddModelArgs {
     #[arg(long, value_name = "NAME")]
     pub id: String,
 
-    /// A preset recipe (`zoorepro recipes`); or describe one with --resize-mode ... --channels.
+    /// A preset recipe (`zoorepro recipes`) or a recipe source (timm:NAME, timm:FILE.json,
+    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,...], keras-dataset:MODE@SIZE,
+    /// slim:inception|vgg@SIZE, mlperf:NAME; docs/recipes.md), written into the manifest; or
+    /// describe one with --resize-mode ... --channels.
     #[arg(
         long,
-        value_name = "PRESET",
+        value_name = "PRESET|SOURCE",
         conflicts_with_all = INLINE_RECIPE_FLAGS,
         required_unless_present = "resize_mode"
     )]

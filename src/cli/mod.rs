@@ -174,8 +174,11 @@ pub struct ModelArgs {
     #[arg(long, value_name = "ID")]
     pub model: String,
 
-    /// One of the manifest's recipes [default: the manifest's default].
-    #[arg(long, value_name = "NAME")]
+    /// One of the manifest's recipes [default: the manifest's default], or a preset or recipe
+    /// source whose tensor fits the model: timm:NAME[@no-prefetcher], timm:FILE.json,
+    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,INTERPOLATION][,keep-aspect],
+    /// keras-dataset:MODE@SIZE, slim:inception|vgg@SIZE, mlperf:NAME (docs/recipes.md).
+    #[arg(long, value_name = "NAME|SOURCE")]
     pub recipe: Option<String>,
 
     /// Which Pillow's resampling to reproduce: 12 or 13 (their pass orders differ), or simd
@@ -209,8 +212,11 @@ pub struct ModelsArgs {
     #[arg(long)]
     pub all_present: bool,
 
-    /// One of each manifest's recipes [default: the manifest's default].
-    #[arg(long, value_name = "NAME")]
+    /// One of each manifest's recipes [default: the manifest's default], or a preset or recipe
+    /// source whose tensor fits each model: timm:NAME[@no-prefetcher], timm:FILE.json,
+    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,INTERPOLATION][,keep-aspect],
+    /// keras-dataset:MODE@SIZE, slim:inception|vgg@SIZE, mlperf:NAME (docs/recipes.md).
+    #[arg(long, value_name = "NAME|SOURCE")]
     pub recipe: Option<String>,
 
     /// Which Pillow's resampling to reproduce: 12 or 13 (their pass orders differ), or simd
@@ -240,6 +246,9 @@ pub struct VerifyArgs {
     /// ImageFolder tree, flat folder of ILSVRC2012_val_*.JPEG, or ILSVRC2012_img_val.tar.
     #[arg(long, value_name = "PATH")]
     pub val: PathBuf,
+
+    #[command(flatten)]
+    pub labels: GroundTruthArg,
 
     /// Samples per inference call (1: one at a time) [default: the model's fixed batch, else 32].
     /// At most 4096, and at most what keeps the batch's input tensors within 2 GiB (about 890
@@ -300,8 +309,11 @@ pub struct PreprocessArgs {
     #[arg(long, value_name = "ID", required_unless_present = "recipe")]
     pub model: Option<String>,
 
-    /// A preset name, or with --model one of the manifest's recipes.
-    #[arg(long, value_name = "NAME")]
+    /// A preset or a recipe source (timm:NAME[@no-prefetcher], timm:FILE.json,
+    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,INTERPOLATION][,keep-aspect],
+    /// keras-dataset:MODE@SIZE, slim:inception|vgg@SIZE, mlperf:NAME; docs/recipes.md), or with
+    /// --model one of the manifest's recipes.
+    #[arg(long, value_name = "NAME|SOURCE")]
     pub recipe: Option<String>,
 
     /// Which Pillow's resampling to reproduce: 12 or 13 (their pass orders differ), or simd
@@ -336,6 +348,9 @@ pub struct DeterminismArgs {
     /// ImageFolder tree, flat folder of ILSVRC2012_val_*.JPEG, or ILSVRC2012_img_val.tar.
     #[arg(long, value_name = "PATH")]
     pub val: PathBuf,
+
+    #[command(flatten)]
+    pub labels: GroundTruthArg,
 
     /// Images to test, chosen reproducibly from --val (the same names whatever the layout).
     #[arg(long, default_value_t = 64, value_name = "N", value_parser = parse_count)]
@@ -408,6 +423,9 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "PATH")]
     pub val: PathBuf,
 
+    #[command(flatten)]
+    pub labels: GroundTruthArg,
+
     /// Images to test, chosen reproducibly from --val (the whole set when it is smaller).
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = parse_count)]
     pub samples: usize,
@@ -417,6 +435,12 @@ pub struct ExplainArgs {
     /// on the images it scored.
     #[arg(long, value_name = "RUN|MODEL")]
     pub against: Option<String>,
+
+    /// Leave out the published pipelines the recipe sources name at the model's size (timm's
+    /// configs, torchvision's weights, Keras, TF-slim, MLPerf: 32 more candidates for an NCHW
+    /// model of 224, each one more inference per image): the variations and presets only.
+    #[arg(long)]
+    pub no_sources: bool,
 
     /// ONNX Runtime intra-op threads, and image decoding threads [default: all cores].
     #[arg(long, value_name = "N", value_parser = parse_threads)]
@@ -453,6 +477,17 @@ pub struct JsonArg {
     pub json: bool,
 }
 
+/// `--ground-truth`, shared by the commands that read `--val` and score its images.
+#[derive(Args, Debug, Clone)]
+pub struct GroundTruthArg {
+    /// Labels for --val's images (any folder or tar): a CSV or TSV file, with or without a header
+    /// row, whose rows give an image (its path relative to --val, or its basename) and its class
+    /// (an index 0-999 or a wnid). It overrides the layout's labels; an image it does not list is
+    /// not scored. Its sha256 is part of the run's identity.
+    #[arg(long, value_name = "FILE")]
+    pub ground_truth: Option<PathBuf>,
+}
+
 /// `--decode-threads`, shared by the commands that decode images and run a model.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct DecodeThreadsArg {
@@ -473,7 +508,8 @@ impl DecodeThreadsArg {
 /// `--ort-lib`, shared by the commands that load ONNX Runtime.
 #[derive(Args, Debug, Clone)]
 pub struct OrtLibArg {
-    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else where scripts/setup.sh puts it].
+    /// The ONNX Runtime shared library [default: $ORT_DYLIB_PATH, else $ZOOREPRO_ORT_DIR, else where
+    /// scripts/setup.sh puts it, else the pip onnxruntime of the active venv ($VIRTUAL_ENV)].
     #[arg(long, value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,
 }

@@ -25,6 +25,11 @@ pub struct MergeArgs {
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
 
+    /// One row per merged run, as CSV or JSON by the file's extension (.csv, .json), in the
+    /// columns of `verify --results-file` (param_count empty: merge reads no model file).
+    #[arg(long, value_name = "FILE.csv|FILE.json")]
+    pub results_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub output: JsonArg,
 }

@@ -102,7 +102,9 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
     Ok(exit::SUCCESS)
 }
 
-/// The manifest's recipe: by its preset's name where it is one unchanged, else written out.
+/// The manifest's recipe: by its preset's name where it is one unchanged, else written out (a
+/// source too, so that the arithmetic its reference was measured with stays in the manifest
+/// whatever a later table says).
 fn recipe_refs(recipe: &Recipe) -> Vec<RecipeRef> {
     match recipe::preset(&recipe.name) {
         Some(preset) if preset == *recipe => vec![RecipeRef::Preset(recipe.name.clone())],
@@ -128,6 +130,9 @@ fn write_and_reload(
 ) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(manifest)?;
     text.push('\n');
+    // A fresh install's data folder has no manifests/ yet.
+    std::fs::create_dir_all(manifests_dir)
+        .with_context(|| format!("cannot create the folder {}", manifests_dir.display()))?;
     crate::util::safe_file::write_bytes_atomically(target, text.as_bytes())
         .with_context(|| format!("cannot write {}", target.display()))?;
     // Loading every manifest back is what `verify` will do; if ours breaks the set, say so now.
@@ -229,17 +234,17 @@ fn check_id_is_free(
     Ok(())
 }
 
-/// A preset keeps its own layout (a mismatch with the model is then refused, never transposed);
-/// an inline recipe takes the model's.
+/// A preset or source keeps its own layout (a mismatch with the model is then refused, never
+/// transposed); an inline recipe takes the model's.
 fn build_recipe(args: &AddModelArgs, name: &str, layout: Layout) -> anyhow::Result<Recipe> {
-    if let Some(preset) = &args.recipe {
-        return recipe::preset(preset).ok_or_else(|| {
-            let names: Vec<String> = recipe::presets().into_iter().map(|r| r.name).collect();
-            anyhow::anyhow!(
-                "--recipe {preset:?} is not a preset; presets: {} (or describe one inline with --resize-mode ...)",
-                names.join(", ")
-            )
-        });
+    if let Some(name) = &args.recipe {
+        let recipe = crate::image::sources::resolve(name).map_err(|e| {
+            anyhow::anyhow!("--recipe: {e} (or describe one inline with --resize-mode ...)")
+        })?;
+        recipe
+            .validate()
+            .map_err(|reason| anyhow::anyhow!("--recipe {name}: {reason}"))?;
+        return Ok(recipe);
     }
     // clap guarantees every inline flag but --crop is present when --resize-mode is.
     let missing = || {

@@ -75,7 +75,7 @@ pub fn run(ctx: &Context, args: &DeterminismArgs) -> anyhow::Result<i32> {
     for &batch in &args.batch_sizes {
         check_batch_memory("--batch-sizes", batch, recipe.sample_len(), 1)?;
     }
-    let dataset = Dataset::open(&args.val)?;
+    let dataset = crate::commands::shared::options::open_dataset(&args.val, &args.labels)?;
     let settings = Settings::of(args);
     let configs = configurations(&settings.providers, &settings.opt_levels, &settings.threads);
 

@@ -128,6 +128,7 @@ fn run_identity(
             "{preds_sha}{probs_sha}"
         )))),
         class_subset: None,
+        ground_truth_sha256: None,
     };
     let meta = RunMeta {
         schema: RUN_META_SCHEMA,

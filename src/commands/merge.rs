@@ -21,6 +21,7 @@ use crate::eval::prediction::{Content, Prediction, Settle, Summary, content_dige
 use crate::eval::trust::Coverage;
 use crate::eval::verdict::applicable;
 use crate::model::manifest::{self, ImageSetId};
+use crate::report::results::{ResultRow, UNKNOWN_EXTENSION, results_format, write_results};
 use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
 use crate::store::{DatasetMeta, PassImage, RunInfo, RunKey, Store};
 
@@ -87,56 +88,97 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
     for group in groups.values() {
         record::check_outputs_writable(None, &report_dir, &group[0].info.model_id, None)?;
     }
+    if let Some(path) = &args.results_file {
+        if results_format(path).is_none() {
+            bail!("{}: {UNKNOWN_EXTENSION}", path.display());
+        }
+        record::check_file_writable(path, "the results file")?;
+    }
     let mut status = crate::exit::SUCCESS;
+    let mut rows = Vec::new();
     for group in groups.values() {
-        let (count, by_index) = complete_partition(group)?;
-        let coverage = merged_coverage(&by_index, args.allow_partial)?;
-        let (rows, contents) = gather_rows(&by_index, &stores, count)?;
-        let first = &group[0].info;
-        let key = unsharded(&first.key);
-        let manifest = manifest::resolve(&manifests, &first.model_id)?;
-        let layout_name = first
-            .meta
-            .verify()
-            .and_then(|v| v.dataset.as_ref())
-            .and_then(|d| {
-                crate::dataset::layout_set_name(d.layout.as_deref()?, Path::new(d.path.as_deref()?))
-            });
-        let references = |id: &ImageSetId<'_>| {
-            let mut id = *id;
-            id.layout_name = layout_name;
-            applicable(manifest, &key.recipe, &id)
+        let merging = Merging {
+            stores: &stores,
+            manifests: &manifests,
+            started_at,
+            home: &home,
+            tolerance: args.verdict.tolerance,
         };
-        let settle = Settle {
-            coverage,
-            references: &references,
-        };
-        let merged = store_merged(&mut target, first, &key, count, (&rows, &contents), &settle)?;
-        let MergedImages {
-            ordered,
-            content_sha256,
-            duplicate_contents,
-        } = merged_images(rows, &contents);
-        let store = StoreInfo {
-            database: target.path().display().to_string(),
-            run_id: merged.id,
-            key: key.digest(),
-            reused: ordered.len(),
-        };
-        let mut parts = record_parts(first, count, store, started_at, &home)?;
-        parts.image_set_content_sha256 = content_sha256;
-        parts.coverage = coverage;
-        parts.duplicate_contents = duplicate_contents;
-        let record = record::build_record(manifest, &ordered, args.verdict.tolerance, parts);
-        status = status.max(record::emit(
+        let (record, key) = merge_group(group, args.allow_partial, &mut target, &merging)?;
+        let code = record::emit(
             &record,
             &report_dir,
             &record::report_stem(started_at, &key),
             args.output.json,
             &args.verdict,
-        )?);
+        )?;
+        status = crate::exit::worst(status, code);
+        rows.push(ResultRow::new(&record, None));
+    }
+    if let Some(path) = &args.results_file {
+        write_results(path, &rows)
+            .with_context(|| format!("cannot write the results file {}", path.display()))?;
+        eprintln!("  results: {} ({} runs)", path.display(), rows.len());
     }
     Ok(status)
+}
+
+/// What every merged group's record needs besides its shards.
+struct Merging<'a> {
+    stores: &'a HashMap<PathBuf, Store>,
+    manifests: &'a [manifest::Manifest],
+    started_at: SystemTime,
+    home: &'a Path,
+    tolerance: f64,
+}
+
+/// One key's shards merged into one run of `target`, and its record.
+fn merge_group(
+    group: &[ShardRun],
+    allow_partial: bool,
+    target: &mut Store,
+    merging: &Merging,
+) -> anyhow::Result<(crate::report::RunRecord, RunKey)> {
+    let (count, by_index) = complete_partition(group)?;
+    let coverage = merged_coverage(&by_index, allow_partial)?;
+    let (rows, contents) = gather_rows(&by_index, merging.stores, count)?;
+    let first = &group[0].info;
+    let key = unsharded(&first.key);
+    let manifest = manifest::resolve(merging.manifests, &first.model_id)?;
+    let layout_name = first
+        .meta
+        .verify()
+        .and_then(|v| v.dataset.as_ref())
+        .and_then(|d| {
+            crate::dataset::layout_set_name(d.layout.as_deref()?, Path::new(d.path.as_deref()?))
+        });
+    let references = |id: &ImageSetId<'_>| {
+        let mut id = *id;
+        id.layout_name = layout_name;
+        applicable(manifest, &key.recipe, &id)
+    };
+    let settle = Settle {
+        coverage,
+        references: &references,
+    };
+    let merged = store_merged(target, first, &key, count, (&rows, &contents), &settle)?;
+    let MergedImages {
+        ordered,
+        content_sha256,
+        duplicate_contents,
+    } = merged_images(rows, &contents);
+    let store = StoreInfo {
+        database: target.path().display().to_string(),
+        run_id: merged.id,
+        key: key.digest(),
+        reused: ordered.len(),
+    };
+    let mut parts = record_parts(first, count, store, merging.started_at, merging.home)?;
+    parts.image_set_content_sha256 = content_sha256;
+    parts.coverage = coverage;
+    parts.duplicate_contents = duplicate_contents;
+    let record = record::build_record(manifest, &ordered, merging.tolerance, parts);
+    Ok((record, key))
 }
 
 /// The merged run's images for its record, and what their contents say of the set.
@@ -481,6 +523,7 @@ fn record_parts(
     let dataset = made.dataset.unwrap_or(DatasetMeta {
         path: None,
         layout: None,
+        ground_truth: None,
     });
     let key = &first.key;
     Ok(RecordParts {
@@ -495,6 +538,13 @@ fn record_parts(
         archive_end: None,
         image_set_content_sha256: None,
         layout_set_name: None,
+        // Each shard counted the images its file did not list; the merged run has no count.
+        ground_truth: dataset
+            .ground_truth
+            .map(|truth| crate::dataset::GroundTruthInfo {
+                unlisted: None,
+                ..*truth
+            }),
         store: Some(store),
         coverage: Coverage::Complete,
         duplicate_contents: None,
@@ -504,6 +554,7 @@ fn record_parts(
             home: home.display().to_string(),
             ort_version: key.ort_version.clone(),
             ort_library: made.ort_library.unwrap_or_default(),
+            ort_library_sha256: made.ort_library_sha256.unwrap_or_default(),
             provider: key.provider.clone(),
             threads: made.threads.unwrap_or(0),
             batch: key.batch,

@@ -94,21 +94,35 @@ pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<i32> {
     Ok(exit::SUCCESS)
 }
 
-/// The references in one cell of the text listing: `source top1/top5 on set (expected)`.
+/// The references in one cell of the text listing: `source top1/top5 on set (expected)`, with
+/// the label set where it is not the original one (`timm 81.73/95.03 on ilsvrc2012-val with ReaL
+/// labels`), so two numbers of one source on one set are never read as rivals.
 fn reference_summary(references: &[Reference]) -> String {
     references
         .iter()
         .map(|r| {
             format!(
-                "{} {}/{} on {}{}",
+                "{} {}/{} on {}{}{}",
                 r.source,
                 r.top1,
                 r.top5
                     .map_or_else(|| "—".to_string(), |top5| top5.to_string()),
                 r.image_set.name,
+                r.labels.as_deref().map_or(String::new(), |labels| format!(
+                    " with {} labels",
+                    labels_name(labels)
+                )),
                 if r.expected { " (expected)" } else { "" }
             )
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// How the listing names a label set: ImageNet-ReaL as its authors spell it.
+fn labels_name(labels: &str) -> &str {
+    match labels {
+        "real" => "ReaL",
+        other => other,
+    }
 }

@@ -44,7 +44,8 @@ pub fn write_tensors(
     Ok(images.len())
 }
 
-/// `zoorepro preprocess`: resolves the recipe (a manifest's, or a preset) and writes the tensors.
+/// `zoorepro preprocess`: resolves the recipe (for a manifest's model, or a preset or source by
+/// itself) and writes the tensors.
 pub fn run(ctx: &super::Context, args: &crate::cli::PreprocessArgs) -> anyhow::Result<i32> {
     let recipe = match &args.model {
         Some(model) => {
@@ -52,19 +53,7 @@ pub fn run(ctx: &super::Context, args: &crate::cli::PreprocessArgs) -> anyhow::R
             let manifests = ctx.manifests(&home)?;
             crate::model::manifest::resolve(&manifests, model)?.recipe(args.recipe.as_deref())?
         }
-        None => {
-            let name = args.recipe.as_deref().unwrap_or_default();
-            crate::image::recipe::preset(name).ok_or_else(|| {
-                let names: Vec<String> = crate::image::recipe::presets()
-                    .into_iter()
-                    .map(|r| r.name)
-                    .collect();
-                anyhow::anyhow!(
-                    "{name:?} is not a recipe preset; presets: {}",
-                    names.join(", ")
-                )
-            })?
-        }
+        None => crate::image::sources::resolve(args.recipe.as_deref().unwrap_or_default())?,
     };
     let count = write_tensors(
         &args.images,

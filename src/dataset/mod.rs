@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 mod folder;
+mod ground_truth;
 pub mod labels;
 mod named_sets;
 
@@ -20,6 +21,7 @@ mod shard;
 mod skipped;
 mod tar_stream;
 
+pub use ground_truth::{GroundTruth, GroundTruthError, GroundTruthInfo};
 pub use named_sets::{ClassSubset, LAYOUT_SET_NAMES, class_subset, layout_set_name};
 pub use shard::Shard;
 use skipped::SkipLog;
@@ -72,6 +74,12 @@ pub enum DatasetError {
         reason: String,
         after: String,
     },
+    #[error(transparent)]
+    GroundTruth(#[from] GroundTruthError),
+    #[error(
+        "{path} is a file but not a tar archive ({what}); pass --val an ImageFolder tree, a flat folder of images, or ILSVRC2012_img_val.tar (.tar.gz)"
+    )]
+    NotAnArchive { path: PathBuf, what: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +129,9 @@ pub struct Dataset {
     skipped: SkipLog,
     /// How a tar ended, once streamed to its end.
     archive_end: Arc<Mutex<Option<ArchiveEnd>>>,
+    /// `--ground-truth`: the labels of every image (a folder's are applied to its listing, a
+    /// tar's as it is streamed).
+    ground_truth: Option<Arc<GroundTruth>>,
 }
 
 pub fn is_image_name(name: &str) -> bool {
@@ -131,6 +142,47 @@ pub fn is_image_name(name: &str) -> bool {
 
 impl Dataset {
     pub fn open(path: &Path) -> Result<Dataset, DatasetError> {
+        Dataset::open_labelled(path, None)
+    }
+
+    /// Opens `path`, its images labelled by `ground_truth` when one is given (`--ground-truth`):
+    /// the file's rows override the layout's labels, and an image it does not list is
+    /// unlabelled. In a folder every row must name one of its images; a tar's rows are checked
+    /// once it is streamed ([`Dataset::check_ground_truth`]).
+    pub fn open_labelled(
+        path: &Path,
+        ground_truth: Option<GroundTruth>,
+    ) -> Result<Dataset, DatasetError> {
+        let mut dataset = Dataset::open_layout(path)?;
+        let Some(truth) = ground_truth else {
+            return Ok(dataset);
+        };
+        if dataset.kind != SourceKind::Tar {
+            for (entry, _) in &mut dataset.listing {
+                entry.label = truth.label_of(entry);
+            }
+            truth.check_all_matched(path)?;
+        }
+        dataset.ground_truth = Some(Arc::new(truth));
+        dataset.check_subset()?;
+        Ok(dataset)
+    }
+
+    /// After a tar was streamed to its end: every row of `--ground-truth` named one of its
+    /// members. Folders were checked when opened.
+    pub fn check_ground_truth(&self) -> Result<(), DatasetError> {
+        match &self.ground_truth {
+            Some(truth) if self.kind == SourceKind::Tar => Ok(truth.check_all_matched(&self.root)?),
+            _ => Ok(()),
+        }
+    }
+
+    /// What a record says of `--ground-truth` (its path, sha256 and rows), if one labels the set.
+    pub fn ground_truth(&self) -> Option<GroundTruthInfo> {
+        self.ground_truth.as_ref().map(|truth| truth.info())
+    }
+
+    fn open_layout(path: &Path) -> Result<Dataset, DatasetError> {
         // `metadata` follows symlinks; a dangling link or a loop reads as missing/unreadable.
         let metadata = fs::metadata(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => DatasetError::Missing {
@@ -143,12 +195,14 @@ impl Dataset {
         })?;
         let skipped = SkipLog::default();
         if metadata.is_file() {
+            check_archive(path)?;
             return Ok(Dataset {
                 root: path.to_path_buf(),
                 kind: SourceKind::Tar,
                 listing: Vec::new(),
                 skipped,
                 archive_end: Arc::default(),
+                ground_truth: None,
             });
         }
         let top = folder::sorted_dir(path)?;
@@ -184,6 +238,7 @@ impl Dataset {
             listing,
             skipped,
             archive_end: Arc::default(),
+            ground_truth: None,
         };
         dataset.check_subset()?;
         Ok(dataset)
@@ -290,6 +345,15 @@ impl Dataset {
                 )
             })
             .collect();
+        if let Some(truth) = &self.ground_truth
+            && truth.unlisted() > 0
+        {
+            warnings.push(format!(
+                "{root}: {} images are not listed in the ground-truth file {}: they are unlabelled, and not scored",
+                truth.unlisted(),
+                crate::util::escape::terminal(&truth.path().display().to_string())
+            ));
+        }
         if let Some(warning) = self.archive_end().and_then(ArchiveEnd::warning) {
             warnings.push(format!(
                 "{root} {warning} (recorded as dataset.archive_end)"
@@ -325,14 +389,85 @@ impl Dataset {
                 },
             )));
         }
-        tar_stream::stream(
+        let stream = tar_stream::stream(
             &self.root,
             limit,
             Box::new(wanted),
             self.skipped.clone(),
             Arc::clone(&self.archive_end),
-        )
+        )?;
+        let Some(truth) = self.ground_truth.clone() else {
+            return Ok(stream);
+        };
+        Ok(Box::new(stream.map(move |sample| {
+            sample.map(|mut sample| {
+                sample.entry.label = truth.label_of(&sample.entry);
+                sample
+            })
+        })))
     }
+}
+
+/// A file given as `--val` is read as a tar: one that is plainly something else (an image, a
+/// text, an empty file) is refused now, naming what it looks like, rather than streamed into a
+/// "truncated archive, re-download it" message that would send the user after the wrong fix.
+fn check_archive(path: &Path) -> Result<(), DatasetError> {
+    use std::io::Read as _;
+    let unreadable = |e: std::io::Error| DatasetError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let mut head = Vec::with_capacity(512);
+    std::fs::File::open(path)
+        .map_err(unreadable)?
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
+    match archive_kind(&head) {
+        Ok(()) => Ok(()),
+        Err(what) => Err(DatasetError::NotAnArchive {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+        }),
+    }
+}
+
+/// Whether the first 512 bytes of a file open a gzip stream or a tar header (POSIX `ustar`, or
+/// an old-style header with a valid checksum); else what the file looks like.
+fn archive_kind(head: &[u8]) -> Result<(), &'static str> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Ok(());
+    }
+    if head.len() == 512 {
+        if &head[257..262] == b"ustar" {
+            return Ok(());
+        }
+        let stored = std::str::from_utf8(&head[148..156])
+            .ok()
+            .map(|s| s.trim_matches(|c: char| c == '\0' || c == ' '))
+            .and_then(|s| u32::from_str_radix(s, 8).ok());
+        let sum: u32 = head
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u32::from(b)
+                }
+            })
+            .sum();
+        if stored == Some(sum) && head[0] != 0 {
+            return Ok(());
+        }
+    }
+    Err(match head {
+        [] => "it is empty",
+        [0xFF, 0xD8, ..] => "it is a JPEG image",
+        [0x89, b'P', b'N', b'G', ..] => "it is a PNG image",
+        _ if head.len() < 512 => "it is shorter than one tar header",
+        _ => "it starts with no tar header",
+    })
 }
 
 fn read_image(path: &Path) -> Result<Vec<u8>, String> {
@@ -610,7 +745,17 @@ mod tests {
         assert!(dataset.warnings().is_empty());
         let not_tar = dir.path().join("notes.tar");
         fs::write(&not_tar, vec![b'x'; 2048]).unwrap();
-        assert!(collect(&Dataset::open(&not_tar).unwrap(), None).is_err());
+        let refused = Dataset::open(&not_tar).err().unwrap().to_string();
+        assert!(
+            refused.contains("not a tar archive (it starts with no tar header)")
+                && !refused.contains("re-download"),
+            "{refused}"
+        );
+        let image = dir.path().join("photo.jpg");
+        fs::write(&image, [0xFF, 0xD8, 0xFF, 0xE0, 0, 16]).unwrap();
+        let refused = Dataset::open(&image).err().unwrap().to_string();
+        assert!(refused.contains("it is a JPEG image"), "{refused}");
+        assert!(archive_kind(&[]).is_err());
     }
 
     #[test]

@@ -333,7 +333,7 @@ pub fn finish(
             })
             .unwrap_or_default();
         verdict.summary = format!(
-            "no verdict against a reference: {} files named like ILSVRC2012 validation files carry labels that disagree with its ground truth{first}; put each file back under its own class",
+            "no verdict against a reference: {} files named like ILSVRC2012 validation files carry labels that disagree with its ground truth{first}; put each file back under its own class, or correct its row in the --ground-truth file",
             check.label_disagreements
         );
         verdict.expected_source = None;

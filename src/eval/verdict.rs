@@ -166,8 +166,22 @@ pub fn assess(
         within_full_val: within_full_val(ordered),
     };
     let found = applicable(manifest, recipe, &image_set);
-    let (references, verdict) =
+    let (mut references, mut verdict) =
         judge_applicable(&found, &manifest.id, recipe, &score.tally(), tolerance);
+    let unlabelled = ordered.len() - score.images;
+    if let Some(reason) = nothing_scored(score.images, score.evaluated, unlabelled) {
+        // No ranked image: no number to judge, and no reference decides anything.
+        for reference in &mut references {
+            reference.expected = false;
+        }
+        verdict = Verdict {
+            status: VerdictStatus::NoReference,
+            tolerance,
+            expected_source: None,
+            summary: reason,
+            marks: Vec::new(),
+        };
+    }
     Assessment {
         score,
         image_set_sha256,
@@ -175,6 +189,28 @@ pub fn assess(
         references,
         verdict,
     }
+}
+
+/// Why a run scored nothing, when no labelled image was ranked: none is labelled, or every
+/// labelled one failed. `None` when some image was scored, and for a run of no image at all (a
+/// shard that got none of a small set: an empty part by design, which `merge` completes). Every
+/// output says it, and such a run exits 3 whatever `--require-reference` says: an empty run is
+/// not a success.
+pub fn nothing_scored(labelled: usize, evaluated: usize, unlabelled: usize) -> Option<String> {
+    if evaluated > 0 || labelled + unlabelled == 0 {
+        return None;
+    }
+    Some(if labelled == 0 {
+        format!(
+            "nothing was scored: none of the {unlabelled} images is labelled (a flat folder or a tar labels only \
+             files named like ILSVRC2012_val_00000001.JPEG; pass --ground-truth FILE to label any other)"
+        )
+    } else {
+        format!(
+            "nothing was scored: all {labelled} labelled images failed to be read or decoded (the record lists them \
+             under failures)"
+        )
+    })
 }
 
 /// Accuracy over the labelled images; failed images count as incorrect.
@@ -210,6 +246,16 @@ impl Score {
 
     pub fn top5(&self) -> f64 {
         percent(self.top5_correct, self.images)
+    }
+
+    /// Top-1 and top-5 in percent, `None` for no labelled image: a percentage of nothing is no
+    /// number (records write it as null, every text as n/a).
+    pub fn percentages(&self) -> (Option<f64>, Option<f64>) {
+        if self.images == 0 {
+            (None, None)
+        } else {
+            (Some(self.top1()), Some(self.top5()))
+        }
     }
 
     pub fn tally(&self) -> Tally {
@@ -408,6 +454,27 @@ mod tests {
         assert_eq!((score.top1_correct, score.top5_correct), (1, 2));
         assert!((score.top1() - 100.0 / 3.0).abs() < 1e-12);
         assert_eq!(Score::default().top5(), 0.0);
+    }
+
+    #[test]
+    fn a_run_that_scored_nothing_says_why_and_has_no_percentage() {
+        assert_eq!(nothing_scored(3, 2, 0), None);
+        assert_eq!(nothing_scored(0, 0, 0), None, "an empty shard");
+        let unlabelled = nothing_scored(0, 0, 20).unwrap();
+        assert!(
+            unlabelled.contains("none of the 20 images is labelled")
+                && unlabelled.contains("--ground-truth"),
+            "{unlabelled}"
+        );
+        let failed = nothing_scored(5, 0, 1).unwrap();
+        assert!(failed.contains("all 5 labelled images failed"), "{failed}");
+        assert_eq!(Score::default().percentages(), (None, None));
+        let ranked = Outcome::Ranked {
+            top5: [7, 1, 2, 3, 4],
+            scores: [0.0; 5],
+        };
+        let score = Score::of(&[image("a", Some(7), ranked)]);
+        assert_eq!(score.percentages(), (Some(100.0), Some(100.0)));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! ([`pipelines::preprocess`]); a [`recipe`] names its pipeline and the arithmetic. What the
 //! pipelines share: the [`raster`] types, [`decoding`]'s error and limits, and torchvision's
 //! [`geometry`]; every pipeline's libjpeg settings go through the one glue in `libjpeg`.
+//! [`sources`] turns any recipe name, a preset's or a source's (`timm:resnet50.a1_in1k`), into a
+//! recipe.
 
 pub mod decoding;
 pub mod geometry;
@@ -11,3 +13,4 @@ pub(crate) mod libjpeg;
 pub mod pipelines;
 pub mod raster;
 pub mod recipe;
+pub mod sources;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::eval::trust::{Identity, ReferenceOrigin};
-use crate::image::recipe::{self, Layout, Recipe};
+use crate::image::recipe::{Layout, Recipe};
+use crate::image::sources;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -25,8 +26,15 @@ pub enum ManifestError {
         first: PathBuf,
         second: PathBuf,
     },
-    #[error("no manifest has id or name {query:?} (`zoorepro models` lists them)")]
-    UnknownModel { query: String },
+    #[error(
+        "no manifest has id or name {query:?}{} (`zoorepro models` lists them)",
+        super::select::did_you_mean(suggestions)
+    )]
+    UnknownModel {
+        query: String,
+        /// The closest ids, for "did you mean".
+        suggestions: Vec<String>,
+    },
     #[error("{query:?} is not a valid model pattern: {reason}")]
     BadPattern { query: String, reason: String },
     #[error("{query:?} matches several manifests: {}; pass the full id", candidates.join(", "))]
@@ -34,11 +42,19 @@ pub enum ManifestError {
         query: String,
         candidates: Vec<String>,
     },
-    #[error("model {id} has no recipe {name:?}; its recipes: {}", available.join(", "))]
+    #[error("model {id} has no recipe {name:?} (its recipes: {}), and {reason}", available.join(", "))]
     UnknownRecipe {
         id: String,
         name: String,
         available: Vec<String>,
+        reason: String,
+    },
+    #[error("recipe {name} cannot feed model {id}: {reason} (its recipes: {})", available.join(", "))]
+    RecipeDoesNotFit {
+        id: String,
+        name: String,
+        available: Vec<String>,
+        reason: String,
     },
     #[error(
         "cannot tell where the zoorepro home is (no folder marked with a .zoorepro-home file above the current directory or the binary, and no data folder: $HOME is unset): pass --home DIR or set ZOOREPRO_HOME"
@@ -251,24 +267,50 @@ pub fn full_val_name(id: &ImageSetId<'_>) -> Option<&'static str> {
 const LEGACY_FULL_VAL_SHA256: &str =
     "c212211fc64b53a65e24dea8698efd5a820b32d33bc6065776993462893e114d";
 
+/// A declared recipe: inline as written, or by name, a preset or a built-in source (a manifest
+/// reads no file of a source: what it names must mean the same wherever it is loaded).
+fn declared_recipe(declared: &RecipeRef) -> Result<Recipe, String> {
+    match declared {
+        RecipeRef::Preset(name) => sources::resolve_builtin(name).map_err(|e| e.to_string()),
+        RecipeRef::Inline(recipe) => Ok(recipe.clone()),
+    }
+}
+
 impl Manifest {
-    /// Resolves a recipe of this manifest by name (its default when `None`).
+    /// Resolves a recipe for this model by name (its default when `None`): one the manifest
+    /// declares, else any preset or recipe source (`image::sources`) whose tensor fits the input.
+    /// A recipe making the same tensor as a declared one is that declared recipe, under its
+    /// name: its references apply, and its stored runs are reused. Any other gets no reference
+    /// measured with a declared recipe as the expected one.
     pub fn recipe(&self, name: Option<&str>) -> Result<Recipe, ManifestError> {
         let wanted = name.unwrap_or(&self.default_recipe);
-        let unknown = || ManifestError::UnknownRecipe {
+        if let Some(declared) = self.recipes.iter().find(|r| r.name() == wanted) {
+            return declared_recipe(declared).map_err(|reason| ManifestError::UnknownRecipe {
+                id: self.id.clone(),
+                name: wanted.to_string(),
+                available: self.recipes.iter().map(|r| r.name().to_string()).collect(),
+                reason,
+            });
+        }
+        let recipe = sources::resolve(wanted).map_err(|e| ManifestError::UnknownRecipe {
             id: self.id.clone(),
             name: wanted.to_string(),
             available: self.recipes.iter().map(|r| r.name().to_string()).collect(),
-        };
-        match self
+            reason: e.to_string(),
+        })?;
+        self.fits(&recipe)
+            .map_err(|reason| ManifestError::RecipeDoesNotFit {
+                id: self.id.clone(),
+                name: wanted.to_string(),
+                available: self.recipes.iter().map(|r| r.name().to_string()).collect(),
+                reason,
+            })?;
+        let same = self
             .recipes
             .iter()
-            .find(|r| r.name() == wanted)
-            .ok_or_else(unknown)?
-        {
-            RecipeRef::Preset(name) => recipe::preset(name).ok_or_else(unknown),
-            RecipeRef::Inline(recipe) => Ok(recipe.clone()),
-        }
+            .filter_map(|declared| declared_recipe(declared).ok())
+            .find(|declared| declared.same_tensor(&recipe));
+        Ok(same.unwrap_or(recipe))
     }
 
     /// The references measured on the evaluated image set `id` (names, count and, where the
@@ -403,9 +445,7 @@ impl Manifest {
                 return Err(format!("recipe {:?} is declared twice", recipe_ref.name()));
             }
             let recipe = match recipe_ref {
-                RecipeRef::Preset(name) => recipe::preset(name).ok_or_else(|| {
-                    format!("recipe {name:?} is not a preset (`zoorepro recipes`)")
-                })?,
+                RecipeRef::Preset(_) => declared_recipe(recipe_ref)?,
                 RecipeRef::Inline(recipe) => {
                     recipe
                         .validate()
@@ -413,30 +453,36 @@ impl Manifest {
                     recipe.clone()
                 }
             };
-            if recipe.layout != self.input.layout {
-                return Err(format!(
-                    "recipe {} produces {} but the input is {}",
-                    recipe.name,
-                    recipe.layout.name(),
-                    self.input.layout.name()
-                ));
-            }
-            let spatial: Vec<&Dim> = match self.input.layout {
-                Layout::Nchw => self.input.shape[2..4].iter().collect(),
-                Layout::Nhwc => self.input.shape[1..3].iter().collect(),
-            };
-            for dim in spatial {
-                if let Dim::Fixed(size) = dim
-                    && *size != u64::from(recipe.crop_size)
-                {
-                    return Err(format!(
-                        "recipe {} makes {}px inputs but the input shape says {size}",
-                        recipe.name, recipe.crop_size
-                    ));
-                }
-            }
+            self.fits(&recipe)?;
         }
         Ok(names)
+    }
+
+    /// Whether `recipe`'s tensor has the input's layout and fixed spatial size.
+    fn fits(&self, recipe: &Recipe) -> Result<(), String> {
+        if recipe.layout != self.input.layout {
+            return Err(format!(
+                "recipe {} produces {} but the input is {}",
+                recipe.name,
+                recipe.layout.name(),
+                self.input.layout.name()
+            ));
+        }
+        let spatial = match self.input.layout {
+            Layout::Nchw => self.input.shape.get(2..4),
+            Layout::Nhwc => self.input.shape.get(1..3),
+        };
+        for dim in spatial.unwrap_or_default() {
+            if let Dim::Fixed(size) = dim
+                && *size != u64::from(recipe.crop_size)
+            {
+                return Err(format!(
+                    "recipe {} makes {}px inputs but the input shape says {size}",
+                    recipe.name, recipe.crop_size
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Each reference names a declared recipe; an expected one documents its recipe and is the
@@ -635,6 +681,7 @@ pub fn resolve<'a>(manifests: &'a [Manifest], query: &str) -> Result<&'a Manifes
         [one] => Ok(one),
         [] => Err(ManifestError::UnknownModel {
             query: query.to_string(),
+            suggestions: super::select::closest_ids(manifests, query),
         }),
         many => Err(ManifestError::Ambiguous {
             query: query.to_string(),
@@ -805,6 +852,56 @@ mod tests {
                 .to_string()
                 .contains("torchvision-inception")
         );
+    }
+
+    #[test]
+    fn timms_inception_v3_reference_is_tied_to_timms_own_config() {
+        let manifests = shipped();
+        let inception = resolve(&manifests, "pytorch/inception_v3").unwrap();
+        let full = ImageSetId {
+            sha256: FULL_VAL_SHA256,
+            content_sha256: None,
+            images: 50_000,
+            layout_name: None,
+            within_full_val: true,
+        };
+        let timm = inception.recipe(Some("timm:inception_v3.tv_in1k")).unwrap();
+        // timm's config: mean = std = 0.5, by the prefetcher's (x - 127.5) / 127.5.
+        assert_eq!((timm.resize_size, timm.crop_size), (341, 299));
+        assert_eq!(
+            (timm.scale, timm.mean, timm.std),
+            (1.0, [127.5; 3], [127.5; 3])
+        );
+        let expected: Vec<_> = inception
+            .references_for(&timm.name, &full)
+            .into_iter()
+            .filter(|(_, e)| *e)
+            .map(|(r, _)| (r.source.as_str(), r.top1))
+            .collect();
+        assert_eq!(expected, [("timm", 77.472)]);
+
+        // A source making a declared recipe's tensor is that recipe; another keeps its own name,
+        // which no reference names.
+        let same = inception
+            .recipe(Some("torchvision:Inception_V3_Weights.IMAGENET1K_V1"))
+            .unwrap();
+        assert_eq!(same.name, "torchvision-inception");
+        let other = inception
+            .recipe(Some("timm:inception_v3.tv_in1k@no-prefetcher"))
+            .unwrap();
+        assert_eq!(other.name, "timm:inception_v3.tv_in1k@no-prefetcher");
+        assert!(
+            inception
+                .references_for(&other.name, &full)
+                .iter()
+                .all(|(_, expected)| !expected)
+        );
+        let unfit = inception.recipe(Some("torchvision:resnet50")).unwrap_err();
+        assert!(unfit.to_string().contains("224px"), "{unfit}");
+        let unknown = inception
+            .recipe(Some("timm:inception_v3.tv_in1"))
+            .unwrap_err();
+        assert!(unknown.to_string().contains("did you mean"), "{unknown}");
     }
 
     #[test]

@@ -2,6 +2,59 @@
 
 use super::manifest::{Manifest, ManifestError, resolve};
 
+/// Ids suggested for a query that names no manifest: at most this many.
+const SUGGESTIONS: usize = 3;
+
+/// The ids closest to `query` by edit distance (to the whole id or to its bare name), closest
+/// first: within a quarter of the query's length (at least 2 edits), and at most one edit
+/// further than the closest, so that a near miss is not buried among far ones: `resnet5`
+/// suggests `keras/resnet50` and `pytorch/resnet50`, `pytorch/resnt50` suggests `pytorch/resnet50`.
+pub fn closest_ids(manifests: &[Manifest], query: &str) -> Vec<String> {
+    let within = (query.chars().count() / 4).max(2);
+    let mut scored: Vec<(usize, &str)> = manifests
+        .iter()
+        .map(|m| {
+            let name = m.id.rsplit('/').next().unwrap_or(&m.id);
+            let distance = edit_distance(query, &m.id).min(edit_distance(query, name));
+            (distance, m.id.as_str())
+        })
+        .filter(|(distance, _)| *distance <= within)
+        .collect();
+    scored.sort();
+    let most = scored.first().map_or(0, |(closest, _)| closest + 1);
+    scored.retain(|(distance, _)| *distance <= most);
+    scored
+        .into_iter()
+        .take(SUGGESTIONS)
+        .map(|(_, id)| id.to_string())
+        .collect()
+}
+
+/// `"; did you mean a, b?"`, or nothing without suggestions.
+pub fn did_you_mean(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", suggestions.join(", "))
+    }
+}
+
+/// Levenshtein distance over characters (case-insensitively: `ResNet50` is one id away).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 /// Whether a query is a glob (`pytorch/*`, `*/resnet50`, `keras/densenet[12]*`) rather than an id.
 pub fn is_glob(query: &str) -> bool {
     query.contains(['*', '?', '['])
@@ -41,6 +94,7 @@ pub fn select<'a>(
             if matched.is_empty() {
                 return Err(ManifestError::UnknownModel {
                     query: query.to_string(),
+                    suggestions: Vec::new(),
                 });
             }
             matched
@@ -88,6 +142,25 @@ mod tests {
         // A pattern without `/` also matches bare names.
         assert_eq!(ids(&["resnet5?"]).unwrap().len(), 2);
         assert_eq!(ids(&["resnet18"]).unwrap(), ["pytorch/resnet18"]);
+    }
+
+    #[test]
+    fn a_mistyped_id_suggests_the_closest_ones() {
+        let manifests = shipped();
+        assert_eq!(edit_distance("resnt50", "resnet50"), 1);
+        assert_eq!(
+            closest_ids(&manifests, "pytorch/resnt50"),
+            ["pytorch/resnet50"]
+        );
+        let close = closest_ids(&manifests, "resnet5");
+        assert!(
+            close.contains(&"keras/resnet50".to_string())
+                && close.contains(&"pytorch/resnet50".to_string()),
+            "{close:?}"
+        );
+        assert!(closest_ids(&manifests, "totally-unrelated-name").is_empty());
+        let error = ids(&["pytorch/resnt50"]).unwrap_err().to_string();
+        assert!(error.contains("did you mean pytorch/resnet50?"), "{error}");
     }
 
     #[test]

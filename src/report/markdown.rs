@@ -53,16 +53,16 @@ fn write_summary(out: &mut String, r: &RunRecord) {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(
         out,
-        "| top-1 | {:.3}% ({} / {}){} |",
-        r.top1,
+        "| top-1 | {} ({} / {}){} |",
+        super::percent_text(r.top1, 3),
         r.top1_correct,
         r.images,
         interval_text(r.top1_interval)
     );
     let _ = writeln!(
         out,
-        "| top-5 | {:.3}% ({} / {}){} |",
-        r.top5,
+        "| top-5 | {} ({} / {}){} |",
+        super::percent_text(r.top5, 3),
         r.top5_correct,
         r.images,
         interval_text(r.top5_interval)
@@ -105,6 +105,12 @@ fn write_image_set_rows(out: &mut String, r: &RunRecord) {
         r.dataset.layout,
         code(&r.dataset.path)
     );
+    let _ = writeln!(
+        out,
+        "| labels | {}; {} unlabelled images |",
+        cell(&r.dataset.labels_text()),
+        r.dataset.unlabelled
+    );
     if let Some(subset) = &r.dataset.scored_classes {
         let _ = writeln!(
             out,
@@ -122,12 +128,18 @@ fn write_image_set_rows(out: &mut String, r: &RunRecord) {
             check.label_disagreements
         );
     }
-    if let Some(expected) = r.references.iter().find(|reference| reference.expected) {
-        let _ = writeln!(
-            out,
-            "| reference origin | {} |",
-            cell(&expected.origin.describe())
-        );
+    match r.references.iter().find(|reference| reference.expected) {
+        Some(expected) => {
+            let _ = writeln!(
+                out,
+                "| decided by | {} ({}) |",
+                cell(&expected.source),
+                cell(&expected.origin.describe())
+            );
+        }
+        None => {
+            let _ = writeln!(out, "| decided by | no reference |");
+        }
     }
 }
 
@@ -224,9 +236,10 @@ fn write_provenance(out: &mut String, r: &RunRecord) {
     }
     let _ = writeln!(
         out,
-        "| ONNX Runtime | {} ({}) |",
+        "| ONNX Runtime | {} ({}, sha256 `{}`) |",
         cell(&p.ort_version),
-        code(&p.ort_library)
+        code(&p.ort_library),
+        cell(&p.ort_library_sha256)
     );
     let _ = writeln!(
         out,

@@ -27,6 +27,15 @@ use crate::image::recipe::Recipe;
 use crate::store::{OnnxMeta, RecipeMeta};
 use crate::util::safe_file::write_bytes_atomically;
 
+/// A percentage as every text output shows it (`72.00%`), or `n/a` where there is none (no
+/// labelled image).
+pub fn percent_text(value: Option<f64>, decimals: usize) -> String {
+    match value {
+        Some(value) => format!("{value:.decimals$}%"),
+        None => "n/a".to_string(),
+    }
+}
+
 /// The 95% Wilson interval of `correct` of `images`, in percent.
 pub fn percent_interval(correct: usize, images: usize) -> Option<[f64; 2]> {
     crate::eval::stats::wilson_interval(correct as u64, images as u64)
@@ -58,9 +67,9 @@ pub struct RunRecord {
     pub failed: usize,
     pub top1_correct: usize,
     pub top5_correct: usize,
-    /// Percent of `images`.
-    pub top1: f64,
-    pub top5: f64,
+    /// Percent of `images`; `null` when no image is labelled (a percentage of nothing).
+    pub top1: Option<f64>,
+    pub top5: Option<f64>,
     /// 95% Wilson intervals of `top1` and `top5`, in percent (`None` for no images): how far a
     /// number measured on this many images can be from the same model's number on all images.
     #[serde(default)]
@@ -152,6 +161,9 @@ pub struct DatasetInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scored_classes: Option<String>,
     pub unlabelled: usize,
+    /// The `--ground-truth` file that labelled the images (its path, sha256 and rows), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground_truth: Option<crate::dataset::GroundTruthInfo>,
     /// Files and members left out, whatever the reason (`skipped` says which).
     pub ignored_files: usize,
     /// The entries left out by reason, with the first names of each (older records have none).
@@ -164,6 +176,24 @@ pub struct DatasetInfo {
 }
 
 impl DatasetInfo {
+    /// Where the labels came from, in a few words: the layout, or `--ground-truth FILE (sha256
+    /// …, N rows[, M images not listed])`.
+    pub fn labels_text(&self) -> String {
+        match &self.ground_truth {
+            None => format!("from the {} layout", self.layout),
+            Some(truth) => format!(
+                "--ground-truth {} (sha256 {}, {} rows{})",
+                truth.path,
+                &truth.sha256[..truth.sha256.len().min(12)],
+                truth.rows,
+                match truth.unlisted {
+                    Some(n) if n > 0 => format!(", {n} images of the set not listed, not scored"),
+                    _ => String::new(),
+                }
+            ),
+        }
+    }
+
     /// The image set in a word: its name where a manifest or the layout names it, else an
     /// unnamed set of `images` images with its digest, so that two subsets never read alike.
     pub fn image_set_label(&self, images: usize) -> String {
@@ -220,6 +250,9 @@ pub struct Provenance {
     pub home: String,
     pub ort_version: String,
     pub ort_library: String,
+    /// The sha256 of the library file that ran (empty in records written before it was kept).
+    #[serde(default)]
+    pub ort_library_sha256: String,
     pub provider: String,
     pub threads: usize,
     pub batch: usize,
@@ -357,6 +390,7 @@ pub(crate) mod tests {
                 image_set_name: Some("imagenet-sample-100".into()),
                 scored_classes: None,
                 unlabelled: 0,
+                ground_truth: None,
                 ignored_files: 1,
                 skipped: Vec::new(),
                 archive_end: None,
@@ -366,8 +400,8 @@ pub(crate) mod tests {
             failed: 1,
             top1_correct: 72,
             top5_correct: 93,
-            top1: 72.0,
-            top5: 93.0,
+            top1: Some(72.0),
+            top5: Some(93.0),
             top1_interval: percent_interval(72, 100),
             top5_interval: percent_interval(93, 100),
             references: vec![ReferenceResult {
@@ -413,6 +447,7 @@ pub(crate) mod tests {
                 home: "/home/me/zoorepro".into(),
                 ort_version: "1.32.0".into(),
                 ort_library: "/lib/libonnxruntime.so".into(),
+                ort_library_sha256: "00ab".into(),
                 provider: "cpu".into(),
                 threads: 2,
                 batch: 32,

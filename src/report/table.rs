@@ -210,7 +210,18 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
                 None => out.push_str(" |"),
             }
         }
-        let _ = writeln!(out, " {} |", status_text(row.verdict, &row.marks));
+        let _ = writeln!(out, " {} |", verdict_text(row));
+    }
+}
+
+/// The verdict as the Markdown and text tables show it: the status, its marks, and the reference
+/// that decided it (`drift vs keras-docs`), so that a mark beside a small delta is never read
+/// against another column's number.
+fn verdict_text(row: &TableRow) -> String {
+    let status = status_text(row.verdict, &row.marks);
+    match &row.expected_source {
+        Some(source) => format!("{status} vs {}", md(source)),
+        None => status,
     }
 }
 
@@ -511,7 +522,7 @@ mod tests {
             markdown.starts_with("## ilsvrc2012-val (50000 images)\n"),
             "{markdown}"
         );
-        assert!(markdown.contains("| 1 | 1 | pytorch | resnet152 | torchvision | 3 | 77.61 [77.24, 77.97] | 93.82 [93.61, 94.03] | 50000 | -0.01 / +0.01 | drift |"), "{markdown}");
+        assert!(markdown.contains("| 1 | 1 | pytorch | resnet152 | torchvision | 3 | 77.61 [77.24, 77.97] | 93.82 [93.61, 94.03] | 50000 | -0.01 / +0.01 | drift vs torchvision-docs |"), "{markdown}");
         assert!(markdown.contains("- pytorch/resnet152: float16, regenerated"));
         let csv = CsvTable.render(&[row()], &sources);
         let header = csv.lines().next().unwrap();

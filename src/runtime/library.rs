@@ -15,9 +15,38 @@ pub struct Runtime {
     pub(super) env: Environment,
     version: String,
     library: PathBuf,
+    library_sha256: String,
 }
 
-/// Where to look for the library, in order: the explicit flag, `ORT_DYLIB_PATH`, where setup put it.
+/// The library of a pip `onnxruntime` in the venv at `venv` (`$VIRTUAL_ENV`):
+/// `lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*`, the last by name where
+/// several match. Only that folder is read: zoorepro searches no folder it was not told about.
+pub fn venv_library(venv: &Path) -> Option<PathBuf> {
+    let sorted = |dir: &Path, prefix: &str| -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .map(|e| e.path())
+            .collect();
+        found.sort();
+        found
+    };
+    sorted(&venv.join("lib"), "python3")
+        .iter()
+        .rev()
+        .map(|python| python.join("site-packages/onnxruntime/capi"))
+        .find_map(|capi| {
+            sorted(&capi, "libonnxruntime.so")
+                .into_iter()
+                .rfind(|p| p.is_file())
+        })
+}
+
+/// Where to look for the library, in order: the explicit flag, `ORT_DYLIB_PATH`,
+/// `ZOOREPRO_ORT_DIR`, where setup put it, and a pip `onnxruntime` of the active venv
+/// (`$VIRTUAL_ENV`; where it has none, the pattern looked for).
 pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(path) = explicit {
         return vec![path.to_path_buf()];
@@ -36,7 +65,38 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
                 .join("libonnxruntime.so"),
         );
     }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|p| !p.is_empty()) {
+        let venv = PathBuf::from(venv);
+        candidates.push(venv_library(&venv).unwrap_or_else(|| {
+            venv.join("lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*")
+        }));
+    }
     candidates
+}
+
+/// The sha256 of the library file, once per process and path: the record names the very library
+/// that ran, and a process running many commands (the model-based test) hashes it once.
+fn library_sha256(path: &Path) -> Result<String, RuntimeError> {
+    use sha2::{Digest, Sha256};
+    static HASHED: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+    let mut hashed = HASHED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, sha256)) = hashed.iter().find(|(p, _)| p == path) {
+        return Ok(sha256.clone());
+    }
+    let load_error = |e: std::io::Error| RuntimeError::LibraryLoad {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let (mut file, _) =
+        crate::util::safe_file::open_regular(path).map_err(|e| RuntimeError::LibraryLoad {
+            path: path.to_path_buf(),
+            reason: e.reason(),
+        })?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(load_error)?;
+    let sha256 = crate::util::hex::hex(&hasher.finalize());
+    hashed.push((path.to_path_buf(), sha256.clone()));
+    Ok(sha256)
 }
 
 /// Reads the library's own version string before `ort` sees it, so that a missing symbol or a
@@ -119,6 +179,7 @@ impl Runtime {
             return Err(RuntimeError::LibraryNotFound { looked });
         };
         let version = library_version(&library)?;
+        let library_sha256 = library_sha256(&library)?;
         let load_error = |reason: String| RuntimeError::LibraryLoad {
             path: library.clone(),
             reason,
@@ -128,7 +189,13 @@ impl Runtime {
             env,
             version,
             library,
+            library_sha256,
         })
+    }
+
+    /// The sha256 of the library file that was loaded.
+    pub fn library_sha256(&self) -> &str {
+        &self.library_sha256
     }
 
     pub fn version(&self) -> &str {
@@ -167,6 +234,30 @@ mod tests {
     }
 
     #[test]
+    fn a_venv_is_searched_for_pip_onnxruntime_and_nothing_else() {
+        let venv = tempfile::tempdir().unwrap();
+        assert_eq!(venv_library(venv.path()), None);
+        let capi = venv
+            .path()
+            .join("lib/python3.12/site-packages/onnxruntime/capi");
+        std::fs::create_dir_all(&capi).unwrap();
+        std::fs::write(capi.join("libonnxruntime_providers_shared.so"), b"").unwrap();
+        assert_eq!(
+            venv_library(venv.path()),
+            None,
+            "not the providers' library"
+        );
+        std::fs::write(capi.join("libonnxruntime.so.1.32.0"), b"").unwrap();
+        assert_eq!(
+            venv_library(venv.path()),
+            Some(capi.join("libonnxruntime.so.1.32.0"))
+        );
+        // Another folder holding one is not searched.
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert_eq!(venv_library(&elsewhere.path().join("lib")), None);
+    }
+
+    #[test]
     fn a_missing_library_names_the_setup_command() {
         let message = match Runtime::load(Some(Path::new("/nonexistent/libonnxruntime.so"))) {
             Err(e) => e.to_string(),
@@ -175,6 +266,9 @@ mod tests {
         assert!(
             message.contains("/nonexistent/libonnxruntime.so")
                 && message.contains("scripts/setup.sh")
+                && message.contains("pip install onnxruntime")
+                && message.contains("--ort-lib"),
+            "{message}"
         );
     }
 }

@@ -14,11 +14,14 @@ use serde::{Deserialize, Serialize};
 mod library;
 mod session;
 
-pub use library::{EXPECTED_ORT_VERSION, Runtime, library_candidates};
+pub use library::{EXPECTED_ORT_VERSION, Runtime, library_candidates, venv_library};
 pub use session::Model;
 
-const SETUP_HINT: &str =
-    "run scripts/setup.sh, or pass --ort-lib / set ORT_DYLIB_PATH to a libonnxruntime.so >= 1.31";
+/// What to do about a missing or refused library, for both kinds of user: an installed binary
+/// has no scripts/, a checkout has.
+const SETUP_HINT: &str = "with an installed zoorepro, `pip install onnxruntime` (1.31 or newer) into a venv and \
+     activate it, or pass --ort-lib FILE / set ORT_DYLIB_PATH to a libonnxruntime.so >= 1.31; in a checkout, run \
+     scripts/setup.sh";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

@@ -59,6 +59,10 @@ pub struct RunKey {
     /// every key made before subsets existed, when all classes did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_subset: Option<String>,
+    /// The sha256 of the `--ground-truth` file that labelled the images; absent, and so out of
+    /// the digest of every key made without one, when the layout labelled them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground_truth_sha256: Option<String>,
 }
 
 impl RunKey {
@@ -87,6 +91,7 @@ impl RunKey {
             shard: None,
             source_sha256: None,
             class_subset: None,
+            ground_truth_sha256: None,
         }
     }
 
@@ -99,6 +104,12 @@ impl RunKey {
     /// The same key scored among `subset`'s classes only.
     pub fn with_class_subset(mut self, subset: Option<&str>) -> RunKey {
         self.class_subset = subset.map(str::to_string);
+        self
+    }
+
+    /// The same key labelled by a `--ground-truth` file of this sha256.
+    pub fn with_ground_truth(mut self, sha256: Option<&str>) -> RunKey {
+        self.ground_truth_sha256 = sha256.map(str::to_string);
         self
     }
 
@@ -131,6 +142,7 @@ mod tests {
             shard: None,
             source_sha256: None,
             class_subset: None,
+            ground_truth_sha256: None,
         };
         // From a version 3 store written by zoorepro 0.1.0 before this type existed.
         assert_eq!(
@@ -151,6 +163,7 @@ mod tests {
             shard: None,
             source_sha256: Some("0123".into()),
             class_subset: None,
+            ground_truth_sha256: None,
         };
         assert_eq!(
             serde_json::to_string(&import).unwrap(),
@@ -173,6 +186,29 @@ mod tests {
             serde_json::to_string(&sharded)
                 .unwrap()
                 .contains(r#""shard":[1,4]"#)
+        );
+    }
+
+    #[test]
+    fn a_ground_truth_file_is_part_of_the_key_and_none_leaves_it_unchanged() {
+        let key = RunKey::verify(
+            "coral/m",
+            "ab",
+            &crate::image::recipe::preset("torchvision").unwrap(),
+            PillowCompat::V13,
+            "1.32.0",
+            "cpu",
+            "all",
+            32,
+        );
+        let json = serde_json::to_string(&key).unwrap();
+        assert!(!json.contains("ground_truth"), "{json}");
+        assert_eq!(key.clone().with_ground_truth(None).digest(), key.digest());
+        let labelled = key.clone().with_ground_truth(Some("01ef"));
+        assert_ne!(labelled.digest(), key.digest());
+        assert_ne!(
+            labelled.digest(),
+            key.with_ground_truth(Some("02ef")).digest()
         );
     }
 

@@ -24,6 +24,9 @@ pub struct RunMeta {
 }
 
 /// How the predictions were made: by `verify` (or `merge`), or imported.
+// One per run read from the store, never in bulk: the few hundred bytes a verify's metadata
+// takes beside an import's are not worth a box at every construction and match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum RunOrigin {
@@ -38,6 +41,9 @@ pub struct VerifyMeta {
     pub recipe: Option<RecipeMeta>,
     pub dataset: Option<DatasetMeta>,
     pub ort_library: Option<String>,
+    /// The sha256 of that library file (runs stored before it was recorded have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ort_library_sha256: Option<String>,
     pub threads: Option<usize>,
 }
 
@@ -64,6 +70,9 @@ pub struct DatasetMeta {
     pub path: Option<String>,
     /// `Dataset::kind().name()`: image-folder, flat, tar...
     pub layout: Option<String>,
+    /// The `--ground-truth` file that labelled the images, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground_truth: Option<Box<crate::dataset::GroundTruthInfo>>,
 }
 
 /// Where an imported run's files came from.
@@ -108,8 +117,10 @@ impl RunMeta {
                 dataset: old["dataset"].is_object().then(|| DatasetMeta {
                     path: text(&old["dataset"]["path"]),
                     layout: text(&old["dataset"]["layout"]),
+                    ground_truth: None,
                 }),
                 ort_library: text(&old["ort_library"]),
+                ort_library_sha256: None,
                 threads: old["threads"].as_u64().map(|n| n as usize),
             }),
             RunKind::Import => {

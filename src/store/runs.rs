@@ -184,32 +184,38 @@ impl Store {
             }),
         }
     }
-    /// The runs this process writes (its leases) and how many rows (images) they hold together,
-    /// counted after taking the store's write lock, which is deliberately kept: the caller is
-    /// about to exit (Ctrl-C during `verify`), and no batch can commit after the count, so it is
-    /// exactly what a resumed run finds. The lock ends with the process, or with this `Store`
-    /// (the transaction then rolls back; it wrote nothing).
-    pub fn own_rows_holding_writes(&mut self) -> Result<(usize, usize), StoreError> {
+    /// The runs this process writes (its leases), in the order they were made, each with its
+    /// model id and how many rows (images) it holds, counted after taking the store's write
+    /// lock, which is deliberately kept: the caller is about to exit (Ctrl-C during `verify`),
+    /// and no batch can commit after the count, so it is exactly what a resumed run finds. The
+    /// lock ends with the process, or with this `Store` (the transaction then rolls back; it
+    /// wrote nothing).
+    pub fn own_runs_holding_writes(&mut self) -> Result<Vec<(String, usize)>, StoreError> {
         let path = self.path.clone();
         let sql = |e| classify(&path, e);
         self.connection
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(sql)?;
         let pid = i64::from(std::process::id());
-        let (runs, rows): (i64, i64) = self
+        let mut statement = self
             .connection
-            .query_row(
-                "SELECT COUNT(DISTINCT w.run_id),
-                        (SELECT COUNT(*) FROM run_images p WHERE p.run_id IN
-                            (SELECT run_id FROM writers WHERE pid = ?1 AND boot_id IS ?2
-                                 AND pid_start IS ?3))
-                 FROM writers w WHERE w.pid = ?1 AND w.boot_id IS ?2 AND w.pid_start IS ?3",
-                params![pid, boot_id(), process_start(pid)],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+            .prepare(
+                "SELECT r.model_id, (SELECT COUNT(*) FROM run_images p WHERE p.run_id = r.id)
+                 FROM runs r WHERE r.id IN
+                     (SELECT run_id FROM writers WHERE pid = ?1 AND boot_id IS ?2 AND pid_start IS ?3)
+                 ORDER BY r.id",
             )
             .map_err(sql)?;
-        let count = |n: i64| usize::try_from(n).unwrap_or(0);
-        Ok((count(runs), count(rows)))
+        let rows = statement
+            .query_map(params![pid, boot_id(), process_start(pid)], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(sql)?;
+        rows.map(|row| {
+            row.map(|(model, images)| (model, usize::try_from(images).unwrap_or(0)))
+                .map_err(sql)
+        })
+        .collect()
     }
 
     /// Whether a live process holds a writer's lease on this run (it is being written now,

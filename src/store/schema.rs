@@ -642,7 +642,8 @@ mod tests {
             parts.dataset,
             Some(DatasetMeta {
                 path: Some("/data/val".into()),
-                layout: Some("image-folder".into())
+                layout: Some("image-folder".into()),
+                ground_truth: None,
             })
         );
         assert_eq!(parts.ort_library.as_deref(), Some("/lib/libonnxruntime.so"));

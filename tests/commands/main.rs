@@ -14,6 +14,8 @@ mod explain;
 mod imagenet_variants;
 mod imagenetv2;
 mod installed;
+mod own_data;
+mod recipe_sources;
 mod scale;
 mod seed_table;
 mod tables;

@@ -23,13 +23,18 @@ fn verify_command(cache: &Path, shared: &Path, reports: &Path, extra: &[&str]) -
 }
 
 fn merge(cache: &Path, stores: &[&Path], reports: &Path) -> common::Run {
+    merge_with(cache, stores, reports, &[])
+}
+
+fn merge_with(cache: &Path, stores: &[&Path], reports: &Path, extra: &[&str]) -> common::Run {
     let mut command = zoorepro(cache);
     command
         .arg("merge")
         .args(stores)
         .arg("--report-dir")
         .arg(reports)
-        .arg("--json");
+        .arg("--json")
+        .args(extra);
     run(&mut command)
 }
 
@@ -81,8 +86,27 @@ fn merged_shards_equal_an_unsharded_run_image_by_image() {
 
     let merged_dir = root.join("merged");
     let stores: Vec<&Path> = shard_dirs.iter().map(|p| p.as_path()).collect();
-    let merged = merge(&merged_dir, &stores, &reports);
+    // A results file of an unknown kind is refused before anything is merged.
+    let refused = merge_with(&merged_dir, &stores, &reports, &["--results-file", "r.txt"]);
+    common::assert_error(&refused, &["r.txt"]);
+    let results = root.join("merged.csv");
+    let merged = merge_with(
+        &merged_dir,
+        &stores,
+        &reports,
+        &["--results-file", results.to_str().unwrap()],
+    );
     assert_eq!(merged.status, 0, "{}", merged.stderr);
+    // One row per merged run, in verify's columns (no parameter count: no model file is read).
+    let csv = std::fs::read_to_string(&results).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[0].starts_with("model,img_size,top1,"), "{csv}");
+    assert!(
+        lines[1].starts_with("coral/mobilenet_v1_0.5_160_quant,160,58.000,42.000,77.000,23.000,,"),
+        "{csv}"
+    );
+    assert!(lines[1].contains(",reproduced,"), "{csv}");
     let record = merged.json();
     assert_eq!(
         (

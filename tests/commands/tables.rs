@@ -649,3 +649,23 @@ fn a_labels_file_is_refused_where_it_would_be_ignored() {
         common::assert_error(&result, &["--labels-file", "cleaned, corrected or all"]);
     }
 }
+
+#[test]
+fn models_says_which_labels_a_second_number_of_one_source_was_scored_with() {
+    let listed = crate::common::run(
+        std::process::Command::new(env!("CARGO_BIN_EXE_zoorepro"))
+            .env("ZOOREPRO_HOME", crate::common::repo())
+            .arg("models"),
+    );
+    assert_eq!(listed.status, 0, "{}", listed.stderr);
+    let densenet = listed
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("pytorch/densenet121 "))
+        .unwrap_or_else(|| panic!("{}", listed.stdout));
+    assert!(
+        densenet.contains("timm 74.75/92.158 on ilsvrc2012-val (expected)")
+            && densenet.contains("timm 81.73/95.032 on ilsvrc2012-val with ReaL labels;"),
+        "{densenet}"
+    );
+}

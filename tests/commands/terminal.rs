@@ -201,4 +201,98 @@ fn the_table_is_aligned_text_on_a_terminal_and_markdown_when_piped() {
     );
     let piped = common::run(common::zoorepro(&cache).arg("table"));
     assert!(piped.stdout.contains("|---|"), "{}", piped.stdout);
+    // Every verdict names the reference that decided it, so a mark beside a small delta in
+    // another source's column is not misread.
+    let judged: Vec<&str> = piped
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(" |") && (l.contains("| drift") || l.contains("| reproduced")))
+        .collect();
+    assert!(!judged.is_empty(), "{}", piped.stdout);
+    assert!(
+        judged.iter().all(|l| l.contains(" vs ")),
+        "{}",
+        piped.stdout
+    );
+}
+
+#[test]
+fn ctrl_c_during_a_pass_of_several_models_gives_each_model_its_count() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let val = scratch.path().join("val");
+    four_copies_of_the_sample(&shared, &val);
+    let cache = scratch.path().join("cache");
+    let models = [
+        "coral/mobilenet_v1_0.5_160_quant",
+        "pypi/efficientnet_lite0",
+    ];
+    let models_dir = shared.join("models");
+    let args: Vec<String> = [
+        "verify",
+        "--model",
+        &models.join(","),
+        "--models-dir",
+        models_dir.to_str().unwrap(),
+        "--val",
+        val.to_str().unwrap(),
+        "--report-dir",
+        scratch.path().join("reports").to_str().unwrap(),
+        "--batch",
+        "1",
+        "--threads",
+        "1",
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut child = common::zoorepro(&cache)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = Vec::new();
+    let mut interrupted = false;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if !interrupted && line.starts_with("verify: ") && line.contains("images/s") {
+            // Progress names both models' running top-1.
+            assert!(
+                line.contains(models[0]) && line.contains(models[1]),
+                "{line}"
+            );
+            // SAFETY: signals our own child, which has not been waited for.
+            assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+            interrupted = true;
+        }
+        stderr.push(line);
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let stderr = stderr.join("\n");
+    let message = stderr
+        .lines()
+        .find(|l| l.starts_with("zoorepro: interrupted: stored so far, by model: "))
+        .unwrap_or_else(|| panic!("no per-model message: {stderr}"));
+    let counts: Vec<usize> = models
+        .iter()
+        .map(|model| {
+            let after = message.split(&format!("{model} ")).nth(1).unwrap();
+            after.split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(counts.iter().all(|&n| n > 0 && n < 400), "{message}");
+
+    // The same command resumes, each model from its own count.
+    let again = common::run(common::zoorepro(&cache).args(&args));
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    let records = again.json();
+    for (record, kept) in records.as_array().unwrap().iter().zip(counts) {
+        assert_eq!(record["store"]["reused"], kept, "{record}");
+    }
 }

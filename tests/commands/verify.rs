@@ -366,6 +366,31 @@ fn bad_input_gives_one_clear_message_and_status_2() {
         &["--model", "no-such-model", "--val", path_str(&sample)],
     );
     common::assert_error(&unknown, &["no-such-model", "zoorepro models"]);
+    let mistyped = verify(
+        scratch.path(),
+        &["--model", "pytorch/resnt50", "--val", path_str(&sample)],
+    );
+    common::assert_error(&mistyped, &["did you mean pytorch/resnet50?"]);
+
+    // A file that is no tar at all is named for what it is, not as a tar to download again.
+    let photo = sample.join("n01534433/ILSVRC2012_val_00000247.JPEG");
+    let not_tar = verify(
+        scratch.path(),
+        &[
+            "--model",
+            v2,
+            "--onnx",
+            path_str(&v2_onnx),
+            "--val",
+            path_str(&photo),
+        ],
+    );
+    common::assert_error(&not_tar, &["not a tar archive (it is a JPEG image)"]);
+    assert!(
+        !not_tar.stderr.contains("re-download"),
+        "{}",
+        not_tar.stderr
+    );
     let ambiguous = verify(
         scratch.path(),
         &["--model", "resnet50", "--val", path_str(&sample)],
@@ -408,6 +433,56 @@ fn bad_input_gives_one_clear_message_and_status_2() {
 
     check(&v2_onnx, &sample, &["--batch", "0"], &["--batch"]);
     check(&v2_onnx, &sample, &["--threads", "0"], &["--threads"]);
+}
+
+#[test]
+fn a_drift_ends_with_the_explain_command_that_runs_as_given() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let broken = "coral/broken-mobilenet_v2_1.0_224_quant";
+    let onnx = shared_model(&shared, broken);
+    // The bundled demo's 30 images (11 right against the oracle's 18): explain on them is quick.
+    let sample = common::repo().join("demo");
+    let run = verify(
+        scratch.path(),
+        &[
+            "--model",
+            broken,
+            "--onnx",
+            path_str(&onnx),
+            "--val",
+            path_str(&sample),
+            "--json",
+        ],
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    let summary = run.json()["verdict"]["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let expected = format!(
+        "; to see why, run: zoorepro explain --model {broken} --onnx {} --recipe coral-lanczos-224 --val {}",
+        path_str(&onnx),
+        path_str(&sample)
+    );
+    assert!(summary.ends_with(&expected), "{summary}");
+    // The summary line on stderr ends with it too, and the command runs as it is written.
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with(broken))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(line.ends_with(&expected), "{line}");
+    let command = &expected["; to see why, run: ".len()..];
+    let bin = Path::new(env!("CARGO_BIN_EXE_zoorepro")).parent().unwrap();
+    let explained = common::run(
+        std::process::Command::new("sh")
+            .args(["-c", command])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("ZOOREPRO_HOME", common::repo()),
+    );
+    assert!(explained.status <= 1, "{}", explained.stderr);
+    assert!(explained.stderr.contains(broken), "{}", explained.stderr);
 }
 
 #[test]

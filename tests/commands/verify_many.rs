@@ -260,3 +260,32 @@ fn flags_for_one_model_and_names_that_match_nothing_are_refused_before_work() {
     ]);
     assert_error(&none, &["pytorch/*", "no ONNX file"]);
 }
+
+#[test]
+fn progress_names_every_model_and_counts_what_its_store_answered() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let v1 = "coral/mobilenet_v1_0.5_160_quant";
+    let v2 = "coral/mobilenet_v2_1.0_224_quant";
+    // v1 first alone: its store then answers the whole pass below.
+    let alone = on_sample(scratch.path(), &shared, v1, &[]);
+    assert_eq!(alone.status, 0, "{}", alone.stderr);
+    let both = on_sample(
+        scratch.path(),
+        &shared,
+        &format!("{v1},{v2}"),
+        &["--batch", "8"],
+    );
+    assert_eq!(both.status, 0, "{}", both.stderr);
+    let last = both
+        .stderr
+        .lines()
+        .rfind(|l| l.starts_with("verify: "))
+        .unwrap_or_else(|| panic!("{}", both.stderr));
+    // The run's figures, the stored images included, each model named (MODELS.md: 58 and 72).
+    assert!(
+        last.starts_with("verify: finished: 100 images in")
+            && last.ends_with(&format!("running top-1 {v1} 58.00%, {v2} 72.00%")),
+        "{last}"
+    );
+}

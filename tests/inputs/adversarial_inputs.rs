@@ -801,7 +801,7 @@ fn the_final_running_top1_names_its_model_and_counts_stored_images() {
         .unwrap();
     let top1 = v1["top1"].as_f64().unwrap();
     assert!(
-        last.ends_with(&format!("running top-1 of {V1} {top1:.2}%")),
+        last.contains(&format!("running top-1 {V1} {top1:.2}%, {V2} ")),
         "{last}\n(the record's top-1: {top1})"
     );
 }

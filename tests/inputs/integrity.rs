@@ -333,7 +333,15 @@ fn names_with_line_breaks_do_not_pass_for_the_reference_set() {
         std::fs::copy(&group[0].1, folder.join(joined.join("\n"))).unwrap();
     }
     let forged = verify(&cache, &shared, &val, &["--json"]);
-    assert_eq!(forged.status, 0, "{}", forged.stderr);
+    // Every image failed: the run scored nothing, and says so with exit 3.
+    assert_eq!(forged.status, 3, "{}", forged.stderr);
+    assert!(
+        forged
+            .stderr
+            .contains("nothing was scored: all 25 labelled images failed"),
+        "{}",
+        forged.stderr
+    );
     let record = forged.json();
     assert_eq!(record["images"], 25);
     assert_eq!(

@@ -345,7 +345,8 @@ fn a_png_over_pillows_limit_counts_as_failed_without_decoding() {
         .args(["--no-cache", "--report-dir"])
         .arg(scratch.path().join("reports"));
     let result = run(&mut command);
-    assert_eq!(result.status, 0, "{}", result.stderr);
+    // Its one image failed: nothing was scored, exit 3.
+    assert_eq!(result.status, 3, "{}", result.stderr);
     assert!(
         result.stderr.contains("decompression bombs"),
         "{}",
@@ -570,7 +571,8 @@ fn hostile_file_names_are_escaped_in_the_markdown_report_and_on_the_terminal() {
             "--no-cache",
         ],
     );
-    assert_eq!(result.status, 0, "{}", result.stderr);
+    // Its one image failed: nothing was scored, exit 3.
+    assert_eq!(result.status, 3, "{}", result.stderr);
     assert!(
         !result.stderr.contains('\r') && !result.stderr.contains('\x1b'),
         "{:?}",

@@ -147,3 +147,125 @@ fn a_compare_page_with_thumbnails_renders_in_headless_chromium() {
     std::fs::write(&file, page).unwrap();
     assert_renders(&file, 1, None);
 }
+
+/// The DOM headless Chromium renders of `page`, scripts and network off as check_html.sh has them.
+fn rendered_dom(page: &std::path::Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let output = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The newest HTML report under `dir` and the JSON record beside it.
+fn newest_report(dir: &std::path::Path) -> (std::path::PathBuf, serde_json::Value) {
+    let mut pages: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "html"))
+        .collect();
+    pages.sort();
+    let page = pages.pop().expect("an HTML report");
+    let json = std::fs::read_to_string(page.with_extension("json")).unwrap();
+    (page, serde_json::from_str(&json).unwrap())
+}
+
+#[test]
+fn the_run_page_badge_is_the_record_verdict_and_names_what_decided_it() {
+    let Some(shared) = shared() else { return };
+    if !browser_available() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let home = scratch.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let onnx = shared_model(&shared, "pypi/efficientnet_lite0");
+    let zoo = |args: &[&str]| {
+        run(Command::new(env!("CARGO_BIN_EXE_zoorepro"))
+            .env("ZOOREPRO_HOME", &home)
+            .arg("--cache-dir")
+            .arg(scratch.path().join("cache"))
+            .args(args))
+    };
+    // Full-set references: the sample, part of the validation set, is judged by its interval,
+    // which holds 68 (consistent) and misses 95 (drift).
+    let sample = shared.join("imagenet-sample");
+    let shots = scratch.path().join("shots");
+    for (id, reference, status, exit) in [
+        ("mine/effnet", "paper:68:93", "consistent", 0),
+        ("mine/effnet-far", "paper:95:99", "drift", 1),
+    ] {
+        let added = zoo(&[
+            "add-model",
+            onnx.to_str().unwrap(),
+            "--id",
+            id,
+            "--resize-mode",
+            "shorter-side",
+            "--size",
+            "224",
+            "--crop",
+            "224",
+            "--filter",
+            "BILINEAR",
+            "--scale",
+            "255",
+            "--mean",
+            "0.485,0.456,0.406",
+            "--std",
+            "0.229,0.224,0.225",
+            "--channels",
+            "rgb",
+            "--reference",
+            reference,
+        ]);
+        assert_eq!(added.status, 0, "{}", added.stderr);
+        let verified = zoo(&["verify", "--model", id, "--val", sample.to_str().unwrap()]);
+        assert_eq!(verified.status, exit, "{}", verified.stderr);
+        let (page, record) = newest_report(&home.join("reports").join(id));
+        assert_eq!(record["verdict"]["status"], status);
+        let dom = rendered_dom(&page);
+        let badge = format!("<span class=\"verdict {status}\" id=\"verdict\">{status}</span>");
+        assert!(dom.contains(&badge), "{dom}");
+        assert!(!dom.contains("class=\"verdict reproduced\""), "{dom}");
+        assert!(dom.contains("<th>decided by</th><td>paper</td>"), "{dom}");
+        assert_renders(&page, 2, Some(&shots));
+    }
+    // A folder of unlabelled files: no percentage, no chart, the grey badge.
+    let mine = scratch.path().join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    for (i, (_, path)) in common::sample_files(&shared)
+        .into_iter()
+        .take(5)
+        .enumerate()
+    {
+        std::fs::copy(path, mine.join(format!("photo{i}.jpg"))).unwrap();
+    }
+    let empty = zoo(&[
+        "verify",
+        "--model",
+        "mine/effnet",
+        "--val",
+        mine.to_str().unwrap(),
+    ]);
+    assert_eq!(empty.status, 3, "{}", empty.stderr);
+    let (page, record) = newest_report(&home.join("reports/mine/effnet"));
+    assert_eq!(record["verdict"]["status"], "no-reference");
+    let dom = rendered_dom(&page);
+    assert!(
+        dom.contains("<span class=\"verdict no-reference\" id=\"verdict\">no-reference</span>")
+            && dom.contains("<td class=\"num\">n/a</td>")
+            && dom.contains("<th>decided by</th><td>no reference</td>"),
+        "{dom}"
+    );
+}

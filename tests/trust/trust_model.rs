@@ -437,8 +437,13 @@ impl Truth {
             marks.push("user-reference");
         }
         marks.sort_by_key(|m| MARK_ORDER.iter().position(|o| o == m));
+        // A run whose every image failed scored nothing: exit 3 whatever --require-reference
+        // says (a mark under --strict still exits 1); a shard that got no image is an empty
+        // part, not an empty run.
         let exit = if status == "drift" || (strict && !marks.is_empty()) {
             1
+        } else if n > 0 && scored.failed == n {
+            3
         } else {
             0
         };

@@ -26,6 +26,7 @@ use crate::eval::rank::TOP_K;
 use crate::eval::verdict::{DEFAULT_TOLERANCE, assess};
 use crate::exit;
 use crate::image::recipe::presets;
+use crate::image::sources;
 use crate::model::bytes::ModelBytes;
 use crate::report::Render;
 use crate::report::explain::{Against, Best, Cost, Html, Report, Text, summary_line};
@@ -40,7 +41,7 @@ struct Reference {
 
 pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     let (under_test, bytes) = ModelUnderTest::select(ctx, &args.model)?;
-    let dataset = Dataset::open(&args.val)?;
+    let dataset = crate::commands::shared::options::open_dataset(&args.val, &args.labels)?;
     let mut against = args
         .against
         .as_deref()
@@ -53,12 +54,21 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     let ModelUnderTest {
         manifest, recipe, ..
     } = &under_test;
+    // The presets, then the published pipelines the recipe sources name at the model's size.
+    let mut published = presets();
+    if !args.no_sources {
+        published.extend(sources::explain_candidates(
+            recipe.crop_size,
+            recipe.layout,
+            &published,
+        ));
+    }
     let all = candidates(
         recipe,
         under_test.compat,
         manifest.output.label_offset,
         manifest.output.classes,
-        &presets(),
+        &published,
     );
     let measured = measure_candidates(args, &under_test, bytes, &dataset, &chosen, &all)?;
 

@@ -97,14 +97,12 @@ fn wait_and_exit(read_end: libc::c_int) {
     let kept = match &store_dir {
         None => Kept::NoStore,
         Some(dir) => match Store::open(dir).and_then(|mut store| {
-            let count = store.own_rows_holding_writes();
+            let count = store.own_runs_holding_writes();
             // Kept open, and locked, until the exit below.
             std::mem::forget(store);
             count
         }) {
-            // Interrupted before the run was opened: nothing of it is stored yet.
-            Ok((0, _)) => Kept::Images { images: 0, runs: 1 },
-            Ok((runs, images)) => Kept::Images { images, runs },
+            Ok(runs) => Kept::Runs(runs),
             Err(e) => Kept::Unknown(e.to_string()),
         },
     };
@@ -127,7 +125,9 @@ fn wait_and_exit(read_end: libc::c_int) {
 /// What the store keeps of the interrupted runs.
 #[derive(Debug)]
 enum Kept {
-    Images { images: usize, runs: usize },
+    /// Each run this process wrote, by model, with the images it holds; none when the run was
+    /// not opened yet.
+    Runs(Vec<(String, usize)>),
     NoStore,
     Unknown(String),
 }
@@ -136,11 +136,21 @@ fn message(kept: &Kept, command: &[String]) -> String {
     let command: Vec<Cow<str>> = command.iter().map(|a| shell_quote(a)).collect();
     let command = command.join(" ");
     match kept {
-        Kept::Images { images, runs: 1 } => format!(
-            "zoorepro: interrupted: {images} images of this run are stored; run the same command again to resume: {command}"
+        Kept::Runs(runs) if runs.len() <= 1 => format!(
+            "zoorepro: interrupted: {} images of this run are stored; run the same command again to resume: {command}",
+            runs.first().map_or(0, |(_, images)| *images)
         ),
-        Kept::Images { images, runs } => format!(
-            "zoorepro: interrupted: {images} images of these {runs} runs are stored; run the same command again to resume: {command}"
+        // A pass of several models: each model's own count, since they differ (a model whose
+        // store answered everything, one that had not started).
+        Kept::Runs(runs) => format!(
+            "zoorepro: interrupted: stored so far, by model: {}; run the same command again to resume: {command}",
+            runs.iter()
+                .map(|(model, images)| format!(
+                    "{} {images} images",
+                    crate::util::escape::terminal(model)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Kept::NoStore => format!(
             "zoorepro: interrupted: nothing is stored (--no-cache); run the same command again to start over: {command}"
@@ -153,7 +163,7 @@ fn message(kept: &Kept, command: &[String]) -> String {
 
 /// `arg` as a POSIX shell reads it back: bare when it is made of safe characters, else in single
 /// quotes (a quote inside as `'\''`).
-fn shell_quote(arg: &str) -> Cow<'_, str> {
+pub(crate) fn shell_quote(arg: &str) -> Cow<'_, str> {
     let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c);
     if !arg.is_empty() && arg.chars().all(safe) {
         Cow::Borrowed(arg)
@@ -180,29 +190,26 @@ mod tests {
             "--model",
             "it's",
         ]);
-        let one = message(
-            &Kept::Images {
-                images: 41,
-                runs: 1,
-            },
-            &command,
-        );
+        let one = message(&Kept::Runs(vec![("coral/m".into(), 41)]), &command);
         assert_eq!(
             one,
             "zoorepro: interrupted: 41 images of this run are stored; run the same command again to resume: \
              zoorepro verify --val '/data/my val' --model 'it'\\''s'"
         );
         let many = message(
-            &Kept::Images {
-                images: 80,
-                runs: 2,
-            },
+            &Kept::Runs(vec![
+                ("coral/a".into(), 32),
+                ("coral/b".into(), 32),
+                ("pypi/c".into(), 0),
+            ]),
             &command,
         );
         assert!(
-            many.contains("80 images of these 2 runs are stored"),
+            many.contains("by model: coral/a 32 images, coral/b 32 images, pypi/c 0 images;"),
             "{many}"
         );
+        let unopened = message(&Kept::Runs(Vec::new()), &command);
+        assert!(unopened.contains(": 0 images of this run"), "{unopened}");
         let none = message(&Kept::NoStore, &command);
         assert!(none.contains("nothing is stored (--no-cache)"), "{none}");
     }

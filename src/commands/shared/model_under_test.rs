@@ -122,7 +122,18 @@ impl Chosen {
         onnx: Option<PathBuf>,
         allow_unverified: bool,
     ) -> anyhow::Result<Self> {
-        let recipe = manifest.recipe(recipe)?;
+        let requested = recipe;
+        let recipe = manifest.recipe(requested)?;
+        if let Some(requested) = requested
+            && requested != recipe.name
+        {
+            eprintln!(
+                "zoorepro: {} makes the same tensor as {}'s recipe {}: running it as that recipe (its references, its stored runs)",
+                crate::util::escape::terminal(requested),
+                manifest.id,
+                recipe.name
+            );
+        }
         let onnx_path = onnx.unwrap_or_else(|| manifest.onnx_path(&home));
         // Said before any other work; the file is read (and this checked again) later.
         check_present(&onnx_path)?;

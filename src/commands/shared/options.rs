@@ -3,12 +3,28 @@
 //! counterpart fails to compile here, not somewhere in a command.
 
 use crate::cli::{
-    ChannelsArg, LabelsArg, LayoutArg, OptLevelArg, PillowCompatArg, ProviderArg, ResizeModeArg,
+    ChannelsArg, GroundTruthArg, LabelsArg, LayoutArg, OptLevelArg, PillowCompatArg, ProviderArg,
+    ResizeModeArg,
 };
+use crate::dataset::{Dataset, GroundTruth};
 use crate::eval::scoring::LabelSet;
 use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::{ChannelOrder, Layout, ResizeMode};
 use crate::runtime::{OptLevel, Provider};
+
+/// `--val` with `--ground-truth`: the file is read and checked first, so that a bad one fails
+/// before a large folder is listed.
+pub(crate) fn open_dataset(
+    val: &std::path::Path,
+    labels: &GroundTruthArg,
+) -> Result<Dataset, crate::dataset::DatasetError> {
+    let truth = labels
+        .ground_truth
+        .as_deref()
+        .map(GroundTruth::load)
+        .transpose()?;
+    Dataset::open_labelled(val, truth)
+}
 
 impl From<PillowCompatArg> for PillowCompat {
     fn from(arg: PillowCompatArg) -> Self {

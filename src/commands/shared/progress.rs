@@ -23,9 +23,10 @@ pub(crate) struct Progress {
 #[derive(Default)]
 struct State {
     done: u64,
-    /// The running top-1 (correct, labelled) and whose it is: one model's, in a pass of several.
-    top1: Option<(u64, u64)>,
-    top1_of: Option<String>,
+    /// Each model's running top-1 (correct, labelled) over its whole run, by lane, and whose it
+    /// is (named, so that a pass of several says which number is which).
+    top1: Vec<(u64, u64)>,
+    top1_of: Vec<String>,
     started: Option<Instant>,
     last_line: Option<Instant>,
     /// Tenths of the total already announced.
@@ -78,19 +79,25 @@ impl Progress {
         }
     }
 
-    /// Names the model whose running top-1 the progress shows (the first of the pass).
-    pub(crate) fn running_top1_of(&self, model: &str) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).top1_of =
-            Some(crate::util::escape::terminal(model));
+    /// Names the models whose running top-1 the progress shows, one per lane of the pass.
+    pub(crate) fn running_top1_of(&self, models: &[&str]) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.top1_of = models
+            .iter()
+            .map(|model| crate::util::escape::terminal(model))
+            .collect();
+        state.top1 = vec![(0, 0); models.len()];
     }
 
-    /// Adds images to the running top-1 shown with the progress: those inferred, and those the
-    /// store answered, so that it is the whole run's so far.
-    pub(crate) fn add_top1(&self, correct: u64, labelled: u64) {
+    /// Adds images to lane `lane`'s running top-1: those inferred, and those the store answered,
+    /// so that it is the whole run's so far, not only this invocation's.
+    pub(crate) fn add_top1(&self, lane: usize, correct: u64, labelled: u64) {
         let message = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let (c, l) = state.top1.unwrap_or_default();
-            state.top1 = Some((c + correct, l + labelled));
+            if let Some((c, l)) = state.top1.get_mut(lane) {
+                *c += correct;
+                *l += labelled;
+            }
             state.top1_text()
         };
         if let (Some(bar), Some(message)) = (&self.bar, message) {
@@ -158,7 +165,7 @@ impl Progress {
         let mut text = String::new();
         if seconds > 0.0 && state.done > 0 {
             let rate = state.done as f64 / seconds;
-            text += &format!(", {rate:.1} images/s");
+            text += &format!(", {} images/s", rate_text(rate));
             if let Some(total) = self.total.filter(|&t| t > state.done && !state.finished) {
                 text += &format!(", ETA {}", eta((total - state.done) as f64 / rate));
             }
@@ -176,22 +183,39 @@ impl Progress {
 }
 
 impl State {
-    /// "running top-1 of MODEL 75.00%", once an image is labelled.
+    /// "running top-1 of MODEL 75.00%" (several models: "running top-1 A 75.00%, B 60.00%"),
+    /// once an image is labelled.
     fn top1_text(&self) -> Option<String> {
-        let (correct, labelled) = self.top1.filter(|&(_, l)| l > 0)?;
-        let of = self
-            .top1_of
-            .as_ref()
-            .map_or(String::new(), |model| format!(" of {model}"));
-        Some(format!(
-            "running top-1{of} {:.2}%",
-            100.0 * correct as f64 / labelled as f64
-        ))
+        let figures: Vec<String> = self
+            .top1
+            .iter()
+            .zip(&self.top1_of)
+            .filter(|((_, labelled), _)| *labelled > 0)
+            .map(|(&(correct, labelled), model)| {
+                format!("{model} {:.2}%", 100.0 * correct as f64 / labelled as f64)
+            })
+            .collect();
+        match figures.len() {
+            0 => None,
+            1 if self.top1_of.len() == 1 => Some(format!("running top-1 of {}", figures[0])),
+            _ => Some(format!("running top-1 {}", figures.join(", "))),
+        }
     }
 
     /// The last increment reaching the total is left to `finish_and_clear`'s line.
     fn total_reached(&self, total: Option<u64>) -> bool {
         total.is_some_and(|t| t > 0 && self.done >= t)
+    }
+}
+
+/// A rate with the precision it deserves: `245`, `11.2`, `0.83` (never `11.1668`).
+pub(crate) fn rate_text(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{rate:.0}")
+    } else if rate >= 10.0 {
+        format!("{rate:.1}")
+    } else {
+        format!("{rate:.2}")
     }
 }
 
@@ -204,17 +228,29 @@ fn eta(seconds: f64) -> String {
     }
 }
 
+/// indicatif's own `{per_sec}` prints 4 decimals (`11.1668/s`): the bar uses [`rate_text`].
+fn with_rate(style: ProgressStyle) -> ProgressStyle {
+    style.with_key(
+        "rate",
+        |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{} images/s", rate_text(state.per_sec()));
+        },
+    )
+}
+
 fn bar(total: Option<u64>, label: &str) -> ProgressBar {
     let bar = match total {
         Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(
                 ProgressStyle::with_template(
-                    "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} images  {per_sec}  ETA {eta}  {msg}",
+                    "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} images  {rate}  ETA {eta}  {msg}",
                 )
+                .map(with_rate)
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template("{prefix} [{elapsed_precise}] {spinner} {pos} images  {per_sec}  {msg}")
+            ProgressStyle::with_template("{prefix} [{elapsed_precise}] {spinner} {pos} images  {rate}  {msg}")
+                .map(with_rate)
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
@@ -250,9 +286,9 @@ mod tests {
     #[test]
     fn the_running_top1_is_part_of_the_line() {
         let progress = Progress::with_mode(None, "test", false);
-        progress.running_top1_of("coral/m\x1b[2K");
-        progress.add_top1(1, 2);
-        progress.add_top1(2, 2);
+        progress.running_top1_of(&["coral/m\x1b[2K"]);
+        progress.add_top1(0, 1, 2);
+        progress.add_top1(0, 2, 2);
         let mut state = progress.state.lock().unwrap();
         state.done = 4;
         state.last_line = None;
@@ -262,6 +298,26 @@ mod tests {
                 && line.ends_with("running top-1 of coral/m\\x1b[2K 75.00%"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn every_model_of_a_pass_has_its_named_running_top1() {
+        let progress = Progress::with_mode(None, "test", false);
+        progress.running_top1_of(&["coral/a", "coral/b"]);
+        progress.add_top1(0, 3, 4);
+        progress.add_top1(1, 1, 4);
+        let state = progress.state.lock().unwrap();
+        assert_eq!(
+            state.top1_text().unwrap(),
+            "running top-1 coral/a 75.00%, coral/b 25.00%"
+        );
+    }
+
+    #[test]
+    fn rates_have_sensible_precision() {
+        assert_eq!(rate_text(11.1668), "11.2");
+        assert_eq!(rate_text(245.4), "245");
+        assert_eq!(rate_text(0.8333), "0.83");
     }
 
     #[test]

@@ -164,15 +164,30 @@ pub(crate) fn emit(
     for path in written {
         eprintln!("  report: {}", path.display());
     }
-    Ok(exit_status(&record.verdict, verdict))
+    if let Some(reason) = nothing_scored(record) {
+        let warning = format!(
+            "zoorepro: warning: {}: {reason}; exit status {}",
+            record.model_id,
+            exit::NO_REFERENCE
+        );
+        eprintln!("{}", crate::util::escape::terminal(&warning));
+    }
+    Ok(exit_status(record, verdict))
 }
 
-/// The exit status of a verdict: a drift is 1, so is any mark under `--strict`; no reference is
-/// 3 under `--require-reference`.
-pub(crate) fn exit_status(verdict: &crate::report::Verdict, args: &crate::cli::VerdictArgs) -> i32 {
+/// Why `record` scored nothing (no labelled image was ranked), or `None`.
+fn nothing_scored(record: &RunRecord) -> Option<String> {
+    crate::eval::verdict::nothing_scored(record.images, record.evaluated, record.dataset.unlabelled)
+}
+
+/// The exit status of a record's verdict: a drift is 1, so is any mark under `--strict`; no
+/// reference is 3 under `--require-reference`, and a run that scored nothing is 3 whatever it says.
+pub(crate) fn exit_status(record: &RunRecord, args: &crate::cli::VerdictArgs) -> i32 {
+    let verdict = &record.verdict;
+    let empty = nothing_scored(record).is_some();
     let status = match verdict.status {
         VerdictStatus::Drift => exit::DRIFT,
-        VerdictStatus::NoReference if args.require_reference => exit::NO_REFERENCE,
+        VerdictStatus::NoReference if args.require_reference || empty => exit::NO_REFERENCE,
         VerdictStatus::Reproduced | VerdictStatus::Consistent | VerdictStatus::NoReference => {
             exit::SUCCESS
         }
@@ -211,6 +226,8 @@ pub(crate) struct RecordParts {
     pub image_set_content_sha256: Option<String>,
     /// The image set's name from its layout (ImageNetV2, -Sketch, -A, -R), where no manifest names it.
     pub layout_set_name: Option<String>,
+    /// The `--ground-truth` file that labelled the images, if one did.
+    pub ground_truth: Option<crate::dataset::GroundTruthInfo>,
     pub store: Option<StoreInfo>,
     pub provenance: Provenance,
     /// Whether the run covers the whole image set it was started on.
@@ -220,12 +237,54 @@ pub(crate) struct RecordParts {
     pub duplicate_contents: Option<usize>,
 }
 
-/// The run record of an evaluated image set, as `verify` and `merge` both report it.
+/// The run record of an evaluated image set, as `verify` and `merge` both report it. A drift's
+/// summary ends with the `zoorepro explain` command that looks for its cause.
 pub(crate) fn build_record(
     manifest: &Manifest,
     ordered: &[(Entry, Prediction)],
     tolerance: f64,
     parts: RecordParts,
+) -> RunRecord {
+    let mut record = assemble(manifest, ordered, tolerance, parts);
+    if record.verdict.status == VerdictStatus::Drift {
+        record.verdict.summary = format!(
+            "{}; to see why, run: {}",
+            record.verdict.summary,
+            explain_command(&record)
+        );
+    }
+    record
+}
+
+/// `zoorepro explain` on the record's model, file, recipe, images and labels, quoted for a
+/// POSIX shell.
+fn explain_command(record: &RunRecord) -> String {
+    let mut args: Vec<String> = ["zoorepro", "explain", "--model", &record.model_id]
+        .map(String::from)
+        .into();
+    args.extend(["--onnx".into(), record.onnx.path.clone()]);
+    args.extend(["--recipe".into(), record.recipe.name.clone()]);
+    if record.recipe.pillow_compat != "13" && !record.recipe.pillow_compat.is_empty() {
+        args.extend([
+            "--pillow-compat".into(),
+            record.recipe.pillow_compat.clone(),
+        ]);
+    }
+    args.extend(["--val".into(), record.dataset.path.clone()]);
+    if let Some(truth) = &record.dataset.ground_truth {
+        args.extend(["--ground-truth".into(), truth.path.clone()]);
+    }
+    args.iter()
+        .map(|arg| super::interrupt::shell_quote(arg))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn assemble(
+    manifest: &Manifest,
+    ordered: &[(Entry, Prediction)],
+    tolerance: f64,
+    mut parts: RecordParts,
 ) -> RunRecord {
     let Assessment {
         score,
@@ -237,7 +296,7 @@ pub(crate) fn build_record(
         manifest,
         &parts.recipe.name,
         ordered,
-        parts.image_set_content_sha256,
+        parts.image_set_content_sha256.take(),
         parts.layout_set_name.as_deref(),
         tolerance,
     );
@@ -245,15 +304,10 @@ pub(crate) fn build_record(
         ordered,
         &references,
         image_set_content_sha256.is_some(),
-        parts.coverage,
-        parts.duplicate_contents,
+        &parts,
     );
-    trust::finish(
-        &mut verdict,
-        &references,
-        ModelCheck::from_verification(&parts.onnx.verification),
-        &check,
-    );
+    let model = ModelCheck::from_verification(&parts.onnx.verification);
+    trust::finish(&mut verdict, &references, model, &check);
     let image_set = ImageSetId {
         sha256: &image_set_sha256,
         content_sha256: image_set_content_sha256.as_deref(),
@@ -278,6 +332,7 @@ pub(crate) fn build_record(
             image_set_sha256: image_set_sha256.clone(),
             image_set_content_sha256: image_set_content_sha256.clone(),
             unlabelled: unlabelled(ordered),
+            ground_truth: parts.ground_truth,
             ignored_files: parts.ignored_files,
             skipped: parts.skipped,
             archive_end: parts.archive_end,
@@ -287,8 +342,8 @@ pub(crate) fn build_record(
         failed: score.failed,
         top1_correct: score.top1_correct,
         top5_correct: score.top5_correct,
-        top1: score.top1(),
-        top5: score.top5(),
+        top1: score.percentages().0,
+        top5: score.percentages().1,
         top1_interval: crate::report::percent_interval(score.top1_correct, score.images),
         top5_interval: crate::report::percent_interval(score.top5_correct, score.images),
         references,
@@ -345,9 +400,9 @@ fn image_set_check(
     ordered: &[(Entry, Prediction)],
     references: &[crate::report::ReferenceResult],
     content_known: bool,
-    coverage: Coverage,
-    duplicate_contents: Option<usize>,
+    parts: &RecordParts,
 ) -> ImageSetCheck {
+    let (coverage, duplicate_contents) = (parts.coverage, parts.duplicate_contents);
     let labels =
         trust::check_labels(ordered.iter().filter_map(|(entry, _)| {
             Some((entry.name.as_str(), entry.file.as_str(), entry.label?))
@@ -372,12 +427,12 @@ fn image_set_check(
 
 pub(crate) fn summary_line(record: &RunRecord) -> String {
     format!(
-        "{}: top-1 {:.2}% ({}/{}), top-5 {:.2}% ({}/{}), {} failed; {}",
+        "{}: top-1 {} ({}/{}), top-5 {} ({}/{}), {} failed; {}",
         record.model_id,
-        record.top1,
+        crate::report::percent_text(record.top1, 2),
         record.top1_correct,
         record.images,
-        record.top5,
+        crate::report::percent_text(record.top5, 2),
         record.top5_correct,
         record.images,
         record.failed,

@@ -241,6 +241,7 @@ mod tests {
                 shard: None,
                 source_sha256: None,
                 class_subset: None,
+                ground_truth_sha256: None,
             },
             key_digest: String::new(),
             model_id: "pytorch/resnet50".into(),

@@ -130,6 +130,7 @@ mod tests {
             shard: None,
             source_sha256: None,
             class_subset: None,
+            ground_truth_sha256: None,
         }
     }
 
@@ -186,6 +187,7 @@ mod tests {
             dataset: Some(DatasetMeta {
                 path: Some("/data/imagenetv2-matched-frequency-format-val".into()),
                 layout: Some("class-index-folder".into()),
+                ground_truth: None,
             }),
             ..VerifyMeta::default()
         });

@@ -48,8 +48,9 @@ impl Member {
         chosen: Chosen,
         args: &VerifyArgs,
         shard: Option<Shard>,
-        class_subset: Option<&'static ClassSubset>,
+        dataset: &Dataset,
     ) -> anyhow::Result<Member> {
+        let class_subset = dataset.class_subset();
         let (under_test, bytes) = chosen.read()?;
         let session = Session::open(runtime, &under_test, &bytes, args)?;
         let trainable_parameters = args
@@ -59,7 +60,8 @@ impl Member {
             .flatten();
         let key = run_key(&under_test, runtime, &session)
             .with_shard(shard)
-            .with_class_subset(class_subset.map(|s| s.name));
+            .with_class_subset(class_subset.map(|s| s.name))
+            .with_ground_truth(dataset.ground_truth().as_ref().map(|g| g.sha256.as_str()));
         let report_dir = args
             .report_dir
             .clone()
@@ -183,8 +185,10 @@ fn run_meta(
             dataset: Some(DatasetMeta {
                 path: Some(args.val.display().to_string()),
                 layout: Some(dataset.kind().name().into()),
+                ground_truth: dataset.ground_truth().map(Box::new),
             }),
             ort_library: Some(runtime.library().display().to_string()),
+            ort_library_sha256: Some(runtime.library_sha256().into()),
             threads: Some(session.threads),
         }),
     }

@@ -54,7 +54,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     let selected = ModelUnderTest::select_many(ctx, &args.model)?;
     check_arguments(args, selected.len())?;
     writable_outputs(ctx, args, &selected)?;
-    let dataset = Dataset::open(&args.val)?;
+    let dataset = crate::commands::shared::options::open_dataset(&args.val, &args.labels)?;
     let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
     let shard = args
         .shard
@@ -65,7 +65,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     // One model at a time: each file's bytes live only until its session is open.
     let mut members: Vec<Member> = selected
         .into_iter()
-        .map(|chosen| Member::open(&runtime, chosen, args, shard, dataset.class_subset()))
+        .map(|chosen| Member::open(&runtime, chosen, args, shard, &dataset))
         .collect::<anyhow::Result<_>>()?;
     pass::check_memory(&members)?;
     for member in &mut members {
@@ -87,6 +87,10 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     interrupt::arm(ctx, args.no_cache);
     let evaluation = evaluate(&dataset, &mut members, args, shard)?;
     warn_about(&evaluation.stats, &dataset);
+    // A tar's --ground-truth rows are known to name its members only once all were read.
+    if evaluation.coverage != Coverage::Partial {
+        dataset.check_ground_truth()?;
+    }
     // A shard may get no image of a small set: it is then a complete, empty part of the run.
     if evaluation.order.is_empty() && shard.is_none() {
         bail!("{}: no images to evaluate", args.val.display());
@@ -353,6 +357,7 @@ fn provenance(
         home: member.under_test.home.display().to_string(),
         ort_version: runtime.version().into(),
         ort_library: runtime.library().display().to_string(),
+        ort_library_sha256: runtime.library_sha256().into(),
         provider: session.provider.name().into(),
         threads: session.threads,
         batch: session.batch,
@@ -402,6 +407,7 @@ fn record_parts(
         archive_end: dataset.archive_end(),
         image_set_content_sha256: None,
         layout_set_name: dataset.layout_set_name().map(str::to_string),
+        ground_truth: dataset.ground_truth(),
         store,
         provenance,
         coverage: Coverage::Complete,

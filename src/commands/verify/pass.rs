@@ -76,13 +76,20 @@ pub(super) fn evaluate(
         .map(|entries| entries.iter().filter(|e| in_shard(&e.name)).count());
     let to_infer = listed_in_shard.map(|listed| listed.min(limit));
     let progress = Progress::new(to_infer, "verify");
-    // The running top-1 is the first model's, over its whole run: what it infers now and what
-    // its store answers.
-    progress.running_top1_of(&members[0].under_test.manifest.id);
-    let first_stored_top1 = match &members[0].stored {
-        Some(stored) => stored.store.answerable_top1(&stored.info)?,
-        None => Default::default(),
-    };
+    // Each model's running top-1, named, over its whole run: what it infers now and what its
+    // store answers.
+    let ids: Vec<&str> = members
+        .iter()
+        .map(|m| m.under_test.manifest.id.as_str())
+        .collect();
+    progress.running_top1_of(&ids);
+    let stored_top1 = members
+        .iter()
+        .map(|member| match &member.stored {
+            Some(stored) => Ok(stored.store.answerable_top1(&stored.info)?),
+            None => Ok(Default::default()),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     // Images of other shards are neither read nor counted; --limit counts this shard's images.
     // Every image of the shard is read, so that its content can be compared with the store's.
     let samples = dataset
@@ -93,7 +100,7 @@ pub(super) fn evaluate(
         samples,
         &mut order,
         reusable,
-        first_stored_top1,
+        stored_top1,
         Arc::clone(&in_flight),
         &progress,
     );
@@ -102,10 +109,8 @@ pub(super) fn evaluate(
     let (mut lanes, mut stored) = lanes(members, lane_preparation);
     let sink = |lane: usize, predictions: &[Prediction]| -> Result<(), String> {
         warn_about_failures(&progress, lane, predictions);
-        if lane == 0 {
-            let (correct, labelled) = top1_of(predictions);
-            progress.add_top1(correct, labelled);
-        }
+        let (correct, labelled) = top1_of(predictions);
+        progress.add_top1(lane, correct, labelled);
         match stored[lane].as_deref_mut() {
             Some(stored) => stored.insert(predictions, &in_flight),
             None => {
@@ -240,14 +245,14 @@ fn reusable_images(stored: Option<&StoredRun>) -> anyhow::Result<Reusable> {
 
 /// Records each sample's place and content as the stream passes, and lets through only those
 /// some model's store cannot answer, marked with the models that need them. Content is hashed
-/// here, on the reading thread, from the bytes read for decoding. An image the first model's
-/// store answers counts in the running top-1 here (`first_stored_top1`: whether each stored
-/// labelled row's top-1 is right).
+/// here, on the reading thread, from the bytes read for decoding. An image a model's store
+/// answers counts in that model's running top-1 here (`stored_top1`: for each model, whether
+/// each stored labelled row's top-1 is right).
 fn admit<'a>(
     samples: impl Iterator<Item = Result<crate::dataset::Sample, DatasetError>> + Send + 'a,
     order: &'a mut Vec<(Entry, Option<Content>)>,
     reusable: Vec<Reusable>,
-    first_stored_top1: HashMap<(String, Content), bool>,
+    stored_top1: Vec<HashMap<(String, Content), bool>>,
     in_flight: InFlight,
     progress: &'a Progress,
 ) -> impl Iterator<Item = Result<Admitted, DatasetError>> + Send + 'a {
@@ -267,11 +272,16 @@ fn admit<'a>(
                 .iter()
                 .map(|reusable| !reusable(&sample.entry.name, content.as_ref()))
                 .collect();
-            if lanes.first() == Some(&false)
-                && let Some(content) = content
-                && let Some(&hit) = first_stored_top1.get(&(sample.entry.name.clone(), content))
-            {
-                progress.add_top1(u64::from(hit), 1);
+            if let Some(content) = content {
+                let key = (sample.entry.name.clone(), content);
+                for (lane, answered) in stored_top1.iter().enumerate() {
+                    if lanes[lane] {
+                        continue;
+                    }
+                    if let Some(&hit) = answered.get(&key) {
+                        progress.add_top1(lane, u64::from(hit), 1);
+                    }
+                }
             }
             if !lanes.contains(&true) {
                 progress.inc(1);

@@ -1,7 +1,7 @@
 //! The candidate input pipelines around a model's recipe: the single-field changes users get
 //! wrong (filter, resize and crop, channel order, normalisation, Pillow release or Pillow-SIMD,
 //! label offset)
-//! and every preset whose tensor fits the model's input.
+//! and every preset and recipe source whose tensor fits the model's input.
 
 use serde::Serialize;
 
@@ -29,7 +29,8 @@ pub struct Candidate {
     /// How it differs from the manifest's recipe, field by field ("filter: BILINEAR -> LANCZOS");
     /// empty for the manifest's recipe itself.
     pub changes: Vec<String>,
-    /// "manifest", "variation" or "preset".
+    /// "manifest", "variation", "preset" or "source" (a published pipeline a recipe source
+    /// names, `image::sources`).
     pub origin: &'static str,
 }
 
@@ -198,7 +199,7 @@ fn variations(base: &Recipe) -> Vec<Recipe> {
 /// Every candidate for a model whose manifest recipe is `base` (with `compat` and
 /// `label_offset`, on an output of `classes` columns): the recipe itself first, then its
 /// single-field variations, the other Pillow releases (12, 13, Pillow-SIMD), the other label offset of a 1001-class
-/// output, and the `presets` of the same input shape. A candidate that would feed the same
+/// output, and the `presets` (and recipe sources) of the same input shape. A candidate that would feed the same
 /// tensor with the same offset as an earlier one is left out.
 pub fn candidates(
     base: &Recipe,
@@ -251,7 +252,12 @@ pub fn candidates(
     }
     for preset in presets {
         if preset.sample_shape() == base.sample_shape() && preset.layout == base.layout {
-            push(preset.clone(), compat, label_offset, "preset");
+            let origin = if crate::image::sources::is_source(&preset.name) {
+                "source"
+            } else {
+                "preset"
+            };
+            push(preset.clone(), compat, label_offset, origin);
         }
     }
     out

@@ -90,13 +90,22 @@ fn class_heading(c: &Comparison) -> String {
     )
 }
 
+/// A p-value to 3 significant digits, with its relation: `= 0.253`, `= 1.23e-5`; one below what
+/// a double holds reads `< 1e-300`, never `= 0.00e0`.
+pub fn p_value_text(p: f64) -> String {
+    if p.is_nan() || p <= 1e-300 {
+        return "< 1e-300".into();
+    }
+    if p < 1e-4 {
+        return format!("= {p:.2e}");
+    }
+    let decimals = (2 - p.log10().floor() as i32).max(0) as usize;
+    format!("= {p:.decimals$}")
+}
+
 /// The agreement figures, one per line, as every format states them.
 fn findings(c: &Comparison) -> [String; 3] {
-    let p = if c.mcnemar_exact_p < 1e-4 {
-        format!("{:.2e}", c.mcnemar_exact_p)
-    } else {
-        format!("{:.4}", c.mcnemar_exact_p)
-    };
+    let p = p_value_text(c.mcnemar_exact_p);
     [
         format!(
             "top-1 agreement: {} ({:.3}%)",
@@ -107,7 +116,7 @@ fn findings(c: &Comparison) -> [String; 3] {
             c.identical_top5_sets, c.identical_top5_sets_percent
         ),
         format!(
-            "top-1 difference B − A: {:+.3} points; only A right: {}, only B right: {}; exact McNemar p = {p}",
+            "top-1 difference B − A: {:+.3} points; only A right: {}, only B right: {}; exact McNemar p {p}",
             c.top1_difference, c.only_a_correct, c.only_b_correct
         ),
     ]
@@ -196,6 +205,19 @@ fn thousands(n: usize) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::report::Render;
+
+    #[test]
+    fn p_values_read_with_three_significant_digits_and_never_as_zero() {
+        assert_eq!(p_value_text(0.252_869_73), "= 0.253");
+        assert_eq!(p_value_text(1.0), "= 1.00");
+        assert_eq!(p_value_text(0.000_123_4), "= 0.000123");
+        assert_eq!(p_value_text(1.234e-17), "= 1.23e-17");
+        assert_eq!(p_value_text(0.0), "< 1e-300");
+        assert_eq!(
+            p_value_text(crate::eval::stats::mcnemar_exact_p(0, 50_000)),
+            "< 1e-300"
+        );
+    }
 
     fn side(run: i64) -> Side {
         Side {

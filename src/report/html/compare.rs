@@ -37,7 +37,7 @@ pub struct Thumbnail {
 }
 
 const THUMBNAIL_STYLE: &str = ".thumbs{display:flex;flex-wrap:wrap;gap:.75rem}\
-figure{margin:0;width:9.5rem;font-size:.8rem}figure img{display:block;max-width:9.5rem;max-height:7rem}\
+figure{margin:0;width:9.5rem;font-size:.8rem;overflow-wrap:anywhere}td{overflow-wrap:anywhere}figure img{display:block;max-width:9.5rem;max-height:7rem}\
 .right{color:#0b5d1e}.wrong{color:#8a1111}";
 
 pub fn render(page: &ComparePage) -> String {
@@ -151,6 +151,8 @@ mod tests {
             thumbnail_note: None,
         };
         let html = render(&page);
+        // A long class name wraps inside its card instead of running into the next one.
+        assert!(html.contains("overflow-wrap:anywhere"));
         assert!(html.contains("class=\"chart-compare\""));
         assert!(html.contains("data:image/png;base64,iVBORw=="));
         assert!(html.contains("1 shown, 39 left out"));

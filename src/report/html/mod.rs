@@ -34,7 +34,7 @@ const STYLE: &str = "
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:2rem 0 .5rem}
 .verdict{display:inline-block;padding:.15rem .6rem;border-radius:1rem;font-weight:600}
-.reproduced{background:#d9f2de;color:#0b5d1e}.drift{background:#fbdcdc;color:#8a1111}.no-reference{background:#ececec;color:#444}
+.reproduced{background:#d9f2de;color:#0b5d1e}.consistent{background:#dde8f8;color:#1d4680}.drift{background:#fbdcdc;color:#8a1111}.no-reference{background:#ececec;color:#444}
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .75rem .25rem 0;text-align:left;vertical-align:top}
 th{font-weight:600;color:#555}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:.85em;word-break:break-all}svg text{font:12px system-ui,sans-serif;fill:#333}
@@ -74,13 +74,15 @@ pub(super) fn head(title: &str, extra_style: &str) -> Markup {
     }
 }
 
+/// The badge's class is the status's own name, so its colour can never say more than the
+/// record: a `consistent` part of the validation set is not painted as `reproduced`.
 pub(super) fn verdict_class(status: VerdictStatus) -> &'static str {
-    match status {
-        VerdictStatus::Reproduced => "reproduced",
-        VerdictStatus::Drift => "drift",
-        VerdictStatus::NoReference => "no-reference",
-        VerdictStatus::Consistent => "reproduced",
-    }
+    status.name()
+}
+
+/// The badge of a verdict: the status as the record spells it, in its colour.
+pub(super) fn verdict_badge(status: VerdictStatus) -> Markup {
+    html! { span class=(format!("verdict {}", verdict_class(status))) { (status.name()) } }
 }
 
 pub(super) fn interval_text(interval: Option<[f64; 2]>) -> String {
@@ -103,10 +105,10 @@ fn header(record: &RunRecord) -> Markup {
             " " (record.verdict.summary)
         }
         table {
-            tr { th { "top-1" } td.num { (format!("{:.2}%", record.top1)) }
+            tr { th { "top-1" } td.num { (super::percent_text(record.top1, 2)) }
                  td.muted { (record.top1_correct) " of " (record.images) ", 95% interval "
                             (interval_text(record.top1_interval)) } }
-            tr { th { "top-5" } td.num { (format!("{:.2}%", record.top5)) }
+            tr { th { "top-5" } td.num { (super::percent_text(record.top5, 2)) }
                  td.muted { (record.top5_correct) " of " (record.images) ", 95% interval "
                             (interval_text(record.top5_interval)) } }
             tr { th { "failed" } td.num { (record.failed) } td.muted { "counted as incorrect" } }
@@ -117,7 +119,9 @@ fn header(record: &RunRecord) -> Markup {
                                 " labels disagreeing with the ILSVRC2012 ground truth" } }
             }
             @if let Some(expected) = record.references.iter().find(|r| r.expected) {
-                tr { th { "reference" } td { (expected.source) } td.muted { (expected.origin.describe()) } }
+                tr { th { "decided by" } td { (expected.source) } td.muted { (expected.origin.describe()) } }
+            } @else {
+                tr { th { "decided by" } td { "no reference" } td.muted { "none applies to this image set with this recipe" } }
             }
         }
     }
@@ -157,6 +161,8 @@ fn run_details(record: &RunRecord) -> Markup {
             tr { th { "images" } td { code { (record.dataset.path) } " (" (record.dataset.layout) "), "
                  (record.dataset.image_set_name.as_deref().unwrap_or("an unnamed image set")) ", "
                  (record.images) " labelled" br; "image set " code { (record.dataset.image_set_sha256) } } }
+            tr { th { "labels" } td { (record.dataset.labels_text()) ", " (record.dataset.unlabelled) " unlabelled images" } }
+            tr { th { "ONNX Runtime library" } td { code { (p.ort_library) } br; code { (p.ort_library_sha256) } } }
             tr { th { "runtime" } td { "ONNX Runtime " (p.ort_version) ", " (p.provider) ", " (p.threads) " threads, batch "
                  (p.batch) ", optimization " (p.graph_optimization_level) } }
             tr { th { "speed" } td { (format!("{:.1}", p.images_per_second)) " images/s over " (p.inferred)
@@ -195,21 +201,26 @@ enum Row<'a> {
 
 fn chart_rows(record: &RunRecord) -> Vec<Row<'_>> {
     let interval = |bounds: Option<[f64; 2]>| bounds.map(|[lo, hi]| (lo, hi));
-    let mut rows = vec![Row::Measured {
-        label: "top-1 measured",
-        value: record.top1,
-        interval: interval(record.top1_interval),
-    }];
+    // A run with no labelled image has no measured dot: a percentage of nothing is no number.
+    let mut rows: Vec<Row<'_>> = record
+        .top1
+        .map(|value| Row::Measured {
+            label: "top-1 measured",
+            value,
+            interval: interval(record.top1_interval),
+        })
+        .into_iter()
+        .collect();
     rows.extend(record.references.iter().map(|r| Row::Published {
         metric: "top-1",
         reference: r,
         value: r.top1,
     }));
-    rows.push(Row::Measured {
+    rows.extend(record.top5.map(|value| Row::Measured {
         label: "top-5 measured",
-        value: record.top5,
+        value,
         interval: interval(record.top5_interval),
-    });
+    }));
     // A source that publishes no top-5 (MLPerf) has no dot on that axis.
     rows.extend(record.references.iter().filter_map(|r| {
         r.top5.map(|value| Row::Published {
@@ -274,6 +285,9 @@ fn per_class(record: &RunRecord) -> Markup {
 /// diamond (filled when it decides the verdict), on one percent axis.
 fn accuracy_chart(record: &RunRecord) -> Markup {
     let rows = chart_rows(record);
+    if rows.is_empty() {
+        return html! { p.muted { "Nothing was scored and no reference applies: no number to plot." } };
+    }
     let values = rows.iter().flat_map(|row| match row {
         Row::Measured {
             value, interval, ..

@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::{Axis, head, interval_text, verdict_class};
+use super::{Axis, head, interval_text, verdict_badge};
 use crate::report::table::{TableExporter, TableRow};
 
 pub struct HtmlTable;
@@ -19,7 +19,7 @@ impl TableExporter for HtmlTable {
 const LABEL_ORDER: [&str; 4] = ["original", "real", "cleaned", "corrected"];
 const ROW_HEIGHT: f64 = 22.0;
 /// Ids and recipes stay whole in the table's cells.
-const TABLE_STYLE: &str = "td code{word-break:normal;white-space:nowrap}";
+const TABLE_STYLE: &str = "body{max-width:76rem}td code{word-break:normal;white-space:nowrap}td.labels{white-space:nowrap}";
 const LABEL_WIDTH: f64 = 370.0;
 const PLOT_WIDTH: f64 = 360.0;
 
@@ -136,10 +136,32 @@ fn rank_changes(group: &[TableRow]) -> Markup {
     }
 }
 
+/// The label sets other than the original ones that some row of `group` was scored under
+/// (`--labels all`): each gets a column of its top-1 (its top-5 in the cell's title), so the page
+/// shows their values, not only the ranks they give.
+fn other_label_sets(group: &[TableRow]) -> Vec<&'static str> {
+    LABEL_ORDER[1..]
+        .iter()
+        .copied()
+        .filter(|labels| group.iter().any(|row| row.by_labels.contains_key(*labels)))
+        .collect()
+}
+
+/// How a column names a label set.
+fn label_set_title(labels: &str) -> &str {
+    match labels {
+        "real" => "ReaL",
+        other => other,
+    }
+}
+
 fn table(group: &[TableRow]) -> Markup {
+    let others = other_label_sets(group);
     html! {
         table {
-            tr { th { "rank" } th { "model" } th { "recipe" } th { "top-1 (95% interval)" } th { "top-5" } th { "published" } th { "verdict" } }
+            tr { th { "rank" } th { "model" } th { "recipe" } th { "top-1 (95% interval)" } th { "top-5" }
+                 @for labels in &others { th { (label_set_title(labels)) " top-1" } }
+                 th { "published" } th { "verdict" } }
             @for row in group {
                 tr {
                     td.num { (row.rank1) }
@@ -147,13 +169,20 @@ fn table(group: &[TableRow]) -> Markup {
                     td { code { (row.recipe) } }
                     td.num { (format!("{:.3}", row.top1)) " " span.muted { (interval_text(row.top1_interval)) } }
                     td.num { (format!("{:.3}", row.top5)) }
+                    @for labels in &others {
+                        @match row.by_labels.get(*labels) {
+                            Some(a) => { td.num.labels title=(format!("top-5 {:.3}", a.top5)) { (format!("{:.3}", a.top1)) } }
+                            None => { td.num.labels { "–" } }
+                        }
+                    }
                     td {
                         @for reference in &row.references {
                             (reference.source) " " (format!("{:.3} ({:+.3})", reference.top1, reference.delta_top1)) br;
                         }
                     }
                     td {
-                        span class=(format!("verdict {}", verdict_class(row.verdict))) { (row.verdict.name()) }
+                        (verdict_badge(row.verdict))
+                        @if let Some(source) = &row.expected_source { " vs " (source) }
                         @for mark in &row.marks {
                             " " span.mark title=(mark.explanation()) { (mark.name()) }
                         }
@@ -247,6 +276,14 @@ mod tests {
             2
         );
         assert!(!page.contains("<script>") && page.contains("b&lt;script&gt;"));
+        // ReaL's values, not only its ranks; the decisive reference beside every verdict.
+        assert!(page.contains("<th>ReaL top-1</th>"), "{page}");
+        assert!(
+            page.contains(">83.000</td>") && page.contains(">84.000</td>"),
+            "{page}"
+        );
+        assert_eq!(page.matches(" vs torchvision-docs").count(), 3);
+        assert!(page.contains("class=\"verdict drift\""));
         assert!(
             !page.contains("http://")
                 || page.matches("http://").count()

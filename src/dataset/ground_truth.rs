@@ -1,0 +1,381 @@
+//! `--ground-truth FILE`: labels for any folder or tar, from a CSV or TSV file whose rows name an
+//! image (its path relative to `--val`, or its basename) and its class (an index 0-999 or a
+//! wnid). The file is the labels: its rows override what a layout says (an ImageFolder's
+//! folders, the names of ILSVRC2012 validation files), and an image it does not list is
+//! unlabelled. Files named like ILSVRC2012's are still checked against the shipped ground truth
+//! by the verdict rule (`eval::trust::check_labels`), so a file cannot relabel the validation set
+//! unnoticed. Every defect of the file is one message naming it and the line.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as Slot;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Entry, labels};
+use crate::util::safe_file::{self, MAX_LABELS_FILE_BYTES, SafeFileError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GroundTruthError {
+    #[error("cannot read the ground-truth file {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{path}, line {line}: {message}")]
+    Line {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error(
+        "{path} holds no labelled row: each row names an image (its path relative to --val, or its basename), then its class (an index 0-999 or a wnid such as n01440764)"
+    )]
+    NoRows { path: PathBuf },
+}
+
+/// What a record says of the ground-truth file a run was labelled with: it is part of the run's
+/// identity (its sha256 enters the run key), so another file is another run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroundTruthInfo {
+    pub path: String,
+    pub sha256: String,
+    /// Labelled rows in the file.
+    pub rows: usize,
+    /// Images of `--val` the file does not list (unlabelled, not scored); `None` in a merged
+    /// record, whose shards counted their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlisted: Option<usize>,
+}
+
+/// One labelled row.
+#[derive(Clone, Debug)]
+struct Row {
+    /// As written, after trimming and a leading `./`: a path when it holds a `/`.
+    key: String,
+    label: u16,
+    line: u64,
+}
+
+/// A parsed ground-truth file, and which of its rows the images seen so far matched.
+#[derive(Debug)]
+pub struct GroundTruth {
+    path: PathBuf,
+    sha256: String,
+    /// By basename: an image is known by its basename everywhere (the store, the layouts).
+    rows: HashMap<String, Row>,
+    /// Basenames of the rows an image has matched (a tar's, while it is streamed).
+    matched: Mutex<std::collections::HashSet<String>>,
+    /// Images seen that no row lists.
+    unlisted: AtomicUsize,
+}
+
+impl GroundTruth {
+    /// Reads and checks `path`: the delimiter is a tab where the first line holds one, else a
+    /// comma; a first row whose class is neither an index nor wnid-shaped is a header.
+    pub fn load(path: &Path) -> Result<GroundTruth, GroundTruthError> {
+        let unreadable = |reason: String| GroundTruthError::Unreadable {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = safe_file::read_regular(path, MAX_LABELS_FILE_BYTES, "a ground-truth file")
+            .map_err(|e: SafeFileError| unreadable(e.reason()))?;
+        let sha256 = crate::util::hex::sha256_hex(&bytes);
+        let text =
+            String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let rows = parse(path, text)?;
+        if rows.is_empty() {
+            return Err(GroundTruthError::NoRows {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(GroundTruth {
+            path: path.to_path_buf(),
+            sha256,
+            rows,
+            matched: Mutex::default(),
+            unlisted: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The label the file gives `entry`, or `None` when it does not list it (a row naming a path
+    /// must name the entry's own path). Counts the image as matched or unlisted.
+    pub fn label_of(&self, entry: &Entry) -> Option<u16> {
+        let row = self
+            .rows
+            .get(&entry.name)
+            .filter(|row| !row.key.contains('/') || row.key == entry.file);
+        match row {
+            Some(row) => {
+                self.matched
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(entry.name.clone());
+                Some(row.label)
+            }
+            None => {
+                self.unlisted.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Images seen so far that no row lists.
+    pub fn unlisted(&self) -> usize {
+        self.unlisted.load(Ordering::Relaxed)
+    }
+
+    /// The first row (in file order) that names no image seen: a typo, or a file meant for
+    /// another set. `val` is the dataset's path, for the message.
+    pub fn check_all_matched(&self, val: &Path) -> Result<(), GroundTruthError> {
+        let matched = self
+            .matched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = self
+            .rows
+            .iter()
+            .filter(|(name, _)| !matched.contains(*name))
+            .map(|(_, row)| row)
+            .min_by_key(|row| row.line);
+        match first {
+            None => Ok(()),
+            Some(row) => Err(GroundTruthError::Line {
+                path: self.path.clone(),
+                line: row.line,
+                message: format!(
+                    "{} is not an image of {} (a row names an image by its path relative to --val, or by its basename)",
+                    row.key,
+                    val.display()
+                ),
+            }),
+        }
+    }
+
+    pub fn info(&self) -> GroundTruthInfo {
+        GroundTruthInfo {
+            path: self.path.display().to_string(),
+            sha256: self.sha256.clone(),
+            rows: self.rows.len(),
+            unlisted: Some(self.unlisted()),
+        }
+    }
+}
+
+/// The rows of `text`, by basename; the first defect is an error naming its line.
+fn parse(path: &Path, text: &str) -> Result<HashMap<String, Row>, GroundTruthError> {
+    let at = |line: u64, message: String| GroundTruthError::Line {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let delimiter = if first_line.contains('\t') {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let mut rows: HashMap<String, Row> = HashMap::new();
+    let mut first = true;
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            at(line, format!("not a CSV/TSV row: {e}"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let is_header = std::mem::take(&mut first);
+        let fields: Vec<&str> = record.iter().map(str::trim).collect();
+        if fields.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let (Some(image), Some(class)) = (fields.first(), fields.get(1)) else {
+            return Err(at(
+                line,
+                "a row needs two fields: an image (its path relative to --val, or its basename), then its class (an index 0-999 or a wnid)".into(),
+            ));
+        };
+        let label = match class_of(class) {
+            Class::Label(label) => label,
+            Class::Other if is_header => continue,
+            Class::Other => {
+                return Err(at(
+                    line,
+                    format!(
+                        "{class:?} is neither a class index (0-999) nor a wnid (such as n01440764)"
+                    ),
+                ));
+            }
+            Class::Invalid(message) => return Err(at(line, message)),
+        };
+        let key = image.trim_start_matches("./").to_string();
+        let name = key.rsplit('/').next().unwrap_or_default().to_string();
+        if name.is_empty() {
+            return Err(at(line, format!("{image:?} names no file")));
+        }
+        match rows.entry(name) {
+            Slot::Vacant(slot) => {
+                slot.insert(Row { key, label, line });
+            }
+            Slot::Occupied(slot) => {
+                let earlier = slot.get();
+                let message = if earlier.key == key {
+                    format!("{key} is listed twice (first on line {})", earlier.line)
+                } else {
+                    format!(
+                        "{key} and {} (line {}) both name an image called {}; an image is known by its basename, so list each once",
+                        earlier.key,
+                        earlier.line,
+                        slot.key()
+                    )
+                };
+                return Err(at(line, message));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+enum Class {
+    Label(u16),
+    /// Neither digits nor wnid-shaped: a header's column name, or a mistake.
+    Other,
+    /// Shaped like a class but not one.
+    Invalid(String),
+}
+
+fn class_of(field: &str) -> Class {
+    if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit()) {
+        return match field.parse::<u16>() {
+            Ok(index) if usize::from(index) < labels::NUM_CLASSES => Class::Label(index),
+            _ => Class::Invalid(format!(
+                "class index {field} is out of range (0-{})",
+                labels::NUM_CLASSES - 1
+            )),
+        };
+    }
+    let wnid_shaped = field.len() == 9
+        && field.starts_with('n')
+        && field[1..].bytes().all(|b| b.is_ascii_digit());
+    if !wnid_shaped {
+        return Class::Other;
+    }
+    match labels::class_index(field) {
+        Some(index) => Class::Label(index),
+        None => Class::Invalid(format!(
+            "{field} is not one of the 1000 ImageNet 2012 wnids"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<GroundTruth, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("truth.csv");
+        std::fs::write(&path, text).unwrap();
+        GroundTruth::load(&path).map_err(|e| e.to_string())
+    }
+
+    fn entry(file: &str) -> Entry {
+        Entry {
+            file: file.into(),
+            name: file.rsplit('/').next().unwrap().into(),
+            label: None,
+        }
+    }
+
+    #[test]
+    fn csv_and_tsv_with_or_without_a_header_give_indices_and_wnids() {
+        for text in [
+            "file,label\ncat.jpg,281\nsub/dog.png,n02085620\n",
+            "cat.jpg,281\n./sub/dog.png,n02085620\n",
+            "image\tclass\ncat.jpg\t281\nsub/dog.png\tn02085620\textra\n",
+            "\u{feff}\"cat.jpg\",281\n# a comment\n\nsub/dog.png,n02085620\n",
+        ] {
+            let truth = load(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(
+                truth.label_of(&entry("cats/cat.jpg")),
+                Some(281),
+                "{text:?}"
+            );
+            assert_eq!(
+                truth.label_of(&entry("sub/dog.png")),
+                labels::class_index("n02085620")
+            );
+            assert_eq!(truth.label_of(&entry("other/dog.png")), None, "a path row");
+            assert_eq!(truth.label_of(&entry("bird.jpg")), None);
+            assert_eq!(truth.unlisted(), 2);
+            assert!(truth.check_all_matched(Path::new("/v")).is_ok());
+            assert_eq!(truth.info().rows, 2);
+        }
+    }
+
+    #[test]
+    fn every_defect_names_the_file_and_line() {
+        for (text, line, needle) in [
+            ("a.jpg,1000\n", 1, "class index 1000 is out of range"),
+            ("a.jpg,3\nb.jpg,n99999999\n", 2, "n99999999 is not one of"),
+            ("a.jpg,3\nb.jpg,cat\n", 2, "neither a class index"),
+            ("a.jpg,3\nb.jpg\n", 2, "a row needs two fields"),
+            (
+                "a.jpg,3\nx/b.jpg,4\na.jpg,5\n",
+                3,
+                "a.jpg is listed twice (first on line 1)",
+            ),
+            (
+                "x/b.jpg,4\ny/b.jpg,4\n",
+                2,
+                "both name an image called b.jpg",
+            ),
+            ("a.jpg,3\nsub/,4\n", 2, "names no file"),
+        ] {
+            let error = load(text)
+                .err()
+                .unwrap_or_else(|| panic!("{text:?} loaded"));
+            assert!(
+                error.contains(&format!("truth.csv, line {line}: ")) && error.contains(needle),
+                "{text:?}: {error}"
+            );
+        }
+        assert!(
+            load("file,label\n")
+                .unwrap_err()
+                .contains("holds no labelled row")
+        );
+        let missing = GroundTruth::load(Path::new("/nonexistent/truth.csv")).unwrap_err();
+        assert!(
+            missing.to_string().contains("/nonexistent/truth.csv"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_row_no_image_matched_is_named() {
+        let truth = load("a.jpg,3\nb.jpg,4\n").unwrap();
+        truth.label_of(&entry("a.jpg"));
+        let error = truth
+            .check_all_matched(Path::new("/data/mine"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("line 2: b.jpg is not an image of /data/mine"),
+            "{error}"
+        );
+    }
+}
