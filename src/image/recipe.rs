@@ -111,17 +111,26 @@ pub enum Variant {
     /// Each pipeline's own path (see its module docs).
     #[default]
     Standard,
-    /// torch: torchvision's v1 transforms on a uint8 tensor: the resize runs in float32 and
-    /// rounds back to uint8, and `convert_image_dtype` divides by 255 (v2 multiplies by 1/255).
+    /// torch: torchvision's v1 transforms on a uint8 tensor (`weights.transforms()`): the resize
+    /// runs in float32 (fused multiply-adds, as torch's AVX2/AVX-512 kernels) and rounds back to
+    /// uint8 half to even, and `convert_image_dtype` divides by `scale` (v2 multiplies by
+    /// `float32(1 / scale)`). Geometry as `standard`.
     TensorV1,
     /// tensorflow: TF-slim's `inception_preprocessing.preprocess_for_eval`, whose resize is TF1's
-    /// `resize_bilinear(align_corners=False)` (no half-pixel centres).
+    /// `resize_bilinear(align_corners=False)` (no half-pixel centres); otherwise as `standard`
+    /// (`squash`: central_crop(0.875), resize to `crop_size`).
     SlimInception,
-    /// tensorflow: TF-slim's `vgg_preprocessing.preprocess_for_eval`: aspect-preserving TF1
-    /// bilinear resize of the short side, central crop, mean subtraction, in float32.
+    /// tensorflow: TF-slim's `vgg_preprocessing.preprocess_for_eval(resize_side=resize_size)`:
+    /// TF1 bilinear resize (no half-pixel centres) of the whole picture to a short side of
+    /// `resize_size` (float32 `rint` sizes), the centred `crop_size` square (offsets `(len -
+    /// crop) // 2`), then `(v / scale - mean) / std` on the float32 levels (`shorter-side`;
+    /// slim: scale 1, mean [123.68, 116.78, 103.94], std 1, RGB).
     SlimVgg,
-    /// tensorflow: Keras `image_dataset_from_directory` (TF decode, `tf.image.resize` bilinear of
-    /// the whole image to float32, no rounding) followed by `preprocess_input`.
+    /// tensorflow: Keras `image_dataset_from_directory(image_size=(crop_size, crop_size))` (TF
+    /// decode, `tf.image.resize` bilinear with half-pixel centres of the whole picture to
+    /// float32 levels, not rounded; `squash`) followed by `preprocess_input`, `(v / scale -
+    /// mean) / std`: mode caffe (BGR, scale 1), tf (scale 127.5, mean 1), torch (scale 255,
+    /// ImageNet mean/std) or none (scale 1, mean 0, std 1: the raw levels).
     KerasDataset,
     /// opencv: MLPerf's `pre_process_imagenet_pytorch`: `cv2.imread` + BGR2RGB, then torchvision
     /// on the PIL image made from that array (Pillow's resize: any filter, `resize_mode`
@@ -352,7 +361,13 @@ mod tests {
                 "keras-tf-331",
                 "tf-inception-299",
                 "tf-inception-224",
+                "slim-inception-299",
+                "slim-inception-224",
+                "slim-vgg-224",
+                "keras-dataset-caffe-224",
+                "keras-dataset-tf-299",
                 "torchvision-tensor",
+                "torchvision-tensor-v1",
                 "mlperf-resnet50",
                 "mlperf-mobilenet",
                 "mlperf-resnet50-pytorch",

@@ -1,6 +1,7 @@
-//! The TensorFlow presets (`tf-inception-299`, `tf-inception-224`) end to end, without
-//! TensorFlow: `zoorepro preprocess` on every image of ../shared/imagenet-sample must give
-//! tensors whose float32 bytes hash to what tensorflow-cpu 2.21.0 computed
+//! The TensorFlow presets (`tf-inception-*`, TF-slim's `slim-inception-*` and `slim-vgg-224`,
+//! Keras's `keras-dataset-*`) end to end, without TensorFlow: `zoorepro preprocess` on every
+//! image of ../shared/imagenet-sample must give tensors whose float32 bytes hash to what
+//! tensorflow-cpu 2.21.0 (with keras 3.15.1, and TF-slim's code) computed
 //! (tests/tf_presets_sha256.json, written by scripts/parity/parity_tensorflow.py --sha256), and
 //! files TensorFlow's decode_jpeg refuses must be refused with exit status 2.
 
@@ -18,8 +19,11 @@ fn sample_tensors_hash_to_tensorflows() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let digests = load("tf_presets_sha256.json", &[("tensorflow", "2.21.0")]);
-    assert_eq!(digests.len(), 2);
+    let digests = load(
+        "tf_presets_sha256.json",
+        &[("tensorflow", "2.21.0"), ("keras", "3.15.1")],
+    );
+    assert_eq!(digests.len(), 7);
     for (preset, expected) in &digests {
         assert_sample_matches(&shared, preset, expected, &[], "TensorFlow");
     }
@@ -42,9 +46,16 @@ fn files_tensorflow_refuses_are_refused_with_exit_2() {
     for (name, bytes) in cases {
         let path = scratch.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        let done = preprocess("tf-inception-299", &[&path], &scratch.path().join("t.npy"));
-        assert_eq!(done.status, 2, "{name}: {}", done.stderr);
-        assert!(done.stderr.contains(name), "{name}: {}", done.stderr);
+        // Every variant decodes with decode_jpeg (Keras's decode_image is the same op on JPEGs).
+        for preset in ["tf-inception-299", "slim-vgg-224", "keras-dataset-tf-299"] {
+            let done = preprocess(preset, &[&path], &scratch.path().join("t.npy"));
+            assert_eq!(done.status, 2, "{preset} {name}: {}", done.stderr);
+            assert!(
+                done.stderr.contains(name),
+                "{preset} {name}: {}",
+                done.stderr
+            );
+        }
     }
     // The whole file is accepted.
     let path = scratch.path().join("whole.jpg");

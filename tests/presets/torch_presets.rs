@@ -1,5 +1,6 @@
-//! The torchvision-tensor preset end to end, without torch: `zoorepro preprocess` on every image
-//! of ../shared/imagenet-sample must give tensors whose float32 bytes hash to what torch 2.15.0 +
+//! The torch presets (`torchvision-tensor`, v2 transforms, and `torchvision-tensor-v1`,
+//! `weights.transforms()`) end to end, without torch: `zoorepro preprocess` on every image of
+//! ../shared/imagenet-sample must give tensors whose float32 bytes hash to what torch 2.15.0 +
 //! torchvision 0.29.2 computed on CPU (tests/torch_presets_sha256.json, written by
 //! scripts/parity/parity_torchvision.py --sha256), and files torchvision's decode_jpeg refuses
 //! must be refused with exit status 2.
@@ -24,7 +25,10 @@ fn sample_tensors_hash_to_torchvisions() {
         "torch_presets_sha256.json",
         &[("torch", "2.15.0"), ("torchvision", "0.29.2")],
     );
-    assert_sample_matches(&shared, PRESET, &digests[PRESET], &[], "torchvision");
+    assert_eq!(digests.len(), 2);
+    for (preset, expected) in &digests {
+        assert_sample_matches(&shared, preset, expected, &[], "torchvision");
+    }
 }
 
 #[test]

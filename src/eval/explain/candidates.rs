@@ -120,6 +120,15 @@ pub fn differences(
         }
     };
     change("library", a.library.name().into(), b.library.name().into());
+    // The variant's data name ("slim-inception"): a library's pipelines differ in arithmetic
+    // that no other field shows (tf-inception-299 and slim-inception-299 differ only here).
+    let variant = |recipe: &Recipe| {
+        serde_json::to_value(recipe.variant)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    change("variant", variant(a), variant(b));
     change("resize", geometry_name(a), geometry_name(b));
     change("filter", a.filter.name().into(), b.filter.name().into());
     change(
@@ -258,6 +267,17 @@ pub fn candidates(
 mod tests {
     use super::*;
     use crate::image::recipe::{preset, presets};
+
+    #[test]
+    fn a_variant_is_a_change_of_its_own() {
+        let tf2 = preset("tf-inception-299").unwrap();
+        let slim = preset("slim-inception-299").unwrap();
+        let compat = PillowCompat::V13;
+        assert_eq!(
+            differences((&tf2, compat, 0), (&slim, compat, 0)),
+            ["variant: standard -> slim-inception"]
+        );
+    }
 
     #[test]
     fn candidates_start_with_the_manifest_recipe_and_name_their_one_change() {

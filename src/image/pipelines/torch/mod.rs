@@ -10,7 +10,17 @@
 //! ```
 //!
 //! Where the CPU has none of those, torchvision resizes uint8 images in float32 and rounds
-//! instead: other pixels, which this module does not reproduce.
+//! instead: other pixels, which the `standard` variant does not reproduce.
+//!
+//! The `tensor-v1` variant is torchvision's documented tensor usage, `weights.transforms()`
+//! (the v1 `ImageClassification`) on the same decoded tensor:
+//!
+//! ```python
+//! img = F.resize(img, [256], antialias=True)   # float32 resize, round: resample_float.rs
+//! img = F.center_crop(img, [224])               # as v2
+//! img = F.convert_image_dtype(img, torch.float) # float32(p) / 255, a division
+//! img = F.normalize(img, mean, std)             # (x - mean) / std
+//! ```
 
 use std::ops::Range;
 
@@ -21,22 +31,36 @@ use crate::image::raster::{Placement, RgbImage, Window};
 use crate::image::recipe::{ChannelOrder, Filter, Layout, Library, Recipe, ResizeMode, Variant};
 
 use resample::Resize;
+use resample_float::FloatResize;
 
 mod jpeg;
 mod resample;
 #[cfg(target_arch = "x86_64")]
 mod resample_avx2;
+mod resample_float;
 
-/// The preset: torchvision's ImageNet evaluation on tensors.
-fn tensor_preset(name: &str, resize_size: u32, crop_size: u32) -> Recipe {
+/// The presets: torchvision's ImageNet evaluation on tensors, with the v2 transforms
+/// (`standard`) or v1's `weights.transforms()` (`tensor-v1`).
+fn tensor_preset(name: &str, resize_size: u32, crop_size: u32, variant: Variant) -> Recipe {
+    let steps = match variant {
+        Variant::TensorV1 => format!(
+            "weights.transforms() (v1 ImageClassification): F.resize({resize_size}, \
+             antialias=True) on the uint8 tensor (in float32 with fused multiply-adds as \
+             torch's AVX2/AVX-512 kernels compute it, rounded half to even), \
+             center_crop({crop_size}), convert_image_dtype (p / 255), normalize(ImageNet \
+             mean/std)"
+        ),
+        _ => format!(
+            "v2.Resize({resize_size}, antialias=True) on the uint8 tensor (torch's int16 \
+             fixed-point bilinear, not Pillow's), CenterCrop({crop_size}), ToDtype(float32, \
+             scale=True), Normalize(ImageNet mean/std)"
+        ),
+    };
     Recipe {
         name: name.into(),
         description: format!(
             "torch 2.15.0 + torchvision 0.29.2 (CPU, AVX2): io.decode_jpeg(mode=RGB, libjpeg's \
-             accurate DCT, no EXIF rotation), v2.Resize({resize_size}, antialias=True) on the \
-             uint8 tensor (torch's int16 fixed-point bilinear, not Pillow's), \
-             CenterCrop({crop_size}), ToDtype(float32, scale=True), Normalize(ImageNet \
-             mean/std), NCHW; JPEG input only"
+             accurate DCT, no EXIF rotation), {steps}, NCHW; JPEG input only"
         ),
         resize_mode: ResizeMode::ShorterSide,
         resize_size,
@@ -48,17 +72,17 @@ fn tensor_preset(name: &str, resize_size: u32, crop_size: u32) -> Recipe {
         channels: ChannelOrder::Rgb,
         layout: Layout::Nchw,
         library: Library::Torch,
-        variant: Variant::Standard,
+        variant,
         fill: [0; 3],
     }
 }
 
 /// A torch recipe may vary sizes, resize mode, the divisor, mean, std, channel order and
-/// layout; the filter is torch's antialiased bilinear only.
+/// layout, with the v2 transforms or v1's; the filter is torch's antialiased bilinear only.
 fn validate(recipe: &Recipe) -> Result<(), String> {
-    if recipe.variant != Variant::Standard {
+    if !matches!(recipe.variant, Variant::Standard | Variant::TensorV1) {
         return Err(format!(
-            "the torch variant {:?} is not reproduced yet",
+            "the torch pipeline has no variant {:?}",
             recipe.variant
         ));
     }
@@ -122,20 +146,46 @@ impl Plan {
         }
     }
 
-    fn resize(&self, width: usize, height: usize) -> Resize {
-        Resize::new(
-            (width, height),
-            self.resized,
-            self.columns.clone(),
-            self.rows.clone(),
-        )
+    /// The variant's resize of the wanted window: v2's uint8 kernel or v1's float32 one.
+    fn resize(&self, width: usize, height: usize, variant: Variant) -> Resampler {
+        let (size, columns, rows) = ((width, height), self.columns.clone(), self.rows.clone());
+        match variant {
+            Variant::TensorV1 => {
+                Resampler::Float(FloatResize::new(size, self.resized, columns, rows))
+            }
+            _ => Resampler::Fixed(Resize::new(size, self.resized, columns, rows)),
+        }
+    }
+}
+
+/// torch's resize of a uint8 tensor, by the transforms' version.
+enum Resampler {
+    /// v2: the uint8 kernel in int16 fixed point.
+    Fixed(Resize),
+    /// v1: float32, rounded back.
+    Float(FloatResize),
+}
+
+impl Resampler {
+    fn source(&self) -> (Range<usize>, Range<usize>) {
+        match self {
+            Resampler::Fixed(resize) => resize.source(),
+            Resampler::Float(resize) => resize.source(),
+        }
+    }
+
+    fn run(&self, img: &RgbImage, x0: usize, y0: usize) -> RgbImage {
+        match self {
+            Resampler::Fixed(resize) => resize.run(img, x0, y0),
+            Resampler::Float(resize) => resize.run(img, x0, y0),
+        }
     }
 }
 
 /// The pixels of a `width` x `height` picture that `recipe` reads.
 fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
     let (columns, rows) = Plan::new(width, height, recipe)
-        .resize(width, height)
+        .resize(width, height, recipe.variant)
         .source();
     Window {
         x: columns.start,
@@ -145,15 +195,20 @@ fn source_pixels(width: usize, height: usize, recipe: &Recipe) -> Window {
     }
 }
 
-/// ToDtype(float32, scale=True) then Normalize, per level and output channel:
-/// `(float32(p) * float32(1 / scale) - mean[c]) / std[c]`, each step rounded to float32
-/// (torch multiplies by the Python float `1.0 / 255` made float32, then divides by std).
+/// The dtype conversion then Normalize, per level and output channel, each step rounded to
+/// float32: v2's `ToDtype(float32, scale=True)` multiplies by the Python float `1.0 / 255` made
+/// float32, `(float32(p) * float32(1 / scale) - mean[c]) / std[c]`; v1's `convert_image_dtype`
+/// divides, `(float32(p) / scale - mean[c]) / std[c]` (126 of the 256 levels differ).
 fn level_tables(recipe: &Recipe) -> [[f32; 256]; 3] {
     let factor = (1.0 / f64::from(recipe.scale)) as f32;
+    let convert = |level: f32| match recipe.variant {
+        Variant::TensorV1 => level / recipe.scale,
+        _ => level * factor,
+    };
     let mut tables = [[0f32; 256]; 3];
     for (c, table) in tables.iter_mut().enumerate() {
         for (level, value) in table.iter_mut().enumerate() {
-            *value = (level as f32 * factor - recipe.mean[c]) / recipe.std[c];
+            *value = (convert(level as f32) - recipe.mean[c]) / recipe.std[c];
         }
     }
     tables
@@ -168,7 +223,7 @@ fn preprocess_part(img: &RgbImage, placement: Placement, recipe: &Recipe, out: &
     assert_eq!(out.len(), recipe.sample_len(), "output buffer does not fit");
     let (width, height) = (placement.full_width, placement.full_height);
     let plan = Plan::new(width, height, recipe);
-    let resize = plan.resize(width, height);
+    let resize = plan.resize(width, height, recipe.variant);
     let (columns, rows) = resize.source();
     let needed = Window {
         x: columns.start,
@@ -225,7 +280,10 @@ impl Pipeline for Torch {
     }
 
     fn presets(&self) -> Vec<Recipe> {
-        vec![tensor_preset("torchvision-tensor", 256, 224)]
+        vec![
+            tensor_preset("torchvision-tensor", 256, 224, Variant::Standard),
+            tensor_preset("torchvision-tensor-v1", 256, 224, Variant::TensorV1),
+        ]
     }
 
     fn validate(&self, recipe: &Recipe) -> Result<(), String> {
@@ -264,15 +322,30 @@ mod tests {
 
     #[test]
     fn to_dtype_multiplies_by_the_float32_reciprocal() {
-        let t = level_tables(&tensor_preset("t", 256, 224));
+        let t = level_tables(&tensor_preset("t", 256, 224, Variant::Standard));
         let factor = (1.0f64 / 255.0) as f32;
         let expected = (128f32 * factor - 0.456f32) / 0.224f32;
         assert_eq!(t[1][128].to_bits(), expected.to_bits());
     }
 
     #[test]
+    fn v1_convert_image_dtype_divides_by_255() {
+        let v1 = level_tables(&tensor_preset("t", 256, 224, Variant::TensorV1));
+        let v2 = level_tables(&tensor_preset("t", 256, 224, Variant::Standard));
+        let expected = (128f32 / 255.0 - 0.456f32) / 0.224f32;
+        assert_eq!(v1[1][128].to_bits(), expected.to_bits());
+        // Dividing and multiplying by the rounded reciprocal differ on 126 of the 256 levels.
+        let factor = (1.0f64 / 255.0) as f32;
+        let differ = (0..=255u8)
+            .filter(|&p| f32::from(p) / 255.0 != f32::from(p) * factor)
+            .count();
+        assert_eq!(differ, 126);
+        assert!(v1[0].iter().zip(&v2[0]).any(|(a, b)| a != b));
+    }
+
+    #[test]
     fn plan_follows_resize_then_center_crop() {
-        let recipe = tensor_preset("t", 256, 224);
+        let recipe = tensor_preset("t", 256, 224, Variant::Standard);
         // 500x375 -> 341x256; columns from round(58.5) = 58 (half to even), rows from 16.
         let plan = Plan::new(500, 375, &recipe);
         assert_eq!(plan.resized, (341, 256));
@@ -282,7 +355,7 @@ mod tests {
         );
         assert_eq!(plan.out_columns, 0..224);
         // A crop larger than the image: (299 - 256) // 2 = 21 columns of padding first.
-        let big = tensor_preset("t", 256, 299);
+        let big = tensor_preset("t", 256, 299, Variant::Standard);
         let plan = Plan::new(256, 400, &big);
         assert_eq!(
             (plan.out_columns.clone(), plan.columns.clone()),
@@ -297,7 +370,12 @@ mod tests {
             .map(|i| ((i * 37 + i / 5) % 256) as u8)
             .collect();
         let img = RgbImage::new(w, h, pixels);
-        for recipe in [tensor_preset("t", 64, 56), tensor_preset("t", 90, 100)] {
+        let recipes = [(64, 56), (90, 100)]
+            .into_iter()
+            .flat_map(|(resize, crop)| {
+                [Variant::Standard, Variant::TensorV1].map(|v| tensor_preset("t", resize, crop, v))
+            });
+        for recipe in recipes {
             let mut whole = vec![f32::NAN; recipe.sample_len()];
             preprocess_part(&img, Placement::whole(&img), &recipe, &mut whole);
             assert!(whole.iter().all(|v| v.is_finite()));
