@@ -48,9 +48,9 @@ pub struct AddModelArgs {
     #[arg(long, value_name = "NAME")]
     pub id: String,
 
-    /// A preset recipe (`zoorepro recipes`) or a recipe source (timm:NAME, timm:FILE.json,
-    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,...], keras-dataset:MODE@SIZE,
-    /// slim:inception|vgg@SIZE, mlperf:NAME; docs/recipes.md), written into the manifest; or
+    /// A preset recipe (`zoorepro recipes`) or a recipe source (`timm:NAME`, `timm:FILE.json`,
+    /// `torchvision:WEIGHTS[@tensor-v1|@tensor-v2]`, `keras:MODE@SIZE[,...]`, `keras-dataset:MODE@SIZE`,
+    /// `slim:inception|vgg@SIZE`, `mlperf:NAME`; docs/recipes.md), written into the manifest; or
     /// describe one with --resize-mode ... --channels.
     #[arg(
         long,

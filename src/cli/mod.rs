@@ -175,9 +175,9 @@ pub struct ModelArgs {
     pub model: String,
 
     /// One of the manifest's recipes [default: the manifest's default], or a preset or recipe
-    /// source whose tensor fits the model: timm:NAME[@no-prefetcher], timm:FILE.json,
-    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,INTERPOLATION][,keep-aspect],
-    /// keras-dataset:MODE@SIZE, slim:inception|vgg@SIZE, mlperf:NAME (docs/recipes.md).
+    /// source whose tensor fits the model: `timm:NAME[@no-prefetcher]`, `timm:FILE.json`,
+    /// `torchvision:WEIGHTS[@tensor-v1|@tensor-v2]`, `keras:MODE@SIZE[,INTERPOLATION][,keep-aspect]`,
+    /// `keras-dataset:MODE@SIZE`, `slim:inception|vgg@SIZE`, `mlperf:NAME` (docs/recipes.md).
     #[arg(long, value_name = "NAME|SOURCE")]
     pub recipe: Option<String>,
 
@@ -213,9 +213,9 @@ pub struct ModelsArgs {
     pub all_present: bool,
 
     /// One of each manifest's recipes [default: the manifest's default], or a preset or recipe
-    /// source whose tensor fits each model: timm:NAME[@no-prefetcher], timm:FILE.json,
-    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,INTERPOLATION][,keep-aspect],
-    /// keras-dataset:MODE@SIZE, slim:inception|vgg@SIZE, mlperf:NAME (docs/recipes.md).
+    /// source whose tensor fits each model: `timm:NAME[@no-prefetcher]`, `timm:FILE.json`,
+    /// `torchvision:WEIGHTS[@tensor-v1|@tensor-v2]`, `keras:MODE@SIZE[,INTERPOLATION][,keep-aspect]`,
+    /// `keras-dataset:MODE@SIZE`, `slim:inception|vgg@SIZE`, `mlperf:NAME` (docs/recipes.md).
     #[arg(long, value_name = "NAME|SOURCE")]
     pub recipe: Option<String>,
 
@@ -309,9 +309,9 @@ pub struct PreprocessArgs {
     #[arg(long, value_name = "ID", required_unless_present = "recipe")]
     pub model: Option<String>,
 
-    /// A preset or a recipe source (timm:NAME[@no-prefetcher], timm:FILE.json,
-    /// torchvision:WEIGHTS[@tensor-v1|@tensor-v2], keras:MODE@SIZE[,INTERPOLATION][,keep-aspect],
-    /// keras-dataset:MODE@SIZE, slim:inception|vgg@SIZE, mlperf:NAME; docs/recipes.md), or with
+    /// A preset or a recipe source (`timm:NAME[@no-prefetcher]`, `timm:FILE.json`,
+    /// `torchvision:WEIGHTS[@tensor-v1|@tensor-v2]`, `keras:MODE@SIZE[,INTERPOLATION][,keep-aspect]`,
+    /// `keras-dataset:MODE@SIZE`, `slim:inception|vgg@SIZE`, `mlperf:NAME`; docs/recipes.md), or with
     /// --model one of the manifest's recipes.
     #[arg(long, value_name = "NAME|SOURCE")]
     pub recipe: Option<String>,

@@ -5,7 +5,7 @@
 //! - `timm:NAME` / `timm:FILE.json`: a timm pretrained config through validate.py ([`timm`]);
 //! - `torchvision:WEIGHTS`: `weights.transforms()` ([`torchvision`]);
 //! - `keras:MODE@SIZE[,...]`, `keras-dataset:MODE@SIZE`, `slim:inception|vgg@SIZE` and
-//!   `mlperf:NAME` ([`libraries`]).
+//!   `mlperf:NAME` (`libraries.rs`).
 //!
 //! [`resolve`] is the one place any recipe name becomes a recipe: a preset's name, or a source.
 //! Manifests name recipes through [`resolve_builtin`], which reads no file, so that a manifest
@@ -251,7 +251,7 @@ fn filter_named(name: &str) -> Option<Filter> {
 /// the tensor of a recipe in `known` (the presets) or of an earlier source: timm's prefetcher
 /// arithmetic `(x - 255*mean) / (255*std)` and ToTensor's `(x / 255 - mean) / std` differ by at
 /// most 4.8e-7, which no sample of predictions tells apart. Which sources are tried, and why, is
-/// [`libraries::explain_sources`]'s doc.
+/// `libraries::explain_sources`'s doc.
 pub fn explain_candidates(crop_size: u32, layout: Layout, known: &[Recipe]) -> Vec<Recipe> {
     let mut distinct: Vec<(Recipe, usize)> = Vec::new();
     for name in libraries::explain_sources(crop_size, layout) {
