@@ -10,5 +10,6 @@ mod common;
 mod opencv_presets;
 mod parity;
 mod pillow_simd;
+mod sampled;
 mod tf_presets;
 mod torch_presets;
