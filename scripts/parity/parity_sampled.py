@@ -211,14 +211,20 @@ def timm_reference(data, prefetcher):
                                    interpolation=data["interpolation"], mean=data["mean"],
                                    std=data["std"], num_workers=0, crop_pct=data["crop_pct"],
                                    crop_mode=data["crop_mode"], device=torch.device("cpu"))
-            batch, _ = next(iter(loader))
+            try:
+                batch, _ = next(iter(loader))
+            except ValueError:  # Pillow refuses a side that rounds to 0 (crop_mode border)
+                return None
             return batch[0].numpy()
         return run
     transform = create_transform(**data, is_training=False, use_prefetcher=False)
 
     def run(path):
         img = pil_image(path)
-        return None if img is None else transform(img).numpy()
+        try:
+            return None if img is None else transform(img).numpy()
+        except ValueError:  # Pillow refuses a side that rounds to 0 (crop_mode border)
+            return None
     return run
 
 
