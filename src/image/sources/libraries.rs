@@ -59,6 +59,19 @@ const MODES: [Mode; 4] = [
     ),
 ];
 
+/// The `SIZE` of `@SIZE`: a whole number of pixels in 1..=4096, as every recipe's crop.
+fn output_size(source: &Source<'_>, size_text: &str) -> Result<u32, SourceError> {
+    size_text
+        .parse::<u32>()
+        .ok()
+        .filter(|s| (1..=4096).contains(s))
+        .ok_or_else(|| {
+            source.malformed(format!(
+                "size {size_text:?} is not a whole number of pixels in 1..=4096"
+            ))
+        })
+}
+
 /// MODE and `@SIZE[,OPTION...]` of a Keras source.
 fn keras_parts<'s>(
     source: &'s Source<'_>,
@@ -83,15 +96,7 @@ fn keras_parts<'s>(
         })?;
     let mut parts = spec.split(',');
     let size_text = parts.next().unwrap_or_default();
-    let size = size_text
-        .parse::<u32>()
-        .ok()
-        .filter(|s| (1..=4096).contains(s))
-        .ok_or_else(|| {
-            source.malformed(format!(
-                "size {size_text:?} is not a whole number of pixels in 1..=4096"
-            ))
-        })?;
+    let size = output_size(source, size_text)?;
     Ok((mode, size, parts.collect()))
 }
 
@@ -182,15 +187,7 @@ pub(super) fn slim(source: &Source<'_>) -> Result<Recipe, SourceError> {
     let Some((name, size_text)) = source.body.split_once('@') else {
         return Err(source.malformed("slim needs @SIZE, e.g. slim:inception@299"));
     };
-    let size = size_text
-        .parse::<u32>()
-        .ok()
-        .filter(|s| (1..=4096).contains(s))
-        .ok_or_else(|| {
-            source.malformed(format!(
-                "size {size_text:?} is not a whole number of pixels in 1..=4096"
-            ))
-        })?;
+    let size = output_size(source, size_text)?;
     let base = recipe::preset("tf-inception-299").expect("the tf-inception-299 preset exists");
     let recipe = match name {
         "inception" => Recipe {
