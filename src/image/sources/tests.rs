@@ -142,6 +142,23 @@ fn bad_sources_name_what_is_wrong_in_one_line() {
             "torchvision:resnet50@tensor-v3",
             "unknown suffix @tensor-v3",
         ),
+        (
+            "torchvision:resnet50@tensor-v1@tensor-v2",
+            "more than one suffix (@tensor-v1, @tensor-v2): torchvision takes one of",
+        ),
+        (
+            "timm:resnet50@no-prefetcher@no-prefetcher",
+            "more than one suffix",
+        ),
+        (
+            "mlperf:resnet50-pytorch@NCHW",
+            "unknown suffix @NCHW: mlperf:resnet50-pytorch takes @nchw or none",
+        ),
+        (
+            "mlperf:resnet50@224",
+            "unknown suffix @224: mlperf:resnet50 takes none",
+        ),
+        ("mlperf:resnet50-pytorch@nchw@nchw", "more than one suffix"),
     ] {
         let message = resolve(bad).unwrap_err().to_string();
         assert!(message.contains(says), "{bad}: {message}");
