@@ -327,10 +327,28 @@ impl Recipe {
                 self.scale
             ));
         }
-        if self.std.iter().any(|s| !s.is_finite() || *s == 0.0)
-            || self.mean.iter().any(|m| !m.is_finite())
-        {
-            return Err("mean must be finite and std finite and non-zero".into());
+        if let Some(m) = self.mean.iter().find(|m| !m.is_finite()) {
+            return Err(format!("mean {m} (in float32) is not a finite number"));
+        }
+        if let Some(s) = self.std.iter().find(|s| !s.is_normal()) {
+            return Err(format!(
+                "std {s:e} (in float32) cannot divide: it must be finite, non-zero and not \
+                 subnormal (at least {:e} in magnitude)",
+                f32::MIN_POSITIVE
+            ));
+        }
+        // Every output, (level / scale - mean) / std over levels 0..=255, must be a float32 too.
+        let largest = (0..3)
+            .map(|c| {
+                (255.0 / f64::from(self.scale).abs() + f64::from(self.mean[c]).abs())
+                    / f64::from(self.std[c]).abs()
+            })
+            .fold(0.0, f64::max);
+        if largest >= f64::from(f32::MAX) {
+            return Err(format!(
+                "mean {:?} and std {:?} give values up to {largest:e}, beyond float32",
+                self.mean, self.std
+            ));
         }
         if self.fill != [0; 3] && self.resize_mode != ResizeMode::FitPad {
             return Err("fill applies only to resize_mode fit-pad".into());
@@ -398,6 +416,24 @@ mod tests {
             let json = serde_json::to_string(&recipe).unwrap();
             assert_eq!(serde_json::from_str::<Recipe>(&json).unwrap(), recipe);
         }
+    }
+
+    #[test]
+    fn normalisations_that_leave_float32_are_refused_naming_the_value() {
+        let base = preset("torchvision").unwrap();
+        let with = |mean: f32, std: f32| {
+            Recipe {
+                mean: [mean; 3],
+                std: [std; 3],
+                ..base.clone()
+            }
+            .validate()
+        };
+        assert!(with(0.5, 1e-40).unwrap_err().contains("std 1e-40"));
+        assert!(with(0.5, 0.0).unwrap_err().contains("subnormal"));
+        assert!(with(f32::INFINITY, 1.0).unwrap_err().contains("mean inf"));
+        assert!(with(1e30, 1e-30).unwrap_err().contains("beyond float32"));
+        assert!(with(0.5, 1e-30).is_ok());
     }
 
     #[test]
