@@ -61,14 +61,14 @@ impl Manifest {
                 let declared = self.recipes.iter().find(|r| r.name() == name)?;
                 let declared = declared_recipe(declared).ok()?;
                 Some(format!(
-                    "{name} differs in {}",
+                    "{name}: {}",
                     recipe.differences(&declared).join(", ")
                 ))
             })
             .collect();
         (!reasons.is_empty()).then(|| {
             format!(
-                "no reference applies to recipe {}: a reference applies only to a recipe with the same parameters as the one it was measured with, and {}",
+                "no reference applies to recipe {}: its parameters differ from those of the recipe the references were measured with ({})",
                 recipe.name,
                 reasons.join("; ")
             )
@@ -163,7 +163,7 @@ mod tests {
         assert!(found.iter().all(|(_, expected)| !*expected));
         let why = manifest.why_no_reference(&other).unwrap();
         assert!(
-            why.contains("efficientnet-lite0-224 differs in resize_size 256 (not 224)"),
+            why.contains("(efficientnet-lite0-224: resize_size 256 (not 224))"),
             "{why}"
         );
         // A name alone never makes a reference apply: a recipe named like the declared one but
