@@ -299,6 +299,43 @@ impl Recipe {
         unnamed(self) == unnamed(other)
     }
 
+    /// How `self` makes another tensor than `other`: each parameter that differs, as `field
+    /// VALUE (not OTHER)`; empty when [`Recipe::same_tensor`] holds.
+    pub fn differences(&self, other: &Recipe) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut field = |name: &str, mine: String, theirs: String| {
+            if mine != theirs {
+                found.push(format!("{name} {mine} (not {theirs})"));
+            }
+        };
+        let debug = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+        field("library", debug(&self.library), debug(&other.library));
+        field("variant", debug(&self.variant), debug(&other.variant));
+        field(
+            "resize_mode",
+            debug(&self.resize_mode),
+            debug(&other.resize_mode),
+        );
+        field(
+            "resize_size",
+            self.resize_size.to_string(),
+            other.resize_size.to_string(),
+        );
+        field(
+            "crop_size",
+            self.crop_size.to_string(),
+            other.crop_size.to_string(),
+        );
+        field("filter", debug(&self.filter), debug(&other.filter));
+        field("scale", debug(&self.scale), debug(&other.scale));
+        field("mean", debug(&self.mean), debug(&other.mean));
+        field("std", debug(&self.std), debug(&other.std));
+        field("channels", debug(&self.channels), debug(&other.channels));
+        field("layout", debug(&self.layout), debug(&other.layout));
+        field("fill", debug(&self.fill), debug(&other.fill));
+        found
+    }
+
     pub fn sample_len(&self) -> usize {
         let s = self.crop_size as usize;
         3 * s * s
@@ -452,5 +489,19 @@ mod tests {
         renamed.crop_size = 223;
         assert!(!torchvision.same_tensor(&renamed));
         assert!(!torchvision.same_tensor(&preset("timm-bicubic").unwrap()));
+    }
+
+    #[test]
+    fn differences_name_each_parameter_that_changes_the_tensor() {
+        let torchvision = preset("torchvision").unwrap();
+        let mut other = torchvision.clone();
+        other.name = "renamed".into();
+        assert!(torchvision.differences(&other).is_empty());
+        other.resize_size = 235;
+        other.filter = Filter::Bicubic;
+        assert_eq!(
+            other.differences(&torchvision),
+            ["resize_size 235 (not 256)", "filter bicubic (not bilinear)"]
+        );
     }
 }

@@ -275,7 +275,7 @@ const LEGACY_FULL_VAL_SHA256: &str =
 
 /// A declared recipe: inline as written, or by name, a preset or a built-in source (a manifest
 /// reads no file of a source: what it names must mean the same wherever it is loaded).
-fn declared_recipe(declared: &RecipeRef) -> Result<Recipe, String> {
+pub(super) fn declared_recipe(declared: &RecipeRef) -> Result<Recipe, String> {
     match declared {
         RecipeRef::Preset(name) => sources::resolve_builtin(name).map_err(|e| e.to_string()),
         RecipeRef::Inline(recipe) => Ok(recipe.clone()),
@@ -351,12 +351,7 @@ impl Manifest {
                 available: self.recipes.iter().map(|r| r.name().to_string()).collect(),
                 reason,
             })?;
-        let same = self
-            .recipes
-            .iter()
-            .filter_map(|declared| declared_recipe(declared).ok())
-            .find(|declared| declared.same_tensor(&recipe));
-        Ok(same.unwrap_or(recipe))
+        Ok(self.canonical(recipe))
     }
 
     /// The references measured on the evaluated image set `id` (names, count and, where the
@@ -515,7 +510,7 @@ impl Manifest {
     }
 
     /// Whether `recipe`'s tensor has the input's layout and fixed spatial size.
-    fn fits(&self, recipe: &Recipe) -> Result<(), String> {
+    pub(super) fn fits(&self, recipe: &Recipe) -> Result<(), String> {
         if recipe.layout != self.input.layout {
             return Err(format!(
                 "recipe {} produces {} but the input is {}",

@@ -259,10 +259,20 @@ pub(crate) fn build_record(
 /// `zoorepro explain` on the record's model, file, recipe, images and labels, quoted for a
 /// POSIX shell.
 fn explain_command(record: &RunRecord) -> String {
-    let mut args: Vec<String> = ["zoorepro", "explain", "--model", &record.model_id]
+    // A `--like` run's id names no manifest: explain takes the known model's, and the user's
+    // file as the unverified file it is.
+    let model = record
+        .onnx
+        .like
+        .as_ref()
+        .map_or(record.model_id.as_str(), |like| like.model.as_str());
+    let mut args: Vec<String> = ["zoorepro", "explain", "--model", model]
         .map(String::from)
         .into();
     args.extend(["--onnx".into(), record.onnx.path.clone()]);
+    if record.onnx.like.is_some() {
+        args.push("--allow-unverified".into());
+    }
     args.extend(["--recipe".into(), record.recipe.name.clone()]);
     if record.recipe.pillow_compat != "13" && !record.recipe.pillow_compat.is_empty() {
         args.extend([
@@ -306,6 +316,9 @@ fn assemble(
         image_set_content_sha256.is_some(),
         &parts,
     );
+    if score.evaluated > 0 {
+        say_why_no_reference(manifest, &parts.recipe.definition, &mut verdict);
+    }
     let model = ModelCheck::from_verification(&parts.onnx.verification);
     trust::finish(&mut verdict, &references, model, &check);
     let image_set = ImageSetId {
@@ -353,6 +366,20 @@ fn assemble(
         store: parts.store,
         failures: failures(ordered),
         provenance: parts.provenance,
+    }
+}
+
+/// A recipe the manifest does not declare (an override's, a source's) gets no reference: the
+/// verdict names the parameters that differ from each expected reference's recipe.
+fn say_why_no_reference(
+    manifest: &Manifest,
+    recipe: &crate::image::recipe::Recipe,
+    verdict: &mut crate::eval::verdict::Verdict,
+) {
+    if verdict.status == VerdictStatus::NoReference
+        && let Some(why) = manifest.why_no_reference(recipe)
+    {
+        verdict.summary = format!("{}; {why}", verdict.summary);
     }
 }
 

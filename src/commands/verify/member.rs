@@ -17,8 +17,8 @@ use crate::eval::prediction::{Content, Prediction};
 use crate::model::bytes::ModelBytes;
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::{
-    DatasetMeta, OnnxMeta, RUN_META_SCHEMA, RecipeMeta, RunInfo, RunKey, RunMeta, RunOrigin, Store,
-    VerifyMeta,
+    DatasetMeta, IoNames, OnnxMeta, RUN_META_SCHEMA, RecipeMeta, RunInfo, RunKey, RunMeta,
+    RunOrigin, Store, VerifyMeta,
 };
 
 /// Batch size when neither the user nor the graph fixes one.
@@ -51,8 +51,12 @@ impl Member {
         dataset: &Dataset,
     ) -> anyhow::Result<Member> {
         let class_subset = dataset.class_subset();
-        let (under_test, bytes) = chosen.read()?;
+        let (mut under_test, bytes) = chosen.read()?;
         let session = Session::open(runtime, &under_test, &bytes, args)?;
+        under_test.onnx.io_names = Some(IoNames {
+            input: session.model.input().name.clone(),
+            output: session.model.output().name.clone(),
+        });
         let trainable_parameters = args
             .results_file
             .is_some()
