@@ -22,6 +22,11 @@ use crate::exit;
 
 pub use shared::context::Context;
 pub use shared::terminal::run_capturing;
+// What the Python `Loader` (src/python/loader.rs) checks and opens as `verify` does.
+pub(crate) use shared::batch::check_batch_memory;
+pub(crate) use shared::options::open_dataset;
+// The Python `evaluate` (src/python/evaluate.rs): verify with the caller's model.
+pub(crate) use verify::{NativeModel, checkpoint_digest, run_native};
 
 pub fn run(cli: Cli) -> i32 {
     let context = Context::new(cli.home, cli.cache_dir);
