@@ -1,11 +1,12 @@
 """zoorepro.Loader's throughput against what its threads can do, and against a Pillow pool.
 
     python scripts/bench/bench_loader.py [--images DIR] [--threads 1,2] [--batch 32] [--rounds 3]
-        [--per-core-bin target/release/examples/preprocess_throughput]
+        [--repeat 5] [--per-core-bin target/release/examples/preprocess_throughput]
 
 Run with a Python that has the wheel installed (scripts/build_wheel.sh) and Pillow (the oracle's
 venv, .venv, has Pillow 13 and numpy). For each T of --threads it prints, on the same images
-(default ../shared/imagenet-sample, 100 JPEGs, page cache warm):
+(default ../shared/imagenet-sample, 100 JPEGs, copied --repeat times under new names into a
+temporary ImageFolder, page cache warm):
 
 - Loader: images/s of `zoorepro.Loader(DIR, "torchvision", batch_size, threads=T)`,
   iterated to the end (files read from disk, decoded, packed, handed to numpy), the best round;
@@ -24,8 +25,10 @@ import argparse
 import json
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -105,17 +108,39 @@ def main():
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="copies of each image in the set timed (a longer run: start-up weighs less)")
     parser.add_argument("--per-core-bin", default=os.path.join(
         HERE, "..", "..", "target", "release", "examples", "preprocess_throughput"))
     args = parser.parse_args()
-    files = images(args.images)
-    per_core, how = per_core_rate(files, args.per_core_bin, args.rounds)
-    print(f"{len(files)} images of {args.images}, recipe {RECIPE}, batch {args.batch}, "
-          f"best of {args.rounds}; {os.cpu_count()} cores, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    originals = images(args.images)
+    scratch = tempfile.mkdtemp(prefix="bench_loader.")
+    try:
+        run(args, originals, repeated(originals, args.repeat, scratch))
+    finally:
+        shutil.rmtree(scratch)
+
+
+def repeated(originals, repeat, scratch):
+    """An ImageFolder of `repeat` copies of each image (distinct names: a name is an identity)."""
+    root = os.path.join(scratch, "val")
+    for i in range(repeat):
+        for path in originals:
+            folder = os.path.join(root, os.path.basename(os.path.dirname(path)))
+            os.makedirs(folder, exist_ok=True)
+            shutil.copyfile(path, os.path.join(folder, f"copy{i}_{os.path.basename(path)}"))
+    return root
+
+
+def run(args, originals, root):
+    files = images(root)
+    per_core, how = per_core_rate(originals, args.per_core_bin, args.rounds)
+    print(f"{len(files)} images ({args.repeat} copies of the {len(originals)} of {args.images}), "
+          f"recipe {RECIPE}, batch {args.batch}, best of {args.rounds}; {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"per-core preprocessing rate: {per_core:.1f} images/s ({how})")
     for threads in (int(t) for t in args.threads.split(",")):
-        rate, count = loader_rate(args.images, threads, args.batch, args.rounds)
+        rate, count = loader_rate(root, threads, args.batch, args.rounds)
         assert count == len(files), (count, len(files))
         pillow = pillow_rate(files, threads, args.batch, args.rounds, args.oracle)
         target = per_core * threads

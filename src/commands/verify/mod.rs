@@ -6,7 +6,7 @@ mod member;
 mod native;
 mod pass;
 
-pub(crate) use native::{NativeModel, checkpoint_digest, run_native};
+pub use native::{NativeModel, NativeRun, checkpoint_digest, run_native};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
-//! A native run: `verify`'s pass with the caller's model in place of an ONNX Runtime session (the
-//! Python `zoorepro.evaluate`, whose model is a Python function). The dataset, stages, store
+//! A native run: `verify`'s pass with the caller's model (any [`Classifier`]) in place of an ONNX
+//! Runtime session: the Python `zoorepro.evaluate`, whose model is a Python function, or a Rust
+//! caller's own. The dataset, stages, store
 //! rows, record, verdict and reports are `verify`'s; what differs is said in the record: the
 //! model is `native:NAME` with verification `native` (so the verdict carries the
 //! `unverified-model` mark: nothing ties the function to a pinned file), the provider is
@@ -32,7 +33,7 @@ use crate::util::hex::sha256_hex;
 
 /// What the caller says of the model it runs.
 #[derive(Clone, Debug)]
-pub(crate) struct NativeModel {
+pub struct NativeModel {
     /// The framework that runs it (`torch`, `keras`...), when the caller names one.
     pub framework: Option<String>,
     /// The caller's name for the model.
@@ -45,7 +46,7 @@ pub(crate) struct NativeModel {
 }
 
 /// What a native run gave: the record `verify --json` would print, its exit status, its reports.
-pub(crate) struct NativeRun {
+pub struct NativeRun {
     pub status: i32,
     pub record: RunRecord,
     pub reports: Vec<PathBuf>,
@@ -96,7 +97,7 @@ impl NativeModel {
 }
 
 /// A checkpoint digest as the key holds it: 64 hex digits, lowercase.
-pub(crate) fn checkpoint_digest(text: &str) -> anyhow::Result<String> {
+pub fn checkpoint_digest(text: &str) -> anyhow::Result<String> {
     let text = text.trim();
     if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("checkpoint_sha256 must be 64 hex digits (a sha256), not {text:?}");
@@ -107,7 +108,7 @@ pub(crate) fn checkpoint_digest(text: &str) -> anyhow::Result<String> {
 /// `verify` of one model run natively by `classifier`. `Ok(Err(why))`: the model failed in the
 /// pass (an error of its function, an output of the wrong shape); the rows of the batches before
 /// it are stored, and the run resumes when run again with the same checkpoint digest.
-pub(crate) fn run_native(
+pub fn run_native(
     ctx: &Context,
     args: &VerifyArgs,
     native: NativeModel,
