@@ -119,26 +119,7 @@ pub fn run_native(
         clock: Instant::now(),
     };
     check_arguments(args, 1)?;
-    let mut under_test = ModelUnderTest::native(ctx, &args.model, native.onnx_info())?;
-    under_test.onnx.manifest_sha256 = under_test.manifest.sha256.clone();
-    if native.like {
-        under_test.manifest.id = native.name.clone();
-        under_test.manifest.references.clear();
-    }
-    if let Some(framework) = &native.framework {
-        under_test.manifest.framework = framework.clone();
-    }
-    let report_dir = args
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| under_test.home.join("reports"));
-    let store_dir = (!args.no_cache).then(|| ctx.cache_dir()).transpose()?;
-    check_outputs_writable(
-        store_dir.as_deref(),
-        &report_dir,
-        &under_test.manifest.id,
-        args.predictions.as_deref(),
-    )?;
+    let under_test = under_test(ctx, args, &native)?;
     let dataset = crate::commands::shared::options::open_dataset(&args.val, &args.labels)?;
     let shard = args
         .shard
@@ -146,52 +127,9 @@ pub fn run_native(
         .map(Shard::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let batch = args.batch.unwrap_or(DEFAULT_BATCH);
-    check_batch_memory(
-        "batch_size",
-        batch,
-        under_test.recipe.sample_len(),
-        crate::eval::pipeline::BUFFERS,
-    )?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let session = Session {
-        model: classifier,
-        fixed_batch: None,
-        provider: Provider::Cpu,
-        threads,
-        options: SessionOptions {
-            provider: Provider::Cpu,
-            threads,
-            opt_level: OptLevel::All,
-        },
-        batch,
-    };
-    let class_subset = dataset.class_subset();
-    let key = RunKey::verify(
-        &under_test.manifest.id,
-        &native.key_digest(),
-        &under_test.recipe,
-        under_test.compat,
-        "native",
-        &native.provider(),
-        "native",
-        batch,
-    )
-    .with_shard(shard)
-    .with_class_subset(class_subset.map(|s| s.name))
-    .with_ground_truth(dataset.ground_truth().as_ref().map(|g| g.sha256.as_str()));
-    let mut members = vec![Member {
-        under_test,
-        session,
-        key,
-        class_subset,
-        stored: None,
-        report_dir,
-        trainable_parameters: None,
-        native: Some(native),
-    }];
+    let mut members = vec![member(
+        under_test, native, classifier, args, shard, &dataset,
+    )?];
     pass::check_memory(&members)?;
     members[0].open_store(ctx, None, &dataset, args)?;
     let evaluation = evaluate(&dataset, &mut members, args, shard)?;
@@ -223,6 +161,97 @@ pub fn run_native(
         record,
         reports,
     }))
+}
+
+/// The manifest and recipe the native model is run with (`like`: renamed, with no reference),
+/// once every output it will write is known to be writable.
+fn under_test(
+    ctx: &Context,
+    args: &VerifyArgs,
+    native: &NativeModel,
+) -> anyhow::Result<ModelUnderTest> {
+    let mut under_test = ModelUnderTest::native(ctx, &args.model, native.onnx_info())?;
+    under_test.onnx.manifest_sha256 = under_test.manifest.sha256.clone();
+    if native.like {
+        under_test.manifest.id = native.name.clone();
+        under_test.manifest.references.clear();
+    }
+    if let Some(framework) = &native.framework {
+        under_test.manifest.framework = framework.clone();
+    }
+    let store_dir = (!args.no_cache).then(|| ctx.cache_dir()).transpose()?;
+    check_outputs_writable(
+        store_dir.as_deref(),
+        &report_dir(args, &under_test),
+        &under_test.manifest.id,
+        args.predictions.as_deref(),
+    )?;
+    Ok(under_test)
+}
+
+fn report_dir(args: &VerifyArgs, under_test: &ModelUnderTest) -> PathBuf {
+    args.report_dir
+        .clone()
+        .unwrap_or_else(|| under_test.home.join("reports"))
+}
+
+/// The native model as a member of the pass: its batch checked as verify checks `--batch`, its
+/// key holding the checkpoint's digest (or a nonce) and `native` where ONNX Runtime's are.
+fn member(
+    under_test: ModelUnderTest,
+    native: NativeModel,
+    classifier: Box<dyn Classifier + Send>,
+    args: &VerifyArgs,
+    shard: Option<Shard>,
+    dataset: &crate::dataset::Dataset,
+) -> anyhow::Result<Member> {
+    let batch = args.batch.unwrap_or(DEFAULT_BATCH);
+    check_batch_memory(
+        "batch_size",
+        batch,
+        under_test.recipe.sample_len(),
+        crate::eval::pipeline::BUFFERS,
+    )?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = SessionOptions {
+        provider: Provider::Cpu,
+        threads,
+        opt_level: OptLevel::All,
+    };
+    let session = Session {
+        model: classifier,
+        fixed_batch: None,
+        provider: options.provider,
+        threads,
+        options,
+        batch,
+    };
+    let class_subset = dataset.class_subset();
+    let key = RunKey::verify(
+        &under_test.manifest.id,
+        &native.key_digest(),
+        &under_test.recipe,
+        under_test.compat,
+        "native",
+        &native.provider(),
+        "native",
+        batch,
+    )
+    .with_shard(shard)
+    .with_class_subset(class_subset.map(|s| s.name))
+    .with_ground_truth(dataset.ground_truth().as_ref().map(|g| g.sha256.as_str()));
+    Ok(Member {
+        report_dir: report_dir(args, &under_test),
+        under_test,
+        session,
+        key,
+        class_subset,
+        stored: None,
+        trainable_parameters: None,
+        native: Some(native),
+    })
 }
 
 #[cfg(test)]
