@@ -133,20 +133,31 @@ def repeated(originals, repeat, scratch):
 
 
 def run(args, originals, root):
+    """Each side takes its turn in every round (the load of a shared machine falls on all of them
+    alike), and each keeps its best round."""
     files = images(root)
-    per_core, how = per_core_rate(originals, args.per_core_bin, args.rounds)
     print(f"{len(files)} images ({args.repeat} copies of the {len(originals)} of {args.images}), "
-          f"recipe {RECIPE}, batch {args.batch}, best of {args.rounds}; {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"per-core preprocessing rate: {per_core:.1f} images/s ({how})")
-    for threads in (int(t) for t in args.threads.split(",")):
-        rate, count = loader_rate(root, threads, args.batch, args.rounds)
-        assert count == len(files), (count, len(files))
-        pillow = pillow_rate(files, threads, args.batch, args.rounds, args.oracle)
-        target = per_core * threads
-        print(f"T={threads}: Loader {rate:.1f} images/s = {100 * rate / target:.0f}% of "
-              f"{target:.1f} (per-core x {threads}); Pillow pool (oracle pipeline) {pillow:.1f} "
-              f"images/s; Loader / Pillow {rate / pillow:.2f}x")
+          f"recipe {RECIPE}, batch {args.batch}, best of {args.rounds} rounds taken in turns; "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    threads = [int(t) for t in args.threads.split(",")]
+    per_core, how = 0.0, ""
+    loader = {t: 0.0 for t in threads}
+    pillow = {t: 0.0 for t in threads}
+    for _ in range(args.rounds):
+        rate, how = per_core_rate(originals, args.per_core_bin, 1)
+        per_core = max(per_core, rate)
+        for t in threads:
+            rate, count = loader_rate(root, t, args.batch, 1)
+            assert count == len(files), (count, len(files))
+            loader[t] = max(loader[t], rate)
+            pillow[t] = max(pillow[t], pillow_rate(files, t, args.batch, 1, args.oracle))
+    print(f"per-core preprocessing rate: {per_core:.1f} images/s ({how}); load average now "
+          f"{os.getloadavg()[0]:.1f}")
+    for t in threads:
+        target = per_core * t
+        print(f"T={t}: Loader {loader[t]:.1f} images/s = {100 * loader[t] / target:.0f}% of "
+              f"{target:.1f} (per-core x {t}); Pillow pool (oracle pipeline) {pillow[t]:.1f} "
+              f"images/s; Loader / Pillow {loader[t] / pillow[t]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -297,6 +297,23 @@ mod tests {
     }
 
     #[test]
+    fn a_name_with_a_control_character_is_refused_as_verify_refuses_it() {
+        let dir = folder(2);
+        std::fs::write(dir.path().join("odd\nname.png"), png(40)).unwrap();
+        let dataset = Dataset::open(dir.path()).unwrap();
+        let mut batches = Batches::start(dataset, plan(8, None));
+        let got = collect(&mut batches);
+        let failed: Vec<&(String, String)> = got.iter().flat_map(|b| &b.failed).collect();
+        assert!(
+            failed
+                .iter()
+                .any(|(file, why)| file == "odd\nname.png" && why.contains("control character")),
+            "{failed:?}"
+        );
+        assert!(got.iter().flat_map(|b| &b.names).all(|n| !n.contains('\n')));
+    }
+
+    #[test]
     fn closing_early_stops_the_worker() {
         let dir = folder(40);
         let dataset = Dataset::open(dir.path()).unwrap();
