@@ -192,7 +192,8 @@ def evaluate(
 
     If model_fn raises, the exception propagates once the pass has stopped: the store holds
     every batch before it, whole (one transaction a batch), and a call with the same
-    checkpoint_sha256 resumes there. Other errors are zoorepro.Error with the CLI's message.
+    checkpoint_sha256 resumes there; Ctrl-C (KeyboardInterrupt, raised while model_fn runs) too.
+    Other errors are zoorepro.Error with the CLI's message.
 
     Returns a dict: model_id, images, evaluated, failed, top1_correct, top5_correct, top1 and
     top5 (percent of images), verdict (status), marks, run_id (None with no store), reused

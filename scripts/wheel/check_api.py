@@ -12,7 +12,8 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
 - an exception from model_fn propagates, leaves the run's stored rows whole, and a rerun with
   the same checkpoint_sha256 resumes them;
 - Ctrl-C (SIGINT to a process iterating a Loader) raises KeyboardInterrupt there, promptly,
-  and nothing from Rust (no panic) reaches stderr;
+  and nothing from Rust (no panic) reaches stderr; Ctrl-C while model_fn runs raises it from
+  evaluate with the batches before stored, and the rerun resumes them;
 - careless use: a missing folder, bad arguments, model_fn returning wrong shapes, dtypes or NaN,
   leaving a loop early, two loaders at once.
 """
@@ -261,7 +262,43 @@ def check_interrupt():
     print(f"Ctrl-C: KeyboardInterrupt in the iterating process {took:.2f} s after SIGINT, nothing on stderr")
 
 
+EVALUATE_CHILD = r"""
+import os, sys, time, numpy as np, zoorepro
+calls = []
+def slow(batch):
+    calls.append(len(batch))
+    print("call", len(calls), flush=True)
+    time.sleep(30)
+    return np.ones((len(batch), 1001), np.float32)
+kwargs = dict(model="coral/mobilenet_v2_1.0_224_quant", cache_dir=sys.argv[2], batch_size=10,
+              checkpoint_sha256="cd" * 32, report_dir=sys.argv[3], threads=1)
+try:
+    zoorepro.evaluate(lambda b: slow(b) if calls else (calls.append(1) or np.ones((len(b), 1001), np.float32)),
+                      sys.argv[1], **kwargs)
+except KeyboardInterrupt:
+    again = zoorepro.evaluate(lambda b: np.ones((len(b), 1001), np.float32), sys.argv[1], **kwargs)
+    print("resumed", again["reused"], again["images"], flush=True)
+    sys.exit(3)
+"""
+
+
+def check_evaluate_interrupt():
+    """Ctrl-C while model_fn runs: KeyboardInterrupt in the caller, the batch before it stored."""
+    child = subprocess.Popen([sys.executable, "-c", EVALUATE_CHILD, sample,
+                              os.path.join(scratch, "cache-sigint"), os.path.join(scratch, "reports")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = child.stdout.readline()
+    assert line.startswith("call 2"), line
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 3 and "resumed 10 100" in out, (child.returncode, out, err)
+    assert "panick" not in err, err
+    print("Ctrl-C in evaluate: KeyboardInterrupt in the caller, the first batch's 10 rows stored, "
+          "and the rerun with the same checkpoint_sha256 reuses them")
+
+
 check_loader()
 check_evaluate()
 check_careless()
 check_interrupt()
+check_evaluate_interrupt()
