@@ -144,6 +144,34 @@ impl ModelUnderTest {
     }
 }
 
+impl ModelUnderTest {
+    /// The model a native run (the Python `zoorepro.evaluate`) stands for: its manifest and
+    /// recipe as `verify --model ID [--recipe R]` resolves them, and no ONNX file: `onnx` says
+    /// what ran instead.
+    pub fn native(ctx: &Context, args: &ModelsArgs, onnx: OnnxInfo) -> anyhow::Result<Self> {
+        let home = ctx.home()?;
+        let manifests = ctx.manifests(&home)?;
+        let chosen = crate::model::select::select(&manifests, &args.model)?;
+        let [manifest] = chosen[..] else {
+            bail!(
+                "{} selects {} models; a native run is one model",
+                args.model.join(","),
+                chosen.len()
+            );
+        };
+        let manifest = manifest.clone();
+        let recipe = manifest.recipe(args.recipe.as_deref())?;
+        Ok(ModelUnderTest {
+            home,
+            manifest,
+            recipe,
+            compat: args.pillow_compat.into(),
+            onnx_path: PathBuf::new(),
+            onnx,
+        })
+    }
+}
+
 impl Chosen {
     fn new(
         home: PathBuf,

@@ -147,6 +147,17 @@ pub(crate) fn emit(
     json: bool,
     verdict: &crate::cli::VerdictArgs,
 ) -> anyhow::Result<i32> {
+    emit_reports(record, report_dir, stem, json, verdict).map(|(status, _)| status)
+}
+
+/// [`emit`], also giving the report files written (the Python `evaluate` returns them).
+pub(crate) fn emit_reports(
+    record: &RunRecord,
+    report_dir: &Path,
+    stem: &str,
+    json: bool,
+    verdict: &crate::cli::VerdictArgs,
+) -> anyhow::Result<(i32, Vec<std::path::PathBuf>)> {
     let cannot_write = || {
         format!(
             "cannot write the run report under {} (pass --report-dir DIR)",
@@ -161,7 +172,7 @@ pub(crate) fn emit(
     }
     // The summary quotes the model id and a reference source: shown, never interpreted.
     eprintln!("{}", crate::util::escape::terminal(&summary_line(record)));
-    for path in written {
+    for path in &written {
         eprintln!("  report: {}", path.display());
     }
     if let Some(reason) = nothing_scored(record) {
@@ -172,7 +183,7 @@ pub(crate) fn emit(
         );
         eprintln!("{}", crate::util::escape::terminal(&warning));
     }
-    Ok(exit_status(record, verdict))
+    Ok((exit_status(record, verdict), written))
 }
 
 /// Why `record` scored nothing (no labelled image was ranked), or `None`.
