@@ -55,10 +55,7 @@ impl Member {
         let class_subset = dataset.class_subset();
         let (mut under_test, bytes) = chosen.read()?;
         let session = Session::open(runtime, &under_test, &bytes, args)?;
-        under_test.onnx.io_names = Some(IoNames {
-            input: session.model.input().name.clone(),
-            output: session.model.output().name.clone(),
-        });
+        under_test.onnx.io_names = session.io_names.clone();
         let trainable_parameters = args
             .results_file
             .is_some()
@@ -128,6 +125,8 @@ pub(super) struct Session {
     pub model: Box<dyn Classifier + Send>,
     /// A batch dimension the graph fixes.
     pub fixed_batch: Option<usize>,
+    /// The graph's input and output names (none for a native model).
+    pub io_names: Option<IoNames>,
     pub provider: Provider,
     pub threads: usize,
     pub options: SessionOptions,
@@ -165,6 +164,10 @@ impl Session {
         )?;
         Ok(Session {
             fixed_batch: model.fixed_batch(),
+            io_names: Some(IoNames {
+                input: model.input().name.clone(),
+                output: model.output().name.clone(),
+            }),
             model: Box::new(model),
             provider,
             threads,

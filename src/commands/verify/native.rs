@@ -75,6 +75,8 @@ impl NativeModel {
                     "checkpoint_sha256": self.checkpoint_sha256,
                 }
             })),
+            io_names: None,
+            like: None,
         }
     }
 
@@ -223,6 +225,7 @@ fn member(
     let session = Session {
         model: classifier,
         fixed_batch: None,
+        io_names: None,
         provider: options.provider,
         threads,
         options,
