@@ -51,6 +51,22 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     if let Some((against, reference)) = against.as_mut() {
         chosen = same_content(chosen, reference, &mut against.pairing, args, against.run)?;
     }
+    // Without labels there is no accuracy to hold against a published number: said before the
+    // candidates run, as `verify` says it of an empty run (exit 3).
+    let labelled = chosen
+        .iter()
+        .filter(|(entry, _)| entry.label.is_some())
+        .count();
+    if against.is_none()
+        && labelled == 0
+        && let Some(reason) = crate::eval::verdict::nothing_scored(0, 0, chosen.len())
+    {
+        eprintln!(
+            "zoorepro: warning: {}: {reason}; or pass --against RUN|MODEL to match a run's predictions, which needs no labels",
+            crate::util::escape::terminal(&args.val.display().to_string())
+        );
+        return Ok(exit::NO_REFERENCE);
+    }
     let ModelUnderTest {
         manifest, recipe, ..
     } = &under_test;
@@ -75,11 +91,11 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     let (expected, measured_on) = expected_number(&under_test, &dataset, &chosen, &measured);
     if expected.is_none() && against.is_none() {
         bail!(
-            "{} has no published number for these {} images (nor for the whole validation set they \
+            "{} has no published number for {} (nor for the whole validation set they \
              are part of) to explain: pass --against RUN|MODEL, a run whose predictions to match \
              (`zoorepro runs` lists them)",
             manifest.id,
-            chosen.len()
+            crate::report::explain::count_of_images(chosen.len(), "these")
         );
     }
     let images: Vec<ImageOutcome<'_>> = chosen
@@ -96,10 +112,6 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     rank(&mut evidence, expected.as_ref());
     let decision = decide(&evidence);
     let verdict = decision.verdict;
-    let labelled = chosen
-        .iter()
-        .filter(|(entry, _)| entry.label.is_some())
-        .count();
     let report = build_report(
         args,
         &under_test,

@@ -120,8 +120,9 @@ pub fn summary_line(model_id: &str, decision: &Decision, best: &Evidence, images
                 .as_ref()
                 .expect("cannot-tell-apart carries its candidates");
             format!(
-                "{model_id}: cannot tell apart: {} candidates reach the reference on these {images} images ({}){}; {}",
+                "{model_id}: cannot tell apart: {} candidates reach the reference on {} ({}){}; {}",
                 apart.candidates.len(),
+                count_of_images(images, "these"),
                 listed(&apart.candidates),
                 if apart.manifest_recipe_among {
                     ", the manifest's recipe among them"
@@ -150,9 +151,9 @@ fn listed(names: &[String]) -> String {
 pub fn separation(apart: &CannotTellApart, first: &str, images: usize) -> String {
     let counted = |needed: u64, whom: &str| {
         format!(
-            "about {} images would separate {first} from {whom} ({} now, by {}; closest: {})",
-            thousands(needed),
-            thousands(images as u64),
+            "about {} would separate {first} from {whom} ({} now, by {}; closest: {})",
+            count_of_images(needed as usize, ""),
+            count_of_images(images, ""),
             apart.rate,
             apart.closest.as_deref().unwrap_or("-")
         )
@@ -179,6 +180,16 @@ pub fn separation(apart: &CannotTellApart, first: &str, images: usize) -> String
     }
 }
 
+/// `these 1 images` reads wrong: `this image`, `these 3 images`, and without a word `1 image`.
+pub fn count_of_images(n: usize, these: &str) -> String {
+    match (n, these) {
+        (1, "these") => "this image".into(),
+        (1, "") => "1 image".into(),
+        (_, "") => format!("{} images", thousands(n as u64)),
+        _ => format!("{these} {} images", thousands(n as u64)),
+    }
+}
+
 /// `14800` as `14,800`.
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -196,8 +207,8 @@ fn thousands(n: u64) -> String {
 /// HTML formats state it before the candidates.
 pub fn comparison_lines(report: &Report) -> Vec<String> {
     let mut lines = vec![format!(
-        "Sample: {} images of {} ({} labelled, labels {}){}.",
-        report.images,
+        "Sample: {} of {} ({} labelled, labels {}){}.",
+        count_of_images(report.images, ""),
         report.dataset,
         report.labelled,
         report.sample_labels,
@@ -259,4 +270,144 @@ pub fn comparison_lines(report: &Report) -> Vec<String> {
         lines.push(format!("Method: {}.", apart.method));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::explain::{Candidate, decide};
+    use crate::image::pipelines::PillowCompat;
+    use crate::report::Render;
+
+    fn evidence(name: &str, origin: &'static str, top1: f64, reaches: bool) -> Evidence {
+        Evidence {
+            candidate: Candidate {
+                name: name.into(),
+                recipe: crate::image::recipe::preset("torchvision").unwrap(),
+                compat: PillowCompat::V13,
+                label_offset: 0,
+                changes: if origin == "manifest" {
+                    Vec::new()
+                } else {
+                    vec![format!("filter: BILINEAR -> {}", &name[name.len() - 7..])]
+                },
+                origin,
+            },
+            images: 100,
+            labelled: 100,
+            failed: 0,
+            top1,
+            top5: 93.0,
+            top1_interval: crate::report::percent_interval(top1 as usize, 100),
+            top5_interval: crate::report::percent_interval(93, 100),
+            agreement_top1: None,
+            agreement_top5: None,
+            reaches,
+        }
+    }
+
+    /// The case (LANCZOS and the manifest's BILINEAR both hold 70.8 on 100 images) as
+    /// a report, in each format.
+    fn report() -> Report {
+        let candidates = vec![
+            evidence("own+LANCZOS", "variation", 72.0, true),
+            evidence("own", "manifest", 65.0, true),
+            evidence("own+NEAREST", "variation", 40.0, false),
+        ];
+        let decision = decide(&candidates);
+        let best = &candidates[0];
+        Report {
+            model_id: "mine/m".into(),
+            verdict: decision.verdict,
+            manifest_recipe: "own".into(),
+            pillow_compat: "13".into(),
+            dataset: "sample".into(),
+            sample_labels: "from the layout".into(),
+            images: 100,
+            labelled: 100,
+            failed: 0,
+            expected: Some(Expected {
+                source: "paper".into(),
+                top1: 70.8,
+                top5: Some(90.0),
+            }),
+            measured_on: Some(MeasuredOn {
+                image_set: "ilsvrc2012-val".into(),
+                images: 50_000,
+                labels: "original ILSVRC2012".into(),
+                sample_is_part: true,
+            }),
+            against: None,
+            best: Best {
+                recipe: best.candidate.name.clone(),
+                changes: best.candidate.changes.clone(),
+                top1: best.top1,
+                top5: best.top5,
+                agreement_top1: None,
+                agreement_top5: None,
+                tied_with: Vec::new(),
+            },
+            summary: summary_line("mine/m", &decision, best, 100),
+            cannot_tell_apart: decision.cannot_tell_apart,
+            cost: Cost {
+                candidates: 3,
+                tensors: 3,
+                preprocess_ms_per_image: 1.0,
+                inference_ms_per_tensor: 1.0,
+            },
+            candidates,
+        }
+    }
+
+    #[test]
+    fn cannot_tell_apart_is_said_in_every_format_with_the_images_that_would_separate_them() {
+        let report = report();
+        let needed = crate::eval::explain::decide::images_to_separate(0.72, 0.65).unwrap();
+        assert!(needed > 100, "{needed}");
+        let count = format!(
+            "about {} images would separate own+LANCZOS",
+            thousands(needed)
+        );
+        assert!(report.summary.contains("mine/m: cannot tell apart: 2 candidates reach the reference on these 100 images (own+LANCZOS, own), the manifest's recipe among them"), "{}", report.summary);
+        assert!(report.summary.contains(&count), "{}", report.summary);
+
+        let text = Text.render(&report);
+        for said in [
+            "Sample: 100 images of sample (100 labelled, labels from the layout).",
+            "Reference: paper: 70.80% top-1, 90.00% top-5, measured on ilsvrc2012-val (50,000 images) with the original ILSVRC2012 labels; the sample is a part of that set.",
+            "Cannot tell apart: 2 candidates reach the reference: own+LANCZOS, own.",
+            &count,
+            "Method: the smallest number of images",
+            "top-5 [95%]",
+        ] {
+            assert!(text.contains(said), "{said}\n{text}");
+        }
+        let html = Html.render(&report);
+        for said in [
+            "<li>Cannot tell apart: 2 candidates",
+            &count,
+            "<li>Reference: paper: 70.80% top-1",
+        ] {
+            assert!(html.contains(said), "{said}\n{html}");
+        }
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["verdict"], "cannot-tell-apart");
+        assert_eq!(
+            json["cannot_tell_apart"]["candidates"],
+            serde_json::json!(["own+LANCZOS", "own"])
+        );
+        assert_eq!(json["cannot_tell_apart"]["images_needed"], needed);
+        assert_eq!(json["cannot_tell_apart"]["manifest_recipe_among"], true);
+        assert_eq!(json["measured_on"]["labels"], "original ILSVRC2012");
+    }
+
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(count_of_images(1, "these"), "this image");
+        assert_eq!(count_of_images(1, ""), "1 image");
+        assert_eq!(count_of_images(14_800, ""), "14,800 images");
+        assert_eq!(count_of_images(3, "these"), "these 3 images");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+    }
 }

@@ -53,8 +53,10 @@ fn text(report: &Report) -> String {
         ]);
     }
     let mut out = crate::util::escape::terminal(&format!(
-        "{} on {} images of {}",
-        report.model_id, report.images, report.dataset
+        "{} on {} of {}",
+        report.model_id,
+        super::count_of_images(report.images, ""),
+        report.dataset
     ));
     for line in super::comparison_lines(report) {
         out += &format!("\n{}", crate::util::escape::terminal(&line));
