@@ -9,7 +9,7 @@ use super::{Axis, head, interval_text};
 
 /// Candidate names longer than this are cut in the chart's label column (320 px of 12 px text),
 /// with the whole name in the dot's tooltip and in the table, where it wraps.
-const CHART_LABEL_CHARS: usize = 48;
+const CHART_LABEL_CHARS: usize = 44;
 
 /// What the page shows, gathered by `explain`.
 pub struct ExplainPage {
@@ -40,7 +40,7 @@ pub struct Row {
 /// Reaching candidates in green; names and changes wrap anywhere, so a long recipe source
 /// (`timm:vit_base_patch16_224.augreg2_in21k_ft_in1k@no-prefetcher`) stays in its column.
 const STYLE: &str = ".reaches{color:#0b5d1e;font-weight:600}#comparison{padding-left:1.2rem}\
-td.name{overflow-wrap:anywhere;max-width:22rem}";
+td.name{overflow-wrap:anywhere;max-width:22rem}td.interval{white-space:nowrap}";
 
 pub fn render(page: &ExplainPage) -> String {
     html! {
@@ -53,6 +53,10 @@ pub fn render(page: &ExplainPage) -> String {
                 ul #comparison { @for line in &page.comparison { li { (line) } } }
                 @for line in &page.pairing { p { strong { (line) } } }
                 (chart(page))
+                p.muted.legend {
+                    "Each dot is a candidate's top-1 on the sample, its line the 95% interval; green: it reaches the reference."
+                    @if let Some(expected) = page.expected_top1 { " Dashed line: the reference, " (format!("{expected:.2}%")) " top-1." }
+                }
                 table.candidates {
                     tr { th { "#" } th { "candidate" } th { "reaches" } th.num { "top-1" } th { "95%" }
                          th.num { "top-5" } th { "95%" } th.num { "agreement top-1" } th { "changes" } }
@@ -62,9 +66,9 @@ pub fn render(page: &ExplainPage) -> String {
                             td.name class=(if row.reaches { "reaches" } else { "" }) { (row.name) }
                             td { (if row.reaches { "yes" } else { "–" }) }
                             td.num { (format!("{:.2}", row.top1)) }
-                            td.muted { (interval_text(row.interval)) }
+                            td.muted.interval { (interval_text(row.interval)) }
                             td.num { (format!("{:.2}", row.top5)) }
-                            td.muted { (interval_text(row.top5_interval)) }
+                            td.muted.interval { (interval_text(row.top5_interval)) }
                             td.num { (row.agreement_top1.map_or("–".to_string(), |a| format!("{a:.1}%"))) }
                             td.name { (if row.changes.is_empty() { "(the manifest's recipe)" } else { &row.changes }) }
                         }
@@ -176,7 +180,8 @@ mod tests {
         // A long name is cut in the chart, whole in the table and the tooltip.
         let long = "timm:vit_base_patch16_224.augreg2_in21k_ft_in1k@no-prefetcher";
         assert!(html.contains(&format!("<title>{long}: 65.000%</title>")));
-        assert!(html.contains("timm:vit_base_patch16_224.augreg2_in21k_ft_in1k…</text>"));
+        assert!(html.contains("timm:vit_base_patch16_224.augreg2_in21k_ft_…</text>"));
         assert!(html.contains("overflow-wrap:anywhere"));
+        assert!(html.contains("Dashed line: the reference, 72.00% top-1."));
     }
 }
