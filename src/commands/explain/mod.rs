@@ -51,20 +51,7 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     if let Some((against, reference)) = against.as_mut() {
         chosen = same_content(chosen, reference, &mut against.pairing, args, against.run)?;
     }
-    // Without labels there is no accuracy to hold against a published number: said before the
-    // candidates run, as `verify` says it of an empty run (exit 3).
-    let labelled = chosen
-        .iter()
-        .filter(|(entry, _)| entry.label.is_some())
-        .count();
-    if against.is_none()
-        && labelled == 0
-        && let Some(reason) = crate::eval::verdict::nothing_scored(0, 0, chosen.len())
-    {
-        eprintln!(
-            "zoorepro: warning: {}: {reason}; or pass --against RUN|MODEL to match a run's predictions, which needs no labels",
-            crate::util::escape::terminal(&args.val.display().to_string())
-        );
+    if against.is_none() && unlabelled(args, &chosen) {
         return Ok(exit::NO_REFERENCE);
     }
     let ModelUnderTest {
@@ -112,6 +99,7 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     rank(&mut evidence, expected.as_ref());
     let decision = decide(&evidence);
     let verdict = decision.verdict;
+    let labelled = images.iter().filter(|image| image.label.is_some()).count();
     let report = build_report(
         args,
         &under_test,
@@ -126,6 +114,27 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
         ExplainVerdict::RecipeConfirmed => exit::SUCCESS,
         _ => exit::DRIFT,
     })
+}
+
+/// Whether no image of the sample is labelled, said on stderr with what to do: without labels
+/// there is no accuracy to hold against a published number. Said before the candidates run, as
+/// `verify` says it of an empty run (exit 3).
+fn unlabelled(args: &ExplainArgs, chosen: &[Chosen]) -> bool {
+    let labelled = chosen
+        .iter()
+        .filter(|(entry, _)| entry.label.is_some())
+        .count();
+    let Some(reason) = crate::eval::verdict::nothing_scored(0, 0, chosen.len()) else {
+        return false;
+    };
+    if labelled > 0 {
+        return false;
+    }
+    eprintln!(
+        "zoorepro: warning: {}: {reason}; or pass --against RUN|MODEL to match a run's predictions, which needs no labels",
+        crate::util::escape::terminal(&args.val.display().to_string())
+    );
+    true
 }
 
 /// Every candidate run on the sample through one CPU session; the images some candidate could
