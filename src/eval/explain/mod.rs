@@ -142,7 +142,7 @@ pub enum ExplainVerdict {
     /// No candidate reaches the reference: the model, the export or the runtime differs.
     NotThePipeline,
     /// More than one candidate reaches the reference: the sample is too small to name one
-    /// ([`decide`]).
+    /// ([`decide()`]).
     CannotTellApart,
 }
 
@@ -198,7 +198,7 @@ pub fn tied_with_best(ranked: &[Evidence]) -> Vec<String> {
         .collect()
 }
 
-/// The verdict on ranked evidence (see [`rank`] and [`decide`]).
+/// The verdict on ranked evidence (see [`rank`] and [`decide()`]).
 pub fn verdict(ranked: &[Evidence]) -> ExplainVerdict {
     decide(ranked).verdict
 }
