@@ -482,8 +482,8 @@ impl Truth {
             .collect()
     }
 
-    /// What a pass over `files` predicts, and its counts over the `labelled` ones.
-    fn score(&self, pool: &Pool, files: &[(usize, File)], labelled: &[(usize, File)]) -> Scored {
+    /// What a pass scores: the `labelled` files, each predicted and counted.
+    fn score(&self, pool: &Pool, labelled: &[(usize, File)]) -> Scored {
         let top5 = self.model.top5(pool).expect("a model that opens");
         let mut scored = Scored {
             images: BTreeMap::new(),
@@ -491,24 +491,23 @@ impl Truth {
             top5: 0,
             failed: 0,
         };
-        for (image, file) in files {
+        // An unlabelled file is predicted but not scored: `compare` pairs the scored ones.
+        for (image, file) in labelled {
             let top1 = match file.content {
-                Content::Image(_) => Some(top5[0]),
-                Content::Cut(_) => None,
+                Content::Image(_) => {
+                    scored.top1 += usize::from(top5[0] == file.folder);
+                    scored.top5 += usize::from(top5.contains(&file.folder));
+                    Some(top5[0])
+                }
+                Content::Cut(_) => {
+                    scored.failed += 1;
+                    None
+                }
             };
             scored.images.insert(
                 pool.images[*image].name.clone(),
                 (file.content, file.folder, top1),
             );
-        }
-        for (_, file) in labelled {
-            match file.content {
-                Content::Image(_) => {
-                    scored.top1 += usize::from(top5[0] == file.folder);
-                    scored.top5 += usize::from(top5.contains(&file.folder));
-                }
-                Content::Cut(_) => scored.failed += 1,
-            }
         }
         scored
     }
@@ -657,7 +656,7 @@ impl Truth {
             other_recipe: recipe == RecipeChoice::OtherSource,
         };
         let labelled = Self::labelled(&files, truth);
-        let scored = self.score(pool, &files, &labelled);
+        let scored = self.score(pool, &labelled);
         let expected = self.judge(pool, &labelled, &scored, coverage, strict, &key);
         let run = RunTruth {
             id: -1,
@@ -743,7 +742,7 @@ impl Truth {
             .collect();
         let coverage = if cut { "partial" } else { "complete" };
         let key = Key::plain(false, self.model);
-        let scored = self.score(pool, &files, &files);
+        let scored = self.score(pool, &files);
         let expected = self.judge(pool, &files, &scored, coverage, false, &key);
         let run = RunTruth {
             id: -1,
@@ -1888,6 +1887,21 @@ fn the_sequences_that_found_defects_stay_fixed() {
         // `compare` left a file cut between the runs out of every count, rather than counting
         // it as not comparable.
         vec![merge, verify, Action::Cut { slot: 0 }, verify],
+        // (A defect of the model, not of zoorepro, found when ground-truth files joined it: an
+        // image the file does not list is not scored, and `compare` does not pair it.)
+        vec![
+            Action::WriteGroundTruth { style: 0 },
+            Action::Restore { image: 6 },
+            Action::Verify {
+                built_in_id: false,
+                allow_unverified: false,
+                limit: None,
+                strict: false,
+                ground_truth: true,
+                recipe: RecipeChoice::Manifest,
+            },
+            merge,
+        ],
     ];
     for actions in found {
         let mut truth = Truth::start(&pool);
