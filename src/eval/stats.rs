@@ -11,13 +11,21 @@ pub fn wilson_interval(successes: u64, trials: u64) -> Option<(f64, f64)> {
     if trials == 0 || successes > trials {
         return None;
     }
-    let n = trials as f64;
-    let p = successes as f64 / n;
+    Some(wilson_of_rate(
+        successes as f64 / trials as f64,
+        trials as f64,
+    ))
+}
+
+/// The 95% Wilson interval of a rate `p` (a fraction) observed over `n` trials, `n` not
+/// necessarily whole: what the interval of a candidate would be on a larger sample if it kept
+/// its rate (`explain`'s images needed to tell candidates apart).
+pub fn wilson_of_rate(p: f64, n: f64) -> (f64, f64) {
     let z2 = Z_95 * Z_95;
     let denominator = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denominator;
     let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
-    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// Two-sided exact McNemar test: the probability, under "A and B are equally accurate", of a split

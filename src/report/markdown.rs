@@ -331,6 +331,23 @@ mod tests {
     }
 
     #[test]
+    fn the_verdict_names_the_reference_that_decided_it() {
+        let mut record = crate::report::tests::sample_record();
+        let text = MarkdownExporter.render(&record);
+        let decided = text
+            .lines()
+            .find(|l| l.starts_with("| decided by |"))
+            .expect("a decided-by row");
+        assert!(decided.starts_with("| decided by | oracle ("), "{decided}");
+        // No expected reference: the row says so rather than leaving the verdict unexplained.
+        for reference in &mut record.references {
+            reference.expected = false;
+        }
+        let text = MarkdownExporter.render(&record);
+        assert!(text.contains("| decided by | no reference |"), "{text}");
+    }
+
+    #[test]
     fn an_unpublished_top5_shows_as_a_dash() {
         let mut record = crate::report::tests::sample_record();
         record.references[0].top5 = None;

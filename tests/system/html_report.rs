@@ -110,6 +110,27 @@ fn the_table_of_the_seed_caches_and_a_sample_run_renders_in_headless_chromium() 
     let page = scratch.path().join("table.html");
     std::fs::write(&page, &table.stdout).unwrap();
     assert_renders(&page, 3, None);
+    // As the browser shows it: every label set's values in a column of its own (not only their
+    // ranks), and every verdict beside the reference that decided it (issue 38).
+    let dom = rendered_dom(&page);
+    for header in ["ReaL top-1", "cleaned top-1", "corrected top-1"] {
+        assert!(
+            dom.contains(&format!("<th>{header}</th>")),
+            "{header}: {dom}"
+        );
+    }
+    // pytorch/resnet152's ReaL top-1 from the seed cache, a value in its cell.
+    assert!(
+        dom.contains("<td class=\"num labels\" title=\"top-5 "),
+        "{dom}"
+    );
+    let verdicts = dom.matches("<span class=\"verdict ").count();
+    assert!(verdicts >= 5, "{verdicts}");
+    assert_eq!(
+        dom.matches("</span> vs ").count(),
+        verdicts,
+        "every verdict names its deciding reference: {dom}"
+    );
 }
 
 #[test]
@@ -145,7 +166,134 @@ fn a_compare_page_with_thumbnails_renders_in_headless_chromium() {
     assert!(page.contains("5 shown, 32 left out"));
     let file = scratch.path().join("compare.html");
     std::fs::write(&file, page).unwrap();
-    assert_renders(&file, 1, None);
+    assert_renders(&file, 1, Some(&scratch.path().join("shots")));
+    // Laid out by the browser: no card's text runs past its card (long class names wrap).
+    assert_eq!(
+        overflowing(&file, "figure"),
+        "",
+        "cards whose text overflows"
+    );
+}
+
+/// The elements matching `selector` whose content is wider than their box, as Chromium lays
+/// out `page` at 1000 px (check_html.sh's width): their text, `|`-separated, empty when none.
+/// The page is copied with a script that writes the answer into the DOM Chromium dumps (the
+/// pages themselves carry no script).
+fn overflowing(page: &std::path::Path, selector: &str) -> String {
+    let html = std::fs::read_to_string(page).unwrap();
+    let probe = format!(
+        "<script>document.body.dataset.overflowing=[...document.querySelectorAll('{selector}')]\
+         .filter(e=>e.scrollWidth>e.clientWidth+1).map(e=>e.textContent.trim().slice(0,60)).join('|')\
+         ;document.body.dataset.checked='yes';</script></body>"
+    );
+    let probed = page.with_extension("probe.html");
+    std::fs::write(&probed, html.replacen("</body>", &probe, 1)).unwrap();
+    let dom = rendered_dom(&probed);
+    assert!(dom.contains("data-checked=\"yes\""), "the probe ran: {dom}");
+    dom.split("data-overflowing=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn an_explain_page_states_its_comparison_and_renders_in_headless_chromium() {
+    let Some(shared) = shared() else { return };
+    if !browser_available() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let home = scratch.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let onnx = shared_model(&shared, "pypi/efficientnet_lite0");
+    let zoo = |args: &[&str]| {
+        run(Command::new(env!("CARGO_BIN_EXE_zoorepro"))
+            .env("ZOOREPRO_HOME", &home)
+            .arg("--cache-dir")
+            .arg(scratch.path().join("cache"))
+            .args(args))
+    };
+    // A full-set reference, so that a sample of 10 is judged by its intervals: too few images
+    // to tell the candidates apart. The recipe sources join, with their long names.
+    let added = zoo(&[
+        "add-model",
+        onnx.to_str().unwrap(),
+        "--id",
+        "mine/effnet",
+        "--resize-mode",
+        "shorter-side",
+        "--size",
+        "224",
+        "--crop",
+        "224",
+        "--filter",
+        "BILINEAR",
+        "--scale",
+        "255",
+        "--mean",
+        "0.485,0.456,0.406",
+        "--std",
+        "0.229,0.224,0.225",
+        "--channels",
+        "rgb",
+        "--reference",
+        "paper:68:93",
+    ]);
+    assert_eq!(added.status, 0, "{}", added.stderr);
+    let sample = shared.join("imagenet-sample");
+    let explained = zoo(&[
+        "explain",
+        "--model",
+        "mine/effnet",
+        "--val",
+        sample.to_str().unwrap(),
+        "--samples",
+        "10",
+        "--format",
+        "html",
+    ]);
+    assert_eq!(explained.status, 1, "{}", explained.stderr);
+    let page = scratch.path().join("explain.html");
+    std::fs::write(&page, &explained.stdout).unwrap();
+    assert_renders(&page, 1, Some(&scratch.path().join("shots")));
+    let dom = rendered_dom(&page);
+    for said in [
+        "<li>Sample: 10 images of ",
+        "(10 labelled, labels from the layout).",
+        "<li>Reference: paper: 68.00% top-1, 93.00% top-5, measured on ilsvrc2012-val (50,000 images) with the original ILSVRC2012 labels; the sample is a part of that set.",
+        "<li>Cannot tell apart: ",
+        "<th class=\"num\">top-5</th>",
+        "Dashed line: the reference, 68.00% top-1.",
+    ] {
+        assert!(dom.contains(said), "{said}: {dom}");
+    }
+    // Long candidate names wrap in the table and are cut in the chart's label column, which
+    // ends where the plot begins (320 px).
+    assert_eq!(
+        overflowing(&page, "td"),
+        "",
+        "table cells whose text overflows"
+    );
+    let probe = page.with_extension("labels.html");
+    let html = std::fs::read_to_string(&page).unwrap().replacen(
+        "</body>",
+        "<script>document.body.dataset.widest=Math.max(...[...document.querySelectorAll('svg.chart-explain text[x=\"0\"]')]\
+         .map(t=>t.getComputedTextLength()));</script></body>",
+        1,
+    );
+    std::fs::write(&probe, html).unwrap();
+    let dom = rendered_dom(&probe);
+    let widest: f64 = dom
+        .split("data-widest=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("the probe ran: {dom}"));
+    assert!(
+        widest > 50.0 && widest < 315.0,
+        "the widest chart label is {widest} px"
+    );
 }
 
 /// The DOM headless Chromium renders of `page`, scripts and network off as check_html.sh has them.

@@ -17,8 +17,8 @@ use crate::cli::{ExplainArgs, ExplainFormat};
 use crate::dataset::{Dataset, Entry};
 use crate::eval::determinism::{Chosen, choose_samples_where};
 use crate::eval::explain::{
-    Candidate, Evidence, Expected, ExplainVerdict, ImageOutcome, candidates, gather, rank,
-    tied_with_best, verdict,
+    Candidate, Decision, Evidence, Expected, ExplainVerdict, ImageOutcome, candidates, decide,
+    gather, rank, tied_with_best,
 };
 use crate::eval::pairing::{Pairing, PairingNotes};
 use crate::eval::prediction::{Content, Outcome, Prediction};
@@ -29,7 +29,7 @@ use crate::image::recipe::presets;
 use crate::image::sources;
 use crate::model::bytes::ModelBytes;
 use crate::report::Render;
-use crate::report::explain::{Against, Best, Cost, Html, Report, Text, summary_line};
+use crate::report::explain::{Against, Best, Cost, Html, MeasuredOn, Report, Text, summary_line};
 use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::Store;
 
@@ -50,6 +50,9 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     let mut chosen = choose(args, &dataset, against.as_ref())?;
     if let Some((against, reference)) = against.as_mut() {
         chosen = same_content(chosen, reference, &mut against.pairing, args, against.run)?;
+    }
+    if against.is_none() && unlabelled(args, &chosen) {
+        return Ok(exit::NO_REFERENCE);
     }
     let ModelUnderTest {
         manifest, recipe, ..
@@ -72,14 +75,14 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     );
     let measured = measure_candidates(args, &under_test, bytes, &dataset, &chosen, &all)?;
 
-    let expected = expected_number(&under_test, &dataset, &chosen, &measured);
+    let (expected, measured_on) = expected_number(&under_test, &dataset, &chosen, &measured);
     if expected.is_none() && against.is_none() {
         bail!(
-            "{} has no published number for these {} images (nor for the whole validation set they \
+            "{} has no published number for {} (nor for the whole validation set they \
              are part of) to explain: pass --against RUN|MODEL, a run whose predictions to match \
              (`zoorepro runs` lists them)",
             manifest.id,
-            chosen.len()
+            crate::report::explain::count_of_images(chosen.len(), "these")
         );
     }
     let images: Vec<ImageOutcome<'_>> = chosen
@@ -94,21 +97,44 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
     let reference = against.as_ref().map(|(_, reference)| &reference.top5);
     let mut evidence = gather(&all, &images, expected.as_ref(), reference);
     rank(&mut evidence, expected.as_ref());
-    let verdict = verdict(&evidence);
+    let decision = decide(&evidence);
+    let verdict = decision.verdict;
+    let labelled = images.iter().filter(|image| image.label.is_some()).count();
     let report = build_report(
         args,
         &under_test,
         evidence,
-        verdict,
-        expected,
+        decision,
+        (expected, measured_on),
         against,
-        &measured,
+        (&measured, labelled),
     );
     emit(args, &report)?;
     Ok(match verdict {
         ExplainVerdict::RecipeConfirmed => exit::SUCCESS,
         _ => exit::DRIFT,
     })
+}
+
+/// Whether no image of the sample is labelled, said on stderr with what to do: without labels
+/// there is no accuracy to hold against a published number. Said before the candidates run, as
+/// `verify` says it of an empty run (exit 3).
+fn unlabelled(args: &ExplainArgs, chosen: &[Chosen]) -> bool {
+    let labelled = chosen
+        .iter()
+        .filter(|(entry, _)| entry.label.is_some())
+        .count();
+    let Some(reason) = crate::eval::verdict::nothing_scored(0, 0, chosen.len()) else {
+        return false;
+    };
+    if labelled > 0 {
+        return false;
+    }
+    eprintln!(
+        "zoorepro: warning: {}: {reason}; or pass --against RUN|MODEL to match a run's predictions, which needs no labels",
+        crate::util::escape::terminal(&args.val.display().to_string())
+    );
+    true
 }
 
 /// Every candidate run on the sample through one CPU session; the images some candidate could
@@ -256,13 +282,13 @@ fn reference_predictions(ctx: &Context, query: &str) -> anyhow::Result<(Against,
 }
 
 /// The number the manifest expects of its recipe on the sample: measured on the sample's very
-/// image set, or on the whole validation set the sample is part of.
+/// image set, or on the whole validation set the sample is part of; with where it was measured.
 fn expected_number(
     under_test: &ModelUnderTest,
     dataset: &Dataset,
     chosen: &[Chosen],
     measured: &measure::Measured,
-) -> Option<Expected> {
+) -> (Option<Expected>, Option<MeasuredOn>) {
     let ordered: Vec<(Entry, Prediction)> = chosen
         .iter()
         .zip(&measured.top5)
@@ -298,31 +324,51 @@ fn expected_number(
         dataset.layout_set_name(),
         DEFAULT_TOLERANCE,
     );
-    assessment
+    let Some(found) = assessment.references.into_iter().find(|r| r.expected) else {
+        return (None, None);
+    };
+    let labelled = ordered
+        .iter()
+        .filter(|(entry, _)| entry.label.is_some())
+        .count();
+    // The manifest's entry it came from, for the set and labels it was measured on.
+    let measured_on = under_test
+        .manifest
         .references
-        .into_iter()
-        .find(|r| r.expected)
-        .map(|r| Expected {
-            source: r.source,
-            top1: r.top1,
-            top5: r.top5,
-        })
+        .iter()
+        .find(|r| r.expected && r.source == found.source && r.top1 == found.top1)
+        .map(|r| MeasuredOn {
+            image_set: r.image_set.name.clone(),
+            images: r.image_set.images,
+            labels: r
+                .labels
+                .clone()
+                .unwrap_or_else(|| "original ILSVRC2012".into()),
+            sample_is_part: r.image_set.images > labelled,
+        });
+    let expected = Expected {
+        source: found.source,
+        top1: found.top1,
+        top5: found.top5,
+    };
+    (Some(expected), measured_on)
 }
 
 fn build_report(
     args: &ExplainArgs,
     under_test: &ModelUnderTest,
     evidence: Vec<Evidence>,
-    verdict: ExplainVerdict,
-    expected: Option<Expected>,
+    decision: Decision,
+    (expected, measured_on): (Option<Expected>, Option<MeasuredOn>),
     against: Option<(Against, Reference)>,
-    measured: &measure::Measured,
+    (measured, labelled): (&measure::Measured, usize),
 ) -> Report {
     let best = &evidence[0];
     let images = measured.top5.len();
     let tied_with = tied_with_best(&evidence);
-    let mut summary = summary_line(&under_test.manifest.id, verdict, best);
-    if !tied_with.is_empty() {
+    let mut summary = summary_line(&under_test.manifest.id, &decision, best, images);
+    // Cannot-tell-apart already lists every candidate that ties.
+    if !tied_with.is_empty() && decision.cannot_tell_apart.is_none() {
         summary += &format!(
             " (tied on these images with {}: --against a trusted run, or more --samples, would separate them)",
             tied_with.join(", ")
@@ -330,13 +376,19 @@ fn build_report(
     }
     Report {
         model_id: under_test.manifest.id.clone(),
-        verdict,
+        verdict: decision.verdict,
         manifest_recipe: under_test.recipe.name.clone(),
         pillow_compat: under_test.compat.name().into(),
         dataset: args.val.display().to_string(),
+        sample_labels: match &args.labels.ground_truth {
+            Some(file) => format!("from --ground-truth {}", file.display()),
+            None => "from the layout".into(),
+        },
         images,
+        labelled,
         failed: measured.failures.len(),
         expected,
+        measured_on,
         against: against.map(|(against, _)| against),
         best: Best {
             recipe: best.candidate.name.clone(),
@@ -347,6 +399,7 @@ fn build_report(
             agreement_top5: best.agreement_top5,
             tied_with,
         },
+        cannot_tell_apart: decision.cannot_tell_apart,
         summary,
         cost: Cost {
             candidates: evidence.len(),

@@ -7,12 +7,14 @@
 //! published number.
 
 pub mod candidates;
+pub mod decide;
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 pub use candidates::{Candidate, candidates};
+pub use decide::{CannotTellApart, Decision, SEPARATION_METHOD, decide};
 
 use crate::eval::prediction::percent;
 use crate::eval::rank::TOP_K;
@@ -139,6 +141,9 @@ pub enum ExplainVerdict {
     PipelineExplains,
     /// No candidate reaches the reference: the model, the export or the runtime differs.
     NotThePipeline,
+    /// More than one candidate reaches the reference: the sample is too small to name one
+    /// ([`decide()`]).
+    CannotTellApart,
 }
 
 impl ExplainVerdict {
@@ -147,17 +152,20 @@ impl ExplainVerdict {
             ExplainVerdict::RecipeConfirmed => "recipe-confirmed",
             ExplainVerdict::PipelineExplains => "pipeline-explains",
             ExplainVerdict::NotThePipeline => "not-the-pipeline",
+            ExplainVerdict::CannotTellApart => "cannot-tell-apart",
         }
     }
 }
 
-/// Orders the evidence best first: by agreement (top-1, then top-5) where there is a
-/// reference prediction set, else by distance to the expected top-1, then top-5; on a tie the
-/// manifest's recipe first, then the order candidates were built in.
+/// Orders the evidence best first: those that reach the reference before those that do not,
+/// then by agreement (top-1, then top-5) where there is a reference prediction set, else by
+/// distance to the expected top-1, then top-5; on a tie the manifest's recipe first, then the
+/// order candidates were built in.
 pub fn rank(evidence: &mut [Evidence], expected: Option<&Expected>) {
     let key = |e: &Evidence| {
         let distance = |value: f64, target: Option<f64>| target.map_or(0.0, |t| (value - t).abs());
         [
+            if e.reaches { 0.0 } else { 1.0 },
             -e.agreement_top1.unwrap_or(0.0),
             -e.agreement_top5.unwrap_or(0.0),
             distance(e.top1, expected.map(|x| x.top1)),
@@ -190,15 +198,9 @@ pub fn tied_with_best(ranked: &[Evidence]) -> Vec<String> {
         .collect()
 }
 
-/// The verdict on ranked evidence (see [`rank`]).
+/// The verdict on ranked evidence (see [`rank`] and [`decide()`]).
 pub fn verdict(ranked: &[Evidence]) -> ExplainVerdict {
-    match ranked.first() {
-        Some(best) if best.reaches && best.candidate.origin == "manifest" => {
-            ExplainVerdict::RecipeConfirmed
-        }
-        Some(best) if best.reaches => ExplainVerdict::PipelineExplains,
-        _ => ExplainVerdict::NotThePipeline,
-    }
+    decide(ranked).verdict
 }
 
 #[cfg(test)]
@@ -277,7 +279,13 @@ mod tests {
         rank(&mut evidence, Some(&top1_only));
         assert_eq!(evidence[0].candidate.origin, "manifest");
         assert!(evidence[0].reaches);
-        assert_eq!(verdict(&evidence), ExplainVerdict::RecipeConfirmed);
+        // 160/200 = 80% [73.9, 85.0] holds 75 too: 200 images cannot tell the two apart.
+        assert!(evidence[1].reaches);
+        assert_eq!(verdict(&evidence), ExplainVerdict::CannotTellApart);
+        let apart = decide(&evidence).cannot_tell_apart.unwrap();
+        assert_eq!(apart.candidates, [two[0].name.clone(), two[1].name.clone()]);
+        assert!(apart.manifest_recipe_among);
+        assert_eq!(apart.images_needed, decide::images_to_separate(0.75, 0.80));
     }
 
     #[test]
@@ -304,6 +312,11 @@ mod tests {
         evidence.swap(0, 1);
         rank(&mut evidence, Some(&expected));
         assert_eq!(evidence[0].candidate.origin, "manifest");
-        assert_eq!(verdict(&evidence), ExplainVerdict::RecipeConfirmed);
+        // One image: both that scored it hold 100%, with the same rate: no sample separates them.
+        let decided = decide(&evidence);
+        assert_eq!(decided.verdict, ExplainVerdict::CannotTellApart);
+        let apart = decided.cannot_tell_apart.unwrap();
+        assert_eq!(apart.candidates.len(), 2);
+        assert_eq!(apart.images_needed, None);
     }
 }

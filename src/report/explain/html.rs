@@ -4,7 +4,8 @@ use super::Report;
 use crate::report::Render;
 use crate::report::html::explain::{ExplainPage, Row};
 
-/// The page: every candidate's top-1 with its interval against the expected number.
+/// The page: what was compared, then every candidate's top-1 with its interval against the
+/// expected number, and top-5 in the table.
 pub struct Html;
 
 impl Render<Report> for Html {
@@ -17,6 +18,7 @@ fn page(report: &Report) -> ExplainPage {
     ExplainPage {
         title: format!("explain {}", report.model_id),
         summary: report.summary.clone(),
+        comparison: super::comparison_lines(report),
         pairing: report
             .against
             .as_ref()
@@ -31,6 +33,8 @@ fn page(report: &Report) -> ExplainPage {
                 changes: e.candidate.changes.join("; "),
                 top1: e.top1,
                 interval: e.top1_interval,
+                top5: e.top5,
+                top5_interval: e.top5_interval,
                 agreement_top1: e.agreement_top1,
                 reaches: e.reaches,
             })

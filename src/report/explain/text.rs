@@ -25,8 +25,9 @@ fn text(report: &Report) -> String {
         [
             "#",
             "candidate",
+            "reaches",
             "top-1 [95%]",
-            "top-5",
+            "top-5 [95%]",
             "agree top-1",
             "agree top-5",
             "changes",
@@ -39,8 +40,9 @@ fn text(report: &Report) -> String {
         rows.push(vec![
             (i + 1).to_string(),
             e.candidate.name.clone(),
+            if e.reaches { "yes" } else { "-" }.into(),
             percent_with(e.top1, e.top1_interval),
-            format!("{:.2}", e.top5),
+            percent_with(e.top5, e.top5_interval),
             agreement(e.agreement_top1),
             agreement(e.agreement_top5),
             if e.candidate.changes.is_empty() {
@@ -50,29 +52,16 @@ fn text(report: &Report) -> String {
             },
         ]);
     }
-    let mut out = format!(
-        "{} on {} images of {}; ",
-        report.model_id, report.images, report.dataset
-    );
-    if let Some(expected) = &report.expected {
-        out += &format!(
-            "expected {:.2} / {} ({})",
-            expected.top1,
-            expected
-                .top5
-                .map_or_else(|| "—".to_string(), |top5| format!("{top5:.2}")),
-            expected.source
-        );
+    let mut out = crate::util::escape::terminal(&format!(
+        "{} on {} of {}",
+        report.model_id,
+        super::count_of_images(report.images, ""),
+        report.dataset
+    ));
+    for line in super::comparison_lines(report) {
+        out += &format!("\n{}", crate::util::escape::terminal(&line));
     }
     if let Some(against) = &report.against {
-        out += &format!(
-            "{}against run {} ({}, {}, {} images)",
-            if report.expected.is_some() { "; " } else { "" },
-            against.run,
-            against.model_id,
-            against.recipe,
-            against.images
-        );
         for line in against.pairing.lines() {
             out += &format!("\n{}", crate::util::escape::terminal(&line));
         }
