@@ -353,7 +353,7 @@ fn provenance(
     let wall = stats.wall_time.as_secs_f64();
     Provenance {
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        command_line: std::env::args().collect(),
+        command_line: crate::util::invocation::command_line(),
         home: member.under_test.home.display().to_string(),
         ort_version: runtime.version().into(),
         ort_library: runtime.library().display().to_string(),
