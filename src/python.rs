@@ -54,8 +54,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// the command line: the process's own arguments start with the Python interpreter.
 #[pyfunction]
 fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> i32 {
-    crate::util::invocation::set(argv.clone());
-    py.detach(|| {
+    crate::util::invocation::set(Some(argv.clone()));
+    let status = py.detach(|| {
         let status = catch_unwind(AssertUnwindSafe(|| cli_main(argv))).unwrap_or_else(|payload| {
             eprintln!(
                 "zoorepro: error: internal error: {}",
@@ -65,7 +65,9 @@ fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> i32 {
         });
         let _ = std::io::Write::flush(&mut std::io::stdout());
         status
-    })
+    });
+    crate::util::invocation::set(None);
+    status
 }
 
 /// Parse and run as `src/main.rs` does: a value out of range is one line and exit 2; `--help`,

@@ -13,9 +13,11 @@ use std::sync::{Mutex, PoisonError};
 /// running.
 static GIVEN: Mutex<Option<Vec<OsString>>> = Mutex::new(None);
 
-/// Names `argv` (the program first) as the command line of the command about to run.
-pub fn set(argv: Vec<OsString>) {
-    *GIVEN.lock().unwrap_or_else(PoisonError::into_inner) = Some(argv);
+/// Names `argv` (the program first) as the command line of the command about to run; `None`
+/// when it has returned, so that what runs next in the process (`zoorepro.evaluate`) names the
+/// process's own arguments rather than a finished command's.
+pub fn set(argv: Option<Vec<OsString>>) {
+    *GIVEN.lock().unwrap_or_else(PoisonError::into_inner) = argv;
 }
 
 /// The command line, the program first, each argument as text (lossy where not UTF-8).
