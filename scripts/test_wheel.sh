@@ -144,4 +144,5 @@ echo "without onnxruntime: exit 2, $(cat "$scratch/bare.log")"
 start=$(date +%s)
 (cd "$scratch/work" && env -i HOME="$scratch/home" PATH="$clean_path" LANG=C.UTF-8 \
   XDG_DATA_HOME="$scratch/home/data" python check.py "$shared" "$scratch" "$version")
+(cd "$scratch/work" && env -i HOME="$scratch/home" PATH="$clean_path" LANG=C.UTF-8 XDG_DATA_HOME="$scratch/home/data" python "$repo/scripts/wheel/check_api.py" "$shared" "$scratch")
 echo "test_wheel: $(basename "$wheel") passed in $(( $(date +%s) - start )) s (after the build)"

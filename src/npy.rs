@@ -4,7 +4,7 @@
 //! `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }` padded with spaces and a newline
 //! so that the data starts on a 64-byte boundary, then the raw array in C order.
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -37,6 +37,77 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> io::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Streams float32 samples of `sample_shape` to `path` as one `[N, ...sample_shape]` array,
+/// atomically, holding none of them: `samples` is handed a sink to push each sample to (at most
+/// `max_count` of them, each `sample_shape`'s product long) and returns when done. The header is
+/// written first for `max_count` samples and rewritten, at the same length, for the number
+/// pushed; a device or FIFO, which cannot be rewritten, must get exactly `max_count`.
+pub fn write_f32_samples(
+    path: &Path,
+    sample_shape: &[usize],
+    max_count: usize,
+    samples: impl FnOnce(&mut dyn FnMut(&[f32]) -> io::Result<()>) -> io::Result<()>,
+) -> io::Result<usize> {
+    let sample_len = sample_shape.iter().product::<usize>();
+    let shape_of = |count: usize| [&[count][..], sample_shape].concat();
+    let reserved = header_bytes("<f4", &shape_of(max_count));
+    let mut count = 0;
+    write_atomically_seekable(path, |file| {
+        let mut out = io::BufWriter::with_capacity(1 << 16, &mut *file);
+        out.write_all(&reserved)?;
+        let mut bytes = Vec::with_capacity(sample_len * 4);
+        samples(&mut |sample: &[f32]| {
+            if sample.len() != sample_len || count == max_count {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "sample {count} of at most {max_count} holds {} values, not {sample_len}",
+                        sample.len()
+                    ),
+                ));
+            }
+            bytes.clear();
+            bytes.extend(sample.iter().flat_map(|v| v.to_le_bytes()));
+            count += 1;
+            out.write_all(&bytes)
+        })?;
+        out.flush()?;
+        drop(out);
+        if count < max_count {
+            let header = header_padded_to(&shape_of(count), reserved.len());
+            file.seek(io::SeekFrom::Start(0)).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{count} of {max_count} arrays written to a stream whose header says \
+                         {max_count}: write to a regular file ({e})"
+                    ),
+                )
+            })?;
+            file.write_all(&header)?;
+        }
+        Ok(())
+    })?;
+    Ok(count)
+}
+
+/// A float32 header for `shape`, padded with spaces to `len` bytes (a header for a larger first
+/// dimension, whose place it takes).
+fn header_padded_to(shape: &[usize], len: usize) -> Vec<u8> {
+    let mut header = header_bytes("<f4", shape);
+    let extra = len - header.len();
+    let newline = header.pop();
+    header.resize(header.len() + extra, b' ');
+    header.extend(newline);
+    // The length field: 2 bytes after the version 1.0's magic and version, 4 after 2.0's.
+    let dict_len = len - MAGIC.len() - 2;
+    match header[MAGIC.len()] {
+        1 => header[8..10].copy_from_slice(&((dict_len - 2) as u16).to_le_bytes()),
+        _ => header[8..12].copy_from_slice(&((dict_len - 4) as u32).to_le_bytes()),
+    }
+    header
 }
 
 /// Writes an array whose elements are already little-endian bytes of `descr` (`<i8`, `<f2`, ...),
@@ -91,7 +162,7 @@ fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
 
 /// Reports, predictions and tensors share one writer: exclusive temporary file, fsync, rename
 /// (or streaming to a device or FIFO); see [`crate::util::safe_file`].
-use crate::util::safe_file::write_atomically;
+use crate::util::safe_file::{write_atomically, write_atomically_seekable};
 
 /// An array read from a `.npy` file, widened to the two element types zoorepro works with.
 #[derive(Clone, Debug, PartialEq)]
@@ -529,6 +600,56 @@ impl Parser<'_> {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn streamed_samples_read_back_with_the_count_pushed_and_aligned_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.npy");
+        // 1,000 promised, 7 pushed: the header shrinks by digits, its padding makes up for them.
+        for (max_count, pushed) in [(1000, 7), (7, 7), (100_000, 0)] {
+            let written = write_f32_samples(&path, &[2, 3], max_count, |push| {
+                for i in 0..pushed {
+                    push(&[i as f32; 6])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(written, pushed);
+            let bytes = fs::read(&path).unwrap();
+            assert_eq!((bytes.len() - pushed * 24) % ALIGN, 0);
+            let array = read(&path).unwrap();
+            assert_eq!(array.shape, [pushed, 2, 3]);
+            let NpyData::F32(values) = array.data else {
+                panic!("{:?}", array.data)
+            };
+            assert_eq!(values.len(), pushed * 6);
+            assert!(
+                values
+                    .chunks(6)
+                    .enumerate()
+                    .all(|(i, v)| v == [i as f32; 6])
+            );
+        }
+    }
+
+    #[test]
+    fn a_sample_too_many_or_of_the_wrong_size_is_an_error_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.npy");
+        let too_many = write_f32_samples(&path, &[2], 1, |push| {
+            push(&[0.0; 2])?;
+            push(&[0.0; 2])
+        });
+        assert!(too_many.is_err());
+        let wrong_size = write_f32_samples(&path, &[2], 3, |push| push(&[0.0; 3]));
+        assert!(
+            wrong_size
+                .unwrap_err()
+                .to_string()
+                .contains("holds 3 values, not 2")
+        );
+        assert!(!path.exists());
+    }
 
     fn raw_npy(dict: &str, data: &[u8]) -> Vec<u8> {
         let mut header = dict.to_string();

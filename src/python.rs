@@ -19,6 +19,9 @@ use crate::cli::{Cli, PillowCompatArg};
 use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
 
+mod evaluate;
+mod loader;
+
 pyo3::create_exception!(
     _zoorepro,
     Error,
@@ -36,6 +39,8 @@ fn _zoorepro(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(set_ort_library, m)?)?;
     m.add_function(wrap_pyfunction!(preprocess, m)?)?;
+    m.add_class::<loader::Loader>()?;
+    m.add_function(wrap_pyfunction!(evaluate::evaluate, m)?)?;
     Ok(())
 }
 
@@ -134,7 +139,33 @@ fn preprocess<'py>(
 /// recipe source, with its message for a name it does not know.
 // Keep to what src/commands/preprocess.rs's `run` calls.
 fn resolve_recipe(name: &str) -> anyhow::Result<Recipe> {
-    Ok(crate::image::sources::resolve(name)?)
+    let recipe = crate::image::sources::resolve(name)?;
+    recipe
+        .validate()
+        .map_err(|e| anyhow::anyhow!("recipe {}: {e}", recipe.name))?;
+    Ok(recipe)
+}
+
+/// `--pillow-compat`: the CLI's default (13), and its values parsed by the CLI's own enum.
+fn parse_compat(pillow_compat: Option<&str>) -> anyhow::Result<PillowCompat> {
+    Ok(match pillow_compat {
+        None => PillowCompatArg::V13.into(),
+        Some(text) => PillowCompatArg::from_str(text, false)
+            .map_err(|_| anyhow::anyhow!("pillow_compat {text:?} is not one of 12, 13, simd"))?
+            .into(),
+    })
+}
+
+/// Runs `f`, a panic becoming an error with its message: no panic crosses into Python.
+fn guarded<T>(f: impl FnOnce() -> anyhow::Result<T>) -> PyResult<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(Error::new_err(crate::commands::error_message(&e))),
+        Err(payload) => Err(Error::new_err(format!(
+            "internal error: {}",
+            panic_message(&*payload)
+        ))),
+    }
 }
 
 /// What `zoorepro preprocess` does for one image (src/commands/preprocess.rs: the recipe checked,
@@ -145,17 +176,8 @@ fn prepare(
     recipe: &str,
     pillow_compat: Option<&str>,
 ) -> anyhow::Result<(Vec<f32>, Vec<usize>)> {
-    // The CLI's default (`--pillow-compat 13`), and its values parsed by the CLI's own enum.
-    let compat: PillowCompat = match pillow_compat {
-        None => PillowCompatArg::V13.into(),
-        Some(text) => PillowCompatArg::from_str(text, false)
-            .map_err(|_| anyhow::anyhow!("pillow_compat {text:?} is not one of 12, 13, simd"))?
-            .into(),
-    };
+    let compat = parse_compat(pillow_compat)?;
     let recipe = resolve_recipe(recipe)?;
-    recipe
-        .validate()
-        .map_err(|e| anyhow::anyhow!("recipe {}: {e}", recipe.name))?;
     let read;
     let (bytes, what) = match (data, path) {
         (Some(bytes), _) => (bytes, "the image bytes given".to_string()),

@@ -1,7 +1,7 @@
 """zoorepro from Python: the bit-exact preprocessing of the `zoorepro` CLI, and the CLI itself.
 
     import zoorepro
-    x = zoorepro.preprocess("ILSVRC2012_val_00000001.JPEG", "torchvision-resnet")
+    x = zoorepro.preprocess("ILSVRC2012_val_00000001.JPEG", "torchvision")
     # numpy float32, shape (1, 3, 224, 224): the .npy `zoorepro preprocess` writes, byte for byte
 
 ONNX Runtime comes from the `onnxruntime` wheel this package depends on: importing zoorepro
@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import json
 import os
-from typing import Optional, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy
 
 from . import _zoorepro
 from ._zoorepro import Error, __version__
 
-__all__ = ["Error", "__version__", "preprocess"]
+__all__ = ["Error", "Loader", "__version__", "evaluate", "preprocess"]
 
 
 def _onnxruntime_library() -> Optional[str]:
@@ -62,3 +63,210 @@ def preprocess(
     compat = None if pillow_compat is None else str(pillow_compat)
     raw, shape = _zoorepro.preprocess(data, path, recipe, compat)
     return numpy.frombuffer(raw, dtype="<f4").reshape(shape).copy()
+
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class Loader:
+    """Batches of a validation set's images, decoded by zoorepro's bit-exact pipelines on Rust
+    threads (the GIL released), in the order and with the identity rules of `zoorepro verify`:
+
+        for names, labels, batch in zoorepro.Loader("val/", "torchvision", batch_size=64):
+            logits = model(torch.from_numpy(batch))
+
+    Each item is `(names, labels, batch)`: the images' names (their identity in zoorepro's store:
+    the file's basename), their class indices as an int64 array (-1 where the set labels none),
+    and a writable float32 array of shape (N, ...) whose rows are byte for byte what
+    `zoorepro preprocess --recipe RECIPE` writes for each image. Images that cannot be read or
+    decoded are left out of the batches and listed in `failed` (verify counts them as failed);
+    a batch may thus hold fewer than batch_size images, and the last one usually does.
+
+    val: a folder or tar that `verify --val` accepts. recipe: any `--recipe` name (a preset or a
+    recipe source). batch_size: images per batch (1 to 4096; default 32, verify's). threads:
+    decoding threads (default: every core). shard: "K/N", the images `verify --shard K/N`
+    reads. ground_truth: a CSV/TSV of labels, as `--ground-truth`. pillow_compat: 12, 13 or
+    "simd" (default 13).
+
+    Memory stays bounded: a few batches are decoded ahead. `close()` (or leaving a `with` block,
+    or dropping the loader) stops the decoding threads; Ctrl-C while waiting for a batch stops
+    them and raises KeyboardInterrupt. Errors (a missing folder, a bad recipe, a damaged tar) are
+    zoorepro.Error with the CLI's message.
+    """
+
+    def __init__(
+        self,
+        val: PathLike,
+        recipe: str,
+        batch_size: int = 32,
+        threads: Optional[int] = None,
+        shard: Optional[str] = None,
+        ground_truth: Optional[PathLike] = None,
+        pillow_compat: Optional[Union[str, int]] = None,
+    ) -> None:
+        self._raw = _zoorepro.Loader(
+            os.fspath(val),
+            recipe,
+            _whole(batch_size, "batch_size"),
+            None if threads is None else _whole(threads, "threads"),
+            shard,
+            None if ground_truth is None else os.fspath(ground_truth),
+            None if pillow_compat is None else str(pillow_compat),
+        )
+
+    def __iter__(self) -> Iterator[Tuple[List[str], numpy.ndarray, numpy.ndarray]]:
+        return self
+
+    def __next__(self) -> Tuple[List[str], numpy.ndarray, numpy.ndarray]:
+        got = self._raw.next_batch()
+        if got is None:
+            raise StopIteration
+        names, labels, data, shape = got
+        batch = numpy.frombuffer(data, dtype="<f4").reshape(shape)
+        return names, numpy.array(labels, dtype=numpy.int64), batch
+
+    @property
+    def failed(self) -> List[Tuple[str, str]]:
+        """The images so far that could not be read or decoded: (path within val, why)."""
+        return self._raw.failed
+
+    def close(self) -> None:
+        """Stops the decoding threads; the loader yields nothing more."""
+        self._raw.close()
+
+    def __enter__(self) -> "Loader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _whole(value: object, name: str) -> int:
+    """An int argument, refused (zoorepro.Error) when it is not a whole number."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Error(f"{name} must be a whole number, not {value!r}")
+    return value
+
+
+def evaluate(
+    model_fn: Callable[[numpy.ndarray], Any],
+    val: PathLike,
+    model: Optional[str] = None,
+    like: Optional[str] = None,
+    recipe: Optional[str] = None,
+    name: Optional[str] = None,
+    framework: Optional[str] = None,
+    cache_dir: Optional[PathLike] = None,
+    checkpoint_sha256: Optional[str] = None,
+    batch_size: int = 32,
+    threads: Optional[int] = None,
+    shard: Optional[str] = None,
+    ground_truth: Optional[PathLike] = None,
+    report_dir: Optional[PathLike] = None,
+    predictions: Optional[PathLike] = None,
+    limit: Optional[int] = None,
+    pillow_compat: Optional[Union[str, int]] = None,
+    home: Optional[PathLike] = None,
+) -> Dict[str, Any]:
+    """Verifies a model run natively (torch, Keras, JAX, ...) as `zoorepro verify` verifies an
+    ONNX export: the same images, batches, store rows, record, verdict and report files.
+
+    model_fn maps a float32 batch (N, ...) of the recipe's tensors to scores: logits or
+    probabilities of shape (N, classes), a numpy array or anything numpy.asarray takes (a CPU
+    torch tensor is detached and converted); they are ranked as float32, NaN below every number.
+    model=ID: this is model ID (its manifest's recipe, classes and published references judge
+    it). like=ID: a model of its own (name= required), preprocessed and scored as ID is, with no
+    reference. recipe: another recipe of the manifest (`verify --recipe`). The other arguments
+    are verify's flags of the same names: cache_dir (`--cache-dir`, the store), batch_size
+    (`--batch`: images per model_fn call, default 32), threads (decoding threads, default every
+    core), shard, ground_truth, report_dir, predictions (a JSON Lines file of per-image top-5),
+    limit (the first N images: a partial run), pillow_compat, home.
+
+    The record says the model ran natively: model `native:NAME`, verification `native` (so the
+    verdict carries the `unverified-model` mark: nothing ties a Python function to a pinned
+    file), provider `native (FRAMEWORK)`, and the framework, name and checkpoint digest in
+    `onnx.sidecar.native`. With checkpoint_sha256 (the sha256 of the checkpoint's file) the
+    run is keyed by it, so a rerun resumes the stored run and reuses its rows; without it every
+    call is a new run, so a changed model never reuses old rows.
+
+    If model_fn raises, the exception propagates once the pass has stopped: the store holds
+    every batch before it, whole (one transaction a batch), and a call with the same
+    checkpoint_sha256 resumes there; Ctrl-C (KeyboardInterrupt, raised while model_fn runs) too.
+    Other errors are zoorepro.Error with the CLI's message.
+
+    Returns a dict: model_id, images, evaluated, failed, top1_correct, top5_correct, top1 and
+    top5 (percent of images), verdict (status), marks, run_id (None with no store), reused
+    (images answered by the store), exit_status (what `verify` would exit with), reports (the
+    JSON, Markdown and HTML paths) and record (the whole record, as `verify --json`).
+    """
+    if (model is None) == (like is None):
+        raise Error("evaluate takes model=ID (this model's weights, judged by its references) or like=ID "
+                    "(a model of its own, preprocessed and scored as ID), one of them")
+    if like is not None and not name:
+        raise Error("like=ID needs name=: the run is the named model's, not ID's")
+    argv: List[str] = []
+    for flag, value in (("--home", home), ("--cache-dir", cache_dir)):
+        if value is not None:
+            argv += [flag, os.fspath(value)]
+    argv += ["verify", "--model", model if model is not None else like, "--val", os.fspath(val),
+             "--batch", str(_whole(batch_size, "batch_size"))]
+    options = (
+        ("--recipe", recipe),
+        ("--threads", None if threads is None else str(_whole(threads, "threads"))),
+        ("--shard", shard),
+        ("--ground-truth", ground_truth),
+        ("--report-dir", report_dir),
+        ("--predictions", predictions),
+        ("--limit", None if limit is None else str(_whole(limit, "limit"))),
+        ("--pillow-compat", None if pillow_compat is None else str(pillow_compat)),
+    )
+    for flag, value in options:
+        if value is not None:
+            argv += [flag, os.fspath(value)]
+
+    def call(data: bytearray, shape: List[int]) -> Tuple[bytes, int]:
+        batch = numpy.frombuffer(data, dtype="<f4").reshape(shape)
+        return _scores(model_fn(batch), shape[0])
+
+    label = name if name else (model if model is not None else like)
+    native = (framework, label, checkpoint_sha256, like is not None)
+    text, status, reports = _zoorepro.evaluate(call, argv, native)
+    record = json.loads(text)
+    store = record.get("store") or {}
+    return {
+        "model_id": record["model_id"],
+        "images": record["images"],
+        "evaluated": record["evaluated"],
+        "failed": record["failed"],
+        "top1_correct": record["top1_correct"],
+        "top5_correct": record["top5_correct"],
+        "top1": record["top1"],
+        "top5": record["top5"],
+        "verdict": record["verdict"]["status"],
+        "marks": record["verdict"].get("marks", []),
+        "run_id": store.get("run_id"),
+        "reused": store.get("reused", 0),
+        "exit_status": status,
+        "reports": reports,
+        "record": record,
+    }
+
+
+def _scores(out: Any, rows: int) -> Tuple[bytes, int]:
+    """model_fn's output as little-endian float32 bytes and its number of classes, refused
+    (zoorepro.Error) unless it is a (rows, classes) array of numbers."""
+    if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor
+        out = out.detach().cpu().numpy()
+    elif not isinstance(out, numpy.ndarray) and hasattr(out, "numpy"):  # a TensorFlow tensor
+        out = out.numpy()
+    try:
+        scores = numpy.asarray(out)
+    except Exception as e:  # noqa: BLE001 - any conversion failure is the same user error
+        raise Error(f"model_fn returned {type(out).__name__}, which is not an array of scores: {e}") from None
+    if scores.dtype.kind not in "fiu" or scores.dtype.kind == "b":
+        raise Error(f"model_fn returned {scores.dtype} values; evaluate needs numbers (logits or probabilities)")
+    if scores.ndim != 2 or scores.shape[0] != rows or scores.shape[1] == 0:
+        raise Error(f"model_fn returned an array of shape {tuple(scores.shape)} for a batch of {rows} images; "
+                    f"evaluate needs ({rows}, classes)")
+    scores = numpy.ascontiguousarray(scores, dtype="<f4")
+    return scores.tobytes(), int(scores.shape[1])

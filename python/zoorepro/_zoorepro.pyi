@@ -1,7 +1,7 @@
 """Types of the extension module (src/python.rs); use the `zoorepro` package's functions."""
 
 from os import PathLike
-from typing import List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 __version__: str
 
@@ -12,3 +12,25 @@ def set_ort_library(path: Optional[Union[str, PathLike[str]]]) -> None: ...
 def preprocess(
     data: Optional[bytes], path: Optional[str], recipe: str, pillow_compat: Optional[str] = None
 ) -> Tuple[bytes, List[int]]: ...
+
+class Loader:
+    def __init__(
+        self,
+        val: str,
+        recipe: str,
+        batch_size: int = 32,
+        threads: Optional[int] = None,
+        shard: Optional[str] = None,
+        ground_truth: Optional[str] = None,
+        pillow_compat: Optional[str] = None,
+    ) -> None: ...
+    def next_batch(self) -> Optional[Tuple[List[str], List[int], bytearray, List[int]]]: ...
+    def close(self) -> None: ...
+    @property
+    def failed(self) -> List[Tuple[str, str]]: ...
+
+def evaluate(
+    call: Callable[[bytearray, List[int]], Tuple[bytes, int]],
+    argv: List[str],
+    native: Tuple[Optional[str], str, Optional[str], bool],
+) -> Tuple[str, int, List[str]]: ...

@@ -11,7 +11,11 @@ For each model (an id whose export lies under models/pytorch or models/keras, wi
      output vector;
   4. reported: the max absolute difference framework vs ONNX on probabilities (softmax of the logits for
      torchvision; the Keras applications output probabilities), on the raw outputs, and between the framework's
-     scores and zoorepro's top-5 scores; top-1 agreement framework vs zoorepro.
+     scores and zoorepro's top-5 scores; top-1 agreement framework vs zoorepro;
+  5. where the zoorepro wheel is installed in this Python (`pip install zoorepro`, scripts/build_wheel.sh): the
+     framework model run natively through `zoorepro.evaluate` on the same N images, stored beside step 1's ONNX
+     run, and the pair compared as any two runs (`zoorepro compare`): top-1 agreement, images whose top-1
+     changed, identical top-5 sets, McNemar's exact p. Without the wheel this step says so and is skipped.
 
 Exit status 0 when every model is within --tolerance (default 1e-4 on probabilities) and agrees on every top-1,
 1 otherwise, 2 on a usage or setup error.
@@ -120,8 +124,11 @@ def check(model_id, args, binary, scratch):
 
     # 1. zoorepro end to end on the first N images.
     predictions = os.path.join(work, "predictions.jsonl")
-    run([binary, "verify", "--model", model_id, "--recipe", recipe, "--val", args.val, "--limit", str(args.images),
-         "--no-cache", "--threads", "1", "--report-dir", os.path.join(work, "reports"), "--predictions", predictions])
+    cache = os.path.join(work, "cache")
+    verified = run([binary, "--cache-dir", cache, "verify", "--model", model_id, "--recipe", recipe, "--val", args.val,
+                    "--limit", str(args.images), "--threads", "1", "--report-dir", os.path.join(work, "reports"),
+                    "--predictions", predictions, "--json"])
+    onnx_run = json.loads(verified.stdout)["store"]["run_id"]
     rows = [json.loads(line) for line in open(predictions)]
     paths = [os.path.join(args.val, row["file"]) for row in rows]
     missing = [p for p in paths if not os.path.isfile(p)]
@@ -165,8 +172,36 @@ def check(model_id, args, binary, scratch):
         "distinct_top1": int(len(set(fw_top1.tolist()))),
         "top1_agreement_onnxruntime": float((got[:, offset:].argmax(axis=1) == fw_top1).mean()),
     }
+    result["native_vs_onnx"] = native_pair(model_id, recipe, forward, args, binary, cache, onnx_run, work)
     result["ok"] = (result["max_abs_diff_probabilities"] <= args.tolerance and result["top1_agreement"] == 1.0)
     return result
+
+
+def native_pair(model_id, recipe, forward, args, binary, cache, onnx_run, work):
+    """Step 5: the framework model through zoorepro.evaluate, compared with the ONNX run by `zoorepro compare`;
+    None where the wheel is not installed here."""
+    try:
+        import zoorepro
+    except ImportError:
+        return None
+    framework = model_id.split("/", 1)[0]
+    native = zoorepro.evaluate(lambda batch: forward(batch), args.val, model=model_id, recipe=recipe,
+                               name="%s (%s, native)" % (model_id, framework), framework=framework,
+                               cache_dir=cache, limit=args.images, threads=1,
+                               report_dir=os.path.join(work, "reports"))
+    compared = run([binary, "--cache-dir", cache, "compare", str(onnx_run), str(native["run_id"]), "--format", "json"])
+    pair = json.loads(compared.stdout)
+    return {
+        "native_run": native["run_id"],
+        "onnx_run": onnx_run,
+        "images": pair["images"],
+        "top1_agreement": pair["top1_agreement"],
+        "top1_changed": len(pair["top1_differs"]),
+        "identical_top5_sets": pair["identical_top5_sets"],
+        "only_onnx_correct": pair["only_a_correct"],
+        "only_native_correct": pair["only_b_correct"],
+        "mcnemar_exact_p": pair["mcnemar_exact_p"],
+    }
 
 
 def main():
@@ -195,6 +230,15 @@ def main():
                       result["max_abs_diff_raw"], result["max_abs_raw_output"],
                       result["max_abs_diff_zoorepro_top5_scores"], round(result["top1_agreement"] * result["images"]),
                       result["images"], result["distinct_top1"], "ok" if result["ok"] else "MISMATCH"))
+            pair = result["native_vs_onnx"]
+            if pair is None:
+                print("%-22s native vs ONNX: skipped (no zoorepro wheel in this Python: pip install zoorepro)" % model_id)
+            else:
+                print("%-22s native run %d vs ONNX run %d (zoorepro compare): top-1 agree %d/%d, %d changed, "
+                      "top-5 sets identical %d, only ONNX right %d, only native right %d, McNemar p %.3g" % (
+                          model_id, pair["native_run"], pair["onnx_run"], pair["top1_agreement"], pair["images"],
+                          pair["top1_changed"], pair["identical_top5_sets"], pair["only_onnx_correct"],
+                          pair["only_native_correct"], pair["mcnemar_exact_p"]))
             sys.stdout.flush()
     if args.json:
         with open(args.json, "w") as f:

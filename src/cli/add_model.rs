@@ -56,9 +56,19 @@ pub struct AddModelArgs {
         long,
         value_name = "PRESET|SOURCE",
         conflicts_with_all = INLINE_RECIPE_FLAGS,
-        required_unless_present = "resize_mode"
+        required_unless_present_any = ["resize_mode", "like"]
     )]
     pub recipe: Option<String>,
+
+    /// Your export of a known model: the manifest takes manifest ID's recipes and references
+    /// (each reference's note says it was copied from ID; judged, they are marked
+    /// user-reference); the graph gives the input and output.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with_all = ["recipe", "resize_mode", "reference"]
+    )]
+    pub like: Option<String>,
 
     /// Inline recipe: squash (img.resize((crop, crop))) or shorter-side (Resize(size) + CenterCrop(crop)).
     #[arg(long, value_enum, requires_all = ["size", "filter", "scale", "mean", "std", "channels"])]

@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod add_model;
+mod overrides;
 mod results;
 
 pub use add_model::*;
+pub use overrides::*;
 pub use results::*;
 
 #[derive(Parser, Debug)]
@@ -204,9 +206,20 @@ pub struct ModelsArgs {
         long,
         value_name = "ID,...",
         value_delimiter = ',',
-        required_unless_present = "all_present"
+        required_unless_present_any = ["all_present", "like"]
     )]
     pub model: Vec<String>,
+
+    /// Your own export (--onnx FILE) of a known model: judged by the recipes and references of
+    /// manifest ID. The record says the file is yours (its sha256, unverified-model) and names
+    /// the run `like/ID`; any input and output names are accepted.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "onnx",
+        conflicts_with_all = ["model", "all_present", "models_dir"]
+    )]
+    pub like: Option<String>,
 
     /// Every manifest whose ONNX file is present under models/ (of those --model names, if given).
     #[arg(long)]
@@ -236,6 +249,9 @@ pub struct ModelsArgs {
     /// Run a file whose sha256 differs from the manifest's; the record says "unverified".
     #[arg(long)]
     pub allow_unverified: bool,
+
+    #[command(flatten)]
+    pub overrides: RecipeOverridesArg,
 }
 
 #[derive(Args, Debug)]

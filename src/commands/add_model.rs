@@ -54,35 +54,36 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
     let model = runtime.open_bytes(&bytes, &options)?;
 
     let layout = model_layout(&model, args.layout, file)?;
-    let recipe = build_recipe(args, &name, layout)?;
+    let parts = recipes_and_references(args, &existing, &name, layout)?;
+    let recipe = parts.recipe;
     let input = check_input(&model, layout, &recipe, file)?;
     let output = check_output(&model, args.label_offset, file)?;
-    let references = match &args.reference {
-        Some(text) => vec![parse_reference(text, &recipe.name)?],
-        None => Vec::new(),
-    };
 
     let sha256 = bytes.sha256().to_string();
     drop(bytes);
-    let recipes = recipe_refs(&recipe);
     let manifest = Manifest {
         format_version: manifest::FORMAT_VERSION,
         id: id.clone(),
         framework,
         name,
-        description: description(file),
+        description: description(file, parts.like.as_deref()),
         file: manifest_file_field(&home, file)?,
         sha256: Some(sha256),
         input,
         output,
-        default_recipe: recipe.name.clone(),
-        recipes,
-        references,
+        default_recipe: parts.default_recipe,
+        recipes: parts.recipes,
+        references: parts.references,
         license: None,
         provenance: Some(format!(
-            "zoorepro {} add-model {}: signature read with ONNX Runtime {}",
+            "zoorepro {} add-model {}{}: signature read with ONNX Runtime {}",
             env!("CARGO_PKG_VERSION"),
             file.display(),
+            parts
+                .like
+                .as_deref()
+                .map(|like| format!(" --like {like}"))
+                .unwrap_or_default(),
             runtime.version()
         )),
         // Read back from the file it is written to, it is a user's manifest.
@@ -102,6 +103,62 @@ pub fn run(ctx: &Context, args: &AddModelArgs) -> anyhow::Result<i32> {
     Ok(exit::SUCCESS)
 }
 
+/// What the manifest declares of the model's feeding and numbers: from the flags, or with
+/// `--like ID` from manifest ID, every recipe and reference of it (each reference's note says
+/// where it was copied from).
+struct Parts {
+    /// The recipe the graph is checked against (the default one).
+    recipe: Recipe,
+    default_recipe: String,
+    recipes: Vec<RecipeRef>,
+    references: Vec<Reference>,
+    /// `--like`: the known model's id and where its manifest came from.
+    like: Option<String>,
+}
+
+fn recipes_and_references(
+    args: &AddModelArgs,
+    existing: &[Manifest],
+    name: &str,
+    layout: Layout,
+) -> anyhow::Result<Parts> {
+    if let Some(like) = &args.like {
+        let known = manifest::resolve(existing, like)?;
+        let origin = format!("{} ({})", known.id, known.origin.describe());
+        let references = known
+            .references
+            .iter()
+            .cloned()
+            .map(|mut reference| {
+                reference.note = format!(
+                    "copied from {origin} by add-model --like: {}",
+                    reference.note
+                );
+                reference
+            })
+            .collect();
+        return Ok(Parts {
+            recipe: known.recipe(None)?,
+            default_recipe: known.default_recipe.clone(),
+            recipes: known.recipes.clone(),
+            references,
+            like: Some(origin),
+        });
+    }
+    let recipe = build_recipe(args, name, layout)?;
+    let references = match &args.reference {
+        Some(text) => vec![parse_reference(text, &recipe.name)?],
+        None => Vec::new(),
+    };
+    Ok(Parts {
+        default_recipe: recipe.name.clone(),
+        recipes: recipe_refs(&recipe),
+        recipe,
+        references,
+        like: None,
+    })
+}
+
 /// The manifest's recipe: by its preset's name where it is one unchanged, else written out (a
 /// source too, so that the arithmetic its reference was measured with stays in the manifest
 /// whatever a later table says).
@@ -112,11 +169,13 @@ fn recipe_refs(recipe: &Recipe) -> Vec<RecipeRef> {
     }
 }
 
-fn description(file: &Path) -> String {
+fn description(file: &Path, like: Option<&str>) -> String {
     format!(
-        "{}, registered with zoorepro add-model",
+        "{}, registered with zoorepro add-model{}",
         file.file_name()
             .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        like.map(|like| format!(" --like {like}: its recipes and references"))
             .unwrap_or_default()
     )
 }

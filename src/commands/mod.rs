@@ -22,6 +22,13 @@ use crate::exit;
 
 pub use shared::context::Context;
 pub use shared::terminal::run_capturing;
+// What the Python `Loader` (src/python/loader.rs) checks and opens as `verify` does.
+#[cfg(feature = "python")]
+pub(crate) use shared::batch::check_batch_memory;
+#[cfg(feature = "python")]
+pub(crate) use shared::options::open_dataset;
+// `verify` with the caller's model (the Python `evaluate`, src/python/evaluate.rs).
+pub use verify::{NativeModel, NativeRun, checkpoint_digest, run_native};
 
 pub fn run(cli: Cli) -> i32 {
     let context = Context::new(cli.home, cli.cache_dir);

@@ -8,6 +8,9 @@ use rayon::prelude::*;
 use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
 
+/// The most tensor bytes preprocessed at a time before they are written.
+const CHUNK_BYTES: usize = 256 << 20;
+
 /// Preprocess `images` with `recipe` (decoding on `threads` threads, or every core), stack them
 /// in argument order into an `[N, ...sample shape]` float32 array and write it to `out`. An
 /// unreadable image fails the whole command, with the file named; with `skip_failed` it is left
@@ -25,41 +28,62 @@ pub fn write_tensors(
         .validate()
         .map_err(|e| anyhow::anyhow!("recipe {}: {e}", recipe.name))?;
     let sample_len = recipe.sample_len();
-    let mut data = vec![0f32; images.len() * sample_len];
-    let outcomes: Vec<anyhow::Result<()>> =
-        crate::eval::pipeline::decode_pool(threads)?.install(|| {
-            data.par_chunks_mut(sample_len)
-                .zip(images)
-                .map(|(sample, path)| -> anyhow::Result<()> {
-                    let bytes = crate::util::safe_file::read_regular(
-                        path,
-                        crate::dataset::MAX_IMAGE_BYTES,
-                        "an image file",
-                    )?;
-                    crate::image::pipelines::preprocess(&bytes, &[(recipe, compat)], &mut [sample])
-                        .remove(0)
-                        .with_context(|| format!("cannot preprocess {}", path.display()))
-                })
-                .collect()
-        });
+    let pool = crate::eval::pipeline::decode_pool(threads)?;
+    // A few images per thread at a time, and never more than CHUNK_BYTES of tensors: a large
+    // recipe (4096 x 4096 is 201 MB an image) over many images is written as it is made.
+    let per_chunk =
+        (CHUNK_BYTES / (sample_len * 4).max(1)).clamp(1, pool.current_num_threads() * 4);
     let mut skipped = Vec::new();
-    let mut written = 0;
-    for (i, (outcome, path)) in outcomes.into_iter().zip(images).enumerate() {
-        match outcome {
-            Ok(()) => {
-                data.copy_within(i * sample_len..(i + 1) * sample_len, written * sample_len);
-                written += 1;
+    let sample_shape = recipe.sample_shape();
+    let mut failure = None;
+    let written = crate::npy::write_f32_samples(out, &sample_shape, images.len(), |push| {
+        let mut data = vec![0f32; per_chunk * sample_len];
+        for paths in images.chunks(per_chunk) {
+            let outcomes = pool.install(|| preprocess_chunk(paths, recipe, compat, &mut data));
+            for ((outcome, path), sample) in
+                outcomes.into_iter().zip(paths).zip(data.chunks(sample_len))
+            {
+                match outcome {
+                    Ok(()) => push(sample)?,
+                    Err(e) if skip_failed => skipped.push((path.clone(), e)),
+                    Err(e) => {
+                        failure = Some(e);
+                        return Err(std::io::Error::other("stopped at a failed image"));
+                    }
+                }
             }
-            Err(e) if skip_failed => skipped.push((path.clone(), e)),
-            Err(e) => return Err(e),
         }
+        Ok(())
+    });
+    if let Some(e) = failure {
+        return Err(e);
     }
-    data.truncate(written * sample_len);
-    let mut shape = vec![written];
-    shape.extend(recipe.sample_shape());
-    crate::npy::write_f32(out, &shape, &data)
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    let written = written.with_context(|| format!("cannot write {}", out.display()))?;
     Ok((written, skipped))
+}
+
+/// Preprocesses `paths` in parallel into the first samples of `data`, one outcome each.
+fn preprocess_chunk(
+    paths: &[PathBuf],
+    recipe: &Recipe,
+    compat: PillowCompat,
+    data: &mut [f32],
+) -> Vec<anyhow::Result<()>> {
+    data.par_chunks_mut(recipe.sample_len())
+        .zip(paths)
+        .map(|(sample, path)| -> anyhow::Result<()> {
+            // The buffer is reused from chunk to chunk: each sample starts as a fresh one does.
+            sample.fill(0.0);
+            let bytes = crate::util::safe_file::read_regular(
+                path,
+                crate::dataset::MAX_IMAGE_BYTES,
+                "an image file",
+            )?;
+            crate::image::pipelines::preprocess(&bytes, &[(recipe, compat)], &mut [sample])
+                .remove(0)
+                .with_context(|| format!("cannot preprocess {}", path.display()))
+        })
+        .collect()
 }
 
 /// `zoorepro preprocess`: resolves the recipe (for a manifest's model, or a preset or source by

@@ -120,6 +120,19 @@ pub struct Sample {
     pub bytes: Result<Vec<u8>, String>,
 }
 
+impl Sample {
+    /// Makes the sample unreadable when its name holds a control character (a line break, tab,
+    /// escape...): such a name would let one name pass for several in the image set (or a line of
+    /// a report for another). `verify` and the Python `Loader` apply the same rule.
+    pub fn refuse_control_characters(&mut self) {
+        if self.entry.name.chars().any(char::is_control) {
+            self.bytes = Err(
+                "its file name holds a control character (a line break, tab, escape...), which would make the image set ambiguous: rename the file".into(),
+            );
+        }
+    }
+}
+
 pub struct Dataset {
     root: PathBuf,
     kind: SourceKind,
@@ -360,6 +373,18 @@ impl Dataset {
             ));
         }
         warnings
+    }
+
+    /// The images of `shard` (every image when `None`) in dataset order, as `verify` reads them:
+    /// images of other shards are neither read nor yielded.
+    pub fn stream_shard(
+        &self,
+        shard: Option<Shard>,
+    ) -> Result<impl Iterator<Item = Result<Sample, DatasetError>> + Send + '_, DatasetError> {
+        let in_shard = move |name: &str| shard.is_none_or(|s| s.contains(name));
+        Ok(self
+            .stream(None, move |entry: &Entry| in_shard(&entry.name))?
+            .filter(move |sample| sample.as_ref().map_or(true, |s| in_shard(&s.entry.name))))
     }
 
     /// Yields at most `limit` images in dataset order; bytes are read only where `wanted` says so.

@@ -6,6 +6,7 @@
 //! published references, and the [`determinism`] analysis (batch, neighbour, repetition and
 //! session-setting effects on raw outputs).
 
+pub mod batches;
 pub mod classes;
 pub mod compare;
 pub mod determinism;

@@ -18,6 +18,7 @@
 //! decoded image, so the peak memory of hostile or huge images grows with their number, and
 //! `--threads 1` must mean one.
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -172,6 +173,81 @@ pub fn run(
 ) -> Result<PassOutcome, PipelineError> {
     let started = Instant::now();
     let lane_preparation: Vec<usize> = lanes.iter().map(|lane| lane.preparation).collect();
+    let result = with_stages(samples, config, &lane_preparation, |ready_rx, free_tx| {
+        infer_batches(ready_rx, free_tx, config, lanes, &mut sink, &mut progress)
+    })?;
+    result.map(|mut outcome| {
+        for lane in &mut outcome.stats {
+            lane.wall_time = started.elapsed();
+        }
+        outcome
+    })
+}
+
+/// One decoded batch of [`prepare`], borrowed for the time of the call: image `i` of `entries`
+/// is at slot `i` of `tensor` (`sample_len` values) when `outcomes[i]` is `Ok`; a failed image's
+/// slot holds nothing meaningful.
+pub struct Prepared<'b> {
+    pub entries: &'b [Entry],
+    /// Per image: `Err(why)` where it could not be read or decoded (verify counts it as failed).
+    pub outcomes: Vec<Result<(), &'b str>>,
+    pub tensor: &'b [f32],
+}
+
+/// The read and decode stages of [`run`] alone, for a caller that runs its own model (the Python
+/// `zoorepro.Loader`): the samples in batches of `batch`, decoded with `preparation` in a pool of
+/// `decode_threads`, each batch handed to `each` on the calling thread in dataset order. Memory
+/// is bounded as in [`run`]; `each` returning `Break` stops the stages early.
+pub fn prepare(
+    samples: impl Iterator<Item = Result<Sample, DatasetError>> + Send,
+    preparation: Preparation<'_>,
+    batch: usize,
+    decode_threads: Option<usize>,
+    mut each: impl FnMut(Prepared<'_>) -> ControlFlow<()>,
+) -> Result<(), PipelineError> {
+    let config = PassConfig {
+        preparations: vec![preparation],
+        read_batch: batch.max(1),
+        strict: false,
+        decode_threads,
+    };
+    let admitted = samples.map(|sample| {
+        sample.map(|sample| Admitted {
+            sample,
+            lanes: vec![true],
+        })
+    });
+    with_stages(admitted, &config, &[0], |ready_rx, free_tx| {
+        for ready in ready_rx.iter() {
+            let mut ready = ready?;
+            let outcomes = ready
+                .outcomes
+                .iter()
+                .map(|o| o[0].as_ref().map(|_| ()).map_err(String::as_str))
+                .collect();
+            let flow = each(Prepared {
+                entries: &ready.entries,
+                outcomes,
+                tensor: &ready.tensors[0],
+            });
+            let _ = free_tx.send(std::mem::take(&mut ready.tensors));
+            if flow.is_break() {
+                break;
+            }
+        }
+        Ok(())
+    })?
+}
+
+/// Runs the read and prepare stages on threads of their own and `consume` on the calling thread,
+/// which takes the decoded batches from the first channel and gives each batch's tensors back
+/// through the second. When `consume` returns, the other stages stop at their next send.
+fn with_stages<R>(
+    samples: impl Iterator<Item = Result<Admitted, DatasetError>> + Send,
+    config: &PassConfig,
+    lane_preparation: &[usize],
+    consume: impl FnOnce(&Receiver<Result<ReadyBatch, DatasetError>>, &Sender<Vec<Vec<f32>>>) -> R,
+) -> Result<R, PipelineError> {
     let (raw_tx, raw_rx) = bounded::<Result<RawBatch, DatasetError>>(QUEUE_DEPTH);
     let (ready_tx, ready_rx) = bounded::<Result<ReadyBatch, DatasetError>>(QUEUE_DEPTH);
     let (free_tx, free_rx) = bounded::<Vec<Vec<f32>>>(BUFFERS);
@@ -185,27 +261,21 @@ pub fn run(
     }
 
     let pool = decode_pool(config.decode_threads)?;
-    std::thread::scope(|scope| {
+    Ok(std::thread::scope(|scope| {
         scope.spawn(move || read_batches(samples, config.read_batch, raw_tx));
         let preparer_free = free_rx.clone();
-        let lane_preparation = &lane_preparation;
         let pool = &pool;
         scope.spawn(move || {
             pool.install(|| {
                 prepare_batches(raw_rx, preparer_free, ready_tx, config, lane_preparation)
             })
         });
-        let result = infer_batches(&ready_rx, &free_tx, config, lanes, &mut sink, &mut progress);
+        let result = consume(&ready_rx, &free_tx);
         // Dropping the receivers makes the other stages' sends fail, so they stop early on error.
         drop(ready_rx);
         drop(free_rx);
-        result.map(|mut outcome| {
-            for lane in &mut outcome.stats {
-                lane.wall_time = started.elapsed();
-            }
-            outcome
-        })
-    })
+        result
+    }))
 }
 
 fn read_batches(

@@ -299,6 +299,43 @@ impl Recipe {
         unnamed(self) == unnamed(other)
     }
 
+    /// How `self` makes another tensor than `other`: each parameter that differs, as `field
+    /// VALUE (not OTHER)`; empty when [`Recipe::same_tensor`] holds.
+    pub fn differences(&self, other: &Recipe) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut field = |name: &str, mine: String, theirs: String| {
+            if mine != theirs {
+                found.push(format!("{name} {mine} (not {theirs})"));
+            }
+        };
+        let debug = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+        field("library", debug(&self.library), debug(&other.library));
+        field("variant", debug(&self.variant), debug(&other.variant));
+        field(
+            "resize_mode",
+            debug(&self.resize_mode),
+            debug(&other.resize_mode),
+        );
+        field(
+            "resize_size",
+            self.resize_size.to_string(),
+            other.resize_size.to_string(),
+        );
+        field(
+            "crop_size",
+            self.crop_size.to_string(),
+            other.crop_size.to_string(),
+        );
+        field("filter", debug(&self.filter), debug(&other.filter));
+        field("scale", debug(&self.scale), debug(&other.scale));
+        field("mean", debug(&self.mean), debug(&other.mean));
+        field("std", debug(&self.std), debug(&other.std));
+        field("channels", debug(&self.channels), debug(&other.channels));
+        field("layout", debug(&self.layout), debug(&other.layout));
+        field("fill", debug(&self.fill), debug(&other.fill));
+        found
+    }
+
     pub fn sample_len(&self) -> usize {
         let s = self.crop_size as usize;
         3 * s * s
@@ -327,10 +364,28 @@ impl Recipe {
                 self.scale
             ));
         }
-        if self.std.iter().any(|s| !s.is_finite() || *s == 0.0)
-            || self.mean.iter().any(|m| !m.is_finite())
-        {
-            return Err("mean must be finite and std finite and non-zero".into());
+        if let Some(m) = self.mean.iter().find(|m| !m.is_finite()) {
+            return Err(format!("mean {m} (in float32) is not a finite number"));
+        }
+        if let Some(s) = self.std.iter().find(|s| !s.is_normal()) {
+            return Err(format!(
+                "std {s:e} (in float32) cannot divide: it must be finite, non-zero and not \
+                 subnormal (at least {:e} in magnitude)",
+                f32::MIN_POSITIVE
+            ));
+        }
+        // Every output, (level / scale - mean) / std over levels 0..=255, must be a float32 too.
+        let largest = (0..3)
+            .map(|c| {
+                (255.0 / f64::from(self.scale).abs() + f64::from(self.mean[c]).abs())
+                    / f64::from(self.std[c]).abs()
+            })
+            .fold(0.0, f64::max);
+        if largest >= f64::from(f32::MAX) {
+            return Err(format!(
+                "mean {:?} and std {:?} give values up to {largest:e}, beyond float32",
+                self.mean, self.std
+            ));
         }
         if self.fill != [0; 3] && self.resize_mode != ResizeMode::FitPad {
             return Err("fill applies only to resize_mode fit-pad".into());
@@ -401,6 +456,24 @@ mod tests {
     }
 
     #[test]
+    fn normalisations_that_leave_float32_are_refused_naming_the_value() {
+        let base = preset("torchvision").unwrap();
+        let with = |mean: f32, std: f32| {
+            Recipe {
+                mean: [mean; 3],
+                std: [std; 3],
+                ..base.clone()
+            }
+            .validate()
+        };
+        assert!(with(0.5, 1e-40).unwrap_err().contains("std 1e-40"));
+        assert!(with(0.5, 0.0).unwrap_err().contains("subnormal"));
+        assert!(with(f32::INFINITY, 1.0).unwrap_err().contains("mean inf"));
+        assert!(with(1e30, 1e-30).unwrap_err().contains("beyond float32"));
+        assert!(with(0.5, 1e-30).is_ok());
+    }
+
+    #[test]
     fn filter_names_parse_case_insensitively() {
         assert_eq!(Filter::parse("lanczos"), Some(Filter::Lanczos));
         assert_eq!(Filter::parse("ANTIALIAS"), None);
@@ -416,5 +489,19 @@ mod tests {
         renamed.crop_size = 223;
         assert!(!torchvision.same_tensor(&renamed));
         assert!(!torchvision.same_tensor(&preset("timm-bicubic").unwrap()));
+    }
+
+    #[test]
+    fn differences_name_each_parameter_that_changes_the_tensor() {
+        let torchvision = preset("torchvision").unwrap();
+        let mut other = torchvision.clone();
+        other.name = "renamed".into();
+        assert!(torchvision.differences(&other).is_empty());
+        other.resize_size = 235;
+        other.filter = Filter::Bicubic;
+        assert_eq!(
+            other.differences(&torchvision),
+            ["resize_size 235 (not 256)", "filter bicubic (not bilinear)"]
+        );
     }
 }

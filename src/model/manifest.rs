@@ -49,6 +49,12 @@ pub enum ManifestError {
         available: Vec<String>,
         reason: String,
     },
+    #[error("recipe {name} of model {id}: {reason}")]
+    ChangedFile {
+        id: String,
+        name: String,
+        reason: String,
+    },
     #[error("recipe {name} cannot feed model {id}: {reason} (its recipes: {})", available.join(", "))]
     RecipeDoesNotFit {
         id: String,
@@ -269,11 +275,42 @@ const LEGACY_FULL_VAL_SHA256: &str =
 
 /// A declared recipe: inline as written, or by name, a preset or a built-in source (a manifest
 /// reads no file of a source: what it names must mean the same wherever it is loaded).
-fn declared_recipe(declared: &RecipeRef) -> Result<Recipe, String> {
+pub(super) fn declared_recipe(declared: &RecipeRef) -> Result<Recipe, String> {
     match declared {
         RecipeRef::Preset(name) => sources::resolve_builtin(name).map_err(|e| e.to_string()),
         RecipeRef::Inline(recipe) => Ok(recipe.clone()),
     }
+}
+
+/// A declared recipe a user names on the command line, under a name that reads a file
+/// (`timm:FILE.json`, stored inline by `add-model`): the file, where it can still be read, must
+/// make the tensor stored under its name, or the name would stand for two recipes.
+fn still_what_its_name_says(declared: &Recipe) -> Result<(), String> {
+    if !sources::is_source(&declared.name) || sources::resolve_builtin(&declared.name).is_ok() {
+        return Ok(());
+    }
+    match sources::resolve(&declared.name) {
+        Ok(now) if !now.same_tensor(declared) => Err(format!(
+            "the file now makes another tensor than the one the manifest stored under this name \
+             ({}, not {}): give the changed file another name, or register it again with add-model",
+            tensor_summary(&now),
+            tensor_summary(declared)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A recipe's arithmetic in a few words, for telling two apart.
+fn tensor_summary(recipe: &Recipe) -> String {
+    format!(
+        "{}, {}, mean {:?}, std {:?}",
+        recipe
+            .resize_mode
+            .describe(recipe.resize_size, recipe.crop_size),
+        recipe.filter.name(),
+        recipe.mean,
+        recipe.std
+    )
 }
 
 impl Manifest {
@@ -285,12 +322,21 @@ impl Manifest {
     pub fn recipe(&self, name: Option<&str>) -> Result<Recipe, ManifestError> {
         let wanted = name.unwrap_or(&self.default_recipe);
         if let Some(declared) = self.recipes.iter().find(|r| r.name() == wanted) {
-            return declared_recipe(declared).map_err(|reason| ManifestError::UnknownRecipe {
+            let unknown = |reason| ManifestError::UnknownRecipe {
                 id: self.id.clone(),
                 name: wanted.to_string(),
                 available: self.recipes.iter().map(|r| r.name().to_string()).collect(),
                 reason,
-            });
+            };
+            let recipe = declared_recipe(declared).map_err(unknown)?;
+            if name.is_some() {
+                still_what_its_name_says(&recipe).map_err(|reason| ManifestError::ChangedFile {
+                    id: self.id.clone(),
+                    name: wanted.to_string(),
+                    reason,
+                })?;
+            }
+            return Ok(recipe);
         }
         let recipe = sources::resolve(wanted).map_err(|e| ManifestError::UnknownRecipe {
             id: self.id.clone(),
@@ -305,12 +351,7 @@ impl Manifest {
                 available: self.recipes.iter().map(|r| r.name().to_string()).collect(),
                 reason,
             })?;
-        let same = self
-            .recipes
-            .iter()
-            .filter_map(|declared| declared_recipe(declared).ok())
-            .find(|declared| declared.same_tensor(&recipe));
-        Ok(same.unwrap_or(recipe))
+        Ok(self.canonical(recipe))
     }
 
     /// The references measured on the evaluated image set `id` (names, count and, where the
@@ -429,7 +470,7 @@ impl Manifest {
             .find(|(_, text)| text.chars().any(crate::util::escape::is_dangerous))
         {
             Some((field, text)) => Err(format!(
-                "{field} \"{}\" holds a control character or a bidirectional override (shown                  escaped here), which would garble or disguise the lines it is printed on: remove it",
+                "{field} \"{}\" holds a control character or a bidirectional override (shown escaped here), which would garble or disguise the lines it is printed on: remove it",
                 crate::util::escape::terminal(text)
             )),
             None => Ok(()),
@@ -450,6 +491,16 @@ impl Manifest {
                     recipe
                         .validate()
                         .map_err(|e| format!("recipe {}: {e}", recipe.name))?;
+                    // A built-in source's name means its tensor, wherever it is written.
+                    if let Ok(builtin) = sources::resolve_builtin(&recipe.name)
+                        && !builtin.same_tensor(recipe)
+                    {
+                        return Err(format!(
+                            "inline recipe {} takes the name of a built-in recipe but makes another \
+                             tensor: give it a name of its own",
+                            recipe.name
+                        ));
+                    }
                     recipe.clone()
                 }
             };
@@ -459,7 +510,7 @@ impl Manifest {
     }
 
     /// Whether `recipe`'s tensor has the input's layout and fixed spatial size.
-    fn fits(&self, recipe: &Recipe) -> Result<(), String> {
+    pub(super) fn fits(&self, recipe: &Recipe) -> Result<(), String> {
         if recipe.layout != self.input.layout {
             return Err(format!(
                 "recipe {} produces {} but the input is {}",
@@ -749,6 +800,58 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_recipe_name_stands_for_one_tensor() {
+        let text = include_str!("../../manifests/pytorch__resnet50.json");
+        let original: Manifest = serde_json::from_str(text).unwrap();
+        let torchvision = crate::image::recipe::preset("torchvision").unwrap();
+        // An inline recipe under a built-in source's name must make that source's tensor.
+        let named = |name: &str, resize_size| {
+            let mut manifest = original.clone();
+            manifest.recipes.push(RecipeRef::Inline(Recipe {
+                name: name.to_string(),
+                resize_size,
+                ..torchvision.clone()
+            }));
+            parse(
+                &serde_json::to_string(&manifest).unwrap(),
+                Path::new("m.json"),
+            )
+        };
+        let source = "torchvision:ResNet50_Weights.IMAGENET1K_V1";
+        assert!(named(source, 256).is_ok());
+        let err = named(source, 300).unwrap_err().to_string();
+        assert!(err.contains("makes another tensor"), "{err}");
+
+        // A stored copy of a config file the user names again: the file must still make it.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cfg.json");
+        let config = |crop_pct: f64| {
+            format!(
+                r#"{{"input_size": [3, 224, 224], "interpolation": "bilinear", "crop_pct": {crop_pct}}}"#
+            )
+        };
+        std::fs::write(&file, config(0.875)).unwrap();
+        let name = format!("timm:{}", file.display());
+        let stored = crate::image::sources::resolve(&name).unwrap();
+        let mut manifest = original.clone();
+        manifest.recipes.push(RecipeRef::Inline(stored));
+        let manifest = parse(
+            &serde_json::to_string(&manifest).unwrap(),
+            Path::new("m.json"),
+        )
+        .unwrap();
+        assert!(manifest.recipe(Some(&name)).is_ok());
+        std::fs::write(&file, config(0.5)).unwrap();
+        let err = manifest.recipe(Some(&name)).unwrap_err().to_string();
+        assert!(err.contains("the file now makes another tensor"), "{err}");
+        std::fs::remove_file(&file).unwrap();
+        assert!(
+            manifest.recipe(Some(&name)).is_ok(),
+            "the stored copy, the file gone"
+        );
     }
 
     #[test]

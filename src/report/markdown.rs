@@ -80,11 +80,19 @@ fn write_summary(out: &mut String, r: &RunRecord) {
     );
     let _ = writeln!(
         out,
-        "| ONNX | {} sha256 `{}` ({}) |",
+        "| ONNX | {} sha256 `{}` ({}){} |",
         code(&r.onnx.path),
         r.onnx.sha256,
-        r.onnx.verification
+        r.onnx.verification,
+        r.onnx
+            .io_names
+            .as_ref()
+            .map(|n| format!(", input {}, output {}", code(&n.input), code(&n.output)))
+            .unwrap_or_default()
     );
+    if let Some(like) = &r.onnx.like {
+        let _ = writeln!(out, "| like | {} |", cell(&like.note));
+    }
     write_image_set_rows(out, r);
     let _ = writeln!(
         out,

@@ -101,6 +101,12 @@ pub struct OnnxInfo {
     pub manifest_sha256: Option<String>,
     /// The export script's sidecar JSON (`<file>.json`), when there is one.
     pub sidecar: Option<serde_json::Value>,
+    /// The graph's input and output names, as evaluated (any names are accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_names: Option<crate::store::IoNames>,
+    /// `verify --like`: the known model whose recipes and references judged this user's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub like: Option<crate::store::LikeInfo>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -119,6 +125,8 @@ impl From<&OnnxInfo> for OnnxMeta {
             verification: onnx.verification.clone(),
             manifest_sha256: onnx.manifest_sha256.clone(),
             sidecar: onnx.sidecar.clone(),
+            io_names: onnx.io_names.clone(),
+            like: onnx.like.clone(),
         }
     }
 }
@@ -131,6 +139,8 @@ impl From<OnnxMeta> for OnnxInfo {
             verification: onnx.verification,
             manifest_sha256: onnx.manifest_sha256,
             sidecar: onnx.sidecar,
+            io_names: onnx.io_names,
+            like: onnx.like,
         }
     }
 }
@@ -376,6 +386,8 @@ pub(crate) mod tests {
                 verification: "verified".into(),
                 manifest_sha256: Some("91a9".into()),
                 sidecar: None,
+                io_names: None,
+                like: None,
             },
             recipe: RecipeInfo {
                 name: "torchvision".into(),

@@ -90,6 +90,8 @@ pub struct Model {
     session: Session,
     input: TensorInfo,
     output: TensorInfo,
+    /// How many outputs the graph has; the first is read.
+    outputs: usize,
 }
 
 fn tensor_info(name: &str, ty: &ValueType) -> Option<(TensorInfo, TensorElementType)> {
@@ -138,10 +140,12 @@ impl Model {
                 output.name, output.dtype
             )));
         }
+        let outputs = session.outputs().len();
         Ok(Model {
             session,
             input,
             output,
+            outputs,
         })
     }
 
@@ -151,6 +155,11 @@ impl Model {
 
     pub fn output(&self) -> &TensorInfo {
         &self.output
+    }
+
+    /// How many outputs the graph has (the first is the one read).
+    pub fn output_count(&self) -> usize {
+        self.outputs
     }
 
     /// The batch size the graph fixes, if its first input dimension is not dynamic.

@@ -55,6 +55,34 @@ pub struct OnnxMeta {
     pub verification: String,
     pub manifest_sha256: Option<String>,
     pub sidecar: Option<Value>,
+    /// The graph's input and output names, as evaluated; absent in runs stored before any name
+    /// was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_names: Option<IoNames>,
+    /// `verify --like`: the known model whose recipes and references judged this user's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub like: Option<LikeInfo>,
+}
+
+/// The names of a model's one input and one output, as its graph gives them: any names are
+/// accepted, so the record says which were fed and read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IoNames {
+    pub input: String,
+    pub output: String,
+}
+
+/// A user's export evaluated with `--like ID`: the file is the user's (its sha256 is the
+/// record's, never the known model's pin), judged by the known model's recipes and references.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LikeInfo {
+    /// The known model's manifest id.
+    pub model: String,
+    /// The sha256 the known model's manifest pins, if any: the file evaluated is not checked
+    /// against it.
+    pub known_sha256: Option<String>,
+    /// In words, for every report.
+    pub note: String,
 }
 
 /// The recipe evaluated (the same fields as the run record's `recipe`).

@@ -147,13 +147,25 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
+    write_atomically_seekable(path, |file| {
+        let mut out = io::BufWriter::new(file);
+        write(&mut out)?;
+        out.flush()
+    })
+}
+
+/// As [`write_atomically`], for a writer that must go back to what it wrote (a header known
+/// only at the end): `write` gets the file itself, at offset 0, and buffers as it needs. A
+/// device, FIFO or socket is written in place, where seeking back fails.
+pub fn write_atomically_seekable(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     match fs::metadata(path) {
         Ok(metadata) if !metadata.is_file() && !metadata.is_dir() => {
             // Streaming, not renaming: `/dev/stdout`, a FIFO or a device must stay what it is.
-            let file = File::options().write(true).open(path)?;
-            let mut out = io::BufWriter::new(file);
-            write(&mut out)?;
-            return out.flush();
+            let mut file = File::options().write(true).open(path)?;
+            return write(&mut file);
         }
         _ => {}
     }
@@ -191,11 +203,7 @@ pub fn write_atomically(
             .as_file()
             .set_permissions(fs::Permissions::from_mode(mode))?;
     }
-    {
-        let mut out = io::BufWriter::new(temporary.as_file_mut());
-        write(&mut out)?;
-        out.flush()?;
-    }
+    write(temporary.as_file_mut())?;
     temporary.as_file().sync_all()?;
     // `persist` renames; on failure the temporary file is removed when dropped.
     temporary.persist(&target).map_err(|e| e.error)?;

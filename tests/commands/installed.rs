@@ -8,7 +8,7 @@ use crate::common::{assert_error, run, shared};
 
 /// The binary copied out of the checkout, run from a folder that is not one, with the data folder
 /// (`$XDG_DATA_HOME`) in `scratch`.
-fn installed(scratch: &Path) -> std::process::Command {
+pub(crate) fn installed(scratch: &Path) -> std::process::Command {
     let bin = scratch.join("bin/zoorepro");
     if !bin.exists() {
         std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
@@ -96,9 +96,20 @@ fn real_ort_library() -> std::path::PathBuf {
         })
 }
 
+/// A venv under `scratch` with pip's onnxruntime, as `pip install onnxruntime` lays it out (its
+/// library a link to the real one); returns the venv and the library's path in it.
+pub(crate) fn pip_venv(scratch: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let venv = scratch.join("venv");
+    let capi = venv.join("lib/python3.12/site-packages/onnxruntime/capi");
+    std::fs::create_dir_all(&capi).unwrap();
+    let library = capi.join("libonnxruntime.so.1.32.0");
+    std::os::unix::fs::symlink(real_ort_library(), &library).unwrap();
+    (venv, library)
+}
+
 /// The installed binary with no ONNX Runtime set anywhere: no `ORT_DYLIB_PATH`, no
 /// `ZOOREPRO_ORT_DIR`, an empty data folder, and `venv` (when given) as the active venv.
-fn installed_without_ort(scratch: &Path, venv: Option<&Path>) -> std::process::Command {
+pub(crate) fn installed_without_ort(scratch: &Path, venv: Option<&Path>) -> std::process::Command {
     let mut command = installed(scratch);
     command
         .env_remove("ORT_DYLIB_PATH")
@@ -136,12 +147,7 @@ fn a_new_user_with_a_pip_venv_registers_a_model_and_labels_their_own_folder() {
         ],
     );
 
-    // A venv with pip's onnxruntime, as `pip install onnxruntime` lays it out.
-    let venv = scratch.path().join("venv");
-    let capi = venv.join("lib/python3.12/site-packages/onnxruntime/capi");
-    std::fs::create_dir_all(&capi).unwrap();
-    let library = capi.join("libonnxruntime.so.1.32.0");
-    std::os::unix::fs::symlink(real_ort_library(), &library).unwrap();
+    let (venv, library) = pip_venv(scratch.path());
     let ort = || installed_without_ort(scratch.path(), Some(&venv));
 
     // add-model on a fresh data folder creates the folders it needs.

@@ -258,3 +258,43 @@ pub fn manifest(id: &str, file: &str, input_batch: Batch) -> serde_json::Value {
         "references": []
     })
 }
+
+/// `bytes` (a real export) with its graph's one input and first output renamed, every node
+/// reading or writing them following: what an export from torch looks like when nobody named its
+/// tensors (`input.1`), with the very same weights.
+pub fn rename_io(bytes: &[u8], input: &str, output: &str) -> Vec<u8> {
+    let mut model = ModelProto::decode(bytes).expect("an ONNX file");
+    let graph = model.graph.as_mut().expect("a graph");
+    let initializers: std::collections::HashSet<String> = graph
+        .initializer
+        .iter()
+        .filter_map(|t| t.name.clone())
+        .collect();
+    let old_input = graph
+        .input
+        .iter()
+        .filter_map(|v| v.name.clone())
+        .find(|name| !initializers.contains(name))
+        .expect("one graph input");
+    let old_output = graph.output[0].name.clone().expect("a named output");
+    for value in graph.input.iter_mut().chain(graph.output.iter_mut()) {
+        if value.name.as_deref() == Some(old_input.as_str()) {
+            value.name = Some(input.into());
+        } else if value.name.as_deref() == Some(old_output.as_str()) {
+            value.name = Some(output.into());
+        }
+    }
+    for node in &mut graph.node {
+        for name in node.input.iter_mut() {
+            if *name == old_input {
+                *name = input.into();
+            }
+        }
+        for name in node.output.iter_mut() {
+            if *name == old_output {
+                *name = output.into();
+            }
+        }
+    }
+    model.encode_to_vec()
+}

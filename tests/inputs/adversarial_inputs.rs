@@ -349,6 +349,40 @@ fn threads_1_decodes_on_one_thread_whatever_the_cores() {
     );
 }
 
+/// A recipe source at a large size over many images: `preprocess` writes the tensors as they
+/// are made instead of holding them all (32 images of keras:caffe@2048 are 1.6 GB of float32).
+#[test]
+fn preprocess_streams_large_tensors_instead_of_holding_them_all() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let images: Vec<PathBuf> = common::sample_files(&shared)
+        .into_iter()
+        .take(32)
+        .map(|(_, path)| path)
+        .collect();
+    let sample = 2048u64 * 2048 * 3 * 4;
+    let mut preprocess = common::zoorepro(&scratch.path().join("cache"));
+    preprocess
+        .args([
+            "preprocess",
+            "--recipe",
+            "keras:caffe@2048",
+            "--threads",
+            "2",
+        ])
+        .args(["--out", "/dev/null"])
+        .args(&images);
+    let (code, stderr, peak) = run_measured(preprocess, scratch.path());
+    eprintln!(
+        "preprocess keras:caffe@2048 x 32: peak RSS {} MiB",
+        peak >> 20
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("wrote 32 x [2048, 2048, 3]"), "{stderr}");
+    // The chunk (at most 256 MiB of tensors) and the images being decoded, not 32 samples.
+    assert!(peak < 12 * sample, "peak {} MiB", peak >> 20);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Item 7: the Slurm task's command line is POSIX sh, whatever bytes the paths hold.
 

@@ -1,5 +1,6 @@
 //! The model a command evaluates (`verify`, `determinism`, `add-model`): the manifest, the recipe,
-//! the ONNX file, and the check that the graph takes what the recipe produces.
+//! the ONNX file, and the check that the graph takes what the recipe produces; `verify`'s
+//! timm-style overrides and `--like` are applied here, once for every command that selects.
 
 use std::path::{Path, PathBuf};
 
@@ -7,12 +8,15 @@ use anyhow::bail;
 
 use crate::cli::{ModelArgs, ModelsArgs};
 use crate::commands::Context;
+use crate::image::overrides::Overrides;
 use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::{Layout, Recipe};
 use crate::model::bytes::ModelBytes;
+use crate::model::derived::LIKE_PREFIX;
 use crate::model::manifest::{self, Manifest};
 use crate::report::OnnxInfo;
 use crate::runtime::Model;
+use crate::store::LikeInfo;
 
 /// The model a command evaluates, as its flags select it: the manifest, the recipe, the Pillow
 /// release to match, and the ONNX file with its verification against the manifest.
@@ -34,6 +38,15 @@ pub(crate) struct Chosen {
     pub compat: PillowCompat,
     pub onnx_path: PathBuf,
     allow_unverified: bool,
+    /// `--like`: the known model's id and pin.
+    like: Option<(String, Option<String>)>,
+}
+
+/// How the flags ask a model to be fed: `--recipe`, `--pillow-compat`, the timm-style overrides.
+struct Feed<'a> {
+    recipe: Option<&'a str>,
+    compat: PillowCompat,
+    overrides: Overrides,
 }
 
 impl ModelUnderTest {
@@ -43,11 +56,15 @@ impl ModelUnderTest {
         let home = ctx.home()?;
         let manifests = ctx.manifests(&home)?;
         let manifest = manifest::resolve(&manifests, &args.model)?.clone();
+        let feed = Feed {
+            recipe: args.recipe.as_deref(),
+            compat: args.pillow_compat.into(),
+            overrides: Overrides::default(),
+        };
         Chosen::new(
             home,
             manifest,
-            args.recipe.as_deref(),
-            args.pillow_compat.into(),
+            &feed,
             args.onnx.clone(),
             args.allow_unverified,
         )?
@@ -55,10 +72,25 @@ impl ModelUnderTest {
     }
 
     /// The models a `verify` pass evaluates: those the queries name (globs included), or with
-    /// `--all-present` those of them (of all, without queries) whose ONNX file is present.
+    /// `--all-present` those of them (of all, without queries) whose ONNX file is present; with
+    /// `--like ID`, the user's `--onnx` file judged by manifest ID's recipes and references.
     pub fn select_many(ctx: &Context, args: &ModelsArgs) -> anyhow::Result<Vec<Chosen>> {
         let home = ctx.home()?;
         let manifests = ctx.manifests(&home)?;
+        let feed = Feed {
+            recipe: args.recipe.as_deref(),
+            compat: args.pillow_compat.into(),
+            overrides: (&args.overrides).into(),
+        };
+        if let Some(like) = &args.like {
+            let known = manifest::resolve(&manifests, like)?;
+            let Some(onnx) = args.onnx.clone() else {
+                bail!("--like {like} judges your own export: name it with --onnx FILE");
+            };
+            let mut chosen = Chosen::new(home, known.like(&onnx), &feed, Some(onnx), false)?;
+            chosen.like = Some((known.id.clone(), known.sha256.clone()));
+            return Ok(vec![chosen]);
+        }
         let mut chosen: Vec<&Manifest> = if args.model.is_empty() {
             manifests.iter().collect()
         } else {
@@ -96,16 +128,15 @@ impl ModelUnderTest {
         chosen
             .into_iter()
             .map(|manifest| {
+                let onnx = args
+                    .onnx
+                    .clone()
+                    .unwrap_or_else(|| models_dir.join(&manifest.file));
                 Chosen::new(
                     home.clone(),
                     manifest.clone(),
-                    args.recipe.as_deref(),
-                    args.pillow_compat.into(),
-                    Some(
-                        args.onnx
-                            .clone()
-                            .unwrap_or_else(|| models_dir.join(&manifest.file)),
-                    ),
+                    &feed,
+                    Some(onnx),
                     args.allow_unverified,
                 )
             })
@@ -113,16 +144,43 @@ impl ModelUnderTest {
     }
 }
 
+impl ModelUnderTest {
+    /// The model a native run (the Python `zoorepro.evaluate`) stands for: its manifest and
+    /// recipe as `verify --model ID [--recipe R]` resolves them, and no ONNX file: `onnx` says
+    /// what ran instead.
+    pub fn native(ctx: &Context, args: &ModelsArgs, onnx: OnnxInfo) -> anyhow::Result<Self> {
+        let home = ctx.home()?;
+        let manifests = ctx.manifests(&home)?;
+        let chosen = crate::model::select::select(&manifests, &args.model)?;
+        let [manifest] = chosen[..] else {
+            bail!(
+                "{} selects {} models; a native run is one model",
+                args.model.join(","),
+                chosen.len()
+            );
+        };
+        let manifest = manifest.clone();
+        let recipe = manifest.recipe(args.recipe.as_deref())?;
+        Ok(ModelUnderTest {
+            home,
+            manifest,
+            recipe,
+            compat: args.pillow_compat.into(),
+            onnx_path: PathBuf::new(),
+            onnx,
+        })
+    }
+}
+
 impl Chosen {
     fn new(
         home: PathBuf,
-        manifest: Manifest,
-        recipe: Option<&str>,
-        compat: PillowCompat,
+        mut manifest: Manifest,
+        feed: &Feed<'_>,
         onnx: Option<PathBuf>,
         allow_unverified: bool,
     ) -> anyhow::Result<Self> {
-        let requested = recipe;
+        let requested = feed.recipe;
         let recipe = manifest.recipe(requested)?;
         if let Some(requested) = requested
             && requested != recipe.name
@@ -134,6 +192,7 @@ impl Chosen {
                 recipe.name
             );
         }
+        let recipe = derive(&mut manifest, recipe, &feed.overrides)?;
         let onnx_path = onnx.unwrap_or_else(|| manifest.onnx_path(&home));
         // Said before any other work; the file is read (and this checked again) later.
         check_present(&onnx_path)?;
@@ -141,9 +200,10 @@ impl Chosen {
             home,
             manifest,
             recipe,
-            compat,
+            compat: feed.compat,
             onnx_path,
             allow_unverified,
+            like: None,
         })
     }
 
@@ -151,7 +211,10 @@ impl Chosen {
     pub fn read(self) -> anyhow::Result<(ModelUnderTest, ModelBytes)> {
         check_present(&self.onnx_path)?;
         let bytes = ModelBytes::read(&self.onnx_path)?;
-        let onnx = verify_pin(&self.manifest, &bytes, self.allow_unverified)?;
+        let mut onnx = verify_pin(&self.manifest, &bytes, self.allow_unverified)?;
+        if let Some((known, known_sha256)) = self.like {
+            onnx.like = Some(like_info(known, known_sha256, &onnx));
+        }
         let under_test = ModelUnderTest {
             home: self.home,
             manifest: self.manifest,
@@ -161,6 +224,71 @@ impl Chosen {
             onnx,
         };
         Ok((under_test, bytes))
+    }
+}
+
+/// The recipe the overrides derive from `base`, judged as the manifest's declared recipe when
+/// it makes the same tensor (its references then apply), else under its own name. A `--like`
+/// manifest takes the derived layout, which its user's file decides.
+fn derive(manifest: &mut Manifest, base: Recipe, overrides: &Overrides) -> anyhow::Result<Recipe> {
+    if overrides.is_empty() {
+        return Ok(base);
+    }
+    let derived = overrides.apply(&base)?;
+    if derived.same_tensor(&base) {
+        eprintln!(
+            "zoorepro: {} makes the same tensor as recipe {}: running it as that recipe",
+            crate::util::escape::terminal(&derived.name),
+            crate::util::escape::terminal(&base.name)
+        );
+        return Ok(base);
+    }
+    if manifest.id.starts_with(LIKE_PREFIX) {
+        manifest.input.layout = derived.layout;
+    }
+    manifest.check_fits(&derived)?;
+    let canonical = manifest.canonical(derived.clone());
+    if canonical.name != derived.name {
+        eprintln!(
+            "zoorepro: {} makes the same tensor as {}'s recipe {}: running it as that recipe (its references, its stored runs)",
+            crate::util::escape::terminal(&derived.name),
+            manifest.id,
+            canonical.name
+        );
+    }
+    Ok(canonical)
+}
+
+/// What the record says of a `--like` file: it is the user's, judged by the known model's
+/// recipes and references.
+fn like_info(known: String, known_sha256: Option<String>, onnx: &OnnxInfo) -> LikeInfo {
+    let pinned = known_sha256
+        .as_deref()
+        .is_some_and(|pin| pin.eq_ignore_ascii_case(&onnx.sha256));
+    let note = if pinned {
+        eprintln!(
+            "zoorepro: {} is {known}'s pinned file: `verify --model {known} --onnx {}` judges it as that model, verified",
+            onnx.path, onnx.path
+        );
+        format!(
+            "{} (sha256 {}) is byte for byte {known}'s pinned file, evaluated here as your export (--like {known}): unpinned; verify --model {known} gives its verified verdict",
+            onnx.path, onnx.sha256
+        )
+    } else {
+        format!(
+            "{} (sha256 {}) is your export, not {known}'s file{}: judged by {known}'s recipes and references (--like {known}), unpinned",
+            onnx.path,
+            onnx.sha256,
+            known_sha256
+                .as_deref()
+                .map(|pin| format!(" (which is pinned to sha256 {pin})"))
+                .unwrap_or_default()
+        )
+    };
+    LikeInfo {
+        model: known,
+        known_sha256,
+        note,
     }
 }
 
@@ -207,6 +335,8 @@ fn verify_pin(
         verification: verification.into(),
         manifest_sha256: manifest.sha256.clone(),
         sidecar: read_sidecar(path),
+        io_names: None,
+        like: None,
     })
 }
 
@@ -247,10 +377,17 @@ pub(crate) fn check_model_against_manifest(
             manifest.id
         )
     };
-    if input.name != manifest.input.name {
+    // One input and one output are read whatever they are named (an export from torch names its
+    // input `input.1` unless told otherwise); with several outputs, the first is read only when
+    // it is the one the manifest names, since another could be anything (a feature map, a loss).
+    let output = model.output();
+    if model.output_count() > 1 && output.name != manifest.output.name {
         return Err(mismatch(format!(
-            "input is named {:?}, the manifest says {:?}",
-            input.name, manifest.input.name
+            "it has {} outputs and the first is named {:?}, the manifest's output is {:?}; export the classifier with \
+             one output (its logits or probabilities)",
+            model.output_count(),
+            output.name,
+            manifest.output.name
         )));
     }
     if input.shape.len() != 4 {
@@ -278,7 +415,6 @@ pub(crate) fn check_model_against_manifest(
             )));
         }
     }
-    let output = model.output();
     if let Some(Some(classes)) = output.shape.get(1)
         && *classes as usize != manifest.output.classes
     {

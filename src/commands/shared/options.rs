@@ -3,13 +3,14 @@
 //! counterpart fails to compile here, not somewhere in a command.
 
 use crate::cli::{
-    ChannelsArg, GroundTruthArg, LabelsArg, LayoutArg, OptLevelArg, PillowCompatArg, ProviderArg,
-    ResizeModeArg,
+    ChannelsArg, CropModeArg, GroundTruthArg, InterpolationArg, LabelsArg, LayoutArg, OptLevelArg,
+    PillowCompatArg, ProviderArg, RecipeOverridesArg, ResizeModeArg,
 };
 use crate::dataset::{Dataset, GroundTruth};
 use crate::eval::scoring::LabelSet;
+use crate::image::overrides::{CropMode, Overrides};
 use crate::image::pipelines::PillowCompat;
-use crate::image::recipe::{ChannelOrder, Layout, ResizeMode};
+use crate::image::recipe::{ChannelOrder, Filter, Layout, ResizeMode};
 use crate::runtime::{OptLevel, Provider};
 
 /// `--val` with `--ground-truth`: the file is read and checked first, so that a bad one fails
@@ -79,6 +80,44 @@ impl From<LayoutArg> for Layout {
         match arg {
             LayoutArg::Nchw => Layout::Nchw,
             LayoutArg::Nhwc => Layout::Nhwc,
+        }
+    }
+}
+
+impl From<CropModeArg> for CropMode {
+    fn from(arg: CropModeArg) -> Self {
+        match arg {
+            CropModeArg::Center => CropMode::Center,
+            CropModeArg::Squash => CropMode::Squash,
+            CropModeArg::Border => CropMode::Border,
+        }
+    }
+}
+
+impl From<InterpolationArg> for Filter {
+    fn from(arg: InterpolationArg) -> Self {
+        match arg {
+            InterpolationArg::Nearest => Filter::Nearest,
+            InterpolationArg::Bilinear => Filter::Bilinear,
+            InterpolationArg::Bicubic => Filter::Bicubic,
+            InterpolationArg::Box => Filter::Box,
+            InterpolationArg::Hamming => Filter::Hamming,
+            InterpolationArg::Lanczos => Filter::Lanczos,
+        }
+    }
+}
+
+impl From<&RecipeOverridesArg> for Overrides {
+    fn from(arg: &RecipeOverridesArg) -> Self {
+        Overrides {
+            img_size: arg.img_size,
+            crop_pct: arg.crop_pct,
+            crop_mode: arg.crop_mode.map(Into::into),
+            interpolation: arg.interpolation.map(Into::into),
+            mean: arg.mean,
+            std: arg.std,
+            channels: arg.channels.map(Into::into),
+            layout: arg.layout.map(Into::into),
         }
     }
 }

@@ -147,6 +147,17 @@ pub(crate) fn emit(
     json: bool,
     verdict: &crate::cli::VerdictArgs,
 ) -> anyhow::Result<i32> {
+    emit_reports(record, report_dir, stem, json, verdict).map(|(status, _)| status)
+}
+
+/// [`emit`], also giving the report files written (the Python `evaluate` returns them).
+pub(crate) fn emit_reports(
+    record: &RunRecord,
+    report_dir: &Path,
+    stem: &str,
+    json: bool,
+    verdict: &crate::cli::VerdictArgs,
+) -> anyhow::Result<(i32, Vec<std::path::PathBuf>)> {
     let cannot_write = || {
         format!(
             "cannot write the run report under {} (pass --report-dir DIR)",
@@ -161,7 +172,7 @@ pub(crate) fn emit(
     }
     // The summary quotes the model id and a reference source: shown, never interpreted.
     eprintln!("{}", crate::util::escape::terminal(&summary_line(record)));
-    for path in written {
+    for path in &written {
         eprintln!("  report: {}", path.display());
     }
     if let Some(reason) = nothing_scored(record) {
@@ -172,7 +183,7 @@ pub(crate) fn emit(
         );
         eprintln!("{}", crate::util::escape::terminal(&warning));
     }
-    Ok(exit_status(record, verdict))
+    Ok((exit_status(record, verdict), written))
 }
 
 /// Why `record` scored nothing (no labelled image was ranked), or `None`.
@@ -259,10 +270,20 @@ pub(crate) fn build_record(
 /// `zoorepro explain` on the record's model, file, recipe, images and labels, quoted for a
 /// POSIX shell.
 fn explain_command(record: &RunRecord) -> String {
-    let mut args: Vec<String> = ["zoorepro", "explain", "--model", &record.model_id]
+    // A `--like` run's id names no manifest: explain takes the known model's, and the user's
+    // file as the unverified file it is.
+    let model = record
+        .onnx
+        .like
+        .as_ref()
+        .map_or(record.model_id.as_str(), |like| like.model.as_str());
+    let mut args: Vec<String> = ["zoorepro", "explain", "--model", model]
         .map(String::from)
         .into();
     args.extend(["--onnx".into(), record.onnx.path.clone()]);
+    if record.onnx.like.is_some() {
+        args.push("--allow-unverified".into());
+    }
     args.extend(["--recipe".into(), record.recipe.name.clone()]);
     if record.recipe.pillow_compat != "13" && !record.recipe.pillow_compat.is_empty() {
         args.extend([
@@ -306,6 +327,9 @@ fn assemble(
         image_set_content_sha256.is_some(),
         &parts,
     );
+    if score.evaluated > 0 {
+        say_why_no_reference(manifest, &parts.recipe.definition, &mut verdict);
+    }
     let model = ModelCheck::from_verification(&parts.onnx.verification);
     trust::finish(&mut verdict, &references, model, &check);
     let image_set = ImageSetId {
@@ -353,6 +377,20 @@ fn assemble(
         store: parts.store,
         failures: failures(ordered),
         provenance: parts.provenance,
+    }
+}
+
+/// A recipe the manifest does not declare (an override's, a source's) gets no reference: the
+/// verdict names the parameters that differ from each expected reference's recipe.
+fn say_why_no_reference(
+    manifest: &Manifest,
+    recipe: &crate::image::recipe::Recipe,
+    verdict: &mut crate::eval::verdict::Verdict,
+) {
+    if verdict.status == VerdictStatus::NoReference
+        && let Some(why) = manifest.why_no_reference(recipe)
+    {
+        verdict.summary = format!("{}; {why}", verdict.summary);
     }
 }
 

@@ -221,6 +221,8 @@ mod tests {
                 verification: "verified".into(),
                 manifest_sha256: Some("ab".into()),
                 sidecar: None,
+                io_names: None,
+                like: None,
             }),
             ..VerifyMeta::default()
         });

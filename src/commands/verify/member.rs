@@ -15,14 +15,14 @@ use crate::commands::shared::model_under_test::{
 use crate::dataset::{ClassSubset, Dataset, Shard};
 use crate::eval::prediction::{Content, Prediction};
 use crate::model::bytes::ModelBytes;
-use crate::runtime::{Model, OptLevel, Provider, Runtime, SessionOptions};
+use crate::runtime::{Classifier, OptLevel, Provider, Runtime, SessionOptions};
 use crate::store::{
-    DatasetMeta, OnnxMeta, RUN_META_SCHEMA, RecipeMeta, RunInfo, RunKey, RunMeta, RunOrigin, Store,
-    VerifyMeta,
+    DatasetMeta, IoNames, OnnxMeta, RUN_META_SCHEMA, RecipeMeta, RunInfo, RunKey, RunMeta,
+    RunOrigin, Store, VerifyMeta,
 };
 
 /// Batch size when neither the user nor the graph fixes one.
-const DEFAULT_BATCH: usize = 32;
+pub(super) const DEFAULT_BATCH: usize = 32;
 
 /// A model of the pass with everything its run needs.
 pub(super) struct Member {
@@ -35,6 +35,8 @@ pub(super) struct Member {
     pub report_dir: PathBuf,
     /// The parameter count timm reports, from the graph's initializers, for `--results-file`.
     pub trainable_parameters: Option<u64>,
+    /// A model run natively by the caller (the Python `zoorepro.evaluate`), not an ONNX file.
+    pub native: Option<super::native::NativeModel>,
 }
 
 impl Member {
@@ -51,8 +53,12 @@ impl Member {
         dataset: &Dataset,
     ) -> anyhow::Result<Member> {
         let class_subset = dataset.class_subset();
-        let (under_test, bytes) = chosen.read()?;
+        let (mut under_test, bytes) = chosen.read()?;
         let session = Session::open(runtime, &under_test, &bytes, args)?;
+        under_test.onnx.io_names = Some(IoNames {
+            input: session.model.input().name.clone(),
+            output: session.model.output().name.clone(),
+        });
         let trainable_parameters = args
             .results_file
             .is_some()
@@ -74,6 +80,7 @@ impl Member {
             stored: None,
             report_dir,
             trainable_parameters,
+            native: None,
         })
     }
 
@@ -81,7 +88,7 @@ impl Member {
     pub fn open_store(
         &mut self,
         ctx: &Context,
-        runtime: &Runtime,
+        runtime: Option<&Runtime>,
         dataset: &Dataset,
         args: &VerifyArgs,
     ) -> anyhow::Result<()> {
@@ -102,7 +109,7 @@ fn trainable_parameters(model: &ModelBytes) -> Option<u64> {
 }
 
 /// Everything that can change this run's predictions.
-fn run_key(under_test: &ModelUnderTest, runtime: &Runtime, session: &Session) -> RunKey {
+pub(super) fn run_key(under_test: &ModelUnderTest, runtime: &Runtime, session: &Session) -> RunKey {
     RunKey::verify(
         &under_test.manifest.id,
         &under_test.onnx.sha256,
@@ -117,7 +124,10 @@ fn run_key(under_test: &ModelUnderTest, runtime: &Runtime, session: &Session) ->
 
 /// The model opened for this run, with the settings that enter its key.
 pub(super) struct Session {
-    pub model: Model,
+    /// The ONNX Runtime session, or the caller's model for a native run.
+    pub model: Box<dyn Classifier + Send>,
+    /// A batch dimension the graph fixes.
+    pub fixed_batch: Option<usize>,
     pub provider: Provider,
     pub threads: usize,
     pub options: SessionOptions,
@@ -154,7 +164,8 @@ impl Session {
             crate::eval::pipeline::BUFFERS,
         )?;
         Ok(Session {
-            model,
+            fixed_batch: model.fixed_batch(),
+            model: Box::new(model),
             provider,
             threads,
             options,
@@ -167,7 +178,7 @@ impl Session {
 fn run_meta(
     under_test: &ModelUnderTest,
     dataset: &Dataset,
-    runtime: &Runtime,
+    runtime: Option<&Runtime>,
     session: &Session,
     args: &VerifyArgs,
 ) -> RunMeta {
@@ -187,8 +198,8 @@ fn run_meta(
                 layout: Some(dataset.kind().name().into()),
                 ground_truth: dataset.ground_truth().map(Box::new),
             }),
-            ort_library: Some(runtime.library().display().to_string()),
-            ort_library_sha256: Some(runtime.library_sha256().into()),
+            ort_library: runtime.map(|r| r.library().display().to_string()),
+            ort_library_sha256: runtime.map(|r| r.library_sha256().into()),
             threads: Some(session.threads),
         }),
     }

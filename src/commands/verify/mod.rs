@@ -3,7 +3,10 @@
 //! report files, `--json`), plus one results file for the pass (`--results-file`).
 
 mod member;
+mod native;
 mod pass;
+
+pub use native::{NativeModel, NativeRun, checkpoint_digest, run_native};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -69,7 +72,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         .collect::<anyhow::Result<_>>()?;
     pass::check_memory(&members)?;
     for member in &mut members {
-        member.open_store(ctx, &runtime, &dataset, args)?;
+        member.open_store(ctx, Some(&runtime), &dataset, args)?;
     }
     if members.len() > 1 {
         let line = format!(
@@ -127,9 +130,41 @@ struct Shared<'a> {
     duplicate_contents: Option<usize>,
     coverage: Coverage,
     dataset: &'a Dataset,
-    runtime: &'a Runtime,
+    /// `None` for a native run, which no ONNX Runtime ran.
+    runtime: Option<&'a Runtime>,
     args: &'a VerifyArgs,
     started: Started,
+}
+
+impl<'a> Shared<'a> {
+    fn new(
+        order: &'a [(Entry, Option<Content>)],
+        coverage: Coverage,
+        dataset: &'a Dataset,
+        runtime: Option<&'a Runtime>,
+        args: &'a VerifyArgs,
+        started: Started,
+    ) -> Shared<'a> {
+        Shared {
+            order,
+            pass: order
+                .iter()
+                .map(|(entry, content)| PassImage {
+                    name: &entry.name,
+                    content: *content,
+                    file: &entry.file,
+                    label: entry.label,
+                })
+                .collect(),
+            content_sha256: labelled_content_digest(order),
+            duplicate_contents: labelled_duplicates(order),
+            coverage,
+            dataset,
+            runtime,
+            args,
+            started,
+        }
+    }
 }
 
 /// One entry of `--json` over several models: the model's record, or why it has none.
@@ -158,25 +193,7 @@ fn report_every_member(
         stopped,
         coverage,
     } = evaluation;
-    let shared = Shared {
-        order: &order,
-        pass: order
-            .iter()
-            .map(|(entry, content)| PassImage {
-                name: &entry.name,
-                content: *content,
-                file: &entry.file,
-                label: entry.label,
-            })
-            .collect(),
-        content_sha256: labelled_content_digest(&order),
-        duplicate_contents: labelled_duplicates(&order),
-        coverage,
-        dataset,
-        runtime,
-        args,
-        started,
-    };
+    let shared = Shared::new(&order, coverage, dataset, Some(runtime), args, started);
     let many = members.len() > 1;
     let mut status = exit::SUCCESS;
     let mut entries = Vec::with_capacity(members.len());
@@ -342,8 +359,10 @@ fn warn_about(stats: &[PipelineStats], dataset: &Dataset) {
     }
 }
 
+/// How the run was made. A native run names no ONNX Runtime: its provider is `native` (with the
+/// framework the caller named), and nothing vouches for deterministic compute.
 fn provenance(
-    runtime: &Runtime,
+    runtime: Option<&Runtime>,
     member: &Member,
     started: Started,
     stats: &PipelineStats,
@@ -351,18 +370,25 @@ fn provenance(
     let session = &member.session;
     let processed = stats.inferred + stats.failed;
     let wall = stats.wall_time.as_secs_f64();
+    let text = |f: fn(&Runtime) -> String| runtime.map(f).unwrap_or_default();
     Provenance {
         tool_version: env!("CARGO_PKG_VERSION").into(),
         command_line: crate::util::invocation::command_line(),
         home: member.under_test.home.display().to_string(),
-        ort_version: runtime.version().into(),
-        ort_library: runtime.library().display().to_string(),
-        ort_library_sha256: runtime.library_sha256().into(),
-        provider: session.provider.name().into(),
+        ort_version: text(|r| r.version().into()),
+        ort_library: text(|r| r.library().display().to_string()),
+        ort_library_sha256: text(|r| r.library_sha256().into()),
+        provider: match &member.native {
+            Some(native) => native.provider(),
+            None => session.provider.name().into(),
+        },
         threads: session.threads,
         batch: session.batch,
-        graph_optimization_level: session.options.opt_level.name().into(),
-        deterministic_compute: true,
+        graph_optimization_level: match &member.native {
+            Some(_) => String::new(),
+            None => session.options.opt_level.name().into(),
+        },
+        deterministic_compute: member.native.is_none(),
         pillow_compat: member.under_test.compat.name().into(),
         started_at: utc_timestamp(started.at),
         finished_at: utc_timestamp(SystemTime::now()),

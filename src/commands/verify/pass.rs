@@ -92,10 +92,7 @@ pub(super) fn evaluate(
         .collect::<anyhow::Result<Vec<_>>>()?;
     // Images of other shards are neither read nor counted; --limit counts this shard's images.
     // Every image of the shard is read, so that its content can be compared with the store's.
-    let samples = dataset
-        .stream(None, move |entry: &Entry| in_shard(&entry.name))?
-        .filter(move |sample| sample.as_ref().map_or(true, |s| in_shard(&s.entry.name)))
-        .take(limit);
+    let samples = dataset.stream_shard(shard)?.take(limit);
     let admitted = admit(
         samples,
         &mut order,
@@ -186,8 +183,8 @@ fn lanes(
         .map(|(member, preparation)| {
             let lane = Lane {
                 name: member.under_test.manifest.id.clone(),
-                fixed_batch: member.session.model.fixed_batch(),
-                model: &mut member.session.model,
+                fixed_batch: member.session.fixed_batch,
+                model: &mut *member.session.model,
                 preparation,
                 batch: member.session.batch,
                 classes: member.under_test.manifest.output.classes,
@@ -258,11 +255,7 @@ fn admit<'a>(
 ) -> impl Iterator<Item = Result<Admitted, DatasetError>> + Send + 'a {
     samples.filter_map(move |sample| match sample {
         Ok(mut sample) => {
-            if has_control_character(&sample.entry.name) {
-                sample.bytes = Err(
-                    "its file name holds a control character (a line break, tab, escape...), which would make the image set ambiguous: rename the file".into(),
-                );
-            }
+            sample.refuse_control_characters();
             let content = match &sample.bytes {
                 Ok(bytes) => Some(Content::of(bytes)),
                 _ => None,
@@ -312,12 +305,6 @@ fn warn_about_failures(progress: &Progress, lane: usize, predictions: &[Predicti
             });
         }
     }
-}
-
-/// Control characters in a file name would let one name pass for several (or a line of a report
-/// for another).
-fn has_control_character(name: &str) -> bool {
-    name.chars().any(char::is_control)
 }
 
 /// Every image's prediction, in dataset order: from the store, which holds this invocation's

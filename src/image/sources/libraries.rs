@@ -242,7 +242,16 @@ pub(super) fn slim(source: &Source<'_>) -> Result<Recipe, SourceError> {
 /// `pre_process_imagenet_tflite_tpu` (`tflite-tpu`).
 pub(super) fn mlperf(source: &Source<'_>) -> Result<Recipe, SourceError> {
     const NAMES: [&str; 4] = ["resnet50", "mobilenet", "resnet50-pytorch", "tflite-tpu"];
-    let (name, suffix) = source.split_suffix(&["nchw"]);
+    let (name, suffix) = source.split_suffix(&["nchw"])?;
+    if let Some((function, suffix)) = name.split_once('@') {
+        return Err(source.malformed(format!(
+            "unknown suffix @{suffix}: mlperf:{function} takes {}",
+            match function {
+                "resnet50-pytorch" => "@nchw or none",
+                _ => "none",
+            }
+        )));
+    }
     if suffix.is_some() && name != "resnet50-pytorch" {
         return Err(source.malformed(
             "@nchw applies to mlperf:resnet50-pytorch only (the other functions' layout is fixed)",

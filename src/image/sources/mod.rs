@@ -199,11 +199,28 @@ struct Source<'a> {
 
 impl Source<'_> {
     /// The body split at its last `@` into name and suffix, where the suffix is one of `known`;
-    /// an `@` before anything else belongs to the name (a file path may hold one).
-    fn split_suffix<'s>(&'s self, known: &[&str]) -> (&'s str, Option<&'s str>) {
+    /// an `@` before anything else belongs to the name (a file path may hold one). Two known
+    /// suffixes are refused: a source takes one.
+    fn split_suffix<'s>(
+        &'s self,
+        known: &[&str],
+    ) -> Result<(&'s str, Option<&'s str>), SourceError> {
         match self.body.rsplit_once('@') {
-            Some((name, suffix)) if known.contains(&suffix) => (name, Some(suffix)),
-            _ => (self.body, None),
+            Some((name, suffix)) if known.contains(&suffix) => {
+                if let Some((_, first)) = name.rsplit_once('@')
+                    && known.contains(&first)
+                {
+                    return Err(self.malformed(format!(
+                        "more than one suffix (@{first}, @{suffix}): {} takes one of @{}",
+                        self.text
+                            .split_once(':')
+                            .map_or(self.text, |(family, _)| family),
+                        known.join(", @")
+                    )));
+                }
+                Ok((name, Some(suffix)))
+            }
+            _ => Ok((self.body, None)),
         }
     }
 

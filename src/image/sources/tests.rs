@@ -142,6 +142,23 @@ fn bad_sources_name_what_is_wrong_in_one_line() {
             "torchvision:resnet50@tensor-v3",
             "unknown suffix @tensor-v3",
         ),
+        (
+            "torchvision:resnet50@tensor-v1@tensor-v2",
+            "more than one suffix (@tensor-v1, @tensor-v2): torchvision takes one of",
+        ),
+        (
+            "timm:resnet50@no-prefetcher@no-prefetcher",
+            "more than one suffix",
+        ),
+        (
+            "mlperf:resnet50-pytorch@NCHW",
+            "unknown suffix @NCHW: mlperf:resnet50-pytorch takes @nchw or none",
+        ),
+        (
+            "mlperf:resnet50@224",
+            "unknown suffix @224: mlperf:resnet50 takes none",
+        ),
+        ("mlperf:resnet50-pytorch@nchw@nchw", "more than one suffix"),
     ] {
         let message = resolve(bad).unwrap_err().to_string();
         assert!(message.contains(says), "{bad}: {message}");
@@ -235,4 +252,71 @@ fn explain_adds_one_candidate_per_distinct_tensor_of_the_models_size() {
         counts.push((size, layout.name(), added.len()));
     }
     eprintln!("explain candidates added: {counts:?}");
+}
+
+/// Each stratum of a resolved recipe that parity_sampled.py's draw covers: every value of each
+/// key among the shipped tables' square configs must be among the configs CI checks. The resize
+/// size is a stratum of torchvision's weights only: timm's follows from size and crop_pct, which
+/// the draw covers one at a time, not in every combination.
+fn strata(text: &str) -> [(&'static str, String); 6] {
+    let recipe = resolve_builtin(text).unwrap();
+    let bits = |v: [f32; 3]| v.map(|x| format!("{:08x}", x.to_bits())).join(",");
+    [
+        ("library", recipe.library.name().to_string()),
+        ("interpolation", recipe.filter.name().to_string()),
+        ("crop mode", format!("{:?}", recipe.resize_mode)),
+        (
+            "torchvision resize",
+            match text.starts_with("timm:") {
+                true => String::new(),
+                false => recipe.resize_size.to_string(),
+            },
+        ),
+        ("size", recipe.crop_size.to_string()),
+        (
+            "mean/std",
+            format!("{} / {}", bits(recipe.mean), bits(recipe.std)),
+        ),
+    ]
+}
+
+#[test]
+fn the_sampled_configs_ci_checks_cover_every_stratum_of_the_shipped_tables() {
+    use std::collections::BTreeSet;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sampled_configs_sha256.json"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let checked: Vec<&str> = json["configs"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let covered: BTreeSet<(&str, String)> = checked.iter().flat_map(|text| strata(text)).collect();
+    let all = timm::names()
+        .map(|name| format!("timm:{name}"))
+        .chain(torchvision::names().map(|name| format!("torchvision:{name}")));
+    let mut missing = BTreeSet::new();
+    for text in all {
+        // Non-square timm inputs are refused (and so not drawn).
+        if resolve_builtin(&text).is_ok() {
+            missing.extend(strata(&text).into_iter().filter(|s| !covered.contains(s)));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "strata no checked config has: {missing:?}"
+    );
+    // Both of timm's normalisations and both tensor paths.
+    for suffix in ["@no-prefetcher", "@tensor-v1", "@tensor-v2"] {
+        assert!(checked.iter().any(|c| c.ends_with(suffix)), "{suffix}");
+    }
+    assert!(
+        checked
+            .iter()
+            .any(|c| c.starts_with("timm:") && !c.contains('@'))
+    );
 }

@@ -86,7 +86,7 @@ pub fn version() -> &'static str {
 }
 
 pub(super) fn resolve(source: &Source<'_>, files: Files) -> Result<Recipe, SourceError> {
-    let (name, suffix) = source.split_suffix(&["no-prefetcher"]);
+    let (name, suffix) = source.split_suffix(&["no-prefetcher"])?;
     let prefetcher = suffix.is_none();
     let is_file = name.ends_with(".json");
     if !is_file && let Some((_, suffix)) = name.rsplit_once('@') {

@@ -79,7 +79,7 @@ impl Path {
 }
 
 pub(super) fn resolve(source: &Source<'_>) -> Result<Recipe, SourceError> {
-    let (name, suffix) = source.split_suffix(&Path::SUFFIXES);
+    let (name, suffix) = source.split_suffix(&Path::SUFFIXES)?;
     if let Some((_, suffix)) = name.rsplit_once('@') {
         return Err(source.malformed(format!(
             "unknown suffix @{suffix}: torchvision takes @tensor-v2 or @tensor-v1 (decode_jpeg tensors with the v2 or v1 transforms) or none (a PIL image)"

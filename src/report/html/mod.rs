@@ -155,7 +155,9 @@ fn run_details(record: &RunRecord) -> Markup {
     html! {
         h2 { "How it was measured" }
         table {
-            tr { th { "ONNX" } td { code { (record.onnx.path) } br; code { (record.onnx.sha256) } " (" (record.onnx.verification) ")" } }
+            tr { th { "ONNX" } td { code { (record.onnx.path) } br; code { (record.onnx.sha256) } " (" (record.onnx.verification) ")"
+                 @if let Some(names) = &record.onnx.io_names { br; "input " code { (names.input) } ", output " code { (names.output) } } } }
+            @if let Some(like) = &record.onnx.like { tr { th { "like" } td { (like.note) } } }
             tr { th { "recipe" } td { code { (record.recipe.name) } " — " (record.recipe.definition.description)
                  " (" (crate::report::resampling_label(&record.recipe.pillow_compat)) ")" } }
             tr { th { "images" } td { code { (record.dataset.path) } " (" (record.dataset.layout) "), "

@@ -38,6 +38,7 @@ mod resample;
 #[cfg(target_arch = "x86_64")]
 mod resample_avx2;
 mod resample_float;
+mod separable;
 
 /// The presets: torchvision's ImageNet evaluation on tensors, with the v2 transforms
 /// (`standard`) or v1's `weights.transforms()` (`tensor-v1`).

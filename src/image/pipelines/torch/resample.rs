@@ -14,6 +14,7 @@
 
 use std::ops::Range;
 
+use super::separable::{AxisWeights, Separable};
 use crate::image::raster::RgbImage;
 
 /// One axis's fixed-point weights for every output position.
@@ -115,8 +116,20 @@ impl AxisTaps {
         (self.starts[out], &self.weights[at..at + self.lens[out]])
     }
 
+    /// `(2^(p-1) + sum(level * weight)) >> p`, clamped to a level.
+    #[inline]
+    fn round(&self, sum: i32) -> u8 {
+        ((sum + (1 << (self.precision - 1))) >> self.precision).clamp(0, 255) as u8
+    }
+}
+
+impl AxisWeights for AxisTaps {
+    fn for_axis(in_size: usize, out_size: usize) -> Self {
+        Self::new(in_size, out_size)
+    }
+
     /// The source positions the outputs in `outputs` read (zero-weighted ones included).
-    pub(super) fn span(&self, outputs: Range<usize>) -> Range<usize> {
+    fn span(&self, outputs: Range<usize>) -> Range<usize> {
         let first = outputs.clone().map(|o| self.fixed(o).0).min();
         let last = outputs
             .map(|o| {
@@ -128,12 +141,6 @@ impl AxisTaps {
             (Some(first), Some(last)) => first..last.max(first),
             _ => 0..0,
         }
-    }
-
-    /// `(2^(p-1) + sum(level * weight)) >> p`, clamped to a level.
-    #[inline]
-    fn round(&self, sum: i32) -> u8 {
-        ((sum + (1 << (self.precision - 1))) >> self.precision).clamp(0, 255) as u8
     }
 }
 
@@ -168,43 +175,12 @@ fn precision_for(max: f64) -> u32 {
         .unwrap_or(22)
 }
 
-/// A resize of one picture to `resized` = (width, height), of which only the output
-/// `columns` x `rows` are wanted.
-pub(super) struct Resize {
-    /// None for an axis whose size does not change (ATen skips that pass).
-    xs: Option<AxisTaps>,
-    ys: Option<AxisTaps>,
-    columns: Range<usize>,
-    rows: Range<usize>,
-}
+/// v2's uint8 resize: int16 fixed-point taps on both axes.
+pub(super) type Resize = Separable<AxisTaps>;
 
-impl Resize {
-    pub(super) fn new(
-        (width, height): (usize, usize),
-        resized: (usize, usize),
-        columns: Range<usize>,
-        rows: Range<usize>,
-    ) -> Self {
-        let axis = |from: usize, to: usize| (from != to).then(|| AxisTaps::new(from, to));
-        Self {
-            xs: axis(width, resized.0),
-            ys: axis(height, resized.1),
-            columns,
-            rows,
-        }
-    }
-
-    /// The source columns and rows the wanted outputs read.
-    pub(super) fn source(&self) -> (Range<usize>, Range<usize>) {
-        let span = |taps: &Option<AxisTaps>, wanted: &Range<usize>| match taps {
-            Some(taps) => taps.span(wanted.clone()),
-            None => wanted.clone(),
-        };
-        (span(&self.xs, &self.columns), span(&self.ys, &self.rows))
-    }
-
+impl Separable<AxisTaps> {
     /// The wanted outputs (`columns.len()` x `rows.len()`, RGB) from `img`, which holds the
-    /// picture's pixels from column `x0` and row `y0` on and covers [`Resize::source`].
+    /// picture's pixels from column `x0` and row `y0` on and covers [`Separable::source`].
     pub(super) fn run(&self, img: &RgbImage, x0: usize, y0: usize) -> RgbImage {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
@@ -214,7 +190,7 @@ impl Resize {
         self.run_portable(img, x0, y0, horizontal)
     }
 
-    /// [`Resize::run`] compiled for AVX2: the same integer arithmetic, wider vectors for the
+    /// [`Separable::run`] compiled for AVX2: the same integer arithmetic, wider vectors for the
     /// compiler's loops.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]

@@ -20,6 +20,7 @@
 
 use std::ops::Range;
 
+use super::separable::{AxisWeights, Separable};
 use crate::image::raster::RgbImage;
 
 /// One axis's float32 weights for every output position.
@@ -87,9 +88,15 @@ impl FloatAxis {
         let at = out * self.stride;
         (self.starts[out], &self.weights[at..at + self.lens[out]])
     }
+}
+
+impl AxisWeights for FloatAxis {
+    fn for_axis(in_size: usize, out_size: usize) -> Self {
+        Self::new(in_size, out_size)
+    }
 
     /// The source positions the outputs in `outputs` read.
-    pub(super) fn span(&self, outputs: Range<usize>) -> Range<usize> {
+    fn span(&self, outputs: Range<usize>) -> Range<usize> {
         let first = outputs.clone().map(|o| self.starts[o]).min();
         let last = outputs.map(|o| self.starts[o] + self.lens[o]).max();
         match (first, last) {
@@ -116,44 +123,13 @@ fn weighted(values: impl Iterator<Item = f32>, weights: &[f32]) -> f32 {
     acc
 }
 
-/// A v1 resize of one picture to `resized` = (width, height), of which only the output
-/// `columns` x `rows` are wanted.
-pub(super) struct FloatResize {
-    /// None for an axis whose size does not change (ATen skips that pass).
-    xs: Option<FloatAxis>,
-    ys: Option<FloatAxis>,
-    columns: Range<usize>,
-    rows: Range<usize>,
-}
+/// v1's resize: float32 taps on both axes, rounded back to uint8 at the end.
+pub(super) type FloatResize = Separable<FloatAxis>;
 
-impl FloatResize {
-    pub(super) fn new(
-        (width, height): (usize, usize),
-        resized: (usize, usize),
-        columns: Range<usize>,
-        rows: Range<usize>,
-    ) -> Self {
-        let axis = |from: usize, to: usize| (from != to).then(|| FloatAxis::new(from, to));
-        Self {
-            xs: axis(width, resized.0),
-            ys: axis(height, resized.1),
-            columns,
-            rows,
-        }
-    }
-
-    /// The source columns and rows the wanted outputs read.
-    pub(super) fn source(&self) -> (Range<usize>, Range<usize>) {
-        let span = |taps: &Option<FloatAxis>, wanted: &Range<usize>| match taps {
-            Some(taps) => taps.span(wanted.clone()),
-            None => wanted.clone(),
-        };
-        (span(&self.xs, &self.columns), span(&self.ys, &self.rows))
-    }
-
+impl Separable<FloatAxis> {
     /// The wanted outputs (`columns.len()` x `rows.len()`, RGB), rounded half to even, from
     /// `img`, which holds the picture's pixels from column `x0` and row `y0` on and covers
-    /// [`FloatResize::source`].
+    /// [`Separable::source`].
     pub(super) fn run(&self, img: &RgbImage, x0: usize, y0: usize) -> RgbImage {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -163,7 +139,7 @@ impl FloatResize {
         self.run_portable(img, x0, y0)
     }
 
-    /// [`FloatResize::run`] compiled for AVX2 with FMA, so that `mul_add` is one instruction:
+    /// [`Separable::run`] compiled for AVX2 with FMA, so that `mul_add` is one instruction:
     /// the same roundings, faster.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]

@@ -1,0 +1,304 @@
+"""The Python API's checks (run by scripts/test_wheel.sh inside the fresh venv, from a folder
+outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of the same wheel.
+
+    python check_api.py SHARED SCRATCH
+
+- Loader batches are byte-identical to `zoorepro preprocess`'s .npy for every preset (each
+  pipeline family), in verify's order, with verify's labels, and a shard holds the images
+  `--shard K/N` gives it;
+- evaluate with a model_fn wrapping onnxruntime's InferenceSession on the shared coral model,
+  with the session options and batch verify's record gives, writes per-image top-5 and scores
+  byte-identical to `zoorepro verify --predictions` and the same verdict status;
+- an exception from model_fn propagates, leaves the run's stored rows whole, and a rerun with
+  the same checkpoint_sha256 resumes them;
+- Ctrl-C (SIGINT to a process iterating a Loader) raises KeyboardInterrupt there, promptly,
+  and nothing from Rust (no panic) reaches stderr; Ctrl-C while model_fn runs raises it from
+  evaluate with the batches before stored, and the rerun resumes them;
+- careless use: a missing folder, bad arguments, model_fn returning wrong shapes, dtypes or NaN,
+  leaving a loop early, two loaders at once.
+"""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import zoorepro
+
+shared, scratch = sys.argv[1], sys.argv[2]
+sample = os.path.join(shared, "imagenet-sample")
+models_dir = os.path.join(shared, "models")
+MODEL = "coral/mobilenet_v2_1.0_224_quant"
+ONNX = os.path.join(models_dir, "coral__mobilenet_v2_1.0_224_quant.onnx")
+
+
+def cli(*args):
+    return subprocess.run(["zoorepro", *args], capture_output=True, text=True)
+
+
+def expect_error(call, *needles):
+    try:
+        call()
+    except zoorepro.Error as e:
+        for needle in needles:
+            assert needle in str(e), (needle, str(e))
+        return str(e)
+    raise AssertionError(f"no zoorepro.Error ({needles})")
+
+
+def small_set():
+    """A flat folder of sample images: the first 5 and the 2 largest (one may be among the first)."""
+    files = sorted(os.path.join(root, f) for root, _, names in os.walk(sample) for f in names
+                   if f.endswith(".JPEG"))
+    chosen = files[:5] + sorted(files, key=os.path.getsize)[-2:]
+    folder = os.path.join(scratch, "small")
+    os.makedirs(folder, exist_ok=True)
+    for f in chosen:
+        shutil.copyfile(f, os.path.join(folder, os.path.basename(f)))
+    return folder
+
+
+def check_loader():
+    folder = small_set()
+    presets = [r["name"] for r in json.loads(cli("recipes", "--json").stdout)]
+    for name in presets:
+        got_names, rows, labels = [], [], []
+        with zoorepro.Loader(folder, name, batch_size=3, threads=2) as loader:
+            for names, label, batch in loader:
+                assert batch.dtype == np.float32 and batch.flags.writeable, batch.dtype
+                assert len(names) == len(label) == batch.shape[0] <= 3, (len(names), batch.shape)
+                got_names += names
+                labels += label.tolist()
+                rows.append(batch)
+            assert loader.failed == [], loader.failed
+        assert got_names == sorted(os.listdir(folder)), got_names
+        npy = os.path.join(scratch, "loader.npy")
+        out = cli("preprocess", "--recipe", name, *[os.path.join(folder, n) for n in got_names],
+                  "--out", npy)
+        assert out.returncode == 0, out.stderr
+        want = np.load(npy)
+        got = np.concatenate(rows)
+        assert got.shape == want.shape and got.tobytes() == want.tobytes(), name
+    print(f"Loader: {len(presets)} presets byte-identical to `zoorepro preprocess` .npy, dataset order")
+
+    # verify's labels and the shard's images: verify --predictions names both.
+    preds = os.path.join(scratch, "small.jsonl")
+    out = cli("--cache-dir", os.path.join(scratch, "cache-small"), "verify", "--model", MODEL,
+              "--models-dir", models_dir, "--val", folder, "--predictions", preds, "--no-cache")
+    assert out.returncode == 0, out.stderr
+    verified = [json.loads(line) for line in open(preds)]
+    got = [(n, int(l)) for names, label, _ in zoorepro.Loader(folder, presets[0], batch_size=4)
+           for n, l in zip(names, label)]
+    assert got == [(os.path.basename(v["file"]), v["label"]) for v in verified], got
+    whole = [n for names, _, _ in zoorepro.Loader(sample, presets[0], batch_size=16) for n in names]
+    part = [n for names, _, _ in zoorepro.Loader(sample, presets[0], batch_size=16, shard="1/3")
+            for n in names]
+    in_shard = [n for n in whole
+                if int.from_bytes(hashlib.sha256(n.encode()).digest()[:8], "big") % 3 == 1]
+    assert len(whole) == 100 and part == in_shard and 0 < len(part) < 100, (len(whole), len(part))
+    print(f"Loader: verify's names and labels; shard 1/3 holds its {len(part)} images of 100")
+
+
+def ort_model_fn(threads):
+    """onnxruntime's Python session with the options verify's sessions have (runtime/session.rs)."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.use_deterministic_compute = True
+    session = ort.InferenceSession(ONNX, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda batch: session.run(None, {name: batch})[0]
+
+
+def read_predictions(path):
+    return [(p["file"], p["label"], p["top5"], p["scores"]) for p in map(json.loads, open(path))]
+
+
+def check_evaluate():
+    cache = os.path.join(scratch, "cache-eval")
+    preds_onnx = os.path.join(scratch, "onnx.jsonl")
+    out = cli("--cache-dir", cache, "verify", "--model", MODEL, "--models-dir", models_dir,
+              "--val", sample, "--json", "--predictions", preds_onnx)
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    threads, batch = record["provenance"]["threads"], record["provenance"]["batch"]
+    with open(ONNX, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    preds_native = os.path.join(scratch, "native.jsonl")
+    result = zoorepro.evaluate(ort_model_fn(threads), sample, model=MODEL, name="ort-python",
+                               framework="onnxruntime", cache_dir=cache, batch_size=batch,
+                               threads=threads, checkpoint_sha256=digest, predictions=preds_native,
+                               report_dir=os.path.join(scratch, "reports"))
+    assert read_predictions(preds_native) == read_predictions(preds_onnx), "per-image top-5 differ"
+    assert (result["top1_correct"], result["top5_correct"], result["images"]) == (72, 93, 100), result
+    assert result["verdict"] == record["verdict"]["status"], (result["verdict"], record["verdict"])
+    assert set(result["marks"]) == set(record["verdict"]["marks"]) | {"unverified-model"}, result
+    native = result["record"]["onnx"]
+    assert native["path"] == "native:ort-python" and native["verification"] == "native", native
+    assert native["sidecar"]["native"] == {"framework": "onnxruntime", "name": "ort-python",
+                                           "checkpoint_sha256": digest}, native
+    assert result["record"]["provenance"]["provider"] == "native (onnxruntime)"
+    assert all(os.path.isfile(p) for p in result["reports"]) and len(result["reports"]) == 3, result
+    out = cli("--cache-dir", cache, "compare", str(record["store"]["run_id"]), str(result["run_id"]),
+              "--format", "json")
+    assert out.returncode == 0, out.stderr
+    print(f"evaluate: onnxruntime's Python session at verify's batch {batch} and {threads} threads: "
+          f"100 images, per-image top-5 and scores identical to verify's, verdict {result['verdict']} "
+          f"(marks {result['marks']}); `zoorepro compare` pairs the two runs")
+
+    # Resumable after an exception, and only with the checkpoint's digest.
+    calls = {"n": 0}
+    model_fn = ort_model_fn(threads)
+
+    def failing(x):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ValueError("out of memory, say")
+        return model_fn(x)
+
+    cache2 = os.path.join(scratch, "cache-resume")
+    kwargs = dict(model=MODEL, cache_dir=cache2, batch_size=10, checkpoint_sha256="ab" * 32,
+                  report_dir=os.path.join(scratch, "reports"))
+    try:
+        zoorepro.evaluate(failing, sample, **kwargs)
+        raise AssertionError("the exception did not propagate")
+    except ValueError as e:
+        assert str(e) == "out of memory, say", e
+    runs = json.loads(cli("--cache-dir", cache2, "runs", "--json").stdout)
+    assert len(runs) == 1, runs
+    stored = runs[0]
+    assert stored["images"] == 20 and not stored["complete"], stored
+    again = zoorepro.evaluate(model_fn, sample, **kwargs)
+    assert again["reused"] == 20 and again["record"]["store"]["key"] == stored["key"], again
+    assert (again["top1_correct"], again["top5_correct"]) == (72, 93), again
+    fresh = zoorepro.evaluate(model_fn, sample, model=MODEL, cache_dir=cache2, batch_size=10,
+                              report_dir=os.path.join(scratch, "reports"))
+    assert fresh["reused"] == 0 and fresh["record"]["store"]["key"] != stored["key"], fresh
+    print("evaluate: model_fn's exception propagates with 20 rows stored whole; the same "
+          "checkpoint_sha256 resumes them (20 reused); no digest is a new run")
+
+
+def check_careless():
+    folder = os.path.join(scratch, "small")
+    expect_error(lambda: zoorepro.Loader(os.path.join(scratch, "nope"), "keras-caffe"), "nope")
+    expect_error(lambda: zoorepro.Loader(folder, "no-such-recipe"), "no-such-recipe")
+    expect_error(lambda: zoorepro.Loader(folder, "keras-caffe", batch_size=0), "batch_size")
+    expect_error(lambda: zoorepro.Loader(folder, "keras-caffe", batch_size=4096 * 2), "batch_size")
+    expect_error(lambda: zoorepro.Loader(folder, "keras-caffe", threads=-1), "threads")
+    expect_error(lambda: zoorepro.Loader(folder, "keras-caffe", batch_size=2.5), "batch_size")
+    expect_error(lambda: zoorepro.Loader(folder, "keras-caffe", shard="3/2"), "--shard")
+    # Leaving early, and two at once.
+    a = zoorepro.Loader(sample, "keras-caffe", batch_size=4, threads=1)
+    b = zoorepro.Loader(sample, "torchvision", batch_size=5, threads=1)
+    first_a, first_b = next(a), next(b)
+    assert first_a[2].shape == (4, 224, 224, 3) or first_a[2].shape[0] == 4, first_a[2].shape
+    assert first_b[2].shape[0] == 5
+    for i, _ in enumerate(a):
+        if i == 2:
+            break
+    del a
+    assert sum(len(n) for n, _, _ in b) == 95
+    b.close()
+    assert list(b) == []
+
+    kwargs = dict(model=MODEL, cache_dir=os.path.join(scratch, "cache-careless"), batch_size=8,
+                  report_dir=os.path.join(scratch, "reports"))
+    ones = lambda x: np.ones((x.shape[0], 1001), np.float32)  # noqa: E731
+    expect_error(lambda: zoorepro.evaluate(ones, os.path.join(scratch, "nope"), **kwargs), "nope")
+    expect_error(lambda: zoorepro.evaluate(ones, folder), "model=ID")
+    expect_error(lambda: zoorepro.evaluate(ones, folder, like=MODEL), "name=")
+    expect_error(lambda: zoorepro.evaluate(ones, folder, model="no/such-model", cache_dir=scratch),
+                 "no/such-model")
+    expect_error(lambda: zoorepro.evaluate(ones, folder, checkpoint_sha256="xyz", **kwargs),
+                 "64 hex digits")
+    for bad, needle in [
+        (lambda x: np.ones((x.shape[0],), np.float32), "shape"),
+        (lambda x: np.ones((x.shape[0] + 1, 1001), np.float32), "shape"),
+        (lambda x: np.ones((x.shape[0], 1000), np.float32), "1000 classes"),
+        (lambda x: np.array([["a"] * 1001] * x.shape[0]), "numbers"),
+        (lambda x: None, "numbers"),
+    ]:
+        expect_error(lambda: zoorepro.evaluate(bad, folder, **kwargs), needle)
+    nan = zoorepro.evaluate(lambda x: np.full((x.shape[0], 1001), np.nan), folder, **kwargs)
+    count = len(os.listdir(folder))
+    assert nan["record"]["provenance"]["nan_outputs"] == count == nan["images"], nan
+    doubles = zoorepro.evaluate(lambda x: np.ones((x.shape[0], 1001)), folder, **kwargs)
+    assert doubles["top1_correct"] == 0 and doubles["failed"] == 0, doubles
+    print("careless use: missing folders, bad arguments, wrong shapes, dtypes, class counts and "
+          "None are zoorepro.Error; NaN is counted; loops left early and two loaders at once work")
+
+
+CHILD = r"""
+import sys, zoorepro
+loader = zoorepro.Loader(sys.argv[1], "torchvision", batch_size=40, threads=1)
+try:
+    for names, labels, batch in loader:
+        print("batch", len(names), flush=True)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+    sys.exit(3)
+print("done", flush=True)
+"""
+
+
+def check_interrupt():
+    child = subprocess.Popen([sys.executable, "-c", CHILD, sample], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    line = child.stdout.readline()
+    assert line.startswith("batch"), line
+    sent = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert child.returncode == 3 and "KeyboardInterrupt" in out, (child.returncode, out, err)
+    assert "panick" not in err and "RUST_BACKTRACE" not in err and err.strip() == "", err
+    print(f"Ctrl-C: KeyboardInterrupt in the iterating process {took:.2f} s after SIGINT, nothing on stderr")
+
+
+EVALUATE_CHILD = r"""
+import os, sys, time, numpy as np, zoorepro
+calls = []
+def slow(batch):
+    calls.append(len(batch))
+    print("call", len(calls), flush=True)
+    time.sleep(30)
+    return np.ones((len(batch), 1001), np.float32)
+kwargs = dict(model="coral/mobilenet_v2_1.0_224_quant", cache_dir=sys.argv[2], batch_size=10,
+              checkpoint_sha256="cd" * 32, report_dir=sys.argv[3], threads=1)
+try:
+    zoorepro.evaluate(lambda b: slow(b) if calls else (calls.append(1) or np.ones((len(b), 1001), np.float32)),
+                      sys.argv[1], **kwargs)
+except KeyboardInterrupt:
+    again = zoorepro.evaluate(lambda b: np.ones((len(b), 1001), np.float32), sys.argv[1], **kwargs)
+    print("resumed", again["reused"], again["images"], flush=True)
+    sys.exit(3)
+"""
+
+
+def check_evaluate_interrupt():
+    """Ctrl-C while model_fn runs: KeyboardInterrupt in the caller, the batch before it stored."""
+    child = subprocess.Popen([sys.executable, "-c", EVALUATE_CHILD, sample,
+                              os.path.join(scratch, "cache-sigint"), os.path.join(scratch, "reports")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = child.stdout.readline()
+    assert line.startswith("call 2"), line
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 3 and "resumed 10 100" in out, (child.returncode, out, err)
+    assert "panick" not in err, err
+    print("Ctrl-C in evaluate: KeyboardInterrupt in the caller, the first batch's 10 rows stored, "
+          "and the rerun with the same checkpoint_sha256 reuses them")
+
+
+check_loader()
+check_evaluate()
+check_careless()
+check_interrupt()
+check_evaluate_interrupt()
