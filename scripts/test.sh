@@ -7,7 +7,9 @@
 #                               integration tests driving the real binary on ../shared (real JPEGs,
 #                               real ONNX models, the real ONNX Runtime), the bit-exact parity
 #                               harness; the system components (Chromium, Slurm) in their own
-#                               stage; and the JPEG and non-JPEG corpus checks against Pillow.
+#                               stage; the Python wheel, installed and run as a user gets it
+#                               (scripts/test_wheel.sh); and the JPEG and non-JPEG corpus checks
+#                               against Pillow.
 #   scripts/test.sh --quick     everyday work, at most 3 minutes on 2 cores after a build:
 #                               formatting, the unit tests, and a smoke pass of the real binary
 #                               on the bundled demo (needs no ../shared). Assumes setup was run.
@@ -149,6 +151,10 @@ stage "test run" cargo test --release --locked "$@"
 # packages where missing), the Slurm recipe on a real one-node Slurm (as root).
 stage "system components" cargo test --release --locked --test system
 stage smoke smoke
+# Issue 39: the wheel as a Python user gets it (scripts/test_wheel.sh): built by maturin into this
+# target folder with the release profile, so it reuses the test build's dependencies; installed
+# into a fresh venv with only its PyPI dependencies; run with cargo and rustc off PATH.
+stage wheel bash scripts/test_wheel.sh
 # Issue 18's yardstick: every JPEG of tests/jpeg-corpus accepted, refused and decoded as Pillow 13 does.
 stage "jpeg corpus" bash scripts/parity/parity_corpus.sh --jobs 2
 # Issue 35 item 11: PNG, TIFF, GIF, BMP and WebP of tests/nonjpeg-corpus accepted, refused and

@@ -4,16 +4,22 @@
 # and runs it from a folder outside the checkout with `cargo` and `rustc` off PATH and no zoorepro
 # or ONNX Runtime variable set. Checks:
 #   - `zoorepro --version` is the crate's version; a value out of range exits 2 with one line;
+#   - `cargo` and `rustc` are not found from inside the check (`command -v` fails there);
 #   - `zoorepro verify` from the wheel reproduces the shared sample's counts (MODELS.md:
-#     coral/mobilenet_v2_1.0_224_quant 72/93 of 100) with ONNX Runtime from the onnxruntime wheel;
+#     coral/mobilenet_v2_1.0_224_quant 72/93 of 100) with ONNX Runtime from the onnxruntime wheel,
+#     found with no variable set, and its record names the `zoorepro` script as the command, not
+#     the Python interpreter that runs it;
 #   - `zoorepro.preprocess` (a path and the bytes) equals the `.npy` of `zoorepro preprocess` in
 #     shape, dtype and bytes for every preset (`zoorepro recipes`: the Pillow, TensorFlow, OpenCV
 #     and torch pipelines) and for --pillow-compat 12 and simd; a bad recipe or image raises
-#     zoorepro.Error with the CLI's message.
+#     zoorepro.Error with the CLI's message;
+#   - in a second venv with the wheel but without its onnxruntime dependency, `verify` exits 2
+#     with one line naming `pip install onnxruntime==PIN` (PIN: pyproject.toml's).
 #
 #   scripts/test_wheel.sh [--zig] [--wheel FILE]      (--wheel: test that wheel, build nothing)
 #
-# Not run by scripts/test.sh (CI's time budget): a wheel build is a release build of its own.
+# scripts/test.sh runs it as its stage `wheel` (CI), after the tests' release build, whose
+# dependencies the wheel's build reuses (same target folder and profile).
 set -euo pipefail
 repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 shared="$(realpath "${ZOOREPRO_SHARED:-$repo/../shared}")"
@@ -58,9 +64,13 @@ out = cli("verify", "--batch", "0", "--model", "x", "--val", sample)
 assert out.returncode == 2 and out.stderr.count("\n") == 1, out
 assert out.stderr.startswith("zoorepro: error: "), out
 
+for tool in ("cargo", "rustc"):
+    found = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True)
+    assert found.returncode != 0, f"{tool} is on PATH inside the check: {found.stdout}"
+
 model = "coral/mobilenet_v2_1.0_224_quant"
-out = cli("--cache-dir", os.path.join(scratch, "cache"), "verify", "--model", model,
-          "--models-dir", os.path.join(shared, "models"), "--val", sample, "--json")
+verify = ["verify", "--model", model, "--models-dir", os.path.join(shared, "models"), "--val", sample]
+out = cli("--cache-dir", os.path.join(scratch, "cache"), *verify, "--json")
 assert out.returncode == 0, out.stderr
 record = json.loads(out.stdout)
 assert (record["images"], record["failed"]) == (100, 0), record
@@ -68,7 +78,11 @@ assert (record["top1_correct"], record["top5_correct"]) == (72, 93), record
 assert record["verdict"]["status"] == "reproduced", record["verdict"]
 ort = record["provenance"]["ort_library"]
 assert "site-packages/onnxruntime/capi/libonnxruntime.so" in ort, ort
-print(f"verify {model}: 72/93 of 100, reproduced, ONNX Runtime from {ort}")
+command = record["provenance"]["command_line"]
+script = subprocess.run(["sh", "-c", "command -v zoorepro"], capture_output=True, text=True).stdout.strip()
+assert command[0] == script and command[-len(verify) - 1:] == [*verify, "--json"], (command, script)
+print(f"verify {model}: 72/93 of 100, reproduced, ONNX Runtime from {ort}; "
+      f"the record's command: {' '.join(command[:3])} ...")
 
 presets = [r["name"] for r in json.loads(cli("recipes", "--json").stdout)]
 cases = [(name, None) for name in presets] + [(presets[0], "12"), (presets[0], "simd")]
@@ -109,6 +123,24 @@ for tool in cargo rustc; do
     exit 1
   fi
 done
+# The wheel without its onnxruntime dependency (pip --no-deps): one line, exit 2, naming the pin.
+pin="$(sed -n 's/.*"onnxruntime==\([^"]*\)".*/\1/p' "$repo/pyproject.toml")"
+python3 -m venv "$scratch/bare"
+"$scratch/bare/bin/pip" install -q --disable-pip-version-check numpy
+"$scratch/bare/bin/pip" install -q --disable-pip-version-check --no-deps "$wheel"
+status=0
+(cd "$scratch/work" && env -i HOME="$scratch/home" PATH="$scratch/bare/bin:${clean_path#*:}" LANG=C.UTF-8 \
+  XDG_DATA_HOME="$scratch/home/data" zoorepro --cache-dir "$scratch/cache" verify \
+  --model coral/mobilenet_v2_1.0_224_quant --models-dir "$shared/models" --val "$shared/imagenet-sample" \
+  >/dev/null 2>"$scratch/bare.log") || status=$?
+if [ "$status" != 2 ] || [ "$(wc -l <"$scratch/bare.log")" != 1 ] ||
+  ! grep -qF "pip install onnxruntime==$pin\`" "$scratch/bare.log"; then
+  cat "$scratch/bare.log" >&2
+  echo "test_wheel: without onnxruntime, verify gave exit $status, not 2 with one line naming" \
+    "pip install onnxruntime==$pin" >&2
+  exit 1
+fi
+echo "without onnxruntime: exit 2, $(cat "$scratch/bare.log")"
 start=$(date +%s)
 (cd "$scratch/work" && env -i HOME="$scratch/home" PATH="$clean_path" LANG=C.UTF-8 \
   XDG_DATA_HOME="$scratch/home/data" python check.py "$shared" "$scratch" "$version")

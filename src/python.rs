@@ -55,10 +55,12 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// `zoorepro ARGS...` in this process, `argv` being `sys.argv` (the program first): the exit
 /// status the binary would give. The GIL is released while the command runs; stdout is flushed
-/// before returning, since no Rust `main` returns here to do it.
+/// before returning, since no Rust `main` returns here to do it. `argv` is what records name as
+/// the command line: the process's own arguments start with the Python interpreter.
 #[pyfunction]
 fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> i32 {
-    py.detach(|| {
+    crate::util::invocation::set(Some(argv.clone()));
+    let status = py.detach(|| {
         let status = catch_unwind(AssertUnwindSafe(|| cli_main(argv))).unwrap_or_else(|payload| {
             eprintln!(
                 "zoorepro: error: internal error: {}",
@@ -68,7 +70,9 @@ fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> i32 {
         });
         let _ = std::io::Write::flush(&mut std::io::stdout());
         status
-    })
+    });
+    crate::util::invocation::set(None);
+    status
 }
 
 /// Parse and run as `src/main.rs` does: a value out of range is one line and exit 2; `--help`,
@@ -92,10 +96,11 @@ fn cli_main(argv: Vec<OsString>) -> i32 {
 }
 
 /// Names the `onnxruntime` wheel's library (`onnxruntime/capi/libonnxruntime.so*`), which the
-/// Python package finds on import: the runtime tries it after `--ort-lib` and `ORT_DYLIB_PATH`,
-/// before its other places.
+/// Python package looks for on import: the runtime tries it after `--ort-lib` and
+/// `ORT_DYLIB_PATH`, before its other places. `None`: that wheel is not installed, and a missing
+/// library is reported as the missing dependency it is.
 #[pyfunction]
-fn set_ort_library(path: PathBuf) {
+fn set_ort_library(path: Option<PathBuf>) {
     crate::runtime::set_wheel_library(path);
 }
 

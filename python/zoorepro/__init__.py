@@ -40,9 +40,8 @@ def _onnxruntime_library() -> Optional[str]:
     return None
 
 
-_library = _onnxruntime_library()
-if _library is not None:
-    _zoorepro.set_ort_library(_library)
+# None (onnxruntime not installed) is named too: the CLI then says which `pip install` fixes it.
+_zoorepro.set_ort_library(_onnxruntime_library())
 
 
 def preprocess(

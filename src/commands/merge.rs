@@ -550,7 +550,7 @@ fn record_parts(
         duplicate_contents: None,
         provenance: Provenance {
             tool_version: env!("CARGO_PKG_VERSION").into(),
-            command_line: std::env::args().collect(),
+            command_line: crate::util::invocation::command_line(),
             home: home.display().to_string(),
             ort_version: key.ort_version.clone(),
             ort_library: made.ort_library.unwrap_or_default(),

@@ -45,13 +45,14 @@ pub fn venv_library(venv: &Path) -> Option<PathBuf> {
 }
 
 /// The library of the `onnxruntime` wheel the `zoorepro` wheel depends on, where the Python
-/// package found it (`onnxruntime/capi/libonnxruntime.so*`); unset outside the wheel.
-static WHEEL_LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+/// package found it (`onnxruntime/capi/libonnxruntime.so*`); `Some(None)` when running from the
+/// wheel without that dependency installed; unset outside the wheel.
+static WHEEL_LIBRARY: OnceLock<Option<PathBuf>> = OnceLock::new();
 
 /// Names the `onnxruntime` wheel's library for this process (the Python package does, on import),
-/// so `pip install zoorepro` runs with no setup step and no environment variable. The first call
-/// wins: one process loads one library.
-pub fn set_wheel_library(path: PathBuf) {
+/// so `pip install zoorepro` runs with no setup step and no environment variable; `None` says
+/// that wheel is not installed. The first call wins: one process loads one library.
+pub fn set_wheel_library(path: Option<PathBuf>) {
     let _ = WHEEL_LIBRARY.set(path);
 }
 
@@ -66,7 +67,7 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return vec![PathBuf::from(path)];
     }
-    let mut candidates: Vec<PathBuf> = WHEEL_LIBRARY.get().cloned().into_iter().collect();
+    let mut candidates: Vec<PathBuf> = WHEEL_LIBRARY.get().cloned().flatten().into_iter().collect();
     if let Some(dir) = std::env::var_os("ZOOREPRO_ORT_DIR").filter(|p| !p.is_empty()) {
         candidates.push(PathBuf::from(dir).join("libonnxruntime.so"));
     }
@@ -188,6 +189,10 @@ impl Runtime {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            // From the wheel, the one fix is its missing dependency, at the release it pins.
+            if WHEEL_LIBRARY.get().is_some_and(Option::is_none) {
+                return Err(RuntimeError::WheelDependencyMissing);
+            }
             return Err(RuntimeError::LibraryNotFound { looked });
         };
         let version = library_version(&library)?;

@@ -29,6 +29,12 @@ const SETUP_HINT: &str = "with an installed zoorepro, `pip install onnxruntime` 
 pub enum RuntimeError {
     #[error("no ONNX Runtime library found (looked for {looked}): {SETUP_HINT}")]
     LibraryNotFound { looked: String },
+    #[error(
+        "no ONNX Runtime library: the onnxruntime wheel this zoorepro wheel loads it from is not installed in \
+         this Python environment; run `pip install onnxruntime=={EXPECTED_ORT_VERSION}` (or pass --ort-lib FILE / \
+         set ORT_DYLIB_PATH to a libonnxruntime.so >= 1.31)"
+    )]
+    WheelDependencyMissing,
     #[error("cannot load the ONNX Runtime library {path}: {reason}; {SETUP_HINT}")]
     LibraryLoad { path: PathBuf, reason: String },
     #[error("cannot load the ONNX model {path}: {reason}")]

@@ -1,9 +1,11 @@
 //! Small helpers every subsystem uses: [`safe_file`] (reading only regular files, the one atomic
 //! writer), [`escape`] (file names and messages made safe for each output), [`hex`] (digests as
-//! text), [`text_table`] (aligned columns for a terminal) and [`time`] (timestamps).
+//! text), [`text_table`] (aligned columns for a terminal), [`time`] (timestamps) and
+//! [`invocation`] (the command line a record names).
 
 pub mod escape;
 pub mod hex;
+pub mod invocation;
 pub mod safe_file;
 pub mod text_table;
 pub mod time;

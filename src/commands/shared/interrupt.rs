@@ -106,9 +106,7 @@ fn wait_and_exit(read_end: libc::c_int) {
             Err(e) => Kept::Unknown(e.to_string()),
         },
     };
-    let command: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let command = crate::util::invocation::command_line();
     // On a terminal the progress bar holds the current line.
     let lead = if std::io::stderr().is_terminal() {
         "\n"

@@ -373,7 +373,7 @@ fn provenance(
     let text = |f: fn(&Runtime) -> String| runtime.map(f).unwrap_or_default();
     Provenance {
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        command_line: std::env::args().collect(),
+        command_line: crate::util::invocation::command_line(),
         home: member.under_test.home.display().to_string(),
         ort_version: text(|r| r.version().into()),
         ort_library: text(|r| r.library().display().to_string()),
