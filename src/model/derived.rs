@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::manifest::{Dim, Manifest, ManifestError, declared_recipe};
 use crate::image::recipe::Recipe;
+use crate::image::sources;
 
 impl Manifest {
     /// The recipe a run of `recipe` is judged as: the declared recipe making the same tensor,
@@ -109,6 +110,54 @@ impl Manifest {
 
 /// What `--like` puts before the known model's id.
 pub const LIKE_PREFIX: &str = "like/";
+
+/// A declared recipe a user names on the command line, under a name that reads a file
+/// (`timm:FILE.json`, stored inline by `add-model`): the file, where it can still be read, must
+/// make the tensor stored under its name, or the name would stand for two recipes.
+pub(super) fn still_what_its_name_says(id: &str, declared: &Recipe) -> Result<(), ManifestError> {
+    if !sources::is_source(&declared.name) || sources::resolve_builtin(&declared.name).is_ok() {
+        return Ok(());
+    }
+    match sources::resolve(&declared.name) {
+        Ok(now) if !now.same_tensor(declared) => Err(ManifestError::ChangedFile {
+            id: id.to_string(),
+            name: declared.name.clone(),
+            reason: format!(
+                "the file now makes another tensor than the one the manifest stored under this name \
+             ({}, not {}): give the changed file another name, or register it again with add-model",
+                tensor_summary(&now),
+                tensor_summary(declared)
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A recipe's arithmetic in a few words, for telling two apart.
+fn tensor_summary(recipe: &Recipe) -> String {
+    format!(
+        "{}, {}, mean {:?}, std {:?}",
+        recipe
+            .resize_mode
+            .describe(recipe.resize_size, recipe.crop_size),
+        recipe.filter.name(),
+        recipe.mean,
+        recipe.std
+    )
+}
+
+/// An inline recipe under a built-in source's name must make that source's tensor: the name
+/// means its tensor wherever it is written.
+pub(super) fn not_a_builtin_name_for_another_tensor(recipe: &Recipe) -> Result<(), String> {
+    match sources::resolve_builtin(&recipe.name) {
+        Ok(builtin) if !builtin.same_tensor(recipe) => Err(format!(
+            "inline recipe {} takes the name of a built-in recipe but makes another tensor: give \
+             it a name of its own",
+            recipe.name
+        )),
+        _ => Ok(()),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -282,37 +282,6 @@ pub(super) fn declared_recipe(declared: &RecipeRef) -> Result<Recipe, String> {
     }
 }
 
-/// A declared recipe a user names on the command line, under a name that reads a file
-/// (`timm:FILE.json`, stored inline by `add-model`): the file, where it can still be read, must
-/// make the tensor stored under its name, or the name would stand for two recipes.
-fn still_what_its_name_says(declared: &Recipe) -> Result<(), String> {
-    if !sources::is_source(&declared.name) || sources::resolve_builtin(&declared.name).is_ok() {
-        return Ok(());
-    }
-    match sources::resolve(&declared.name) {
-        Ok(now) if !now.same_tensor(declared) => Err(format!(
-            "the file now makes another tensor than the one the manifest stored under this name \
-             ({}, not {}): give the changed file another name, or register it again with add-model",
-            tensor_summary(&now),
-            tensor_summary(declared)
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// A recipe's arithmetic in a few words, for telling two apart.
-fn tensor_summary(recipe: &Recipe) -> String {
-    format!(
-        "{}, {}, mean {:?}, std {:?}",
-        recipe
-            .resize_mode
-            .describe(recipe.resize_size, recipe.crop_size),
-        recipe.filter.name(),
-        recipe.mean,
-        recipe.std
-    )
-}
-
 impl Manifest {
     /// Resolves a recipe for this model by name (its default when `None`): one the manifest
     /// declares, else any preset or recipe source (`image::sources`) whose tensor fits the input.
@@ -330,11 +299,7 @@ impl Manifest {
             };
             let recipe = declared_recipe(declared).map_err(unknown)?;
             if name.is_some() {
-                still_what_its_name_says(&recipe).map_err(|reason| ManifestError::ChangedFile {
-                    id: self.id.clone(),
-                    name: wanted.to_string(),
-                    reason,
-                })?;
+                super::derived::still_what_its_name_says(&self.id, &recipe)?;
             }
             return Ok(recipe);
         }
@@ -491,16 +456,7 @@ impl Manifest {
                     recipe
                         .validate()
                         .map_err(|e| format!("recipe {}: {e}", recipe.name))?;
-                    // A built-in source's name means its tensor, wherever it is written.
-                    if let Ok(builtin) = sources::resolve_builtin(&recipe.name)
-                        && !builtin.same_tensor(recipe)
-                    {
-                        return Err(format!(
-                            "inline recipe {} takes the name of a built-in recipe but makes another \
-                             tensor: give it a name of its own",
-                            recipe.name
-                        ));
-                    }
+                    super::derived::not_a_builtin_name_for_another_tensor(recipe)?;
                     recipe.clone()
                 }
             };
