@@ -14,8 +14,12 @@ use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
 use crate::runtime::Classifier;
 
-/// Images decoded and run per step: bounds the tensors held at once (chunk × distinct tensors).
+/// Images decoded and run per step, at most: bounds the tensors held at once (chunk × distinct
+/// tensors), with CHUNK_BYTES.
 const CHUNK: usize = 8;
+/// The most tensor bytes held for a step; a single image's may not exceed IMAGE_BYTES.
+const CHUNK_BYTES: usize = 512 << 20;
+const IMAGE_BYTES: usize = 2 << 30;
 const LABELS: usize = 1000;
 
 /// One image's tensors, one per distinct tensor, and whether each could be prepared.
@@ -79,7 +83,9 @@ pub fn measure(
         inference_time: Duration::ZERO,
         decode_threads: decode_pool.current_num_threads(),
     };
-    for chunk in chosen.chunks(CHUNK) {
+    let per_image = images_at_once(distinct.len(), sample_len, shape)?;
+    let chunk_images = (CHUNK_BYTES / per_image).clamp(1, CHUNK);
+    for chunk in chosen.chunks(chunk_images) {
         let started = Instant::now();
         let prepared = decode_pool.install(|| prepare(chunk, &preparations, sample_len));
         measured.preprocess_time += started.elapsed();
@@ -125,6 +131,20 @@ pub fn measure(
         on_progress(chunk.len());
     }
     Ok(measured)
+}
+
+/// One image's bytes of distinct tensors, refused above IMAGE_BYTES.
+fn images_at_once(tensors: usize, sample_len: usize, shape: [usize; 3]) -> anyhow::Result<usize> {
+    let per_image = tensors * sample_len * size_of::<f32>();
+    if per_image > IMAGE_BYTES {
+        anyhow::bail!(
+            "the {tensors} distinct tensors of the candidates at {shape:?} take {:.1} GiB an \
+             image, more than the {} GiB explain holds: pass --no-sources to try the presets only",
+            per_image as f64 / f64::from(1u32 << 30),
+            IMAGE_BYTES >> 30
+        );
+    }
+    Ok(per_image)
 }
 
 /// Every distinct tensor of each image of `chunk`, the images in parallel, each decoded once.

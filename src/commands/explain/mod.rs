@@ -73,6 +73,7 @@ pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<i32> {
         manifest.output.classes,
         &published,
     );
+    something_to_explain(&under_test, against.is_some())?;
     let measured = measure_candidates(args, &under_test, bytes, &dataset, &chosen, &all)?;
 
     let (expected, measured_on) = expected_number(&under_test, &dataset, &chosen, &measured);
@@ -279,6 +280,19 @@ fn reference_predictions(ctx: &Context, query: &str) -> anyhow::Result<(Against,
         pairing: PairingNotes::default(),
     };
     Ok((against, Reference { top5, contents }))
+}
+
+/// Checked before the candidates run (minutes): with no expected reference at all and no run to
+/// match, there is nothing to explain whatever the images turn out to be.
+fn something_to_explain(under_test: &ModelUnderTest, against: bool) -> anyhow::Result<()> {
+    if !against && !under_test.manifest.references.iter().any(|r| r.expected) {
+        bail!(
+            "{} has no published number to explain: pass --against RUN|MODEL, a run whose \
+             predictions to match (`zoorepro runs` lists them)",
+            under_test.manifest.id
+        );
+    }
+    Ok(())
 }
 
 /// The number the manifest expects of its recipe on the sample: measured on the sample's very
