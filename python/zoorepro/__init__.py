@@ -175,8 +175,8 @@ def evaluate(
     probabilities of shape (N, classes), a numpy array or anything numpy.asarray takes (a CPU
     torch tensor is detached and converted); they are ranked as float32, NaN below every number.
     model=ID: this is model ID (its manifest's recipe, classes and published references judge
-    it). like=ID: a model of its own (name= required), preprocessed and scored as ID is, with no
-    reference. recipe: another recipe of the manifest (`verify --recipe`). The other arguments
+    it). like=ID: your own model of ID (name= required), judged by ID's recipes and references as
+    `verify --like ID` judges an export: the run is `like/ID`, marked unpinned. recipe: another recipe of the manifest (`verify --recipe`). The other arguments
     are verify's flags of the same names: cache_dir (`--cache-dir`, the store), batch_size
     (`--batch`: images per model_fn call, default 32), threads (decoding threads, default every
     core), shard, ground_truth, report_dir, predictions (a JSON Lines file of per-image top-5),
@@ -201,9 +201,9 @@ def evaluate(
     """
     if (model is None) == (like is None):
         raise Error("evaluate takes model=ID (this model's weights, judged by its references) or like=ID "
-                    "(a model of its own, preprocessed and scored as ID), one of them")
+                    "(your own model of ID, judged as verify --like judges an export), one of them")
     if like is not None and not name:
-        raise Error("like=ID needs name=: the run is the named model's, not ID's")
+        raise Error("like=ID needs name=: the record names your model, not ID's file")
     argv: List[str] = []
     for flag, value in (("--home", home), ("--cache-dir", cache_dir)):
         if value is not None:

@@ -153,6 +153,15 @@ def check_evaluate():
           f"100 images, per-image top-5 and scores identical to verify's, verdict {result['verdict']} "
           f"(marks {result['marks']}); `zoorepro compare` pairs the two runs")
 
+    # like=ID: judged as `verify --like ID` judges an export, under like/ID, the record saying so.
+    liked = zoorepro.evaluate(ort_model_fn(threads), sample, like=MODEL, name="mine",
+                              cache_dir=cache, batch_size=batch, threads=threads,
+                              report_dir=os.path.join(scratch, "reports"))
+    assert liked["verdict"] == record["verdict"]["status"], (liked["verdict"], record["verdict"])
+    assert liked["record"]["model_id"] == "like/" + MODEL, liked["record"]["model_id"]
+    assert liked["record"]["onnx"]["like"]["model"] == MODEL, liked["record"]["onnx"]
+    print(f"evaluate like={MODEL}: like/{MODEL}, verdict {liked['verdict']} as verify's")
+
     # Resumable after an exception, and only with the checkpoint's digest.
     calls = {"n": 0}
     model_fn = ort_model_fn(threads)

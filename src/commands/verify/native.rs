@@ -28,7 +28,7 @@ use crate::dataset::Shard;
 use crate::eval::trust::Coverage;
 use crate::report::{OnnxInfo, RunRecord};
 use crate::runtime::{Classifier, OptLevel, Provider, SessionOptions};
-use crate::store::RunKey;
+use crate::store::{LikeInfo, RunKey};
 use crate::util::hex::sha256_hex;
 
 /// What the caller says of the model it runs.
@@ -165,7 +165,7 @@ pub fn run_native(
     }))
 }
 
-/// The manifest and recipe the native model is run with (`like`: renamed, with no reference),
+/// The manifest and recipe the native model is run with (`like`: as `verify --like` judges a file),
 /// once every output it will write is known to be writable.
 fn under_test(
     ctx: &Context,
@@ -175,8 +175,22 @@ fn under_test(
     let mut under_test = ModelUnderTest::native(ctx, &args.model, native.onnx_info())?;
     under_test.onnx.manifest_sha256 = under_test.manifest.sha256.clone();
     if native.like {
-        under_test.manifest.id = native.name.clone();
-        under_test.manifest.references.clear();
+        // As `verify --like`: judged by the known model's recipes and references, under an id
+        // of its own (`like/ID`), the record saying whose model it is.
+        let known = under_test.manifest.id.clone();
+        let known_sha256 = under_test.manifest.sha256.clone();
+        under_test.manifest = under_test
+            .manifest
+            .like(std::path::Path::new(&under_test.onnx.path));
+        under_test.onnx.like = Some(LikeInfo {
+            note: format!(
+                "{} is your model, run natively, not {known}'s file: judged by {known}'s recipes \
+                 and references (like={known}), unpinned",
+                under_test.onnx.path
+            ),
+            model: known,
+            known_sha256,
+        });
     }
     if let Some(framework) = &native.framework {
         under_test.manifest.framework = framework.clone();
