@@ -408,3 +408,36 @@ fn explain_scores_a_folder_labelled_by_ground_truth() {
     let top1 = own["top1"].as_f64().unwrap();
     assert!((top1 - 100.0 * right as f64 / 30.0).abs() < 1e-9, "{own}");
 }
+
+#[test]
+fn determinism_takes_a_ground_truth_file_and_refuses_a_bad_one_naming_it() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let val = scratch.path().join("mine");
+    let files = renamed_flat_folder(&shared, &val, 8);
+    let rows: Vec<(String, String)> = files
+        .iter()
+        .map(|(name, wnid, _)| (name.clone(), wnid.clone()))
+        .collect();
+    let truth = scratch.path().join("truth.csv");
+    write_csv(&truth, &rows);
+    let bad = scratch.path().join("bad.csv");
+    std::fs::write(&bad, "image,class\nphoto_001.jpg,1000\n").unwrap();
+    let onnx = shared_model(&shared, V1);
+    let determinism = |labels: &Path| {
+        common::run(
+            common::zoorepro(&scratch.path().join("cache"))
+                .args(["determinism", "--model", V1, "--onnx", s(&onnx)])
+                .args(["--val", s(&val), "--samples", "8", "--batch-sizes", "1,4"])
+                .args(["--json", "--ground-truth", s(labels)]),
+        )
+    };
+    let labelled = determinism(&truth);
+    assert!(labelled.status <= 1, "{}", labelled.stderr);
+    assert!(
+        labelled.json()["verdict"].is_string(),
+        "{}",
+        labelled.stdout
+    );
+    assert_error(&determinism(&bad), &[s(&bad), "line 2"]);
+}
