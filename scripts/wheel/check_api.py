@@ -246,7 +246,9 @@ def check_careless():
 
 CHILD = r"""
 import sys, zoorepro
-loader = zoorepro.Loader(sys.argv[1], "torchvision", batch_size=40, threads=1)
+# 1,000 images at 1024 x 1024 on one thread, a few at a time: many seconds of decoding, so that
+# the signal comes while the Loader works, whatever the machine's speed.
+loader = zoorepro.Loader(sys.argv[1], "keras:caffe@1024", batch_size=4, threads=1)
 try:
     for names, labels, batch in loader:
         print("batch", len(names), flush=True)
@@ -257,8 +259,23 @@ print("done", flush=True)
 """
 
 
+def symlinked_copies(copies):
+    """The sample `copies` times over in one ImageFolder, as symlinks under new names."""
+    root = os.path.join(scratch, f"sample-x{copies}")
+    if not os.path.isdir(root):
+        for wnid in os.listdir(sample):
+            if not os.path.isdir(os.path.join(sample, wnid)):
+                continue
+            os.makedirs(os.path.join(root, wnid))
+            for name in os.listdir(os.path.join(sample, wnid)):
+                for i in range(copies):
+                    os.symlink(os.path.join(sample, wnid, name),
+                               os.path.join(root, wnid, f"copy{i}_{name}"))
+    return root
+
+
 def check_interrupt():
-    child = subprocess.Popen([sys.executable, "-c", CHILD, sample], stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-c", CHILD, symlinked_copies(10)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     line = child.stdout.readline()
     assert line.startswith("batch"), line
