@@ -54,6 +54,16 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
     let contents = [store.contents(a.id)?, store.contents(b.id)?];
 
     let pair = PairTally::of(&a_rows, &b_rows, &contents);
+    if pair.labelled_differently > 0 {
+        anyhow::bail!(
+            "runs {} and {} label {} of the images they share differently (their ground truths \
+             differ): neither's accuracy can be told under the other's labels; compare runs \
+             labelled alike",
+            a.id,
+            b.id,
+            pair.labelled_differently
+        );
+    }
     let images = pair.images;
     if images == 0 {
         let differ = match pair.pairing.not_comparable {

@@ -87,6 +87,9 @@ pub struct PairTally {
     /// Per class: images, A's top-1 correct, B's.
     pub classes: Vec<[usize; 3]>,
     pub differs: Vec<Difference>,
+    /// Paired images the two runs label differently (another ground-truth file): left out, as
+    /// neither run's accuracy may be told under the other's labels.
+    pub labelled_differently: usize,
 }
 
 impl PairTally {
@@ -112,10 +115,15 @@ impl PairTally {
                 t.pairing.add(&a_prediction.file, pairing);
                 continue;
             }
-            let (Some((a5, label)), Some((b5, _))) = (ranked(a_prediction), ranked(b_prediction))
+            let (Some((a5, label)), Some((b5, b_label))) =
+                (ranked(a_prediction), ranked(b_prediction))
             else {
                 continue;
             };
+            if label != b_label {
+                t.labelled_differently += 1;
+                continue;
+            }
             if !t.pairing.add(&a_prediction.file, pairing) {
                 continue;
             }
