@@ -227,6 +227,41 @@ fn ground_truth_overrides_folder_labels_and_disagreeing_with_ilsvrc_is_relabelle
     let record = run.json();
     assert_eq!(record["top1_correct"], 58);
     assert_eq!(record["verdict"]["status"], "reproduced", "{record}");
+
+    // The two runs label 3 images differently: compare tells neither's accuracy under the
+    // other's labels.
+    let compare = common::run(
+        common::zoorepro(&scratch.path().join("cache"))
+            .args(["compare", "1", "2", "--format", "json"]),
+    );
+    assert_error(&compare, &["label 3 of the images they share differently"]);
+
+    // explain judges the relabelled sample against no published number, as verify does.
+    let relabelling = scratch.path().join("relabelling.tsv");
+    std::fs::write(&relabelling, &text).unwrap();
+    let onnx = shared_model(&shared, V1);
+    let explain = common::run(
+        common::zoorepro(&scratch.path().join("cache"))
+            .args([
+                "explain",
+                "--model",
+                V1,
+                "--onnx",
+                s(&onnx),
+                "--val",
+                s(&sample),
+            ])
+            .args(["--no-sources", "--samples", "100", "--json"])
+            .args(["--ground-truth", s(&relabelling)]),
+    );
+    assert!(
+        explain
+            .stderr
+            .contains("disagree with the shipped ground truth on 3"),
+        "{}",
+        explain.stderr
+    );
+    assert_error(&explain, &["has no published number"]);
 }
 
 /// A tar of the renamed files under `imgs/`.

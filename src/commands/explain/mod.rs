@@ -295,6 +295,23 @@ fn something_to_explain(under_test: &ModelUnderTest, against: bool) -> anyhow::R
     Ok(())
 }
 
+/// As verify's verdict rule: labels that disagree with the shipped ground truth for files named
+/// like ILSVRC2012's (a --ground-truth file relabelling them) measure no published number.
+fn relabels_validation_files(ordered: &[(Entry, Prediction)]) -> bool {
+    let check =
+        crate::eval::trust::check_labels(ordered.iter().filter_map(|(entry, _)| {
+            Some((entry.name.as_str(), entry.file.as_str(), entry.label?))
+        }));
+    if check.disagreements > 0 {
+        eprintln!(
+            "zoorepro: warning: the labels given disagree with the shipped ground truth on {} \
+             ILSVRC2012 validation files: no published number applies to them",
+            check.disagreements
+        );
+    }
+    check.disagreements > 0
+}
+
 /// The number the manifest expects of its recipe on the sample: measured on the sample's very
 /// image set, or on the whole validation set the sample is part of; with where it was measured.
 fn expected_number(
@@ -341,6 +358,9 @@ fn expected_number(
     let Some(found) = assessment.references.into_iter().find(|r| r.expected) else {
         return (None, None);
     };
+    if relabels_validation_files(&ordered) {
+        return (None, None);
+    }
     let labelled = ordered
         .iter()
         .filter(|(entry, _)| entry.label.is_some())
