@@ -271,6 +271,20 @@ fn check_id_is_free(
     target: &Path,
     force: bool,
 ) -> anyhow::Result<()> {
+    // `like/` names the runs `verify --like` makes of a user's file: a manifest there would mix
+    // its runs with theirs. An id differing from another only in case reads as that model.
+    if id.starts_with(crate::model::derived::LIKE_PREFIX) {
+        bail!("ids under like/ name verify --like runs: pick another --id");
+    }
+    if let Some(other) = existing
+        .iter()
+        .find(|m| m.id != id && m.id.eq_ignore_ascii_case(id))
+    {
+        bail!(
+            "id {id} differs from {}'s only in letter case, and would read as it: pick another --id",
+            other.id
+        );
+    }
     if existing.iter().any(|m| m.id == id) && !force {
         bail!(
             "a manifest with id {id} already exists: pick another --id, or pass --force to replace it"

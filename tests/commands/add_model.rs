@@ -211,6 +211,21 @@ fn a_preset_registration_inside_models_is_relative_and_ids_are_not_overwritten()
         ],
     );
     assert_refused(&shipped, &["pytorch/resnet50", "already exists"]);
+    // Nor may an id read as one: another letter case, or the namespace of verify --like runs.
+    for (id, says) in [
+        ("PyTorch/resnet50", "only in letter case"),
+        ("like/pytorch/resnet50", "verify --like runs"),
+    ] {
+        let args = [
+            "add-model",
+            s(&inside),
+            "--id",
+            id,
+            "--recipe",
+            "torchvision",
+        ];
+        assert_refused(&zoorepro(home.path(), &args), &[says]);
+    }
 }
 
 #[test]
