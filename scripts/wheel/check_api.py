@@ -161,6 +161,13 @@ def check_evaluate():
     assert liked["record"]["model_id"] == "like/" + MODEL, liked["record"]["model_id"]
     assert liked["record"]["onnx"]["like"]["model"] == MODEL, liked["record"]["onnx"]
     print(f"evaluate like={MODEL}: like/{MODEL}, verdict {liked['verdict']} as verify's")
+    # A DRIFT of a native model names no command with a file it does not have.
+    wrong = zoorepro.evaluate(lambda x: np.ones((x.shape[0], 1001), np.float32), sample,
+                              model=MODEL, name="constant", cache_dir=cache,
+                              report_dir=os.path.join(scratch, "reports"))
+    summary = wrong["record"]["verdict"]["summary"]
+    assert wrong["verdict"] == "drift" and "export it to ONNX" in summary, summary
+    assert "native:" not in summary, summary
 
     # Resumable after an exception, and only with the checkpoint's digest.
     calls = {"n": 0}

@@ -257,7 +257,13 @@ pub(crate) fn build_record(
     parts: RecordParts,
 ) -> RunRecord {
     let mut record = assemble(manifest, ordered, tolerance, parts);
-    if record.verdict.status == VerdictStatus::Drift {
+    // explain runs an ONNX file; a native model (zoorepro.evaluate) has none to name.
+    if record.verdict.status == VerdictStatus::Drift && record.onnx.verification == "native" {
+        record.verdict.summary = format!(
+            "{}; to see why, export it to ONNX and run zoorepro explain on the export",
+            record.verdict.summary
+        );
+    } else if record.verdict.status == VerdictStatus::Drift {
         record.verdict.summary = format!(
             "{}; to see why, run: {}",
             record.verdict.summary,
