@@ -1604,7 +1604,8 @@ fn check_store(truth: &Truth, ws: &mut Workspace) -> Check {
     Ok(())
 }
 
-/// `compare` pairs images by name and content: what differs in content is not comparable.
+/// `compare` pairs images by name and content: what differs in content is not comparable, and
+/// runs that label a shared image differently are refused.
 fn check_compare(ws: &mut Workspace, a: &RunTruth, b: &RunTruth) -> Check {
     let ran = ws.zoorepro(
         "cache",
@@ -1616,17 +1617,30 @@ fn check_compare(ws: &mut Workspace, a: &RunTruth, b: &RunTruth) -> Check {
             "json",
         ]),
     );
-    let (mut images, mut not_comparable, mut agree) = (0, 0, 0);
-    for (name, (content, _, top1)) in &a.scored {
-        let Some((other, _, other_top1)) = b.scored.get(name) else {
+    let (mut images, mut not_comparable, mut agree, mut relabelled) = (0, 0, 0, 0);
+    for (name, (content, label, top1)) in &a.scored {
+        let Some((other, other_label, other_top1)) = b.scored.get(name) else {
             continue;
         };
         if content != other {
             not_comparable += 1;
         } else if top1.is_some() && other_top1.is_some() {
+            if label != other_label {
+                relabelled += 1;
+                continue;
+            }
             images += 1;
             agree += usize::from(top1 == other_top1);
         }
+    }
+    // Neither run's accuracy may be told under the other's labels.
+    if relabelled > 0 {
+        ensure!(
+            ran.status == 2,
+            "compare of runs labelling {relabelled} shared images differently exits 2, not {}",
+            ran.status
+        );
+        return Ok(());
     }
     if images == 0 {
         ensure!(
