@@ -88,16 +88,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
         eprintln!("{}", crate::util::escape::terminal(&line));
     }
     interrupt::arm(ctx, args.no_cache);
-    let evaluation = evaluate(&dataset, &mut members, args, shard)?;
-    warn_about(&evaluation.stats, &dataset);
-    // A tar's --ground-truth rows are known to name its members only once all were read.
-    if evaluation.coverage != Coverage::Partial {
-        dataset.check_ground_truth()?;
-    }
-    // A shard may get no image of a small set: it is then a complete, empty part of the run.
-    if evaluation.order.is_empty() && shard.is_none() {
-        bail!("{}: no images to evaluate", args.val.display());
-    }
+    let evaluation = evaluate_and_check(&dataset, &mut members, args, shard)?;
     report_every_member(members, evaluation, &dataset, &runtime, args, started)
 }
 
@@ -343,6 +334,27 @@ fn writable_outputs(ctx: &Context, args: &VerifyArgs, selected: &[Chosen]) -> an
         check_file_writable(path, "the results file")?;
     }
     Ok(())
+}
+
+/// The pass over the images, then what only its end can tell: the pipelines' warnings, whether
+/// the ground-truth file named only images of the set, and whether there was anything to do.
+fn evaluate_and_check(
+    dataset: &Dataset,
+    members: &mut [Member],
+    args: &VerifyArgs,
+    shard: Option<Shard>,
+) -> anyhow::Result<Evaluation> {
+    let evaluation = evaluate(dataset, members, args, shard)?;
+    warn_about(&evaluation.stats, dataset);
+    // A tar's --ground-truth rows are known to name its members only once all were read.
+    if evaluation.coverage != Coverage::Partial {
+        dataset.check_ground_truth()?;
+    }
+    // A shard may get no image of a small set: it is then a complete, empty part of the run.
+    if evaluation.order.is_empty() && shard.is_none() {
+        bail!("{}: no images to evaluate", args.val.display());
+    }
+    Ok(evaluation)
 }
 
 fn warn_about(stats: &[PipelineStats], dataset: &Dataset) {

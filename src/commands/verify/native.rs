@@ -17,15 +17,14 @@ use std::time::{Instant, SystemTime};
 use anyhow::bail;
 
 use super::member::{DEFAULT_BATCH, Member, Session};
-use super::pass::{self, Evaluation, evaluate};
-use super::{Shared, Started, check_arguments, finish, warn_about};
+use super::pass::{self, Evaluation};
+use super::{Shared, Started, check_arguments, evaluate_and_check, finish};
 use crate::cli::VerifyArgs;
 use crate::commands::Context;
 use crate::commands::shared::batch::check_batch_memory;
 use crate::commands::shared::model_under_test::ModelUnderTest;
 use crate::commands::shared::record::{check_outputs_writable, emit_reports, report_stem};
 use crate::dataset::Shard;
-use crate::eval::trust::Coverage;
 use crate::report::{OnnxInfo, RunRecord};
 use crate::runtime::{Classifier, OptLevel, Provider, SessionOptions};
 use crate::store::{LikeInfo, RunKey};
@@ -134,14 +133,7 @@ pub fn run_native(
     )?];
     pass::check_memory(&members)?;
     members[0].open_store(ctx, None, &dataset, args)?;
-    let evaluation = evaluate(&dataset, &mut members, args, shard)?;
-    warn_about(&evaluation.stats, &dataset);
-    if evaluation.coverage != Coverage::Partial {
-        dataset.check_ground_truth()?;
-    }
-    if evaluation.order.is_empty() && shard.is_none() {
-        bail!("{}: no images to evaluate", args.val.display());
-    }
+    let evaluation = evaluate_and_check(&dataset, &mut members, args, shard)?;
     let Evaluation {
         order,
         fresh,
