@@ -124,14 +124,25 @@ fn preprocess<'py>(
     });
     match outcome {
         Ok(Ok((tensor, shape))) => {
-            let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
-            Ok((PyBytes::new(py, &bytes), shape))
+            let bytes = PyBytes::new_with(py, tensor.len() * 4, |bytes| {
+                write_le(&tensor, bytes);
+                Ok(())
+            })?;
+            Ok((bytes, shape))
         }
         Ok(Err(e)) => Err(Error::new_err(crate::commands::error_message(&e))),
         Err(payload) => Err(Error::new_err(format!(
             "internal error: {}",
             panic_message(&*payload)
         ))),
+    }
+}
+
+/// `values` as little-endian float32 bytes into `out` (4 bytes a value): what numpy's
+/// `frombuffer(..., "<f4")` reads on the Python side of every array handed over.
+fn write_le(values: &[f32], out: &mut [u8]) {
+    for (out, value) in out.chunks_exact_mut(4).zip(values) {
+        out.copy_from_slice(&value.to_le_bytes());
     }
 }
 

@@ -12,7 +12,7 @@ use clap::Parser;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
 
-use super::{Error, guarded};
+use super::{Error, guarded, write_le};
 use crate::cli::{Cli, Command};
 use crate::commands::{Context, NativeModel, checkpoint_digest, run_native};
 use crate::runtime::{Classifier, RuntimeError};
@@ -40,9 +40,7 @@ impl Classifier for PythonModel {
         Python::attach(|py| {
             let outcome = (|| -> PyResult<usize> {
                 let data = PyByteArray::new_with(py, input.len() * 4, |bytes| {
-                    for (out, value) in bytes.chunks_exact_mut(4).zip(input) {
-                        out.copy_from_slice(&value.to_le_bytes());
-                    }
+                    write_le(input, bytes);
                     Ok(())
                 })?;
                 let shape = vec![samples, sample_shape[0], sample_shape[1], sample_shape[2]];

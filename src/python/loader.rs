@@ -10,7 +10,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::PyByteArray;
 
-use super::{Error, guarded, parse_compat, resolve_recipe};
+use super::{Error, guarded, parse_compat, resolve_recipe, write_le};
 use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
 use crate::dataset::Shard;
 use crate::eval::batches::{Batches, Next, Plan};
@@ -91,9 +91,7 @@ impl Loader {
                         .map(|label| label.map_or(-1, i64::from))
                         .collect();
                     let data = PyByteArray::new_with(py, batch.tensor.len() * 4, |bytes| {
-                        for (out, value) in bytes.chunks_exact_mut(4).zip(&batch.tensor) {
-                            out.copy_from_slice(&value.to_le_bytes());
-                        }
+                        write_le(&batch.tensor, bytes);
                         Ok(())
                     })?;
                     return Ok(Some((batch.names, labels, data, shape)));
