@@ -159,24 +159,22 @@ pub(super) fn keras_dataset(source: &Source<'_>) -> Result<Recipe, SourceError> 
         )));
     }
     let (name, scale, mean, std, channels, arithmetic) = mode;
+    // The geometry, pipeline and variant are the keras-dataset presets'.
+    let base =
+        recipe::preset("keras-dataset-tf-299").expect("the keras-dataset-tf-299 preset exists");
     Ok(Recipe {
         name: source.text.to_string(),
         description: format!(
             "Keras image_dataset_from_directory({size}x{size}): TensorFlow decode_jpeg, bilinear \
              tf.image.resize of the whole image to float32; preprocess_input '{name}': {arithmetic}, NHWC"
         ),
-        resize_mode: ResizeMode::Squash,
         resize_size: size,
         crop_size: size,
-        filter: Filter::Bilinear,
         scale,
         mean,
         std,
         channels,
-        layout: Layout::Nhwc,
-        library: Library::Tensorflow,
-        variant: Variant::KerasDataset,
-        fill: [0; 3],
+        ..base
     })
 }
 
@@ -369,6 +367,13 @@ mod tests {
             (ResizeMode::AspectCrop, 240, Filter::Bicubic)
         );
         assert_eq!((r.scale, r.mean, r.std), (1.0, [0.0; 3], [1.0; 3]));
+        for (source, preset) in [
+            ("keras-dataset:caffe@224", "keras-dataset-caffe-224"),
+            ("keras-dataset:tf@299", "keras-dataset-tf-299"),
+        ] {
+            let preset = recipe::preset(preset).unwrap();
+            assert!(resolve(source).unwrap().same_tensor(&preset), "{source}");
+        }
         let r = resolve("keras-dataset:tf@224").unwrap();
         assert_eq!(
             (r.library, r.variant, r.filter),
