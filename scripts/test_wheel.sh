@@ -83,6 +83,17 @@ script = subprocess.run(["sh", "-c", "command -v zoorepro"], capture_output=True
 assert command[0] == script and command[-len(verify) - 1:] == [*verify, "--json"], (command, script)
 print(f"verify {model}: 72/93 of 100, reproduced, ONNX Runtime from {ort}; "
       f"the record's command: {' '.join(command[:3])} ...")
+# `python -m zoorepro`: the same CLI (the rows stored above are reused), and the record names
+# the command as typed, not __main__.py's path.
+out = subprocess.run([sys.executable, "-m", "zoorepro", "--cache-dir", os.path.join(scratch, "cache"),
+                      *verify, "--json"], capture_output=True, text=True)
+assert out.returncode == 0, out.stderr
+again = json.loads(out.stdout)
+assert (again["top1_correct"], again["store"]["reused"]) == (72, 100), again
+command = again["provenance"]["command_line"]
+assert command == [sys.executable, "-m", "zoorepro", "--cache-dir", os.path.join(scratch, "cache"),
+                   *verify, "--json"], command
+print("python -m zoorepro: the same run, the record's command `python -m zoorepro ...`")
 
 presets = [r["name"] for r in json.loads(cli("recipes", "--json").stdout)]
 cases = [(name, None) for name in presets] + [(presets[0], "12"), (presets[0], "simd")]

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use numpy::PyArray1;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 
 use crate::cli::{Cli, PillowCompatArg};
 use crate::image::pipelines::PillowCompat;
@@ -55,11 +55,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// `zoorepro ARGS...` in this process, `argv` being `sys.argv` (the program first): the exit
 /// status the binary would give. The GIL is released while the command runs; stdout is flushed
-/// before returning, since no Rust `main` returns here to do it. `argv` is what records name as
-/// the command line: the process's own arguments start with the Python interpreter.
+/// before returning, since no Rust `main` returns here to do it. Records name `invocation` as
+/// the command line, else `argv` (the process's own arguments start with the Python
+/// interpreter; `python -m zoorepro` gives `[python, "-m", "zoorepro", ...]`).
 #[pyfunction]
-fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> i32 {
-    crate::util::invocation::set(Some(argv.clone()));
+#[pyo3(signature = (argv, invocation=None))]
+fn run_cli(py: Python<'_>, argv: Vec<OsString>, invocation: Option<Vec<OsString>>) -> i32 {
+    crate::util::invocation::set(Some(invocation.unwrap_or_else(|| argv.clone())));
     let status = py.detach(|| {
         let status = catch_unwind(AssertUnwindSafe(|| cli_main(argv))).unwrap_or_else(|payload| {
             eprintln!(
@@ -104,7 +106,7 @@ fn set_ort_library(path: Option<PathBuf>) {
     crate::runtime::set_wheel_library(path);
 }
 
-/// One image's tensor, `(little-endian float32 bytes, shape)`, the shape `[1, ...]` as the `.npy`
+/// One image's tensor, `(float32 values, shape)` (see [`le_array`]), the shape `[1, ...]` as the `.npy`
 /// of `zoorepro preprocess --recipe RECIPE FILE` has it. The image is `data` (its bytes) or the
 /// file at `path`; `pillow_compat` is the CLI's `--pillow-compat` value (default 13). The GIL
 /// is released while it decodes.
@@ -116,20 +118,14 @@ fn preprocess<'py>(
     path: Option<PathBuf>,
     recipe: &str,
     pillow_compat: Option<&str>,
-) -> PyResult<(Bound<'py, PyBytes>, Vec<usize>)> {
+) -> PyResult<(Bound<'py, PyArray1<f32>>, Vec<usize>)> {
     let outcome = py.detach(|| {
         catch_unwind(AssertUnwindSafe(|| {
             prepare(data, path.as_deref(), recipe, pillow_compat)
         }))
     });
     match outcome {
-        Ok(Ok((tensor, shape))) => {
-            let bytes = PyBytes::new_with(py, tensor.len() * 4, |bytes| {
-                write_le(&tensor, bytes);
-                Ok(())
-            })?;
-            Ok((bytes, shape))
-        }
+        Ok(Ok((tensor, shape))) => Ok((le_array(py, tensor), shape)),
         Ok(Err(e)) => Err(Error::new_err(crate::commands::error_message(&e))),
         Err(payload) => Err(Error::new_err(format!(
             "internal error: {}",
@@ -138,12 +134,20 @@ fn preprocess<'py>(
     }
 }
 
-/// `values` as little-endian float32 bytes into `out` (4 bytes a value): what numpy's
-/// `frombuffer(..., "<f4")` reads on the Python side of every array handed over.
-fn write_le(values: &[f32], out: &mut [u8]) {
-    for (out, value) in out.chunks_exact_mut(4).zip(values) {
-        out.copy_from_slice(&value.to_le_bytes());
+/// `values` handed to numpy as the float32 array they become, without a copy or a fill.
+fn le_array(py: Python<'_>, values: Vec<f32>) -> Bound<'_, PyArray1<f32>> {
+    PyArray1::from_vec(py, to_le(values))
+}
+
+/// `values` made little-endian float32 in place: the Python side views every array handed over
+/// as `"<f4"` (nothing to do on a little-endian host), the `.npy`'s bytes.
+fn to_le(mut values: Vec<f32>) -> Vec<f32> {
+    if cfg!(target_endian = "big") {
+        for value in &mut values {
+            *value = f32::from_bits(value.to_bits().swap_bytes());
+        }
     }
+    values
 }
 
 /// The recipe `zoorepro preprocess --recipe NAME` (without `--model`) resolves to: a preset or a

@@ -62,7 +62,7 @@ def preprocess(
         data, path = None, os.fspath(image)
     compat = None if pillow_compat is None else str(pillow_compat)
     raw, shape = _zoorepro.preprocess(data, path, recipe, compat)
-    return numpy.frombuffer(raw, dtype="<f4").reshape(shape).copy()
+    return raw.view("<f4").reshape(shape)
 
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -122,7 +122,7 @@ class Loader:
         if got is None:
             raise StopIteration
         names, labels, data, shape = got
-        batch = numpy.frombuffer(data, dtype="<f4").reshape(shape)
+        batch = data.view("<f4").reshape(shape)
         return names, numpy.array(labels, dtype=numpy.int64), batch
 
     @property
@@ -224,8 +224,8 @@ def evaluate(
         if value is not None:
             argv += [flag, os.fspath(value)]
 
-    def call(data: bytearray, shape: List[int]) -> Tuple[bytes, int]:
-        batch = numpy.frombuffer(data, dtype="<f4").reshape(shape)
+    def call(data: numpy.ndarray, shape: List[int]) -> Tuple[bytes, int]:
+        batch = data.view("<f4").reshape(shape)
         return _scores(model_fn(batch), shape[0])
 
     label = name if name else (model if model is not None else like)

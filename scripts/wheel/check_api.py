@@ -83,7 +83,15 @@ def check_loader():
         want = np.load(npy)
         got = np.concatenate(rows)
         assert got.shape == want.shape and got.tobytes() == want.tobytes(), name
-    print(f"Loader: {len(presets)} presets byte-identical to `zoorepro preprocess` .npy, dataset order")
+        # Each batch dropped before the next: their buffers are decoded into again.
+        done = 0
+        for _, _, batch in zoorepro.Loader(folder, name, batch_size=2, threads=2):
+            assert batch.tobytes() == want[done:done + len(batch)].tobytes(), (name, done)
+            done += len(batch)
+            del batch
+        assert done == len(want), (name, done)
+    print(f"Loader: {len(presets)} presets byte-identical to `zoorepro preprocess` .npy, dataset order, "
+          "batches kept or dropped")
 
     # verify's labels and the shard's images: verify --predictions names both.
     preds = os.path.join(scratch, "small.jsonl")

@@ -61,20 +61,40 @@ pub struct Plan {
     pub shard: Option<Shard>,
 }
 
+/// Batch buffers a caller has finished with, kept for the next batches: a new buffer costs a
+/// fill and the page faults of fresh memory, a returned one neither (docs/python.md#speed).
+pub const SPARES: usize = 2;
+
 /// The worker decoding `dataset`'s images in batches, and the queue it hands them over.
 pub struct Batches {
     receiver: Option<Receiver<Result<Batch, BatchesError>>>,
     worker: Option<JoinHandle<()>>,
+    spares: Sender<Vec<f32>>,
+}
+
+/// Gives a [`Batch`]'s tensor back to the [`Batches`] it came from, to be decoded into again.
+#[derive(Clone)]
+pub struct Recycler(Sender<Vec<f32>>);
+
+impl Recycler {
+    /// Keeps `tensor` for a later batch; dropped instead when [`SPARES`] are kept already or
+    /// the batches have ended.
+    pub fn give_back(&self, tensor: Vec<f32>) {
+        let _ = self.0.try_send(tensor);
+    }
 }
 
 impl Batches {
     /// Starts decoding on a worker thread of its own.
     pub fn start(dataset: Dataset, plan: Plan) -> Batches {
         let (sender, receiver) = bounded(1);
+        let (spares, spare_rx) = bounded(SPARES);
         let worker = std::thread::Builder::new()
             .name("zoorepro-batches".into())
             .spawn(move || {
-                let outcome = catch_unwind(AssertUnwindSafe(|| work(&dataset, &plan, &sender)));
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    work(&dataset, &plan, &sender, &spare_rx)
+                }));
                 let error = match outcome {
                     Ok(Ok(())) => return,
                     Ok(Err(error)) => error,
@@ -86,6 +106,7 @@ impl Batches {
             Ok(worker) => Batches {
                 receiver: Some(receiver),
                 worker: Some(worker),
+                spares,
             },
             Err(error) => {
                 // No worker: the first `next` says why.
@@ -96,6 +117,7 @@ impl Batches {
                 Batches {
                     receiver: Some(receiver),
                     worker: None,
+                    spares,
                 }
             }
         }
@@ -118,6 +140,11 @@ impl Batches {
                 Next::Done
             }
         }
+    }
+
+    /// Where a caller gives its batches' tensors back once it is done with them.
+    pub fn recycler(&self) -> Recycler {
+        Recycler(self.spares.clone())
     }
 
     /// Stops the worker: it ends after the batch it is decoding, and this waits for it.
@@ -150,6 +177,7 @@ fn work(
     dataset: &Dataset,
     plan: &Plan,
     sender: &Sender<Result<Batch, BatchesError>>,
+    spares: &Receiver<Vec<f32>>,
 ) -> Result<(), BatchesError> {
     let samples = dataset
         .stream_shard(plan.shard)
@@ -167,7 +195,7 @@ fn work(
     let sample_len = plan.recipe.sample_len();
     let mut receiver_gone = false;
     pipeline::prepare(samples, preparation, plan.batch, plan.threads, |prepared| {
-        let batch = pack(&prepared, sample_len);
+        let batch = pack(prepared, sample_len, spares.try_recv().ok());
         if sender.send(Ok(batch)).is_err() {
             receiver_gone = true;
             return ControlFlow::Break(());
@@ -180,25 +208,40 @@ fn work(
     Ok(())
 }
 
-/// The decoded images of a batch, packed one after another, and the failed ones named.
-fn pack(prepared: &pipeline::Prepared<'_>, sample_len: usize) -> Batch {
-    let decoded = prepared.outcomes.iter().filter(|o| o.is_ok()).count();
+/// The decoded images of a batch, packed one after another, and the failed ones named. The
+/// stages' buffer is taken rather than copied (a spare, else a new buffer, takes its place):
+/// the images that decoded are moved down over the slots of those that did not, and the end
+/// cut off.
+fn pack(prepared: pipeline::Prepared<'_>, sample_len: usize, spare: Option<Vec<f32>>) -> Batch {
+    let buffer_len = prepared.tensor.len();
+    let replacement = match spare {
+        Some(mut spare) => {
+            // Cut to its batch's images when it was packed; the slots are written before use.
+            spare.resize(buffer_len, 0.0);
+            spare
+        }
+        None => vec![0.0; buffer_len],
+    };
     let mut batch = Batch {
-        tensor: Vec::with_capacity(decoded * sample_len),
+        tensor: std::mem::replace(prepared.tensor, replacement),
         ..Batch::default()
     };
     for (i, (entry, outcome)) in prepared.entries.iter().zip(&prepared.outcomes).enumerate() {
         match outcome {
             Ok(()) => {
+                let kept = batch.names.len();
+                if kept != i {
+                    batch
+                        .tensor
+                        .copy_within(i * sample_len..(i + 1) * sample_len, kept * sample_len);
+                }
                 batch.names.push(entry.name.clone());
                 batch.labels.push(entry.label);
-                batch
-                    .tensor
-                    .extend_from_slice(&prepared.tensor[i * sample_len..(i + 1) * sample_len]);
             }
             Err(why) => batch.failed.push((entry.file.clone(), why.to_string())),
         }
     }
+    batch.tensor.truncate(batch.names.len() * sample_len);
     batch
 }
 
@@ -277,6 +320,84 @@ mod tests {
             .unwrap();
             assert_eq!(tensor, &want[..], "image {i}");
         }
+    }
+
+    #[test]
+    fn a_broken_image_inside_a_batch_leaves_the_others_packed_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let level = |n: usize| 10 + n as u8;
+        for n in 1..=6 {
+            let name = format!("ILSVRC2012_val_{n:08}.png");
+            let bytes = if n == 3 {
+                b"not an image".to_vec()
+            } else {
+                png(level(n))
+            };
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let dataset = Dataset::open(dir.path()).unwrap();
+        let got = collect(&mut Batches::start(dataset, plan(4, None)));
+        let recipe = preset("keras-caffe").unwrap();
+        let len = recipe.sample_len();
+        let numbers: Vec<Vec<usize>> = got
+            .iter()
+            .map(|b| b.names.iter().map(|n| n[15..23].parse().unwrap()).collect())
+            .collect();
+        assert_eq!(numbers, [vec![1, 2, 4], vec![5, 6]]);
+        assert!(got[0].failed[0].0.ends_with("00000003.png"));
+        for (batch, numbers) in got.iter().zip(&numbers) {
+            assert_eq!(batch.tensor.len(), numbers.len() * len);
+            for (tensor, &n) in batch.tensor.chunks(len).zip(numbers) {
+                let mut want = vec![0f32; len];
+                crate::image::pipelines::preprocess(
+                    &png(level(n)),
+                    &[(&recipe, PillowCompat::V13)],
+                    &mut [&mut want],
+                )
+                .remove(0)
+                .unwrap();
+                assert_eq!(tensor, &want[..], "image {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn tensors_given_back_are_decoded_into_again_and_hold_the_new_images() {
+        let dir = folder(12);
+        let recipe = preset("keras-caffe").unwrap();
+        let len = recipe.sample_len();
+        let dataset = Dataset::open(dir.path()).unwrap();
+        let mut batches = Batches::start(dataset, plan(2, None));
+        let recycler = batches.recycler();
+        let (mut given_back, mut reused, mut image) = (Vec::new(), 0, 0);
+        loop {
+            let batch = match batches.next(Duration::from_secs(30)) {
+                Next::Batch(batch) => batch,
+                Next::Done => break,
+                other => panic!("{other:?}"),
+            };
+            reused += usize::from(given_back.contains(&batch.tensor.as_ptr()));
+            for tensor in batch.tensor.chunks(len) {
+                let mut want = vec![0f32; len];
+                crate::image::pipelines::preprocess(
+                    &png(10 + image as u8),
+                    &[(&recipe, PillowCompat::V13)],
+                    &mut [&mut want],
+                )
+                .remove(0)
+                .unwrap();
+                assert_eq!(tensor, &want[..], "image {image}");
+                image += 1;
+            }
+            // Only as many as are kept: a tensor dropped and freed could come back as a new
+            // buffer at the same address, which would look like reuse.
+            if given_back.len() < SPARES {
+                given_back.push(batch.tensor.as_ptr());
+                recycler.give_back(batch.tensor);
+            }
+        }
+        assert_eq!(image, 12);
+        assert!(reused > 0, "no batch was decoded into a tensor given back");
     }
 
     #[test]

@@ -191,7 +191,9 @@ pub struct Prepared<'b> {
     pub entries: &'b [Entry],
     /// Per image: `Err(why)` where it could not be read or decoded (verify counts it as failed).
     pub outcomes: Vec<Result<(), &'b str>>,
-    pub tensor: &'b [f32],
+    /// The batch's buffer, `batch` slots long. The caller may take it (`std::mem::take`) to keep
+    /// the tensors without copying them; a new buffer then takes its place in the stages.
+    pub tensor: &'b mut Vec<f32>,
 }
 
 /// The read and decode stages of [`run`] alone, for a caller that runs its own model (the Python
@@ -218,6 +220,7 @@ pub fn prepare(
         })
     });
     with_stages(admitted, &config, &[0], |ready_rx, free_tx| {
+        let buffer_len = config.read_batch * preparation.recipe.sample_len();
         for ready in ready_rx.iter() {
             let mut ready = ready?;
             let outcomes = ready
@@ -228,8 +231,12 @@ pub fn prepare(
             let flow = each(Prepared {
                 entries: &ready.entries,
                 outcomes,
-                tensor: &ready.tensors[0],
+                tensor: &mut ready.tensors[0],
             });
+            if ready.tensors[0].len() != buffer_len {
+                // Taken by `each`: the stages keep their number of buffers.
+                ready.tensors[0] = vec![0.0; buffer_len];
+            }
             let _ = free_tx.send(std::mem::take(&mut ready.tensors));
             if flow.is_break() {
                 break;

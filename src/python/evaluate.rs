@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Parser;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes};
+use pyo3::types::PyBytes;
 
-use super::{Error, guarded, write_le};
+use super::{Error, guarded, le_array};
 use crate::cli::{Cli, Command};
 use crate::commands::{Context, NativeModel, checkpoint_digest, run_native};
 use crate::runtime::{Classifier, RuntimeError};
@@ -21,8 +21,8 @@ use crate::runtime::{Classifier, RuntimeError};
 /// the store holds every batch before it.
 type Raised = Arc<Mutex<Option<PyErr>>>;
 
-/// A Python callable `call(data, shape) -> (bytes, classes)`: the batch as little-endian float32
-/// bytes of `shape`, the scores as `shape[0] x classes` little-endian float32 values (the
+/// A Python callable `call(data, shape) -> (bytes, classes)`: the batch as a float32 array (see
+/// `le_array`) of `shape`'s values, the scores as `shape[0] x classes` little-endian float32 values (the
 /// wrapper in `__init__.py` converts and checks what `model_fn` returns).
 struct PythonModel {
     call: Py<PyAny>,
@@ -39,10 +39,7 @@ impl Classifier for PythonModel {
     ) -> Result<usize, RuntimeError> {
         Python::attach(|py| {
             let outcome = (|| -> PyResult<usize> {
-                let data = PyByteArray::new_with(py, input.len() * 4, |bytes| {
-                    write_le(input, bytes);
-                    Ok(())
-                })?;
+                let data = le_array(py, input.to_vec());
                 let shape = vec![samples, sample_shape[0], sample_shape[1], sample_shape[2]];
                 let returned = self.call.bind(py).call1((data, shape))?;
                 let (values, classes): (Bound<'_, PyBytes>, usize) = returned.extract()?;

@@ -7,20 +7,21 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use numpy::PyArray1;
+use numpy::ndarray::ArrayView1;
 use pyo3::prelude::*;
-use pyo3::types::PyByteArray;
 
-use super::{Error, guarded, parse_compat, resolve_recipe, write_le};
+use super::{Error, guarded, parse_compat, resolve_recipe, to_le};
 use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
 use crate::dataset::Shard;
-use crate::eval::batches::{Batches, Next, Plan};
+use crate::eval::batches::{Batches, Next, Plan, Recycler, SPARES};
 
 /// How long the GIL stays released waiting for a batch before signals are checked.
 const WAIT: Duration = Duration::from_millis(100);
 
-/// One batch for Python: names, labels (-1 where the set gives none), the float32 bytes, the
-/// batch's shape.
-type PyBatch<'py> = (Vec<String>, Vec<i64>, Bound<'py, PyByteArray>, Vec<usize>);
+/// One batch for Python: names, labels (-1 where the set gives none), the float32 values (the
+/// decoding stages' own buffer, see [`lent_array`]), the batch's shape.
+type PyBatch<'py> = (Vec<String>, Vec<i64>, Bound<'py, PyArray1<f32>>, Vec<usize>);
 
 /// Batches of decoded images of a validation set, in `verify`'s order.
 #[pyclass(module = "zoorepro._zoorepro")]
@@ -90,10 +91,7 @@ impl Loader {
                         .iter()
                         .map(|label| label.map_or(-1, i64::from))
                         .collect();
-                    let data = PyByteArray::new_with(py, batch.tensor.len() * 4, |bytes| {
-                        write_le(&batch.tensor, bytes);
-                        Ok(())
-                    })?;
+                    let data = lent_array(py, batch.tensor, self.batches.recycler())?;
                     return Ok(Some((batch.names, labels, data, shape)));
                 }
             }
@@ -111,6 +109,42 @@ impl Loader {
     fn failed(&self) -> Vec<(String, String)> {
         self.failed.clone()
     }
+}
+
+/// The owner of a batch's tensor while numpy uses it (the array's base object): when Python
+/// drops the last array over it, the buffer goes back to the decoding stages.
+#[pyclass(module = "zoorepro._zoorepro", frozen)]
+struct LentTensor {
+    values: Vec<f32>,
+    recycler: Recycler,
+}
+
+impl Drop for LentTensor {
+    fn drop(&mut self) {
+        self.recycler.give_back(std::mem::take(&mut self.values));
+    }
+}
+
+/// `values` as a numpy float32 array over their own memory, no copy and no fill, viewed as
+/// little-endian float32 on the Python side (see `to_le`); the memory is given back through
+/// `recycler` once numpy is done with it.
+fn lent_array(
+    py: Python<'_>,
+    values: Vec<f32>,
+    recycler: Recycler,
+) -> PyResult<Bound<'_, PyArray1<f32>>> {
+    let owner = Bound::new(
+        py,
+        LentTensor {
+            values: to_le(values),
+            recycler,
+        },
+    )?;
+    let values = ArrayView1::from(owner.get().values.as_slice());
+    // SAFETY: `owner` becomes the array's base object, so it lives as long as the array does,
+    // and it is frozen: its `values` are never touched, let alone reallocated, until it is
+    // dropped (after the array), when they are given back whole.
+    Ok(unsafe { PyArray1::borrow_from_array(&values, owner.clone().into_any()) })
 }
 
 /// The loader's arguments checked as `verify` checks its flags (the same ranges and messages,
@@ -141,12 +175,13 @@ fn plan(
                 })
         })
         .transpose()?;
-    // The tensor sets of verify's stages, the one queued for Python and the one being copied.
+    // The tensor sets of verify's stages, the one queued for Python, the one Python is on and
+    // the spares it gave back.
     crate::commands::check_batch_memory(
         "batch_size",
         batch,
         recipe.sample_len(),
-        crate::eval::pipeline::BUFFERS + 2,
+        crate::eval::pipeline::BUFFERS + 2 + SPARES,
     )?;
     let shard = shard
         .map(Shard::parse)
