@@ -59,11 +59,12 @@ const MODES: [Mode; 4] = [
     ),
 ];
 
-/// The `SIZE` of `@SIZE`: a whole number of pixels in 1..=4096, as every recipe's crop.
+/// The `SIZE` of `@SIZE`: a whole number of pixels in 1..=4096, as every recipe's crop, in
+/// digits only (`+224` would be another spelling of one recipe's name).
 fn output_size(source: &Source<'_>, size_text: &str) -> Result<u32, SourceError> {
-    size_text
-        .parse::<u32>()
-        .ok()
+    Some(size_text)
+        .filter(|text| text.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|text| text.parse::<u32>().ok())
         .filter(|s| (1..=4096).contains(s))
         .ok_or_else(|| {
             source.malformed(format!(
@@ -452,6 +453,8 @@ mod tests {
         for (bad, says) in [
             ("keras:caffe", "needs @SIZE"),
             ("keras:caffe@0", "1..=4096"),
+            ("keras:caffe@+224", "whole number"),
+            ("slim:inception@ 299", "whole number"),
             ("keras:caffe@224,bilinear,bicubic", "each once"),
             ("keras:caffe@224,BILINEAR", "keras takes an interpolation"),
             ("keras:cafe@224", "did you mean \"caffe\""),
