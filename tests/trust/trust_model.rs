@@ -5,7 +5,8 @@
 //! or `--recipe SOURCE`; write, edit (relabel a row) or remove the ground-truth file; shard and merge;
 //! swap or cut the model file; move, relabel, replace, cut, delete and restore images; pin or
 //! unpin the model and change the reference in the manifest; replace a built-in manifest; delete
-//! runs; and, through the binary, interrupt a verify. After every step each new record, `runs`,
+//! runs; `add-model --like` under a new id or one the home knows in another spelling (`like/…`,
+//! capitals, an existing id); and, through the binary, interrupt a verify. After every step each new record, `runs`,
 //! `table` and `compare` are checked against [`Truth`], an independent model of what was really
 //! evaluated and what its verdict must be (docs/guarantees.md states the rule).
 //!
@@ -38,6 +39,8 @@ const START: usize = 6;
 /// Input side of the tiny models and of the recipe that feeds them.
 const SIZE: i64 = 16;
 const MODEL_ID: &str = "test/m";
+/// The id `add-model` may create.
+const ADDED_ID: &str = "test/added";
 /// A built-in id a user manifest may take over.
 const BUILT_IN_ID: &str = "coral/mobilenet_v1_0.5_160_quant";
 const TOLERANCE: f64 = 0.1;
@@ -238,6 +241,36 @@ enum Action {
     Interrupt {
         after_ms: u8,
     },
+    /// `add-model --id ID --like test/m` of the model file as it is now.
+    AddModel(AddId),
+}
+
+/// The ids `add-model` is given: only [`AddId::Fresh`], once, and a model that opens, may
+/// become a manifest; the others name a model the home knows already, in another spelling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AddId {
+    /// `like/test/m`: the id verify gives a `--like` run, never a manifest's.
+    LikePrefixed,
+    /// `TEST/M`: test/m in capitals (a case-insensitive file system holds one file for both).
+    ModelInCapitals,
+    /// The built-in id a user manifest may take over, in capitals.
+    BuiltInInCapitals,
+    /// test/m itself, without `--force`.
+    Existing,
+    /// `test/added`, new the first time.
+    Fresh,
+}
+
+impl AddId {
+    fn id(self) -> String {
+        match self {
+            AddId::LikePrefixed => format!("like/{MODEL_ID}"),
+            AddId::ModelInCapitals => MODEL_ID.to_uppercase(),
+            AddId::BuiltInInCapitals => BUILT_IN_ID.to_uppercase(),
+            AddId::Existing => MODEL_ID.to_string(),
+            AddId::Fresh => ADDED_ID.to_string(),
+        }
+    }
 }
 
 fn bytes_strategy() -> impl Strategy<Value = Bytes> {
@@ -286,6 +319,14 @@ fn action_strategy(binary: bool) -> BoxedStrategy<Action> {
         1 => any::<u8>().prop_map(|nth| Action::DeleteRun { nth }),
         1 => Just(Action::ImportSeed),
         2 => any::<bool>().prop_map(|flat| Action::VerifyCopy { flat }),
+        1 => prop_oneof![
+            Just(AddId::LikePrefixed),
+            Just(AddId::ModelInCapitals),
+            Just(AddId::BuiltInInCapitals),
+            Just(AddId::Existing),
+            Just(AddId::Fresh),
+        ]
+        .prop_map(Action::AddModel),
     ];
     if binary {
         prop_oneof![6 => common, 1 => (0u8..200).prop_map(|after_ms| Action::Interrupt { after_ms })]
@@ -398,6 +439,8 @@ struct Truth {
     built_in_replaced: bool,
     ground_truth: Option<GroundTruthFile>,
     runs: Vec<RunTruth>,
+    /// `add-model` made [`ADDED_ID`]'s manifest.
+    added: bool,
 }
 
 /// The marks in the order records list them (the order of their definition).
@@ -437,6 +480,7 @@ impl Truth {
             built_in_replaced: false,
             ground_truth: None,
             runs: Vec::new(),
+            added: false,
         }
     }
 
@@ -1043,6 +1087,9 @@ macro_rules! ensure {
 static GROUND_TRUTH_RECORDS: AtomicUsize = AtomicUsize::new(0);
 static RELABELLED_BY_FILE: AtomicUsize = AtomicUsize::new(0);
 static SOURCE_RECORDS: AtomicUsize = AtomicUsize::new(0);
+/// And `add-model` steps that made a manifest, and that were refused.
+static ADDED_MANIFESTS: AtomicUsize = AtomicUsize::new(0);
+static REFUSED_ADDS: AtomicUsize = AtomicUsize::new(0);
 
 /// Applies `action` to the workspace and to `truth`, checking what the command printed.
 fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
@@ -1265,8 +1312,67 @@ fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
         Action::ImportSeed => import_seed(truth, ws)?,
         Action::VerifyCopy { flat } => verify_copy(truth, ws, flat)?,
         Action::Interrupt { after_ms } => interrupt(truth, ws, after_ms)?,
+        Action::AddModel(id) => add_model(truth, ws, id)?,
     }
     check_store(truth, ws)
+}
+
+/// `add-model --like test/m` under `id`: a manifest appears only for a new id and a model that
+/// opens; a refusal (exit 2) leaves the manifests as they were.
+fn add_model(truth: &mut Truth, ws: &mut Workspace, id: AddId) -> Check {
+    let manifests = |ws: &Workspace| -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(ws.home.join("manifests"))
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect()
+    };
+    let before = manifests(ws);
+    let mut args = os(&["add-model", "--id", &id.id(), "--like", MODEL_ID]);
+    args.push(ws.home.join("models/m.onnx").into());
+    let ran = ws.zoorepro("cache", &args);
+    let after = manifests(ws);
+    let accepted = id == AddId::Fresh && !truth.added && truth.model != Bytes::Cut;
+    if accepted {
+        ensure!(
+            ran.status == 0,
+            "add-model {} exits 0, not {}",
+            id.id(),
+            ran.status
+        );
+        let new: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+        ensure!(
+            new.len() == 1 && after.len() == before.len() + 1,
+            "add-model {} wrote one new manifest and changed none: {new:?}",
+            id.id()
+        );
+        ensure!(
+            before
+                .iter()
+                .all(|(name, bytes)| after.get(name) == Some(bytes)),
+            "add-model {} left the other manifests as they were",
+            id.id()
+        );
+        truth.added = true;
+        ADDED_MANIFESTS.fetch_add(1, Ordering::Relaxed);
+    } else {
+        REFUSED_ADDS.fetch_add(1, Ordering::Relaxed);
+        ensure!(
+            ran.status == 2,
+            "add-model {} exits 2, not {}",
+            id.id(),
+            ran.status
+        );
+        ensure!(
+            before == after,
+            "a refused add-model {} changed the manifests",
+            id.id()
+        );
+    }
+    Ok(())
 }
 
 /// Copies the folder to `val-copy` (as it is, or flat) and verifies the copy into the same store.
@@ -1730,13 +1836,20 @@ fn run_sequences(binary: bool, cases: u32, steps_per_sequence: std::ops::RangeIn
         interrupted.into_inner(),
     );
     let kind = if binary { "binary" } else { "in process" };
-    let made = [&GROUND_TRUTH_RECORDS, &RELABELLED_BY_FILE, &SOURCE_RECORDS]
-        .map(|n| n.load(Ordering::Relaxed));
+    let made = [
+        &GROUND_TRUTH_RECORDS,
+        &RELABELLED_BY_FILE,
+        &SOURCE_RECORDS,
+        &ADDED_MANIFESTS,
+        &REFUSED_ADDS,
+    ]
+    .map(|n| n.load(Ordering::Relaxed));
     match &result {
         Ok(()) => println!(
             "model-based test ({kind}): {cases} sequences passed, {steps} steps, {interrupted} interrupted verifies, \
-             {} records labelled by a ground-truth file ({} of them relabelled by it), {} with a recipe source, 0 violations",
-            made[0], made[1], made[2]
+             {} records labelled by a ground-truth file ({} of them relabelled by it), {} with a recipe source, \
+             {} manifests added and {} add-model refusals, 0 violations",
+            made[0], made[1], made[2], made[3], made[4]
         ),
         Err(_) => println!(
             "model-based test ({kind}): a violation, found and shrunk over {sequences} sequences and {steps} steps, 1 violations"
