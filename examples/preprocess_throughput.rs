@@ -8,7 +8,11 @@
 //! the part of each picture the recipe reads (what verify does); `resample_normalise_ms_per_image`,
 //! the rest, from whole decoded pictures.
 //!
-//! Usage: cargo run --release --example preprocess_throughput -- [--rounds N]
+//! With `--threads T` (T > 1) it also prints `threads_images_per_second`: the same work on T
+//! threads at once (a rayon pool, each image on one thread), what the machine gives T cores of
+//! in-process preprocessing (`scripts/bench/bench_loader.py` sets it beside the Loader's rate).
+//!
+//! Usage: cargo run --release --example preprocess_throughput -- [--rounds N] [--threads T]
 //!        [--pillow-compat 12|13|simd] (--recipe PRESET | --model ID)... IMAGE...
 //! `--model` takes a manifest id and uses its default recipe (manifests are found as the CLI
 //! finds them: $ZOOREPRO_HOME, else the current directory or a parent holding `manifests/`).
@@ -17,12 +21,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use rayon::prelude::*;
 use zoorepro::image::pipelines::{PillowCompat, preprocess};
 use zoorepro::image::raster::Placement;
 use zoorepro::image::recipe::Recipe;
 
 fn main() -> anyhow::Result<()> {
     let mut rounds = 5usize;
+    let mut threads = 1usize;
     let mut compat = PillowCompat::V13;
     let mut recipes: Vec<(String, Recipe)> = Vec::new();
     let mut files: Vec<PathBuf> = Vec::new();
@@ -35,6 +41,13 @@ fn main() -> anyhow::Result<()> {
                     .context("--rounds needs a number")?
                     .parse()
                     .context("--rounds needs a number")?;
+            }
+            "--threads" => {
+                threads = args
+                    .next()
+                    .context("--threads needs a number")?
+                    .parse()
+                    .context("--threads needs a number")?;
             }
             "--pillow-compat" => {
                 let name = args
@@ -61,9 +74,9 @@ fn main() -> anyhow::Result<()> {
             _ => files.push(PathBuf::from(arg)),
         }
     }
-    if recipes.is_empty() || files.is_empty() || rounds == 0 {
+    if recipes.is_empty() || files.is_empty() || rounds == 0 || threads == 0 {
         bail!(
-            "usage: preprocess_throughput [--rounds N] [--pillow-compat 12|13|simd] \
+            "usage: preprocess_throughput [--rounds N] [--threads T] [--pillow-compat 12|13|simd] \
              (--recipe PRESET | --model ID)... IMAGE..."
         );
     }
@@ -117,6 +130,13 @@ fn main() -> anyhow::Result<()> {
             }
         }
         let total_s = per_image(start.elapsed().as_secs_f64());
+        let threads_total_s = if threads > 1 {
+            Some(per_image(on_threads(
+                threads, rounds, &images, recipe, compat,
+            )?))
+        } else {
+            None
+        };
         let line = serde_json::json!({
             "recipe": label,
             "pillow_compat": compat.name(),
@@ -127,8 +147,36 @@ fn main() -> anyhow::Result<()> {
             "decode_ms_per_image": decode_s * 1e3,
             "part_decode_ms_per_image": part_decode_s * 1e3,
             "resample_normalise_ms_per_image": resample_s * 1e3,
+            "threads": threads,
+            "threads_images_per_second": threads_total_s.map(|s| 1.0 / s),
         });
         println!("{line}");
     }
     Ok(())
+}
+
+/// Seconds of wall time for `rounds` passes over `images` on a pool of `threads`.
+fn on_threads(
+    threads: usize,
+    rounds: usize,
+    images: &[Vec<u8>],
+    recipe: &Recipe,
+    compat: PillowCompat,
+) -> anyhow::Result<f64> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let start = Instant::now();
+    pool.install(|| {
+        (0..rounds)
+            .flat_map(|_| images.iter())
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map_init(
+                || vec![0f32; recipe.sample_len()],
+                |out, bytes| preprocess(bytes, &[(recipe, compat)], &mut [out]).remove(0),
+            )
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    Ok(start.elapsed().as_secs_f64())
 }

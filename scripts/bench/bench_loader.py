@@ -12,7 +12,11 @@ temporary ImageFolder, page cache warm):
   iterated to the end (files read from disk, decoded, packed, handed to numpy), the best round;
 - target: the in-process per-core preprocessing rate (examples/preprocess_throughput, one
   core, images in memory, the same recipe, the same images) times T, and the Loader's share of
-  it (issue 39's goal: at least 90%); on a machine other jobs load, T threads do not get T
+  it (issue 39's goal: at least 90%);
+- in-process on T threads: the same binary's rate with T threads at once (--threads T), what
+  this machine gives T threads of preprocessing with nothing else to do, and the Loader's share
+  of that (on a machine of T cores the Loader's reader and its Python consumer need cores too);
+  on a machine other jobs load, T threads do not get T
   cores, so the Loader's CPU time an image (every thread of the process: reading, decoding,
   packing, the copy into numpy) is printed too, beside the per-core wall time an image (an
   upper bound of its CPU time);
@@ -53,13 +57,14 @@ def images(root):
                   if f.lower().endswith((".jpeg", ".jpg", ".png")))
 
 
-def per_core_rate(files, binary, rounds):
-    """The in-process preprocessing rate of one core, images/s of wall time."""
+def per_core_rate(files, binary, rounds, threads=1):
+    """The in-process preprocessing rate of one core, images/s of wall time, and (with the
+    binary, threads > 1) the rate on `threads` threads at once, else None."""
     if binary and os.path.exists(binary):
-        out = subprocess.run([binary, "--rounds", str(rounds), "--recipe", RECIPE, *files],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run([binary, "--rounds", str(rounds), "--threads", str(threads),
+                              "--recipe", RECIPE, *files], capture_output=True, text=True, check=True)
         rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-        return rows[0]["images_per_second"], os.path.basename(binary)
+        return rows[0]["images_per_second"], rows[0]["threads_images_per_second"], os.path.basename(binary)
     data = [open(f, "rb").read() for f in files]
     wall = 0.0
     for _ in range(rounds):
@@ -67,7 +72,7 @@ def per_core_rate(files, binary, rounds):
         for d in data:
             zoorepro.preprocess(d, RECIPE)
         wall = max(wall, len(data) / (time.perf_counter() - start))
-    return wall, "zoorepro.preprocess in one thread"
+    return wall, None, "zoorepro.preprocess in one thread"
 
 
 def loader_rate(root, threads, batch, rounds):
@@ -146,12 +151,16 @@ def run(args, originals, root):
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     threads = [int(t) for t in args.threads.split(",")]
     per_core, how = 0.0, ""
+    in_process = {t: 0.0 for t in threads if t > 1}
     loader = {t: 0.0 for t in threads}
     loader_cpu = {t: 0.0 for t in threads}
     pillow = {t: 0.0 for t in threads}
     for _ in range(args.rounds):
-        wall, how = per_core_rate(files, args.per_core_bin, 1)
+        wall, _, how = per_core_rate(files, args.per_core_bin, 1)
         per_core = max(per_core, wall)
+        for t in in_process:
+            _, on_t, _ = per_core_rate(files, args.per_core_bin, 1, t)
+            in_process[t] = max(in_process[t], on_t or 0.0)
         for t in threads:
             wall, cpu, count = loader_rate(root, t, args.batch, 1)
             assert count == len(files), (count, len(files))
@@ -166,6 +175,9 @@ def run(args, originals, root):
               f"every thread of the process counted; "
               f"Pillow pool (oracle pipeline) {pillow[t]:.1f} images/s; Loader / Pillow "
               f"{loader[t] / pillow[t]:.2f}x")
+        if in_process.get(t):
+            print(f"     in-process on {t} threads: {in_process[t]:.1f} images/s "
+                  f"({in_process[t] / per_core:.2f}x one core); the Loader {100 * loader[t] / in_process[t]:.0f}% of it")
 
 
 if __name__ == "__main__":
