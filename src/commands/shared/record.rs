@@ -374,16 +374,35 @@ fn assemble(
         top5_correct: score.top5_correct,
         top1: score.percentages().0,
         top5: score.percentages().1,
-        top1_interval: crate::report::percent_interval(score.top1_correct, score.images),
-        top5_interval: crate::report::percent_interval(score.top5_correct, score.images),
+        top1_interval: interval(&score, score.top1_correct),
+        top5_interval: interval(&score, score.top5_correct),
         references,
         verdict,
         image_set: Some(check),
-        per_class: crate::eval::classes::per_class(ordered),
+        per_class: per_class(ordered, &score),
         store: parts.store,
         failures: failures(ordered),
         provenance: parts.provenance,
     }
+}
+
+/// The 95% interval of `correct` of the scored images; none around a number there is not (no
+/// labelled image was ranked).
+fn interval(score: &crate::eval::verdict::Score, correct: usize) -> Option<[f64; 2]> {
+    (score.evaluated > 0)
+        .then(|| crate::report::percent_interval(correct, score.images))
+        .flatten()
+}
+
+/// Each class's accuracy; none where no image was ranked (each would read 0%).
+fn per_class(
+    ordered: &[(Entry, Prediction)],
+    score: &crate::eval::verdict::Score,
+) -> Vec<crate::report::ClassAccuracy> {
+    if score.evaluated == 0 {
+        return Vec::new();
+    }
+    crate::eval::classes::per_class(ordered)
 }
 
 /// A recipe the manifest does not declare (an override's, a source's) gets no reference: the

@@ -261,6 +261,7 @@ mod tests {
             images: 50_000,
             top1_correct,
             top5_correct: 46_000,
+            failed: 0,
         }
     }
 

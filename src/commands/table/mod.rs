@@ -263,8 +263,8 @@ fn sources(rows: &[TableRow]) -> Vec<String> {
     sources
 }
 
-/// Original labels come from the run's stored summary (no row scan: the table stays fast);
-/// other label sets score the rows.
+/// Original labels come from the run's stored summary (no row scan: the table stays fast),
+/// where it counted its labelled failures; other label sets score the rows.
 fn tally(
     store: &Store,
     run: &RunInfo,
@@ -272,9 +272,10 @@ fn tally(
     errors: &[LabelError],
 ) -> anyhow::Result<Vec<Tally>> {
     let mut rows = None;
+    let summarised = run.summary.as_ref().and_then(|s| s.tally());
     sets.iter()
-        .map(|&set| match (set, &run.summary) {
-            (LabelSet::Original, Some(summary)) => Ok(summary.tally()),
+        .map(|&set| match (set, summarised) {
+            (LabelSet::Original, Some(tally)) => Ok(tally),
             _ => {
                 if rows.is_none() {
                     rows = Some(store.predictions(run.id)?);
