@@ -69,8 +69,19 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     let mut rows = Vec::with_capacity(runs.len());
     for run in &runs {
         let tallies = tally(&store, &run.run, &label_sets, errors)?;
+        // The verdict and its marks are judged on the run's own labels, whatever a view shows.
+        let own = match label_sets.iter().position(|&set| set == LabelSet::Original) {
+            Some(i) => tallies[i],
+            None => tally(&store, &run.run, &[LabelSet::Original], errors)?[0],
+        };
         let manifest = by_id.get(run.run.model_id.as_str()).copied();
-        rows.push(table_row(&store, run, manifest, &label_sets, &tallies)?);
+        rows.push(table_row(
+            &store,
+            run,
+            manifest,
+            (&label_sets, &tallies),
+            &own,
+        )?);
     }
     sets::rank(&mut rows);
     let sources = sources(&rows);
@@ -135,8 +146,8 @@ fn table_row(
     store: &Store,
     set_run: &SetRun,
     manifest: Option<&Manifest>,
-    label_sets: &[LabelSet],
-    tallies: &[Tally],
+    (label_sets, tallies): (&[LabelSet], &[Tally]),
+    own: &Tally,
 ) -> anyhow::Result<TableRow> {
     let run = &set_run.run;
     let (primary_set, primary) = (label_sets[0], tallies[0]);
@@ -149,6 +160,7 @@ fn table_row(
         manifest,
         primary_set,
         &primary,
+        own,
         labels_check(store, run)?,
     );
     let note = join_notes(
