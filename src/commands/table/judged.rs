@@ -5,7 +5,9 @@
 
 use crate::eval::prediction::Summary;
 use crate::eval::scoring::{LabelSet, Tally};
-use crate::eval::trust::{self, Coverage, Identity, ImageSetCheck, ModelCheck, ReferenceOrigin};
+use crate::eval::trust::{
+    self, Coverage, Identity, ImageSetCheck, Mark, ModelCheck, ReferenceOrigin,
+};
 use crate::eval::verdict::{
     Applicable, DEFAULT_TOLERANCE, ReferenceResult, Verdict, VerdictStatus, applicable,
     judge_applicable,
@@ -52,13 +54,20 @@ pub(super) fn judged(
     image_set.layout_name = crate::commands::shared::image_set::layout_name(run);
     let current = manifest.map(|m| applicable(m, &run.key.recipe, &image_set));
     let (found, changed_reference) = references_to_judge(&summary.references, current);
-    let (results, mut verdict) = judge_applicable(
+    let (mut results, mut verdict) = judge_applicable(
         &found,
         &run.model_id,
         &run.key.recipe,
         own,
         DEFAULT_TOLERANCE,
     );
+    let scored = own.percentages().is_some();
+    if !scored {
+        // As verify judged it: no ranked image, no number, and no reference decides anything.
+        results.iter_mut().for_each(|r| r.expected = false);
+        verdict.status = VerdictStatus::NoReference;
+        verdict.expected_source = None;
+    }
     let check = image_set_check(&results, summary, label_disagreements);
     trust::finish(&mut verdict, &results, model_check(run), &check);
     match (primary_set, manifest) {
@@ -71,17 +80,23 @@ pub(super) fn judged(
         }
         _ => return nothing(Vec::new(), verdict.marks),
     }
-    let references = results
-        .into_iter()
-        .map(|r| ReferenceDelta {
-            source: r.source,
-            top1: r.top1,
-            top5: r.top5,
-            delta_top1: r.delta_top1,
-            delta_top5: r.delta_top5,
-            expected: r.expected,
-        })
-        .collect();
+    // Labels that disagree with the ILSVRC2012 ground truth measure no published number, and a
+    // run that ranked nothing has no number: a delta would read as a distance the run never had.
+    let references = if verdict.marks.contains(&Mark::Relabelled) || !scored {
+        Vec::new()
+    } else {
+        results
+            .into_iter()
+            .map(|r| ReferenceDelta {
+                source: r.source,
+                top1: r.top1,
+                top5: r.top5,
+                delta_top1: r.delta_top1,
+                delta_top5: r.delta_top5,
+                expected: r.expected,
+            })
+            .collect()
+    };
     Judged {
         references,
         verdict,
@@ -180,12 +195,16 @@ fn changed_note(stored: &[Applicable], current: &[Applicable]) -> String {
     )
 }
 
-/// The manifest's ReaL-label numbers on this image set, with the run's deltas to them.
+/// The manifest's ReaL-label numbers on this image set, with the run's deltas to them (none
+/// where the run ranked no image: it has no number).
 fn real_label_deltas(
     manifest: &Manifest,
     image_set: &crate::model::manifest::ImageSetId<'_>,
     primary: &Tally,
 ) -> Vec<ReferenceDelta> {
+    if primary.percentages().is_none() {
+        return Vec::new();
+    }
     manifest
         .references
         .iter()
@@ -206,7 +225,6 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::eval::trust::Mark;
     use crate::model::manifest::{self, FULL_VAL_SHA256};
     use crate::store::{OnnxMeta, RunKey, RunKind, RunMeta, RunOrigin, VerifyMeta};
 
@@ -382,5 +400,21 @@ mod tests {
             assert_eq!(view.verdict.status, VerdictStatus::NoReference, "{set:?}");
             assert_eq!(view.verdict.marks, original.verdict.marks, "{set:?}");
         }
+    }
+
+    #[test]
+    fn a_relabelled_run_shows_no_delta_to_any_reference() {
+        let run = settled_run(serde_json::json!({
+            "images": 50000, "labelled": 50000, "failed": 0,
+            "top1_correct": 38000, "top5_correct": 46000,
+            "image_set_sha256": FULL_VAL_SHA256, "within_full_val": false,
+            "coverage": "complete", "label_disagreements": 3,
+        }));
+        let manifest = resnet50();
+        let own = tally(38000);
+        let judged = judged(&run, Some(&manifest), LabelSet::Original, &own, &own, 3);
+        assert_eq!(judged.verdict.status, VerdictStatus::NoReference);
+        assert_eq!(judged.verdict.marks, vec![Mark::Relabelled]);
+        assert!(judged.references.is_empty(), "{:?}", judged.references);
     }
 }
