@@ -1,6 +1,7 @@
 //! `table`'s views of runs that are not plain: every label set shows the marks the run carries,
 //! a run labelled by a `--ground-truth` file is named by that file (never "original") in every
-//! format, and one whose labels disagree with ILSVRC2012's shows no delta to any reference.
+//! format, and one whose labels disagree with ILSVRC2012's shows no delta to any reference (nor does
+//! verify's results file).
 
 use std::path::Path;
 
@@ -103,7 +104,19 @@ fn ground_truth_labels_are_named_as_the_users_and_relabelled_runs_have_no_delta(
     ground_truth(&shared, &relabelling, 3);
     verify(&[]);
     verify(&["--ground-truth", s(&agreeing)]);
-    verify(&["--ground-truth", s(&relabelling)]);
+    let results = scratch.path().join("relabelled.json");
+    verify(&[
+        "--ground-truth",
+        s(&relabelling),
+        "--results-file",
+        s(&results),
+    ]);
+    // verify's outputs agree: no reference decides a relabelled run, so none has a delta.
+    let row: Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert!(
+        row[0]["reference_top1"].is_null() && row[0]["delta_top1"].is_null(),
+        "{row}"
+    );
     let cache = scratch.path().join("cache");
 
     // Three runs of one model: none hides another, and each file's labels are named as such.

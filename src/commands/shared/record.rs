@@ -317,7 +317,7 @@ fn assemble(
         score,
         image_set_sha256,
         image_set_content_sha256,
-        references,
+        mut references,
         mut verdict,
     } = assess(
         manifest,
@@ -336,8 +336,7 @@ fn assemble(
     if score.evaluated > 0 {
         say_why_no_reference(manifest, &parts.recipe.definition, &mut verdict);
     }
-    let model = ModelCheck::from_verification(&parts.onnx.verification);
-    trust::finish(&mut verdict, &references, model, &check);
+    apply_rule(&mut verdict, &mut references, &parts.onnx, &check);
     let image_set = ImageSetId {
         sha256: &image_set_sha256,
         content_sha256: image_set_content_sha256.as_deref(),
@@ -383,6 +382,22 @@ fn assemble(
         store: parts.store,
         failures: failures(ordered),
         provenance: parts.provenance,
+    }
+}
+
+/// The verdict rule on the numeric verdict: its status, marks and summary; and a verdict the
+/// rule took the reference from (relabelled) is decided by none of them, in any output (the
+/// record's `decided by`, the results file's reference and delta).
+fn apply_rule(
+    verdict: &mut crate::eval::verdict::Verdict,
+    references: &mut [crate::eval::verdict::ReferenceResult],
+    onnx: &crate::report::OnnxInfo,
+    check: &trust::ImageSetCheck,
+) {
+    let model = ModelCheck::from_verification(&onnx.verification);
+    trust::finish(verdict, references, model, check);
+    for reference in references {
+        reference.expected &= verdict.expected_source.is_some();
     }
 }
 
