@@ -3,18 +3,18 @@ use clap::Parser;
 fn main() {
     let cli = match zoorepro::cli::Cli::try_parse() {
         Ok(cli) => cli,
-        // A number out of range is bad input like any other: the same one-line message and exit 2.
-        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
-            let text = e.to_string();
-            let line = text.lines().next().unwrap_or_default();
-            let line = line.strip_prefix("error: ").unwrap_or(line);
-            eprintln!(
-                "zoorepro: error: {}",
-                zoorepro::util::escape::terminal(line)
-            );
-            std::process::exit(2);
-        }
-        Err(e) => e.exit(),
+        Err(e) => match zoorepro::cli::one_line_error(&e) {
+            // A bad value (a number out of range, a choice a flag does not take) is bad input
+            // like any other: the same one-line message and exit 2.
+            Some(line) => {
+                eprintln!(
+                    "zoorepro: error: {}",
+                    zoorepro::util::escape::terminal(&line)
+                );
+                std::process::exit(2);
+            }
+            None => e.exit(),
+        },
     };
     std::process::exit(zoorepro::commands::run(cli));
 }

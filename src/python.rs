@@ -77,19 +77,17 @@ fn run_cli(py: Python<'_>, argv: Vec<OsString>, invocation: Option<Vec<OsString>
     status
 }
 
-/// Parse and run as `src/main.rs` does: a value out of range is one line and exit 2; `--help`,
-/// `--version` and other usage errors print clap's text and give clap's status.
+/// Parse and run as `src/main.rs` does: a bad value (out of range, not one of a flag's choices)
+/// is one line and exit 2; `--help`, `--version` and other usage errors print clap's text and
+/// give clap's status.
 fn cli_main(argv: Vec<OsString>) -> i32 {
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
-            let text = e.to_string();
-            let line = text.lines().next().unwrap_or_default();
-            let line = line.strip_prefix("error: ").unwrap_or(line);
-            eprintln!("zoorepro: error: {}", crate::util::escape::terminal(line));
-            return crate::exit::ERROR;
-        }
         Err(e) => {
+            if let Some(line) = crate::cli::one_line_error(&e) {
+                eprintln!("zoorepro: error: {}", crate::util::escape::terminal(&line));
+                return crate::exit::ERROR;
+            }
             let _ = e.print();
             return e.exit_code();
         }

@@ -535,9 +535,79 @@ pub struct OrtLibArg {
     pub ort_lib: Option<PathBuf>,
 }
 
+/// The one line `main` prints for a bad flag value, where clap's own text would take several
+/// (a possible-values list, a `--help` hint): a number out of range, a value a parser refused,
+/// or one outside a flag's fixed choices (`--channels xyz`), which names the flag, the value and
+/// the accepted values. `None` for other errors (an unknown flag keeps clap's suggestion).
+pub fn one_line_error(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match error.kind() {
+        ErrorKind::ValueValidation => {
+            let text = error.to_string();
+            let line = text.lines().next().unwrap_or_default();
+            Some(line.strip_prefix("error: ").unwrap_or(line).to_string())
+        }
+        ErrorKind::InvalidValue => {
+            let (Some(ContextValue::String(flag)), Some(ContextValue::String(value))) = (
+                error.get(ContextKind::InvalidArg),
+                error.get(ContextKind::InvalidValue),
+            ) else {
+                return None;
+            };
+            let mut line = if value.is_empty() {
+                format!("a value is required for '{flag}' but none was supplied")
+            } else {
+                format!("invalid value '{value}' for '{flag}'")
+            };
+            if let Some(ContextValue::Strings(accepted)) = error.get(ContextKind::ValidValue) {
+                line.push_str(&format!("; accepted values: {}", accepted.join(", ")));
+            }
+            Some(line)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn error_line(args: &[&str]) -> Option<String> {
+        let error = Cli::try_parse_from(args).expect_err("the arguments are refused");
+        one_line_error(&error)
+    }
+
+    #[test]
+    fn a_value_outside_a_flags_choices_is_one_line_naming_flag_value_and_choices() {
+        let verify = ["zoorepro", "verify", "--model", "m", "--val", "v"];
+        for (flag, value, accepted) in [
+            ("--channels", "xyz", "rgb, bgr"),
+            ("--layout", "nhcw", "nchw, nhwc"),
+        ] {
+            let line = error_line(&[&verify[..], &[flag, value]].concat()).unwrap();
+            assert!(
+                line.contains(flag)
+                    && line.contains(&format!("'{value}'"))
+                    && line.ends_with(&format!("accepted values: {accepted}"))
+                    && !line.contains('\n'),
+                "{line}"
+            );
+        }
+        let line = error_line(&["zoorepro", "table", "--labels", "imagenet"]).unwrap();
+        assert!(
+            line.contains("--labels") && line.contains("original, real"),
+            "{line}"
+        );
+        let missing = error_line(&[&verify[..], &["--channels"]].concat()).unwrap();
+        assert!(missing.contains("--channels") && missing.contains("none was supplied"));
+        // A parser's own refusal keeps its words; an unknown flag is left to clap.
+        let refused = error_line(&[&verify[..], &["--crop-pct", "0"]].concat()).unwrap();
+        assert!(refused.contains("--crop-pct") && refused.contains("(0, 4]"));
+        assert_eq!(
+            error_line(&[&verify[..], &["--chanels", "rgb"]].concat()),
+            None
+        );
+    }
 
     #[test]
     fn run_ids_are_positive_and_model_ids_are_pointed_to_runs() {

@@ -2,10 +2,13 @@
 //! possibly run on many machines, each with its own store) into one complete run in the
 //! `--cache-dir` store, then report it like any verify run.
 //!
-//! Refused, with nothing written: a shard missing or incomplete, a shard cut short by `--limit`
-//! (unless `--allow-partial`, which marks the merged run partial), a shard present twice, an image
-//! in two shards or in the wrong one, or shards whose keys differ in anything but the shard (another
-//! ONNX file, recipe, ONNX Runtime version, provider, batch...). Merging twice is a no-op.
+//! Refused, with nothing written for that run: a shard missing or incomplete, a shard cut short by
+//! `--limit` (unless `--allow-partial`, which marks the merged run partial), a shard present
+//! twice, an image in two shards or in the wrong one, or shards whose keys differ in anything but
+//! the shard (another ONNX file, recipe, ONNX Runtime version, provider, batch...). Each refusal
+//! is one error line naming its run; the other runs are merged all the same, and the exit status
+//! is 2. Merging twice is a no-op. A `verify --like ID` export (`like/ID`) is merged as verify
+//! judged its shards: ID's recipes and references applied to the user's file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -20,6 +23,7 @@ use crate::dataset::{Entry, Shard};
 use crate::eval::prediction::{Content, Prediction, Settle, Summary, content_digest};
 use crate::eval::trust::Coverage;
 use crate::eval::verdict::applicable;
+use crate::model::derived::LIKE_PREFIX;
 use crate::model::manifest::{self, ImageSetId};
 use crate::report::results::{ResultRow, UNKNOWN_EXTENSION, results_format, write_results};
 use crate::report::{Host, OnnxInfo, Provenance, RecipeInfo, StoreInfo, Throughput};
@@ -78,7 +82,7 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         sources.push(target_dir.clone());
     }
     let (groups, stores) = shard_runs(&sources, &target_dir)?;
-    check_one_key_per_model(&groups)?;
+    let mut refused = several_keys(&groups);
     let home = ctx.home()?;
     let manifests = ctx.manifests(&home)?;
     let report_dir = args
@@ -96,15 +100,29 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
     }
     let mut status = crate::exit::SUCCESS;
     let mut rows = Vec::new();
+    let merging = Merging {
+        stores: &stores,
+        manifests: &manifests,
+        started_at,
+        home: &home,
+        tolerance: args.verdict.tolerance,
+    };
     for group in groups.values() {
-        let merging = Merging {
-            stores: &stores,
-            manifests: &manifests,
-            started_at,
-            home: &home,
-            tolerance: args.verdict.tolerance,
+        let model_id = &group[0].info.model_id;
+        let merged = match refused.get_mut(model_id) {
+            // Said once for all of the model's keys.
+            Some(None) => continue,
+            Some(why) => Err(anyhow::anyhow!(why.take().unwrap_or_default())),
+            None => merge_group(group, args.allow_partial, &mut target, &merging),
         };
-        let (record, key) = merge_group(group, args.allow_partial, &mut target, &merging)?;
+        let (record, key) = match merged {
+            Ok(merged) => merged,
+            Err(error) => {
+                status = crate::exit::worst(status, crate::exit::ERROR);
+                not_merged(group, &error, groups.len() > 1, &mut rows);
+                continue;
+            }
+        };
         let code = record::emit(
             &record,
             &report_dir,
@@ -121,6 +139,35 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         eprintln!("  results: {} ({} runs)", path.display(), rows.len());
     }
     Ok(status)
+}
+
+/// A run that could not be merged: its one error line (the others go on), and its results-file
+/// row where its shards recorded a recipe.
+fn not_merged(group: &[ShardRun], error: &anyhow::Error, others: bool, rows: &mut Vec<ResultRow>) {
+    let first = &group[0].info;
+    let mut message = super::error_message(error);
+    if !message.contains(&first.model_id) {
+        message = format!("{}: {message}", first.model_id);
+    }
+    eprintln!(
+        "zoorepro: error: {}{}",
+        crate::util::escape::terminal(&message),
+        if others {
+            "; its shards were not merged, the other runs were"
+        } else {
+            ""
+        }
+    );
+    if let Some(recipe) = first.meta.verify().and_then(|v| v.recipe.as_ref()) {
+        let images = group.iter().map(|shard| shard.info.images).sum();
+        rows.push(ResultRow::failed(
+            &first.model_id,
+            &recipe.definition,
+            None,
+            images,
+            &message,
+        ));
+    }
 }
 
 /// What every merged group's record needs besides its shards.
@@ -144,7 +191,7 @@ fn merge_group(
     let (rows, contents) = gather_rows(&by_index, merging.stores, count)?;
     let first = &group[0].info;
     let key = unsharded(&first.key);
-    let manifest = manifest::resolve(merging.manifests, &first.model_id)?;
+    let manifest = &judged_by(merging.manifests, group)?;
     let layout_name = first
         .meta
         .verify()
@@ -269,8 +316,9 @@ fn shard_runs(
     Ok((groups, stores))
 }
 
-/// Shards of one model under several keys cannot be merged into one answer.
-fn check_one_key_per_model(groups: &BTreeMap<String, Vec<ShardRun>>) -> anyhow::Result<()> {
+/// Shards of one model under several keys cannot be merged into one answer: each such model,
+/// with why (taken once it is said).
+fn several_keys(groups: &BTreeMap<String, Vec<ShardRun>>) -> HashMap<String, Option<String>> {
     let mut by_model: BTreeMap<&str, Vec<&Vec<ShardRun>>> = BTreeMap::new();
     for group in groups.values() {
         by_model
@@ -278,17 +326,62 @@ fn check_one_key_per_model(groups: &BTreeMap<String, Vec<ShardRun>>) -> anyhow::
             .or_default()
             .push(group);
     }
-    for (model, model_groups) in &by_model {
-        if model_groups.len() > 1 {
+    by_model
+        .into_iter()
+        .filter(|(_, model_groups)| model_groups.len() > 1)
+        .map(|(model, model_groups)| {
             let differences =
                 key_differences(&model_groups[0][0].info.key, &model_groups[1][0].info.key);
-            bail!(
+            let why = format!(
                 "shards of {model} were run with different keys ({}): they are not parts of one run; merge the shards of one key (delete the others with `zoorepro runs --delete ID`)",
                 differences.join("; ")
             );
+            (model.to_string(), Some(why))
+        })
+        .collect()
+}
+
+/// The manifest that judges the merged run, as `verify` judged its shards: the run's model's, or
+/// for a `verify --like ID` export (`like/ID`) ID's recipes and references applied to the user's
+/// file, whose identity is the key's sha256 and the record's `onnx.like`, the same in every
+/// shard.
+fn judged_by(
+    manifests: &[manifest::Manifest],
+    group: &[ShardRun],
+) -> anyhow::Result<manifest::Manifest> {
+    let first = &group[0].info;
+    let Some(known) = first.model_id.strip_prefix(LIKE_PREFIX) else {
+        return Ok(manifest::resolve(manifests, &first.model_id)?.clone());
+    };
+    let verified = |run: &RunInfo| run.meta.verify().cloned().unwrap_or_default();
+    let made = verified(first);
+    let Some(like) = made.onnx.as_ref().and_then(|onnx| onnx.like.as_ref()) else {
+        bail!(
+            "the shard runs of {} do not record whose recipes and references judged them (onnx.like): run the shards again with this release",
+            first.model_id
+        );
+    };
+    for shard in group {
+        let other = verified(&shard.info).onnx.and_then(|onnx| onnx.like);
+        if other.as_ref().map(|o| (&o.model, &o.known_sha256))
+            != Some((&like.model, &like.known_sha256))
+            || like.model != known
+        {
+            bail!(
+                "the shards of {} were not all judged as exports like {known} (run {} says {}): they are not parts of one run",
+                first.model_id,
+                shard.info.id,
+                other.map_or("nothing".to_string(), |o| o.model)
+            );
         }
     }
-    Ok(())
+    let path = made.onnx.map(|onnx| onnx.path).unwrap_or_default();
+    let mut judged = manifest::resolve(manifests, known)?.like(Path::new(&path));
+    // As verify's derive: the user's file takes the layout the recipe it was fed decided.
+    if let Some(recipe) = made.recipe {
+        judged.input.layout = recipe.definition.layout;
+    }
+    Ok(judged)
 }
 
 /// The shards of one key by index, each complete and present once, none missing.

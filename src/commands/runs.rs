@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Context;
 use super::shared::{image_set, terminal};
 use crate::cli::RunsArgs;
-use crate::eval::prediction::percent;
+use crate::eval::prediction::{Summary, percent};
 use crate::exit;
 use crate::store::{RunKind, Store};
 
@@ -80,18 +80,17 @@ fn listing(ctx: &Context, cache_dir: &std::path::Path) -> anyhow::Result<Vec<Run
         .map(|run| {
             let own = manifests.iter().find(|m| m.id == run.model_id);
             let image_set = image_set::image_set_name(&run, own, &manifests);
-            // No labelled image: no figure, rather than 0%.
-            let if_labelled = |count: usize, of: usize| (of > 0).then(|| percent(count, of));
+            // No labelled image ranked (none labelled, or all failed): no figure, rather than
+            // 0%. An older summary that cannot tell keeps its figure.
+            let figure = |count: fn(&Summary) -> usize| {
+                let summary = run.summary.as_ref()?;
+                (summary.labelled > 0 && summary.scored() != Some(false))
+                    .then(|| percent(count(summary), summary.labelled))
+            };
             RunRow {
                 id: run.id,
-                top1: run
-                    .summary
-                    .as_ref()
-                    .and_then(|s| if_labelled(s.top1_correct, s.labelled)),
-                top5: run
-                    .summary
-                    .as_ref()
-                    .and_then(|s| if_labelled(s.top5_correct, s.labelled)),
+                top1: figure(|s| s.top1_correct),
+                top5: figure(|s| s.top5_correct),
                 key: run.key.digest(),
                 model_id: run.model_id,
                 kind: run.key.kind,

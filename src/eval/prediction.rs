@@ -60,6 +60,8 @@ pub struct Tally {
     pub images: usize,
     pub top1_correct: usize,
     pub top5_correct: usize,
+    /// Scored images that failed (counted, never right): when all did, nothing was ranked.
+    pub failed: usize,
 }
 
 impl Tally {
@@ -67,9 +69,12 @@ impl Tally {
     /// is a correct answer.
     pub fn count(&mut self, top5: Option<&[u16; TOP_K]>, is_truth: impl Fn(u16) -> bool) {
         self.images += 1;
-        if let Some(top5) = top5 {
-            self.top1_correct += usize::from(is_truth(top5[0]));
-            self.top5_correct += usize::from(top5.iter().any(|&class| is_truth(class)));
+        match top5 {
+            Some(top5) => {
+                self.top1_correct += usize::from(is_truth(top5[0]));
+                self.top5_correct += usize::from(top5.iter().any(|&class| is_truth(class)));
+            }
+            None => self.failed += 1,
         }
     }
 
@@ -84,6 +89,12 @@ impl Tally {
 
     pub fn top5(&self) -> f64 {
         percent(self.top5_correct, self.images)
+    }
+
+    /// Top-1 and top-5 in percent, `None` when no image was ranked (none scored, or every scored
+    /// one failed): a percentage of nothing is no number (JSON null, n/a in every text).
+    pub fn percentages(&self) -> Option<(f64, f64)> {
+        (self.failed < self.images).then(|| (self.top1(), self.top5()))
     }
 }
 
@@ -103,7 +114,12 @@ impl Outcome {
 pub struct Summary {
     pub images: usize,
     pub labelled: usize,
+    /// Failed images, labelled or not.
     pub failed: usize,
+    /// Labelled images that failed (`None` in summaries written before they were counted):
+    /// when all did, the run scored nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labelled_failed: Option<usize>,
     pub top1_correct: usize,
     pub top5_correct: usize,
     /// `manifest::image_set_digest` of the labelled images: which references apply.
@@ -180,6 +196,7 @@ impl Summary {
             }
         }
         summary.labelled = tally.images;
+        summary.labelled_failed = Some(tally.failed);
         summary.top1_correct = tally.top1_correct;
         summary.top5_correct = tally.top5_correct;
         summary.image_set_content_sha256 = contents.and_then(|contents| {
@@ -216,12 +233,24 @@ impl Summary {
         self.references = Some(references);
     }
 
-    /// The tally over the labelled images.
-    pub fn tally(&self) -> Tally {
-        Tally {
+    /// The tally over the labelled images; `None` for a summary that did not count their
+    /// failures (its rows tell).
+    pub fn tally(&self) -> Option<Tally> {
+        Some(Tally {
             images: self.labelled,
             top1_correct: self.top1_correct,
             top5_correct: self.top5_correct,
+            failed: self.labelled_failed?,
+        })
+    }
+
+    /// Whether some labelled image was ranked: `None` when the summary cannot tell (written
+    /// before labelled failures were counted, with failures and no top-5 hit).
+    pub fn scored(&self) -> Option<bool> {
+        match self.labelled_failed {
+            Some(failed) => Some(failed < self.labelled),
+            None if self.failed == 0 || self.top5_correct > 0 => Some(self.labelled > 0),
+            None => None,
         }
     }
 
@@ -295,6 +324,34 @@ mod tests {
                 .unwrap(),
             digest
         );
+    }
+
+    #[test]
+    fn a_tally_of_failures_only_has_no_percentages() {
+        let failed = Prediction {
+            outcome: Outcome::Failed("not a JPEG".into()),
+            ..ranked("b.JPEG", 8, 8)
+        };
+        let mut rows = vec![failed.clone(), failed];
+        let summary = Summary::of(&rows, None);
+        let tally = summary.tally().unwrap();
+        assert_eq!((tally.images, tally.failed), (2, 2));
+        assert_eq!(tally.percentages(), None);
+        assert_eq!(summary.scored(), Some(false));
+        assert_eq!(Tally::default().percentages(), None);
+        rows.push(ranked("a.JPEG", 7, 7));
+        let summary = Summary::of(&rows, None);
+        assert_eq!(
+            summary.tally().unwrap().percentages(),
+            Some((100.0 / 3.0, 100.0 / 3.0))
+        );
+        // A summary written before labelled failures were counted: its rows must tell.
+        let old = Summary {
+            labelled_failed: None,
+            top5_correct: 0,
+            ..Summary::of(&rows[..2], None)
+        };
+        assert_eq!((old.tally(), old.scored()), (None, None));
     }
 
     #[test]

@@ -133,7 +133,8 @@ mod tests {
             Tally {
                 images: 3,
                 top1_correct: 1,
-                top5_correct: 2
+                top5_correct: 2,
+                failed: 0,
             }
         );
         let real = tally(LabelSet::Real);
@@ -147,7 +148,8 @@ mod tests {
             Tally {
                 images: 1,
                 top1_correct: 1,
-                top5_correct: 1
+                top5_correct: 1,
+                failed: 0,
             }
         );
         assert_eq!(
@@ -155,7 +157,8 @@ mod tests {
             Tally {
                 images: 2,
                 top1_correct: 2,
-                top5_correct: 2
+                top5_correct: 2,
+                failed: 0,
             }
         );
     }
@@ -174,9 +177,11 @@ mod tests {
             Tally {
                 images: 1,
                 top1_correct: 0,
-                top5_correct: 0
+                top5_correct: 0,
+                failed: 1,
             }
         );
         assert_eq!(tally.top1(), 0.0);
+        assert_eq!(tally.percentages(), None, "nothing was ranked: no number");
     }
 }

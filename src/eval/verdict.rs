@@ -248,14 +248,13 @@ impl Score {
         percent(self.top5_correct, self.images)
     }
 
-    /// Top-1 and top-5 in percent, `None` for no labelled image: a percentage of nothing is no
-    /// number (records write it as null, every text as n/a).
+    /// Top-1 and top-5 in percent, `None` when no labelled image was ranked (none is labelled,
+    /// or every labelled one failed): a percentage of nothing is no number (records write it as
+    /// null, every text as n/a).
     pub fn percentages(&self) -> (Option<f64>, Option<f64>) {
-        if self.images == 0 {
-            (None, None)
-        } else {
-            (Some(self.top1()), Some(self.top5()))
-        }
+        self.tally()
+            .percentages()
+            .map_or((None, None), |(top1, top5)| (Some(top1), Some(top5)))
     }
 
     pub fn tally(&self) -> Tally {
@@ -263,6 +262,7 @@ impl Score {
             images: self.images,
             top1_correct: self.top1_correct,
             top5_correct: self.top5_correct,
+            failed: self.failed,
         }
     }
 }
@@ -473,8 +473,15 @@ mod tests {
             top5: [7, 1, 2, 3, 4],
             scores: [0.0; 5],
         };
-        let score = Score::of(&[image("a", Some(7), ranked)]);
+        let score = Score::of(&[image("a", Some(7), ranked.clone())]);
         assert_eq!(score.percentages(), (Some(100.0), Some(100.0)));
+        // Every labelled image failed: no number either, whatever an unlabelled one did.
+        let score = Score::of(&[
+            image("b", Some(2), Outcome::Failed("truncated".into())),
+            image("c", Some(3), Outcome::Failed("truncated".into())),
+            image("d", None, ranked),
+        ]);
+        assert_eq!(score.percentages(), (None, None));
     }
 
     #[test]
@@ -495,6 +502,7 @@ mod tests {
             images: 100,
             top1_correct: correct,
             top5_correct: correct,
+            failed: 0,
         };
         // 76 of 100: the interval 66.8-83.3 holds torchvision's 76.13.
         let (references, verdict) = judge(resnet50, "torchvision", &part(true), &tally(76), 0.1);

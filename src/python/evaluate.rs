@@ -119,13 +119,17 @@ pub fn evaluate(
     }
 }
 
-/// The command line parsed by the CLI's parser: a value out of range is its one line.
+/// The command line parsed by the CLI's parser: a bad value is the CLI's one line, any other
+/// usage error clap's first line.
 fn parse(argv: Vec<OsString>) -> anyhow::Result<Cli> {
     let mut full = vec![OsString::from("zoorepro")];
     full.extend(argv);
     Cli::try_parse_from(full).map_err(|e| {
-        let text = e.to_string();
-        let line = text.lines().next().unwrap_or_default();
-        anyhow::anyhow!("{}", line.strip_prefix("error: ").unwrap_or(line))
+        let line = crate::cli::one_line_error(&e).unwrap_or_else(|| {
+            let text = e.to_string();
+            let line = text.lines().next().unwrap_or_default();
+            line.strip_prefix("error: ").unwrap_or(line).to_string()
+        });
+        anyhow::anyhow!("{line}")
     })
 }

@@ -11,11 +11,11 @@ use crate::eval::verdict::VerdictStatus;
 // Manifest fields (a source, a model name) are text: a `|` would shift the columns, `<` be HTML.
 use crate::util::escape::markdown_text as md;
 
-/// Accuracy of one run under one label set.
+/// Accuracy of one run under one label set; `None` (null, n/a) where no scored image was ranked.
 #[derive(Clone, Debug, Serialize)]
 pub struct Accuracy {
-    pub top1: f64,
-    pub top5: f64,
+    pub top1: Option<f64>,
+    pub top5: Option<f64>,
     pub images: usize,
     /// 95% Wilson intervals, in percent.
     pub top1_interval: Option<[f64; 2]>,
@@ -35,6 +35,40 @@ pub struct ReferenceDelta {
     pub expected: bool,
 }
 
+/// The labels a `--ground-truth FILE` gave a run: the user's, never the original ILSVRC2012
+/// ones, so every format names them as such.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroundTruthLabels {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// The name of the label set a `--ground-truth FILE` gave (in `labels`, `by_labels` and the CSV's
+/// columns), where a run without one has `original`.
+pub const GROUND_TRUTH: &str = "ground-truth";
+
+impl GroundTruthLabels {
+    /// `ground truth truth.csv`: the labels by the file that gave them.
+    pub fn name(&self) -> String {
+        if self.path.is_empty() {
+            "ground truth".to_string()
+        } else {
+            format!("ground truth {}", self.path)
+        }
+    }
+
+    /// `labelled by --ground-truth truth.csv, sha256 4ee0ef417a4b`: a section's labels, with the
+    /// digest that tells two files of one name apart.
+    pub fn describe(&self) -> String {
+        let short = self.sha256.get(..12).unwrap_or(&self.sha256);
+        if self.path.is_empty() {
+            format!("labelled by a --ground-truth file, sha256 {short}")
+        } else {
+            format!("labelled by --ground-truth {}, sha256 {short}", self.path)
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct TableRow {
     /// The image set the run scored: rows are ranked within one set only.
@@ -50,11 +84,13 @@ pub struct TableRow {
     pub kind: String,
     pub provider: String,
     pub labels: String,
-    pub top1: f64,
+    /// `None` (null in JSON, n/a in text) where the run ranked no image: none labelled, or every
+    /// labelled one failed.
+    pub top1: Option<f64>,
     /// 95% Wilson interval of `top1`, in percent: how far a number measured on this many images
     /// can be from the same model's number on all images.
     pub top1_interval: Option<[f64; 2]>,
-    pub top5: f64,
+    pub top5: Option<f64>,
     pub top5_interval: Option<[f64; 2]>,
     pub rank1: usize,
     pub rank5: usize,
@@ -72,6 +108,39 @@ pub struct TableRow {
     pub by_labels: BTreeMap<String, Accuracy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The `--ground-truth` file whose labels the run was scored on (`labels` is then
+    /// `ground-truth`, not `original`); `None`: the layout's own labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ground_truth: Option<GroundTruthLabels>,
+}
+
+impl TableRow {
+    /// What the rows of one section share: the image set, its size, and whose labels scored it
+    /// (runs labelled by different files are not ranked together).
+    pub fn section_key(&self) -> (&str, usize, Option<&str>) {
+        (
+            &self.image_set,
+            self.image_set_images,
+            self.ground_truth.as_ref().map(|g| g.sha256.as_str()),
+        )
+    }
+}
+
+/// How a section's heading names its labels, where they are a user's.
+fn labels_heading(row: &TableRow) -> String {
+    row.ground_truth
+        .as_ref()
+        .map(|g| format!("; {}", g.describe()))
+        .unwrap_or_default()
+}
+
+/// How a column header names a label set: the ground-truth set in words.
+fn label_title(set: &str) -> &str {
+    if set == GROUND_TRUTH {
+        "ground truth"
+    } else {
+        set
+    }
 }
 
 pub trait TableExporter {
@@ -94,21 +163,29 @@ fn delta_for<'a>(row: &'a TableRow, source: &str) -> Option<&'a ReferenceDelta> 
     row.references.iter().find(|r| r.source == source)
 }
 
-const LABEL_SETS: [&str; 4] = ["original", "real", "cleaned", "corrected"];
+/// Every label set's name, in the order the columns show them; a run has `original` or
+/// `ground-truth` (its `--ground-truth` file's labels) first.
+const LABEL_SETS: [&str; 5] = ["original", GROUND_TRUTH, "real", "cleaned", "corrected"];
 
-/// The rows of one image set: `rows` are grouped by set already (`table` sorts them so).
-fn sections(rows: &[TableRow]) -> Vec<&[TableRow]> {
-    rows.chunk_by(|a, b| a.image_set == b.image_set && a.image_set_images == b.image_set_images)
+/// The rows of one section (image set and labels): `rows` are grouped so already (`table`
+/// sorts them so).
+pub(crate) fn sections(rows: &[TableRow]) -> Vec<&[TableRow]> {
+    rows.chunk_by(|a, b| a.section_key() == b.section_key())
         .collect()
 }
 
-/// `76.13 [75.75, 76.50]`: a percentage and its interval, where there is one.
-fn with_interval(value: f64, interval: Option<[f64; 2]>) -> String {
-    match interval {
-        Some([low, high]) => format!("{value:.2} [{low:.2}, {high:.2}]"),
-        None => format!("{value:.2}"),
+/// `76.13 [75.75, 76.50]`: a percentage and its interval, where there is one; `n/a` where there
+/// is no number.
+fn with_interval(value: Option<f64>, interval: Option<[f64; 2]>) -> String {
+    match (value, interval) {
+        (Some(value), Some([low, high])) => format!("{value:.2} [{low:.2}, {high:.2}]"),
+        (Some(value), None) => format!("{value:.2}"),
+        (None, _) => NO_NUMBER.to_string(),
     }
 }
+
+/// What a percentage of no ranked image shows as.
+const NO_NUMBER: &str = "n/a";
 
 impl TableExporter for MarkdownTable {
     fn render(&self, rows: &[TableRow], sources: &[String]) -> String {
@@ -145,20 +222,15 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
     let first = &rows[0];
     let _ = writeln!(
         out,
-        "## {} ({} images)\n",
+        "## {} ({} images{})\n",
         md(&first.image_set),
-        first.image_set_images
+        first.image_set_images,
+        md(&labels_heading(first))
     );
     let all = rows.iter().any(|r| !r.by_labels.is_empty());
-    let labels = first.labels.as_str();
+    let label_sets = present_label_sets(rows);
     let mut header = String::from("| rank1 | rank5 | framework | model | recipe | run |");
-    if all {
-        for set in LABEL_SETS {
-            let _ = write!(header, " {set} top-1 | {set} top-5 |");
-        }
-    } else {
-        let _ = write!(header, " top-1 ({labels}) | top-5 ({labels}) |");
-    }
+    figure_headers(&mut header, first, all.then_some(&label_sets[..]));
     header.push_str(" images |");
     for source in sources {
         let _ = write!(header, " Δ {} |", md(source));
@@ -180,10 +252,15 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
             row.run
         );
         if all {
-            for set in LABEL_SETS {
-                match row.by_labels.get(set) {
+            for set in &label_sets {
+                match row.by_labels.get(*set) {
                     Some(a) => {
-                        let _ = write!(out, " {:.2} | {:.2} |", a.top1, a.top5);
+                        let _ = write!(
+                            out,
+                            " {} | {} |",
+                            with_interval(a.top1, None),
+                            with_interval(a.top5, None)
+                        );
                     }
                     None => out.push_str(" | |"),
                 }
@@ -212,6 +289,37 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
         }
         let _ = writeln!(out, " {} |", verdict_text(row));
     }
+}
+
+/// The figures' column headers: each label set's (`label_sets`, with `--labels all`), else the
+/// one set's, named as `row` was labelled (a ground-truth file by its path).
+fn figure_headers(header: &mut String, row: &TableRow, label_sets: Option<&[&str]>) {
+    match label_sets {
+        Some(label_sets) => {
+            for set in label_sets {
+                let set = label_title(set);
+                let _ = write!(header, " {set} top-1 | {set} top-5 |");
+            }
+        }
+        None => {
+            let labels = match &row.ground_truth {
+                Some(ground_truth) if row.labels == GROUND_TRUTH => ground_truth.name(),
+                _ => row.labels.clone(),
+            };
+            let labels = md(&labels);
+            let _ = write!(header, " top-1 ({labels}) | top-5 ({labels}) |");
+        }
+    }
+}
+
+/// The label sets some row of `rows` was scored under (`--labels all`), in column order: a
+/// section of runs labelled by a `--ground-truth` file has no `original` column, and others no
+/// `ground-truth` one.
+fn present_label_sets(rows: &[TableRow]) -> Vec<&'static str> {
+    LABEL_SETS
+        .into_iter()
+        .filter(|set| rows.iter().any(|r| r.by_labels.contains_key(*set)))
+        .collect()
 }
 
 /// The verdict as the Markdown and text tables show it: the status, its marks, and the reference
@@ -277,11 +385,11 @@ const FIGURE_COLUMNS: [&str; 6] = [
 ];
 
 /// Top-1 and top-5 with their intervals, as [`FIGURE_COLUMNS`] names them; an interval's two
-/// fields are both empty where there is none.
+/// fields are both empty where there is none, and a percentage's where the run ranked no image.
 fn figure_fields(
-    top1: f64,
+    top1: Option<f64>,
     top1_interval: Option<[f64; 2]>,
-    top5: f64,
+    top5: Option<f64>,
     top5_interval: Option<[f64; 2]>,
 ) -> [String; 6] {
     let interval = |i: Option<[f64; 2]>| {
@@ -290,17 +398,18 @@ fn figure_fields(
     let ([top1_low, top1_high], [top5_low, top5_high]) =
         (interval(top1_interval), interval(top5_interval));
     [
-        fixed(top1),
+        top1.map(fixed).unwrap_or_default(),
         top1_low,
         top1_high,
-        fixed(top5),
+        top5.map(fixed).unwrap_or_default(),
         top5_low,
         top5_high,
     ]
 }
 
-/// The columns before the figures.
-const CSV_COLUMNS: [&str; 12] = [
+/// The columns before the figures; `ground_truth` and its sha256 name the `--ground-truth` file
+/// whose labels `labels: ground-truth` means.
+const CSV_COLUMNS: [&str; 14] = [
     "image_set",
     "image_set_images",
     "rank1",
@@ -312,15 +421,14 @@ const CSV_COLUMNS: [&str; 12] = [
     "kind",
     "run",
     "labels",
+    "ground_truth",
+    "ground_truth_sha256",
     "images",
 ];
 
 impl TableExporter for CsvTable {
     fn render(&self, rows: &[TableRow], sources: &[String]) -> String {
-        let label_sets: Vec<&str> = LABEL_SETS
-            .into_iter()
-            .filter(|set| rows.iter().any(|r| r.by_labels.contains_key(*set)))
-            .collect();
+        let label_sets = present_label_sets(rows);
         let mut header: Vec<String> = CSV_COLUMNS
             .iter()
             .chain(&FIGURE_COLUMNS)
@@ -355,6 +463,14 @@ fn csv_row(row: &TableRow, label_sets: &[&str], sources: &[String]) -> Vec<Strin
         row.kind.to_string(),
         row.run.to_string(),
         row.labels.to_string(),
+        row.ground_truth
+            .as_ref()
+            .map(|g| g.path.clone())
+            .unwrap_or_default(),
+        row.ground_truth
+            .as_ref()
+            .map(|g| g.sha256.clone())
+            .unwrap_or_default(),
         row.images.to_string(),
     ];
     fields.extend(figure_fields(
@@ -441,9 +557,9 @@ mod tests {
             kind: "import".into(),
             provider: "pytorch".into(),
             labels: "original".into(),
-            top1: 77.606,
+            top1: Some(77.606),
             top1_interval: Some([77.23872, 77.96912]),
-            top5: 93.822,
+            top5: Some(93.822),
             top5_interval: Some([93.60541, 94.03243]),
             rank1: 1,
             rank5: 1,
@@ -461,6 +577,7 @@ mod tests {
             marks: Vec::new(),
             by_labels: BTreeMap::new(),
             note: Some("float16, regenerated".into()),
+            ground_truth: None,
         }
     }
 
@@ -474,9 +591,9 @@ mod tests {
             model_id: "coral/mobilenet_v2".into(),
             recipe: "coral-lanczos-224".into(),
             kind: "verify".into(),
-            top1: 72.0,
+            top1: Some(72.0),
             top1_interval: Some([62.5, 79.9]),
-            top5: 93.0,
+            top5: Some(93.0),
             top5_interval: Some([86.2, 96.6]),
             images: 100,
             references: vec![ReferenceDelta {
@@ -537,7 +654,7 @@ mod tests {
         assert!(header.ends_with(",benchmarking-keras-pytorch_top1,benchmarking-keras-pytorch_top5,benchmarking-keras-pytorch_delta_top1,benchmarking-keras-pytorch_delta_top5,expected_source,verdict,note,marks"), "{header}");
         assert_eq!(
             csv.lines().nth(1).unwrap(),
-            "ilsvrc2012-val,50000,1,1,pytorch/resnet152,pytorch,resnet152,torchvision,import,3,original,50000,\
+            "ilsvrc2012-val,50000,1,1,pytorch/resnet152,pytorch,resnet152,torchvision,import,3,original,,,50000,\
              77.606,77.239,77.969,93.822,93.605,94.032,77.620,93.810,-0.014,0.012,torchvision-docs,drift,\
              \"float16, regenerated\","
         );

@@ -432,6 +432,8 @@ mod tests {
                 images: 2,
                 labelled: 1,
                 failed: 1,
+                // The failed image is b.JPEG, which has no label.
+                labelled_failed: Some(0),
                 top1_correct: 0,
                 top5_correct: 0,
                 image_set_sha256: crate::model::manifest::image_set_digest(["a.JPEG"]),

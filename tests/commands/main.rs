@@ -19,6 +19,7 @@ mod own_data;
 mod recipe_sources;
 mod scale;
 mod seed_table;
+mod table_views;
 mod tables;
 mod terminal;
 mod verify;

@@ -173,7 +173,7 @@ fn bad_override_values_are_one_message_and_exit_2() {
     let scratch = tempfile::tempdir().unwrap();
     let onnx = common::shared_model(&shared, KNOWN);
     let onnx = onnx.to_str().unwrap();
-    let cases: [(&[&str], &[&str]); 7] = [
+    let cases: [(&[&str], &[&str]); 9] = [
         (&["--crop-pct", "0"], &["--crop-pct", "(0, 4]"]),
         (&["--img-size", "0"], &["--img-size", "1..=4096"]),
         (
@@ -189,6 +189,15 @@ fn bad_override_values_are_one_message_and_exit_2() {
             &["--mean", "0-1 scale"],
         ),
         (&["--std", "0.2,0.2"], &["--std", "three"]),
+        // A choice the flag does not take: the flag, the value and the accepted ones.
+        (
+            &["--channels", "xyz"],
+            &["--channels", "'xyz'", "accepted values: rgb, bgr"],
+        ),
+        (
+            &["--layout", "chw"],
+            &["--layout", "'chw'", "accepted values: nchw, nhwc"],
+        ),
         // A size the manifest's fixed 224 input cannot take.
         (&["--img-size", "288"], &["288px", "224"]),
     ];

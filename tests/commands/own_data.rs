@@ -157,9 +157,47 @@ fn every_image_failing_scores_nothing_and_exits_3() {
         "{}",
         run.stderr
     );
+    // Nothing was ranked: no number anywhere (null in JSON, n/a in text), not 0.00%.
+    assert!(
+        run.stderr
+            .contains("top-1 n/a (0/3), top-5 n/a (0/3), 3 failed")
+            && !run.stderr.contains("0.00%"),
+        "{}",
+        run.stderr
+    );
     let record = run.json();
-    assert_eq!(record["top1"], 0.0, "3 labelled images, 0 right: a number");
+    for field in ["top1", "top5", "top1_interval", "top5_interval"] {
+        assert!(record[field].is_null(), "{field}: {record}");
+    }
+    assert!(
+        record["per_class"].as_array().is_none_or(Vec::is_empty),
+        "no per-class figure either: {record}"
+    );
     assert_eq!(record["verdict"]["status"], "no-reference");
+    let markdown = report(scratch.path(), "md");
+    assert!(
+        markdown.contains("| top-1 | n/a (0 / 3)") && !markdown.contains("0.0%"),
+        "{markdown}"
+    );
+    let page = report(scratch.path(), "html");
+    assert!(page.contains("<td class=\"num\">n/a</td>") && !page.contains("0.00%"));
+    let cache = scratch.path().join("cache");
+    let table = common::run(common::zoorepro(&cache).args(["table", "--format", "json"]));
+    assert_eq!(table.status, 0, "{}", table.stderr);
+    let row = &table.json()[0];
+    for field in ["top1", "top5", "top1_interval", "top5_interval"] {
+        assert!(row[field].is_null(), "{field}: {row}");
+    }
+    let text = common::run(
+        common::zoorepro(&cache).args(["table", "--labels", "all", "--format", "markdown"]),
+    );
+    assert!(
+        text.stdout.contains("| n/a | n/a |") && !text.stdout.contains("0.00"),
+        "{}",
+        text.stdout
+    );
+    let runs = common::run(common::zoorepro(&cache).args(["runs", "--json"])).json();
+    assert!(runs[0]["top1"].is_null(), "{runs}");
 }
 
 #[test]

@@ -252,3 +252,111 @@ fn merges_that_would_lie_are_refused() {
     assert_eq!(bad.status, 2);
     assert!(bad.stderr.contains("K/N"), "{}", bad.stderr);
 }
+
+#[test]
+fn like_shards_merge_and_one_unmergeable_run_stops_only_itself() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    let reports = root.join("reports");
+    let store = root.join("shards");
+    // Someone's export judged like coral/mobilenet_v2 (the broken copy), in 2 shards: no reference
+    // applies to a shard's part of the sample; the merged run drifts.
+    let like = "coral/mobilenet_v2_1.0_224_quant";
+    let export = shared_model(&shared, "coral/broken-mobilenet_v2_1.0_224_quant");
+    for k in 0..2 {
+        let shard = run(zoorepro(&store)
+            .args(["verify", "--like", like, "--onnx"])
+            .arg(&export)
+            .arg("--val")
+            .arg(shared.join("imagenet-sample"))
+            .arg("--report-dir")
+            .arg(&reports)
+            .args(["--shard", &format!("{k}/2")]));
+        assert_eq!(shard.status, 0, "{}", shard.stderr);
+    }
+    // The plain model's 2 shards, and a third model's shard 0/3 alone: that one cannot merge.
+    for k in 0..2 {
+        let shard = run(&mut verify_command(
+            &store,
+            &shared,
+            &reports,
+            &["--shard", &format!("{k}/2")],
+        ));
+        assert_eq!(shard.status, 0, "{}", shard.stderr);
+    }
+    let lite = "pypi/efficientnet_lite0";
+    let alone = run(zoorepro(&store)
+        .args(["verify", "--model", lite, "--onnx"])
+        .arg(shared_model(&shared, lite))
+        .arg("--val")
+        .arg(shared.join("imagenet-sample"))
+        .arg("--report-dir")
+        .arg(&reports)
+        .args(["--shard", "0/3"]));
+    assert_eq!(alone.status, 0, "{}", alone.stderr);
+
+    let merged_dir = root.join("merged");
+    let results = root.join("merged.json");
+    let merged = merge_with(
+        &merged_dir,
+        &[&store],
+        &reports,
+        &["--results-file", results.to_str().unwrap()],
+    );
+    // The missing shards are an error, of that run alone; the others are merged.
+    assert_eq!(merged.status, 2, "{}", merged.stderr);
+    let errors: Vec<&str> = merged
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("zoorepro: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", merged.stderr);
+    assert!(
+        errors[0].contains(lite)
+            && errors[0].contains("missing shards 1/3, 2/3")
+            && errors[0].contains("the other runs were"),
+        "{}",
+        errors[0]
+    );
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let row = |model: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == model)
+            .unwrap_or_else(|| panic!("no row of {model}: {rows}"))
+            .clone()
+    };
+    let like_id = format!("like/{like}");
+    // As verify judged each shard: like's references (the broken copy's 53/100 drifts from 72).
+    let like_row = row(&like_id);
+    assert_eq!(
+        (&like_row["top1"], &like_row["verdict"]),
+        (&serde_json::json!(53.0), &serde_json::json!("drift")),
+        "{like_row}"
+    );
+    assert_eq!(like_row["marks"], serde_json::json!(["unverified-model"]));
+    assert_eq!(row(MODEL)["verdict"], "reproduced");
+    assert_eq!(row(lite)["verdict"], "error");
+    // The merged like run keeps the record of whose model it was judged as.
+    let record = reports.join(&like_id);
+    let newest = std::fs::read_dir(&record)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap();
+    assert_eq!(record["onnx"]["like"]["model"], like);
+    assert!(
+        record["dataset"]["layout"]
+            .as_str()
+            .unwrap()
+            .contains("2 shards merged")
+    );
+    let runs = run(zoorepro(&merged_dir).args(["runs", "--json"])).json();
+    assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
+}

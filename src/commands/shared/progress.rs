@@ -23,9 +23,9 @@ pub(crate) struct Progress {
 #[derive(Default)]
 struct State {
     done: u64,
-    /// Each model's running top-1 (correct, labelled) over its whole run, by lane, and whose it
-    /// is (named, so that a pass of several says which number is which).
-    top1: Vec<(u64, u64)>,
+    /// Each model's running top-1 (correct, labelled, ranked) over its whole run, by lane, and
+    /// whose it is (named, so that a pass of several says which number is which).
+    top1: Vec<(u64, u64, u64)>,
     top1_of: Vec<String>,
     started: Option<Instant>,
     last_line: Option<Instant>,
@@ -86,17 +86,19 @@ impl Progress {
             .iter()
             .map(|model| crate::util::escape::terminal(model))
             .collect();
-        state.top1 = vec![(0, 0); models.len()];
+        state.top1 = vec![(0, 0, 0); models.len()];
     }
 
     /// Adds images to lane `lane`'s running top-1: those inferred, and those the store answered,
-    /// so that it is the whole run's so far, not only this invocation's.
-    pub(crate) fn add_top1(&self, lane: usize, correct: u64, labelled: u64) {
+    /// so that it is the whole run's so far, not only this invocation's. `ranked` of the
+    /// `labelled` did not fail: while none is, there is no number to show.
+    pub(crate) fn add_top1(&self, lane: usize, correct: u64, labelled: u64, ranked: u64) {
         let message = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((c, l)) = state.top1.get_mut(lane) {
+            if let Some((c, l, r)) = state.top1.get_mut(lane) {
                 *c += correct;
                 *l += labelled;
+                *r += ranked;
             }
             state.top1_text()
         };
@@ -184,14 +186,14 @@ impl Progress {
 
 impl State {
     /// "running top-1 of MODEL 75.00%" (several models: "running top-1 A 75.00%, B 60.00%"),
-    /// once an image is labelled.
+    /// once a labelled image is ranked (a run whose every image failed so far has no number).
     fn top1_text(&self) -> Option<String> {
         let figures: Vec<String> = self
             .top1
             .iter()
             .zip(&self.top1_of)
-            .filter(|((_, labelled), _)| *labelled > 0)
-            .map(|(&(correct, labelled), model)| {
+            .filter(|((_, _, ranked), _)| *ranked > 0)
+            .map(|(&(correct, labelled, _), model)| {
                 format!("{model} {:.2}%", 100.0 * correct as f64 / labelled as f64)
             })
             .collect();
@@ -287,8 +289,8 @@ mod tests {
     fn the_running_top1_is_part_of_the_line() {
         let progress = Progress::with_mode(None, "test", false);
         progress.running_top1_of(&["coral/m\x1b[2K"]);
-        progress.add_top1(0, 1, 2);
-        progress.add_top1(0, 2, 2);
+        progress.add_top1(0, 1, 2, 2);
+        progress.add_top1(0, 2, 2, 2);
         let mut state = progress.state.lock().unwrap();
         state.done = 4;
         state.last_line = None;
@@ -304,12 +306,19 @@ mod tests {
     fn every_model_of_a_pass_has_its_named_running_top1() {
         let progress = Progress::with_mode(None, "test", false);
         progress.running_top1_of(&["coral/a", "coral/b"]);
-        progress.add_top1(0, 3, 4);
-        progress.add_top1(1, 1, 4);
-        let state = progress.state.lock().unwrap();
+        progress.add_top1(0, 3, 4, 4);
+        progress.add_top1(1, 1, 4, 3);
         assert_eq!(
-            state.top1_text().unwrap(),
+            progress.state.lock().unwrap().top1_text().unwrap(),
             "running top-1 coral/a 75.00%, coral/b 25.00%"
+        );
+        // A model whose every labelled image failed so far has no figure, not 0.00%.
+        progress.running_top1_of(&["coral/a", "coral/b"]);
+        progress.add_top1(0, 0, 3, 0);
+        progress.add_top1(1, 1, 2, 2);
+        assert_eq!(
+            progress.state.lock().unwrap().top1_text().unwrap(),
+            "running top-1 coral/b 50.00%"
         );
     }
 

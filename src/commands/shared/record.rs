@@ -317,7 +317,7 @@ fn assemble(
         score,
         image_set_sha256,
         image_set_content_sha256,
-        references,
+        mut references,
         mut verdict,
     } = assess(
         manifest,
@@ -336,8 +336,7 @@ fn assemble(
     if score.evaluated > 0 {
         say_why_no_reference(manifest, &parts.recipe.definition, &mut verdict);
     }
-    let model = ModelCheck::from_verification(&parts.onnx.verification);
-    trust::finish(&mut verdict, &references, model, &check);
+    apply_rule(&mut verdict, &mut references, &parts.onnx, &check);
     let image_set = ImageSetId {
         sha256: &image_set_sha256,
         content_sha256: image_set_content_sha256.as_deref(),
@@ -374,16 +373,51 @@ fn assemble(
         top5_correct: score.top5_correct,
         top1: score.percentages().0,
         top5: score.percentages().1,
-        top1_interval: crate::report::percent_interval(score.top1_correct, score.images),
-        top5_interval: crate::report::percent_interval(score.top5_correct, score.images),
+        top1_interval: interval(&score, score.top1_correct),
+        top5_interval: interval(&score, score.top5_correct),
         references,
         verdict,
         image_set: Some(check),
-        per_class: crate::eval::classes::per_class(ordered),
+        per_class: per_class(ordered, &score),
         store: parts.store,
         failures: failures(ordered),
         provenance: parts.provenance,
     }
+}
+
+/// The verdict rule on the numeric verdict: its status, marks and summary; and a verdict the
+/// rule took the reference from (relabelled) is decided by none of them, in any output (the
+/// record's `decided by`, the results file's reference and delta).
+fn apply_rule(
+    verdict: &mut crate::eval::verdict::Verdict,
+    references: &mut [crate::eval::verdict::ReferenceResult],
+    onnx: &crate::report::OnnxInfo,
+    check: &trust::ImageSetCheck,
+) {
+    let model = ModelCheck::from_verification(&onnx.verification);
+    trust::finish(verdict, references, model, check);
+    for reference in references {
+        reference.expected &= verdict.expected_source.is_some();
+    }
+}
+
+/// The 95% interval of `correct` of the scored images; none around a number there is not (no
+/// labelled image was ranked).
+fn interval(score: &crate::eval::verdict::Score, correct: usize) -> Option<[f64; 2]> {
+    (score.evaluated > 0)
+        .then(|| crate::report::percent_interval(correct, score.images))
+        .flatten()
+}
+
+/// Each class's accuracy; none where no image was ranked (each would read 0%).
+fn per_class(
+    ordered: &[(Entry, Prediction)],
+    score: &crate::eval::verdict::Score,
+) -> Vec<crate::report::ClassAccuracy> {
+    if score.evaluated == 0 {
+        return Vec::new();
+    }
+    crate::eval::classes::per_class(ordered)
 }
 
 /// A recipe the manifest does not declare (an override's, a source's) gets no reference: the

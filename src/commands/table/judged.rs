@@ -5,7 +5,9 @@
 
 use crate::eval::prediction::Summary;
 use crate::eval::scoring::{LabelSet, Tally};
-use crate::eval::trust::{self, Coverage, Identity, ImageSetCheck, ModelCheck, ReferenceOrigin};
+use crate::eval::trust::{
+    self, Coverage, Identity, ImageSetCheck, Mark, ModelCheck, ReferenceOrigin,
+};
 use crate::eval::verdict::{
     Applicable, DEFAULT_TOLERANCE, ReferenceResult, Verdict, VerdictStatus, applicable,
     judge_applicable,
@@ -22,72 +24,95 @@ pub(super) struct Judged {
 }
 
 /// The published numbers measured on the run's image set and the verdict, judged as `verify`
-/// judges (same code, default tolerance). Verdicts are judged on original-label figures; under
-/// ReaL labels the references scored with ReaL (timm's) are shown beside, without a verdict.
+/// judges (same code, default tolerance) on the run's own labels (`own`, the original label
+/// set's tally). Under another label set (`primary_set`) there is no verdict: the references
+/// scored with ReaL (timm's) are shown beside under ReaL, and the marks are the verdict's, which
+/// belong to the run (its file, coverage, images and labels) whatever labels a view scores.
 pub(super) fn judged(
     run: &RunInfo,
     manifest: Option<&Manifest>,
     primary_set: LabelSet,
     primary: &Tally,
+    own: &Tally,
     label_disagreements: usize,
 ) -> Judged {
-    let nothing = |references| Judged {
+    let nothing = |references, marks| Judged {
         references,
         verdict: Verdict {
             status: VerdictStatus::NoReference,
             tolerance: DEFAULT_TOLERANCE,
             expected_source: None,
             summary: String::new(),
-            marks: Vec::new(),
+            marks,
         },
         changed_reference: None,
     };
     let Some(summary) = &run.summary else {
-        return nothing(Vec::new());
+        return nothing(Vec::new(), Vec::new());
     };
     let mut image_set = summary.image_set();
     image_set.layout_name = crate::commands::shared::image_set::layout_name(run);
-    match (primary_set, manifest) {
-        (LabelSet::Original, _) => {}
-        (LabelSet::Real, Some(manifest)) => {
-            return nothing(real_label_deltas(manifest, &image_set, primary));
-        }
-        _ => return nothing(Vec::new()),
-    }
     let current = manifest.map(|m| applicable(m, &run.key.recipe, &image_set));
     let (found, changed_reference) = references_to_judge(&summary.references, current);
-    let (results, mut verdict) = judge_applicable(
+    let (mut results, mut verdict) = judge_applicable(
         &found,
         &run.model_id,
         &run.key.recipe,
-        primary,
+        own,
         DEFAULT_TOLERANCE,
     );
+    let scored = own.percentages().is_some();
+    if !scored {
+        // As verify judged it: no ranked image, no number, and no reference decides anything.
+        results.iter_mut().for_each(|r| r.expected = false);
+        verdict.status = VerdictStatus::NoReference;
+        verdict.expected_source = None;
+    }
     let check = image_set_check(&results, summary, label_disagreements);
-    let model = run
-        .meta
-        .verify()
-        .and_then(|v| v.onnx.as_ref())
-        .map_or(ModelCheck::NotVerified, |onnx| {
-            ModelCheck::from_verification(&onnx.verification)
-        });
-    trust::finish(&mut verdict, &results, model, &check);
-    let references = results
-        .into_iter()
-        .map(|r| ReferenceDelta {
-            source: r.source,
-            top1: r.top1,
-            top5: r.top5,
-            delta_top1: r.delta_top1,
-            delta_top5: r.delta_top5,
-            expected: r.expected,
-        })
-        .collect();
+    trust::finish(&mut verdict, &results, model_check(run), &check);
+    match (primary_set, manifest) {
+        (LabelSet::Original, _) => {}
+        (LabelSet::Real, Some(manifest)) => {
+            return nothing(
+                real_label_deltas(manifest, &image_set, primary),
+                verdict.marks,
+            );
+        }
+        _ => return nothing(Vec::new(), verdict.marks),
+    }
+    // Labels that disagree with the ILSVRC2012 ground truth measure no published number, and a
+    // run that ranked nothing has no number: a delta would read as a distance the run never had.
+    let references = if verdict.marks.contains(&Mark::Relabelled) || !scored {
+        Vec::new()
+    } else {
+        results
+            .into_iter()
+            .map(|r| ReferenceDelta {
+                source: r.source,
+                top1: r.top1,
+                top5: r.top5,
+                delta_top1: r.delta_top1,
+                delta_top5: r.delta_top5,
+                expected: r.expected,
+            })
+            .collect()
+    };
     Judged {
         references,
         verdict,
         changed_reference,
     }
+}
+
+/// What the run recorded of its model file: verified against a pin, or not (an import, a
+/// `--like` export, `--allow-unverified`).
+fn model_check(run: &RunInfo) -> ModelCheck {
+    run.meta
+        .verify()
+        .and_then(|v| v.onnx.as_ref())
+        .map_or(ModelCheck::NotVerified, |onnx| {
+            ModelCheck::from_verification(&onnx.verification)
+        })
 }
 
 /// The references the run is judged by: those it stored (with a note when today's manifests say
@@ -170,12 +195,16 @@ fn changed_note(stored: &[Applicable], current: &[Applicable]) -> String {
     )
 }
 
-/// The manifest's ReaL-label numbers on this image set, with the run's deltas to them.
+/// The manifest's ReaL-label numbers on this image set, with the run's deltas to them (none
+/// where the run ranked no image: it has no number).
 fn real_label_deltas(
     manifest: &Manifest,
     image_set: &crate::model::manifest::ImageSetId<'_>,
     primary: &Tally,
 ) -> Vec<ReferenceDelta> {
+    if primary.percentages().is_none() {
+        return Vec::new();
+    }
     manifest
         .references
         .iter()
@@ -196,7 +225,6 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::eval::trust::Mark;
     use crate::model::manifest::{self, FULL_VAL_SHA256};
     use crate::store::{OnnxMeta, RunKey, RunKind, RunMeta, RunOrigin, VerifyMeta};
 
@@ -261,6 +289,7 @@ mod tests {
             images: 50_000,
             top1_correct,
             top5_correct: 46_000,
+            failed: 0,
         }
     }
 
@@ -272,7 +301,14 @@ mod tests {
             "image_set_sha256": FULL_VAL_SHA256,
         }));
         let manifest = resnet50();
-        let judged = judged(&old, Some(&manifest), LabelSet::Original, &tally(38065), 0);
+        let judged = judged(
+            &old,
+            Some(&manifest),
+            LabelSet::Original,
+            &tally(38065),
+            &tally(38065),
+            0,
+        );
         assert_eq!(judged.verdict.status, VerdictStatus::Reproduced);
         assert_eq!(judged.verdict.marks, vec![Mark::UnknownIdentity]);
     }
@@ -304,7 +340,14 @@ mod tests {
             sha256: "cd".repeat(32),
             replaces_built_in: true,
         };
-        let judged = judged(&run, Some(&manifest), LabelSet::Original, &tally(30000), 0);
+        let judged = judged(
+            &run,
+            Some(&manifest),
+            LabelSet::Original,
+            &tally(30000),
+            &tally(30000),
+            0,
+        );
         assert_eq!(judged.verdict.status, VerdictStatus::Drift);
         assert!(
             judged.verdict.marks.is_empty(),
@@ -316,5 +359,62 @@ mod tests {
             note.contains("planted.json") && note.contains("built-in"),
             "{note}"
         );
+    }
+
+    /// A settled run of resnet50 on the full set (references stored), its summary as given.
+    fn settled_run(summary: serde_json::Value) -> RunInfo {
+        let manifest = resnet50();
+        let image_set = crate::model::manifest::ImageSetId {
+            sha256: FULL_VAL_SHA256,
+            content_sha256: None,
+            images: 50_000,
+            layout_name: None,
+            within_full_val: true,
+        };
+        let mut summary = summary;
+        summary["references"] =
+            serde_json::to_value(applicable(&manifest, "torchvision", &image_set)).unwrap();
+        full_set_run(summary)
+    }
+
+    #[test]
+    fn every_label_set_shows_the_marks_of_the_run() {
+        let mut run = settled_run(serde_json::json!({
+            "images": 50000, "labelled": 50000, "failed": 0,
+            "top1_correct": 38065, "top5_correct": 46000,
+            "image_set_sha256": FULL_VAL_SHA256, "within_full_val": true,
+            "coverage": "shard", "label_disagreements": 0,
+        }));
+        if let RunOrigin::Verify(verify) = &mut run.meta.origin {
+            verify.onnx.as_mut().unwrap().verification = "unverified (--allow-unverified)".into();
+        }
+        let manifest = resnet50();
+        let own = tally(38065);
+        let original = judged(&run, Some(&manifest), LabelSet::Original, &own, &own, 0);
+        assert_eq!(
+            original.verdict.marks,
+            vec![Mark::UnverifiedModel, Mark::Partial]
+        );
+        for set in [LabelSet::Real, LabelSet::Cleaned, LabelSet::Corrected] {
+            let view = judged(&run, Some(&manifest), set, &tally(40000), &own, 0);
+            assert_eq!(view.verdict.status, VerdictStatus::NoReference, "{set:?}");
+            assert_eq!(view.verdict.marks, original.verdict.marks, "{set:?}");
+        }
+    }
+
+    #[test]
+    fn a_relabelled_run_shows_no_delta_to_any_reference() {
+        let run = settled_run(serde_json::json!({
+            "images": 50000, "labelled": 50000, "failed": 0,
+            "top1_correct": 38000, "top5_correct": 46000,
+            "image_set_sha256": FULL_VAL_SHA256, "within_full_val": false,
+            "coverage": "complete", "label_disagreements": 3,
+        }));
+        let manifest = resnet50();
+        let own = tally(38000);
+        let judged = judged(&run, Some(&manifest), LabelSet::Original, &own, &own, 3);
+        assert_eq!(judged.verdict.status, VerdictStatus::NoReference);
+        assert_eq!(judged.verdict.marks, vec![Mark::Relabelled]);
+        assert!(judged.references.is_empty(), "{:?}", judged.references);
     }
 }

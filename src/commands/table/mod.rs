@@ -18,7 +18,8 @@ use crate::model::manifest::Manifest;
 use crate::model::select;
 use crate::report::percent_interval;
 use crate::report::table::{
-    Accuracy, CsvTable, JsonTable, MarkdownTable, ReferenceDelta, TableExporter, TableRow,
+    Accuracy, CsvTable, GROUND_TRUTH, GroundTruthLabels, JsonTable, MarkdownTable, ReferenceDelta,
+    TableExporter, TableRow,
 };
 use crate::store::{RunInfo, RunKind, Store};
 use sets::SetRun;
@@ -69,8 +70,19 @@ pub fn run(ctx: &Context, args: &TableArgs) -> anyhow::Result<i32> {
     let mut rows = Vec::with_capacity(runs.len());
     for run in &runs {
         let tallies = tally(&store, &run.run, &label_sets, errors)?;
+        // The verdict and its marks are judged on the run's own labels, whatever a view shows.
+        let own = match label_sets.iter().position(|&set| set == LabelSet::Original) {
+            Some(i) => tallies[i],
+            None => tally(&store, &run.run, &[LabelSet::Original], errors)?[0],
+        };
         let manifest = by_id.get(run.run.model_id.as_str()).copied();
-        rows.push(table_row(&store, run, manifest, &label_sets, &tallies)?);
+        rows.push(table_row(
+            &store,
+            run,
+            manifest,
+            (&label_sets, &tallies),
+            &own,
+        )?);
     }
     sets::rank(&mut rows);
     let sources = sources(&rows);
@@ -135,8 +147,8 @@ fn table_row(
     store: &Store,
     set_run: &SetRun,
     manifest: Option<&Manifest>,
-    label_sets: &[LabelSet],
-    tallies: &[Tally],
+    (label_sets, tallies): (&[LabelSet], &[Tally]),
+    own: &Tally,
 ) -> anyhow::Result<TableRow> {
     let run = &set_run.run;
     let (primary_set, primary) = (label_sets[0], tallies[0]);
@@ -149,8 +161,10 @@ fn table_row(
         manifest,
         primary_set,
         &primary,
+        own,
         labels_check(store, run)?,
     );
+    let ground_truth = ground_truth(run);
     let note = join_notes(
         float16_note(run, primary_set, &references),
         changed_reference,
@@ -171,12 +185,16 @@ fn table_row(
         labels: if label_sets.len() > 1 {
             "all".into()
         } else {
-            primary_set.name().into()
+            label_set_name(primary_set, ground_truth.is_some()).into()
         },
-        top1: primary.top1(),
-        top1_interval: percent_interval(primary.top1_correct, primary.images),
-        top5: primary.top5(),
-        top5_interval: percent_interval(primary.top5_correct, primary.images),
+        top1: primary.percentages().map(|(top1, _)| top1),
+        top1_interval: primary
+            .percentages()
+            .and(percent_interval(primary.top1_correct, primary.images)),
+        top5: primary.percentages().map(|(_, top5)| top5),
+        top5_interval: primary
+            .percentages()
+            .and(percent_interval(primary.top5_correct, primary.images)),
         rank1: 0,
         rank5: 0,
         images: primary.images,
@@ -184,9 +202,34 @@ fn table_row(
         expected_source: verdict.expected_source,
         verdict: verdict.status,
         marks: verdict.marks,
-        by_labels: by_labels(label_sets, tallies),
+        by_labels: by_labels(label_sets, tallies, ground_truth.is_some()),
         note,
+        ground_truth,
     })
+}
+
+/// The `--ground-truth` file that labelled the run, as its record names it (the key keeps its
+/// digest even where the record does not).
+fn ground_truth(run: &RunInfo) -> Option<GroundTruthLabels> {
+    let sha256 = run.key.ground_truth_sha256.clone()?;
+    let path = run
+        .meta
+        .verify()
+        .and_then(|v| v.dataset.as_ref()?.ground_truth.as_ref())
+        .filter(|info| info.sha256 == sha256)
+        .map(|info| info.path.clone())
+        .unwrap_or_default();
+    Some(GroundTruthLabels { path, sha256 })
+}
+
+/// A label set's name in the table: a `--ground-truth` file's labels stand where the original
+/// ones would, and are named as the user's; ReaL and the label-error sets keep their names
+/// (ReaL labels by file name, and the cleaned sets leave images out of the run's own labels).
+fn label_set_name(set: LabelSet, ground_truth: bool) -> &'static str {
+    match set {
+        LabelSet::Original if ground_truth => GROUND_TRUTH,
+        other => other.name(),
+    }
 }
 
 /// The label check of a stored run: from its summary, or, for summaries written before the
@@ -211,7 +254,11 @@ fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
 }
 
 /// With several label sets, each one's figures side by side.
-fn by_labels(label_sets: &[LabelSet], tallies: &[Tally]) -> BTreeMap<String, Accuracy> {
+fn by_labels(
+    label_sets: &[LabelSet],
+    tallies: &[Tally],
+    ground_truth: bool,
+) -> BTreeMap<String, Accuracy> {
     if label_sets.len() < 2 {
         return BTreeMap::new();
     }
@@ -219,14 +266,15 @@ fn by_labels(label_sets: &[LabelSet], tallies: &[Tally]) -> BTreeMap<String, Acc
         .iter()
         .zip(tallies)
         .map(|(set, t)| {
+            let ranked = t.percentages();
             let accuracy = Accuracy {
-                top1: t.top1(),
-                top5: t.top5(),
+                top1: ranked.map(|(top1, _)| top1),
+                top5: ranked.map(|(_, top5)| top5),
                 images: t.images,
-                top1_interval: crate::report::percent_interval(t.top1_correct, t.images),
-                top5_interval: crate::report::percent_interval(t.top5_correct, t.images),
+                top1_interval: ranked.and(percent_interval(t.top1_correct, t.images)),
+                top5_interval: ranked.and(percent_interval(t.top5_correct, t.images)),
             };
-            (set.name().to_string(), accuracy)
+            (label_set_name(*set, ground_truth).to_string(), accuracy)
         })
         .collect()
 }
@@ -263,8 +311,8 @@ fn sources(rows: &[TableRow]) -> Vec<String> {
     sources
 }
 
-/// Original labels come from the run's stored summary (no row scan: the table stays fast);
-/// other label sets score the rows.
+/// Original labels come from the run's stored summary (no row scan: the table stays fast),
+/// where it counted its labelled failures; other label sets score the rows.
 fn tally(
     store: &Store,
     run: &RunInfo,
@@ -272,9 +320,10 @@ fn tally(
     errors: &[LabelError],
 ) -> anyhow::Result<Vec<Tally>> {
     let mut rows = None;
+    let summarised = run.summary.as_ref().and_then(|s| s.tally());
     sets.iter()
-        .map(|&set| match (set, &run.summary) {
-            (LabelSet::Original, Some(summary)) => Ok(summary.tally()),
+        .map(|&set| match (set, summarised) {
+            (LabelSet::Original, Some(tally)) => Ok(tally),
             _ => {
                 if rows.is_none() {
                     rows = Some(store.predictions(run.id)?);

@@ -50,7 +50,9 @@ pub(super) fn select(
         })
         .collect();
     if selection == RunsSelection::Latest {
-        type Group = (String, String, RunKind, String, usize);
+        // A run labelled by a --ground-truth file never hides one on the layout's own labels
+        // (or another file's): they are scored on other labels.
+        type Group = (String, String, RunKind, String, usize, Option<String>);
         let mut newest: HashMap<Group, SetRun> = HashMap::new();
         for run in runs {
             let group = (
@@ -59,6 +61,7 @@ pub(super) fn select(
                 run.run.key.kind,
                 run.image_set.clone(),
                 run.images,
+                run.run.key.ground_truth_sha256.clone(),
             );
             match newest.get(&group) {
                 Some(kept)
@@ -75,19 +78,28 @@ pub(super) fn select(
     runs
 }
 
-/// Competition ranking (1, 2, 2, 4) by top-1 and by top-5 among the rows of one image set only:
-/// numbers measured on different images are not comparable. Rows come grouped by set, the
-/// largest first (then by name), each set's rows by top-1 rank.
+/// Competition ranking (1, 2, 2, 4) by top-1 and by top-5 among the rows of one section only
+/// (one image set under one source of labels): numbers measured on different images, or on
+/// other labels, are not comparable. Rows come grouped by section, the largest set first (then
+/// by name, the layout's own labels before a ground-truth file's), each section's rows by top-1
+/// rank.
 pub(super) fn rank(rows: &mut [TableRow]) {
-    let mut groups: HashMap<(String, usize), Vec<(f64, f64)>> = HashMap::new();
+    type Section = (String, usize, Option<String>);
+    type Figures = (Option<f64>, Option<f64>);
+    let section = |row: &TableRow| -> Section {
+        let (set, images, labels) = row.section_key();
+        (set.to_string(), images, labels.map(str::to_string))
+    };
+    // A row of no number (`None`) ranks below every number, and level with other such rows.
+    let mut groups: HashMap<Section, Vec<Figures>> = HashMap::new();
     for row in rows.iter() {
         groups
-            .entry((row.image_set.clone(), row.image_set_images))
+            .entry(section(row))
             .or_default()
             .push((row.top1, row.top5));
     }
     for row in rows.iter_mut() {
-        let group = &groups[&(row.image_set.clone(), row.image_set_images)];
+        let group = &groups[&section(row)];
         row.rank1 = 1 + group.iter().filter(|(top1, _)| *top1 > row.top1).count();
         row.rank5 = 1 + group.iter().filter(|(_, top5)| *top5 > row.top5).count();
     }
@@ -95,6 +107,7 @@ pub(super) fn rank(rows: &mut [TableRow]) {
         b.image_set_images
             .cmp(&a.image_set_images)
             .then_with(|| a.image_set.cmp(&b.image_set))
+            .then_with(|| a.section_key().2.cmp(&b.section_key().2))
             .then(a.rank1.cmp(&b.rank1))
             .then(a.rank5.cmp(&b.rank5))
             .then_with(|| a.model_id.cmp(&b.model_id))
@@ -243,9 +256,9 @@ mod tests {
             kind: String::new(),
             provider: String::new(),
             labels: "original".into(),
-            top1,
+            top1: Some(top1),
             top1_interval: None,
-            top5: top1,
+            top5: Some(top1),
             top5_interval: None,
             rank1: 0,
             rank5: 0,
@@ -256,6 +269,7 @@ mod tests {
             verdict: crate::eval::verdict::VerdictStatus::NoReference,
             by_labels: Default::default(),
             note: None,
+            ground_truth: None,
         }
     }
 

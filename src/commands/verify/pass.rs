@@ -106,8 +106,8 @@ pub(super) fn evaluate(
     let (mut lanes, mut stored) = lanes(members, lane_preparation);
     let sink = |lane: usize, predictions: &[Prediction]| -> Result<(), String> {
         warn_about_failures(&progress, lane, predictions);
-        let (correct, labelled) = top1_of(predictions);
-        progress.add_top1(lane, correct, labelled);
+        let (correct, labelled, ranked) = top1_of(predictions);
+        progress.add_top1(lane, correct, labelled, ranked);
         match stored[lane].as_deref_mut() {
             Some(stored) => stored.insert(predictions, &in_flight),
             None => {
@@ -217,14 +217,18 @@ fn distinct_recipes(members: &[Member]) -> (Vec<(Recipe, PillowCompat)>, Vec<usi
     (distinct, lane_preparation)
 }
 
-/// (correct, labelled) among `predictions`.
-fn top1_of(predictions: &[Prediction]) -> (u64, u64) {
+/// (correct, labelled, ranked) among `predictions`: a failed labelled image is counted, never right.
+fn top1_of(predictions: &[Prediction]) -> (u64, u64, u64) {
     predictions
         .iter()
         .filter_map(|p| p.label.map(|label| (p, label)))
-        .fold((0, 0), |(hits, seen), (p, label)| {
-            let hit = matches!(&p.outcome, Outcome::Ranked { top5, .. } if top5[0] == label);
-            (hits + u64::from(hit), seen + 1)
+        .fold((0, 0, 0), |(hits, seen, ranked), (p, label)| {
+            let top1 = p.outcome.top5().map(|top5| top5[0]);
+            (
+                hits + u64::from(top1 == Some(label)),
+                seen + 1,
+                ranked + u64::from(top1.is_some()),
+            )
         })
 }
 
@@ -272,7 +276,8 @@ fn admit<'a>(
                         continue;
                     }
                     if let Some(&hit) = answered.get(&key) {
-                        progress.add_top1(lane, u64::from(hit), 1);
+                        // The store answers ranked rows only.
+                        progress.add_top1(lane, u64::from(hit), 1, 1);
                     }
                 }
             }

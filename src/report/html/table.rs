@@ -5,7 +5,7 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::{Axis, head, interval_text, verdict_badge};
-use crate::report::table::{TableExporter, TableRow};
+use crate::report::table::{GROUND_TRUTH, TableExporter, TableRow, sections};
 
 pub struct HtmlTable;
 
@@ -15,8 +15,11 @@ impl TableExporter for HtmlTable {
     }
 }
 
-/// Label sets in the order the label-errors story tells them.
-const LABEL_ORDER: [&str; 4] = ["original", "real", "cleaned", "corrected"];
+/// Label sets in the order the label-errors story tells them; a run has the original labels or
+/// its `--ground-truth` file's first.
+const LABEL_ORDER: [&str; 5] = ["original", GROUND_TRUTH, "real", "cleaned", "corrected"];
+/// The label sets a run is scored on first: its own labels.
+const OWN_LABELS: [&str; 2] = ["original", GROUND_TRUTH];
 const ROW_HEIGHT: f64 = 22.0;
 /// Ids and recipes stay whole in the table's cells.
 const TABLE_STYLE: &str = "body{max-width:76rem}td code{word-break:normal;white-space:nowrap}td.labels{white-space:nowrap}";
@@ -31,8 +34,12 @@ fn page(rows: &[TableRow]) -> Markup {
             body {
                 h1 { "Accuracy table" }
                 p.muted { (rows.len()) " runs, ranked by top-1 within their image set; the bars are 95% Wilson intervals, the diamonds published numbers (filled: the one a verdict is judged on)." }
-                @for group in groups(rows) {
-                    h2 { (group[0].image_set) " (" (group[0].image_set_images) " images)" }
+                @for group in sections(rows) {
+                    h2 {
+                        (group[0].image_set) " (" (group[0].image_set_images) " images"
+                        @if let Some(ground_truth) = &group[0].ground_truth { "; " (ground_truth.describe()) }
+                        ")"
+                    }
                     (dot_plot(group))
                     (rank_changes(group))
                     (table(group))
@@ -43,16 +50,14 @@ fn page(rows: &[TableRow]) -> Markup {
     }
 }
 
-/// Consecutive rows of one image set (the table orders rows by set, then rank).
-fn groups(rows: &[TableRow]) -> Vec<&[TableRow]> {
-    rows.chunk_by(|a, b| a.image_set == b.image_set).collect()
-}
-
 fn dot_plot(group: &[TableRow]) -> Markup {
     let values = group.iter().flat_map(|row| {
-        let [lo, hi] = row.top1_interval.unwrap_or([row.top1, row.top1]);
+        let measured = row
+            .top1
+            .into_iter()
+            .chain(row.top1_interval.into_iter().flatten());
         let published = row.references.iter().map(|r| r.top1);
-        [row.top1, lo, hi].into_iter().chain(published)
+        measured.chain(published).collect::<Vec<_>>()
     });
     let axis = Axis::over(values, LABEL_WIDTH, PLOT_WIDTH);
     let height = ROW_HEIGHT * group.len() as f64 + 40.0;
@@ -77,17 +82,21 @@ fn dot_plot(group: &[TableRow]) -> Markup {
                         title { (format!("{} {}: {:.3}%", row.model_id, reference.source, reference.top1)) }
                     }
                 }
-                circle.measured cx=(axis.x(row.top1)) cy=(y) r="4.5" fill="#1f5fbf" {
-                    title { (format!("{}: top-1 {:.3}% on {} images", row.model_id, row.top1, row.images)) }
+                // A run that ranked no image has no point to draw.
+                @if let Some(top1) = row.top1 {
+                    circle.measured cx=(axis.x(top1)) cy=(y) r="4.5" fill="#1f5fbf" {
+                        title { (format!("{}: top-1 {:.3}% on {} images", row.model_id, top1, row.images)) }
+                    }
                 }
             }
         }
     }
 }
 
-/// Competition ranks (1, 2, 2, 4) of the rows by top-1 under `labels`.
+/// Competition ranks (1, 2, 2, 4) of the rows by top-1 under `labels` (a row of no number
+/// below every number).
 fn ranks_under(group: &[TableRow], labels: &str) -> Option<Vec<usize>> {
-    let values: Vec<f64> = group
+    let values: Vec<Option<f64>> = group
         .iter()
         .map(|row| row.by_labels.get(labels).map(|a| a.top1))
         .collect::<Option<_>>()?;
@@ -118,7 +127,7 @@ fn rank_changes(group: &[TableRow]) -> Markup {
         svg.chart-ranks xmlns="http://www.w3.org/2000/svg" role="img" width=(width) height=(height)
             viewBox=(format!("0 0 {width} {height}")) aria-label="rank of every run under each label set" {
             @for (c, (labels, _)) in columns.iter().enumerate() {
-                text x=(left + gap * c as f64) y="12" text-anchor="middle" font-weight="600" { (labels) }
+                text x=(left + gap * c as f64) y="12" text-anchor="middle" font-weight="600" { (label_set_title(labels)) }
             }
             @for (i, row) in group.iter().enumerate() {
                 @let points: Vec<String> = columns.iter().enumerate()
@@ -140,9 +149,10 @@ fn rank_changes(group: &[TableRow]) -> Markup {
 /// (`--labels all`): each gets a column of its top-1 (its top-5 in the cell's title), so the page
 /// shows their values, not only the ranks they give.
 fn other_label_sets(group: &[TableRow]) -> Vec<&'static str> {
-    LABEL_ORDER[1..]
+    LABEL_ORDER
         .iter()
         .copied()
+        .filter(|labels| !OWN_LABELS.contains(labels))
         .filter(|labels| group.iter().any(|row| row.by_labels.contains_key(*labels)))
         .collect()
 }
@@ -151,15 +161,32 @@ fn other_label_sets(group: &[TableRow]) -> Vec<&'static str> {
 fn label_set_title(labels: &str) -> &str {
     match labels {
         "real" => "ReaL",
+        GROUND_TRUTH => "ground truth",
         other => other,
     }
 }
 
+/// The labels of the section's main figures: the run's own (original, or its ground-truth
+/// file's by name) with `--labels all`, else the one set the table scored.
+fn main_labels(row: &TableRow) -> String {
+    match (&row.ground_truth, row.labels.as_str()) {
+        (Some(ground_truth), "all" | GROUND_TRUTH) => ground_truth.name(),
+        (None, "all") => "original".to_string(),
+        (_, labels) => label_set_title(labels).to_string(),
+    }
+}
+
+/// A percentage with 3 decimals, `n/a` where the run ranked no image.
+fn figure(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"))
+}
+
 fn table(group: &[TableRow]) -> Markup {
     let others = other_label_sets(group);
+    let labels = main_labels(&group[0]);
     html! {
         table {
-            tr { th { "rank" } th { "model" } th { "recipe" } th { "top-1 (95% interval)" } th { "top-5" }
+            tr { th { "rank" } th { "model" } th { "recipe" } th { "top-1, " (labels) " (95% interval)" } th { "top-5, " (labels) }
                  @for labels in &others { th { (label_set_title(labels)) " top-1" } }
                  th { "published" } th { "verdict" } }
             @for row in group {
@@ -167,11 +194,11 @@ fn table(group: &[TableRow]) -> Markup {
                     td.num { (row.rank1) }
                     td { code { (row.model_id) } }
                     td { code { (row.recipe) } }
-                    td.num { (format!("{:.3}", row.top1)) " " span.muted { (interval_text(row.top1_interval)) } }
-                    td.num { (format!("{:.3}", row.top5)) }
+                    td.num { (figure(row.top1)) " " span.muted { (interval_text(row.top1_interval)) } }
+                    td.num { (figure(row.top5)) }
                     @for labels in &others {
                         @match row.by_labels.get(*labels) {
-                            Some(a) => { td.num.labels title=(format!("top-5 {:.3}", a.top5)) { (format!("{:.3}", a.top1)) } }
+                            Some(a) => { td.num.labels title=(format!("top-5 {}", figure(a.top5))) { (figure(a.top1)) } }
                             None => { td.num.labels { "–" } }
                         }
                     }
@@ -211,9 +238,9 @@ mod tests {
             kind: "import".into(),
             provider: "cpu".into(),
             labels: "all".into(),
-            top1,
+            top1: Some(top1),
             top1_interval: Some([top1 - 0.4, top1 + 0.4]),
-            top5: 90.0,
+            top5: Some(90.0),
             top5_interval: None,
             rank1: 1,
             rank5: 1,
@@ -235,8 +262,8 @@ mod tests {
                     (
                         l.to_string(),
                         Accuracy {
-                            top1: *v,
-                            top5: 0.0,
+                            top1: Some(*v),
+                            top5: Some(0.0),
                             images: 1,
                             top1_interval: None,
                             top5_interval: None,
@@ -245,6 +272,7 @@ mod tests {
                 })
                 .collect(),
             note: None,
+            ground_truth: None,
         }
     }
 
