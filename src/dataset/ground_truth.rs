@@ -5,6 +5,10 @@
 //! unlabelled. Files named like ILSVRC2012's are still checked against the shipped ground truth
 //! by the verdict rule (`eval::trust::check_labels`), so a file cannot relabel the validation set
 //! unnoticed. Every defect of the file is one message naming it and the line.
+//!
+//! The first row is a header only when it cannot be data: its class is neither an index nor a
+//! wnid, and its image is not an image file name (`.JPEG`, `.jpg`, `.png`, the only files
+//! `--val` lists). Any other bad row is an error, so a typo on line 1 is not dropped unseen.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
@@ -14,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Entry, labels};
+use super::{Entry, is_image_name, labels};
 use crate::util::safe_file::{self, MAX_LABELS_FILE_BYTES, SafeFileError};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +73,14 @@ pub struct GroundTruth {
     unlisted: AtomicUsize,
 }
 
+/// The last component of a '/'-separated path.
+fn basename(file: &str) -> &str {
+    file.rsplit('/').next().unwrap_or(file)
+}
+
 impl GroundTruth {
     /// Reads and checks `path`: the delimiter is a tab where the first line holds one, else a
-    /// comma; a first row whose class is neither an index nor wnid-shaped is a header.
+    /// comma; the first row may be a header (see the module's doc).
     pub fn load(path: &Path) -> Result<GroundTruth, GroundTruthError> {
         let unreadable = |reason: String| GroundTruthError::Unreadable {
             path: path.to_path_buf(),
@@ -177,31 +186,42 @@ fn parse(path: &Path, text: &str) -> Result<HashMap<String, Row>, GroundTruthErr
         line,
         message,
     };
-    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    // The first line that holds a row, not a comment, tells the delimiter.
+    let first_line = text
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
     let delimiter = if first_line.contains('\t') {
         b'\t'
     } else {
         b','
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
     let mut rows: HashMap<String, Row> = HashMap::new();
     let mut first = true;
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            at(line, format!("not a CSV/TSV row: {e}"))
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let is_header = std::mem::take(&mut first);
+    // One line at a time: csv's own positions skip its comment lines, and a message must name
+    // the line an editor shows. (A row is one line: no image path holds a line break.)
+    for (index, text_line) in text.lines().enumerate() {
+        let line = index as u64 + 1;
+        if text_line.trim().is_empty() || text_line.starts_with('#') {
+            continue;
+        }
+        let record = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(text_line.as_bytes())
+            .records()
+            .next();
+        let record = match record {
+            Some(Ok(record)) => record,
+            Some(Err(e)) => return Err(at(line, format!("not a CSV/TSV row: {e}"))),
+            None => continue,
+        };
         let fields: Vec<&str> = record.iter().map(str::trim).collect();
         if fields.iter().all(|f| f.is_empty()) {
             continue;
         }
+        let may_be_header = std::mem::take(&mut first);
         let (Some(image), Some(class)) = (fields.first(), fields.get(1)) else {
             return Err(at(
                 line,
@@ -210,12 +230,17 @@ fn parse(path: &Path, text: &str) -> Result<HashMap<String, Row>, GroundTruthErr
         };
         let label = match class_of(class) {
             Class::Label(label) => label,
-            Class::Other if is_header => continue,
+            Class::Other if may_be_header && !is_image_name(basename(image)) => continue,
             Class::Other => {
                 return Err(at(
                     line,
                     format!(
-                        "{class:?} is neither a class index (0-999) nor a wnid (such as n01440764)"
+                        "{class:?} is neither a class index (0-999) nor a wnid (such as n01440764){}",
+                        if may_be_header {
+                            "; a first row is read as a header only when its first field is not an image file name (.JPEG, .jpg, .png)"
+                        } else {
+                            ""
+                        }
                     ),
                 ));
             }
@@ -363,6 +388,34 @@ mod tests {
             missing.to_string().contains("/nonexistent/truth.csv"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn a_bad_first_row_naming_an_image_is_an_error_not_a_header() {
+        // Its first field is an image file name: data with a bad class, whatever its place.
+        for (text, needle) in [
+            (
+                "ILSVRC2012_val_00000001.JPEG,notaclass\nILSVRC2012_val_00000002.JPEG,970\n",
+                "\"notaclass\" is neither a class index",
+            ),
+            ("sub/photo.PNG,label\n", "\"label\" is neither"),
+            ("# a comment\n\nphoto.jpg\tcat\n", "\"cat\" is neither"),
+        ] {
+            let error = load(text).unwrap_err();
+            assert!(
+                error.contains(needle)
+                    && error.contains(
+                        "read as a header only when its first field is not an image file name"
+                    ),
+                "{text:?}: {error}"
+            );
+        }
+        let error = load("# a comment\n\nphoto.jpg\tcat\n").unwrap_err();
+        assert!(error.contains("truth.csv, line 3: "), "{error}");
+        // A header is skipped on the first row only.
+        let error = load("file,label\nimage,class\n").unwrap_err();
+        assert!(error.contains("line 2: \"class\" is neither"), "{error}");
+        assert!(!error.contains("header"), "{error}");
     }
 
     #[test]

@@ -364,6 +364,15 @@ fn a_bad_ground_truth_file_is_one_message_naming_the_file_and_line() {
             "sub/ILSVRC2012_val_00000001.JPEG,65\n",
             vec!["line 1", "is not an image of"],
         ),
+        // A first row naming an image is data, never a header: its bad class is an error.
+        (
+            "ILSVRC2012_val_00000001.JPEG,notaclass\nILSVRC2012_val_00000002.JPEG,970\n",
+            vec![
+                "line 1",
+                "\"notaclass\" is neither a class index",
+                "read as a header only when its first field is not an image file name",
+            ],
+        ),
     ] {
         std::fs::write(&truth, text).unwrap();
         let run = v1_verify(
