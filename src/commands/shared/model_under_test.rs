@@ -1,6 +1,7 @@
-//! The model a command evaluates (`verify`, `determinism`, `add-model`): the manifest, the recipe,
-//! the ONNX file, and the check that the graph takes what the recipe produces; `verify`'s
-//! timm-style overrides and `--like` are applied here, once for every command that selects.
+//! The model a command evaluates (`verify`, `determinism`, `explain`, `add-model`): the manifest,
+//! the recipe, the ONNX file, and the check that the graph takes what the recipe produces; the
+//! timm-style overrides and `--like` are applied here, once for every command that selects, so
+//! that they mean the same in each.
 
 use std::path::{Path, PathBuf};
 
@@ -55,12 +56,17 @@ impl ModelUnderTest {
     pub fn select(ctx: &Context, args: &ModelArgs) -> anyhow::Result<(Self, ModelBytes)> {
         let home = ctx.home()?;
         let manifests = ctx.manifests(&home)?;
-        let manifest = manifest::resolve(&manifests, &args.model)?.clone();
         let feed = Feed {
             recipe: args.recipe.as_deref(),
             compat: args.pillow_compat.into(),
-            overrides: Overrides::default(),
+            overrides: (&args.overrides).into(),
         };
+        if let Some(like) = &args.like.like {
+            return Chosen::like(home, &manifests, like, args.onnx.clone(), &feed)?.read();
+        }
+        // clap requires --model without --like.
+        let id = args.model.as_deref().unwrap_or_default();
+        let manifest = manifest::resolve(&manifests, id)?.clone();
         Chosen::new(
             home,
             manifest,
@@ -82,14 +88,14 @@ impl ModelUnderTest {
             compat: args.pillow_compat.into(),
             overrides: (&args.overrides).into(),
         };
-        if let Some(like) = &args.like {
-            let known = manifest::resolve(&manifests, like)?;
-            let Some(onnx) = args.onnx.clone() else {
-                bail!("--like {like} judges your own export: name it with --onnx FILE");
-            };
-            let mut chosen = Chosen::new(home, known.like(&onnx), &feed, Some(onnx), false)?;
-            chosen.like = Some((known.id.clone(), known.sha256.clone()));
-            return Ok(vec![chosen]);
+        if let Some(like) = &args.like.like {
+            return Ok(vec![Chosen::like(
+                home,
+                &manifests,
+                like,
+                args.onnx.clone(),
+                &feed,
+            )?]);
         }
         let mut chosen: Vec<&Manifest> = if args.model.is_empty() {
             manifests.iter().collect()
@@ -173,6 +179,24 @@ impl ModelUnderTest {
 }
 
 impl Chosen {
+    /// `--like ID --onnx FILE`: the user's file judged by manifest ID's recipes and references,
+    /// under an id of its own (`like/ID`).
+    fn like(
+        home: PathBuf,
+        manifests: &[Manifest],
+        like: &str,
+        onnx: Option<PathBuf>,
+        feed: &Feed<'_>,
+    ) -> anyhow::Result<Self> {
+        let known = manifest::resolve(manifests, like)?;
+        let Some(onnx) = onnx else {
+            bail!("--like {like} judges your own export: name it with --onnx FILE");
+        };
+        let mut chosen = Chosen::new(home, known.like(&onnx), feed, Some(onnx), false)?;
+        chosen.like = Some((known.id.clone(), known.sha256.clone()));
+        Ok(chosen)
+    }
+
     fn new(
         home: PathBuf,
         mut manifest: Manifest,
