@@ -214,8 +214,9 @@ pub struct ModelArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct LikeArg {
     /// Your own export (--onnx FILE) of a known model: judged by the recipes and references of
-    /// manifest ID. The record says the file is yours (its sha256, unverified-model) and names
-    /// the run `like/ID`; any input and output names are accepted.
+    /// manifest ID. The record says the file is yours (its sha256, unverified-model unless the
+    /// bytes are ID's pinned file) and names the run `like/ID`; any input and output names are
+    /// accepted.
     #[arg(long, value_name = "ID", requires = "onnx")]
     pub like: Option<String>,
 }

@@ -370,3 +370,43 @@ fn explain_and_determinism_take_like_and_the_overrides_as_verify_does() {
         assert!(refused.stderr.contains(needle), "{}", refused.stderr);
     }
 }
+
+#[test]
+fn like_on_the_known_models_pinned_file_is_verified_and_says_so() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let pinned = common::shared_model(&shared, KNOWN);
+    let run = checkout_verify(
+        scratch.path(),
+        &shared,
+        &[
+            "--like",
+            KNOWN,
+            "--onnx",
+            pinned.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let record = run.json();
+    assert_eq!(record["model_id"], format!("like/{KNOWN}"));
+    assert_eq!(record["verdict"]["status"], "reproduced");
+    // The bytes are the pinned file: nothing is unverified, and no text says otherwise.
+    assert_eq!(
+        record["verdict"]["marks"],
+        serde_json::json!([]),
+        "{record}"
+    );
+    assert_eq!(record["onnx"]["verification"], "verified");
+    assert_eq!(record["onnx"]["manifest_sha256"], record["onnx"]["sha256"]);
+    let note = record["onnx"]["like"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("byte for byte pypi/efficientnet_lite0's pinned file: verified"),
+        "{note}"
+    );
+    assert!(
+        !run.stderr.contains("no sha256 pin") && !note.contains("unpinned"),
+        "{}",
+        run.stderr
+    );
+}

@@ -231,10 +231,18 @@ impl Chosen {
         })
     }
 
-    /// Reads the ONNX file once and checks those bytes against the manifest's pin.
-    pub fn read(self) -> anyhow::Result<(ModelUnderTest, ModelBytes)> {
+    /// Reads the ONNX file once and checks those bytes against the manifest's pin. A `--like`
+    /// file whose bytes are the known model's pinned file is that model's verified file: the
+    /// verdict rule judges the bytes evaluated, not the flag that named them (docs/guarantees.md),
+    /// so it carries the known model's pin and no `unverified-model` mark.
+    pub fn read(mut self) -> anyhow::Result<(ModelUnderTest, ModelBytes)> {
         check_present(&self.onnx_path)?;
         let bytes = ModelBytes::read(&self.onnx_path)?;
+        if let Some((_, Some(pin))) = &self.like
+            && pin.eq_ignore_ascii_case(bytes.sha256())
+        {
+            self.manifest.sha256 = Some(pin.clone());
+        }
         let mut onnx = verify_pin(&self.manifest, &bytes, self.allow_unverified)?;
         if let Some((known, known_sha256)) = self.like {
             onnx.like = Some(like_info(known, known_sha256, &onnx));
@@ -284,18 +292,15 @@ fn derive(manifest: &mut Manifest, base: Recipe, overrides: &Overrides) -> anyho
 }
 
 /// What the record says of a `--like` file: it is the user's, judged by the known model's
-/// recipes and references.
+/// recipes and references; or it is the known model's pinned file itself, verified.
 fn like_info(known: String, known_sha256: Option<String>, onnx: &OnnxInfo) -> LikeInfo {
-    let pinned = known_sha256
-        .as_deref()
-        .is_some_and(|pin| pin.eq_ignore_ascii_case(&onnx.sha256));
-    let note = if pinned {
+    let note = if onnx.verification == "verified" {
         eprintln!(
-            "zoorepro: {} is {known}'s pinned file: `verify --model {known} --onnx {}` judges it as that model, verified",
-            onnx.path, onnx.path
+            "zoorepro: {} is {known}'s pinned file: verified by its sha256, judged as {known} (the run is stored as like/{known})",
+            onnx.path
         );
         format!(
-            "{} (sha256 {}) is byte for byte {known}'s pinned file, evaluated here as your export (--like {known}): unpinned; verify --model {known} gives its verified verdict",
+            "{} (sha256 {}) is byte for byte {known}'s pinned file: verified against that pin and judged by {known}'s recipes and references (--like {known})",
             onnx.path, onnx.sha256
         )
     } else {
