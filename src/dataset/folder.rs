@@ -3,7 +3,7 @@
 //! (whose rows give the labels, so that folders need not), a folder of any shape read at every
 //! depth; each listed in dataset order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -173,10 +173,10 @@ pub(super) fn list(
     }
     let mut walk = Walk {
         skipped,
-        ancestors: Vec::new(),
+        seen: HashSet::new(),
         listing: Vec::new(),
     };
-    walk.folder(path, "")?;
+    walk.folder(path, "", 0)?;
     let listing = walk.listing;
     let kind = if listing.iter().any(|(entry, _)| entry.file.contains('/')) {
         SourceKind::Tree
@@ -189,36 +189,38 @@ pub(super) fn list(
 /// A folder of any shape being listed.
 struct Walk<'a> {
     skipped: &'a SkipLog,
-    /// The folders above the one listed, by device and inode.
-    ancestors: Vec<(u64, u64)>,
+    /// Every folder listed so far, by device and inode.
+    seen: HashSet<(u64, u64)>,
     listing: Vec<Listed>,
 }
 
 impl Walk<'_> {
-    /// Lists every image under `dir` (the folder `prefix` names, relative to the root): entries
-    /// in name order at each level, a folder's images where the folder sorts, as the class trees
-    /// list theirs. Links are followed, but not one leading back to a folder above it, which
-    /// would never end. No label: the ground-truth file gives them.
-    fn folder(&mut self, dir: &Path, prefix: &str) -> Result<(), DatasetError> {
+    /// Lists every image under `dir` (the folder `prefix` names, relative to the root, `depth`
+    /// folders down): entries in name order at each level, a folder's images where the folder
+    /// sorts, as the class trees list theirs. Links are followed, but each folder is read once,
+    /// where it is first reached: a link back up the tree would never end, and links among
+    /// folders could reach one by more paths than there are folders. No label: the
+    /// ground-truth file gives them.
+    fn folder(&mut self, dir: &Path, prefix: &str, depth: usize) -> Result<(), DatasetError> {
         use std::os::unix::fs::MetadataExt as _;
         let identity = |path: &Path| fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
-        if self.ancestors.len() >= MAX_TREE_DEPTH {
+        if depth > MAX_TREE_DEPTH {
             return Err(DatasetError::Unreadable {
                 path: dir.to_path_buf(),
                 reason: format!("it lies more than {MAX_TREE_DEPTH} folders below --val"),
             });
         }
         let entries = sorted_dir(dir)?;
-        self.ancestors.push(identity(dir).unwrap_or_default());
+        self.seen.extend(identity(dir));
         for (name, path) in entries {
             let file = format!("{prefix}{name}");
             if name.starts_with('.') {
                 self.skipped.add(SkipReason::NotAnImage, &file);
             } else if path.is_dir() {
-                if identity(&path).is_some_and(|id| self.ancestors.contains(&id)) {
-                    self.skipped.add(SkipReason::FolderLoop, &file);
+                if identity(&path).is_some_and(|id| self.seen.contains(&id)) {
+                    self.skipped.add(SkipReason::RepeatedFolder, &file);
                 } else {
-                    self.folder(&path, &format!("{file}/"))?;
+                    self.folder(&path, &format!("{file}/"), depth + 1)?;
                 }
             } else if is_image_name(&name) {
                 let entry = Entry {
@@ -231,7 +233,6 @@ impl Walk<'_> {
                 self.skipped.add(SkipReason::NotAnImage, &file);
             }
         }
-        self.ancestors.pop();
         Ok(())
     }
 }

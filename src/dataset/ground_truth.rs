@@ -76,14 +76,17 @@ pub struct GroundTruth {
     /// In file order.
     rows: Vec<Row>,
     /// The rows naming a path, by that path.
-    by_path: HashMap<String, usize>,
+    by_path: RowIndex,
     /// The rows naming a basename, by that basename.
-    by_name: HashMap<String, usize>,
+    by_name: RowIndex,
     /// The file of the image each matched row labelled (a tar's, while it is streamed).
     matched: Mutex<HashMap<usize, String>>,
     /// Images seen that no row lists.
     unlisted: AtomicUsize,
 }
+
+/// Rows (their place in file order) by the path or basename they name.
+type RowIndex = HashMap<String, usize>;
 
 /// The last component of a '/'-separated path.
 fn basename(file: &str) -> &str {
@@ -205,13 +208,9 @@ impl GroundTruth {
 
 /// The rows by path and by basename. A row listed twice, and a basename row beside a path row of
 /// that basename (which file the basename means cannot be told), are errors naming the later line.
-#[allow(clippy::type_complexity)]
-fn index(
-    path: &Path,
-    rows: &[Row],
-) -> Result<(HashMap<String, usize>, HashMap<String, usize>), GroundTruthError> {
-    let mut by_path: HashMap<String, usize> = HashMap::new();
-    let mut by_name: HashMap<String, usize> = HashMap::new();
+fn index(path: &Path, rows: &[Row]) -> Result<(RowIndex, RowIndex), GroundTruthError> {
+    let mut by_path = RowIndex::new();
+    let mut by_name = RowIndex::new();
     // The first path row of each basename.
     let mut path_of_name: HashMap<&str, usize> = HashMap::new();
     for (index, row) in rows.iter().enumerate() {

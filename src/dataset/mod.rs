@@ -846,6 +846,8 @@ mod tests {
         }
         fs::write(root.join("c/notes.txt"), b"notes").unwrap();
         std::os::unix::fs::symlink(&root, root.join("c/back")).unwrap();
+        // A second way to a folder listed already: read once, where it is first reached.
+        std::os::unix::fs::symlink(root.join("a"), root.join("c/twin")).unwrap();
         let labelled = |text: &str| Dataset::open_labelled(&root, Some(truth(dir.path(), text)));
         let dataset = labelled("a/b/x.jpg,1\ny.png,2\ntop.JPEG,3\n").unwrap();
         assert_eq!(dataset.kind(), SourceKind::Tree);
@@ -877,7 +879,10 @@ mod tests {
                     "not-an-image".to_string(),
                     vec![".hidden".to_string(), "c/notes.txt".into()]
                 ),
-                ("folder-loop".to_string(), vec!["c/back".to_string()]),
+                (
+                    "repeated-folder".to_string(),
+                    vec!["c/back".to_string(), "c/twin".to_string()]
+                ),
             ]
         );
         // A row that names no image is still refused, a path row naming a file elsewhere too.
