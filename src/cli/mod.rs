@@ -169,12 +169,21 @@ pub enum ProviderArg {
     Cuda,
 }
 
-/// Which model to run and how to feed it: shared by the commands that evaluate an export.
+/// Which model to run and how to feed it: shared by the commands that evaluate an export
+/// (`explain`, `determinism`), with `verify`'s `--like` and timm-style overrides.
 #[derive(Args, Debug)]
 pub struct ModelArgs {
     /// Manifest id (`pytorch/resnet50`), or a bare name that matches exactly one manifest.
-    #[arg(long, value_name = "ID")]
-    pub model: String,
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present = "like",
+        conflicts_with = "like"
+    )]
+    pub model: Option<String>,
+
+    #[command(flatten)]
+    pub like: LikeArg,
 
     /// One of the manifest's recipes [default: the manifest's default], or a preset or recipe
     /// source whose tensor fits the model: `timm:NAME[@no-prefetcher]`, `timm:FILE.json`,
@@ -195,6 +204,21 @@ pub struct ModelArgs {
     /// Run a file whose sha256 differs from the manifest's; the record says "unverified".
     #[arg(long)]
     pub allow_unverified: bool,
+
+    #[command(flatten)]
+    pub overrides: RecipeOverridesArg,
+}
+
+/// `--like`, shared by the commands that run a model (`verify`, `explain`, `determinism`): each
+/// takes it with the same meaning.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LikeArg {
+    /// Your own export (--onnx FILE) of a known model: judged by the recipes and references of
+    /// manifest ID. The record says the file is yours (its sha256, unverified-model unless the
+    /// bytes are ID's pinned file) and names the run `like/ID`; any input and output names are
+    /// accepted.
+    #[arg(long, value_name = "ID", requires = "onnx")]
+    pub like: Option<String>,
 }
 
 /// Which models `verify` evaluates in one pass over the images, and how to feed them.
@@ -206,23 +230,16 @@ pub struct ModelsArgs {
         long,
         value_name = "ID,...",
         value_delimiter = ',',
-        required_unless_present_any = ["all_present", "like"]
+        required_unless_present_any = ["all_present", "like"],
+        conflicts_with = "like"
     )]
     pub model: Vec<String>,
 
-    /// Your own export (--onnx FILE) of a known model: judged by the recipes and references of
-    /// manifest ID. The record says the file is yours (its sha256, unverified-model) and names
-    /// the run `like/ID`; any input and output names are accepted.
-    #[arg(
-        long,
-        value_name = "ID",
-        requires = "onnx",
-        conflicts_with_all = ["model", "all_present", "models_dir"]
-    )]
-    pub like: Option<String>,
+    #[command(flatten)]
+    pub like: LikeArg,
 
     /// Every manifest whose ONNX file is present under models/ (of those --model names, if given).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "like")]
     pub all_present: bool,
 
     /// One of each manifest's recipes [default: the manifest's default], or a preset or recipe
@@ -243,7 +260,7 @@ pub struct ModelsArgs {
 
     /// Where the ONNX files are, under the names the manifests give them [default: models/
     /// under the zoorepro home].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "like")]
     pub models_dir: Option<PathBuf>,
 
     /// Run a file whose sha256 differs from the manifest's; the record says "unverified".
@@ -607,6 +624,37 @@ mod tests {
             error_line(&[&verify[..], &["--chanels", "rgb"]].concat()),
             None
         );
+    }
+
+    #[test]
+    fn like_and_the_overrides_are_every_model_commands_and_like_excludes_model() {
+        for command in ["verify", "explain", "determinism"] {
+            let parsed = Cli::try_parse_from([
+                "zoorepro",
+                command,
+                "--like",
+                "pypi/efficientnet_lite0",
+                "--onnx",
+                "mine.onnx",
+                "--val",
+                "v",
+                "--crop-pct",
+                "0.9",
+                "--layout",
+                "nhwc",
+            ]);
+            assert!(parsed.is_ok(), "{command}: {parsed:?}");
+            let both = Cli::try_parse_from([
+                "zoorepro", command, "--like", "a/b", "--model", "a/b", "--onnx", "m", "--val", "v",
+            ]);
+            assert!(both.is_err(), "{command}");
+        }
+        for other in ["--all-present", "--models-dir=d"] {
+            let parsed = Cli::try_parse_from([
+                "zoorepro", "verify", "--like", "a/b", "--onnx", "m", "--val", "v", other,
+            ]);
+            assert!(parsed.is_err(), "{other}");
+        }
     }
 
     #[test]

@@ -1,11 +1,18 @@
 //! The folder layouts: an ImageFolder tree (one folder per wnid), ImageNetV2's tree (one folder
-//! per class index, `0` to `999`) and a flat folder of validation files, listed in dataset order.
+//! per class index, `0` to `999`), a flat folder of validation files, and, with `--ground-truth`
+//! (whose rows give the labels, so that folders need not), a folder of any shape read at every
+//! depth; each listed in dataset order.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::skipped::{SkipLog, SkipReason};
-use super::{DatasetError, Entry, is_image_name, labels};
+use super::{DatasetError, Entry, SourceKind, is_image_name, labels};
+
+/// The deepest a folder of any shape is read: far deeper than any dataset, and a bound that
+/// keeps a pathological tree finite.
+const MAX_TREE_DEPTH: usize = 32;
 
 /// An image's entry and where it lies.
 pub(super) type Listed = (Entry, PathBuf);
@@ -125,6 +132,124 @@ fn skip_reason(name: &str, path: &Path) -> SkipReason {
         SkipReason::NotARegularFile
     } else {
         SkipReason::NotAnImage
+    }
+}
+
+/// The layout of the folder at `path` (whose entries are `top`) and its images in dataset order.
+/// A folder holding class folders is a class tree; with `any_shape` (`--ground-truth` labels
+/// the images) only when every folder in it is one, and any other folder is read at every depth
+/// (`tree`, or `flat` when all its images lie at the top).
+pub(super) fn list(
+    path: &Path,
+    top: Vec<(String, PathBuf)>,
+    any_shape: bool,
+    skipped: &SkipLog,
+) -> Result<(SourceKind, Vec<Listed>), DatasetError> {
+    let folders = || {
+        top.iter()
+            .filter(|(name, p)| !name.starts_with('.') && p.is_dir())
+    };
+    let class_tree = |names: ClassNames| {
+        folders().any(|(name, _)| names.class_of(name).is_some())
+            && (!any_shape || folders().all(|(name, _)| names.class_of(name).is_some()))
+    };
+    if class_tree(ClassNames::Wnid) {
+        let listing = list_image_folder(path, &top, ClassNames::Wnid, skipped)?;
+        return Ok((SourceKind::ImageFolder, listing));
+    }
+    if class_tree(ClassNames::Index) {
+        let listing = list_image_folder(path, &top, ClassNames::Index, skipped)?;
+        return Ok((SourceKind::ClassIndexFolder, listing));
+    }
+    if !any_shape {
+        let nested = folders().next().is_some();
+        let listing = list_flat(top, skipped);
+        if listing.is_empty() && nested {
+            return Err(DatasetError::NoLayout {
+                path: path.to_path_buf(),
+            });
+        }
+        return Ok((SourceKind::Flat, listing));
+    }
+    let mut walk = Walk {
+        skipped,
+        seen: HashSet::new(),
+        listing: Vec::new(),
+    };
+    walk.folder(path, "", 0)?;
+    let listing = walk.listing;
+    let kind = if listing.iter().any(|(entry, _)| entry.file.contains('/')) {
+        SourceKind::Tree
+    } else {
+        SourceKind::Flat
+    };
+    Ok((kind, listing))
+}
+
+/// A folder of any shape being listed.
+struct Walk<'a> {
+    skipped: &'a SkipLog,
+    /// Every folder listed so far, by device and inode.
+    seen: HashSet<(u64, u64)>,
+    listing: Vec<Listed>,
+}
+
+impl Walk<'_> {
+    /// Lists every image under `dir` (the folder `prefix` names, relative to the root, `depth`
+    /// folders down): entries in name order at each level, a folder's images where the folder
+    /// sorts, as the class trees list theirs. Links are followed, but each folder is read once,
+    /// where it is first reached: a link back up the tree would never end, and links among
+    /// folders could reach one by more paths than there are folders. No label: the
+    /// ground-truth file gives them.
+    fn folder(&mut self, dir: &Path, prefix: &str, depth: usize) -> Result<(), DatasetError> {
+        use std::os::unix::fs::MetadataExt as _;
+        let identity = |path: &Path| fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        if depth > MAX_TREE_DEPTH {
+            return Err(DatasetError::Unreadable {
+                path: dir.to_path_buf(),
+                reason: format!("it lies more than {MAX_TREE_DEPTH} folders below --val"),
+            });
+        }
+        let entries = sorted_dir(dir)?;
+        self.seen.extend(identity(dir));
+        for (name, path) in entries {
+            let file = format!("{prefix}{name}");
+            if name.starts_with('.') {
+                self.skipped.add(SkipReason::NotAnImage, &file);
+            } else if path.is_dir() {
+                if identity(&path).is_some_and(|id| self.seen.contains(&id)) {
+                    self.skipped.add(SkipReason::RepeatedFolder, &file);
+                } else {
+                    self.folder(&path, &format!("{file}/"), depth + 1)?;
+                }
+            } else if is_image_name(&name) {
+                let entry = Entry {
+                    file,
+                    name,
+                    label: None,
+                };
+                self.listing.push((entry, path));
+            } else {
+                self.skipped.add(SkipReason::NotAnImage, &file);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Names each image whose basename another image of the listing shares by its path relative to
+/// `--val` instead: the store keys a run's images by name, so two files under one name would
+/// take each other's place in the run (and its cache rows). Every other image keeps its
+/// basename, its identity in every layout (and ILSVRC2012's name checks).
+pub(super) fn name_shared_basenames_by_path(listing: &mut [Listed]) {
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for (entry, _) in listing.iter() {
+        *count.entry(entry.name.clone()).or_default() += 1;
+    }
+    for (entry, _) in listing.iter_mut() {
+        if count[&entry.name] > 1 {
+            entry.name = entry.file.clone();
+        }
     }
 }
 

@@ -3,9 +3,15 @@
 //! `ILSVRC2012_img_val.tar` read as a stream (never extracted, so hostile member paths are never
 //! written anywhere).
 //!
+//! With `--ground-truth`, whose rows give the labels, a folder of any other shape is read at every
+//! depth (layout `tree`).
+//!
 //! Dataset order is the order published caches and torchvision use: for folders, classes sorted by
 //! wnid then files sorted by name (byte order, like Python's `sorted`); for a tar, archive order.
 //! An image's identity is its basename (`ILSVRC2012_val_00000001.JPEG`), the same in every layout.
+//! Two images of one basename are refused, except in a folder labelled by `--ground-truth`, where
+//! each of them is named by its path relative to `--val` instead (`a/x.jpg`, `b/x.jpg`): the
+//! store keys a run's images by name, and a name must never stand for two files.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,7 +22,6 @@ mod ground_truth;
 pub mod labels;
 mod named_sets;
 
-use folder::ClassNames;
 mod shard;
 mod skipped;
 mod tar_stream;
@@ -39,6 +44,10 @@ pub enum DatasetError {
     Missing { path: PathBuf },
     #[error("{path} is empty: it holds no .JPEG/.jpg/.png images")]
     Empty { path: PathBuf },
+    #[error(
+        "{path} holds no images at its top level, and its folders are not one per class (a wnid such as n01440764, or a class index 0 ... 999); to read a folder of any shape, label its images with --ground-truth FILE"
+    )]
+    NoLayout { path: PathBuf },
     #[error("cannot read {path}: {reason}")]
     Unreadable { path: PathBuf, reason: String },
     #[error(
@@ -88,6 +97,8 @@ pub enum SourceKind {
     /// ImageNetV2's layout: one folder per class index, `0` to `999`.
     ClassIndexFolder,
     Flat,
+    /// A folder of any other shape, read at every depth: only with `--ground-truth`.
+    Tree,
     Tar,
 }
 
@@ -97,6 +108,7 @@ impl SourceKind {
             SourceKind::ImageFolder => "image-folder",
             SourceKind::ClassIndexFolder => "class-index-folder",
             SourceKind::Flat => "flat",
+            SourceKind::Tree => "tree",
             SourceKind::Tar => "tar",
         }
     }
@@ -106,7 +118,8 @@ impl SourceKind {
 pub struct Entry {
     /// Path relative to `--val` ('/'-separated), or the member path inside a tar.
     pub file: String,
-    /// The basename: the image's identity across layouts and in the store.
+    /// The image's identity across layouts and in the store: its basename, or, in a folder
+    /// labelled by `--ground-truth` where another image has the same basename, `file`.
     pub name: String,
     pub label: Option<u16>,
 }
@@ -160,19 +173,21 @@ impl Dataset {
 
     /// Opens `path`, its images labelled by `ground_truth` when one is given (`--ground-truth`):
     /// the file's rows override the layout's labels, and an image it does not list is
-    /// unlabelled. In a folder every row must name one of its images; a tar's rows are checked
+    /// unlabelled. Then a folder may have any shape, and images of one basename are named by
+    /// their paths. In a folder every row must name one of its images; a tar's rows are checked
     /// once it is streamed ([`Dataset::check_ground_truth`]).
     pub fn open_labelled(
         path: &Path,
         ground_truth: Option<GroundTruth>,
     ) -> Result<Dataset, DatasetError> {
-        let mut dataset = Dataset::open_layout(path)?;
         let Some(truth) = ground_truth else {
-            return Ok(dataset);
+            return Dataset::open_layout(path, false);
         };
+        let mut dataset = Dataset::open_layout(path, true)?;
         if dataset.kind != SourceKind::Tar {
+            folder::name_shared_basenames_by_path(&mut dataset.listing);
             for (entry, _) in &mut dataset.listing {
-                entry.label = truth.label_of(entry);
+                entry.label = truth.label_of(entry)?;
             }
             truth.check_all_matched(path)?;
         }
@@ -195,7 +210,9 @@ impl Dataset {
         self.ground_truth.as_ref().map(|truth| truth.info())
     }
 
-    fn open_layout(path: &Path) -> Result<Dataset, DatasetError> {
+    /// The layout at `path` and its images; `any_shape` (`--ground-truth` labels them) lets a
+    /// folder of any shape through, and images of one basename (named by path by the caller).
+    fn open_layout(path: &Path, any_shape: bool) -> Result<Dataset, DatasetError> {
         // `metadata` follows symlinks; a dangling link or a loop reads as missing/unreadable.
         let metadata = fs::metadata(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => DatasetError::Missing {
@@ -219,32 +236,15 @@ impl Dataset {
             });
         }
         let top = folder::sorted_dir(path)?;
-        let has_dir = |names: ClassNames| {
-            top.iter()
-                .any(|(name, p)| names.class_of(name).is_some() && p.is_dir())
-        };
-        let kind = if has_dir(ClassNames::Wnid) {
-            SourceKind::ImageFolder
-        } else if has_dir(ClassNames::Index) {
-            SourceKind::ClassIndexFolder
-        } else {
-            SourceKind::Flat
-        };
-        let listing = match kind {
-            SourceKind::ImageFolder => {
-                folder::list_image_folder(path, &top, ClassNames::Wnid, &skipped)?
-            }
-            SourceKind::ClassIndexFolder => {
-                folder::list_image_folder(path, &top, ClassNames::Index, &skipped)?
-            }
-            SourceKind::Flat | SourceKind::Tar => folder::list_flat(top, &skipped),
-        };
+        let (kind, listing) = folder::list(path, top, any_shape, &skipped)?;
         if listing.is_empty() {
             return Err(DatasetError::Empty {
                 path: path.to_path_buf(),
             });
         }
-        check_unique_names(path, listing.iter().map(|(entry, _)| entry))?;
+        if !any_shape {
+            check_unique_names(path, listing.iter().map(|(entry, _)| entry))?;
+        }
         let dataset = Dataset {
             root: path.to_path_buf(),
             kind,
@@ -425,10 +425,9 @@ impl Dataset {
             return Ok(stream);
         };
         Ok(Box::new(stream.map(move |sample| {
-            sample.map(|mut sample| {
-                sample.entry.label = truth.label_of(&sample.entry);
-                sample
-            })
+            let mut sample = sample?;
+            sample.entry.label = truth.label_of(&sample.entry)?;
+            Ok(sample)
         })))
     }
 }
@@ -817,6 +816,158 @@ mod tests {
             .map(|s| s.entry.name.as_str())
             .collect();
         assert_eq!(failed, ["dangling.jpg", "loop.JPEG"]);
+    }
+
+    /// `text` as a ground-truth file in `dir`.
+    fn truth(dir: &Path, text: &str) -> GroundTruth {
+        let path = dir.join("truth.csv");
+        fs::write(&path, text).unwrap();
+        GroundTruth::load(&path).unwrap()
+    }
+
+    fn files_and_names(dataset: &Dataset) -> Vec<(String, String, Option<u16>)> {
+        dataset
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.file.clone(), e.name.clone(), e.label))
+            .collect()
+    }
+
+    #[test]
+    fn with_ground_truth_a_folder_of_any_shape_is_read_at_every_depth() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("mine");
+        for folder in ["a/b", "c", ".hidden"] {
+            fs::create_dir_all(root.join(folder)).unwrap();
+        }
+        for file in ["a/b/x.jpg", "c/y.png", "top.JPEG", ".hidden/z.jpg"] {
+            fs::write(root.join(file), b"\xFF\xD8").unwrap();
+        }
+        fs::write(root.join("c/notes.txt"), b"notes").unwrap();
+        std::os::unix::fs::symlink(&root, root.join("c/back")).unwrap();
+        // A second way to a folder listed already: read once, where it is first reached.
+        std::os::unix::fs::symlink(root.join("a"), root.join("c/twin")).unwrap();
+        let labelled = |text: &str| Dataset::open_labelled(&root, Some(truth(dir.path(), text)));
+        let dataset = labelled("a/b/x.jpg,1\ny.png,2\ntop.JPEG,3\n").unwrap();
+        assert_eq!(dataset.kind(), SourceKind::Tree);
+        assert_eq!(dataset.kind().name(), "tree");
+        let named = |file: &str, label| {
+            (
+                file.to_string(),
+                file.rsplit('/').next().unwrap().to_string(),
+                Some(label),
+            )
+        };
+        assert_eq!(
+            files_and_names(&dataset),
+            [
+                named("a/b/x.jpg", 1),
+                named("c/y.png", 2),
+                named("top.JPEG", 3)
+            ]
+        );
+        let skipped: Vec<(String, Vec<String>)> = dataset
+            .skipped()
+            .into_iter()
+            .map(|s| (s.reason, s.first))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                (
+                    "not-an-image".to_string(),
+                    vec![".hidden".to_string(), "c/notes.txt".into()]
+                ),
+                (
+                    "repeated-folder".to_string(),
+                    vec!["c/back".to_string(), "c/twin".to_string()]
+                ),
+            ]
+        );
+        // A row that names no image is still refused, a path row naming a file elsewhere too.
+        let error = labelled("b/x.jpg,1\n").err().unwrap().to_string();
+        assert!(
+            error.contains("line 1: b/x.jpg is not an image of"),
+            "{error}"
+        );
+        // Without a ground-truth file the layout is unknown: said so, and what to do.
+        fs::remove_file(root.join("top.JPEG")).unwrap();
+        let error = Dataset::open(&root).err().unwrap().to_string();
+        assert!(
+            error.contains("holds no images at its top level")
+                && error.contains("--ground-truth FILE"),
+            "{error}"
+        );
+        // A class tree with another folder in it is read whole, as any folder is.
+        fs::create_dir(root.join("n01440764")).unwrap();
+        fs::write(root.join("n01440764/w.jpg"), b"\xFF\xD8").unwrap();
+        let dataset = labelled("w.jpg,0\nx.jpg,1\n").unwrap();
+        assert_eq!(dataset.kind(), SourceKind::Tree);
+        assert_eq!(dataset.entries().unwrap().len(), 3);
+        assert!(
+            Dataset::open(&root)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("\"a\" is not an ImageNet 2012 wnid")
+        );
+    }
+
+    #[test]
+    fn with_ground_truth_images_of_one_basename_are_named_by_their_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("mine");
+        for folder in ["a", "b"] {
+            fs::create_dir_all(root.join(folder)).unwrap();
+            fs::write(root.join(folder).join("x.jpg"), folder).unwrap();
+        }
+        fs::write(root.join("a/y.jpg"), b"y").unwrap();
+        let labelled = |text: &str| Dataset::open_labelled(&root, Some(truth(dir.path(), text)));
+        let dataset = labelled("a/x.jpg,1\nb/x.jpg,2\ny.jpg,3\n").unwrap();
+        let entry =
+            |file: &str, name: &str, label| (file.to_string(), name.to_string(), Some(label));
+        assert_eq!(
+            files_and_names(&dataset),
+            [
+                entry("a/x.jpg", "a/x.jpg", 1),
+                entry("a/y.jpg", "y.jpg", 3),
+                entry("b/x.jpg", "b/x.jpg", 2),
+            ]
+        );
+        // Each is read from its own file.
+        let samples = collect(&dataset, None).unwrap();
+        assert_eq!(samples[0].bytes.as_ref().unwrap(), b"a");
+        assert_eq!(samples[2].bytes.as_ref().unwrap(), b"b");
+        let error = labelled("x.jpg,1\n").err().unwrap().to_string();
+        assert!(
+            error.contains("truth.csv, line 1: x.jpg names two images, a/x.jpg and b/x.jpg"),
+            "{error}"
+        );
+        // An ImageFolder tree's shared basenames too; without a file they are refused.
+        let tree = dir.path().join("classes");
+        for wnid in ["n01440764", "n01443537"] {
+            fs::create_dir_all(tree.join(wnid)).unwrap();
+            fs::write(tree.join(wnid).join("x.JPEG"), wnid).unwrap();
+        }
+        assert!(
+            Dataset::open(&tree)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("two images are named x.JPEG")
+        );
+        let dataset = Dataset::open_labelled(
+            &tree,
+            Some(truth(
+                dir.path(),
+                "n01440764/x.JPEG,0\nn01443537/x.JPEG,1\n",
+            )),
+        )
+        .unwrap();
+        assert_eq!(dataset.kind(), SourceKind::ImageFolder);
+        let names: Vec<String> = files_and_names(&dataset).into_iter().map(|e| e.1).collect();
+        assert_eq!(names, ["n01440764/x.JPEG", "n01443537/x.JPEG"]);
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum SkipReason {
     BadHeader,
     /// An image under a folder named by a number that is not a class index (`0` ... `999`).
     NotAClassIndex,
+    /// A folder link, in a folder read at every depth (`--ground-truth`), to a folder read
+    /// already (one above it, or one another path reached first): each folder is read once.
+    RepeatedFolder,
 }
 
 impl SkipReason {
@@ -41,6 +44,7 @@ impl SkipReason {
             SkipReason::UnsafePath => "unsafe-path",
             SkipReason::BadHeader => "bad-header",
             SkipReason::NotAClassIndex => "not-a-class-index",
+            SkipReason::RepeatedFolder => "repeated-folder",
         }
     }
 
@@ -62,6 +66,9 @@ impl SkipReason {
             SkipReason::NotAClassIndex => {
                 "images in folders named by a number that is not a class index (0 ... 999)"
             }
+            SkipReason::RepeatedFolder => {
+                "links to folders read already (above them or by another path), not read again"
+            }
         }
     }
 }
@@ -70,7 +77,7 @@ impl SkipReason {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedEntries {
     /// `not-an-image`, `outside-class-folders`, `link`, `not-a-regular-file`, `unsafe-path`, `bad-header`,
-    /// `not-a-class-index` (a string, so that records of later versions still read).
+    /// `not-a-class-index`, `repeated-folder` (a string, so that records of later versions still read).
     pub reason: String,
     pub count: usize,
     /// The first names skipped for it, at most `FIRST_NAMES`, each cut to 256 characters.

@@ -232,11 +232,14 @@ pub const MAX_LISTED_DISAGREEMENTS: usize = 20;
 
 /// Checks every labelled image `(name, file, label)` named like a validation file against the
 /// ground truth that ships with zoorepro: in an ImageFolder the folder gives the label, so a
-/// moved file would otherwise be scored under the label of the folder it was moved to.
+/// moved file would otherwise be scored under the label of the folder it was moved to. The
+/// basename decides: an image named by its path (two files of one basename, `--ground-truth`)
+/// is still checked.
 pub fn check_labels<'a>(images: impl IntoIterator<Item = (&'a str, &'a str, u16)>) -> LabelCheck {
     let mut check = LabelCheck::default();
     for (name, file, label) in images {
-        let Some(truth) = crate::dataset::labels::val_label(name) else {
+        let basename = name.rsplit('/').next().unwrap_or(name);
+        let Some(truth) = crate::dataset::labels::val_label(basename) else {
             continue;
         };
         if truth != label {
@@ -497,6 +500,26 @@ mod tests {
         let (status, marks) = rule(VerdictStatus::Reproduced, &evidence);
         assert_eq!(status, VerdictStatus::NoReference);
         assert_eq!(marks, vec![Mark::Relabelled]);
+    }
+
+    #[test]
+    fn a_validation_file_named_by_its_path_is_checked_by_its_basename() {
+        // ILSVRC2012_val_00000001.JPEG is class 65.
+        let check = check_labels([
+            (
+                "a/ILSVRC2012_val_00000001.JPEG",
+                "a/ILSVRC2012_val_00000001.JPEG",
+                65,
+            ),
+            (
+                "b/ILSVRC2012_val_00000001.JPEG",
+                "b/ILSVRC2012_val_00000001.JPEG",
+                3,
+            ),
+            ("photo.jpg", "photo.jpg", 3),
+        ]);
+        assert_eq!(check.disagreements, 1);
+        assert_eq!(check.examples[0].file, "b/ILSVRC2012_val_00000001.JPEG");
     }
 
     #[test]

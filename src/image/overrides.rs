@@ -80,28 +80,32 @@ impl Overrides {
 
     /// The changes as the derived recipe's name lists them: `crop_pct=0.95, interpolation=bicubic`.
     pub fn describe(&self) -> String {
+        self.changes()
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Each change as timm's name and its value as the flag takes it (`crop_pct`, `0.95`): the
+    /// flag is the name with dashes (`--crop-pct 0.95`).
+    pub fn changes(&self) -> Vec<(&'static str, String)> {
         let triple = |v: [f64; 3]| format!("{},{},{}", v[0], v[1], v[2]);
-        let lower = |name: &str| name.to_lowercase();
         [
-            self.img_size.map(|v| format!("img_size={v}")),
-            self.crop_pct.map(|v| format!("crop_pct={v}")),
-            self.crop_mode.map(|v| format!("crop_mode={}", v.name())),
+            self.img_size.map(|v| ("img_size", v.to_string())),
+            self.crop_pct.map(|v| ("crop_pct", v.to_string())),
+            self.crop_mode.map(|v| ("crop_mode", v.name().to_string())),
             self.interpolation
-                .map(|v| format!("interpolation={}", lower(v.name()))),
-            self.mean.map(|v| format!("mean={}", triple(v))),
-            self.std.map(|v| format!("std={}", triple(v))),
-            self.channels.map(|v| {
-                format!(
-                    "channels={}",
-                    if v == ChannelOrder::Rgb { "rgb" } else { "bgr" }
-                )
-            }),
-            self.layout.map(|v| format!("layout={}", v.name())),
+                .map(|v| ("interpolation", v.name().to_lowercase())),
+            self.mean.map(|v| ("mean", triple(v))),
+            self.std.map(|v| ("std", triple(v))),
+            self.channels
+                .map(|v| ("channels", channels_name(v).to_string())),
+            self.layout.map(|v| ("layout", v.name().to_string())),
         ]
         .into_iter()
         .flatten()
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect()
     }
 
     /// The recipe `base` becomes with these changes, named `BASE + CHANGES` (the base itself when
@@ -255,6 +259,52 @@ impl Overrides {
     }
 }
 
+fn channels_name(order: ChannelOrder) -> &'static str {
+    match order {
+        ChannelOrder::Rgb => "rgb",
+        ChannelOrder::Bgr => "bgr",
+    }
+}
+
+/// The base recipe's name and the overrides of a name [`Overrides::apply`] wrote (`BASE +
+/// CHANGES`), or `None` for any other name: what a command line needs to derive the same recipe
+/// again (`--recipe BASE` and the changes' flags). Only a name these overrides describe exactly
+/// is taken, so a recipe whose own name holds ` + ` is not mistaken for a derived one.
+pub fn parse_derived_name(name: &str) -> Option<(&str, Overrides)> {
+    let (base, changes) = name.rsplit_once(" + ")?;
+    let triple = |value: &str| -> Option<[f64; 3]> {
+        let values: Vec<f64> = value
+            .split(',')
+            .map(|v| v.parse().ok())
+            .collect::<Option<_>>()?;
+        values.try_into().ok()
+    };
+    let mut overrides = Overrides::default();
+    for change in changes.split(", ") {
+        let (key, value) = change.split_once('=')?;
+        match key {
+            "img_size" => overrides.img_size = Some(value.parse().ok()?),
+            "crop_pct" => overrides.crop_pct = Some(value.parse().ok()?),
+            "crop_mode" => overrides.crop_mode = Some(CropMode::parse(value)?),
+            "interpolation" => overrides.interpolation = Some(interpolation(value)?),
+            "mean" => overrides.mean = Some(triple(value)?),
+            "std" => overrides.std = Some(triple(value)?),
+            "channels" => {
+                overrides.channels = [ChannelOrder::Rgb, ChannelOrder::Bgr]
+                    .into_iter()
+                    .find(|order| channels_name(*order) == value);
+            }
+            "layout" => {
+                overrides.layout = [Layout::Nchw, Layout::Nhwc]
+                    .into_iter()
+                    .find(|layout| layout.name() == value);
+            }
+            _ => return None,
+        }
+    }
+    (!overrides.is_empty() && overrides.describe() == changes).then_some((base, overrides))
+}
+
 fn in_rgb(values: [f32; 3], order: ChannelOrder) -> [f32; 3] {
     match order {
         ChannelOrder::Rgb => values,
@@ -386,6 +436,44 @@ mod tests {
         .unwrap();
         assert_eq!(r.mean, [tv.mean[2], tv.mean[1], tv.mean[0]]);
         assert_eq!(r.channels, ChannelOrder::Bgr);
+    }
+
+    #[test]
+    fn a_derived_name_gives_back_its_base_and_overrides_and_no_other_name_does() {
+        let base = lite0();
+        let every = Overrides {
+            img_size: Some(240),
+            crop_pct: Some(0.875),
+            crop_mode: Some(CropMode::Squash),
+            interpolation: Some(Filter::Bicubic),
+            mean: Some([0.5, 0.25, 0.125]),
+            std: Some([0.229, 0.224, 0.225]),
+            channels: Some(ChannelOrder::Bgr),
+            layout: Some(Layout::Nhwc),
+        };
+        let single = Overrides {
+            crop_pct: Some(0.95),
+            ..Default::default()
+        };
+        for overrides in [every, single] {
+            let derived = overrides.apply(&base).unwrap();
+            assert_eq!(
+                parse_derived_name(&derived.name),
+                Some(("efficientnet-lite0-224", overrides.clone())),
+                "{}",
+                derived.name
+            );
+        }
+        for name in [
+            "efficientnet-lite0-224",
+            "timm:resnet50.a1_in1k",
+            "a + b",
+            "a + crop_pct=0.95, crop_pct=0.9",
+            "a + crop_pct=0.950",
+            "a + channels=rgbx",
+        ] {
+            assert_eq!(parse_derived_name(name), None, "{name}");
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl RankedColumns {
         self.name_ends.is_empty()
     }
 
-    /// The basename of image `i`.
+    /// The name of image `i`: its basename, or its path where two images share one.
     pub fn name(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.name_ends[i - 1] };
         &self.names[start..self.name_ends[i]]

@@ -299,3 +299,123 @@ fn add_model_like_writes_the_known_models_recipes_and_references_saying_where_fr
     ]));
     assert_eq!(both.status, 2, "{}", both.stderr);
 }
+
+#[test]
+fn explain_and_determinism_take_like_and_the_overrides_as_verify_does() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let mine = own_export(&shared, scratch.path());
+    let sample = shared.join("imagenet-sample");
+    let cache = scratch.path().join("cache");
+    let like = |command: &str, extra: &[&str]| {
+        run(common::zoorepro(&cache)
+            .args([command, "--like", KNOWN, "--onnx"])
+            .arg(&mine)
+            .args(["--json", "--val"])
+            .arg(&sample)
+            .args(extra))
+    };
+    // The export with input `input.1`, explained as verify --like judged it (against that run,
+    // so that 20 images do): the known model's recipe, and then a recipe an override derives,
+    // under the name verify gave it. Each agrees with verify's run of it on every image.
+    for (overrides, recipe) in [
+        (&[][..], "efficientnet-lite0-224"),
+        (
+            &["--crop-pct", "0.875"][..],
+            "efficientnet-lite0-224 + crop_pct=0.875",
+        ),
+    ] {
+        let mut args = overrides.to_vec();
+        args.extend(["--report-dir", scratch.path().to_str().unwrap()]);
+        let verified = like("verify", &args);
+        assert_eq!(verified.status, 0, "{}", verified.stderr);
+        let run_id = verified.json()["store"]["run_id"].to_string();
+        let mut args = overrides.to_vec();
+        args.extend(["--against", &run_id, "--samples", "20", "--no-sources"]);
+        let explained = like("explain", &args);
+        assert!(explained.status <= 1, "{}", explained.stderr);
+        let report = explained.json();
+        assert_eq!(report["model_id"], format!("like/{KNOWN}"));
+        assert_eq!(report["manifest_recipe"], recipe);
+        let own = report["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == recipe)
+            .expect("the run's recipe is a candidate");
+        assert_eq!(own["agreement_top1"], 100.0, "{own}");
+    }
+    let determinism = like(
+        "determinism",
+        &[
+            "--interpolation",
+            "bicubic",
+            "--samples",
+            "4",
+            "--batch-sizes",
+            "1,2",
+        ],
+    );
+    assert!(determinism.status <= 1, "{}", determinism.stderr);
+    let report = determinism.json();
+    assert_eq!(report["model_id"], format!("like/{KNOWN}"));
+    assert_eq!(
+        report["recipe"],
+        "efficientnet-lite0-224 + interpolation=bicubic"
+    );
+    // --like and --model are two answers to one question; --like needs the file.
+    for (args, needle) in [
+        (
+            &["explain", "--like", KNOWN, "--model", KNOWN][..],
+            "cannot be used with",
+        ),
+        (&["determinism", "--like", KNOWN][..], "--onnx"),
+    ] {
+        let refused = run(common::zoorepro(&cache)
+            .args(args)
+            .arg("--val")
+            .arg(&sample));
+        assert_eq!(refused.status, 2, "{}", refused.stderr);
+        assert!(refused.stderr.contains(needle), "{}", refused.stderr);
+    }
+}
+
+#[test]
+fn like_on_the_known_models_pinned_file_is_verified_and_says_so() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let pinned = common::shared_model(&shared, KNOWN);
+    let run = checkout_verify(
+        scratch.path(),
+        &shared,
+        &[
+            "--like",
+            KNOWN,
+            "--onnx",
+            pinned.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let record = run.json();
+    assert_eq!(record["model_id"], format!("like/{KNOWN}"));
+    assert_eq!(record["verdict"]["status"], "reproduced");
+    // The bytes are the pinned file: nothing is unverified, and no text says otherwise.
+    assert_eq!(
+        record["verdict"]["marks"],
+        serde_json::json!([]),
+        "{record}"
+    );
+    assert_eq!(record["onnx"]["verification"], "verified");
+    assert_eq!(record["onnx"]["manifest_sha256"], record["onnx"]["sha256"]);
+    let note = record["onnx"]["like"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("byte for byte pypi/efficientnet_lite0's pinned file: verified"),
+        "{note}"
+    );
+    assert!(
+        !run.stderr.contains("no sha256 pin") && !note.contains("unpinned"),
+        "{}",
+        run.stderr
+    );
+}

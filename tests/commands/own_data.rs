@@ -402,6 +402,15 @@ fn a_bad_ground_truth_file_is_one_message_naming_the_file_and_line() {
             "sub/ILSVRC2012_val_00000001.JPEG,65\n",
             vec!["line 1", "is not an image of"],
         ),
+        // A first row naming an image is data, never a header: its bad class is an error.
+        (
+            "ILSVRC2012_val_00000001.JPEG,notaclass\nILSVRC2012_val_00000002.JPEG,970\n",
+            vec![
+                "line 1",
+                "\"notaclass\" is neither a class index",
+                "read as a header only when its first field is not an image file name",
+            ],
+        ),
     ] {
         std::fs::write(&truth, text).unwrap();
         let run = v1_verify(
@@ -513,4 +522,106 @@ fn determinism_takes_a_ground_truth_file_and_refuses_a_bad_one_naming_it() {
         labelled.stdout
     );
     assert_error(&determinism(&bad), &[s(&bad), "line 2"]);
+}
+
+/// The first 12 sample images in a nested folder of the user's own shape: six under
+/// `day1/cam/`, six under `day2/`, both halves named `photo_001.jpg` ... `photo_006.jpg` (one
+/// basename, two different files each), with each one's wnid and its oracle file
+/// (`wnid/name`, as `oracle/results.json` names it).
+fn nested_folder(shared: &Path, dir: &Path) -> Vec<(String, String, String)> {
+    sample_files(shared)
+        .into_iter()
+        .take(12)
+        .enumerate()
+        .map(|(i, (wnid, path))| {
+            let folder = if i < 6 { "day1/cam" } else { "day2" };
+            let file = format!("{folder}/photo_{:03}.jpg", i % 6 + 1);
+            std::fs::create_dir_all(dir.join(folder)).unwrap();
+            std::fs::copy(&path, dir.join(&file)).unwrap();
+            let oracle = format!("{wnid}/{}", path.file_name().unwrap().to_str().unwrap());
+            (file, wnid, oracle)
+        })
+        .collect()
+}
+
+#[test]
+fn ground_truth_labels_a_nested_folder_and_names_images_of_one_basename_by_their_paths() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let val = scratch.path().join("mine");
+    let files = nested_folder(&shared, &val);
+    let truth = scratch.path().join("truth.csv");
+    let rows: Vec<(String, String)> = files
+        .iter()
+        .map(|(file, wnid, _)| (file.clone(), wnid.clone()))
+        .collect();
+    write_csv(&truth, &rows);
+    let oracle: std::collections::HashMap<String, Value> = common::oracle_images(&shared, V1)
+        .into_iter()
+        .map(|image| (image["file"].as_str().unwrap().to_string(), image))
+        .collect();
+    let right = files
+        .iter()
+        .filter(|(_, _, file)| oracle[file]["top5"][0] == oracle[file]["gt"])
+        .count();
+    // Twice: the second run takes every prediction from the store, each from its own file's row.
+    for reused in [0, 12] {
+        let predictions = scratch.path().join(format!("predictions-{reused}.jsonl"));
+        let run = v1_verify(
+            scratch.path(),
+            &val,
+            &shared,
+            &[
+                "--ground-truth",
+                s(&truth),
+                "--predictions",
+                s(&predictions),
+            ],
+        );
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        let record = run.json();
+        assert_eq!(record["dataset"]["layout"], "tree");
+        assert_eq!(record["images"], 12);
+        assert_eq!(record["dataset"]["unlabelled"], 0);
+        assert_eq!(record["top1_correct"], right, "{record}");
+        assert_eq!(record["store"]["reused"], reused);
+        let lines = std::fs::read_to_string(&predictions).unwrap();
+        let by_file: std::collections::HashMap<String, Value> = lines
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .map(|p| (p["file"].as_str().unwrap().to_string(), p))
+            .collect();
+        assert_eq!(by_file.len(), 12);
+        for (file, _, oracle_file) in &files {
+            assert_eq!(
+                by_file[file]["top5"], oracle[oracle_file]["top5"],
+                "{file} (reused {reused})"
+            );
+        }
+    }
+    // A row giving only a basename that two images share is refused, naming both.
+    let mut ambiguous = rows.clone();
+    ambiguous[0].0 = "photo_001.jpg".into();
+    ambiguous.remove(6);
+    write_csv(&truth, &ambiguous);
+    let refused = v1_verify(
+        scratch.path(),
+        &val,
+        &shared,
+        &["--ground-truth", s(&truth)],
+    );
+    assert_error(
+        &refused,
+        &[
+            "truth.csv, line 2: photo_001.jpg names two images",
+            "day1/cam/photo_001.jpg and day2/photo_001.jpg",
+            "by its path relative to --val",
+        ],
+    );
+    // Without a ground-truth file the folder is no layout zoorepro knows, and it says what to do.
+    let unknown = v1_verify(scratch.path(), &val, &shared, &[]);
+    assert_error(
+        &unknown,
+        &[s(&val), "no images at its top level", "--ground-truth FILE"],
+    );
 }

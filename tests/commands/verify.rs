@@ -456,12 +456,13 @@ fn a_drift_ends_with_the_explain_command_that_runs_as_given() {
         ],
     );
     assert_eq!(run.status, 1, "{}", run.stderr);
-    let summary = run.json()["verdict"]["summary"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let record = run.json();
+    let summary = record["verdict"]["summary"].as_str().unwrap().to_string();
     let expected = format!(
-        "; to see why, run: zoorepro explain --model {broken} --onnx {} --recipe coral-lanczos-224 --val {}",
+        "; to see why, run: zoorepro explain --home {} --cache-dir {} --ort-lib {} --model {broken} --onnx {} --recipe coral-lanczos-224 --val {}",
+        path_str(&common::repo()),
+        path_str(&scratch.path().join("cache")),
+        record["provenance"]["ort_library"].as_str().unwrap(),
         path_str(&onnx),
         path_str(&sample)
     );
@@ -483,6 +484,71 @@ fn a_drift_ends_with_the_explain_command_that_runs_as_given() {
     );
     assert!(explained.status <= 1, "{}", explained.stderr);
     assert!(explained.stderr.contains(broken), "{}", explained.stderr);
+}
+
+#[test]
+fn a_like_drift_prints_an_explain_command_that_runs_as_printed_from_anywhere() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let (home, cache) = (scratch.path().join("home"), scratch.path().join("cache"));
+    std::fs::create_dir_all(&home).unwrap();
+    let with_home = || {
+        let mut command = common::zoorepro(&cache);
+        command.arg("--home").arg(&home);
+        command
+    };
+    // A manifest of the user's own in a home of their own (the intact export's, with the
+    // built-in model's recipes and references), and the broken export judged --like it.
+    let intact = shared_model(&shared, "coral/mobilenet_v2_1.0_224_quant");
+    let added = common::run(with_home().arg("add-model").arg(&intact).args([
+        "--id",
+        "mine/v2",
+        "--like",
+        "coral/mobilenet_v2_1.0_224_quant",
+    ]));
+    assert_eq!(added.status, 0, "{}", added.stderr);
+    let broken = shared_model(&shared, "coral/broken-mobilenet_v2_1.0_224_quant");
+    let demo = common::repo().join("demo");
+    let run = common::run(
+        with_home()
+            .args(["verify", "--like", "mine/v2", "--json", "--onnx"])
+            .arg(&broken)
+            .arg("--val")
+            .arg(&demo),
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    let summary = run.json()["verdict"]["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, command) = summary
+        .split_once("; to see why, run: ")
+        .unwrap_or_else(|| panic!("{summary}"));
+    for part in [
+        format!("zoorepro explain --home {} ", path_str(&home)),
+        format!(" --cache-dir {} ", path_str(&cache)),
+        format!(" --like mine/v2 --onnx {} ", path_str(&broken)),
+        format!(" --val {}", path_str(&demo)),
+    ] {
+        assert!(command.contains(&part), "{part:?} in {command}");
+    }
+    // As printed, from a folder of no home, with no ZOOREPRO_HOME: without --home, explain
+    // would look for mine/v2 in the checkout's home and not find it.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_zoorepro")).parent().unwrap();
+    let explained = common::run(
+        std::process::Command::new("sh")
+            .args(["-c", command])
+            .current_dir(elsewhere.path())
+            .env_remove("ZOOREPRO_HOME")
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display())),
+    );
+    assert!(explained.status <= 1, "{}", explained.stderr);
+    assert!(
+        explained.stderr.contains("like/mine/v2"),
+        "{}",
+        explained.stderr
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! The model a command evaluates (`verify`, `determinism`, `add-model`): the manifest, the recipe,
-//! the ONNX file, and the check that the graph takes what the recipe produces; `verify`'s
-//! timm-style overrides and `--like` are applied here, once for every command that selects.
+//! The model a command evaluates (`verify`, `determinism`, `explain`, `add-model`): the manifest,
+//! the recipe, the ONNX file, and the check that the graph takes what the recipe produces; the
+//! timm-style overrides and `--like` are applied here, once for every command that selects, so
+//! that they mean the same in each.
 
 use std::path::{Path, PathBuf};
 
@@ -55,12 +56,17 @@ impl ModelUnderTest {
     pub fn select(ctx: &Context, args: &ModelArgs) -> anyhow::Result<(Self, ModelBytes)> {
         let home = ctx.home()?;
         let manifests = ctx.manifests(&home)?;
-        let manifest = manifest::resolve(&manifests, &args.model)?.clone();
         let feed = Feed {
             recipe: args.recipe.as_deref(),
             compat: args.pillow_compat.into(),
-            overrides: Overrides::default(),
+            overrides: (&args.overrides).into(),
         };
+        if let Some(like) = &args.like.like {
+            return Chosen::like(home, &manifests, like, args.onnx.clone(), &feed)?.read();
+        }
+        // clap requires --model without --like.
+        let id = args.model.as_deref().unwrap_or_default();
+        let manifest = manifest::resolve(&manifests, id)?.clone();
         Chosen::new(
             home,
             manifest,
@@ -82,14 +88,14 @@ impl ModelUnderTest {
             compat: args.pillow_compat.into(),
             overrides: (&args.overrides).into(),
         };
-        if let Some(like) = &args.like {
-            let known = manifest::resolve(&manifests, like)?;
-            let Some(onnx) = args.onnx.clone() else {
-                bail!("--like {like} judges your own export: name it with --onnx FILE");
-            };
-            let mut chosen = Chosen::new(home, known.like(&onnx), &feed, Some(onnx), false)?;
-            chosen.like = Some((known.id.clone(), known.sha256.clone()));
-            return Ok(vec![chosen]);
+        if let Some(like) = &args.like.like {
+            return Ok(vec![Chosen::like(
+                home,
+                &manifests,
+                like,
+                args.onnx.clone(),
+                &feed,
+            )?]);
         }
         let mut chosen: Vec<&Manifest> = if args.model.is_empty() {
             manifests.iter().collect()
@@ -173,6 +179,24 @@ impl ModelUnderTest {
 }
 
 impl Chosen {
+    /// `--like ID --onnx FILE`: the user's file judged by manifest ID's recipes and references,
+    /// under an id of its own (`like/ID`).
+    fn like(
+        home: PathBuf,
+        manifests: &[Manifest],
+        like: &str,
+        onnx: Option<PathBuf>,
+        feed: &Feed<'_>,
+    ) -> anyhow::Result<Self> {
+        let known = manifest::resolve(manifests, like)?;
+        let Some(onnx) = onnx else {
+            bail!("--like {like} judges your own export: name it with --onnx FILE");
+        };
+        let mut chosen = Chosen::new(home, known.like(&onnx), feed, Some(onnx), false)?;
+        chosen.like = Some((known.id.clone(), known.sha256.clone()));
+        Ok(chosen)
+    }
+
     fn new(
         home: PathBuf,
         mut manifest: Manifest,
@@ -207,10 +231,18 @@ impl Chosen {
         })
     }
 
-    /// Reads the ONNX file once and checks those bytes against the manifest's pin.
-    pub fn read(self) -> anyhow::Result<(ModelUnderTest, ModelBytes)> {
+    /// Reads the ONNX file once and checks those bytes against the manifest's pin. A `--like`
+    /// file whose bytes are the known model's pinned file is that model's verified file: the
+    /// verdict rule judges the bytes evaluated, not the flag that named them (docs/guarantees.md),
+    /// so it carries the known model's pin and no `unverified-model` mark.
+    pub fn read(mut self) -> anyhow::Result<(ModelUnderTest, ModelBytes)> {
         check_present(&self.onnx_path)?;
         let bytes = ModelBytes::read(&self.onnx_path)?;
+        if let Some((_, Some(pin))) = &self.like
+            && pin.eq_ignore_ascii_case(bytes.sha256())
+        {
+            self.manifest.sha256 = Some(pin.clone());
+        }
         let mut onnx = verify_pin(&self.manifest, &bytes, self.allow_unverified)?;
         if let Some((known, known_sha256)) = self.like {
             onnx.like = Some(like_info(known, known_sha256, &onnx));
@@ -260,18 +292,15 @@ fn derive(manifest: &mut Manifest, base: Recipe, overrides: &Overrides) -> anyho
 }
 
 /// What the record says of a `--like` file: it is the user's, judged by the known model's
-/// recipes and references.
+/// recipes and references; or it is the known model's pinned file itself, verified.
 fn like_info(known: String, known_sha256: Option<String>, onnx: &OnnxInfo) -> LikeInfo {
-    let pinned = known_sha256
-        .as_deref()
-        .is_some_and(|pin| pin.eq_ignore_ascii_case(&onnx.sha256));
-    let note = if pinned {
+    let note = if onnx.verification == "verified" {
         eprintln!(
-            "zoorepro: {} is {known}'s pinned file: `verify --model {known} --onnx {}` judges it as that model, verified",
-            onnx.path, onnx.path
+            "zoorepro: {} is {known}'s pinned file: verified by its sha256, judged as {known} (the run is stored as like/{known})",
+            onnx.path
         );
         format!(
-            "{} (sha256 {}) is byte for byte {known}'s pinned file, evaluated here as your export (--like {known}): unpinned; verify --model {known} gives its verified verdict",
+            "{} (sha256 {}) is byte for byte {known}'s pinned file: verified against that pin and judged by {known}'s recipes and references (--like {known})",
             onnx.path, onnx.sha256
         )
     } else {

@@ -274,32 +274,51 @@ pub(crate) fn build_record(
 }
 
 /// `zoorepro explain` on the record's model, file, recipe, images and labels, quoted for a
-/// POSIX shell.
+/// POSIX shell: everything that makes it explain this run wherever it is run from (the home
+/// whose manifests named the model, the store, the ONNX Runtime library), with `verify`'s
+/// meaning for each flag.
 fn explain_command(record: &RunRecord) -> String {
-    // A `--like` run's id names no manifest: explain takes the known model's, and the user's
-    // file as the unverified file it is.
-    let model = record
-        .onnx
-        .like
-        .as_ref()
-        .map_or(record.model_id.as_str(), |like| like.model.as_str());
-    let mut args: Vec<String> = ["zoorepro", "explain", "--model", model]
-        .map(String::from)
-        .into();
-    args.extend(["--onnx".into(), record.onnx.path.clone()]);
-    if record.onnx.like.is_some() {
-        args.push("--allow-unverified".into());
+    let mut args: Vec<String> = vec!["zoorepro".into(), "explain".into()];
+    let mut flag = |name: &str, value: &str| {
+        args.extend([name.to_string(), value.to_string()]);
+    };
+    let provenance = &record.provenance;
+    if !provenance.home.is_empty() {
+        flag("--home", &provenance.home);
     }
-    args.extend(["--recipe".into(), record.recipe.name.clone()]);
+    if let Some(store) = &record.store
+        && let Some(dir) = std::path::Path::new(&store.database).parent()
+    {
+        flag("--cache-dir", &dir.display().to_string());
+    }
+    if !provenance.ort_library.is_empty() {
+        flag("--ort-lib", &provenance.ort_library);
+    }
+    // A `--like` run's id (like/ID) names no manifest: explain takes --like as verify did.
+    match &record.onnx.like {
+        Some(like) => flag("--like", &like.model),
+        None => flag("--model", &record.model_id),
+    }
+    flag("--onnx", &record.onnx.path);
+    // A recipe the overrides derived is named `BASE + CHANGES`: explain derives it the same way.
+    match crate::image::overrides::parse_derived_name(&record.recipe.name) {
+        Some((base, overrides)) => {
+            flag("--recipe", base);
+            for (name, value) in overrides.changes() {
+                flag(&format!("--{}", name.replace('_', "-")), &value);
+            }
+        }
+        None => flag("--recipe", &record.recipe.name),
+    }
     if record.recipe.pillow_compat != "13" && !record.recipe.pillow_compat.is_empty() {
-        args.extend([
-            "--pillow-compat".into(),
-            record.recipe.pillow_compat.clone(),
-        ]);
+        flag("--pillow-compat", &record.recipe.pillow_compat);
     }
-    args.extend(["--val".into(), record.dataset.path.clone()]);
+    flag("--val", &record.dataset.path);
     if let Some(truth) = &record.dataset.ground_truth {
-        args.extend(["--ground-truth".into(), truth.path.clone()]);
+        flag("--ground-truth", &truth.path);
+    }
+    if record.onnx.verification == "unverified" {
+        args.push("--allow-unverified".into());
     }
     args.iter()
         .map(|arg| super::interrupt::shell_quote(arg))
@@ -537,6 +556,82 @@ mod tests {
         assert_eq!(
             claim_report_stem(&model_dir, stem).unwrap(),
             format!("{stem}-4")
+        );
+    }
+
+    #[test]
+    fn the_explain_command_parses_back_to_the_runs_home_store_model_recipe_and_labels() {
+        use crate::cli::{Cli, Command};
+        use crate::image::overrides::Overrides;
+        use clap::Parser as _;
+        let mut record = crate::report::tests::sample_record();
+        record.provenance.home = "/h/home".into();
+        record.provenance.ort_library = "/o/libonnxruntime.so".into();
+        record.store = Some(StoreInfo {
+            database: "/c/cache/zoorepro.sqlite3".into(),
+            run_id: 1,
+            key: "k".into(),
+            reused: 0,
+        });
+        record.onnx.like = Some(crate::store::LikeInfo {
+            model: "pypi/efficientnet_lite0".into(),
+            known_sha256: None,
+            note: String::new(),
+        });
+        record.onnx.verification = "unpinned".into();
+        let overrides = Overrides {
+            crop_pct: Some(0.875),
+            mean: Some([0.5, 0.5, 0.5]),
+            ..Default::default()
+        };
+        let base = crate::image::recipe::preset("torchvision").unwrap();
+        record.recipe.name = overrides.apply(&base).unwrap().name;
+        record.dataset.ground_truth = Some(crate::dataset::GroundTruthInfo {
+            path: "/g/truth.csv".into(),
+            sha256: "s".into(),
+            rows: 1,
+            unlisted: None,
+        });
+        let command = explain_command(&record);
+        assert!(
+            command.starts_with("zoorepro explain --home /h/home"),
+            "{command}"
+        );
+        let cli =
+            Cli::try_parse_from(command.split(' ')).unwrap_or_else(|e| panic!("{command}: {e}"));
+        assert_eq!(cli.home.as_deref(), Some(std::path::Path::new("/h/home")));
+        assert_eq!(
+            cli.cache_dir.as_deref(),
+            Some(std::path::Path::new("/c/cache"))
+        );
+        let Command::Explain(args) = cli.command else {
+            panic!("{command}")
+        };
+        assert_eq!(
+            args.model.like.like.as_deref(),
+            Some("pypi/efficientnet_lite0")
+        );
+        assert_eq!(args.model.model, None);
+        assert_eq!(args.model.recipe.as_deref(), Some("torchvision"));
+        assert_eq!(Overrides::from(&args.model.overrides), overrides);
+        assert_eq!(args.val, std::path::Path::new("/data/val"));
+        assert_eq!(
+            args.labels.ground_truth.as_deref(),
+            Some(std::path::Path::new("/g/truth.csv"))
+        );
+        assert_eq!(
+            args.runtime.ort_lib.as_deref(),
+            Some(std::path::Path::new("/o/libonnxruntime.so"))
+        );
+        assert!(!args.model.allow_unverified);
+        // A file run with --allow-unverified is explained with it.
+        record.onnx.like = None;
+        record.onnx.verification = "unverified".into();
+        let command = explain_command(&record);
+        assert!(
+            command.contains("--model coral/mobilenet_v2_1.0_224_quant")
+                && command.ends_with("--allow-unverified"),
+            "{command}"
         );
     }
 
