@@ -5,7 +5,8 @@
 //! or `--recipe SOURCE`; write, edit (relabel a row) or remove the ground-truth file; shard and merge;
 //! swap or cut the model file; move, relabel, replace, cut, delete and restore images; pin or
 //! unpin the model and change the reference in the manifest; replace a built-in manifest; delete
-//! runs; `add-model --like` under a new id or one the home knows in another spelling (`like/…`,
+//! runs; `verify --like test/m --onnx` the model file, alone or in shards that `merge` joins;
+//! `add-model --like` under a new id or one the home knows in another spelling (`like/…`,
 //! capitals, an existing id); and, through the binary, interrupt a verify. After every step each new record, `runs`,
 //! `table` and `compare` are checked against [`Truth`], an independent model of what was really
 //! evaluated and what its verdict must be (docs/guarantees.md states the rule).
@@ -193,7 +194,13 @@ enum Action {
     ShardAndMerge {
         cut_first: bool,
         allow_partial: bool,
+        /// The shards are `verify --like test/m --onnx m.onnx` runs (`like/test/m`).
+        like: bool,
     },
+    /// `verify --like test/m --onnx` the model file: the user's export of test/m, judged by
+    /// test/m's recipe and reference under the run id `like/test/m`, verified only when its
+    /// bytes are test/m's pinned file.
+    VerifyLike,
     SwapModel(Bytes),
     /// Moves the `slot`-th file into the class folder of pool image `to`.
     Relabel {
@@ -304,8 +311,9 @@ fn action_strategy(binary: bool) -> BoxedStrategy<Action> {
         2 => (0u8..8).prop_map(|style| Action::WriteGroundTruth { style }),
         2 => (slot.clone(), image.clone()).prop_map(|(slot, to)| Action::RelabelRow { slot, to }),
         1 => Just(Action::RemoveGroundTruth),
-        2 => (any::<bool>(), any::<bool>())
-            .prop_map(|(cut_first, allow_partial)| Action::ShardAndMerge { cut_first, allow_partial }),
+        2 => (any::<bool>(), any::<bool>(), prop::bool::weighted(0.3))
+            .prop_map(|(cut_first, allow_partial, like)| Action::ShardAndMerge { cut_first, allow_partial, like }),
+        2 => Just(Action::VerifyLike),
         2 => bytes_strategy().prop_map(Action::SwapModel),
         3 => (slot.clone(), image.clone()).prop_map(|(slot, to)| Action::Relabel { slot, to }),
         3 => slot.clone().prop_map(|slot| Action::Repair { slot }),
@@ -376,6 +384,8 @@ struct Key {
     ground_truth: Option<String>,
     /// Run with a recipe other than the manifest's.
     other_recipe: bool,
+    /// A `--like` run (`like/test/m`): never the same run as test/m's, whatever the bytes.
+    like: bool,
 }
 
 impl Key {
@@ -385,6 +395,7 @@ impl Key {
             bytes,
             ground_truth: None,
             other_recipe: false,
+            like: false,
         }
     }
 }
@@ -698,6 +709,7 @@ impl Truth {
             bytes: self.model,
             ground_truth: truth.map(|t| sha256_hex(&t.bytes(pool))),
             other_recipe: recipe == RecipeChoice::OtherSource,
+            like: false,
         };
         let labelled = Self::labelled(&files, truth);
         let scored = self.score(pool, &labelled);
@@ -749,6 +761,29 @@ impl Truth {
         )
     }
 
+    /// `verify --like test/m --onnx m.onnx`: the whole folder, judged as test/m's run of the
+    /// same bytes would be (verified only when they are the pinned file), under a key of its own.
+    fn verify_like(&self, pool: &Pool) -> (Outcome, Option<RunTruth>) {
+        if !self.model_usable(true) || self.files.is_empty() {
+            return (Outcome::Refused, None);
+        }
+        let files = self.in_dataset_order(pool);
+        let key = Key {
+            like: true,
+            ..Key::plain(false, self.model)
+        };
+        let scored = self.score(pool, &files);
+        let expected = self.judge(pool, &files, &scored, "complete", false, &key);
+        let run = RunTruth {
+            id: -1,
+            key,
+            record: Some(expected.clone()),
+            scored: scored.images,
+            seed: None,
+        };
+        (Outcome::Record(expected), Some(run))
+    }
+
     /// Shards 0/2 and 1/2 of the files, as `--shard` splits them: by the first 8 bytes of
     /// sha256(name), big-endian, modulo 2.
     fn shard_of(pool: &Pool, image: usize) -> usize {
@@ -761,8 +796,10 @@ impl Truth {
         pool: &Pool,
         cut_first: bool,
         allow_partial: bool,
+        like: bool,
     ) -> (Outcome, Option<RunTruth>) {
-        if !self.model_usable(false) || self.files.is_empty() {
+        // A `--like` file needs no pin: it is the user's.
+        if !self.model_usable(like) || self.files.is_empty() {
             return (Outcome::Refused, None);
         }
         let order = self.in_dataset_order(pool);
@@ -785,7 +822,10 @@ impl Truth {
             })
             .collect();
         let coverage = if cut { "partial" } else { "complete" };
-        let key = Key::plain(false, self.model);
+        let key = Key {
+            like,
+            ..Key::plain(false, self.model)
+        };
         let scored = self.score(pool, &files);
         let expected = self.judge(pool, &files, &scored, coverage, false, &key);
         let run = RunTruth {
@@ -1023,6 +1063,18 @@ impl<'p> Workspace<'p> {
         self.executor.run(&all)
     }
 
+    /// `verify --like test/m --onnx m.onnx`: the model file as the user's export of test/m.
+    fn like_args(&self, extra: &[OsString]) -> Vec<OsString> {
+        let mut args = os(&["verify", "--like", MODEL_ID, "--onnx"]);
+        args.push(self.home.join("models/m.onnx").into());
+        args.extend(os(&["--json", "--val"]));
+        args.push(self.val.clone().into());
+        args.push("--report-dir".into());
+        args.push(self.root.join("reports").into());
+        args.extend_from_slice(extra);
+        args
+    }
+
     fn verify_args(&self, id: &str, extra: &[OsString]) -> Vec<OsString> {
         let mut args = os(&["verify", "--model", id, "--json", "--val"]);
         args.push(self.val.clone().into());
@@ -1090,6 +1142,8 @@ static SOURCE_RECORDS: AtomicUsize = AtomicUsize::new(0);
 /// And `add-model` steps that made a manifest, and that were refused.
 static ADDED_MANIFESTS: AtomicUsize = AtomicUsize::new(0);
 static REFUSED_ADDS: AtomicUsize = AtomicUsize::new(0);
+/// And `--like` runs, verified alone or merged from shards.
+static LIKE_RECORDS: AtomicUsize = AtomicUsize::new(0);
 
 /// Applies `action` to the workspace and to `truth`, checking what the command printed.
 fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
@@ -1153,6 +1207,7 @@ fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
                     .ground_truth_for(ground_truth)
                     .map(|t| sha256_hex(&t.bytes(pool))),
                 other_recipe: recipe == RecipeChoice::OtherSource,
+                like: false,
             };
             settle(truth, ran, expected, run, built_in_id)?;
             if stopped_strict {
@@ -1162,8 +1217,12 @@ fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
         Action::ShardAndMerge {
             cut_first,
             allow_partial,
+            like,
         } => {
-            let (expected, run) = truth.shard_and_merge(pool, cut_first, allow_partial);
+            let (expected, run) = truth.shard_and_merge(pool, cut_first, allow_partial, like);
+            if like && matches!(expected, Outcome::Record(_)) {
+                LIKE_RECORDS.fetch_add(1, Ordering::Relaxed);
+            }
             for dir in ["shard0", "shard1"] {
                 let _ = std::fs::remove_dir_all(ws.root.join(dir));
             }
@@ -1173,7 +1232,11 @@ fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
                 if k == 0 && cut_first {
                     extra.extend(os(&["--limit", "1"]));
                 }
-                let args = ws.verify_args(MODEL_ID, &extra);
+                let args = if like {
+                    ws.like_args(&extra)
+                } else {
+                    ws.verify_args(MODEL_ID, &extra)
+                };
                 let ran = ws.zoorepro(dir, &args);
                 shard_refused |= ran.status == 2;
             }
@@ -1192,6 +1255,15 @@ fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
                 args.push(ws.root.join("shard1").into());
                 ws.zoorepro("cache", &args)
             };
+            settle(truth, ran, expected, run, false)?;
+        }
+        Action::VerifyLike => {
+            let (expected, run) = truth.verify_like(pool);
+            if matches!(expected, Outcome::Record(_)) {
+                LIKE_RECORDS.fetch_add(1, Ordering::Relaxed);
+            }
+            let args = ws.like_args(&[]);
+            let ran = ws.zoorepro("cache", &args);
             settle(truth, ran, expected, run, false)?;
         }
         Action::SwapModel(bytes) => {
@@ -1842,14 +1914,15 @@ fn run_sequences(binary: bool, cases: u32, steps_per_sequence: std::ops::RangeIn
         &SOURCE_RECORDS,
         &ADDED_MANIFESTS,
         &REFUSED_ADDS,
+        &LIKE_RECORDS,
     ]
     .map(|n| n.load(Ordering::Relaxed));
     match &result {
         Ok(()) => println!(
             "model-based test ({kind}): {cases} sequences passed, {steps} steps, {interrupted} interrupted verifies, \
              {} records labelled by a ground-truth file ({} of them relabelled by it), {} with a recipe source, \
-             {} manifests added and {} add-model refusals, 0 violations",
-            made[0], made[1], made[2], made[3], made[4]
+             {} manifests added and {} add-model refusals, {} --like records, 0 violations",
+            made[0], made[1], made[2], made[3], made[4], made[5]
         ),
         Err(_) => println!(
             "model-based test ({kind}): a violation, found and shrunk over {sequences} sequences and {steps} steps, 1 violations"
@@ -1996,6 +2069,7 @@ fn the_sequences_that_found_defects_stay_fixed() {
     let merge = Action::ShardAndMerge {
         cut_first: false,
         allow_partial: false,
+        like: false,
     };
     let found = [
         // `merge` took a run of the same names and contents as "already merged", though a file
