@@ -272,8 +272,11 @@ def check_careless():
           "None are zoorepro.Error; NaN is counted; loops left early and two loaders at once work")
 
 
+# Each child installs Python's SIGINT handler itself: started from a background job (`nohup
+# scripts/test_wheel.sh &`), a process inherits SIGINT ignored, and Python then installs none.
 CHILD = r"""
-import sys, zoorepro
+import signal, sys, zoorepro
+signal.signal(signal.SIGINT, signal.default_int_handler)
 # 1,000 images at 1024 x 1024 on one thread, a few at a time: many seconds of decoding, so that
 # the signal comes while the Loader works, whatever the machine's speed.
 loader = zoorepro.Loader(sys.argv[1], "keras:caffe@1024", batch_size=4, threads=1)
@@ -317,7 +320,8 @@ def check_interrupt():
 
 
 EVALUATE_CHILD = r"""
-import os, sys, time, numpy as np, zoorepro
+import os, signal, sys, time, numpy as np, zoorepro
+signal.signal(signal.SIGINT, signal.default_int_handler)
 calls = []
 def slow(batch):
     calls.append(len(batch))
@@ -517,6 +521,7 @@ os.waitpid(pid, 0)
 
 FIRST_ARRAY_CHILD = r"""
 import os, signal, sys, threading, numpy as np, zoorepro
+signal.signal(signal.SIGINT, signal.default_int_handler)
 # SIGINT while the pass works in Rust, before this process made any numpy array: the first array
 # (the batch handed to model_fn) comes after it.
 threading.Timer(float(sys.argv[3]), lambda: os.kill(os.getpid(), signal.SIGINT)).start()
