@@ -34,6 +34,7 @@ const PANICKED: i32 = 101;
 
 #[pymodule]
 fn _zoorepro(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    load_numpy(m.py())?;
     m.add("Error", m.py().get_type::<Error>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
@@ -42,6 +43,18 @@ fn _zoorepro(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<loader::Loader>()?;
     m.add_function(wrap_pyfunction!(evaluate::evaluate, m)?)?;
     Ok(())
+}
+
+/// Loads numpy's C API now, once. rust-numpy loads it on the first array it makes and panics
+/// when that fails, which a Ctrl-C arriving then makes it do (the import it runs sees the
+/// pending `KeyboardInterrupt`): made at import, the first array of a process cannot fail so,
+/// and a failure here is the import's error.
+fn load_numpy(py: Python<'_>) -> PyResult<()> {
+    py.import("numpy")?;
+    caught(|| {
+        PyArray1::<f32>::from_vec(py, Vec::new());
+        Ok(())
+    })
 }
 
 /// A caught panic's message, for the one line it becomes.
@@ -61,6 +74,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[pyfunction]
 #[pyo3(signature = (argv, invocation=None))]
 fn run_cli(py: Python<'_>, argv: Vec<OsString>, invocation: Option<Vec<OsString>>) -> i32 {
+    // The invocation's slot is a plain Mutex<Option<..>>: setting it cannot panic.
     crate::util::invocation::set(Some(invocation.unwrap_or_else(|| argv.clone())));
     let status = py.detach(|| {
         let status = catch_unwind(AssertUnwindSafe(|| cli_main(argv))).unwrap_or_else(|payload| {
@@ -100,8 +114,11 @@ fn cli_main(argv: Vec<OsString>) -> i32 {
 /// `ORT_DYLIB_PATH`, before its other places. `None`: that wheel is not installed, and a missing
 /// library is reported as the missing dependency it is.
 #[pyfunction]
-fn set_ort_library(path: Option<PathBuf>) {
-    crate::runtime::set_wheel_library(path);
+fn set_ort_library(path: Option<PathBuf>) -> PyResult<()> {
+    caught(|| {
+        crate::runtime::set_wheel_library(path);
+        Ok(())
+    })
 }
 
 /// One image's tensor, `(float32 values, shape)` (see [`le_array`]), the shape `[1, ...]` as the `.npy`
@@ -117,19 +134,11 @@ fn preprocess<'py>(
     recipe: &str,
     pillow_compat: Option<&str>,
 ) -> PyResult<(Bound<'py, PyArray1<f32>>, Vec<usize>)> {
-    let outcome = py.detach(|| {
-        catch_unwind(AssertUnwindSafe(|| {
-            prepare(data, path.as_deref(), recipe, pillow_compat)
-        }))
-    });
-    match outcome {
-        Ok(Ok((tensor, shape))) => Ok((le_array(py, tensor), shape)),
-        Ok(Err(e)) => Err(Error::new_err(crate::commands::error_message(&e))),
-        Err(payload) => Err(Error::new_err(format!(
-            "internal error: {}",
-            panic_message(&*payload)
-        ))),
-    }
+    caught(|| {
+        let (tensor, shape) =
+            py.detach(|| guarded(|| prepare(data, path.as_deref(), recipe, pillow_compat)))?;
+        Ok((le_array(py, tensor), shape))
+    })
 }
 
 /// `values` handed to numpy as the float32 array they become, without a copy or a fill.
@@ -169,16 +178,21 @@ fn parse_compat(pillow_compat: Option<&str>) -> anyhow::Result<PillowCompat> {
     })
 }
 
-/// Runs `f`, a panic becoming an error with its message: no panic crosses into Python.
+/// Runs `f`, its error becoming `zoorepro.Error` with the CLI's message, and a panic one with
+/// its own: no panic crosses into Python.
 fn guarded<T>(f: impl FnOnce() -> anyhow::Result<T>) -> PyResult<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(Error::new_err(crate::commands::error_message(&e))),
-        Err(payload) => Err(Error::new_err(format!(
+    caught(|| f().map_err(|e| Error::new_err(crate::commands::error_message(&e))))
+}
+
+/// Runs `f`, a panic becoming `zoorepro.Error` with its message: every entry point's body runs
+/// in it, so that no panic reaches PyO3, which would raise `pyo3_runtime.PanicException`.
+fn caught<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        Err(Error::new_err(format!(
             "internal error: {}",
             panic_message(&*payload)
-        ))),
-    }
+        )))
+    })
 }
 
 /// What `zoorepro preprocess` does for one image (src/commands/preprocess.rs: the recipe checked,

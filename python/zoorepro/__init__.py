@@ -59,13 +59,13 @@ def preprocess(
     if isinstance(image, (bytes, bytearray, memoryview)):
         data, path = bytes(image), None
     else:
-        data, path = None, os.fspath(image)
+        data, path = None, _path(image, "image")
     compat = None if pillow_compat is None else str(pillow_compat)
-    raw, shape = _zoorepro.preprocess(data, path, recipe, compat)
+    raw, shape = _zoorepro.preprocess(data, path, _text(recipe, "recipe"), compat)
     return raw.view("<f4").reshape(shape)
 
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, bytes, "os.PathLike[str]"]
 
 
 class Loader:
@@ -92,6 +92,11 @@ class Loader:
     or dropping the loader) stops the decoding threads; Ctrl-C while waiting for a batch stops
     them and raises KeyboardInterrupt. Errors (a missing folder, a bad recipe, a damaged tar) are
     zoorepro.Error with the CLI's message.
+
+    A loader may be shared by threads (each batch goes to one of them) and closed from any
+    thread, which ends another's wait. It belongs to the process that made it: after `fork()`
+    (a torch DataLoader worker, multiprocessing's fork) the child gets zoorepro.Error, since the
+    decoding threads are not there; make the loader in the worker instead.
     """
 
     def __init__(
@@ -105,12 +110,12 @@ class Loader:
         pillow_compat: Optional[Union[str, int]] = None,
     ) -> None:
         self._raw = _zoorepro.Loader(
-            os.fspath(val),
-            recipe,
+            _path(val, "val"),
+            _text(recipe, "recipe"),
             _whole(batch_size, "batch_size"),
             None if threads is None else _whole(threads, "threads"),
-            shard,
-            None if ground_truth is None else os.fspath(ground_truth),
+            None if shard is None else _text(shard, "shard"),
+            None if ground_truth is None else _path(ground_truth, "ground_truth"),
             None if pillow_compat is None else str(pillow_compat),
         )
 
@@ -145,6 +150,23 @@ def _whole(value: object, name: str) -> int:
     """An int argument, refused (zoorepro.Error) when it is not a whole number."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise Error(f"{name} must be a whole number, not {value!r}")
+    return value
+
+
+def _path(value: object, name: str) -> str:
+    """A path argument (str, bytes or os.PathLike) as the str the extension takes, refused
+    (zoorepro.Error) when it is none of them. Bytes are decoded as os.fsdecode does, so a name
+    that is not UTF-8 reaches the file system unchanged."""
+    try:
+        return os.fsdecode(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise Error(f"{name} must be a path (str, bytes or os.PathLike), not {type(value).__name__}") from None
+
+
+def _text(value: object, name: str) -> str:
+    """A str argument, refused (zoorepro.Error) when it is not one."""
+    if not isinstance(value, str):
+        raise Error(f"{name} must be a str, not {type(value).__name__}")
     return value
 
 
@@ -186,43 +208,59 @@ def evaluate(
     verdict carries the `unverified-model` mark: nothing ties a Python function to a pinned
     file), provider `native (FRAMEWORK)`, and the framework, name and checkpoint digest in
     `onnx.sidecar.native`. With checkpoint_sha256 (the sha256 of the checkpoint's file) the
-    run is keyed by it, so a rerun resumes the stored run and reuses its rows; without it every
-    call is a new run, so a changed model never reuses old rows.
+    run is keyed by it and by name, so a rerun resumes the stored run and reuses its rows, after
+    a spot check: the first batch of the rows it would reuse is inferred again, and if more than
+    1 in 16 get another top-1 (beyond what GPU nondeterminism does to near-ties) the stored rows
+    are another model's, and evaluate raises zoorepro.Error naming the run and what to do (give
+    the changed model its own checkpoint_sha256, or `zoorepro runs --delete N`). Without
+    checkpoint_sha256 every call is a new run, so a changed model never reuses old rows.
 
-    If model_fn raises, the exception propagates once the pass has stopped: the store holds
-    every batch before it, whole (one transaction a batch), and a call with the same
-    checkpoint_sha256 resumes there; Ctrl-C (KeyboardInterrupt, raised while model_fn runs) too.
-    Other errors are zoorepro.Error with the CLI's message.
+    If model_fn raises, the exception propagates once the pass has stopped: with
+    checkpoint_sha256 the store holds every batch before it, whole (one transaction a batch),
+    and a call with the same checkpoint_sha256 and name resumes there; without one the run is
+    deleted, since nothing could resume it. Ctrl-C (KeyboardInterrupt, raised while model_fn
+    runs) too. Other errors are zoorepro.Error with the CLI's message, naming the argument.
 
     Returns a dict: model_id, images, evaluated, failed, top1_correct, top5_correct, top1 and
     top5 (percent of images), verdict (status), marks, run_id (None with no store), reused
     (images answered by the store), exit_status (what `verify` would exit with), reports (the
     JSON, Markdown and HTML paths) and record (the whole record, as `verify --json`).
     """
+    if not callable(model_fn):
+        raise Error(f"model_fn must be callable (batch -> scores), not {type(model_fn).__name__}")
     if (model is None) == (like is None):
         raise Error("evaluate takes model=ID (this model's weights, judged by its references) or like=ID "
                     "(your own model of ID, judged as verify --like judges an export), one of them")
     if like is not None and not name:
         raise Error("like=ID needs name=: the record names your model, not ID's file")
-    argv: List[str] = []
-    for flag, value in (("--home", home), ("--cache-dir", cache_dir)):
+    for value, what in ((model, "model"), (like, "like"), (name, "name"), (framework, "framework"),
+                        (recipe, "recipe"), (shard, "shard"), (checkpoint_sha256, "checkpoint_sha256")):
         if value is not None:
-            argv += [flag, os.fspath(value)]
-    argv += ["verify", "--model", model if model is not None else like, "--val", os.fspath(val),
-             "--batch", str(_whole(batch_size, "batch_size"))]
+            _text(value, what)
+    # Every value is one `--flag=VALUE` element: a value starting with `-` (a folder "-h", a
+    # limit of -1) stays a value instead of being read as a flag.
+    def flag(name: str, value: str) -> str:
+        return f"{name}={value}"
+
+    argv: List[str] = []
+    for name_, value, what in (("--home", home, "home"), ("--cache-dir", cache_dir, "cache_dir")):
+        if value is not None:
+            argv.append(flag(name_, _path(value, what)))
+    argv += ["verify", flag("--model", model if model is not None else like),  # type: ignore[arg-type]
+             flag("--val", _path(val, "val")), flag("--batch", str(_whole(batch_size, "batch_size")))]
     options = (
         ("--recipe", recipe),
         ("--threads", None if threads is None else str(_whole(threads, "threads"))),
         ("--shard", shard),
-        ("--ground-truth", ground_truth),
-        ("--report-dir", report_dir),
-        ("--predictions", predictions),
+        ("--ground-truth", None if ground_truth is None else _path(ground_truth, "ground_truth")),
+        ("--report-dir", None if report_dir is None else _path(report_dir, "report_dir")),
+        ("--predictions", None if predictions is None else _path(predictions, "predictions")),
         ("--limit", None if limit is None else str(_whole(limit, "limit"))),
         ("--pillow-compat", None if pillow_compat is None else str(pillow_compat)),
     )
-    for flag, value in options:
+    for name_, value in options:
         if value is not None:
-            argv += [flag, os.fspath(value)]
+            argv.append(flag(name_, value))
 
     def call(data: numpy.ndarray, shape: List[int]) -> Tuple[bytes, int]:
         batch = data.view("<f4").reshape(shape)
@@ -252,13 +290,31 @@ def evaluate(
     }
 
 
+def _torch_numpy(tensor: Any) -> numpy.ndarray:
+    """A torch tensor's values as numpy's: bfloat16 and the float8 types, which numpy lacks,
+    widened to float32 first (exactly: each is a float32 with fewer mantissa bits)."""
+    tensor = tensor.detach().cpu()
+    try:
+        return tensor.numpy()
+    except TypeError:
+        if not tensor.is_floating_point():
+            raise
+        return tensor.float().numpy()
+
+
 def _scores(out: Any, rows: int) -> Tuple[bytes, int]:
     """model_fn's output as little-endian float32 bytes and its number of classes, refused
     (zoorepro.Error) unless it is a (rows, classes) array of numbers."""
-    if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor
-        out = out.detach().cpu().numpy()
-    elif not isinstance(out, numpy.ndarray) and hasattr(out, "numpy"):  # a TensorFlow tensor
-        out = out.numpy()
+    kind = type(out).__name__
+    try:
+        if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor
+            out = _torch_numpy(out)
+        elif not isinstance(out, numpy.ndarray) and hasattr(out, "numpy"):  # a TensorFlow tensor
+            out = out.numpy()
+    except Exception as e:  # noqa: BLE001 - the framework's conversion failed: the output is the problem
+        dtype = getattr(out, "dtype", None)
+        raise Error(f"model_fn returned a {kind}{'' if dtype is None else f' of {dtype}'} that cannot be "
+                    f"converted to numpy ({type(e).__name__}: {e}); return float32 scores") from None
     try:
         scores = numpy.asarray(out)
     except Exception as e:  # noqa: BLE001 - any conversion failure is the same user error

@@ -20,7 +20,7 @@ class Loader:
         self,
         val: str,
         recipe: str,
-        batch_size: int = 32,
+        batch_size: int,
         threads: Optional[int] = None,
         shard: Optional[str] = None,
         ground_truth: Optional[str] = None,

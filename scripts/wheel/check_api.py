@@ -10,12 +10,20 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
   with the session options and batch verify's record gives, writes per-image top-5 and scores
   byte-identical to `zoorepro verify --predictions` and the same verdict status;
 - an exception from model_fn propagates, leaves the run's stored rows whole, and a rerun with
-  the same checkpoint_sha256 resumes them;
+  the same checkpoint_sha256 resumes them (its first batch inferred again by the spot check); a
+  run with no checkpoint_sha256 that stops is deleted, and its progress line says "stopped";
+- two different models (the coral model and its broken copy) under one checkpoint_sha256 and
+  name: the second is refused (zoorepro.Error naming the run and `zoorepro runs --delete`), and
+  leaves the run as it was; under another name it is a run of its own;
 - Ctrl-C (SIGINT to a process iterating a Loader) raises KeyboardInterrupt there, promptly,
   and nothing from Rust (no panic) reaches stderr; Ctrl-C while model_fn runs raises it from
-  evaluate with the batches before stored, and the rerun resumes them;
-- careless use: a missing folder, bad arguments, model_fn returning wrong shapes, dtypes or NaN,
-  leaving a loop early, two loaders at once.
+  evaluate with the batches before stored, and the rerun resumes them; Ctrl-C before the
+  process's first numpy array is KeyboardInterrupt too, not a panic of numpy's C API loading;
+- one Loader shared by two threads, and closed from another thread while one waits; a Loader
+  used in a forked child is zoorepro.Error, not a hang;
+- careless use: a missing folder, bad arguments (values starting with `-`, numbers out of every
+  range, wrong types, bytes paths), model_fn returning wrong shapes, dtypes or NaN, or a tensor
+  whose .numpy() fails, leaving a loop early, two loaders at once.
 """
 import hashlib
 import json
@@ -34,6 +42,9 @@ sample = os.path.join(shared, "imagenet-sample")
 models_dir = os.path.join(shared, "models")
 MODEL = "coral/mobilenet_v2_1.0_224_quant"
 ONNX = os.path.join(models_dir, "coral__mobilenet_v2_1.0_224_quant.onnx")
+# The same graph with changed weights (shared/models/MODELS.md: 53 of 100 top-1 where its parent
+# has 72): another model with the same input and classes.
+BROKEN = os.path.join(models_dir, "coral__broken-mobilenet_v2_1.0_224_quant.onnx")
 
 
 def cli(*args):
@@ -111,7 +122,7 @@ def check_loader():
     print(f"Loader: verify's names and labels; shard 1/3 holds its {len(part)} images of 100")
 
 
-def ort_model_fn(threads):
+def ort_model_fn(threads, path=ONNX):
     """onnxruntime's Python session with the options verify's sessions have (runtime/session.rs)."""
     import onnxruntime as ort
     options = ort.SessionOptions()
@@ -120,7 +131,7 @@ def ort_model_fn(threads):
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.use_deterministic_compute = True
-    session = ort.InferenceSession(ONNX, options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda batch: session.run(None, {name: batch})[0]
 
@@ -200,13 +211,15 @@ def check_evaluate():
     stored = runs[0]
     assert stored["images"] == 20 and not stored["complete"], stored
     again = zoorepro.evaluate(model_fn, sample, **kwargs)
-    assert again["reused"] == 20 and again["record"]["store"]["key"] == stored["key"], again
+    # The spot check infers the first batch (10) of the 20 stored rows again before reusing them.
+    assert again["reused"] == 10 and again["record"]["store"]["key"] == stored["key"], again
     assert (again["top1_correct"], again["top5_correct"]) == (72, 93), again
     fresh = zoorepro.evaluate(model_fn, sample, model=MODEL, cache_dir=cache2, batch_size=10,
                               report_dir=os.path.join(scratch, "reports"))
     assert fresh["reused"] == 0 and fresh["record"]["store"]["key"] != stored["key"], fresh
     print("evaluate: model_fn's exception propagates with 20 rows stored whole; the same "
-          "checkpoint_sha256 resumes them (20 reused); no digest is a new run")
+          "checkpoint_sha256 resumes them (10 inferred again by the spot check, 10 reused); no digest "
+          "is a new run")
 
 
 def check_careless():
@@ -259,8 +272,11 @@ def check_careless():
           "None are zoorepro.Error; NaN is counted; loops left early and two loaders at once work")
 
 
+# Each child installs Python's SIGINT handler itself: started from a background job (`nohup
+# scripts/test_wheel.sh &`), a process inherits SIGINT ignored, and Python then installs none.
 CHILD = r"""
-import sys, zoorepro
+import signal, sys, zoorepro
+signal.signal(signal.SIGINT, signal.default_int_handler)
 # 1,000 images at 1024 x 1024 on one thread, a few at a time: many seconds of decoding, so that
 # the signal comes while the Loader works, whatever the machine's speed.
 loader = zoorepro.Loader(sys.argv[1], "keras:caffe@1024", batch_size=4, threads=1)
@@ -304,7 +320,8 @@ def check_interrupt():
 
 
 EVALUATE_CHILD = r"""
-import os, sys, time, numpy as np, zoorepro
+import os, signal, sys, time, numpy as np, zoorepro
+signal.signal(signal.SIGINT, signal.default_int_handler)
 calls = []
 def slow(batch):
     calls.append(len(batch))
@@ -313,9 +330,9 @@ def slow(batch):
     return np.ones((len(batch), 1001), np.float32)
 kwargs = dict(model="coral/mobilenet_v2_1.0_224_quant", cache_dir=sys.argv[2], batch_size=10,
               checkpoint_sha256="cd" * 32, report_dir=sys.argv[3], threads=1)
+fast = lambda b: calls.append(1) or np.ones((len(b), 1001), np.float32)  # noqa: E731
 try:
-    zoorepro.evaluate(lambda b: slow(b) if calls else (calls.append(1) or np.ones((len(b), 1001), np.float32)),
-                      sys.argv[1], **kwargs)
+    zoorepro.evaluate(lambda b: slow(b) if len(calls) >= 2 else fast(b), sys.argv[1], **kwargs)
 except KeyboardInterrupt:
     again = zoorepro.evaluate(lambda b: np.ones((len(b), 1001), np.float32), sys.argv[1], **kwargs)
     print("resumed", again["reused"], again["images"], flush=True)
@@ -329,13 +346,205 @@ def check_evaluate_interrupt():
                               os.path.join(scratch, "cache-sigint"), os.path.join(scratch, "reports")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = child.stdout.readline()
-    assert line.startswith("call 2"), line
+    assert line.startswith("call 3"), line
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=120)
+    # 20 rows stored; the rerun infers the first batch of them again (the spot check).
     assert child.returncode == 3 and "resumed 10 100" in out, (child.returncode, out, err)
     assert "panick" not in err, err
-    print("Ctrl-C in evaluate: KeyboardInterrupt in the caller, the first batch's 10 rows stored, "
-          "and the rerun with the same checkpoint_sha256 reuses them")
+    print("Ctrl-C in evaluate: KeyboardInterrupt in the caller, the first two batches' 20 rows "
+          "stored, and the rerun with the same checkpoint_sha256 reuses 10 of them (10 rechecked)")
+
+
+def check_spot_check():
+    """A changed model under the checkpoint_sha256 and name of a stored run is refused."""
+    cache = os.path.join(scratch, "cache-spot")
+    kwargs = dict(model=MODEL, cache_dir=cache, batch_size=16, threads=2, checkpoint_sha256="ef" * 32,
+                  report_dir=os.path.join(scratch, "reports"), limit=48)
+    good, broken = ort_model_fn(2), ort_model_fn(2, BROKEN)
+    first = zoorepro.evaluate(good, sample, name="mine", **kwargs)
+    run = first["run_id"]
+    message = expect_error(lambda: zoorepro.evaluate(broken, sample, name="mine", **kwargs),
+                           f"the stored rows of run {run} were made by another model",
+                           "have another top-1 now (", "own checkpoint_sha256",
+                           f"`zoorepro runs --delete {run}`")
+    runs = json.loads(cli("--cache-dir", cache, "runs", "--json").stdout)
+    assert [r["id"] for r in runs] == [run], runs
+    again = zoorepro.evaluate(good, sample, name="mine", **kwargs)
+    assert again["reused"] == 48 - 16 and again["top1_correct"] == first["top1_correct"], again
+    other = zoorepro.evaluate(broken, sample, name="broken", **kwargs)
+    assert other["reused"] == 0 and other["top1_correct"] != first["top1_correct"], other
+    print(f"spot check: the broken model under the good one's checkpoint_sha256 and name is refused "
+          f"({message[message.index('but '):message.index(', more')]}), the run kept (the good model "
+          f"reuses 32 of 48 again); under its own name it is a new run")
+
+
+def check_stops():
+    """A run with no checkpoint_sha256 that stops is deleted, and the progress says it stopped."""
+    cache = os.path.join(scratch, "cache-stops")
+    child = subprocess.run([sys.executable, "-c", r"""
+import sys, numpy as np, zoorepro
+calls = []
+def fn(x):
+    calls.append(1)
+    if len(calls) == 3:
+        raise RuntimeError("CUDA out of memory")
+    return np.ones((x.shape[0], 1001), np.float32)
+try:
+    zoorepro.evaluate(fn, sys.argv[1], model="coral/mobilenet_v2_1.0_224_quant", cache_dir=sys.argv[2],
+                      report_dir=sys.argv[2], batch_size=10, threads=1)
+except RuntimeError as e:
+    print("raised", e)
+""", sample, cache], capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0 and "raised CUDA out of memory" in child.stdout, (child.stdout, child.stderr)
+    assert "verify: stopped: 20 images" in child.stderr and "finished" not in child.stderr, child.stderr
+    runs = json.loads(cli("--cache-dir", cache, "runs", "--json").stdout)
+    assert runs == [], runs
+    print("a run with no checkpoint_sha256 that stops is deleted (nothing could resume it); its "
+          "progress line says `stopped: 20 images`")
+
+
+def check_argument_values():
+    """Values starting with `-`, numbers out of every range, wrong types and bytes paths."""
+    folder = os.path.join(scratch, "small")
+    work = os.path.join(scratch, "dashes")
+    os.makedirs(work, exist_ok=True)
+    if not os.path.lexists(os.path.join(work, "-h")):
+        os.symlink(folder, os.path.join(work, "-h"))
+    ones = lambda x: np.ones((x.shape[0], 1001), np.float32)  # noqa: E731
+    here = os.getcwd()
+    os.chdir(work)
+    try:
+        result = zoorepro.evaluate(ones, "-h", model=MODEL, cache_dir="-c", report_dir="--json", limit=3)
+        assert result["images"] == 3 and os.path.isdir("-c") and os.path.isdir("--json"), result
+        assert sum(len(n) for n, _, _ in zoorepro.Loader("-h", "torchvision", batch_size=3)) == len(os.listdir(folder))
+    finally:
+        os.chdir(here)
+    kwargs = dict(model=MODEL, cache_dir=os.path.join(scratch, "cache-args"),
+                  report_dir=os.path.join(scratch, "reports"))
+    expect_error(lambda: zoorepro.evaluate(ones, folder, limit=-1, **kwargs), "limit", "-1")
+    expect_error(lambda: zoorepro.evaluate(ones, folder, batch_size=2**70, **kwargs), "batch_size")
+    expect_error(lambda: zoorepro.evaluate(ones, folder, threads=-3, **kwargs), "threads")
+    expect_error(lambda: zoorepro.evaluate(ones, folder, checkpoint_sha256=123, **kwargs), "checkpoint_sha256")
+    expect_error(lambda: zoorepro.evaluate(ones, folder, name=5, **kwargs), "name")
+    expect_error(lambda: zoorepro.evaluate(ones, 42, **kwargs), "val")
+    expect_error(lambda: zoorepro.evaluate(42, folder, **kwargs), "model_fn")
+    expect_error(lambda: zoorepro.Loader(folder, "torchvision", batch_size=2**70), "batch_size", str(2**70))
+    expect_error(lambda: zoorepro.Loader(folder, "torchvision", threads=2**63), "threads", str(2**63))
+    expect_error(lambda: zoorepro.Loader(folder, 7), "recipe")
+    assert zoorepro.evaluate(ones, os.fsencode(folder), limit=2, **kwargs)["images"] == 2
+    assert sum(len(n) for n, _, _ in zoorepro.Loader(os.fsencode(folder), "torchvision")) == len(os.listdir(folder))
+
+    class Tensor:
+        """What torch gives for a bfloat16 output: .numpy() refuses, .float() converts."""
+        def __init__(self, values, bf16=True):
+            self.values, self.bf16 = values, bf16
+            self.dtype = "torch.bfloat16" if bf16 else "torch.float32"
+
+        def detach(self):
+            return self
+
+        def cpu(self):
+            return self
+
+        def is_floating_point(self):
+            return True
+
+        def float(self):
+            return Tensor(self.values, bf16=False)
+
+        def numpy(self):
+            if self.bf16:
+                raise TypeError("Got unsupported ScalarType BFloat16")
+            return self.values
+
+    as_bf16 = zoorepro.evaluate(lambda x: Tensor(ones(x)), folder, limit=2, **kwargs)
+    assert as_bf16["images"] == 2, as_bf16
+
+    class Unconvertible(Tensor):
+        def float(self):
+            raise RuntimeError("no")
+
+    expect_error(lambda: zoorepro.evaluate(lambda x: Unconvertible(ones(x)), folder, limit=2, **kwargs),
+                 "model_fn returned a Unconvertible of torch.bfloat16", "cannot be converted")
+    print("arguments: values starting with '-' are values (val='-h', cache_dir='-c', report_dir='--json'); "
+          "negative and huge numbers, wrong types are zoorepro.Error naming the argument; bytes paths work; "
+          "a bfloat16 torch output is widened, an unconvertible one is zoorepro.Error")
+
+
+def check_threads_and_fork():
+    """One Loader shared by threads; close() from another thread; a Loader after fork()."""
+    import threading
+    loader = zoorepro.Loader(sample, "torchvision", batch_size=4, threads=1)
+    seen, errors = [], []
+
+    def iterate():
+        try:
+            for names, _, _ in loader:
+                seen.extend(names)
+        except BaseException as e:  # noqa: BLE001 - any error is the finding
+            errors.append(f"{type(e).__module__}.{type(e).__name__}: {e}")
+
+    workers = [threading.Thread(target=iterate) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert errors == [] and sorted(seen) == sorted(set(seen)) and len(seen) == 100, (errors, len(seen))
+    big = zoorepro.Loader(symlinked_copies(10), "keras:caffe@1024", batch_size=16, threads=1)
+    threading.Timer(0.2, big.close).start()
+    started = time.monotonic()
+    got = sum(len(names) for names, _, _ in big)  # ends, without an error, once closed
+    took = time.monotonic() - started
+    assert got < 1000, got
+    child = subprocess.run([sys.executable, "-c", r"""
+import os, sys, zoorepro
+loader = zoorepro.Loader(sys.argv[1], "torchvision", batch_size=10, threads=1)
+next(loader)
+pid = os.fork()
+if pid == 0:
+    try:
+        next(loader)
+        print("child: a batch", flush=True)
+    except zoorepro.Error as e:
+        print("child:", e, flush=True)
+    os._exit(0)
+print("parent:", 10 + sum(len(n) for n, _, _ in loader), flush=True)
+os.waitpid(pid, 0)
+""", sample], capture_output=True, text=True, timeout=60)
+    assert "parent: 100" in child.stdout and "child: this Loader was made in process" in child.stdout, child
+    assert "Make the Loader in the process that iterates it" in child.stdout, child.stdout
+    print(f"threads: one Loader iterated by two threads gives each image once; close() from another "
+          f"thread ends the iteration ({got} of 1000 images, {took:.2f} s); after fork() the child gets "
+          f"zoorepro.Error, not a hang")
+
+
+FIRST_ARRAY_CHILD = r"""
+import os, signal, sys, threading, numpy as np, zoorepro
+signal.signal(signal.SIGINT, signal.default_int_handler)
+# SIGINT while the pass works in Rust, before this process made any numpy array: the first array
+# (the batch handed to model_fn) comes after it.
+threading.Timer(float(sys.argv[3]), lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    zoorepro.evaluate(lambda x: np.ones((x.shape[0], 1001), np.float32), sys.argv[1],
+                      model="coral/mobilenet_v2_1.0_224_quant", cache_dir=sys.argv[2], report_dir=sys.argv[2],
+                      batch_size=64, threads=1)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+except BaseException as e:
+    print("raised", type(e).__name__, e, flush=True)
+"""
+
+
+def check_interrupt_before_first_array():
+    """Ctrl-C before the process's first numpy array: KeyboardInterrupt, not a panic."""
+    child = subprocess.run([sys.executable, "-c", FIRST_ARRAY_CHILD, symlinked_copies(10),
+                            os.path.join(scratch, "cache-first-array"), "0.3"],
+                           capture_output=True, text=True, timeout=300)
+    assert child.stdout.strip() == "KeyboardInterrupt", (child.stdout, child.stderr)
+    assert "panick" not in child.stderr and "internal error" not in child.stderr, child.stderr
+    print("Ctrl-C before the first numpy array: KeyboardInterrupt, nothing from Rust on stderr")
 
 
 check_loader()
@@ -343,3 +552,8 @@ check_evaluate()
 check_careless()
 check_interrupt()
 check_evaluate_interrupt()
+check_spot_check()
+check_stops()
+check_argument_values()
+check_threads_and_fork()
+check_interrupt_before_first_array()

@@ -162,8 +162,9 @@ struct ReadyBatch {
 
 /// Runs every admitted sample through the lanes that want it and hands each lane's finished
 /// predictions to `sink(lane, predictions)`. `progress` is called with the number of images
-/// finished by every lane. A lane whose model fails is stopped and the others go on (the pass
-/// ends early when none is left); an error of the images or of the sink stops the pass.
+/// finished by the lanes that still run. A lane whose model fails is stopped and the others go
+/// on (the pass ends early when none is left); an error of the images or of the sink stops the
+/// pass.
 pub fn run(
     samples: impl Iterator<Item = Result<Admitted, DatasetError>> + Send,
     config: &PassConfig,
@@ -485,10 +486,11 @@ fn infer_batches(
             }
         }
         let _ = free_tx.send(std::mem::take(&mut ready.tensors));
-        progress(ready.entries.len());
+        // A batch that every lane failed on is not finished: the progress counts what is.
         if stopped.iter().all(Option::is_some) {
             break;
         }
+        progress(ready.entries.len());
     }
     Ok(PassOutcome { stats, stopped })
 }

@@ -12,7 +12,7 @@ use clap::Parser;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::{Error, guarded, le_array};
+use super::{Error, caught, guarded, le_array};
 use crate::cli::{Cli, Command};
 use crate::commands::{Context, NativeModel, checkpoint_digest, run_native};
 use crate::runtime::{Classifier, RuntimeError};
@@ -79,6 +79,15 @@ pub fn evaluate(
     argv: Vec<OsString>,
     native: (Option<String>, String, Option<String>, bool),
 ) -> PyResult<Outcome> {
+    caught(|| run(py, call, argv, native))
+}
+
+fn run(
+    py: Python<'_>,
+    call: Py<PyAny>,
+    argv: Vec<OsString>,
+    native: (Option<String>, String, Option<String>, bool),
+) -> PyResult<Outcome> {
     let (framework, name, checkpoint, like) = native;
     let raised = Raised::default();
     let model = PythonModel {
@@ -119,8 +128,26 @@ pub fn evaluate(
     }
 }
 
+/// Each flag the wrapper writes, and the Python argument it comes from.
+const ARGUMENTS: [(&str, &str); 13] = [
+    ("--home", "home"),
+    ("--cache-dir", "cache_dir"),
+    ("--model", "model"),
+    ("--val", "val"),
+    ("--batch", "batch_size"),
+    ("--recipe", "recipe"),
+    ("--threads", "threads"),
+    ("--shard", "shard"),
+    ("--ground-truth", "ground_truth"),
+    ("--report-dir", "report_dir"),
+    ("--predictions", "predictions"),
+    ("--limit", "limit"),
+    ("--pillow-compat", "pillow_compat"),
+];
+
 /// The command line parsed by the CLI's parser: a bad value is the CLI's one line, any other
-/// usage error clap's first line.
+/// usage error clap's first line, naming the Python argument where the CLI names its flag
+/// (`'--batch <N>'` becomes `batch_size`).
 fn parse(argv: Vec<OsString>) -> anyhow::Result<Cli> {
     let mut full = vec![OsString::from("zoorepro")];
     full.extend(argv);
@@ -130,6 +157,20 @@ fn parse(argv: Vec<OsString>) -> anyhow::Result<Cli> {
             let line = text.lines().next().unwrap_or_default();
             line.strip_prefix("error: ").unwrap_or(line).to_string()
         });
-        anyhow::anyhow!("{line}")
+        anyhow::anyhow!("{}", python_names(&line))
     })
+}
+
+/// `line` with clap's `'--flag <VALUE>'` replaced by the Python argument's name.
+fn python_names(line: &str) -> String {
+    let mut line = line.to_string();
+    for (flag, name) in ARGUMENTS {
+        while let Some(start) = line.find(&format!("'{flag} ")) {
+            let Some(len) = line[start + 1..].find('\'') else {
+                break;
+            };
+            line.replace_range(start..start + len + 2, name);
+        }
+    }
+    line
 }

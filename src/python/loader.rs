@@ -3,18 +3,26 @@
 //! threads. The GIL is released while waiting for a batch; between waits, Python's signal
 //! handlers run (`check_signals`), so Ctrl-C raises `KeyboardInterrupt` here after the decoding
 //! threads were stopped.
+//!
+//! One loader may be shared by Python threads (iterated by two, closed by one while another
+//! waits): its state is behind a mutex, taken with the GIL released and only for one short wait
+//! at a time, so no thread holds it while it waits for the GIL and `close()` gets it within a
+//! wait. A loader is bound to the process that made it: after `fork()` its decoding threads do
+//! not exist in the child, which is told so instead of waiting for them forever.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use numpy::PyArray1;
 use numpy::ndarray::ArrayView1;
 use pyo3::prelude::*;
 
-use super::{Error, guarded, parse_compat, resolve_recipe, to_le};
+use super::{Error, caught, guarded, parse_compat, resolve_recipe, to_le};
 use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
 use crate::dataset::Shard;
-use crate::eval::batches::{Batches, Next, Plan, Recycler, SPARES};
+use crate::eval::batches::{Batch, Batches, Next, Plan, Recycler, SPARES};
 
 /// How long the GIL stays released waiting for a batch before signals are checked.
 const WAIT: Duration = Duration::from_millis(100);
@@ -24,90 +32,207 @@ const WAIT: Duration = Duration::from_millis(100);
 type PyBatch<'py> = (Vec<String>, Vec<i64>, Bound<'py, PyArray1<f32>>, Vec<usize>);
 
 /// Batches of decoded images of a validation set, in `verify`'s order.
-#[pyclass(module = "zoorepro._zoorepro")]
+#[pyclass(module = "zoorepro._zoorepro", frozen)]
 pub struct Loader {
-    batches: Batches,
+    state: Mutex<State>,
+    /// Set by `close()` before it takes the lock: a thread waiting in `next_batch` then ends at
+    /// its next turn instead of waiting again, so `close()` need not win the lock (which is not
+    /// fair) against every wait of a thread that takes it again at once.
+    closing: AtomicBool,
     sample_shape: Vec<usize>,
+    /// The process that made the loader, the only one where its threads run.
+    pid: u32,
+}
+
+struct State {
+    /// `None` once closed.
+    batches: Option<Batches>,
+    recycler: Recycler,
     /// Images that could not be read or decoded: (path relative to the set, why).
     failed: Vec<(String, String)>,
+}
+
+/// What one wait for a batch gave.
+enum Step {
+    Batch(Batch, Recycler),
+    Waiting,
+    Done,
+    Failed(anyhow::Error),
 }
 
 #[pymethods]
 impl Loader {
     #[new]
-    #[pyo3(signature = (val, recipe, batch_size=32, threads=None, shard=None, ground_truth=None, pillow_compat=None))]
+    #[pyo3(signature = (val, recipe, batch_size, threads=None, shard=None, ground_truth=None, pillow_compat=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         val: PathBuf,
         recipe: &str,
-        batch_size: i64,
-        threads: Option<i64>,
+        batch_size: &Bound<'_, PyAny>,
+        threads: Option<&Bound<'_, PyAny>>,
         shard: Option<&str>,
         ground_truth: Option<PathBuf>,
         pillow_compat: Option<&str>,
     ) -> PyResult<Loader> {
-        let (batches, sample_shape) = py.detach(|| {
-            guarded(|| {
-                let plan = plan(recipe, batch_size, threads, shard, pillow_compat)?;
-                let dataset =
-                    crate::commands::open_dataset(&val, &GroundTruthArg { ground_truth })?;
-                let shape = plan.recipe.sample_shape().to_vec();
-                Ok((Batches::start(dataset, plan), shape))
+        caught(|| {
+            let batch_size = Whole::of(batch_size)?;
+            let threads = threads.map(Whole::of).transpose()?;
+            let (batches, sample_shape) = py.detach(|| {
+                guarded(|| {
+                    let plan = plan(recipe, batch_size, threads, shard, pillow_compat)?;
+                    let dataset =
+                        crate::commands::open_dataset(&val, &GroundTruthArg { ground_truth })?;
+                    let shape = plan.recipe.sample_shape().to_vec();
+                    Ok((Batches::start(dataset, plan), shape))
+                })
+            })?;
+            Ok(Loader {
+                state: Mutex::new(State {
+                    recycler: batches.recycler(),
+                    batches: Some(batches),
+                    failed: Vec::new(),
+                }),
+                sample_shape,
+                closing: AtomicBool::new(false),
+                pid: std::process::id(),
             })
-        })?;
-        Ok(Loader {
-            batches,
-            sample_shape,
-            failed: Vec::new(),
         })
     }
 
     /// The next batch with at least one image, or `None` after the last.
-    fn next_batch<'py>(&mut self, py: Python<'py>) -> PyResult<Option<PyBatch<'py>>> {
-        loop {
-            let batches = &mut self.batches;
-            match py.detach(|| batches.next(WAIT)) {
-                Next::Waiting => {
-                    if let Err(interrupt) = py.check_signals() {
-                        self.close(py);
-                        return Err(interrupt);
+    fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<PyBatch<'py>>> {
+        caught(|| {
+            loop {
+                match py.detach(|| self.wait()) {
+                    Ok(Step::Waiting) => {
+                        if let Err(interrupt) = py.check_signals() {
+                            self.close(py)?;
+                            return Err(interrupt);
+                        }
                     }
-                }
-                Next::Done => return Ok(None),
-                Next::Failed(error) => {
-                    let error = anyhow::Error::from(error);
-                    return Err(Error::new_err(crate::commands::error_message(&error)));
-                }
-                Next::Batch(batch) => {
-                    self.failed.extend(batch.failed);
-                    if batch.names.is_empty() {
-                        continue;
+                    Ok(Step::Done) => return Ok(None),
+                    Ok(Step::Failed(error)) => {
+                        return Err(Error::new_err(crate::commands::error_message(&error)));
                     }
-                    let mut shape = vec![batch.names.len()];
-                    shape.extend(&self.sample_shape);
-                    let labels = batch
-                        .labels
-                        .iter()
-                        .map(|label| label.map_or(-1, i64::from))
-                        .collect();
-                    let data = lent_array(py, batch.tensor, self.batches.recycler())?;
-                    return Ok(Some((batch.names, labels, data, shape)));
+                    Ok(Step::Batch(batch, recycler)) => {
+                        let mut shape = vec![batch.names.len()];
+                        shape.extend(&self.sample_shape);
+                        let labels = batch
+                            .labels
+                            .iter()
+                            .map(|label| label.map_or(-1, i64::from))
+                            .collect();
+                        let data = lent_array(py, batch.tensor, recycler)?;
+                        return Ok(Some((batch.names, labels, data, shape)));
+                    }
+                    Err(error) => return Err(error),
                 }
             }
-        }
+        })
     }
 
     /// Stops the decoding threads (after the batch they are on); the loader then yields nothing.
-    fn close(&mut self, py: Python<'_>) {
-        let batches = &mut self.batches;
-        py.detach(|| batches.close());
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        caught(|| {
+            // Taken out under the lock, stopped outside it: a thread waiting in `next_batch`
+            // finds the loader closed at once.
+            self.closing.store(true, Ordering::Relaxed);
+            let batches = py.detach(|| Ok::<_, PyErr>(self.state()?.batches.take()))?;
+            if let Some(mut batches) = batches {
+                py.detach(|| batches.close());
+            }
+            Ok(())
+        })
     }
 
     /// Images that could not be read or decoded so far, `(path relative to the set, why)`.
     #[getter]
-    fn failed(&self) -> Vec<(String, String)> {
-        self.failed.clone()
+    fn failed(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
+        caught(|| py.detach(|| Ok(self.state()?.failed.clone())))
+    }
+}
+
+impl Loader {
+    /// The loader's state, refused in a process other than the one that made it: its lock may
+    /// have been held by a thread that does not exist there, and its decoding threads are gone.
+    fn state(&self) -> PyResult<MutexGuard<'_, State>> {
+        if std::process::id() != self.pid {
+            return Err(Error::new_err(format!(
+                "this Loader was made in process {}, and this is process {} (a fork: a \
+                 DataLoader worker, multiprocessing's fork start method): its decoding threads \
+                 do not exist here. Make the Loader in the process that iterates it (in the \
+                 worker, e.g. in the Dataset's __iter__ or worker_init_fn)",
+                self.pid,
+                std::process::id()
+            )));
+        }
+        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// One wait for a batch, with the lock held for it alone (the GIL released): a batch with no
+    /// image (all of it failed) is taken and waited past.
+    fn wait(&self) -> PyResult<Step> {
+        let mut state = self.state()?;
+        if self.closing.load(Ordering::Relaxed) {
+            return Ok(Step::Done);
+        }
+        let State {
+            batches,
+            recycler,
+            failed,
+        } = &mut *state;
+        let Some(batches) = batches.as_mut() else {
+            return Ok(Step::Done);
+        };
+        Ok(match batches.next(WAIT) {
+            Next::Waiting => Step::Waiting,
+            Next::Done => Step::Done,
+            Next::Failed(error) => Step::Failed(anyhow::Error::from(error)),
+            Next::Batch(mut batch) => {
+                failed.append(&mut batch.failed);
+                if batch.names.is_empty() {
+                    Step::Waiting
+                } else {
+                    Step::Batch(batch, recycler.clone())
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        // In a forked child the decoding threads are not there to be joined: closing would wait
+        // for them forever. The parent's copy stops them.
+        if std::process::id() != self.pid {
+            let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+            std::mem::forget(state.batches.take());
+        }
+    }
+}
+
+/// A Python int argument: its value where it fits an `i64` (else it is outside every range),
+/// and its digits for a message.
+#[derive(Clone)]
+struct Whole {
+    value: Option<i64>,
+    text: String,
+}
+
+impl Whole {
+    fn of(value: &Bound<'_, PyAny>) -> PyResult<Whole> {
+        Ok(Whole {
+            value: value.extract().ok(),
+            text: value.str()?.to_string(),
+        })
+    }
+
+    /// The value, where it is a count within `range`.
+    fn within(&self, range: std::ops::RangeInclusive<usize>) -> Option<usize> {
+        self.value
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| range.contains(n))
     }
 }
 
@@ -151,28 +276,25 @@ fn lent_array(
 /// named as the Python arguments).
 fn plan(
     recipe: &str,
-    batch_size: i64,
-    threads: Option<i64>,
+    batch_size: Whole,
+    threads: Option<Whole>,
     shard: Option<&str>,
     pillow_compat: Option<&str>,
 ) -> anyhow::Result<Plan> {
     let compat = parse_compat(pillow_compat)?;
     let recipe = resolve_recipe(recipe)?;
-    let batch = usize::try_from(batch_size)
-        .ok()
-        .filter(|n| (1..=MAX_BATCH).contains(n))
-        .ok_or_else(|| anyhow::anyhow!("batch_size {batch_size} is outside 1..={MAX_BATCH}"))?;
+    let batch = batch_size.within(1..=MAX_BATCH).ok_or_else(|| {
+        anyhow::anyhow!("batch_size {} is outside 1..={MAX_BATCH}", batch_size.text)
+    })?;
     let threads = threads
         .map(|n| {
             let most = max_threads();
-            usize::try_from(n)
-                .ok()
-                .filter(|n| (1..=most).contains(n))
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "threads {n} is outside 1..={most} (4x this machine's cores, at most 256)"
-                    )
-                })
+            n.within(1..=most).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "threads {} is outside 1..={most} (4x this machine's cores, at most 256)",
+                    n.text
+                )
+            })
         })
         .transpose()?;
     // The tensor sets of verify's stages, the one queued for Python, the one Python is on and

@@ -93,6 +93,35 @@ impl Store {
         Ok(hits)
     }
 
+    /// The top-1 class of every row [`Store::answerable`] gives, labelled or not: what a resumed
+    /// native run's spot check compares its model's new top-1s with.
+    pub fn answerable_top1_classes(
+        &self,
+        run: &RunInfo,
+    ) -> Result<HashMap<(String, Content), u16>, StoreError> {
+        let sql = |e| classify(&self.path, e);
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT name, size, sha256, top5 FROM predictions
+                 WHERE key_digest = ?1 AND error IS NULL AND size >= 0",
+            )
+            .map_err(sql)?;
+        let mut query = statement.query([&run.key_digest]).map_err(sql)?;
+        let mut classes = HashMap::new();
+        while let Some(row) = query.next().map_err(sql)? {
+            let size: i64 = row.get(1).map_err(sql)?;
+            let sha256: Vec<u8> = row.get(2).map_err(sql)?;
+            let top1 = super::packed::blob(row.get_ref(3).map_err(sql)?)
+                .and_then(super::packed::unpack_top5)
+                .map(|top5| top5[0]);
+            if let (Some(content), Some(top1)) = (content_of(Some(size), Some(&sha256)), top1) {
+                classes.insert((row.get(0).map_err(sql)?, content), top1);
+            }
+        }
+        Ok(classes)
+    }
+
     /// Marks a run complete as exactly the images of one pass over a dataset: `images` gives each
     /// image's name and the content it was read with. In one transaction the run's image set
     /// becomes these images, every one must have a cache row computed from that content, and the
@@ -264,6 +293,7 @@ mod tests {
     use super::super::tests::{complete, content, key, meta, put, ranked};
     use super::super::*;
     use super::Content;
+    use crate::eval::prediction::{Outcome, Prediction};
 
     #[test]
     fn a_run_keeps_its_answer_when_a_file_changes_and_another_run_reads_it() {
@@ -360,5 +390,30 @@ mod tests {
         let ids: Vec<RunId> = store.runs().unwrap().iter().map(|r| r.id).collect();
         assert_eq!(ids, vec![live.id, other_key.id, resumed.id]);
         assert_eq!(store.predictions(resumed.id).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_stored_top1_of_each_answerable_row_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let run = store.create_run(&key(8), &meta()).unwrap();
+        let failed = Prediction {
+            outcome: Outcome::Failed("unreadable".into()),
+            ..ranked("c.JPEG", Some(3), 0)
+        };
+        put(
+            &mut store,
+            &run,
+            &[
+                ranked("a.JPEG", Some(1), 7),
+                ranked("b.JPEG", None, 9),
+                failed,
+            ],
+        )
+        .unwrap();
+        let classes = store.answerable_top1_classes(&run).unwrap();
+        let of = |name: &str| classes.get(&(name.to_string(), content(name).unwrap()));
+        assert_eq!((of("a.JPEG"), of("b.JPEG")), (Some(&7), Some(&9)));
+        assert_eq!(classes.len(), 2, "a failed row answers nothing");
     }
 }

@@ -119,6 +119,18 @@ impl Store {
         Ok(runs)
     }
 
+    /// The runs of a key, oldest first: they share the key's per-image cache.
+    pub fn runs_of_key(&self, key_digest: &str) -> Result<Vec<RunId>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT id FROM runs WHERE key_digest = ?1 ORDER BY id")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([key_digest], |row| row.get(0))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
     /// Starts a run: one invocation, with a new id, its own image set and this process's lease
     /// on it. Runs of the same key share the per-image cache underneath, so a run answers the
     /// images an earlier run of its key computed from the same content without evaluating them.

@@ -117,6 +117,17 @@ impl Progress {
 
     /// Ends the progress: the bar disappears; off a terminal a last line gives the totals.
     pub(crate) fn finish_and_clear(&self) {
+        self.end("finished");
+    }
+
+    /// Ends the progress of work that stopped before its end (a model that failed, an error):
+    /// the last line says `stopped`, so that it does not read as a finished run. The first of
+    /// the two ends is the one written.
+    pub(crate) fn stop_and_clear(&self) {
+        self.end("stopped");
+    }
+
+    fn end(&self, how: &str) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
             return;
@@ -129,7 +140,7 @@ impl Progress {
             state.finished = true;
             let seconds = state.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
             format!(
-                "finished: {} images in {seconds:.1} s{}",
+                "{how}: {} images in {seconds:.1} s{}",
                 state.done,
                 self.rates(&state)
             )

@@ -37,6 +37,10 @@ pub(super) struct Member {
     pub trainable_parameters: Option<u64>,
     /// A model run natively by the caller (the Python `zoorepro.evaluate`), not an ONNX file.
     pub native: Option<super::native::NativeModel>,
+    /// Whether the stored rows this pass would reuse are spot-checked first
+    /// (src/commands/verify/spot_check.rs): a native run keyed by a checkpoint digest, which
+    /// nothing ties to the function that runs. An ONNX run's key holds its file's sha256.
+    pub spot_check: bool,
 }
 
 impl Member {
@@ -78,6 +82,7 @@ impl Member {
             report_dir,
             trainable_parameters,
             native: None,
+            spot_check: false,
         })
     }
 

@@ -5,6 +5,7 @@
 mod member;
 mod native;
 mod pass;
+mod spot_check;
 
 pub use native::{NativeModel, NativeRun, checkpoint_digest, run_native};
 

@@ -6,9 +6,11 @@
 //! `unverified-model` mark: nothing ties the function to a pinned file), the provider is
 //! `native (FRAMEWORK)`, and the sidecar names the framework, the name and the checkpoint digest.
 //!
-//! The run's key holds the checkpoint's digest where the caller gives one, so a rerun of the same
-//! checkpoint resumes its stored run; without one the key holds a fresh nonce, so a changed model
-//! never reuses another's rows.
+//! The run's key holds the checkpoint's digest and the caller's name where the caller gives a
+//! digest, so a rerun of the same checkpoint resumes its stored run, after the spot check of the
+//! rows it would reuse (spot_check.rs: a changed model under the same digest and name is refused);
+//! without one the key holds a fresh nonce, so a changed model never reuses another's rows, and a
+//! run that stops early is deleted, since nothing could resume it.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,11 +81,16 @@ impl NativeModel {
         }
     }
 
-    /// The model's digest in the run key: the checkpoint's, else one no other run has.
+    /// The model's digest in the run key: the checkpoint's with the caller's name, else one no
+    /// other run has. The name is part of it because the digest is only the caller's word: two
+    /// models given one digest under two names are two runs (the spot check of `pass` catches
+    /// a changed model under the same name).
     fn key_digest(&self) -> String {
         static RUNS: AtomicU64 = AtomicU64::new(0);
         match &self.checkpoint_sha256 {
-            Some(sha256) => sha256.clone(),
+            Some(sha256) => sha256_hex(
+                format!("zoorepro native checkpoint {sha256} named {:?}", self.name).as_bytes(),
+            ),
             None => sha256_hex(
                 format!(
                     "zoorepro native run {:?} {} {}",
@@ -133,14 +140,24 @@ pub fn run_native(
     )?];
     pass::check_memory(&members)?;
     members[0].open_store(ctx, None, &dataset, args)?;
-    let evaluation = evaluate_and_check(&dataset, &mut members, args, shard)?;
+    let evaluation = evaluate_and_check(&dataset, &mut members, args, shard);
+    let stopped_early = evaluation
+        .as_ref()
+        .map_or(true, |e| e.stopped.iter().any(Option::is_some));
+    let resumable = members[0]
+        .native
+        .as_ref()
+        .is_some_and(|native| native.checkpoint_sha256.is_some());
+    if stopped_early && !resumable {
+        forget_unresumable(&mut members[0]);
+    }
     let Evaluation {
         order,
         fresh,
         stats,
         stopped,
         coverage,
-    } = evaluation;
+    } = evaluation?;
     let mut member = members.remove(0);
     if let Some(Some(error)) = stopped.into_iter().next() {
         return Ok(Err(error));
@@ -155,6 +172,21 @@ pub fn run_native(
         record,
         reports,
     }))
+}
+
+/// Deletes the stored run of a native model with no checkpoint digest that stopped early: its
+/// key holds a nonce no later call makes again, so nothing could ever resume or finish it.
+fn forget_unresumable(member: &mut Member) {
+    let Some(stored) = member.stored.as_mut() else {
+        return;
+    };
+    // The error that stopped the pass is the one to report; a run left behind is a warning.
+    if let Err(error) = stored.store.delete_run(stored.info.id) {
+        eprintln!(
+            "zoorepro: warning: cannot delete run {}, which nothing can resume: {error}",
+            stored.info.id
+        );
+    }
 }
 
 /// The manifest and recipe the native model is run with (`like`: as `verify --like` judges a file),
@@ -259,6 +291,7 @@ fn member(
         class_subset,
         stored: None,
         trainable_parameters: None,
+        spot_check: native.checkpoint_sha256.is_some(),
         native: Some(native),
     })
 }
@@ -277,11 +310,17 @@ mod tests {
     }
 
     #[test]
-    fn a_checkpoint_digest_keys_the_run_and_none_gives_a_new_run_each_time() {
+    fn a_checkpoint_digest_and_name_key_the_run_and_none_gives_a_new_run_each_time() {
         let digest = "ab".repeat(32);
         let model = native(Some(&digest));
-        assert_eq!(model.key_digest(), digest);
         assert_eq!(model.key_digest(), model.key_digest());
+        let renamed = NativeModel {
+            name: "another".into(),
+            ..model.clone()
+        };
+        assert_ne!(model.key_digest(), renamed.key_digest());
+        let other_digest = native(Some(&"cd".repeat(32)));
+        assert_ne!(model.key_digest(), other_digest.key_digest());
         let anonymous = native(None);
         assert_ne!(anonymous.key_digest(), anonymous.key_digest());
     }
@@ -307,5 +346,172 @@ mod tests {
             let error = checkpoint_digest(bad).unwrap_err().to_string();
             assert!(error.contains("64 hex digits"), "{error}");
         }
+    }
+
+    /// Stands in for a framework's model: each image's top-1 is a function of its tensor, so a
+    /// rerun gives the same classes, and `shift` makes another model of it. `fail_at`: the call
+    /// that fails (as a Python function that raises).
+    struct Fake {
+        shift: usize,
+        fail_at: Option<usize>,
+        calls: usize,
+    }
+
+    impl Classifier for Fake {
+        fn classify(
+            &mut self,
+            input: &[f32],
+            samples: usize,
+            sample_shape: [usize; 3],
+            scores: &mut Vec<f32>,
+        ) -> Result<usize, crate::runtime::RuntimeError> {
+            self.calls += 1;
+            if self.fail_at == Some(self.calls) {
+                return Err(crate::runtime::RuntimeError::Inference(
+                    "out of memory".into(),
+                ));
+            }
+            let sample_len: usize = sample_shape.iter().product();
+            for row in input.chunks_exact(sample_len).take(samples) {
+                let sum: f32 = row.iter().step_by(97).sum();
+                let class = 1 + ((sum.abs() * 1000.0) as usize + self.shift) % 1000;
+                let mut out = vec![0.0f32; 1001];
+                out[class] = 1.0;
+                scores.extend(out);
+            }
+            Ok(1001)
+        }
+    }
+
+    fn fake(shift: usize, fail_at: Option<usize>) -> Box<dyn Classifier + Send> {
+        Box::new(Fake {
+            shift,
+            fail_at,
+            calls: 0,
+        })
+    }
+
+    /// `run_native` of the bundled demo (30 images) with the coral model's manifest, batch 8, in
+    /// a home and store of `dir`.
+    fn run(
+        dir: &std::path::Path,
+        name: &str,
+        checkpoint: Option<&str>,
+        model: Box<dyn Classifier + Send>,
+    ) -> anyhow::Result<Result<NativeRun, String>> {
+        use clap::Parser;
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        let cli = crate::cli::Cli::try_parse_from([
+            "zoorepro".as_ref(),
+            "--home".as_ref(),
+            dir.join("home").as_os_str(),
+            "--cache-dir".as_ref(),
+            dir.join("cache").as_os_str(),
+            "verify".as_ref(),
+            "--model".as_ref(),
+            "coral/mobilenet_v2_1.0_224_quant".as_ref(),
+            "--val".as_ref(),
+            demo.as_os_str(),
+            "--batch".as_ref(),
+            "8".as_ref(),
+            "--threads".as_ref(),
+            "1".as_ref(),
+            "--report-dir".as_ref(),
+            dir.join("reports").as_os_str(),
+        ] as [&std::ffi::OsStr; 16])?;
+        let crate::cli::Command::Verify(args) = &cli.command else {
+            unreachable!("parsed as verify");
+        };
+        let ctx = Context::new(cli.home.clone(), cli.cache_dir.clone());
+        let native = NativeModel {
+            framework: Some("test".into()),
+            name: name.into(),
+            checkpoint_sha256: checkpoint.map(str::to_string),
+            like: false,
+        };
+        run_native(&ctx, args, native, model)
+    }
+
+    fn counts(run: &NativeRun) -> (usize, usize, usize) {
+        let store = run.record.store.as_ref().unwrap();
+        (run.record.images, run.record.top1_correct, store.reused)
+    }
+
+    fn runs(dir: &std::path::Path) -> Vec<crate::store::RunInfo> {
+        crate::store::Store::open(&dir.join("cache"))
+            .unwrap()
+            .runs()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_changed_model_under_the_same_digest_and_name_is_refused_and_the_run_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = "ab".repeat(32);
+        let first = run(dir.path(), "mine", Some(&digest), fake(0, None))
+            .unwrap()
+            .unwrap();
+        let (images, top1, reused) = counts(&first);
+        assert_eq!((images, reused), (30, 0));
+        // The same model again: one batch (8) is inferred again and agrees, 22 are reused.
+        let again = run(dir.path(), "mine", Some(&digest), fake(0, None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(counts(&again), (30, top1, 22));
+        // Another model under the same digest and name: refused, naming the run and the fix.
+        let ids = [&first, &again].map(|run| run.record.store.as_ref().unwrap().run_id);
+        let error = run(dir.path(), "mine", Some(&digest), fake(1, None))
+            .err()
+            .unwrap()
+            .to_string();
+        for needle in [
+            &format!(
+                "the stored rows of runs {}, {} were made by another model",
+                ids[0], ids[1]
+            ),
+            "8 of the 8",
+            "own checkpoint_sha256",
+            &format!(
+                "`zoorepro runs --delete ID` for each of {}, {}",
+                ids[0], ids[1]
+            ),
+        ] {
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
+        // It left no run of its own and wrote nothing into theirs: the first model still
+        // resumes them whole.
+        assert_eq!(runs(dir.path()).len(), 2);
+        let kept = run(dir.path(), "mine", Some(&digest), fake(0, None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(counts(&kept), (30, top1, 22));
+        // Under another name, the same digest is another run.
+        let renamed = run(dir.path(), "other", Some(&digest), fake(1, None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(counts(&renamed).2, 0);
+        assert!(!ids.contains(&renamed.record.store.as_ref().unwrap().run_id));
+    }
+
+    #[test]
+    fn a_stopped_run_resumes_with_its_digest_and_is_deleted_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = "cd".repeat(32);
+        // The third call fails: two batches (16 images) are stored.
+        let stopped = run(dir.path(), "mine", Some(&digest), fake(0, Some(3))).unwrap();
+        assert!(stopped.err().unwrap().contains("out of memory"));
+        assert_eq!(runs(dir.path())[0].images, 16);
+        // Another model cannot resume it; the same one does (8 of the 16 inferred again).
+        let error = run(dir.path(), "mine", Some(&digest), fake(7, None)).err();
+        assert!(error.unwrap().to_string().contains("made by another model"));
+        let resumed = run(dir.path(), "mine", Some(&digest), fake(0, None))
+            .unwrap()
+            .unwrap();
+        assert_eq!((counts(&resumed).0, counts(&resumed).2), (30, 8));
+        // Without a digest nothing can resume a stopped run: it is not kept.
+        let before = runs(dir.path()).len();
+        let stopped = run(dir.path(), "anonymous", None, fake(0, Some(2))).unwrap();
+        assert!(stopped.is_err());
+        assert_eq!(runs(dir.path()).len(), before);
     }
 }

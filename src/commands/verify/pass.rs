@@ -7,11 +7,14 @@ use std::sync::Arc;
 
 use super::InFlight;
 use super::member::{Member, StoredRun};
+use super::spot_check::SpotCheck;
 use crate::cli::VerifyArgs;
 use crate::commands::shared::batch::check_batch_memory;
 use crate::commands::shared::progress::Progress;
 use crate::dataset::{Dataset, DatasetError, Entry, Shard};
-use crate::eval::pipeline::{self, Admitted, Lane, PassConfig, PipelineStats, Preparation};
+use crate::eval::pipeline::{
+    self, Admitted, Lane, PassConfig, PassOutcome, PipelineStats, Preparation,
+};
 use crate::eval::prediction::{Content, Outcome, Prediction};
 use crate::eval::trust::Coverage;
 use crate::image::pipelines::PillowCompat;
@@ -62,10 +65,8 @@ pub(super) fn evaluate(
     args: &VerifyArgs,
     shard: Option<Shard>,
 ) -> anyhow::Result<Evaluation> {
-    let reusable: Vec<Reusable> = members
-        .iter()
-        .map(|m| reusable_images(m.stored.as_ref()))
-        .collect::<anyhow::Result<_>>()?;
+    let from_store = FromStore::of(members)?;
+    let spot_checks = from_store.spot_checks.clone();
     let mut order = Vec::new();
     let mut fresh = vec![Vec::new(); members.len()];
     let in_flight = InFlight::default();
@@ -83,21 +84,13 @@ pub(super) fn evaluate(
         .map(|m| m.under_test.manifest.id.as_str())
         .collect();
     progress.running_top1_of(&ids);
-    let stored_top1 = members
-        .iter()
-        .map(|member| match &member.stored {
-            Some(stored) => Ok(stored.store.answerable_top1(&stored.info)?),
-            None => Ok(Default::default()),
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
     // Images of other shards are neither read nor counted; --limit counts this shard's images.
     // Every image of the shard is read, so that its content can be compared with the store's.
     let samples = dataset.stream_shard(shard)?.take(limit);
     let admitted = admit(
         samples,
         &mut order,
-        reusable,
-        stored_top1,
+        from_store,
         Arc::clone(&in_flight),
         &progress,
     );
@@ -108,9 +101,10 @@ pub(super) fn evaluate(
         warn_about_failures(&progress, lane, predictions);
         let (correct, labelled, ranked) = top1_of(predictions);
         progress.add_top1(lane, correct, labelled, ranked);
-        match stored[lane].as_deref_mut() {
-            Some(stored) => stored.insert(predictions, &in_flight),
-            None => {
+        match (stored[lane].as_deref_mut(), &spot_checks[lane]) {
+            (Some(stored), Some(check)) => store_all(stored, check.take(predictions)?, &in_flight),
+            (Some(stored), None) => stored.insert(predictions, &in_flight),
+            (None, _) => {
                 fresh[lane].extend_from_slice(predictions);
                 Ok(())
             }
@@ -118,7 +112,18 @@ pub(super) fn evaluate(
     };
     let outcome = pipeline::run(admitted, &config, &mut lanes, sink, |n| {
         progress.inc(n as u64)
+    });
+    let settled = outcome.map_err(anyhow::Error::from).and_then(|outcome| {
+        settle(&spot_checks, &mut stored, &outcome, &in_flight)?;
+        Ok(outcome)
+    });
+    let outcome = settled.inspect_err(|_| {
+        progress.stop_and_clear();
+        forget_refused(&spot_checks, &mut stored);
     })?;
+    if outcome.stopped.iter().all(Option::is_some) {
+        progress.stop_and_clear();
+    }
     progress.finish_and_clear();
     let coverage = coverage(shard, args.limit, listed_in_shard, order.len());
     Ok(Evaluation {
@@ -132,6 +137,93 @@ pub(super) fn evaluate(
             .collect(),
         coverage,
     })
+}
+
+/// Each spot check still undecided at the end decides on what came back, and what it held is
+/// stored.
+fn settle(
+    spot_checks: &[Option<SpotCheck>],
+    stored: &mut [Option<&mut StoredRun>],
+    outcome: &PassOutcome,
+    in_flight: &InFlight,
+) -> anyhow::Result<()> {
+    for (lane, check) in spot_checks.iter().enumerate() {
+        let (Some(check), Some(stored)) = (check, stored[lane].as_deref_mut()) else {
+            continue;
+        };
+        let rows = check.finish(outcome.stopped[lane].is_some());
+        rows.and_then(|rows| store_all(stored, rows, in_flight))
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
+}
+
+/// Deletes this pass's run of each model whose spot check refused the stored rows: it holds
+/// none of them (its rows were held back) and nothing else, and the runs the error names are
+/// the ones to act on.
+fn forget_refused(spot_checks: &[Option<SpotCheck>], stored: &mut [Option<&mut StoredRun>]) {
+    for (check, stored) in spot_checks.iter().zip(stored) {
+        if let (Some(check), Some(stored)) = (check, stored) {
+            // The refusal is the error to report; a run left behind is harmless (empty).
+            if check.refused() {
+                let _ = stored.store.delete_run(stored.info.id);
+            }
+        }
+    }
+}
+
+/// Stores batches of one lane's rows, in order.
+fn store_all(
+    stored: &mut StoredRun,
+    batches: Vec<Vec<Prediction>>,
+    in_flight: &InFlight,
+) -> Result<(), String> {
+    batches
+        .iter()
+        .try_for_each(|rows| stored.insert(rows, in_flight))
+}
+
+/// What each model's stored run answers before the pass: whether it answers an image, each
+/// labelled stored row's top-1 hit (the running top-1), and, for a member that asks for one
+/// (a native run with a checkpoint digest), the spot check of the rows it would reuse.
+struct FromStore {
+    reusable: Vec<Reusable>,
+    stored_top1: Vec<HashMap<(String, Content), bool>>,
+    spot_checks: Vec<Option<SpotCheck>>,
+}
+
+impl FromStore {
+    fn of(members: &[Member]) -> anyhow::Result<FromStore> {
+        let mut from_store = FromStore {
+            reusable: Vec::with_capacity(members.len()),
+            stored_top1: Vec::with_capacity(members.len()),
+            spot_checks: Vec::with_capacity(members.len()),
+        };
+        for member in members {
+            let stored = member.stored.as_ref();
+            let spot_check = match stored.filter(|_| member.spot_check) {
+                Some(stored) => {
+                    let mut runs = stored.store.runs_of_key(&stored.info.key_digest)?;
+                    runs.retain(|&id| id != stored.info.id);
+                    SpotCheck::new(
+                        runs,
+                        stored.store.answerable_top1_classes(&stored.info)?,
+                        member.session.batch,
+                    )
+                }
+                None => None,
+            };
+            from_store
+                .reusable
+                .push(reusable_images(stored, spot_check.clone())?);
+            from_store.stored_top1.push(match stored {
+                Some(stored) => stored.store.answerable_top1(&stored.info)?,
+                None => Default::default(),
+            });
+            from_store.spot_checks.push(spot_check);
+        }
+        Ok(from_store)
+    }
 }
 
 /// How the pass runs: a preparation for each distinct recipe, read in the largest batch.
@@ -233,14 +325,23 @@ fn top1_of(predictions: &[Prediction]) -> (u64, u64, u64) {
 }
 
 /// An image is answered from the store only when its stored row was ranked from a file of the
-/// same name, size and sha256: a changed file is evaluated again, and so is a failed one.
-fn reusable_images(stored: Option<&StoredRun>) -> anyhow::Result<Reusable> {
+/// same name, size and sha256: a changed file is evaluated again, and so is a failed one, and
+/// so is one the spot check chose to infer again.
+fn reusable_images(
+    stored: Option<&StoredRun>,
+    spot_check: Option<SpotCheck>,
+) -> anyhow::Result<Reusable> {
     let answerable = match stored {
         Some(stored) => stored.store.answerable(&stored.info)?,
         None => Default::default(),
     };
     Ok(Box::new(move |name: &str, content: Option<&Content>| {
-        content.is_some_and(|content| answerable.contains(&(name.to_string(), *content)))
+        content.is_some_and(|content| {
+            answerable.contains(&(name.to_string(), *content))
+                && !spot_check
+                    .as_ref()
+                    .is_some_and(|check| check.recheck(name, content))
+        })
     }))
 }
 
@@ -248,16 +349,24 @@ fn reusable_images(stored: Option<&StoredRun>) -> anyhow::Result<Reusable> {
 /// some model's store cannot answer, marked with the models that need them. Content is hashed
 /// here, on the reading thread, from the bytes read for decoding. An image a model's store
 /// answers counts in that model's running top-1 here (`stored_top1`: for each model, whether
-/// each stored labelled row's top-1 is right).
+/// each stored labelled row's top-1 is right). The end of the stream closes the spot checks.
 fn admit<'a>(
     samples: impl Iterator<Item = Result<crate::dataset::Sample, DatasetError>> + Send + 'a,
     order: &'a mut Vec<(Entry, Option<Content>)>,
-    reusable: Vec<Reusable>,
-    stored_top1: Vec<HashMap<(String, Content), bool>>,
+    from_store: FromStore,
     in_flight: InFlight,
     progress: &'a Progress,
 ) -> impl Iterator<Item = Result<Admitted, DatasetError>> + Send + 'a {
-    samples.filter_map(move |sample| match sample {
+    let FromStore {
+        reusable,
+        stored_top1,
+        spot_checks,
+    } = from_store;
+    let end = std::iter::from_fn(move || {
+        spot_checks.iter().flatten().for_each(SpotCheck::close);
+        None
+    });
+    let admitted = samples.filter_map(move |sample| match sample {
         Ok(mut sample) => {
             sample.refuse_control_characters();
             let content = match &sample.bytes {
@@ -291,7 +400,8 @@ fn admit<'a>(
             Some(Ok(Admitted { sample, lanes }))
         }
         Err(error) => Some(Err(error)),
-    })
+    });
+    admitted.chain(end)
 }
 
 fn warn_about_failures(progress: &Progress, lane: usize, predictions: &[Prediction]) {
