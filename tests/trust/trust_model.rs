@@ -1931,8 +1931,10 @@ fn run_sequences(binary: bool, cases: u32, steps_per_sequence: std::ops::RangeIn
     if let Err(e) = result {
         panic!("the verdict rule was broken: {e}");
     }
-    // Counted over the process (both tests add to them): 24 sequences already make each.
-    if cases >= 24 {
+    // Counted over the process (both tests add to them, in either order). The rarest kinds (a
+    // manifest added, a row relabelled by a ground-truth file) need the in-process test's
+    // hundreds of sequences: 24 made no `add-model` of a new id once in CI.
+    if cases >= 200 {
         assert!(
             made.iter().all(|&n| n > 0),
             "every new kind of run was made: {made:?}"
