@@ -712,8 +712,20 @@ impl Truth {
             like: false,
         };
         let labelled = Self::labelled(&files, truth);
-        let scored = self.score(pool, &labelled);
-        let expected = self.judge(pool, &labelled, &scored, coverage, strict, &key);
+        self.evaluated(pool, &labelled, coverage, strict, key)
+    }
+
+    /// The record and run of a pass that scores `files`, judged under `key`.
+    fn evaluated(
+        &self,
+        pool: &Pool,
+        files: &[(usize, File)],
+        coverage: &'static str,
+        strict: bool,
+        key: Key,
+    ) -> (Outcome, Option<RunTruth>) {
+        let scored = self.score(pool, files);
+        let expected = self.judge(pool, files, &scored, coverage, strict, &key);
         let run = RunTruth {
             id: -1,
             key,
@@ -772,16 +784,7 @@ impl Truth {
             like: true,
             ..Key::plain(false, self.model)
         };
-        let scored = self.score(pool, &files);
-        let expected = self.judge(pool, &files, &scored, "complete", false, &key);
-        let run = RunTruth {
-            id: -1,
-            key,
-            record: Some(expected.clone()),
-            scored: scored.images,
-            seed: None,
-        };
-        (Outcome::Record(expected), Some(run))
+        self.evaluated(pool, &files, "complete", false, key)
     }
 
     /// Shards 0/2 and 1/2 of the files, as `--shard` splits them: by the first 8 bytes of
@@ -826,16 +829,7 @@ impl Truth {
             like,
             ..Key::plain(false, self.model)
         };
-        let scored = self.score(pool, &files);
-        let expected = self.judge(pool, &files, &scored, coverage, false, &key);
-        let run = RunTruth {
-            id: -1,
-            key,
-            record: Some(expected.clone()),
-            scored: scored.images,
-            seed: None,
-        };
-        (Outcome::Record(expected), Some(run))
+        self.evaluated(pool, &files, coverage, false, key)
     }
 
     /// The file the `slot`-th name (by pool index) stands for.
