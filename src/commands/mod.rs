@@ -26,7 +26,7 @@ pub use shared::terminal::run_capturing;
 #[cfg(feature = "python")]
 pub(crate) use shared::batch::check_batch_memory;
 #[cfg(feature = "python")]
-pub(crate) use shared::options::open_dataset;
+pub(crate) use shared::options::{open_dataset, parse_shard};
 // `verify` with the caller's model (the Python `evaluate`, src/python/evaluate.rs).
 pub use verify::{NativeModel, NativeRun, checkpoint_digest, run_native};
 

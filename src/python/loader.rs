@@ -21,7 +21,6 @@ use pyo3::prelude::*;
 
 use super::{Error, caught, guarded, parse_compat, resolve_recipe, to_le};
 use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
-use crate::dataset::Shard;
 use crate::eval::batches::{Batch, Batches, Next, Plan, Recycler, SPARES};
 
 /// How long the GIL stays released waiting for a batch before signals are checked.
@@ -305,10 +304,7 @@ fn plan(
         recipe.sample_len(),
         crate::eval::pipeline::BUFFERS + 2 + SPARES,
     )?;
-    let shard = shard
-        .map(Shard::parse)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let shard = crate::commands::parse_shard(shard)?;
     Ok(Plan {
         recipe,
         compat,

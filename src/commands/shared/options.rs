@@ -6,12 +6,20 @@ use crate::cli::{
     ChannelsArg, CropModeArg, GroundTruthArg, InterpolationArg, LabelsArg, LayoutArg, OptLevelArg,
     PillowCompatArg, ProviderArg, RecipeOverridesArg, ResizeModeArg,
 };
-use crate::dataset::{Dataset, GroundTruth};
+use crate::dataset::{Dataset, GroundTruth, Shard};
 use crate::eval::scoring::LabelSet;
 use crate::image::overrides::{CropMode, Overrides};
 use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::{ChannelOrder, Filter, Layout, ResizeMode};
 use crate::runtime::{OptLevel, Provider};
+
+/// `--shard K/N` (verify, the native pass, the Python Loader's `shard=`), its message for a
+/// malformed one.
+pub(crate) fn parse_shard(text: Option<&str>) -> anyhow::Result<Option<Shard>> {
+    text.map(Shard::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+}
 
 /// `--val` with `--ground-truth`: the file is read and checked first, so that a bad one fails
 /// before a large folder is listed.

@@ -60,12 +60,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     writable_outputs(ctx, args, &selected)?;
     let dataset = crate::commands::shared::options::open_dataset(&args.val, &args.labels)?;
     let runtime = Runtime::load(args.runtime.ort_lib.as_deref())?;
-    let shard = args
-        .shard
-        .as_deref()
-        .map(Shard::parse)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let shard = crate::commands::shared::options::parse_shard(args.shard.as_deref())?;
     // One model at a time: each file's bytes live only until its session is open.
     let mut members: Vec<Member> = selected
         .into_iter()

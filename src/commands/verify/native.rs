@@ -129,12 +129,7 @@ pub fn run_native(
     check_arguments(args, 1)?;
     let under_test = under_test(ctx, args, &native)?;
     let dataset = crate::commands::shared::options::open_dataset(&args.val, &args.labels)?;
-    let shard = args
-        .shard
-        .as_deref()
-        .map(Shard::parse)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let shard = crate::commands::shared::options::parse_shard(args.shard.as_deref())?;
     let mut members = vec![member(
         under_test, native, classifier, args, shard, &dataset,
     )?];
