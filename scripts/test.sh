@@ -110,13 +110,14 @@ export ZOOREPRO_PYTHON="$repo/.venv/bin/python"
 
 # Style and lints first: a red one fails in seconds, before the long build.
 stage fmt cargo fmt --check
-# No dependency Cargo.toml declares goes unused (cargo-machete reads the sources: about 1 s). Its
-# install, where it is missing, builds 67 crates once per machine: about 3 CPU-minutes.
-machete() {
-    command -v cargo-machete >/dev/null || cargo install cargo-machete --locked --version 0.9.2
-    cargo machete
+# No dependency Cargo.toml declares goes unused: cargo-machete's check, by a stdlib script (0.1 s;
+# installing cargo-machete on a clean machine built 67 crates, about 3 CPU-minutes), checked on a
+# made-up crate first.
+deps() {
+    python3 scripts/check_deps.py --self-test
+    python3 scripts/check_deps.py
 }
-stage machete machete
+stage deps deps
 # Every relative link and #anchor of the Markdown docs resolves (stdlib Python, a second).
 stage links python3 scripts/check_links.py
 # Files at most 700 lines outside #[cfg(test)], functions at most 80 (CONTRIBUTING.md#standards).
