@@ -11,7 +11,16 @@ torchvision and keras-caffe). For every file and every preset (Pillow compat 13)
                  refused -> exception type and message. Each file is decoded once, in a
                  long-lived worker process that is killed and replaced when a file takes
                  longer than --pillow-timeout ("Pillow timed out").
-  zoorepro side  one `preprocess --recipe P --pillow-compat 13` call per file and preset:
+  zoorepro side  per preset, ONE `preprocess --recipe P --pillow-compat 13 --skip-failed`
+                 call over every file, in a shuffled order (--seed, printed): a file it names
+                 as skipped is refused (its message), every other file is accepted and its
+                 row of the .npy is its tensor. So each refused file is read right after
+                 other files, accepted or not, and nothing may depend on which image came
+                 before: a tensor or an acceptance that did is a disagreement with Pillow.
+                 A call that exits other than 0/2, runs past --batch-timeout or writes the
+                 wrong number of rows is a zoorepro failure; that preset is then checked
+                 per file, to name the file.
+                 --per-file: one call per file and preset instead (a fresh process each):
                  exit 0 = accepted (the .npy is read back), exit 2 = refused (its message);
                  any other exit status, or a call past --timeout, fails the check.
   compare        acceptance equal; when both accept, tensors bit-identical (float32 bit
@@ -21,10 +30,12 @@ torchvision and keras-caffe). For every file and every preset (Pillow compat 13)
                  lists it with the reason; unlisted, it is a disagreement. Listed files that
                  zoorepro decodes again are reported as stale entries.
 
-Then, per preset, ONE `preprocess` call over all files both accepted, in a shuffled order
-(--seed, printed), each row compared with the per-file zoorepro tensor (so nothing may depend
-on which image came before), and one two-image call per file refused by both
-(an accepted file first, then the refused one) per preset, which must still refuse it.
+With --per-file (and for a preset whose one call failed), per preset then ONE `preprocess`
+call over all files both accepted, in a shuffled order, each row compared with the per-file
+zoorepro tensor, and one two-image call per file refused by both (an accepted file first,
+then the refused one), which must still refuse it. The default's one call per preset checks
+both at once, in 2 x 10 processes where --per-file starts about 40,000 (CI's time: 202 s ->
+see CONTRIBUTING.md#per-stage-time-budget).
 
 Prints per preset: accepted by both / refused by both / accepted only by Pillow / accepted
 only by zoorepro / tensor mismatches / zoorepro failures, every disagreement, and the refusal
@@ -79,7 +90,10 @@ KIND_TEXT = {
 
 def pillow_worker(presets):
     """Read 'PATH<TAB>OUTDIR' lines; decode PATH once, write OUTDIR/<preset>.npy for each
-    preset, answer one JSON line: {"ok": true} or {"ok": false, "type": ..., "message": ...}."""
+    preset (none where OUTDIR is empty), answer one JSON line: {"ok": true, "sha256": {preset:
+    digest of the float32 tensor}, "shape": {preset: shape}} or {"ok": false, "type": ...,
+    "message": ...}. The digests spare the one-call check writing and reading back 2.4 GB of
+    tensors (4,010 of 600 KB) that it only compares."""
     from PIL import Image, ImageFile
     assert not ImageFile.LOAD_TRUNCATED_IMAGES
     warnings.simplefilter("ignore")          # warnings (e.g. DecompressionBombWarning) are not errors
@@ -93,9 +107,12 @@ def pillow_worker(presets):
         except Exception as e:  # noqa: BLE001  (any refusal is an outcome to compare)
             answer = {"ok": False, "type": type(e).__name__, "message": str(e)}
         else:
+            answer = {"ok": True, "sha256": {}, "shape": {}}
             for name, t in tensors.items():
-                np.save(os.path.join(outdir, name + ".npy"), np.ascontiguousarray(t, np.float32))
-            answer = {"ok": True}
+                t = np.ascontiguousarray(t, np.float32)
+                answer["sha256"][name], answer["shape"][name] = tensor_sha(t), list(t.shape)
+                if outdir:
+                    np.save(os.path.join(outdir, name + ".npy"), t)
         reply.write(json.dumps(answer) + "\n")
         reply.flush()
 
@@ -118,6 +135,7 @@ class PillowProcess:
             self.proc = None
 
     def run(self, path, outdir, timeout):
+        """Pillow's outcome for `path`; its tensors saved in `outdir` unless it is empty."""
         if self.proc is None:
             self._start()
         try:
@@ -164,6 +182,110 @@ def run_zoorepro(binary, preset, out, images, timeout):
     if run.returncode == 2:
         return "refused", last
     return "failed", "exit status %d: %s" % (run.returncode, last[-300:])
+
+
+def skipped_paths(stderr, files):
+    """{path: message} from `--skip-failed`'s "skipped: PATH: why" lines, PATH one of `files`
+    (the path is matched whole, so a ': ' inside it cannot cut it short)."""
+    known, out = set(files), {}
+    for line in stderr.splitlines():
+        if not line.startswith("skipped: "):
+            continue
+        rest = line[len("skipped: "):]
+        at = rest.find(": ")
+        while at != -1 and rest[:at] not in known:
+            at = rest.find(": ", at + 2)
+        if at != -1:
+            out[rest[:at]] = rest[at + 2:]
+    return out
+
+
+def one_call_outcomes(name, files, args, tmp):
+    """Preset `name` over every file in ONE shuffled `preprocess --skip-failed` call.
+
+    Returns ({path: zoorepro's outcome}, None), an outcome being {"zoorepro": "accepted" or
+    "refused", "zoorepro_message", and for an accepted file "sha256" and "shape" of its row},
+    or (None, why) when the call itself failed: an exit status other than 0 and 2, a timeout,
+    or a .npy whose rows are not the files it did not name as skipped."""
+    order = list(files)
+    random.Random("%d/%s" % (args.seed, name)).shuffle(order)
+    out = os.path.join(tmp, "one-call-%s.npy" % name)
+    cmd = [args.bin, "preprocess", "--recipe", name, "--pillow-compat", PILLOW_COMPAT,
+           "--skip-failed", "--out", out] + order
+    try:
+        run = subprocess.run(cmd, capture_output=True, timeout=args.batch_timeout)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after %ds" % args.batch_timeout
+    err = run.stderr.decode("utf-8", "replace")
+    last = err.strip().splitlines()[-1][-300:] if err.strip() else ""
+    if run.returncode not in (0, 2):
+        return None, "exit status %d: %s" % (run.returncode, last)
+    skipped = skipped_paths(err, order)
+    if (run.returncode == 2) != bool(skipped):
+        return None, "exit status %d with %d files named as skipped: %s" % (
+            run.returncode, len(skipped), last)
+    outcomes = {p: {"zoorepro": "refused", "zoorepro_message": m} for p, m in skipped.items()}
+    accepted = [p for p in order if p not in skipped]
+    if accepted:
+        if not os.path.exists(out):
+            return None, "no .npy written for %d accepted files: %s" % (len(accepted), last)
+        rows = np.load(out, mmap_mode="r")
+        if rows.dtype != np.float32 or rows.shape[0] != len(accepted):
+            return None, "%s rows of %s for %d accepted files" % (rows.shape[:1], rows.dtype,
+                                                                 len(accepted))
+        for i, path in enumerate(accepted):
+            outcomes[path] = {"zoorepro": "accepted", "zoorepro_message": "",
+                              "sha256": tensor_sha(rows[i]), "shape": rows.shape[1:]}
+        del rows
+        os.remove(out)
+    return outcomes, None
+
+
+def one_call_checks(files, presets, args):
+    """({preset: outcomes, or None where the one call failed}, [a batch report per failed call]):
+    a failed call is a disagreement of its own, and its preset is then checked per file, to
+    name the files."""
+    calls, failed, tmp = {}, [], tempfile.mkdtemp(prefix="parity-corpus-one-call-")
+    print("one shuffled --skip-failed call per preset over every file (seed %d):" % args.seed)
+    try:
+        for name in presets:
+            start = time.monotonic()
+            outcomes, why = one_call_outcomes(name, files, args, tmp)
+            calls[name] = outcomes
+            if outcomes is None:
+                print("  %-28s FAILED (%s): checked per file instead" % (name, why))
+                failed.append({"preset": name, "files": len(files), "status": "failed",
+                               "message": "the one call over every file: " + why,
+                               "row_mismatches": []})
+            else:
+                refused = sum(o["zoorepro"] == "refused" for o in outcomes.values())
+                print("  %-28s accepted %d, refused %d, %.1fs" % (
+                    name, len(files) - refused, refused, time.monotonic() - start))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return calls, failed
+
+
+def with_pillow(outcome, pil, path, name, args, tmp):
+    """A one-call outcome judged against Pillow's digest and shape in `pil`: its kind, and for
+    a mismatch the max abs diff (the file alone through zoorepro and through parity.py here,
+    as neither tensor was kept)."""
+    r = dict(outcome)
+    r["shape"] = list(r["shape"])
+    if r["shape"] != pil["shape"][name]:
+        r["kind"], r["max_abs_diff"] = "mismatch", "shape: zoorepro %s, Pillow %s" % (
+            r["shape"], pil["shape"][name])
+    elif r["sha256"] == pil["sha256"][name]:
+        r["kind"] = "both_accepted"
+    else:
+        r["kind"] = "mismatch"
+        alone = os.path.join(tmp, "alone-%s.npy" % name)
+        status, msg = run_zoorepro(args.bin, name, alone, [path], args.timeout)
+        want = np.ascontiguousarray(
+            parity.preset_tensor_from_rgb(parity.load_rgb(path), name), np.float32)
+        r["max_abs_diff"] = (compare(np.load(alone), want)[1] if status == "accepted"
+                             else "alone: %s %s" % (status, msg))
+    return r
 
 
 def tensor_sha(a):
@@ -226,14 +348,28 @@ def list_files(specs):
     return unique
 
 
-def check_file(path, presets, args, pillow, tmp):
-    """All presets for one file: {'pillow': outcome, 'presets': {name: record}}."""
-    pil = pillow.run(path, tmp, args.pillow_timeout)
-    rec = {"pillow": pil, "presets": {}}
+def check_file(path, presets, args, pillow, tmp, calls):
+    """All presets for one file: {'pillow': outcome, 'presets': {name: record}}; zoorepro's
+    outcome from the preset's one call (`calls`), or from a call of its own."""
+    per_file = [name for name in presets if calls.get(name) is None]
+    pil = pillow.run(path, tmp if per_file else "", args.pillow_timeout)
+    rec = {"pillow": {k: v for k, v in pil.items() if k not in ("sha256", "shape")},
+           "presets": {}}
     for name in presets:
         out = os.path.join(tmp, "z-%s.npy" % name)
-        status, msg = run_zoorepro(args.bin, name, out, [path], args.timeout)
-        r = {"zoorepro": status, "zoorepro_message": msg}
+        if name not in per_file:
+            r = dict(calls[name][path])
+            if pil["ok"] and r["zoorepro"] == "accepted":
+                rec["presets"][name] = with_pillow(r, pil, path, name, args, tmp)
+                if per_file:
+                    os.remove(os.path.join(tmp, name + ".npy"))
+                continue
+            r.pop("sha256", None)
+            r.pop("shape", None)
+            status = r["zoorepro"]
+        else:
+            status, msg = run_zoorepro(args.bin, name, out, [path], args.timeout)
+            r = {"zoorepro": status, "zoorepro_message": msg}
         if pil.get("timeout"):
             r["kind"] = "pillow_timeout"
         elif status == "failed":
@@ -262,7 +398,7 @@ def check_file(path, presets, args, pillow, tmp):
     return rec
 
 
-def per_file_checks(files, presets, args):
+def per_file_checks(files, presets, args, calls):
     results = {}
     lock = threading.Lock()
     local = threading.local()
@@ -277,7 +413,7 @@ def per_file_checks(files, presets, args):
             with lock:
                 workers.append(local.pillow)
                 tmps.append(local.tmp)
-        rec = check_file(path, presets, args, local.pillow, local.tmp)
+        rec = check_file(path, presets, args, local.pillow, local.tmp, calls)
         with lock:
             results[path] = rec
             done[0] += 1
@@ -373,10 +509,14 @@ def main():
     ap.add_argument("--presets", help="comma-separated presets [default: all for jpeg, "
                     "torchvision,keras-caffe for nonjpeg]")
     ap.add_argument("--jobs", type=int, default=2, help="files checked in parallel [2]")
+    ap.add_argument("--per-file", action="store_true",
+                    help="one zoorepro process per file and preset (each in a fresh process), "
+                    "then the shuffled and two-image calls, instead of one call per preset")
     ap.add_argument("--seed", type=int, default=18, help="shuffle seed of the batch calls [18]")
-    ap.add_argument("--timeout", type=int, default=60, help="seconds per zoorepro call [60]")
+    ap.add_argument("--timeout", type=int, default=60,
+                    help="seconds per zoorepro call of one or two files [60]")
     ap.add_argument("--batch-timeout", type=int, default=900,
-                    help="seconds per shuffled batch call [900]")
+                    help="seconds per call over every file of a preset [900]")
     ap.add_argument("--pillow-timeout", type=int, default=120,
                     help="seconds Pillow may take on one file, all presets [120]")
     ap.add_argument("--json", metavar="FILE", help="write the full report here")
@@ -412,7 +552,8 @@ def main():
     if reference and PIL.__version__ != reference:
         print("WARNING: the reference is Pillow %s, this is %s" % (reference, PIL.__version__))
 
-    results = per_file_checks(files, presets, args)
+    calls, failed_calls = ({}, []) if args.per_file else one_call_checks(files, presets, args)
+    results = per_file_checks(files, presets, args, calls)
 
     # per-file summary
     disagreements = []
@@ -449,12 +590,15 @@ def main():
         print("\nlisted as unsupported but not refused as such (a stale entry, or a "
               "disagreement below): %s" % ", ".join(stale))
 
-    # shuffled batch calls and refusals after another image
-    batches, pairs = [], []
+    # shuffled batch calls and refusals after another image, for the presets checked per file
+    # (the one call per preset is both)
+    batches, pairs = list(failed_calls), []
+    per_file = [name for name in presets if calls.get(name) is None]
     tmp = tempfile.mkdtemp(prefix="parity-corpus-batch-")
     try:
-        print("\nshuffled batch calls (seed %d):" % args.seed)
-        for name in presets:
+        if per_file:
+            print("\nshuffled batch calls (seed %d):" % args.seed)
+        for name in per_file:
             both = [f for f in files if results[f]["presets"][name]["kind"] == "both_accepted"]
             if not both:
                 continue
@@ -463,8 +607,9 @@ def main():
             print("  %-28s files=%d %s%s rows differing from the per-file call=%d" % (
                 name, rep["files"], rep["status"],
                 (" (%s)" % rep["message"]) if rep["message"] else "", len(rep["row_mismatches"])))
-        print("two-image calls (an accepted file, then a file refused alone):")
-        for name in presets:
+        if per_file:
+            print("two-image calls (an accepted file, then a file refused alone):")
+        for name in per_file:
             both_ok = [f for f in files
                        if results[f]["presets"][name]["kind"] == "both_accepted"]
             refused = [f for f in files if results[f]["presets"][name]["kind"] == "both_refused"]
@@ -550,6 +695,7 @@ def main():
             "pillow": PIL.__version__, "numpy": np.__version__, "bin": args.bin,
             "pillow_compat": PILLOW_COMPAT, "seed": args.seed, "presets": presets,
             "files": len(files), "seconds": round(elapsed, 1), "summary": summary,
+            "one_call": {name: calls.get(name) is not None for name in presets},
             "disagreements": disagreements, "batches": batches, "after_another_image": pairs,
             "refusal_groups": groups,
             "results": {os.path.relpath(p): r for p, r in results.items()},
