@@ -168,9 +168,11 @@ def check_evaluate():
     out = cli("--cache-dir", cache, "compare", str(record["store"]["run_id"]), str(result["run_id"]),
               "--format", "json")
     assert out.returncode == 0, out.stderr
+    pair = json.loads(out.stdout)
+    assert "native_name" not in pair["a"] and pair["b"]["native_name"] == "ort-python", (pair["a"], pair["b"])
     print(f"evaluate: onnxruntime's Python session at verify's batch {batch} and {threads} threads: "
           f"100 images, per-image top-5 and scores identical to verify's, verdict {result['verdict']} "
-          f"(marks {result['marks']}); `zoorepro compare` pairs the two runs")
+          f"(marks {result['marks']}); `zoorepro compare` pairs the two runs, the native one by its name")
 
     # like=ID: judged as `verify --like ID` judges an export, under like/ID, the record saying so.
     liked = zoorepro.evaluate(ort_model_fn(threads), sample, like=MODEL, name="mine",
