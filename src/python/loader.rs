@@ -19,9 +19,10 @@ use numpy::PyArray1;
 use numpy::ndarray::ArrayView1;
 use pyo3::prelude::*;
 
-use super::{Error, caught, guarded, parse_compat, resolve_recipe, to_le};
+use super::{Error, caught, chosen_recipe, guarded, parse_compat, to_le};
 use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
 use crate::eval::batches::{Batch, Batches, Next, Plan, Recycler, SPARES};
+use crate::image::recipe::Recipe;
 
 /// How long the GIL stays released waiting for a batch before signals are checked.
 const WAIT: Duration = Duration::from_millis(100);
@@ -62,23 +63,26 @@ enum Step {
 #[pymethods]
 impl Loader {
     #[new]
-    #[pyo3(signature = (val, recipe, batch_size, threads=None, shard=None, ground_truth=None, pillow_compat=None))]
+    #[pyo3(signature = (val, recipe, batch_size, threads=None, shard=None, ground_truth=None, pillow_compat=None, model=None, home=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         val: PathBuf,
-        recipe: &str,
+        recipe: Option<&str>,
         batch_size: &Bound<'_, PyAny>,
         threads: Option<&Bound<'_, PyAny>>,
         shard: Option<&str>,
         ground_truth: Option<PathBuf>,
         pillow_compat: Option<&str>,
+        model: Option<&str>,
+        home: Option<PathBuf>,
     ) -> PyResult<Loader> {
         caught(|| {
             let batch_size = Whole::of(batch_size)?;
             let threads = threads.map(Whole::of).transpose()?;
             let (batches, sample_shape) = py.detach(|| {
                 guarded(|| {
+                    let recipe = chosen_recipe(recipe, model, home)?;
                     let plan = plan(recipe, batch_size, threads, shard, pillow_compat)?;
                     let dataset =
                         crate::commands::open_dataset(&val, &GroundTruthArg { ground_truth })?;
@@ -274,14 +278,13 @@ fn lent_array(
 /// The loader's arguments checked as `verify` checks its flags (the same ranges and messages,
 /// named as the Python arguments).
 fn plan(
-    recipe: &str,
+    recipe: Recipe,
     batch_size: Whole,
     threads: Option<Whole>,
     shard: Option<&str>,
     pillow_compat: Option<&str>,
 ) -> anyhow::Result<Plan> {
     let compat = parse_compat(pillow_compat)?;
-    let recipe = resolve_recipe(recipe)?;
     let batch = batch_size.within(1..=MAX_BATCH).ok_or_else(|| {
         anyhow::anyhow!("batch_size {} is outside 1..={MAX_BATCH}", batch_size.text)
     })?;
