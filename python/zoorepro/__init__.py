@@ -100,6 +100,10 @@ class Loader:
     decoded are left out of the batches and listed in `failed` (verify counts them as failed);
     a batch may thus hold fewer than batch_size images, and the last one usually does.
 
+    Entries of val that are not images of the set are listed in `skipped` as verify's record
+    lists them under dataset.skipped: a tar's symbolic and hard links (reason "link", never
+    followed), files that are not images, unsafe member names...
+
     val: a folder or tar that `verify --val` accepts. recipe: any `--recipe` name (a preset or a
     recipe source). model: instead of recipe, a manifest id: that model's own recipe, the one
     `zoorepro verify --model ID` feeds it, from the manifests of the zoorepro home the CLI uses
@@ -159,6 +163,16 @@ class Loader:
     def failed(self) -> List[Tuple[str, str]]:
         """The images so far that could not be read or decoded: (path within val, why)."""
         return self._raw.failed
+
+    @property
+    def skipped(self) -> List[Dict[str, Any]]:
+        """The entries of val left out of the set so far, as verify's record lists them under
+        dataset.skipped: one dict per reason, in the order the reasons first came up, with
+        `reason` ("link": a tar's symbolic or hard link, never followed; "not-an-image";
+        "unsafe-path"; ...), `count` and the `first` names (at most 20). A folder's are all
+        known once the loader is made, a tar's as its members are read (all of them once the
+        loader has given its last batch)."""
+        return [{"reason": reason, "count": count, "first": first} for reason, count, first in self._raw.skipped]
 
     def close(self) -> None:
         """Stops the decoding threads; the loader yields nothing more."""

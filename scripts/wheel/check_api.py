@@ -24,6 +24,8 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
 - preprocess and Loader with model=ID apply that model's own recipe, byte for byte the
   `zoorepro preprocess --model ID` .npy (built-in manifests, and a user's from home= or
   ZOOREPRO_HOME as the CLI finds it); recipe= with model=, or neither, is zoorepro.Error;
+- Loader.skipped lists what verify's record lists under dataset.skipped (a tar's symbolic and
+  hard links, a file that is not an image);
 - careless use: a missing folder, bad arguments (values starting with `-`, numbers out of every
   range, wrong types, bytes paths), model_fn returning wrong shapes, dtypes or NaN, or a tensor
   whose .numpy() fails, leaving a loop early, two loaders at once.
@@ -341,6 +343,39 @@ def check_model_recipe():
           "with model=, or neither, is zoorepro.Error")
 
 
+def check_skipped():
+    """Loader.skipped: a tar's link members and a file that is not an image, as verify's record
+    lists them under dataset.skipped."""
+    import io
+    import tarfile
+    files = sorted(os.path.join(shared, "imagenet-val", f) for f in os.listdir(os.path.join(shared, "imagenet-val"))
+                   if f.endswith(".JPEG"))[:4]
+    tar_path = os.path.join(scratch, "links.tar")
+    links = ["ILSVRC2012_val_99999998.JPEG", "ILSVRC2012_val_99999999.JPEG"]
+    with tarfile.open(tar_path, "w") as tar:
+        for f in files:
+            tar.add(f, arcname=os.path.basename(f))
+        for kind, name in zip((tarfile.SYMTYPE, tarfile.LNKTYPE), links):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, os.path.basename(files[0])
+            tar.addfile(info)
+        info = tarfile.TarInfo("README.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"notes"))
+    loader = zoorepro.Loader(tar_path, "torchvision", batch_size=3)
+    names = [n for batch_names, _, _ in loader for n in batch_names]
+    assert names == [os.path.basename(f) for f in files] and loader.failed == [], (names, loader.failed)
+    out = cli("--cache-dir", os.path.join(scratch, "cache-links"), "verify", "--model", MODEL,
+              "--models-dir", models_dir, "--val", tar_path, "--json", "--no-cache",
+              "--report-dir", os.path.join(scratch, "reports"))
+    record = json.loads(out.stdout)
+    assert loader.skipped == record["dataset"]["skipped"], (loader.skipped, record["dataset"]["skipped"])
+    by_reason = {s["reason"]: s for s in loader.skipped}
+    assert by_reason["link"]["count"] == 2 and by_reason["link"]["first"] == links, loader.skipped
+    assert by_reason["not-an-image"]["first"] == ["README.txt"], loader.skipped
+    print(f"Loader.skipped: {loader.skipped} (verify's dataset.skipped)")
+
+
 # Each child installs Python's SIGINT handler itself: started from a background job (`nohup
 # scripts/test_wheel.sh &`), a process inherits SIGINT ignored, and Python then installs none.
 CHILD = r"""
@@ -618,6 +653,7 @@ def check_interrupt_before_first_array():
 
 check_loader()
 check_model_recipe()
+check_skipped()
 check_evaluate()
 check_careless()
 check_interrupt()

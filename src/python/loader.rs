@@ -21,6 +21,7 @@ use pyo3::prelude::*;
 
 use super::{Error, caught, chosen_recipe, guarded, parse_compat, to_le};
 use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
+use crate::dataset::SkipLog;
 use crate::eval::batches::{Batch, Batches, Next, Plan, Recycler, SPARES};
 use crate::image::recipe::Recipe;
 
@@ -40,6 +41,9 @@ pub struct Loader {
     /// fair) against every wait of a thread that takes it again at once.
     closing: AtomicBool,
     sample_shape: Vec<usize>,
+    /// What the set's source left out, by reason: the dataset's own log, which a tar's reader
+    /// thread adds to as it streams (`verify`'s record lists it under `dataset.skipped`).
+    skipped: SkipLog,
     /// The process that made the loader, the only one where its threads run.
     pid: u32,
 }
@@ -80,14 +84,15 @@ impl Loader {
         caught(|| {
             let batch_size = Whole::of(batch_size)?;
             let threads = threads.map(Whole::of).transpose()?;
-            let (batches, sample_shape) = py.detach(|| {
+            let (batches, sample_shape, skipped) = py.detach(|| {
                 guarded(|| {
                     let recipe = chosen_recipe(recipe, model, home)?;
                     let plan = plan(recipe, batch_size, threads, shard, pillow_compat)?;
                     let dataset =
                         crate::commands::open_dataset(&val, &GroundTruthArg { ground_truth })?;
                     let shape = plan.recipe.sample_shape().to_vec();
-                    Ok((Batches::start(dataset, plan), shape))
+                    let skipped = dataset.skip_log();
+                    Ok((Batches::start(dataset, plan), shape, skipped))
                 })
             })?;
             Ok(Loader {
@@ -98,6 +103,7 @@ impl Loader {
                 }),
                 sample_shape,
                 closing: AtomicBool::new(false),
+                skipped,
                 pid: std::process::id(),
             })
         })
@@ -154,12 +160,35 @@ impl Loader {
     fn failed(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
         caught(|| py.detach(|| Ok(self.state()?.failed.clone())))
     }
+
+    /// What the set's source left out so far, as `verify`'s record lists it (`dataset.skipped`):
+    /// `(reason, count, first names)` for each reason, in the order they first came up.
+    #[getter]
+    fn skipped(&self, py: Python<'_>) -> PyResult<Vec<(String, usize, Vec<String>)>> {
+        caught(|| {
+            self.same_process()?;
+            Ok(py.detach(|| {
+                self.skipped
+                    .entries()
+                    .into_iter()
+                    .map(|(_, entries)| (entries.reason, entries.count, entries.first))
+                    .collect()
+            }))
+        })
+    }
 }
 
 impl Loader {
     /// The loader's state, refused in a process other than the one that made it: its lock may
     /// have been held by a thread that does not exist there, and its decoding threads are gone.
     fn state(&self) -> PyResult<MutexGuard<'_, State>> {
+        self.same_process()?;
+        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Refuses a process other than the one that made the loader: its locks may have been held
+    /// by a thread that does not exist there (the skip log's by a tar's reader thread).
+    fn same_process(&self) -> PyResult<()> {
         if std::process::id() != self.pid {
             return Err(Error::new_err(format!(
                 "this Loader was made in process {}, and this is process {} (a fork: a \
@@ -170,7 +199,7 @@ impl Loader {
                 std::process::id()
             )));
         }
-        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner))
+        Ok(())
     }
 
     /// One wait for a batch, with the lock held for it alone (the GIL released): a batch with no
