@@ -14,7 +14,9 @@
 #     and torch pipelines) and for --pillow-compat 12 and simd; a bad recipe or image raises
 #     zoorepro.Error with the CLI's message;
 #   - in a second venv with the wheel but without its onnxruntime dependency, `verify` exits 2
-#     with one line naming `pip install onnxruntime==PIN` (PIN: pyproject.toml's).
+#     with one line naming `pip install onnxruntime==PIN` (PIN: pyproject.toml's);
+#   - the extension (.so) is under 24 MB: stripped of its debug information (pyproject.toml's
+#     [tool.maturin] strip), it was 12.3 MB on 2026-12-07, 72.1 MB with it.
 #
 #   scripts/test_wheel.sh [--zig] [--wheel FILE]      (--wheel: test that wheel, build nothing)
 #
@@ -34,6 +36,14 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$wheel" ] || wheel="$("$repo/scripts/build_wheel.sh" "${build_args[@]}" | tail -1)"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -1)"
+so_bytes="$(python3 -c 'import sys, zipfile
+print(sum(i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist() if i.filename.endswith(".so")))' "$wheel")"
+if [ "$so_bytes" -ge $((24 * 1000 * 1000)) ]; then
+  echo "test_wheel: the wheel's extension is $so_bytes bytes unpacked, over 24 MB: is it stripped" \
+    "(pyproject.toml's [tool.maturin] strip)?" >&2
+  exit 1
+fi
+echo "the extension: $so_bytes bytes unpacked"
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT

@@ -122,21 +122,29 @@ fn set_ort_library(path: Option<PathBuf>) -> PyResult<()> {
 }
 
 /// One image's tensor, `(float32 values, shape)` (see [`le_array`]), the shape `[1, ...]` as the `.npy`
-/// of `zoorepro preprocess --recipe RECIPE FILE` has it. The image is `data` (its bytes) or the
-/// file at `path`; `pillow_compat` is the CLI's `--pillow-compat` value (default 13). The GIL
-/// is released while it decodes.
+/// of `zoorepro preprocess --recipe RECIPE FILE` (or `--model ID`) has it. The image is `data`
+/// (its bytes) or the file at `path`; `recipe` or `model` (and `home`) as [`chosen_recipe`] takes
+/// them; `pillow_compat` is the CLI's `--pillow-compat` value (default 13). The GIL is released
+/// while it decodes.
 #[pyfunction]
-#[pyo3(signature = (data, path, recipe, pillow_compat=None))]
+#[pyo3(signature = (data, path, recipe=None, model=None, home=None, pillow_compat=None))]
 fn preprocess<'py>(
     py: Python<'py>,
     data: Option<&[u8]>,
     path: Option<PathBuf>,
-    recipe: &str,
+    recipe: Option<&str>,
+    model: Option<&str>,
+    home: Option<PathBuf>,
     pillow_compat: Option<&str>,
 ) -> PyResult<(Bound<'py, PyArray1<f32>>, Vec<usize>)> {
     caught(|| {
-        let (tensor, shape) =
-            py.detach(|| guarded(|| prepare(data, path.as_deref(), recipe, pillow_compat)))?;
+        let (tensor, shape) = py.detach(|| {
+            guarded(|| {
+                let compat = parse_compat(pillow_compat)?;
+                let recipe = chosen_recipe(recipe, model, home)?;
+                prepare(data, path.as_deref(), &recipe, compat)
+            })
+        })?;
         Ok((le_array(py, tensor), shape))
     })
 }
@@ -168,6 +176,58 @@ fn resolve_recipe(name: &str) -> anyhow::Result<Recipe> {
     Ok(recipe)
 }
 
+/// The recipe of `recipe=` or of `model=`, exactly one of them: a preset or recipe source as
+/// `zoorepro preprocess --recipe NAME` resolves it, or model ID's own recipe as `zoorepro
+/// preprocess --model ID` (and `verify --model ID`) resolves it, from the manifests of the home the
+/// CLI would use.
+fn chosen_recipe(
+    recipe: Option<&str>,
+    model: Option<&str>,
+    home: Option<PathBuf>,
+) -> anyhow::Result<Recipe> {
+    match (recipe, model) {
+        (Some(name), None) => resolve_recipe(name),
+        (None, Some(id)) => model_recipe(id, home),
+        (Some(_), Some(_)) => anyhow::bail!(
+            "give recipe= or model=, not both: recipe=NAME is a preset or recipe source, model=ID \
+             that model's own recipe (as `zoorepro preprocess --model ID`)"
+        ),
+        (None, None) => anyhow::bail!(
+            "give recipe=NAME (a preset or recipe source: `zoorepro recipes`) or model=ID (that \
+             model's own recipe, the one `zoorepro verify --model ID` feeds it)"
+        ),
+    }
+}
+
+/// Model `id`'s own recipe, from the manifests of `home`, else of the home the CLI finds.
+// Keep to what src/commands/preprocess.rs's `run` calls with --model (and no --recipe).
+fn model_recipe(id: &str, home: Option<PathBuf>) -> anyhow::Result<Recipe> {
+    let home = match home {
+        Some(home) => Some(home),
+        None => cli_home()?,
+    };
+    let ctx = crate::commands::Context::new(home, None);
+    let home = ctx.home()?;
+    let manifests = ctx.manifests(&home)?;
+    let recipe = crate::model::manifest::resolve(&manifests, id)?.recipe(None)?;
+    recipe
+        .validate()
+        .map_err(|e| anyhow::anyhow!("recipe {}: {e}", recipe.name))?;
+    Ok(recipe)
+}
+
+/// `--home` as the CLI's parser has it when the flag is not given: `ZOOREPRO_HOME`'s value, with
+/// its rules (an empty one is refused), or `None`.
+fn cli_home() -> anyhow::Result<Option<PathBuf>> {
+    match Cli::try_parse_from(["zoorepro", "recipes"]) {
+        Ok(cli) => Ok(cli.home),
+        Err(e) => Err(anyhow::anyhow!(
+            "{}",
+            crate::cli::one_line_error(&e).unwrap_or_else(|| e.to_string())
+        )),
+    }
+}
+
 /// `--pillow-compat`: the CLI's default (13), and its values parsed by the CLI's own enum.
 fn parse_compat(pillow_compat: Option<&str>) -> anyhow::Result<PillowCompat> {
     Ok(match pillow_compat {
@@ -195,16 +255,14 @@ fn caught<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     })
 }
 
-/// What `zoorepro preprocess` does for one image (src/commands/preprocess.rs: the recipe checked,
-/// the file read with the same limit, the same message naming it), as a flat tensor and shape.
+/// What `zoorepro preprocess` does for one image (src/commands/preprocess.rs: the file read with
+/// the same limit, the same message naming it), as a flat tensor and shape.
 fn prepare(
     data: Option<&[u8]>,
     path: Option<&Path>,
-    recipe: &str,
-    pillow_compat: Option<&str>,
+    recipe: &Recipe,
+    compat: PillowCompat,
 ) -> anyhow::Result<(Vec<f32>, Vec<usize>)> {
-    let compat = parse_compat(pillow_compat)?;
-    let recipe = resolve_recipe(recipe)?;
     let read;
     let (bytes, what) = match (data, path) {
         (Some(bytes), _) => (bytes, "the image bytes given".to_string()),
@@ -219,7 +277,7 @@ fn prepare(
         (None, None) => anyhow::bail!("preprocess needs an image: a path or its bytes"),
     };
     let mut tensor = vec![0f32; recipe.sample_len()];
-    crate::image::pipelines::preprocess(bytes, &[(&recipe, compat)], &mut [&mut tensor])
+    crate::image::pipelines::preprocess(bytes, &[(recipe, compat)], &mut [&mut tensor])
         .remove(0)
         .with_context(|| format!("cannot preprocess {what}"))?;
     let mut shape = vec![1];

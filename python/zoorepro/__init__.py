@@ -44,28 +44,46 @@ def _onnxruntime_library() -> Optional[str]:
 _zoorepro.set_ort_library(_onnxruntime_library())
 
 
+PathLike = Union[str, bytes, "os.PathLike[str]"]
+
+
 def preprocess(
     image: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview],
-    recipe: str,
+    recipe: Optional[str] = None,
     pillow_compat: Optional[Union[str, int]] = None,
+    model: Optional[str] = None,
+    home: Optional[PathLike] = None,
 ) -> numpy.ndarray:
-    """The tensor `recipe` makes of one image: a float32 array of shape (1, ...), the same shape,
-    dtype and bytes as the .npy of `zoorepro preprocess --recipe RECIPE FILE`.
+    """The tensor a recipe makes of one image: a float32 array of shape (1, ...), the same shape,
+    dtype and bytes as the .npy of `zoorepro preprocess --recipe RECIPE FILE` (or `--model ID`).
 
     image: a path, or the file's bytes. recipe: any name `--recipe` accepts (`zoorepro recipes`
-    lists the presets). pillow_compat: `--pillow-compat` (12, 13 or "simd"; default 13).
-    Raises zoorepro.Error with the CLI's message for an unknown recipe or an unreadable image.
+    lists the presets). model: instead of recipe, a manifest id (`zoorepro models`): that model's
+    own recipe, the one `zoorepro verify --model ID` feeds it, from the manifests of the zoorepro
+    home the CLI uses (home=, else $ZOOREPRO_HOME, else the one it finds). Give recipe or model,
+    not both. pillow_compat: `--pillow-compat` (12, 13 or "simd"; default 13).
+    Raises zoorepro.Error with the CLI's message for an unknown recipe or model or an
+    unreadable image.
     """
     if isinstance(image, (bytes, bytearray, memoryview)):
         data, path = bytes(image), None
     else:
         data, path = None, _path(image, "image")
     compat = None if pillow_compat is None else str(pillow_compat)
-    raw, shape = _zoorepro.preprocess(data, path, _text(recipe, "recipe"), compat)
+    raw, shape = _zoorepro.preprocess(data, path, *_recipe_or_model(recipe, model, home), compat)
     return raw.view("<f4").reshape(shape)
 
 
-PathLike = Union[str, bytes, "os.PathLike[str]"]
+def _recipe_or_model(
+    recipe: object, model: object, home: object
+) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """recipe=, model= and home= as the extension takes them (which of recipe and model is
+    given, and that only one is, is the extension's to check)."""
+    return (
+        None if recipe is None else _text(recipe, "recipe"),
+        None if model is None else _text(model, "model"),
+        None if home is None else _path(home, "home"),
+    )
 
 
 class Loader:
@@ -82,11 +100,17 @@ class Loader:
     decoded are left out of the batches and listed in `failed` (verify counts them as failed);
     a batch may thus hold fewer than batch_size images, and the last one usually does.
 
+    Entries of val that are not images of the set are listed in `skipped` as verify's record
+    lists them under dataset.skipped: a tar's symbolic and hard links (reason "link", never
+    followed), files that are not images, unsafe member names...
+
     val: a folder or tar that `verify --val` accepts. recipe: any `--recipe` name (a preset or a
-    recipe source). batch_size: images per batch (1 to 4096; default 32, verify's). threads:
-    decoding threads (default: every core). shard: "K/N", the images `verify --shard K/N`
-    reads. ground_truth: a CSV/TSV of labels, as `--ground-truth`. pillow_compat: 12, 13 or
-    "simd" (default 13).
+    recipe source). model: instead of recipe, a manifest id: that model's own recipe, the one
+    `zoorepro verify --model ID` feeds it, from the manifests of the zoorepro home the CLI uses
+    (home=, else $ZOOREPRO_HOME, else the one it finds); give recipe or model, not both.
+    batch_size: images per batch (1 to 4096; default 32, verify's). threads: decoding threads
+    (default: every core). shard: "K/N", the images `verify --shard K/N` reads. ground_truth: a
+    CSV/TSV of labels, as `--ground-truth`. pillow_compat: 12, 13 or "simd" (default 13).
 
     Memory stays bounded: a few batches are decoded ahead. `close()` (or leaving a `with` block,
     or dropping the loader) stops the decoding threads; Ctrl-C while waiting for a batch stops
@@ -102,21 +126,26 @@ class Loader:
     def __init__(
         self,
         val: PathLike,
-        recipe: str,
+        recipe: Optional[str] = None,
         batch_size: int = 32,
         threads: Optional[int] = None,
         shard: Optional[str] = None,
         ground_truth: Optional[PathLike] = None,
         pillow_compat: Optional[Union[str, int]] = None,
+        model: Optional[str] = None,
+        home: Optional[PathLike] = None,
     ) -> None:
+        recipe_, model_, home_ = _recipe_or_model(recipe, model, home)
         self._raw = _zoorepro.Loader(
             _path(val, "val"),
-            _text(recipe, "recipe"),
+            recipe_,
             _whole(batch_size, "batch_size"),
             None if threads is None else _whole(threads, "threads"),
             None if shard is None else _text(shard, "shard"),
             None if ground_truth is None else _path(ground_truth, "ground_truth"),
             None if pillow_compat is None else str(pillow_compat),
+            model_,
+            home_,
         )
 
     def __iter__(self) -> Iterator[Tuple[List[str], numpy.ndarray, numpy.ndarray]]:
@@ -134,6 +163,16 @@ class Loader:
     def failed(self) -> List[Tuple[str, str]]:
         """The images so far that could not be read or decoded: (path within val, why)."""
         return self._raw.failed
+
+    @property
+    def skipped(self) -> List[Dict[str, Any]]:
+        """The entries of val left out of the set so far, as verify's record lists them under
+        dataset.skipped: one dict per reason, in the order the reasons first came up, with
+        `reason` ("link": a tar's symbolic or hard link, never followed; "not-an-image";
+        "unsafe-path"; ...), `count` and the `first` names (at most 20). A folder's are all
+        known once the loader is made, a tar's as its members are read (all of them once the
+        loader has given its last batch)."""
+        return [{"reason": reason, "count": count, "first": first} for reason, count, first in self._raw.skipped]
 
     def close(self) -> None:
         """Stops the decoding threads; the loader yields nothing more."""

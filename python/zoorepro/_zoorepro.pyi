@@ -12,24 +12,33 @@ class Error(Exception): ...
 def run_cli(argv: List[str], invocation: Optional[List[str]] = None) -> int: ...
 def set_ort_library(path: Optional[Union[str, PathLike[str]]]) -> None: ...
 def preprocess(
-    data: Optional[bytes], path: Optional[str], recipe: str, pillow_compat: Optional[str] = None
+    data: Optional[bytes],
+    path: Optional[str],
+    recipe: Optional[str] = None,
+    model: Optional[str] = None,
+    home: Optional[str] = None,
+    pillow_compat: Optional[str] = None,
 ) -> Tuple[numpy.ndarray, List[int]]: ...
 
 class Loader:
     def __init__(
         self,
         val: str,
-        recipe: str,
+        recipe: Optional[str],
         batch_size: int,
         threads: Optional[int] = None,
         shard: Optional[str] = None,
         ground_truth: Optional[str] = None,
         pillow_compat: Optional[str] = None,
+        model: Optional[str] = None,
+        home: Optional[str] = None,
     ) -> None: ...
     def next_batch(self) -> Optional[Tuple[List[str], List[int], numpy.ndarray, List[int]]]: ...
     def close(self) -> None: ...
     @property
     def failed(self) -> List[Tuple[str, str]]: ...
+    @property
+    def skipped(self) -> List[Tuple[str, int, List[str]]]: ...
 
 def evaluate(
     call: Callable[[numpy.ndarray, List[int]], Tuple[bytes, int]],

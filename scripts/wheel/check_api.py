@@ -21,6 +21,11 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
   process's first numpy array is KeyboardInterrupt too, not a panic of numpy's C API loading;
 - one Loader shared by two threads, and closed from another thread while one waits; a Loader
   used in a forked child is zoorepro.Error, not a hang;
+- preprocess and Loader with model=ID apply that model's own recipe, byte for byte the
+  `zoorepro preprocess --model ID` .npy (built-in manifests, and a user's from home= or
+  ZOOREPRO_HOME as the CLI finds it); recipe= with model=, or neither, is zoorepro.Error;
+- Loader.skipped lists what verify's record lists under dataset.skipped (a tar's symbolic and
+  hard links, a file that is not an image);
 - careless use: a missing folder, bad arguments (values starting with `-`, numbers out of every
   range, wrong types, bytes paths), model_fn returning wrong shapes, dtypes or NaN, or a tensor
   whose .numpy() fails, leaving a loop early, two loaders at once.
@@ -168,9 +173,11 @@ def check_evaluate():
     out = cli("--cache-dir", cache, "compare", str(record["store"]["run_id"]), str(result["run_id"]),
               "--format", "json")
     assert out.returncode == 0, out.stderr
+    pair = json.loads(out.stdout)
+    assert "native_name" not in pair["a"] and pair["b"]["native_name"] == "ort-python", (pair["a"], pair["b"])
     print(f"evaluate: onnxruntime's Python session at verify's batch {batch} and {threads} threads: "
           f"100 images, per-image top-5 and scores identical to verify's, verdict {result['verdict']} "
-          f"(marks {result['marks']}); `zoorepro compare` pairs the two runs")
+          f"(marks {result['marks']}); `zoorepro compare` pairs the two runs, the native one by its name")
 
     # like=ID: judged as `verify --like ID` judges an export, under like/ID, the record saying so.
     liked = zoorepro.evaluate(ort_model_fn(threads), sample, like=MODEL, name="mine",
@@ -270,6 +277,103 @@ def check_careless():
     assert doubles["top1_correct"] == 0 and doubles["failed"] == 0, doubles
     print("careless use: missing folders, bad arguments, wrong shapes, dtypes, class counts and "
           "None are zoorepro.Error; NaN is counted; loops left early and two loaders at once work")
+
+
+# A user's manifest (test_wheel.sh's home has none): its own recipe, an inline 96 x 96 squash.
+SQUASH = {
+    "format_version": 1, "id": "test/squash96", "framework": "test", "name": "squash96",
+    "description": "a user's model", "file": "test__squash96.onnx", "sha256": None,
+    "input": {"name": "input", "shape": ["N", 96, 96, 3], "layout": "nhwc", "dtype": "float32"},
+    "output": {"name": "logits", "classes": 1000, "label_offset": 0, "kind": "logits"},
+    "default_recipe": "squash96",
+    "recipes": [{"name": "squash96", "description": "squash to 96, BGR, caffe means",
+                 "resize_mode": "squash", "resize_size": 96, "crop_size": 96, "filter": "BILINEAR",
+                 "scale": 1.0, "mean": [103.939, 116.779, 123.68], "std": [1.0, 1.0, 1.0],
+                 "channels": "bgr", "layout": "nhwc"}],
+    "references": [],
+}
+
+MODEL_CHILD = r"""
+import sys, numpy as np, zoorepro
+x = np.concatenate([zoorepro.preprocess(p, model="test/squash96") for p in sys.argv[2:]])
+y = np.concatenate([b for _, _, b in zoorepro.Loader(sys.argv[1], model="test/squash96", batch_size=3)])
+sys.stdout.write(str(x.tobytes() == y.tobytes()) + " " + x.tobytes().hex())
+"""
+
+
+def check_model_recipe():
+    """preprocess and Loader with model=ID: the model's own recipe, as `zoorepro preprocess
+    --model ID` writes it; the home as the CLI finds it; recipe= with model=, or neither, refused."""
+    folder = os.path.join(scratch, "small")
+    paths = [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
+    home = os.path.join(scratch, "home-squash")
+    os.makedirs(os.path.join(home, "manifests"), exist_ok=True)
+    with open(os.path.join(home, "manifests", "test__squash96.json"), "w") as f:
+        json.dump(SQUASH, f)
+    npy = os.path.join(scratch, "model.npy")
+    cases = [(MODEL, None, None), ("coral/mobilenet_v1_0.5_160_quant", None, None),
+             ("pytorch/inception_v3", None, None), ("mlperf/resnet50_v1.5", None, None),
+             (MODEL, "12", None), ("test/squash96", None, home)]
+    for model, compat, home_ in cases:
+        flags = ([] if home_ is None else ["--home", home_]) + ["preprocess", "--model", model]
+        out = cli(*flags, *([] if compat is None else ["--pillow-compat", compat]), *paths, "--out", npy)
+        assert out.returncode == 0, out.stderr
+        want = np.load(npy)
+        got = np.concatenate([zoorepro.preprocess(p, model=model, pillow_compat=compat, home=home_) for p in paths])
+        assert got.shape == want.shape and got.tobytes() == want.tobytes(), (model, compat)
+        batches = [b for _, _, b in zoorepro.Loader(folder, model=model, batch_size=3, pillow_compat=compat,
+                                                   home=home_)]
+        assert np.concatenate(batches).tobytes() == want.tobytes(), (model, compat)
+    # ZOOREPRO_HOME, read as the CLI reads it (want: the user's model above, from --home).
+    env = dict(os.environ, ZOOREPRO_HOME=home)
+    child = subprocess.run([sys.executable, "-c", MODEL_CHILD, folder, *paths], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert child.stdout == "True " + want.tobytes().hex(), (child.stdout[:100], child.stderr)
+    image = paths[0]
+    for call in (lambda: zoorepro.preprocess(image, "torchvision", model=MODEL),
+                 lambda: zoorepro.Loader(folder, "torchvision", model=MODEL)):
+        expect_error(call, "recipe= or model=, not both")
+    for call in (lambda: zoorepro.preprocess(image), lambda: zoorepro.Loader(folder)):
+        expect_error(call, "recipe=NAME", "model=ID")
+    out = cli("preprocess", "--model", "no/such-model", image, "--out", npy)
+    message = expect_error(lambda: zoorepro.preprocess(image, model="no/such-model"), "no/such-model")
+    assert out.returncode == 2 and out.stderr.strip() == f"zoorepro: error: {message}", (out.stderr, message)
+    print(f"model=: preprocess and Loader byte-identical to `zoorepro preprocess --model ID` for "
+          f"{len(cases)} cases (a user's manifest from home= and ZOOREPRO_HOME among them); recipe= "
+          "with model=, or neither, is zoorepro.Error")
+
+
+def check_skipped():
+    """Loader.skipped: a tar's link members and a file that is not an image, as verify's record
+    lists them under dataset.skipped."""
+    import io
+    import tarfile
+    files = sorted(os.path.join(shared, "imagenet-val", f) for f in os.listdir(os.path.join(shared, "imagenet-val"))
+                   if f.endswith(".JPEG"))[:4]
+    tar_path = os.path.join(scratch, "links.tar")
+    links = ["ILSVRC2012_val_99999998.JPEG", "ILSVRC2012_val_99999999.JPEG"]
+    with tarfile.open(tar_path, "w") as tar:
+        for f in files:
+            tar.add(f, arcname=os.path.basename(f))
+        for kind, name in zip((tarfile.SYMTYPE, tarfile.LNKTYPE), links):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, os.path.basename(files[0])
+            tar.addfile(info)
+        info = tarfile.TarInfo("README.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"notes"))
+    loader = zoorepro.Loader(tar_path, "torchvision", batch_size=3)
+    names = [n for batch_names, _, _ in loader for n in batch_names]
+    assert names == [os.path.basename(f) for f in files] and loader.failed == [], (names, loader.failed)
+    out = cli("--cache-dir", os.path.join(scratch, "cache-links"), "verify", "--model", MODEL,
+              "--models-dir", models_dir, "--val", tar_path, "--json", "--no-cache",
+              "--report-dir", os.path.join(scratch, "reports"))
+    record = json.loads(out.stdout)
+    assert loader.skipped == record["dataset"]["skipped"], (loader.skipped, record["dataset"]["skipped"])
+    by_reason = {s["reason"]: s for s in loader.skipped}
+    assert by_reason["link"]["count"] == 2 and by_reason["link"]["first"] == links, loader.skipped
+    assert by_reason["not-an-image"]["first"] == ["README.txt"], loader.skipped
+    print(f"Loader.skipped: {loader.skipped} (verify's dataset.skipped)")
 
 
 # Each child installs Python's SIGINT handler itself: started from a background job (`nohup
@@ -548,6 +652,8 @@ def check_interrupt_before_first_array():
 
 
 check_loader()
+check_model_recipe()
+check_skipped()
 check_evaluate()
 check_careless()
 check_interrupt()

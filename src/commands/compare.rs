@@ -81,6 +81,7 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         marks: coverage(run).1,
         run: run.id,
         model_id: run.model_id.clone(),
+        native_name: run.meta.native_name().map(str::to_string),
         kind: run.key.kind,
         recipe: run.key.recipe.clone(),
         provider: run.key.provider.clone(),
@@ -196,6 +197,80 @@ impl ThumbnailSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Scores every image alike: a model run natively, as the Python `evaluate` runs one.
+    struct Constant;
+
+    impl crate::runtime::Classifier for Constant {
+        fn classify(
+            &mut self,
+            _input: &[f32],
+            samples: usize,
+            _sample_shape: [usize; 3],
+            scores: &mut Vec<f32>,
+        ) -> Result<usize, crate::runtime::RuntimeError> {
+            scores.extend((0..samples * 1001).map(|i| (i % 1001) as f32));
+            Ok(1001)
+        }
+    }
+
+    /// A native run (`zoorepro.evaluate(..., name=...)`) is shown by the caller's name beside
+    /// its model id in every format, where an ONNX run's id is shown alone.
+    #[test]
+    fn a_native_run_is_shown_by_its_name_in_every_format() {
+        use clap::Parser as _;
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cli = |args: &[&str]| {
+            let mut argv = vec!["zoorepro", "--home", repo.to_str().unwrap(), "--cache-dir"];
+            argv.push(dir.path().to_str().unwrap());
+            crate::cli::Cli::try_parse_from(argv.into_iter().chain(args.iter().copied())).unwrap()
+        };
+        let demo = repo.join("demo");
+        let mut runs = Vec::new();
+        for name in ["mine-a", "theirs-b"] {
+            let cli = cli(&[
+                "verify",
+                "--model",
+                "coral/mobilenet_v2_1.0_224_quant",
+                "--val",
+                demo.to_str().unwrap(),
+                "--limit",
+                "6",
+                "--report-dir",
+                dir.path().to_str().unwrap(),
+            ]);
+            let crate::cli::Command::Verify(args) = &cli.command else {
+                unreachable!()
+            };
+            let native = crate::commands::NativeModel {
+                framework: Some("test".into()),
+                name: name.into(),
+                checkpoint_sha256: None,
+                like: false,
+            };
+            let ctx = Context::new(cli.home.clone(), cli.cache_dir.clone());
+            let run = crate::commands::run_native(&ctx, args, native, Box::new(Constant))
+                .unwrap()
+                .unwrap();
+            runs.push(run.record.store.unwrap().run_id.to_string());
+        }
+        for format in ["json", "text", "markdown", "html"] {
+            let compare = cli(&["compare", &runs[0], &runs[1], "--format", format]);
+            let (status, out) = crate::commands::run_capturing(compare);
+            assert_eq!(status, 0, "{format}");
+            if format == "json" {
+                let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(json["a"]["native_name"], "mine-a", "{out}");
+                assert_eq!(json["b"]["native_name"], "theirs-b", "{out}");
+                continue;
+            }
+            for name in ["mine-a", "theirs-b"] {
+                let shown = format!("coral/mobilenet_v2_1.0_224_quant (native: {name})");
+                assert!(out.contains(&shown), "{format}: {out}");
+            }
+        }
+    }
 
     #[test]
     fn thumbnails_read_only_the_scored_files_under_val() {

@@ -21,7 +21,7 @@ use super::shared::record::{self, RecordParts};
 use crate::cli::MergeArgs;
 use crate::dataset::{Entry, Shard};
 use crate::eval::prediction::{Content, Prediction, Settle, Summary, content_digest};
-use crate::eval::trust::Coverage;
+use crate::eval::trust::{Coverage, Duplicates};
 use crate::eval::verdict::applicable;
 use crate::model::derived::LIKE_PREFIX;
 use crate::model::manifest::{self, ImageSetId};
@@ -212,7 +212,7 @@ fn merge_group(
     let MergedImages {
         ordered,
         content_sha256,
-        duplicate_contents,
+        duplicates,
     } = merged_images(rows, &contents);
     let store = StoreInfo {
         database: target.path().display().to_string(),
@@ -223,7 +223,7 @@ fn merge_group(
     let mut parts = record_parts(first, count, store, merging.started_at, merging.home)?;
     parts.image_set_content_sha256 = content_sha256;
     parts.coverage = coverage;
-    parts.duplicate_contents = duplicate_contents;
+    parts.duplicates = duplicates;
     let record = record::build_record(manifest, &ordered, merging.tolerance, parts);
     Ok((record, key))
 }
@@ -234,8 +234,8 @@ struct MergedImages {
     ordered: Vec<(Entry, Prediction)>,
     /// The labelled images' content digest; `None` when some content is unknown.
     content_sha256: Option<String>,
-    /// Labelled images whose content an earlier one has; `None` when some content is unknown.
-    duplicate_contents: Option<usize>,
+    /// Labelled images whose content an earlier one has (unknown when some content is).
+    duplicates: Duplicates,
 }
 
 fn merged_images(rows: Vec<Prediction>, contents: &[Option<Content>]) -> MergedImages {
@@ -262,18 +262,16 @@ fn merged_images(rows: Vec<Prediction>, contents: &[Option<Content>]) -> MergedI
         })
         .collect();
     ordered.sort_by(|a, b| a.0.file.cmp(&b.0.file));
-    let duplicate_contents = {
-        let known: Option<Vec<&[u8; 32]>> = ordered
+    let duplicates = Duplicates::of(
+        ordered
             .iter()
             .filter(|(entry, _)| entry.label.is_some())
-            .map(|(entry, _)| contents_by_name.get(entry.name.as_str()).map(|c| &c.sha256))
-            .collect();
-        known.map(crate::eval::trust::duplicate_contents)
-    };
+            .map(|(entry, _)| contents_by_name.get(entry.name.as_str()).map(|c| &c.sha256)),
+    );
     MergedImages {
         ordered,
         content_sha256,
-        duplicate_contents,
+        duplicates,
     }
 }
 
@@ -640,7 +638,7 @@ fn record_parts(
             }),
         store: Some(store),
         coverage: Coverage::Complete,
-        duplicate_contents: None,
+        duplicates: Duplicates::default(),
         provenance: Provenance {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             command_line: crate::util::invocation::command_line(),

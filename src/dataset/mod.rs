@@ -29,8 +29,7 @@ mod tar_stream;
 pub use ground_truth::{GroundTruth, GroundTruthError, GroundTruthInfo};
 pub use named_sets::{ClassSubset, LAYOUT_SET_NAMES, class_subset, layout_set_name};
 pub use shard::Shard;
-use skipped::SkipLog;
-pub use skipped::{ArchiveEnd, SkipReason, SkippedEntries};
+pub use skipped::{ArchiveEnd, SkipLog, SkipReason, SkippedEntries};
 pub(crate) use tar_stream::normalised_member_path;
 
 /// A member larger than this is not an ImageNet JPEG; defined with every other file limit.
@@ -318,6 +317,12 @@ impl Dataset {
             .into_iter()
             .map(|(_, skipped)| skipped)
             .collect()
+    }
+
+    /// The log of what was skipped, shared: it stays current while the dataset is streamed on
+    /// another thread (the Python `Loader`'s, which lists it as `verify`'s record does).
+    pub fn skip_log(&self) -> SkipLog {
+        self.skipped.clone()
     }
 
     /// How a tar ended, once it has been streamed to its end; `None` for folders.

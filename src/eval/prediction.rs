@@ -140,10 +140,11 @@ pub struct Summary {
     /// shipped ground truth: such a set is named and grouped by its labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relabelled_sha256: Option<String>,
-    /// Labelled files whose content an earlier one already has; `None` when some content is
-    /// unknown.
-    #[serde(default)]
-    pub duplicate_contents: Option<usize>,
+    /// Labelled files whose content an earlier one already has: `duplicate_contents`, `None`
+    /// when some content is unknown, and then the unread images and the duplicates among the
+    /// others (absent from summaries written before they were kept).
+    #[serde(flatten)]
+    pub duplicates: crate::eval::trust::Duplicates,
     /// Whether the run covers the whole image set it was started on; `None`: not recorded.
     #[serde(default)]
     pub coverage: Option<crate::eval::trust::Coverage>,
@@ -215,13 +216,13 @@ impl Summary {
                 labelled.iter().map(|&(name, _, label)| (name, label)),
             )
         });
-        summary.duplicate_contents = contents.and_then(|contents| {
-            let known: Option<Vec<&[u8; 32]>> = labelled_names
-                .iter()
-                .map(|&name| contents.get(name).map(|c| &c.sha256))
-                .collect();
-            known.map(crate::eval::trust::duplicate_contents)
-        });
+        if let Some(contents) = contents {
+            summary.duplicates = crate::eval::trust::Duplicates::of(
+                labelled_names
+                    .iter()
+                    .map(|&name| contents.get(name).map(|c| &c.sha256)),
+            );
+        }
         summary.image_set_sha256 = crate::model::manifest::image_set_digest(labelled_names);
         summary
     }

@@ -289,13 +289,63 @@ pub fn duplicate_contents<'a>(contents: impl IntoIterator<Item = &'a [u8; 32]>) 
     contents.into_iter().filter(|c| !seen.insert(*c)).count()
 }
 
+/// What the duplicate check of a set found. An image that could not be read has no known
+/// content, and then the set's duplicates are not all known: the count is `None` (the record's
+/// `null`, never 0), with the unread images and the duplicates among the others beside it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duplicates {
+    /// Images whose content an earlier image of the set has; `None` when not every content is
+    /// known (or the run did not record contents).
+    #[serde(default)]
+    pub duplicate_contents: Option<usize>,
+    /// With the count unknown: the images whose content is unknown (they could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread_images: Option<usize>,
+    /// With the count unknown: the duplicates among the images that were read, which the set
+    /// holds at the least (they give the duplicate-content mark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_contents_among_read: Option<usize>,
+}
+
+impl Duplicates {
+    /// The check of a set's contents, in order (`None`: that image's content is unknown).
+    pub fn of<'a>(contents: impl IntoIterator<Item = Option<&'a [u8; 32]>>) -> Duplicates {
+        let mut unread = 0;
+        let among_read = duplicate_contents(contents.into_iter().filter_map(|content| {
+            unread += usize::from(content.is_none());
+            content
+        }));
+        if unread == 0 {
+            return Duplicates {
+                duplicate_contents: Some(among_read),
+                ..Duplicates::default()
+            };
+        }
+        Duplicates {
+            duplicate_contents: None,
+            unread_images: Some(unread),
+            duplicate_contents_among_read: Some(among_read),
+        }
+    }
+
+    /// The duplicates the set is known to hold: the count, else those among the images read.
+    pub fn at_least(&self) -> usize {
+        self.duplicate_contents
+            .or(self.duplicate_contents_among_read)
+            .unwrap_or(0)
+    }
+}
+
 /// The record's account of the evaluated image set: how it is known, whether the run covers
 /// it, and what the label and duplicate checks found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageSetCheck {
     pub identity: Identity,
     pub coverage: Coverage,
-    pub duplicate_contents: usize,
+    /// `duplicate_contents` (`null` when some content is unknown), and with it unknown
+    /// `unread_images` and `duplicate_contents_among_read`.
+    #[serde(flatten)]
+    pub duplicates: Duplicates,
     pub label_disagreements: usize,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub label_disagreement_examples: Vec<LabelDisagreement>,
@@ -315,7 +365,7 @@ pub fn finish(
         identity: expected.and_then(|r| r.identity),
         identity_known: expected.is_none_or(|r| r.identity.is_some()),
         label_disagreements: check.label_disagreements,
-        duplicate_contents: check.duplicate_contents,
+        duplicate_contents: check.duplicates.at_least(),
         coverage: check.coverage,
         reference_origin: expected.map(|r| r.origin.clone()),
     };
@@ -374,7 +424,8 @@ pub struct Evidence {
     pub identity_known: bool,
     /// Labelled files named like validation files whose label is not the shipped ground truth.
     pub label_disagreements: usize,
-    /// Scored files whose content another scored file also has.
+    /// Scored files whose content another scored file also has (at least: those among the files
+    /// whose content is known).
     pub duplicate_contents: usize,
     pub coverage: Coverage,
     /// The origin of the reference the status was judged against; `None` when none was.
@@ -536,5 +587,30 @@ mod tests {
         for mark in Mark::ALL {
             assert!(json.contains(&format!("\"{}\"", mark.name())), "{json}");
         }
+    }
+
+    #[test]
+    fn an_unknown_content_leaves_the_duplicate_count_unknown_but_not_the_duplicates_found() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let known = Duplicates::of([Some(&a), Some(&b), Some(&a)]);
+        assert_eq!(known.duplicate_contents, Some(1));
+        assert_eq!((known.unread_images, known.at_least()), (None, 1));
+        let unread = Duplicates::of([Some(&a), None, Some(&a), None, Some(&b)]);
+        assert_eq!(
+            unread,
+            Duplicates {
+                duplicate_contents: None,
+                unread_images: Some(2),
+                duplicate_contents_among_read: Some(1),
+            }
+        );
+        assert_eq!(unread.at_least(), 1);
+        assert_eq!(Duplicates::of([None]).at_least(), 0);
+        let json = serde_json::to_value(Duplicates::of([Some(&a), None])).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"duplicate_contents": null, "unread_images": 1,
+                               "duplicate_contents_among_read": 0})
+        );
     }
 }

@@ -19,9 +19,11 @@ use numpy::PyArray1;
 use numpy::ndarray::ArrayView1;
 use pyo3::prelude::*;
 
-use super::{Error, caught, guarded, parse_compat, resolve_recipe, to_le};
+use super::{Error, caught, chosen_recipe, guarded, parse_compat, to_le};
 use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
+use crate::dataset::SkipLog;
 use crate::eval::batches::{Batch, Batches, Next, Plan, Recycler, SPARES};
+use crate::image::recipe::Recipe;
 
 /// How long the GIL stays released waiting for a batch before signals are checked.
 const WAIT: Duration = Duration::from_millis(100);
@@ -39,6 +41,9 @@ pub struct Loader {
     /// fair) against every wait of a thread that takes it again at once.
     closing: AtomicBool,
     sample_shape: Vec<usize>,
+    /// What the set's source left out, by reason: the dataset's own log, which a tar's reader
+    /// thread adds to as it streams (`verify`'s record lists it under `dataset.skipped`).
+    skipped: SkipLog,
     /// The process that made the loader, the only one where its threads run.
     pid: u32,
 }
@@ -62,28 +67,32 @@ enum Step {
 #[pymethods]
 impl Loader {
     #[new]
-    #[pyo3(signature = (val, recipe, batch_size, threads=None, shard=None, ground_truth=None, pillow_compat=None))]
+    #[pyo3(signature = (val, recipe, batch_size, threads=None, shard=None, ground_truth=None, pillow_compat=None, model=None, home=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         val: PathBuf,
-        recipe: &str,
+        recipe: Option<&str>,
         batch_size: &Bound<'_, PyAny>,
         threads: Option<&Bound<'_, PyAny>>,
         shard: Option<&str>,
         ground_truth: Option<PathBuf>,
         pillow_compat: Option<&str>,
+        model: Option<&str>,
+        home: Option<PathBuf>,
     ) -> PyResult<Loader> {
         caught(|| {
             let batch_size = Whole::of(batch_size)?;
             let threads = threads.map(Whole::of).transpose()?;
-            let (batches, sample_shape) = py.detach(|| {
+            let (batches, sample_shape, skipped) = py.detach(|| {
                 guarded(|| {
+                    let recipe = chosen_recipe(recipe, model, home)?;
                     let plan = plan(recipe, batch_size, threads, shard, pillow_compat)?;
                     let dataset =
                         crate::commands::open_dataset(&val, &GroundTruthArg { ground_truth })?;
                     let shape = plan.recipe.sample_shape().to_vec();
-                    Ok((Batches::start(dataset, plan), shape))
+                    let skipped = dataset.skip_log();
+                    Ok((Batches::start(dataset, plan), shape, skipped))
                 })
             })?;
             Ok(Loader {
@@ -94,6 +103,7 @@ impl Loader {
                 }),
                 sample_shape,
                 closing: AtomicBool::new(false),
+                skipped,
                 pid: std::process::id(),
             })
         })
@@ -150,12 +160,35 @@ impl Loader {
     fn failed(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
         caught(|| py.detach(|| Ok(self.state()?.failed.clone())))
     }
+
+    /// What the set's source left out so far, as `verify`'s record lists it (`dataset.skipped`):
+    /// `(reason, count, first names)` for each reason, in the order they first came up.
+    #[getter]
+    fn skipped(&self, py: Python<'_>) -> PyResult<Vec<(String, usize, Vec<String>)>> {
+        caught(|| {
+            self.same_process()?;
+            Ok(py.detach(|| {
+                self.skipped
+                    .entries()
+                    .into_iter()
+                    .map(|(_, entries)| (entries.reason, entries.count, entries.first))
+                    .collect()
+            }))
+        })
+    }
 }
 
 impl Loader {
     /// The loader's state, refused in a process other than the one that made it: its lock may
     /// have been held by a thread that does not exist there, and its decoding threads are gone.
     fn state(&self) -> PyResult<MutexGuard<'_, State>> {
+        self.same_process()?;
+        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Refuses a process other than the one that made the loader: its locks may have been held
+    /// by a thread that does not exist there (the skip log's by a tar's reader thread).
+    fn same_process(&self) -> PyResult<()> {
         if std::process::id() != self.pid {
             return Err(Error::new_err(format!(
                 "this Loader was made in process {}, and this is process {} (a fork: a \
@@ -166,7 +199,7 @@ impl Loader {
                 std::process::id()
             )));
         }
-        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner))
+        Ok(())
     }
 
     /// One wait for a batch, with the lock held for it alone (the GIL released): a batch with no
@@ -274,14 +307,13 @@ fn lent_array(
 /// The loader's arguments checked as `verify` checks its flags (the same ranges and messages,
 /// named as the Python arguments).
 fn plan(
-    recipe: &str,
+    recipe: Recipe,
     batch_size: Whole,
     threads: Option<Whole>,
     shard: Option<&str>,
     pillow_compat: Option<&str>,
 ) -> anyhow::Result<Plan> {
     let compat = parse_compat(pillow_compat)?;
-    let recipe = resolve_recipe(recipe)?;
     let batch = batch_size.within(1..=MAX_BATCH).ok_or_else(|| {
         anyhow::anyhow!("batch_size {} is outside 1..={MAX_BATCH}", batch_size.text)
     })?;

@@ -129,10 +129,10 @@ fn write_image_set_rows(out: &mut String, r: &RunRecord) {
     if let Some(check) = &r.image_set {
         let _ = writeln!(
             out,
-            "| image set check | identity {}, coverage {}, {} duplicate contents, {} labels disagreeing with the ILSVRC2012 ground truth |",
+            "| image set check | identity {}, coverage {}, {}, {} labels disagreeing with the ILSVRC2012 ground truth |",
             check.identity.name(),
             check.coverage.name(),
-            check.duplicate_contents,
+            super::duplicates_text(&check.duplicates),
             check.label_disagreements
         );
     }

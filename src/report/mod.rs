@@ -225,6 +225,21 @@ pub fn image_set_label(name: Option<&str>, images: usize, sha256: &str) -> Strin
     }
 }
 
+/// The duplicate check as the reports say it: `3 duplicate contents`, or, where some image
+/// could not be read, `duplicate contents unknown (1 image could not be read; 2 among the
+/// others)`: never a count the check could not make.
+pub fn duplicates_text(duplicates: &crate::eval::trust::Duplicates) -> String {
+    match (duplicates.duplicate_contents, duplicates.unread_images) {
+        (Some(count), _) => format!("{count} duplicate contents"),
+        (None, Some(unread)) => format!(
+            "duplicate contents unknown ({unread} {} could not be read; {} among the others)",
+            if unread == 1 { "image" } else { "images" },
+            duplicates.duplicate_contents_among_read.unwrap_or(0)
+        ),
+        (None, None) => "duplicate contents unknown".into(),
+    }
+}
+
 /// How reports name the resampling a run reproduced (`pillow_compat` as stored: "12", "13",
 /// "simd", or empty for runs with no Pillow resize of their own).
 pub fn resampling_label(pillow_compat: &str) -> String {

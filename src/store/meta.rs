@@ -64,6 +64,17 @@ pub struct OnnxMeta {
     pub like: Option<LikeInfo>,
 }
 
+impl OnnxMeta {
+    /// The caller's name for a model run natively: src/commands/verify/native.rs records such a
+    /// model as `path` `native:NAME` with verification `native`, which no ONNX file's check gives.
+    pub fn native_name(&self) -> Option<&str> {
+        if self.verification != "native" {
+            return None;
+        }
+        self.path.strip_prefix("native:")
+    }
+}
+
 /// The names of a model's one input and one output, as its graph gives them: any names are
 /// accepted, so the record says which were fed and read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +183,12 @@ impl RunMeta {
             tool_version: text(&old["tool_version"]),
             origin,
         }
+    }
+
+    /// The caller's name for a model run natively (the Python `zoorepro.evaluate`'s `name=`),
+    /// `None` for an ONNX file's run or an import.
+    pub fn native_name(&self) -> Option<&str> {
+        self.verify()?.onnx.as_ref()?.native_name()
     }
 
     pub fn verify(&self) -> Option<&VerifyMeta> {

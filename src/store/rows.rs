@@ -440,7 +440,10 @@ mod tests {
                 within_full_val: false,
                 label_disagreements: Some(0),
                 relabelled_sha256: None,
-                duplicate_contents: Some(0),
+                duplicates: crate::eval::trust::Duplicates {
+                    duplicate_contents: Some(0),
+                    ..Default::default()
+                },
                 coverage: Some(crate::eval::trust::Coverage::Complete),
                 references: Some(Vec::new()),
                 // The labelled set is a.JPEG, whose content the rows carry.

@@ -600,3 +600,66 @@ fn compare_marks_a_part_of_an_image_set() {
         text.stdout
     );
 }
+
+/// An image that cannot be read (a dangling link named like an image) leaves the duplicate check
+/// incomplete: the record says `duplicate_contents: null` and how many images went unread, in
+/// JSON, Markdown and HTML, never 0; duplicates among the images read still give the mark.
+#[test]
+fn an_unread_image_leaves_the_duplicate_count_unknown() {
+    let Some(shared) = shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let model = shared_model(&shared, SMALL);
+    let files: Vec<(String, PathBuf)> = sample_files(&shared).into_iter().take(10).collect();
+    for copies in [0, 2] {
+        let scratch = dir.path().join(format!("copies-{copies}"));
+        let val = scratch.join("val");
+        for (i, (class, file)) in files.iter().enumerate() {
+            let folder = val.join(class);
+            std::fs::create_dir_all(&folder).unwrap();
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            std::fs::copy(file, folder.join(&name)).unwrap();
+            if i < copies {
+                std::fs::copy(file, folder.join(format!("copy-{name}"))).unwrap();
+            }
+        }
+        std::os::unix::fs::symlink(
+            scratch.join("nowhere.JPEG"),
+            val.join(&files[0].0).join("dangling.JPEG"),
+        )
+        .unwrap();
+        let (_, record, stderr) = verify_json(
+            &scratch.join("cache"),
+            &scratch,
+            &val,
+            &["--model", SMALL, "--onnx", model.to_str().unwrap()],
+        );
+        assert_eq!(record["failed"], 1, "the dangling link: {stderr}");
+        let check = &record["image_set"];
+        assert!(check["duplicate_contents"].is_null(), "{check}");
+        assert_eq!(check["unread_images"], 1, "{check}");
+        assert_eq!(check["duplicate_contents_among_read"], copies, "{check}");
+        assert_eq!(
+            marks(&record).contains(&"duplicate-content".to_string()),
+            copies > 0,
+            "{check}"
+        );
+        let report = |extension: &str| {
+            let found = std::fs::read_dir(scratch.join("reports").join(SMALL))
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .find(|path| path.extension().is_some_and(|e| e == extension))
+                .unwrap_or_else(|| panic!("no .{extension} report"));
+            std::fs::read_to_string(found).unwrap()
+        };
+        let json: Value = serde_json::from_str(&report("json")).unwrap();
+        assert!(json["image_set"]["duplicate_contents"].is_null());
+        let unknown = format!(
+            "duplicate contents unknown (1 image could not be read; {copies} among the others)"
+        );
+        for format in ["md", "html"] {
+            let text = report(format);
+            assert!(text.contains(&unknown), "{format}: {text}");
+            assert!(!text.contains("0 duplicate contents"), "{format}: {text}");
+        }
+    }
+}

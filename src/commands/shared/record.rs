@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use crate::dataset::Entry;
 use crate::eval::prediction::{Outcome, Prediction};
-use crate::eval::trust::{self, Coverage, Identity, ImageSetCheck, ModelCheck};
+use crate::eval::trust::{self, Coverage, Duplicates, Identity, ImageSetCheck, ModelCheck};
 use crate::eval::verdict::{Assessment, assess};
 use crate::exit;
 use crate::model::manifest::{ImageSetId, Manifest};
@@ -243,9 +243,9 @@ pub(crate) struct RecordParts {
     pub provenance: Provenance,
     /// Whether the run covers the whole image set it was started on.
     pub coverage: Coverage,
-    /// Labelled images whose content an earlier one of the set already has; `None` when some
-    /// content is unknown.
-    pub duplicate_contents: Option<usize>,
+    /// Labelled images whose content an earlier one of the set already has (unknown, with what
+    /// was found, when some content is).
+    pub duplicates: Duplicates,
 }
 
 /// The run record of an evaluated image set, as `verify` and `merge` both report it. A drift's
@@ -499,7 +499,7 @@ fn image_set_check(
     content_known: bool,
     parts: &RecordParts,
 ) -> ImageSetCheck {
-    let (coverage, duplicate_contents) = (parts.coverage, parts.duplicate_contents);
+    let (coverage, duplicates) = (parts.coverage, parts.duplicates);
     let labels =
         trust::check_labels(ordered.iter().filter_map(|(entry, _)| {
             Some((entry.name.as_str(), entry.file.as_str(), entry.label?))
@@ -516,7 +516,7 @@ fn image_set_check(
     ImageSetCheck {
         identity,
         coverage,
-        duplicate_contents: duplicate_contents.unwrap_or(0),
+        duplicates,
         label_disagreements: labels.disagreements,
         label_disagreement_examples: labels.examples,
     }

@@ -161,7 +161,7 @@ fn image_set_check(
                 Identity::NamesAndCount
             }),
         coverage: summary.coverage.unwrap_or(Coverage::Unknown),
-        duplicate_contents: summary.duplicate_contents.unwrap_or(0),
+        duplicates: summary.duplicates,
         label_disagreements,
         label_disagreement_examples: Vec::new(),
     }

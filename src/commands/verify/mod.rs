@@ -26,7 +26,7 @@ use crate::cli::VerifyArgs;
 use crate::dataset::{Dataset, Entry, Shard};
 use crate::eval::pipeline::PipelineStats;
 use crate::eval::prediction::{Content, Outcome, Prediction, Settle, content_digest};
-use crate::eval::trust::Coverage;
+use crate::eval::trust::{Coverage, Duplicates};
 use crate::eval::verdict::applicable;
 use crate::exit;
 use crate::model::manifest::ImageSetId;
@@ -114,7 +114,7 @@ struct Shared<'a> {
     /// The labelled images' content digest (every image is hashed as it is read).
     content_sha256: Option<String>,
     /// Labelled images whose content an earlier one has.
-    duplicate_contents: Option<usize>,
+    duplicates: Duplicates,
     coverage: Coverage,
     dataset: &'a Dataset,
     /// `None` for a native run, which no ONNX Runtime ran.
@@ -144,7 +144,7 @@ impl<'a> Shared<'a> {
                 })
                 .collect(),
             content_sha256: labelled_content_digest(order),
-            duplicate_contents: labelled_duplicates(order),
+            duplicates: labelled_duplicates(order),
             coverage,
             dataset,
             runtime,
@@ -299,7 +299,7 @@ fn finish(
     let provenance = provenance(shared.runtime, member, shared.started, stats);
     let mut parts = record_parts(&member.under_test, shared.dataset, args, store, provenance);
     parts.image_set_content_sha256 = shared.content_sha256.clone();
-    parts.duplicate_contents = shared.duplicate_contents;
+    parts.duplicates = shared.duplicates;
     parts.coverage = shared.coverage;
     Ok(build_record(
         &member.under_test.manifest,
@@ -445,7 +445,7 @@ fn record_parts(
         store,
         provenance,
         coverage: Coverage::Complete,
-        duplicate_contents: None,
+        duplicates: Duplicates::default(),
     }
 }
 
@@ -459,14 +459,15 @@ fn labelled_content_digest(order: &[(Entry, Option<Content>)]) -> Option<String>
     )
 }
 
-/// Labelled images of this pass whose content an earlier one has; `None` when some is unknown.
-fn labelled_duplicates(order: &[(Entry, Option<Content>)]) -> Option<usize> {
-    let contents: Option<Vec<&[u8; 32]>> = order
-        .iter()
-        .filter(|(entry, _)| entry.label.is_some())
-        .map(|(_, content)| content.as_ref().map(|c| &c.sha256))
-        .collect();
-    contents.map(crate::eval::trust::duplicate_contents)
+/// Labelled images of this pass whose content an earlier one has (unknown where an image could
+/// not be read: it has no content).
+fn labelled_duplicates(order: &[(Entry, Option<Content>)]) -> Duplicates {
+    Duplicates::of(
+        order
+            .iter()
+            .filter(|(entry, _)| entry.label.is_some())
+            .map(|(_, content)| content.as_ref().map(|c| &c.sha256)),
+    )
 }
 
 /// JSON Lines, one object per image in dataset order, written atomically.

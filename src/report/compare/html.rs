@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Comparison, Difference, Side, class_rows, findings, listed, run_cell};
+use super::{Comparison, Difference, Side, class_rows, findings, listed, model_cell, run_cell};
 use crate::report::Render;
 use crate::report::html::compare::{ComparePage, Thumbnail};
 
@@ -47,7 +47,11 @@ fn page(
     let missing = thumbnails.iter().filter(|t| t.png.is_none()).count();
     let side = |which: &str, s: &Side| {
         (
-            format!("{which}: run {} {}", run_cell(s), s.model_id),
+            format!(
+                "{which}: run {} {}",
+                run_cell(s),
+                model_cell(s, str::to_string)
+            ),
             s.top1,
             s.top1_interval,
         )

@@ -22,6 +22,10 @@ pub use text::Text;
 pub struct Side {
     pub run: i64,
     pub model_id: String,
+    /// A model run natively (the Python `zoorepro.evaluate`): the caller's name for it, which the
+    /// formats show beside the model id as they show an ONNX run's id alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_name: Option<String>,
     pub kind: RunKind,
     pub recipe: String,
     pub provider: String,
@@ -142,7 +146,7 @@ fn sides(c: &Comparison, shown: fn(&str) -> String) -> Vec<[String; 3]> {
     let (a, b) = (&c.a, &c.b);
     vec![
         ["run".into(), run_cell(a), run_cell(b)],
-        ["model".into(), shown(&a.model_id), shown(&b.model_id)],
+        ["model".into(), model_cell(a, shown), model_cell(b, shown)],
         [
             "kind / recipe".into(),
             format!("{} / {}", a.kind, shown(&a.recipe)),
@@ -164,6 +168,15 @@ fn sides(c: &Comparison, shown: fn(&str) -> String) -> Vec<[String; 3]> {
             with_interval(b.top5, b.top5_interval),
         ],
     ]
+}
+
+/// The model a run evaluated: its id, and for a native run the caller's name for it
+/// (`pytorch/resnet50 (native: resnet50 V1)`), each through `shown`.
+fn model_cell(side: &Side, shown: fn(&str) -> String) -> String {
+    match &side.native_name {
+        Some(name) => format!("{} (native: {})", shown(&side.model_id), shown(name)),
+        None => shown(&side.model_id),
+    }
 }
 
 /// `76.130 [75.75, 76.50]`: the figure and its 95% interval.
@@ -225,6 +238,7 @@ pub(crate) mod tests {
             marks: Vec::new(),
             run,
             model_id: format!("pytorch/model{run}"),
+            native_name: None,
             kind: RunKind::Import,
             recipe: "torchvision".into(),
             provider: "cpu".into(),

@@ -114,8 +114,9 @@ fn header(record: &RunRecord) -> Markup {
             tr { th { "failed" } td.num { (record.failed) } td.muted { "counted as incorrect" } }
             @if let Some(check) = &record.image_set {
                 tr { th { "image set" } td { (check.identity.name()) }
-                     td.muted { "coverage " (check.coverage.name()) ", " (check.duplicate_contents)
-                                " duplicate contents, " (check.label_disagreements)
+                     td.muted { "coverage " (check.coverage.name()) ", "
+                                (super::duplicates_text(&check.duplicates)) ", "
+                                (check.label_disagreements)
                                 " labels disagreeing with the ILSVRC2012 ground truth" } }
             }
             @if let Some(expected) = record.references.iter().find(|r| r.expected) {
