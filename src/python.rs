@@ -22,8 +22,11 @@ use crate::image::recipe::Recipe;
 mod evaluate;
 mod loader;
 
+// Named as the `zoorepro` package re-exports it: pickle finds a class by `__module__` and
+// `__qualname__`, and `_zoorepro` alone is not importable, so an error raised in a worker process
+// (multiprocessing, a torch DataLoader's workers) could not reach the parent.
 pyo3::create_exception!(
-    _zoorepro,
+    zoorepro,
     Error,
     pyo3::exceptions::PyException,
     "A zoorepro error: the message the CLI prints after `zoorepro: error:`."

@@ -26,6 +26,8 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
   ZOOREPRO_HOME as the CLI finds it); recipe= with model=, or neither, is zoorepro.Error;
 - Loader.skipped lists what verify's record lists under dataset.skipped (a tar's symbolic and
   hard links, a file that is not an image);
+- zoorepro.Error pickles (module `zoorepro`), so an error raised in a worker process reaches
+  the parent with its message (a multiprocessing Pool, fork and spawn);
 - careless use: a missing folder, bad arguments (values starting with `-`, numbers out of every
   range, wrong types, bytes paths), model_fn returning wrong shapes, dtypes or NaN, or a tensor
   whose .numpy() fails, leaving a loop early, two loaders at once.
@@ -33,6 +35,7 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -651,6 +654,35 @@ def check_interrupt_before_first_array():
     print("Ctrl-C before the first numpy array: KeyboardInterrupt, nothing from Rust on stderr")
 
 
+POOL_CHILD = r"""
+import functools, multiprocessing, sys, zoorepro
+for method in ("fork", "spawn"):
+    with multiprocessing.get_context(method).Pool(1) as pool:
+        try:
+            pool.map(functools.partial(zoorepro.preprocess, recipe="torchvision"), [sys.argv[1]])
+            print(method, "no error", flush=True)
+        except zoorepro.Error as e:
+            print(method, type(e).__module__, type(e).__name__, e, flush=True)
+"""
+
+
+def check_error_pickles():
+    """zoorepro.Error survives pickle: a worker process's error reaches the parent whole."""
+    missing = os.path.join(scratch, "no-such-image.JPEG")
+    message = expect_error(lambda: zoorepro.preprocess(missing, "torchvision"), missing)
+    assert zoorepro.Error.__module__ == "zoorepro", zoorepro.Error.__module__
+    back = pickle.loads(pickle.dumps(zoorepro.Error(message)))
+    assert type(back) is zoorepro.Error and str(back) == message, (type(back), str(back))
+    # `-c`: the spawned worker imports no __main__ of ours, only zoorepro.preprocess by name.
+    child = subprocess.run([sys.executable, "-c", POOL_CHILD, missing], capture_output=True, text=True,
+                           timeout=120)
+    for method in ("fork", "spawn"):
+        assert f"{method} zoorepro Error {message}" in child.stdout, (method, child.stdout, child.stderr)
+    print("zoorepro.Error pickles (module zoorepro): a Pool worker's error reaches the parent with its "
+          "message, fork and spawn")
+
+
+check_error_pickles()
 check_loader()
 check_model_recipe()
 check_skipped()
