@@ -20,6 +20,7 @@ use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
 
 mod evaluate;
+mod exiting;
 mod loader;
 
 // Named as the `zoorepro` package re-exports it: pickle finds a class by `__module__` and
@@ -38,13 +39,14 @@ const PANICKED: i32 = 101;
 #[pymodule]
 fn _zoorepro(m: &Bound<'_, PyModule>) -> PyResult<()> {
     load_numpy(m.py())?;
+    exiting::register(m)?;
     m.add("Error", m.py().get_type::<Error>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(set_ort_library, m)?)?;
     m.add_function(wrap_pyfunction!(preprocess, m)?)?;
     m.add_class::<loader::Loader>()?;
-    m.add_function(wrap_pyfunction!(evaluate::evaluate, m)?)?;
+    m.add_class::<evaluate::NativePass>()?;
     Ok(())
 }
 
@@ -79,7 +81,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 fn run_cli(py: Python<'_>, argv: Vec<OsString>, invocation: Option<Vec<OsString>>) -> i32 {
     // The invocation's slot is a plain Mutex<Option<..>>: setting it cannot panic.
     crate::util::invocation::set(Some(invocation.unwrap_or_else(|| argv.clone())));
-    let status = py.detach(|| {
+    let status = exiting::detach(py, || {
         let status = catch_unwind(AssertUnwindSafe(|| cli_main(argv))).unwrap_or_else(|payload| {
             eprintln!(
                 "zoorepro: error: internal error: {}",
@@ -141,7 +143,7 @@ fn preprocess<'py>(
     pillow_compat: Option<&str>,
 ) -> PyResult<(Bound<'py, PyArray1<f32>>, Vec<usize>)> {
     caught(|| {
-        let (tensor, shape) = py.detach(|| {
+        let (tensor, shape) = exiting::detach(py, || {
             guarded(|| {
                 let compat = parse_compat(pillow_compat)?;
                 let recipe = chosen_recipe(recipe, model, home)?;

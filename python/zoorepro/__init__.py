@@ -257,8 +257,10 @@ def evaluate(
     If model_fn raises, the exception propagates once the pass has stopped: with
     checkpoint_sha256 the store holds every batch before it, whole (one transaction a batch),
     and a call with the same checkpoint_sha256 and name resumes there; without one the run is
-    deleted, since nothing could resume it. Ctrl-C (KeyboardInterrupt, raised while model_fn
-    runs) too. Other errors are zoorepro.Error with the CLI's message, naming the argument.
+    deleted, since nothing could resume it. Ctrl-C (KeyboardInterrupt, raised in model_fn or
+    while evaluate waits for the next batch) too. Other errors are zoorepro.Error with the CLI's
+    message, naming the argument. model_fn is called on this thread; the pass (reading,
+    decoding, the store) runs on a Rust thread that never calls into Python.
 
     Returns a dict: model_id, images, evaluated, failed, top1_correct, top5_correct, top1 and
     top5 (percent of images), verdict (status), marks, run_id (None with no store), reused
@@ -307,7 +309,28 @@ def evaluate(
 
     label = name if name else (model if model is not None else like)
     native = (framework, label, checkpoint_sha256, like is not None)
-    text, status, reports = _zoorepro.evaluate(call, argv, native)
+    # The pass runs on a Rust thread that never touches Python and asks for each batch's
+    # scores here: model_fn runs on this thread, called from Python (src/python/evaluate.rs).
+    run = _zoorepro.NativePass(argv, native)
+    raised: Optional[BaseException] = None
+    try:
+        while True:
+            request = run.request()
+            if request is None:
+                break
+            try:
+                run.answer(*call(*request))
+            except BaseException as e:  # noqa: BLE001 - model_fn's own, raised again once the pass stopped
+                raised = raised or e
+                run.refuse(f"model_fn raised {type(e).__name__}: {e}")
+        done, stopped = run.finish()
+    finally:
+        run.close()
+    if done is None:
+        if raised is not None:
+            raise raised
+        raise Error(stopped)
+    text, status, reports = done
     record = json.loads(text)
     store = record.get("store") or {}
     return {

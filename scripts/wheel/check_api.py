@@ -26,6 +26,9 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
   ZOOREPRO_HOME as the CLI finds it); recipe= with model=, or neither, is zoorepro.Error;
 - Loader.skipped lists what verify's record lists under dataset.skipped (a tar's symbolic and
   hard links, a file that is not an image);
+- the interpreter exits while daemon threads are inside evaluate's model_fn, preprocess or a
+  Loader: the process exits with status 0 (Python used to end those threads inside Rust frames,
+  which aborted it);
 - zoorepro.Error pickles (module `zoorepro`), so an error raised in a worker process reaches
   the parent with its message (a multiprocessing Pool, fork and spawn);
 - careless use: a missing folder, bad arguments (values starting with `-`, numbers out of every
@@ -682,6 +685,48 @@ def check_error_pickles():
           "message, fork and spawn")
 
 
+def check_exit_with_daemon_threads():
+    """The interpreter exits while daemon threads are inside zoorepro: exit status 0, no abort."""
+    image = sorted(os.path.join(root, f) for root, _, names in os.walk(sample) for f in names
+                   if f.endswith(".JPEG"))[0]
+    child = r"""
+import sys, threading, time, zoorepro
+what, sample, image, scratch = sys.argv[1:]
+busy = threading.Event()
+def spin(batch):
+    # Takes the GIL back every millisecond: the thread meets the interpreter's exit doing so.
+    busy.set()
+    while True:
+        time.sleep(0.001)
+def evaluate():
+    zoorepro.evaluate(spin, sample, model="coral/mobilenet_v2_1.0_224_quant", cache_dir=scratch,
+                      report_dir=scratch, threads=1, batch_size=4)
+def preprocess():
+    data = open(image, "rb").read()
+    while True:
+        zoorepro.preprocess(data, "torchvision")
+        busy.set()
+def loader():
+    while True:
+        for names, labels, batch in zoorepro.Loader(sample, "torchvision", batch_size=1, threads=1):
+            busy.set()
+for _ in range(2):
+    threading.Thread(target=globals()[what], daemon=True).start()
+if not busy.wait(120):
+    sys.exit("the threads never got busy")
+time.sleep(0.2)
+print("exiting", flush=True)
+"""
+    for what in ("evaluate", "preprocess", "loader"):
+        out = subprocess.run([sys.executable, "-c", child, what, sample, image, os.path.join(scratch, "cache-exit")],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0 and out.stdout == "exiting\n", (what, out.returncode, out.stdout, out.stderr[-2000:])
+        assert "Fatal" not in out.stderr and "FATAL" not in out.stderr, (what, out.stderr[-2000:])
+    print("interpreter exit with two daemon threads inside evaluate's model_fn, preprocess or a Loader: "
+          "exit status 0 each time")
+
+
+check_exit_with_daemon_threads()
 check_error_pickles()
 check_loader()
 check_model_recipe()

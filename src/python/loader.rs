@@ -19,7 +19,7 @@ use numpy::PyArray1;
 use numpy::ndarray::ArrayView1;
 use pyo3::prelude::*;
 
-use super::{Error, caught, chosen_recipe, guarded, parse_compat, to_le};
+use super::{Error, caught, chosen_recipe, exiting, guarded, parse_compat, to_le};
 use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
 use crate::dataset::SkipLog;
 use crate::eval::batches::{Batch, Batches, Next, Plan, Recycler, SPARES};
@@ -84,7 +84,7 @@ impl Loader {
         caught(|| {
             let batch_size = Whole::of(batch_size)?;
             let threads = threads.map(Whole::of).transpose()?;
-            let (batches, sample_shape, skipped) = py.detach(|| {
+            let (batches, sample_shape, skipped) = exiting::detach(py, || {
                 guarded(|| {
                     let recipe = chosen_recipe(recipe, model, home)?;
                     let plan = plan(recipe, batch_size, threads, shard, pillow_compat)?;
@@ -113,7 +113,7 @@ impl Loader {
     fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<PyBatch<'py>>> {
         caught(|| {
             loop {
-                match py.detach(|| self.wait()) {
+                match exiting::detach(py, || self.wait()) {
                     Ok(Step::Waiting) => {
                         if let Err(interrupt) = py.check_signals() {
                             self.close(py)?;
@@ -147,9 +147,9 @@ impl Loader {
             // Taken out under the lock, stopped outside it: a thread waiting in `next_batch`
             // finds the loader closed at once.
             self.closing.store(true, Ordering::Relaxed);
-            let batches = py.detach(|| Ok::<_, PyErr>(self.state()?.batches.take()))?;
+            let batches = exiting::detach(py, || Ok::<_, PyErr>(self.state()?.batches.take()))?;
             if let Some(mut batches) = batches {
-                py.detach(|| batches.close());
+                exiting::detach(py, || batches.close());
             }
             Ok(())
         })
@@ -158,7 +158,7 @@ impl Loader {
     /// Images that could not be read or decoded so far, `(path relative to the set, why)`.
     #[getter]
     fn failed(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
-        caught(|| py.detach(|| Ok(self.state()?.failed.clone())))
+        caught(|| exiting::detach(py, || Ok(self.state()?.failed.clone())))
     }
 
     /// What the set's source left out so far, as `verify`'s record lists it (`dataset.skipped`):
@@ -167,7 +167,7 @@ impl Loader {
     fn skipped(&self, py: Python<'_>) -> PyResult<Vec<(String, usize, Vec<String>)>> {
         caught(|| {
             self.same_process()?;
-            Ok(py.detach(|| {
+            Ok(exiting::detach(py, || {
                 self.skipped
                     .entries()
                     .into_iter()
