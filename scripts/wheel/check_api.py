@@ -19,6 +19,9 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
   and nothing from Rust (no panic) reaches stderr; Ctrl-C while model_fn runs raises it from
   evaluate with the batches before stored, and the rerun resumes them; Ctrl-C before the
   process's first numpy array is KeyboardInterrupt too, not a panic of numpy's C API loading;
+- each `for` over a Loader is a pass over the whole set (epochs, as a torch DataLoader's): the
+  first takes the decoding the constructor started, a later one lists the set again; a pass left
+  part-way is started over; `failed` is the pass's; an iterator still alive keeps its pass;
 - one Loader shared by two threads, and closed from another thread while one waits; a Loader
   used in a forked child is zoorepro.Error, not a hang;
 - preprocess and Loader with model=ID apply that model's own recipe, byte for byte the
@@ -726,7 +729,46 @@ print("exiting", flush=True)
           "exit status 0 each time")
 
 
+def check_loader_passes():
+    """Each `for` over a Loader is a pass over the whole set, as a torch DataLoader's epoch."""
+    small = small_set()
+    files = sorted(os.listdir(small))
+    folder = os.path.join(scratch, "passes")
+    os.makedirs(folder)
+    for name in files[:4]:
+        shutil.copyfile(os.path.join(small, name), os.path.join(folder, name))
+    with open(os.path.join(small, files[4]), "rb") as f, open(os.path.join(folder, files[4]), "wb") as cut:
+        cut.write(f.read(200))  # a JPEG cut short: a failed image, every pass
+    with open(os.path.join(folder, "notes.txt"), "w") as notes:
+        notes.write("not an image")  # skipped, every pass
+    loader = zoorepro.Loader(folder, "torchvision", batch_size=2, threads=1)
+    # Listed by the constructor: the first pass, the decoding it started, does not hold it.
+    shutil.copyfile(os.path.join(small, files[5]), os.path.join(folder, files[5]))
+    epochs, failed, skipped = [], [], []
+    for epoch in range(3):
+        epochs.append([n for names, _, _ in loader for n in names])
+        failed.append([path for path, _ in loader.failed])
+        skipped.append([(s["reason"], s["count"]) for s in loader.skipped])
+    assert epochs == [files[:4], files[:4] + [files[5]], files[:4] + [files[5]]], epochs
+    assert failed == [[files[4]]] * 3, failed
+    assert skipped == [[("not-an-image", 1)]] * 3, skipped
+    for names, _, _ in loader:
+        break
+    assert [n for names, _, _ in loader for n in names] == epochs[1]
+    held = iter(loader)
+    first, _, _ = next(held)
+    rest = [n for names, _, _ in loader for n in names]  # the held iterator keeps its pass
+    assert first + rest == epochs[1], (first, rest)
+    assert list(held) == []
+    loader.close()
+    assert list(loader) == [] and list(loader) == []
+    print("Loader passes: 3 epochs of the whole set (the first the constructor's, the next ones listing "
+          "the set again), failed and skipped per pass, a pass left part-way started over, an iterator still alive "
+          "keeps its pass, nothing after close()")
+
+
 check_exit_with_daemon_threads()
+check_loader_passes()
 check_error_pickles()
 check_loader()
 check_model_recipe()
