@@ -233,12 +233,21 @@ fn cli_home() -> anyhow::Result<Option<PathBuf>> {
     }
 }
 
-/// `--pillow-compat`: the CLI's default (13), and its values parsed by the CLI's own enum.
+/// `--pillow-compat`: the CLI's default (13), and its values parsed by the CLI's own enum, refused
+/// in the words `evaluate` gives (clap's, through `cli::one_line_error`).
 fn parse_compat(pillow_compat: Option<&str>) -> anyhow::Result<PillowCompat> {
     Ok(match pillow_compat {
         None => PillowCompatArg::V13.into(),
         Some(text) => PillowCompatArg::from_str(text, false)
-            .map_err(|_| anyhow::anyhow!("pillow_compat {text:?} is not one of 12, 13, simd"))?
+            .map_err(|_| {
+                let accepted = "accepted values: 12, 13, simd";
+                match text {
+                    "" => anyhow::anyhow!(
+                        "a value is required for pillow_compat but none was supplied; {accepted}"
+                    ),
+                    _ => anyhow::anyhow!("invalid value '{text}' for pillow_compat; {accepted}"),
+                }
+            })?
             .into(),
     })
 }

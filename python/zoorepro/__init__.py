@@ -237,12 +237,15 @@ def _whole(value: object, name: str) -> int:
 
 def _path(value: object, name: str) -> str:
     """A path argument (str, bytes or os.PathLike) as the str the extension takes, refused
-    (zoorepro.Error) when it is none of them. Bytes are decoded as os.fsdecode does, so a name
-    that is not UTF-8 reaches the file system unchanged."""
+    (zoorepro.Error) when it is none of them, or empty. Bytes are decoded as os.fsdecode does,
+    so a name that is not UTF-8 reaches the file system unchanged."""
     try:
-        return os.fsdecode(value)  # type: ignore[arg-type]
+        path = os.fsdecode(value)  # type: ignore[arg-type]
     except TypeError:
         raise Error(f"{name} must be a path (str, bytes or os.PathLike), not {type(value).__name__}") from None
+    if not path:
+        raise Error(f"{name} is an empty path: give a file or folder (\".\" for the current folder)")
+    return path
 
 
 def _text(value: object, name: str) -> str:

@@ -34,6 +34,8 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
   which aborted it);
 - zoorepro.Error pickles (module `zoorepro`), so an error raised in a worker process reaches
   the parent with its message (a multiprocessing Pool, fork and spawn);
+- messages: a number out of its range says which range and an empty path or model id says so,
+  in the same words from evaluate, Loader and preprocess, and the CLI's for the same flags;
 - careless use: a missing folder, bad arguments (values starting with `-`, numbers out of every
   range, wrong types, bytes paths), model_fn returning wrong shapes, dtypes or NaN, or a tensor
   whose .numpy() fails, leaving a loop early, two loaders at once.
@@ -767,7 +769,64 @@ def check_loader_passes():
           "keeps its pass, nothing after close()")
 
 
+def check_messages():
+    """Numbers out of range, empty paths and ids: what is wrong and what to do, in the same words
+    from evaluate, Loader and preprocess, and the CLI's for the same flags."""
+    folder = small_set()
+    image = os.path.join(folder, sorted(os.listdir(folder))[0])
+    kwargs = dict(model=MODEL, cache_dir=os.path.join(scratch, "cache-messages"),
+                  report_dir=os.path.join(scratch, "reports"))
+    ones = lambda x: np.ones((x.shape[0], 1001), np.float32)  # noqa: E731
+    huge = 2**70
+    for name, value, why in [
+        ("limit", -1, "must be at least 1"),
+        ("limit", huge, f"must be at most {2**64 - 1}"),
+        ("batch_size", -1, "-1 is outside 1..=4096"),
+        ("batch_size", huge, f"{huge} is outside 1..=4096"),
+        ("threads", -1, "must be at least 1"),
+        ("threads", 0, "must be at least 1"),
+    ]:
+        want = f"invalid value '{value}' for {name}: {why}"
+        got = expect_error(lambda: zoorepro.evaluate(ones, folder, **{**kwargs, name: value}))
+        assert got == want, (got, want)
+        if name != "limit":
+            got = expect_error(lambda: zoorepro.Loader(folder, "torchvision", **{name: value}))
+            assert got == want, (got, want)
+    for name, call in [
+        ("val", lambda: zoorepro.evaluate(ones, "", **kwargs)),
+        ("val", lambda: zoorepro.Loader("", "torchvision")),
+        ("image", lambda: zoorepro.preprocess("", "torchvision")),
+        ("cache_dir", lambda: zoorepro.evaluate(ones, folder, model=MODEL, cache_dir=b"")),
+    ]:
+        got = expect_error(call)
+        assert got == f'{name} is an empty path: give a file or folder ("." for the current folder)', got
+    got = expect_error(lambda: zoorepro.evaluate(ones, folder, **{**kwargs, "model": ""}))
+    assert got == 'no manifest has id or name "" (`zoorepro models` lists them)', got
+    compat = "invalid value '14' for pillow_compat; accepted values: 12, 13, simd"
+    for call in (lambda: zoorepro.evaluate(ones, folder, pillow_compat=14, **kwargs),
+                 lambda: zoorepro.Loader(folder, "torchvision", pillow_compat=14),
+                 lambda: zoorepro.preprocess(image, "torchvision", pillow_compat=14)):
+        assert expect_error(call) == compat, expect_error(call)
+    verify = ["--cache-dir", os.path.join(scratch, "cache-messages"), "verify", "--models-dir", models_dir]
+    for args, line in [
+        (["--model", MODEL, "--val", folder, "--limit", "-1"],
+         "invalid value '-1' for '--limit <N>': must be at least 1"),
+        (["--model", MODEL, "--val", folder, "--batch=-1"],
+         "invalid value '-1' for '--batch <N>': -1 is outside 1..=4096"),
+        (["--model", MODEL, "--val", folder, "--threads", str(huge)],
+         f"invalid value '{huge}' for '--threads <N>': {huge} is more than"),
+        (["--model", MODEL, "--val", ""], "a value is required for '--val <PATH>' but none was supplied\n"),
+        (["--model", "", "--val", folder], 'no manifest has id or name "" (`zoorepro models` lists them)\n'),
+    ]:
+        out = cli(*verify, *args)
+        assert out.returncode == 2 and out.stderr.startswith(f"zoorepro: error: {line}"), (args, out)
+        assert out.stderr.count("\n") == 1 and out.stdout == "", (args, out)
+    print("messages: numbers out of range name their range (the same words from evaluate and Loader), "
+          "empty paths and model ids say so (evaluate, Loader, preprocess); the CLI gives its one line, exit 2")
+
+
 check_exit_with_daemon_threads()
+check_messages()
 check_loader_passes()
 check_error_pickles()
 check_loader()

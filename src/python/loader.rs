@@ -27,7 +27,7 @@ use numpy::ndarray::ArrayView1;
 use pyo3::prelude::*;
 
 use super::{Error, caught, chosen_recipe, exiting, guarded, parse_compat, to_le};
-use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
+use crate::cli::{GroundTruthArg, parse_batch, parse_threads};
 use crate::dataset::{Dataset, SkipLog};
 use crate::eval::batches::{Batch, Batches, Next, Plan, Recycler, SPARES};
 use crate::image::recipe::Recipe;
@@ -117,8 +117,10 @@ impl Loader {
         home: Option<PathBuf>,
     ) -> PyResult<Loader> {
         caught(|| {
-            let batch_size = Whole::of(batch_size)?;
-            let threads = threads.map(Whole::of).transpose()?;
+            let batch_size = batch_size.str()?.to_string();
+            let threads = threads
+                .map(|n| Ok::<_, PyErr>(n.str()?.to_string()))
+                .transpose()?;
             let ground_truth = GroundTruthArg { ground_truth };
             let (batches, plan, skipped) = exiting::detach(py, || {
                 guarded(|| {
@@ -375,30 +377,6 @@ impl Drop for Loader {
     }
 }
 
-/// A Python int argument: its value where it fits an `i64` (else it is outside every range),
-/// and its digits for a message.
-#[derive(Clone)]
-struct Whole {
-    value: Option<i64>,
-    text: String,
-}
-
-impl Whole {
-    fn of(value: &Bound<'_, PyAny>) -> PyResult<Whole> {
-        Ok(Whole {
-            value: value.extract().ok(),
-            text: value.str()?.to_string(),
-        })
-    }
-
-    /// The value, where it is a count within `range`.
-    fn within(&self, range: std::ops::RangeInclusive<usize>) -> Option<usize> {
-        self.value
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| range.contains(n))
-    }
-}
-
 /// The owner of a batch's tensor while numpy uses it (the array's base object): when Python
 /// drops the last array over it, the buffer goes back to the decoding stages.
 #[pyclass(module = "zoorepro._zoorepro", frozen)]
@@ -435,29 +413,23 @@ fn lent_array(
     Ok(unsafe { PyArray1::borrow_from_array(&values, owner.clone().into_any()) })
 }
 
-/// The loader's arguments checked as `verify` checks its flags (the same ranges and messages,
-/// named as the Python arguments).
+/// The loader's arguments checked as `verify` checks its flags (the same parsers, ranges and
+/// messages, named as the Python arguments: `evaluate`'s words for the same values). The numbers
+/// come as the Python ints' digits.
 fn plan(
     recipe: Recipe,
-    batch_size: Whole,
-    threads: Option<Whole>,
+    batch_size: String,
+    threads: Option<String>,
     shard: Option<&str>,
     pillow_compat: Option<&str>,
 ) -> anyhow::Result<Plan> {
     let compat = parse_compat(pillow_compat)?;
-    let batch = batch_size.within(1..=MAX_BATCH).ok_or_else(|| {
-        anyhow::anyhow!("batch_size {} is outside 1..={MAX_BATCH}", batch_size.text)
-    })?;
+    let invalid = |name: &str, value: &str, why: String| {
+        anyhow::anyhow!("invalid value '{value}' for {name}: {why}")
+    };
+    let batch = parse_batch(&batch_size).map_err(|why| invalid("batch_size", &batch_size, why))?;
     let threads = threads
-        .map(|n| {
-            let most = max_threads();
-            n.within(1..=most).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "threads {} is outside 1..={most} (4x this machine's cores, at most 256)",
-                    n.text
-                )
-            })
-        })
+        .map(|n| parse_threads(&n).map_err(|why| invalid("threads", &n, why)))
         .transpose()?;
     // The tensor sets of verify's stages, the one queued for Python, the one Python is on and
     // the spares it gave back.
