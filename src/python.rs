@@ -20,10 +20,14 @@ use crate::image::pipelines::PillowCompat;
 use crate::image::recipe::Recipe;
 
 mod evaluate;
+mod exiting;
 mod loader;
 
+// Named as the `zoorepro` package re-exports it: pickle finds a class by `__module__` and
+// `__qualname__`, and `_zoorepro` alone is not importable, so an error raised in a worker process
+// (multiprocessing, a torch DataLoader's workers) could not reach the parent.
 pyo3::create_exception!(
-    _zoorepro,
+    zoorepro,
     Error,
     pyo3::exceptions::PyException,
     "A zoorepro error: the message the CLI prints after `zoorepro: error:`."
@@ -35,13 +39,14 @@ const PANICKED: i32 = 101;
 #[pymodule]
 fn _zoorepro(m: &Bound<'_, PyModule>) -> PyResult<()> {
     load_numpy(m.py())?;
+    exiting::register(m)?;
     m.add("Error", m.py().get_type::<Error>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(set_ort_library, m)?)?;
     m.add_function(wrap_pyfunction!(preprocess, m)?)?;
     m.add_class::<loader::Loader>()?;
-    m.add_function(wrap_pyfunction!(evaluate::evaluate, m)?)?;
+    m.add_class::<evaluate::NativePass>()?;
     Ok(())
 }
 
@@ -76,7 +81,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 fn run_cli(py: Python<'_>, argv: Vec<OsString>, invocation: Option<Vec<OsString>>) -> i32 {
     // The invocation's slot is a plain Mutex<Option<..>>: setting it cannot panic.
     crate::util::invocation::set(Some(invocation.unwrap_or_else(|| argv.clone())));
-    let status = py.detach(|| {
+    let status = exiting::detach(py, || {
         let status = catch_unwind(AssertUnwindSafe(|| cli_main(argv))).unwrap_or_else(|payload| {
             eprintln!(
                 "zoorepro: error: internal error: {}",
@@ -138,7 +143,7 @@ fn preprocess<'py>(
     pillow_compat: Option<&str>,
 ) -> PyResult<(Bound<'py, PyArray1<f32>>, Vec<usize>)> {
     caught(|| {
-        let (tensor, shape) = py.detach(|| {
+        let (tensor, shape) = exiting::detach(py, || {
             guarded(|| {
                 let compat = parse_compat(pillow_compat)?;
                 let recipe = chosen_recipe(recipe, model, home)?;
@@ -228,12 +233,21 @@ fn cli_home() -> anyhow::Result<Option<PathBuf>> {
     }
 }
 
-/// `--pillow-compat`: the CLI's default (13), and its values parsed by the CLI's own enum.
+/// `--pillow-compat`: the CLI's default (13), and its values parsed by the CLI's own enum, refused
+/// in the words `evaluate` gives (clap's, through `cli::one_line_error`).
 fn parse_compat(pillow_compat: Option<&str>) -> anyhow::Result<PillowCompat> {
     Ok(match pillow_compat {
         None => PillowCompatArg::V13.into(),
         Some(text) => PillowCompatArg::from_str(text, false)
-            .map_err(|_| anyhow::anyhow!("pillow_compat {text:?} is not one of 12, 13, simd"))?
+            .map_err(|_| {
+                let accepted = "accepted values: 12, 13, simd";
+                match text {
+                    "" => anyhow::anyhow!(
+                        "a value is required for pillow_compat but none was supplied; {accepted}"
+                    ),
+                    _ => anyhow::anyhow!("invalid value '{text}' for pillow_compat; {accepted}"),
+                }
+            })?
             .into(),
     })
 }

@@ -112,10 +112,18 @@ class Loader:
     (default: every core). shard: "K/N", the images `verify --shard K/N` reads. ground_truth: a
     CSV/TSV of labels, as `--ground-truth`. pillow_compat: 12, 13 or "simd" (default 13).
 
+    Each `for` over the loader (each `iter(loader)`) is a pass over the whole set, as with a torch
+    DataLoader: `for epoch in range(2): for names, labels, batch in loader:` gives every image
+    each epoch. The first pass takes the decoding the constructor started; a later `iter()`
+    starts a new pass (the set opened again, `failed` and `skipped` emptied) once the previous
+    one ended or was left part-way (its iterator dropped after batches were taken: a `break`),
+    stopping its threads. An iterator still in use keeps its pass, so threads iterating one loader share it;
+    `next(loader)` takes the next batch of the pass under way, which the next `for` continues.
+
     Memory stays bounded: a few batches are decoded ahead. `close()` (or leaving a `with` block,
-    or dropping the loader) stops the decoding threads; Ctrl-C while waiting for a batch stops
-    them and raises KeyboardInterrupt. Errors (a missing folder, a bad recipe, a damaged tar) are
-    zoorepro.Error with the CLI's message.
+    or dropping the loader) stops the decoding threads for good; Ctrl-C while waiting for a
+    batch stops them, ends the pass and raises KeyboardInterrupt. Errors (a missing folder, a
+    bad recipe, a damaged tar) are zoorepro.Error with the CLI's message.
 
     A loader may be shared by threads (each batch goes to one of them) and closed from any
     thread, which ends another's wait. It belongs to the process that made it: after `fork()`
@@ -149,19 +157,15 @@ class Loader:
         )
 
     def __iter__(self) -> Iterator[Tuple[List[str], numpy.ndarray, numpy.ndarray]]:
-        return self
+        return _Pass(self._raw)
 
     def __next__(self) -> Tuple[List[str], numpy.ndarray, numpy.ndarray]:
-        got = self._raw.next_batch()
-        if got is None:
-            raise StopIteration
-        names, labels, data, shape = got
-        batch = data.view("<f4").reshape(shape)
-        return names, numpy.array(labels, dtype=numpy.int64), batch
+        return _item(self._raw.next_batch(None))
 
     @property
     def failed(self) -> List[Tuple[str, str]]:
-        """The images so far that could not be read or decoded: (path within val, why)."""
+        """The images of the pass under way (or last ended) so far that could not be read or
+        decoded: (path within val, why). A new pass starts it empty."""
         return self._raw.failed
 
     @property
@@ -171,7 +175,7 @@ class Loader:
         `reason` ("link": a tar's symbolic or hard link, never followed; "not-an-image";
         "unsafe-path"; ...), `count` and the `first` names (at most 20). A folder's are all
         known once the loader is made, a tar's as its members are read (all of them once the
-        loader has given its last batch)."""
+        loader has given its last batch). It is the pass's: a new pass starts it empty."""
         return [{"reason": reason, "count": count, "first": first} for reason, count, first in self._raw.skipped]
 
     def close(self) -> None:
@@ -185,6 +189,45 @@ class Loader:
         self.close()
 
 
+def _item(got: Any) -> Tuple[List[str], numpy.ndarray, numpy.ndarray]:
+    """A batch from the extension as a Loader yields it; StopIteration after the last."""
+    if got is None:
+        raise StopIteration
+    names, labels, data, shape = got
+    batch = data.view("<f4").reshape(shape)
+    return names, numpy.array(labels, dtype=numpy.int64), batch
+
+
+class _Pass:
+    """One pass over a Loader's images: what `iter(loader)` gives. While it is alive its pass
+    is not replaced by another `iter()`; dropped (a `break`) or exhausted, it lets it be."""
+
+    _id: Optional[int] = None
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self._id = raw.begin()
+
+    def __iter__(self) -> "_Pass":
+        return self
+
+    def __next__(self) -> Tuple[List[str], numpy.ndarray, numpy.ndarray]:
+        if self._id is None:
+            raise StopIteration
+        got = self._raw.next_batch(self._id)
+        if got is None:
+            self._leave()
+        return _item(got)
+
+    def _leave(self) -> None:
+        if self._id is not None:
+            done, self._id = self._id, None
+            self._raw.end(done)
+
+    def __del__(self) -> None:
+        self._leave()
+
+
 def _whole(value: object, name: str) -> int:
     """An int argument, refused (zoorepro.Error) when it is not a whole number."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -194,12 +237,15 @@ def _whole(value: object, name: str) -> int:
 
 def _path(value: object, name: str) -> str:
     """A path argument (str, bytes or os.PathLike) as the str the extension takes, refused
-    (zoorepro.Error) when it is none of them. Bytes are decoded as os.fsdecode does, so a name
-    that is not UTF-8 reaches the file system unchanged."""
+    (zoorepro.Error) when it is none of them, or empty. Bytes are decoded as os.fsdecode does,
+    so a name that is not UTF-8 reaches the file system unchanged."""
     try:
-        return os.fsdecode(value)  # type: ignore[arg-type]
+        path = os.fsdecode(value)  # type: ignore[arg-type]
     except TypeError:
         raise Error(f"{name} must be a path (str, bytes or os.PathLike), not {type(value).__name__}") from None
+    if not path:
+        raise Error(f"{name} is an empty path: give a file or folder (\".\" for the current folder)")
+    return path
 
 
 def _text(value: object, name: str) -> str:
@@ -257,8 +303,10 @@ def evaluate(
     If model_fn raises, the exception propagates once the pass has stopped: with
     checkpoint_sha256 the store holds every batch before it, whole (one transaction a batch),
     and a call with the same checkpoint_sha256 and name resumes there; without one the run is
-    deleted, since nothing could resume it. Ctrl-C (KeyboardInterrupt, raised while model_fn
-    runs) too. Other errors are zoorepro.Error with the CLI's message, naming the argument.
+    deleted, since nothing could resume it. Ctrl-C (KeyboardInterrupt, raised in model_fn or
+    while evaluate waits for the next batch) too. Other errors are zoorepro.Error with the CLI's
+    message, naming the argument. model_fn is called on this thread; the pass (reading,
+    decoding, the store) runs on a Rust thread that never calls into Python.
 
     Returns a dict: model_id, images, evaluated, failed, top1_correct, top5_correct, top1 and
     top5 (percent of images), verdict (status), marks, run_id (None with no store), reused
@@ -307,7 +355,28 @@ def evaluate(
 
     label = name if name else (model if model is not None else like)
     native = (framework, label, checkpoint_sha256, like is not None)
-    text, status, reports = _zoorepro.evaluate(call, argv, native)
+    # The pass runs on a Rust thread that never touches Python and asks for each batch's
+    # scores here: model_fn runs on this thread, called from Python (src/python/evaluate.rs).
+    run = _zoorepro.NativePass(argv, native)
+    raised: Optional[BaseException] = None
+    try:
+        while True:
+            request = run.request()
+            if request is None:
+                break
+            try:
+                run.answer(*call(*request))
+            except BaseException as e:  # noqa: BLE001 - model_fn's own, raised again once the pass stopped
+                raised = raised or e
+                run.refuse(f"model_fn raised {type(e).__name__}: {e}")
+        done, stopped = run.finish()
+    finally:
+        run.close()
+    if done is None:
+        if raised is not None:
+            raise raised
+        raise Error(stopped)
+    text, status, reports = done
     record = json.loads(text)
     store = record.get("store") or {}
     return {

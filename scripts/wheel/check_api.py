@@ -19,6 +19,9 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
   and nothing from Rust (no panic) reaches stderr; Ctrl-C while model_fn runs raises it from
   evaluate with the batches before stored, and the rerun resumes them; Ctrl-C before the
   process's first numpy array is KeyboardInterrupt too, not a panic of numpy's C API loading;
+- each `for` over a Loader is a pass over the whole set (epochs, as a torch DataLoader's): the
+  first takes the decoding the constructor started, a later one lists the set again; a pass left
+  part-way is started over; `failed` is the pass's; an iterator still alive keeps its pass;
 - one Loader shared by two threads, and closed from another thread while one waits; a Loader
   used in a forked child is zoorepro.Error, not a hang;
 - preprocess and Loader with model=ID apply that model's own recipe, byte for byte the
@@ -26,6 +29,13 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
   ZOOREPRO_HOME as the CLI finds it); recipe= with model=, or neither, is zoorepro.Error;
 - Loader.skipped lists what verify's record lists under dataset.skipped (a tar's symbolic and
   hard links, a file that is not an image);
+- the interpreter exits while daemon threads are inside evaluate's model_fn, preprocess or a
+  Loader: the process exits with status 0 (Python used to end those threads inside Rust frames,
+  which aborted it);
+- zoorepro.Error pickles (module `zoorepro`), so an error raised in a worker process reaches
+  the parent with its message (a multiprocessing Pool, fork and spawn);
+- messages: a number out of its range says which range and an empty path or model id says so,
+  in the same words from evaluate, Loader and preprocess, and the CLI's for the same flags;
 - careless use: a missing folder, bad arguments (values starting with `-`, numbers out of every
   range, wrong types, bytes paths), model_fn returning wrong shapes, dtypes or NaN, or a tensor
   whose .numpy() fails, leaving a loop early, two loaders at once.
@@ -33,6 +43,7 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -651,6 +662,173 @@ def check_interrupt_before_first_array():
     print("Ctrl-C before the first numpy array: KeyboardInterrupt, nothing from Rust on stderr")
 
 
+POOL_CHILD = r"""
+import functools, multiprocessing, sys, zoorepro
+for method in ("fork", "spawn"):
+    with multiprocessing.get_context(method).Pool(1) as pool:
+        try:
+            pool.map(functools.partial(zoorepro.preprocess, recipe="torchvision"), [sys.argv[1]])
+            print(method, "no error", flush=True)
+        except zoorepro.Error as e:
+            print(method, type(e).__module__, type(e).__name__, e, flush=True)
+"""
+
+
+def check_error_pickles():
+    """zoorepro.Error survives pickle: a worker process's error reaches the parent whole."""
+    missing = os.path.join(scratch, "no-such-image.JPEG")
+    message = expect_error(lambda: zoorepro.preprocess(missing, "torchvision"), missing)
+    assert zoorepro.Error.__module__ == "zoorepro", zoorepro.Error.__module__
+    back = pickle.loads(pickle.dumps(zoorepro.Error(message)))
+    assert type(back) is zoorepro.Error and str(back) == message, (type(back), str(back))
+    # `-c`: the spawned worker imports no __main__ of ours, only zoorepro.preprocess by name.
+    child = subprocess.run([sys.executable, "-c", POOL_CHILD, missing], capture_output=True, text=True,
+                           timeout=120)
+    for method in ("fork", "spawn"):
+        assert f"{method} zoorepro Error {message}" in child.stdout, (method, child.stdout, child.stderr)
+    print("zoorepro.Error pickles (module zoorepro): a Pool worker's error reaches the parent with its "
+          "message, fork and spawn")
+
+
+def check_exit_with_daemon_threads():
+    """The interpreter exits while daemon threads are inside zoorepro: exit status 0, no abort."""
+    image = sorted(os.path.join(root, f) for root, _, names in os.walk(sample) for f in names
+                   if f.endswith(".JPEG"))[0]
+    child = r"""
+import sys, threading, time, zoorepro
+what, sample, image, scratch = sys.argv[1:]
+busy = threading.Event()
+def spin(batch):
+    # Takes the GIL back every millisecond: the thread meets the interpreter's exit doing so.
+    busy.set()
+    while True:
+        time.sleep(0.001)
+def evaluate():
+    zoorepro.evaluate(spin, sample, model="coral/mobilenet_v2_1.0_224_quant", cache_dir=scratch,
+                      report_dir=scratch, threads=1, batch_size=4)
+def preprocess():
+    data = open(image, "rb").read()
+    while True:
+        zoorepro.preprocess(data, "torchvision")
+        busy.set()
+def loader():
+    while True:
+        for names, labels, batch in zoorepro.Loader(sample, "torchvision", batch_size=1, threads=1):
+            busy.set()
+for _ in range(2):
+    threading.Thread(target=globals()[what], daemon=True).start()
+if not busy.wait(120):
+    sys.exit("the threads never got busy")
+time.sleep(0.2)
+print("exiting", flush=True)
+"""
+    for what in ("evaluate", "preprocess", "loader"):
+        out = subprocess.run([sys.executable, "-c", child, what, sample, image, os.path.join(scratch, "cache-exit")],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0 and out.stdout == "exiting\n", (what, out.returncode, out.stdout, out.stderr[-2000:])
+        assert "Fatal" not in out.stderr and "FATAL" not in out.stderr, (what, out.stderr[-2000:])
+    print("interpreter exit with two daemon threads inside evaluate's model_fn, preprocess or a Loader: "
+          "exit status 0 each time")
+
+
+def check_loader_passes():
+    """Each `for` over a Loader is a pass over the whole set, as a torch DataLoader's epoch."""
+    small = small_set()
+    files = sorted(os.listdir(small))
+    folder = os.path.join(scratch, "passes")
+    os.makedirs(folder)
+    for name in files[:4]:
+        shutil.copyfile(os.path.join(small, name), os.path.join(folder, name))
+    with open(os.path.join(small, files[4]), "rb") as f, open(os.path.join(folder, files[4]), "wb") as cut:
+        cut.write(f.read(200))  # a JPEG cut short: a failed image, every pass
+    with open(os.path.join(folder, "notes.txt"), "w") as notes:
+        notes.write("not an image")  # skipped, every pass
+    loader = zoorepro.Loader(folder, "torchvision", batch_size=2, threads=1)
+    # Listed by the constructor: the first pass, the decoding it started, does not hold it.
+    shutil.copyfile(os.path.join(small, files[5]), os.path.join(folder, files[5]))
+    epochs, failed, skipped = [], [], []
+    for epoch in range(3):
+        epochs.append([n for names, _, _ in loader for n in names])
+        failed.append([path for path, _ in loader.failed])
+        skipped.append([(s["reason"], s["count"]) for s in loader.skipped])
+    assert epochs == [files[:4], files[:4] + [files[5]], files[:4] + [files[5]]], epochs
+    assert failed == [[files[4]]] * 3, failed
+    assert skipped == [[("not-an-image", 1)]] * 3, skipped
+    for names, _, _ in loader:
+        break
+    assert [n for names, _, _ in loader for n in names] == epochs[1]
+    held = iter(loader)
+    first, _, _ = next(held)
+    rest = [n for names, _, _ in loader for n in names]  # the held iterator keeps its pass
+    assert first + rest == epochs[1], (first, rest)
+    assert list(held) == []
+    loader.close()
+    assert list(loader) == [] and list(loader) == []
+    print("Loader passes: 3 epochs of the whole set (the first the constructor's, the next ones listing "
+          "the set again), failed and skipped per pass, a pass left part-way started over, an iterator still alive "
+          "keeps its pass, nothing after close()")
+
+
+def check_messages():
+    """Numbers out of range, empty paths and ids: what is wrong and what to do, in the same words
+    from evaluate, Loader and preprocess, and the CLI's for the same flags."""
+    folder = small_set()
+    image = os.path.join(folder, sorted(os.listdir(folder))[0])
+    kwargs = dict(model=MODEL, cache_dir=os.path.join(scratch, "cache-messages"),
+                  report_dir=os.path.join(scratch, "reports"))
+    ones = lambda x: np.ones((x.shape[0], 1001), np.float32)  # noqa: E731
+    huge = 2**70
+    for name, value, why in [
+        ("limit", -1, "must be at least 1"),
+        ("limit", huge, f"must be at most {2**64 - 1}"),
+        ("batch_size", -1, "-1 is outside 1..=4096"),
+        ("batch_size", huge, f"{huge} is outside 1..=4096"),
+        ("threads", -1, "must be at least 1"),
+        ("threads", 0, "must be at least 1"),
+    ]:
+        want = f"invalid value '{value}' for {name}: {why}"
+        got = expect_error(lambda: zoorepro.evaluate(ones, folder, **{**kwargs, name: value}))
+        assert got == want, (got, want)
+        if name != "limit":
+            got = expect_error(lambda: zoorepro.Loader(folder, "torchvision", **{name: value}))
+            assert got == want, (got, want)
+    for name, call in [
+        ("val", lambda: zoorepro.evaluate(ones, "", **kwargs)),
+        ("val", lambda: zoorepro.Loader("", "torchvision")),
+        ("image", lambda: zoorepro.preprocess("", "torchvision")),
+        ("cache_dir", lambda: zoorepro.evaluate(ones, folder, model=MODEL, cache_dir=b"")),
+    ]:
+        got = expect_error(call)
+        assert got == f'{name} is an empty path: give a file or folder ("." for the current folder)', got
+    got = expect_error(lambda: zoorepro.evaluate(ones, folder, **{**kwargs, "model": ""}))
+    assert got == 'no manifest has id or name "" (`zoorepro models` lists them)', got
+    compat = "invalid value '14' for pillow_compat; accepted values: 12, 13, simd"
+    for call in (lambda: zoorepro.evaluate(ones, folder, pillow_compat=14, **kwargs),
+                 lambda: zoorepro.Loader(folder, "torchvision", pillow_compat=14),
+                 lambda: zoorepro.preprocess(image, "torchvision", pillow_compat=14)):
+        assert expect_error(call) == compat, expect_error(call)
+    verify = ["--cache-dir", os.path.join(scratch, "cache-messages"), "verify", "--models-dir", models_dir]
+    for args, line in [
+        (["--model", MODEL, "--val", folder, "--limit", "-1"],
+         "invalid value '-1' for '--limit <N>': must be at least 1"),
+        (["--model", MODEL, "--val", folder, "--batch=-1"],
+         "invalid value '-1' for '--batch <N>': -1 is outside 1..=4096"),
+        (["--model", MODEL, "--val", folder, "--threads", str(huge)],
+         f"invalid value '{huge}' for '--threads <N>': {huge} is more than"),
+        (["--model", MODEL, "--val", ""], "a value is required for '--val <PATH>' but none was supplied\n"),
+        (["--model", "", "--val", folder], 'no manifest has id or name "" (`zoorepro models` lists them)\n'),
+    ]:
+        out = cli(*verify, *args)
+        assert out.returncode == 2 and out.stderr.startswith(f"zoorepro: error: {line}"), (args, out)
+        assert out.stderr.count("\n") == 1 and out.stdout == "", (args, out)
+    print("messages: numbers out of range name their range (the same words from evaluate and Loader), "
+          "empty paths and model ids say so (evaluate, Loader, preprocess); the CLI gives its one line, exit 2")
+
+
+check_exit_with_daemon_threads()
+check_messages()
+check_loader_passes()
+check_error_pickles()
 check_loader()
 check_model_recipe()
 check_skipped()

@@ -49,17 +49,44 @@ pub fn max_threads() -> usize {
     cores.saturating_mul(4).min(256)
 }
 
-fn parse_whole(s: &str) -> Result<usize, String> {
-    s.trim()
-        .parse::<usize>()
-        .map_err(|_| format!("'{s}' is not a whole number"))
+/// A whole number as typed, negative or beyond every count included (saturated): a parser then
+/// says which range it is outside of, not that `-1` or `2**70` is no number.
+fn parse_whole(s: &str) -> Result<i128, String> {
+    let text = s.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{s}' is not a whole number"));
+    }
+    let magnitude = digits.bytes().fold(0i128, |n, digit| {
+        n.saturating_mul(10)
+            .saturating_add(i128::from(digit - b'0'))
+    });
+    Ok(if negative { -magnitude } else { magnitude })
 }
 
-fn parse_count(s: &str) -> Result<usize, String> {
-    match parse_whole(s)? {
-        0 => Err("must be at least 1".into()),
-        n => Ok(n),
-    }
+/// A whole number within `low..=high`, else `outside(n)`'s refusal.
+fn whole_within(
+    s: &str,
+    low: usize,
+    high: usize,
+    outside: impl FnOnce(i128) -> String,
+) -> Result<usize, String> {
+    let n = parse_whole(s)?;
+    usize::try_from(n)
+        .ok()
+        .filter(|n| (low..=high).contains(n))
+        .ok_or_else(|| outside(n))
+}
+
+/// A count: at least 1 (`--limit`, `--samples`).
+pub fn parse_count(s: &str) -> Result<usize, String> {
+    whole_within(s, 1, usize::MAX, |n| match n {
+        ..1 => "must be at least 1".into(),
+        _ => format!("must be at most {}", usize::MAX),
+    })
 }
 
 /// A run id; a model id in its place is told where run ids come from.
@@ -74,29 +101,27 @@ fn parse_run_id(s: &str) -> Result<i64, String> {
     }
 }
 
-fn parse_batch(s: &str) -> Result<usize, String> {
-    match parse_whole(s)? {
-        n @ 1..=MAX_BATCH => Ok(n),
-        n => Err(format!("{n} is outside 1..={MAX_BATCH}")),
-    }
+/// Images per batch: `1..=MAX_BATCH`.
+pub fn parse_batch(s: &str) -> Result<usize, String> {
+    whole_within(s, 1, MAX_BATCH, |_| {
+        format!("{} is outside 1..={MAX_BATCH}", s.trim())
+    })
 }
 
-fn parse_threads(s: &str) -> Result<usize, String> {
+/// Threads: `1..=max_threads()`.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
     let most = max_threads();
-    match parse_whole(s)? {
-        0 => Err("must be at least 1".into()),
-        n if n > most => Err(format!(
-            "{n} is more than {most} (4x this machine's cores, at most 256)"
-        )),
-        n => Ok(n),
-    }
+    whole_within(s, 1, most, |n| match n {
+        ..1 => "must be at least 1".into(),
+        _ => format!(
+            "{} is more than {most} (4x this machine's cores, at most 256)",
+            s.trim()
+        ),
+    })
 }
 
 fn parse_repeats(s: &str) -> Result<usize, String> {
-    match parse_whole(s)? {
-        n @ 1..=1000 => Ok(n),
-        n => Err(format!("{n} is outside 1..=1000")),
-    }
+    whole_within(s, 1, 1000, |_| format!("{} is outside 1..=1000", s.trim()))
 }
 
 /// A gap in percentage points: NaN would make every comparison false (an exact match reported as
@@ -286,12 +311,12 @@ pub struct VerifyArgs {
     /// Samples per inference call (1: one at a time) [default: the model's fixed batch, else 32].
     /// At most 4096, and at most what keeps the batch's input tensors within 2 GiB (about 890
     /// at 224x224, 500 at 299x299).
-    #[arg(long, value_name = "N", value_parser = parse_batch)]
+    #[arg(long, value_name = "N", value_parser = parse_batch, allow_negative_numbers = true)]
     pub batch: Option<usize>,
 
     /// ONNX Runtime intra-op threads, and image decoding threads [default: all cores; at most 4x
     /// the cores, and 256].
-    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    #[arg(long, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 
     #[command(flatten)]
@@ -301,7 +326,7 @@ pub struct VerifyArgs {
     pub provider: ProviderArg,
 
     /// Evaluate only the first N images in dataset order (N >= 1).
-    #[arg(long, value_name = "N", value_parser = parse_count)]
+    #[arg(long, value_name = "N", value_parser = parse_count, allow_negative_numbers = true)]
     pub limit: Option<usize>,
 
     /// Neither read nor write the prediction store.
@@ -363,7 +388,7 @@ pub struct PreprocessArgs {
     pub out: PathBuf,
 
     /// Image decoding threads [default: all cores]; each holds one decoded image at a time.
-    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    #[arg(long, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 
     /// Leave out images that cannot be preprocessed instead of failing: each is named on stderr
@@ -391,7 +416,13 @@ pub struct DeterminismArgs {
     pub labels: GroundTruthArg,
 
     /// Images to test, chosen reproducibly from --val (the same names whatever the layout).
-    #[arg(long, default_value_t = 64, value_name = "N", value_parser = parse_count)]
+    #[arg(
+        long,
+        default_value_t = 64,
+        value_name = "N",
+        value_parser = parse_count,
+        allow_negative_numbers = true
+    )]
     pub samples: usize,
 
     /// Batch sizes to compare with running each image alone (batch 1 always runs); each at most
@@ -401,17 +432,30 @@ pub struct DeterminismArgs {
         value_delimiter = ',',
         default_value = "1,8,32",
         value_name = "B,...",
-        value_parser = parse_batch
+        value_parser = parse_batch,
+        allow_negative_numbers = true
     )]
     pub batch_sizes: Vec<usize>,
 
     /// Times every run is repeated in the same session (at least 2 to test repeatability; at most 1000).
-    #[arg(long, default_value_t = 2, value_name = "R", value_parser = parse_repeats)]
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "R",
+        value_parser = parse_repeats,
+        allow_negative_numbers = true
+    )]
     pub repeats: usize,
 
     /// ONNX Runtime intra-op thread counts; the first is the reference [default: all cores; each
     /// at most 4x the cores, and 256]. The images are decoded with the largest of them.
-    #[arg(long, value_delimiter = ',', value_name = "N,...", value_parser = parse_threads)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "N,...",
+        value_parser = parse_threads,
+        allow_negative_numbers = true
+    )]
     pub threads: Vec<usize>,
 
     #[command(flatten)]
@@ -465,7 +509,13 @@ pub struct ExplainArgs {
     pub labels: GroundTruthArg,
 
     /// Images to test, chosen reproducibly from --val (the whole set when it is smaller).
-    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = parse_count)]
+    #[arg(
+        long,
+        default_value_t = 1000,
+        value_name = "N",
+        value_parser = parse_count,
+        allow_negative_numbers = true
+    )]
     pub samples: usize,
 
     /// A reference prediction set: a run id, or a model id standing for its newest complete run
@@ -481,7 +531,7 @@ pub struct ExplainArgs {
     pub no_sources: bool,
 
     /// ONNX Runtime intra-op threads, and image decoding threads [default: all cores].
-    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    #[arg(long, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 
     #[command(flatten)]
@@ -531,7 +581,7 @@ pub struct GroundTruthArg {
 pub struct DecodeThreadsArg {
     /// Image decoding threads, when they should differ from --threads [default: --threads, else
     /// all cores]. Each holds one decoded image at a time: peak memory grows with their number.
-    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    #[arg(long, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
     pub decode_threads: Option<usize>,
 }
 
@@ -576,7 +626,10 @@ pub fn one_line_error(error: &clap::Error) -> Option<String> {
             } else {
                 format!("invalid value '{value}' for '{flag}'")
             };
-            if let Some(ContextValue::Strings(accepted)) = error.get(ContextKind::ValidValue) {
+            // A flag with no list of values (a path given as "") has an empty one.
+            if let Some(ContextValue::Strings(accepted)) = error.get(ContextKind::ValidValue)
+                && !accepted.is_empty()
+            {
                 line.push_str(&format!("; accepted values: {}", accepted.join(", ")));
             }
             Some(line)
@@ -623,6 +676,68 @@ mod tests {
         assert_eq!(
             error_line(&[&verify[..], &["--chanels", "rgb"]].concat()),
             None
+        );
+    }
+
+    #[test]
+    fn a_whole_number_out_of_range_is_named_as_one_and_may_be_negative() {
+        let verify = ["zoorepro", "verify", "--model", "m", "--val", "v"];
+        let huge = "1180591620717411303424"; // 2**70
+        let most = max_threads();
+        for (args, message) in [
+            (
+                &["--limit", "-1"][..],
+                "'-1' for '--limit <N>': must be at least 1".to_string(),
+            ),
+            (
+                &["--limit=-1"],
+                "'-1' for '--limit <N>': must be at least 1".into(),
+            ),
+            (
+                &["--limit", "0"],
+                "'0' for '--limit <N>': must be at least 1".into(),
+            ),
+            (
+                &["--limit", huge],
+                format!("'{huge}' for '--limit <N>': must be at most {}", usize::MAX),
+            ),
+            (
+                &["--batch", "-1"],
+                "'-1' for '--batch <N>': -1 is outside 1..=4096".into(),
+            ),
+            (
+                &["--batch", huge],
+                format!("'{huge}' for '--batch <N>': {huge} is outside 1..=4096"),
+            ),
+            (
+                &["--threads", "-1"],
+                "'-1' for '--threads <N>': must be at least 1".into(),
+            ),
+            (
+                &["--threads", huge],
+                format!("'{huge}' for '--threads <N>': {huge} is more than {most} (4x"),
+            ),
+            (
+                &["--limit", "1.5"],
+                "'1.5' for '--limit <N>': '1.5' is not a whole number".into(),
+            ),
+        ] {
+            let line = error_line(&[&verify[..], args].concat()).unwrap();
+            assert!(
+                line.starts_with(&format!("invalid value {message}")),
+                "{args:?}: {line}"
+            );
+        }
+        assert_eq!(parse_count("+7"), Ok(7));
+        assert_eq!(parse_whole(&"9".repeat(60)), Ok(i128::MAX));
+    }
+
+    #[test]
+    fn an_empty_path_is_a_missing_value_with_no_empty_list_of_choices() {
+        let line = error_line(&["zoorepro", "verify", "--model", "m", "--val", ""]).unwrap();
+        assert_eq!(
+            line,
+            "a value is required for '--val <PATH>' but none was supplied"
         );
     }
 

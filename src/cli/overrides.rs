@@ -41,12 +41,12 @@ const INTERPOLATIONS: [(&str, InterpolationArg); 6] = [
 pub struct RecipeOverridesArg {
     /// timm's --img-size: the square the model is fed (1..=4096); the resize before the crop
     /// becomes floor(N / crop_pct), crop_pct being --crop-pct or the base recipe's.
-    #[arg(long, value_name = "N", value_parser = parse_img_size)]
+    #[arg(long, value_name = "N", value_parser = parse_img_size, allow_negative_numbers = true)]
     pub img_size: Option<u32>,
 
     /// timm's --crop-pct: the share of the resized image the crop keeps (resize to
     /// floor(img_size / F)); 1.0 resizes straight to the crop.
-    #[arg(long, value_name = "F", value_parser = parse_crop_pct)]
+    #[arg(long, value_name = "F", value_parser = parse_crop_pct, allow_negative_numbers = true)]
     pub crop_pct: Option<f64>,
 
     /// timm's --crop-mode: center (short side, then centre crop), squash (both sides, then
@@ -77,9 +77,9 @@ pub struct RecipeOverridesArg {
 }
 
 fn parse_img_size(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(n @ 1..=4096) => Ok(n),
-        Ok(n) => Err(format!("{n} is outside 1..=4096")),
+    match super::parse_whole(s) {
+        Ok(n @ 1..=4096) => Ok(n as u32),
+        Ok(_) => Err(format!("{} is outside 1..=4096", s.trim())),
         Err(_) => Err(format!("'{s}' is not a whole number of pixels")),
     }
 }
@@ -165,6 +165,7 @@ mod tests {
         assert_eq!(parse_img_size("288"), Ok(288));
         assert!(parse_img_size("0").unwrap_err().contains("1..=4096"));
         assert!(parse_img_size("big").is_err());
+        assert_eq!(parse_img_size("-1").unwrap_err(), "-1 is outside 1..=4096");
         assert_eq!(parse_crop_pct("0.95"), Ok(0.95));
         for bad in ["0", "-1", "nan", "inf", "5"] {
             assert!(parse_crop_pct(bad).is_err(), "{bad}");

@@ -52,6 +52,7 @@ pub enum Next {
 }
 
 /// How to decode: the recipe, Pillow release, images per batch and decoding threads.
+#[derive(Clone)]
 pub struct Plan {
     pub recipe: Recipe,
     pub compat: PillowCompat,

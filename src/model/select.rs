@@ -79,6 +79,13 @@ pub fn select<'a>(
     manifests: &'a [Manifest],
     queries: &[String],
 ) -> Result<Vec<&'a Manifest>, ManifestError> {
+    if !queries.is_empty() && queries.iter().all(|q| q.trim().is_empty()) {
+        // `--model ''` names no model: refused as a query naming none is, not a pass of none.
+        return Err(ManifestError::UnknownModel {
+            query: queries.join(","),
+            suggestions: Vec::new(),
+        });
+    }
     let mut chosen: Vec<&Manifest> = Vec::new();
     for query in queries.iter().map(|q| q.trim()).filter(|q| !q.is_empty()) {
         let matched: Vec<&Manifest> = if is_glob(query) {
@@ -165,6 +172,19 @@ mod tests {
 
     #[test]
     fn a_query_that_names_nothing_is_an_error() {
+        // `--model ''`, `--model ,`: no model named, not every model or none.
+        for blank in [&[""][..], &["", " "]] {
+            let error = ids(blank).unwrap_err();
+            assert!(
+                matches!(error, ManifestError::UnknownModel { .. }),
+                "{error}"
+            );
+            assert!(
+                error.to_string().starts_with("no manifest has id or name"),
+                "{error}"
+            );
+        }
+        assert_eq!(ids(&["resnet18", ""]).unwrap(), ["pytorch/resnet18"]);
         assert!(matches!(
             ids(&["pytorch/*", "nothing/*"]),
             Err(ManifestError::UnknownModel { .. })

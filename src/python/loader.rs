@@ -2,7 +2,13 @@
 //! images of `--val` as `verify` reads them, decoded in batches by `eval::batches` on Rust
 //! threads. The GIL is released while waiting for a batch; between waits, Python's signal
 //! handlers run (`check_signals`), so Ctrl-C raises `KeyboardInterrupt` here after the decoding
-//! threads were stopped.
+//! threads were stopped (the pass ends; a later `iter()` starts another).
+//!
+//! Each `iter(loader)` is a pass over the set, as a torch `DataLoader`'s: the first takes the
+//! decoding the constructor started; a later one starts a new pass (the set opened again, the
+//! old pass's threads stopped, `failed` emptied) once the pass under way has ended, or was left
+//! part-way (no iterator of it is alive, and `next(loader)` took none of its batches). An
+//! iterator still alive keeps its pass: two threads iterating one loader share one pass.
 //!
 //! One loader may be shared by Python threads (iterated by two, closed by one while another
 //! waits): its state is behind a mutex, taken with the GIL released and only for one short wait
@@ -10,6 +16,7 @@
 //! wait. A loader is bound to the process that made it: after `fork()` its decoding threads do
 //! not exist in the child, which is told so instead of waiting for them forever.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -19,9 +26,9 @@ use numpy::PyArray1;
 use numpy::ndarray::ArrayView1;
 use pyo3::prelude::*;
 
-use super::{Error, caught, chosen_recipe, guarded, parse_compat, to_le};
-use crate::cli::{GroundTruthArg, MAX_BATCH, max_threads};
-use crate::dataset::SkipLog;
+use super::{Error, caught, chosen_recipe, exiting, guarded, parse_compat, to_le};
+use crate::cli::{GroundTruthArg, parse_batch, parse_threads};
+use crate::dataset::{Dataset, SkipLog};
 use crate::eval::batches::{Batch, Batches, Next, Plan, Recycler, SPARES};
 use crate::image::recipe::Recipe;
 
@@ -41,19 +48,47 @@ pub struct Loader {
     /// fair) against every wait of a thread that takes it again at once.
     closing: AtomicBool,
     sample_shape: Vec<usize>,
-    /// What the set's source left out, by reason: the dataset's own log, which a tar's reader
-    /// thread adds to as it streams (`verify`'s record lists it under `dataset.skipped`).
-    skipped: SkipLog,
     /// The process that made the loader, the only one where its threads run.
     pid: u32,
+    /// What each new pass opens and decodes.
+    val: PathBuf,
+    ground_truth: GroundTruthArg,
+    plan: Plan,
 }
 
 struct State {
-    /// `None` once closed.
+    /// The pass's stages; `None` once closed, or once Ctrl-C stopped the pass.
     batches: Option<Batches>,
     recycler: Recycler,
-    /// Images that could not be read or decoded: (path relative to the set, why).
+    /// Images of this pass that could not be read or decoded: (path relative to the set, why).
     failed: Vec<(String, String)>,
+    /// What the set's source left out in this pass, by reason: the pass's dataset's own log,
+    /// which a tar's reader thread adds to as it streams (`verify`'s record lists it under
+    /// `dataset.skipped`).
+    skipped: SkipLog,
+    pass: Pass,
+}
+
+/// The pass under way, as `iter()` decides whether to start another.
+#[derive(Default)]
+struct Pass {
+    /// Counts the passes: an iterator of an earlier pass yields nothing more.
+    id: u64,
+    /// A batch of it was handed out.
+    taken: bool,
+    /// It delivered its last batch, failed, or was stopped.
+    ended: bool,
+    /// Its iterators (`iter(loader)`) still alive.
+    iterators: usize,
+    /// `next(loader)` took a batch of it: the loader itself iterates it until it ends.
+    by_next: bool,
+}
+
+impl Pass {
+    /// Whether `iter()` starts a new pass instead of joining this one.
+    fn over(&self) -> bool {
+        self.ended || (self.taken && self.iterators == 0 && !self.by_next)
+    }
 }
 
 /// What one wait for a batch gave.
@@ -82,17 +117,18 @@ impl Loader {
         home: Option<PathBuf>,
     ) -> PyResult<Loader> {
         caught(|| {
-            let batch_size = Whole::of(batch_size)?;
-            let threads = threads.map(Whole::of).transpose()?;
-            let (batches, sample_shape, skipped) = py.detach(|| {
+            let batch_size = batch_size.str()?.to_string();
+            let threads = threads
+                .map(|n| Ok::<_, PyErr>(n.str()?.to_string()))
+                .transpose()?;
+            let ground_truth = GroundTruthArg { ground_truth };
+            let (batches, plan, skipped) = exiting::detach(py, || {
                 guarded(|| {
                     let recipe = chosen_recipe(recipe, model, home)?;
                     let plan = plan(recipe, batch_size, threads, shard, pillow_compat)?;
-                    let dataset =
-                        crate::commands::open_dataset(&val, &GroundTruthArg { ground_truth })?;
-                    let shape = plan.recipe.sample_shape().to_vec();
+                    let dataset = open(&val, &ground_truth)?;
                     let skipped = dataset.skip_log();
-                    Ok((Batches::start(dataset, plan), shape, skipped))
+                    Ok((Batches::start(dataset, plan.clone()), plan, skipped))
                 })
             })?;
             Ok(Loader {
@@ -100,23 +136,64 @@ impl Loader {
                     recycler: batches.recycler(),
                     batches: Some(batches),
                     failed: Vec::new(),
+                    skipped,
+                    pass: Pass::default(),
                 }),
-                sample_shape,
+                sample_shape: plan.recipe.sample_shape().to_vec(),
                 closing: AtomicBool::new(false),
-                skipped,
                 pid: std::process::id(),
+                val,
+                ground_truth,
+                plan,
             })
         })
     }
 
-    /// The next batch with at least one image, or `None` after the last.
-    fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<PyBatch<'py>>> {
+    /// Starts iterating (`iter(loader)`): joins the pass under way, or starts a new one where it
+    /// is over (see [`Pass::over`]), and gives its id for `next_batch` and `end`.
+    fn begin(&self, py: Python<'_>) -> PyResult<u64> {
+        caught(|| {
+            exiting::detach(py, || {
+                let mut state = self.state()?;
+                if state.pass.over() && !self.closing.load(Ordering::Relaxed) {
+                    self.restart(&mut state)?;
+                }
+                state.pass.iterators += 1;
+                Ok(state.pass.id)
+            })
+        })
+    }
+
+    /// An iterator of pass `pass` is done with it (exhausted, or dropped part-way). Never
+    /// raises: Python calls it from `__del__`, where an error could only be printed.
+    fn end(&self, py: Python<'_>, pass: u64) {
+        if std::process::id() != self.pid {
+            return;
+        }
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            exiting::detach(py, || {
+                let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                if state.pass.id == pass {
+                    state.pass.iterators = state.pass.iterators.saturating_sub(1);
+                }
+            })
+        }));
+    }
+
+    /// The next batch with at least one image of pass `pass` (`None`: the pass under way, for
+    /// `next(loader)`), or `None` after its last.
+    #[pyo3(signature = (pass_=None))]
+    fn next_batch<'py>(
+        &self,
+        py: Python<'py>,
+        pass_: Option<u64>,
+    ) -> PyResult<Option<PyBatch<'py>>> {
         caught(|| {
             loop {
-                match py.detach(|| self.wait()) {
+                match exiting::detach(py, || self.wait(pass_)) {
                     Ok(Step::Waiting) => {
                         if let Err(interrupt) = py.check_signals() {
-                            self.close(py)?;
+                            self.stop(py, pass_)?;
                             return Err(interrupt);
                         }
                     }
@@ -144,36 +221,32 @@ impl Loader {
     /// Stops the decoding threads (after the batch they are on); the loader then yields nothing.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         caught(|| {
-            // Taken out under the lock, stopped outside it: a thread waiting in `next_batch`
-            // finds the loader closed at once.
             self.closing.store(true, Ordering::Relaxed);
-            let batches = py.detach(|| Ok::<_, PyErr>(self.state()?.batches.take()))?;
-            if let Some(mut batches) = batches {
-                py.detach(|| batches.close());
-            }
-            Ok(())
+            self.stop(py, None)
         })
     }
 
-    /// Images that could not be read or decoded so far, `(path relative to the set, why)`.
+    /// Images of the pass under way that could not be read or decoded so far, `(path relative
+    /// to the set, why)`.
     #[getter]
     fn failed(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
-        caught(|| py.detach(|| Ok(self.state()?.failed.clone())))
+        caught(|| exiting::detach(py, || Ok(self.state()?.failed.clone())))
     }
 
-    /// What the set's source left out so far, as `verify`'s record lists it (`dataset.skipped`):
-    /// `(reason, count, first names)` for each reason, in the order they first came up.
+    /// What the set's source left out so far in the pass under way, as `verify`'s record lists
+    /// it (`dataset.skipped`): `(reason, count, first names)` for each reason, in the order they
+    /// first came up.
     #[getter]
     fn skipped(&self, py: Python<'_>) -> PyResult<Vec<(String, usize, Vec<String>)>> {
         caught(|| {
-            self.same_process()?;
-            Ok(py.detach(|| {
-                self.skipped
+            exiting::detach(py, || {
+                let skipped = self.state()?.skipped.clone();
+                Ok(skipped
                     .entries()
                     .into_iter()
                     .map(|(_, entries)| (entries.reason, entries.count, entries.first))
-                    .collect()
-            }))
+                    .collect())
+            })
         })
     }
 }
@@ -202,9 +275,10 @@ impl Loader {
         Ok(())
     }
 
-    /// One wait for a batch, with the lock held for it alone (the GIL released): a batch with no
-    /// image (all of it failed) is taken and waited past.
-    fn wait(&self) -> PyResult<Step> {
+    /// One wait for a batch of pass `pass` (`None`: the pass under way), with the lock held for
+    /// it alone (the GIL released): a batch with no image (all of it failed) is taken and
+    /// waited past.
+    fn wait(&self, pass: Option<u64>) -> PyResult<Step> {
         let mut state = self.state()?;
         if self.closing.load(Ordering::Relaxed) {
             return Ok(Step::Done);
@@ -213,24 +287,83 @@ impl Loader {
             batches,
             recycler,
             failed,
+            pass: current,
+            ..
         } = &mut *state;
+        match pass {
+            Some(id) if id != current.id => return Ok(Step::Done),
+            None => current.by_next = true,
+            Some(_) => {}
+        }
         let Some(batches) = batches.as_mut() else {
             return Ok(Step::Done);
         };
         Ok(match batches.next(WAIT) {
             Next::Waiting => Step::Waiting,
-            Next::Done => Step::Done,
-            Next::Failed(error) => Step::Failed(anyhow::Error::from(error)),
+            Next::Done => {
+                current.ended = true;
+                Step::Done
+            }
+            Next::Failed(error) => {
+                current.ended = true;
+                Step::Failed(anyhow::Error::from(error))
+            }
             Next::Batch(mut batch) => {
                 failed.append(&mut batch.failed);
                 if batch.names.is_empty() {
                     Step::Waiting
                 } else {
+                    current.taken = true;
                     Step::Batch(batch, recycler.clone())
                 }
             }
         })
     }
+
+    /// A new pass in place of the one under way, whose threads are stopped first: the set
+    /// opened again (as verify would open it now) and `failed` emptied.
+    fn restart(&self, state: &mut State) -> PyResult<()> {
+        if let Some(mut batches) = state.batches.take() {
+            batches.close();
+        }
+        state.failed.clear();
+        // Ended until it starts: a set that cannot be opened now is tried again next time.
+        state.pass = Pass {
+            id: state.pass.id + 1,
+            ended: true,
+            ..Pass::default()
+        };
+        let dataset = guarded(|| open(&self.val, &self.ground_truth))?;
+        state.skipped = dataset.skip_log();
+        let batches = Batches::start(dataset, self.plan.clone());
+        state.recycler = batches.recycler();
+        state.batches = Some(batches);
+        state.pass.ended = false;
+        Ok(())
+    }
+
+    /// Stops pass `pass` (`None`: the one under way), after the batch its threads are on: taken
+    /// out under the lock and stopped outside it, so that a thread waiting in `next_batch`
+    /// finds it ended at once.
+    fn stop(&self, py: Python<'_>, pass: Option<u64>) -> PyResult<()> {
+        let batches = exiting::detach(py, || {
+            let mut state = self.state()?;
+            if pass.is_some_and(|id| id != state.pass.id) {
+                return Ok::<_, PyErr>(None);
+            }
+            state.pass.ended = true;
+            Ok(state.batches.take())
+        })?;
+        if let Some(mut batches) = batches {
+            exiting::detach(py, || batches.close());
+        }
+        Ok(())
+    }
+}
+
+/// The set at `val`, as `verify --val` opens it.
+fn open(val: &std::path::Path, ground_truth: &GroundTruthArg) -> anyhow::Result<Dataset> {
+    Ok(crate::commands::open_dataset(val, ground_truth)?)
 }
 
 impl Drop for Loader {
@@ -241,30 +374,6 @@ impl Drop for Loader {
             let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
             std::mem::forget(state.batches.take());
         }
-    }
-}
-
-/// A Python int argument: its value where it fits an `i64` (else it is outside every range),
-/// and its digits for a message.
-#[derive(Clone)]
-struct Whole {
-    value: Option<i64>,
-    text: String,
-}
-
-impl Whole {
-    fn of(value: &Bound<'_, PyAny>) -> PyResult<Whole> {
-        Ok(Whole {
-            value: value.extract().ok(),
-            text: value.str()?.to_string(),
-        })
-    }
-
-    /// The value, where it is a count within `range`.
-    fn within(&self, range: std::ops::RangeInclusive<usize>) -> Option<usize> {
-        self.value
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| range.contains(n))
     }
 }
 
@@ -304,29 +413,23 @@ fn lent_array(
     Ok(unsafe { PyArray1::borrow_from_array(&values, owner.clone().into_any()) })
 }
 
-/// The loader's arguments checked as `verify` checks its flags (the same ranges and messages,
-/// named as the Python arguments).
+/// The loader's arguments checked as `verify` checks its flags (the same parsers, ranges and
+/// messages, named as the Python arguments: `evaluate`'s words for the same values). The numbers
+/// come as the Python ints' digits.
 fn plan(
     recipe: Recipe,
-    batch_size: Whole,
-    threads: Option<Whole>,
+    batch_size: String,
+    threads: Option<String>,
     shard: Option<&str>,
     pillow_compat: Option<&str>,
 ) -> anyhow::Result<Plan> {
     let compat = parse_compat(pillow_compat)?;
-    let batch = batch_size.within(1..=MAX_BATCH).ok_or_else(|| {
-        anyhow::anyhow!("batch_size {} is outside 1..={MAX_BATCH}", batch_size.text)
-    })?;
+    let invalid = |name: &str, value: &str, why: String| {
+        anyhow::anyhow!("invalid value '{value}' for {name}: {why}")
+    };
+    let batch = parse_batch(&batch_size).map_err(|why| invalid("batch_size", &batch_size, why))?;
     let threads = threads
-        .map(|n| {
-            let most = max_threads();
-            n.within(1..=most).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "threads {} is outside 1..={most} (4x this machine's cores, at most 256)",
-                    n.text
-                )
-            })
-        })
+        .map(|n| parse_threads(&n).map_err(|why| invalid("threads", &n, why)))
         .transpose()?;
     // The tensor sets of verify's stages, the one queued for Python, the one Python is on and
     // the spares it gave back.

@@ -471,6 +471,11 @@ fn numeric_flags_are_validated_with_exit_2() {
         ("--tolerance", "-1", "0..=100"),
         ("--tolerance", "inf", "0..=100"),
         ("--limit", "0", "at least 1"),
+        // Negative numbers reach the flags' parsers, and say what is wrong with them.
+        ("--limit", "-1", "--limit <N>': must be at least 1"),
+        ("--batch", "-1", "-1 is outside 1..=4096"),
+        ("--threads", "-1", "at least 1"),
+        ("--limit", "1180591620717411303424", "must be at most"),
     ] {
         let result = verify_flags(&shared, scratch.path(), &[flag, value]);
         assert_eq!(result.status, 2, "{flag} {value}: {}", result.stderr);
