@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
-use anyhow::bail;
+use anyhow::{anyhow, bail};
 
 use super::member::{DEFAULT_BATCH, Member, Session};
 use super::pass::{self, Evaluation};
@@ -29,7 +29,7 @@ use crate::commands::shared::record::{check_outputs_writable, emit_reports, repo
 use crate::dataset::Shard;
 use crate::report::{OnnxInfo, RunRecord};
 use crate::runtime::{Classifier, OptLevel, Provider, SessionOptions};
-use crate::store::{LikeInfo, RunKey};
+use crate::store::{LikeInfo, RunKey, StoreError};
 use crate::util::hex::sha256_hex;
 
 /// What the caller says of the model it runs.
@@ -134,7 +134,9 @@ pub fn run_native(
         under_test, native, classifier, args, shard, &dataset,
     )?];
     pass::check_memory(&members)?;
-    members[0].open_store(ctx, None, &dataset, args)?;
+    members[0]
+        .open_store(ctx, None, &dataset, args)
+        .map_err(|error| key_in_use(error, members[0].native.as_ref()))?;
     let evaluation = evaluate_and_check(&dataset, &mut members, args, shard);
     let stopped_early = evaluation
         .as_ref()
@@ -167,6 +169,23 @@ pub fn run_native(
         record,
         reports,
     }))
+}
+
+/// The error of a native run whose key another live process is writing now (the store refused
+/// to start a second run of it, `Store::create_claimed_run`), said in the caller's terms.
+fn key_in_use(error: anyhow::Error, native: Option<&NativeModel>) -> anyhow::Error {
+    match (error.downcast_ref::<StoreError>(), native) {
+        (Some(StoreError::KeyInUse { path, id, pid, .. }), Some(native)) => anyhow!(
+            "process {pid} is running a model under the name {:?} and this checkpoint_sha256 into \
+             the prediction store {} now (run {id}): two models under one name and digest at once \
+             would mix their rows in one record, so this call started nothing; wait for that \
+             process to finish (this call then resumes its rows, after the spot check), or give \
+             this model its own name= (and checkpoint_sha256, the sha256 of its own weights)",
+            native.name,
+            path.display()
+        ),
+        _ => error,
+    }
 }
 
 /// Deletes the stored run of a native model with no checkpoint digest that stopped early: its
@@ -350,6 +369,8 @@ mod tests {
         shift: usize,
         fail_at: Option<usize>,
         calls: usize,
+        /// Runs at the first call, while the pass holds its run: what another process does then.
+        during: Option<Box<dyn FnOnce() + Send>>,
     }
 
     impl Classifier for Fake {
@@ -361,6 +382,9 @@ mod tests {
             scores: &mut Vec<f32>,
         ) -> Result<usize, crate::runtime::RuntimeError> {
             self.calls += 1;
+            if let Some(during) = self.during.take() {
+                during();
+            }
             if self.fail_at == Some(self.calls) {
                 return Err(crate::runtime::RuntimeError::Inference(
                     "out of memory".into(),
@@ -383,6 +407,7 @@ mod tests {
             shift,
             fail_at,
             calls: 0,
+            during: None,
         })
     }
 
@@ -508,5 +533,55 @@ mod tests {
         let stopped = run(dir.path(), "anonymous", None, fake(0, Some(2))).unwrap();
         assert!(stopped.is_err());
         assert_eq!(runs(dir.path()).len(), before);
+    }
+
+    #[test]
+    fn a_second_pass_under_a_digest_and_name_being_run_is_refused_and_the_first_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let digest = "ef".repeat(32);
+        let second = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let (path2, digest2, second2) = (path.clone(), digest.clone(), second.clone());
+        // While the first pass runs (its first batch), another model starts under its digest
+        // and name into the same store: with nothing stored yet, no spot check could tell them
+        // apart, so the store's claim on the key refuses it.
+        let first = Fake {
+            shift: 0,
+            fail_at: None,
+            calls: 0,
+            during: Some(Box::new(move || {
+                let error = run(&path2, "mine", Some(&digest2), fake(3, None)).err();
+                *second2.lock().unwrap() = error.map(|e| e.to_string());
+            })),
+        };
+        let first = run(&path, "mine", Some(&digest), Box::new(first))
+            .unwrap()
+            .unwrap();
+        let error = second
+            .lock()
+            .unwrap()
+            .take()
+            .expect("the second pass refused");
+        let id = first.record.store.as_ref().unwrap().run_id;
+        for needle in [
+            "is running a model under the name \"mine\"",
+            &format!("(run {id})"),
+            "wait for that process to finish",
+            "its own name=",
+        ] {
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
+        // The first record is its model's alone, every image inferred by it.
+        let alone = run(&path, "alone", Some(&digest), fake(0, None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(counts(&first), (30, alone.record.top1_correct, 0));
+        assert_eq!(runs(&path).len(), 2);
+        // Once the first process's pass has ended, the key is free again.
+        assert!(
+            run(&path, "mine", Some(&digest), fake(0, None))
+                .unwrap()
+                .is_ok()
+        );
     }
 }

@@ -1,0 +1,97 @@
+"""Checks of native runs (zoorepro.evaluate) that concern their truth, run by scripts/test_wheel.sh
+inside the fresh venv, from a folder outside the checkout, after check_api.py:
+
+    python check_native.py SHARED SCRATCH
+
+- two processes under one checkpoint_sha256 and name at once: the second is refused (the run's
+  key is claimed), and the first's record is its own model's alone;
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import zoorepro
+
+shared, scratch = sys.argv[1], sys.argv[2]
+sample = os.path.join(shared, "imagenet-sample")
+models_dir = os.path.join(shared, "models")
+MODEL = "coral/mobilenet_v2_1.0_224_quant"
+ONNX = os.path.join(models_dir, "coral__mobilenet_v2_1.0_224_quant.onnx")
+# The same graph with changed weights (shared/models/MODELS.md: 53 of 100 top-1 where its parent
+# has 72): another model with the same input and classes.
+BROKEN = os.path.join(models_dir, "coral__broken-mobilenet_v2_1.0_224_quant.onnx")
+with open(ONNX, "rb") as f:
+    DIGEST = hashlib.sha256(f.read()).hexdigest()
+
+
+def cli(*args):
+    return subprocess.run(["zoorepro", *args], capture_output=True, text=True)
+
+
+def expect_error(call, *needles):
+    try:
+        call()
+    except zoorepro.Error as e:
+        for needle in needles:
+            assert needle in str(e), (needle, str(e))
+        return str(e)
+    raise AssertionError(f"no zoorepro.Error ({needles})")
+
+
+def ort_model_fn(path=ONNX):
+    """onnxruntime's Python session with the options verify's sessions have, one thread."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.use_deterministic_compute = True
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda batch: session.run(None, {name: batch})[0]
+
+
+CONCURRENT_CHILD = r"""
+import sys, time, zoorepro
+sys.path.insert(0, sys.argv[3])
+# check_native's module reads SHARED and SCRATCH from sys.argv as its own command line does.
+from check_native import ort_model_fn, sample, MODEL, DIGEST
+inner = ort_model_fn()
+def slow(batch):
+    print("batch", flush=True)
+    time.sleep(0.3)
+    return inner(batch)
+r = zoorepro.evaluate(slow, sample, model=MODEL, cache_dir=sys.argv[2], report_dir=sys.argv[2],
+                      name="mine", checkpoint_sha256=DIGEST, threads=1, batch_size=8)
+print("record", r["top1_correct"], r["top5_correct"], r["reused"], r["run_id"], flush=True)
+"""
+
+
+def check_concurrent_processes():
+    """The good model runs in a child; the broken one starts under its digest and name meanwhile."""
+    cache = os.path.join(scratch, "cache-concurrent")
+    child = subprocess.Popen([sys.executable, "-c", CONCURRENT_CHILD, shared, cache,
+                              os.path.dirname(os.path.abspath(__file__))],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().startswith("batch"), child.stderr.read()
+    message = expect_error(
+        lambda: zoorepro.evaluate(ort_model_fn(BROKEN), sample, model=MODEL, cache_dir=cache,
+                                  report_dir=cache, name="mine", checkpoint_sha256=DIGEST,
+                                  threads=1, batch_size=8),
+        f"process {child.pid} is running a model under the name \"mine\"",
+        "wait for that process to finish", "its own name=")
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, (out, err)
+    record = out.split("record ")[1].split()
+    assert record[:3] == ["72", "93", "0"], out
+    assert f"(run {record[3]})" in message, (message, out)
+    runs = json.loads(cli("--cache-dir", cache, "runs", "--json").stdout)
+    assert [r["id"] for r in runs] == [int(record[3])], runs
+    print("two processes under one checkpoint_sha256 and name: the second is refused while the "
+          "first runs (naming its process and run); the first's record is its own, 72/93 of 100")
+
+
+if __name__ == "__main__":
+    check_concurrent_processes()
