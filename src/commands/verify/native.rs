@@ -419,8 +419,20 @@ mod tests {
         checkpoint: Option<&str>,
         model: Box<dyn Classifier + Send>,
     ) -> anyhow::Result<Result<NativeRun, String>> {
-        use clap::Parser;
         let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        run_on(dir, &demo, "8", name, checkpoint, model)
+    }
+
+    /// `run_native` of the images of `val` at batch `batch`.
+    fn run_on(
+        dir: &std::path::Path,
+        val: &std::path::Path,
+        batch: &str,
+        name: &str,
+        checkpoint: Option<&str>,
+        model: Box<dyn Classifier + Send>,
+    ) -> anyhow::Result<Result<NativeRun, String>> {
+        use clap::Parser;
         let cli = crate::cli::Cli::try_parse_from([
             "zoorepro".as_ref(),
             "--home".as_ref(),
@@ -431,9 +443,9 @@ mod tests {
             "--model".as_ref(),
             "coral/mobilenet_v2_1.0_224_quant".as_ref(),
             "--val".as_ref(),
-            demo.as_os_str(),
+            val.as_os_str(),
             "--batch".as_ref(),
-            "8".as_ref(),
+            batch.as_ref(),
             "--threads".as_ref(),
             "1".as_ref(),
             "--report-dir".as_ref(),
@@ -473,11 +485,12 @@ mod tests {
             .unwrap();
         let (images, top1, reused) = counts(&first);
         assert_eq!((images, reused), (30, 0));
-        // The same model again: one batch (8) is inferred again and agrees, 22 are reused.
+        // The same model again: the 30 stored images, fewer than the spot check's sample, are
+        // all inferred again and agree.
         let again = run(dir.path(), "mine", Some(&digest), fake(0, None))
             .unwrap()
             .unwrap();
-        assert_eq!(counts(&again), (30, top1, 22));
+        assert_eq!(counts(&again), (30, top1, 0));
         // Another model under the same digest and name: refused, naming the run and the fix.
         let ids = [&first, &again].map(|run| run.record.store.as_ref().unwrap().run_id);
         let error = run(dir.path(), "mine", Some(&digest), fake(1, None))
@@ -489,7 +502,7 @@ mod tests {
                 "the stored rows of runs {}, {} were made by another model",
                 ids[0], ids[1]
             ),
-            "8 of the 8",
+            "30 of the 30",
             "own checkpoint_sha256",
             &format!(
                 "`zoorepro runs --delete ID` for each of {}, {}",
@@ -504,7 +517,7 @@ mod tests {
         let kept = run(dir.path(), "mine", Some(&digest), fake(0, None))
             .unwrap()
             .unwrap();
-        assert_eq!(counts(&kept), (30, top1, 22));
+        assert_eq!(counts(&kept), (30, top1, 0));
         // Under another name, the same digest is another run.
         let renamed = run(dir.path(), "other", Some(&digest), fake(1, None))
             .unwrap()
@@ -521,13 +534,13 @@ mod tests {
         let stopped = run(dir.path(), "mine", Some(&digest), fake(0, Some(3))).unwrap();
         assert!(stopped.err().unwrap().contains("out of memory"));
         assert_eq!(runs(dir.path())[0].images, 16);
-        // Another model cannot resume it; the same one does (8 of the 16 inferred again).
+        // Another model cannot resume it; the same one does (the 16 inferred again).
         let error = run(dir.path(), "mine", Some(&digest), fake(7, None)).err();
         assert!(error.unwrap().to_string().contains("made by another model"));
         let resumed = run(dir.path(), "mine", Some(&digest), fake(0, None))
             .unwrap()
             .unwrap();
-        assert_eq!((counts(&resumed).0, counts(&resumed).2), (30, 8));
+        assert_eq!((counts(&resumed).0, counts(&resumed).2), (30, 0));
         // Without a digest nothing can resume a stopped run: it is not kept.
         let before = runs(dir.path()).len();
         let stopped = run(dir.path(), "anonymous", None, fake(0, Some(2))).unwrap();
@@ -583,5 +596,44 @@ mod tests {
                 .unwrap()
                 .is_ok()
         );
+    }
+
+    /// The demo's images three times over, under new names: 90 images.
+    fn three_demos(dir: &std::path::Path) -> std::path::PathBuf {
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        let val = dir.join("val");
+        for class in std::fs::read_dir(&demo).unwrap().map(|e| e.unwrap().path()) {
+            if !class.is_dir() {
+                continue;
+            }
+            let copy = val.join(class.file_name().unwrap());
+            std::fs::create_dir_all(&copy).unwrap();
+            for image in std::fs::read_dir(&class)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+            {
+                for i in 0..3 {
+                    let name = format!("copy{i}_{}", image.file_name().unwrap().to_string_lossy());
+                    std::fs::copy(&image, copy.join(name)).unwrap();
+                }
+            }
+        }
+        val
+    }
+
+    #[test]
+    fn a_resumed_run_infers_64_stored_images_again_at_any_batch_and_reuses_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let val = three_demos(dir.path());
+        let digest = "01".repeat(32);
+        let at_batch_1 = |model| run_on(dir.path(), &val, "1", "mine", Some(&digest), model);
+        let first = at_batch_1(fake(0, None)).unwrap().unwrap();
+        let (images, top1, _) = counts(&first);
+        assert_eq!(images, 90);
+        let again = at_batch_1(fake(0, None)).unwrap().unwrap();
+        assert_eq!(counts(&again), (90, top1, 90 - 64));
+        // At batch 1 a changed model is compared on 64 images as well, not on 1.
+        let error = at_batch_1(fake(5, None)).err().unwrap().to_string();
+        assert!(error.contains("64 of the 64"), "{error}");
     }
 }
