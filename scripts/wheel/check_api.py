@@ -366,7 +366,7 @@ def check_spot_check():
     run = first["run_id"]
     message = expect_error(lambda: zoorepro.evaluate(broken, sample, name="mine", **kwargs),
                            f"the stored rows of run {run} were made by another model",
-                           "have another top-1 now (", "own checkpoint_sha256",
+                           "have another top-1 or top-5 now (", "own checkpoint_sha256",
                            f"`zoorepro runs --delete {run}`")
     runs = json.loads(cli("--cache-dir", cache, "runs", "--json").stdout)
     assert [r["id"] for r in runs] == [run], runs

@@ -5,6 +5,9 @@ inside the fresh venv, from a folder outside the checkout, after check_api.py:
 
 - two processes under one checkpoint_sha256 and name at once: the second is refused (the run's
   key is claimed), and the first's record is its own model's alone;
+- the spot check of a resumed run compares 64 stored images whatever the batch (batch_size=1
+  refuses the broken copy), and the whole top-5: a model with the same top-1s and other ranks
+  2 to 5 is refused;
 """
 import hashlib
 import json
@@ -12,6 +15,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import zoorepro
 
 shared, scratch = sys.argv[1], sys.argv[2]
@@ -93,5 +97,35 @@ def check_concurrent_processes():
           "first runs (naming its process and run); the first's record is its own, 72/93 of 100")
 
 
+def check_spot_check():
+    cache = os.path.join(scratch, "cache-spot-native")
+    kwargs = dict(model=MODEL, cache_dir=cache, report_dir=cache, name="mine", checkpoint_sha256=DIGEST,
+                  threads=1)
+    good = ort_model_fn()
+    first = zoorepro.evaluate(good, sample, batch_size=1, **kwargs)
+    run = first["run_id"]
+    message = expect_error(lambda: zoorepro.evaluate(ort_model_fn(BROKEN), sample, batch_size=1, **kwargs),
+                           f"the stored rows of run {run} were made by another model", "of the 64 stored")
+    again = zoorepro.evaluate(good, sample, batch_size=1, **kwargs)
+    assert (again["top1_correct"], again["reused"]) == (72, 36), again
+
+    def other_top5(batch):
+        """The good model's top-1, ranks 2 to 5 replaced by classes 996 to 999."""
+        scores = good(batch)
+        out = np.zeros_like(scores)
+        for i, top in enumerate(scores.argmax(1)):
+            out[i, 996:1000] = 1.0
+            out[i, top] = 2.0
+        return out
+
+    top5 = expect_error(lambda: zoorepro.evaluate(other_top5, sample, batch_size=1, **kwargs),
+                        "have another top-1 or top-5 now", "stored top-5 ")
+    print(f"spot check: at batch_size=1 the broken copy is compared on 64 images and refused "
+          f"({message[message.index('but '):message.index(' stored images')]}); the good model reuses 36 "
+          f"of 100; the same top-1s with other ranks 2-5 are refused "
+          f"({top5[top5.index('but '):top5.index(' stored images')]})")
+
+
 if __name__ == "__main__":
     check_concurrent_processes()
+    check_spot_check()

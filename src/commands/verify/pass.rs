@@ -221,11 +221,7 @@ impl FromStore {
                 Some(stored) => {
                     let mut runs = stored.store.runs_of_key(&stored.info.key_digest)?;
                     runs.retain(|&id| id != stored.info.id);
-                    SpotCheck::new(
-                        runs,
-                        stored.store.answerable_top1_classes(&stored.info)?,
-                        listed,
-                    )
+                    SpotCheck::new(runs, stored.store.answerable_top5(&stored.info)?, listed)
                 }
                 None => None,
             };

@@ -3,10 +3,12 @@
 //! given the same digest would resume another model's rows, and its record would show the old
 //! model's numbers under the new name. So before such a run reuses stored rows, up to
 //! [`SAMPLE`] of them (all when fewer are stored) are inferred again, in the run's batches, and
-//! each new top-1 is compared with the stored one. More than 1 in [`SAMPLE`] differing stops
-//! the pass with one error naming the run and what to do; one in 64 is taken for what a GPU's
-//! nondeterminism does to near-ties, and the rechecked rows are rewritten with the new values
-//! (identical ones where nothing differs).
+//! each new top-5 is compared with the stored one: an image differs when its top-1 or the set
+//! of its five best classes differs (the order of ranks 2 to 5 is not compared: it decides no
+//! figure, and near-ties among them swap between two runs of one GPU model). More than 1 in
+//! [`SAMPLE`] differing stops the pass with one error naming the run and what to do; one in 64
+//! is taken for what a GPU's nondeterminism does to near-ties, and the rechecked rows are
+//! rewritten with the new values (identical ones where nothing differs).
 //!
 //! Which stored images: where the pass's images are listed before it reads them (a folder),
 //! the [`SAMPLE`] stored rows of the images it will read that come first in the order of their
@@ -14,10 +16,10 @@
 //! order, the same draw on every resume); where they are not (a tar, known only by streaming
 //! it), the first [`SAMPLE`] stored images the stream reaches. The batch size plays no part.
 //!
-//! What the margin costs (docs/python.md, the spot check): a different model whose top-1
-//! differs on a share `p` of images passes 64 rechecked images with probability
+//! What the margin costs (docs/python.md, the spot check): a different model whose top-1 or
+//! top-5 set differs on a share `p` of images passes 64 rechecked images with probability
 //! `(1-p)^64 + 64 p (1-p)^63`: 0.27% for `p` = 12%, 16% for `p` = 5%, 1e-16 for `p` = 47% (the
-//! broken copy of the shared model). A model that changes its own top-1 on a share `q` of
+//! broken copy of the shared model). A model that changes its own top-5 set on a share `q` of
 //! images between two runs is refused with probability about `2016 q^2`: 0.2% for `q` = 0.1%,
 //! 4% for `q` = 0.5%, 13% for `q` = 1%.
 //! With fewer than 64 stored images every one is rechecked and none may differ (nothing stored
@@ -32,10 +34,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::eval::prediction::{Content, Outcome, Prediction};
+use crate::eval::rank::TOP_K;
 use crate::store::RunId;
 
 /// Stored images a resumed run infers again; at most 1 in this many may differ.
 pub(super) const SAMPLE: usize = 64;
+
+/// A stored row's five best classes, best first.
+type Top5 = [u16; TOP_K];
 
 /// One lane's spot check, shared by the reading thread (which chooses) and the sink (which
 /// compares).
@@ -47,11 +53,11 @@ pub(super) struct SpotCheck {
 struct State {
     /// The runs whose rows the pass would reuse: the key's others.
     runs: Vec<RunId>,
-    /// The stored rows that may be chosen, by name and content, with their top-1: the drawn
+    /// The stored rows that may be chosen, by name and content, with their top-5: the drawn
     /// [`SAMPLE`] where the pass's images are listed, else every stored row.
-    candidates: HashMap<(String, Content), u16>,
-    /// The images chosen (at most [`SAMPLE`]), by name, with their stored top-1.
-    chosen: HashMap<String, u16>,
+    candidates: HashMap<(String, Content), Top5>,
+    /// The images chosen (at most [`SAMPLE`]), by name, with their stored top-5.
+    chosen: HashMap<String, Top5>,
     /// Whether the stream has ended: no more images can be chosen.
     closed: bool,
     /// Chosen images whose new prediction has come back.
@@ -69,11 +75,11 @@ struct State {
 
 impl SpotCheck {
     /// A check of the rows of `runs` (the other runs of the pass's key) whose store answers
-    /// `stored` (each row's top-1); `listed`: the names of the images the pass will read, where
+    /// `stored` (each row's top-5); `listed`: the names of the images the pass will read, where
     /// it knows them before reading (a folder). `None` where nothing stored could be reused.
     pub fn new(
         runs: Vec<RunId>,
-        stored: HashMap<(String, Content), u16>,
+        stored: HashMap<(String, Content), Top5>,
         listed: Option<&HashSet<&str>>,
     ) -> Option<Self> {
         let candidates = match listed {
@@ -108,7 +114,7 @@ impl SpotCheck {
             return false;
         }
         match state.candidates.get(&(name.to_string(), *content)).copied() {
-            Some(top1) => state.chosen.insert(name.to_string(), top1).is_none(),
+            Some(top5) => state.chosen.insert(name.to_string(), top5).is_none(),
             None => false,
         }
     }
@@ -165,16 +171,22 @@ impl SpotCheck {
 /// The [`SAMPLE`] stored rows of listed images whose contents' sha256 come first (then by
 /// name): a uniform draw over the stored images the pass will read, wherever they lie.
 fn draw(
-    stored: HashMap<(String, Content), u16>,
+    stored: HashMap<(String, Content), Top5>,
     listed: &HashSet<&str>,
-) -> HashMap<(String, Content), u16> {
-    let mut rows: Vec<((String, Content), u16)> = stored
+) -> HashMap<(String, Content), Top5> {
+    let mut rows: Vec<((String, Content), Top5)> = stored
         .into_iter()
         .filter(|((name, _), _)| listed.contains(name.as_str()))
         .collect();
     rows.sort_unstable_by(|((a, x), _), ((b, y), _)| x.sha256.cmp(&y.sha256).then(a.cmp(b)));
     rows.truncate(SAMPLE);
     rows.into_iter().collect()
+}
+
+/// A top-5 as messages show it.
+fn classes(top5: &Top5) -> String {
+    let classes: Vec<String> = top5.iter().map(u16::to_string).collect();
+    classes.join(" ")
 }
 
 impl State {
@@ -184,9 +196,17 @@ impl State {
         };
         self.arrived += 1;
         let now = match &prediction.outcome {
-            Outcome::Ranked { top5, .. } if top5[0] == stored => return,
-            Outcome::Ranked { top5, .. } => format!("stored class {stored}, now class {}", top5[0]),
-            Outcome::Failed(why) => format!("stored class {stored}, now failed ({why})"),
+            Outcome::Ranked { top5, .. } if top5[0] != stored[0] => {
+                format!("stored class {}, now class {}", stored[0], top5[0])
+            }
+            Outcome::Ranked { top5, .. } => {
+                let set = |t: &Top5| t.iter().copied().collect::<HashSet<u16>>();
+                if set(top5) == set(&stored) {
+                    return;
+                }
+                format!("stored top-5 {}, now {}", classes(&stored), classes(top5))
+            }
+            Outcome::Failed(why) => format!("stored class {}, now failed ({why})", stored[0]),
         };
         self.differing += 1;
         if self.first_difference.is_none() {
@@ -227,10 +247,10 @@ impl State {
         format!(
             "the stored rows of {whose} were made by another model: this checkpoint_sha256 and \
              name resume {whose}, but {differing} of the {arrived} stored images inferred again \
-             have another top-1 now{example}, more than 1 in {SAMPLE}; give the changed model \
-             its own checkpoint_sha256 (the sha256 of its own weights), or {fix} (the same model \
-             whose top-1 changes between two runs this often: make its inference deterministic, \
-             or delete the run)",
+             have another top-1 or top-5 now{example}, more than 1 in {SAMPLE}; give the changed \
+             model its own checkpoint_sha256 (the sha256 of its own weights), or {fix} (the same \
+             model whose top-5 changes between two runs this often: make its inference \
+             deterministic, or delete the run)",
             differing = self.differing,
             arrived = self.arrived,
         )
@@ -247,7 +267,7 @@ mod tests {
             file: format!("n0/{name}"),
             label: Some(1),
             outcome: Outcome::Ranked {
-                top5: [top1, 1, 2, 3, 4],
+                top5: [top1, 1000, 1001, 1002, 1003],
                 scores: [0.5, 0.25, 0.125, 0.0625, 0.0],
             },
         }
@@ -261,12 +281,17 @@ mod tests {
         (0..n).map(|i| format!("i{i}")).collect()
     }
 
-    /// The stored rows of images i0..i{n}, image i with top-1 i.
-    fn stored(n: usize) -> HashMap<(String, Content), u16> {
+    /// The stored rows of images i0..i{n}, image i with top-5 [i, 1000, 1001, 1002, 1003].
+    fn stored(n: usize) -> HashMap<(String, Content), Top5> {
         names(n)
             .into_iter()
             .enumerate()
-            .map(|(i, name)| ((name.clone(), content(&name)), i as u16))
+            .map(|(i, name)| {
+                (
+                    (name.clone(), content(&name)),
+                    [i as u16, 1000, 1001, 1002, 1003],
+                )
+            })
             .collect()
     }
 
@@ -416,5 +441,43 @@ mod tests {
         assert!(SpotCheck::new(vec![1], HashMap::new(), None).is_none());
         let listed: HashSet<&str> = ["other"].into();
         assert!(SpotCheck::new(vec![1], stored(3), Some(&listed)).is_none());
+    }
+
+    fn with_top5(name: &str, top5: Top5) -> Prediction {
+        Prediction {
+            outcome: Outcome::Ranked {
+                top5,
+                scores: [0.5, 0.25, 0.125, 0.0625, 0.0],
+            },
+            ..ranked(name, 0)
+        }
+    }
+
+    #[test]
+    fn an_image_differs_by_its_top1_or_its_top5_set_not_the_order_of_ranks_2_to_5() {
+        let all = names(2);
+        // Ranks 2 to 5 in another order: the same image.
+        let check = check(2);
+        assert_eq!(choose(&check, &all), [0, 1]);
+        let same = [
+            with_top5("i0", [0, 1003, 1002, 1001, 1000]),
+            with_top5("i1", [1, 1001, 1000, 1003, 1002]),
+        ];
+        assert_eq!(check.take(&same).unwrap().concat().len(), 2);
+        // The same top-1 with another class among the five: another model's.
+        let check = self::check(2);
+        choose(&check, &all);
+        let error = check
+            .take(&[
+                with_top5("i0", [0, 1000, 1001, 1002, 999]),
+                with_top5("i1", [1, 2, 3, 4, 5]),
+            ])
+            .unwrap_err();
+        for needle in [
+            "2 of the 2 stored images inferred again have another top-1 or top-5 now",
+            "n0/i0: stored top-5 0 1000 1001 1002 1003, now 0 1000 1001 1002 999",
+        ] {
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
     }
 }
