@@ -8,6 +8,8 @@ inside the fresh venv, from a folder outside the checkout, after check_api.py:
 - the spot check of a resumed run compares 64 stored images whatever the batch (batch_size=1
   refuses the broken copy), and the whole top-5: a model with the same top-1s and other ranks
   2 to 5 is refused;
+- `zoorepro table`: a native run under model=ID is a row of its own, marked native with the
+  caller's name in every format, beside (never in place of) the ONNX file's run;
 """
 import hashlib
 import json
@@ -126,6 +128,28 @@ def check_spot_check():
           f"({top5[top5.index('but '):top5.index(' stored images')]})")
 
 
+def check_table():
+    cache = os.path.join(scratch, "cache-table-native")
+    out = cli("--cache-dir", cache, "verify", "--model", MODEL, "--models-dir", models_dir, "--val", sample,
+              "--report-dir", cache, "--json")
+    assert out.returncode == 0, out.stderr
+    onnx_run = json.loads(out.stdout)["store"]["run_id"]
+    port = zoorepro.evaluate(ort_model_fn(BROKEN), sample, model=MODEL, cache_dir=cache, report_dir=cache,
+                             threads=1, name="my torch port", framework="torch")
+    rows = json.loads(cli("--cache-dir", cache, "table", "--format", "json").stdout)
+    by_run = {row["run"]: row for row in rows}
+    assert sorted(by_run) == sorted([onnx_run, port["run_id"]]), rows
+    assert "native" not in by_run[onnx_run] and by_run[onnx_run]["top1"] == 72.0, by_run[onnx_run]
+    native = by_run[port["run_id"]]
+    assert native["framework"] == "native (torch)" and native["native"]["name"] == "my torch port", native
+    for form in ("markdown", "csv", "text", "html"):
+        text = cli("--cache-dir", cache, "table", "--format", form).stdout
+        assert text.count("(native: my torch port)") >= 1 and text.count("native (torch)") >= 1, (form, text)
+    print("table: the native run under model=ID is a row of its own (native (torch), \"my torch port\") "
+          "in every format; the ONNX run keeps its row (72.0)")
+
+
 if __name__ == "__main__":
     check_concurrent_processes()
     check_spot_check()
+    check_table()
