@@ -10,6 +10,8 @@ inside the fresh venv, from a folder outside the checkout, after check_api.py:
   2 to 5 is refused;
 - `zoorepro table`: a native run under model=ID is a row of its own, marked native with the
   caller's name in every format, beside (never in place of) the ONNX file's run;
+- `zoorepro merge` of native shards: the merged record's runtime fields are the unsharded native
+  record's, and it says its shards were joined on the caller's name and digest only;
 """
 import hashlib
 import json
@@ -149,7 +151,33 @@ def check_table():
           "in every format; the ONNX run keeps its row (72.0)")
 
 
+def check_merge():
+    root = os.path.join(scratch, "native-shards")
+    kwargs = dict(model=MODEL, report_dir=os.path.join(root, "r"), threads=1, name="mine",
+                  framework="onnxruntime-python", checkpoint_sha256=DIGEST)
+    fn = ort_model_fn()
+    for k in range(2):
+        zoorepro.evaluate(fn, sample, cache_dir=os.path.join(root, f"s{k}"), shard=f"{k}/2", **kwargs)
+    out = cli("--cache-dir", os.path.join(root, "m"), "merge", os.path.join(root, "s0"), os.path.join(root, "s1"),
+              "--report-dir", os.path.join(root, "r"), "--json")
+    assert out.returncode == 0, out.stderr
+    merged = json.loads(out.stdout)
+    assert "joined on the caller's name and checkpoint_sha256 only" in out.stderr, out.stderr
+    whole = zoorepro.evaluate(fn, sample, cache_dir=os.path.join(root, "one"), **kwargs)["record"]
+    fields = ("provider", "graph_optimization_level", "deterministic_compute", "ort_version", "ort_library")
+    runtime = [{k: r["provenance"][k] for k in fields} for r in (merged, whole)]
+    assert runtime[0] == runtime[1], runtime
+    assert merged["top1_correct"] == whole["top1_correct"] == 72, (merged["top1_correct"], whole["top1_correct"])
+    summary = merged["verdict"]["summary"]
+    assert "Its 2 shards ran natively (zoorepro.evaluate) and were joined on the caller's name and " \
+           "checkpoint_sha256 only" in summary, summary
+    assert merged["onnx"]["sidecar"]["native"]["merged_shards"] == 2, merged["onnx"]
+    print(f"merge of native shards: runtime {runtime[0]} as the unsharded record's; the record says its "
+          f"shards were joined on the caller's name and digest only")
+
+
 if __name__ == "__main__":
     check_concurrent_processes()
     check_spot_check()
     check_table()
+    check_merge()

@@ -109,6 +109,14 @@ pub struct OnnxInfo {
     pub like: Option<crate::store::LikeInfo>,
 }
 
+impl OnnxInfo {
+    /// The model run natively by its caller (`zoorepro.evaluate`) that the record names in place
+    /// of an ONNX file, if it is one.
+    pub fn native(&self) -> Option<crate::store::NativeMeta> {
+        crate::store::NativeMeta::of(&self.path, &self.verification, self.sidecar.as_ref())
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RecipeInfo {
     pub name: String,

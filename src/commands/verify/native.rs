@@ -420,37 +420,37 @@ mod tests {
         model: Box<dyn Classifier + Send>,
     ) -> anyhow::Result<Result<NativeRun, String>> {
         let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
-        run_on(dir, &demo, "8", name, checkpoint, model)
+        run_on(dir, &demo, &["--batch", "8"], name, checkpoint, model)
     }
 
-    /// `run_native` of the images of `val` at batch `batch`.
+    /// `run_native` of the images of `val`, with verify's `flags` (`--batch` among them).
     fn run_on(
         dir: &std::path::Path,
         val: &std::path::Path,
-        batch: &str,
+        flags: &[&str],
         name: &str,
         checkpoint: Option<&str>,
         model: Box<dyn Classifier + Send>,
     ) -> anyhow::Result<Result<NativeRun, String>> {
         use clap::Parser;
-        let cli = crate::cli::Cli::try_parse_from([
-            "zoorepro".as_ref(),
-            "--home".as_ref(),
-            dir.join("home").as_os_str(),
-            "--cache-dir".as_ref(),
-            dir.join("cache").as_os_str(),
-            "verify".as_ref(),
-            "--model".as_ref(),
-            "coral/mobilenet_v2_1.0_224_quant".as_ref(),
-            "--val".as_ref(),
-            val.as_os_str(),
-            "--batch".as_ref(),
-            batch.as_ref(),
-            "--threads".as_ref(),
-            "1".as_ref(),
-            "--report-dir".as_ref(),
-            dir.join("reports").as_os_str(),
-        ] as [&std::ffi::OsStr; 16])?;
+        let mut argv: Vec<std::ffi::OsString> = vec![
+            "zoorepro".into(),
+            "--home".into(),
+            dir.join("home").into(),
+            "--cache-dir".into(),
+            dir.join("cache").into(),
+            "verify".into(),
+            "--model".into(),
+            "coral/mobilenet_v2_1.0_224_quant".into(),
+            "--val".into(),
+            val.into(),
+            "--threads".into(),
+            "1".into(),
+            "--report-dir".into(),
+            dir.join("reports").into(),
+        ];
+        argv.extend(flags.iter().map(Into::into));
+        let cli = crate::cli::Cli::try_parse_from(argv)?;
         let crate::cli::Command::Verify(args) = &cli.command else {
             unreachable!("parsed as verify");
         };
@@ -626,7 +626,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let val = three_demos(dir.path());
         let digest = "01".repeat(32);
-        let at_batch_1 = |model| run_on(dir.path(), &val, "1", "mine", Some(&digest), model);
+        let at_batch_1 = |model| {
+            run_on(
+                dir.path(),
+                &val,
+                &["--batch", "1"],
+                "mine",
+                Some(&digest),
+                model,
+            )
+        };
         let first = at_batch_1(fake(0, None)).unwrap().unwrap();
         let (images, top1, _) = counts(&first);
         assert_eq!(images, 90);
@@ -635,5 +644,85 @@ mod tests {
         // At batch 1 a changed model is compared on 64 images as well, not on 1.
         let error = at_batch_1(fake(5, None)).err().unwrap().to_string();
         assert!(error.contains("64 of the 64"), "{error}");
+    }
+
+    /// The record `zoorepro merge` wrote of the shard stores `shards` into `dir`.
+    fn merge(dir: &std::path::Path, shards: &[&std::path::Path]) -> crate::report::RunRecord {
+        use clap::Parser;
+        let mut argv: Vec<std::ffi::OsString> = vec![
+            "zoorepro".into(),
+            "--home".into(),
+            dir.join("home").into(),
+            "--cache-dir".into(),
+            dir.join("cache").into(),
+            "merge".into(),
+            "--report-dir".into(),
+            dir.join("reports").into(),
+        ];
+        argv.extend(shards.iter().map(|shard| shard.join("cache").into()));
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let crate::cli::Command::Merge(args) = &cli.command else {
+            unreachable!("parsed as merge");
+        };
+        let ctx = Context::new(cli.home.clone(), cli.cache_dir.clone());
+        crate::commands::merge::run(&ctx, args).unwrap();
+        let folder = dir.join("reports/coral/mobilenet_v2_1.0_224_quant");
+        let json = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|e| e == "json"))
+            .unwrap();
+        serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn merged_native_shards_say_what_joined_them_and_describe_the_run_as_verify_does() {
+        let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        let digest = "23".repeat(32);
+        for (k, dir) in dirs[..2].iter().enumerate() {
+            let shard = format!("{k}/2");
+            let flags = ["--batch", "8", "--shard", shard.as_str()];
+            run_on(
+                dir.path(),
+                &demo,
+                &flags,
+                "mine",
+                Some(&digest),
+                fake(0, None),
+            )
+            .unwrap()
+            .unwrap();
+        }
+        let merged = merge(dirs[2].path(), &[dirs[0].path(), dirs[1].path()]);
+        let whole = run(dirs[3].path(), "mine", Some(&digest), fake(0, None))
+            .unwrap()
+            .unwrap()
+            .record;
+        let runtime = |r: &crate::report::RunRecord| {
+            let p = &r.provenance;
+            let text = [&p.provider, &p.ort_version, &p.ort_library];
+            (
+                text.map(String::clone),
+                p.graph_optimization_level.clone(),
+                p.deterministic_compute,
+            )
+        };
+        assert_eq!(runtime(&merged), runtime(&whole));
+        assert_eq!(runtime(&whole).0[0], "native (test)");
+        assert_eq!(merged.top1_correct, whole.top1_correct);
+        let summary = &merged.verdict.summary;
+        for needle in [
+            "Its 2 shards ran natively (zoorepro.evaluate) and were joined on the caller's name \
+             and checkpoint_sha256 only",
+            "the spot check infers 64 of its stored images again",
+        ] {
+            assert!(summary.contains(needle), "{needle}: {summary}");
+        }
+        let native = &merged.onnx.sidecar.as_ref().unwrap()["native"];
+        assert_eq!(
+            (native["merged_shards"].as_u64(), native["name"].as_str()),
+            (Some(2), Some("mine"))
+        );
     }
 }
