@@ -274,12 +274,8 @@ fn write_provenance(out: &mut String, r: &RunRecord) {
         "| host | {} {} , {} CPUs |",
         p.host.os, p.host.arch, p.host.cpus
     );
-    if p.nan_outputs > 0 {
-        let _ = writeln!(
-            out,
-            "| model outputs with NaN | {} images (ranked below every number, as NumPy sorts NaN; check the export) |",
-            p.nan_outputs
-        );
+    if let Some(nan_outputs) = r.nan_outputs_text() {
+        let _ = writeln!(out, "| model outputs with NaN | {} |", cell(&nan_outputs));
     }
     if let Some(store) = &r.store {
         let _ = writeln!(

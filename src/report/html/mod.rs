@@ -169,6 +169,9 @@ fn run_details(record: &RunRecord) -> Markup {
                  (p.batch) ", optimization " (p.graph_optimization_level) } }
             tr { th { "speed" } td { (format!("{:.1}", p.images_per_second)) " images/s over " (p.inferred)
                  " inferred images; bottleneck: " (p.throughput.bottleneck) } }
+            @if let Some(nan_outputs) = record.nan_outputs_text() {
+                tr { th { "model outputs with NaN" } td { (nan_outputs) } }
+            }
         }
     }
 }
