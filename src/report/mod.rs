@@ -436,6 +436,28 @@ pub(crate) mod tests {
         }
     }
 
+    /// `sample_record` as a native run's record (`zoorepro.evaluate`) of the caller's model
+    /// `name` in `framework`, as src/commands/verify/native.rs writes one.
+    pub(crate) fn native_record(framework: &str, name: &str) -> RunRecord {
+        let mut record = sample_record();
+        record.onnx = OnnxInfo {
+            path: format!("native:{name}"),
+            sha256: "ab".repeat(32),
+            verification: "native".into(),
+            manifest_sha256: None,
+            sidecar: Some(serde_json::json!({"native": {
+                "framework": framework, "name": name, "checkpoint_sha256": "ab".repeat(32)}})),
+            io_names: None,
+            like: None,
+        };
+        let p = &mut record.provenance;
+        p.provider = format!("native ({framework})");
+        (p.ort_version, p.ort_library, p.ort_library_sha256) = Default::default();
+        p.graph_optimization_level = String::new();
+        p.deterministic_compute = false;
+        record
+    }
+
     pub(crate) fn sample_record() -> RunRecord {
         RunRecord {
             model_id: "coral/mobilenet_v2_1.0_224_quant".into(),
