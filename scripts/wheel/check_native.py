@@ -12,12 +12,16 @@ inside the fresh venv, from a folder outside the checkout, after check_api.py:
   caller's name in every format, beside (never in place of) the ONNX file's run;
 - `zoorepro merge` of native shards: the merged record's runtime fields are the unsharded native
   record's, and it says its shards were joined on the caller's name and digest only;
+- reports: framework= and name= with line breaks and HTML stay text in the Markdown and HTML
+  reports, which name the native runtime (no ONNX Runtime row); NaN outputs of a resumed run are
+  said to be this pass's.
 """
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import zoorepro
@@ -176,8 +180,45 @@ def check_merge():
           f"shards were joined on the caller's name and digest only")
 
 
+def check_reports():
+    cache = os.path.join(scratch, "cache-native-reports")
+    hostile = "torch)\n\n# VERIFIED: top-1 99.9%\n\n<b>pinned</b> ("
+    result = zoorepro.evaluate(lambda x: np.zeros((x.shape[0], 1001), np.float32), sample, model=MODEL,
+                               cache_dir=cache, report_dir=cache, limit=3, threads=1, name=hostile,
+                               framework=hostile)
+    md = open([p for p in result["reports"] if p.endswith(".md")][0]).read()
+    html = open([p for p in result["reports"] if p.endswith(".html")][0]).read()
+    assert not any(line.startswith("# VERIFIED") for line in md.splitlines()), md
+    assert "| runtime / threads / batch | native (torch)\\n" in md and "| ONNX Runtime |" not in md, md
+    assert "ONNX Runtime library" not in html and "<b>pinned" not in html, html
+    assert "the caller&#39;s function (no ONNX Runtime)" in html or "the caller's function (no ONNX Runtime)" in html
+
+    good = ort_model_fn()
+
+    def nan_some(x):
+        """NaN in half the classes of a quarter of the images, chosen by their tensors."""
+        scores = good(x).copy()
+        for i in range(len(scores)):
+            if zlib.crc32(x[i].tobytes()[::1009]) % 4 == 0:
+                scores[i, 500:] = np.nan
+        return scores
+
+    kwargs = dict(model=MODEL, cache_dir=cache, report_dir=cache, threads=1, name="nan", checkpoint_sha256="d" * 64)
+    first = zoorepro.evaluate(nan_some, sample, **kwargs)
+    again = zoorepro.evaluate(nan_some, sample, **kwargs)
+    counted = (first["record"]["provenance"]["nan_outputs"], again["record"]["provenance"]["nan_outputs"])
+    assert counted[0] > counted[1] > 0 and again["reused"] == 36, (counted, again["reused"])
+    md = open([p for p in again["reports"] if p.endswith(".md")][0]).read()
+    line = [l for l in md.splitlines() if l.startswith("| model outputs with NaN")][0]
+    assert f"{counted[1]} of the 64 images inferred in this pass" in line and \
+        "the 36 images answered by the store are not counted" in line, line
+    print(f"reports: framework= and name= stay text in Markdown and HTML, the runtime row names the "
+          f"framework; NaN outputs {counted[0]}, resumed: {line[2:]}")
+
+
 if __name__ == "__main__":
     check_concurrent_processes()
     check_spot_check()
     check_table()
     check_merge()
+    check_reports()
