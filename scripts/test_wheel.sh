@@ -166,4 +166,5 @@ start=$(date +%s)
 (cd "$scratch/work" && env -i HOME="$scratch/home" PATH="$clean_path" LANG=C.UTF-8 \
   XDG_DATA_HOME="$scratch/home/data" python check.py "$shared" "$scratch" "$version")
 (cd "$scratch/work" && env -i HOME="$scratch/home" PATH="$clean_path" LANG=C.UTF-8 XDG_DATA_HOME="$scratch/home/data" python "$repo/scripts/wheel/check_api.py" "$shared" "$scratch")
+(cd "$scratch/work" && env -i HOME="$scratch/home" PATH="$clean_path" LANG=C.UTF-8 XDG_DATA_HOME="$scratch/home/data" python "$repo/scripts/wheel/check_native.py" "$shared" "$scratch")
 echo "test_wheel: $(basename "$wheel") passed in $(( $(date +%s) - start )) s (after the build)"

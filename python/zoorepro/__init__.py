@@ -294,11 +294,13 @@ def evaluate(
     file), provider `native (FRAMEWORK)`, and the framework, name and checkpoint digest in
     `onnx.sidecar.native`. With checkpoint_sha256 (the sha256 of the checkpoint's file) the
     run is keyed by it and by name, so a rerun resumes the stored run and reuses its rows, after
-    a spot check: the first batch of the rows it would reuse is inferred again, and if more than
-    1 in 16 get another top-1 (beyond what GPU nondeterminism does to near-ties) the stored rows
-    are another model's, and evaluate raises zoorepro.Error naming the run and what to do (give
-    the changed model its own checkpoint_sha256, or `zoorepro runs --delete N`). Without
-    checkpoint_sha256 every call is a new run, so a changed model never reuses old rows.
+    a spot check: 64 of the rows it would reuse (all when fewer are stored), whatever
+    batch_size, are inferred again, and if more than 1 in 64 get another top-1 or top-5 set
+    (beyond what GPU nondeterminism does to near-ties) the stored rows are another model's, and
+    evaluate raises zoorepro.Error naming the run and what to do (give the changed model its own
+    checkpoint_sha256, or `zoorepro runs --delete N`). While it runs, the run's key is claimed:
+    another process under the same checkpoint_sha256 and name is refused with zoorepro.Error.
+    Without checkpoint_sha256 every call is a new run, so a changed model never reuses old rows.
 
     If model_fn raises, the exception propagates once the pass has stopped: with
     checkpoint_sha256 the store holds every batch before it, whole (one transaction a batch),

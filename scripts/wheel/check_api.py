@@ -10,7 +10,7 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
   with the session options and batch verify's record gives, writes per-image top-5 and scores
   byte-identical to `zoorepro verify --predictions` and the same verdict status;
 - an exception from model_fn propagates, leaves the run's stored rows whole, and a rerun with
-  the same checkpoint_sha256 resumes them (its first batch inferred again by the spot check); a
+  the same checkpoint_sha256 resumes them (its stored images, up to 64, inferred again by the spot check); a
   run with no checkpoint_sha256 that stops is deleted, and its progress line says "stopped";
 - two different models (the coral model and its broken copy) under one checkpoint_sha256 and
   name: the second is refused (zoorepro.Error naming the run and `zoorepro runs --delete`), and
@@ -229,14 +229,14 @@ def check_evaluate():
     stored = runs[0]
     assert stored["images"] == 20 and not stored["complete"], stored
     again = zoorepro.evaluate(model_fn, sample, **kwargs)
-    # The spot check infers the first batch (10) of the 20 stored rows again before reusing them.
-    assert again["reused"] == 10 and again["record"]["store"]["key"] == stored["key"], again
+    # The spot check infers the 20 stored rows again (fewer than its 64) before going on.
+    assert again["reused"] == 0 and again["record"]["store"]["key"] == stored["key"], again
     assert (again["top1_correct"], again["top5_correct"]) == (72, 93), again
     fresh = zoorepro.evaluate(model_fn, sample, model=MODEL, cache_dir=cache2, batch_size=10,
                               report_dir=os.path.join(scratch, "reports"))
     assert fresh["reused"] == 0 and fresh["record"]["store"]["key"] != stored["key"], fresh
     print("evaluate: model_fn's exception propagates with 20 rows stored whole; the same "
-          "checkpoint_sha256 resumes them (10 inferred again by the spot check, 10 reused); no digest "
+          "checkpoint_sha256 resumes them (all 20 inferred again by the spot check); no digest "
           "is a new run")
 
 
@@ -464,34 +464,34 @@ def check_evaluate_interrupt():
     assert line.startswith("call 3"), line
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=120)
-    # 20 rows stored; the rerun infers the first batch of them again (the spot check).
-    assert child.returncode == 3 and "resumed 10 100" in out, (child.returncode, out, err)
+    # 20 rows stored; the rerun infers them again (the spot check: up to 64).
+    assert child.returncode == 3 and "resumed 0 100" in out, (child.returncode, out, err)
     assert "panick" not in err, err
     print("Ctrl-C in evaluate: KeyboardInterrupt in the caller, the first two batches' 20 rows "
-          "stored, and the rerun with the same checkpoint_sha256 reuses 10 of them (10 rechecked)")
+          "stored, and the rerun with the same checkpoint_sha256 infers them again (the spot check)")
 
 
 def check_spot_check():
     """A changed model under the checkpoint_sha256 and name of a stored run is refused."""
     cache = os.path.join(scratch, "cache-spot")
     kwargs = dict(model=MODEL, cache_dir=cache, batch_size=16, threads=2, checkpoint_sha256="ef" * 32,
-                  report_dir=os.path.join(scratch, "reports"), limit=48)
+                  report_dir=os.path.join(scratch, "reports"))
     good, broken = ort_model_fn(2), ort_model_fn(2, BROKEN)
     first = zoorepro.evaluate(good, sample, name="mine", **kwargs)
     run = first["run_id"]
     message = expect_error(lambda: zoorepro.evaluate(broken, sample, name="mine", **kwargs),
                            f"the stored rows of run {run} were made by another model",
-                           "have another top-1 now (", "own checkpoint_sha256",
+                           "have another top-1 or top-5 now (", "own checkpoint_sha256",
                            f"`zoorepro runs --delete {run}`")
     runs = json.loads(cli("--cache-dir", cache, "runs", "--json").stdout)
     assert [r["id"] for r in runs] == [run], runs
     again = zoorepro.evaluate(good, sample, name="mine", **kwargs)
-    assert again["reused"] == 48 - 16 and again["top1_correct"] == first["top1_correct"], again
+    assert again["reused"] == 100 - 64 and again["top1_correct"] == first["top1_correct"], again
     other = zoorepro.evaluate(broken, sample, name="broken", **kwargs)
     assert other["reused"] == 0 and other["top1_correct"] != first["top1_correct"], other
     print(f"spot check: the broken model under the good one's checkpoint_sha256 and name is refused "
           f"({message[message.index('but '):message.index(', more')]}), the run kept (the good model "
-          f"reuses 32 of 48 again); under its own name it is a new run")
+          f"reuses 36 of 100 again, 64 rechecked); under its own name it is a new run")
 
 
 def check_stops():

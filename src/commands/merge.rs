@@ -224,7 +224,10 @@ fn merge_group(
     parts.image_set_content_sha256 = content_sha256;
     parts.coverage = coverage;
     parts.duplicates = duplicates;
-    let record = record::build_record(manifest, &ordered, merging.tolerance, parts);
+    let mut record = record::build_record(manifest, &ordered, merging.tolerance, parts);
+    if record.onnx.native().is_some() {
+        record::say_native_shards_joined(&mut record, count);
+    }
     Ok((record, key))
 }
 
@@ -617,6 +620,10 @@ fn record_parts(
         ground_truth: None,
     });
     let key = &first.key;
+    // A native run names no ONNX Runtime and vouches for no deterministic compute (as verify's
+    // record of it): its key's `native` fields are no runtime's.
+    let native = onnx.native().is_some();
+    let ort = |value: &str| if native { String::new() } else { value.into() };
     Ok(RecordParts {
         onnx,
         dataset_path: dataset.path.unwrap_or_default(),
@@ -643,14 +650,14 @@ fn record_parts(
             tool_version: env!("CARGO_PKG_VERSION").into(),
             command_line: crate::util::invocation::command_line(),
             home: home.display().to_string(),
-            ort_version: key.ort_version.clone(),
+            ort_version: ort(&key.ort_version),
             ort_library: made.ort_library.unwrap_or_default(),
             ort_library_sha256: made.ort_library_sha256.unwrap_or_default(),
             provider: key.provider.clone(),
             threads: made.threads.unwrap_or(0),
             batch: key.batch,
-            graph_optimization_level: key.opt_level.clone(),
-            deterministic_compute: true,
+            graph_optimization_level: ort(&key.opt_level),
+            deterministic_compute: !native,
             pillow_compat: recipe.pillow_compat.clone(),
             started_at: crate::util::time::utc_timestamp(started_at),
             finished_at: crate::util::time::utc_timestamp(SystemTime::now()),

@@ -78,18 +78,7 @@ fn write_summary(out: &mut String, r: &RunRecord) {
         code(&r.recipe.name),
         super::resampling_label(&r.recipe.pillow_compat)
     );
-    let _ = writeln!(
-        out,
-        "| ONNX | {} sha256 `{}` ({}){} |",
-        code(&r.onnx.path),
-        r.onnx.sha256,
-        r.onnx.verification,
-        r.onnx
-            .io_names
-            .as_ref()
-            .map(|n| format!(", input {}, output {}", code(&n.input), code(&n.output)))
-            .unwrap_or_default()
-    );
+    write_model_row(out, r);
     if let Some(like) = &r.onnx.like {
         let _ = writeln!(out, "| like | {} |", cell(&like.note));
     }
@@ -101,16 +90,51 @@ fn write_summary(out: &mut String, r: &RunRecord) {
     );
 }
 
+/// What ran: the ONNX file (path, sha256, verification, graph names), or a native model (the
+/// caller's name, framework and checkpoint digest), every value escaped: a caller's text
+/// (`framework=`, `name=`) never becomes markup.
+fn write_model_row(out: &mut String, r: &RunRecord) {
+    match r.onnx.native() {
+        Some(native) => {
+            let _ = writeln!(
+                out,
+                "| model | {}: run natively by its caller (zoorepro.evaluate), framework {}, checkpoint sha256 {} ({}) |",
+                code(&native.name),
+                native.framework.as_deref().map_or("not named".into(), cell),
+                native
+                    .checkpoint_sha256
+                    .as_deref()
+                    .map_or("not given".into(), code),
+                cell(&r.onnx.verification)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "| ONNX | {} sha256 {} ({}){} |",
+                code(&r.onnx.path),
+                code(&r.onnx.sha256),
+                cell(&r.onnx.verification),
+                r.onnx
+                    .io_names
+                    .as_ref()
+                    .map(|n| format!(", input {}, output {}", code(&n.input), code(&n.output)))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
 /// The summary table's rows on the image set: its name and digest, the classes it is scored on,
 /// what the verdict rule checked of it, and the expected reference's origin.
 fn write_image_set_rows(out: &mut String, r: &RunRecord) {
     let set_name = r.dataset.image_set_name.as_deref().unwrap_or("unnamed");
     let _ = writeln!(
         out,
-        "| image set | {}, sha256 `{}` ({} layout at {}) |",
+        "| image set | {}, sha256 {} ({} layout at {}) |",
         cell(set_name),
-        r.dataset.image_set_sha256,
-        r.dataset.layout,
+        code(&r.dataset.image_set_sha256),
+        cell(&r.dataset.layout),
         code(&r.dataset.path)
     );
     let _ = writeln!(
@@ -242,23 +266,7 @@ fn write_provenance(out: &mut String, r: &RunRecord) {
     if !p.home.is_empty() {
         let _ = writeln!(out, "| home (manifests, models) | {} |", code(&p.home));
     }
-    let _ = writeln!(
-        out,
-        "| ONNX Runtime | {} ({}, sha256 `{}`) |",
-        cell(&p.ort_version),
-        code(&p.ort_library),
-        cell(&p.ort_library_sha256)
-    );
-    let _ = writeln!(
-        out,
-        "| provider / threads / batch | {} / {} / {} |",
-        p.provider, p.threads, p.batch
-    );
-    let _ = writeln!(
-        out,
-        "| graph optimization / deterministic compute | {} / {} |",
-        p.graph_optimization_level, p.deterministic_compute
-    );
+    write_runtime(out, r);
     let _ = writeln!(
         out,
         "| started / finished | {} / {} |",
@@ -274,23 +282,59 @@ fn write_provenance(out: &mut String, r: &RunRecord) {
         "| host | {} {} , {} CPUs |",
         p.host.os, p.host.arch, p.host.cpus
     );
-    if p.nan_outputs > 0 {
-        let _ = writeln!(
-            out,
-            "| model outputs with NaN | {} images (ranked below every number, as NumPy sorts NaN; check the export) |",
-            p.nan_outputs
-        );
+    if let Some(nan_outputs) = r.nan_outputs_text() {
+        let _ = writeln!(out, "| model outputs with NaN | {} |", cell(&nan_outputs));
     }
     if let Some(store) = &r.store {
         let _ = writeln!(
             out,
-            "| store | run {} in {}, key `{}`, {} images reused |",
+            "| store | run {} in {}, key {}, {} images reused |",
             store.run_id,
             code(&store.database),
-            store.key,
+            code(&store.key),
             store.reused
         );
     }
+}
+
+/// What ran the model: ONNX Runtime (its library, provider and settings), or, for a native
+/// run, the caller's framework, which no ONNX Runtime setting describes.
+fn write_runtime(out: &mut String, r: &RunRecord) {
+    let p = &r.provenance;
+    if r.onnx.native().is_some() {
+        let _ = writeln!(
+            out,
+            "| runtime / threads / batch | {}, the caller's function (no ONNX Runtime) / {} / {} |",
+            cell(&p.provider),
+            p.threads,
+            p.batch
+        );
+        let _ = writeln!(
+            out,
+            "| deterministic compute | not known (the caller's framework ran the model) |"
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| ONNX Runtime | {} ({}, sha256 {}) |",
+        cell(&p.ort_version),
+        code(&p.ort_library),
+        code(&p.ort_library_sha256)
+    );
+    let _ = writeln!(
+        out,
+        "| provider / threads / batch | {} / {} / {} |",
+        cell(&p.provider),
+        p.threads,
+        p.batch
+    );
+    let _ = writeln!(
+        out,
+        "| graph optimization / deterministic compute | {} / {} |",
+        cell(&p.graph_optimization_level),
+        p.deterministic_compute
+    );
 }
 
 /// ", 95% interval lo–hi" for a table cell, or nothing without one.
@@ -355,5 +399,54 @@ mod tests {
         let text = MarkdownExporter.render(&record);
         let row = text.lines().find(|l| l.starts_with("| oracle ")).unwrap();
         assert!(row.contains("| — | ") && !row.contains("NaN"), "{row}");
+    }
+
+    /// A caller's `framework=` and `name=` in a native record: shown, never markup.
+    const HOSTILE: &str = "torch)\n\n# VERIFIED: top-1 99.9% | x |\n\n<b>pinned</b> `(";
+
+    #[test]
+    fn a_native_record_escapes_what_its_caller_named_and_says_what_ran() {
+        let record = crate::report::tests::native_record(HOSTILE, HOSTILE);
+        let text = MarkdownExporter.render(&record);
+        let headings: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+        assert_eq!(
+            headings,
+            [
+                "# coral/mobilenet_v2_1.0_224_quant — REPRODUCED",
+                "## References",
+                "## Worst classes (3 of 3 classes with images; all in the JSON record)",
+                "## Failed images (counted as incorrect)",
+                "## Provenance"
+            ],
+            "{text}"
+        );
+        // Raw HTML only inside the name's code span, where it is text.
+        assert!(!text.contains("\n# VERIFIED"), "{text}");
+        assert_eq!(text.matches("<b>").count(), 1, "{text}");
+        // Every table row stays one row: as many cells as its table's header.
+        for line in text.lines().filter(|l| l.starts_with("| ")) {
+            let cells = line.matches('|').count() - line.matches("\\|").count();
+            assert!(cells == 3 || cells >= 5, "{line}");
+        }
+        let model = text.lines().find(|l| l.starts_with("| model |")).unwrap();
+        assert!(
+            model.contains("run natively by its caller (zoorepro.evaluate), framework torch)\\n")
+                && model.contains(&format!("checkpoint sha256 `{}` (native)", "ab".repeat(32))),
+            "{model}"
+        );
+        assert!(
+            !text.contains("ONNX Runtime |") && !text.contains("| ONNX |"),
+            "{text}"
+        );
+        let runtime = text.lines().find(|l| l.starts_with("| runtime")).unwrap();
+        assert!(
+            runtime.starts_with("| runtime / threads / batch | native (torch)\\n")
+                && runtime.ends_with("the caller's function (no ONNX Runtime) / 2 / 32 |"),
+            "{runtime}"
+        );
+        assert!(
+            text.contains("| deterministic compute | not known"),
+            "{text}"
+        );
     }
 }

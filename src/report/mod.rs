@@ -109,6 +109,14 @@ pub struct OnnxInfo {
     pub like: Option<crate::store::LikeInfo>,
 }
 
+impl OnnxInfo {
+    /// The model run natively by its caller (`zoorepro.evaluate`) that the record names in place
+    /// of an ONNX file, if it is one.
+    pub fn native(&self) -> Option<crate::store::NativeMeta> {
+        crate::store::NativeMeta::of(&self.path, &self.verification, self.sidecar.as_ref())
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RecipeInfo {
     pub name: String,
@@ -290,8 +298,9 @@ pub struct Provenance {
     /// End-to-end images/s over the images this invocation ran inference on.
     pub images_per_second: f64,
     pub inferred: usize,
-    /// Of those, the images whose model output held NaN (ranked below every number, as NumPy
-    /// sorts NaN): a broken export, not a result to trust.
+    /// Of those (this invocation's inferred images, not the run's), the images whose model output
+    /// held NaN (ranked below every number, as NumPy sorts NaN): a broken export, not a result
+    /// to trust. Images answered by the store are not counted: their outputs are not kept.
     #[serde(default)]
     pub nan_outputs: usize,
     /// Images this invocation decoded, once each, whatever the number of models it fed.
@@ -306,6 +315,29 @@ pub struct Provenance {
 
 fn one_model() -> usize {
     1
+}
+
+impl RunRecord {
+    /// The NaN outputs in words, as the reports show them, where there were any: a count of this
+    /// pass's inferred images, never of the run's (a resumed run's reused rows kept no outputs).
+    pub fn nan_outputs_text(&self) -> Option<String> {
+        let p = &self.provenance;
+        let reused = self.store.as_ref().map_or(0, |store| store.reused);
+        (p.nan_outputs > 0).then(|| {
+            let mut text = format!(
+                "{} of the {} images inferred in this pass (ranked below every number, as NumPy \
+                 sorts NaN; check the model)",
+                p.nan_outputs, p.inferred
+            );
+            if reused > 0 {
+                text.push_str(&format!(
+                    "; the {reused} images answered by the store are not counted: their outputs \
+                     were not kept"
+                ));
+            }
+            text
+        })
+    }
 }
 
 /// Where the time went, so that the slower stage is named rather than guessed.
@@ -390,6 +422,55 @@ pub(crate) mod tests {
             Throughput::from_stages(0, 0.0, 0.0, 0.0).end_to_end_images_per_second,
             0.0
         );
+    }
+
+    #[test]
+    fn nan_outputs_are_said_of_this_pass_in_every_report() {
+        let mut record = sample_record();
+        let [markdown, html] = [&MarkdownExporter as &dyn Exporter, &HtmlExporter]
+            .map(|exporter| exporter.render(&record));
+        assert!(!markdown.contains("NaN") && !html.contains("NaN"));
+        record.provenance.nan_outputs = 13;
+        record.provenance.inferred = 45;
+        record.store = Some(StoreInfo {
+            database: "/c/zoorepro.sqlite3".into(),
+            run_id: 2,
+            key: "ab".into(),
+            reused: 55,
+        });
+        let json: serde_json::Value = serde_json::from_str(&JsonExporter.render(&record)).unwrap();
+        assert_eq!(json["provenance"]["nan_outputs"], 13);
+        for exporter in [&MarkdownExporter as &dyn Exporter, &HtmlExporter] {
+            let text = exporter.render(&record);
+            for needle in [
+                "13 of the 45 images inferred in this pass",
+                "the 55 images answered by the store are not counted",
+            ] {
+                assert!(text.contains(needle), "{needle}: {text}");
+            }
+        }
+    }
+
+    /// `sample_record` as a native run's record (`zoorepro.evaluate`) of the caller's model
+    /// `name` in `framework`, as src/commands/verify/native.rs writes one.
+    pub(crate) fn native_record(framework: &str, name: &str) -> RunRecord {
+        let mut record = sample_record();
+        record.onnx = OnnxInfo {
+            path: format!("native:{name}"),
+            sha256: "ab".repeat(32),
+            verification: "native".into(),
+            manifest_sha256: None,
+            sidecar: Some(serde_json::json!({"native": {
+                "framework": framework, "name": name, "checkpoint_sha256": "ab".repeat(32)}})),
+            io_names: None,
+            like: None,
+        };
+        let p = &mut record.provenance;
+        p.provider = format!("native ({framework})");
+        (p.ort_version, p.ort_library, p.ort_library_sha256) = Default::default();
+        p.graph_optimization_level = String::new();
+        p.deterministic_compute = false;
+        record
     }
 
     pub(crate) fn sample_record() -> RunRecord {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::eval::trust::{Mark, marks_text, status_text};
 use crate::eval::verdict::VerdictStatus;
 // Manifest fields (a source, a model name) are text: a `|` would shift the columns, `<` be HTML.
+use crate::store::NativeMeta;
 use crate::util::escape::markdown_text as md;
 
 /// Accuracy of one run under one label set; `None` (null, n/a) where no scored image was ranked.
@@ -112,9 +113,30 @@ pub struct TableRow {
     /// `ground-truth`, not `original`); `None`: the layout's own labels.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ground_truth: Option<GroundTruthLabels>,
+    /// A model run natively by its caller (`zoorepro.evaluate`), not the model's ONNX file: its
+    /// framework (`framework` is then `native (FRAMEWORK)`) and the caller's name for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native: Option<NativeMeta>,
 }
 
 impl TableRow {
+    /// The run as charts label it: the model's id, with the caller's name for a native run.
+    pub fn id_text(&self) -> String {
+        match &self.native {
+            Some(native) => format!("{} (native: {})", self.model_id, native.name),
+            None => self.model_id.clone(),
+        }
+    }
+
+    /// The model as the text, Markdown and CSV tables name it: a native run with the caller's
+    /// name for it (`resnet50 (native: my port)`), so it never reads as the model's ONNX file.
+    pub fn model_text(&self) -> String {
+        match &self.native {
+            Some(native) => format!("{} (native: {})", self.model, native.name),
+            None => self.model.clone(),
+        }
+    }
+
     /// What the rows of one section share: the image set, its size, and whose labels scored it
     /// (runs labelled by different files are not ranked together).
     pub fn section_key(&self) -> (&str, usize, Option<&str>) {
@@ -247,7 +269,7 @@ fn markdown_section(out: &mut String, rows: &[TableRow], sources: &[&String]) {
             row.rank1,
             row.rank5,
             md(&row.framework),
-            md(&row.model),
+            md(&row.model_text()),
             md(&row.recipe),
             row.run
         );
@@ -458,7 +480,7 @@ fn csv_row(row: &TableRow, label_sets: &[&str], sources: &[String]) -> Vec<Strin
         row.rank5.to_string(),
         row.model_id.clone(),
         row.framework.clone(),
-        row.model.clone(),
+        row.model_text(),
         row.recipe.clone(),
         row.kind.to_string(),
         row.run.to_string(),
@@ -578,6 +600,7 @@ mod tests {
             by_labels: BTreeMap::new(),
             note: Some("float16, regenerated".into()),
             ground_truth: None,
+            native: None,
         }
     }
 
@@ -610,6 +633,42 @@ mod tests {
             note: None,
             ..row()
         }
+    }
+
+    #[test]
+    fn a_native_run_is_marked_native_with_its_name_in_every_format() {
+        let row = TableRow {
+            framework: "native (torch)".into(),
+            native: Some(NativeMeta {
+                framework: Some("torch".into()),
+                name: "my | port".into(),
+                checkpoint_sha256: None,
+            }),
+            ..sample_row()
+        };
+        let rows = [row];
+        let sources = ["oracle".to_string()];
+        let markdown = MarkdownTable.render(&rows, &sources);
+        assert!(
+            markdown.contains("| native (torch) | mobilenet_v2 (native: my \\| port) |"),
+            "{markdown}"
+        );
+        let text = TextTable.render(&rows, &sources);
+        assert!(text.contains("mobilenet_v2 (native: my | port)"), "{text}");
+        let csv = CsvTable.render(&rows, &sources);
+        assert!(
+            csv.contains(",native (torch),mobilenet_v2 (native: my | port),"),
+            "{csv}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&JsonTable.render(&rows, &sources)).unwrap();
+        assert_eq!(json[0]["native"]["name"], "my | port");
+        assert_eq!(json[0]["framework"], "native (torch)");
+        let html = crate::report::HtmlTable.render(&rows, &sources);
+        assert!(
+            html.contains("native (torch): my | port") && html.contains("(native: my | port)"),
+            "{html}"
+        );
     }
 
     #[test]

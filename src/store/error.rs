@@ -56,6 +56,15 @@ pub enum StoreError {
         heartbeat: String,
     },
     #[error(
+        "run {id} of the same key in the prediction store {path} is being written by process {pid} (last batch {heartbeat}): two passes of this key at once could mix two models' rows in one record, so nothing was started; wait for that process to finish (or stop it), then run again"
+    )]
+    KeyInUse {
+        path: PathBuf,
+        id: RunId,
+        pid: i64,
+        heartbeat: String,
+    },
+    #[error(
         "run {id} in the prediction store {path}: image {name} is stored with other content than this process read (another process ran other files into the same run meanwhile?); the run was not marked complete: run the command again"
     )]
     ContentChanged {

@@ -93,12 +93,12 @@ impl Store {
         Ok(hits)
     }
 
-    /// The top-1 class of every row [`Store::answerable`] gives, labelled or not: what a resumed
-    /// native run's spot check compares its model's new top-1s with.
-    pub fn answerable_top1_classes(
+    /// The top-5 classes of every row [`Store::answerable`] gives, labelled or not: what a
+    /// resumed native run's spot check compares its model's new top-5s with.
+    pub fn answerable_top5(
         &self,
         run: &RunInfo,
-    ) -> Result<HashMap<(String, Content), u16>, StoreError> {
+    ) -> Result<HashMap<(String, Content), [u16; crate::eval::rank::TOP_K]>, StoreError> {
         let sql = |e| classify(&self.path, e);
         let mut statement = self
             .connection
@@ -112,11 +112,10 @@ impl Store {
         while let Some(row) = query.next().map_err(sql)? {
             let size: i64 = row.get(1).map_err(sql)?;
             let sha256: Vec<u8> = row.get(2).map_err(sql)?;
-            let top1 = super::packed::blob(row.get_ref(3).map_err(sql)?)
-                .and_then(super::packed::unpack_top5)
-                .map(|top5| top5[0]);
-            if let (Some(content), Some(top1)) = (content_of(Some(size), Some(&sha256)), top1) {
-                classes.insert((row.get(0).map_err(sql)?, content), top1);
+            let top5 = super::packed::blob(row.get_ref(3).map_err(sql)?)
+                .and_then(super::packed::unpack_top5);
+            if let (Some(content), Some(top5)) = (content_of(Some(size), Some(&sha256)), top5) {
+                classes.insert((row.get(0).map_err(sql)?, content), top5);
             }
         }
         Ok(classes)
@@ -393,7 +392,7 @@ mod tests {
     }
 
     #[test]
-    fn the_stored_top1_of_each_answerable_row_is_read_back() {
+    fn the_stored_top5_of_each_answerable_row_is_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let run = store.create_run(&key(8), &meta()).unwrap();
@@ -411,9 +410,12 @@ mod tests {
             ],
         )
         .unwrap();
-        let classes = store.answerable_top1_classes(&run).unwrap();
+        let classes = store.answerable_top5(&run).unwrap();
         let of = |name: &str| classes.get(&(name.to_string(), content(name).unwrap()));
-        assert_eq!((of("a.JPEG"), of("b.JPEG")), (Some(&7), Some(&9)));
+        assert_eq!(
+            (of("a.JPEG"), of("b.JPEG")),
+            (Some(&[7, 1, 2, 3, 4]), Some(&[9, 1, 2, 3, 4]))
+        );
         assert_eq!(classes.len(), 2, "a failed row answers nothing");
     }
 }

@@ -64,7 +64,49 @@ pub struct OnnxMeta {
     pub like: Option<LikeInfo>,
 }
 
+/// A model run natively by its caller (`zoorepro.evaluate`), as its record's
+/// `onnx.sidecar.native` says it: no ONNX file, the caller's framework, name and checkpoint digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NativeMeta {
+    pub framework: Option<String>,
+    pub name: String,
+    pub checkpoint_sha256: Option<String>,
+}
+
+impl NativeMeta {
+    /// What ran, where a record's `onnx` (`path`, `verification`, `sidecar`) names a native run:
+    /// verification `native`, the sidecar's fields (the name from `native:NAME` where the sidecar
+    /// cannot be read).
+    pub fn of(path: &str, verification: &str, sidecar: Option<&Value>) -> Option<NativeMeta> {
+        if verification != "native" {
+            return None;
+        }
+        let parsed = sidecar
+            .and_then(|sidecar| sidecar.get("native"))
+            .and_then(|native| serde_json::from_value(native.clone()).ok());
+        Some(parsed.unwrap_or_else(|| NativeMeta {
+            framework: None,
+            name: path.strip_prefix("native:").unwrap_or(path).to_string(),
+            checkpoint_sha256: None,
+        }))
+    }
+
+    /// `native (torch)`, or `native` where no framework was named: the provider a native
+    /// run's record gives.
+    pub fn provider(&self) -> String {
+        match &self.framework {
+            Some(framework) => format!("native ({framework})"),
+            None => "native".into(),
+        }
+    }
+}
+
 impl OnnxMeta {
+    /// The native model this run's record names in place of an ONNX file, if it is one.
+    pub fn native(&self) -> Option<NativeMeta> {
+        NativeMeta::of(&self.path, &self.verification, self.sidecar.as_ref())
+    }
+
     /// The caller's name for a model run natively: src/commands/verify/native.rs records such a
     /// model as `path` `native:NAME` with verification `native`, which no ONNX file's check gives.
     pub fn native_name(&self) -> Option<&str> {

@@ -59,8 +59,8 @@ pub use error::StoreError;
 pub use import::{ImportOutcome, Importer};
 pub use key::{RunKey, RunKind};
 pub use meta::{
-    DatasetMeta, ImportMeta, IoNames, LikeInfo, OnnxMeta, RUN_META_SCHEMA, RecipeMeta, RunMeta,
-    RunOrigin, SourceFile, VerifyMeta,
+    DatasetMeta, ImportMeta, IoNames, LikeInfo, NativeMeta, OnnxMeta, RUN_META_SCHEMA, RecipeMeta,
+    RunMeta, RunOrigin, SourceFile, VerifyMeta,
 };
 pub use rows::{RankedColumns, StoredImage};
 pub use runs::RunInfo;

@@ -135,6 +135,32 @@ impl Store {
     /// on it. Runs of the same key share the per-image cache underneath, so a run answers the
     /// images an earlier run of its key computed from the same content without evaluating them.
     pub fn create_run(&mut self, key: &RunKey, meta: &RunMeta) -> Result<RunInfo, StoreError> {
+        self.create(key, meta, false)
+    }
+
+    /// As [`Store::create_run`], and the run is the only one of its key written while this
+    /// process writes it: where a live process holds a lease on another run of the key, nothing
+    /// is created and the error (`KeyInUse`) names that run and process. Two passes of one key
+    /// share its rows, which is sound only when the same key means the same predictions (an ONNX
+    /// file's sha256); a native model's key holds only its caller's word (a name and a digest),
+    /// so two processes under one key may be two models, and their rows would mix in one record.
+    /// The check and the new lease are one IMMEDIATE transaction, so of two processes starting at
+    /// once one gets the key; a lease ends with its process (pid and start time, `lease.rs`),
+    /// so a killed process leaves no claim.
+    pub fn create_claimed_run(
+        &mut self,
+        key: &RunKey,
+        meta: &RunMeta,
+    ) -> Result<RunInfo, StoreError> {
+        self.create(key, meta, true)
+    }
+
+    fn create(
+        &mut self,
+        key: &RunKey,
+        meta: &RunMeta,
+        claimed: bool,
+    ) -> Result<RunInfo, StoreError> {
         let digest = key.digest();
         let key_json = serde_json::to_string(key).unwrap_or_default();
         let time = now();
@@ -143,6 +169,9 @@ impl Store {
         let transaction =
             Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)
                 .map_err(|e| self.sqlite(e))?;
+        if claimed {
+            self.check_unclaimed(&transaction, &digest)?;
+        }
         let id: RunId = transaction
             .query_row(
                 "INSERT INTO runs (key_digest, key_json, model_id, kind, created_at, updated_at, meta_json, token)
@@ -174,6 +203,30 @@ impl Store {
         self.leases.push((run.id, lease));
         Ok(run)
     }
+    /// Fails with `KeyInUse` where a live process writes a run of the key `digest`.
+    fn check_unclaimed(&self, transaction: &Connection, digest: &str) -> Result<(), StoreError> {
+        for id in self.runs_of_key(digest)? {
+            let leases = leases_of(transaction, id).map_err(|e| self.sqlite(e))?;
+            let live = leases.into_iter().find(|lease| {
+                lease_is_live(
+                    lease.boot_id.as_deref(),
+                    lease.pid,
+                    lease.pid_start.as_deref(),
+                    lease.heartbeat,
+                )
+            });
+            if let Some(lease) = live {
+                return Err(StoreError::KeyInUse {
+                    path: self.path.clone(),
+                    id,
+                    pid: lease.pid,
+                    heartbeat: heartbeat_text(lease.heartbeat),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Fails unless `run` is still the run this process opened: the same id with the same token.
     pub(super) fn check_run(
         transaction: &Connection,
@@ -268,10 +321,7 @@ impl Store {
                     path,
                     id,
                     pid: lease.pid,
-                    heartbeat: utc_timestamp(
-                        std::time::UNIX_EPOCH
-                            + std::time::Duration::from_secs(lease.heartbeat.max(0) as u64),
-                    ),
+                    heartbeat: heartbeat_text(lease.heartbeat),
                 });
             }
         }
@@ -290,6 +340,11 @@ impl Store {
         transaction.commit().map_err(sql)?;
         Ok(deleted > 0)
     }
+}
+
+/// A lease's last heartbeat, as the errors naming a writer show it.
+fn heartbeat_text(heartbeat: i64) -> String {
+    utc_timestamp(std::time::UNIX_EPOCH + std::time::Duration::from_secs(heartbeat.max(0) as u64))
 }
 
 #[cfg(test)]
@@ -347,6 +402,43 @@ mod tests {
                 .top1_correct,
             2000
         );
+    }
+
+    #[test]
+    fn a_claimed_key_refuses_a_second_writer_until_the_first_process_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = Store::open(dir.path()).unwrap();
+        let claimed = first.create_claimed_run(&key(8), &meta()).unwrap();
+        // Another process (here another connection of this live one) under the same key.
+        let mut other = Store::open(dir.path()).unwrap();
+        let error = other.create_claimed_run(&key(8), &meta()).err().unwrap();
+        let message = error.to_string();
+        assert!(
+            matches!(error, StoreError::KeyInUse { id, .. } if id == claimed.id)
+                && message.contains(&format!("process {}", std::process::id()))
+                && message.contains("wait for that process to finish"),
+            "{message}"
+        );
+        assert_eq!(
+            other.runs().unwrap().len(),
+            1,
+            "the refused call made no run"
+        );
+        // Another key is free; an unclaimed run of an ONNX key never asks.
+        other.create_claimed_run(&key(16), &meta()).unwrap();
+        other.create_run(&key(8), &meta()).unwrap();
+        // The first writer's process gone (killed: its start time no longer matches), its claim
+        // went with it; so did the unclaimed writer's, once its store is dropped.
+        other
+            .connection
+            .execute(
+                "UPDATE writers SET pid_start = 'gone', heartbeat = 0 WHERE run_id = ?1",
+                [claimed.id],
+            )
+            .unwrap();
+        drop(other);
+        let mut later = Store::open(dir.path()).unwrap();
+        later.create_claimed_run(&key(8), &meta()).unwrap();
     }
 
     #[test]

@@ -761,19 +761,54 @@ fn nan_model_outputs_are_warned_about_and_counted() {
         "default_recipe": "torchvision", "recipes": ["torchvision"], "references": []
     });
     std::fs::write(home.join("manifests/test__nan.json"), manifest.to_string()).unwrap();
-    let mut command = common::zoorepro(&scratch.path().join("cache"));
-    command
-        .env("ZOOREPRO_HOME", &home)
-        .args(["verify", "--model", "test/nan", "--val"])
-        .arg(common::repo().join("demo"))
-        .args(["--limit", "3", "--no-cache", "--json", "--report-dir"])
-        .arg(scratch.path().join("reports"));
-    let result = run(&mut command);
-    assert_eq!(result.status, 0, "{}", result.stderr);
+    let verify = |limit: &str| {
+        let mut command = common::zoorepro(&scratch.path().join("cache"));
+        command
+            .env("ZOOREPRO_HOME", &home)
+            .args(["verify", "--model", "test/nan", "--val"])
+            .arg(common::repo().join("demo"))
+            .args(["--limit", limit, "--json", "--report-dir"])
+            .arg(scratch.path().join("reports"));
+        let result = run(&mut command);
+        assert_eq!(result.status, 0, "{}", result.stderr);
+        result
+    };
+    let result = verify("3");
     assert!(
-        result.stderr.contains("held NaN for 3 images"),
+        result
+            .stderr
+            .contains("held NaN for 3 of the 3 images inferred in this pass"),
         "{}",
         result.stderr
     );
     assert_eq!(result.json()["provenance"]["nan_outputs"], 3);
+    // Resumed: the 3 stored rows kept no outputs, so only this pass's 2 are counted, and every
+    // format says so rather than giving 2 as the run's count.
+    let result = verify("5");
+    assert!(
+        result
+            .stderr
+            .contains("held NaN for 2 of the 2 images inferred in this pass"),
+        "{}",
+        result.stderr
+    );
+    let record = result.json();
+    assert_eq!(record["provenance"]["nan_outputs"], 2);
+    assert_eq!(record["store"]["reused"], 3);
+    let reports = scratch.path().join("reports/test/nan");
+    for extension in ["md", "html"] {
+        let newest = std::fs::read_dir(&reports)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == extension))
+            .max_by_key(|p| p.metadata().unwrap().modified().unwrap())
+            .unwrap();
+        let text = std::fs::read_to_string(newest).unwrap();
+        for needle in [
+            "2 of the 2 images inferred in this pass",
+            "the 3 images answered by the store are not counted",
+        ] {
+            assert!(text.contains(needle), "{extension}: {needle}: {text}");
+        }
+    }
 }

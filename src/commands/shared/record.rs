@@ -537,6 +537,30 @@ pub(crate) fn summary_line(record: &RunRecord) -> String {
     )
 }
 
+/// A native model's shards (`zoorepro.evaluate(..., shard=K/N)`) share a key of the caller's
+/// name and checkpoint digest, and nothing here can run a Python function again: the merged
+/// record says what joined them and how to re-check each (the spot check of a resumed run), in
+/// its summary (every format) and `onnx.sidecar.native.merged_shards`, and so does stderr.
+pub(crate) fn say_native_shards_joined(record: &mut RunRecord, count: u32) {
+    let note = format!(
+        "Its {count} shards ran natively (zoorepro.evaluate) and were joined on the caller's name \
+         and checkpoint_sha256 only: nothing re-checks that one model made them all. To re-check \
+         a shard, run the model on it again (zoorepro.evaluate with its shard=K/{count}, name, \
+         checkpoint_sha256 and cache_dir): the spot check infers 64 of its stored images again \
+         and refuses another model's rows."
+    );
+    eprintln!("zoorepro: warning: {}: {note}", record.model_id);
+    record.verdict.summary = format!("{} {note}", record.verdict.summary);
+    if let Some(native) = record
+        .onnx
+        .sidecar
+        .as_mut()
+        .and_then(|s| s.get_mut("native"))
+    {
+        native["merged_shards"] = count.into();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

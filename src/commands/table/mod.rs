@@ -165,6 +165,7 @@ fn table_row(
         labels_check(store, run)?,
     );
     let ground_truth = ground_truth(run);
+    let native = sets::native_of(run);
     let note = join_notes(
         float16_note(run, primary_set, &references),
         changed_reference,
@@ -173,10 +174,13 @@ fn table_row(
         image_set: set_run.image_set.clone(),
         image_set_images: set_run.images,
         run: run.id,
-        framework: manifest.map_or_else(
-            || run.model_id.split('/').next().unwrap_or("").to_string(),
-            |m| m.framework.clone(),
-        ),
+        framework: match &native {
+            Some(native) => native.provider(),
+            None => manifest.map_or_else(
+                || run.model_id.split('/').next().unwrap_or("").to_string(),
+                |m| m.framework.clone(),
+            ),
+        },
         model: manifest.map_or_else(|| run.model_id.clone(), |m| m.name.clone()),
         model_id: run.model_id.clone(),
         recipe: run.key.recipe.clone(),
@@ -205,6 +209,7 @@ fn table_row(
         by_labels: by_labels(label_sets, tallies, ground_truth.is_some()),
         note,
         ground_truth,
+        native,
     })
 }
 

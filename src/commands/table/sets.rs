@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::cli::RunsSelection;
 use crate::model::manifest::Manifest;
 use crate::report::table::TableRow;
-use crate::store::{RunInfo, RunKind};
+use crate::store::{NativeMeta, RunInfo, RunKind};
 
 /// A complete run with the image set it scored.
 pub(super) struct SetRun {
@@ -34,7 +34,9 @@ impl SetRun {
 /// The runs the table shows: complete ones only (a partial run's numbers are never reported), of
 /// the wanted models and image sets (none named: all), and the newest of each model, recipe,
 /// kind and image set unless every run is asked for, so that a run on the 100-image sample
-/// never replaces one on the 50,000 validation images.
+/// never replaces one on the 50,000 validation images. A model run natively by its caller
+/// (`zoorepro.evaluate`) is another model than the ONNX file: each native one (its framework
+/// and name) keeps a row of its own, and never displaces the file's verified run.
 pub(super) fn select(
     runs: Vec<SetRun>,
     models: &[&Manifest],
@@ -52,9 +54,19 @@ pub(super) fn select(
     if selection == RunsSelection::Latest {
         // A run labelled by a --ground-truth file never hides one on the layout's own labels
         // (or another file's): they are scored on other labels.
-        type Group = (String, String, RunKind, String, usize, Option<String>);
+        type Group = (
+            String,
+            String,
+            RunKind,
+            String,
+            usize,
+            Option<String>,
+            Native,
+        );
+        type Native = Option<(Option<String>, String)>;
         let mut newest: HashMap<Group, SetRun> = HashMap::new();
         for run in runs {
+            let native = native_of(&run.run).map(|native| (native.framework, native.name));
             let group = (
                 run.run.model_id.clone(),
                 run.run.key.recipe.clone(),
@@ -62,6 +74,7 @@ pub(super) fn select(
                 run.image_set.clone(),
                 run.images,
                 run.run.key.ground_truth_sha256.clone(),
+                native,
             );
             match newest.get(&group) {
                 Some(kept)
@@ -76,6 +89,11 @@ pub(super) fn select(
     }
     runs.sort_by_key(|r| r.run.id);
     runs
+}
+
+/// The native model a run's record names in place of an ONNX file, if it is one.
+pub(super) fn native_of(run: &RunInfo) -> Option<NativeMeta> {
+    run.meta.verify()?.onnx.as_ref()?.native()
 }
 
 /// Competition ranking (1, 2, 2, 4) by top-1 and by top-5 among the rows of one section only
@@ -244,6 +262,47 @@ mod tests {
         assert_eq!(only[0].run.id, 1);
     }
 
+    /// `run` as a native run of the caller's model `name` (`zoorepro.evaluate`).
+    fn native(mut run: RunInfo, name: &str) -> RunInfo {
+        run.meta.origin = RunOrigin::Verify(VerifyMeta {
+            onnx: Some(crate::store::OnnxMeta {
+                path: format!("native:{name}"),
+                sha256: String::new(),
+                verification: "native".into(),
+                manifest_sha256: None,
+                sidecar: Some(serde_json::json!({"native": {
+                    "framework": "torch", "name": name, "checkpoint_sha256": null}})),
+                io_names: None,
+                like: None,
+            }),
+            ..VerifyMeta::default()
+        });
+        run
+    }
+
+    #[test]
+    fn a_native_run_keeps_a_row_of_its_own_beside_the_onnx_run() {
+        let model = "pytorch/resnet50";
+        let runs = named(vec![
+            run(1, model, RunKind::Verify, SUBSET, 100),
+            native(run(2, model, RunKind::Verify, SUBSET, 100), "my port"),
+            native(run(3, model, RunKind::Verify, SUBSET, 100), "my port"),
+            native(run(4, model, RunKind::Verify, SUBSET, 100), "another"),
+        ]);
+        let kept: Vec<(i64, Option<String>)> = select(runs, &[], &[], RunsSelection::Latest)
+            .iter()
+            .map(|r| {
+                (
+                    r.run.id,
+                    native_of(&r.run).map(|n| n.provider() + " " + &n.name),
+                )
+            })
+            .collect();
+        let port = Some("native (torch) my port".to_string());
+        let another = Some("native (torch) another".to_string());
+        assert_eq!(kept, [(1, None), (3, port), (4, another)]);
+    }
+
     fn table_row(image_set: &str, images: usize, model: &str, top1: f64) -> TableRow {
         TableRow {
             image_set: image_set.into(),
@@ -270,6 +329,7 @@ mod tests {
             by_labels: Default::default(),
             note: None,
             ground_truth: None,
+            native: None,
         }
     }
 

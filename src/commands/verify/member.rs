@@ -96,7 +96,10 @@ impl Member {
     ) -> anyhow::Result<()> {
         if !args.no_cache {
             let meta = run_meta(&self.under_test, dataset, runtime, &self.session, args);
-            self.stored = Some(StoredRun::open(ctx, &self.key, &meta)?);
+            // A native model's key is its caller's word: its run claims the key (see
+            // `Store::create_claimed_run`); an ONNX file's key is its bytes' digest.
+            let claimed = self.native.is_some();
+            self.stored = Some(StoredRun::open(ctx, &self.key, &meta, claimed)?);
         }
         Ok(())
     }
@@ -220,9 +223,18 @@ pub(super) struct StoredRun {
 }
 
 impl StoredRun {
-    fn open(ctx: &Context, key: &RunKey, meta: &RunMeta) -> anyhow::Result<StoredRun> {
+    fn open(
+        ctx: &Context,
+        key: &RunKey,
+        meta: &RunMeta,
+        claimed: bool,
+    ) -> anyhow::Result<StoredRun> {
         let mut store = Store::open(&ctx.cache_dir()?)?;
-        let info = store.create_run(key, meta)?;
+        let info = if claimed {
+            store.create_claimed_run(key, meta)?
+        } else {
+            store.create_run(key, meta)?
+        };
         Ok(StoredRun { store, info })
     }
 

@@ -356,10 +356,12 @@ fn evaluate_and_check(
 fn warn_about(stats: &[PipelineStats], dataset: &Dataset) {
     let nan_outputs: usize = stats.iter().map(|s| s.nan_outputs).sum();
     if nan_outputs > 0 {
+        let inferred: usize = stats.iter().map(|s| s.inferred).sum();
         eprintln!(
-            "zoorepro: warning: a model's output held NaN for {nan_outputs} images; they are ranked with NaN \
-             below every number (as NumPy sorts it), and the record counts them (provenance.nan_outputs); \
-             check the export",
+            "zoorepro: warning: a model's output held NaN for {nan_outputs} of the {inferred} images \
+             inferred in this pass (images answered by the store are not counted); they are ranked \
+             with NaN below every number (as NumPy sorts it), and the record counts them \
+             (provenance.nan_outputs); check the export",
         );
     }
     for warning in dataset.warnings() {

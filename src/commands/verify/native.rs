@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
-use anyhow::bail;
+use anyhow::{anyhow, bail};
 
 use super::member::{DEFAULT_BATCH, Member, Session};
 use super::pass::{self, Evaluation};
@@ -29,7 +29,7 @@ use crate::commands::shared::record::{check_outputs_writable, emit_reports, repo
 use crate::dataset::Shard;
 use crate::report::{OnnxInfo, RunRecord};
 use crate::runtime::{Classifier, OptLevel, Provider, SessionOptions};
-use crate::store::{LikeInfo, RunKey};
+use crate::store::{LikeInfo, RunKey, StoreError};
 use crate::util::hex::sha256_hex;
 
 /// What the caller says of the model it runs.
@@ -134,7 +134,9 @@ pub fn run_native(
         under_test, native, classifier, args, shard, &dataset,
     )?];
     pass::check_memory(&members)?;
-    members[0].open_store(ctx, None, &dataset, args)?;
+    members[0]
+        .open_store(ctx, None, &dataset, args)
+        .map_err(|error| key_in_use(error, members[0].native.as_ref()))?;
     let evaluation = evaluate_and_check(&dataset, &mut members, args, shard);
     let stopped_early = evaluation
         .as_ref()
@@ -167,6 +169,23 @@ pub fn run_native(
         record,
         reports,
     }))
+}
+
+/// The error of a native run whose key another live process is writing now (the store refused
+/// to start a second run of it, `Store::create_claimed_run`), said in the caller's terms.
+fn key_in_use(error: anyhow::Error, native: Option<&NativeModel>) -> anyhow::Error {
+    match (error.downcast_ref::<StoreError>(), native) {
+        (Some(StoreError::KeyInUse { path, id, pid, .. }), Some(native)) => anyhow!(
+            "process {pid} is running a model under the name {:?} and this checkpoint_sha256 into \
+             the prediction store {} now (run {id}): two models under one name and digest at once \
+             would mix their rows in one record, so this call started nothing; wait for that \
+             process to finish (this call then resumes its rows, after the spot check), or give \
+             this model its own name= (and checkpoint_sha256, the sha256 of its own weights)",
+            native.name,
+            path.display()
+        ),
+        _ => error,
+    }
 }
 
 /// Deletes the stored run of a native model with no checkpoint digest that stopped early: its
@@ -350,6 +369,8 @@ mod tests {
         shift: usize,
         fail_at: Option<usize>,
         calls: usize,
+        /// Runs at the first call, while the pass holds its run: what another process does then.
+        during: Option<Box<dyn FnOnce() + Send>>,
     }
 
     impl Classifier for Fake {
@@ -361,6 +382,9 @@ mod tests {
             scores: &mut Vec<f32>,
         ) -> Result<usize, crate::runtime::RuntimeError> {
             self.calls += 1;
+            if let Some(during) = self.during.take() {
+                during();
+            }
             if self.fail_at == Some(self.calls) {
                 return Err(crate::runtime::RuntimeError::Inference(
                     "out of memory".into(),
@@ -383,6 +407,7 @@ mod tests {
             shift,
             fail_at,
             calls: 0,
+            during: None,
         })
     }
 
@@ -394,26 +419,38 @@ mod tests {
         checkpoint: Option<&str>,
         model: Box<dyn Classifier + Send>,
     ) -> anyhow::Result<Result<NativeRun, String>> {
-        use clap::Parser;
         let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
-        let cli = crate::cli::Cli::try_parse_from([
-            "zoorepro".as_ref(),
-            "--home".as_ref(),
-            dir.join("home").as_os_str(),
-            "--cache-dir".as_ref(),
-            dir.join("cache").as_os_str(),
-            "verify".as_ref(),
-            "--model".as_ref(),
-            "coral/mobilenet_v2_1.0_224_quant".as_ref(),
-            "--val".as_ref(),
-            demo.as_os_str(),
-            "--batch".as_ref(),
-            "8".as_ref(),
-            "--threads".as_ref(),
-            "1".as_ref(),
-            "--report-dir".as_ref(),
-            dir.join("reports").as_os_str(),
-        ] as [&std::ffi::OsStr; 16])?;
+        run_on(dir, &demo, &["--batch", "8"], name, checkpoint, model)
+    }
+
+    /// `run_native` of the images of `val`, with verify's `flags` (`--batch` among them).
+    fn run_on(
+        dir: &std::path::Path,
+        val: &std::path::Path,
+        flags: &[&str],
+        name: &str,
+        checkpoint: Option<&str>,
+        model: Box<dyn Classifier + Send>,
+    ) -> anyhow::Result<Result<NativeRun, String>> {
+        use clap::Parser;
+        let mut argv: Vec<std::ffi::OsString> = vec![
+            "zoorepro".into(),
+            "--home".into(),
+            dir.join("home").into(),
+            "--cache-dir".into(),
+            dir.join("cache").into(),
+            "verify".into(),
+            "--model".into(),
+            "coral/mobilenet_v2_1.0_224_quant".into(),
+            "--val".into(),
+            val.into(),
+            "--threads".into(),
+            "1".into(),
+            "--report-dir".into(),
+            dir.join("reports").into(),
+        ];
+        argv.extend(flags.iter().map(Into::into));
+        let cli = crate::cli::Cli::try_parse_from(argv)?;
         let crate::cli::Command::Verify(args) = &cli.command else {
             unreachable!("parsed as verify");
         };
@@ -448,11 +485,12 @@ mod tests {
             .unwrap();
         let (images, top1, reused) = counts(&first);
         assert_eq!((images, reused), (30, 0));
-        // The same model again: one batch (8) is inferred again and agrees, 22 are reused.
+        // The same model again: the 30 stored images, fewer than the spot check's sample, are
+        // all inferred again and agree.
         let again = run(dir.path(), "mine", Some(&digest), fake(0, None))
             .unwrap()
             .unwrap();
-        assert_eq!(counts(&again), (30, top1, 22));
+        assert_eq!(counts(&again), (30, top1, 0));
         // Another model under the same digest and name: refused, naming the run and the fix.
         let ids = [&first, &again].map(|run| run.record.store.as_ref().unwrap().run_id);
         let error = run(dir.path(), "mine", Some(&digest), fake(1, None))
@@ -464,7 +502,7 @@ mod tests {
                 "the stored rows of runs {}, {} were made by another model",
                 ids[0], ids[1]
             ),
-            "8 of the 8",
+            "30 of the 30",
             "own checkpoint_sha256",
             &format!(
                 "`zoorepro runs --delete ID` for each of {}, {}",
@@ -479,7 +517,7 @@ mod tests {
         let kept = run(dir.path(), "mine", Some(&digest), fake(0, None))
             .unwrap()
             .unwrap();
-        assert_eq!(counts(&kept), (30, top1, 22));
+        assert_eq!(counts(&kept), (30, top1, 0));
         // Under another name, the same digest is another run.
         let renamed = run(dir.path(), "other", Some(&digest), fake(1, None))
             .unwrap()
@@ -496,17 +534,195 @@ mod tests {
         let stopped = run(dir.path(), "mine", Some(&digest), fake(0, Some(3))).unwrap();
         assert!(stopped.err().unwrap().contains("out of memory"));
         assert_eq!(runs(dir.path())[0].images, 16);
-        // Another model cannot resume it; the same one does (8 of the 16 inferred again).
+        // Another model cannot resume it; the same one does (the 16 inferred again).
         let error = run(dir.path(), "mine", Some(&digest), fake(7, None)).err();
         assert!(error.unwrap().to_string().contains("made by another model"));
         let resumed = run(dir.path(), "mine", Some(&digest), fake(0, None))
             .unwrap()
             .unwrap();
-        assert_eq!((counts(&resumed).0, counts(&resumed).2), (30, 8));
+        assert_eq!((counts(&resumed).0, counts(&resumed).2), (30, 0));
         // Without a digest nothing can resume a stopped run: it is not kept.
         let before = runs(dir.path()).len();
         let stopped = run(dir.path(), "anonymous", None, fake(0, Some(2))).unwrap();
         assert!(stopped.is_err());
         assert_eq!(runs(dir.path()).len(), before);
+    }
+
+    #[test]
+    fn a_second_pass_under_a_digest_and_name_being_run_is_refused_and_the_first_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let digest = "ef".repeat(32);
+        let second = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let (path2, digest2, second2) = (path.clone(), digest.clone(), second.clone());
+        // While the first pass runs (its first batch), another model starts under its digest
+        // and name into the same store: with nothing stored yet, no spot check could tell them
+        // apart, so the store's claim on the key refuses it.
+        let first = Fake {
+            shift: 0,
+            fail_at: None,
+            calls: 0,
+            during: Some(Box::new(move || {
+                let error = run(&path2, "mine", Some(&digest2), fake(3, None)).err();
+                *second2.lock().unwrap() = error.map(|e| e.to_string());
+            })),
+        };
+        let first = run(&path, "mine", Some(&digest), Box::new(first))
+            .unwrap()
+            .unwrap();
+        let error = second
+            .lock()
+            .unwrap()
+            .take()
+            .expect("the second pass refused");
+        let id = first.record.store.as_ref().unwrap().run_id;
+        for needle in [
+            "is running a model under the name \"mine\"",
+            &format!("(run {id})"),
+            "wait for that process to finish",
+            "its own name=",
+        ] {
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
+        // The first record is its model's alone, every image inferred by it.
+        let alone = run(&path, "alone", Some(&digest), fake(0, None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(counts(&first), (30, alone.record.top1_correct, 0));
+        assert_eq!(runs(&path).len(), 2);
+        // Once the first process's pass has ended, the key is free again.
+        assert!(
+            run(&path, "mine", Some(&digest), fake(0, None))
+                .unwrap()
+                .is_ok()
+        );
+    }
+
+    /// The demo's images three times over, under new names: 90 images.
+    fn three_demos(dir: &std::path::Path) -> std::path::PathBuf {
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        let val = dir.join("val");
+        for class in std::fs::read_dir(&demo).unwrap().map(|e| e.unwrap().path()) {
+            if !class.is_dir() {
+                continue;
+            }
+            let copy = val.join(class.file_name().unwrap());
+            std::fs::create_dir_all(&copy).unwrap();
+            for image in std::fs::read_dir(&class)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+            {
+                for i in 0..3 {
+                    let name = format!("copy{i}_{}", image.file_name().unwrap().to_string_lossy());
+                    std::fs::copy(&image, copy.join(name)).unwrap();
+                }
+            }
+        }
+        val
+    }
+
+    #[test]
+    fn a_resumed_run_infers_64_stored_images_again_at_any_batch_and_reuses_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let val = three_demos(dir.path());
+        let digest = "01".repeat(32);
+        let at_batch_1 = |model| {
+            run_on(
+                dir.path(),
+                &val,
+                &["--batch", "1"],
+                "mine",
+                Some(&digest),
+                model,
+            )
+        };
+        let first = at_batch_1(fake(0, None)).unwrap().unwrap();
+        let (images, top1, _) = counts(&first);
+        assert_eq!(images, 90);
+        let again = at_batch_1(fake(0, None)).unwrap().unwrap();
+        assert_eq!(counts(&again), (90, top1, 90 - 64));
+        // At batch 1 a changed model is compared on 64 images as well, not on 1.
+        let error = at_batch_1(fake(5, None)).err().unwrap().to_string();
+        assert!(error.contains("64 of the 64"), "{error}");
+    }
+
+    /// The record `zoorepro merge` wrote of the shard stores `shards` into `dir`.
+    fn merge(dir: &std::path::Path, shards: &[&std::path::Path]) -> crate::report::RunRecord {
+        use clap::Parser;
+        let mut argv: Vec<std::ffi::OsString> = vec![
+            "zoorepro".into(),
+            "--home".into(),
+            dir.join("home").into(),
+            "--cache-dir".into(),
+            dir.join("cache").into(),
+            "merge".into(),
+            "--report-dir".into(),
+            dir.join("reports").into(),
+        ];
+        argv.extend(shards.iter().map(|shard| shard.join("cache").into()));
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let crate::cli::Command::Merge(args) = &cli.command else {
+            unreachable!("parsed as merge");
+        };
+        let ctx = Context::new(cli.home.clone(), cli.cache_dir.clone());
+        crate::commands::merge::run(&ctx, args).unwrap();
+        let folder = dir.join("reports/coral/mobilenet_v2_1.0_224_quant");
+        let json = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|e| e == "json"))
+            .unwrap();
+        serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn merged_native_shards_say_what_joined_them_and_describe_the_run_as_verify_does() {
+        let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        let digest = "23".repeat(32);
+        for (k, dir) in dirs[..2].iter().enumerate() {
+            let shard = format!("{k}/2");
+            let flags = ["--batch", "8", "--shard", shard.as_str()];
+            run_on(
+                dir.path(),
+                &demo,
+                &flags,
+                "mine",
+                Some(&digest),
+                fake(0, None),
+            )
+            .unwrap()
+            .unwrap();
+        }
+        let merged = merge(dirs[2].path(), &[dirs[0].path(), dirs[1].path()]);
+        let whole = run(dirs[3].path(), "mine", Some(&digest), fake(0, None))
+            .unwrap()
+            .unwrap()
+            .record;
+        let runtime = |r: &crate::report::RunRecord| {
+            let p = &r.provenance;
+            let text = [&p.provider, &p.ort_version, &p.ort_library];
+            (
+                text.map(String::clone),
+                p.graph_optimization_level.clone(),
+                p.deterministic_compute,
+            )
+        };
+        assert_eq!(runtime(&merged), runtime(&whole));
+        assert_eq!(runtime(&whole).0[0], "native (test)");
+        assert_eq!(merged.top1_correct, whole.top1_correct);
+        let summary = &merged.verdict.summary;
+        for needle in [
+            "Its 2 shards ran natively (zoorepro.evaluate) and were joined on the caller's name \
+             and checkpoint_sha256 only",
+            "the spot check infers 64 of its stored images again",
+        ] {
+            assert!(summary.contains(needle), "{needle}: {summary}");
+        }
+        let native = &merged.onnx.sidecar.as_ref().unwrap()["native"];
+        assert_eq!(
+            (native["merged_shards"].as_u64(), native["name"].as_str()),
+            (Some(2), Some("mine"))
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! read and hashed once, answered from each model's store where it can be, decoded once for the
 //! models that still need it, and each model's predictions go to its own stored run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::InFlight;
@@ -65,12 +65,12 @@ pub(super) fn evaluate(
     args: &VerifyArgs,
     shard: Option<Shard>,
 ) -> anyhow::Result<Evaluation> {
-    let from_store = FromStore::of(members)?;
+    let limit = args.limit.unwrap_or(usize::MAX);
+    let from_store = FromStore::of(members, read_names(dataset, shard, limit).as_ref())?;
     let spot_checks = from_store.spot_checks.clone();
     let mut order = Vec::new();
     let mut fresh = vec![Vec::new(); members.len()];
     let in_flight = InFlight::default();
-    let limit = args.limit.unwrap_or(usize::MAX);
     let in_shard = move |name: &str| shard.is_none_or(|s| s.contains(name));
     let listed_in_shard = dataset
         .entries()
@@ -139,6 +139,21 @@ pub(super) fn evaluate(
     })
 }
 
+/// The names of the images the pass will read, where the dataset lists them before it is read
+/// (a folder; a tar is only known by streaming it): the shard's, cut at `limit`.
+fn read_names(dataset: &Dataset, shard: Option<Shard>, limit: usize) -> Option<HashSet<&str>> {
+    let entries = dataset.entries()?;
+    let in_shard = |entry: &&Entry| shard.is_none_or(|s| s.contains(&entry.name));
+    Some(
+        entries
+            .into_iter()
+            .filter(in_shard)
+            .take(limit)
+            .map(|entry| entry.name.as_str())
+            .collect(),
+    )
+}
+
 /// Each spot check still undecided at the end decides on what came back, and what it held is
 /// stored.
 fn settle(
@@ -193,7 +208,8 @@ struct FromStore {
 }
 
 impl FromStore {
-    fn of(members: &[Member]) -> anyhow::Result<FromStore> {
+    /// `listed`: the images the pass will read, where known before (see [`read_names`]).
+    fn of(members: &[Member], listed: Option<&HashSet<&str>>) -> anyhow::Result<FromStore> {
         let mut from_store = FromStore {
             reusable: Vec::with_capacity(members.len()),
             stored_top1: Vec::with_capacity(members.len()),
@@ -205,11 +221,7 @@ impl FromStore {
                 Some(stored) => {
                     let mut runs = stored.store.runs_of_key(&stored.info.key_digest)?;
                     runs.retain(|&id| id != stored.info.id);
-                    SpotCheck::new(
-                        runs,
-                        stored.store.answerable_top1_classes(&stored.info)?,
-                        member.session.batch,
-                    )
+                    SpotCheck::new(runs, stored.store.answerable_top5(&stored.info)?, listed)
                 }
                 None => None,
             };

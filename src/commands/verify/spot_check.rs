@@ -1,27 +1,47 @@
 //! The spot check of a resumed native run. A native run is keyed by the caller's checkpoint
 //! digest and name, and nothing ties either to the Python function that runs: a changed model
 //! given the same digest would resume another model's rows, and its record would show the old
-//! model's numbers under the new name. So before such a run reuses stored rows, the first batch
-//! of them (in dataset order) is inferred again and its top-1s are compared with the stored
-//! ones. More than 1 in 16 differing ([`MARGIN`]) stops the pass with one error naming the run
-//! and what to do; fewer are taken for what a GPU's nondeterminism does to near-ties, and the
-//! rechecked rows are rewritten with the new values (identical ones where nothing differs).
+//! model's numbers under the new name. So before such a run reuses stored rows, up to
+//! [`SAMPLE`] of them (all when fewer are stored) are inferred again, in the run's batches, and
+//! each new top-5 is compared with the stored one: an image differs when its top-1 or the set
+//! of its five best classes differs (the order of ranks 2 to 5 is not compared: it decides no
+//! figure, and near-ties among them swap between two runs of one GPU model). More than 1 in
+//! [`SAMPLE`] differing stops the pass with one error naming the run and what to do; one in 64
+//! is taken for what a GPU's nondeterminism does to near-ties, and the rechecked rows are
+//! rewritten with the new values (identical ones where nothing differs).
+//!
+//! Which stored images: where the pass's images are listed before it reads them (a folder),
+//! the [`SAMPLE`] stored rows of the images it will read that come first in the order of their
+//! contents' sha256 (a uniform draw over the stored run, wherever its images lie in dataset
+//! order, the same draw on every resume); where they are not (a tar, known only by streaming
+//! it), the first [`SAMPLE`] stored images the stream reaches. The batch size plays no part.
+//!
+//! What the margin costs (docs/python.md, the spot check): a different model whose top-1 or
+//! top-5 set differs on a share `p` of images passes 64 rechecked images with probability
+//! `(1-p)^64 + 64 p (1-p)^63`: 0.27% for `p` = 12%, 16% for `p` = 5%, 1e-16 for `p` = 47% (the
+//! broken copy of the shared model). A model that changes its own top-5 set on a share `q` of
+//! images between two runs is refused with probability about `2016 q^2`: 0.2% for `q` = 0.1%,
+//! 4% for `q` = 0.5%, 13% for `q` = 1%.
+//! With fewer than 64 stored images every one is rechecked and none may differ (nothing stored
+//! is then reused, but the rewritten rows are the earlier run's as well).
 //!
 //! The images to recheck are chosen on the reading thread, as the stream reaches them
 //! ([`SpotCheck::recheck`]); their predictions come back on the inference thread
 //! ([`SpotCheck::take`]). Until the check has decided, every row of the run's lane is held
 //! back from the store, so that a model found to differ writes nothing into the run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::eval::prediction::{Content, Outcome, Prediction};
+use crate::eval::rank::TOP_K;
 use crate::store::RunId;
 
-/// Rechecked images may differ in top-1 in at most 1 of this many before the stored rows count
-/// as another model's: GPU kernels are not deterministic, and an image whose two best classes
-/// score within rounding of each other may swap them between two runs of one model.
-pub(super) const MARGIN: usize = 16;
+/// Stored images a resumed run infers again; at most 1 in this many may differ.
+pub(super) const SAMPLE: usize = 64;
+
+/// A stored row's five best classes, best first.
+type Top5 = [u16; TOP_K];
 
 /// One lane's spot check, shared by the reading thread (which chooses) and the sink (which
 /// compares).
@@ -33,18 +53,17 @@ pub(super) struct SpotCheck {
 struct State {
     /// The runs whose rows the pass would reuse: the key's others.
     runs: Vec<RunId>,
-    /// The stored top-1 of every row the run's store can answer, by name and content.
-    stored: HashMap<(String, Content), u16>,
-    /// How many stored images to infer again: the lane's batch.
-    wanted: usize,
-    /// The images chosen, by name, with their stored top-1.
-    chosen: HashMap<String, u16>,
+    /// The stored rows that may be chosen, by name and content, with their top-5: the drawn
+    /// [`SAMPLE`] where the pass's images are listed, else every stored row.
+    candidates: HashMap<(String, Content), Top5>,
+    /// The images chosen (at most [`SAMPLE`]), by name, with their stored top-5.
+    chosen: HashMap<String, Top5>,
     /// Whether the stream has ended: no more images can be chosen.
     closed: bool,
     /// Chosen images whose new prediction has come back.
     arrived: usize,
-    /// The first chosen image whose top-1 differs (file, stored, new), and how many do.
-    first_difference: Option<(String, u16, String)>,
+    /// The first chosen image that differs (file, stored, new), and how many do.
+    first_difference: Option<(String, String)>,
     differing: usize,
     /// Whether the check has decided; the rows held back until then (`held`) were then handed
     /// to the store, or dropped with the error.
@@ -56,18 +75,21 @@ struct State {
 
 impl SpotCheck {
     /// A check of the rows of `runs` (the other runs of the pass's key) whose store answers
-    /// `stored` (each row's top-1), rechecking up to `batch` images; `None` where nothing stored
-    /// could be reused.
+    /// `stored` (each row's top-5); `listed`: the names of the images the pass will read, where
+    /// it knows them before reading (a folder). `None` where nothing stored could be reused.
     pub fn new(
         runs: Vec<RunId>,
-        stored: HashMap<(String, Content), u16>,
-        batch: usize,
+        stored: HashMap<(String, Content), Top5>,
+        listed: Option<&HashSet<&str>>,
     ) -> Option<Self> {
-        (!stored.is_empty()).then(|| SpotCheck {
+        let candidates = match listed {
+            Some(listed) => draw(stored, listed),
+            None => stored,
+        };
+        (!candidates.is_empty()).then(|| SpotCheck {
             state: Arc::new(Mutex::new(State {
                 runs,
-                stored,
-                wanted: batch.max(1),
+                candidates,
                 chosen: HashMap::new(),
                 closed: false,
                 arrived: 0,
@@ -84,15 +106,15 @@ impl SpotCheck {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a stored image the pass would reuse is to be inferred again instead: the first
-    /// `batch` of them, in the order the stream reaches them.
+    /// Whether a stored image the pass would reuse is to be inferred again instead: a drawn
+    /// one, or (images not listed) one of the first [`SAMPLE`] the stream reaches.
     pub fn recheck(&self, name: &str, content: &Content) -> bool {
         let mut state = self.state();
-        if state.closed || state.chosen.len() >= state.wanted {
+        if state.closed || state.chosen.len() >= SAMPLE {
             return false;
         }
-        match state.stored.get(&(name.to_string(), *content)).copied() {
-            Some(top1) => state.chosen.insert(name.to_string(), top1).is_none(),
+        match state.candidates.get(&(name.to_string(), *content)).copied() {
+            Some(top5) => state.chosen.insert(name.to_string(), top5).is_none(),
             None => false,
         }
     }
@@ -118,7 +140,9 @@ impl SpotCheck {
             state.compare(prediction);
         }
         state.held.push(predictions.to_vec());
-        let complete = state.closed || state.chosen.len() >= state.wanted;
+        // Every image that can be chosen has been: the stream ended, the sample is full, or
+        // every candidate (every drawn image) was reached.
+        let complete = state.closed || state.chosen.len() >= SAMPLE.min(state.candidates.len());
         if complete && state.arrived == state.chosen.len() {
             return state.decide();
         }
@@ -144,6 +168,27 @@ impl SpotCheck {
     }
 }
 
+/// The [`SAMPLE`] stored rows of listed images whose contents' sha256 come first (then by
+/// name): a uniform draw over the stored images the pass will read, wherever they lie.
+fn draw(
+    stored: HashMap<(String, Content), Top5>,
+    listed: &HashSet<&str>,
+) -> HashMap<(String, Content), Top5> {
+    let mut rows: Vec<((String, Content), Top5)> = stored
+        .into_iter()
+        .filter(|((name, _), _)| listed.contains(name.as_str()))
+        .collect();
+    rows.sort_unstable_by(|((a, x), _), ((b, y), _)| x.sha256.cmp(&y.sha256).then(a.cmp(b)));
+    rows.truncate(SAMPLE);
+    rows.into_iter().collect()
+}
+
+/// A top-5 as messages show it.
+fn classes(top5: &Top5) -> String {
+    let classes: Vec<String> = top5.iter().map(u16::to_string).collect();
+    classes.join(" ")
+}
+
 impl State {
     fn compare(&mut self, prediction: &Prediction) {
         let Some(&stored) = self.chosen.get(&prediction.name) else {
@@ -151,19 +196,27 @@ impl State {
         };
         self.arrived += 1;
         let now = match &prediction.outcome {
-            Outcome::Ranked { top5, .. } if top5[0] == stored => return,
-            Outcome::Ranked { top5, .. } => format!("class {}", top5[0]),
-            Outcome::Failed(why) => format!("failed ({why})"),
+            Outcome::Ranked { top5, .. } if top5[0] != stored[0] => {
+                format!("stored class {}, now class {}", stored[0], top5[0])
+            }
+            Outcome::Ranked { top5, .. } => {
+                let set = |t: &Top5| t.iter().copied().collect::<HashSet<u16>>();
+                if set(top5) == set(&stored) {
+                    return;
+                }
+                format!("stored top-5 {}, now {}", classes(&stored), classes(top5))
+            }
+            Outcome::Failed(why) => format!("stored class {}, now failed ({why})", stored[0]),
         };
         self.differing += 1;
         if self.first_difference.is_none() {
-            self.first_difference = Some((prediction.file.clone(), stored, now));
+            self.first_difference = Some((prediction.file.clone(), now));
         }
     }
 
     fn decide(&mut self) -> Result<Vec<Vec<Prediction>>, String> {
         self.decided = true;
-        if self.differing * MARGIN > self.arrived {
+        if self.differing * SAMPLE > self.arrived {
             self.held.clear();
             self.refused = true;
             return Err(self.refusal());
@@ -175,7 +228,7 @@ impl State {
         let example = self
             .first_difference
             .as_ref()
-            .map(|(file, stored, now)| format!(" ({file}: stored class {stored}, now {now})"))
+            .map(|(file, what)| format!(" ({file}: {what})"))
             .unwrap_or_default();
         let ids: Vec<String> = self.runs.iter().map(RunId::to_string).collect();
         let (whose, fix) = match &ids[..] {
@@ -194,8 +247,10 @@ impl State {
         format!(
             "the stored rows of {whose} were made by another model: this checkpoint_sha256 and \
              name resume {whose}, but {differing} of the {arrived} stored images inferred again \
-             have another top-1 now{example}, more than 1 in {MARGIN}; give the changed model its \
-             own checkpoint_sha256 (the sha256 of its own weights), or {fix}",
+             have another top-1 or top-5 now{example}, more than 1 in {SAMPLE}; give the changed \
+             model its own checkpoint_sha256 (the sha256 of its own weights), or {fix} (the same \
+             model whose top-5 changes between two runs this often: make its inference \
+             deterministic, or delete the run)",
             differing = self.differing,
             arrived = self.arrived,
         )
@@ -212,7 +267,7 @@ mod tests {
             file: format!("n0/{name}"),
             label: Some(1),
             outcome: Outcome::Ranked {
-                top5: [top1, 1, 2, 3, 4],
+                top5: [top1, 1000, 1001, 1002, 1003],
                 scores: [0.5, 0.25, 0.125, 0.0625, 0.0],
             },
         }
@@ -222,56 +277,110 @@ mod tests {
         Content::of(name.as_bytes())
     }
 
-    /// A check of a run whose images i0..i{n} have stored top-1 i.
-    fn check(stored: usize, batch: usize) -> SpotCheck {
-        let rows = (0..stored)
-            .map(|i| ((format!("i{i}"), content(&format!("i{i}"))), i as u16))
-            .collect();
-        SpotCheck::new(vec![7], rows, batch).unwrap()
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("i{i}")).collect()
     }
 
-    fn choose(check: &SpotCheck, names: &[&str]) -> Vec<bool> {
-        names
+    /// The stored rows of images i0..i{n}, image i with top-5 [i, 1000, 1001, 1002, 1003].
+    fn stored(n: usize) -> HashMap<(String, Content), Top5> {
+        names(n)
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    (name.clone(), content(&name)),
+                    [i as u16, 1000, 1001, 1002, 1003],
+                )
+            })
+            .collect()
+    }
+
+    /// A check of `n` stored rows, the pass's images not listed (a tar).
+    fn check(n: usize) -> SpotCheck {
+        SpotCheck::new(vec![7], stored(n), None).unwrap()
+    }
+
+    /// The stream reaching `names` in order: which are chosen.
+    fn choose(check: &SpotCheck, names: &[String]) -> Vec<usize> {
+        (0..names.len())
+            .filter(|&i| check.recheck(&names[i], &content(&names[i])))
+            .collect()
+    }
+
+    /// Each chosen image's prediction, image i with top-1 i except those of `differing`.
+    fn predictions(all: &[String], chosen: &[usize], differing: &[usize]) -> Vec<Prediction> {
+        chosen
             .iter()
-            .map(|n| check.recheck(n, &content(n)))
+            .map(|&i| {
+                let top1 = if differing.contains(&i) { 900 } else { i };
+                ranked(&all[i], top1 as u16)
+            })
             .collect()
     }
 
     #[test]
-    fn the_first_batch_of_stored_images_is_rechecked_and_held_rows_go_on_when_they_agree() {
-        let check = check(10, 2);
-        assert_eq!(
-            choose(&check, &["new", "i0", "i1", "i2"]),
-            [false, true, true, false]
-        );
-        // A new image's row waits for the check; the rechecked rows decide it.
+    fn images_not_listed_recheck_the_first_64_stored_ones_whatever_the_batch() {
+        let all = names(100);
+        let check = check(100);
+        assert!(!check.recheck("new", &content("new")));
+        let chosen = choose(&check, &all);
+        assert_eq!(chosen, (0..SAMPLE).collect::<Vec<_>>());
+        // A new image's row waits for the check; the rechecked rows decide it, one at a time
+        // (a batch of 1 is the same check).
         assert!(check.take(&[ranked("new", 5)]).unwrap().is_empty());
-        let stored = check.take(&[ranked("i0", 0), ranked("i1", 1)]).unwrap();
-        assert_eq!(stored.concat().len(), 3);
+        let rows = predictions(&all, &chosen, &[]);
+        for row in &rows[..SAMPLE - 1] {
+            assert!(check.take(std::slice::from_ref(row)).unwrap().is_empty());
+        }
+        let stored = check.take(&rows[SAMPLE - 1..]).unwrap();
+        assert_eq!(stored.concat().len(), SAMPLE + 1);
         assert_eq!(check.take(&[ranked("x", 3)]).unwrap().concat().len(), 1);
         assert!(check.finish(false).unwrap().is_empty());
     }
 
     #[test]
-    fn more_than_one_in_16_differing_stops_the_pass_naming_the_run_and_an_image() {
-        let check = check(40, 32);
-        let names: Vec<String> = (0..32).map(|i| format!("i{i}")).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        assert!(choose(&check, &refs).iter().all(|&b| b));
-        // Two of 32 differ: within the margin.
-        let mut rows: Vec<Prediction> = (0..32).map(|i| ranked(&names[i], i as u16)).collect();
-        rows[3] = ranked("i3", 900);
-        rows[9] = ranked("i9", 901);
-        assert_eq!(check.take(&rows).unwrap().concat().len(), 32);
+    fn listed_images_draw_64_over_the_whole_stored_run_and_decide_once_all_arrived() {
+        let all = names(1000);
+        let listed: HashSet<&str> = all.iter().map(String::as_str).collect();
+        let check = SpotCheck::new(vec![7], stored(1000), Some(&listed)).unwrap();
+        let chosen = choose(&check, &all);
+        assert_eq!(chosen.len(), SAMPLE);
+        // Spread over the run, not its first images: the draw is by content digest.
+        assert!(chosen[0] < 100 && chosen[SAMPLE - 1] > 900, "{chosen:?}");
+        assert!(
+            chosen.iter().filter(|&&i| i < 500).count() > 16,
+            "{chosen:?}"
+        );
+        // Every drawn image arrived: decided before the stream ends.
+        let rows = predictions(&all, &chosen, &[chosen[5]]);
+        assert_eq!(check.take(&rows).unwrap().concat().len(), SAMPLE);
+        // Only the images the pass reads are drawn from (a --limit of 200): 64 of them.
+        let first: HashSet<&str> = all[..200].iter().map(String::as_str).collect();
+        let check = SpotCheck::new(vec![7], stored(1000), Some(&first)).unwrap();
+        let chosen = choose(&check, &all);
+        assert_eq!(chosen.len(), SAMPLE);
+        assert!(chosen.iter().all(|&i| i < 200), "{chosen:?}");
+    }
 
-        let check = self::check(40, 32);
-        assert!(choose(&check, &refs).iter().all(|&b| b));
-        rows[20] = ranked("i20", 902);
-        let error = check.take(&rows).unwrap_err();
+    #[test]
+    fn more_than_one_in_64_differing_stops_the_pass_naming_the_run_and_an_image() {
+        let all = names(100);
+        // One of 64 differs: within the margin.
+        let check = check(100);
+        let chosen = choose(&check, &all);
+        let rows = predictions(&all, &chosen, &[9]);
+        assert_eq!(check.take(&rows).unwrap().concat().len(), SAMPLE);
+
+        let check = self::check(100);
+        let chosen = choose(&check, &all);
+        let error = check
+            .take(&predictions(&all, &chosen, &[3, 20]))
+            .unwrap_err();
         for needle in [
             "run 7 were made by another model",
-            "3 of the 32",
+            "2 of the 64",
             "n0/i3: stored class 3, now class 900",
+            "more than 1 in 64",
             "own checkpoint_sha256",
             "`zoorepro runs --delete 7`",
         ] {
@@ -280,46 +389,95 @@ mod tests {
     }
 
     #[test]
-    fn fewer_stored_images_than_a_batch_are_decided_at_the_end_of_the_stream() {
-        let check = check(2, 32);
-        assert_eq!(choose(&check, &["i0", "i1"]), [true, true]);
+    fn fewer_stored_images_than_the_sample_are_all_rechecked_and_none_may_differ() {
+        let all = names(2);
+        let check = check(2);
+        assert_eq!(choose(&check, &all), [0, 1]);
         assert!(
             check
                 .take(&[ranked("i0", 0), ranked("i1", 5)])
-                .unwrap()
-                .is_empty()
+                .unwrap_err()
+                .contains("1 of the 2")
         );
-        check.close();
-        assert!(!check.recheck("i2", &content("i2")));
-        // One of two differs: another model.
-        let error = check.finish(false).unwrap_err();
-        assert!(error.contains("1 of the 2"), "{error}");
         assert!(check.refused());
-        let two = SpotCheck::new(vec![2, 5], [(("a".into(), content("a")), 1)].into(), 1).unwrap();
-        assert!(two.recheck("a", &content("a")));
-        let error = two.take(&[ranked("a", 2)]).unwrap_err();
+        let two = SpotCheck::new(vec![2, 5], stored(1), None).unwrap();
+        assert!(two.recheck("i0", &content("i0")));
+        two.close();
+        let error = two.take(&[ranked("i0", 2)]).unwrap_err();
         assert!(
             error.contains("rows of runs 2, 5 were made")
                 && error.contains("`zoorepro runs --delete ID` for each of 2, 5"),
             "{error}"
         );
+        // Stored images the stream never reaches (another folder's) wait for its end.
+        let check = self::check(5);
+        assert_eq!(choose(&check, &all), [0, 1]);
+        assert!(
+            check
+                .take(&predictions(&all, &[0, 1], &[]))
+                .unwrap()
+                .is_empty()
+        );
+        check.close();
+        assert_eq!(check.finish(false).unwrap().concat().len(), 2);
     }
 
     #[test]
     fn a_lane_that_stops_before_any_recheck_stores_nothing_and_one_after_decides() {
-        let check = check(5, 4);
-        assert_eq!(choose(&check, &["new", "i0"]), [false, true]);
+        let check = check(5);
+        assert!(!check.recheck("new", &content("new")));
+        assert!(check.recheck("i0", &content("i0")));
         assert!(check.take(&[ranked("new", 1)]).unwrap().is_empty());
         assert!(check.finish(true).unwrap().is_empty());
 
-        let check = self::check(5, 4);
-        assert_eq!(choose(&check, &["i0", "i1"]), [true, true]);
+        let check = self::check(5);
+        assert_eq!(choose(&check, &names(2)), [0, 1]);
         assert!(check.take(&[ranked("i0", 0)]).unwrap().is_empty());
         assert_eq!(check.finish(true).unwrap().concat().len(), 1);
     }
 
     #[test]
     fn nothing_stored_means_no_check() {
-        assert!(SpotCheck::new(vec![1], HashMap::new(), 8).is_none());
+        assert!(SpotCheck::new(vec![1], HashMap::new(), None).is_none());
+        let listed: HashSet<&str> = ["other"].into();
+        assert!(SpotCheck::new(vec![1], stored(3), Some(&listed)).is_none());
+    }
+
+    fn with_top5(name: &str, top5: Top5) -> Prediction {
+        Prediction {
+            outcome: Outcome::Ranked {
+                top5,
+                scores: [0.5, 0.25, 0.125, 0.0625, 0.0],
+            },
+            ..ranked(name, 0)
+        }
+    }
+
+    #[test]
+    fn an_image_differs_by_its_top1_or_its_top5_set_not_the_order_of_ranks_2_to_5() {
+        let all = names(2);
+        // Ranks 2 to 5 in another order: the same image.
+        let check = check(2);
+        assert_eq!(choose(&check, &all), [0, 1]);
+        let same = [
+            with_top5("i0", [0, 1003, 1002, 1001, 1000]),
+            with_top5("i1", [1, 1001, 1000, 1003, 1002]),
+        ];
+        assert_eq!(check.take(&same).unwrap().concat().len(), 2);
+        // The same top-1 with another class among the five: another model's.
+        let check = self::check(2);
+        choose(&check, &all);
+        let error = check
+            .take(&[
+                with_top5("i0", [0, 1000, 1001, 1002, 999]),
+                with_top5("i1", [1, 2, 3, 4, 5]),
+            ])
+            .unwrap_err();
+        for needle in [
+            "2 of the 2 stored images inferred again have another top-1 or top-5 now",
+            "n0/i0: stored top-5 0 1000 1001 1002 1003, now 0 1000 1001 1002 999",
+        ] {
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
     }
 }

@@ -153,11 +153,20 @@ fn reference_table(record: &RunRecord) -> Markup {
 
 fn run_details(record: &RunRecord) -> Markup {
     let p = &record.provenance;
+    // A native run (zoorepro.evaluate) has no ONNX file or runtime: its caller's model and framework.
+    let native = record.onnx.native();
     html! {
         h2 { "How it was measured" }
         table {
-            tr { th { "ONNX" } td { code { (record.onnx.path) } br; code { (record.onnx.sha256) } " (" (record.onnx.verification) ")"
-                 @if let Some(names) = &record.onnx.io_names { br; "input " code { (names.input) } ", output " code { (names.output) } } } }
+            @if let Some(native) = &native {
+                tr { th { "model" } td { code { (native.name) } ": run natively by its caller (zoorepro.evaluate), framework "
+                     (native.framework.as_deref().unwrap_or("not named")) br; "checkpoint sha256 "
+                     @match &native.checkpoint_sha256 { Some(sha256) => { code { (sha256) } }, None => { "not given" } }
+                     " (" (record.onnx.verification) ")" } }
+            } @else {
+                tr { th { "ONNX" } td { code { (record.onnx.path) } br; code { (record.onnx.sha256) } " (" (record.onnx.verification) ")"
+                     @if let Some(names) = &record.onnx.io_names { br; "input " code { (names.input) } ", output " code { (names.output) } } } }
+            }
             @if let Some(like) = &record.onnx.like { tr { th { "like" } td { (like.note) } } }
             tr { th { "recipe" } td { code { (record.recipe.name) } " — " (record.recipe.definition.description)
                  " (" (crate::report::resampling_label(&record.recipe.pillow_compat)) ")" } }
@@ -165,11 +174,19 @@ fn run_details(record: &RunRecord) -> Markup {
                  (record.dataset.image_set_name.as_deref().unwrap_or("an unnamed image set")) ", "
                  (record.images) " labelled" br; "image set " code { (record.dataset.image_set_sha256) } } }
             tr { th { "labels" } td { (record.dataset.labels_text()) ", " (record.dataset.unlabelled) " unlabelled images" } }
-            tr { th { "ONNX Runtime library" } td { code { (p.ort_library) } br; code { (p.ort_library_sha256) } } }
-            tr { th { "runtime" } td { "ONNX Runtime " (p.ort_version) ", " (p.provider) ", " (p.threads) " threads, batch "
-                 (p.batch) ", optimization " (p.graph_optimization_level) } }
+            @if native.is_some() {
+                tr { th { "runtime" } td { (p.provider) ", the caller's function (no ONNX Runtime), " (p.threads)
+                     " threads, batch " (p.batch) "; deterministic compute not known" } }
+            } @else {
+                tr { th { "ONNX Runtime library" } td { code { (p.ort_library) } br; code { (p.ort_library_sha256) } } }
+                tr { th { "runtime" } td { "ONNX Runtime " (p.ort_version) ", " (p.provider) ", " (p.threads) " threads, batch "
+                     (p.batch) ", optimization " (p.graph_optimization_level) } }
+            }
             tr { th { "speed" } td { (format!("{:.1}", p.images_per_second)) " images/s over " (p.inferred)
                  " inferred images; bottleneck: " (p.throughput.bottleneck) } }
+            @if let Some(nan_outputs) = record.nan_outputs_text() {
+                tr { th { "model outputs with NaN" } td { (nan_outputs) } }
+            }
         }
     }
 }
@@ -421,5 +438,26 @@ mod tests {
             2 * record.references.len() - 1
         );
         assert!(page.contains("<td class=\"num\">—</td>"));
+    }
+
+    #[test]
+    fn a_native_record_names_its_runtime_and_no_onnx_runtime_library() {
+        let framework = "torch<script>";
+        let record = crate::report::tests::native_record(framework, "my <port>");
+        let page = HtmlExporter.render(&record);
+        assert!(
+            !page.contains("ONNX Runtime library") && !page.contains("<script>"),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                "native (torch&lt;script&gt;), the caller's function (no ONNX Runtime), 2 threads, batch 32"
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains("my &lt;port&gt;</code>: run natively by its caller"),
+            "{page}"
+        );
     }
 }

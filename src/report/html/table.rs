@@ -71,7 +71,7 @@ fn dot_plot(group: &[TableRow]) -> Markup {
             }
             @for (i, row) in group.iter().enumerate() {
                 @let y = 14.0 + ROW_HEIGHT * i as f64;
-                text x="0" y=(y + 4.0) { (row.rank1) ". " (row.model_id) " (" (row.recipe) ")" }
+                text x="0" y=(y + 4.0) { (row.rank1) ". " (row.id_text()) " (" (row.recipe) ")" }
                 @if let Some([lo, hi]) = row.top1_interval {
                     line x1=(axis.x(lo)) x2=(axis.x(hi)) y1=(y) y2=(y) stroke="#1f5fbf" stroke-width="2" {}
                 }
@@ -79,13 +79,13 @@ fn dot_plot(group: &[TableRow]) -> Markup {
                     @let x = axis.x(reference.top1);
                     path.published d=(format!("M{x} {} l4.5 4.5 l-4.5 4.5 l-4.5 -4.5 z", y - 4.5))
                         fill=(if reference.expected { "#c2410c" } else { "white" }) stroke="#c2410c" stroke-width="1.5" {
-                        title { (format!("{} {}: {:.3}%", row.model_id, reference.source, reference.top1)) }
+                        title { (format!("{} {}: {:.3}%", row.id_text(), reference.source, reference.top1)) }
                     }
                 }
                 // A run that ranked no image has no point to draw.
                 @if let Some(top1) = row.top1 {
                     circle.measured cx=(axis.x(top1)) cy=(y) r="4.5" fill="#1f5fbf" {
-                        title { (format!("{}: top-1 {:.3}% on {} images", row.model_id, top1, row.images)) }
+                        title { (format!("{}: top-1 {:.3}% on {} images", row.id_text(), top1, row.images)) }
                     }
                 }
             }
@@ -134,9 +134,9 @@ fn rank_changes(group: &[TableRow]) -> Markup {
                     .map(|(c, (_, ranks))| format!("{},{}", left + gap * c as f64, y(ranks[i])))
                     .collect();
                 @let moved = columns.iter().any(|(_, ranks)| ranks[i] != columns[0].1[i]);
-                text x=(left - 10.0) y=(y(columns[0].1[i]) + 4.0) text-anchor="end" { (columns[0].1[i]) ". " (row.model_id) }
+                text x=(left - 10.0) y=(y(columns[0].1[i]) + 4.0) text-anchor="end" { (columns[0].1[i]) ". " (row.id_text()) }
                 polyline points=(points.join(" ")) fill="none" stroke=(if moved { "#c2410c" } else { "#9a9a9a" }) stroke-width="2" {
-                    title { (row.model_id) ": " (columns.iter().map(|(l, r)| format!("{l} {}", r[i])).collect::<Vec<_>>().join(", ")) }
+                    title { (row.id_text()) ": " (columns.iter().map(|(l, r)| format!("{l} {}", r[i])).collect::<Vec<_>>().join(", ")) }
                 }
                 @let last = columns.len() - 1;
                 text x=(left + gap * last as f64 + 8.0) y=(y(columns[last].1[i]) + 4.0) { (columns[last].1[i]) }
@@ -192,7 +192,10 @@ fn table(group: &[TableRow]) -> Markup {
             @for row in group {
                 tr {
                     td.num { (row.rank1) }
-                    td { code { (row.model_id) } }
+                    td { code { (row.model_id) }
+                         @if let Some(native) = &row.native {
+                             " " span.mark title="run natively by its caller (zoorepro.evaluate), not the model's ONNX file" {
+                                 (native.provider()) ": " (native.name) } } }
                     td { code { (row.recipe) } }
                     td.num { (figure(row.top1)) " " span.muted { (interval_text(row.top1_interval)) } }
                     td.num { (figure(row.top5)) }
@@ -273,6 +276,7 @@ mod tests {
                 .collect(),
             note: None,
             ground_truth: None,
+            native: None,
         }
     }
 
