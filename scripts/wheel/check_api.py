@@ -52,6 +52,7 @@ import time
 
 import numpy as np
 import zoorepro
+from wheel_checks import cli, expect_error
 
 shared, scratch = sys.argv[1], sys.argv[2]
 sample = os.path.join(shared, "imagenet-sample")
@@ -61,20 +62,6 @@ ONNX = os.path.join(models_dir, "coral__mobilenet_v2_1.0_224_quant.onnx")
 # The same graph with changed weights (shared/models/MODELS.md: 53 of 100 top-1 where its parent
 # has 72): another model with the same input and classes.
 BROKEN = os.path.join(models_dir, "coral__broken-mobilenet_v2_1.0_224_quant.onnx")
-
-
-def cli(*args):
-    return subprocess.run(["zoorepro", *args], capture_output=True, text=True)
-
-
-def expect_error(call, *needles):
-    try:
-        call()
-    except zoorepro.Error as e:
-        for needle in needles:
-            assert needle in str(e), (needle, str(e))
-        return str(e)
-    raise AssertionError(f"no zoorepro.Error ({needles})")
 
 
 def small_set():

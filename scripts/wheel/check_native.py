@@ -25,6 +25,7 @@ import zlib
 
 import numpy as np
 import zoorepro
+from wheel_checks import cli, expect_error
 
 shared, scratch = sys.argv[1], sys.argv[2]
 sample = os.path.join(shared, "imagenet-sample")
@@ -36,20 +37,6 @@ ONNX = os.path.join(models_dir, "coral__mobilenet_v2_1.0_224_quant.onnx")
 BROKEN = os.path.join(models_dir, "coral__broken-mobilenet_v2_1.0_224_quant.onnx")
 with open(ONNX, "rb") as f:
     DIGEST = hashlib.sha256(f.read()).hexdigest()
-
-
-def cli(*args):
-    return subprocess.run(["zoorepro", *args], capture_output=True, text=True)
-
-
-def expect_error(call, *needles):
-    try:
-        call()
-    except zoorepro.Error as e:
-        for needle in needles:
-            assert needle in str(e), (needle, str(e))
-        return str(e)
-    raise AssertionError(f"no zoorepro.Error ({needles})")
 
 
 def ort_model_fn(path=ONNX):
