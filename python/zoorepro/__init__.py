@@ -355,7 +355,7 @@ def evaluate(
         batch = data.view("<f4").reshape(shape)
         return _scores(model_fn(batch), shape[0])
 
-    label = name if name else (model if model is not None else like)
+    label = name if name is not None else (model if model is not None else like)
     native = (framework, label, checkpoint_sha256, like is not None)
     # The pass runs on a Rust thread that never touches Python and asks for each batch's
     # scores here: model_fn runs on this thread, called from Python (src/python/evaluate.rs).

@@ -14,7 +14,7 @@ inside the fresh venv, from a folder outside the checkout, after check_api.py:
   record's, and it says its shards were joined on the caller's name and digest only;
 - reports: framework= and name= with line breaks and HTML stay text in the Markdown and HTML
   reports, which name the native runtime (no ONNX Runtime row); NaN outputs of a resumed run are
-  said to be this pass's.
+  said to be this pass's; a blank name= or framework= is refused.
 """
 import hashlib
 import json
@@ -179,6 +179,13 @@ def check_reports():
     assert "| runtime / threads / batch | native (torch)\\n" in md and "| ONNX Runtime |" not in md, md
     assert "ONNX Runtime library" not in html and "<b>pinned" not in html, html
     assert "the caller&#39;s function (no ONNX Runtime)" in html or "the caller's function (no ONNX Runtime)" in html
+    # A blank name or framework would show the model id or "native ()" in their place.
+    zeros = lambda x: np.zeros((x.shape[0], 1001), np.float32)  # noqa: E731
+    for blank in ("", " "):
+        expect_error(lambda: zoorepro.evaluate(zeros, sample, model=MODEL, cache_dir=cache, limit=3,
+                                               name=blank), "name= is empty")
+        expect_error(lambda: zoorepro.evaluate(zeros, sample, model=MODEL, cache_dir=cache, limit=3,
+                                               framework=blank), "framework= is empty")
 
     good = ort_model_fn()
 

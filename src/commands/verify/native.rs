@@ -104,6 +104,30 @@ impl NativeModel {
     }
 }
 
+impl NativeModel {
+    /// Refuses a name or framework that is empty or blank: the run's rows would show the model id
+    /// in its place (`ID (native: ID)`, like a run named after the model) or `native ()`.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.name.trim().is_empty() {
+            bail!(
+                "name= is empty: give the model a name of its own (it names the run in every \
+                 record, table and comparison), or leave name= out to use the model's id"
+            );
+        }
+        if self
+            .framework
+            .as_deref()
+            .is_some_and(|f| f.trim().is_empty())
+        {
+            bail!(
+                "framework= is empty: name the framework that runs the model (torch, keras, \
+                 jax...), or leave framework= out"
+            );
+        }
+        Ok(())
+    }
+}
+
 /// A checkpoint digest as the key holds it: 64 hex digits, lowercase.
 pub fn checkpoint_digest(text: &str) -> anyhow::Result<String> {
     let text = text.trim();
@@ -127,7 +151,9 @@ pub fn run_native(
         clock: Instant::now(),
     };
     check_arguments(args, 1)?;
+    // After the model's id is known good: model='' (the default name too) is refused as an id.
     let under_test = under_test(ctx, args, &native)?;
+    native.check()?;
     let dataset = crate::commands::shared::options::open_dataset(&args.val, &args.labels)?;
     let shard = crate::commands::shared::options::parse_shard(args.shard.as_deref())?;
     let mut members = vec![member(
@@ -321,6 +347,30 @@ mod tests {
             checkpoint_sha256: checkpoint.map(str::to_string),
             like: false,
         }
+    }
+
+    #[test]
+    fn a_blank_name_or_framework_is_refused() {
+        assert!(native(None).check().is_ok());
+        for blank in ["", "  ", "\n"] {
+            let unnamed = NativeModel {
+                name: blank.into(),
+                ..native(None)
+            };
+            let error = unnamed.check().unwrap_err().to_string();
+            assert!(error.starts_with("name= is empty"), "{error}");
+            let no_framework = NativeModel {
+                framework: Some(blank.into()),
+                ..native(None)
+            };
+            let error = no_framework.check().unwrap_err().to_string();
+            assert!(error.starts_with("framework= is empty"), "{error}");
+        }
+        let unnamed_framework = NativeModel {
+            framework: None,
+            ..native(None)
+        };
+        assert!(unnamed_framework.check().is_ok());
     }
 
     #[test]
