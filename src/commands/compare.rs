@@ -81,7 +81,7 @@ pub fn run(ctx: &Context, args: &CompareArgs) -> anyhow::Result<i32> {
         marks: coverage(run).1,
         run: run.id,
         model_id: run.model_id.clone(),
-        native_name: run.meta.native_name().map(str::to_string),
+        native_name: run.meta.native().map(|native| native.name),
         kind: run.key.kind,
         recipe: run.key.recipe.clone(),
         provider: run.key.provider.clone(),

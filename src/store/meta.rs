@@ -106,15 +106,6 @@ impl OnnxMeta {
     pub fn native(&self) -> Option<NativeMeta> {
         NativeMeta::of(&self.path, &self.verification, self.sidecar.as_ref())
     }
-
-    /// The caller's name for a model run natively: src/commands/verify/native.rs records such a
-    /// model as `path` `native:NAME` with verification `native`, which no ONNX file's check gives.
-    pub fn native_name(&self) -> Option<&str> {
-        if self.verification != "native" {
-            return None;
-        }
-        self.path.strip_prefix("native:")
-    }
 }
 
 /// The names of a model's one input and one output, as its graph gives them: any names are
@@ -227,10 +218,10 @@ impl RunMeta {
         }
     }
 
-    /// The caller's name for a model run natively (the Python `zoorepro.evaluate`'s `name=`),
-    /// `None` for an ONNX file's run or an import.
-    pub fn native_name(&self) -> Option<&str> {
-        self.verify()?.onnx.as_ref()?.native_name()
+    /// The model run natively (the Python `zoorepro.evaluate`: its framework and `name=`) that
+    /// this run's record names in place of an ONNX file; `None` for an ONNX file's run or an import.
+    pub fn native(&self) -> Option<NativeMeta> {
+        self.verify()?.onnx.as_ref()?.native()
     }
 
     pub fn verify(&self) -> Option<&VerifyMeta> {

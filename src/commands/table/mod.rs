@@ -165,7 +165,7 @@ fn table_row(
         labels_check(store, run)?,
     );
     let ground_truth = ground_truth(run);
-    let native = sets::native_of(run);
+    let native = run.meta.native();
     let note = join_notes(
         float16_note(run, primary_set, &references),
         changed_reference,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::cli::RunsSelection;
 use crate::model::manifest::Manifest;
 use crate::report::table::TableRow;
-use crate::store::{NativeMeta, RunInfo, RunKind};
+use crate::store::{RunInfo, RunKind};
 
 /// A complete run with the image set it scored.
 pub(super) struct SetRun {
@@ -66,7 +66,11 @@ pub(super) fn select(
         type Native = Option<(Option<String>, String)>;
         let mut newest: HashMap<Group, SetRun> = HashMap::new();
         for run in runs {
-            let native = native_of(&run.run).map(|native| (native.framework, native.name));
+            let native = run
+                .run
+                .meta
+                .native()
+                .map(|native| (native.framework, native.name));
             let group = (
                 run.run.model_id.clone(),
                 run.run.key.recipe.clone(),
@@ -89,11 +93,6 @@ pub(super) fn select(
     }
     runs.sort_by_key(|r| r.run.id);
     runs
-}
-
-/// The native model a run's record names in place of an ONNX file, if it is one.
-pub(super) fn native_of(run: &RunInfo) -> Option<NativeMeta> {
-    run.meta.verify()?.onnx.as_ref()?.native()
 }
 
 /// Competition ranking (1, 2, 2, 4) by top-1 and by top-5 among the rows of one section only
@@ -294,7 +293,7 @@ mod tests {
             .map(|r| {
                 (
                     r.run.id,
-                    native_of(&r.run).map(|n| n.provider() + " " + &n.name),
+                    r.run.meta.native().map(|n| n.provider() + " " + &n.name),
                 )
             })
             .collect();
