@@ -52,16 +52,7 @@ import time
 
 import numpy as np
 import zoorepro
-from wheel_checks import cli, expect_error
-
-shared, scratch = sys.argv[1], sys.argv[2]
-sample = os.path.join(shared, "imagenet-sample")
-models_dir = os.path.join(shared, "models")
-MODEL = "coral/mobilenet_v2_1.0_224_quant"
-ONNX = os.path.join(models_dir, "coral__mobilenet_v2_1.0_224_quant.onnx")
-# The same graph with changed weights (shared/models/MODELS.md: 53 of 100 top-1 where its parent
-# has 72): another model with the same input and classes.
-BROKEN = os.path.join(models_dir, "coral__broken-mobilenet_v2_1.0_224_quant.onnx")
+from wheel_checks import BROKEN, MODEL, ONNX, cli, expect_error, models_dir, sample, scratch, shared
 
 
 def small_set():

@@ -473,6 +473,18 @@ mod tests {
         run_on(dir, &demo, &["--batch", "8"], name, checkpoint, model)
     }
 
+    /// `zoorepro --home DIR/home --cache-dir DIR/cache COMMAND`: a test's own home and store.
+    fn command_line(dir: &std::path::Path, command: &str) -> Vec<std::ffi::OsString> {
+        vec![
+            "zoorepro".into(),
+            "--home".into(),
+            dir.join("home").into(),
+            "--cache-dir".into(),
+            dir.join("cache").into(),
+            command.into(),
+        ]
+    }
+
     /// `run_native` of the images of `val`, with verify's `flags` (`--batch` among them).
     fn run_on(
         dir: &std::path::Path,
@@ -483,13 +495,8 @@ mod tests {
         model: Box<dyn Classifier + Send>,
     ) -> anyhow::Result<Result<NativeRun, String>> {
         use clap::Parser;
-        let mut argv: Vec<std::ffi::OsString> = vec![
-            "zoorepro".into(),
-            "--home".into(),
-            dir.join("home").into(),
-            "--cache-dir".into(),
-            dir.join("cache").into(),
-            "verify".into(),
+        let mut argv = command_line(dir, "verify");
+        argv.extend([
             "--model".into(),
             "coral/mobilenet_v2_1.0_224_quant".into(),
             "--val".into(),
@@ -498,7 +505,7 @@ mod tests {
             "1".into(),
             "--report-dir".into(),
             dir.join("reports").into(),
-        ];
+        ]);
         argv.extend(flags.iter().map(Into::into));
         let cli = crate::cli::Cli::try_parse_from(argv)?;
         let crate::cli::Command::Verify(args) = &cli.command else {
@@ -699,16 +706,8 @@ mod tests {
     /// The record `zoorepro merge` wrote of the shard stores `shards` into `dir`.
     fn merge(dir: &std::path::Path, shards: &[&std::path::Path]) -> crate::report::RunRecord {
         use clap::Parser;
-        let mut argv: Vec<std::ffi::OsString> = vec![
-            "zoorepro".into(),
-            "--home".into(),
-            dir.join("home").into(),
-            "--cache-dir".into(),
-            dir.join("cache").into(),
-            "merge".into(),
-            "--report-dir".into(),
-            dir.join("reports").into(),
-        ];
+        let mut argv = command_line(dir, "merge");
+        argv.extend(["--report-dir".into(), dir.join("reports").into()]);
         argv.extend(shards.iter().map(|shard| shard.join("cache").into()));
         let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
         let crate::cli::Command::Merge(args) = &cli.command else {
