@@ -467,7 +467,15 @@ impl TableExporter for CsvTable {
             }
         }
         header.extend(["expected_source", "verdict", "note", "marks"].map(String::from));
-        let lines = rows.iter().map(|row| csv_row(row, &label_sets, sources));
+        // A caller's name or framework for a native run may hold control characters: `table`
+        // prints this to a terminal, so they are visible escapes here as in every text format
+        // (the JSON format keeps the exact strings).
+        let lines = rows.iter().map(|row| {
+            csv_row(row, &label_sets, sources)
+                .iter()
+                .map(|cell| crate::util::escape::terminal(cell))
+                .collect()
+        });
         csv_text(std::iter::once(header).chain(lines))
     }
 }
@@ -669,6 +677,35 @@ mod tests {
             html.contains("native (torch): my | port") && html.contains("(native: my | port)"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn a_control_character_in_a_native_name_is_a_visible_escape_in_text_and_csv() {
+        let name = "a\x1b[2Kb\r";
+        let row = TableRow {
+            framework: "native (cp\tu)".into(),
+            native: Some(NativeMeta {
+                framework: Some("cp\tu".into()),
+                name: name.into(),
+                checkpoint_sha256: None,
+            }),
+            ..sample_row()
+        };
+        let rows = [row];
+        let sources = ["oracle".to_string()];
+        let text = TextTable.render(&rows, &sources);
+        let csv = CsvTable.render(&rows, &sources);
+        for output in [&text, &csv] {
+            assert!(
+                !output.chars().any(|c| c.is_control() && c != '\n'),
+                "{output:?}"
+            );
+            assert!(output.contains("(native: a\\x1b[2Kb\\r)"), "{output}");
+            assert!(output.contains("native (cp\\tu)"), "{output}");
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&JsonTable.render(&rows, &sources)).unwrap();
+        assert_eq!(json[0]["native"]["name"], name);
     }
 
     #[test]

@@ -51,14 +51,22 @@ fn is_separator(line: &str) -> bool {
     line.chars().all(|c| matches!(c, '|' | '-' | ':' | ' '))
 }
 
-/// The cells of a table line, split at the pipes no backslash escapes, unescaped.
+/// The cells of a table line, split at the pipes no backslash escapes, unescaped. Only a
+/// backslash before ASCII punctuation is an escape (CommonMark's rule): the `\x1b` that stands
+/// for a control character keeps its backslash, as `runs` and the terminal show it.
 fn cells(line: &str) -> Vec<String> {
     let mut cells = Vec::new();
     let mut cell = String::new();
     let mut chars = line.trim().trim_start_matches('|').chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => cell.extend(chars.next()),
+            '\\' => match chars.clone().next() {
+                Some(next) if next.is_ascii_punctuation() => {
+                    cell.push(next);
+                    chars.next();
+                }
+                _ => cell.push('\\'),
+            },
             '|' => cells.push(std::mem::take(&mut cell)),
             c => cell.push(c),
         }
@@ -88,6 +96,21 @@ mod tests {
         assert_eq!(
             text,
             "ilsvrc2012-val (50000 images)\n\nrank  model\n1     pytorch/resnet152\n10    a | b & c\n\nNotes:\n- x\n"
+        );
+    }
+
+    #[test]
+    fn a_control_character_stays_a_visible_escape() {
+        let name = "a\x1b[2Kb\r \\ c\t";
+        let markdown = format!(
+            "| model |\n|---|\n| {} |\n",
+            crate::util::escape::markdown_text(name)
+        );
+        let text = from_markdown(&markdown);
+        assert_eq!(
+            text.lines().nth(1),
+            Some(crate::util::escape::terminal(name).as_str()),
+            "{text}"
         );
     }
 }
