@@ -56,7 +56,7 @@ pub enum StoreError {
         heartbeat: String,
     },
     #[error(
-        "run {id} of the same key in the prediction store {path} is being written by process {pid} (last batch {heartbeat}): two passes of this key at once could mix two models' rows in one record, so nothing was started; wait for that process to finish (or stop it), then run again"
+        "run {id} of the same key in the prediction store {path} is being written by process {pid} (last batch {heartbeat}): two passes of this key at once could mix two models' rows in one record, so nothing was started; wait for that process to finish (or stop it), then run again (where its process cannot be checked, the claim lapses 10 minutes after its last batch)"
     )]
     KeyInUse {
         path: PathBuf,

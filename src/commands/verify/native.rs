@@ -206,7 +206,9 @@ fn key_in_use(error: anyhow::Error, native: Option<&NativeModel>) -> anyhow::Err
              the prediction store {} now (run {id}): two models under one name and digest at once \
              would mix their rows in one record, so this call started nothing; wait for that \
              process to finish (this call then resumes its rows, after the spot check), or give \
-             this model its own name= (and checkpoint_sha256, the sha256 of its own weights)",
+             this model its own name= (and checkpoint_sha256, the sha256 of its own weights); \
+             where that process cannot be checked, the claim lapses 10 minutes after its last \
+             batch",
             native.name,
             path.display()
         ),
