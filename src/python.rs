@@ -192,11 +192,7 @@ fn chosen_recipe(
 ) -> anyhow::Result<Recipe> {
     match (recipe, model) {
         (Some(name), None) => resolve_recipe(name),
-        (None, Some(id)) => model_recipe(id, home),
-        (Some(_), Some(_)) => anyhow::bail!(
-            "give recipe= or model=, not both: recipe=NAME is a preset or recipe source, model=ID \
-             that model's own recipe (as `zoorepro preprocess --model ID`)"
-        ),
+        (recipe, Some(id)) => model_recipe(id, recipe, home),
         (None, None) => anyhow::bail!(
             "give recipe=NAME (a preset or recipe source: `zoorepro recipes`) or model=ID (that \
              model's own recipe, the one `zoorepro verify --model ID` feeds it)"
@@ -204,9 +200,10 @@ fn chosen_recipe(
     }
 }
 
-/// Model `id`'s own recipe, from the manifests of `home`, else of the home the CLI finds.
-// Keep to what src/commands/preprocess.rs's `run` calls with --model (and no --recipe).
-fn model_recipe(id: &str, home: Option<PathBuf>) -> anyhow::Result<Recipe> {
+/// Model `id`'s recipe `recipe` (its default where `None`), from the manifests of `home`, else
+/// of the home the CLI finds.
+// Keep to what src/commands/preprocess.rs's `run` calls with --model (and --recipe).
+fn model_recipe(id: &str, recipe: Option<&str>, home: Option<PathBuf>) -> anyhow::Result<Recipe> {
     let home = match home {
         Some(home) => Some(home),
         None => cli_home()?,
@@ -214,7 +211,7 @@ fn model_recipe(id: &str, home: Option<PathBuf>) -> anyhow::Result<Recipe> {
     let ctx = crate::commands::Context::new(home, None);
     let home = ctx.home()?;
     let manifests = ctx.manifests(&home)?;
-    let recipe = crate::model::manifest::resolve(&manifests, id)?.recipe(None)?;
+    let recipe = crate::model::manifest::resolve(&manifests, id)?.recipe(recipe)?;
     recipe
         .validate()
         .map_err(|e| anyhow::anyhow!("recipe {}: {e}", recipe.name))?;

@@ -60,8 +60,9 @@ def preprocess(
     image: a path, or the file's bytes. recipe: any name `--recipe` accepts (`zoorepro recipes`
     lists the presets). model: instead of recipe, a manifest id (`zoorepro models`): that model's
     own recipe, the one `zoorepro verify --model ID` feeds it, from the manifests of the zoorepro
-    home the CLI uses (home=, else $ZOOREPRO_HOME, else the one it finds). Give recipe or model,
-    not both. pillow_compat: `--pillow-compat` (12, 13 or "simd"; default 13).
+    home the CLI uses (home=, else $ZOOREPRO_HOME, else the one it finds). Both: the model's recipe
+    of that name, as `--model ID --recipe NAME`. pillow_compat: `--pillow-compat` (12, 13 or
+    "simd"; default 13).
     Raises zoorepro.Error with the CLI's message for an unknown recipe or model or an
     unreadable image.
     """
@@ -107,7 +108,7 @@ class Loader:
     val: a folder or tar that `verify --val` accepts. recipe: any `--recipe` name (a preset or a
     recipe source). model: instead of recipe, a manifest id: that model's own recipe, the one
     `zoorepro verify --model ID` feeds it, from the manifests of the zoorepro home the CLI uses
-    (home=, else $ZOOREPRO_HOME, else the one it finds); give recipe or model, not both.
+    (home=, else $ZOOREPRO_HOME, else the one it finds); both: its recipe of that name.
     batch_size: images per batch (1 to 4096; default 32, verify's). threads: decoding threads
     (default: every core). shard: "K/N", the images `verify --shard K/N` reads. ground_truth: a
     CSV/TSV of labels, as `--ground-truth`. pillow_compat: 12, 13 or "simd" (default 13).

@@ -292,7 +292,8 @@ sys.stdout.write(str(x.tobytes() == y.tobytes()) + " " + x.tobytes().hex())
 
 def check_model_recipe():
     """preprocess and Loader with model=ID: the model's own recipe, as `zoorepro preprocess
-    --model ID` writes it; the home as the CLI finds it; recipe= with model=, or neither, refused."""
+    --model ID` writes it (with recipe=, the model's recipe of that name, as `--model ID --recipe
+    NAME`); the home as the CLI finds it; neither recipe= nor model= refused."""
     folder = os.path.join(scratch, "small")
     paths = [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
     home = os.path.join(scratch, "home-squash")
@@ -300,36 +301,50 @@ def check_model_recipe():
     with open(os.path.join(home, "manifests", "test__squash96.json"), "w") as f:
         json.dump(SQUASH, f)
     npy = os.path.join(scratch, "model.npy")
-    cases = [(MODEL, None, None), ("coral/mobilenet_v1_0.5_160_quant", None, None),
-             ("pytorch/inception_v3", None, None), ("mlperf/resnet50_v1.5", None, None),
-             (MODEL, "12", None), ("test/squash96", None, home)]
-    for model, compat, home_ in cases:
+    cases = [(MODEL, None, None, None), ("coral/mobilenet_v1_0.5_160_quant", None, None, None),
+             ("pytorch/inception_v3", None, None, None), ("mlperf/resnet50_v1.5", None, None, None),
+             (MODEL, None, "12", None), ("test/squash96", None, None, home),
+             ("pytorch/inception_v3", "torchvision-inception-seed", None, None),
+             ("pytorch/densenet121", "timm-bicubic", None, None)]
+    wants = {}
+    for model, recipe, compat, home_ in cases:
         flags = ([] if home_ is None else ["--home", home_]) + ["preprocess", "--model", model]
+        flags += ([] if recipe is None else ["--recipe", recipe])
         out = cli(*flags, *([] if compat is None else ["--pillow-compat", compat]), *paths, "--out", npy)
         assert out.returncode == 0, out.stderr
         want = np.load(npy)
-        got = np.concatenate([zoorepro.preprocess(p, model=model, pillow_compat=compat, home=home_) for p in paths])
-        assert got.shape == want.shape and got.tobytes() == want.tobytes(), (model, compat)
-        batches = [b for _, _, b in zoorepro.Loader(folder, model=model, batch_size=3, pillow_compat=compat,
-                                                   home=home_)]
-        assert np.concatenate(batches).tobytes() == want.tobytes(), (model, compat)
+        got = np.concatenate([zoorepro.preprocess(p, recipe, model=model, pillow_compat=compat, home=home_)
+                              for p in paths])
+        assert got.shape == want.shape and got.tobytes() == want.tobytes(), (model, recipe, compat)
+        batches = [b for _, _, b in zoorepro.Loader(folder, recipe, model=model, batch_size=3,
+                                                   pillow_compat=compat, home=home_)]
+        assert np.concatenate(batches).tobytes() == want.tobytes(), (model, recipe, compat)
+        wants[model, recipe, compat] = want
+    # The two recipes of inception_v3 above differ, so recipe= was not ignored.
+    default, seed = (zoorepro.preprocess(paths[0], r, model="pytorch/inception_v3")
+                     for r in (None, "torchvision-inception-seed"))
+    assert default.tobytes() != seed.tobytes()
     # ZOOREPRO_HOME, read as the CLI reads it (want: the user's model above, from --home).
     env = dict(os.environ, ZOOREPRO_HOME=home)
     child = subprocess.run([sys.executable, "-c", MODEL_CHILD, folder, *paths], capture_output=True,
                            text=True, env=env, timeout=120)
+    want = wants["test/squash96", None, None]
     assert child.stdout == "True " + want.tobytes().hex(), (child.stdout[:100], child.stderr)
     image = paths[0]
+    # A recipe the model's input cannot take: the CLI's message, word for word.
+    out = cli("preprocess", "--model", MODEL, "--recipe", "torchvision", image, "--out", npy)
     for call in (lambda: zoorepro.preprocess(image, "torchvision", model=MODEL),
                  lambda: zoorepro.Loader(folder, "torchvision", model=MODEL)):
-        expect_error(call, "recipe= or model=, not both")
+        message = expect_error(call, "torchvision")
+        assert out.returncode == 2 and out.stderr.strip() == f"zoorepro: error: {message}", (out.stderr, message)
     for call in (lambda: zoorepro.preprocess(image), lambda: zoorepro.Loader(folder)):
         expect_error(call, "recipe=NAME", "model=ID")
     out = cli("preprocess", "--model", "no/such-model", image, "--out", npy)
     message = expect_error(lambda: zoorepro.preprocess(image, model="no/such-model"), "no/such-model")
     assert out.returncode == 2 and out.stderr.strip() == f"zoorepro: error: {message}", (out.stderr, message)
     print(f"model=: preprocess and Loader byte-identical to `zoorepro preprocess --model ID` for "
-          f"{len(cases)} cases (a user's manifest from home= and ZOOREPRO_HOME among them); recipe= "
-          "with model=, or neither, is zoorepro.Error")
+          f"{len(cases)} cases (a user's manifest from home= and ZOOREPRO_HOME, and recipe= with "
+          "model= among them); neither, or a recipe the model cannot take, is zoorepro.Error")
 
 
 def check_skipped():
