@@ -47,6 +47,10 @@ pub enum StoreError {
     )]
     RunGone { path: PathBuf, id: RunId },
     #[error(
+        "the prediction store {path} was deleted or replaced while this process was writing it: the rows of this run went to a file no longer there, so the run is not stored and no record names it; run the command again to start a new run"
+    )]
+    Replaced { path: PathBuf },
+    #[error(
         "run {id} in the prediction store {path} is being written by process {pid} (last batch {heartbeat}): nothing was deleted; wait for it to finish or stop it, then delete the run"
     )]
     RunInUse {

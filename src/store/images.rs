@@ -134,7 +134,22 @@ impl Store {
         images: &[PassImage<'_>],
         settle: &Settle<'_>,
     ) -> Result<(), StoreError> {
+        self.check_on_disk()?;
         self.settle_complete(run, images, settle)
+    }
+
+    /// Fails where the database file at the store's path is no longer the one this process
+    /// opened (deleted, or replaced by another file): SQLite goes on writing the unlinked file,
+    /// so a run it completed would be named in a record but held by no store.
+    pub(super) fn check_on_disk(&self) -> Result<(), StoreError> {
+        match self.identity {
+            Some(identity) if super::file_identity(&self.path) != Some(identity) => {
+                Err(StoreError::Replaced {
+                    path: self.path.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn settle_complete(

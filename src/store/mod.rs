@@ -69,7 +69,20 @@ use error::classify;
 use schema::SCHEMA_VERSION;
 
 const DATABASE_FILE: &str = "zoorepro.sqlite3";
+
+/// The files of the store in `dir`: its database, and the journals SQLite keeps beside it.
+pub fn database_files(dir: &Path) -> Vec<PathBuf> {
+    ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| dir.join(format!("{DATABASE_FILE}{suffix}")))
+        .collect()
+}
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
 
 pub fn default_dir() -> Option<PathBuf> {
     dirs::cache_dir().map(|dir| dir.join("zoorepro"))
@@ -80,6 +93,9 @@ pub type RunId = i64;
 pub struct Store {
     connection: Connection,
     path: PathBuf,
+    /// The database file's `(device, inode)` once open: a store deleted or replaced while a run
+    /// writes it is told apart from the one it opened (`check_on_disk`).
+    identity: Option<(u64, u64)>,
     /// This process's writer leases (run, lease id), removed when the store is dropped.
     leases: Vec<(RunId, String)>,
 }
@@ -129,10 +145,14 @@ impl Store {
             let mut store = Store {
                 connection,
                 path: path.clone(),
+                identity: None,
                 leases: Vec::new(),
             };
             match store.initialise() {
-                Ok(()) => return Ok(store),
+                Ok(()) => {
+                    store.identity = file_identity(&path);
+                    return Ok(store);
+                }
                 Err(StoreError::Busy { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
@@ -172,6 +192,7 @@ impl Store {
             let store = Store {
                 connection,
                 path: path.to_path_buf(),
+                identity: file_identity(path),
                 leases: Vec::new(),
             };
             store
@@ -384,6 +405,29 @@ mod tests {
             matches!(error, StoreError::Io { .. }) && message.contains("-wal"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_store_deleted_or_replaced_under_a_writer_completes_no_run() {
+        for replace in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut writer = Store::open(dir.path()).unwrap();
+            let run = writer.create_run(&key(8), &meta()).unwrap();
+            put(&mut writer, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+            for file in database_files(dir.path()) {
+                let _ = std::fs::remove_file(file);
+            }
+            if replace {
+                // Another store made at the same path meanwhile.
+                drop(Store::open(dir.path()).unwrap());
+            }
+            let error = complete(&mut writer, &run, &["a.JPEG"]).unwrap_err();
+            assert!(
+                matches!(error, StoreError::Replaced { .. }),
+                "{replace}: {error}"
+            );
+            assert!(error.to_string().contains("run the command again"));
+        }
     }
 
     /// Takes write permission away from `paths` (root ignores modes: the immutable attribute
