@@ -264,8 +264,16 @@ def check_careless():
     assert nan["record"]["provenance"]["nan_outputs"] == count == nan["images"], nan
     doubles = zoorepro.evaluate(lambda x: np.ones((x.shape[0], 1001)), folder, **kwargs)
     assert doubles["top1_correct"] == 0 and doubles["failed"] == 0, doubles
+    # predictions= naming the store's database or an image of val: refused, nothing replaced.
+    database = os.path.join(kwargs["cache_dir"], "zoorepro.sqlite3")
+    image = os.path.join(folder, sorted(os.listdir(folder))[0])
+    kept = {path: open(path, "rb").read() for path in (database, image)}
+    for path, needle in [(database, "prediction store's database"), (image, "lies inside --val")]:
+        expect_error(lambda: zoorepro.evaluate(ones, folder, predictions=path, **kwargs), needle)
+    assert all(open(path, "rb").read() == data for path, data in kept.items())
     print("careless use: missing folders, bad arguments, wrong shapes, dtypes, class counts and "
-          "None are zoorepro.Error; NaN is counted; loops left early and two loaders at once work")
+          "None are zoorepro.Error; NaN is counted; loops left early and two loaders at once work; "
+          "predictions= naming the store or an image is refused")
 
 
 # A user's manifest (test_wheel.sh's home has none): its own recipe, an inline 96 x 96 squash.

@@ -90,12 +90,24 @@ pub fn run(ctx: &Context, args: &MergeArgs) -> anyhow::Result<i32> {
         .clone()
         .unwrap_or_else(|| home.join("reports"));
     for group in groups.values() {
-        record::check_outputs_writable(None, &report_dir, &group[0].info.model_id, None)?;
+        let no_predictions = crate::util::clobber::Protected::new();
+        record::check_outputs_writable(
+            None,
+            &report_dir,
+            &group[0].info.model_id,
+            None,
+            &no_predictions,
+        )?;
     }
     if let Some(path) = &args.results_file {
         if results_format(path).is_none() {
             bail!("{}: {UNKNOWN_EXTENSION}", path.display());
         }
+        let mut stores = crate::util::clobber::Protected::new();
+        for dir in &sources {
+            record::protect_store(&mut stores, dir);
+        }
+        stores.check(path, "the results file")?;
         record::check_file_writable(path, "the results file")?;
     }
     let mut status = crate::exit::SUCCESS;

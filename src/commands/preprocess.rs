@@ -97,6 +97,11 @@ pub fn run(ctx: &super::Context, args: &crate::cli::PreprocessArgs) -> anyhow::R
         }
         None => crate::image::sources::resolve(args.recipe.as_deref().unwrap_or_default())?,
     };
+    let mut inputs = crate::util::clobber::Protected::new();
+    for image in &args.images {
+        inputs.file(image, format!("the image {}", image.display()));
+    }
+    inputs.check(&args.out, "the tensors")?;
     let (count, skipped) = write_tensors(
         &args.images,
         &recipe,

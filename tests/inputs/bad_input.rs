@@ -372,3 +372,155 @@ fn cuda_without_a_gpu_build_fails_clearly_instead_of_falling_back() {
     }
     assert_error(&result, &["CUDA", "never falls back"]);
 }
+
+/// Every file of `dir` (recursively) with its bytes, to tell that nothing in it changed.
+fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn an_output_naming_an_input_or_the_store_is_refused_before_anything_is_written() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    let (cache, val, inputs) = (root.join("cache"), root.join("val"), root.join("inputs"));
+    std::fs::create_dir_all(val.join("n01440764")).unwrap();
+    std::fs::create_dir_all(&inputs).unwrap();
+    for jpeg in sample_jpegs(&shared, 3) {
+        std::fs::copy(&jpeg, val.join("n01440764").join(jpeg.file_name().unwrap())).unwrap();
+    }
+    let image = std::fs::read_dir(val.join("n01440764"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let model = inputs.join("m.onnx");
+    std::fs::copy(shared_model(&shared, MODEL), &model).unwrap();
+    let truth = inputs.join("truth.csv");
+    let rows: String = std::fs::read_dir(val.join("n01440764"))
+        .unwrap()
+        .map(|e| format!("{},0\n", e.unwrap().file_name().to_str().unwrap()))
+        .collect();
+    std::fs::write(&truth, rows).unwrap();
+    let run_verify = |extra: &[&std::ffi::OsStr]| {
+        let mut command = zoorepro(&cache);
+        command
+            .args(["verify", "--model", MODEL, "--onnx"])
+            .arg(&model)
+            .arg("--val")
+            .arg(&val)
+            .arg("--ground-truth")
+            .arg(&truth)
+            .arg("--report-dir")
+            .arg(root.join("reports"))
+            .args(extra);
+        run(&mut command)
+    };
+    assert_eq!(run_verify(&[]).status, 0);
+    let database = cache.join("zoorepro.sqlite3");
+    // Other spellings of the same files: a symbolic link, a path through `..`. A hard link is
+    // another name (named as a results file must be): written, by a rename over that name.
+    std::os::unix::fs::symlink(&model, root.join("link.onnx")).unwrap();
+    std::os::unix::fs::symlink(&database, root.join("store-link.csv")).unwrap();
+    std::fs::hard_link(&database, root.join("store.csv")).unwrap();
+    std::fs::hard_link(&image, root.join("image.json")).unwrap();
+    let dotted = val
+        .join("n01440764/../n01440764")
+        .join(image.file_name().unwrap());
+    let before = [contents(&cache), contents(&val), contents(&inputs)];
+    let runs_before = store_state(&cache);
+
+    let predictions =
+        |path: &Path| [std::ffi::OsStr::new("--predictions"), path.as_os_str()].map(Into::into);
+    let results =
+        |path: &Path| [std::ffi::OsStr::new("--results-file"), path.as_os_str()].map(Into::into);
+    let cases: Vec<([std::ffi::OsString; 2], &str)> = vec![
+        (predictions(&database), "the prediction store's database"),
+        (
+            predictions(&cache.join("zoorepro.sqlite3-wal")),
+            "the prediction store's database",
+        ),
+        (predictions(&image), "lies inside --val"),
+        (predictions(&dotted), "lies inside --val"),
+        (
+            predictions(&val.join("n01440764/new.jsonl")),
+            "lies inside --val",
+        ),
+        (predictions(&model), "the model file"),
+        (predictions(&root.join("link.onnx")), "the model file"),
+        (predictions(&truth), "the ground-truth file"),
+        (
+            results(&root.join("store-link.csv")),
+            "the prediction store's database",
+        ),
+        (results(&truth), "the ground-truth file"),
+    ];
+    for (flags, needle) in &cases {
+        let flags: Vec<&std::ffi::OsStr> = flags.iter().map(|f| f.as_os_str()).collect();
+        assert_error(&run_verify(&flags), &["cannot write", needle]);
+    }
+    let mut preprocess = zoorepro(&cache);
+    preprocess
+        .args(["preprocess", "--model", MODEL])
+        .arg(&image)
+        .arg("--out")
+        .arg(&dotted);
+    assert_error(
+        &run(&mut preprocess),
+        &["cannot write the tensors", "is the image"],
+    );
+    // A shard to merge into the store, which must not be the results file.
+    let shards = root.join("shards");
+    let mut shard = zoorepro(&shards);
+    shard
+        .args(["verify", "--shard", "0/2", "--model", MODEL, "--onnx"])
+        .arg(&model)
+        .arg("--val")
+        .arg(&val)
+        .arg("--report-dir")
+        .arg(root.join("reports"));
+    assert_eq!(run(&mut shard).status, 0);
+    let mut merge = zoorepro(&cache);
+    merge
+        .arg("merge")
+        .arg(&shards)
+        .arg("--report-dir")
+        .arg(root.join("reports"))
+        .arg("--results-file")
+        .arg(root.join("store-link.csv"));
+    assert_error(
+        &run(&mut merge),
+        &[
+            "cannot write the results file",
+            "prediction store's database",
+        ],
+    );
+    assert!(
+        [contents(&cache), contents(&val), contents(&inputs)] == before,
+        "the store, the images, the model and the ground truth are as they were"
+    );
+    assert_eq!(store_state(&cache), runs_before);
+    // A hard link of the database or of an image is another name: the results file replaces
+    // that name, and the store and the image keep their bytes.
+    for hard_link in ["store.csv", "image.json"] {
+        let flags = results(&root.join(hard_link));
+        let flags: Vec<&std::ffi::OsStr> = flags.iter().map(|f| f.as_os_str()).collect();
+        assert_eq!(run_verify(&flags).status, 0, "{hard_link}");
+    }
+    assert!(contents(&val) == before[1]);
+    assert_eq!(store_state(&cache)[0], runs_before[0]);
+}

@@ -17,6 +17,7 @@ use crate::report::{
     VerdictStatus,
 };
 use crate::store::RunKey;
+use crate::util::clobber::Protected;
 
 /// Failures listed in a record; the count is always complete.
 const MAX_LISTED_FAILURES: usize = 100;
@@ -75,15 +76,49 @@ fn probe_folder(dir: &Path) -> std::io::Result<()> {
     tempfile::NamedTempFile::new_in(dir).map(drop)
 }
 
+/// What a run of `verify` (or a native run) reads or keeps, that none of its outputs may
+/// replace: the store's database (`store_dir`, `None`: no store), `--val` (every file of a
+/// folder, or the tar), `--ground-truth`, and the model files it runs.
+pub(crate) fn run_inputs<'a>(
+    store_dir: Option<&Path>,
+    val: &Path,
+    ground_truth: Option<&Path>,
+    models: impl IntoIterator<Item = &'a Path>,
+) -> Protected {
+    let mut inputs = Protected::new();
+    if let Some(dir) = store_dir {
+        protect_store(&mut inputs, dir);
+    }
+    inputs.images(val, format!("--val {}", val.display()));
+    if let Some(file) = ground_truth {
+        inputs.file(file, format!("the ground-truth file {}", file.display()));
+    }
+    for model in models {
+        inputs.file(model, format!("the model file {}", model.display()));
+    }
+    inputs
+}
+
+/// The database of the store in `dir`, and its journals.
+pub(crate) fn protect_store(inputs: &mut Protected, dir: &Path) {
+    for file in crate::store::database_files(dir) {
+        inputs.file(
+            &file,
+            format!("the prediction store's database in {}", dir.display()),
+        );
+    }
+}
+
 /// Checks, before any image is read, that the outputs a run will write can be written: the
 /// store's folder (`None`: no store), the report folder of `model_id` under `report_dir`, and
 /// `predictions` (its folder, unless it is a special file such as `/dev/stdout`, which is
-/// streamed to). No file is left behind.
+/// streamed to; and not one of the run's `inputs`). No file is left behind.
 pub(crate) fn check_outputs_writable(
     store_dir: Option<&Path>,
     report_dir: &Path,
     model_id: &str,
     predictions: Option<&Path>,
+    inputs: &Protected,
 ) -> anyhow::Result<()> {
     if let Some(dir) = store_dir {
         probe_folder(dir).with_context(|| {
@@ -100,7 +135,10 @@ pub(crate) fn check_outputs_writable(
         )
     })?;
     match predictions {
-        Some(path) => check_file_writable(path, "predictions"),
+        Some(path) => {
+            inputs.check(path, "predictions")?;
+            check_file_writable(path, "predictions")
+        }
         None => Ok(()),
     }
 }

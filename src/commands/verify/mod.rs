@@ -20,6 +20,7 @@ use super::Context;
 use super::shared::model_under_test::{Chosen, ModelUnderTest};
 use super::shared::record::{
     RecordParts, build_record, check_file_writable, check_outputs_writable, emit, report_stem,
+    run_inputs,
 };
 use super::shared::{interrupt, terminal};
 use crate::cli::VerifyArgs;
@@ -314,6 +315,12 @@ fn finish(
 /// work, not after.
 fn writable_outputs(ctx: &Context, args: &VerifyArgs, selected: &[Chosen]) -> anyhow::Result<()> {
     let store_dir = (!args.no_cache).then(|| ctx.cache_dir()).transpose()?;
+    let mut inputs = run_inputs(
+        store_dir.as_deref(),
+        &args.val,
+        args.labels.ground_truth.as_deref(),
+        selected.iter().map(|chosen| chosen.onnx_path.as_path()),
+    );
     for under_test in selected {
         let report_dir: PathBuf = args
             .report_dir
@@ -324,9 +331,14 @@ fn writable_outputs(ctx: &Context, args: &VerifyArgs, selected: &[Chosen]) -> an
             &report_dir,
             &under_test.manifest.id,
             args.predictions.as_deref(),
+            &inputs,
         )?;
     }
     if let Some(path) = &args.results_file {
+        if let Some(predictions) = &args.predictions {
+            inputs.file(predictions, "--predictions too");
+        }
+        inputs.check(path, "the results file")?;
         check_file_writable(path, "the results file")?;
     }
     Ok(())

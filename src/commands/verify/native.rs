@@ -25,7 +25,9 @@ use crate::cli::VerifyArgs;
 use crate::commands::Context;
 use crate::commands::shared::batch::check_batch_memory;
 use crate::commands::shared::model_under_test::ModelUnderTest;
-use crate::commands::shared::record::{check_outputs_writable, emit_reports, report_stem};
+use crate::commands::shared::record::{
+    check_outputs_writable, emit_reports, report_stem, run_inputs,
+};
 use crate::dataset::Shard;
 use crate::report::{OnnxInfo, RunRecord};
 use crate::runtime::{Classifier, OptLevel, Provider, SessionOptions};
@@ -262,11 +264,19 @@ fn under_test(
         under_test.manifest.framework = framework.clone();
     }
     let store_dir = (!args.no_cache).then(|| ctx.cache_dir()).transpose()?;
+    // The caller's checkpoint is not known here: the model the caller runs is its own to keep.
+    let inputs = run_inputs(
+        store_dir.as_deref(),
+        &args.val,
+        args.labels.ground_truth.as_deref(),
+        [],
+    );
     check_outputs_writable(
         store_dir.as_deref(),
         &report_dir(args, &under_test),
         &under_test.manifest.id,
         args.predictions.as_deref(),
+        &inputs,
     )?;
     Ok(under_test)
 }
