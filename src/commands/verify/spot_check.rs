@@ -150,16 +150,18 @@ impl SpotCheck {
     }
 
     /// After the pass: what is still held, to be stored, or the error. `stopped`: the lane's
-    /// model failed before the end. A check that compared some images decides on them; one that
-    /// compared none stores its rows only when the lane went through every image (then no
-    /// stored row of this pass was reused), and otherwise drops them: they came from a model
-    /// not yet compared with the run's.
+    /// model failed before the end (an exception, Ctrl-C). A lane that went through every image
+    /// decides on what it compared (fewer than [`SAMPLE`] where fewer could be chosen). A
+    /// stopped lane whose check is undecided stores nothing: its rows came from a model compared
+    /// with the run's on fewer images than the check needs (an interrupt after one agreeing
+    /// image would otherwise pass it), unless what came back already refuses it (2 differing,
+    /// more than the margin whatever follows).
     pub fn finish(&self, stopped: bool) -> Result<Vec<Vec<Prediction>>, String> {
         let mut state = self.state();
         if state.decided {
             return Ok(Vec::new());
         }
-        if state.arrived == 0 && stopped {
+        if stopped && state.differing <= 1 {
             state.held.clear();
             state.decided = true;
             return Ok(Vec::new());
@@ -423,17 +425,38 @@ mod tests {
     }
 
     #[test]
-    fn a_lane_that_stops_before_any_recheck_stores_nothing_and_one_after_decides() {
+    fn a_lane_that_stops_before_its_check_decides_stores_nothing() {
         let check = check(5);
         assert!(!check.recheck("new", &content("new")));
         assert!(check.recheck("i0", &content("i0")));
         assert!(check.take(&[ranked("new", 1)]).unwrap().is_empty());
         assert!(check.finish(true).unwrap().is_empty());
 
+        // One agreeing image of the 64 came back, then the model stopped: the 63 new rows held
+        // with it are not stored (a changed model agreeing on one image would pass otherwise).
+        let all = names(100);
+        let check = self::check(100);
+        let chosen = choose(&check, &all);
+        assert!(check.take(&[ranked("new", 1)]).unwrap().is_empty());
+        let rows = predictions(&all, &chosen[..SAMPLE - 1], &[]);
+        assert!(check.take(&rows).unwrap().is_empty());
+        assert!(check.finish(true).unwrap().is_empty());
+        assert!(!check.refused());
+
+        // Two differing already: refused, whatever would have followed.
+        let check = self::check(100);
+        let chosen = choose(&check, &all);
+        let rows = predictions(&all, &chosen[..3], &[chosen[0], chosen[2]]);
+        assert!(check.take(&rows).unwrap().is_empty());
+        assert!(check.finish(true).unwrap_err().contains("2 of the 3"));
+        assert!(check.refused());
+
+        // The same pass going through every image decides on what it compared.
         let check = self::check(5);
         assert_eq!(choose(&check, &names(2)), [0, 1]);
         assert!(check.take(&[ranked("i0", 0)]).unwrap().is_empty());
-        assert_eq!(check.finish(true).unwrap().concat().len(), 1);
+        check.close();
+        assert_eq!(check.finish(false).unwrap().concat().len(), 1);
     }
 
     #[test]
