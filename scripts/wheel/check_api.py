@@ -268,7 +268,7 @@ def check_careless():
     database = os.path.join(kwargs["cache_dir"], "zoorepro.sqlite3")
     image = os.path.join(folder, sorted(os.listdir(folder))[0])
     kept = {path: open(path, "rb").read() for path in (database, image)}
-    for path, needle in [(database, "prediction store's database"), (image, "lies inside --val")]:
+    for path, needle in [(database, "prediction store's database"), (image, "lies inside the image set")]:
         expect_error(lambda: zoorepro.evaluate(ones, folder, predictions=path, **kwargs), needle)
     assert all(open(path, "rb").read() == data for path, data in kept.items())
     print("careless use: missing folders, bad arguments, wrong shapes, dtypes, class counts and "

@@ -89,7 +89,7 @@ pub(crate) fn run_inputs<'a>(
     if let Some(dir) = store_dir {
         protect_store(&mut inputs, dir);
     }
-    inputs.images(val, format!("--val {}", val.display()));
+    inputs.images(val, format!("the image set {}", val.display()));
     if let Some(file) = ground_truth {
         inputs.file(file, format!("the ground-truth file {}", file.display()));
     }
