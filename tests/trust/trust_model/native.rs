@@ -22,11 +22,11 @@ use zoorepro::runtime::{Classifier, Model, OptLevel, Provider, RuntimeError, Ses
 
 use super::*;
 
-/// The caller's names for its model (`sharded`: the shards' only), and the checkpoint digests
-/// it may give.
-const NAMES: [&str; 3] = ["mine", "other", "sharded"];
-/// The name the shards run under.
-const SHARDED: u8 = 2;
+/// The caller's names for its model, and the checkpoint digests it may give.
+const NAMES: [&str; 2] = ["mine", "other"];
+/// The name the shards run under: the runs of the folder's, so that merges and resumed runs
+/// meet in one key's rows.
+const SHARDED: u8 = 0;
 const DIGESTS: [&str; 2] = [
     "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
     "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1",
@@ -67,7 +67,7 @@ pub(super) struct Native {
     second: bool,
 }
 
-/// Native runs of shards 0/2 and 1/2 into two stores, then `merge`, under a name of their own.
+/// Native runs of shards 0/2 and 1/2 into two stores, then `merge`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Shards {
     /// The model of each shard: another model may run one under the same name and digest.
