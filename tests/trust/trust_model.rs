@@ -348,7 +348,7 @@ fn action_strategy(binary: bool) -> BoxedStrategy<Action> {
     } else {
         // A native run needs this process: the caller's model is a `Classifier` here.
         prop_oneof![
-            20 => common,
+            24 => common,
             2 => native::native_strategy().prop_map(Action::Native),
             1 => native::shards_strategy().prop_map(Action::NativeShards),
         ]

@@ -244,7 +244,7 @@ enum Plan {
         sunk: Vec<(usize, File)>,
         kept: Kept,
     },
-    Record(Expected, RunTruth),
+    Record(Box<(Expected, RunTruth)>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -367,7 +367,7 @@ impl Truth {
             scored: scored.images,
             seed: None,
         };
-        Plan::Record(expected, run)
+        Plan::Record(Box::new((expected, run)))
     }
 }
 
@@ -512,7 +512,8 @@ fn settle_native(
             }
             Ok(())
         }
-        (Plan::Record(expected, run), Ok(Ok(done))) => {
+        (Plan::Record(planned), Ok(Ok(done))) => {
+            let (expected, run) = *planned;
             let record = serde_json::to_value(&done.record).unwrap();
             check_native_record(&record, key, None)?;
             RECORDS.fetch_add(1, Ordering::Relaxed);
