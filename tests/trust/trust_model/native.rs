@@ -240,9 +240,11 @@ enum Plan {
     /// `model_fn` raised: with a digest, one unfinished run holding the rows of `sunk` (the
     /// images of the batches before), or none of them (`kept` says which, or that either may
     /// be); without one, no run.
+    /// (`or_refused`: or refused by the spot check, which may have decided before the stop.)
     Stopped {
         sunk: Vec<(usize, File)>,
         kept: Kept,
+        or_refused: bool,
     },
     Record(Box<(Expected, RunTruth)>),
 }
@@ -251,10 +253,10 @@ enum Plan {
 enum Kept {
     Rows,
     Nothing,
-    /// The spot check had no stored row of the same content to compare (every stored image the
-    /// pass reads has changed since) and the pass stopped: its rows are kept where the check
-    /// decided before the stop, once the folder had been read to its end, and dropped where it
-    /// had not (a race between the reading thread and the model).
+    /// The spot check could decide before the stop only once the folder had been read to its
+    /// end (a stored image the pass reads has changed since, so it cannot come back): the rows
+    /// are kept where it did, and dropped where it had not (a race between the reading thread
+    /// and the model).
     Either,
 }
 
@@ -313,11 +315,12 @@ impl Truth {
         }
         let name = |image: usize| pool.images[image].name.clone();
         let rows = self.rows_of(key);
-        // A stored row of a name the pass reads makes a spot check (its content may differ).
-        let checked = rows.is_some_and(|rows| {
-            files
-                .iter()
-                .any(|(image, _)| rows.keys().any(|(n, _)| *n == name(*image)))
+        // The check's candidates: the stored rows of the names the pass reads, whatever their
+        // content now; any makes a spot check.
+        let candidates = rows.map_or(0, |rows| {
+            rows.keys()
+                .filter(|(n, _)| files.iter().any(|(image, _)| *n == name(*image)))
+                .count()
         });
         // The images inferred again: stored rows of the same name and content (every one, fewer
         // than 64 being stored), by their place in the pass, with the model that made each.
@@ -337,26 +340,12 @@ impl Truth {
                 calls == usize::from(k) + 1 && batch.iter().any(decodable)
             })
         });
-        let end = failing.map_or(files.len(), |at| at * BATCH);
-        let arrived: Vec<Bytes> = rechecked
-            .iter()
-            .filter(|(at, _)| *at < end)
-            .map(|(_, model)| *model)
-            .collect();
-        // Fewer than 64 compared: one image that differs refuses.
-        if arrived.iter().any(|&model| model != action.model) {
-            return Plan::SpotRefused;
+        if let Some(at) = failing {
+            return stopped(&files[..at * BATCH], candidates, &rechecked, action.model);
         }
-        if failing.is_some() {
-            let kept = match (checked, arrived.is_empty(), rechecked.is_empty()) {
-                (false, _, _) | (true, false, _) => Kept::Rows,
-                (true, true, false) => Kept::Nothing,
-                (true, true, true) => Kept::Either,
-            };
-            return Plan::Stopped {
-                sunk: files[..end].to_vec(),
-                kept,
-            };
+        // Fewer than 64 compared: one image that differs refuses.
+        if rechecked.iter().any(|&(_, model)| model != action.model) {
+            return Plan::SpotRefused;
         }
         let scored = Truth::score_by(pool, &files, |_| action.model);
         let expected = self.judge(pool, &files, &scored, coverage, false, key);
@@ -368,6 +357,52 @@ impl Truth {
             seed: None,
         };
         Plan::Record(Box::new((expected, run)))
+    }
+}
+
+/// A pass that `model_fn` stopped after the images `sunk`, `rechecked` (by their place in the
+/// pass) among the `candidates` of its spot check. A check decides once every image it can
+/// choose came back: any that differs refuses, else the rows are stored. A check undecided at
+/// the stop stores nothing, unless 2 differ already (refused whatever follows). Whether it
+/// decided before the stop depends on when the folder was read to its end where some candidate
+/// cannot come back (its content changed): then either may happen.
+fn stopped(
+    sunk: &[(usize, File)],
+    candidates: usize,
+    rechecked: &[(usize, Bytes)],
+    model: Bytes,
+) -> Plan {
+    let arrived: Vec<Bytes> = rechecked
+        .iter()
+        .filter(|(at, _)| *at < sunk.len())
+        .map(|(_, made)| *made)
+        .collect();
+    let differing = arrived.iter().filter(|&&made| made != model).count();
+    let all_arrived = arrived.len() == rechecked.len();
+    let plan = |kept, or_refused| Plan::Stopped {
+        sunk: sunk.to_vec(),
+        kept,
+        or_refused,
+    };
+    if candidates == 0 {
+        return plan(Kept::Rows, false);
+    }
+    if differing >= 2 {
+        return Plan::SpotRefused;
+    }
+    if !all_arrived || sunk.is_empty() {
+        return plan(Kept::Nothing, false);
+    }
+    if candidates == rechecked.len() {
+        // Decided when the last of them came back.
+        return match differing {
+            0 => plan(Kept::Rows, false),
+            _ => Plan::SpotRefused,
+        };
+    }
+    match differing {
+        0 => plan(Kept::Either, false),
+        _ => plan(Kept::Nothing, true),
     }
 }
 
@@ -489,7 +524,13 @@ fn settle_native(
     let pool = ws.pool;
     match (plan, ended) {
         (Plan::Error, Err(_)) => Ok(()),
-        (Plan::SpotRefused, Err(error)) => {
+        (
+            Plan::SpotRefused
+            | Plan::Stopped {
+                or_refused: true, ..
+            },
+            Err(error),
+        ) => {
             let error = error.to_string();
             ensure!(
                 error.contains("were made by another model"),
@@ -501,7 +542,7 @@ fn settle_native(
             collect_rows(truth, key);
             Ok(())
         }
-        (Plan::Stopped { sunk, kept }, Ok(Err(why))) => {
+        (Plan::Stopped { sunk, kept, .. }, Ok(Err(why))) => {
             ensure!(why.contains(FAILURE), "the pass stopped for {why}");
             STOPPED.fetch_add(1, Ordering::Relaxed);
             if key.native.is_some_and(|n| n.digest.is_some()) {
