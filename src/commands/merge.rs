@@ -220,6 +220,10 @@ fn merge_group(
         coverage,
         references: &references,
     };
+    if first.meta.native().is_some() {
+        // Its key is the caller's word: never written over another model's rows of it.
+        target.check_same_model(&key.digest(), &rows, &contents)?;
+    }
     let merged = store_merged(target, first, &key, count, (&rows, &contents), &settle)?;
     let MergedImages {
         ordered,

@@ -69,6 +69,16 @@ pub enum StoreError {
         heartbeat: String,
     },
     #[error(
+        "the prediction store {path} holds rows under this name and checkpoint_sha256 (runs {runs}) that another model made: {differing} of the {compared} images both hold have another top-1 or top-5 in these shards ({example}), more than 1 in 64; merging would write over those rows and change those runs' predictions, so they were not merged: give the shards' model its own checkpoint_sha256 (the sha256 of its own weights) and run them again, delete those runs (`zoorepro runs --delete ID`), or merge into another --cache-dir"
+    )]
+    AnotherModelsRows {
+        path: PathBuf,
+        runs: String,
+        differing: usize,
+        compared: usize,
+        example: String,
+    },
+    #[error(
         "run {id} in the prediction store {path}: image {name} is stored with other content than this process read (another process ran other files into the same run meanwhile?); the run was not marked complete: run the command again"
     )]
     ContentChanged {

@@ -9,7 +9,8 @@ use super::error::classify;
 use super::lease::{LeaseRow, lease_is_live};
 use super::rows::{content_of, stored_content};
 use super::{RunId, RunInfo, Store, StoreError};
-use crate::eval::prediction::{Content, Settle, Summary};
+use crate::eval::prediction::{Content, Prediction, Settle, Summary};
+use crate::eval::rank::TOP_K;
 use crate::util::time::now;
 
 /// One image of a pass, as the pass saw it: its name, the content it read, where it found it
@@ -98,7 +99,66 @@ impl Store {
     pub fn answerable_top5(
         &self,
         run: &RunInfo,
-    ) -> Result<HashMap<(String, Content), [u16; crate::eval::rank::TOP_K]>, StoreError> {
+    ) -> Result<HashMap<(String, Content), [u16; TOP_K]>, StoreError> {
+        self.top5_of_key(&run.key_digest)
+    }
+
+    /// Refuses `rows` (with the content each was computed from) that are to be written under a
+    /// native run's key, `merge` of native shards, where the key's stored rows of the same images
+    /// are another model's. A native key is its caller's word (a name and a checkpoint digest)
+    /// and the rows are shared by every run of the key, so rows written over them would change
+    /// the predictions of runs already complete. The rule is verify's spot check of a resumed
+    /// native run (commands/verify/spot_check.rs): an image differs when its top-1 or the set of
+    /// its five best classes does, and more than 1 in 64 of the images both hold refuses.
+    pub fn check_same_model(
+        &self,
+        key_digest: &str,
+        rows: &[Prediction],
+        contents: &[Option<Content>],
+    ) -> Result<(), StoreError> {
+        let stored = self.top5_of_key(key_digest)?;
+        let set = |top5: &[u16; TOP_K]| top5.iter().copied().collect::<HashSet<u16>>();
+        let (mut compared, mut differing, mut example) = (0, 0, None);
+        for (row, content) in rows.iter().zip(contents) {
+            let (Some(content), Some(top5)) = (content, row.outcome.top5()) else {
+                continue;
+            };
+            let Some(old) = stored.get(&(row.name.clone(), *content)) else {
+                continue;
+            };
+            compared += 1;
+            if old[0] != top5[0] || set(old) != set(top5) {
+                differing += 1;
+                example.get_or_insert_with(|| {
+                    format!(
+                        "{}: stored class {}, now class {}",
+                        row.file, old[0], top5[0]
+                    )
+                });
+            }
+        }
+        if differing * 64 <= compared {
+            return Ok(());
+        }
+        let runs: Vec<String> = self
+            .runs_of_key(key_digest)?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        Err(StoreError::AnotherModelsRows {
+            path: self.path.clone(),
+            runs: runs.join(", "),
+            differing,
+            compared,
+            example: example.unwrap_or_default(),
+        })
+    }
+
+    /// The top-5 classes of every ranked row of a key, by name and content.
+    fn top5_of_key(
+        &self,
+        key_digest: &str,
+    ) -> Result<HashMap<(String, Content), [u16; TOP_K]>, StoreError> {
         let sql = |e| classify(&self.path, e);
         let mut statement = self
             .connection
@@ -107,7 +167,7 @@ impl Store {
                  WHERE key_digest = ?1 AND error IS NULL AND size >= 0",
             )
             .map_err(sql)?;
-        let mut query = statement.query([&run.key_digest]).map_err(sql)?;
+        let mut query = statement.query([key_digest]).map_err(sql)?;
         let mut classes = HashMap::new();
         while let Some(row) = query.next().map_err(sql)? {
             let size: i64 = row.get(1).map_err(sql)?;

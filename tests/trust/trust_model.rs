@@ -7,7 +7,9 @@
 //! unpin the model and change the reference in the manifest; replace a built-in manifest; delete
 //! runs; `verify --like test/m --onnx` the model file, alone or in shards that `merge` joins;
 //! `add-model --like` under a new id or one the home knows in another spelling (`like/…`,
-//! capitals, an existing id); and, through the binary, interrupt a verify. After every step each new record, `runs`,
+//! capitals, an existing id); in this process, native runs (`zoorepro.evaluate`'s pass, `native.rs`):
+//! resumed, stopped by the caller's model, changed under the same name and digest, claimed by a
+//! second pass, merged from shards; and, through the binary, interrupt a verify. After every step each new record, `runs`,
 //! `table` and `compare` are checked against [`Truth`], an independent model of what was really
 //! evaluated and what its verdict must be (docs/guarantees.md states the rule).
 //!
@@ -250,6 +252,10 @@ enum Action {
     },
     /// `add-model --id ID --like test/m` of the model file as it is now.
     AddModel(AddId),
+    /// A native run of the folder (in process only): `native.rs`.
+    Native(native::Native),
+    /// Native runs of shards 0/2 and 1/2 into two stores, then `merge` (in process only).
+    NativeShards(native::Shards),
 }
 
 /// The ids `add-model` is given: only [`AddId::Fresh`], once, and a model that opens, may
@@ -340,7 +346,13 @@ fn action_strategy(binary: bool) -> BoxedStrategy<Action> {
         prop_oneof![6 => common, 1 => (0u8..200).prop_map(|after_ms| Action::Interrupt { after_ms })]
             .boxed()
     } else {
-        common.boxed()
+        // A native run needs this process: the caller's model is a `Classifier` here.
+        prop_oneof![
+            24 => common,
+            2 => native::native_strategy().prop_map(Action::Native),
+            1 => native::shards_strategy().prop_map(Action::NativeShards),
+        ]
+        .boxed()
     }
 }
 
@@ -386,6 +398,9 @@ struct Key {
     other_recipe: bool,
     /// A `--like` run (`like/test/m`): never the same run as test/m's, whatever the bytes.
     like: bool,
+    /// A native run (`run_native`, what `zoorepro.evaluate` drives): keyed by the caller's
+    /// name and checkpoint digest, not by `bytes` (always [`Bytes::A`] for one).
+    native: Option<native::NativeKey>,
 }
 
 impl Key {
@@ -396,6 +411,7 @@ impl Key {
             ground_truth: None,
             other_recipe: false,
             like: false,
+            native: None,
         }
     }
 }
@@ -452,6 +468,11 @@ struct Truth {
     runs: Vec<RunTruth>,
     /// `add-model` made [`ADDED_ID`]'s manifest.
     added: bool,
+    /// The store's rows of each native key with a checkpoint digest: what a resumed native run
+    /// is spot-checked against.
+    native_rows: native::Rows,
+    /// Native runs without a digest made so far: each has a key of its own.
+    native_nonces: usize,
 }
 
 /// The marks in the order records list them (the order of their definition).
@@ -492,6 +513,8 @@ impl Truth {
             ground_truth: None,
             runs: Vec::new(),
             added: false,
+            native_rows: native::Rows::new(),
+            native_nonces: 0,
         }
     }
 
@@ -537,9 +560,18 @@ impl Truth {
             .collect()
     }
 
-    /// What a pass scores: the `labelled` files, each predicted and counted.
+    /// What a pass scores: the `labelled` files, each predicted by the model file and counted.
     fn score(&self, pool: &Pool, labelled: &[(usize, File)]) -> Scored {
-        let top5 = self.model.top5(pool).expect("a model that opens");
+        Self::score_by(pool, labelled, |_| self.model)
+    }
+
+    /// What a pass scores where `model_of` gives the model that predicted each pool image (a
+    /// native run's, or each merged shard's).
+    fn score_by(
+        pool: &Pool,
+        labelled: &[(usize, File)],
+        model_of: impl Fn(usize) -> Bytes,
+    ) -> Scored {
         let mut scored = Scored {
             images: BTreeMap::new(),
             top1: 0,
@@ -548,6 +580,7 @@ impl Truth {
         };
         // An unlabelled file is predicted but not scored: `compare` pairs the scored ones.
         for (image, file) in labelled {
+            let top5 = model_of(*image).top5(pool).expect("a model that opens");
             let top1 = match file.content {
                 Content::Image(_) => {
                     scored.top1 += usize::from(top5[0] == file.folder);
@@ -593,7 +626,8 @@ impl Truth {
             && files
                 .iter()
                 .all(|(image, file)| *image < START && file.content == Content::Image(*image));
-        let verified = self.pin == Some(self.model);
+        // Nothing ties a native model to a pinned file.
+        let verified = key.native.is_none() && self.pin == Some(self.model);
         let top1 = 100.0 * scored.top1 as f64 / n as f64;
         // A recipe other than the manifest's was measured by no reference.
         let status = if label_disagreements > 0 || !is_reference_set || key.other_recipe {
@@ -710,6 +744,7 @@ impl Truth {
             ground_truth: truth.map(|t| sha256_hex(&t.bytes(pool))),
             other_recipe: recipe == RecipeChoice::OtherSource,
             like: false,
+            native: None,
         };
         let labelled = Self::labelled(&files, truth);
         self.evaluated(pool, &labelled, coverage, strict, key)
@@ -1127,6 +1162,9 @@ macro_rules! ensure {
     };
 }
 
+// After `ensure!`, which it uses.
+mod native;
+
 /// Records the sequences made of the new kinds of runs, so that a run that never made one
 /// cannot pass as having checked them: labelled by a ground-truth file, by one whose row
 /// disagrees with the shipped ground truth, and with a recipe source.
@@ -1202,6 +1240,7 @@ fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
                     .map(|t| sha256_hex(&t.bytes(pool))),
                 other_recipe: recipe == RecipeChoice::OtherSource,
                 like: false,
+                native: None,
             };
             settle(truth, ran, expected, run, built_in_id)?;
             if stopped_strict {
@@ -1372,13 +1411,16 @@ fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
                     "runs --delete {id} exits 0, not {}",
                     ran.status
                 );
-                truth.runs.remove(index);
+                let deleted = truth.runs.remove(index);
+                native::collect_rows(truth, &deleted.key);
             }
         }
         Action::ImportSeed => import_seed(truth, ws)?,
         Action::VerifyCopy { flat } => verify_copy(truth, ws, flat)?,
         Action::Interrupt { after_ms } => interrupt(truth, ws, after_ms)?,
         Action::AddModel(id) => add_model(truth, ws, id)?,
+        Action::Native(native) => native::step(truth, ws, native)?,
+        Action::NativeShards(shards) => native::shards(truth, ws, shards)?,
     }
     check_store(truth, ws)
 }
@@ -1911,11 +1953,29 @@ fn run_sequences(binary: bool, cases: u32, steps_per_sequence: std::ops::RangeIn
         &LIKE_RECORDS,
     ]
     .map(|n| n.load(Ordering::Relaxed));
+    let natives = [
+        &native::RECORDS,
+        &native::SPOT_REFUSALS,
+        &native::STOPPED,
+        &native::MERGED,
+        &native::CLAIMED,
+    ]
+    .map(|n| n.load(Ordering::Relaxed));
+    // Native runs are made in the in-process test only.
+    let native = if binary {
+        String::new()
+    } else {
+        format!(
+            "{} native records ({} runs refused by the spot check, {} stopped by model_fn, {} merged from \
+             shards, {} second passes refused by the claim), ",
+            natives[0], natives[1], natives[2], natives[3], natives[4]
+        )
+    };
     match &result {
         Ok(()) => println!(
             "model-based test ({kind}): {cases} sequences passed, {steps} steps, {interrupted} interrupted verifies, \
              {} records labelled by a ground-truth file ({} of them relabelled by it), {} with a recipe source, \
-             {} manifests added and {} add-model refusals, {} --like records, 0 violations",
+             {} manifests added and {} add-model refusals, {} --like records, {native}0 violations",
             made[0], made[1], made[2], made[3], made[4], made[5]
         ),
         Err(_) => println!(
@@ -1932,6 +1992,12 @@ fn run_sequences(binary: bool, cases: u32, steps_per_sequence: std::ops::RangeIn
         assert!(
             made.iter().all(|&n| n > 0),
             "every new kind of run was made: {made:?}"
+        );
+    }
+    if !binary && cases >= 200 {
+        assert!(
+            natives.iter().all(|&n| n > 0),
+            "every kind of native outcome was met: {natives:?}"
         );
     }
 }

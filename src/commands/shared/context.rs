@@ -15,7 +15,11 @@ pub struct Context {
 }
 
 impl Context {
-    pub(crate) fn new(home: Option<PathBuf>, cache_dir: Option<PathBuf>) -> Context {
+    /// The context of a command line's `--home` and `--cache-dir`. Public for callers of
+    /// [`run_native`](crate::commands::run_native) outside the crate, which parse `verify`'s
+    /// arguments themselves as the Python binding does: the model-based test
+    /// (tests/trust/trust_model/native.rs) drives native runs in its own process.
+    pub fn new(home: Option<PathBuf>, cache_dir: Option<PathBuf>) -> Context {
         Context { home, cache_dir }
     }
 

@@ -43,8 +43,9 @@ pub struct NativeModel {
     pub name: String,
     /// The sha256 of the checkpoint's file, when the caller gives it.
     pub checkpoint_sha256: Option<String>,
-    /// `like=ID`: a model of its own, preprocessed and scored as ID is, but not ID: its run is
-    /// named `name`, and ID's published references do not judge it.
+    /// `like=ID`: a model of its own, not ID: preprocessed and judged by ID's recipes and
+    /// references as `verify --like ID` judges an export, under the run id `like/ID`, unpinned
+    /// (docs/python.md).
     pub like: bool,
 }
 
