@@ -315,7 +315,10 @@ fn action_strategy(binary: bool) -> BoxedStrategy<Action> {
                 recipe,
             }),
         2 => (0u8..8).prop_map(|style| Action::WriteGroundTruth { style }),
-        2 => (slot.clone(), image.clone()).prop_map(|(slot, to)| Action::RelabelRow { slot, to }),
+        // A record relabelled by its ground-truth file needs a row edited, then a verify reading
+        // it: the rarest kind the coverage check below asks for (about 4 in 300 sequences at
+        // weight 2, so 2% of runs made none).
+        4 => (slot.clone(), image.clone()).prop_map(|(slot, to)| Action::RelabelRow { slot, to }),
         1 => Just(Action::RemoveGroundTruth),
         2 => (any::<bool>(), any::<bool>(), prop::bool::weighted(0.3))
             .prop_map(|(cut_first, allow_partial, like)| Action::ShardAndMerge { cut_first, allow_partial, like }),
