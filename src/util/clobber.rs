@@ -33,6 +33,9 @@ enum Scope {
     Folder,
 }
 
+/// How deep below `--val` links are looked for: an ImageFolder's images are one folder down.
+const IMAGE_FOLDER_DEPTH: usize = 4;
+
 impl Protected {
     pub fn new() -> Self {
         Self::default()
@@ -49,13 +52,36 @@ impl Protected {
         self.push(path, Scope::Folder, what.into())
     }
 
-    /// A source of images, a folder or a tar file, as `--val` names it.
+    /// A source of images, a folder or a tar file, as `--val` names it. In a folder, the target
+    /// of each symbolic link in it (a subset made of links to the full set) is protected too:
+    /// an output there would replace the image the folder shows.
     pub fn images(&mut self, path: &Path, what: impl Into<String>) -> &mut Self {
-        if path.is_dir() {
-            self.folder(path, what)
-        } else {
-            self.file(path, what)
+        let what = what.into();
+        if !path.is_dir() {
+            return self.file(path, what);
         }
+        self.folder(path, what.clone());
+        let mut folders = vec![(path.to_path_buf(), 0)];
+        while let Some((folder, depth)) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_symlink() {
+                    let scope = match entry.path().is_dir() {
+                        true => Scope::Folder,
+                        false => Scope::File,
+                    };
+                    self.push(&entry.path(), scope, format!("an image of {what}"));
+                } else if kind.is_dir() && depth < IMAGE_FOLDER_DEPTH {
+                    folders.push((entry.path(), depth + 1));
+                }
+            }
+        }
+        self
     }
 
     fn push(&mut self, path: &Path, scope: Scope, what: String) -> &mut Self {
@@ -98,8 +124,16 @@ impl Entry {
 }
 
 /// `path` with its links followed: the whole path where it exists, else its nearest existing
-/// folder's, with the rest appended (an output is usually not there yet).
+/// folder's, with the rest appended (an output is usually not there yet). A symbolic link whose
+/// target does not exist yet is followed too: the writer would create its target.
 fn resolve(path: &Path) -> PathBuf {
+    resolve_within(path, 0)
+}
+
+/// Links followed at most (the kernel's own limit): a loop resolves to where it stopped.
+const MAX_LINKS: usize = 40;
+
+fn resolve_within(path: &Path, links: usize) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut rest: Vec<OsString> = Vec::new();
     let mut existing = absolute.as_path();
@@ -109,6 +143,16 @@ fn resolve(path: &Path) -> PathBuf {
                 .iter()
                 .rev()
                 .fold(canonical, |path, part| path.join(part));
+        }
+        let dangling = std::fs::symlink_metadata(existing).is_ok_and(|m| m.is_symlink());
+        if dangling && links < MAX_LINKS {
+            if let (Ok(target), Some(parent)) = (std::fs::read_link(existing), existing.parent()) {
+                let target = rest
+                    .iter()
+                    .rev()
+                    .fold(parent.join(target), |p, part| p.join(part));
+                return resolve_within(&target, links + 1);
+            }
         }
         match (existing.parent(), existing.file_name()) {
             (Some(parent), Some(name)) => {
@@ -200,6 +244,50 @@ mod tests {
         }
         w.protected
             .check(Path::new("/dev/stdout"), "predictions")
+            .unwrap();
+    }
+
+    #[test]
+    fn a_link_to_something_not_there_yet_is_followed_as_the_writer_would() {
+        let w = workspace();
+        let link = w.root.join("dangling.jsonl");
+        std::os::unix::fs::symlink(w.root.join("store/zoorepro.sqlite3-wal"), &link).unwrap();
+        let error = w.protected.check(&link, "predictions").unwrap_err();
+        assert!(error.to_string().contains("is the store"), "{error}");
+        // A relative link, through a link to a folder.
+        std::os::unix::fs::symlink("store", w.root.join("s")).unwrap();
+        std::os::unix::fs::symlink("s/zoorepro.sqlite3-shm", w.root.join("rel")).unwrap();
+        assert!(
+            w.protected
+                .check(&w.root.join("rel"), "predictions")
+                .is_err()
+        );
+        // A loop ends.
+        std::os::unix::fs::symlink(w.root.join("loop-b"), w.root.join("loop-a")).unwrap();
+        std::os::unix::fs::symlink(w.root.join("loop-a"), w.root.join("loop-b")).unwrap();
+        w.protected
+            .check(&w.root.join("loop-a"), "predictions")
+            .unwrap();
+    }
+
+    #[test]
+    fn the_targets_of_links_in_an_image_folder_are_its_images() {
+        let w = workspace();
+        let subset = w.root.join("subset/n01");
+        std::fs::create_dir_all(&subset).unwrap();
+        std::fs::write(w.root.join("elsewhere.JPEG"), b"x").unwrap();
+        std::os::unix::fs::symlink(w.root.join("elsewhere.JPEG"), subset.join("a.JPEG")).unwrap();
+        std::os::unix::fs::symlink(w.root.join("models"), w.root.join("subset/n02")).unwrap();
+        let mut protected = Protected::new();
+        protected.images(&w.root.join("subset"), "the image set");
+        for output in ["elsewhere.JPEG", "models/m.onnx", "models/new.jsonl"] {
+            let error = protected
+                .check(&w.root.join(output), "predictions")
+                .unwrap_err();
+            assert!(error.to_string().contains("the image set"), "{error}");
+        }
+        protected
+            .check(&w.root.join("elsewhere.jsonl"), "predictions")
             .unwrap();
     }
 
