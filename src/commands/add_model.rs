@@ -190,7 +190,7 @@ fn write_and_reload(
     let mut text = serde_json::to_string_pretty(manifest)?;
     text.push('\n');
     // A fresh install's data folder has no manifests/ yet.
-    std::fs::create_dir_all(manifests_dir)
+    crate::util::folder::create_folder(manifests_dir)
         .with_context(|| format!("cannot create the folder {}", manifests_dir.display()))?;
     crate::util::safe_file::write_bytes_atomically(target, text.as_bytes())
         .with_context(|| format!("cannot write {}", target.display()))?;

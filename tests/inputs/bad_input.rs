@@ -524,3 +524,34 @@ fn an_output_naming_an_input_or_the_store_is_refused_before_anything_is_written(
     assert!(contents(&val) == before[1]);
     assert_eq!(store_state(&cache)[0], runs_before[0]);
 }
+
+/// A store or report folder that is a regular file, or a symbolic link that loops: the message
+/// names the path, says what it is, and which flag to change ("File exists (os error 17)" did not).
+#[test]
+fn an_output_folder_that_is_a_file_or_a_loop_says_which() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let looped = scratch.path().join("loop");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    for (cache, what) in [
+        (&file, "a-file is a file, not a folder"),
+        (&looped, "loop is a symbolic link that loops"),
+    ] {
+        let mut command = zoorepro(cache);
+        command.arg("runs");
+        assert_error(&run(&mut command), &[what, "--cache-dir"]);
+        let result = verify(cache, &shared, &shared.join("imagenet-sample"), &[]);
+        assert_error(&result, &[what, "--cache-dir"]);
+        let mut command = zoorepro(&scratch.path().join("cache"));
+        command
+            .args(["verify", "--model", MODEL, "--onnx"])
+            .arg(shared_model(&shared, MODEL))
+            .arg("--val")
+            .arg(shared.join("imagenet-sample"))
+            .arg("--report-dir")
+            .arg(cache);
+        assert_error(&run(&mut command), &[what, "--report-dir"]);
+    }
+}
