@@ -27,22 +27,22 @@ pub enum ManifestError {
         second: PathBuf,
     },
     #[error(
-        "no manifest has id or name {query:?}{} (`zoorepro models` lists them)",
-        super::select::did_you_mean(suggestions)
+        "no manifest has id or name {}{} (`zoorepro models` lists them)",
+        crate::util::escape::quote(.query), super::select::did_you_mean(suggestions)
     )]
     UnknownModel {
         query: String,
         /// The closest ids, for "did you mean".
         suggestions: Vec<String>,
     },
-    #[error("{query:?} is not a valid model pattern: {reason}")]
+    #[error("{} is not a valid model pattern: {reason}", crate::util::escape::quote(.query))]
     BadPattern { query: String, reason: String },
-    #[error("{query:?} matches several manifests: {}; pass the full id", candidates.join(", "))]
+    #[error("{} matches several manifests: {}; pass the full id", crate::util::escape::quote(.query), candidates.join(", "))]
     Ambiguous {
         query: String,
         candidates: Vec<String>,
     },
-    #[error("model {id} has no recipe {name:?} (its recipes: {}), and {reason}", available.join(", "))]
+    #[error("model {id} has no recipe {} (its recipes: {}), and {reason}", crate::util::escape::quote(.name), available.join(", "))]
     UnknownRecipe {
         id: String,
         name: String,

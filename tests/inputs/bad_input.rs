@@ -555,3 +555,52 @@ fn an_output_folder_that_is_a_file_or_a_loop_says_which() {
         assert_error(&run(&mut command), &[what, "--report-dir"]);
     }
 }
+
+/// A value a message repeats is cut to its first 200 characters and its length: a 100 kB
+/// `--recipe` gave a 200 kB line (quoted twice).
+#[test]
+fn a_long_value_is_repeated_in_part() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let long = "x".repeat(100_000);
+    let image = sample_jpegs(&shared, 1).remove(0);
+    let mut command = zoorepro(scratch.path());
+    command
+        .args(["preprocess", "--recipe", &long, "--out"])
+        .arg(scratch.path().join("t.npy"))
+        .arg(&image);
+    let result = run(&mut command);
+    assert_error(&result, &["… (100000 bytes)", "neither a recipe preset"]);
+    assert!(result.stderr.len() < 3000, "{}", result.stderr.len());
+    let result = verify(
+        scratch.path(),
+        &shared,
+        &shared.join("imagenet-sample"),
+        &["--recipe", &long],
+    );
+    assert_error(&result, &["… (100000 bytes)", "has no recipe"]);
+    assert!(result.stderr.len() < 3000, "{}", result.stderr.len());
+}
+
+/// Negative numbers reach the flags' parsers: one line, as 0 gives (`runs --delete -1` was
+/// clap's "unexpected argument" and its usage); `--shard -1/2` reaches the shard's parser.
+#[test]
+fn a_negative_run_id_or_shard_is_one_line() {
+    let scratch = tempfile::tempdir().unwrap();
+    for value in ["-1", "0"] {
+        let mut command = zoorepro(scratch.path());
+        command.args(["runs", "--delete", value]);
+        assert_error(&run(&mut command), &["run ids start at 1"]);
+    }
+    let mut command = zoorepro(scratch.path());
+    command.args(["compare", "1", "2", "--limit", "-1"]);
+    assert_error(&run(&mut command), &["'--limit <N>': must be at least 0"]);
+    let Some(shared) = shared() else { return };
+    let result = verify(
+        scratch.path(),
+        &shared,
+        &shared.join("imagenet-sample"),
+        &["--shard", "-1/2"],
+    );
+    assert_error(&result, &["--shard takes K/N with 0 <= K < N", "\"-1/2\""]);
+}
