@@ -657,17 +657,17 @@ pub fn load_with_shipped(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
                 if manifest.same_content(built_in) {
                     continue;
                 }
+                eprintln!(
+                    "zoorepro: warning: {} replaces the built-in manifest {}: its references are marked user-reference",
+                    crate::util::escape::terminal(&manifest.origin.describe()),
+                    crate::util::escape::terminal(&manifest.id)
+                );
                 if let ReferenceOrigin::User {
                     replaces_built_in, ..
                 } = &mut manifest.origin
                 {
                     *replaces_built_in = true;
                 }
-                eprintln!(
-                    "zoorepro: warning: {} replaces the built-in manifest {}: its references are marked user-reference",
-                    crate::util::escape::terminal(&manifest.origin.describe()),
-                    crate::util::escape::terminal(&manifest.id)
-                );
             }
             by_id.insert(manifest.id.clone(), manifest);
         }
