@@ -501,9 +501,10 @@ fn check_output(model: &Model, label_offset: Option<usize>, file: &Path) -> anyh
             file.display()
         ),
         _ => bail!(
-            "{}: output {} has {classes} classes; zoorepro scores ImageNet-1k classifiers (1000, or 1001 with a background class)",
+            "{}: output {} has {}; zoorepro scores ImageNet-1k classifiers (1000, or 1001 with a background class)",
             file.display(),
-            info.name
+            info.name,
+            crate::eval::classes::count_of_classes(classes)
         ),
     };
     // Informative only (ranking is the same); a softmax output is usually named after it.

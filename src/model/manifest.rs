@@ -385,7 +385,8 @@ impl Manifest {
             (1000, 0) | (1001, 1) => {}
             (classes, offset) => {
                 return Err(format!(
-                    "output has {classes} classes with label_offset {offset}: use 1000 with 0, or 1001 (background first) with 1"
+                    "output has {} with label_offset {offset}: use 1000 with 0, or 1001 (background first) with 1",
+                    crate::eval::classes::count_of_classes(classes)
                 ));
             }
         }
