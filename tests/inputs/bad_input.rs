@@ -604,3 +604,30 @@ fn a_negative_run_id_or_shard_is_one_line() {
     );
     assert_error(&result, &["--shard takes K/N with 0 <= K < N", "\"-1/2\""]);
 }
+
+/// A shard that holds none of a small set's images is an empty part of the run (docs/cluster.md:
+/// `merge` needs it), exit 0 and verdict no-reference, and a warning says so and what to do.
+#[test]
+fn an_empty_shard_is_a_run_of_0_images_and_says_so() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    // Shard 0 of 100 holds none of the sample's 100 names (sha256 of each, mod 100).
+    let result = verify(
+        scratch.path(),
+        &shared,
+        &shared.join("imagenet-sample"),
+        &["--shard", "0/100", "--json"],
+    );
+    assert_eq!(result.status, 0, "{}", result.stderr);
+    let record = result.json();
+    assert_eq!(record["images"], 0);
+    assert_eq!(record["verdict"]["status"], "no-reference");
+    assert!(
+        result
+            .stderr
+            .contains("zoorepro: warning: shard 0/100 holds none of the 100 images of ")
+            && result.stderr.contains("run fewer shards"),
+        "{}",
+        result.stderr
+    );
+}
