@@ -276,6 +276,16 @@ fn prepare(
 ) -> anyhow::Result<(Vec<f32>, Vec<usize>)> {
     let read;
     let (bytes, what) = match (data, path) {
+        // The cap a file has (a path's read refuses more): bytes are no way around it.
+        (Some(bytes), _) if bytes.len() as u64 > crate::dataset::MAX_IMAGE_BYTES => {
+            return Err(crate::util::safe_file::SafeFileError::TooLarge {
+                path: PathBuf::from("the image given as bytes"),
+                size: bytes.len() as u64,
+                limit: crate::dataset::MAX_IMAGE_BYTES,
+                what: "an image file",
+            }
+            .into());
+        }
         (Some(bytes), _) => (bytes, "the image bytes given".to_string()),
         (None, Some(path)) => {
             read = crate::util::safe_file::read_regular(

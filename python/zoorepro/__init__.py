@@ -70,7 +70,7 @@ def preprocess(
         data, path = bytes(image), None
     else:
         data, path = None, _path(image, "image")
-    compat = None if pillow_compat is None else str(pillow_compat)
+    compat = None if pillow_compat is None else _text(str(pillow_compat), "pillow_compat")
     raw, shape = _zoorepro.preprocess(data, path, *_recipe_or_model(recipe, model, home), compat)
     return raw.view("<f4").reshape(shape)
 
@@ -152,7 +152,7 @@ class Loader:
             None if threads is None else _whole(threads, "threads"),
             None if shard is None else _text(shard, "shard"),
             None if ground_truth is None else _path(ground_truth, "ground_truth"),
-            None if pillow_compat is None else str(pillow_compat),
+            None if pillow_compat is None else _text(str(pillow_compat), "pillow_compat"),
             model_,
             home_,
         )
@@ -246,14 +246,30 @@ def _path(value: object, name: str) -> str:
         raise Error(f"{name} must be a path (str, bytes or os.PathLike), not {type(value).__name__}") from None
     if not path:
         raise Error(f"{name} is an empty path: give a file or folder (\".\" for the current folder)")
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError as e:
+        raise Error(_unencodable(name, path, e)) from None
     return path
 
 
 def _text(value: object, name: str) -> str:
-    """A str argument, refused (zoorepro.Error) when it is not one."""
+    """A str argument, refused (zoorepro.Error) when it is not one, or holds what no UTF-8 text
+    can (a lone surrogate, "\\ud800")."""
     if not isinstance(value, str):
         raise Error(f"{name} must be a str, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise Error(_unencodable(name, value, e)) from None
     return value
+
+
+def _unencodable(name: str, value: str, e: UnicodeEncodeError) -> str:
+    """The one message for a str or path argument the extension could not take (it would raise
+    a UnicodeEncodeError naming no argument): the argument, the character and where it is."""
+    return (f"{name} holds {value[e.start]!r} at character {e.start}, a lone surrogate that no "
+            f"UTF-8 text or file name can hold: pass the text as it was decoded, without it")
 
 
 def evaluate(
@@ -346,7 +362,7 @@ def evaluate(
         ("--report-dir", None if report_dir is None else _path(report_dir, "report_dir")),
         ("--predictions", None if predictions is None else _path(predictions, "predictions")),
         ("--limit", None if limit is None else str(_whole(limit, "limit"))),
-        ("--pillow-compat", None if pillow_compat is None else str(pillow_compat)),
+        ("--pillow-compat", None if pillow_compat is None else _text(str(pillow_compat), "pillow_compat")),
     )
     for name_, value in options:
         if value is not None:

@@ -35,7 +35,8 @@ outside the checkout): zoorepro.Loader and zoorepro.evaluate against the CLI of 
 - zoorepro.Error pickles (module `zoorepro`), so an error raised in a worker process reaches
   the parent with its message (a multiprocessing Pool, fork and spawn);
 - messages: a number out of its range says which range and an empty path or model id says so,
-  in the same words from evaluate, Loader and preprocess, and the CLI's for the same flags;
+  in the same words from evaluate, Loader and preprocess, and the CLI's for the same flags; a
+  lone surrogate in any str or path argument names the argument, a long value is quoted in part;
 - careless use: a missing folder, bad arguments (values starting with `-`, numbers out of every
   range, wrong types, bytes paths), model_fn returning wrong shapes, dtypes or NaN, or a tensor
   whose .numpy() fails, leaving a loop early, two loaders at once.
@@ -826,8 +827,48 @@ def check_messages():
           "empty paths and model ids say so (evaluate, Loader, preprocess); the CLI gives its one line, exit 2")
 
 
+def check_odd_values():
+    """A lone surrogate in any str or path argument, a long recipe, a store folder that is a file,
+    a one-class output, oversized image bytes: each zoorepro.Error, one bounded line."""
+    folder = small_set()
+    image = os.path.join(folder, sorted(os.listdir(folder))[0])
+    kwargs = dict(model=MODEL, cache_dir=os.path.join(scratch, "cache-odd"),
+                  report_dir=os.path.join(scratch, "reports"), limit=1)
+    ones = lambda x: np.ones((x.shape[0], 1001), np.float32)  # noqa: E731
+    bad = "\ud800"
+    for name, call in [
+        ("name", lambda: zoorepro.evaluate(ones, folder, name=bad, **kwargs)),
+        ("framework", lambda: zoorepro.evaluate(ones, folder, framework=bad, **kwargs)),
+        ("recipe", lambda: zoorepro.evaluate(ones, folder, recipe=bad, **kwargs)),
+        ("val", lambda: zoorepro.evaluate(ones, bad, **kwargs)),
+        ("report_dir", lambda: zoorepro.evaluate(ones, folder, **{**kwargs, "report_dir": bad})),
+        ("val", lambda: zoorepro.Loader(bad, "torchvision")),
+        ("shard", lambda: zoorepro.Loader(folder, "torchvision", shard=bad)),
+        ("pillow_compat", lambda: zoorepro.Loader(folder, "torchvision", pillow_compat=bad)),
+        ("image", lambda: zoorepro.preprocess(bad, "torchvision")),
+        ("model", lambda: zoorepro.preprocess(image, model=bad)),
+        ("home", lambda: zoorepro.preprocess(image, model=MODEL, home=bad)),
+    ]:
+        got = expect_error(call)
+        assert got == (f"{name} holds '\\ud800' at character 0, a lone surrogate that no UTF-8 text or "
+                       "file name can hold: pass the text as it was decoded, without it"), got
+    long = expect_error(lambda: zoorepro.evaluate(ones, folder, recipe="x" * 100000, **kwargs))
+    assert len(long) < 3000 and long.count("… (100000 bytes)") == 2, long[:500]
+    blocker = os.path.join(scratch, "a-file")
+    open(blocker, "w").close()
+    expect_error(lambda: zoorepro.evaluate(ones, folder, **{**kwargs, "cache_dir": blocker}),
+                 "a-file is a file, not a folder")
+    expect_error(lambda: zoorepro.evaluate(lambda x: np.ones((x.shape[0], 1), np.float32), folder, **kwargs),
+                 "the model's output has 1 class, but")
+    expect_error(lambda: zoorepro.preprocess(bytes((256 << 20) + 1), "torchvision"),
+                 f"the image given as bytes is {(256 << 20) + 1} bytes, more than the 268435456-byte limit")
+    print("odd values: a lone surrogate is zoorepro.Error naming the argument (11 arguments, one sentence), "
+          "a 100 kB recipe is quoted in part, a file as cache_dir, 1 class and 256 MiB of bytes are refused")
+
+
 check_exit_with_daemon_threads()
 check_messages()
+check_odd_values()
 check_loader_passes()
 check_error_pickles()
 check_loader()

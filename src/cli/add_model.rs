@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::OrtLibArg;
+use super::{OrtLibArg, parse_natural, parse_pixels};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ResizeModeArg {
@@ -75,11 +75,11 @@ pub struct AddModelArgs {
     pub resize_mode: Option<ResizeModeArg>,
 
     /// Inline recipe: short side after resizing (shorter-side), or the output size (squash).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_pixels, allow_negative_numbers = true)]
     pub size: Option<u32>,
 
     /// Inline recipe: output height = width [default: --size].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_pixels, allow_negative_numbers = true)]
     pub crop: Option<u32>,
 
     /// Inline recipe: Pillow filter (NEAREST, BOX, BILINEAR, HAMMING, BICUBIC, LANCZOS).
@@ -117,7 +117,7 @@ pub struct AddModelArgs {
     pub layout: Option<LayoutArg>,
 
     /// Leading output columns to drop before ranking [default: 1 with 1001 classes, else 0].
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = parse_natural, allow_negative_numbers = true)]
     pub label_offset: Option<usize>,
 
     /// A published accuracy on the full ILSVRC2012 validation set with this recipe, e.g. `paper:76.1:92.9`.

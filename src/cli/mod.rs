@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::util::escape::ellipsize;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod add_model;
@@ -58,7 +59,7 @@ fn parse_whole(s: &str) -> Result<i128, String> {
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("'{s}' is not a whole number"));
+        return Err(format!("'{}' is not a whole number", ellipsize(s)));
     }
     let magnitude = digits.bytes().fold(0i128, |n, digit| {
         n.saturating_mul(10)
@@ -89,13 +90,33 @@ pub fn parse_count(s: &str) -> Result<usize, String> {
     })
 }
 
+/// A whole number from 0 (`compare --limit`, where 0 means all; `add-model --label-offset`).
+pub fn parse_natural(s: &str) -> Result<usize, String> {
+    whole_within(s, 0, usize::MAX, |n| match n {
+        ..0 => "must be at least 0".into(),
+        _ => format!("must be at most {}", usize::MAX),
+    })
+}
+
+/// A side in pixels (`add-model --size`, `--crop`): what a u32 holds, the recipe's own check
+/// then refusing what no recipe can use.
+pub fn parse_pixels(s: &str) -> Result<u32, String> {
+    let most = u32::MAX as usize;
+    whole_within(s, 0, most, |n| match n {
+        ..0 => "must be at least 0".into(),
+        _ => format!("must be at most {most}"),
+    })
+    .map(|n| n as u32)
+}
+
 /// A run id; a model id in its place is told where run ids come from.
 fn parse_run_id(s: &str) -> Result<i64, String> {
-    match s.trim().parse::<i64>() {
-        Ok(id) if id > 0 => Ok(id),
+    match parse_whole(s) {
+        Ok(id) if id > 0 => i64::try_from(id).map_err(|_| format!("run ids end at {}", i64::MAX)),
         Ok(_) => Err("run ids start at 1".into()),
         Err(_) if s.contains('/') => Err(format!(
-            "'{s}' looks like a model id; --delete takes a run id: `zoorepro runs` lists them with their models"
+            "'{}' looks like a model id; --delete takes a run id: `zoorepro runs` lists them with their models",
+            ellipsize(s)
         )),
         Err(_) => Err("not a run id (a whole number): `zoorepro runs` lists them".into()),
     }
@@ -104,7 +125,7 @@ fn parse_run_id(s: &str) -> Result<i64, String> {
 /// Images per batch: `1..=MAX_BATCH`.
 pub fn parse_batch(s: &str) -> Result<usize, String> {
     whole_within(s, 1, MAX_BATCH, |_| {
-        format!("{} is outside 1..={MAX_BATCH}", s.trim())
+        format!("{} is outside 1..={MAX_BATCH}", ellipsize(s.trim()))
     })
 }
 
@@ -115,13 +136,15 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
         ..1 => "must be at least 1".into(),
         _ => format!(
             "{} is more than {most} (4x this machine's cores, at most 256)",
-            s.trim()
+            ellipsize(s.trim())
         ),
     })
 }
 
 fn parse_repeats(s: &str) -> Result<usize, String> {
-    whole_within(s, 1, 1000, |_| format!("{} is outside 1..=1000", s.trim()))
+    whole_within(s, 1, 1000, |_| {
+        format!("{} is outside 1..=1000", ellipsize(s.trim()))
+    })
 }
 
 /// A gap in percentage points: NaN would make every comparison false (an exact match reported as
@@ -130,11 +153,14 @@ fn parse_tolerance(s: &str) -> Result<f64, String> {
     let value: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("'{s}' is not a number"))?;
+        .map_err(|_| format!("'{}' is not a number", ellipsize(s)))?;
     if value.is_finite() && (0.0..=100.0).contains(&value) {
         Ok(value)
     } else {
-        Err(format!("{s} is not a number of points in 0..=100"))
+        Err(format!(
+            "{} is not a number of points in 0..=100",
+            ellipsize(s.trim())
+        ))
     }
 }
 
@@ -357,7 +383,8 @@ pub struct VerifyArgs {
     pub verdict: VerdictArgs,
 
     /// Evaluate only shard K of N (0 <= K < N) of the images: a run of its own, for `merge`.
-    #[arg(long, value_name = "K/N")]
+    // A value may start with '-' (`-1/2`), for Shard::parse's one line rather than clap's usage.
+    #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
     pub shard: Option<String>,
 }
 
@@ -610,6 +637,21 @@ pub fn one_line_error(error: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     match error.kind() {
         ErrorKind::ValueValidation => {
+            // Rebuilt from its parts, so that a long value is repeated in part (clap quotes it whole).
+            if let (
+                Some(ContextValue::String(flag)),
+                Some(ContextValue::String(value)),
+                Some(why),
+            ) = (
+                error.get(ContextKind::InvalidArg),
+                error.get(ContextKind::InvalidValue),
+                std::error::Error::source(error),
+            ) {
+                return Some(format!(
+                    "invalid value '{}' for '{flag}': {why}",
+                    ellipsize(value)
+                ));
+            }
             let text = error.to_string();
             let line = text.lines().next().unwrap_or_default();
             Some(line.strip_prefix("error: ").unwrap_or(line).to_string())
@@ -624,7 +666,7 @@ pub fn one_line_error(error: &clap::Error) -> Option<String> {
             let mut line = if value.is_empty() {
                 format!("a value is required for '{flag}' but none was supplied")
             } else {
-                format!("invalid value '{value}' for '{flag}'")
+                format!("invalid value '{}' for '{flag}'", ellipsize(value))
             };
             // A flag with no list of values (a path given as "") has an empty one.
             if let Some(ContextValue::Strings(accepted)) = error.get(ContextKind::ValidValue)
@@ -728,8 +770,84 @@ mod tests {
                 "{args:?}: {line}"
             );
         }
+        // A long value is repeated in part, once in the line and once in the parser's reason.
+        let long = "x".repeat(100_000);
+        let line = error_line(&[&verify[..], &["--limit", &long]].concat()).unwrap();
+        assert!(
+            line.len() < 600 && line.contains("… (100000 bytes)"),
+            "{line}"
+        );
         assert_eq!(parse_count("+7"), Ok(7));
         assert_eq!(parse_whole(&"9".repeat(60)), Ok(i128::MAX));
+    }
+
+    /// Every flag of every subcommand whose value is a number (it takes `7` and refuses `x`):
+    /// `-1` reaches its parser, which refuses or takes it in one line, never clap's "unexpected
+    /// argument" and usage.
+    #[test]
+    fn every_numeric_flag_takes_a_negative_number_to_its_parser() {
+        use clap::CommandFactory;
+        use clap::error::ErrorKind;
+        let cli = Cli::command();
+        let value_error = |args: &[&str]| {
+            Cli::try_parse_from(args).err().filter(|e| {
+                matches!(
+                    e.kind(),
+                    ErrorKind::ValueValidation | ErrorKind::InvalidValue
+                )
+            })
+        };
+        let mut numeric = Vec::new();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments().chain(cli.get_arguments()) {
+                let (Some(long), true) = (arg.get_long(), arg.get_action().takes_values()) else {
+                    continue;
+                };
+                let flag = format!("--{long}");
+                let with = |value| ["zoorepro", sub.get_name(), &flag, value];
+                if value_error(&with("x")).is_none() || value_error(&with("7")).is_some() {
+                    continue;
+                }
+                numeric.push(format!("{} {flag}", sub.get_name()));
+                let error = Cli::try_parse_from(with("-1"));
+                if let Err(error) = error {
+                    assert!(
+                        !matches!(error.kind(), ErrorKind::UnknownArgument),
+                        "{} {flag} -1: {error}",
+                        sub.get_name()
+                    );
+                    if let Some(kind) = value_error(&with("-1")).map(|e| e.kind()) {
+                        assert!(one_line_error(&error).is_some(), "{kind:?}: {error}");
+                    }
+                }
+            }
+        }
+        // The walk found the flags it is about (a clap change could make it find none).
+        for expected in [
+            "runs --delete",
+            "verify --limit",
+            "compare --limit",
+            "add-model --size",
+        ] {
+            assert!(
+                numeric.iter().any(|f| f == expected),
+                "{expected}: {numeric:?}"
+            );
+        }
+        let line = error_line(&["zoorepro", "runs", "--delete", "-1"]).unwrap();
+        assert!(line.ends_with("run ids start at 1"), "{line}");
+        // `--shard K/N` is text, parsed by the command (Shard::parse): `-1/2` reaches it.
+        let verify = [
+            "zoorepro", "verify", "--model", "m", "--val", "v", "--shard", "-1/2",
+        ];
+        let Ok(Cli {
+            command: Command::Verify(args),
+            ..
+        }) = Cli::try_parse_from(verify)
+        else {
+            panic!("--shard -1/2 is parsed as a value");
+        };
+        assert_eq!(args.shard.as_deref(), Some("-1/2"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{JsonArg, parse_run_id, parse_tolerance};
+use super::{JsonArg, parse_natural, parse_run_id, parse_tolerance};
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
@@ -113,7 +113,13 @@ pub struct CompareArgs {
     pub format: Option<CompareFormat>,
     /// Images whose top-1 differs listed in text and markdown (0: all); the total is always
     /// stated, and json lists them all.
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        value_parser = parse_natural,
+        allow_negative_numbers = true
+    )]
     pub limit: usize,
     /// The image folder the runs scored (ImageFolder or flat), for the thumbnails of
     /// `--format html`.
@@ -143,7 +149,7 @@ pub struct VerdictArgs {
 #[derive(Args, Debug)]
 pub struct RunsArgs {
     /// Delete this run and its predictions: a run id, as `runs` lists them.
-    #[arg(long, value_name = "ID", value_parser = parse_run_id)]
+    #[arg(long, value_name = "ID", value_parser = parse_run_id, allow_negative_numbers = true)]
     pub delete: Option<i64>,
     #[command(flatten)]
     pub output: JsonArg,

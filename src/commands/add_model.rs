@@ -190,7 +190,7 @@ fn write_and_reload(
     let mut text = serde_json::to_string_pretty(manifest)?;
     text.push('\n');
     // A fresh install's data folder has no manifests/ yet.
-    std::fs::create_dir_all(manifests_dir)
+    crate::util::folder::create_folder(manifests_dir)
         .with_context(|| format!("cannot create the folder {}", manifests_dir.display()))?;
     crate::util::safe_file::write_bytes_atomically(target, text.as_bytes())
         .with_context(|| format!("cannot write {}", target.display()))?;
@@ -501,9 +501,10 @@ fn check_output(model: &Model, label_offset: Option<usize>, file: &Path) -> anyh
             file.display()
         ),
         _ => bail!(
-            "{}: output {} has {classes} classes; zoorepro scores ImageNet-1k classifiers (1000, or 1001 with a background class)",
+            "{}: output {} has {}; zoorepro scores ImageNet-1k classifiers (1000, or 1001 with a background class)",
             file.display(),
-            info.name
+            info.name,
+            crate::eval::classes::count_of_classes(classes)
         ),
     };
     // Informative only (ranking is the same); a softmax output is usually named after it.

@@ -14,7 +14,12 @@ pub struct Shard {
 impl Shard {
     /// Parses `K/N` with `0 <= K < N`.
     pub fn parse(text: &str) -> Result<Shard, String> {
-        let bad = || format!("--shard takes K/N with 0 <= K < N (e.g. 0/8), not {text:?}");
+        let bad = || {
+            format!(
+                "--shard takes K/N with 0 <= K < N (e.g. 0/8), not {}",
+                crate::util::escape::quote(text)
+            )
+        };
         let (index, count) = text.split_once('/').ok_or_else(bad)?;
         let (index, count): (u32, u32) = (
             index.trim().parse().map_err(|_| bad())?,

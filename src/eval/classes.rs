@@ -6,6 +6,14 @@ use crate::dataset::Entry;
 use crate::dataset::labels;
 use crate::eval::prediction::{Prediction, Tally};
 
+/// `1 class`, `1000 classes`: messages name a model's class count, which may be 1.
+pub fn count_of_classes(n: usize) -> String {
+    match n {
+        1 => "1 class".into(),
+        _ => format!("{n} classes"),
+    }
+}
+
 /// One class's figures over the labelled images of a run; failed images count as incorrect.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassAccuracy {

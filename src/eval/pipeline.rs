@@ -45,7 +45,10 @@ pub enum PipelineError {
         "{file}: {error} (--strict stops at the first unreadable image; without it the image counts as failed)"
     )]
     StrictFailure { file: String, error: String },
-    #[error("the model's output has {got} classes, but its manifest declares {expected}")]
+    #[error(
+        "the model's output has {}, but its manifest declares {expected}",
+        crate::eval::classes::count_of_classes(*.got)
+    )]
     ClassCount { got: usize, expected: usize },
     #[error("{0}")]
     Sink(String),

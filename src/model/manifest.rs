@@ -27,22 +27,22 @@ pub enum ManifestError {
         second: PathBuf,
     },
     #[error(
-        "no manifest has id or name {query:?}{} (`zoorepro models` lists them)",
-        super::select::did_you_mean(suggestions)
+        "no manifest has id or name {}{} (`zoorepro models` lists them)",
+        crate::util::escape::quote(.query), super::select::did_you_mean(suggestions)
     )]
     UnknownModel {
         query: String,
         /// The closest ids, for "did you mean".
         suggestions: Vec<String>,
     },
-    #[error("{query:?} is not a valid model pattern: {reason}")]
+    #[error("{} is not a valid model pattern: {reason}", crate::util::escape::quote(.query))]
     BadPattern { query: String, reason: String },
-    #[error("{query:?} matches several manifests: {}; pass the full id", candidates.join(", "))]
+    #[error("{} matches several manifests: {}; pass the full id", crate::util::escape::quote(.query), candidates.join(", "))]
     Ambiguous {
         query: String,
         candidates: Vec<String>,
     },
-    #[error("model {id} has no recipe {name:?} (its recipes: {}), and {reason}", available.join(", "))]
+    #[error("model {id} has no recipe {} (its recipes: {}), and {reason}", crate::util::escape::quote(.name), available.join(", "))]
     UnknownRecipe {
         id: String,
         name: String,
@@ -385,7 +385,8 @@ impl Manifest {
             (1000, 0) | (1001, 1) => {}
             (classes, offset) => {
                 return Err(format!(
-                    "output has {classes} classes with label_offset {offset}: use 1000 with 0, or 1001 (background first) with 1"
+                    "output has {} with label_offset {offset}: use 1000 with 0, or 1001 (background first) with 1",
+                    crate::eval::classes::count_of_classes(classes)
                 ));
             }
         }
@@ -657,17 +658,17 @@ pub fn load_with_shipped(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
                 if manifest.same_content(built_in) {
                     continue;
                 }
+                eprintln!(
+                    "zoorepro: warning: {} replaces the built-in manifest {}: its references are marked user-reference",
+                    crate::util::escape::terminal(&manifest.origin.describe()),
+                    crate::util::escape::terminal(&manifest.id)
+                );
                 if let ReferenceOrigin::User {
                     replaces_built_in, ..
                 } = &mut manifest.origin
                 {
                     *replaces_built_in = true;
                 }
-                eprintln!(
-                    "zoorepro: warning: {} replaces the built-in manifest {}: its references are marked user-reference",
-                    crate::util::escape::terminal(&manifest.origin.describe()),
-                    crate::util::escape::terminal(&manifest.id)
-                );
             }
             by_id.insert(manifest.id.clone(), manifest);
         }

@@ -396,7 +396,7 @@ impl Host {
 /// Writes `reports/<model id>/<stem>.<ext>` for every exporter, each file atomically.
 pub fn write_reports(dir: &Path, record: &RunRecord, stem: &str) -> std::io::Result<Vec<PathBuf>> {
     let model_dir = dir.join(&record.model_id);
-    std::fs::create_dir_all(&model_dir)?;
+    crate::util::folder::create_folder(&model_dir)?;
     let exporters: [&dyn Exporter; 3] = [&JsonExporter, &MarkdownExporter, &HtmlExporter];
     exporters
         .iter()

@@ -128,7 +128,7 @@ fn check_regular_files(database: &Path) -> Result<(), StoreError> {
 
 impl Store {
     pub fn open(cache_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(cache_dir).map_err(|e| StoreError::Create {
+        crate::util::folder::create_folder(cache_dir).map_err(|e| StoreError::Create {
             dir: cache_dir.to_path_buf(),
             reason: e.to_string(),
         })?;

@@ -43,6 +43,28 @@ pub fn terminal(text: &str) -> String {
     out
 }
 
+/// How much of a value a message repeats: a longer one (a 100 kB `--recipe`, by mistake or not)
+/// is cut, so that one error stays one readable line.
+pub const QUOTED_CHARS: usize = 200;
+
+/// `text` as a message repeats a value given to it: whole when short, else its first
+/// [`QUOTED_CHARS`] characters, `…` and its length (`xxx… (100000 bytes)`).
+pub fn ellipsize(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        None => text.into(),
+        Some((end, _)) => format!("{}… ({} bytes)", &text[..end], text.len()).into(),
+    }
+}
+
+/// `text` in double quotes with Rust's escapes (as `{:?}` writes it), cut as [`ellipsize`] cuts
+/// it: `"xxx"… (100000 bytes)`. Every message that quotes a value a user gave goes through it.
+pub fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        None => format!("{text:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &text[..end], text.len()),
+    }
+}
+
 /// Text as a Markdown code span inside a table cell, which nothing in the text can end: the fence
 /// is one backtick longer than the longest run of backticks inside, padded with spaces when the
 /// text starts or ends with one (CommonMark strips one space each side), pipes are escaped for
@@ -93,6 +115,18 @@ pub fn markdown_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_value_is_quoted_in_part_with_its_length() {
+        assert_eq!(quote("torch\"vision"), "\"torch\\\"vision\"");
+        assert_eq!(ellipsize("short"), "short");
+        let long = "é".repeat(100_000);
+        let quoted = quote(&long);
+        assert_eq!(quoted.chars().filter(|&c| c == 'é').count(), QUOTED_CHARS);
+        assert!(quoted.ends_with("\"… (200000 bytes)"), "{quoted}");
+        assert!(ellipsize(&long).ends_with("é… (200000 bytes)"));
+        assert_eq!(quote(&"x".repeat(QUOTED_CHARS)).len(), QUOTED_CHARS + 2);
+    }
 
     #[test]
     fn terminal_escapes_forge_nothing() {

@@ -524,3 +524,110 @@ fn an_output_naming_an_input_or_the_store_is_refused_before_anything_is_written(
     assert!(contents(&val) == before[1]);
     assert_eq!(store_state(&cache)[0], runs_before[0]);
 }
+
+/// A store or report folder that is a regular file, or a symbolic link that loops: the message
+/// names the path, says what it is, and which flag to change ("File exists (os error 17)" did not).
+#[test]
+fn an_output_folder_that_is_a_file_or_a_loop_says_which() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let looped = scratch.path().join("loop");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    for (cache, what) in [
+        (&file, "a-file is a file, not a folder"),
+        (&looped, "loop is a symbolic link that loops"),
+    ] {
+        let mut command = zoorepro(cache);
+        command.arg("runs");
+        assert_error(&run(&mut command), &[what, "--cache-dir"]);
+        let result = verify(cache, &shared, &shared.join("imagenet-sample"), &[]);
+        assert_error(&result, &[what, "--cache-dir"]);
+        let mut command = zoorepro(&scratch.path().join("cache"));
+        command
+            .args(["verify", "--model", MODEL, "--onnx"])
+            .arg(shared_model(&shared, MODEL))
+            .arg("--val")
+            .arg(shared.join("imagenet-sample"))
+            .arg("--report-dir")
+            .arg(cache);
+        assert_error(&run(&mut command), &[what, "--report-dir"]);
+    }
+}
+
+/// A value a message repeats is cut to its first 200 characters and its length: a 100 kB
+/// `--recipe` gave a 200 kB line (quoted twice).
+#[test]
+fn a_long_value_is_repeated_in_part() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let long = "x".repeat(100_000);
+    let image = sample_jpegs(&shared, 1).remove(0);
+    let mut command = zoorepro(scratch.path());
+    command
+        .args(["preprocess", "--recipe", &long, "--out"])
+        .arg(scratch.path().join("t.npy"))
+        .arg(&image);
+    let result = run(&mut command);
+    assert_error(&result, &["… (100000 bytes)", "neither a recipe preset"]);
+    assert!(result.stderr.len() < 3000, "{}", result.stderr.len());
+    let result = verify(
+        scratch.path(),
+        &shared,
+        &shared.join("imagenet-sample"),
+        &["--recipe", &long],
+    );
+    assert_error(&result, &["… (100000 bytes)", "has no recipe"]);
+    assert!(result.stderr.len() < 3000, "{}", result.stderr.len());
+}
+
+/// Negative numbers reach the flags' parsers: one line, as 0 gives (`runs --delete -1` was
+/// clap's "unexpected argument" and its usage); `--shard -1/2` reaches the shard's parser.
+#[test]
+fn a_negative_run_id_or_shard_is_one_line() {
+    let scratch = tempfile::tempdir().unwrap();
+    for value in ["-1", "0"] {
+        let mut command = zoorepro(scratch.path());
+        command.args(["runs", "--delete", value]);
+        assert_error(&run(&mut command), &["run ids start at 1"]);
+    }
+    let mut command = zoorepro(scratch.path());
+    command.args(["compare", "1", "2", "--limit", "-1"]);
+    assert_error(&run(&mut command), &["'--limit <N>': must be at least 0"]);
+    let Some(shared) = shared() else { return };
+    let result = verify(
+        scratch.path(),
+        &shared,
+        &shared.join("imagenet-sample"),
+        &["--shard", "-1/2"],
+    );
+    assert_error(&result, &["--shard takes K/N with 0 <= K < N", "\"-1/2\""]);
+}
+
+/// A shard that holds none of a small set's images is an empty part of the run (docs/cluster.md:
+/// `merge` needs it), exit 0 and verdict no-reference, and a warning says so and what to do.
+#[test]
+fn an_empty_shard_is_a_run_of_0_images_and_says_so() {
+    let Some(shared) = shared() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    // Shard 0 of 100 holds none of the sample's 100 names (sha256 of each, mod 100).
+    let result = verify(
+        scratch.path(),
+        &shared,
+        &shared.join("imagenet-sample"),
+        &["--shard", "0/100", "--json"],
+    );
+    assert_eq!(result.status, 0, "{}", result.stderr);
+    let record = result.json();
+    assert_eq!(record["images"], 0);
+    assert_eq!(record["verdict"]["status"], "no-reference");
+    assert!(
+        result
+            .stderr
+            .contains("zoorepro: warning: shard 0/100 holds none of the 100 images of ")
+            && result.stderr.contains("run fewer shards"),
+        "{}",
+        result.stderr
+    );
+}

@@ -384,10 +384,18 @@ fn a_later_user_manifest_does_not_rewrite_a_stored_verdict() {
     assert_eq!(origin["replaces_built_in"], true);
     assert!(origin["path"].as_str().unwrap().ends_with("planted.json"));
     assert_eq!(origin["sha256"].as_str().unwrap().len(), 64);
+    // One sentence: the file, its digest, what it replaces (it once said "..., replacing the
+    // built-in one replaces the built-in manifest").
+    let warning = planted
+        .stderr
+        .lines()
+        .find(|line| line.contains("replaces the built-in manifest"))
+        .unwrap_or_else(|| panic!("a warning: {}", planted.stderr));
     assert!(
-        planted.stderr.contains("replaces the built-in manifest"),
-        "{}",
-        planted.stderr
+        warning.starts_with("zoorepro: warning: user manifest ")
+            && warning.contains("planted.json (sha256 ")
+            && !warning.contains("replacing"),
+        "{warning}"
     );
 }
 

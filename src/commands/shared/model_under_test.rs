@@ -448,8 +448,10 @@ pub(crate) fn check_model_against_manifest(
         && *classes as usize != manifest.output.classes
     {
         return Err(mismatch(format!(
-            "output {} has {classes} classes, the manifest says {}",
-            output.name, manifest.output.classes
+            "output {} has {}, the manifest says {}",
+            output.name,
+            crate::eval::classes::count_of_classes(*classes as usize),
+            manifest.output.classes
         )));
     }
     Ok(())

@@ -40,7 +40,7 @@ const MAX_STEM_SUFFIX: usize = 1000;
 /// resolution) never overwrite each other's reports. The empty claim file is then replaced by the
 /// real report.
 pub(crate) fn claim_report_stem(model_dir: &Path, stem: &str) -> std::io::Result<String> {
-    std::fs::create_dir_all(model_dir)?;
+    crate::util::folder::create_folder(model_dir)?;
     for n in 1..=MAX_STEM_SUFFIX {
         let candidate = if n == 1 {
             stem.to_string()
@@ -72,7 +72,7 @@ pub(crate) fn claim_report_stem(model_dir: &Path, stem: &str) -> std::io::Result
 
 /// Creates `dir` if need be and a temporary file in it, which is removed at once.
 fn probe_folder(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::util::folder::create_folder(dir)?;
     tempfile::NamedTempFile::new_in(dir).map(drop)
 }
 
@@ -168,6 +168,7 @@ pub(crate) fn check_file_writable(path: &Path, what: &str) -> anyhow::Result<()>
     // Not created: a mistyped folder is an error, as the writer would make it.
     tempfile::NamedTempFile::new_in(folder)
         .map(drop)
+        .map_err(|e| crate::util::folder::explain(folder, e))
         .with_context(|| {
             format!(
                 "cannot write {what} to {} (its folder is not writable)",

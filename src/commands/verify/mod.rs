@@ -358,11 +358,31 @@ fn evaluate_and_check(
     if evaluation.coverage != Coverage::Partial {
         dataset.check_ground_truth()?;
     }
-    // A shard may get no image of a small set: it is then a complete, empty part of the run.
-    if evaluation.order.is_empty() && shard.is_none() {
-        bail!("{}: no images to evaluate", args.val.display());
+    // A shard may get no image of a small set: it is then a complete, empty part of the run,
+    // which `merge` needs (a job array's shard count is fixed before the set is known).
+    if evaluation.order.is_empty() {
+        match shard {
+            None => bail!("{}: no images to evaluate", args.val.display()),
+            Some(shard) => eprintln!(
+                "zoorepro: warning: {}",
+                crate::util::escape::terminal(&empty_shard(shard, dataset, &args.val))
+            ),
+        }
     }
     Ok(evaluation)
+}
+
+/// What an empty shard's run is, and what to do about it, for a caller who expected images.
+fn empty_shard(shard: Shard, dataset: &Dataset, val: &Path) -> String {
+    let of = match dataset.entries() {
+        Some(entries) => format!("the {} images of {}", entries.len(), val.display()),
+        None => format!("the images of {}", val.display()),
+    };
+    format!(
+        "shard {shard} holds none of {of}: this run has 0 images (verdict no-reference), an empty \
+         part that `merge` completes; to score images, run fewer shards (each of K/N gets about \
+         1/N of the set) or none"
+    )
 }
 
 fn warn_about(stats: &[PipelineStats], dataset: &Dataset) {

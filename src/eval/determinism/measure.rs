@@ -15,7 +15,7 @@ pub enum DeterminismError {
         #[source]
         source: RuntimeError,
     },
-    #[error("{} gives {got} classes, the manifest says {expected}", onnx.display())]
+    #[error("{} gives {}, the manifest says {expected}", onnx.display(), crate::eval::classes::count_of_classes(*.got))]
     ClassCount {
         onnx: PathBuf,
         got: usize,

@@ -22,6 +22,7 @@ pub mod torchvision;
 use std::path::PathBuf;
 
 use crate::image::recipe::{self, Filter, Layout, Recipe};
+use crate::util::escape::quote;
 
 /// The families, as a source spells them before its `:`.
 pub const FAMILIES: [&str; 6] = [
@@ -48,10 +49,10 @@ pub enum Refusal {
     #[error("it has {0} input channels: zoorepro's recipes make 3-channel RGB tensors")]
     Channels(u32),
     #[error(
-        "interpolation {0:?} is not one of Pillow's filters timm's eval transform can take (nearest, bilinear, bicubic, box, hamming, lanczos)"
+        "interpolation {} is not one of Pillow's filters timm's eval transform can take (nearest, bilinear, bicubic, box, hamming, lanczos)", quote(.0)
     )]
     Interpolation(String),
-    #[error("crop_mode {0:?} is not one of timm's (center, squash, border)")]
+    #[error("crop_mode {} is not one of timm's (center, squash, border)", quote(.0))]
     CropMode(String),
     #[error("its {field} has {count} values: a recipe normalises 3 channels")]
     Channelwise { field: &'static str, count: usize },
@@ -98,19 +99,19 @@ impl Refusal {
 /// A recipe name that resolves to no recipe. Each says what was wrong in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{name:?} is neither a recipe preset nor a recipe source{}; presets: {}; sources: {}", hint(.suggestion), .presets.join(", "), SYNTAX)]
+    #[error("{} is neither a recipe preset nor a recipe source{}; presets: {}; sources: {}", quote(.name), hint(.suggestion), .presets.join(", "), SYNTAX)]
     Unknown {
         name: String,
         suggestion: Option<String>,
         presets: Vec<String>,
     },
-    #[error("recipe source {text:?}: no family {family:?}{}; the families are {}", hint(.suggestion), FAMILIES.join(", "))]
+    #[error("recipe source {}: no family {}{}; the families are {}", quote(.text), quote(.family), hint(.suggestion), FAMILIES.join(", "))]
     UnknownFamily {
         text: String,
         family: String,
         suggestion: Option<String>,
     },
-    #[error("recipe source {text:?}: {family} has no {what} {name:?}{}", hint(.suggestion))]
+    #[error("recipe source {}: {family} has no {what} {}{}", quote(.text), quote(.name), hint(.suggestion))]
     UnknownName {
         text: String,
         family: &'static str,
@@ -118,18 +119,19 @@ pub enum SourceError {
         name: String,
         suggestion: Option<String>,
     },
-    #[error("recipe source {text:?} is malformed: {reason}")]
+    #[error("recipe source {} is malformed: {reason}", quote(.text))]
     Malformed { text: String, reason: String },
-    #[error("recipe source {text:?} is refused: {reason}")]
+    #[error("recipe source {} is refused: {reason}", quote(.text))]
     Refused { text: String, reason: Refusal },
-    #[error("recipe source {text:?}: {path}: {reason}")]
+    #[error("recipe source {}: {}: {reason}", quote(.text), .path.display())]
     File {
         text: String,
         path: PathBuf,
         reason: String,
     },
     #[error(
-        "recipe source {text:?} reads a file, which a manifest cannot name (the file could change under it): write the recipe inline"
+        "recipe source {} reads a file, which a manifest cannot name (the file could change under it): write the recipe inline",
+        quote(.text)
     )]
     FileInManifest { text: String },
 }
