@@ -101,7 +101,7 @@ impl Protected {
         match hit {
             Some(entry) => anyhow::bail!(
                 "cannot write {what} to {}: it {} {}, which writing {what} there would destroy \
-                 or change; name another file",
+                 or change; choose another path",
                 output.display(),
                 match entry.scope {
                     Scope::Folder => "lies inside",

@@ -473,6 +473,31 @@ fn an_output_naming_an_input_or_the_store_is_refused_before_anything_is_written(
         let flags: Vec<&std::ffi::OsStr> = flags.iter().map(|f| f.as_os_str()).collect();
         assert_error(&run_verify(&flags), &["cannot write", needle]);
     }
+    // Reports or a store inside the image set: refused before either folder is made.
+    let inside = val.join("made-by-zoorepro");
+    let mut reports_inside = zoorepro(&cache);
+    reports_inside
+        .args(["verify", "--model", MODEL, "--onnx"])
+        .arg(&model)
+        .arg("--val")
+        .arg(&val)
+        .arg("--report-dir")
+        .arg(&inside);
+    assert_error(
+        &run(&mut reports_inside),
+        &["run reports", "lies inside the image set"],
+    );
+    let mut store_inside = zoorepro(&inside);
+    store_inside
+        .args(["verify", "--model", MODEL, "--onnx"])
+        .arg(&model)
+        .arg("--val")
+        .arg(&val);
+    assert_error(
+        &run(&mut store_inside),
+        &["the prediction store", "lies inside the image set"],
+    );
+    assert!(!inside.exists());
     let mut preprocess = zoorepro(&cache);
     preprocess
         .args(["preprocess", "--model", MODEL])

@@ -120,6 +120,11 @@ pub(crate) fn check_outputs_writable(
     predictions: Option<&Path>,
     inputs: &Protected,
 ) -> anyhow::Result<()> {
+    // Checked before either folder is made: one made inside --val would join the image set.
+    if let Some(dir) = store_dir {
+        inputs.check(dir, "the prediction store (--cache-dir)")?;
+    }
+    inputs.check(report_dir, "run reports (--report-dir)")?;
     if let Some(dir) = store_dir {
         probe_folder(dir).with_context(|| {
             format!(
