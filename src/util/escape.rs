@@ -65,6 +65,25 @@ pub fn quote(text: &str) -> String {
     }
 }
 
+/// A page for a browser (HTML, already escaped for markup): every control character but the
+/// line breaks and tabs that lay it out, and every bidi override, as a visible escape, so that
+/// a name can neither hide text nor reorder what the page shows.
+pub fn page(text: &str) -> String {
+    let hidden = |c: char| is_dangerous(c) && !matches!(c, '\n' | '\t');
+    if !text.chars().any(hidden) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            push_visible(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Text as a Markdown code span inside a table cell, which nothing in the text can end: the fence
 /// is one backtick longer than the longest run of backticks inside, padded with spaces when the
 /// text starts or ends with one (CommonMark strips one space each side), pipes are escaped for
@@ -136,6 +155,15 @@ mod tests {
             "x\\rOK\\x1b[2K\\n\\u{202e}gepj.exe"
         );
         assert_eq!(terminal("\u{9b}31m"), "\\x9b31m");
+    }
+
+    #[test]
+    fn a_page_keeps_its_layout_and_shows_the_rest() {
+        assert_eq!(page("<p>a\n\tb</p>"), "<p>a\n\tb</p>");
+        assert_eq!(
+            page("a\x1b[2K\x07\r\u{202e}b"),
+            "a\\x1b[2K\\x07\\r\\u{202e}b"
+        );
     }
 
     #[test]

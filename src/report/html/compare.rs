@@ -41,7 +41,7 @@ figure{margin:0;width:9.5rem;font-size:.8rem;overflow-wrap:anywhere}td{overflow-
 .right{color:#0b5d1e}.wrong{color:#8a1111}";
 
 pub fn render(page: &ComparePage) -> String {
-    html! {
+    let markup = html! {
         (DOCTYPE)
         html lang="en" {
             (head(&format!("zoorepro: {}", page.title), THUMBNAIL_STYLE))
@@ -61,8 +61,8 @@ pub fn render(page: &ComparePage) -> String {
                 p.muted { "Written by zoorepro " (env!("CARGO_PKG_VERSION")) "." }
             }
         }
-    }
-    .into_string()
+    };
+    crate::util::escape::page(&markup.into_string())
 }
 
 fn top1_chart(page: &ComparePage) -> Markup {

@@ -43,7 +43,7 @@ const STYLE: &str = ".reaches{color:#0b5d1e;font-weight:600}#comparison{padding-
 td.name{overflow-wrap:anywhere;max-width:22rem}td.interval{white-space:nowrap}";
 
 pub fn render(page: &ExplainPage) -> String {
-    html! {
+    let markup = html! {
         (DOCTYPE)
         html lang="en" {
             (head(&format!("zoorepro: {}", page.title), STYLE))
@@ -77,8 +77,8 @@ pub fn render(page: &ExplainPage) -> String {
                 p.muted { "Written by zoorepro " (env!("CARGO_PKG_VERSION")) "." }
             }
         }
-    }
-    .into_string()
+    };
+    crate::util::escape::page(&markup.into_string())
 }
 
 fn chart(page: &ExplainPage) -> Markup {

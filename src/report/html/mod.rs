@@ -26,7 +26,7 @@ impl Exporter for HtmlExporter {
     }
 
     fn render(&self, record: &RunRecord) -> String {
-        page(record).into_string()
+        crate::util::escape::page(&page(record).into_string())
     }
 }
 

@@ -11,7 +11,7 @@ pub struct HtmlTable;
 
 impl TableExporter for HtmlTable {
     fn render(&self, rows: &[TableRow], _sources: &[String]) -> String {
-        page(rows).into_string()
+        crate::util::escape::page(&page(rows).into_string())
     }
 }
 
@@ -295,9 +295,12 @@ mod tests {
                 76.0,
                 &[("original", 76.0), ("real", 84.0)],
             ),
-            row("c", "shared-imagenet-sample-100", 72.0, &[]),
+            row("c\x1b[8m\u{202e}", "shared-imagenet-sample-100", 72.0, &[]),
         ];
         let page = HtmlTable.render(&rows, &[]);
+        // A control character or bidi override in a name shows, and hides or reorders nothing.
+        assert!(!page.contains('\x1b') && !page.contains('\u{202e}'));
+        assert!(page.contains("c\\x1b[8m\\u{202e}"), "{page}");
         assert_eq!(page.matches("class=\"chart-table\"").count(), 2);
         assert_eq!(page.matches("class=\"chart-ranks\"").count(), 1);
         assert!(page.contains("ilsvrc2012-val (50000 images)"));
