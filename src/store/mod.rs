@@ -107,7 +107,58 @@ impl Drop for Store {
                 .connection
                 .execute("DELETE FROM writers WHERE lease = ?1", [lease]);
         }
+        if self.identity.is_some() && file_identity(&self.path) != self.identity {
+            self.close_moved();
+        }
     }
+}
+
+impl Store {
+    /// Closes a store whose database file was deleted or replaced while open. SQLite then
+    /// neither checkpoints nor deletes its write-ahead log, which is named after the path, not
+    /// the file: left there, the next process reads this file's pages over the database now at
+    /// the path (a restored backup lost its own runs). So the log and its index, where they are
+    /// still the files this process has open, are removed once the connection is closed.
+    fn close_moved(&mut self) {
+        let held = open_files();
+        let ours: Vec<(PathBuf, (u64, u64))> = ["-wal", "-shm"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut name = self.path.as_os_str().to_owned();
+                name.push(suffix);
+                let path = PathBuf::from(name);
+                let identity = file_identity(&path)?;
+                held.contains(&identity).then_some((path, identity))
+            })
+            .collect();
+        let closed = std::mem::replace(
+            &mut self.connection,
+            match Connection::open_in_memory() {
+                Ok(connection) => connection,
+                Err(_) => return,
+            },
+        );
+        if closed.close().is_err() {
+            return;
+        }
+        for (path, identity) in ours {
+            if file_identity(&path) == Some(identity) {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+/// The `(device, inode)` of every file this process has open.
+fn open_files() -> std::collections::HashSet<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return Default::default();
+    };
+    fds.flatten()
+        .filter_map(|fd| std::fs::metadata(fd.path()).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect()
 }
 
 /// The database and SQLite's files beside it must be regular files where they exist: SQLite
@@ -428,6 +479,38 @@ mod tests {
             );
             assert!(error.to_string().contains("run the command again"));
         }
+    }
+
+    #[test]
+    fn a_store_moved_in_under_a_writer_keeps_its_own_runs() {
+        let (dir, backup) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut writer = Store::open(dir.path()).unwrap();
+        let run = writer.create_run(&key(8), &meta()).unwrap();
+        put(&mut writer, &run, &[ranked("a.JPEG", Some(1), 1)]).unwrap();
+        let restored = {
+            let mut store = Store::open(backup.path()).unwrap();
+            let first = store.create_run(&key(4), &meta()).unwrap();
+            let second = store.create_run(&key(2), &meta()).unwrap();
+            vec![first.id, second.id]
+        };
+        std::fs::rename(
+            backup.path().join(DATABASE_FILE),
+            dir.path().join(DATABASE_FILE),
+        )
+        .unwrap();
+        // The writer's next batch notices, before it writes into its log (named after the path).
+        let error = put(&mut writer, &run, &[ranked("b.JPEG", Some(1), 1)]).unwrap_err();
+        assert!(matches!(error, StoreError::Replaced { .. }), "{error}");
+        assert!(complete(&mut writer, &run, &["a.JPEG"]).is_err());
+        drop(writer);
+        let ids: Vec<RunId> = Store::open(dir.path())
+            .unwrap()
+            .runs()
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, restored, "the restored store's runs, not the writer's");
     }
 
     /// Takes write permission away from `paths` (root ignores modes: the immutable attribute

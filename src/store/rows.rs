@@ -130,6 +130,9 @@ impl Store {
             return Ok(());
         }
         assert_eq!(batch.len(), contents.len(), "one content per row");
+        // A store replaced under the pass stops it at the next batch: every batch written after
+        // would go to a log the database now at the path could read (one stat a batch).
+        self.check_on_disk()?;
         let path = self.path.clone();
         let sql = |e| classify(&path, e);
         // IMMEDIATE takes the write lock at BEGIN, where the busy timeout waits for another
