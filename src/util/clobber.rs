@@ -145,14 +145,15 @@ fn resolve_within(path: &Path, links: usize) -> PathBuf {
                 .fold(canonical, |path, part| path.join(part));
         }
         let dangling = std::fs::symlink_metadata(existing).is_ok_and(|m| m.is_symlink());
-        if dangling && links < MAX_LINKS {
-            if let (Ok(target), Some(parent)) = (std::fs::read_link(existing), existing.parent()) {
-                let target = rest
-                    .iter()
-                    .rev()
-                    .fold(parent.join(target), |p, part| p.join(part));
-                return resolve_within(&target, links + 1);
-            }
+        if dangling
+            && links < MAX_LINKS
+            && let (Ok(target), Some(parent)) = (std::fs::read_link(existing), existing.parent())
+        {
+            let target = rest
+                .iter()
+                .rev()
+                .fold(parent.join(target), |p, part| p.join(part));
+            return resolve_within(&target, links + 1);
         }
         match (existing.parent(), existing.file_name()) {
             (Some(parent), Some(name)) => {
