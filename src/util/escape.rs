@@ -29,12 +29,17 @@ fn push_visible(out: &mut String, c: char) {
 /// Text for a terminal: every control character (and bidi override) as a visible escape
 /// (`\r`, `\x1b`, `\u{202e}`), everything else as is.
 pub fn terminal(text: &str) -> String {
-    if !text.chars().any(is_dangerous) {
+    visible(text, is_dangerous)
+}
+
+/// `text` with each character `hidden` says as a visible escape.
+fn visible(text: &str, hidden: impl Fn(char) -> bool) -> String {
+    if !text.chars().any(&hidden) {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_dangerous(c) {
+        if hidden(c) {
             push_visible(&mut out, c);
         } else {
             out.push(c);
@@ -69,19 +74,7 @@ pub fn quote(text: &str) -> String {
 /// line breaks and tabs that lay it out, and every bidi override, as a visible escape, so that
 /// a name can neither hide text nor reorder what the page shows.
 pub fn page(text: &str) -> String {
-    let hidden = |c: char| is_dangerous(c) && !matches!(c, '\n' | '\t');
-    if !text.chars().any(hidden) {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if hidden(c) {
-            push_visible(&mut out, c);
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    visible(text, |c| is_dangerous(c) && !matches!(c, '\n' | '\t'))
 }
 
 /// Text as a Markdown code span inside a table cell, which nothing in the text can end: the fence
