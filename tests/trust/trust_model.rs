@@ -459,6 +459,20 @@ struct RunTruth {
     seed: Option<&'static str>,
 }
 
+impl RunTruth {
+    /// The run a step is expected to make (its id known once it has run): `expected`, its
+    /// record, over the images `scored`.
+    fn planned(key: Key, expected: &Expected, scored: Scored) -> Self {
+        RunTruth {
+            id: -1,
+            key,
+            record: Some(expected.clone()),
+            scored: scored.images,
+            seed: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Truth {
     /// By pool index (the file's name).
@@ -764,13 +778,7 @@ impl Truth {
     ) -> (Outcome, Option<RunTruth>) {
         let scored = self.score(pool, files);
         let expected = self.judge(pool, files, &scored, coverage, strict, &key);
-        let run = RunTruth {
-            id: -1,
-            key,
-            record: Some(expected.clone()),
-            scored: scored.images,
-            seed: None,
-        };
+        let run = RunTruth::planned(key, &expected, scored);
         (Outcome::Record(expected), Some(run))
     }
 

@@ -349,13 +349,7 @@ impl Truth {
         }
         let scored = Truth::score_by(pool, &files, |_| action.model);
         let expected = self.judge(pool, &files, &scored, coverage, false, key);
-        let run = RunTruth {
-            id: -1,
-            key: key.clone(),
-            record: Some(expected.clone()),
-            scored: scored.images,
-            seed: None,
-        };
+        let run = RunTruth::planned(key.clone(), &expected, scored);
         Plan::Record(Box::new((expected, run)))
     }
 }
@@ -754,13 +748,7 @@ pub(super) fn shards(truth: &mut Truth, ws: &mut Workspace, action: Shards) -> C
     }
     let scored = Truth::score_by(pool, &files, model_of);
     let expected = truth.judge(pool, &files, &scored, "complete", false, &key);
-    let run = RunTruth {
-        id: -1,
-        key: key.clone(),
-        record: Some(expected.clone()),
-        scored: scored.images,
-        seed: None,
-    };
+    let run = RunTruth::planned(key.clone(), &expected, scored);
     if ran.status == expected.exit
         && let Ok(record) = serde_json::from_str::<Value>(&ran.stdout)
     {
