@@ -7,7 +7,8 @@
 //! unpin the model and change the reference in the manifest; replace a built-in manifest; delete
 //! runs; `verify --like test/m --onnx` the model file, alone or in shards that `merge` joins;
 //! `add-model --like` under a new id or one the home knows in another spelling (`like/…`,
-//! capitals, an existing id); in this process, native runs (`zoorepro.evaluate`'s pass, `native.rs`):
+//! capitals, an existing id); `verify --predictions` naming the store, an image, the model or
+//! the ground truth (refused); in this process, native runs (`zoorepro.evaluate`'s pass, `native.rs`):
 //! resumed, stopped by the caller's model, changed under the same name and digest, claimed by a
 //! second pass, merged from shards; and, through the binary, interrupt a verify. After every step each new record, `runs`,
 //! `table` and `compare` are checked against [`Truth`], an independent model of what was really
@@ -191,6 +192,12 @@ enum Action {
         to: u8,
     },
     RemoveGroundTruth,
+    /// `verify --predictions` naming what the run reads or keeps (the store's database, an
+    /// image of the folder, the model file, the ground-truth file, by `target`): refused, and
+    /// every later step sees them as they were.
+    ClobberOutput {
+        target: u8,
+    },
     /// `verify --shard 0/2` and `1/2` into two stores (the first cut by `--limit 1` when
     /// `cut_first`), then `merge` into the main store.
     ShardAndMerge {
@@ -320,6 +327,7 @@ fn action_strategy(binary: bool) -> BoxedStrategy<Action> {
         // weight 2, so 2% of runs made none).
         4 => (slot.clone(), image.clone()).prop_map(|(slot, to)| Action::RelabelRow { slot, to }),
         1 => Just(Action::RemoveGroundTruth),
+        1 => (0u8..4).prop_map(|target| Action::ClobberOutput { target }),
         2 => (any::<bool>(), any::<bool>(), prop::bool::weighted(0.3))
             .prop_map(|(cut_first, allow_partial, like)| Action::ShardAndMerge { cut_first, allow_partial, like }),
         2 => Just(Action::VerifyLike),
@@ -1341,6 +1349,7 @@ fn step(truth: &mut Truth, ws: &mut Workspace, action: Action) -> Check {
             truth.ground_truth = None;
             ws.write_ground_truth(None);
         }
+        Action::ClobberOutput { target } => clobber_output(ws, target)?,
         Action::Relabel { slot, to } => {
             if let Some(image) = truth.slot(slot) {
                 let before = truth.files[&image];
@@ -1526,6 +1535,50 @@ fn move_file(ws: &Workspace, image: usize, before: &File, after: &File) {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::rename(from, to).unwrap();
     }
+}
+
+/// `verify --predictions` naming an input or the store: refused with exit 2, before anything is
+/// written (the steps after it check the store, the images and the model against the truth).
+fn clobber_output(ws: &mut Workspace, target: u8) -> Check {
+    let image = walk_files(&ws.val).into_iter().next();
+    let ground_truth = ws.ground_truth_path();
+    let mut extra = os(&["--predictions"]);
+    match target {
+        1 => extra.push(image.unwrap_or_else(|| ws.val.join("new.jsonl")).into()),
+        2 => extra.push(ws.home.join("models/m.onnx").into()),
+        3 if ground_truth.exists() => {
+            extra.push(ground_truth.clone().into());
+            extra.extend(["--ground-truth".into(), ground_truth.into()]);
+        }
+        _ => extra.push(ws.root.join("cache/zoorepro.sqlite3").into()),
+    }
+    let args = ws.verify_args(MODEL_ID, &extra);
+    let ran = ws.zoorepro("cache", &args);
+    ensure!(
+        ran.status == 2,
+        "--predictions naming an input or the store is refused with exit 2, got {}: {}",
+        ran.status,
+        ran.stdout
+    );
+    Ok(())
+}
+
+/// Every file below `dir`, in name order.
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// Checks a verify's or merge's exit status and record against the truth, and adds its run.
